@@ -1,0 +1,301 @@
+// Package hclconfig turns a directory of rowform HCL files into a typed, checked
+// Config. It opens no connection: everything here is about the text of the
+// configuration.
+//
+// The entry point is Load. It reports every problem it finds as an
+// hcl.Diagnostic with a source range, and keeps going after the first one, so a
+// user sees all of their mistakes in one run. Secret values (sensitive
+// variables, env() results, passwords, private keys, passphrases) are held in
+// Secret values whose String, GoString, Format and MarshalJSON never reveal them.
+package hclconfig
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/hashicorp/hcl/v2"
+)
+
+// Config is a loaded, validated configuration. A Config returned by Load with no
+// error diagnostics satisfies every rule of SPEC §1: references resolve, values
+// are in range, depends_on has no cycle.
+type Config struct {
+	// Dir is the absolute path of the configuration directory.
+	Dir string
+	// Files are the parsed files, by the name used in diagnostics. Renderers
+	// use them to print source snippets.
+	Files map[string]*hcl.File
+	// Variables are the declared input variables with their final values.
+	Variables map[string]*Variable
+	// Destinations are keyed by address, "postgres.<name>".
+	Destinations map[string]*Server
+	// Sources are keyed by address, "postgres.<name>" or "csv.<name>".
+	Sources map[string]*Source
+	// Syncs in declaration order (files in lexical order, blocks in file order).
+	Syncs []*Sync
+	// Digest is a hex SHA-256 over the evaluated configuration (secrets
+	// excluded, but their presence included). Two loads of the same
+	// configuration with the same non-secret inputs give the same Digest.
+	Digest string
+}
+
+// Sync returns the sync with the given name, or nil.
+func (c *Config) Sync(name string) *Sync {
+	for _, s := range c.Syncs {
+		if s.Name == name {
+			return s
+		}
+	}
+	return nil
+}
+
+// SyncNames returns the names of all syncs, sorted.
+func (c *Config) SyncNames() []string {
+	names := make([]string, 0, len(c.Syncs))
+	for _, s := range c.Syncs {
+		names = append(names, s.Name)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// OrderedSyncs returns the syncs so that every sync comes after the syncs it
+// depends on; ties keep declaration order. Load guarantees there is no cycle.
+func (c *Config) OrderedSyncs() []*Sync {
+	done := map[string]bool{}
+	var out []*Sync
+	var visit func(s *Sync)
+	visit = func(s *Sync) {
+		if done[s.Name] {
+			return
+		}
+		done[s.Name] = true
+		for _, d := range s.DependsOn {
+			if dep := c.Sync(d); dep != nil {
+				visit(dep)
+			}
+		}
+		out = append(out, s)
+	}
+	for _, s := range c.Syncs {
+		visit(s)
+	}
+	return out
+}
+
+// Variable is a declared input variable and the value it ended up with.
+type Variable struct {
+	Name        string
+	Description string
+	Sensitive   bool
+	// Source says where the final value came from: "default", "-var-file=F",
+	// "environment ROWFORM_VAR_name" or "-var".
+	Source    string
+	DeclRange hcl.Range `json:"-"`
+}
+
+// Server holds the connection attributes shared by a destination and a
+// postgres source.
+type Server struct {
+	// Kind is "destination" or "source".
+	Kind string
+	// Type is the block's type label; always "postgres" today.
+	Type     string
+	Name     string
+	Host     string
+	Port     int
+	Database string
+	User     string
+	Password Secret
+	// MaxConnections is 1..8; the most connections rowform opens to this server at once.
+	MaxConnections int
+	// SSLMode is one of libpq's six sslmode names, or "" for the default of
+	// SPEC §6 (require for remote hosts, prefer for loopback).
+	SSLMode string
+	// SSLRootCert is an absolute path, or "".
+	SSLRootCert string
+	// SSHTunnel is nil when the server is reached directly.
+	SSHTunnel *SSHTunnel
+	DeclRange hcl.Range `json:"-"`
+}
+
+// Address is "postgres.<name>", the form used in plans and references.
+func (s *Server) Address() string { return s.Type + "." + s.Name }
+
+// SSHTunnel describes the bastion a server is reached through.
+type SSHTunnel struct {
+	Host string
+	Port int
+	User string
+	// PrivateKeyFile is an absolute path (~ expanded), or "".
+	PrivateKeyFile string
+	// PrivateKey is an inline PEM key, or empty.
+	PrivateKey           Secret
+	PrivateKeyPassphrase Secret
+	// KnownHostsFile is an absolute path; defaults to ~/.ssh/known_hosts
+	// unless HostKey is set.
+	KnownHostsFile string
+	// HostKey is a pinned key in authorized_keys form ("ssh-ed25519 AAAA..."), or "".
+	HostKey   string
+	DeclRange hcl.Range `json:"-"`
+}
+
+// SourceType names the kind of a source block.
+type SourceType string
+
+// The source types of SPEC §1.
+const (
+	SourcePostgres SourceType = "postgres"
+	SourceCSV      SourceType = "csv"
+)
+
+// Source is a declared source: a PostgreSQL server to query, or a CSV file.
+type Source struct {
+	Type SourceType
+	Name string
+	// Server is set for postgres sources.
+	Server *Server
+	// CSV is set for csv sources.
+	CSV       *CSVFile
+	DeclRange hcl.Range `json:"-"`
+}
+
+// Address is "<type>.<name>", the form used in plans and references.
+func (s *Source) Address() string { return string(s.Type) + "." + s.Name }
+
+// CSVFile describes a csv source.
+type CSVFile struct {
+	// Path is absolute.
+	Path      string
+	Header    bool
+	Delimiter rune
+}
+
+// Behavior is what a sync does with matched, new and missing rows (SPEC §2).
+type Behavior string
+
+// The four behaviors of SPEC §2.
+const (
+	UpdateOrCreate Behavior = "update_or_create"
+	UpdateOnly     Behavior = "update_only"
+	Append         Behavior = "append"
+	Mirror         Behavior = "mirror"
+)
+
+// Behaviors lists every valid behavior in documentation order.
+var Behaviors = []Behavior{UpdateOrCreate, UpdateOnly, Append, Mirror}
+
+// Inserts reports whether the behavior inserts rows missing from the destination.
+func (b Behavior) Inserts() bool { return b == UpdateOrCreate || b == Append || b == Mirror }
+
+// Updates reports whether the behavior updates rows whose values differ.
+func (b Behavior) Updates() bool { return b == UpdateOrCreate || b == UpdateOnly || b == Mirror }
+
+// Deletes reports whether the behavior deletes rows missing from the source.
+func (b Behavior) Deletes() bool { return b == Mirror }
+
+// TableName is a schema-qualified table name.
+type TableName struct {
+	Schema string
+	Name   string
+}
+
+// String is "schema.name", unquoted, for display.
+func (t TableName) String() string { return t.Schema + "." + t.Name }
+
+// ColumnMapping maps one destination column to one source column.
+type ColumnMapping struct {
+	Destination string
+	Source      string
+}
+
+// Sync is a declared sync: source rows into a destination table.
+type Sync struct {
+	Name   string
+	Source *Source
+	// Query is the SQL for postgres sources, "" for csv sources.
+	Query       string
+	Destination *Server
+	Table       TableName
+	Behavior    Behavior
+	// Key lists destination columns, at least one.
+	Key []string
+	// Mapping is the explicit column mapping in declaration order, or nil
+	// when the mapping was omitted (every source column to the destination
+	// column of the same name).
+	Mapping          []ColumnMapping
+	SensitiveColumns []string
+	// DependsOn names other syncs.
+	DependsOn []string
+	// Guard is nil when no guard block was given.
+	Guard     *Guard
+	DeclRange hcl.Range `json:"-"`
+}
+
+// IsSensitiveColumn reports whether the destination column's values must never be shown.
+func (s *Sync) IsSensitiveColumn(col string) bool {
+	for _, c := range s.SensitiveColumns {
+		if c == col {
+			return true
+		}
+	}
+	return false
+}
+
+// Guard holds the optional limits of a sync; a nil field means no limit.
+type Guard struct {
+	MaxDeletes       *int64
+	MaxDeletePercent *float64
+	MaxUpdates       *int64
+	MinSourceRows    *int64
+}
+
+// Secret holds a value that must never be shown. Its String, GoString,
+// Format and MarshalJSON all print "(sensitive)"; only Reveal returns the
+// value, for handing to a driver.
+type Secret struct{ value string }
+
+// NewSecret wraps s.
+func NewSecret(s string) Secret { return Secret{value: s} }
+
+// Reveal returns the secret value. Call it only to hand the value to a driver.
+func (s Secret) Reveal() string { return s.value }
+
+// IsSet reports whether the secret is non-empty.
+func (s Secret) IsSet() bool { return s.value != "" }
+
+// String implements fmt.Stringer without revealing the value.
+func (s Secret) String() string {
+	if s.value == "" {
+		return ""
+	}
+	return "(sensitive)"
+}
+
+// GoString implements fmt.GoStringer without revealing the value.
+func (s Secret) GoString() string { return `hclconfig.Secret("(sensitive)")` }
+
+// Format implements fmt.Formatter so that no verb reveals the value.
+func (s Secret) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(s.String())) }
+
+// MarshalJSON implements json.Marshaler without revealing the value.
+func (s Secret) MarshalJSON() ([]byte, error) { return []byte(`"(sensitive)"`), nil }
+
+// MarshalText implements encoding.TextMarshaler without revealing the value.
+func (s Secret) MarshalText() ([]byte, error) { return []byte("(sensitive)"), nil }
+
+// Inputs are the values given to Load from outside the configuration files.
+type Inputs struct {
+	// VarFiles are -var-file paths, in command-line order; relative paths
+	// are resolved against the configuration directory.
+	VarFiles []string
+	// Vars are -var arguments ("name=value"), in command-line order.
+	Vars []string
+	// Environ is the process environment (os.Environ() form). It supplies
+	// ROWFORM_VAR_<name> values and env() results. Nil means no environment.
+	Environ []string
+	// AllowUnset makes variables without a value and env() of unset
+	// environment variables unknown instead of errors. validate uses it: it
+	// checks the configuration itself, not the inputs of one run.
+	AllowUnset bool
+}

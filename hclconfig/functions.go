@@ -1,0 +1,139 @@
+package hclconfig
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/function"
+	"github.com/zclconf/go-cty/cty/function/stdlib"
+)
+
+// SensitiveMark is the cty mark carried by every secret value: sensitive
+// variables, env() results and anything computed from them. HCL's diagnostic
+// writer and rowform's renderers never print a value that carries it.
+const SensitiveMark = "sensitive"
+
+// Functions returns the functions available in configuration expressions:
+// env, file (relative to baseDir), and go-cty's string helpers.
+// lookupEnv supplies environment values; allowUnset makes env() of an unset
+// variable unknown instead of an error.
+func Functions(baseDir string, lookupEnv func(string) (string, bool), allowUnset bool) map[string]function.Function {
+	return map[string]function.Function{
+		"env":        envFunc(lookupEnv, allowUnset),
+		"file":       fileFunc(baseDir),
+		"lower":      stdlib.LowerFunc,
+		"upper":      stdlib.UpperFunc,
+		"trimspace":  stdlib.TrimSpaceFunc,
+		"trim":       stdlib.TrimFunc,
+		"trimprefix": stdlib.TrimPrefixFunc,
+		"trimsuffix": stdlib.TrimSuffixFunc,
+		"format":     stdlib.FormatFunc,
+		"join":       stdlib.JoinFunc,
+		"split":      stdlib.SplitFunc,
+		"replace":    stdlib.ReplaceFunc,
+		"coalesce":   stdlib.CoalesceFunc,
+		"substr":     stdlib.SubstrFunc,
+		"tostring":   stdlib.MakeToFunc(cty.String),
+		"tonumber":   stdlib.MakeToFunc(cty.Number),
+		"tobool":     stdlib.MakeToFunc(cty.Bool),
+	}
+}
+
+// envFunc returns env(name): the value of an environment variable, always
+// marked sensitive.
+func envFunc(lookup func(string) (string, bool), allowUnset bool) function.Function {
+	return function.New(&function.Spec{
+		Description: "Returns the value of an environment variable; the result is sensitive.",
+		Params: []function.Parameter{{
+			Name: "name",
+			Type: cty.String,
+		}},
+		Type: function.StaticReturnType(cty.String),
+		RefineResult: func(b *cty.RefinementBuilder) *cty.RefinementBuilder {
+			return b.NotNull()
+		},
+		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+			name := args[0].AsString()
+			if name == "" {
+				return cty.UnknownVal(cty.String), function.NewArgErrorf(0, "the environment variable name must not be empty")
+			}
+			v, ok := lookup(name)
+			if !ok {
+				if allowUnset {
+					return cty.UnknownVal(cty.String).Mark(SensitiveMark), nil
+				}
+				return cty.UnknownVal(cty.String), function.NewArgErrorf(0, "environment variable %q is not set; export it before running rowform", name)
+			}
+			return cty.StringVal(v).Mark(SensitiveMark), nil
+		},
+	})
+}
+
+// fileFunc returns file(path): the contents of a UTF-8 file, relative to baseDir.
+func fileFunc(baseDir string) function.Function {
+	return function.New(&function.Spec{
+		Description: "Returns the contents of a file, relative to the configuration directory.",
+		Params: []function.Parameter{{
+			Name: "path",
+			Type: cty.String,
+		}},
+		Type: function.StaticReturnType(cty.String),
+		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+			p := expandHome(args[0].AsString())
+			if !filepath.IsAbs(p) {
+				p = filepath.Join(baseDir, p)
+			}
+			b, err := os.ReadFile(p)
+			if err != nil {
+				if os.IsNotExist(err) {
+					return cty.UnknownVal(cty.String), function.NewArgErrorf(0, "no file exists at %s", p)
+				}
+				return cty.UnknownVal(cty.String), function.NewArgErrorf(0, "cannot read %s: %s", p, unwrapPathError(err))
+			}
+			if !utf8.Valid(b) {
+				return cty.UnknownVal(cty.String), function.NewArgErrorf(0, "%s is not valid UTF-8 text", p)
+			}
+			return cty.StringVal(string(b)), nil
+		},
+	})
+}
+
+func unwrapPathError(err error) error {
+	if pe, ok := err.(*os.PathError); ok {
+		return pe.Err
+	}
+	return err
+}
+
+// expandHome replaces a leading "~/" with the user's home directory.
+func expandHome(p string) string {
+	if p == "~" || strings.HasPrefix(p, "~/") {
+		if home, err := os.UserHomeDir(); err == nil {
+			return filepath.Join(home, strings.TrimPrefix(p, "~"))
+		}
+	}
+	return p
+}
+
+// resolvePath makes p absolute: "~/" is the home directory, a relative path
+// is relative to baseDir.
+func resolvePath(baseDir, p string) string {
+	p = expandHome(p)
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(baseDir, p)
+	}
+	return filepath.Clean(p)
+}
+
+// describeFunctions is used in the "did you mean" hint for unknown functions.
+func functionNames(funcs map[string]function.Function) []string {
+	names := make([]string, 0, len(funcs))
+	for n := range funcs {
+		names = append(names, n)
+	}
+	return names
+}
+

@@ -1,0 +1,300 @@
+package hclconfig
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclparse"
+	"github.com/zclconf/go-cty/cty"
+)
+
+// rootSchema lists the top-level blocks of a configuration file.
+var rootSchema = &hcl.BodySchema{
+	Blocks: []hcl.BlockHeaderSchema{
+		{Type: "variable", LabelNames: []string{"name"}},
+		{Type: "locals"},
+		{Type: "destination", LabelNames: []string{"type", "name"}},
+		{Type: "source", LabelNames: []string{"type", "name"}},
+		{Type: "sync", LabelNames: []string{"name"}},
+	},
+}
+
+// VarFileSuffix marks variable value files, which are not part of the configuration.
+const VarFileSuffix = ".vars.hcl"
+
+// ConfigFiles returns the configuration files of dir: every *.hcl file
+// directly inside it except *.vars.hcl, sorted by name.
+func ConfigFiles(dir string) ([]string, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var files []string
+	for _, e := range entries {
+		n := e.Name()
+		if e.IsDir() || !strings.HasSuffix(n, ".hcl") || strings.HasSuffix(n, VarFileSuffix) {
+			continue
+		}
+		files = append(files, filepath.Join(dir, n))
+	}
+	sort.Strings(files)
+	return files, nil
+}
+
+// loader holds the state of one Load call.
+type loader struct {
+	dir    string
+	in     Inputs
+	parser *hclparse.Parser
+	env    map[string]string
+	cfg    *Config
+	diags  hcl.Diagnostics
+
+	varDecls   map[string]*varDecl
+	varOrder   []string
+	localDecls map[string]*hcl.Attribute
+	ctx        *hcl.EvalContext
+
+	destBlocks   []*hcl.Block
+	sourceBlocks []*hcl.Block
+	syncBlocks   []*hcl.Block
+	declared     map[string]hcl.Range // "destination.postgres.x" -> range, for duplicates
+}
+
+// Load reads every *.hcl file directly in dir (excluding *.vars.hcl),
+// evaluates it with the given inputs and checks it against SPEC §1.
+//
+// The returned *Config is never nil and its Files field is always set, so
+// diagnostics can be rendered with snippets even when diags has errors. The
+// other fields are only complete when !diags.HasErrors(). Every problem found
+// is reported; Load does not stop at the first.
+func Load(dir string, in Inputs) (*Config, hcl.Diagnostics) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		abs = dir
+	}
+	l := &loader{
+		dir:    abs,
+		in:     in,
+		parser: hclparse.NewParser(),
+		env:    environMap(in.Environ),
+		cfg: &Config{
+			Dir:          abs,
+			Files:        map[string]*hcl.File{},
+			Variables:    map[string]*Variable{},
+			Destinations: map[string]*Server{},
+			Sources:      map[string]*Source{},
+		},
+		varDecls:   map[string]*varDecl{},
+		localDecls: map[string]*hcl.Attribute{},
+		declared:   map[string]hcl.Range{},
+	}
+	l.cfg.Files = l.parser.Files()
+	l.load()
+	l.cfg.Files = l.parser.Files()
+	sortDiagnostics(l.diags)
+	if !l.diags.HasErrors() {
+		l.cfg.Digest = digest(l.cfg)
+	}
+	return l.cfg, l.diags
+}
+
+func environMap(environ []string) map[string]string {
+	m := make(map[string]string, len(environ))
+	for _, kv := range environ {
+		if i := strings.IndexByte(kv, '='); i > 0 {
+			m[kv[:i]] = kv[i+1:]
+		}
+	}
+	return m
+}
+
+func (l *loader) lookupEnv(name string) (string, bool) {
+	v, ok := l.env[name]
+	return v, ok
+}
+
+func (l *loader) addDiags(d hcl.Diagnostics) { l.diags = append(l.diags, d...) }
+
+func (l *loader) errorf(rng *hcl.Range, summary, detailFormat string, args ...any) {
+	l.diags = append(l.diags, &hcl.Diagnostic{
+		Severity: hcl.DiagError,
+		Summary:  summary,
+		Detail:   fmt.Sprintf(detailFormat, args...),
+		Subject:  rng,
+	})
+}
+
+func (l *loader) load() {
+	files, err := ConfigFiles(l.dir)
+	if err != nil {
+		l.errorf(nil, "Cannot read the configuration directory", "%s", err)
+		return
+	}
+	if len(files) == 0 {
+		l.errorf(nil, "No configuration files", "The directory %s has no *.hcl files. Run rowform in the directory that holds your configuration, or pass -chdir=DIR.", l.dir)
+		return
+	}
+	for _, path := range files {
+		name := l.displayName(path)
+		src, err := os.ReadFile(path)
+		if err != nil {
+			l.errorf(nil, "Cannot read a configuration file", "%s: %s", name, unwrapPathError(err))
+			continue
+		}
+		f, diags := l.parser.ParseHCL(src, name)
+		l.addDiags(diags)
+		if f == nil {
+			continue
+		}
+		content, diags := f.Body.Content(rootSchema)
+		l.addDiags(diags)
+		for _, b := range content.Blocks {
+			l.collectBlock(b)
+		}
+	}
+
+	l.resolveVariables()
+	l.evalLocals()
+	l.decodeServers()
+	l.decodeSources()
+	l.decodeSyncs()
+	l.checkDependsOnCycles()
+}
+
+// displayName is the name used for a file in diagnostics: relative to the
+// working directory when that is shorter, else absolute.
+func (l *loader) displayName(path string) string {
+	if wd, err := os.Getwd(); err == nil {
+		if rel, err := filepath.Rel(wd, path); err == nil && !strings.HasPrefix(rel, "..") {
+			return rel
+		}
+	}
+	return path
+}
+
+func (l *loader) collectBlock(b *hcl.Block) {
+	switch b.Type {
+	case "variable":
+		l.declareVariable(b)
+	case "locals":
+		l.declareLocals(b)
+	case "destination":
+		if l.checkType(b, "destination", []string{"postgres"}) && l.checkUnique(b, "destination."+b.Labels[0]+"."+b.Labels[1], "destination \""+b.Labels[0]+"\" \""+b.Labels[1]+"\"") {
+			l.destBlocks = append(l.destBlocks, b)
+		}
+	case "source":
+		if l.checkType(b, "source", []string{"postgres", "csv"}) && l.checkUnique(b, "source."+b.Labels[0]+"."+b.Labels[1], "source \""+b.Labels[0]+"\" \""+b.Labels[1]+"\"") {
+			l.sourceBlocks = append(l.sourceBlocks, b)
+		}
+	case "sync":
+		if l.checkName(b, b.Labels[0], b.LabelRanges[0]) && l.checkUnique(b, "sync."+b.Labels[0], "sync \""+b.Labels[0]+"\"") {
+			l.syncBlocks = append(l.syncBlocks, b)
+		}
+	}
+}
+
+func (l *loader) checkType(b *hcl.Block, kind string, types []string) bool {
+	t := b.Labels[0]
+	for _, ok := range types {
+		if t == ok {
+			return l.checkName(b, b.Labels[1], b.LabelRanges[1])
+		}
+	}
+	rng := b.LabelRanges[0]
+	l.errorf(&rng, fmt.Sprintf("Unsupported %s type", kind),
+		"There is no %s type %q. Supported types: %s.%s", kind, t, quoteList(types), didYouMean(t, types))
+	return false
+}
+
+// checkName enforces identifier-like block names, so that they can be referenced.
+func (l *loader) checkName(b *hcl.Block, name string, rng hcl.Range) bool {
+	if !validName(name) {
+		l.errorf(&rng, "Invalid name",
+			"The name %q is not valid: a name starts with a letter or underscore and contains only letters, digits, underscores and dashes.", name)
+		return false
+	}
+	return true
+}
+
+func validName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i, r := range s {
+		switch {
+		case r == '_' || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z'):
+		case i > 0 && ((r >= '0' && r <= '9') || r == '-'):
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+func (l *loader) checkUnique(b *hcl.Block, key, what string) bool {
+	if prev, ok := l.declared[key]; ok {
+		rng := b.DefRange
+		l.errorf(&rng, "Duplicate "+b.Type+" name",
+			"A %s was already declared at %s. Each %s needs a unique name.", what, formatPos(prev), b.Type)
+		return false
+	}
+	l.declared[key] = b.DefRange
+	return true
+}
+
+// formatPos renders a range start as "file:line,col", like Terraform.
+func formatPos(r hcl.Range) string {
+	return fmt.Sprintf("%s:%d,%d", r.Filename, r.Start.Line, r.Start.Column)
+}
+
+func quoteList(items []string) string {
+	q := make([]string, len(items))
+	for i, s := range items {
+		q[i] = fmt.Sprintf("%q", s)
+	}
+	return strings.Join(q, ", ")
+}
+
+// evalContext returns the context for evaluating attributes outside locals
+// and variables: var.*, local.* and the functions.
+func (l *loader) evalContext() *hcl.EvalContext {
+	if l.ctx != nil {
+		return l.ctx
+	}
+	return l.baseContext(map[string]cty.Value{})
+}
+
+func (l *loader) baseContext(locals map[string]cty.Value) *hcl.EvalContext {
+	vars := map[string]cty.Value{}
+	for name, d := range l.varDecls {
+		vars[name] = d.value
+	}
+	return &hcl.EvalContext{
+		Variables: map[string]cty.Value{
+			"var":   cty.ObjectVal(vars),
+			"local": cty.ObjectVal(locals),
+		},
+		Functions: Functions(l.dir, l.lookupEnv, l.in.AllowUnset),
+	}
+}
+
+// sortDiagnostics orders diagnostics by file and position, those without a
+// place first, keeping the order of equal ones.
+func sortDiagnostics(diags hcl.Diagnostics) {
+	sort.SliceStable(diags, func(i, j int) bool {
+		a, b := diags[i].Subject, diags[j].Subject
+		switch {
+		case a == nil || b == nil:
+			return a == nil && b != nil
+		case a.Filename != b.Filename:
+			return a.Filename < b.Filename
+		default:
+			return a.Start.Byte < b.Start.Byte
+		}
+	})
+}

@@ -1,0 +1,429 @@
+package hclconfig
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
+)
+
+var syncSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{
+		{Name: "source", Required: true},
+		{Name: "query"},
+		{Name: "destination", Required: true},
+		{Name: "table", Required: true},
+		{Name: "behavior", Required: true},
+		{Name: "key", Required: true},
+		{Name: "mapping"},
+		{Name: "sensitive_columns"},
+		{Name: "depends_on"},
+	},
+	Blocks: []hcl.BlockHeaderSchema{{Type: "guard"}},
+}
+
+var guardSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{
+		{Name: "max_deletes"},
+		{Name: "max_delete_percent"},
+		{Name: "max_updates"},
+		{Name: "min_source_rows"},
+	},
+}
+
+func behaviorNames() []string {
+	names := make([]string, len(Behaviors))
+	for i, b := range Behaviors {
+		names[i] = string(b)
+	}
+	return names
+}
+
+func (l *loader) decodeSyncs() {
+	for _, b := range l.syncBlocks {
+		l.cfg.Syncs = append(l.cfg.Syncs, l.decodeSync(b))
+	}
+}
+
+func (l *loader) decodeSync(b *hcl.Block) *Sync {
+	s := &Sync{Name: b.Labels[0], DeclRange: b.DefRange}
+	content, diags := b.Body.Content(syncSchema)
+	l.addDiags(diags)
+
+	if a, ok := content.Attributes["source"]; ok {
+		if addr, ok := l.reference(a, "source", 2); ok {
+			if src := l.cfg.Sources[addr]; src != nil {
+				s.Source = src
+			} else {
+				l.undeclared(a, "source", addr, l.sourceAddrs())
+			}
+		}
+	}
+	if a, ok := content.Attributes["destination"]; ok {
+		if addr, ok := l.reference(a, "destination", 2); ok {
+			if d := l.cfg.Destinations[addr]; d != nil {
+				s.Destination = d
+			} else {
+				l.undeclared(a, "destination", addr, l.destinationAddrs())
+			}
+		}
+	}
+
+	q, qv := l.str(content, "query")
+	switch {
+	case s.Source != nil && s.Source.Type == SourceCSV && qv.attr != nil:
+		l.errorf(qv.attr.NameRange.Ptr(), "Unsupported argument",
+			"The source %s is a CSV file, which has no query: remove the query attribute. query is only for postgres sources.", s.Source.Address())
+	case s.Source != nil && s.Source.Type == SourcePostgres && qv.attr == nil:
+		l.errorf(content.MissingItemRange.Ptr(), "Missing required argument",
+			"The source %s is a postgres source, so this sync needs a query attribute with the SQL that selects the rows, e.g. query = file(\"sql/%s.sql\").", s.Source.Address(), s.Name)
+	case qv.ok && strings.TrimSpace(q) == "":
+		l.errorf(qv.rng(), "Empty query", "query must contain SQL that selects the rows to sync.")
+	default:
+		s.Query = q
+	}
+
+	if t, v := l.str(content, "table"); v.ok {
+		tn, err := ParseTableName(t)
+		if err != nil {
+			l.errorf(v.rng(), "Invalid table", "%s Write the table as \"schema.table\" or \"table\" (schema public); quote names with capitals or dots as in SQL: \"\\\"My Schema\\\".users\".", err)
+		} else {
+			s.Table = tn
+		}
+	}
+	if b, v := l.oneOf(content, "behavior", behaviorNames()); v.ok {
+		s.Behavior = Behavior(b)
+	}
+	s.Key, _ = l.stringList(content, "key", false)
+	s.Mapping = l.decodeMapping(content)
+	sens, sv := l.stringList(content, "sensitive_columns", true)
+	s.SensitiveColumns = sens
+	if a, ok := content.Attributes["depends_on"]; ok {
+		s.DependsOn = l.decodeDependsOn(a, s.Name)
+	}
+
+	if s.Mapping != nil {
+		mapped := map[string]bool{}
+		var dests []string
+		for _, m := range s.Mapping {
+			mapped[m.Destination] = true
+			dests = append(dests, m.Destination)
+		}
+		keyAttr := content.Attributes["key"]
+		for _, k := range s.Key {
+			if !mapped[k] && keyAttr != nil {
+				l.errorf(keyAttr.Expr.Range().Ptr(), "Key column not mapped",
+					"The key column %q is not in the mapping, so rows could not be matched.%s Add %s = \"<source column>\" to the mapping.", k, didYouMean(k, dests), k)
+			}
+		}
+		for _, c := range s.SensitiveColumns {
+			if !mapped[c] {
+				l.errorf(sv.rng(), "Unknown sensitive column",
+					"sensitive_columns names %q, which is not a destination column in the mapping.%s", c, didYouMean(c, dests))
+			}
+		}
+	}
+
+	for i, gb := range content.Blocks {
+		if i > 0 {
+			l.errorf(gb.DefRange.Ptr(), "Duplicate guard block",
+				"Only one guard block is allowed; the first is at %s.", formatPos(content.Blocks[0].DefRange))
+			continue
+		}
+		s.Guard = l.decodeGuard(gb)
+	}
+	return s
+}
+
+// reference resolves an attribute that must be a reference of the form
+// root.<n labels>, returning "label1.label2" (or "label" for n = 1).
+func (l *loader) reference(a *hcl.Attribute, root string, n int) (string, bool) {
+	shape := root + ".TYPE.NAME"
+	if n == 1 {
+		shape = root + ".NAME"
+	}
+	t, diags := hcl.AbsTraversalForExpr(a.Expr)
+	if diags.HasErrors() {
+		l.errorf(a.Expr.Range().Ptr(), "Invalid reference", "%s must be a reference of the form %s, without quotes.", a.Name, shape)
+		return "", false
+	}
+	return l.traversalRef(t, root, n, a.Name, shape)
+}
+
+func (l *loader) traversalRef(t hcl.Traversal, root string, n int, attr, shape string) (string, bool) {
+	rng := t.SourceRange()
+	if t.RootName() != root || len(t) != n+1 {
+		l.errorf(&rng, "Invalid reference", "%s must be a reference of the form %s; %s is not.", attr, shape, traversalString(t))
+		return "", false
+	}
+	parts := make([]string, 0, n)
+	for _, step := range t[1:] {
+		a, ok := step.(hcl.TraverseAttr)
+		if !ok {
+			l.errorf(&rng, "Invalid reference", "%s must be a reference of the form %s.", attr, shape)
+			return "", false
+		}
+		parts = append(parts, a.Name)
+	}
+	return strings.Join(parts, "."), true
+}
+
+func (l *loader) undeclared(a *hcl.Attribute, kind, addr string, candidates []string) {
+	l.errorf(a.Expr.Range().Ptr(), "Reference to undeclared "+kind,
+		"There is no %s %s in the configuration.%s Declared: %s.",
+		kind, addr, didYouMean(addr, candidates), listOrNone(candidates))
+}
+
+func listOrNone(items []string) string {
+	if len(items) == 0 {
+		return "none"
+	}
+	return strings.Join(items, ", ")
+}
+
+func (l *loader) sourceAddrs() []string {
+	var out []string
+	for a := range l.cfg.Sources {
+		out = append(out, a)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func (l *loader) destinationAddrs() []string {
+	var out []string
+	for a := range l.cfg.Destinations {
+		out = append(out, a)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func (l *loader) syncNames() []string {
+	var out []string
+	for _, b := range l.syncBlocks {
+		out = append(out, b.Labels[0])
+	}
+	return out
+}
+
+func (l *loader) decodeDependsOn(a *hcl.Attribute, self string) []string {
+	exprs, diags := hcl.ExprList(a.Expr)
+	if diags.HasErrors() {
+		l.errorf(a.Expr.Range().Ptr(), "Invalid depends_on", "depends_on must be a list of references of the form sync.NAME.")
+		return nil
+	}
+	known := map[string]bool{}
+	for _, n := range l.syncNames() {
+		known[n] = true
+	}
+	var out []string
+	for _, e := range exprs {
+		t, diags := hcl.AbsTraversalForExpr(e)
+		if diags.HasErrors() {
+			l.errorf(e.Range().Ptr(), "Invalid reference", "depends_on must list references of the form sync.NAME, without quotes.")
+			continue
+		}
+		name, ok := l.traversalRef(t, "sync", 1, "depends_on", "sync.NAME")
+		if !ok {
+			continue
+		}
+		switch {
+		case name == self:
+			l.errorf(e.Range().Ptr(), "Self-referencing depends_on", "The sync %q cannot depend on itself.", self)
+		case !known[name]:
+			l.errorf(e.Range().Ptr(), "Reference to undeclared sync",
+				"There is no sync %q in the configuration.%s", name, didYouMean(name, l.syncNames()))
+		default:
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+// decodeMapping reads the mapping object, keeping the order in which the
+// columns are written when the mapping is an object literal.
+func (l *loader) decodeMapping(c *hcl.BodyContent) []ColumnMapping {
+	a, ok := c.Attributes["mapping"]
+	if !ok {
+		return nil
+	}
+	if !l.checkRefs(a.Expr, "the mapping attribute") {
+		return []ColumnMapping{}
+	}
+	var out []ColumnMapping
+	seen := map[string]hcl.Range{}
+	add := func(dest, src string, rng hcl.Range) {
+		if prev, dup := seen[dest]; dup {
+			l.errorf(&rng, "Duplicate mapping", "The destination column %q is mapped twice; the first is at %s.", dest, formatPos(prev))
+			return
+		}
+		if dest == "" || src == "" {
+			l.errorf(&rng, "Invalid mapping", "A mapping entry needs a destination column name and a source column name.")
+			return
+		}
+		seen[dest] = rng
+		out = append(out, ColumnMapping{Destination: dest, Source: src})
+	}
+	if pairs, diags := hcl.ExprMap(a.Expr); !diags.HasErrors() {
+		for _, p := range pairs {
+			dest := hcl.ExprAsKeyword(p.Key)
+			if dest == "" {
+				kv, diags := p.Key.Value(l.evalContext())
+				l.addDiags(diags)
+				kv, _ = kv.UnmarkDeep()
+				if diags.HasErrors() || !kv.IsKnown() || kv.IsNull() || kv.Type() != cty.String {
+					if !diags.HasErrors() {
+						l.errorf(p.Key.Range().Ptr(), "Invalid mapping", "A mapping key must be a destination column name.")
+					}
+					continue
+				}
+				dest = kv.AsString()
+			}
+			vv, diags := p.Value.Value(l.evalContext())
+			l.addDiags(diags)
+			if diags.HasErrors() {
+				continue
+			}
+			vv, _ = vv.UnmarkDeep()
+			if !vv.IsKnown() {
+				continue
+			}
+			if vv.IsNull() || vv.Type() != cty.String {
+				l.errorf(p.Value.Range().Ptr(), "Invalid mapping",
+					"The mapping for %q must be a source column name as a string, like %s = \"source_column\".", dest, dest)
+				continue
+			}
+			add(dest, vv.AsString(), p.Key.Range())
+		}
+		if out == nil {
+			l.errorf(a.Expr.Range().Ptr(), "Empty mapping", "mapping must map at least one column; omit it to map every source column to the destination column of the same name.")
+			out = []ColumnMapping{}
+		}
+		return out
+	}
+	v := l.eval(c, "mapping", cty.Map(cty.String))
+	if !v.ok {
+		return []ColumnMapping{}
+	}
+	keys := make([]string, 0)
+	m := v.val.AsValueMap()
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if m[k].IsNull() {
+			l.errorf(v.rng(), "Invalid mapping", "The mapping for %q is null.", k)
+			continue
+		}
+		add(k, m[k].AsString(), *v.rng())
+	}
+	if len(out) == 0 {
+		l.errorf(v.rng(), "Empty mapping", "mapping must map at least one column; omit it to map every source column to the destination column of the same name.")
+		return []ColumnMapping{}
+	}
+	return out
+}
+
+func (l *loader) decodeGuard(b *hcl.Block) *Guard {
+	g := &Guard{}
+	content, diags := b.Body.Content(guardSchema)
+	l.addDiags(diags)
+	if n, v := l.integer(content, "max_deletes", 0, maxInt); v.ok {
+		g.MaxDeletes = &n
+	}
+	if n, v := l.integer(content, "max_updates", 0, maxInt); v.ok {
+		g.MaxUpdates = &n
+	}
+	if n, v := l.integer(content, "min_source_rows", 0, maxInt); v.ok {
+		g.MinSourceRows = &n
+	}
+	if f, v := l.number(content, "max_delete_percent", 0, 100); v.ok {
+		g.MaxDeletePercent = &f
+	}
+	return g
+}
+
+// checkDependsOnCycles reports each depends_on cycle once, naming its syncs.
+func (l *loader) checkDependsOnCycles() {
+	byName := map[string]*Sync{}
+	for _, s := range l.cfg.Syncs {
+		byName[s.Name] = s
+	}
+	state := map[string]int{}
+	var stack []string
+	var visit func(s *Sync)
+	visit = func(s *Sync) {
+		state[s.Name] = 1
+		stack = append(stack, s.Name)
+		for _, d := range s.DependsOn {
+			dep := byName[d]
+			if dep == nil {
+				continue
+			}
+			switch state[d] {
+			case 0:
+				visit(dep)
+			case 1:
+				i := indexOf(stack, d)
+				cycle := append(append([]string{}, stack[i:]...), d)
+				l.errorf(dep.DeclRange.Ptr(), "Cycle in depends_on",
+					"The syncs depend on each other in a cycle: %s. Remove one of these depends_on entries.",
+					"sync."+strings.Join(cycle, " -> sync."))
+			}
+		}
+		stack = stack[:len(stack)-1]
+		state[s.Name] = 2
+	}
+	for _, s := range l.cfg.Syncs {
+		if state[s.Name] == 0 {
+			visit(s)
+		}
+	}
+}
+
+// ParseTableName parses "schema.table" or "table" (schema public). Parts may
+// be double-quoted as in SQL; unquoted parts are taken as written (rowform
+// does not fold case: write the name as it is in the catalog).
+func ParseTableName(s string) (TableName, error) {
+	var parts []string
+	var cur strings.Builder
+	inQuote, quoted := false, false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case inQuote && c == '"' && i+1 < len(s) && s[i+1] == '"':
+			cur.WriteByte('"')
+			i++
+		case c == '"':
+			inQuote = !inQuote
+			quoted = true
+		case c == '.' && !inQuote:
+			parts = append(parts, cur.String())
+			cur.Reset()
+			quoted = false
+		default:
+			cur.WriteByte(c)
+		}
+	}
+	_ = quoted
+	if inQuote {
+		return TableName{}, fmt.Errorf("the table name %q has an unclosed quote.", s)
+	}
+	parts = append(parts, cur.String())
+	for _, p := range parts {
+		if p == "" {
+			return TableName{}, fmt.Errorf("the table name %q has an empty part.", s)
+		}
+	}
+	switch len(parts) {
+	case 1:
+		return TableName{Schema: "public", Name: parts[0]}, nil
+	case 2:
+		return TableName{Schema: parts[0], Name: parts[1]}, nil
+	}
+	return TableName{}, fmt.Errorf("the table name %q has too many parts.", s)
+}
