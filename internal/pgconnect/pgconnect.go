@@ -1,0 +1,174 @@
+// Package pgconnect opens pgx connections to the servers of a configuration.
+//
+// It is the one place that turns an hclconfig.Server into a connection: it
+// applies the TLS default of SPEC §6, sets the session settings that make
+// value comparison deterministic, and wraps connection errors so that they
+// never carry a password or a connection string.
+package pgconnect
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/rowform/rowform/hclconfig"
+)
+
+// SessionSettings are set on every connection rowform opens, so that text
+// renderings of values (used for keys of non-native types and for samples)
+// are the same on every server.
+var SessionSettings = map[string]string{
+	"TimeZone":           "UTC",
+	"DateStyle":          "ISO, MDY",
+	"IntervalStyle":      "postgres",
+	"extra_float_digits": "3",
+}
+
+// DefaultConnectTimeout bounds establishing one connection.
+const DefaultConnectTimeout = 15 * time.Second
+
+// IsLoopback reports whether host names this machine: localhost, a
+// 127.0.0.0/8 or ::1 address, or a Unix socket directory.
+func IsLoopback(host string) bool {
+	if strings.HasPrefix(host, "/") || host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// SSLMode returns the sslmode used for s: the configured one, else "prefer"
+// for loopback hosts and "require" for every other host (SPEC §6).
+func SSLMode(s *hclconfig.Server) string {
+	if s.SSLMode != "" {
+		return s.SSLMode
+	}
+	if IsLoopback(s.Host) {
+		return "prefer"
+	}
+	return "require"
+}
+
+// Config builds the pgx configuration for s. applicationName is shown to
+// operators in pg_stat_activity (rowform/<sync>).
+func Config(s *hclconfig.Server, applicationName string) (*pgx.ConnConfig, error) {
+	kv := []string{
+		"host=" + quoteValue(s.Host),
+		"port=" + strconv.Itoa(s.Port),
+		"dbname=" + quoteValue(s.Database),
+		"user=" + quoteValue(s.User),
+		"sslmode=" + SSLMode(s),
+		"connect_timeout=" + strconv.Itoa(int(DefaultConnectTimeout/time.Second)),
+	}
+	if s.SSLRootCert != "" {
+		kv = append(kv, "sslrootcert="+quoteValue(s.SSLRootCert))
+	}
+	cfg, err := pgx.ParseConfig(strings.Join(kv, " "))
+	if err != nil {
+		return nil, fmt.Errorf("%s: invalid connection settings: %s", s.Address(), describeConfigError(err))
+	}
+	// The password is set here, never in the string above, so that no error
+	// of the driver can carry it. It also overrides PGPASSWORD and .pgpass.
+	cfg.Password = s.Password.Reveal()
+	if cfg.RuntimeParams == nil {
+		cfg.RuntimeParams = map[string]string{}
+	}
+	for k, v := range SessionSettings {
+		cfg.RuntimeParams[k] = v
+	}
+	cfg.RuntimeParams["application_name"] = applicationName
+	// Statements are prepared explicitly where it pays; the describe-exec
+	// mode keeps one round trip for ad-hoc catalog queries.
+	cfg.DefaultQueryExecMode = pgx.QueryExecModeDescribeExec
+	return cfg, nil
+}
+
+// Connect opens one connection to s. The error, if any, names the server by
+// address, host, port, database and user, with the server's or network's
+// message — never the password.
+func Connect(ctx context.Context, s *hclconfig.Server, applicationName string) (*pgx.Conn, error) {
+	cfg, err := Config(s, applicationName)
+	if err != nil {
+		return nil, err
+	}
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return nil, &ConnectError{Server: s.Address(), Where: Where(s), Err: cleanError(err)}
+	}
+	return conn, nil
+}
+
+// Where describes how a server is reached, for messages: "user@host:port/db".
+func Where(s *hclconfig.Server) string {
+	return fmt.Sprintf("%s@%s:%d/%s", s.User, s.Host, s.Port, s.Database)
+}
+
+// ConnectError is a failure to connect to a configured server.
+type ConnectError struct {
+	Server string // address, e.g. "postgres.crm"
+	Where  string // user@host:port/db
+	Err    error
+}
+
+func (e *ConnectError) Error() string {
+	return fmt.Sprintf("cannot connect to %s (%s): %s", e.Server, e.Where, e.Err)
+}
+
+func (e *ConnectError) Unwrap() error { return e.Err }
+
+// cleanError reduces a pgx connect error to its cause: the server's message
+// with SQLSTATE, or the network error.
+func cleanError(err error) error {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return fmt.Errorf("%s (SQLSTATE %s)", pgErr.Message, pgErr.Code)
+	}
+	var ce *pgconn.ConnectError
+	if errors.As(err, &ce) {
+		if inner := ce.Unwrap(); inner != nil {
+			return errors.New(stripConnString(inner.Error()))
+		}
+	}
+	return errors.New(stripConnString(err.Error()))
+}
+
+// stripConnString removes a "failed to connect to `...`:" prefix that pgx
+// puts in front of some errors.
+func stripConnString(msg string) string {
+	if i := strings.Index(msg, "failed to connect to `"); i >= 0 {
+		if j := strings.Index(msg[i+len("failed to connect to `"):], "`:"); j >= 0 {
+			msg = msg[:i] + strings.TrimSpace(msg[i+len("failed to connect to `")+j+2:])
+		}
+	}
+	return msg
+}
+
+func describeConfigError(err error) string {
+	var pe *pgconn.ParseConfigError
+	if errors.As(err, &pe) {
+		if u := pe.Unwrap(); u != nil {
+			return u.Error()
+		}
+	}
+	return "the host, port, database, user, sslmode or sslrootcert is not valid"
+}
+
+// quoteValue quotes a value for a libpq keyword/value connection string.
+func quoteValue(v string) string {
+	v = strings.ReplaceAll(v, `\`, `\\`)
+	v = strings.ReplaceAll(v, `'`, `\'`)
+	return "'" + v + "'"
+}
+
+// Encrypted reports whether conn's link to the server uses TLS.
+func Encrypted(conn *pgx.Conn) bool {
+	_, ok := conn.PgConn().Conn().(*tls.Conn)
+	return ok
+}

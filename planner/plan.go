@@ -1,0 +1,182 @@
+package planner
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// FormatVersion is the version of the JSON plan format (SPEC §4). Keys may be
+// added within a version; none are removed or renamed.
+const FormatVersion = "1"
+
+// Plan is the result of planning: what each sync would change and everything
+// that would stop it. One Plan feeds every renderer and the saved plan file,
+// so they cannot disagree.
+type Plan struct {
+	FormatVersion string `json:"format_version"`
+	// Applyable is true when no sync has an error finding.
+	Applyable bool        `json:"applyable"`
+	Syncs     []*SyncPlan `json:"syncs"`
+	Summary   Summary     `json:"summary"`
+}
+
+// Summary adds up a plan's syncs. Its fields are the plan summary line.
+type Summary struct {
+	Syncs    int   `json:"syncs"`
+	Insert   int64 `json:"insert"`
+	Update   int64 `json:"update"`
+	Delete   int64 `json:"delete"`
+	Errors   int   `json:"errors"`
+	Warnings int   `json:"warnings"`
+}
+
+// SyncPlan is the plan of one sync.
+type SyncPlan struct {
+	Name     string `json:"name"`
+	Behavior string `json:"behavior"`
+	// Source and Destination are addresses: "postgres.warehouse", "csv.seed".
+	Source      string `json:"source"`
+	Destination string `json:"destination"`
+	// Table is "schema.table" as written in the catalog, unquoted.
+	Table    string    `json:"table"`
+	Key      []string  `json:"key"`
+	Counts   Counts    `json:"counts"`
+	Findings []Finding `json:"findings"`
+	// Samples holds up to -show-rows example rows per change type; nil
+	// when none were asked for.
+	Samples *Samples `json:"samples,omitempty"`
+	// Diffed is true when the row diff ran to the end, so Counts are exact.
+	// It is false when a finding stopped the sync before or during the diff.
+	Diffed bool `json:"diffed"`
+	// ChangeDigest is a hex SHA-256 over the change set (every insert,
+	// update and delete with its key and new values, in key order). apply
+	// recomputes it to prove a saved plan is not stale. "" when not Diffed.
+	ChangeDigest string `json:"change_digest,omitempty"`
+	// DestinationRows is the number of destination rows read.
+	DestinationRows int64 `json:"destination_rows"`
+	// SourceRows is the number of source rows read.
+	SourceRows int64 `json:"source_rows"`
+	// Duration is how long planning this sync took.
+	Duration time.Duration `json:"-"`
+}
+
+// Counts are the row counts of SPEC §2.
+type Counts struct {
+	Insert    int64 `json:"insert"`
+	Update    int64 `json:"update"`
+	Delete    int64 `json:"delete"`
+	Unchanged int64 `json:"unchanged"`
+	Skipped   int64 `json:"skipped"`
+}
+
+// Changes is the number of rows the sync would write.
+func (c Counts) Changes() int64 { return c.Insert + c.Update + c.Delete }
+
+// HasErrors reports whether any finding is an error.
+func (s *SyncPlan) HasErrors() bool {
+	for _, f := range s.Findings {
+		if f.Severity == SeverityError {
+			return true
+		}
+	}
+	return false
+}
+
+// Severity of a finding: errors block apply, warnings do not.
+type Severity string
+
+// Finding severities.
+const (
+	SeverityError   Severity = "error"
+	SeverityWarning Severity = "warning"
+)
+
+// Code names a kind of finding; the codes are public interface (SPEC §4).
+type Code string
+
+// The finding codes of SPEC §4.
+const (
+	CodeConnectionFailed        Code = "connection_failed"
+	CodeSourceQueryFailed       Code = "source_query_failed"
+	CodeMissingTable            Code = "missing_table"
+	CodeMissingColumn           Code = "missing_column"
+	CodeMissingUniqueConstraint Code = "missing_unique_constraint"
+	CodeMissingPrivilege        Code = "missing_privilege"
+	CodeNotNullUnmapped         Code = "not_null_unmapped"
+	CodeTypeMismatch            Code = "type_mismatch"
+	CodeNullSourceKey           Code = "null_source_key"
+	CodeDuplicateSourceKey      Code = "duplicate_source_key"
+	CodeGuardExceeded           Code = "guard_exceeded"
+	CodeInsecureConnection      Code = "insecure_connection"
+)
+
+// Finding is a problem found while planning a sync.
+type Finding struct {
+	Severity Severity `json:"severity"`
+	Code     Code     `json:"code"`
+	Summary  string   `json:"summary"`
+	// Detail adds what the summary has no room for (the server's message,
+	// example keys). Optional.
+	Detail string `json:"detail,omitempty"`
+	// Fix is SQL that, run by the table's owner, removes the finding.
+	// Set for findings about the destination's structure or grants.
+	Fix string `json:"fix,omitempty"`
+}
+
+// Samples are example rows per change type, for -show-rows.
+type Samples struct {
+	Insert []SampleRow `json:"insert,omitempty"`
+	Update []SampleRow `json:"update,omitempty"`
+	Delete []SampleRow `json:"delete,omitempty"`
+}
+
+// SampleRow is one example row. Values are rendered as text in PostgreSQL's
+// output format; a sensitive column's value is "(sensitive)" and NULL is
+// "NULL".
+type SampleRow struct {
+	// Key holds the key column values, in Key order.
+	Key []string `json:"key"`
+	// Columns holds, for inserts and deletes, every mapped column; for
+	// updates, only the columns that change.
+	Columns []SampleColumn `json:"columns"`
+}
+
+// SampleColumn is one column of a sample row. Before is empty for inserts,
+// After is empty for deletes.
+type SampleColumn struct {
+	Name   string `json:"name"`
+	Before string `json:"before,omitempty"`
+	After  string `json:"after,omitempty"`
+}
+
+// Sensitive is how a sensitive column's value is shown.
+const Sensitive = "(sensitive)"
+
+// finish computes Applyable and Summary from the syncs.
+func (p *Plan) finish() {
+	p.FormatVersion = FormatVersion
+	p.Summary = Summary{Syncs: len(p.Syncs)}
+	p.Applyable = true
+	for _, s := range p.Syncs {
+		p.Summary.Insert += s.Counts.Insert
+		p.Summary.Update += s.Counts.Update
+		p.Summary.Delete += s.Counts.Delete
+		for _, f := range s.Findings {
+			switch f.Severity {
+			case SeverityError:
+				p.Summary.Errors++
+				p.Applyable = false
+			case SeverityWarning:
+				p.Summary.Warnings++
+			}
+		}
+	}
+}
+
+// HasChanges reports whether any sync would write a row.
+func (p *Plan) HasChanges() bool {
+	return p.Summary.Insert+p.Summary.Update+p.Summary.Delete > 0
+}
+
+// MarshalIndent renders the plan as SPEC §4's JSON.
+func (p *Plan) MarshalIndent() ([]byte, error) { return json.MarshalIndent(p, "", "  ") }
