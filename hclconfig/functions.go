@@ -136,4 +136,3 @@ func functionNames(funcs map[string]function.Function) []string {
 	}
 	return names
 }
-

@@ -163,4 +163,3 @@ func (l *loader) localNames() []string {
 	sort.Strings(names)
 	return names
 }
-

@@ -119,9 +119,9 @@ func (l *loader) warnPlaintextSecret(v attrValue, name string) {
 	l.diags = append(l.diags, &hcl.Diagnostic{
 		Severity: hcl.DiagWarning,
 		Summary:  "Secret written in the configuration",
-		Detail: fmt.Sprintf("The %s is a literal in the configuration file, where it is visible to anyone who can read it. "+
-			"Use env(\"...\") or a variable with sensitive = true instead.", name),
-		Subject: v.attr.NameRange.Ptr(),
+		Detail: fmt.Sprintf("The %s at %s is a literal in the configuration file, where it is visible to anyone who can read it. "+
+			"Use env(\"...\") or a variable with sensitive = true instead.", name, formatPos(v.attr.NameRange)),
+		// No Subject: a snippet of the line would print the secret.
 	})
 }
 

@@ -172,3 +172,13 @@ func Encrypted(conn *pgx.Conn) bool {
 	_, ok := conn.PgConn().Conn().(*tls.Conn)
 	return ok
 }
+
+// ConnectConfig opens one connection to s with a configuration from Config
+// that the caller adjusted. Errors are wrapped as by Connect.
+func ConnectConfig(ctx context.Context, s *hclconfig.Server, cfg *pgx.ConnConfig) (*pgx.Conn, error) {
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return nil, &ConnectError{Server: s.Address(), Where: Where(s), Err: cleanError(err)}
+	}
+	return conn, nil
+}

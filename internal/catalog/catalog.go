@@ -1,0 +1,196 @@
+// Package catalog reads what rowform needs to know about a destination table
+// from PostgreSQL's system catalogs: its columns and types, the unique keys
+// that can identify a row, and what the connected role may do with it.
+//
+// Every function only reads; none writes to the database.
+package catalog
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// Querier is the part of *pgx.Conn and pgx.Tx this package uses.
+type Querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+}
+
+// Table describes a table as the catalog has it.
+type Table struct {
+	Schema string
+	Name   string
+	OID    uint32
+	// Kind is pg_class.relkind: 'r' table, 'p' partitioned table, 'v' view, ...
+	Kind  string
+	Owner string
+	// Columns in attnum order, dropped columns excluded.
+	Columns []Column
+	// UniqueKeys are the primary key, unique constraints and unique indexes
+	// that are neither partial nor on expressions.
+	UniqueKeys []UniqueKey
+}
+
+// Column is one column of a table.
+type Column struct {
+	Name    string
+	TypeOID uint32
+	// Type is format_type(atttypid, atttypmod), e.g. "numeric(10,2)".
+	Type string
+	// TypeNoMod is the type without its modifier, e.g. "numeric".
+	TypeNoMod string
+	// BaseTypeOID is the type behind a domain, else TypeOID.
+	BaseTypeOID uint32
+	NotNull     bool
+	HasDefault  bool
+	// Identity is "a" (always), "d" (by default) or "".
+	Identity string
+	// Generated is "s" for a stored generated column, else "".
+	Generated string
+	// Collation is the column's collation name, "" for non-collatable types.
+	Collation string
+}
+
+// Filled reports whether PostgreSQL fills the column on INSERT when it is
+// left out: a default, an identity or a generated column.
+func (c Column) Filled() bool { return c.HasDefault || c.Identity != "" || c.Generated != "" }
+
+// UniqueKey is a set of columns that PostgreSQL keeps unique.
+type UniqueKey struct {
+	// Name of the constraint or index.
+	Name string
+	// Kind is "primary key", "unique constraint" or "unique index".
+	Kind    string
+	Columns []string
+	// NullsDistinct is false for UNIQUE NULLS NOT DISTINCT (PostgreSQL 15+).
+	NullsDistinct bool
+}
+
+// Column returns the named column, or nil.
+func (t *Table) Column(name string) *Column {
+	for i := range t.Columns {
+		if t.Columns[i].Name == name {
+			return &t.Columns[i]
+		}
+	}
+	return nil
+}
+
+// ColumnNames returns the names of the columns in order.
+func (t *Table) ColumnNames() []string {
+	out := make([]string, len(t.Columns))
+	for i, c := range t.Columns {
+		out[i] = c.Name
+	}
+	return out
+}
+
+// UniqueKeyOn returns a unique key whose columns are exactly cols (in any
+// order), or nil.
+func (t *Table) UniqueKeyOn(cols []string) *UniqueKey {
+	want := sortedCopy(cols)
+	for i := range t.UniqueKeys {
+		got := sortedCopy(t.UniqueKeys[i].Columns)
+		if strings.Join(got, "\x00") == strings.Join(want, "\x00") {
+			return &t.UniqueKeys[i]
+		}
+	}
+	return nil
+}
+
+func sortedCopy(s []string) []string {
+	c := append([]string(nil), s...)
+	sort.Strings(c)
+	return c
+}
+
+// Ident quotes a table name for SQL: "schema"."name".
+func (t *Table) Ident() string { return pgx.Identifier{t.Schema, t.Name}.Sanitize() }
+
+// LoadTable reads schema.name from the catalog. It returns (nil, nil) when
+// there is no such table (or the role cannot see it).
+func LoadTable(ctx context.Context, q Querier, schema, name string) (*Table, error) {
+	t := &Table{Schema: schema, Name: name}
+	err := q.QueryRow(ctx, `
+SELECT c.oid, c.relkind::text, pg_get_userbyid(c.relowner)
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = $1 AND c.relname = $2`, schema, name).Scan(&t.OID, &t.Kind, &t.Owner)
+	if err == pgx.ErrNoRows {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading the catalog entry of %s.%s: %w", schema, name, err)
+	}
+	rows, err := q.Query(ctx, `
+SELECT a.attname, a.atttypid, format_type(a.atttypid, a.atttypmod), format_type(a.atttypid, NULL),
+       COALESCE(NULLIF(t.typbasetype, 0), a.atttypid),
+       a.attnotnull, a.atthasdef, a.attidentity::text, a.attgenerated::text,
+       COALESCE(co.collname, '')
+FROM pg_attribute a
+JOIN pg_type t ON t.oid = a.atttypid
+LEFT JOIN pg_collation co ON co.oid = a.attcollation AND a.attcollation <> 0
+WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped
+ORDER BY a.attnum`, t.OID)
+	if err != nil {
+		return nil, fmt.Errorf("reading the columns of %s.%s: %w", schema, name, err)
+	}
+	for rows.Next() {
+		var c Column
+		if err := rows.Scan(&c.Name, &c.TypeOID, &c.Type, &c.TypeNoMod, &c.BaseTypeOID, &c.NotNull, &c.HasDefault, &c.Identity, &c.Generated, &c.Collation); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		t.Columns = append(t.Columns, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("reading the columns of %s.%s: %w", schema, name, err)
+	}
+	rows, err = q.Query(ctx, `
+SELECT COALESCE(con.conname, ic.relname),
+       CASE WHEN i.indisprimary THEN 'primary key'
+            WHEN con.oid IS NOT NULL THEN 'unique constraint'
+            ELSE 'unique index' END,
+       ARRAY(SELECT a.attname FROM unnest(i.indkey) WITH ORDINALITY k(attnum, ord)
+             JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+             ORDER BY k.ord)::text[],
+       i.indnkeyatts,
+       NOT COALESCE(i.indnullsnotdistinct, false)
+FROM pg_index i
+JOIN pg_class ic ON ic.oid = i.indexrelid
+LEFT JOIN pg_constraint con ON con.conindid = i.indexrelid AND con.contype IN ('p', 'u')
+WHERE i.indrelid = $1 AND i.indisunique AND i.indisvalid AND i.indimmediate
+  AND i.indpred IS NULL AND i.indexprs IS NULL
+ORDER BY i.indisprimary DESC, 1`, t.OID)
+	if err != nil {
+		return nil, fmt.Errorf("reading the unique keys of %s.%s: %w", schema, name, err)
+	}
+	for rows.Next() {
+		var k UniqueKey
+		var nkey int
+		if err := rows.Scan(&k.Name, &k.Kind, &k.Columns, &nkey, &k.NullsDistinct); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		if nkey < len(k.Columns) { // INCLUDE columns are not part of the key
+			k.Columns = k.Columns[:nkey]
+		}
+		t.UniqueKeys = append(t.UniqueKeys, k)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("reading the unique keys of %s.%s: %w", schema, name, err)
+	}
+	return t, nil
+}
+
+// CurrentRole returns the role the connection acts as.
+func CurrentRole(ctx context.Context, q Querier) (string, error) {
+	var r string
+	err := q.QueryRow(ctx, `SELECT current_user::text`).Scan(&r)
+	return r, err
+}

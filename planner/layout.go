@@ -1,0 +1,221 @@
+package planner
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/rowform/rowform/internal/catalog"
+)
+
+// firstUserOID is PostgreSQL's FirstNormalObjectId: types with a lower OID
+// are built in and exist with the same OID on every server.
+const firstUserOID = 16384
+
+// Built-in type OIDs the diff treats specially.
+const (
+	oidBool        = 16
+	oidInt8        = 20
+	oidInt2        = 21
+	oidInt4        = 23
+	oidText        = 25
+	oidBpchar      = 1042
+	oidVarchar     = 1043
+	oidDate        = 1082
+	oidTimestamp   = 1114
+	oidTimestamptz = 1184
+	oidUUID        = 2950
+	oidBit         = 1560
+	oidVarbit      = 1562
+)
+
+// keyOrder says how a key column is ordered on both servers and compared in
+// Go, so that the merge sees both streams in the same order.
+type keyOrder int
+
+const (
+	// orderSigned: fixed-width big-endian signed integers (int2/4/8, date,
+	// timestamp[tz]) — ORDER BY value, compared with the sign bit flipped.
+	orderSigned keyOrder = iota
+	// orderBytes: ORDER BY value [COLLATE "C"], compared as bytes (text,
+	// varchar, uuid, bool).
+	orderBytes
+	// orderText: ORDER BY value::text COLLATE "C" from an extra column,
+	// compared as bytes; for every other type.
+	orderText
+)
+
+// column is one mapped column as the diff reads it on both sides.
+type column struct {
+	Dest   string
+	Source string
+	// Dest column from the catalog.
+	Catalog catalog.Column
+	// AsText: the column is compared and shipped as text, because its type
+	// is not built in and may not exist on the source server.
+	AsText bool
+	// CastType is the type the source value is cast to before comparing.
+	CastType string
+	// ResultOID is the type OID of the value as read (for rendering samples).
+	ResultOID uint32
+	Sensitive bool
+}
+
+// layout is how a sync's columns line up on both sides: key columns first,
+// in key order, then the other mapped columns in mapping order.
+type layout struct {
+	Cols []column
+	NKey int
+	// Orders has one entry per key column.
+	Orders []keyOrder
+	// TextKeys lists the key columns (indexes into Cols) ordered by an
+	// extra text column; their extra columns follow Cols in the result.
+	TextKeys []int
+}
+
+func newColumn(dest, source string, c catalog.Column, sensitive bool) column {
+	col := column{Dest: dest, Source: source, Catalog: c, Sensitive: sensitive}
+	switch {
+	case c.TypeOID >= firstUserOID:
+		col.AsText, col.CastType, col.ResultOID = true, "text", oidText
+	case c.TypeOID == oidVarchar || c.TypeOID == oidBit || c.TypeOID == oidVarbit:
+		// An explicit cast to varchar(n) would silently truncate; without
+		// the length a too-long value shows as a change and apply fails
+		// loudly on it, as an INSERT would.
+		col.CastType, col.ResultOID = c.TypeNoMod, c.TypeOID
+	default:
+		col.CastType, col.ResultOID = c.Type, c.TypeOID
+	}
+	return col
+}
+
+func orderFor(c column) keyOrder {
+	if c.AsText {
+		return orderBytes
+	}
+	switch c.Catalog.TypeOID {
+	case oidInt2, oidInt4, oidInt8, oidDate, oidTimestamp, oidTimestamptz:
+		return orderSigned
+	case oidText, oidVarchar, oidUUID, oidBool:
+		return orderBytes
+	}
+	return orderText
+}
+
+func newLayout(cols []column, nkey int) *layout {
+	l := &layout{Cols: cols, NKey: nkey}
+	for i := 0; i < nkey; i++ {
+		o := orderFor(cols[i])
+		l.Orders = append(l.Orders, o)
+		if o == orderText {
+			l.TextKeys = append(l.TextKeys, i)
+		}
+	}
+	return l
+}
+
+// width is the number of values in a result row.
+func (l *layout) width() int { return len(l.Cols) + len(l.TextKeys) }
+
+func alias(i int) string { return fmt.Sprintf("c%d", i) }
+
+// orderBy renders the ORDER BY list over the aliases of the inner select.
+func (l *layout) orderBy() string {
+	var parts []string
+	t := 0
+	for i := 0; i < l.NKey; i++ {
+		switch l.Orders[i] {
+		case orderSigned:
+			parts = append(parts, "s."+alias(i))
+		case orderBytes:
+			if isCollatable(l.Cols[i]) {
+				parts = append(parts, "s."+alias(i)+` COLLATE "C"`)
+			} else {
+				parts = append(parts, "s."+alias(i))
+			}
+		case orderText:
+			parts = append(parts, fmt.Sprintf(`s.k%d COLLATE "C"`, t))
+			t++
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+func isCollatable(c column) bool {
+	return c.AsText || c.Catalog.TypeOID == oidText || c.Catalog.TypeOID == oidVarchar
+}
+
+// textKeySelect renders the extra text sort columns.
+func (l *layout) textKeySelect(expr func(i int) string) string {
+	var b strings.Builder
+	for t, i := range l.TextKeys {
+		fmt.Fprintf(&b, ", (%s)::text AS k%d", expr(i), t)
+	}
+	return b.String()
+}
+
+// SourceSQL wraps a source query so that it returns the mapped columns in the
+// destination's types, in key order.
+func (l *layout) SourceSQL(query string) string {
+	query = trimQuery(query)
+	cast := func(i int) string {
+		c := l.Cols[i]
+		return fmt.Sprintf("(q.%s)::%s", pgx.Identifier{c.Source}.Sanitize(), c.CastType)
+	}
+	var sel []string
+	for i := range l.Cols {
+		sel = append(sel, cast(i)+" AS "+alias(i))
+	}
+	return fmt.Sprintf("SELECT * FROM (SELECT %s%s FROM (\n%s\n) AS q) AS s ORDER BY %s",
+		strings.Join(sel, ", "), l.textKeySelect(cast), query, l.orderBy())
+}
+
+// DestinationSQL reads the mapped columns of the destination table in key
+// order. Rows with a NULL in a key column cannot be matched and are left out.
+func (l *layout) DestinationSQL(table string) string {
+	expr := func(i int) string {
+		c := l.Cols[i]
+		e := "t." + pgx.Identifier{c.Dest}.Sanitize()
+		if c.AsText {
+			e += "::text"
+		}
+		return e
+	}
+	var sel, notNull []string
+	for i := range l.Cols {
+		sel = append(sel, expr(i)+" AS "+alias(i))
+	}
+	for i := 0; i < l.NKey; i++ {
+		notNull = append(notNull, "s."+alias(i)+" IS NOT NULL")
+	}
+	return fmt.Sprintf("SELECT * FROM (SELECT %s%s FROM %s AS t) AS s WHERE %s ORDER BY %s",
+		strings.Join(sel, ", "), l.textKeySelect(expr), table, strings.Join(notNull, " AND "), l.orderBy())
+}
+
+// ConvertSQL converts text values (one text[] parameter per column, as read
+// from a CSV file) into the destination's types with PostgreSQL's input
+// rules. The result is not ordered; the caller sorts.
+func (l *layout) ConvertSQL() string {
+	var params, names []string
+	for i := range l.Cols {
+		params = append(params, fmt.Sprintf("$%d::text[]", i+1))
+		names = append(names, fmt.Sprintf("v%d", i))
+	}
+	cast := func(i int) string { return fmt.Sprintf("(u.v%d)::%s", i, l.Cols[i].CastType) }
+	var sel []string
+	for i := range l.Cols {
+		sel = append(sel, cast(i)+" AS "+alias(i))
+	}
+	return fmt.Sprintf("SELECT %s%s FROM unnest(%s) AS u(%s)",
+		strings.Join(sel, ", "), l.textKeySelect(cast), strings.Join(params, ", "), strings.Join(names, ", "))
+}
+
+// trimQuery removes trailing semicolons and white space, so that the query
+// can be wrapped as a subquery.
+func trimQuery(q string) string {
+	q = strings.TrimSpace(q)
+	for strings.HasSuffix(q, ";") {
+		q = strings.TrimSpace(strings.TrimSuffix(q, ";"))
+	}
+	return q
+}

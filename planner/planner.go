@@ -1,0 +1,425 @@
+// Package planner computes rowform plans: for every sync, the exact rows it
+// would insert, update and delete, and every problem that would stop it
+// (SPEC §2–§4). Planning only reads: source queries run in read-only
+// REPEATABLE READ transactions, and destination sessions are read-only.
+//
+// The row diff in this package is shared with the executor, which re-runs it
+// inside its write transaction and ships only the changed rows.
+package planner
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/rowform/rowform/hclconfig"
+	"github.com/rowform/rowform/internal/pgconnect"
+)
+
+// Options control a plan.
+type Options struct {
+	// Syncs limits the plan to these sync names; empty plans every sync.
+	Syncs []string
+	// ShowRows is how many example rows per change type each sync keeps
+	// (-show-rows); 0 keeps none.
+	ShowRows int
+	// Progress, when set, is called from planning goroutines with the number
+	// of rows read so far by a sync. It must be safe for concurrent use.
+	Progress func(sync string, rows int64)
+}
+
+// Compute plans the syncs of cfg. Problems of a sync (an unreachable server, a
+// missing grant, bad source rows) become findings on that sync; the other
+// syncs are still planned. The error is only for a request that cannot be
+// planned at all, such as an unknown sync name.
+func Compute(ctx context.Context, cfg *hclconfig.Config, opts Options) (*Plan, error) {
+	syncs, err := selectSyncs(cfg, opts.Syncs)
+	if err != nil {
+		return nil, err
+	}
+	limits := newServerLimits()
+	plan := &Plan{Syncs: make([]*SyncPlan, len(syncs))}
+	var wg sync.WaitGroup
+	for i, s := range syncs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			plan.Syncs[i] = planSync(ctx, s, limits, opts)
+		}()
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	plan.finish()
+	return plan, nil
+}
+
+// Finish recomputes Applyable and Summary from the syncs. Call it after
+// building or changing a Plan by hand.
+func (p *Plan) Finish() { p.finish() }
+
+// selectSyncs returns the named syncs in configuration order, or every sync.
+func selectSyncs(cfg *hclconfig.Config, only []string) ([]*hclconfig.Sync, error) {
+	if len(only) == 0 {
+		return cfg.OrderedSyncs(), nil
+	}
+	want := map[string]bool{}
+	for _, n := range only {
+		if cfg.Sync(n) == nil {
+			return nil, fmt.Errorf("there is no sync named %q; the syncs are: %s", n, joinNames(cfg.SyncNames()))
+		}
+		want[n] = true
+	}
+	var out []*hclconfig.Sync
+	for _, s := range cfg.OrderedSyncs() {
+		if want[s.Name] {
+			out = append(out, s)
+		}
+	}
+	return out, nil
+}
+
+func joinNames(names []string) string {
+	if len(names) == 0 {
+		return "(none)"
+	}
+	s := ""
+	for i, n := range names {
+		if i > 0 {
+			s += ", "
+		}
+		s += n
+	}
+	return s
+}
+
+// serverLimits keeps the number of open connections per configured server
+// at or below its max_connections.
+type serverLimits struct {
+	mu   sync.Mutex
+	sems map[string]chan struct{}
+}
+
+func newServerLimits() *serverLimits { return &serverLimits{sems: map[string]chan struct{}{}} }
+
+// acquire blocks until a connection slot of s is free; release frees it.
+func (l *serverLimits) acquire(ctx context.Context, s *hclconfig.Server) (release func(), err error) {
+	key := s.Kind + "." + s.Address()
+	l.mu.Lock()
+	sem, ok := l.sems[key]
+	if !ok {
+		sem = make(chan struct{}, s.MaxConnections)
+		l.sems[key] = sem
+	}
+	l.mu.Unlock()
+	select {
+	case sem <- struct{}{}:
+		return func() { <-sem }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// ApplicationName is what rowform's sessions for a sync show in
+// pg_stat_activity.
+func ApplicationName(sync string) string { return "rowform/" + sync }
+
+// planSync plans one sync; it never fails, it reports.
+func planSync(ctx context.Context, s *hclconfig.Sync, limits *serverLimits, opts Options) *SyncPlan {
+	start := time.Now()
+	sp := &SyncPlan{
+		Name: s.Name, Behavior: string(s.Behavior), Source: s.Source.Address(),
+		Destination: s.Destination.Address(), Table: s.Table.String(), Key: s.Key,
+		Findings: []Finding{},
+	}
+	defer func() { sp.Duration = time.Since(start) }()
+	add := func(f Finding) { sp.Findings = append(sp.Findings, f) }
+
+	// Destination first, then source: one fixed order, so syncs waiting for
+	// connection slots cannot deadlock.
+	release, err := limits.acquire(ctx, s.Destination)
+	if err != nil {
+		add(Finding{Severity: SeverityError, Code: CodeConnectionFailed, Summary: err.Error()})
+		return sp
+	}
+	defer release()
+	dst, err := connectReadOnly(ctx, s.Destination, s.Name)
+	if err != nil {
+		add(Finding{Severity: SeverityError, Code: CodeConnectionFailed, Summary: err.Error()})
+	} else {
+		defer dst.Close(context.WithoutCancel(ctx))
+		checkEncryption(dst, s.Destination, add)
+	}
+	var src *pgx.Conn
+	if s.Source.Type == hclconfig.SourcePostgres {
+		srelease, err := limits.acquire(ctx, s.Source.Server)
+		if err != nil {
+			add(Finding{Severity: SeverityError, Code: CodeConnectionFailed, Summary: err.Error()})
+			return sp
+		}
+		defer srelease()
+		src, err = connectReadOnly(ctx, s.Source.Server, s.Name)
+		if err != nil {
+			add(Finding{Severity: SeverityError, Code: CodeConnectionFailed, Summary: err.Error()})
+		} else {
+			defer src.Close(context.WithoutCancel(ctx))
+			checkEncryption(src, s.Source.Server, add)
+		}
+	}
+	if dst == nil || (s.Source.Type == hclconfig.SourcePostgres && src == nil) {
+		return sp
+	}
+
+	if src != nil {
+		if _, err := src.Exec(ctx, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"); err != nil {
+			add(Finding{Severity: SeverityError, Code: CodeConnectionFailed, Summary: describeError(err)})
+			return sp
+		}
+		defer func() { _, _ = src.Exec(context.WithoutCancel(ctx), "ROLLBACK") }()
+	}
+	p := prepare(ctx, s, dst, src, add)
+	if p == nil {
+		return sp
+	}
+	sink := newSampleSink(p.layout, opts.ShowRows)
+	var progress func(int64)
+	if opts.Progress != nil {
+		progress = func(n int64) { opts.Progress(s.Name, n) }
+	}
+	res, findings, err := p.Diff(ctx, dst, src, sink, progress)
+	for _, f := range findings {
+		add(f)
+	}
+	if err != nil {
+		add(diffErrorFinding(s, err))
+		return sp
+	}
+	if res == nil {
+		return sp
+	}
+	sp.Diffed = true
+	sp.Counts = res.Counts
+	sp.SourceRows, sp.DestinationRows = res.SourceRows, res.DestinationRows
+	sp.ChangeDigest = res.Digest
+	if opts.ShowRows > 0 {
+		sp.Samples = sink.samples
+	}
+	for _, f := range guardFindings(s, res) {
+		add(f)
+	}
+	return sp
+}
+
+// connectReadOnly opens a session that cannot write: every transaction it
+// starts is read-only.
+func connectReadOnly(ctx context.Context, srv *hclconfig.Server, sync string) (*pgx.Conn, error) {
+	cfg, err := pgconnect.Config(srv, ApplicationName(sync))
+	if err != nil {
+		return nil, err
+	}
+	cfg.RuntimeParams["default_transaction_read_only"] = "on"
+	return pgconnect.ConnectConfig(ctx, srv, cfg)
+}
+
+// checkEncryption warns when a connection to a remote host is unencrypted.
+func checkEncryption(conn *pgx.Conn, srv *hclconfig.Server, add func(Finding)) {
+	if pgconnect.IsLoopback(srv.Host) || pgconnect.Encrypted(conn) {
+		return
+	}
+	add(Finding{Severity: SeverityWarning, Code: CodeInsecureConnection,
+		Summary: fmt.Sprintf("the connection to %s (%s:%d) is not encrypted", srv.Address(), srv.Host, srv.Port),
+		Detail:  fmt.Sprintf("sslmode is %q and the server did not use TLS, so the password and rows cross the network in plain text. Enable TLS on the server and set sslmode = \"verify-full\".", pgconnect.SSLMode(srv))})
+}
+
+// DiffResult is what Diff found.
+type DiffResult struct {
+	Counts          Counts
+	SourceRows      int64
+	DestinationRows int64
+	// Digest is the hex SHA-256 of the change set, equal to the plan's
+	// ChangeDigest when the data has not changed since.
+	Digest string
+}
+
+// Diff runs the row diff of a prepared sync, calling sink for every change.
+// dst reads the destination table (inside whatever transaction the caller
+// opened on it); src reads the source query (nil for csv sources). Bad
+// source rows (NULL or duplicate keys, CSV values that do not convert) are
+// findings; a nil result with findings means the diff could not finish.
+func (p *Prepared) Diff(ctx context.Context, dst, src *pgx.Conn, sink ChangeSink, progress func(int64)) (*DiffResult, []Finding, error) {
+	l := p.layout
+	var findings []Finding
+	var srcStream rowStream
+	switch p.Sync.Source.Type {
+	case hclconfig.SourceCSV:
+		conv, err := p.convertCSV(ctx, dst)
+		if err != nil {
+			return nil, nil, &sourceError{err}
+		}
+		findings = append(findings, conv.findings...)
+		if conv.stopped {
+			return nil, findings, nil
+		}
+		srcStream = &sliceStream{rows: conv.rows}
+	default:
+		srcStream = queryStream(ctx, src.PgConn(), l.SourceSQL(p.Sync.Query), l.width())
+	}
+	defer srcStream.close()
+	dstStream := queryStream(ctx, dst.PgConn(), l.DestinationSQL(p.Table.Ident()), l.width())
+	defer dstStream.close()
+	res, err := l.diff(ctx, p.Sync.Behavior, &tagged{srcStream, true}, &tagged{dstStream, false}, sink, progress)
+	if err != nil {
+		return nil, findings, err
+	}
+	if err := srcStream.close(); err != nil {
+		return nil, findings, &sourceError{err}
+	}
+	if err := dstStream.close(); err != nil {
+		return nil, findings, err
+	}
+	if res.NullKeys > 0 {
+		findings = append(findings, Finding{Severity: SeverityError, Code: CodeNullSourceKey,
+			Summary: fmt.Sprintf("%d source row%s ha%s a NULL key", res.NullKeys, plural(int(res.NullKeys)), hasHave(res.NullKeys)),
+			Detail:  "Examples: " + joinNames(res.NullKeyExamples) + ". Filter them out in the query (WHERE key IS NOT NULL) or fix the data."})
+	}
+	if res.DupKeys > 0 {
+		findings = append(findings, Finding{Severity: SeverityError, Code: CodeDuplicateSourceKey,
+			Summary: fmt.Sprintf("%d key%s appear%s more than once in the source", res.DupKeys, plural(int(res.DupKeys)), singularS(res.DupKeys)),
+			Detail:  "Examples: " + joinNames(res.DupKeyExamples) + ". A key must identify one row: deduplicate the source (e.g. DISTINCT ON) or choose a key that is unique."})
+	}
+	return &DiffResult{Counts: res.Counts, SourceRows: res.SourceRows, DestinationRows: res.DestinationRows, Digest: res.Digest}, findings, nil
+}
+
+func hasHave(n int64) string {
+	if n == 1 {
+		return "s"
+	}
+	return "ve"
+}
+
+func singularS(n int64) string {
+	if n == 1 {
+		return "s"
+	}
+	return ""
+}
+
+// sourceError marks an error that came from reading the source.
+type sourceError struct{ err error }
+
+func (e *sourceError) Error() string { return e.err.Error() }
+func (e *sourceError) Unwrap() error { return e.err }
+
+// tagged marks which side a stream error came from.
+type tagged struct {
+	rowStream
+	source bool
+}
+
+func (t *tagged) next() (*Row, error) {
+	r, err := t.rowStream.next()
+	if err != nil && t.source {
+		return nil, &sourceError{err}
+	}
+	return r, err
+}
+
+// IsSourceError reports whether err came from reading the source.
+func IsSourceError(err error) bool {
+	_, ok := err.(*sourceError)
+	return ok
+}
+
+func diffErrorFinding(s *hclconfig.Sync, err error) Finding {
+	if se, ok := err.(*sourceError); ok {
+		f := queryFinding(s, se.err)
+		if s.Source.Type == hclconfig.SourceCSV {
+			f.Summary = fmt.Sprintf("cannot read %s: %s", s.Source.Address(), describeError(se.err))
+			f.Detail = ""
+		}
+		return *f
+	}
+	return Finding{Severity: SeverityError, Code: CodeConnectionFailed,
+		Summary: fmt.Sprintf("reading %s failed: %s", s.Table, describeError(err))}
+}
+
+// guardFindings checks the sync's guard against the diff (SPEC §1).
+func guardFindings(s *hclconfig.Sync, r *DiffResult) []Finding {
+	g := s.Guard
+	if g == nil {
+		return nil
+	}
+	var out []Finding
+	exceeded := func(limit, summary string) {
+		out = append(out, Finding{Severity: SeverityError, Code: CodeGuardExceeded, Summary: summary,
+			Detail: fmt.Sprintf("The guard's %s protects this table. If the change is intended, raise the limit in the configuration, or plan with a source that is complete.", limit)})
+	}
+	if g.MaxDeletes != nil && r.Counts.Delete > *g.MaxDeletes {
+		exceeded("max_deletes", fmt.Sprintf("guard max_deletes exceeded: %d rows would be deleted, the limit is %d", r.Counts.Delete, *g.MaxDeletes))
+	}
+	if g.MaxDeletePercent != nil && r.Counts.Delete > 0 {
+		pct := 100.0
+		if r.DestinationRows > 0 {
+			pct = float64(r.Counts.Delete) * 100 / float64(r.DestinationRows)
+		}
+		if pct > *g.MaxDeletePercent {
+			exceeded("max_delete_percent", fmt.Sprintf("guard max_delete_percent exceeded: %.2f%% of the table's %d rows would be deleted (%d), the limit is %g%%", pct, r.DestinationRows, r.Counts.Delete, *g.MaxDeletePercent))
+		}
+	}
+	if g.MaxUpdates != nil && r.Counts.Update > *g.MaxUpdates {
+		exceeded("max_updates", fmt.Sprintf("guard max_updates exceeded: %d rows would be updated, the limit is %d", r.Counts.Update, *g.MaxUpdates))
+	}
+	if g.MinSourceRows != nil && r.SourceRows < *g.MinSourceRows {
+		exceeded("min_source_rows", fmt.Sprintf("guard min_source_rows exceeded: the source has %d rows, the minimum is %d", r.SourceRows, *g.MinSourceRows))
+	}
+	return out
+}
+
+// sampleSink keeps the first n changes of each kind as SampleRows.
+type sampleSink struct {
+	l       *layout
+	n       int
+	samples *Samples
+}
+
+func newSampleSink(l *layout, n int) *sampleSink {
+	return &sampleSink{l: l, n: n, samples: &Samples{}}
+}
+
+func (s *sampleSink) Change(kind ChangeKind, src, dst *Row, changed []int) error {
+	if s.n <= 0 {
+		return nil
+	}
+	l := s.l
+	switch kind {
+	case ChangeInsert:
+		if len(s.samples.Insert) < s.n {
+			sr := SampleRow{Key: l.keyStrings(src)}
+			for i := l.NKey; i < len(l.Cols); i++ {
+				sr.Columns = append(sr.Columns, SampleColumn{Name: l.Cols[i].Dest, After: l.renderColumn(i, src.Values[i])})
+			}
+			s.samples.Insert = append(s.samples.Insert, sr)
+		}
+	case ChangeUpdate:
+		if len(s.samples.Update) < s.n {
+			sr := SampleRow{Key: l.keyStrings(src)}
+			for _, i := range changed {
+				sr.Columns = append(sr.Columns, SampleColumn{Name: l.Cols[i].Dest,
+					Before: l.renderColumn(i, dst.Values[i]), After: l.renderColumn(i, src.Values[i])})
+			}
+			s.samples.Update = append(s.samples.Update, sr)
+		}
+	case ChangeDelete:
+		if len(s.samples.Delete) < s.n {
+			sr := SampleRow{Key: l.keyStrings(dst)}
+			for i := l.NKey; i < len(l.Cols); i++ {
+				sr.Columns = append(sr.Columns, SampleColumn{Name: l.Cols[i].Dest, Before: l.renderColumn(i, dst.Values[i])})
+			}
+			s.samples.Delete = append(s.samples.Delete, sr)
+		}
+	}
+	return nil
+}

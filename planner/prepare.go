@@ -1,0 +1,511 @@
+package planner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/rowform/rowform/hclconfig"
+	"github.com/rowform/rowform/internal/catalog"
+)
+
+// sourceColumn is a column of a source: a query result column or a CSV
+// header field.
+type sourceColumn struct {
+	Name string
+	// Type is the PostgreSQL type name for query columns ("" for CSV).
+	Type string
+	// Index is the CSV field index.
+	Index int
+}
+
+// Prepared is a sync whose structure has been checked: the destination table
+// exists with every mapped column, and the source's columns line up with it.
+// It is what both plan and apply diff with.
+type Prepared struct {
+	Sync   *hclconfig.Sync
+	Table  *catalog.Table
+	Role   string
+	layout *layout
+	// csv holds the CSV columns by name, for csv sources.
+	csvCols  map[string]int
+	csvWidth int
+}
+
+// Columns describes the mapped destination columns in the order of Row
+// values: key columns first.
+func (p *Prepared) Columns() []ColumnInfo {
+	out := make([]ColumnInfo, len(p.layout.Cols))
+	for i, c := range p.layout.Cols {
+		out[i] = ColumnInfo{Name: c.Dest, Type: c.Catalog.Type, StagingType: c.CastType, AsText: c.AsText, Key: i < p.layout.NKey}
+	}
+	return out
+}
+
+// ColumnInfo is one mapped destination column as the diff carries it.
+type ColumnInfo struct {
+	Name string
+	// Type is the destination column's type, e.g. "numeric(10,2)".
+	Type string
+	// StagingType is the type of the value in a Row ("text" when AsText).
+	StagingType string
+	// AsText: the Row value is text and needs a cast to Type when written.
+	AsText bool
+	Key    bool
+}
+
+// prepare checks a sync's structure on open connections. dst is the
+// destination connection; src is the source connection (nil for csv
+// sources). It returns nil and findings when the sync cannot be diffed.
+func prepare(ctx context.Context, s *hclconfig.Sync, dst, src *pgx.Conn, showFindings func(Finding)) *Prepared {
+	table := s.Table.String()
+	blocked := false
+	add := func(f Finding) {
+		if f.Severity == SeverityError {
+			switch f.Code {
+			case CodeMissingUniqueConstraint, CodeNotNullUnmapped:
+			case CodeMissingPrivilege:
+				if !strings.Contains(f.Summary, "SELECT") && !strings.Contains(f.Summary, "USAGE") {
+					break
+				}
+				blocked = true
+			default:
+				blocked = true
+			}
+		}
+		showFindings(f)
+	}
+
+	// The source's columns.
+	var srcCols []sourceColumn
+	p := &Prepared{Sync: s}
+	switch s.Source.Type {
+	case hclconfig.SourcePostgres:
+		cols, f := describeQuery(ctx, src, s)
+		if f != nil {
+			add(*f)
+			return nil
+		}
+		srcCols = cols
+	case hclconfig.SourceCSV:
+		cols, err := csvHeader(s.Source.CSV)
+		if err != nil {
+			add(Finding{Severity: SeverityError, Code: CodeSourceQueryFailed,
+				Summary: fmt.Sprintf("cannot read %s: %s", s.Source.Address(), err)})
+			return nil
+		}
+		srcCols = cols
+		p.csvCols = map[string]int{}
+		for _, c := range cols {
+			p.csvCols[c.Name] = c.Index
+		}
+		p.csvWidth = len(cols)
+	}
+	srcByName := map[string]sourceColumn{}
+	for _, c := range srcCols {
+		srcByName[c.Name] = c
+	}
+
+	// The destination table.
+	t, err := catalog.LoadTable(ctx, dst, s.Table.Schema, s.Table.Name)
+	if err != nil {
+		add(Finding{Severity: SeverityError, Code: CodeConnectionFailed, Summary: fmt.Sprintf("cannot read the catalog of %s: %s", s.Destination.Address(), describeError(err))})
+		return nil
+	}
+	role, err := catalog.CurrentRole(ctx, dst)
+	if err != nil {
+		add(Finding{Severity: SeverityError, Code: CodeConnectionFailed, Summary: describeError(err)})
+		return nil
+	}
+	p.Role = role
+	if t == nil {
+		add(missingTable(s, srcCols, srcByName))
+		return nil
+	}
+	if t.Kind != "r" && t.Kind != "p" {
+		add(Finding{Severity: SeverityError, Code: CodeMissingTable,
+			Summary: fmt.Sprintf("%s is not a table (relkind %q); rowform writes to tables", table, t.Kind)})
+		return nil
+	}
+	p.Table = t
+
+	// The mapping: explicit, or every source column by name.
+	mapping := s.Mapping
+	if mapping == nil {
+		for _, c := range srcCols {
+			mapping = append(mapping, hclconfig.ColumnMapping{Destination: c.Name, Source: c.Name})
+		}
+	}
+	mappedDest := map[string]string{}
+	for _, m := range mapping {
+		mappedDest[m.Destination] = m.Source
+	}
+	for _, k := range s.Key {
+		if _, ok := mappedDest[k]; !ok {
+			add(Finding{Severity: SeverityError, Code: CodeMissingColumn,
+				Summary: fmt.Sprintf("the key column %q is not among the source's columns", k),
+				Detail:  fmt.Sprintf("The source returns: %s. Add a mapping for %q, or select a column named %q.", strings.Join(names(srcCols), ", "), k, k)})
+		}
+	}
+
+	var cols []column
+	keyIndex := map[string]int{}
+	for i, k := range s.Key {
+		keyIndex[k] = i
+	}
+	ordered := make([]hclconfig.ColumnMapping, 0, len(mapping))
+	for _, k := range s.Key {
+		if src, ok := mappedDest[k]; ok {
+			ordered = append(ordered, hclconfig.ColumnMapping{Destination: k, Source: src})
+		}
+	}
+	for _, m := range mapping {
+		if _, isKey := keyIndex[m.Destination]; !isKey {
+			ordered = append(ordered, m)
+		}
+	}
+	for _, m := range ordered {
+		sc, srcOK := srcByName[m.Source]
+		if !srcOK {
+			add(Finding{Severity: SeverityError, Code: CodeMissingColumn,
+				Summary: fmt.Sprintf("the source has no column %q (mapped to %q)", m.Source, m.Destination),
+				Detail:  fmt.Sprintf("The source %s returns: %s.%s", s.Source.Address(), strings.Join(names(srcCols), ", "), suggest(m.Source, names(srcCols)))})
+		}
+		dc := t.Column(m.Destination)
+		if dc == nil {
+			f := Finding{Severity: SeverityError, Code: CodeMissingColumn,
+				Summary: fmt.Sprintf("%s has no column %q", table, m.Destination),
+				Detail:  suggest(m.Destination, t.ColumnNames())}
+			typ := "text"
+			if srcOK && sc.Type != "" {
+				typ = sc.Type
+			}
+			f.Fix = fmt.Sprintf("ALTER TABLE %s ADD COLUMN %s %s;", t.Ident(), pgx.Identifier{m.Destination}.Sanitize(), typ)
+			add(f)
+			continue
+		}
+		if dc.Generated != "" || dc.Identity == "a" {
+			add(Finding{Severity: SeverityError, Code: CodeTypeMismatch,
+				Summary: fmt.Sprintf("the column %q of %s cannot be written: it is a generated or GENERATED ALWAYS identity column", m.Destination, table),
+				Detail:  "Remove it from the mapping."})
+			continue
+		}
+		if srcOK {
+			cols = append(cols, newColumn(m.Destination, m.Source, *dc, s.IsSensitiveColumn(m.Destination)))
+		}
+	}
+
+	// A unique key on exactly the key columns.
+	if t.UniqueKeyOn(s.Key) == nil {
+		name := s.Table.Name + "_" + strings.Join(s.Key, "_") + "_key"
+		if len(name) > 63 {
+			name = name[:63]
+		}
+		f := Finding{Severity: SeverityError, Code: CodeMissingUniqueConstraint,
+			Summary: fmt.Sprintf("%s has no primary key or unique constraint on (%s)", table, strings.Join(s.Key, ", ")),
+			Detail:  "rowform matches rows by key, so the key must be unique in the destination." + describeKeys(t),
+			Fix:     fmt.Sprintf("ALTER TABLE %s ADD CONSTRAINT %s UNIQUE (%s);", t.Ident(), pgx.Identifier{name}.Sanitize(), catalog.IdentList(s.Key))}
+		add(f)
+	}
+
+	// NOT NULL columns the mapping leaves out, for behaviors that insert.
+	if s.Behavior.Inserts() {
+		for _, c := range t.Columns {
+			if _, mapped := mappedDest[c.Name]; mapped || !c.NotNull || c.Filled() {
+				continue
+			}
+			add(Finding{Severity: SeverityError, Code: CodeNotNullUnmapped,
+				Summary: fmt.Sprintf("the column %q of %s is NOT NULL without a default and is not mapped, so inserts would fail", c.Name, table),
+				Detail:  fmt.Sprintf("Map a source column to %q, give it a default, or drop NOT NULL (the fix below).", c.Name),
+				Fix:     fmt.Sprintf("ALTER TABLE %s ALTER COLUMN %s DROP NOT NULL;", t.Ident(), pgx.Identifier{c.Name}.Sanitize())})
+		}
+	}
+
+	// Privileges.
+	need := catalog.Need{Temp: true}
+	var all, nonKey []string
+	for _, c := range cols {
+		all = append(all, c.Dest)
+		if _, isKey := keyIndex[c.Dest]; !isKey {
+			nonKey = append(nonKey, c.Dest)
+		}
+	}
+	need.Select = all
+	if s.Behavior.Inserts() {
+		need.Insert = all
+	}
+	if s.Behavior.Updates() {
+		need.Update = nonKey
+	}
+	need.Delete = s.Behavior.Deletes()
+	missing, err := catalog.MissingPrivileges(ctx, dst, t, role, need)
+	if err != nil {
+		add(Finding{Severity: SeverityError, Code: CodeConnectionFailed, Summary: describeError(err)})
+		return nil
+	}
+	for _, m := range missing {
+		on := m.Object
+		if m.Columns != nil {
+			on = fmt.Sprintf("column%s %s of %s", plural(len(m.Columns)), catalog.IdentList(m.Columns), m.Object)
+		}
+		add(Finding{Severity: SeverityError, Code: CodeMissingPrivilege,
+			Summary: fmt.Sprintf("role %q lacks %s on %s", role, m.Privilege, on),
+			Detail:  privilegeWhy(m.Privilege, s.Behavior),
+			Fix:     m.Fix})
+	}
+	if blocked || len(cols) != len(ordered) {
+		return nil
+	}
+	p.layout = newLayout(cols, len(s.Key))
+
+	// Types: the source's values must convert to the destination's types.
+	if s.Source.Type == hclconfig.SourcePostgres {
+		if fs := checkCasts(ctx, src, s, p.layout, srcByName); len(fs) > 0 {
+			for _, f := range fs {
+				add(f)
+			}
+			return nil
+		}
+	}
+	return p
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
+
+func privilegeWhy(priv string, b hclconfig.Behavior) string {
+	switch priv {
+	case "USAGE":
+		return "Without USAGE on the schema the role cannot reach the table."
+	case "SELECT":
+		return "rowform reads the destination rows to compute the exact change set."
+	case "INSERT":
+		return fmt.Sprintf("The %s behavior inserts rows missing from the destination.", b)
+	case "UPDATE":
+		return fmt.Sprintf("The %s behavior updates rows whose values differ.", b)
+	case "DELETE":
+		return "The mirror behavior deletes rows missing from the source."
+	case "TEMPORARY":
+		return "apply writes the change set into temporary staging tables before merging it in one transaction."
+	}
+	return ""
+}
+
+func names(cols []sourceColumn) []string {
+	out := make([]string, len(cols))
+	for i, c := range cols {
+		out[i] = c.Name
+	}
+	return out
+}
+
+func suggest(given string, candidates []string) string {
+	best, bestD := "", 3
+	for _, c := range candidates {
+		if d := levenshtein(given, c); d < bestD {
+			best, bestD = c, d
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	return fmt.Sprintf(" Did you mean %q?", best)
+}
+
+func levenshtein(a, b string) int {
+	ra, rb := []rune(a), []rune(b)
+	prev := make([]int, len(rb)+1)
+	cur := make([]int, len(rb)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(ra); i++ {
+		cur[0] = i
+		for j := 1; j <= len(rb); j++ {
+			cost := 1
+			if ra[i-1] == rb[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(rb)]
+}
+
+func describeKeys(t *catalog.Table) string {
+	if len(t.UniqueKeys) == 0 {
+		return " The table has no unique key at all."
+	}
+	var parts []string
+	for _, k := range t.UniqueKeys {
+		parts = append(parts, fmt.Sprintf("%s %s (%s)", k.Kind, k.Name, strings.Join(k.Columns, ", ")))
+	}
+	return " Its unique keys: " + strings.Join(parts, "; ") + "."
+}
+
+// missingTable is the finding for a destination table that does not exist,
+// with a CREATE TABLE built from the source's columns when they are known.
+func missingTable(s *hclconfig.Sync, srcCols []sourceColumn, byName map[string]sourceColumn) Finding {
+	f := Finding{Severity: SeverityError, Code: CodeMissingTable,
+		Summary: fmt.Sprintf("the table %s does not exist in %s", s.Table, s.Destination.Address())}
+	mapping := s.Mapping
+	if mapping == nil {
+		for _, c := range srcCols {
+			mapping = append(mapping, hclconfig.ColumnMapping{Destination: c.Name, Source: c.Name})
+		}
+	}
+	var defs []string
+	for _, m := range mapping {
+		typ := "text"
+		if c, ok := byName[m.Source]; ok && c.Type != "" {
+			typ = c.Type
+		}
+		defs = append(defs, fmt.Sprintf("  %s %s", pgx.Identifier{m.Destination}.Sanitize(), typ))
+	}
+	if len(defs) > 0 {
+		defs = append(defs, fmt.Sprintf("  PRIMARY KEY (%s)", catalog.IdentList(s.Key)))
+		f.Fix = fmt.Sprintf("CREATE TABLE %s (\n%s\n);", pgx.Identifier{s.Table.Schema, s.Table.Name}.Sanitize(), strings.Join(defs, ",\n"))
+		f.Detail = "Check the column types in the fix: they are the source's types."
+	}
+	return f
+}
+
+// describeQuery prepares the source query (without running it) to learn its
+// result columns and their types.
+func describeQuery(ctx context.Context, src *pgx.Conn, s *hclconfig.Sync) ([]sourceColumn, *Finding) {
+	sd, err := src.PgConn().Prepare(ctx, "", trimQuery(s.Query), nil)
+	if err != nil {
+		return nil, queryFinding(s, err)
+	}
+	var cols []sourceColumn
+	seen := map[string]bool{}
+	for i, fd := range sd.Fields {
+		var typ string
+		if err := src.QueryRow(ctx, "SELECT format_type($1::oid, NULL)", fd.DataTypeOID).Scan(&typ); err != nil {
+			return nil, queryFinding(s, err)
+		}
+		if seen[fd.Name] {
+			return nil, &Finding{Severity: SeverityError, Code: CodeSourceQueryFailed,
+				Summary: fmt.Sprintf("the query of sync %q returns two columns named %q", s.Name, fd.Name),
+				Detail:  "Give each column a distinct name with AS."}
+		}
+		seen[fd.Name] = true
+		cols = append(cols, sourceColumn{Name: fd.Name, Type: typ, Index: i})
+	}
+	return cols, nil
+}
+
+// queryFinding turns a source query error into a finding with the server's
+// message and the line and column of its position.
+func queryFinding(s *hclconfig.Sync, err error) *Finding {
+	f := &Finding{Severity: SeverityError, Code: CodeSourceQueryFailed,
+		Summary: fmt.Sprintf("the source query failed: %s", describeError(err))}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		var detail []string
+		if pgErr.Position > 0 {
+			line, col := lineCol(trimQuery(s.Query), int(pgErr.Position))
+			detail = append(detail, fmt.Sprintf("At line %d, column %d of the query.", line, col))
+		}
+		if pgErr.Detail != "" {
+			detail = append(detail, pgErr.Detail)
+		}
+		if pgErr.Hint != "" {
+			detail = append(detail, "Hint: "+pgErr.Hint)
+		}
+		f.Detail = strings.Join(detail, " ")
+	}
+	return f
+}
+
+// lineCol converts a 1-based character position into line and column.
+func lineCol(q string, pos int) (int, int) {
+	line, col := 1, 1
+	for i, r := range []rune(q) {
+		if i+1 >= pos {
+			break
+		}
+		if r == '\n' {
+			line, col = line+1, 1
+		} else {
+			col++
+		}
+	}
+	return line, col
+}
+
+// describeError renders a database error with its SQLSTATE, or the error.
+func describeError(err error) string {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return fmt.Sprintf("%s (SQLSTATE %s)", pgErr.Message, pgErr.Code)
+	}
+	return err.Error()
+}
+
+// checkCasts prepares the wrapped source query; when the server refuses a
+// cast, it finds each column whose type does not convert.
+func checkCasts(ctx context.Context, src *pgx.Conn, s *hclconfig.Sync, l *layout, byName map[string]sourceColumn) []Finding {
+	_, err := src.PgConn().Prepare(ctx, "", l.SourceSQL(s.Query), nil)
+	if err == nil {
+		return nil
+	}
+	var out []Finding
+	q := trimQuery(s.Query)
+	for _, c := range l.Cols {
+		probe := fmt.Sprintf("SELECT (q.%s)::%s FROM (\n%s\n) AS q", pgx.Identifier{c.Source}.Sanitize(), c.CastType, q)
+		if _, perr := src.PgConn().Prepare(ctx, "", probe, nil); perr != nil {
+			out = append(out, Finding{Severity: SeverityError, Code: CodeTypeMismatch,
+				Summary: fmt.Sprintf("the source column %q (%s) cannot be converted to %s, the type of %q", c.Source, byName[c.Source].Type, c.Catalog.Type, c.Dest),
+				Detail:  fmt.Sprintf("The server says: %s. Cast it in the query, e.g. SELECT %s::%s.", describeError(perr), c.Source, c.Catalog.Type)})
+		}
+	}
+	if len(out) == 0 {
+		out = append(out, *queryFinding(s, err))
+	}
+	return out
+}
+
+// csvHeader reads the first record of a CSV file: its column names, or
+// column1..N when the file has no header.
+func csvHeader(f *hclconfig.CSVFile) ([]sourceColumn, error) {
+	file, err := os.Open(f.Path)
+	if err != nil {
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			return nil, fmt.Errorf("%s: %s", f.Path, pe.Err)
+		}
+		return nil, err
+	}
+	defer file.Close()
+	rec, err := newCSVReader(file, f.Delimiter).Read()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", f.Path, err)
+	}
+	var cols []sourceColumn
+	seen := map[string]bool{}
+	for i, fld := range rec {
+		name := fmt.Sprintf("column%d", i+1)
+		if f.Header {
+			name = strings.TrimSpace(fld.Value)
+			if name == "" {
+				return nil, fmt.Errorf("%s: the header's field %d is empty", f.Path, i+1)
+			}
+			if seen[name] {
+				return nil, fmt.Errorf("%s: the header names %q twice", f.Path, name)
+			}
+			seen[name] = true
+		}
+		cols = append(cols, sourceColumn{Name: name, Index: i})
+	}
+	return cols, nil
+}

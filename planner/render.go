@@ -1,0 +1,73 @@
+package planner
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5/pgtype"
+)
+
+// typeMap decodes binary values for display. It is only read after init, so
+// sharing it is safe.
+var typeMap = pgtype.NewMap()
+
+// RenderValue renders a binary value of type oid in PostgreSQL's text
+// output format, "NULL" for nil. Values of unknown types are shown as hex.
+func RenderValue(oid uint32, v []byte) string {
+	if v == nil {
+		return "NULL"
+	}
+	if oid == oidText || oid == oidVarchar || oid == oidBpchar {
+		return string(v)
+	}
+	t, ok := typeMap.TypeForOID(oid)
+	if !ok {
+		return fmt.Sprintf("\\x%x", v)
+	}
+	val, err := t.Codec.DecodeValue(typeMap, oid, pgtype.BinaryFormatCode, v)
+	if err != nil {
+		return fmt.Sprintf("\\x%x", v)
+	}
+	text, err := typeMap.Encode(oid, pgtype.TextFormatCode, val, nil)
+	if err != nil || text == nil {
+		return fmt.Sprint(val)
+	}
+	return string(text)
+}
+
+// renderColumn renders the value of layout column i, masking sensitive ones.
+func (l *layout) renderColumn(i int, v []byte) string {
+	if l.Cols[i].Sensitive {
+		return Sensitive
+	}
+	return RenderValue(l.Cols[i].ResultOID, v)
+}
+
+// renderKey renders a row's key for findings: `id=7` or `(a=1, b="x")`.
+func (l *layout) renderKey(r *Row) string {
+	parts := make([]string, l.NKey)
+	for i := 0; i < l.NKey; i++ {
+		parts[i] = l.Cols[i].Dest + "=" + quoteForDisplay(l.renderColumn(i, r.Values[i]), r.Values[i] == nil || l.Cols[i].Sensitive)
+	}
+	if len(parts) == 1 {
+		return parts[0]
+	}
+	return "(" + strings.Join(parts, ", ") + ")"
+}
+
+// keyStrings renders the key columns of a row, for samples.
+func (l *layout) keyStrings(r *Row) []string {
+	out := make([]string, l.NKey)
+	for i := 0; i < l.NKey; i++ {
+		out[i] = l.renderColumn(i, r.Values[i])
+	}
+	return out
+}
+
+// quoteForDisplay quotes values that would be ambiguous bare.
+func quoteForDisplay(s string, bare bool) string {
+	if bare || (s != "" && !strings.ContainsAny(s, " \t\n\",()=") && s != "NULL") {
+		return s
+	}
+	return fmt.Sprintf("%q", s)
+}

@@ -1,0 +1,180 @@
+package planner
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// Row is one row as the diff sees it: raw binary values (nil is NULL), the
+// mapped columns in layout order followed by the extra text sort keys.
+// A Row handed to a ChangeSink is only valid during the call.
+type Row struct {
+	Values [][]byte
+	buf    []byte
+}
+
+// set copies vals into r, reusing r's memory.
+func (r *Row) set(vals [][]byte) {
+	n := 0
+	for _, v := range vals {
+		n += len(v)
+	}
+	if cap(r.buf) < n {
+		r.buf = make([]byte, 0, n*2)
+	}
+	r.buf = r.buf[:0]
+	if cap(r.Values) < len(vals) {
+		r.Values = make([][]byte, len(vals))
+	}
+	r.Values = r.Values[:len(vals)]
+	for i, v := range vals {
+		if v == nil {
+			r.Values[i] = nil
+			continue
+		}
+		start := len(r.buf)
+		r.buf = append(r.buf, v...)
+		r.Values[i] = r.buf[start:len(r.buf):len(r.buf)]
+	}
+}
+
+// clone returns a copy of r that owns its memory.
+func (r *Row) clone() *Row {
+	c := &Row{}
+	c.set(r.Values)
+	return c
+}
+
+// rowStream yields rows in key order.
+type rowStream interface {
+	// next returns the next row, or nil at the end. The returned row stays
+	// valid until the second call after it, so a caller can keep the
+	// previous row while looking at the current one.
+	next() (*Row, error)
+	// close ends the stream early or after the end, and reports an error the
+	// server sent at the end of the result.
+	close() error
+}
+
+// resultStream reads a binary-format query result from one connection.
+type resultStream struct {
+	rr    *pgconn.ResultReader
+	rows  [2]Row
+	cur   int
+	width int
+	done  bool
+	count int64
+}
+
+// queryStream starts sql on conn with every result column in binary format.
+func queryStream(ctx context.Context, conn *pgconn.PgConn, sql string, width int) *resultStream {
+	rr := conn.ExecParams(ctx, sql, nil, nil, nil, []int16{1})
+	return &resultStream{rr: rr, width: width}
+}
+
+func (s *resultStream) next() (*Row, error) {
+	if s.done {
+		return nil, nil
+	}
+	if !s.rr.NextRow() {
+		s.done = true
+		_, err := s.rr.Close()
+		return nil, err
+	}
+	vals := s.rr.Values()
+	if len(vals) != s.width {
+		return nil, fmt.Errorf("internal error: a row has %d values, expected %d", len(vals), s.width)
+	}
+	s.cur ^= 1
+	r := &s.rows[s.cur]
+	r.set(vals)
+	s.count++
+	return r, nil
+}
+
+func (s *resultStream) close() error {
+	if s.done {
+		return nil
+	}
+	s.done = true
+	_, err := s.rr.Close()
+	return err
+}
+
+// sliceStream yields rows already in memory and in key order.
+type sliceStream struct {
+	rows []*Row
+	i    int
+}
+
+func (s *sliceStream) next() (*Row, error) {
+	if s.i >= len(s.rows) {
+		return nil, nil
+	}
+	r := s.rows[s.i]
+	s.i++
+	return r, nil
+}
+
+func (s *sliceStream) close() error { return nil }
+
+// compareKeys orders two rows by their key columns the way both servers
+// order them (see keyOrder).
+func (l *layout) compareKeys(a, b *Row) int {
+	t := len(l.Cols)
+	for i := 0; i < l.NKey; i++ {
+		var c int
+		switch l.Orders[i] {
+		case orderSigned:
+			c = compareSigned(a.Values[i], b.Values[i])
+		case orderBytes:
+			c = bytes.Compare(a.Values[i], b.Values[i])
+		case orderText:
+			c = bytes.Compare(a.Values[t], b.Values[t])
+			t++
+		}
+		if c != 0 {
+			return c
+		}
+	}
+	return 0
+}
+
+// compareSigned compares big-endian two's complement integers of equal width.
+func compareSigned(a, b []byte) int {
+	if len(a) == 0 || len(b) == 0 || len(a) != len(b) {
+		return bytes.Compare(a, b)
+	}
+	if a[0] != b[0] {
+		if a[0]^0x80 < b[0]^0x80 {
+			return -1
+		}
+		return 1
+	}
+	return bytes.Compare(a[1:], b[1:])
+}
+
+// hasNullKey reports whether any key column of r is NULL.
+func (l *layout) hasNullKey(r *Row) bool {
+	for i := 0; i < l.NKey; i++ {
+		if r.Values[i] == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// changedColumns appends the indexes of the mapped non-key columns whose
+// values differ between src and dst.
+func (l *layout) changedColumns(src, dst *Row, into []int) []int {
+	for i := l.NKey; i < len(l.Cols); i++ {
+		a, b := src.Values[i], dst.Values[i]
+		if (a == nil) != (b == nil) || !bytes.Equal(a, b) {
+			into = append(into, i)
+		}
+	}
+	return into
+}
