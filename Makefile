@@ -1,0 +1,63 @@
+# rowform's entry points. `make demo` and `make test` work from a clean clone
+# on a machine with Go 1.26; `make test` also needs PostgreSQL's server
+# binaries (initdb, pg_ctl) and installs them with apt-get when run as root.
+
+GO          ?= go
+STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
+BIN         := bin/rowform
+
+.PHONY: all build demo deps test vet staticcheck gofmt-check lint fmt clean
+
+all: build
+
+## build: compile the rowform binary to bin/rowform
+build:
+	$(GO) build -o $(BIN) ./cmd/rowform
+
+## demo: build rowform and validate the quickstart example
+demo: build
+	./$(BIN) -chdir=examples/quickstart validate
+
+## deps: make sure PostgreSQL's server binaries are there for the tests
+deps:
+	@if [ -n "$${ROWFORM_TEST_PG_URL:-}" ]; then \
+		echo "deps: ROWFORM_TEST_PG_URL is set: tests use that server"; \
+	elif command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+		echo "deps: PostgreSQL server binaries found"; \
+	elif [ "$$(id -u)" = 0 ]; then \
+		echo "deps: PostgreSQL server binaries not found; installing the postgresql package"; \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql; \
+	else \
+		echo "deps: the tests need PostgreSQL's server binaries (initdb, pg_ctl), version 15 or later." >&2; \
+		echo "      Install them, e.g. 'sudo apt-get install postgresql' (Debian/Ubuntu) or" >&2; \
+		echo "      'brew install postgresql@15' (macOS), then run make test again; or point the" >&2; \
+		echo "      tests at a running server with ROWFORM_TEST_PG_URL=postgres://user:pass@host/db." >&2; \
+		exit 1; \
+	fi
+
+## test: vet, staticcheck and every test, with the race detector
+test: deps vet staticcheck
+	$(GO) test -race -count=1 -timeout 60m ./...
+
+vet:
+	$(GO) vet ./...
+
+staticcheck:
+	$(STATICCHECK) ./...
+
+gofmt-check:
+	@out="$$(gofmt -l .)"; \
+	if [ -n "$$out" ]; then echo "gofmt: these files need formatting (run make fmt):"; echo "$$out"; exit 1; fi
+
+## lint: gofmt, vet and staticcheck, without running tests
+lint: gofmt-check vet staticcheck
+
+## fmt: format the Go code and the example configurations
+fmt: build
+	gofmt -w .
+	@for d in $$(find examples -name '*.hcl' -exec dirname {} \; | sort -u); do \
+		./$(BIN) -chdir="$$d" fmt || exit 1; \
+	done
+
+clean:
+	rm -rf bin

@@ -1,0 +1,168 @@
+// Package cli is rowform's command line: global options, the command table
+// and one file per command. Run is the whole program; main only calls it,
+// so tests run the command line in-process with their own streams.
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Exit codes shared by the commands (SPEC §3).
+const (
+	exitOK          = 0
+	exitError       = 1
+	exitUnformatted = 3 // fmt -check: some files are not canonical
+)
+
+// Run runs rowform with the command-line arguments args (without the
+// program name) and returns the process exit code. Results go to stdout,
+// errors and diagnostics to stderr. The process environment is read once,
+// here.
+func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	inv := &invocation{stdin: stdin, stdout: stdout, stderr: stderr, environ: os.Environ()}
+	return inv.run(ctx, args)
+}
+
+// invocation is what one run of rowform works with: its streams, its
+// environment and the configuration directory. Commands get everything from
+// it, never from process globals, so tests can run many at once.
+type invocation struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	// environ is the environment in os.Environ form.
+	environ []string
+	// dir is the configuration directory: -chdir=DIR, or "." for the
+	// working directory.
+	dir string
+}
+
+// getenv returns the value of the environment variable name, or "".
+func (inv *invocation) getenv(name string) string {
+	for i := len(inv.environ) - 1; i >= 0; i-- {
+		if k, v, ok := strings.Cut(inv.environ[i], "="); ok && k == name {
+			return v
+		}
+	}
+	return ""
+}
+
+// errorf prints a one-line error to stderr.
+func (inv *invocation) errorf(format string, args ...any) {
+	fmt.Fprintf(inv.stderr, "rowform: "+format+"\n", args...)
+}
+
+// globalFlags are the options given before the command.
+type globalFlags struct {
+	chdir   string
+	version bool
+}
+
+func (g *globalFlags) bind(fs *flag.FlagSet) {
+	fs.StringVar(&g.chdir, "chdir", "", "use `DIR` as the configuration directory instead of the working directory")
+	fs.BoolVar(&g.version, "version", false, "print the version (same as the version command)")
+}
+
+func (inv *invocation) run(ctx context.Context, args []string) int {
+	var g globalFlags
+	fs := newFlagSet("rowform")
+	g.bind(fs)
+	err := fs.Parse(args)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		inv.writeUsage(inv.stdout, fs)
+		return exitOK
+	case err != nil:
+		inv.errorf("%s", describeFlagError(err, fs))
+		fmt.Fprintln(inv.stderr, "Run 'rowform -help' for usage.")
+		return exitError
+	}
+	rest := fs.Args()
+	if g.version {
+		rest = []string{"version"}
+	}
+	if len(rest) == 0 {
+		inv.writeUsage(inv.stderr, fs)
+		return exitError
+	}
+
+	name, cmdArgs := rest[0], rest[1:]
+	if name == "help" {
+		return inv.help(ctx, fs, cmdArgs)
+	}
+	cmd := lookupCommand(name)
+	if cmd == nil {
+		msg := fmt.Sprintf("unknown command %q.", name)
+		if s := suggest(name, commandNames()); s != "" {
+			msg += fmt.Sprintf(" Did you mean %q?", s)
+		}
+		inv.errorf("%s", msg)
+		fmt.Fprintln(inv.stderr, "Run 'rowform -help' for the list of commands.")
+		return exitError
+	}
+
+	inv.dir = "."
+	if g.chdir != "" {
+		dir, err := checkDir(g.chdir)
+		if err != nil {
+			inv.errorf("-chdir=%s: %s", g.chdir, err)
+			return exitError
+		}
+		inv.dir = dir
+	}
+	return cmd.run(ctx, inv, cmdArgs)
+}
+
+// help serves `rowform help [COMMAND]`.
+func (inv *invocation) help(ctx context.Context, global *flag.FlagSet, args []string) int {
+	if len(args) == 0 {
+		inv.writeUsage(inv.stdout, global)
+		return exitOK
+	}
+	cmd := lookupCommand(args[0])
+	if cmd == nil {
+		inv.errorf("no help for unknown command %q", args[0])
+		return exitError
+	}
+	return cmd.run(ctx, inv, []string{"-help"})
+}
+
+// checkDir returns dir, cleaned, if it names an existing directory.
+func checkDir(dir string) (string, error) {
+	st, err := os.Stat(dir)
+	if err != nil {
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return "", err
+	}
+	if !st.IsDir() {
+		return "", errors.New("not a directory")
+	}
+	return filepath.Clean(dir), nil
+}
+
+func (inv *invocation) writeUsage(w io.Writer, global *flag.FlagSet) {
+	fmt.Fprint(w, `Usage: rowform [global options] <command> [options]
+
+rowform syncs rows into PostgreSQL tables from configuration files:
+declare destinations, sources and syncs in HCL, then check and apply them.
+
+Commands:
+`)
+	tw := newTable(w)
+	for _, c := range commands() {
+		fmt.Fprintf(tw, "  %s\t%s\n", c.name, c.synopsis)
+	}
+	_ = tw.Flush()
+	fmt.Fprint(w, "\nGlobal options (before the command):\n")
+	writeFlagHelp(w, global)
+	fmt.Fprint(w, "\nRun 'rowform <command> -help' for the options of a command.\n")
+}

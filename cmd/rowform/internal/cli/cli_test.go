@@ -1,0 +1,250 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+)
+
+// result is what one in-process run of rowform produced.
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+// runCLI runs rowform in-process with args, an empty environment and empty
+// standard input.
+func runCLI(t *testing.T, args ...string) result {
+	t.Helper()
+	return runCLIWith(t, nil, "", args...)
+}
+
+// runCLIWith runs rowform in-process with the given environment and
+// standard input.
+func runCLIWith(t *testing.T, environ []string, stdin string, args ...string) result {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	inv := &invocation{stdin: strings.NewReader(stdin), stdout: &stdout, stderr: &stderr, environ: environ}
+	code := inv.run(context.Background(), args)
+	return result{code: code, stdout: stdout.String(), stderr: stderr.String()}
+}
+
+func (r result) expect(t *testing.T, code int) {
+	t.Helper()
+	if r.code != code {
+		t.Fatalf("exit code %d, want %d\nstdout:\n%s\nstderr:\n%s", r.code, code, r.stdout, r.stderr)
+	}
+}
+
+// moduleRoot is the repository root, four levels above this package.
+func moduleRoot(t *testing.T) string {
+	t.Helper()
+	root, err := filepath.Abs(filepath.Join("..", "..", "..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "go.mod")); err != nil {
+		t.Fatalf("module root not found at %s: %v", root, err)
+	}
+	return root
+}
+
+func TestNoArgumentsPrintsCommandListAndFails(t *testing.T) {
+	r := runCLI(t)
+	r.expect(t, exitError)
+	if r.stdout != "" {
+		t.Errorf("stdout = %q, want nothing", r.stdout)
+	}
+	for _, name := range commandNames() {
+		if !strings.Contains(r.stderr, "  "+name+" ") {
+			t.Errorf("command list lacks %q:\n%s", name, r.stderr)
+		}
+	}
+}
+
+func TestGlobalHelp(t *testing.T) {
+	for _, args := range [][]string{{"-help"}, {"-h"}, {"--help"}, {"help"}} {
+		r := runCLI(t, args...)
+		r.expect(t, exitOK)
+		if r.stderr != "" {
+			t.Errorf("%v: stderr = %q", args, r.stderr)
+		}
+		for _, want := range []string{"Usage: rowform [global options] <command>", "-chdir=DIR", "validate", "fmt", "version"} {
+			if !strings.Contains(r.stdout, want) {
+				t.Errorf("%v: help lacks %q:\n%s", args, want, r.stdout)
+			}
+		}
+	}
+}
+
+func TestCommandHelp(t *testing.T) {
+	for _, name := range commandNames() {
+		for _, flag := range []string{"-help", "-h"} {
+			t.Run(name+flag, func(t *testing.T) {
+				r := runCLI(t, name, flag)
+				r.expect(t, exitOK)
+				if r.stderr != "" {
+					t.Errorf("stderr = %q", r.stderr)
+				}
+				if !strings.Contains(r.stdout, "Usage: rowform") || !strings.Contains(r.stdout, " "+name) {
+					t.Errorf("usage of %s lacks its Usage line:\n%s", name, r.stdout)
+				}
+				if !strings.Contains(r.stdout, "-help") {
+					t.Errorf("usage of %s lacks its options:\n%s", name, r.stdout)
+				}
+			})
+		}
+	}
+	r := runCLI(t, "help", "fmt")
+	r.expect(t, exitOK)
+	if !strings.Contains(r.stdout, "-check") {
+		t.Errorf("rowform help fmt:\n%s", r.stdout)
+	}
+}
+
+func TestCommandHelpListsItsFlags(t *testing.T) {
+	for cmd, flags := range map[string][]string{
+		"validate": {"-json", "-no-color"},
+		"fmt":      {"-check", "-diff"},
+	} {
+		r := runCLI(t, cmd, "-help")
+		for _, f := range flags {
+			if !strings.Contains(r.stdout, f) {
+				t.Errorf("%s -help lacks %s:\n%s", cmd, f, r.stdout)
+			}
+		}
+	}
+}
+
+func TestUnknownCommand(t *testing.T) {
+	r := runCLI(t, "valdate")
+	r.expect(t, exitError)
+	if r.stdout != "" {
+		t.Errorf("stdout = %q, want nothing", r.stdout)
+	}
+	if !strings.Contains(r.stderr, `unknown command "valdate"`) || !strings.Contains(r.stderr, `Did you mean "validate"?`) {
+		t.Errorf("stderr:\n%s", r.stderr)
+	}
+
+	r = runCLI(t, "frobnicate")
+	r.expect(t, exitError)
+	if strings.Contains(r.stderr, "Did you mean") {
+		t.Errorf("no command is close to frobnicate, yet:\n%s", r.stderr)
+	}
+}
+
+func TestUnknownFlag(t *testing.T) {
+	r := runCLI(t, "validate", "-jsn")
+	r.expect(t, exitError)
+	if !strings.Contains(r.stderr, "-jsn") || !strings.Contains(r.stderr, "Did you mean -json?") {
+		t.Errorf("stderr:\n%s", r.stderr)
+	}
+	r = runCLI(t, "-bogus", "validate")
+	r.expect(t, exitError)
+	if !strings.Contains(r.stderr, "-bogus") {
+		t.Errorf("stderr:\n%s", r.stderr)
+	}
+}
+
+func TestGlobalFlagAfterCommandIsExplained(t *testing.T) {
+	r := runCLI(t, "validate", "-chdir=testdata/valid")
+	r.expect(t, exitError)
+	if !strings.Contains(r.stderr, "global option") {
+		t.Errorf("stderr:\n%s", r.stderr)
+	}
+}
+
+func TestChdir(t *testing.T) {
+	r := runCLI(t, "-chdir=testdata/valid", "validate")
+	r.expect(t, exitOK)
+
+	r = runCLI(t, "-chdir", "testdata/invalid", "validate")
+	r.expect(t, exitError)
+	if !strings.Contains(r.stderr, filepath.Join("testdata", "invalid", "main.hcl")+":") {
+		t.Errorf("diagnostics do not name the file under -chdir:\n%s", r.stderr)
+	}
+
+	r = runCLI(t, "-chdir=testdata/no-such-dir", "validate")
+	r.expect(t, exitError)
+	if !strings.Contains(r.stderr, "-chdir=testdata/no-such-dir") {
+		t.Errorf("stderr:\n%s", r.stderr)
+	}
+
+	r = runCLI(t, "-chdir=testdata/valid/main.hcl", "validate")
+	r.expect(t, exitError)
+	if !strings.Contains(r.stderr, "not a directory") {
+		t.Errorf("stderr:\n%s", r.stderr)
+	}
+}
+
+func TestVersion(t *testing.T) {
+	for _, args := range [][]string{{"version"}, {"-version"}} {
+		r := runCLI(t, args...)
+		r.expect(t, exitOK)
+		want := "rowform " + Version + "\n" + runtime.Version()
+		if !strings.HasPrefix(r.stdout, want) {
+			t.Errorf("%v: stdout = %q, want prefix %q", args, r.stdout, want)
+		}
+		if r.stderr != "" {
+			t.Errorf("stderr = %q", r.stderr)
+		}
+	}
+	if Version != "v0.1.0" {
+		t.Errorf("Version = %q", Version)
+	}
+	runCLI(t, "version", "extra").expect(t, exitError)
+}
+
+func TestSuggest(t *testing.T) {
+	names := []string{"validate", "fmt", "version", "plan", "apply", "show"}
+	for given, want := range map[string]string{
+		"valdate":  "validate",
+		"VALIDATE": "validate",
+		"fnt":      "fmt",
+		"verison":  "version",
+		"pla":      "plan",
+		"ap":       "apply",
+		"xyzzy":    "",
+		"":         "",
+	} {
+		if got := suggest(given, names); got != want {
+			t.Errorf("suggest(%q) = %q, want %q", given, got, want)
+		}
+	}
+}
+
+func TestUseColor(t *testing.T) {
+	var buf bytes.Buffer
+	inv := &invocation{environ: []string{"TERM=xterm"}}
+	if inv.useColor(false, &buf) {
+		t.Error("a buffer is not a terminal")
+	}
+	f, err := os.CreateTemp(t.TempDir(), "out")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if inv.useColor(false, f) || isTerminal(f) || terminalWidth(f) != 0 {
+		t.Error("a regular file is not a terminal")
+	}
+	if (&invocation{environ: []string{"NO_COLOR=1"}}).useColor(false, os.Stdout) {
+		t.Error("NO_COLOR must disable color")
+	}
+	if inv.useColor(true, os.Stdout) {
+		t.Error("-no-color must disable color")
+	}
+}
+
+func TestGetenvLastWins(t *testing.T) {
+	inv := &invocation{environ: []string{"A=1", "B=2", "A=3"}}
+	if got := inv.getenv("A"); got != "3" {
+		t.Errorf("getenv(A) = %q", got)
+	}
+	if got := inv.getenv("C"); got != "" {
+		t.Errorf("getenv(C) = %q", got)
+	}
+}

@@ -1,0 +1,106 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+
+	"github.com/rowform/rowform/cmd/rowform/internal/views"
+	"github.com/rowform/rowform/hclconfig"
+)
+
+// validateFlags are the options of `rowform validate`.
+type validateFlags struct {
+	json    bool
+	noColor bool
+	args    []string
+}
+
+func (f *validateFlags) bind(fs *flag.FlagSet) {
+	fs.BoolVar(&f.json, "json", false, "print the result as JSON on stdout (SPEC §3 shape)")
+	fs.BoolVar(&f.noColor, "no-color", false, "print no ANSI colors (also NO_COLOR=1)")
+}
+
+func (f *validateFlags) setArgs(args []string) { f.args = args }
+
+func (f *validateFlags) check() error {
+	if len(f.args) > 0 {
+		return fmt.Errorf("unexpected argument %q: validate checks the configuration directory; choose it with 'rowform -chdir=DIR validate'", f.args[0])
+	}
+	return nil
+}
+
+func validateCommand() *command {
+	return commandSpec[validateFlags, *validateFlags]{
+		name:     "validate",
+		synopsis: "Check the configuration; opens no connection",
+		usage: `
+Usage: rowform [global options] validate [options]
+
+  Parses and checks every *.hcl file of the configuration directory (not
+  *.vars.hcl) and reports every problem at once, each with file:line:col
+  and a source snippet. It opens no connection and needs no secrets:
+  variables without a value and env() of unset variables are accepted.
+
+  Exit status: 0 when the configuration is valid, 1 when it is not.`,
+		run: runValidate,
+	}.build()
+}
+
+func runValidate(_ context.Context, inv *invocation, f *validateFlags) int {
+	cfg, diags := hclconfig.Load(inv.dir, hclconfig.Inputs{Environ: inv.environ, AllowUnset: true})
+
+	if f.json {
+		enc := json.NewEncoder(inv.stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(views.NewValidation(diags)); err != nil {
+			inv.errorf("validate: writing JSON: %s", err)
+			return exitError
+		}
+		if diags.HasErrors() {
+			return exitError
+		}
+		return exitOK
+	}
+
+	color := inv.useColor(f.noColor, inv.stderr)
+	if err := views.WriteDiagnostics(inv.stderr, cfg.Files, diags, terminalWidth(inv.stderr), color); err != nil {
+		inv.errorf("validate: %s", err)
+		return exitError
+	}
+	if diags.HasErrors() {
+		fmt.Fprintf(inv.stderr, "The configuration is invalid: %s.\n", views.CountSummary(diags))
+		return exitError
+	}
+	writeValidSummary(inv, cfg, inv.useColor(f.noColor, inv.stdout))
+	return exitOK
+}
+
+// writeValidSummary prints the success line and one line per sync, in the
+// form of the plan's summary lines:
+//
+//	sync "active_users"  update_or_create  postgres.warehouse -> postgres.crm public.users
+func writeValidSummary(inv *invocation, cfg *hclconfig.Config, color bool) {
+	w := inv.stdout
+	success := "Success! The configuration is valid."
+	if color {
+		success = "\x1b[1;32m" + success + "\x1b[0m"
+	}
+	fmt.Fprintln(w, success)
+	if len(cfg.Syncs) == 0 {
+		fmt.Fprintln(w, "\nIt declares no syncs.")
+		return
+	}
+	noun := "syncs"
+	if len(cfg.Syncs) == 1 {
+		noun = "sync"
+	}
+	fmt.Fprintf(w, "\n%d %s:\n", len(cfg.Syncs), noun)
+	tw := newTable(w)
+	for _, s := range cfg.Syncs {
+		fmt.Fprintf(tw, "  sync %q\t%s\t%s -> %s %s\n",
+			s.Name, s.Behavior, s.Source.Address(), s.Destination.Address(), s.Table)
+	}
+	_ = tw.Flush()
+}

@@ -1,0 +1,323 @@
+package cli
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+)
+
+func TestValidateValid(t *testing.T) {
+	r := runCLI(t, "-chdir=testdata/valid", "validate")
+	r.expect(t, exitOK)
+	if r.stderr != "" {
+		t.Errorf("stderr = %q, want nothing", r.stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	if lines[0] != "Success! The configuration is valid." {
+		t.Errorf("first line = %q", lines[0])
+	}
+	for _, want := range []*regexp.Regexp{
+		regexp.MustCompile(`(?m)^2 syncs:$`),
+		regexp.MustCompile(`(?m)^  sync "users" +update_or_create +csv\.seed -> postgres\.local public\.users$`),
+		regexp.MustCompile(`(?m)^  sync "archive" +append +csv\.seed -> postgres\.local archive\.users$`),
+	} {
+		if !want.MatchString(r.stdout) {
+			t.Errorf("stdout does not match %s:\n%s", want, r.stdout)
+		}
+	}
+	if strings.Contains(r.stdout, "\x1b[") {
+		t.Error("colors written to a buffer")
+	}
+}
+
+func TestValidateRejectsArguments(t *testing.T) {
+	r := runCLI(t, "validate", "testdata/valid")
+	r.expect(t, exitError)
+	if !strings.Contains(r.stderr, "-chdir=DIR") {
+		t.Errorf("stderr does not point at -chdir:\n%s", r.stderr)
+	}
+}
+
+// errorMarkers returns the lines of a fixture that carry an
+// "# ERROR: <text>" marker, with the text.
+func errorMarkers(t *testing.T, path string) map[int]string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	markers := map[int]string{}
+	sc := bufio.NewScanner(f)
+	for line := 1; sc.Scan(); line++ {
+		if _, text, ok := strings.Cut(sc.Text(), "# ERROR: "); ok {
+			markers[line] = text
+		}
+	}
+	return markers
+}
+
+func TestValidateInvalidReportsEveryMistake(t *testing.T) {
+	fixture := filepath.Join("testdata", "invalid", "main.hcl")
+	markers := errorMarkers(t, fixture)
+	if len(markers) != 3 {
+		t.Fatalf("fixture has %d ERROR markers, want 3", len(markers))
+	}
+
+	r := runCLI(t, "-chdir=testdata/invalid", "validate")
+	r.expect(t, exitError)
+	if r.stdout != "" {
+		t.Errorf("stdout = %q, want nothing", r.stdout)
+	}
+	locRE := regexp.MustCompile(`(?m)^  on ` + regexp.QuoteMeta(fixture) + `:(\d+):(\d+)`)
+	found := map[int]bool{}
+	for _, m := range locRE.FindAllStringSubmatch(r.stderr, -1) {
+		var line int
+		fmt.Sscan(m[1], &line)
+		found[line] = true
+	}
+	for line, text := range markers {
+		if !found[line] {
+			t.Errorf("no diagnostic at %s:%d:COL (marker %q)", fixture, line, text)
+		}
+		if !strings.Contains(r.stderr, text) {
+			t.Errorf("stderr lacks %q", text)
+		}
+		if !regexp.MustCompile(fmt.Sprintf(`(?m)^ *%d: `, line)).MatchString(r.stderr) {
+			t.Errorf("no snippet of line %d", line)
+		}
+	}
+	if len(found) != len(markers) {
+		t.Errorf("diagnostics on lines %v, want exactly the marked lines %v", keys(found), keys(markers))
+	}
+	if !strings.HasSuffix(r.stderr, "The configuration is invalid: 3 errors.\n") {
+		t.Errorf("stderr does not end with the count:\n%s", r.stderr)
+	}
+	if got := strings.Count(r.stderr, "Error: "); got != 3 {
+		t.Errorf("%d diagnostics printed, want 3:\n%s", got, r.stderr)
+	}
+}
+
+func keys[V any](m map[int]V) []int {
+	var out []int
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Ints(out)
+	return out
+}
+
+// wantKeys fails unless the JSON object m has exactly the given keys.
+func wantKeys(t *testing.T, what string, m map[string]any, want ...string) {
+	t.Helper()
+	var got []string
+	for k := range m {
+		got = append(got, k)
+	}
+	sort.Strings(got)
+	sort.Strings(want)
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("%s has keys %v, want %v", what, got, want)
+	}
+}
+
+func asObject(t *testing.T, what string, v any) map[string]any {
+	t.Helper()
+	m, ok := v.(map[string]any)
+	if !ok {
+		t.Fatalf("%s is %T, want an object", what, v)
+	}
+	return m
+}
+
+func asNumber(t *testing.T, what string, v any) int {
+	t.Helper()
+	n, ok := v.(float64)
+	if !ok || n != float64(int(n)) {
+		t.Fatalf("%s is %#v, want an integer", what, v)
+	}
+	return int(n)
+}
+
+func TestValidateJSONInvalid(t *testing.T) {
+	fixture := filepath.Join("testdata", "invalid", "main.hcl")
+	src, err := os.ReadFile(fixture)
+	if err != nil {
+		t.Fatal(err)
+	}
+	markers := errorMarkers(t, fixture)
+
+	r := runCLI(t, "-chdir=testdata/invalid", "validate", "-json")
+	r.expect(t, exitError)
+	if r.stderr != "" {
+		t.Errorf("stderr = %q, want nothing with -json", r.stderr)
+	}
+	var doc any
+	if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil {
+		t.Fatalf("stdout is not one JSON document: %v\n%s", err, r.stdout)
+	}
+	top := asObject(t, "document", doc)
+	wantKeys(t, "document", top, "valid", "error_count", "warning_count", "diagnostics")
+	if top["valid"] != false {
+		t.Errorf("valid = %#v, want false", top["valid"])
+	}
+	if n := asNumber(t, "error_count", top["error_count"]); n != 3 {
+		t.Errorf("error_count = %d, want 3", n)
+	}
+	if n := asNumber(t, "warning_count", top["warning_count"]); n != 0 {
+		t.Errorf("warning_count = %d, want 0", n)
+	}
+	diags, ok := top["diagnostics"].([]any)
+	if !ok || len(diags) != 3 {
+		t.Fatalf("diagnostics = %#v, want an array of 3", top["diagnostics"])
+	}
+	for i, d := range diags {
+		what := fmt.Sprintf("diagnostics[%d]", i)
+		diag := asObject(t, what, d)
+		wantKeys(t, what, diag, "severity", "summary", "detail", "range")
+		if diag["severity"] != "error" {
+			t.Errorf("%s.severity = %#v", what, diag["severity"])
+		}
+		if s, _ := diag["summary"].(string); s == "" {
+			t.Errorf("%s.summary = %#v", what, diag["summary"])
+		}
+		if _, ok := diag["detail"].(string); !ok {
+			t.Errorf("%s.detail = %#v", what, diag["detail"])
+		}
+		rng := asObject(t, what+".range", diag["range"])
+		wantKeys(t, what+".range", rng, "filename", "start", "end")
+		if rng["filename"] != fixture {
+			t.Errorf("%s.range.filename = %#v, want %q", what, rng["filename"], fixture)
+		}
+		var pos [2]struct{ line, column, byte int }
+		for j, name := range []string{"start", "end"} {
+			p := asObject(t, what+".range."+name, rng[name])
+			wantKeys(t, what+".range."+name, p, "line", "column", "byte")
+			pos[j].line = asNumber(t, "line", p["line"])
+			pos[j].column = asNumber(t, "column", p["column"])
+			pos[j].byte = asNumber(t, "byte", p["byte"])
+			// byte, line and column must describe the same place.
+			if pos[j].byte > len(src) {
+				t.Fatalf("%s.%s.byte %d is past the end of the file", what, name, pos[j].byte)
+			}
+			before := string(src[:pos[j].byte])
+			line := strings.Count(before, "\n") + 1
+			col := len([]rune(before[strings.LastIndex(before, "\n")+1:])) + 1
+			if line != pos[j].line || col != pos[j].column {
+				t.Errorf("%s.%s: byte %d is at %d:%d, but the range says %d:%d", what, name, pos[j].byte, line, col, pos[j].line, pos[j].column)
+			}
+		}
+		if _, marked := markers[pos[0].line]; !marked {
+			t.Errorf("%s starts on line %d, which has no ERROR marker", what, pos[0].line)
+		}
+		if pos[1].byte < pos[0].byte {
+			t.Errorf("%s ends before it starts", what)
+		}
+	}
+}
+
+func TestValidateJSONValid(t *testing.T) {
+	r := runCLI(t, "-chdir=testdata/valid", "validate", "-json")
+	r.expect(t, exitOK)
+	var doc map[string]any
+	if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil {
+		t.Fatalf("stdout is not JSON: %v\n%s", err, r.stdout)
+	}
+	wantKeys(t, "document", doc, "valid", "error_count", "warning_count", "diagnostics")
+	if doc["valid"] != true || doc["error_count"] != 0.0 || doc["warning_count"] != 0.0 {
+		t.Errorf("document = %v", doc)
+	}
+	if d, ok := doc["diagnostics"].([]any); !ok || len(d) != 0 {
+		t.Errorf("diagnostics = %#v, want []", doc["diagnostics"])
+	}
+}
+
+func TestValidateWarningsDoNotFail(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "users.csv"), "id\n1\n")
+	writeFile(t, filepath.Join(dir, "main.hcl"), `destination "postgres" "local" {
+  host     = "127.0.0.1"
+  database = "app"
+  user     = "rowform"
+  password = "hunter2-literal"
+}
+
+source "csv" "seed" {
+  path = "users.csv"
+}
+
+sync "users" {
+  source      = source.csv.seed
+  destination = destination.postgres.local
+  table       = "users"
+  behavior    = "append"
+  key         = "id"
+}
+`)
+	r := runCLI(t, "-chdir="+dir, "validate")
+	r.expect(t, exitOK)
+	if !strings.Contains(r.stderr, "Warning: ") {
+		t.Errorf("the literal password gives no warning:\n%s", r.stderr)
+	}
+	if !strings.HasPrefix(r.stdout, "Success!") {
+		t.Errorf("stdout:\n%s", r.stdout)
+	}
+
+	r = runCLI(t, "-chdir="+dir, "validate", "-json")
+	r.expect(t, exitOK)
+	if strings.Contains(r.stdout, "hunter2") {
+		t.Error("the JSON document shows the password")
+	}
+	var doc struct {
+		Valid        bool `json:"valid"`
+		WarningCount int  `json:"warning_count"`
+		Diagnostics  []struct {
+			Severity string `json:"severity"`
+		} `json:"diagnostics"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if !doc.Valid || doc.WarningCount != 1 || len(doc.Diagnostics) != 1 || doc.Diagnostics[0].Severity != "warning" {
+		t.Errorf("document: %s", r.stdout)
+	}
+}
+
+func TestValidateNeedsNoSecrets(t *testing.T) {
+	// validate checks the configuration, not one run's inputs: a sensitive
+	// variable without a value and env() of an unset variable are fine.
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "main.hcl"), `variable "password" {
+  type      = string
+  sensitive = true
+}
+
+destination "postgres" "a" {
+  host     = env("SOME_UNSET_HOST")
+  database = "app"
+  user     = "rowform"
+  password = var.password
+}
+`)
+	r := runCLI(t, "-chdir="+dir, "validate")
+	r.expect(t, exitOK)
+	if !strings.Contains(r.stdout, "It declares no syncs.") {
+		t.Errorf("stdout:\n%s", r.stdout)
+	}
+}
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}

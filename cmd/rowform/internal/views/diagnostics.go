@@ -1,0 +1,162 @@
+// Package views renders rowform's results for people and programs. Its JSON
+// types are public interface (SPEC §3): keys may be added, never removed or
+// renamed.
+package views
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+)
+
+// Pos is a position in a configuration file, as in SPEC §3: Line and Column
+// count from 1, Byte from 0.
+type Pos struct {
+	Line   int `json:"line"`
+	Column int `json:"column"`
+	Byte   int `json:"byte"`
+}
+
+// Range is the part of a configuration file a diagnostic is about.
+type Range struct {
+	Filename string `json:"filename"`
+	Start    Pos    `json:"start"`
+	End      Pos    `json:"end"`
+}
+
+// Diagnostic is one problem in JSON form. Severity is "error" or "warning".
+// Range is nil (and omitted) for a problem that is not about a place in a
+// file, such as a malformed -var option.
+type Diagnostic struct {
+	Severity string `json:"severity"`
+	Summary  string `json:"summary"`
+	Detail   string `json:"detail"`
+	Range    *Range `json:"range,omitempty"`
+}
+
+// Validation is the document printed by `rowform validate -json`. Valid is
+// true exactly when ErrorCount is 0; Diagnostics is never null.
+type Validation struct {
+	Valid        bool         `json:"valid"`
+	ErrorCount   int          `json:"error_count"`
+	WarningCount int          `json:"warning_count"`
+	Diagnostics  []Diagnostic `json:"diagnostics"`
+}
+
+// NewDiagnostics converts diags to their JSON form, in order. The result is
+// never nil, so it encodes as [] rather than null.
+func NewDiagnostics(diags hcl.Diagnostics) []Diagnostic {
+	out := make([]Diagnostic, 0, len(diags))
+	for _, d := range diags {
+		if d == nil {
+			continue
+		}
+		jd := Diagnostic{
+			Severity: severityName(d.Severity),
+			Summary:  d.Summary,
+			Detail:   d.Detail,
+		}
+		if d.Subject != nil {
+			jd.Range = &Range{
+				Filename: d.Subject.Filename,
+				Start:    newPos(d.Subject.Start),
+				End:      newPos(d.Subject.End),
+			}
+		}
+		out = append(out, jd)
+	}
+	return out
+}
+
+// NewValidation builds the `validate -json` document for diags.
+func NewValidation(diags hcl.Diagnostics) Validation {
+	errs, warns := Count(diags)
+	return Validation{
+		Valid:        errs == 0,
+		ErrorCount:   errs,
+		WarningCount: warns,
+		Diagnostics:  NewDiagnostics(diags),
+	}
+}
+
+func newPos(p hcl.Pos) Pos { return Pos{Line: p.Line, Column: p.Column, Byte: p.Byte} }
+
+func severityName(s hcl.DiagnosticSeverity) string {
+	switch s {
+	case hcl.DiagError:
+		return "error"
+	case hcl.DiagWarning:
+		return "warning"
+	default:
+		return "invalid"
+	}
+}
+
+// Count returns the number of errors and warnings in diags.
+func Count(diags hcl.Diagnostics) (errs, warns int) {
+	for _, d := range diags {
+		if d == nil {
+			continue
+		}
+		switch d.Severity {
+		case hcl.DiagError:
+			errs++
+		case hcl.DiagWarning:
+			warns++
+		}
+	}
+	return errs, warns
+}
+
+// CountSummary describes the counts of diags for a closing line, such as
+// "3 errors" or "1 error, 2 warnings". It is "" when diags is empty.
+func CountSummary(diags hcl.Diagnostics) string {
+	errs, warns := Count(diags)
+	var parts []string
+	if errs > 0 {
+		parts = append(parts, plural(errs, "error"))
+	}
+	if warns > 0 {
+		parts = append(parts, plural(warns, "warning"))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// WriteDiagnostics writes diags for a person, each with its severity,
+// summary, location as file:line:col, a source snippet taken from files, and
+// its detail. It uses HCL's diagnostic text writer, which never prints
+// values marked sensitive. width wraps the detail text (0: no wrapping);
+// color adds ANSI escape sequences.
+func WriteDiagnostics(w io.Writer, files map[string]*hcl.File, diags hcl.Diagnostics, width uint, color bool) error {
+	for _, d := range diags {
+		if d == nil {
+			continue
+		}
+		var buf bytes.Buffer
+		if err := hcl.NewDiagnosticTextWriter(&buf, files, width, color).WriteDiagnostic(d); err != nil {
+			return err
+		}
+		text := buf.String()
+		if s := d.Subject; s != nil {
+			// HCL says "on main.hcl line 3"; name the column too, in the
+			// file:line:col form that editors and terminals can follow.
+			text = strings.Replace(text,
+				fmt.Sprintf("  on %s line %d", s.Filename, s.Start.Line),
+				fmt.Sprintf("  on %s:%d:%d", s.Filename, s.Start.Line, s.Start.Column), 1)
+		}
+		if _, err := io.WriteString(w, text); err != nil {
+			return err
+		}
+	}
+	return nil
+}
