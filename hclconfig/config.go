@@ -14,6 +14,7 @@ import (
 	"sort"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
 )
 
 // Config is a loaded, validated configuration. A Config returned by Load with no
@@ -37,6 +38,24 @@ type Config struct {
 	// excluded, but their presence included). Two loads of the same
 	// configuration with the same non-secret inputs give the same Digest.
 	Digest string
+
+	// values holds the final variable values, for NonSensitiveValue.
+	values map[string]cty.Value
+}
+
+// NonSensitiveValue returns the final value of a variable that is not
+// sensitive. It returns false for sensitive variables, so a caller cannot
+// carry a secret further by accident.
+func (c *Config) NonSensitiveValue(name string) (cty.Value, bool) {
+	v, ok := c.Variables[name]
+	if !ok || v.Sensitive {
+		return cty.NilVal, false
+	}
+	val, ok := c.values[name]
+	if !ok || val.HasMark(SensitiveMark) {
+		return cty.NilVal, false
+	}
+	return val, true
 }
 
 // Sync returns the sync with the given name, or nil.

@@ -298,3 +298,4 @@ func sortDiagnostics(diags hcl.Diagnostics) {
 		}
 	})
 }
+

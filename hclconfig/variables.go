@@ -147,6 +147,10 @@ func (l *loader) resolveVariables() {
 		if d.sensitive {
 			d.value = d.value.Mark(SensitiveMark)
 		}
+		if l.cfg.values == nil {
+			l.cfg.values = map[string]cty.Value{}
+		}
+		l.cfg.values[name] = d.value
 		l.cfg.Variables[name] = &Variable{
 			Name: name, Description: d.description, Sensitive: d.sensitive, Source: d.source, DeclRange: d.declRange,
 		}

@@ -26,6 +26,8 @@ type command struct {
 func commands() []*command {
 	return []*command{
 		validateCommand(),
+		planCommand(),
+		showCommand(),
 		fmtCommand(),
 		versionCommand(),
 	}

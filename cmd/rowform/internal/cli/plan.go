@@ -1,0 +1,98 @@
+package cli
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"github.com/rowform/rowform/cmd/rowform/internal/views"
+	"github.com/rowform/rowform/planner"
+)
+
+// exitChanges is plan's exit code for "changes present" with -detailed-exitcode.
+const exitChanges = 2
+
+// planFlags are the options of `rowform plan`.
+type planFlags struct {
+	runFlags
+	out              string
+	detailedExitcode bool
+	args             []string
+}
+
+func (f *planFlags) bind(fs *flag.FlagSet) {
+	f.runFlags.bind(fs)
+	fs.StringVar(&f.out, "out", "", "save the plan to FILE for 'rowform apply FILE'")
+	fs.BoolVar(&f.detailedExitcode, "detailed-exitcode", false, "exit 2 when the plan has changes (0 none, 1 error)")
+}
+
+func (f *planFlags) setArgs(args []string) { f.args = args }
+
+func (f *planFlags) check() error {
+	if len(f.args) > 0 {
+		return fmt.Errorf("unexpected argument %q: plan takes only options; choose the configuration with 'rowform -chdir=DIR plan'", f.args[0])
+	}
+	return f.runFlags.check()
+}
+
+func planCommand() *command {
+	return commandSpec[planFlags, *planFlags]{
+		name:     "plan",
+		synopsis: "Show exactly what apply would change; writes nothing",
+		usage: `
+Usage: rowform [global options] plan [options]
+
+  Connects to every source and destination, compares the rows, and shows
+  per sync how many rows would be inserted, updated and deleted, and every
+  problem that would stop the sync with the SQL that fixes it. plan never
+  writes to a database: source queries run in read-only transactions.
+
+  Exit status: 0 when the plan succeeded (with -detailed-exitcode: and has
+  no changes), 1 on an error or a blocking finding, 2 with
+  -detailed-exitcode when changes are present.`,
+		run: runPlan,
+	}.build()
+}
+
+func runPlan(ctx context.Context, inv *invocation, f *planFlags) int {
+	in := f.inputs(inv)
+	cfg := inv.loadConfig(&f.runFlags, in, "plan")
+	if cfg == nil {
+		return exitError
+	}
+	p, err := inv.computePlan(ctx, cfg, &f.runFlags)
+	if err != nil {
+		inv.errorf("plan: %s", err)
+		return exitError
+	}
+	if err := views.RenderPlan(inv.stdout, p, f.format, inv.useColor(f.noColor, inv.stdout)); err != nil {
+		inv.errorf("plan: %s", err)
+		return exitError
+	}
+	if f.out != "" {
+		path := f.out
+		if !filepath.IsAbs(path) {
+			path = filepath.Join(inv.dir, path)
+		}
+		saved := &planner.SavedPlan{
+			CreatedAt: time.Now().UTC(), ConfigDigest: cfg.Digest,
+			Variables: savedVariables(cfg), Syncs: f.syncs, Plan: p,
+		}
+		if err := planner.WritePlanFile(path, saved); err != nil {
+			inv.errorf("plan: writing the plan file: %s", err)
+			return exitError
+		}
+		if f.format == views.FormatText {
+			fmt.Fprintf(inv.stdout, "\nSaved the plan to %s. To apply exactly this plan, run:\n    rowform apply %s\n", f.out, f.out)
+		}
+	}
+	switch {
+	case !p.Applyable:
+		return exitError
+	case f.detailedExitcode && p.HasChanges():
+		return exitChanges
+	}
+	return exitOK
+}

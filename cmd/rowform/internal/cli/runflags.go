@@ -1,0 +1,160 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2/hclwrite"
+	"github.com/rowform/rowform/cmd/rowform/internal/views"
+	"github.com/rowform/rowform/hclconfig"
+	"github.com/rowform/rowform/planner"
+	"github.com/zclconf/go-cty/cty"
+)
+
+// repeated is a flag that may be given several times.
+type repeated []string
+
+func (r *repeated) String() string     { return strings.Join(*r, ",") }
+func (r *repeated) Set(v string) error { *r = append(*r, v); return nil }
+
+// runFlags are the options plan and apply share (SPEC §3).
+type runFlags struct {
+	vars     repeated
+	varFiles repeated
+	syncs    repeated
+	json     bool
+	format   string
+	noColor  bool
+	showRows int
+}
+
+func (f *runFlags) bind(fs *flag.FlagSet) {
+	fs.Var(&f.vars, "var", "set a variable: -var name=value (repeatable)")
+	fs.Var(&f.varFiles, "var-file", "read variable values from a file (repeatable)")
+	fs.Var(&f.syncs, "sync", "plan only this sync (repeatable)")
+	fs.BoolVar(&f.json, "json", false, "machine-readable output on stdout; same as -format=json")
+	fs.StringVar(&f.format, "format", "", "output format: text, json or markdown (default text)")
+	fs.BoolVar(&f.noColor, "no-color", false, "print no ANSI colors (also NO_COLOR=1)")
+	fs.IntVar(&f.showRows, "show-rows", 0, "show up to N example rows per change type and sync")
+}
+
+func (f *runFlags) check() error {
+	switch {
+	case f.json && f.format != "" && f.format != views.FormatJSON:
+		return fmt.Errorf("-json and -format=%s contradict each other", f.format)
+	case f.json:
+		f.format = views.FormatJSON
+	case f.format == "":
+		f.format = views.FormatText
+	}
+	switch f.format {
+	case views.FormatText, views.FormatJSON, views.FormatMarkdown:
+	default:
+		return fmt.Errorf("-format must be text, json or markdown, not %q", f.format)
+	}
+	if f.showRows < 0 {
+		return fmt.Errorf("-show-rows must be 0 or more")
+	}
+	return nil
+}
+
+// inputs are the variable inputs of the command line and environment.
+func (f *runFlags) inputs(inv *invocation) hclconfig.Inputs {
+	return hclconfig.Inputs{VarFiles: f.varFiles, Vars: f.vars, Environ: inv.environ}
+}
+
+// loadConfig loads the configuration; on errors it reports the diagnostics
+// (as JSON on stdout for -format=json) and returns nil.
+func (inv *invocation) loadConfig(f *runFlags, in hclconfig.Inputs, command string) *hclconfig.Config {
+	cfg, diags := hclconfig.Load(inv.dir, in)
+	if diags.HasErrors() {
+		if f.format == views.FormatJSON {
+			errs, warns := views.Count(diags)
+			doc := map[string]any{
+				"format_version": planner.FormatVersion,
+				"applyable":      false,
+				"syncs":          []any{},
+				"summary":        planner.Summary{Errors: errs, Warnings: warns},
+				"diagnostics":    views.NewDiagnostics(diags),
+			}
+			writeJSON(inv.stdout, doc)
+		} else {
+			_ = views.WriteDiagnostics(inv.stderr, cfg.Files, diags, terminalWidth(inv.stderr), inv.useColor(f.noColor, inv.stderr))
+			fmt.Fprintf(inv.stderr, "rowform: %s: the configuration is invalid: %s.\n", command, views.CountSummary(diags))
+		}
+		return nil
+	}
+	if len(diags) > 0 && f.format != views.FormatJSON {
+		_ = views.WriteDiagnostics(inv.stderr, cfg.Files, diags, terminalWidth(inv.stderr), inv.useColor(f.noColor, inv.stderr))
+	}
+	return cfg
+}
+
+func writeJSON(w io.Writer, v any) {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+// savedVariables returns the non-sensitive variables that were given a value
+// at plan time (not defaults), as -var would take them, for apply to reuse.
+func savedVariables(cfg *hclconfig.Config) map[string]string {
+	out := map[string]string{}
+	for name, v := range cfg.Variables {
+		if v.Sensitive || v.Source == "default" || v.Source == "" {
+			continue
+		}
+		val, ok := cfg.NonSensitiveValue(name)
+		if !ok || !val.IsWhollyKnown() || val.IsNull() {
+			continue
+		}
+		if val.Type() == cty.String {
+			out[name] = val.AsString()
+			continue
+		}
+		out[name] = strings.TrimSpace(string(hclwrite.TokensForValue(val).Bytes()))
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+// progressPrinter shows rows read per sync on a terminal, on one line.
+func (inv *invocation) progressPrinter(enabled bool) (func(sync string, rows int64), func()) {
+	if !enabled || !isTerminal(inv.stderr) {
+		return nil, func() {}
+	}
+	return func(sync string, rows int64) {
+			fmt.Fprintf(inv.stderr, "\r\x1b[K  %s: %s rows read", sync, strconv.FormatInt(rows, 10))
+		}, func() {
+			fmt.Fprint(inv.stderr, "\r\x1b[K")
+		}
+}
+
+// computePlan runs the planner with the run flags.
+func (inv *invocation) computePlan(ctx context.Context, cfg *hclconfig.Config, f *runFlags) (*planner.Plan, error) {
+	progress, done := inv.progressPrinter(f.format == views.FormatText)
+	defer done()
+	return planner.Compute(ctx, cfg, planner.Options{Syncs: f.syncs, ShowRows: f.showRows, Progress: syncProgress(progress)})
+}
+
+// syncProgress serializes progress calls from planning goroutines.
+func syncProgress(p func(string, int64)) func(string, int64) {
+	if p == nil {
+		return nil
+	}
+	ch := make(chan struct{}, 1)
+	ch <- struct{}{}
+	return func(s string, n int64) {
+		<-ch
+		p(s, n)
+		ch <- struct{}{}
+	}
+}
+

@@ -1,0 +1,210 @@
+package views
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/rowform/rowform/planner"
+)
+
+// HumanOptions changes how RenderPlanHuman writes a plan.
+type HumanOptions struct {
+	// Color adds ANSI escape sequences: green "+", yellow "~" and warnings,
+	// red "-", "!" and errors, bold headers. When false the output holds no
+	// escape byte at all.
+	Color bool
+}
+
+// ANSI SGR sequences.
+const (
+	sgrReset  = "\x1b[0m"
+	sgrBold   = "\x1b[1m"
+	sgrRed    = "\x1b[31m"
+	sgrGreen  = "\x1b[32m"
+	sgrYellow = "\x1b[33m"
+)
+
+// errNilPlan is returned by every renderer given a nil plan.
+var errNilPlan = errors.New("views: no plan to render")
+
+// RenderPlanHuman writes p for a person (SPEC §4): one block per sync, then
+// "No changes. The destination tables match the sources." when nothing would
+// change, no sync has an error and every sync was compared, then the summary
+// line of PlanSummaryLine. A sync block is
+//
+//	~ sync "active_users"  update_or_create  postgres.warehouse -> postgres.crm public.users
+//	    error  code  summary            one line per finding, in model order,
+//	           detail lines                 detail and fix aligned under the code
+//	           fix: SQL
+//	    + 120 to insert                 the nonzero change counts,
+//	        + id=7  email=(sensitive)       each with its sample rows, if any
+//	    ~ 34 to update
+//	      9846 unchanged
+//	      3 skipped (append leaves them alone)
+//
+// The header's mark is "!" when the sync has an error finding or was not
+// diffed, "~" when it would change rows, and a space otherwise (its counts
+// then start with "no changes"). A sync that was not diffed shows a "not
+// planned" line instead of counts. Sample values are shown as described by
+// formatValue. Text from the model is printed with control characters
+// escaped, so a server message cannot inject terminal sequences. The output is
+// written with a single Write.
+func RenderPlanHuman(w io.Writer, p *planner.Plan, opts HumanOptions) error {
+	if p == nil {
+		return errNilPlan
+	}
+	h := humanPlan{color: opts.Color}
+	for _, s := range p.Syncs {
+		if s == nil {
+			continue
+		}
+		h.sync(s)
+		h.line("")
+	}
+	if planMatches(p) {
+		h.line(h.paint(sgrBold+sgrGreen, "No changes.") + " The destination tables match the sources.")
+	}
+	h.line(h.paint(sgrBold, "Plan:") + strings.TrimPrefix(PlanSummaryLine(p), "Plan:"))
+	_, err := w.Write(h.buf.Bytes())
+	return err
+}
+
+// humanPlan accumulates the text form of a plan.
+type humanPlan struct {
+	buf   bytes.Buffer
+	color bool
+}
+
+func (h *humanPlan) line(s string) {
+	h.buf.WriteString(strings.TrimRight(s, " "))
+	h.buf.WriteByte('\n')
+}
+
+// paint wraps s in the ANSI sequence code when colors are on.
+func (h *humanPlan) paint(code, s string) string {
+	if !h.color || s == "" || strings.TrimSpace(s) == "" {
+		return s
+	}
+	return code + s + sgrReset
+}
+
+// symbolColor is the color of a change mark.
+func symbolColor(sym byte) string {
+	switch sym {
+	case '+':
+		return sgrGreen
+	case '~':
+		return sgrYellow
+	case '-', '!':
+		return sgrRed
+	}
+	return ""
+}
+
+func severityColor(s planner.Severity) string {
+	if s == planner.SeverityWarning {
+		return sgrBold + sgrYellow
+	}
+	return sgrBold + sgrRed
+}
+
+func (h *humanPlan) sync(s *planner.SyncPlan) {
+	var mark byte = ' '
+	switch {
+	case s.HasErrors() || !s.Diffed:
+		mark = '!'
+	case s.Counts.Changes() > 0:
+		mark = '~'
+	}
+	header := fmt.Sprintf("sync %s  %s  %s -> %s %s", strconv.Quote(s.Name),
+		printable(s.Behavior), printable(s.Source), printable(s.Destination), printable(s.Table))
+	h.line(h.paint(symbolColor(mark), string(mark)) + " " + h.paint(sgrBold, header))
+
+	for _, f := range s.Findings {
+		h.finding(f)
+	}
+
+	if !s.Diffed {
+		h.line("    " + notPlannedReason(s))
+		return
+	}
+	if s.Counts.Changes() == 0 {
+		h.line("      no changes")
+	}
+	for _, k := range sampleKinds(s) {
+		if k.count == 0 {
+			continue
+		}
+		sym := string(k.symbol)
+		h.line(fmt.Sprintf("    %s %d to %s", h.paint(symbolColor(k.symbol), sym), k.count, strings.ToLower(k.title)))
+		for _, row := range k.rows {
+			h.line("        " + h.paint(symbolColor(k.symbol), sym) + " " + sampleText(s, k.symbol, row))
+		}
+		if n := k.count - int64(len(k.rows)); len(k.rows) > 0 && n > 0 {
+			h.line(fmt.Sprintf("          and %d more", n))
+		}
+	}
+	if s.Counts.Unchanged > 0 {
+		h.line(fmt.Sprintf("      %d unchanged", s.Counts.Unchanged))
+	}
+	if s.Counts.Skipped > 0 {
+		h.line(fmt.Sprintf("      %d skipped (%s leaves them alone)", s.Counts.Skipped, printable(s.Behavior)))
+	}
+}
+
+// finding writes one finding: severity, code and summary on the first line,
+// then the detail and the fix aligned under the code.
+func (h *humanPlan) finding(f planner.Finding) {
+	sev := printable(string(f.Severity))
+	indent := strings.Repeat(" ", 4+len(sev)+2)
+
+	summary := strings.Split(printable(f.Summary), "\n")
+	h.line("    " + h.paint(severityColor(f.Severity), sev) + "  " + printable(string(f.Code)) + "  " + summary[0])
+	for _, l := range summary[1:] {
+		h.line(indent + l)
+	}
+	if f.Detail != "" {
+		for _, l := range strings.Split(printable(f.Detail), "\n") {
+			h.line(indent + l)
+		}
+	}
+	if f.Fix != "" {
+		fix := strings.Split(printable(f.Fix), "\n")
+		h.line(indent + h.paint(sgrBold, "fix:") + " " + fix[0])
+		for _, l := range fix[1:] {
+			h.line(indent + "     " + l)
+		}
+	}
+}
+
+// sampleText renders one sample row after its mark:
+//
+//	id=7  email=(sensitive)  name=NULL        insert (after values)
+//	id=3  email: "old" -> "new"               update (changed columns)
+//	id=9  email="x@y"  name="Ann"             delete (before values)
+func sampleText(s *planner.SyncPlan, kind byte, row planner.SampleRow) string {
+	var parts []string
+	if k := sampleKey(s, row); k != "" {
+		parts = append(parts, k)
+	}
+	for _, c := range row.Columns {
+		name := printable(c.Name)
+		switch kind {
+		case '~':
+			parts = append(parts, name+": "+formatValue(c.Before)+" -> "+formatValue(c.After))
+		case '+':
+			if !isKeyColumn(s, c.Name) {
+				parts = append(parts, name+"="+formatValue(c.After))
+			}
+		case '-':
+			if !isKeyColumn(s, c.Name) {
+				parts = append(parts, name+"="+formatValue(c.Before))
+			}
+		}
+	}
+	return strings.Join(parts, "  ")
+}

@@ -1,0 +1,293 @@
+package views
+
+import (
+	"fmt"
+	"io"
+	"regexp"
+	"strings"
+
+	"github.com/rowform/rowform/planner"
+)
+
+// RenderPlanMarkdown writes p as GitHub-flavored Markdown for a pull-request
+// comment:
+//
+//   - a "### rowform plan" heading;
+//   - a one-line status: ❌ when there are errors, 📝 when rows would change,
+//     ✅ otherwise;
+//   - a table with one row per sync: sync, behavior, table, insert, update,
+//     delete and problems ("2 errors, 1 warning", or "—" for none); the counts
+//     of a sync that was not diffed are "—";
+//   - for each sync with findings or sample rows, a `#### sync "name"`
+//     section listing each finding as "- **error** `code`: summary", its
+//     Detail in a block quote and its Fix in a ```sql block, then the sample
+//     rows in a collapsed <details> block with one table per change type;
+//   - the summary line of PlanSummaryLine, as plain text.
+//
+// Text from the model is escaped, so "|", backticks and other Markdown
+// syntax in names, messages and values show as written and cannot break the
+// tables or the layout.
+func RenderPlanMarkdown(w io.Writer, p *planner.Plan) error {
+	if p == nil {
+		return errNilPlan
+	}
+	var b strings.Builder
+	b.WriteString("### rowform plan\n\n")
+	b.WriteString(markdownStatus(p) + "\n\n")
+
+	var syncs []*planner.SyncPlan
+	for _, s := range p.Syncs {
+		if s != nil {
+			syncs = append(syncs, s)
+		}
+	}
+	if len(syncs) == 0 {
+		b.WriteString("No syncs were planned.\n\n")
+	} else {
+		b.WriteString("| sync | behavior | table | insert | update | delete | problems |\n")
+		b.WriteString("| --- | --- | --- | ---: | ---: | ---: | --- |\n")
+		for _, s := range syncs {
+			ins, upd, del := "—", "—", "—"
+			if s.Diffed {
+				ins = fmt.Sprint(s.Counts.Insert)
+				upd = fmt.Sprint(s.Counts.Update)
+				del = fmt.Sprint(s.Counts.Delete)
+			}
+			problems := syncProblems(s)
+			if problems == "" {
+				problems = "—"
+			}
+			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s |\n",
+				mdCodeCell(s.Name), mdCodeCell(s.Behavior), mdCodeCell(s.Table), ins, upd, del, problems)
+		}
+		b.WriteString("\n")
+	}
+
+	for _, s := range syncs {
+		if len(s.Findings) == 0 && !hasSamples(s) {
+			continue
+		}
+		fmt.Fprintf(&b, "#### sync \"%s\"\n\n", mdText(s.Name))
+		for _, f := range s.Findings {
+			markdownFinding(&b, f)
+		}
+		if !s.Diffed {
+			reason := notPlannedReason(s)
+			b.WriteString("_" + mdText(strings.ToUpper(reason[:1])+reason[1:]) + "._\n\n")
+		}
+		if hasSamples(s) {
+			markdownSamples(&b, s)
+		}
+	}
+
+	b.WriteString(PlanSummaryLine(p) + "\n")
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// markdownStatus is the line under the heading.
+func markdownStatus(p *planner.Plan) string {
+	switch {
+	case p.Summary.Errors == 1:
+		return "❌ **1 error blocks apply.**"
+	case p.Summary.Errors > 1:
+		return fmt.Sprintf("❌ **%d errors block apply.**", p.Summary.Errors)
+	case p.HasChanges():
+		return "📝 **Changes to apply.**"
+	case planMatches(p):
+		return "✅ **No changes.** The destination tables match the sources."
+	default:
+		return "✅ **No changes.**"
+	}
+}
+
+// markdownFinding writes one finding as a list item.
+func markdownFinding(b *strings.Builder, f planner.Finding) {
+	fmt.Fprintf(b, "- **%s** %s: %s\n\n", mdText(string(f.Severity)), mdCode(string(f.Code)), mdText(f.Summary))
+	if f.Detail != "" {
+		lines := strings.Split(printable(f.Detail), "\n")
+		for i, l := range lines {
+			l = mdQuoteLine(l)
+			if l != "" && i+1 < len(lines) && strings.TrimSpace(lines[i+1]) != "" {
+				l += `\` // hard line break: keep the detail's lines
+			}
+			b.WriteString(strings.TrimRight("  > "+l, " ") + "\n")
+		}
+		b.WriteString("\n")
+	}
+	if f.Fix != "" {
+		fix := printable(f.Fix)
+		fence := strings.Repeat("`", max(3, longestRun(fix, '`')+1))
+		b.WriteString("  " + fence + "sql\n")
+		for _, l := range strings.Split(fix, "\n") {
+			b.WriteString(strings.TrimRight("  "+l, " ") + "\n")
+		}
+		b.WriteString("  " + fence + "\n\n")
+	}
+}
+
+// markdownSamples writes the sample rows of s in a collapsed block, one
+// table per change type that has rows.
+func markdownSamples(b *strings.Builder, s *planner.SyncPlan) {
+	b.WriteString("<details><summary>Sample rows</summary>\n\n")
+	for _, k := range sampleKinds(s) {
+		if len(k.rows) == 0 {
+			continue
+		}
+		fmt.Fprintf(b, "**To %s** (%d of %d)\n\n", strings.ToLower(k.title), len(k.rows), max(k.count, int64(len(k.rows))))
+
+		nkey := len(s.Key)
+		for _, r := range k.rows {
+			nkey = max(nkey, len(r.Key))
+		}
+		var header []string
+		for i := range nkey {
+			header = append(header, mdText(keyName(s, i)))
+		}
+		var rows [][]string
+		if k.symbol == '~' {
+			header = append(header, "column", "before", "after")
+			for _, r := range k.rows {
+				for _, c := range r.Columns {
+					row := keyCells(r, nkey)
+					row = append(row, mdText(c.Name), mdText(formatValue(c.Before)), mdText(formatValue(c.After)))
+					rows = append(rows, row)
+				}
+			}
+		} else {
+			// One column per mapped non-key column, in order of first
+			// appearance.
+			var names []string
+			index := map[string]int{}
+			for _, r := range k.rows {
+				for _, c := range r.Columns {
+					if _, ok := index[c.Name]; !ok && !isKeyColumn(s, c.Name) {
+						index[c.Name] = len(names)
+						names = append(names, c.Name)
+					}
+				}
+			}
+			for _, n := range names {
+				header = append(header, mdText(n))
+			}
+			for _, r := range k.rows {
+				row := keyCells(r, nkey)
+				vals := make([]string, len(names))
+				for _, c := range r.Columns {
+					i, ok := index[c.Name]
+					if !ok {
+						continue
+					}
+					v := c.After
+					if k.symbol == '-' {
+						v = c.Before
+					}
+					vals[i] = mdText(formatValue(v))
+				}
+				rows = append(rows, append(row, vals...))
+			}
+		}
+		writeMarkdownTable(b, header, rows)
+	}
+	b.WriteString("</details>\n\n")
+}
+
+func keyCells(r planner.SampleRow, n int) []string {
+	cells := make([]string, n)
+	for i := range n {
+		if i < len(r.Key) {
+			cells[i] = mdText(formatValue(r.Key[i]))
+		}
+	}
+	return cells
+}
+
+func writeMarkdownTable(b *strings.Builder, header []string, rows [][]string) {
+	b.WriteString("| " + strings.Join(header, " | ") + " |\n")
+	b.WriteString("|" + strings.Repeat(" --- |", len(header)) + "\n")
+	for _, r := range rows {
+		b.WriteString(strings.TrimRight("| "+strings.Join(r, " | "), " ") + " |\n")
+	}
+	b.WriteString("\n")
+}
+
+// mdEscape backslash-escapes the ASCII punctuation that means something
+// inline in GitHub-flavored Markdown, "|" included so that text can sit in a
+// table cell. An underscore between two letters or digits is left alone:
+// GFM never reads it as emphasis, and snake_case names stay readable.
+func mdEscape(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch c {
+		case '\\', '`', '*', '[', ']', '<', '>', '|', '~', '&':
+			b.WriteByte('\\')
+		case '_':
+			if i == 0 || i == len(s)-1 || !mdAlnum(s[i-1]) || !mdAlnum(s[i+1]) {
+				b.WriteByte('\\')
+			}
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
+}
+
+func mdAlnum(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
+}
+
+// mdText renders s as inline Markdown text that shows exactly s: control
+// characters spelled out, line breaks turned into spaces, syntax escaped.
+func mdText(s string) string {
+	return mdEscape(strings.ReplaceAll(printable(s), "\n", " "))
+}
+
+// mdBlockStart matches line beginnings that would start a block (heading,
+// list, quote, setext underline) inside a block quote.
+var mdBlockStart = regexp.MustCompile(`^([#+=>-]|[0-9]+[.)])`)
+
+// mdQuoteLine renders one line of a block quote: inline syntax escaped,
+// leading spaces dropped (they would start a code block) and a leading block
+// marker escaped.
+func mdQuoteLine(l string) string {
+	l = mdEscape(strings.TrimLeft(l, " \t"))
+	if m := mdBlockStart.FindString(l); m != "" {
+		// Escape the marker's last character: "#" -> "\#", "1." -> "1\.".
+		l = m[:len(m)-1] + `\` + l[len(m)-1:]
+	}
+	return l
+}
+
+// mdCode renders s as a code span, with a fence longer than any run of
+// backticks in s; "" for an empty s.
+func mdCode(s string) string {
+	s = strings.ReplaceAll(printable(s), "\n", " ")
+	if s == "" {
+		return ""
+	}
+	fence := strings.Repeat("`", longestRun(s, '`')+1)
+	if s[0] == '`' || s[len(s)-1] == '`' || s[0] == ' ' || s[len(s)-1] == ' ' {
+		s = " " + s + " "
+	}
+	return fence + s + fence
+}
+
+// mdCodeCell is mdCode for a table cell: "|" is escaped, which GFM undoes
+// inside the code span.
+func mdCodeCell(s string) string {
+	return strings.ReplaceAll(mdCode(s), "|", `\|`)
+}
+
+// longestRun is the length of the longest run of c in s.
+func longestRun(s string, c byte) int {
+	best, n := 0, 0
+	for i := 0; i < len(s); i++ {
+		if s[i] == c {
+			n++
+			best = max(best, n)
+		} else {
+			n = 0
+		}
+	}
+	return best
+}

@@ -1,0 +1,236 @@
+package views
+
+import (
+	"fmt"
+	"io"
+	"regexp"
+	"strconv"
+	"strings"
+	"unicode"
+
+	"github.com/rowform/rowform/planner"
+)
+
+// Plan output formats accepted by RenderPlan, as spelled by -format (SPEC §3).
+const (
+	FormatText     = "text"
+	FormatJSON     = "json"
+	FormatMarkdown = "markdown"
+)
+
+// RenderPlan writes p to w in format: FormatText (RenderPlanHuman, with ANSI
+// colors when color is true), FormatJSON (RenderPlanJSON) or FormatMarkdown
+// (RenderPlanMarkdown). color only affects the text format. Any other format
+// is an error and nothing is written.
+func RenderPlan(w io.Writer, p *planner.Plan, format string, color bool) error {
+	switch format {
+	case FormatText:
+		return RenderPlanHuman(w, p, HumanOptions{Color: color})
+	case FormatJSON:
+		return RenderPlanJSON(w, p)
+	case FormatMarkdown:
+		return RenderPlanMarkdown(w, p)
+	default:
+		return fmt.Errorf("unknown plan format %q: want %s, %s or %s", format, FormatText, FormatJSON, FormatMarkdown)
+	}
+}
+
+// PlanSummaryLine is the closing line of a plan (SPEC §4), without color or
+// newline, computed from p.Summary alone:
+//
+//	Plan: 120 to insert, 34 to update, 0 to delete in 2 syncs; 1 error, 2 warnings.
+//
+// The "; N errors" part appears only when there are errors, and the warnings
+// part only when there are warnings (after "; " when there are no errors).
+// Its format is public interface: scripts may parse it.
+func PlanSummaryLine(p *planner.Plan) string {
+	s := p.Summary
+	var b strings.Builder
+	fmt.Fprintf(&b, "Plan: %d to insert, %d to update, %d to delete in %s",
+		s.Insert, s.Update, s.Delete, countNoun(int64(s.Syncs), "sync"))
+	sep := "; "
+	if s.Errors > 0 {
+		b.WriteString(sep + countNoun(int64(s.Errors), "error"))
+		sep = ", "
+	}
+	if s.Warnings > 0 {
+		b.WriteString(sep + countNoun(int64(s.Warnings), "warning"))
+	}
+	b.WriteString(".")
+	return b.String()
+}
+
+// countNoun is "1 sync", "2 syncs".
+func countNoun(n int64, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// syncProblems describes a sync's findings as "2 errors, 1 warning"; "" when
+// it has none.
+func syncProblems(s *planner.SyncPlan) string {
+	var errs, warns int64
+	for _, f := range s.Findings {
+		switch f.Severity {
+		case planner.SeverityError:
+			errs++
+		case planner.SeverityWarning:
+			warns++
+		}
+	}
+	var parts []string
+	if errs > 0 {
+		parts = append(parts, countNoun(errs, "error"))
+	}
+	if warns > 0 {
+		parts = append(parts, countNoun(warns, "warning"))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// planMatches reports whether the plan may say "No changes. The destination
+// tables match the sources.": nothing to write, no error, and every sync
+// compared to the end. Warnings (such as insecure_connection) do not make the
+// statement false, so they do not prevent it.
+func planMatches(p *planner.Plan) bool {
+	if p.HasChanges() || p.Summary.Errors > 0 {
+		return false
+	}
+	for _, s := range p.Syncs {
+		if s == nil || !s.Diffed || s.HasErrors() {
+			return false
+		}
+	}
+	return true
+}
+
+// notPlannedReason is shown instead of the counts of a sync that was not
+// diffed.
+func notPlannedReason(s *planner.SyncPlan) string {
+	var errs int
+	for _, f := range s.Findings {
+		if f.Severity == planner.SeverityError {
+			errs++
+		}
+	}
+	switch errs {
+	case 0:
+		return "not planned: the rows were not compared"
+	case 1:
+		return "not planned: the error above stopped this sync before its rows were compared"
+	default:
+		return "not planned: the errors above stopped this sync before its rows were compared"
+	}
+}
+
+// numberRE matches the values shown without quotes: PostgreSQL's text output
+// of integers and of finite numeric, real and double precision values.
+var numberRE = regexp.MustCompile(`^-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?$`)
+
+// formatValue renders one sample value, the same way in every human format:
+//
+//   - NULL and (sensitive) (planner.Sensitive) pass through as they are;
+//   - a value that looks like a number (42, -1.50, 1e+06) is shown bare;
+//   - anything else, including the empty string, is Go-quoted ("a@b", "",
+//     "line\nbreak"), so spaces, empty strings and control characters stay
+//     visible and a text value can never be mistaken for NULL.
+//
+// The model does not carry column types, so a text column holding "7" is
+// shown as 7.
+func formatValue(v string) string {
+	switch {
+	case v == "NULL" || v == planner.Sensitive:
+		return v
+	case numberRE.MatchString(v):
+		return v
+	default:
+		return strconv.Quote(v)
+	}
+}
+
+// printable makes text from the model safe to print on a terminal: control
+// characters other than newline and tab (an escape sequence in a server
+// message, say) are replaced by their \x.. or \u.... spelling. A trailing
+// newline is dropped.
+func printable(s string) string {
+	s = strings.TrimRight(s, "\n")
+	if strings.IndexFunc(s, isUnsafeRune) < 0 {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if isUnsafeRune(r) {
+			q := strconv.QuoteRune(r) // e.g. '\x1b'
+			b.WriteString(q[1 : len(q)-1])
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+func isUnsafeRune(r rune) bool {
+	return r != '\n' && r != '\t' && (unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r))
+}
+
+// sampleKey renders a sample row's key as "id=7" or "tenant=1 id=7".
+func sampleKey(s *planner.SyncPlan, row planner.SampleRow) string {
+	parts := make([]string, len(row.Key))
+	for i, v := range row.Key {
+		parts[i] = keyName(s, i) + "=" + formatValue(v)
+	}
+	return strings.Join(parts, " ")
+}
+
+// keyName is the name of the i-th key column, or "key[i]" when the model's
+// Key is shorter than a sample row's key.
+func keyName(s *planner.SyncPlan, i int) string {
+	if i < len(s.Key) {
+		return printable(s.Key[i])
+	}
+	return fmt.Sprintf("key[%d]", i)
+}
+
+// isKeyColumn reports whether name is one of s's key columns. Insert and
+// delete samples list the key first, so their key columns are not repeated.
+func isKeyColumn(s *planner.SyncPlan, name string) bool {
+	for _, k := range s.Key {
+		if k == name {
+			return true
+		}
+	}
+	return false
+}
+
+// sampleKinds lists the change types in display order, with their samples
+// and counts.
+type sampleKind struct {
+	symbol byte   // '+', '~', '-'
+	title  string // "Insert", "Update", "Delete"
+	rows   []planner.SampleRow
+	count  int64
+}
+
+func sampleKinds(s *planner.SyncPlan) []sampleKind {
+	kinds := []sampleKind{
+		{symbol: '+', title: "Insert", count: s.Counts.Insert},
+		{symbol: '~', title: "Update", count: s.Counts.Update},
+		{symbol: '-', title: "Delete", count: s.Counts.Delete},
+	}
+	if s.Samples != nil {
+		kinds[0].rows = s.Samples.Insert
+		kinds[1].rows = s.Samples.Update
+		kinds[2].rows = s.Samples.Delete
+	}
+	return kinds
+}
+
+// hasSamples reports whether s has at least one sample row to show.
+func hasSamples(s *planner.SyncPlan) bool {
+	if !s.Diffed || s.Samples == nil {
+		return false
+	}
+	return len(s.Samples.Insert)+len(s.Samples.Update)+len(s.Samples.Delete) > 0
+}

@@ -1,0 +1,67 @@
+package planner
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+)
+
+// PlanFileFormat identifies rowform plan files and their version.
+const PlanFileFormat = "rowform-plan/1"
+
+// SavedPlan is what `plan -out=FILE` writes: the plan, and what `apply FILE`
+// needs to prove it is not stale. It never holds a secret: sensitive
+// variables are left out, and sample values of sensitive columns are masked.
+type SavedPlan struct {
+	Format string `json:"format"`
+	// CreatedAt is when the plan was made.
+	CreatedAt time.Time `json:"created_at"`
+	// ConfigDigest is hclconfig.Config.Digest of the configuration planned.
+	ConfigDigest string `json:"config_digest"`
+	// Variables are the non-sensitive variable values given at plan time
+	// (by -var, -var-file or the environment), as command-line values
+	// ("name" -> value as -var would take it). apply reuses them.
+	Variables map[string]string `json:"variables,omitempty"`
+	// Syncs are the -sync names the plan was limited to, if any.
+	Syncs []string `json:"syncs,omitempty"`
+	Plan  *Plan    `json:"plan"`
+}
+
+// WritePlanFile writes sp to path, readable only by its owner.
+func WritePlanFile(path string, sp *SavedPlan) error {
+	sp.Format = PlanFileFormat
+	b, err := json.MarshalIndent(sp, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// ReadPlanFile reads a file written by WritePlanFile.
+func ReadPlanFile(path string) (*SavedPlan, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			return nil, fmt.Errorf("cannot read the plan file %s: %s", path, pe.Err)
+		}
+		return nil, err
+	}
+	var sp SavedPlan
+	if err := json.Unmarshal(b, &sp); err != nil || sp.Format == "" {
+		return nil, fmt.Errorf("%s is not a rowform plan file", path)
+	}
+	if sp.Format != PlanFileFormat {
+		return nil, fmt.Errorf("%s is a plan file of format %q; this rowform reads %q", path, sp.Format, PlanFileFormat)
+	}
+	if sp.Plan == nil {
+		return nil, fmt.Errorf("%s holds no plan", path)
+	}
+	return &sp, nil
+}
