@@ -298,4 +298,3 @@ func sortDiagnostics(diags hcl.Diagnostics) {
 		}
 	})
 }
-

@@ -157,4 +157,3 @@ func syncProgress(p func(string, int64)) func(string, int64) {
 		ch <- struct{}{}
 	}
 }
-
