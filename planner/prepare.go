@@ -509,3 +509,13 @@ func csvHeader(f *hclconfig.CSVFile) ([]sourceColumn, error) {
 	}
 	return cols, nil
 }
+
+// Prepare checks a sync's structure on open connections, as plan does, for
+// a caller that will diff it (apply). dst is the destination connection;
+// src the source connection, nil for csv sources. It returns nil when a
+// finding prevents the diff; the findings say why.
+func Prepare(ctx context.Context, s *hclconfig.Sync, dst, src *pgx.Conn) (*Prepared, []Finding) {
+	var fs []Finding
+	p := prepare(ctx, s, dst, src, func(f Finding) { fs = append(fs, f) })
+	return p, fs
+}

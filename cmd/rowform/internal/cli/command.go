@@ -27,6 +27,7 @@ func commands() []*command {
 	return []*command{
 		validateCommand(),
 		planCommand(),
+		applyCommand(),
 		showCommand(),
 		fmtCommand(),
 		versionCommand(),

@@ -49,8 +49,8 @@ var errNilPlan = errors.New("views: no plan to render")
 // The header's mark is "!" when the sync has an error finding or was not
 // diffed, "~" when it would change rows, and a space otherwise (its counts
 // then start with "no changes"). A sync that was not diffed shows a "not
-// planned" line instead of counts. Sample values are shown as described by
-// formatValue. Text from the model is printed with control characters
+// planned" line instead of counts. Sample values: NULL and (sensitive) as
+// they are, numbers bare, anything else Go-quoted ("a@b", ""). Text from the model is printed with control characters
 // escaped, so a server message cannot inject terminal sequences. The output is
 // written with a single Write.
 func RenderPlanHuman(w io.Writer, p *planner.Plan, opts HumanOptions) error {

@@ -1,0 +1,513 @@
+// Package executor applies plans: for each sync it re-runs the row diff
+// inside one destination transaction, proves the change set is the one the
+// plan showed, ships only the changed rows into staging tables with binary
+// COPY, and merges them with set-based SQL (SPEC §5, DESIGN.md "Apply").
+// A sync is all or nothing.
+package executor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/rowform/rowform/hclconfig"
+	"github.com/rowform/rowform/internal/catalog"
+	"github.com/rowform/rowform/internal/pgconnect"
+	"github.com/rowform/rowform/planner"
+)
+
+// Options control an apply.
+type Options struct {
+	// LockTimeout is how long to wait for another apply of the same table;
+	// 0 fails at once.
+	LockTimeout time.Duration
+	// StatementTimeout bounds each statement of the apply; 0 means none.
+	StatementTimeout time.Duration
+	// MaxAttempts is how many times a sync runs when the server reports a
+	// serialization failure or deadlock (40001, 40P01); default 3.
+	MaxAttempts int
+	// Progress, when set, receives progress of each sync. It must be safe
+	// for concurrent use.
+	Progress func(sync, phase string, rows int64)
+}
+
+// Status is the outcome of one sync.
+type Status string
+
+// The outcomes of a sync.
+const (
+	StatusApplied   Status = "applied"
+	StatusNoChanges Status = "no_changes"
+	StatusFailed    Status = "failed"
+	// StatusSkipped: not attempted, because a sync it depends on failed or
+	// the apply was interrupted first.
+	StatusSkipped Status = "skipped"
+)
+
+// SyncResult is what happened to one sync.
+type SyncResult struct {
+	Name    string
+	Table   string
+	Status  Status
+	Applied planner.Counts
+	// Err says why the sync failed or was skipped.
+	Err error
+	// OutcomeUnknown is set when the connection was lost during COMMIT:
+	// the server may or may not have committed.
+	OutcomeUnknown bool
+	Duration       time.Duration
+}
+
+// Result is the outcome of an apply, one entry per planned sync in plan order.
+type Result struct {
+	Syncs []*SyncResult
+}
+
+// Failed reports whether any sync failed or was skipped.
+func (r *Result) Failed() bool {
+	for _, s := range r.Syncs {
+		if s.Status == StatusFailed || s.Status == StatusSkipped {
+			return true
+		}
+	}
+	return false
+}
+
+// ErrStale is wrapped by errors that refuse a plan whose data or
+// configuration changed since it was made.
+var ErrStale = errors.New("plan is stale")
+
+// Apply applies p, a plan of cfg. It refuses syncs with error findings.
+// Syncs run in depends_on order; independent syncs run in parallel, never
+// more than a destination's max_connections at once. A failed sync does not
+// undo syncs that already committed; syncs that depend on it are skipped.
+func Apply(ctx context.Context, cfg *hclconfig.Config, p *planner.Plan, opts Options) *Result {
+	if opts.MaxAttempts <= 0 {
+		opts.MaxAttempts = 3
+	}
+	res := &Result{Syncs: make([]*SyncResult, len(p.Syncs))}
+	done := map[string]chan struct{}{}
+	for _, sp := range p.Syncs {
+		done[sp.Name] = make(chan struct{})
+	}
+	byName := map[string]*SyncResult{}
+	var mu sync.Mutex
+	sems := map[string]chan struct{}{}
+	semFor := func(s *hclconfig.Server) chan struct{} {
+		mu.Lock()
+		defer mu.Unlock()
+		key := s.Address()
+		if sems[key] == nil {
+			sems[key] = make(chan struct{}, s.MaxConnections)
+		}
+		return sems[key]
+	}
+	var wg sync.WaitGroup
+	for i, sp := range p.Syncs {
+		r := &SyncResult{Name: sp.Name, Table: sp.Table}
+		res.Syncs[i] = r
+		mu.Lock()
+		byName[sp.Name] = r
+		mu.Unlock()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer close(done[sp.Name])
+			s := cfg.Sync(sp.Name)
+			if s == nil {
+				r.Status, r.Err = StatusFailed, fmt.Errorf("%w: the configuration has no sync %q any more", ErrStale, sp.Name)
+				return
+			}
+			for _, dep := range s.DependsOn {
+				ch, planned := done[dep]
+				if !planned {
+					continue
+				}
+				<-ch
+				mu.Lock()
+				dr := byName[dep]
+				mu.Unlock()
+				if dr.Status == StatusFailed || dr.Status == StatusSkipped {
+					r.Status, r.Err = StatusSkipped, fmt.Errorf("not applied because sync %q, which it depends on, did not apply", dep)
+					return
+				}
+			}
+			if err := ctx.Err(); err != nil {
+				r.Status, r.Err = StatusSkipped, fmt.Errorf("not started: interrupted")
+				return
+			}
+			sem := semFor(s.Destination)
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				r.Status, r.Err = StatusSkipped, fmt.Errorf("not started: interrupted")
+				return
+			}
+			defer func() { <-sem }()
+			start := time.Now()
+			applySync(ctx, s, sp, opts, r)
+			r.Duration = time.Since(start)
+		}()
+	}
+	wg.Wait()
+	return res
+}
+
+// applySync runs one sync with retries on serialization failures.
+func applySync(ctx context.Context, s *hclconfig.Sync, sp *planner.SyncPlan, opts Options, r *SyncResult) {
+	if sp.HasErrors() || !sp.Diffed {
+		r.Status, r.Err = StatusFailed, errors.New("the plan of this sync has errors; fix them and plan again")
+		return
+	}
+	for attempt := 1; ; attempt++ {
+		counts, err := attemptSync(ctx, s, sp, opts)
+		if err == nil {
+			r.Applied = counts
+			r.Status = StatusApplied
+			if counts.Changes() == 0 {
+				r.Status = StatusNoChanges
+			}
+			return
+		}
+		if isRetryable(err) && attempt < opts.MaxAttempts && ctx.Err() == nil {
+			continue
+		}
+		if ctx.Err() != nil && !errors.As(err, new(*commitError)) {
+			err = fmt.Errorf("interrupted: the transaction was rolled back, nothing was committed for this sync")
+		}
+		r.Status, r.Err = StatusFailed, err
+		var ce *commitError
+		if errors.As(err, &ce) {
+			r.OutcomeUnknown = true
+		}
+		return
+	}
+}
+
+// isRetryable reports serialization failures and deadlocks.
+func isRetryable(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && (pgErr.Code == "40001" || pgErr.Code == "40P01")
+}
+
+// commitError is a failure of COMMIT itself whose outcome is unknown.
+type commitError struct{ err error }
+
+func (e *commitError) Error() string {
+	return fmt.Sprintf("the connection failed during COMMIT (%s): the outcome is unknown; run 'rowform plan' to see whether the changes were applied", e.err)
+}
+func (e *commitError) Unwrap() error { return e.err }
+
+// attemptSync is one transaction: lock, diff, stale check, stage, merge,
+// verify counts, commit.
+func attemptSync(ctx context.Context, s *hclconfig.Sync, sp *planner.SyncPlan, opts Options) (planner.Counts, error) {
+	var zero planner.Counts
+	progress := func(phase string, n int64) {
+		if opts.Progress != nil {
+			opts.Progress(s.Name, phase, n)
+		}
+	}
+	dst, err := pgconnect.Connect(ctx, s.Destination, planner.ApplicationName(s.Name))
+	if err != nil {
+		return zero, err
+	}
+	pid := dst.PgConn().PID()
+	defer func() {
+		_ = dst.Close(context.WithoutCancel(ctx))
+		if ctx.Err() != nil {
+			waitBackendGone(s.Destination, pid)
+		}
+	}()
+	var src *pgx.Conn
+	if s.Source.Type == hclconfig.SourcePostgres {
+		cfg, err := pgconnect.Config(s.Source.Server, planner.ApplicationName(s.Name))
+		if err != nil {
+			return zero, err
+		}
+		cfg.RuntimeParams["default_transaction_read_only"] = "on"
+		src, err = pgconnect.ConnectConfig(ctx, s.Source.Server, cfg)
+		if err != nil {
+			return zero, err
+		}
+		defer src.Close(context.WithoutCancel(ctx))
+		if _, err := src.Exec(ctx, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"); err != nil {
+			return zero, fmt.Errorf("starting the source transaction: %w", err)
+		}
+	}
+
+	if _, err := dst.Exec(ctx, "BEGIN ISOLATION LEVEL REPEATABLE READ"); err != nil {
+		return zero, fmt.Errorf("starting the transaction: %w", err)
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			_, _ = dst.Exec(rctx, "ROLLBACK")
+		}
+	}()
+	table := s.Table.String()
+	if err := takeLock(ctx, dst, table, opts.LockTimeout); err != nil {
+		return zero, err
+	}
+	lockTimeout := opts.LockTimeout
+	if lockTimeout <= 0 {
+		lockTimeout = 10 * time.Second
+	}
+	if _, err := dst.Exec(ctx, fmt.Sprintf("SET LOCAL lock_timeout = %d", lockTimeout.Milliseconds())); err != nil {
+		return zero, err
+	}
+	if _, err := dst.Exec(ctx, fmt.Sprintf("SET LOCAL statement_timeout = %d", opts.StatementTimeout.Milliseconds())); err != nil {
+		return zero, err
+	}
+
+	prep, findings := planner.Prepare(ctx, s, dst, src)
+	if prep == nil {
+		return zero, fmt.Errorf("%w: %s", ErrStale, describeFindings(findings))
+	}
+	for _, f := range findings {
+		if f.Severity == planner.SeverityError {
+			return zero, fmt.Errorf("%w: %s", ErrStale, describeFindings(findings))
+		}
+	}
+	cols := prep.Columns()
+	nkey := 0
+	for _, c := range cols {
+		if c.Key {
+			nkey++
+		}
+	}
+	sink, err := newStagingSink(len(cols), nkey)
+	if err != nil {
+		return zero, err
+	}
+	defer sink.close()
+	progress("diffing", 0)
+	res, findings, err := prep.Diff(ctx, dst, src, sink, func(n int64) { progress("diffing", n) })
+	if err != nil {
+		return zero, err
+	}
+	if res == nil || len(findings) > 0 {
+		return zero, fmt.Errorf("%w: the source changed since the plan: %s", ErrStale, describeFindings(findings))
+	}
+	if res.Digest != sp.ChangeDigest {
+		return zero, fmt.Errorf("%w: the rows changed since the plan was made (planned %s, now %s); nothing was written — run 'rowform plan' again",
+			ErrStale, describeCounts(sp.Counts), describeCounts(res.Counts))
+	}
+	if res.Counts.Changes() == 0 {
+		return res.Counts, nil // nothing to write; the deferred ROLLBACK ends the transaction
+	}
+
+	m := &merge{conn: dst, table: prep.Table, cols: cols, nkey: nkey, progress: progress}
+	if err := m.run(ctx, sink, res.Counts); err != nil {
+		return zero, err
+	}
+	if _, err := dst.Exec(ctx, "COMMIT"); err != nil {
+		if !isServerError(err) {
+			return zero, &commitError{err}
+		}
+		return zero, fmt.Errorf("COMMIT failed: %w", err)
+	}
+	committed = true
+	return res.Counts, nil
+}
+
+func isServerError(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr)
+}
+
+func describeCounts(c planner.Counts) string {
+	return fmt.Sprintf("%d to insert, %d to update, %d to delete", c.Insert, c.Update, c.Delete)
+}
+
+func describeFindings(fs []planner.Finding) string {
+	var parts []string
+	for _, f := range fs {
+		if f.Severity == planner.SeverityError {
+			parts = append(parts, fmt.Sprintf("%s: %s", f.Code, f.Summary))
+		}
+	}
+	if len(parts) == 0 {
+		return "the destination or source no longer matches the plan"
+	}
+	return strings.Join(parts, "; ")
+}
+
+// merge ships the staged changes and applies them with set-based SQL.
+type merge struct {
+	conn     *pgx.Conn
+	table    *catalog.Table
+	cols     []planner.ColumnInfo
+	nkey     int
+	progress func(string, int64)
+}
+
+func (m *merge) run(ctx context.Context, sink *stagingSink, want planner.Counts) error {
+	t := m.table.Ident()
+	if want.Delete > 0 {
+		if err := m.stage(ctx, "rowform_delete", sink.dels, m.cols[:m.nkey]); err != nil {
+			return err
+		}
+		m.progress("deleting", want.Delete)
+		sql := fmt.Sprintf("DELETE FROM %s AS t USING rowform_delete AS s WHERE %s", t, m.keyMatch())
+		if err := m.exec(ctx, sql, "delete", want.Delete); err != nil {
+			return err
+		}
+	}
+	if want.Update > 0 {
+		if err := m.stage(ctx, "rowform_update", sink.updates, m.cols); err != nil {
+			return err
+		}
+		m.progress("updating", want.Update)
+		var set []string
+		for i := m.nkey; i < len(m.cols); i++ {
+			set = append(set, fmt.Sprintf("%s = %s", pgx.Identifier{m.cols[i].Name}.Sanitize(), m.value(i)))
+		}
+		sql := fmt.Sprintf("UPDATE %s AS t SET %s FROM rowform_update AS s WHERE %s", t, strings.Join(set, ", "), m.keyMatch())
+		if err := m.exec(ctx, sql, "update", want.Update); err != nil {
+			return err
+		}
+	}
+	if want.Insert > 0 {
+		if err := m.stage(ctx, "rowform_insert", sink.inserts, m.cols); err != nil {
+			return err
+		}
+		m.progress("inserting", want.Insert)
+		var names, vals []string
+		for i, c := range m.cols {
+			names = append(names, pgx.Identifier{c.Name}.Sanitize())
+			vals = append(vals, m.value(i))
+		}
+		sql := fmt.Sprintf("INSERT INTO %s (%s) SELECT %s FROM rowform_insert AS s", t, strings.Join(names, ", "), strings.Join(vals, ", "))
+		if err := m.exec(ctx, sql, "insert", want.Insert); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// value is the staged value of column i in the destination column's type.
+func (m *merge) value(i int) string {
+	v := fmt.Sprintf("s.c%d", i)
+	if m.cols[i].AsText {
+		return fmt.Sprintf("%s::%s", v, m.cols[i].Type)
+	}
+	return v
+}
+
+// keyMatch matches a staged row to its destination row by key.
+func (m *merge) keyMatch() string {
+	var parts []string
+	for i := 0; i < m.nkey; i++ {
+		parts = append(parts, fmt.Sprintf("t.%s = %s", pgx.Identifier{m.cols[i].Name}.Sanitize(), m.value(i)))
+	}
+	return strings.Join(parts, " AND ")
+}
+
+// stage creates a temporary staging table, fills it with binary COPY and
+// analyzes it.
+func (m *merge) stage(ctx context.Context, name string, f *stagingFile, cols []planner.ColumnInfo) error {
+	var defs []string
+	for i, c := range cols {
+		defs = append(defs, fmt.Sprintf("c%d %s", i, c.StagingType))
+	}
+	if _, err := m.conn.Exec(ctx, fmt.Sprintf("CREATE TEMP TABLE %s (%s) ON COMMIT DROP", name, strings.Join(defs, ", "))); err != nil {
+		return fmt.Errorf("creating the staging table: %w", err)
+	}
+	r, err := f.reader()
+	if err != nil {
+		return err
+	}
+	m.progress("staging", f.rows)
+	tag, err := m.conn.PgConn().CopyFrom(ctx, r, fmt.Sprintf("COPY %s FROM STDIN (FORMAT binary)", name))
+	if err != nil {
+		return fmt.Errorf("staging the changed rows: %w", err)
+	}
+	if tag.RowsAffected() != f.rows {
+		return fmt.Errorf("staging copied %d rows, expected %d", tag.RowsAffected(), f.rows)
+	}
+	if _, err := m.conn.Exec(ctx, "ANALYZE "+name); err != nil {
+		return fmt.Errorf("analyzing the staging table: %w", err)
+	}
+	return nil
+}
+
+// exec runs one merge statement and checks its row count against the diff.
+func (m *merge) exec(ctx context.Context, sql, what string, want int64) error {
+	tag, err := m.conn.Exec(ctx, sql)
+	if err != nil {
+		return describeWriteError(what, err)
+	}
+	if tag.RowsAffected() != want {
+		return fmt.Errorf("%w: the %s touched %d rows but the plan has %d; rolled back, nothing was written", ErrStale, what, tag.RowsAffected(), want)
+	}
+	return nil
+}
+
+// describeWriteError names what failed, with the server's message, table,
+// column, constraint, detail and hint.
+func describeWriteError(what string, err error) error {
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) {
+		return fmt.Errorf("the %s failed: %w", what, err)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "the %s failed: %s (SQLSTATE %s)", what, pgErr.Message, pgErr.Code)
+	if pgErr.ColumnName != "" {
+		fmt.Fprintf(&b, "; column %s", pgErr.ColumnName)
+	}
+	if pgErr.ConstraintName != "" {
+		fmt.Fprintf(&b, "; constraint %s", pgErr.ConstraintName)
+	}
+	if pgErr.Where != "" {
+		fmt.Fprintf(&b, "; %s", strings.ReplaceAll(pgErr.Where, "\n", "; "))
+	}
+	if pgErr.Hint != "" {
+		fmt.Fprintf(&b, "; hint: %s", pgErr.Hint)
+	}
+	return &writeError{msg: b.String(), err: err}
+}
+
+type writeError struct {
+	msg string
+	err error
+}
+
+func (e *writeError) Error() string { return e.msg }
+func (e *writeError) Unwrap() error { return e.err }
+
+// waitBackendGone makes sure that, after an interrupted apply, the server
+// has really stopped the backend's query: it waits for the backend to end,
+// and terminates it if it lingers.
+func waitBackendGone(srv *hclconfig.Server, pid uint32) {
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	conn, err := pgconnect.Connect(ctx, srv, "rowform/cleanup")
+	if err != nil {
+		return
+	}
+	defer conn.Close(ctx)
+	for i := 0; ; i++ {
+		var alive bool
+		if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = $1)", int32(pid)).Scan(&alive); err != nil || !alive {
+			return
+		}
+		if i == 10 {
+			_, _ = conn.Exec(ctx, "SELECT pg_cancel_backend($1)", int32(pid))
+		}
+		if i == 30 {
+			_, _ = conn.Exec(ctx, "SELECT pg_terminate_backend($1)", int32(pid))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}

@@ -1,0 +1,77 @@
+package executor
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// lockKey is the advisory lock that serializes applies of one destination
+// table: (hashtext('rowform'), hashtext('schema.table')).
+const lockSQL = `SELECT pg_try_advisory_xact_lock(hashtext('rowform'), hashtext($1))`
+
+// LockedError is returned when another apply holds the table.
+type LockedError struct {
+	Table string
+	// Holder describes the session holding the lock, if it could be seen.
+	Holder string
+}
+
+func (e *LockedError) Error() string {
+	msg := fmt.Sprintf("%s is being applied by another rowform", e.Table)
+	if e.Holder != "" {
+		msg += " (" + e.Holder + ")"
+	}
+	return msg + "; try again when it has finished, or wait for it with -lock-timeout=DURATION"
+}
+
+// takeLock takes the table's advisory lock as the first statement of the
+// transaction on conn. With a zero timeout it fails at once when another
+// session holds it; otherwise it retries until timeout.
+func takeLock(ctx context.Context, conn *pgx.Conn, table string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		var ok bool
+		if err := conn.QueryRow(ctx, lockSQL, table).Scan(&ok); err != nil {
+			return fmt.Errorf("taking the lock on %s: %w", table, err)
+		}
+		if ok {
+			return nil
+		}
+		if timeout <= 0 || time.Now().After(deadline) {
+			return &LockedError{Table: table, Holder: lockHolder(ctx, conn, table)}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// lockHolder describes who holds the table's lock: application name, pid
+// and since when.
+func lockHolder(ctx context.Context, conn *pgx.Conn, table string) string {
+	var app, user string
+	var pid int32
+	var since *time.Time
+	err := conn.QueryRow(ctx, `
+SELECT a.application_name, COALESCE(a.usename::text, ''), a.pid, a.xact_start
+FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+WHERE l.locktype = 'advisory' AND l.granted
+  AND l.classid = hashtext('rowform')::oid AND l.objid = hashtext($1)::oid AND l.objsubid = 2
+LIMIT 1`, table).Scan(&app, &user, &pid, &since)
+	if err != nil {
+		return ""
+	}
+	s := fmt.Sprintf("held by %s, pid %d", app, pid)
+	if user != "" {
+		s += ", role " + user
+	}
+	if since != nil {
+		s += ", since " + since.UTC().Format("2006-01-02 15:04:05 UTC")
+	}
+	return s
+}

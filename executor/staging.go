@@ -1,0 +1,117 @@
+package executor
+
+import (
+	"bufio"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/rowform/rowform/planner"
+)
+
+// copySignature starts every binary COPY stream.
+var copySignature = []byte("PGCOPY\n\xff\r\n\x00")
+
+// stagingFile collects rows in PostgreSQL's binary COPY format on disk, so
+// that the change set of a sync of any size is held in constant memory
+// until it is shipped with COPY FROM STDIN (FORMAT binary).
+type stagingFile struct {
+	f     *os.File
+	w     *bufio.Writer
+	width int
+	rows  int64
+}
+
+func newStagingFile(width int) (*stagingFile, error) {
+	f, err := os.CreateTemp("", "rowform-stage-*")
+	if err != nil {
+		return nil, fmt.Errorf("creating a staging file: %w", err)
+	}
+	// The file is only reachable through f from here on.
+	_ = os.Remove(f.Name())
+	s := &stagingFile{f: f, w: bufio.NewWriterSize(f, 256<<10), width: width}
+	s.w.Write(copySignature)
+	s.w.Write(make([]byte, 8)) // flags and header extension length
+	return s, nil
+}
+
+// add appends the first width values of r.
+func (s *stagingFile) add(values [][]byte) error {
+	var b [4]byte
+	binary.BigEndian.PutUint16(b[:2], uint16(s.width))
+	s.w.Write(b[:2])
+	for _, v := range values[:s.width] {
+		if v == nil {
+			binary.BigEndian.PutUint32(b[:], 0xFFFFFFFF)
+			s.w.Write(b[:])
+			continue
+		}
+		binary.BigEndian.PutUint32(b[:], uint32(len(v)))
+		s.w.Write(b[:])
+		if _, err := s.w.Write(v); err != nil {
+			return fmt.Errorf("writing the staging file: %w", err)
+		}
+	}
+	s.rows++
+	return nil
+}
+
+// reader finishes the file and returns it from the start.
+func (s *stagingFile) reader() (io.Reader, error) {
+	s.w.Write([]byte{0xFF, 0xFF})
+	if err := s.w.Flush(); err != nil {
+		return nil, fmt.Errorf("writing the staging file: %w", err)
+	}
+	if _, err := s.f.Seek(0, io.SeekStart); err != nil {
+		return nil, err
+	}
+	return bufio.NewReaderSize(s.f, 256<<10), nil
+}
+
+func (s *stagingFile) close() { _ = s.f.Close() }
+
+// stagingSink writes a diff's changes into three staging files.
+type stagingSink struct {
+	width                  int
+	nkey                   int
+	inserts, updates, dels *stagingFile
+	progress               func(int64)
+	n                      int64
+}
+
+func newStagingSink(width, nkey int) (*stagingSink, error) {
+	s := &stagingSink{width: width, nkey: nkey}
+	var err error
+	if s.inserts, err = newStagingFile(width); err != nil {
+		return nil, err
+	}
+	if s.updates, err = newStagingFile(width); err != nil {
+		s.inserts.close()
+		return nil, err
+	}
+	if s.dels, err = newStagingFile(nkey); err != nil {
+		s.inserts.close()
+		s.updates.close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *stagingSink) Change(kind planner.ChangeKind, src, dst *planner.Row, _ []int) error {
+	switch kind {
+	case planner.ChangeInsert:
+		return s.inserts.add(src.Values)
+	case planner.ChangeUpdate:
+		return s.updates.add(src.Values)
+	case planner.ChangeDelete:
+		return s.dels.add(dst.Values)
+	}
+	return nil
+}
+
+func (s *stagingSink) close() {
+	s.inserts.close()
+	s.updates.close()
+	s.dels.close()
+}
