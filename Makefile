@@ -14,9 +14,11 @@ all: build
 build:
 	$(GO) build -o $(BIN) ./cmd/rowform
 
-## demo: build rowform and validate the quickstart example
-demo: build
+## demo: the quickstart end to end on a throwaway PostgreSQL: validate, plan, apply, plan again
+demo: build deps
+	$(GO) build -o bin/withpg ./internal/tools/withpg
 	./$(BIN) -chdir=examples/quickstart validate
+	ROWFORM=$(CURDIR)/$(BIN) ./bin/withpg -init examples/quickstart/schema.sql -- examples/quickstart/demo.sh
 
 ## deps: make sure PostgreSQL's server binaries are there for the tests
 deps:

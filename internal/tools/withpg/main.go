@@ -2,7 +2,7 @@
 //
 // Usage:
 //
-//	go run ./internal/tools/withpg -- CMD ARGS...
+//	go run ./internal/tools/withpg [-init FILE.sql] -- CMD ARGS...
 //
 // It starts a cluster with pgcluster.Start, runs CMD with stdin, stdout and
 // stderr attached and with PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE
@@ -38,10 +38,14 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: withpg [--] CMD [ARGS...]")
+	fmt.Fprintln(os.Stderr, "usage: withpg [-init FILE.sql] [--] CMD [ARGS...]")
 }
 
 func run(args []string) int {
+	var initSQL string
+	if len(args) > 1 && args[0] == "-init" {
+		initSQL, args = args[1], args[2:]
+	}
 	if len(args) > 0 && args[0] == "--" {
 		args = args[1:]
 	}
@@ -84,6 +88,13 @@ func run(args []string) int {
 	}()
 
 	version := serverVersion(ctx, c)
+	if initSQL != "" {
+		if err := runSQLFile(ctx, c, initSQL); err != nil {
+			cancel()
+			fmt.Fprintf(os.Stderr, "withpg: %s: %v\n", initSQL, err)
+			return 1
+		}
+	}
 	cancel()
 	if os.Getenv(pgcluster.EnvURL) != "" {
 		fmt.Fprintf(os.Stderr, "withpg: database %s on PostgreSQL %s at %s:%d (%s; dropped on exit)\n", c.Database, version, c.Host, c.Port, pgcluster.EnvURL)
@@ -155,4 +166,19 @@ func serverVersion(ctx context.Context, c *pgcluster.Cluster) string {
 		return strconv.Itoa(v / 10000)
 	}
 	return fmt.Sprintf("%d.%d", v/10000, v/100%100)
+}
+
+// runSQLFile runs the statements of a SQL file on the cluster's database.
+func runSQLFile(ctx context.Context, c *pgcluster.Cluster, path string) error {
+	sql, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	conn, err := pgx.Connect(ctx, c.ConnString(""))
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	_, err = conn.Exec(ctx, string(sql), pgx.QueryExecModeSimpleProtocol)
+	return err
 }
