@@ -34,6 +34,9 @@ type Options struct {
 	// Progress, when set, receives progress of each sync. It must be safe
 	// for concurrent use.
 	Progress func(sync, phase string, rows int64)
+	// Environ is the process environment; it supplies SSH_AUTH_SOCK for
+	// tunnels that authenticate with ssh-agent.
+	Environ []string
 }
 
 // Status is the outcome of one sync.
@@ -107,6 +110,8 @@ func Apply(ctx context.Context, cfg *hclconfig.Config, p *planner.Plan, opts Opt
 		}
 		return sems[key]
 	}
+	connector := pgconnect.NewConnector(opts.Environ)
+	defer connector.Close()
 	var wg sync.WaitGroup
 	for i, sp := range p.Syncs {
 		r := &SyncResult{Name: sp.Name, Table: sp.Table}
@@ -150,7 +155,7 @@ func Apply(ctx context.Context, cfg *hclconfig.Config, p *planner.Plan, opts Opt
 			}
 			defer func() { <-sem }()
 			start := time.Now()
-			applySync(ctx, s, sp, opts, r)
+			applySync(ctx, connector, s, sp, opts, r)
 			r.Duration = time.Since(start)
 		}()
 	}
@@ -159,13 +164,13 @@ func Apply(ctx context.Context, cfg *hclconfig.Config, p *planner.Plan, opts Opt
 }
 
 // applySync runs one sync with retries on serialization failures.
-func applySync(ctx context.Context, s *hclconfig.Sync, sp *planner.SyncPlan, opts Options, r *SyncResult) {
+func applySync(ctx context.Context, connector *pgconnect.Connector, s *hclconfig.Sync, sp *planner.SyncPlan, opts Options, r *SyncResult) {
 	if sp.HasErrors() || !sp.Diffed {
 		r.Status, r.Err = StatusFailed, errors.New("the plan of this sync has errors; fix them and plan again")
 		return
 	}
 	for attempt := 1; ; attempt++ {
-		counts, err := attemptSync(ctx, s, sp, opts)
+		counts, err := attemptSync(ctx, connector, s, sp, opts)
 		if err == nil {
 			r.Applied = counts
 			r.Status = StatusApplied
@@ -205,14 +210,18 @@ func (e *commitError) Unwrap() error { return e.err }
 
 // attemptSync is one transaction: lock, diff, stale check, stage, merge,
 // verify counts, commit.
-func attemptSync(ctx context.Context, s *hclconfig.Sync, sp *planner.SyncPlan, opts Options) (planner.Counts, error) {
+func attemptSync(ctx context.Context, connector *pgconnect.Connector, s *hclconfig.Sync, sp *planner.SyncPlan, opts Options) (planner.Counts, error) {
 	var zero planner.Counts
 	progress := func(phase string, n int64) {
 		if opts.Progress != nil {
 			opts.Progress(s.Name, phase, n)
 		}
 	}
-	dst, err := pgconnect.Connect(ctx, s.Destination, planner.ApplicationName(s.Name))
+	dcfg, err := pgconnect.Config(s.Destination, planner.ApplicationName(s.Name))
+	if err != nil {
+		return zero, err
+	}
+	dst, err := connector.Connect(ctx, s.Destination, dcfg)
 	if err != nil {
 		return zero, err
 	}
@@ -220,17 +229,12 @@ func attemptSync(ctx context.Context, s *hclconfig.Sync, sp *planner.SyncPlan, o
 	defer func() {
 		_ = dst.Close(context.WithoutCancel(ctx))
 		if ctx.Err() != nil {
-			waitBackendGone(s.Destination, pid)
+			waitBackendGone(connector, s.Destination, pid)
 		}
 	}()
 	var src *pgx.Conn
 	if s.Source.Type == hclconfig.SourcePostgres {
-		cfg, err := pgconnect.Config(s.Source.Server, planner.ApplicationName(s.Name))
-		if err != nil {
-			return zero, err
-		}
-		cfg.RuntimeParams["default_transaction_read_only"] = "on"
-		src, err = pgconnect.ConnectConfig(ctx, s.Source.Server, cfg)
+		src, err = planner.ConnectReadOnly(ctx, connector, s.Source.Server, s.Name)
 		if err != nil {
 			return zero, err
 		}
@@ -485,10 +489,14 @@ func (e *writeError) Unwrap() error { return e.err }
 // waitBackendGone makes sure that, after an interrupted apply, the server
 // has really stopped the backend's query: it waits for the backend to end,
 // and terminates it if it lingers.
-func waitBackendGone(srv *hclconfig.Server, pid uint32) {
+func waitBackendGone(connector *pgconnect.Connector, srv *hclconfig.Server, pid uint32) {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	conn, err := pgconnect.Connect(ctx, srv, "rowform/cleanup")
+	cfg, err := pgconnect.Config(srv, "rowform/cleanup")
+	if err != nil {
+		return
+	}
+	conn, err := connector.Connect(ctx, srv, cfg)
 	if err != nil {
 		return
 	}

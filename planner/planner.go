@@ -28,6 +28,9 @@ type Options struct {
 	// Progress, when set, is called from planning goroutines with the number
 	// of rows read so far by a sync. It must be safe for concurrent use.
 	Progress func(sync string, rows int64)
+	// Environ is the process environment; it supplies SSH_AUTH_SOCK for
+	// tunnels that authenticate with ssh-agent.
+	Environ []string
 }
 
 // Compute plans the syncs of cfg. Problems of a sync (an unreachable server, a
@@ -40,16 +43,18 @@ func Compute(ctx context.Context, cfg *hclconfig.Config, opts Options) (*Plan, e
 		return nil, err
 	}
 	limits := newServerLimits()
+	connector := pgconnect.NewConnector(opts.Environ)
 	plan := &Plan{Syncs: make([]*SyncPlan, len(syncs))}
 	var wg sync.WaitGroup
 	for i, s := range syncs {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			plan.Syncs[i] = planSync(ctx, s, limits, opts)
+			plan.Syncs[i] = planSync(ctx, s, limits, connector, opts)
 		}()
 	}
 	wg.Wait()
+	connector.Close()
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -128,7 +133,7 @@ func (l *serverLimits) acquire(ctx context.Context, s *hclconfig.Server) (releas
 func ApplicationName(sync string) string { return "rowform/" + sync }
 
 // planSync plans one sync; it never fails, it reports.
-func planSync(ctx context.Context, s *hclconfig.Sync, limits *serverLimits, opts Options) *SyncPlan {
+func planSync(ctx context.Context, s *hclconfig.Sync, limits *serverLimits, connector *pgconnect.Connector, opts Options) *SyncPlan {
 	start := time.Now()
 	sp := &SyncPlan{
 		Name: s.Name, Behavior: string(s.Behavior), Source: s.Source.Address(),
@@ -146,7 +151,7 @@ func planSync(ctx context.Context, s *hclconfig.Sync, limits *serverLimits, opts
 		return sp
 	}
 	defer release()
-	dst, err := connectReadOnly(ctx, s.Destination, s.Name)
+	dst, err := ConnectReadOnly(ctx, connector, s.Destination, s.Name)
 	if err != nil {
 		add(Finding{Severity: SeverityError, Code: CodeConnectionFailed, Summary: err.Error()})
 	} else {
@@ -161,7 +166,7 @@ func planSync(ctx context.Context, s *hclconfig.Sync, limits *serverLimits, opts
 			return sp
 		}
 		defer srelease()
-		src, err = connectReadOnly(ctx, s.Source.Server, s.Name)
+		src, err = ConnectReadOnly(ctx, connector, s.Source.Server, s.Name)
 		if err != nil {
 			add(Finding{Severity: SeverityError, Code: CodeConnectionFailed, Summary: err.Error()})
 		} else {
@@ -213,15 +218,15 @@ func planSync(ctx context.Context, s *hclconfig.Sync, limits *serverLimits, opts
 	return sp
 }
 
-// connectReadOnly opens a session that cannot write: every transaction it
-// starts is read-only.
-func connectReadOnly(ctx context.Context, srv *hclconfig.Server, sync string) (*pgx.Conn, error) {
+// ConnectReadOnly opens a session for sync that cannot write: every
+// transaction it starts is read-only.
+func ConnectReadOnly(ctx context.Context, c *pgconnect.Connector, srv *hclconfig.Server, sync string) (*pgx.Conn, error) {
 	cfg, err := pgconnect.Config(srv, ApplicationName(sync))
 	if err != nil {
 		return nil, err
 	}
 	cfg.RuntimeParams["default_transaction_read_only"] = "on"
-	return pgconnect.ConnectConfig(ctx, srv, cfg)
+	return c.Connect(ctx, srv, cfg)
 }
 
 // checkEncryption warns when a connection to a remote host is unencrypted.

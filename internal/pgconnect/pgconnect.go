@@ -14,11 +14,13 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/rowform/rowform/hclconfig"
+	"github.com/rowform/rowform/internal/sshtunnel"
 )
 
 // SessionSettings are set on every connection rowform opens, so that text
@@ -90,19 +92,16 @@ func Config(s *hclconfig.Server, applicationName string) (*pgx.ConnConfig, error
 	return cfg, nil
 }
 
-// Connect opens one connection to s. The error, if any, names the server by
-// address, host, port, database and user, with the server's or network's
-// message — never the password.
+// Connect opens one direct connection to s, ignoring any ssh_tunnel (use a
+// Connector for those). The error, if any, names the server by address,
+// host, port, database and user, with the server's or network's message —
+// never the password.
 func Connect(ctx context.Context, s *hclconfig.Server, applicationName string) (*pgx.Conn, error) {
 	cfg, err := Config(s, applicationName)
 	if err != nil {
 		return nil, err
 	}
-	conn, err := pgx.ConnectConfig(ctx, cfg)
-	if err != nil {
-		return nil, &ConnectError{Server: s.Address(), Where: Where(s), Err: cleanError(err)}
-	}
-	return conn, nil
+	return ConnectConfig(ctx, s, cfg)
 }
 
 // Where describes how a server is reached, for messages: "user@host:port/db".
@@ -181,4 +180,89 @@ func ConnectConfig(ctx context.Context, s *hclconfig.Server, cfg *pgx.ConnConfig
 		return nil, &ConnectError{Server: s.Address(), Where: Where(s), Err: cleanError(err)}
 	}
 	return conn, nil
+}
+
+// Connector opens connections to configured servers, reaching those with an
+// ssh_tunnel through one shared SSH connection per bastion. Close it after
+// every connection it opened is closed: pgx's cancel requests also travel
+// through the tunnel.
+type Connector struct {
+	environ []string
+	mu      sync.Mutex
+	tunnels map[string]*tunnelEntry
+}
+
+type tunnelEntry struct {
+	ready chan struct{}
+	tun   *sshtunnel.Tunnel
+	err   error
+}
+
+// NewConnector returns a Connector; environ supplies SSH_AUTH_SOCK.
+func NewConnector(environ []string) *Connector {
+	return &Connector{environ: environ, tunnels: map[string]*tunnelEntry{}}
+}
+
+// Connect opens a connection to s with cfg (from Config, possibly adjusted).
+// Errors are wrapped as by Connect.
+func (c *Connector) Connect(ctx context.Context, s *hclconfig.Server, cfg *pgx.ConnConfig) (*pgx.Conn, error) {
+	if s.SSHTunnel != nil {
+		tun, err := c.tunnel(ctx, s.SSHTunnel)
+		if err != nil {
+			return nil, &ConnectError{Server: s.Address(), Where: Where(s), Err: err}
+		}
+		cfg.DialFunc = tun.DialContext
+		// pgx resolves the host before dialing; through a bastion the name
+		// must be resolved by the bastion, so it is passed through as is.
+		cfg.LookupFunc = func(_ context.Context, host string) ([]string, error) { return []string{host}, nil }
+	}
+	return ConnectConfig(ctx, s, cfg)
+}
+
+// tunnel returns the open tunnel to t's bastion, opening it once.
+func (c *Connector) tunnel(ctx context.Context, t *hclconfig.SSHTunnel) (*sshtunnel.Tunnel, error) {
+	key := fmt.Sprintf("%s@%s:%d|%s|%s|%s", t.User, t.Host, t.Port, t.PrivateKeyFile, t.KnownHostsFile, t.HostKey)
+	c.mu.Lock()
+	e, ok := c.tunnels[key]
+	if ok {
+		select {
+		case <-e.ready:
+			if e.tun != nil {
+				select {
+				case <-e.tun.Done(): // closed by keepalive: open anew
+					ok = false
+				default:
+				}
+			}
+		default:
+		}
+	}
+	if !ok {
+		e = &tunnelEntry{ready: make(chan struct{})}
+		c.tunnels[key] = e
+		c.mu.Unlock()
+		e.tun, e.err = sshtunnel.Open(ctx, t, c.environ)
+		close(e.ready)
+		return e.tun, e.err
+	}
+	c.mu.Unlock()
+	select {
+	case <-e.ready:
+		return e.tun, e.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// Close closes every tunnel.
+func (c *Connector) Close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k, e := range c.tunnels {
+		<-e.ready
+		if e.tun != nil {
+			_ = e.tun.Close()
+		}
+		delete(c.tunnels, k)
+	}
 }

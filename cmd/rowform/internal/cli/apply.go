@@ -149,7 +149,7 @@ func runApply(ctx context.Context, inv *invocation, f *applyFlags) int {
 	}
 	progress, done := inv.applyProgress(!jsonOut)
 	res := executor.Apply(ctx, cfg, p, executor.Options{
-		LockTimeout: f.lockTimeout, StatementTimeout: f.statementTimeout, Progress: progress,
+		LockTimeout: f.lockTimeout, StatementTimeout: f.statementTimeout, Progress: progress, Environ: inv.environ,
 	})
 	done()
 	if jsonOut {

@@ -141,7 +141,7 @@ func (inv *invocation) progressPrinter(enabled bool) (func(sync string, rows int
 func (inv *invocation) computePlan(ctx context.Context, cfg *hclconfig.Config, f *runFlags) (*planner.Plan, error) {
 	progress, done := inv.progressPrinter(f.format == views.FormatText)
 	defer done()
-	return planner.Compute(ctx, cfg, planner.Options{Syncs: f.syncs, ShowRows: f.showRows, Progress: syncProgress(progress)})
+	return planner.Compute(ctx, cfg, planner.Options{Syncs: f.syncs, ShowRows: f.showRows, Progress: syncProgress(progress), Environ: inv.environ})
 }
 
 // syncProgress serializes progress calls from planning goroutines.

@@ -1,0 +1,387 @@
+// Package sshtunnel reaches databases through an SSH bastion with
+// golang.org/x/crypto/ssh.
+//
+// A Tunnel is one SSH connection to a bastion, shared by every database
+// connection that goes through it. Host keys are always verified, against a
+// known_hosts file or a pinned key; an unknown or changed key is refused with
+// the presented key's fingerprint and how to trust it. Keepalives detect a
+// dead bastion within KeepaliveInterval × KeepaliveMaxMissed and close the
+// tunnel, which fails the connections running through it.
+package sshtunnel
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rowform/rowform/hclconfig"
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/agent"
+	"golang.org/x/crypto/ssh/knownhosts"
+)
+
+// Timeouts and keepalives. Variables so that tests can shorten them.
+var (
+	// ConnectTimeout bounds the TCP connect and the SSH handshake.
+	ConnectTimeout = 15 * time.Second
+	// KeepaliveInterval is how often a keepalive request is sent.
+	KeepaliveInterval = 5 * time.Second
+	// KeepaliveMaxMissed keepalives without an answer close the tunnel.
+	KeepaliveMaxMissed = 3
+)
+
+// Tunnel is an open SSH connection to a bastion.
+type Tunnel struct {
+	client *ssh.Client
+	addr   string
+	done   chan struct{}
+	once   sync.Once
+	mu     sync.Mutex
+	err    error // why the tunnel closed, if it did by itself
+}
+
+// Open connects to the bastion of t and authenticates. environ supplies
+// SSH_AUTH_SOCK for agent authentication.
+func Open(ctx context.Context, t *hclconfig.SSHTunnel, environ []string) (*Tunnel, error) {
+	addr := net.JoinHostPort(t.Host, strconv.Itoa(t.Port))
+	hostKeyCB, algos, err := hostKeyCheck(t, addr)
+	if err != nil {
+		return nil, err
+	}
+	auth, closeAgent, err := authMethods(t, environ)
+	if err != nil {
+		return nil, err
+	}
+	defer closeAgent()
+	cfg := &ssh.ClientConfig{
+		User:              t.User,
+		Auth:              auth,
+		HostKeyCallback:   hostKeyCB,
+		HostKeyAlgorithms: algos,
+		Timeout:           ConnectTimeout,
+	}
+	dctx, cancel := context.WithTimeout(ctx, ConnectTimeout)
+	defer cancel()
+	var d net.Dialer
+	conn, err := d.DialContext(dctx, "tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("cannot reach the SSH bastion %s: %w", addr, unwrapOp(err))
+	}
+	_ = conn.SetDeadline(time.Now().Add(ConnectTimeout))
+	c, chans, reqs, err := ssh.NewClientConn(conn, addr, cfg)
+	if err != nil {
+		_ = conn.Close()
+		return nil, describeHandshakeError(addr, t.User, err)
+	}
+	_ = conn.SetDeadline(time.Time{})
+	tun := &Tunnel{client: ssh.NewClient(c, chans, reqs), addr: addr, done: make(chan struct{})}
+	go tun.keepalive()
+	return tun, nil
+}
+
+// DialContext opens a TCP connection from the bastion to addr ("host:port").
+// The host name is resolved by the bastion, so names only the bastion
+// knows work.
+func (t *Tunnel) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	select {
+	case <-t.done:
+		return nil, t.closedErr()
+	default:
+	}
+	conn, err := t.client.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("the SSH bastion %s could not open a connection to %s: %w", t.addr, addr, err)
+	}
+	return conn, nil
+}
+
+// Close closes the SSH connection and every connection through it.
+func (t *Tunnel) Close() error {
+	t.shut(nil)
+	return nil
+}
+
+func (t *Tunnel) shut(reason error) {
+	t.once.Do(func() {
+		t.mu.Lock()
+		t.err = reason
+		t.mu.Unlock()
+		close(t.done)
+		_ = t.client.Close()
+	})
+}
+
+func (t *Tunnel) closedErr() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.err != nil {
+		return t.err
+	}
+	return fmt.Errorf("the SSH tunnel to %s is closed", t.addr)
+}
+
+// keepalive closes the tunnel when the bastion stops answering.
+func (t *Tunnel) keepalive() {
+	tick := time.NewTicker(KeepaliveInterval)
+	defer tick.Stop()
+	missed := 0
+	for {
+		select {
+		case <-t.done:
+			return
+		case <-tick.C:
+		}
+		answered := make(chan error, 1)
+		go func() {
+			_, _, err := t.client.SendRequest("keepalive@openssh.com", true, nil)
+			answered <- err
+		}()
+		select {
+		case err := <-answered:
+			if err != nil {
+				t.shut(fmt.Errorf("the SSH bastion %s closed the connection: %w", t.addr, err))
+				return
+			}
+			missed = 0
+		case <-time.After(KeepaliveInterval):
+			missed++
+			if missed >= KeepaliveMaxMissed {
+				t.shut(fmt.Errorf("the SSH bastion %s stopped answering keepalives for %s", t.addr, KeepaliveInterval*time.Duration(missed+1)))
+				return
+			}
+		case <-t.done:
+			return
+		}
+	}
+}
+
+// Done is closed when the tunnel has closed.
+func (t *Tunnel) Done() <-chan struct{} { return t.done }
+
+func unwrapOp(err error) error {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Err != nil {
+		return op.Err
+	}
+	return err
+}
+
+// describeHandshakeError turns handshake failures into messages that say
+// what to fix.
+func describeHandshakeError(addr, user string, err error) error {
+	var hk *HostKeyError
+	if errors.As(err, &hk) {
+		return hk
+	}
+	msg := err.Error()
+	switch {
+	case containsAny(msg, "unable to authenticate", "no supported methods remain"):
+		return fmt.Errorf("the SSH bastion %s refused the key for user %q: check that its public key is in ~%s/.ssh/authorized_keys on the bastion", addr, user, user)
+	}
+	return fmt.Errorf("SSH handshake with %s failed: %s", addr, unwrapOp(err))
+}
+
+func containsAny(s string, subs ...string) bool {
+	for _, sub := range subs {
+		if strings.Contains(s, sub) {
+			return true
+		}
+	}
+	return false
+}
+
+// authMethods returns the authentication to offer: the configured key, or
+// the keys of ssh-agent.
+func authMethods(t *hclconfig.SSHTunnel, environ []string) ([]ssh.AuthMethod, func(), error) {
+	noop := func() {}
+	var pem []byte
+	var from string
+	switch {
+	case t.PrivateKey.IsSet():
+		pem, from = []byte(t.PrivateKey.Reveal()), "private_key"
+	case t.PrivateKeyFile != "":
+		b, err := os.ReadFile(t.PrivateKeyFile)
+		if err != nil {
+			return nil, noop, fmt.Errorf("cannot read the SSH private key file %s: %w", t.PrivateKeyFile, unwrapPath(err))
+		}
+		pem, from = b, t.PrivateKeyFile
+	}
+	if pem != nil {
+		signer, err := ssh.ParsePrivateKey(pem)
+		var missing *ssh.PassphraseMissingError
+		switch {
+		case errors.As(err, &missing):
+			if !t.PrivateKeyPassphrase.IsSet() {
+				return nil, noop, fmt.Errorf("the SSH private key (%s) is encrypted: set private_key_passphrase, e.g. private_key_passphrase = env(\"SSH_KEY_PASSPHRASE\")", from)
+			}
+			signer, err = ssh.ParsePrivateKeyWithPassphrase(pem, []byte(t.PrivateKeyPassphrase.Reveal()))
+			if err != nil {
+				return nil, noop, fmt.Errorf("cannot decrypt the SSH private key (%s): the passphrase is wrong or the key is damaged", from)
+			}
+		case err != nil:
+			return nil, noop, fmt.Errorf("the SSH private key (%s) cannot be parsed: %s", from, sanitizeKeyError(err))
+		}
+		return []ssh.AuthMethod{ssh.PublicKeys(signer)}, noop, nil
+	}
+	sock := lookup(environ, "SSH_AUTH_SOCK")
+	if sock == "" {
+		return nil, noop, errors.New("no SSH key is configured and SSH_AUTH_SOCK is not set: give private_key_file or private_key in the ssh_tunnel block, or start ssh-agent and add a key with ssh-add")
+	}
+	conn, err := net.Dial("unix", sock)
+	if err != nil {
+		return nil, noop, fmt.Errorf("cannot reach ssh-agent at SSH_AUTH_SOCK=%s: %w", sock, unwrapOp(err))
+	}
+	ag := agent.NewClient(conn)
+	signers, err := ag.Signers()
+	if err != nil {
+		_ = conn.Close()
+		return nil, noop, fmt.Errorf("ssh-agent: %w", err)
+	}
+	if len(signers) == 0 {
+		_ = conn.Close()
+		return nil, noop, errors.New("ssh-agent has no keys: add one with ssh-add, or give private_key_file in the ssh_tunnel block")
+	}
+	return []ssh.AuthMethod{ssh.PublicKeys(signers...)}, func() { _ = conn.Close() }, nil
+}
+
+// sanitizeKeyError keeps parse errors free of key material.
+func sanitizeKeyError(err error) string {
+	msg := err.Error()
+	if len(msg) > 120 {
+		msg = msg[:120]
+	}
+	return msg
+}
+
+func unwrapPath(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+func lookup(environ []string, name string) string {
+	for i := len(environ) - 1; i >= 0; i-- {
+		kv := environ[i]
+		if len(kv) > len(name) && kv[:len(name)] == name && kv[len(name)] == '=' {
+			return kv[len(name)+1:]
+		}
+	}
+	return ""
+}
+
+// HostKeyError is a refused bastion host key.
+type HostKeyError struct {
+	Addr        string
+	Fingerprint string // SHA256:... of the presented key
+	KeyType     string
+	Changed     bool // a different key is known for the host
+	Source      string
+	AuthKey     string // the presented key in authorized_keys form, for a pinned host_key
+}
+
+func (e *HostKeyError) Error() string {
+	if e.Changed {
+		return fmt.Sprintf("the SSH bastion %s presented a %s host key %s that does not match the key in %s: the host key changed, or someone is intercepting the connection. "+
+			"If the change is expected, remove the old entry (ssh-keygen -R) and add the new key after checking its fingerprint with the bastion's administrator.",
+			e.Addr, e.KeyType, e.Fingerprint, e.Source)
+	}
+	return fmt.Sprintf("the SSH bastion %s is not known: it presented a %s host key %s, which is not in %s. "+
+		"Check the fingerprint with the bastion's administrator, then add it to the known_hosts file (ssh-keyscan -p PORT HOST >> FILE) or pin it: host_key = %q",
+		e.Addr, e.KeyType, e.Fingerprint, e.Source, e.AuthKey)
+}
+
+// hostKeyCheck builds the host key callback and the host key algorithms to
+// ask for, from the pinned key or the known_hosts file.
+func hostKeyCheck(t *hclconfig.SSHTunnel, addr string) (ssh.HostKeyCallback, []string, error) {
+	if t.HostKey != "" {
+		pinned, _, _, _, err := ssh.ParseAuthorizedKey([]byte(t.HostKey))
+		if err != nil {
+			return nil, nil, fmt.Errorf("host_key is not a public key in authorized_keys form (\"ssh-ed25519 AAAA...\"): %s", err)
+		}
+		cb := func(hostname string, remote net.Addr, key ssh.PublicKey) error {
+			if string(key.Marshal()) == string(pinned.Marshal()) {
+				return nil
+			}
+			return newHostKeyError(addr, key, true, "the pinned host_key")
+		}
+		return cb, algorithmsFor(pinned.Type()), nil
+	}
+	file := t.KnownHostsFile
+	if _, err := os.Stat(file); err != nil {
+		return nil, nil, fmt.Errorf("cannot read the known_hosts file %s: %w; create it with ssh-keyscan -p %d %s > %s, after checking the fingerprint, or pin host_key", file, unwrapPath(err), t.Port, t.Host, file)
+	}
+	kh, err := knownhosts.New(file)
+	if err != nil {
+		return nil, nil, fmt.Errorf("cannot parse the known_hosts file %s: %w", file, err)
+	}
+	cb := func(hostname string, remote net.Addr, key ssh.PublicKey) error {
+		err := kh(hostname, remote, key)
+		var ke *knownhosts.KeyError
+		if errors.As(err, &ke) {
+			return newHostKeyError(addr, key, len(ke.Want) > 0, file)
+		}
+		return err
+	}
+	return cb, knownAlgorithms(kh, addr), nil
+}
+
+func newHostKeyError(addr string, key ssh.PublicKey, changed bool, source string) *HostKeyError {
+	return &HostKeyError{
+		Addr: addr, Fingerprint: ssh.FingerprintSHA256(key), KeyType: key.Type(), Changed: changed, Source: source,
+		AuthKey: string(trimNewline(ssh.MarshalAuthorizedKey(key))),
+	}
+}
+
+func trimNewline(b []byte) []byte {
+	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == '\r') {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+// knownAlgorithms asks the known_hosts callback which keys it knows for addr
+// (it lists them in a KeyError for a key it cannot know) and returns the
+// matching host key algorithms, so that a host with several key types is
+// asked for one that is in the file. nil lets the SSH library choose.
+func knownAlgorithms(kh ssh.HostKeyCallback, addr string) []string {
+	probe := probeKey{}
+	err := kh(knownhosts.Normalize(addr), &net.TCPAddr{IP: net.IPv4zero}, probe)
+	var ke *knownhosts.KeyError
+	if !errors.As(err, &ke) || len(ke.Want) == 0 {
+		return nil
+	}
+	var out []string
+	seen := map[string]bool{}
+	for _, k := range ke.Want {
+		for _, a := range algorithmsFor(k.Key.Type()) {
+			if !seen[a] {
+				seen[a] = true
+				out = append(out, a)
+			}
+		}
+	}
+	return out
+}
+
+// algorithmsFor maps a key type to the host key algorithms that use it.
+func algorithmsFor(keyType string) []string {
+	if keyType == ssh.KeyAlgoRSA {
+		return []string{ssh.KeyAlgoRSASHA512, ssh.KeyAlgoRSASHA256, ssh.KeyAlgoRSA}
+	}
+	return []string{keyType}
+}
+
+// probeKey is a public key no host has, used to list a host's known keys.
+type probeKey struct{}
+
+func (probeKey) Type() string                        { return "rowform-probe" }
+func (probeKey) Marshal() []byte                     { return []byte("rowform-probe") }
+func (probeKey) Verify([]byte, *ssh.Signature) error { return errors.New("probe") }

@@ -1,0 +1,433 @@
+package planner_test
+
+import (
+	"fmt"
+	"net"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/rowform/rowform/hclconfig"
+	"github.com/rowform/rowform/internal/synctest"
+	"github.com/rowform/rowform/planner"
+)
+
+// syncNamed returns the plan of the named sync, failing the test when the
+// plan has none.
+func syncNamed(t *testing.T, p *planner.Plan, name string) *planner.SyncPlan {
+	t.Helper()
+	for _, sp := range p.Syncs {
+		if sp.Name == name {
+			return sp
+		}
+	}
+	t.Fatalf("the plan has no sync %q", name)
+	return nil
+}
+
+// codes lists the codes of a sync's findings, sorted.
+func codes(sp *planner.SyncPlan) []string {
+	var out []string
+	for _, f := range sp.Findings {
+		out = append(out, string(f.Code))
+	}
+	slices.Sort(out)
+	return out
+}
+
+// findingWith returns the first finding of sp with code whose summary
+// contains substr, or nil.
+func findingWith(sp *planner.SyncPlan, code planner.Code, substr string) *planner.Finding {
+	for i, f := range sp.Findings {
+		if f.Code == code && strings.Contains(f.Summary, substr) {
+			return &sp.Findings[i]
+		}
+	}
+	return nil
+}
+
+// syncBlock renders a sync from a postgres query into a destination table.
+// extra is added inside the block (mapping, guard, ...).
+func syncBlock(name, dest, table, behavior, query, extra string) string {
+	return fmt.Sprintf(`
+sync %q {
+  source      = source.postgres.src
+  query       = %q
+  destination = destination.postgres.%s
+  table       = %q
+  behavior    = %q
+  key         = ["id"]
+%s
+}
+`, name, query, dest, table, behavior, extra)
+}
+
+// structuralCodes are the findings about the destination's structure or
+// grants: SPEC §4 says each carries fix SQL that removes it.
+var structuralCodes = map[planner.Code]bool{
+	planner.CodeMissingTable:            true,
+	planner.CodeMissingUniqueConstraint: true,
+	planner.CodeMissingPrivilege:        true,
+	planner.CodeNotNullUnmapped:         true,
+}
+
+// checkFixes runs, one at a time, the fix SQL of every finding of p that has
+// one, as superuser on the destination, plans again after each, and checks
+// that the finding is gone from its sync and that the fix caused no new
+// finding there.
+func checkFixes(t *testing.T, e *synctest.Env, cfg *hclconfig.Config, p *planner.Plan) {
+	t.Helper()
+	type key struct {
+		code    planner.Code
+		summary string
+	}
+	for _, sp := range p.Syncs {
+		before := map[key]bool{}
+		for _, f := range sp.Findings {
+			before[key{f.Code, f.Summary}] = true
+		}
+		for _, f := range sp.Findings {
+			if f.Fix == "" {
+				continue
+			}
+			e.Dst(f.Fix)
+			again := syncNamed(t, plan(t, cfg, planner.Options{}), sp.Name)
+			for _, g := range again.Findings {
+				switch {
+				case g.Code == f.Code && g.Summary == f.Summary:
+					t.Errorf("%s: after running the fix\n  %s\nthe finding is still there: %s", sp.Name, f.Fix, f.Summary)
+				case !before[key{g.Code, g.Summary}]:
+					t.Errorf("%s: after running the fix\n  %s\na new finding appeared: %s %s", sp.Name, f.Fix, g.Code, g.Summary)
+				}
+			}
+		}
+	}
+}
+
+// closedPort returns a TCP port on 127.0.0.1 that nothing listens on.
+func closedPort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	_ = l.Close()
+	return port
+}
+
+// TestEveryFindingInOneRun plans one configuration in which every sync but
+// one has exactly one problem. Every problem must be reported in the same
+// run, the healthy sync's counts must still be exact, and running the fix SQL
+// of each structure finding must make it go away.
+func TestEveryFindingInOneRun(t *testing.T) {
+	t.Parallel()
+	e := synctest.New(t)
+	e.Src(`CREATE TABLE people (id bigint, name text, extra int, p point, arr int[])`)
+	e.Src(`INSERT INTO people SELECT i, 'n' || i, i, point(i, i), ARRAY[i] FROM generate_series(1, 10) i`)
+	e.Src(`CREATE TABLE nullkeys (id bigint, name text)`)
+	e.Src(`INSERT INTO nullkeys VALUES (NULL, 'x'), (1, 'a'), (NULL, 'y')`)
+	e.Src(`CREATE TABLE dups (id bigint, name text)`)
+	e.Src(`INSERT INTO dups SELECT i, 'd' || i FROM generate_series(1, 7) i, generate_series(1, 2)`)
+	e.Src(`INSERT INTO dups VALUES (8, 'd8')`)
+
+	// healthy: 4 and 5 inserted, 2 updated, 1 and 3 unchanged, 11 untouched.
+	e.Dst(`CREATE TABLE healthy (id bigint PRIMARY KEY, name text)`)
+	e.Dst(`INSERT INTO healthy VALUES (1, 'n1'), (2, 'stale'), (3, 'n3'), (11, 'n11')`)
+	e.Dst(`CREATE TABLE mc_dst (id bigint PRIMARY KEY, name text)`)
+	e.Dst(`CREATE TABLE mc_src (id bigint PRIMARY KEY, name text)`)
+	// Neither a partial unique index nor one on an expression identifies a row.
+	e.Dst(`CREATE TABLE mu (id bigint, name text)`)
+	e.Dst(`CREATE UNIQUE INDEX mu_partial ON mu (id) WHERE id > 0`)
+	e.Dst(`CREATE UNIQUE INDEX mu_expr ON mu ((id + 0))`)
+	e.Dst(`CREATE TABLE nn (id bigint PRIMARY KEY, name text, required text NOT NULL)`)
+	e.Dst(`CREATE TABLE tm_point (id bigint PRIMARY KEY, p bigint)`)
+	e.Dst(`CREATE TABLE tm_arr (id bigint PRIMARY KEY, arr bigint)`)
+	e.Dst(`CREATE TABLE nk (id bigint PRIMARY KEY, name text)`)
+	e.Dst(`CREATE TABLE dk (id bigint PRIMARY KEY, name text)`)
+	e.Dst(`CREATE TABLE qf (id bigint PRIMARY KEY, name text)`)
+	for _, g := range []string{"g_del", "g_pct", "g_upd", "g_min", "g_ok"} {
+		e.Dst(fmt.Sprintf(`CREATE TABLE %s (id bigint PRIMARY KEY, name text)`, g))
+		e.Dst(fmt.Sprintf(`INSERT INTO %s SELECT i, 'n' || i FROM generate_series(1, 10) i`, g))
+	}
+	e.Dst(`UPDATE g_upd SET name = 'stale' WHERE id <= 3`)
+
+	const people = "SELECT id, name FROM people"
+	var b strings.Builder
+	fmt.Fprintf(&b, `
+destination "postgres" "badpw" {
+  host     = "127.0.0.1"
+  port     = %d
+  database = %q
+  user     = %q
+  password = "not-the-password"
+}
+
+destination "postgres" "closed" {
+  host     = "127.0.0.1"
+  port     = %d
+  database = %q
+  user     = %q
+  password = env("DST_PASSWORD")
+}
+`, synctest.Destination.Port, e.DstDB, e.DstUser, closedPort(t), e.DstDB, e.DstUser)
+	b.WriteString(syncBlock("healthy", "dst", "healthy", "update_or_create", people+" WHERE id <= 5", ""))
+	b.WriteString(syncBlock("missing_table", "dst", "nosuch", "update_or_create", people, ""))
+	b.WriteString(syncBlock("missing_column_dst", "dst", "mc_dst", "update_or_create", "SELECT id, name, extra FROM people", ""))
+	b.WriteString(syncBlock("missing_column_src", "dst", "mc_src", "update_or_create", people,
+		`  mapping = { id = "id", name = "nmae" }`))
+	b.WriteString(syncBlock("missing_unique", "dst", "mu", "update_or_create", people, ""))
+	b.WriteString(syncBlock("not_null_unmapped", "dst", "nn", "update_or_create", people, ""))
+	// update_only never inserts, so the unmapped NOT NULL column is no problem.
+	b.WriteString(syncBlock("not_null_update_only", "dst", "nn", "update_only", people, ""))
+	b.WriteString(syncBlock("type_point", "dst", "tm_point", "update_or_create", "SELECT id, p FROM people", ""))
+	b.WriteString(syncBlock("type_array", "dst", "tm_arr", "update_or_create", "SELECT id, arr FROM people", ""))
+	b.WriteString(syncBlock("null_key", "dst", "nk", "update_or_create", "SELECT id, name FROM nullkeys", ""))
+	b.WriteString(syncBlock("dup_key", "dst", "dk", "update_or_create", "SELECT id, name FROM dups", ""))
+	b.WriteString(syncBlock("query_failed", "dst", "qf", "update_or_create", "SELECT id, name\nFROM people\nWHERE id = = 1", ""))
+	b.WriteString(syncBlock("conn_badpw", "badpw", "healthy", "update_or_create", people, ""))
+	b.WriteString(syncBlock("conn_closed", "closed", "healthy", "update_or_create", people, ""))
+	b.WriteString(syncBlock("guard_deletes", "dst", "g_del", "mirror", people+" WHERE id <= 5",
+		"  guard {\n    max_deletes = 4\n  }"))
+	b.WriteString(syncBlock("guard_percent", "dst", "g_pct", "mirror", people+" WHERE id <= 8",
+		"  guard {\n    max_delete_percent = 10\n  }"))
+	b.WriteString(syncBlock("guard_updates", "dst", "g_upd", "update_or_create", people,
+		"  guard {\n    max_updates = 2\n  }"))
+	b.WriteString(syncBlock("guard_min_rows", "dst", "g_min", "update_or_create", people+" WHERE id <= 2",
+		"  guard {\n    min_source_rows = 3\n  }"))
+	// Every limit exactly reached and none crossed: no finding.
+	b.WriteString(syncBlock("guard_at_limits", "dst", "g_ok", "mirror", people+" WHERE id <= 8",
+		"  guard {\n    max_deletes = 2\n    max_delete_percent = 20\n    max_updates = 0\n    min_source_rows = 8\n  }"))
+	cfg := e.Config(b.String())
+	p := plan(t, cfg, planner.Options{})
+
+	want := map[string][]string{
+		"healthy":              nil,
+		"missing_table":        {"missing_table"},
+		"missing_column_dst":   {"missing_column"},
+		"missing_column_src":   {"missing_column"},
+		"missing_unique":       {"missing_unique_constraint"},
+		"not_null_unmapped":    {"not_null_unmapped"},
+		"not_null_update_only": nil,
+		"type_point":           {"type_mismatch"},
+		"type_array":           {"type_mismatch"},
+		"null_key":             {"null_source_key"},
+		"dup_key":              {"duplicate_source_key"},
+		"query_failed":         {"source_query_failed"},
+		"conn_badpw":           {"connection_failed"},
+		"conn_closed":          {"connection_failed"},
+		"guard_deletes":        {"guard_exceeded"},
+		"guard_percent":        {"guard_exceeded"},
+		"guard_updates":        {"guard_exceeded"},
+		"guard_min_rows":       {"guard_exceeded"},
+		"guard_at_limits":      nil,
+	}
+	if len(p.Syncs) != len(want) {
+		t.Fatalf("the plan has %d syncs, want %d", len(p.Syncs), len(want))
+	}
+	for _, sp := range p.Syncs {
+		if got := codes(sp); !slices.Equal(got, want[sp.Name]) {
+			t.Errorf("%s: finding codes %v, want %v:\n%s", sp.Name, got, want[sp.Name], findingsText(sp))
+		}
+		for _, f := range sp.Findings {
+			if f.Severity != planner.SeverityError {
+				t.Errorf("%s: %s has severity %q, want error", sp.Name, f.Code, f.Severity)
+			}
+			if structuralCodes[f.Code] && f.Fix == "" {
+				t.Errorf("%s: %s carries no fix SQL", sp.Name, f.Code)
+			}
+		}
+	}
+	if p.Applyable {
+		t.Error("a plan with error findings is applyable")
+	}
+
+	// The healthy sync is planned exactly, beside all the broken ones.
+	healthy := syncNamed(t, p, "healthy")
+	if !healthy.Diffed || healthy.Counts != (planner.Counts{Insert: 2, Update: 1, Unchanged: 2}) {
+		t.Errorf("healthy: diffed=%v counts %+v, want 2 inserts, 1 update, 2 unchanged", healthy.Diffed, healthy.Counts)
+	}
+	if sp := syncNamed(t, p, "not_null_update_only"); !sp.Diffed || sp.Counts != (planner.Counts{Skipped: 10}) {
+		t.Errorf("not_null_update_only: diffed=%v counts %+v, want 10 skipped", sp.Diffed, sp.Counts)
+	}
+
+	checkDetails(t, p, e)
+
+	// Guards: which limit, the limit and the planned figure.
+	for name, wantSummary := range map[string]string{
+		"guard_deletes":  "max_deletes exceeded: 5 rows would be deleted, the limit is 4",
+		"guard_percent":  "max_delete_percent exceeded: 20.00% of the table's 10 rows would be deleted (2), the limit is 10%",
+		"guard_updates":  "max_updates exceeded: 3 rows would be updated, the limit is 2",
+		"guard_min_rows": "min_source_rows exceeded: the source has 2 rows, the minimum is 3",
+	} {
+		sp := syncNamed(t, p, name)
+		if f := findingWith(sp, planner.CodeGuardExceeded, wantSummary); f == nil {
+			t.Errorf("%s: no guard_exceeded finding saying %q:\n%s", name, wantSummary, findingsText(sp))
+		}
+		if !sp.Diffed {
+			t.Errorf("%s: a guard finding must not hide the counts (diffed=false)", name)
+		}
+	}
+	if sp := syncNamed(t, p, "guard_at_limits"); sp.Counts != (planner.Counts{Delete: 2, Unchanged: 8}) {
+		t.Errorf("guard_at_limits: counts %+v, want 2 deletes, 8 unchanged", sp.Counts)
+	}
+
+	checkFixes(t, e, cfg, p)
+
+	// After the fixes, the fixed syncs plan cleanly.
+	after := plan(t, cfg, planner.Options{})
+	for _, name := range []string{"missing_table", "missing_column_dst", "missing_unique", "not_null_unmapped"} {
+		sp := syncNamed(t, after, name)
+		if len(sp.Findings) > 0 || !sp.Diffed {
+			t.Errorf("%s: after its fix: diffed=%v\n%s", name, sp.Diffed, findingsText(sp))
+		}
+	}
+	if sp := syncNamed(t, after, "missing_table"); sp.Counts != (planner.Counts{Insert: 10}) {
+		t.Errorf("missing_table after CREATE TABLE: counts %+v, want 10 inserts", sp.Counts)
+	}
+}
+
+// checkDetails checks what the findings of TestEveryFindingInOneRun say.
+func checkDetails(t *testing.T, p *planner.Plan, e *synctest.Env) {
+	t.Helper()
+	expect := func(sync string, code planner.Code, cond bool, what string) {
+		t.Helper()
+		if !cond {
+			t.Errorf("%s: the %s finding %s:\n%s", sync, code, what, findingsText(syncNamed(t, p, sync)))
+		}
+	}
+	first := func(sync string) planner.Finding {
+		sp := syncNamed(t, p, sync)
+		if len(sp.Findings) == 0 {
+			return planner.Finding{}
+		}
+		return sp.Findings[0]
+	}
+
+	f := first("missing_table")
+	expect("missing_table", f.Code, strings.HasPrefix(f.Fix, `CREATE TABLE "public"."nosuch"`) &&
+		strings.Contains(f.Fix, `"id" bigint`) && strings.Contains(f.Fix, `"name" text`) &&
+		strings.Contains(f.Fix, `PRIMARY KEY ("id")`), "has no CREATE TABLE fix with the source's columns and the key")
+
+	f = first("missing_column_dst")
+	expect("missing_column_dst", f.Code, strings.Contains(f.Summary, `"extra"`) &&
+		f.Fix == `ALTER TABLE "public"."mc_dst" ADD COLUMN "extra" integer;`, "does not name the column or add it as integer")
+
+	f = first("missing_column_src")
+	expect("missing_column_src", f.Code, strings.Contains(f.Summary, `"nmae"`) && strings.Contains(f.Detail, `Did you mean "name"?`),
+		`does not name the source column "nmae" and suggest "name"`)
+	expect("missing_column_src", f.Code, f.Fix == "", "carries fix SQL for the destination although the source is wrong")
+
+	f = first("missing_unique")
+	expect("missing_unique", f.Code, strings.Contains(f.Fix, `ADD CONSTRAINT`) && strings.Contains(f.Fix, `UNIQUE ("id")`),
+		"does not add a unique constraint on (id)")
+
+	f = first("not_null_unmapped")
+	expect("not_null_unmapped", f.Code, strings.Contains(f.Summary, `"required"`) &&
+		f.Fix == `ALTER TABLE "public"."nn" ALTER COLUMN "required" DROP NOT NULL;`, "does not name the column or drop NOT NULL")
+
+	for _, s := range []struct{ sync, col, srcType string }{{"type_point", "p", "point"}, {"type_array", "arr", "integer[]"}} {
+		tf := findingWith(syncNamed(t, p, s.sync), planner.CodeTypeMismatch, fmt.Sprintf("%q (%s)", s.col, s.srcType))
+		expect(s.sync, planner.CodeTypeMismatch, tf != nil && strings.Contains(tf.Summary, "bigint") &&
+			strings.Contains(tf.Detail, "cannot cast type "+s.srcType+" to bigint"),
+			"does not name the column, the source type "+s.srcType+", bigint and the server's reason")
+	}
+
+	f = first("null_key")
+	expect("null_key", f.Code, strings.Contains(f.Summary, "2 source rows have a NULL key") && strings.Contains(f.Detail, "id=NULL"),
+		"does not count 2 NULL keys with examples")
+	if sp := syncNamed(t, p, "null_key"); sp.Counts.Insert != 1 {
+		t.Errorf("null_key: the valid row is not counted: %+v", sp.Counts)
+	}
+
+	f = first("dup_key")
+	expect("dup_key", f.Code, strings.Contains(f.Summary, "7 keys appear more than once"), "does not count 7 duplicated keys")
+	expect("dup_key", f.Code, strings.Contains(f.Detail, "Examples: id=1, id=2, id=3, id=4, id=5."),
+		"does not show exactly the first 5 example keys")
+	expect("dup_key", f.Code, !strings.Contains(f.Detail, "id=6") && !strings.Contains(f.Detail, "id=8"), "shows more than 5 examples or a unique key")
+
+	f = first("query_failed")
+	expect("query_failed", f.Code, strings.Contains(f.Summary, "syntax error") && strings.Contains(f.Detail, "At line 3, column 12"),
+		"does not carry the server's message and the position line 3, column 12")
+
+	f = first("conn_badpw")
+	expect("conn_badpw", f.Code, strings.Contains(f.Summary, "password authentication failed"), "does not carry the server's message")
+	expect("conn_badpw", f.Code, !strings.Contains(f.Summary+f.Detail, "not-the-password"), "shows the password")
+	f = first("conn_closed")
+	expect("conn_closed", f.Code, strings.Contains(f.Summary, "postgres.closed") && strings.Contains(f.Summary, "refused"),
+		"does not name the server and say the connection was refused")
+	expect("conn_closed", f.Code, !strings.Contains(f.Summary+f.Detail, e.DstPassword), "shows the password")
+}
+
+// TestPrivilegeFindings plans with a destination role that may only read:
+// the mirror sync reports every missing privilege yet counts exactly, a
+// column-level UPDATE grant is honoured (the fix names only the column that
+// lacks it), and running each fix GRANT removes its finding.
+func TestPrivilegeFindings(t *testing.T) {
+	t.Parallel()
+	e := synctest.New(t)
+	role := e.WithDestinationRole()
+	e.Src(`CREATE TABLE people (id bigint, name text)`)
+	e.Src(`INSERT INTO people SELECT i, 'n' || i FROM generate_series(1, 10) i`)
+	e.Dst(fmt.Sprintf(`REVOKE TEMPORARY ON DATABASE %q FROM PUBLIC`, e.DstDB))
+	e.Dst(fmt.Sprintf(`GRANT USAGE ON SCHEMA public TO %q`, role))
+	e.Dst(`CREATE TABLE priv_mirror (id bigint PRIMARY KEY, name text)`)
+	e.Dst(`INSERT INTO priv_mirror VALUES (1, 'n1'), (2, 'stale'), (3, 'n3'), (20, 'gone')`)
+	e.Dst(fmt.Sprintf(`GRANT SELECT ON priv_mirror TO %q`, role))
+	e.Dst(`CREATE TABLE priv_cols (id bigint PRIMARY KEY, a text, b text)`)
+	e.Dst(fmt.Sprintf(`GRANT SELECT, INSERT, UPDATE (a) ON priv_cols TO %q`, role))
+
+	cfg := e.Config(
+		syncBlock("mirror", "dst", "priv_mirror", "mirror", "SELECT id, name FROM people WHERE id <= 5", "") +
+			syncBlock("columns", "dst", "priv_cols", "update_or_create", "SELECT id, name FROM people WHERE id <= 3",
+				`  mapping = { id = "id", a = "name", b = "name" }`))
+	p := plan(t, cfg, planner.Options{})
+
+	mirror := syncNamed(t, p, "mirror")
+	for _, priv := range []string{"INSERT", "UPDATE", "DELETE"} {
+		f := findingWith(mirror, planner.CodeMissingPrivilege, fmt.Sprintf("role %q lacks %s on public.priv_mirror", role, priv))
+		if f == nil {
+			t.Errorf("mirror: no missing_privilege finding for %s:\n%s", priv, findingsText(mirror))
+			continue
+		}
+		if want := fmt.Sprintf(`GRANT %s ON "public"."priv_mirror" TO %q;`, priv, role); f.Fix != want {
+			t.Errorf("mirror: fix for %s is %q, want %q", priv, f.Fix, want)
+		}
+	}
+	if f := findingWith(mirror, planner.CodeMissingPrivilege, "lacks TEMPORARY"); f == nil {
+		t.Errorf("mirror: no missing_privilege finding for TEMPORARY:\n%s", findingsText(mirror))
+	}
+	if got := codes(mirror); len(got) != 4 {
+		t.Errorf("mirror: %d findings, want exactly INSERT, UPDATE, DELETE and TEMPORARY:\n%s", len(got), findingsText(mirror))
+	}
+	if !mirror.Diffed || mirror.Counts != (planner.Counts{Insert: 2, Update: 1, Delete: 1, Unchanged: 2}) {
+		t.Errorf("mirror: with SELECT the counts must still be exact: diffed=%v %+v", mirror.Diffed, mirror.Counts)
+	}
+
+	cols := syncNamed(t, p, "columns")
+	f := findingWith(cols, planner.CodeMissingPrivilege, fmt.Sprintf(`role %q lacks UPDATE on column "b" of public.priv_cols`, role))
+	if f == nil {
+		t.Errorf("columns: no finding for UPDATE on column b alone:\n%s", findingsText(cols))
+	} else if want := fmt.Sprintf(`GRANT UPDATE ("b") ON "public"."priv_cols" TO %q;`, role); f.Fix != want {
+		t.Errorf("columns: fix %q, want %q", f.Fix, want)
+	}
+	for _, g := range cols.Findings {
+		if strings.Contains(g.Summary, "INSERT") || strings.Contains(g.Summary, `"a"`) || strings.Contains(g.Fix, `"a"`) {
+			t.Errorf("columns: a granted privilege is reported missing: %s (fix %s)", g.Summary, g.Fix)
+		}
+	}
+	if got := codes(cols); len(got) != 2 { // UPDATE (b) and TEMPORARY
+		t.Errorf("columns: %d findings, want UPDATE on b and TEMPORARY:\n%s", len(got), findingsText(cols))
+	}
+
+	checkFixes(t, e, cfg, p)
+	after := plan(t, cfg, planner.Options{})
+	for _, sp := range after.Syncs {
+		if len(sp.Findings) > 0 {
+			t.Errorf("%s: findings after every GRANT ran:\n%s", sp.Name, findingsText(sp))
+		}
+	}
+	if !after.Applyable {
+		t.Error("the plan is not applyable after every GRANT ran")
+	}
+}
