@@ -1,0 +1,309 @@
+// Command bench measures rowform's plan and apply against baselines measured
+// in the same run (DESIGN.md "Benchmarks"). `make bench` runs it.
+//
+// It starts two throwaway clusters (source and destination), generates data
+// per case, runs the rowform binary given by -rowform for plan and apply
+// (peak RSS read from the child's rusage), and measures:
+//
+//   - L_read: both sides COPY (SELECT ... ORDER BY key) TO STDOUT (FORMAT
+//     binary) at the same time, discarded: the floor for an exact plan;
+//   - L_load: one binary COPY of the source rows into an empty copy of the
+//     destination table;
+//   - naive: every source row copied into a temp table on the destination,
+//     INSERT ... ON CONFLICT DO UPDATE of every row, DELETE of the rows
+//     missing from the source, in one transaction.
+//
+// Each figure is the median of -runs runs. The output is one markdown table.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/rowform/rowform/internal/pgcluster"
+)
+
+type options struct {
+	rowform string
+	rows    []int
+	runs    int
+	cases   string
+	quick   bool
+}
+
+func main() {
+	var o options
+	var rows string
+	flag.StringVar(&o.rowform, "rowform", "bin/rowform", "the rowform binary to measure")
+	flag.StringVar(&rows, "rows", "100000,1000000", "comma-separated table sizes")
+	flag.IntVar(&o.runs, "runs", 3, "runs per figure (the median is reported)")
+	flag.StringVar(&o.cases, "cases", "main", "which cases: main (mixed mirror 1% + key types + ratios), all, or smoke")
+	flag.Parse()
+	for _, r := range strings.Split(rows, ",") {
+		var n int
+		if _, err := fmt.Sscan(strings.TrimSpace(r), &n); err != nil || n <= 0 {
+			fmt.Fprintf(os.Stderr, "bench: bad -rows %q\n", r)
+			os.Exit(2)
+		}
+		o.rows = append(o.rows, n)
+	}
+	if err := run(context.Background(), o); err != nil {
+		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+// benchCase is one row of the table.
+type benchCase struct {
+	shape    string // "mixed" or "narrow"
+	key      string // "bigint", "text", "uuid", "two"
+	rows     int
+	ratio    float64 // fraction of rows inserted, updated and deleted each; 1 = empty destination
+	behavior string
+	conns    int
+}
+
+func (c benchCase) name() string {
+	r := fmt.Sprintf("%g%%", c.ratio*100)
+	if c.ratio >= 1 {
+		r = "empty dst"
+	}
+	return fmt.Sprintf("%s %s key, %s, %s, %d conn", c.shape, c.key, humanRows(c.rows), r, c.conns)
+}
+
+func humanRows(n int) string {
+	switch {
+	case n >= 1000000 && n%1000000 == 0:
+		return fmt.Sprintf("%dM", n/1000000)
+	case n >= 1000 && n%1000 == 0:
+		return fmt.Sprintf("%dk", n/1000)
+	}
+	return fmt.Sprint(n)
+}
+
+func cases(o options) []benchCase {
+	var out []benchCase
+	for _, n := range o.rows {
+		switch o.cases {
+		case "smoke":
+			out = append(out, benchCase{"mixed", "bigint", n, 0.01, "mirror", 1})
+		case "main", "all":
+			out = append(out,
+				benchCase{"mixed", "bigint", n, 0.01, "mirror", 1},
+				benchCase{"mixed", "bigint", n, 0, "mirror", 1},
+				benchCase{"mixed", "bigint", n, 0.10, "mirror", 1},
+				benchCase{"mixed", "bigint", n, 0.50, "mirror", 1},
+				benchCase{"mixed", "bigint", n, 1, "mirror", 1},
+				benchCase{"mixed", "text", n, 0.01, "mirror", 1},
+				benchCase{"mixed", "uuid", n, 0.01, "mirror", 1},
+				benchCase{"mixed", "two", n, 0.01, "mirror", 1},
+				benchCase{"narrow", "bigint", n, 0.01, "mirror", 1},
+			)
+			if o.cases == "all" {
+				for _, c := range []int{2, 4, 8} {
+					out = append(out, benchCase{"mixed", "bigint", n, 0.01, "mirror", c})
+				}
+			}
+		}
+	}
+	return out
+}
+
+// result holds the medians of one case, in seconds and MB.
+type result struct {
+	c                   benchCase
+	plan, apply         float64
+	planRSS, applyRSS   float64
+	lread, lload, naive float64
+	counts              string
+}
+
+func run(ctx context.Context, o options) error {
+	if _, err := os.Stat(o.rowform); err != nil {
+		return fmt.Errorf("the rowform binary %s is missing; run make build", o.rowform)
+	}
+	abs, _ := filepath.Abs(o.rowform)
+	o.rowform = abs
+	fmt.Fprintln(os.Stderr, "bench: starting source and destination clusters")
+	src, err := pgcluster.Start(ctx, pgcluster.Options{Locale: "C", ExtraConf: benchConf})
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	dst, err := pgcluster.Start(ctx, pgcluster.Options{Locale: "C", ExtraConf: benchConf})
+	if err != nil {
+		return err
+	}
+	defer dst.Close()
+	dir, err := os.MkdirTemp("", "rowform-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+
+	var results []result
+	for _, c := range cases(o) {
+		fmt.Fprintf(os.Stderr, "bench: %s\n", c.name())
+		r, err := runCase(ctx, o, src, dst, dir, c)
+		if err != nil {
+			return fmt.Errorf("%s: %w", c.name(), err)
+		}
+		results = append(results, r)
+	}
+	printTable(os.Stdout, results)
+	return nil
+}
+
+var benchConf = []string{"shared_buffers = 512MB", "work_mem = 64MB", "maintenance_work_mem = 256MB", "max_wal_size = 4GB", "checkpoint_timeout = 30min"}
+
+func runCase(ctx context.Context, o options, src, dst *pgcluster.Cluster, dir string, c benchCase) (result, error) {
+	r := result{c: c}
+	sconn, err := pgx.Connect(ctx, src.ConnString(""))
+	if err != nil {
+		return r, err
+	}
+	defer sconn.Close(ctx)
+	dconn, err := pgx.Connect(ctx, dst.ConnString(""))
+	if err != nil {
+		return r, err
+	}
+	defer dconn.Close(ctx)
+	gen := newGenerator(c)
+	if err := gen.load(ctx, sconn, dconn); err != nil {
+		return r, fmt.Errorf("generating data: %w", err)
+	}
+	cfgDir := filepath.Join(dir, "cfg")
+	_ = os.RemoveAll(cfgDir)
+	if err := os.MkdirAll(cfgDir, 0o755); err != nil {
+		return r, err
+	}
+	if err := os.WriteFile(filepath.Join(cfgDir, "main.hcl"), []byte(gen.config(src, dst)), 0o644); err != nil {
+		return r, err
+	}
+	env := append(os.Environ(), "SRC_PASSWORD="+src.Password, "DST_PASSWORD="+dst.Password)
+
+	var plans, applies, planRSS, applyRSS, lreads, lloads, naives []float64
+	for i := 0; i < o.runs; i++ {
+		// Plan.
+		t, rss, out, err := timeBinary(o.rowform, env, "-chdir="+cfgDir, "plan", "-json")
+		if err != nil {
+			return r, fmt.Errorf("plan: %v\n%s", err, out)
+		}
+		plans, planRSS = append(plans, t), append(planRSS, rss)
+		r.counts = countsOf(out)
+		// L_read.
+		t, err = lread(ctx, src, dst, gen)
+		if err != nil {
+			return r, fmt.Errorf("L_read: %w", err)
+		}
+		lreads = append(lreads, t)
+		// Apply (includes its own diff), then restore the destination.
+		t, rss, out, err = timeBinary(o.rowform, env, "-chdir="+cfgDir, "apply", "-auto-approve", "-json")
+		if err != nil {
+			return r, fmt.Errorf("apply: %v\n%s", err, out)
+		}
+		applies, applyRSS = append(applies, t), append(applyRSS, rss)
+		if err := gen.restoreDestination(ctx, dconn); err != nil {
+			return r, err
+		}
+		// Naive peer, then restore.
+		t, err = naive(ctx, src, dst, gen)
+		if err != nil {
+			return r, fmt.Errorf("naive: %w", err)
+		}
+		naives = append(naives, t)
+		if err := gen.restoreDestination(ctx, dconn); err != nil {
+			return r, err
+		}
+		// L_load.
+		t, err = lload(ctx, src, dst, gen)
+		if err != nil {
+			return r, fmt.Errorf("L_load: %w", err)
+		}
+		lloads = append(lloads, t)
+	}
+	r.plan, r.apply = median(plans), median(applies)
+	r.planRSS, r.applyRSS = maxOf(planRSS), maxOf(applyRSS)
+	r.lread, r.lload, r.naive = median(lreads), median(lloads), median(naives)
+	return r, nil
+}
+
+// timeBinary runs rowform and returns wall seconds and peak RSS in MB.
+func timeBinary(bin string, env []string, args ...string) (float64, float64, string, error) {
+	cmd := exec.Command(bin, args...)
+	cmd.Env = env
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	start := time.Now()
+	err := cmd.Run()
+	secs := time.Since(start).Seconds()
+	rss := 0.0
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		rss = float64(ru.Maxrss) / 1024
+	}
+	return secs, rss, out.String(), err
+}
+
+func countsOf(planJSON string) string {
+	var ins, upd, del int64
+	i := strings.Index(planJSON, `"summary"`)
+	if i < 0 {
+		return "?"
+	}
+	s := planJSON[i:]
+	fmt.Sscanf(after(s, `"insert": `), "%d", &ins)
+	fmt.Sscanf(after(s, `"update": `), "%d", &upd)
+	fmt.Sscanf(after(s, `"delete": `), "%d", &del)
+	return fmt.Sprintf("+%d ~%d -%d", ins, upd, del)
+}
+
+func after(s, sep string) string {
+	if i := strings.Index(s, sep); i >= 0 {
+		return s[i+len(sep):]
+	}
+	return ""
+}
+
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	return s[len(s)/2]
+}
+
+func maxOf(xs []float64) float64 {
+	m := 0.0
+	for _, x := range xs {
+		if x > m {
+			m = x
+		}
+	}
+	return m
+}
+
+func printTable(w io.Writer, rs []result) {
+	fmt.Fprintln(w, "| case | changes | plan s | L_read s | plan/L_read | apply s | naive s | naive/apply | L_load s | plan RSS MB | apply RSS MB |")
+	fmt.Fprintln(w, "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+	for _, r := range rs {
+		fmt.Fprintf(w, "| %s | %s | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.0f | %.0f |\n",
+			r.c.name(), r.counts, r.plan, r.lread, r.plan/r.lread, r.apply, r.naive, r.naive/r.apply, r.lload, r.planRSS, r.applyRSS)
+	}
+	fmt.Fprintln(w)
+	for _, r := range rs {
+		if r.c.ratio >= 1 {
+			fmt.Fprintf(w, "- %s: initial load apply/L_load = %.2f\n", r.c.name(), r.apply/r.lload)
+		}
+	}
+}
