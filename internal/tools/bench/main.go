@@ -1,6 +1,10 @@
 // Command bench measures rowform's plan and apply against baselines measured
 // in the same run (DESIGN.md "Benchmarks"). `make bench` runs it.
 //
+// Apply is measured as `rowform apply PLANFILE` of the plan just made: it
+// re-runs the whole diff inside its transaction before writing, so its time
+// includes its own diff.
+//
 // It starts two throwaway clusters (source and destination), generates data
 // per case, runs the rowform binary given by -rowform for plan and apply
 // (peak RSS read from the child's rusage), and measures:
@@ -195,7 +199,8 @@ func runCase(ctx context.Context, o options, src, dst *pgcluster.Cluster, dir st
 	var plans, applies, planRSS, applyRSS, lreads, lloads, naives []float64
 	for i := 0; i < o.runs; i++ {
 		// Plan.
-		t, rss, out, err := timeBinary(o.rowform, env, "-chdir="+cfgDir, "plan", "-json")
+		planFile := filepath.Join(dir, "bench.plan")
+		t, rss, out, err := timeBinary(o.rowform, env, "-chdir="+cfgDir, "plan", "-json", "-out="+planFile)
 		if err != nil {
 			return r, fmt.Errorf("plan: %v\n%s", err, out)
 		}
@@ -207,8 +212,9 @@ func runCase(ctx context.Context, o options, src, dst *pgcluster.Cluster, dir st
 			return r, fmt.Errorf("L_read: %w", err)
 		}
 		lreads = append(lreads, t)
-		// Apply (includes its own diff), then restore the destination.
-		t, rss, out, err = timeBinary(o.rowform, env, "-chdir="+cfgDir, "apply", "-auto-approve", "-json")
+		// Apply of the saved plan (it re-runs its own diff inside its
+		// transaction to prove the plan is not stale), then restore.
+		t, rss, out, err = timeBinary(o.rowform, env, "-chdir="+cfgDir, "apply", "-json", planFile)
 		if err != nil {
 			return r, fmt.Errorf("apply: %v\n%s", err, out)
 		}
