@@ -6,7 +6,7 @@ GO          ?= go
 STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 BIN         := bin/rowform
 
-.PHONY: all build demo deps test vet staticcheck gofmt-check lint fmt clean
+.PHONY: all build demo deps test vet staticcheck gofmt-check lint fmt clean bench
 
 all: build
 
@@ -63,3 +63,12 @@ fmt: build
 
 clean:
 	rm -rf bin
+
+## bench: plan/apply timings and peak memory beside L_read, L_load and naive-upsert baselines
+## (BENCH_ROWS=100000,1000000 by default; add 10000000 for the large case; BENCH_CASES=main|all|smoke)
+BENCH_ROWS  ?= 100000,1000000
+BENCH_CASES ?= main
+BENCH_RUNS  ?= 3
+bench: build deps
+	$(GO) build -o bin/bench ./internal/tools/bench
+	./bin/bench -rowform $(BIN) -rows $(BENCH_ROWS) -cases $(BENCH_CASES) -runs $(BENCH_RUNS)

@@ -61,7 +61,7 @@ func main() {
 		}
 		o.rows = append(o.rows, n)
 	}
-	if err := run(context.Background(), o); err != nil {
+	if err := run(context.Background(), o, os.Stdout); err != nil {
 		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
 		os.Exit(1)
 	}
@@ -132,7 +132,7 @@ type result struct {
 	counts              string
 }
 
-func run(ctx context.Context, o options) error {
+func run(ctx context.Context, o options, w io.Writer) error {
 	if _, err := os.Stat(o.rowform); err != nil {
 		return fmt.Errorf("the rowform binary %s is missing; run make build", o.rowform)
 	}
@@ -164,7 +164,7 @@ func run(ctx context.Context, o options) error {
 		}
 		results = append(results, r)
 	}
-	printTable(os.Stdout, results)
+	printTable(w, results)
 	return nil
 }
 
