@@ -154,7 +154,7 @@ func (l *layout) diff(ctx context.Context, behavior hclconfig.Behavior, src, dst
 		}
 		if advanceSrc {
 			if !l.hasNullKey(s) {
-				prevBuf.set(s.Values)
+				l.setKeys(&prevBuf, s)
 				prev = &prevBuf
 			}
 			if s, err = src.next(); err != nil {

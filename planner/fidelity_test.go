@@ -199,8 +199,13 @@ sync "fidelity" {
 	// as numeric(10,2), a NULL as NULL.
 	checkSample(t, sp, "1", "num", "1.50", "1.51")
 	checkSample(t, sp, fmt.Sprint(nullToValue), "num", "NULL", "1.23")
-	checkSample(t, sp, fmt.Sprint(valueToNull), "js", `{"a": {"x": "v14", "y": 1}, "b": [1, 2]}`, "NULL")
 	checkSample(t, sp, "7", "vc", "hello 7", "hello 7 ")
+	checkSample(t, sp, "8", "b", "t", "f")
+	checkSample(t, sp, "6", "ta", `{a6,"b c",""}`, `{a6,"b c",NULL}`)
+	// SampleRow promises PostgreSQL's text output format, which is what a
+	// user sees in psql (the sessions run with TimeZone UTC).
+	checkSample(t, sp, fmt.Sprint(valueToNull), "js", `{"a": {"x": "v14", "y": 1}, "b": [1, 2]}`, "NULL")
+	checkSample(t, sp, "2", "tstz", "2024-03-02 12:00:00+00", "2024-03-02 12:00:01+00")
 	if t.Failed() {
 		logSamples(t, sp)
 	}

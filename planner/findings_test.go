@@ -376,11 +376,16 @@ func TestPrivilegeFindings(t *testing.T) {
 	e.Dst(fmt.Sprintf(`GRANT SELECT ON priv_mirror TO %q`, role))
 	e.Dst(`CREATE TABLE priv_cols (id bigint PRIMARY KEY, a text, b text)`)
 	e.Dst(fmt.Sprintf(`GRANT SELECT, INSERT, UPDATE (a) ON priv_cols TO %q`, role))
+	// Every table privilege, but no USAGE on the table's schema.
+	e.Dst(`CREATE SCHEMA crm`)
+	e.Dst(`CREATE TABLE crm.accounts (id bigint PRIMARY KEY, name text)`)
+	e.Dst(fmt.Sprintf(`GRANT ALL ON crm.accounts TO %q`, role))
 
 	cfg := e.Config(
 		syncBlock("mirror", "dst", "priv_mirror", "mirror", "SELECT id, name FROM people WHERE id <= 5", "") +
 			syncBlock("columns", "dst", "priv_cols", "update_or_create", "SELECT id, name FROM people WHERE id <= 3",
-				`  mapping = { id = "id", a = "name", b = "name" }`))
+				`  mapping = { id = "id", a = "name", b = "name" }`) +
+			syncBlock("schema", "dst", "crm.accounts", "update_or_create", "SELECT id, name FROM people", ""))
 	p := plan(t, cfg, planner.Options{})
 
 	mirror := syncNamed(t, p, "mirror")
@@ -420,8 +425,18 @@ func TestPrivilegeFindings(t *testing.T) {
 		t.Errorf("columns: %d findings, want UPDATE on b and TEMPORARY:\n%s", len(got), findingsText(cols))
 	}
 
+	schema := syncNamed(t, p, "schema")
+	if f := findingWith(schema, planner.CodeMissingPrivilege, fmt.Sprintf(`role %q lacks USAGE on schema "crm"`, role)); f == nil {
+		t.Errorf("schema: no finding for USAGE on schema crm:\n%s", findingsText(schema))
+	} else if want := fmt.Sprintf(`GRANT USAGE ON SCHEMA "crm" TO %q;`, role); f.Fix != want {
+		t.Errorf("schema: fix %q, want %q", f.Fix, want)
+	}
+
 	checkFixes(t, e, cfg, p)
 	after := plan(t, cfg, planner.Options{})
+	if sp := syncNamed(t, after, "schema"); sp.Counts != (planner.Counts{Insert: 10}) {
+		t.Errorf("schema: after the grants: counts %+v, want 10 inserts", sp.Counts)
+	}
 	for _, sp := range after.Syncs {
 		if len(sp.Findings) > 0 {
 			t.Errorf("%s: findings after every GRANT ran:\n%s", sp.Name, findingsText(sp))

@@ -41,6 +41,48 @@ func (r *Row) set(vals [][]byte) {
 	}
 }
 
+// setKeys copies the key values of src (the key columns and the extra text
+// sort keys) into r, leaving the other values nil. It is what duplicate
+// detection keeps of the previous row.
+func (l *layout) setKeys(r, src *Row) {
+	if cap(r.Values) < len(src.Values) {
+		r.Values = make([][]byte, len(src.Values))
+	}
+	r.Values = r.Values[:len(src.Values)]
+	r.buf = r.buf[:0]
+	copyAt := func(i int) {
+		v := src.Values[i]
+		if v == nil {
+			r.Values[i] = nil
+			return
+		}
+		start := len(r.buf)
+		r.buf = append(r.buf, v...)
+		r.Values[i] = r.buf[start:len(r.buf):len(r.buf)]
+	}
+	for i := range r.Values {
+		r.Values[i] = nil
+	}
+	// Values first land in buf; slices taken before a reallocation would
+	// point at the old array, so size buf for all of them up front.
+	n := 0
+	for i := 0; i < l.NKey; i++ {
+		n += len(src.Values[i])
+	}
+	for t := range l.TextKeys {
+		n += len(src.Values[len(l.Cols)+t])
+	}
+	if cap(r.buf) < n {
+		r.buf = make([]byte, 0, 2*n)
+	}
+	for i := 0; i < l.NKey; i++ {
+		copyAt(i)
+	}
+	for t := range l.TextKeys {
+		copyAt(len(l.Cols) + t)
+	}
+}
+
 // clone returns a copy of r that owns its memory.
 func (r *Row) clone() *Row {
 	c := &Row{}
@@ -50,20 +92,20 @@ func (r *Row) clone() *Row {
 
 // rowStream yields rows in key order.
 type rowStream interface {
-	// next returns the next row, or nil at the end. The returned row stays
-	// valid until the second call after it, so a caller can keep the
-	// previous row while looking at the current one.
+	// next returns the next row, or nil at the end. The returned row is
+	// only valid until the next call: it may point into the driver's
+	// receive buffer.
 	next() (*Row, error)
 	// close ends the stream early or after the end, and reports an error the
 	// server sent at the end of the result.
 	close() error
 }
 
-// resultStream reads a binary-format query result from one connection.
+// resultStream reads a binary-format query result from one connection. Its
+// rows point into pgx's receive buffer: no value is copied.
 type resultStream struct {
 	rr    *pgconn.ResultReader
-	rows  [2]Row
-	cur   int
+	row   Row
 	width int
 	done  bool
 	count int64
@@ -88,11 +130,9 @@ func (s *resultStream) next() (*Row, error) {
 	if len(vals) != s.width {
 		return nil, fmt.Errorf("internal error: a row has %d values, expected %d", len(vals), s.width)
 	}
-	s.cur ^= 1
-	r := &s.rows[s.cur]
-	r.set(vals)
+	s.row.Values = vals
 	s.count++
-	return r, nil
+	return &s.row, nil
 }
 
 func (s *resultStream) close() error {

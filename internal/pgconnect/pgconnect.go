@@ -7,10 +7,12 @@
 package pgconnect
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strconv"
 	"strings"
@@ -19,6 +21,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/rowform/rowform/hclconfig"
 	"github.com/rowform/rowform/internal/sshtunnel"
 )
@@ -32,6 +35,9 @@ var SessionSettings = map[string]string{
 	"IntervalStyle":      "postgres",
 	"extra_float_digits": "3",
 }
+
+// readBufferSize is the size of the socket reads of a connection.
+const readBufferSize = 256 << 10
 
 // DefaultConnectTimeout bounds establishing one connection.
 const DefaultConnectTimeout = 15 * time.Second
@@ -89,6 +95,11 @@ func Config(s *hclconfig.Server, applicationName string) (*pgx.ConnConfig, error
 	// Statements are prepared explicitly where it pays; the describe-exec
 	// mode keeps one round trip for ad-hoc catalog queries.
 	cfg.DefaultQueryExecMode = pgx.QueryExecModeDescribeExec
+	// Row diffs stream whole tables: read the socket in large chunks, so
+	// that a million rows cost a few thousand reads instead of one per 8 kB.
+	cfg.BuildFrontend = func(r io.Reader, w io.Writer) *pgproto3.Frontend {
+		return pgproto3.NewFrontend(bufio.NewReaderSize(r, readBufferSize), w)
+	}
 	return cfg, nil
 }
 

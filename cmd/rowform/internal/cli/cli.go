@@ -116,6 +116,8 @@ func (inv *invocation) run(ctx context.Context, args []string) int {
 		}
 		inv.dir = dir
 	}
+	stop := inv.startProfiles()
+	defer stop()
 	return cmd.run(ctx, inv, cmdArgs)
 }
 
