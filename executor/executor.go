@@ -104,7 +104,7 @@ func Apply(ctx context.Context, cfg *hclconfig.Config, p *planner.Plan, opts Opt
 	semFor := func(s *hclconfig.Server) chan struct{} {
 		mu.Lock()
 		defer mu.Unlock()
-		key := s.Address()
+		key := s.Kind + "." + s.Address()
 		if sems[key] == nil {
 			sems[key] = make(chan struct{}, s.MaxConnections)
 		}
@@ -154,6 +154,16 @@ func Apply(ctx context.Context, cfg *hclconfig.Config, p *planner.Plan, opts Opt
 				return
 			}
 			defer func() { <-sem }()
+			if s.Source.Server != nil {
+				ssem := semFor(s.Source.Server)
+				select {
+				case ssem <- struct{}{}:
+				case <-ctx.Done():
+					r.Status, r.Err = StatusSkipped, fmt.Errorf("not started: interrupted")
+					return
+				}
+				defer func() { <-ssem }()
+			}
 			start := time.Now()
 			applySync(ctx, connector, s, sp, opts, r)
 			r.Duration = time.Since(start)

@@ -268,7 +268,18 @@ func checkCSVOnly(home string) func(t *testing.T, cfg *Config, dir string) {
 		eq(t, "Guard", sy.Guard, (*Guard)(nil))
 		eq(t, "Query", sy.Query, "")
 		eq(t, "Sync(missing)", cfg.Sync("nope"), (*Sync)(nil))
-		_ = home
+
+		tun := cfg.Destinations["postgres.tunnelled"]
+		if tun == nil || tun.SSHTunnel == nil {
+			t.Fatalf("destination postgres.tunnelled or its tunnel missing: %+v", tun)
+		}
+		eq(t, "tunnel", *tun.SSHTunnel, SSHTunnel{
+			Host:           "bastion.example.com",
+			Port:           22,
+			User:           "tunnel",
+			KnownHostsFile: filepath.Join(home, ".ssh", "known_hosts"),
+			DeclRange:      tun.SSHTunnel.DeclRange,
+		})
 	}
 }
 

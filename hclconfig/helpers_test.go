@@ -40,19 +40,6 @@ func loadFiles(t testing.TB, files map[string]string, in Inputs) (*Config, hcl.D
 	return Load(dir, in)
 }
 
-// mustLoad loads dir and fails the test on any error diagnostic.
-func mustLoad(t testing.TB, dir string, in Inputs) *Config {
-	t.Helper()
-	cfg, diags := Load(dir, in)
-	if cfg == nil {
-		t.Fatalf("Load(%s) returned a nil *Config", dir)
-	}
-	if diags.HasErrors() {
-		t.Fatalf("Load(%s): unexpected errors:\n%s", dir, renderDiags(cfg, diags))
-	}
-	return cfg
-}
-
 // renderDiags renders diags the way the CLI does, with source snippets.
 func renderDiags(cfg *Config, diags hcl.Diagnostics) string {
 	var buf bytes.Buffer
@@ -95,17 +82,6 @@ func diagsText(diags hcl.Diagnostics) string {
 // diagMatches reports whether d has the severity and text in its Summary or Detail.
 func diagMatches(d *hcl.Diagnostic, sev hcl.DiagnosticSeverity, text string) bool {
 	return d.Severity == sev && (strings.Contains(d.Summary, text) || strings.Contains(d.Detail, text))
-}
-
-// findDiag returns the first diagnostic of severity sev whose Summary or
-// Detail contains text, or nil.
-func findDiag(diags hcl.Diagnostics, sev hcl.DiagnosticSeverity, text string) *hcl.Diagnostic {
-	for _, d := range diags {
-		if diagMatches(d, sev, text) {
-			return d
-		}
-	}
-	return nil
 }
 
 // wantError fails the test unless an error diagnostic contains every text

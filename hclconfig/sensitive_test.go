@@ -20,6 +20,7 @@ var canaries = []string{
 	"canary-env-5151",     // env("CANARY_MODE")
 	"canary-secret-123",   // env("WAREHOUSE_PASSWORD")
 	"canary-file-6363",    // var.file_secret, from a -var-file
+	"canaryunquoted6464",  // var.file_secret, unquoted by mistake in a -var-file
 }
 
 const sensitiveDecls = `
@@ -200,6 +201,10 @@ source "csv" "x" {
 			in.VarFiles = append(in.VarFiles, "num.vars.hcl")
 			return in
 		}, []string{"Invalid value for variable", "secret_num"}},
+		{"unquoted value in a var file", sensitiveServer(""), func(in Inputs) Inputs {
+			in.VarFiles = append(in.VarFiles, "unquoted.vars.hcl")
+			return in
+		}, []string{"Variables not allowed"}},
 		{"malformed -var with an empty name", sensitiveServer(""), func(in Inputs) Inputs {
 			in.Vars = append(in.Vars, "=canary-var-4242")
 			return in
@@ -216,6 +221,8 @@ source "csv" "x" {
 				"main.hcl":        c.body,
 				"secret.vars.hcl": secretVarFile,
 				"num.vars.hcl":    `secret_num = "987654321x"` + "\n",
+				// A value that lost its quotes parses as a reference.
+				"unquoted.vars.hcl": "file_secret = canaryunquoted6464\n",
 			}, in)
 			wantError(t, diags, c.want...)
 			assertNoCanary(t, "the rendered diagnostics", renderDiags(cfg, diags))

@@ -380,12 +380,17 @@ func TestPrivilegeFindings(t *testing.T) {
 	e.Dst(`CREATE SCHEMA crm`)
 	e.Dst(`CREATE TABLE crm.accounts (id bigint PRIMARY KEY, name text)`)
 	e.Dst(fmt.Sprintf(`GRANT ALL ON crm.accounts TO %q`, role))
+	// SELECT granted; the words SELECT and USAGE in the table's name must not
+	// make a missing INSERT look like a missing SELECT.
+	e.Dst(`CREATE TABLE "SELECTED_USAGE" (id bigint PRIMARY KEY, name text)`)
+	e.Dst(fmt.Sprintf(`GRANT SELECT ON "SELECTED_USAGE" TO %q`, role))
 
 	cfg := e.Config(
 		syncBlock("mirror", "dst", "priv_mirror", "mirror", "SELECT id, name FROM people WHERE id <= 5", "") +
 			syncBlock("columns", "dst", "priv_cols", "update_or_create", "SELECT id, name FROM people WHERE id <= 3",
 				`  mapping = { id = "id", a = "name", b = "name" }`) +
-			syncBlock("schema", "dst", "crm.accounts", "update_or_create", "SELECT id, name FROM people", ""))
+			syncBlock("schema", "dst", "crm.accounts", "update_or_create", "SELECT id, name FROM people", "") +
+			syncBlock("upper", "dst", "SELECTED_USAGE", "append", "SELECT id, name FROM people", ""))
 	p := plan(t, cfg, planner.Options{})
 
 	mirror := syncNamed(t, p, "mirror")
@@ -430,6 +435,14 @@ func TestPrivilegeFindings(t *testing.T) {
 		t.Errorf("schema: no finding for USAGE on schema crm:\n%s", findingsText(schema))
 	} else if want := fmt.Sprintf(`GRANT USAGE ON SCHEMA "crm" TO %q;`, role); f.Fix != want {
 		t.Errorf("schema: fix %q, want %q", f.Fix, want)
+	}
+
+	upper := syncNamed(t, p, "upper")
+	if findingWith(upper, planner.CodeMissingPrivilege, "lacks INSERT") == nil {
+		t.Errorf("upper: no finding for INSERT:\n%s", findingsText(upper))
+	}
+	if !upper.Diffed || upper.Counts != (planner.Counts{Insert: 10}) {
+		t.Errorf("upper: a missing INSERT stopped the diff of a table it may SELECT: diffed=%v counts %+v", upper.Diffed, upper.Counts)
 	}
 
 	checkFixes(t, e, cfg, p)
