@@ -141,12 +141,13 @@ type SampleRow struct {
 	Columns []SampleColumn `json:"columns"`
 }
 
-// SampleColumn is one column of a sample row. Before is empty for inserts,
-// After is empty for deletes.
+// SampleColumn is one column of a sample row. Before is "" for inserts and
+// After is "" for deletes; both are always present in JSON, so an empty
+// string value is not mistaken for a missing one.
 type SampleColumn struct {
 	Name   string `json:"name"`
-	Before string `json:"before,omitempty"`
-	After  string `json:"after,omitempty"`
+	Before string `json:"before"`
+	After  string `json:"after"`
 }
 
 // Sensitive is how a sensitive column's value is shown.
