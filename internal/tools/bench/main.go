@@ -130,6 +130,8 @@ type result struct {
 	planRSS, applyRSS   float64
 	lread, lload, naive float64
 	counts              string
+	// lreadPar maps p to L_read with p key ranges per side (bigint keys only).
+	lreadPar map[int]float64
 }
 
 func run(ctx context.Context, o options, w io.Writer) error {
@@ -238,6 +240,17 @@ func runCase(ctx context.Context, o options, src, dst *pgcluster.Cluster, dir st
 		}
 		lloads = append(lloads, t)
 	}
+	if c.conns > 1 && c.key == "bigint" {
+		var ts []float64
+		for i := 0; i < o.runs; i++ {
+			t, err := lreadParallel(ctx, src, dst, gen, c.conns)
+			if err != nil {
+				return r, fmt.Errorf("L_read x%d: %w", c.conns, err)
+			}
+			ts = append(ts, t)
+		}
+		r.lreadPar = map[int]float64{c.conns: median(ts)}
+	}
 	r.plan, r.apply = median(plans), median(applies)
 	r.planRSS, r.applyRSS = maxOf(planRSS), maxOf(applyRSS)
 	r.lread, r.lload, r.naive = median(lreads), median(lloads), median(naives)
@@ -307,6 +320,11 @@ func printTable(w io.Writer, rs []result) {
 			r.c.name(), r.counts, r.plan, r.lread, r.plan/r.lread, r.apply, r.naive, r.naive/r.apply, r.lload, r.planRSS, r.applyRSS)
 	}
 	fmt.Fprintln(w)
+	for _, r := range rs {
+		for p, t := range r.lreadPar {
+			fmt.Fprintf(w, "- %s: L_read with %d parallel key ranges per side = %.2f s (1 range: %.2f s)\n", r.c.name(), p, t, r.lread)
+		}
+	}
 	for _, r := range rs {
 		if r.c.ratio >= 1 {
 			fmt.Fprintf(w, "- %s: initial load apply/L_load = %.2f\n", r.c.name(), r.apply/r.lload)
