@@ -25,7 +25,7 @@ type Config struct {
 	Dir string
 	// Files are the parsed files, by the name used in diagnostics. Renderers
 	// use them to print source snippets.
-	Files map[string]*hcl.File
+	Files map[string]*hcl.File `json:"-"`
 	// Variables are the declared input variables with their final values.
 	Variables map[string]*Variable
 	// Destinations are keyed by address, "postgres.<name>".
@@ -39,8 +39,9 @@ type Config struct {
 	// configuration with the same non-secret inputs give the same Digest.
 	Digest string
 
-	// values holds the final variable values, for NonSensitiveValue.
-	values map[string]cty.Value
+	// values returns the final variable values, for NonSensitiveValue. A
+	// function, so that printing a Config can never show them.
+	values func() map[string]cty.Value
 }
 
 // NonSensitiveValue returns the final value of a variable that is not
@@ -51,7 +52,10 @@ func (c *Config) NonSensitiveValue(name string) (cty.Value, bool) {
 	if !ok || v.Sensitive {
 		return cty.NilVal, false
 	}
-	val, ok := c.values[name]
+	if c.values == nil {
+		return cty.NilVal, false
+	}
+	val, ok := c.values()[name]
 	if !ok || val.HasMark(SensitiveMark) {
 		return cty.NilVal, false
 	}
@@ -107,8 +111,8 @@ type Variable struct {
 	Name        string
 	Description string
 	Sensitive   bool
-	// Source says where the final value came from: "default", "-var-file=F",
-	// "environment ROWFORM_VAR_name" or "-var".
+	// Source says where the final value came from: "default",
+	// "-var-file=F", "environment variable ROWFORM_VAR_name" or "-var option".
 	Source    string
 	DeclRange hcl.Range `json:"-"`
 }
@@ -272,20 +276,29 @@ type Guard struct {
 // Secret holds a value that must never be shown. Its String, GoString,
 // Format and MarshalJSON all print "(sensitive)"; only Reveal returns the
 // value, for handing to a driver.
-type Secret struct{ value string }
+//
+// The value lives behind a function, so that even a fmt verb that bypasses
+// the methods (%s of a struct holding a Secret, say) prints an address and
+// never the value.
+type Secret struct{ value func() string }
 
 // NewSecret wraps s.
-func NewSecret(s string) Secret { return Secret{value: s} }
+func NewSecret(s string) Secret { return Secret{value: func() string { return s }} }
 
 // Reveal returns the secret value. Call it only to hand the value to a driver.
-func (s Secret) Reveal() string { return s.value }
+func (s Secret) Reveal() string {
+	if s.value == nil {
+		return ""
+	}
+	return s.value()
+}
 
 // IsSet reports whether the secret is non-empty.
-func (s Secret) IsSet() bool { return s.value != "" }
+func (s Secret) IsSet() bool { return s.Reveal() != "" }
 
 // String implements fmt.Stringer without revealing the value.
 func (s Secret) String() string {
-	if s.value == "" {
+	if !s.IsSet() {
 		return ""
 	}
 	return "(sensitive)"

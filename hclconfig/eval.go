@@ -53,10 +53,21 @@ func (l *loader) eval(c *hcl.BodyContent, name string, want cty.Type) attrValue 
 		return out
 	}
 	if cv.IsNull() {
+		if requiredAttributes[name] {
+			l.errorf(a.Expr.Range().Ptr(), "Missing required argument",
+				"The argument %q is required; null is not a value for it.", name)
+		}
 		return out
 	}
 	out.val, out.ok = cv, true
 	return out
+}
+
+// requiredAttributes are the attributes that must have a value wherever they
+// appear (SPEC §1); null is refused for them.
+var requiredAttributes = map[string]bool{
+	"host": true, "database": true, "user": true, "path": true,
+	"table": true, "behavior": true, "key": true,
 }
 
 // str evaluates a string attribute; "" when not usable.
@@ -96,16 +107,16 @@ func (l *loader) integer(c *hcl.BodyContent, name string, min, max int64) (int64
 		return 0, v
 	}
 	bf := v.val.AsBigFloat()
-	i, acc := bf.Int64()
-	if acc != big.Exact || !bf.IsInt() {
+	if !bf.IsInt() {
 		l.errorf(v.rng(), fmt.Sprintf("Invalid %s", name), "%s must be a whole number.", name)
 		v.ok = false
 		return 0, v
 	}
-	if i < min || i > max {
+	i, acc := bf.Int64()
+	if acc != big.Exact || i < min || i > max {
 		got := ""
 		if !v.sensitive {
-			got = fmt.Sprintf(" got %d.", i)
+			got = fmt.Sprintf(" got %s.", bf.Text('g', 20))
 		}
 		if max == maxInt {
 			l.errorf(v.rng(), fmt.Sprintf("Invalid %s", name), "%s must be %d or more;%s", name, min, got)
@@ -192,7 +203,11 @@ func (l *loader) stringList(c *hcl.BodyContent, name string, allowEmpty bool) ([
 			return nil, v
 		}
 		if seen[s] {
-			l.errorf(a.Expr.Range().Ptr(), fmt.Sprintf("Invalid %s", name), "%s names %q twice.", name, s)
+			shown := fmt.Sprintf("%q", s)
+			if v.sensitive {
+				shown = "a (sensitive) name"
+			}
+			l.errorf(a.Expr.Range().Ptr(), fmt.Sprintf("Invalid %s", name), "%s names %s twice.", name, shown)
 			v.ok = false
 			return nil, v
 		}

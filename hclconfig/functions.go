@@ -36,10 +36,67 @@ func Functions(baseDir string, lookupEnv func(string) (string, bool), allowUnset
 		"replace":    stdlib.ReplaceFunc,
 		"coalesce":   stdlib.CoalesceFunc,
 		"substr":     stdlib.SubstrFunc,
-		"tostring":   stdlib.MakeToFunc(cty.String),
-		"tonumber":   stdlib.MakeToFunc(cty.Number),
-		"tobool":     stdlib.MakeToFunc(cty.Bool),
+		"tostring":   quiet(stdlib.MakeToFunc(cty.String)),
+		"tonumber":   quiet(stdlib.MakeToFunc(cty.Number)),
+		"tobool":     quiet(stdlib.MakeToFunc(cty.Bool)),
 	}
+}
+
+// quiet wraps a function so that its errors never quote a sensitive
+// argument: go-cty's conversion functions put the value in their messages.
+func quiet(f function.Function) function.Function {
+	params := f.Params()
+	for i := range params {
+		params[i].AllowMarked = true
+	}
+	var vp *function.Parameter
+	if p := f.VarParam(); p != nil {
+		c := *p
+		c.AllowMarked = true
+		vp = &c
+	}
+	return function.New(&function.Spec{
+		Description: f.Description(),
+		Params:      params,
+		VarParam:    vp,
+		Type: func(args []cty.Value) (cty.Type, error) {
+			un, _ := unmarkAll(args)
+			return f.ReturnTypeForValues(un)
+		},
+		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+			un, marks := unmarkAll(args)
+			v, err := f.Call(un)
+			if err != nil {
+				if len(marks) > 0 {
+					return cty.NilVal, function.NewArgErrorf(firstMarked(args), "a sensitive value cannot be converted (it is not shown)")
+				}
+				return cty.NilVal, err
+			}
+			return v.WithMarks(marks), nil
+		},
+	})
+}
+
+func firstMarked(args []cty.Value) int {
+	for i, a := range args {
+		if a.ContainsMarked() {
+			return i
+		}
+	}
+	return 0
+}
+
+func unmarkAll(args []cty.Value) ([]cty.Value, cty.ValueMarks) {
+	out := make([]cty.Value, len(args))
+	marks := cty.ValueMarks{}
+	for i, a := range args {
+		v, m := a.UnmarkDeep()
+		out[i] = v
+		for k := range m {
+			marks[k] = struct{}{}
+		}
+	}
+	return out, marks
 }
 
 // envFunc returns env(name): the value of an environment variable, always
@@ -48,15 +105,27 @@ func envFunc(lookup func(string) (string, bool), allowUnset bool) function.Funct
 	return function.New(&function.Spec{
 		Description: "Returns the value of an environment variable; the result is sensitive.",
 		Params: []function.Parameter{{
-			Name: "name",
-			Type: cty.String,
+			Name:        "name",
+			Type:        cty.String,
+			AllowMarked: true,
 		}},
 		Type: function.StaticReturnType(cty.String),
 		RefineResult: func(b *cty.RefinementBuilder) *cty.RefinementBuilder {
 			return b.NotNull()
 		},
 		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
-			name := args[0].AsString()
+			arg, marks := args[0].Unmark()
+			name := arg.AsString()
+			if len(marks) > 0 {
+				v, ok := lookup(name)
+				if !ok {
+					if allowUnset {
+						return cty.UnknownVal(cty.String).Mark(SensitiveMark), nil
+					}
+					return cty.UnknownVal(cty.String), function.NewArgErrorf(0, "the environment variable named by a sensitive value is not set")
+				}
+				return cty.StringVal(v).Mark(SensitiveMark), nil
+			}
 			if name == "" {
 				return cty.UnknownVal(cty.String), function.NewArgErrorf(0, "the environment variable name must not be empty")
 			}
@@ -77,12 +146,24 @@ func fileFunc(baseDir string) function.Function {
 	return function.New(&function.Spec{
 		Description: "Returns the contents of a file, relative to the configuration directory.",
 		Params: []function.Parameter{{
-			Name: "path",
-			Type: cty.String,
+			Name:        "path",
+			Type:        cty.String,
+			AllowMarked: true,
 		}},
 		Type: function.StaticReturnType(cty.String),
 		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
-			p := expandHome(args[0].AsString())
+			arg, marks := args[0].Unmark()
+			p := expandHome(arg.AsString())
+			if len(marks) > 0 {
+				if !filepath.IsAbs(p) {
+					p = filepath.Join(baseDir, p)
+				}
+				b, err := os.ReadFile(p)
+				if err != nil || !utf8.Valid(b) {
+					return cty.UnknownVal(cty.String), function.NewArgErrorf(0, "the file named by a sensitive value cannot be read as UTF-8 text")
+				}
+				return cty.StringVal(string(b)).WithMarks(marks), nil
+			}
 			if !filepath.IsAbs(p) {
 				p = filepath.Join(baseDir, p)
 			}

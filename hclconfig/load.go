@@ -63,6 +63,7 @@ type loader struct {
 	sourceBlocks []*hcl.Block
 	syncBlocks   []*hcl.Block
 	declared     map[string]hcl.Range // "destination.postgres.x" -> range, for duplicates
+	values       map[string]cty.Value // final variable values
 }
 
 // Load reads every *.hcl file directly in dir (excluding *.vars.hcl),
@@ -92,7 +93,10 @@ func Load(dir string, in Inputs) (*Config, hcl.Diagnostics) {
 		varDecls:   map[string]*varDecl{},
 		localDecls: map[string]*hcl.Attribute{},
 		declared:   map[string]hcl.Range{},
+		values:     map[string]cty.Value{},
 	}
+	values := l.values
+	l.cfg.values = func() map[string]cty.Value { return values }
 	l.cfg.Files = l.parser.Files()
 	l.load()
 	l.cfg.Files = l.parser.Files()

@@ -184,7 +184,11 @@ func (l *loader) decodeCSV(b *hcl.Block) *CSVFile {
 	if d, v := l.str(content, "delimiter"); v.ok {
 		r, size := utf8.DecodeRuneInString(d)
 		if size == 0 || size != len(d) || r == '"' || r == '\n' || r == '\r' {
-			l.errorf(v.rng(), "Invalid delimiter", "delimiter must be exactly one character other than a quote or a line break; got %q.", d)
+			got := fmt.Sprintf(" got %q.", d)
+			if v.sensitive {
+				got = ""
+			}
+			l.errorf(v.rng(), "Invalid delimiter", "delimiter must be exactly one character other than a quote or a line break;%s", got)
 		} else {
 			f.Delimiter = r
 		}

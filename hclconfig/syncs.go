@@ -88,6 +88,9 @@ func (l *loader) decodeSync(b *hcl.Block) *Sync {
 	if t, v := l.str(content, "table"); v.ok {
 		tn, err := ParseTableName(t)
 		if err != nil {
+			if v.sensitive {
+				err = fmt.Errorf("the table name (a sensitive value, not shown) is not valid.")
+			}
 			l.errorf(v.rng(), "Invalid table", "%s Write the table as \"schema.table\" or \"table\" (schema public); quote names with capitals or dots as in SQL: \"\\\"My Schema\\\".users\".", err)
 		} else {
 			s.Table = tn
@@ -96,15 +99,17 @@ func (l *loader) decodeSync(b *hcl.Block) *Sync {
 	if b, v := l.oneOf(content, "behavior", behaviorNames()); v.ok {
 		s.Behavior = Behavior(b)
 	}
-	s.Key, _ = l.stringList(content, "key", false)
-	s.Mapping = l.decodeMapping(content)
+	key, kv := l.stringList(content, "key", false)
+	s.Key = key
+	mapping, mappingOK, mappingSensitive := l.decodeMapping(content)
+	s.Mapping = mapping
 	sens, sv := l.stringList(content, "sensitive_columns", true)
 	s.SensitiveColumns = sens
 	if a, ok := content.Attributes["depends_on"]; ok {
 		s.DependsOn = l.decodeDependsOn(a, s.Name)
 	}
 
-	if s.Mapping != nil {
+	if s.Mapping != nil && mappingOK {
 		mapped := map[string]bool{}
 		var dests []string
 		for _, m := range s.Mapping {
@@ -114,12 +119,22 @@ func (l *loader) decodeSync(b *hcl.Block) *Sync {
 		keyAttr := content.Attributes["key"]
 		for _, k := range s.Key {
 			if !mapped[k] && keyAttr != nil {
+				if kv.sensitive || mappingSensitive {
+					l.errorf(keyAttr.Expr.Range().Ptr(), "Key column not mapped",
+						"A key column (a sensitive value, not shown) is not in the mapping, so rows could not be matched.")
+					continue
+				}
 				l.errorf(keyAttr.Expr.Range().Ptr(), "Key column not mapped",
 					"The key column %q is not in the mapping, so rows could not be matched.%s Add %s = \"<source column>\" to the mapping.", k, didYouMean(k, dests), k)
 			}
 		}
 		for _, c := range s.SensitiveColumns {
 			if !mapped[c] {
+				if sv.sensitive || mappingSensitive {
+					l.errorf(sv.rng(), "Unknown sensitive column",
+						"sensitive_columns names a column (a sensitive value, not shown) that is not a destination column in the mapping.")
+					continue
+				}
 				l.errorf(sv.rng(), "Unknown sensitive column",
 					"sensitive_columns names %q, which is not a destination column in the mapping.%s", c, didYouMean(c, dests))
 			}
@@ -244,24 +259,33 @@ func (l *loader) decodeDependsOn(a *hcl.Attribute, self string) []string {
 }
 
 // decodeMapping reads the mapping object, keeping the order in which the
-// columns are written when the mapping is an object literal.
-func (l *loader) decodeMapping(c *hcl.BodyContent) []ColumnMapping {
-	a, ok := c.Attributes["mapping"]
-	if !ok {
-		return nil
+// columns are written when the mapping is an object literal. ok is false
+// when the mapping failed or is not fully known (validate without inputs),
+// so that checks against it must be skipped; sensitive reports whether any
+// column name came from a sensitive value, so messages must not show names.
+func (l *loader) decodeMapping(c *hcl.BodyContent) (out []ColumnMapping, ok, sensitive bool) {
+	a, present := c.Attributes["mapping"]
+	if !present {
+		return nil, true, false
 	}
 	if !l.checkRefs(a.Expr, "the mapping attribute") {
-		return []ColumnMapping{}
+		return []ColumnMapping{}, false, false
 	}
-	var out []ColumnMapping
+	ok = true
 	seen := map[string]hcl.Range{}
-	add := func(dest, src string, rng hcl.Range) {
+	add := func(dest, src string, rng hcl.Range, hidden bool) {
 		if prev, dup := seen[dest]; dup {
-			l.errorf(&rng, "Duplicate mapping", "The destination column %q is mapped twice; the first is at %s.", dest, formatPos(prev))
+			shown := fmt.Sprintf("%q", dest)
+			if hidden {
+				shown = "(sensitive, not shown)"
+			}
+			l.errorf(&rng, "Duplicate mapping", "The destination column %s is mapped twice; the first is at %s.", shown, formatPos(prev))
+			ok = false
 			return
 		}
 		if dest == "" || src == "" {
 			l.errorf(&rng, "Invalid mapping", "A mapping entry needs a destination column name and a source column name.")
+			ok = false
 			return
 		}
 		seen[dest] = rng
@@ -270,14 +294,22 @@ func (l *loader) decodeMapping(c *hcl.BodyContent) []ColumnMapping {
 	if pairs, diags := hcl.ExprMap(a.Expr); !diags.HasErrors() {
 		for _, p := range pairs {
 			dest := hcl.ExprAsKeyword(p.Key)
+			keyHidden := false
 			if dest == "" {
 				kv, diags := p.Key.Value(l.evalContext())
 				l.addDiags(diags)
-				kv, _ = kv.UnmarkDeep()
-				if diags.HasErrors() || !kv.IsKnown() || kv.IsNull() || kv.Type() != cty.String {
-					if !diags.HasErrors() {
-						l.errorf(p.Key.Range().Ptr(), "Invalid mapping", "A mapping key must be a destination column name.")
-					}
+				kv, marks := kv.UnmarkDeep()
+				_, keyHidden = marks[SensitiveMark]
+				switch {
+				case diags.HasErrors():
+					ok = false
+					continue
+				case !kv.IsKnown():
+					ok = false // validate without inputs: unknown until run
+					continue
+				case kv.IsNull() || kv.Type() != cty.String:
+					l.errorf(p.Key.Range().Ptr(), "Invalid mapping", "A mapping key must be a destination column name.")
+					ok = false
 					continue
 				}
 				dest = kv.AsString()
@@ -285,28 +317,44 @@ func (l *loader) decodeMapping(c *hcl.BodyContent) []ColumnMapping {
 			vv, diags := p.Value.Value(l.evalContext())
 			l.addDiags(diags)
 			if diags.HasErrors() {
+				ok = false
 				continue
 			}
-			vv, _ = vv.UnmarkDeep()
+			vv, marks := vv.UnmarkDeep()
 			if !vv.IsKnown() {
+				ok = false
 				continue
+			}
+			if keyHidden {
+				sensitive = true
+			}
+			if _, hidden := marks[SensitiveMark]; hidden {
+				sensitive = true
 			}
 			if vv.IsNull() || vv.Type() != cty.String {
+				shown := fmt.Sprintf("%q", dest)
+				if keyHidden {
+					shown = "a column"
+				}
 				l.errorf(p.Value.Range().Ptr(), "Invalid mapping",
-					"The mapping for %q must be a source column name as a string, like %s = \"source_column\".", dest, dest)
+					"The mapping for %s must be a source column name as a string, like column = \"source_column\".", shown)
+				ok = false
 				continue
 			}
-			add(dest, vv.AsString(), p.Key.Range())
+			add(dest, vv.AsString(), p.Key.Range(), keyHidden)
+		}
+		if out == nil && ok {
+			l.errorf(a.Expr.Range().Ptr(), "Empty mapping", "mapping must map at least one column; omit it to map every source column to the destination column of the same name.")
+			ok = false
 		}
 		if out == nil {
-			l.errorf(a.Expr.Range().Ptr(), "Empty mapping", "mapping must map at least one column; omit it to map every source column to the destination column of the same name.")
 			out = []ColumnMapping{}
 		}
-		return out
+		return out, ok, sensitive
 	}
 	v := l.eval(c, "mapping", cty.Map(cty.String))
 	if !v.ok {
-		return []ColumnMapping{}
+		return []ColumnMapping{}, false, v.sensitive
 	}
 	keys := make([]string, 0)
 	m := v.val.AsValueMap()
@@ -316,16 +364,19 @@ func (l *loader) decodeMapping(c *hcl.BodyContent) []ColumnMapping {
 	sort.Strings(keys)
 	for _, k := range keys {
 		if m[k].IsNull() {
-			l.errorf(v.rng(), "Invalid mapping", "The mapping for %q is null.", k)
+			l.errorf(v.rng(), "Invalid mapping", "A mapping value is null; each must be a source column name.")
+			ok = false
 			continue
 		}
-		add(k, m[k].AsString(), *v.rng())
+		add(k, m[k].AsString(), *v.rng(), v.sensitive)
 	}
 	if len(out) == 0 {
-		l.errorf(v.rng(), "Empty mapping", "mapping must map at least one column; omit it to map every source column to the destination column of the same name.")
-		return []ColumnMapping{}
+		if ok {
+			l.errorf(v.rng(), "Empty mapping", "mapping must map at least one column; omit it to map every source column to the destination column of the same name.")
+		}
+		return []ColumnMapping{}, false, v.sensitive
 	}
-	return out
+	return out, ok, v.sensitive
 }
 
 func (l *loader) decodeGuard(b *hcl.Block) *Guard {

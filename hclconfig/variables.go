@@ -67,12 +67,17 @@ func (l *loader) declareVariable(b *hcl.Block) {
 		}
 	}
 	if a, ok := content.Attributes["default"]; ok {
+		// A default that fails is reported below; the variable still counts
+		// as having one, so it is not also reported as missing a value.
+		d.value, d.hasDefault, d.source = cty.UnknownVal(d.typ), true, "default"
 		if v, ok := l.constant(a, cty.DynamicPseudoType); ok {
 			cv, err := convert.Convert(v, d.typ)
 			if err != nil {
 				rng := a.Expr.Range()
 				l.errorf(&rng, "Invalid default value for variable",
 					"The default value of variable %q does not match its type: %s.", name, err)
+				// Reported; do not also report the variable as having no value.
+				d.value, d.hasDefault, d.source = cty.UnknownVal(d.typ), true, "default"
 			} else {
 				d.value, d.hasDefault, d.source = cv, true, "default"
 			}
@@ -84,7 +89,7 @@ func (l *loader) declareVariable(b *hcl.Block) {
 func (l *loader) constant(a *hcl.Attribute, want cty.Type) (cty.Value, bool) {
 	if vars := a.Expr.Variables(); len(vars) > 0 {
 		rng := vars[0].SourceRange()
-		l.errorf(&rng, "Variables not allowed", "The %s attribute must be a constant: it cannot refer to %s.", a.Name, traversalString(vars[0]))
+		l.errorf(&rng, "Variables not allowed", "The value of %s must be a constant: it cannot refer to other values (a string needs quotes).", a.Name)
 		return cty.NilVal, false
 	}
 	v, diags := a.Expr.Value(&hcl.EvalContext{})
@@ -119,7 +124,7 @@ func (l *loader) resolveVariables() {
 		name = strings.TrimSpace(name)
 		if !ok || name == "" {
 			l.errorf(nil, "Invalid -var option",
-				"The -var option %q is not of the form name=value.", redactVarArg(arg))
+				"A -var option is not of the form name=value (it is not shown, as it may hold a secret).")
 			continue
 		}
 		d := l.varDecls[name]
@@ -147,23 +152,11 @@ func (l *loader) resolveVariables() {
 		if d.sensitive {
 			d.value = d.value.Mark(SensitiveMark)
 		}
-		if l.cfg.values == nil {
-			l.cfg.values = map[string]cty.Value{}
-		}
-		l.cfg.values[name] = d.value
+		l.values[name] = d.value
 		l.cfg.Variables[name] = &Variable{
 			Name: name, Description: d.description, Sensitive: d.sensitive, Source: d.source, DeclRange: d.declRange,
 		}
 	}
-}
-
-// redactVarArg keeps only the part before "=" of a malformed -var argument
-// that might contain a value.
-func redactVarArg(arg string) string {
-	if len(arg) > 40 {
-		return arg[:20] + "..."
-	}
-	return arg
 }
 
 func (l *loader) readVarFile(p *hclparse.Parser, path string) {

@@ -1,0 +1,39 @@
+destination "postgres" "crm" {
+  host     = "db"
+  database = "d"
+  user     = "u"
+}
+
+source "csv" "seed" {
+  path = "seed.csv"
+}
+
+sync "negative" {
+  source      = source.csv.seed
+  destination = destination.postgres.crm
+  table       = "a"
+  behavior    = "mirror"
+  key         = ["id"]
+
+  guard {
+    max_deletes        = -1 # ERROR: Invalid max_deletes # ERROR: max_deletes must be 0 or more; got -1.
+    max_delete_percent = -0.5 # ERROR: max_delete_percent must be between 0 and 100; got -0.5.
+    max_updates        = -10 # ERROR: max_updates must be 0 or more
+    min_source_rows    = -1 # ERROR: min_source_rows must be 0 or more
+  }
+}
+
+sync "too_big" {
+  source      = source.csv.seed
+  destination = destination.postgres.crm
+  table       = "b"
+  behavior    = "mirror"
+  key         = ["id"]
+
+  guard {
+    max_deletes        = 1.5 # ERROR: max_deletes must be a whole number
+    max_delete_percent = 101 # ERROR: max_delete_percent must be between 0 and 100; got 101.
+    max_updates        = "many" # ERROR: Incorrect attribute value type
+    min_source_rows    = 0.25 # ERROR: min_source_rows must be a whole number
+  }
+}

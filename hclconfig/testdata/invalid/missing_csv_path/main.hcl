@@ -1,0 +1,3 @@
+source "csv" "seed" { # ERROR: Missing required argument # ERROR: The argument "path" is required
+  header = false
+}

@@ -1,0 +1,3 @@
+# ERROR(nofile): No configuration files
+# A directory that holds only a variables file has no configuration.
+crm_password = "x"

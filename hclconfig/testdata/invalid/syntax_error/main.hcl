@@ -1,0 +1,5 @@
+destination "postgres" "crm" {
+  host     = "db"
+  database = # ERROR: Invalid expression
+  user     = "u"
+}

@@ -1,0 +1,3 @@
+select user_id, email_address, full_name
+from users
+where active

@@ -1,0 +1,8 @@
+variable "db_host" {
+  type = string
+}
+
+variable "pool" {
+  type    = number
+  default = 2
+}
