@@ -25,6 +25,7 @@ const (
 	oidTimestamp   = 1114
 	oidTimestamptz = 1184
 	oidUUID        = 2950
+	oidJSONB       = 3802
 	oidBit         = 1560
 	oidVarbit      = 1562
 )

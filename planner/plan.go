@@ -132,7 +132,8 @@ type Samples struct {
 
 // SampleRow is one example row. Values are rendered as text in PostgreSQL's
 // output format; a sensitive column's value is "(sensitive)" and NULL is
-// "NULL".
+// "NULL" (a value whose text is "NULL" or "(sensitive)" comes quoted, as
+// "\"NULL\"", so the two cannot be confused).
 type SampleRow struct {
 	// Key holds the key column values, in Key order.
 	Key []string `json:"key"`

@@ -63,16 +63,14 @@ type ColumnInfo struct {
 // sources). It returns nil and findings when the sync cannot be diffed.
 func prepare(ctx context.Context, s *hclconfig.Sync, dst, src *pgx.Conn, showFindings func(Finding)) *Prepared {
 	table := s.Table.String()
+	// blocked is set by findings after which the rows cannot be read, so
+	// the diff cannot run. Findings that only stop apply (a missing unique
+	// key, NOT NULL, write grants) still let the plan count the rows.
 	blocked := false
 	add := func(f Finding) {
 		if f.Severity == SeverityError {
 			switch f.Code {
-			case CodeMissingUniqueConstraint, CodeNotNullUnmapped:
-			case CodeMissingPrivilege:
-				if !strings.Contains(f.Summary, "SELECT") && !strings.Contains(f.Summary, "USAGE") {
-					break
-				}
-				blocked = true
+			case CodeMissingUniqueConstraint, CodeNotNullUnmapped, CodeMissingPrivilege:
 			default:
 				blocked = true
 			}
@@ -248,6 +246,9 @@ func prepare(ctx context.Context, s *hclconfig.Sync, dst, src *pgx.Conn, showFin
 		return nil
 	}
 	for _, m := range missing {
+		if m.Privilege == "SELECT" || m.Privilege == "USAGE" {
+			blocked = true
+		}
 		on := m.Object
 		if m.Columns != nil {
 			on = fmt.Sprintf("column%s %s of %s", plural(len(m.Columns)), catalog.IdentList(m.Columns), m.Object)
@@ -452,27 +453,61 @@ func describeError(err error) string {
 	return err.Error()
 }
 
-// checkCasts prepares the wrapped source query; when the server refuses a
-// cast, it finds each column whose type does not convert.
+// checkCasts prepares the wrapped source query; when the server refuses it,
+// it tells a query that cannot be wrapped (source_query_failed) from
+// columns whose type does not convert (type_mismatch, one per column).
+// Each probe runs under a savepoint, since a failed statement aborts the
+// read-only transaction the source is read in.
 func checkCasts(ctx context.Context, src *pgx.Conn, s *hclconfig.Sync, l *layout, byName map[string]sourceColumn) []Finding {
-	_, err := src.PgConn().Prepare(ctx, "", l.SourceSQL(s.Query), nil)
+	q := trimQuery(s.Query)
+	probe := func(sql string) error {
+		if _, err := src.Exec(ctx, "SAVEPOINT rowform_probe"); err != nil {
+			return err
+		}
+		_, err := src.PgConn().Prepare(ctx, "", sql, nil)
+		if err != nil {
+			_, _ = src.Exec(ctx, "ROLLBACK TO SAVEPOINT rowform_probe")
+		}
+		_, _ = src.Exec(ctx, "RELEASE SAVEPOINT rowform_probe")
+		return err
+	}
+	err := probe(l.SourceSQL(s.Query))
 	if err == nil {
 		return nil
 	}
+	if werr := probe(fmt.Sprintf("SELECT * FROM (\n%s\n) AS q", q)); werr != nil {
+		f := queryFinding(s, werr)
+		f.Detail = strings.TrimSpace(f.Detail + " rowform reads the query as a subquery (SELECT ... FROM (<query>) q), so it must be a plain SELECT (data-modifying WITH clauses are not allowed).")
+		return []Finding{*f}
+	}
 	var out []Finding
-	q := trimQuery(s.Query)
 	for _, c := range l.Cols {
-		probe := fmt.Sprintf("SELECT (q.%s)::%s FROM (\n%s\n) AS q", pgx.Identifier{c.Source}.Sanitize(), c.CastType, q)
-		if _, perr := src.PgConn().Prepare(ctx, "", probe, nil); perr != nil {
-			out = append(out, Finding{Severity: SeverityError, Code: CodeTypeMismatch,
-				Summary: fmt.Sprintf("the source column %q (%s) cannot be converted to %s, the type of %q", c.Source, byName[c.Source].Type, c.Catalog.Type, c.Dest),
-				Detail:  fmt.Sprintf("The server says: %s. Cast it in the query, e.g. SELECT %s::%s.", describeError(perr), c.Source, c.Catalog.Type)})
+		perr := probe(fmt.Sprintf("SELECT (q.%s)::%s FROM (\n%s\n) AS q", pgx.Identifier{c.Source}.Sanitize(), c.CastType, q))
+		if perr == nil || !isCastError(perr) {
+			continue
 		}
+		out = append(out, Finding{Severity: SeverityError, Code: CodeTypeMismatch,
+			Summary: fmt.Sprintf("the source column %q (%s) cannot be converted to %s, the type of %q", c.Source, byName[c.Source].Type, c.Catalog.Type, c.Dest),
+			Detail:  fmt.Sprintf("The server says: %s. Cast it in the query, e.g. SELECT %s::%s.", describeError(perr), c.Source, c.Catalog.Type)})
 	}
 	if len(out) == 0 {
 		out = append(out, *queryFinding(s, err))
 	}
 	return out
+}
+
+// isCastError reports the server refusing a cast: cannot coerce (42846),
+// datatype mismatch (42804), undefined function or type (42883, 42704).
+func isCastError(err error) bool {
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) {
+		return false
+	}
+	switch pgErr.Code {
+	case "42846", "42804", "42883", "42704":
+		return true
+	}
+	return false
 }
 
 // csvHeader reads the first record of a CSV file: its column names, or

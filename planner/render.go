@@ -1,8 +1,12 @@
 package planner
 
 import (
+	"encoding/binary"
 	"fmt"
+	"math"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgtype"
 )
@@ -17,8 +21,30 @@ func RenderValue(oid uint32, v []byte) string {
 	if v == nil {
 		return "NULL"
 	}
-	if oid == oidText || oid == oidVarchar || oid == oidBpchar {
+	switch oid {
+	case oidText, oidVarchar, oidBpchar:
 		return string(v)
+	case oidJSONB:
+		// jsonb's binary form is a version byte and then PostgreSQL's
+		// own text output.
+		if len(v) > 0 && v[0] == 1 {
+			return string(v[1:])
+		}
+	case oidTimestamptz, oidTimestamp:
+		if len(v) == 8 {
+			us := int64(binary.BigEndian.Uint64(v))
+			switch us {
+			case math.MaxInt64:
+				return "infinity"
+			case math.MinInt64:
+				return "-infinity"
+			}
+			t := pgEpoch.Add(time.Duration(us) * time.Microsecond)
+			if oid == oidTimestamp {
+				return t.Format("2006-01-02 15:04:05.999999")
+			}
+			return t.Format("2006-01-02 15:04:05.999999-07")
+		}
 	}
 	t, ok := typeMap.TypeForOID(oid)
 	if !ok {
@@ -35,12 +61,21 @@ func RenderValue(oid uint32, v []byte) string {
 	return string(text)
 }
 
+// pgEpoch is PostgreSQL's zero time for timestamps.
+var pgEpoch = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+
 // renderColumn renders the value of layout column i, masking sensitive ones.
+// A value whose text is exactly "NULL" or "(sensitive)" is quoted, so that
+// it cannot be mistaken for a NULL or a masked value.
 func (l *layout) renderColumn(i int, v []byte) string {
 	if l.Cols[i].Sensitive {
 		return Sensitive
 	}
-	return RenderValue(l.Cols[i].ResultOID, v)
+	s := RenderValue(l.Cols[i].ResultOID, v)
+	if v != nil && (s == "NULL" || s == Sensitive) {
+		return strconv.Quote(s)
+	}
+	return s
 }
 
 // renderKey renders a row's key for findings: `id=7` or `(a=1, b="x")`.
