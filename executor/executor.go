@@ -254,9 +254,9 @@ func attemptSync(ctx context.Context, connector *pgconnect.Connector, s *hclconf
 		}
 	}
 
-	if _, err := dst.Exec(ctx, "BEGIN ISOLATION LEVEL REPEATABLE READ"); err != nil {
-		return zero, fmt.Errorf("starting the transaction: %w", err)
-	}
+	// The transaction begins with the lock (takeLock), so that its snapshot
+	// is taken after any other apply of the table has committed.
+	table := s.Table.String()
 	committed := false
 	defer func() {
 		if !committed {
@@ -265,9 +265,8 @@ func attemptSync(ctx context.Context, connector *pgconnect.Connector, s *hclconf
 			_, _ = dst.Exec(rctx, "ROLLBACK")
 		}
 	}()
-	table := s.Table.String()
 	if err := takeLock(ctx, dst, table, opts.LockTimeout); err != nil {
-		return zero, err
+		return zero, lostConnection(s, err)
 	}
 	lockTimeout := opts.LockTimeout
 	if lockTimeout <= 0 {
@@ -281,13 +280,11 @@ func attemptSync(ctx context.Context, connector *pgconnect.Connector, s *hclconf
 	}
 
 	prep, findings := planner.Prepare(ctx, s, dst, src)
+	if err := findingsError(s, findings); err != nil {
+		return zero, err
+	}
 	if prep == nil {
 		return zero, fmt.Errorf("%w: %s", ErrStale, describeFindings(findings))
-	}
-	for _, f := range findings {
-		if f.Severity == planner.SeverityError {
-			return zero, fmt.Errorf("%w: %s", ErrStale, describeFindings(findings))
-		}
 	}
 	cols := prep.Columns()
 	nkey := 0
@@ -304,14 +301,18 @@ func attemptSync(ctx context.Context, connector *pgconnect.Connector, s *hclconf
 	progress("diffing", 0)
 	res, findings, err := prep.Diff(ctx, dst, src, sink, func(n int64) { progress("diffing", n) })
 	if err != nil {
-		return zero, err
+		return zero, lostConnection(s, err)
 	}
 	if res == nil || len(findings) > 0 {
-		return zero, fmt.Errorf("%w: the source changed since the plan: %s", ErrStale, describeFindings(findings))
+		return zero, fmt.Errorf("%w: the source changed since the plan: %s; nothing was written — run 'rowform plan' again", ErrStale, describeFindings(findings))
 	}
-	if res.Digest != sp.ChangeDigest {
-		return zero, fmt.Errorf("%w: the rows changed since the plan was made (planned %s, now %s); nothing was written — run 'rowform plan' again",
-			ErrStale, describeCounts(sp.Counts), describeCounts(res.Counts))
+	// The plan is kept only if the same rows would be written from the same
+	// starting point: the change set (digest) and every count, including
+	// the rows the sync leaves alone, must be what the plan saw.
+	if res.Digest != sp.ChangeDigest || res.Counts != sp.Counts ||
+		res.SourceRows != sp.SourceRows || res.DestinationRows != sp.DestinationRows {
+		return zero, fmt.Errorf("%w: the rows changed since the plan was made (planned %s of %d source and %d destination rows; now %s of %d and %d); nothing was written — run 'rowform plan' again",
+			ErrStale, describeCounts(sp.Counts), sp.SourceRows, sp.DestinationRows, describeCounts(res.Counts), res.SourceRows, res.DestinationRows)
 	}
 	if res.Counts.Changes() == 0 {
 		return res.Counts, nil // nothing to write; the deferred ROLLBACK ends the transaction
@@ -319,7 +320,7 @@ func attemptSync(ctx context.Context, connector *pgconnect.Connector, s *hclconf
 
 	m := &merge{conn: dst, table: prep.Table, cols: cols, nkey: nkey, progress: progress}
 	if err := m.run(ctx, sink, res.Counts); err != nil {
-		return zero, err
+		return zero, lostConnection(s, err)
 	}
 	if _, err := dst.Exec(ctx, "COMMIT"); err != nil {
 		if !isServerError(err) {
@@ -459,9 +460,51 @@ func (m *merge) exec(ctx context.Context, sql, what string, want int64) error {
 		return describeWriteError(what, err)
 	}
 	if tag.RowsAffected() != want {
-		return fmt.Errorf("%w: the %s touched %d rows but the plan has %d; rolled back, nothing was written", ErrStale, what, tag.RowsAffected(), want)
+		return fmt.Errorf("the %s touched %d rows but the plan has %d, so it was rolled back and nothing was written: "+
+			"a trigger or rule on the table changes what the statement does (a BEFORE trigger returning NULL, say); rowform cannot apply exactly the plan to it",
+			what, tag.RowsAffected(), want)
 	}
 	return nil
+}
+
+// findingsError turns findings that are not about the data — an unreachable
+// server, a failing source query — into a plain error; nil otherwise.
+func findingsError(s *hclconfig.Sync, fs []planner.Finding) error {
+	for _, f := range fs {
+		if f.Severity != planner.SeverityError {
+			continue
+		}
+		switch f.Code {
+		case planner.CodeConnectionFailed:
+			return fmt.Errorf("lost the connection to %s while reading the catalog: %s; the transaction was rolled back, nothing was written", s.Destination.Address(), f.Summary)
+		case planner.CodeSourceQueryFailed:
+			return fmt.Errorf("the source query failed: %s; nothing was written", f.Summary)
+		}
+	}
+	return nil
+}
+
+// lostConnection rewords errors that mean the destination connection is
+// gone, so the user reads what happened rather than a socket error.
+func lostConnection(s *hclconfig.Sync, err error) error {
+	if err == nil || errors.Is(err, ErrStale) || isServerError(err) || errors.Is(err, context.Canceled) {
+		return err
+	}
+	var le *LockedError
+	if errors.As(err, &le) {
+		return err
+	}
+	msg := err.Error()
+	for _, sign := range []string{"conn closed", "connection reset", "broken pipe", "unexpected EOF", "EOF", "use of closed network connection", "i/o timeout", "connection refused"} {
+		if strings.Contains(msg, sign) {
+			side := "the destination " + s.Destination.Address()
+			if planner.IsSourceError(err) {
+				side = "the source " + s.Source.Address()
+			}
+			return fmt.Errorf("lost the connection to %s (%s): the transaction was rolled back by the server, nothing was written", side, msg)
+		}
+	}
+	return err
 }
 
 // describeWriteError names what failed, with the server's message, table,

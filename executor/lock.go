@@ -27,12 +27,17 @@ func (e *LockedError) Error() string {
 	return msg + "; try again when it has finished, or wait for it with -lock-timeout=DURATION"
 }
 
-// takeLock takes the table's advisory lock as the first statement of the
-// transaction on conn. With a zero timeout it fails at once when another
-// session holds it; otherwise it retries until timeout.
+// takeLock begins the apply's REPEATABLE READ transaction on conn with the
+// table's advisory lock as its first statement. With a zero timeout it fails
+// at once when another session holds the lock; otherwise it retries until
+// timeout, each time in a new transaction, so that the snapshot the apply
+// works from is taken after the other apply committed.
 func takeLock(ctx context.Context, conn *pgx.Conn, table string, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for {
+		if _, err := conn.Exec(ctx, "BEGIN ISOLATION LEVEL REPEATABLE READ"); err != nil {
+			return fmt.Errorf("starting the transaction: %w", err)
+		}
 		var ok bool
 		if err := conn.QueryRow(ctx, lockSQL, table).Scan(&ok); err != nil {
 			return fmt.Errorf("taking the lock on %s: %w", table, err)
@@ -42,6 +47,9 @@ func takeLock(ctx context.Context, conn *pgx.Conn, table string, timeout time.Du
 		}
 		if timeout <= 0 || time.Now().After(deadline) {
 			return &LockedError{Table: table, Holder: lockHolder(ctx, conn, table)}
+		}
+		if _, err := conn.Exec(ctx, "ROLLBACK"); err != nil {
+			return err
 		}
 		select {
 		case <-ctx.Done():
@@ -61,6 +69,7 @@ func lockHolder(ctx context.Context, conn *pgx.Conn, table string) string {
 SELECT a.application_name, COALESCE(a.usename::text, ''), a.pid, a.xact_start
 FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
 WHERE l.locktype = 'advisory' AND l.granted
+  AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
   AND l.classid = hashtext('rowform')::oid AND l.objid = hashtext($1)::oid AND l.objsubid = 2
 LIMIT 1`, table).Scan(&app, &user, &pid, &since)
 	if err != nil {

@@ -76,8 +76,6 @@ type stagingSink struct {
 	width                  int
 	nkey                   int
 	inserts, updates, dels *stagingFile
-	progress               func(int64)
-	n                      int64
 }
 
 func newStagingSink(width, nkey int) (*stagingSink, error) {

@@ -27,6 +27,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -61,7 +62,11 @@ func main() {
 		}
 		o.rows = append(o.rows, n)
 	}
-	if err := run(context.Background(), o, os.Stdout); err != nil {
+	// Ctrl-C stops the run and still removes the clusters.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, o, os.Stdout); err != nil {
+		stop()
 		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
 		os.Exit(1)
 	}
