@@ -1,6 +1,7 @@
 # rowform's entry points. `make demo` and `make test` work from a clean clone
 # on a machine with Go 1.26; `make test` also needs PostgreSQL's server
-# binaries (initdb, pg_ctl) and installs them with apt-get when run as root.
+# binaries (initdb, pg_ctl) and OpenSSH's server (/usr/sbin/sshd, for the SSH
+# tunnel tests), and installs them with apt-get when run as root.
 
 GO          ?= go
 STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
@@ -20,8 +21,19 @@ demo: build deps
 	./$(BIN) -chdir=examples/quickstart validate
 	ROWFORM=$(CURDIR)/$(BIN) ./bin/withpg -init examples/quickstart/schema.sql -- examples/quickstart/demo.sh
 
-## deps: make sure PostgreSQL's server binaries are there for the tests
+## deps: make sure PostgreSQL's server binaries and OpenSSH's sshd are there for the tests
 deps:
+	@if [ -x /usr/sbin/sshd ] && command -v ssh-agent >/dev/null 2>&1 && command -v ssh-add >/dev/null 2>&1; then \
+		echo "deps: OpenSSH server found"; \
+	elif [ "$$(id -u)" = 0 ]; then \
+		echo "deps: /usr/sbin/sshd not found; installing the openssh-server package"; \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y openssh-server; \
+	else \
+		echo "deps: the SSH tunnel tests need OpenSSH's server (/usr/sbin/sshd) and ssh-agent/ssh-add." >&2; \
+		echo "      Install them with 'sudo apt-get install -y openssh-server' (Debian/Ubuntu)," >&2; \
+		echo "      then run make test again. The tests run sshd themselves, as root." >&2; \
+		exit 1; \
+	fi
 	@if [ -n "$${ROWFORM_TEST_PG_URL:-}" ]; then \
 		echo "deps: ROWFORM_TEST_PG_URL is set: tests use that server"; \
 	elif command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \

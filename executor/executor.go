@@ -322,7 +322,16 @@ func attemptSync(ctx context.Context, connector *pgconnect.Connector, s *hclconf
 	if err := m.run(ctx, sink, res.Counts); err != nil {
 		return zero, lostConnection(s, err)
 	}
+	if err := ctx.Err(); err != nil {
+		return zero, err // interrupted before COMMIT was sent: rolled back
+	}
 	if _, err := dst.Exec(ctx, "COMMIT"); err != nil {
+		if !isServerError(err) && !pgconn.SafeToRetry(err) && ctx.Err() == nil {
+			return zero, &commitError{err}
+		}
+		if ctx.Err() != nil && pgconn.SafeToRetry(err) {
+			return zero, ctx.Err()
+		}
 		if !isServerError(err) {
 			return zero, &commitError{err}
 		}

@@ -42,6 +42,19 @@ type Config struct {
 	// values returns the final variable values, for NonSensitiveValue. A
 	// function, so that printing a Config can never show them.
 	values func() map[string]cty.Value
+	// secrets returns every secret value the configuration used.
+	secrets func() []string
+}
+
+// Secrets returns every secret string the configuration used: passwords,
+// keys, passphrases, env() results and the values of sensitive variables
+// and of expressions computed from them. Output writers mask them (see
+// internal/redact) as a last line of defence.
+func (c *Config) Secrets() []string {
+	if c.secrets == nil {
+		return nil
+	}
+	return c.secrets()
 }
 
 // NonSensitiveValue returns the final value of a variable that is not

@@ -43,6 +43,9 @@ func (l *loader) eval(c *hcl.BodyContent, name string, want cty.Type) attrValue 
 	}
 	v, marks := v.UnmarkDeep()
 	_, out.sensitive = marks[SensitiveMark]
+	if out.sensitive {
+		l.secretValue(v)
+	}
 	if !v.IsWhollyKnown() {
 		return out
 	}
@@ -90,12 +93,12 @@ func (l *loader) oneOf(c *hcl.BodyContent, name string, allowed []string) (strin
 			return s, v
 		}
 	}
-	got := ""
+	got := " (the value is sensitive, so it is not shown)."
 	if !v.sensitive {
-		got = fmt.Sprintf(" %q is not one of them.", s)
+		got = fmt.Sprintf("; %q is not one of them.%s", s, didYouMean(s, allowed))
 	}
 	l.errorf(v.rng(), fmt.Sprintf("Invalid %s", name),
-		"%s must be one of %s;%s%s", name, quoteList(allowed), got, didYouMean(s, allowed))
+		"%s must be one of %s%s", name, quoteList(allowed), got)
 	v.ok = false
 	return "", v
 }

@@ -64,6 +64,7 @@ type loader struct {
 	syncBlocks   []*hcl.Block
 	declared     map[string]hcl.Range // "destination.postgres.x" -> range, for duplicates
 	values       map[string]cty.Value // final variable values
+	secrets      map[string]bool      // secret strings seen, for Config.Secrets
 }
 
 // Load reads every *.hcl file directly in dir (excluding *.vars.hcl),
@@ -97,6 +98,16 @@ func Load(dir string, in Inputs) (*Config, hcl.Diagnostics) {
 	}
 	values := l.values
 	l.cfg.values = func() map[string]cty.Value { return values }
+	l.secrets = map[string]bool{}
+	secrets := l.secrets
+	l.cfg.secrets = func() []string {
+		out := make([]string, 0, len(secrets))
+		for s := range secrets {
+			out = append(out, s)
+		}
+		sort.Strings(out)
+		return out
+	}
 	l.cfg.Files = l.parser.Files()
 	l.load()
 	l.cfg.Files = l.parser.Files()
@@ -119,7 +130,36 @@ func environMap(environ []string) map[string]string {
 
 func (l *loader) lookupEnv(name string) (string, bool) {
 	v, ok := l.env[name]
+	if ok {
+		l.secret(v)
+	}
 	return v, ok
+}
+
+// secret records a secret string for Config.Secrets.
+func (l *loader) secret(s string) {
+	if s != "" {
+		l.secrets[s] = true
+	}
+}
+
+// secretValue records the strings and numbers inside a sensitive value.
+func (l *loader) secretValue(v cty.Value) {
+	v, _ = v.UnmarkDeep()
+	if !v.IsWhollyKnown() || v.IsNull() {
+		return
+	}
+	switch {
+	case v.Type() == cty.String:
+		l.secret(v.AsString())
+	case v.Type() == cty.Number:
+		l.secret(v.AsBigFloat().Text('f', -1))
+	case v.CanIterateElements():
+		for it := v.ElementIterator(); it.Next(); {
+			_, e := it.Element()
+			l.secretValue(e)
+		}
+	}
 }
 
 func (l *loader) addDiags(d hcl.Diagnostics) { l.diags = append(l.diags, d...) }

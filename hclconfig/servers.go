@@ -93,6 +93,7 @@ func (l *loader) decodeServer(b *hcl.Block, kind string) *Server {
 	}
 	if pw, v := l.str(content, "password"); v.ok {
 		s.Password = NewSecret(pw)
+		l.secret(pw)
 		l.warnPlaintextSecret(v, "password")
 	}
 	s.SSLMode, _ = l.oneOf(content, "sslmode", SSLModes)
@@ -140,10 +141,12 @@ func (l *loader) decodeSSHTunnel(b *hcl.Block) *SSHTunnel {
 	}
 	if k, v := l.str(content, "private_key"); v.ok {
 		t.PrivateKey = NewSecret(k)
+		l.secret(k)
 		l.warnPlaintextSecret(v, "private_key")
 	}
 	if k, v := l.str(content, "private_key_passphrase"); v.ok {
 		t.PrivateKeyPassphrase = NewSecret(k)
+		l.secret(k)
 		l.warnPlaintextSecret(v, "private_key_passphrase")
 	}
 	if kf.attr != nil {

@@ -29,12 +29,16 @@ type SavedPlan struct {
 	Plan  *Plan    `json:"plan"`
 }
 
-// WritePlanFile writes sp to path, readable only by its owner.
-func WritePlanFile(path string, sp *SavedPlan) error {
+// WritePlanFile writes sp to path, readable only by its owner. filter, if
+// not nil, sees the encoded file last (the CLI masks secrets with it).
+func WritePlanFile(path string, sp *SavedPlan, filter func([]byte) []byte) error {
 	sp.Format = PlanFileFormat
 	b, err := json.MarshalIndent(sp, "", "  ")
 	if err != nil {
 		return err
+	}
+	if filter != nil {
+		b = filter(b)
 	}
 	tmp := path + ".tmp"
 	if err := os.WriteFile(tmp, append(b, '\n'), 0o600); err != nil {

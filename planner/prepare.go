@@ -240,13 +240,20 @@ func prepare(ctx context.Context, s *hclconfig.Sync, dst, src *pgx.Conn, showFin
 		need.Update = nonKey
 	}
 	need.Delete = s.Behavior.Deletes()
+	if s.Behavior.Inserts() {
+		for _, c := range t.Columns {
+			if _, mapped := mappedDest[c.Name]; !mapped && c.HasDefault {
+				need.Defaults = append(need.Defaults, c.Name)
+			}
+		}
+	}
 	missing, err := catalog.MissingPrivileges(ctx, dst, t, role, need)
 	if err != nil {
 		add(Finding{Severity: SeverityError, Code: CodeConnectionFailed, Summary: describeError(err)})
 		return nil
 	}
 	for _, m := range missing {
-		if m.Privilege == "SELECT" || m.Privilege == "USAGE" {
+		if m.Privilege == "SELECT" || (m.Privilege == "USAGE" && strings.HasPrefix(m.Object, "schema")) {
 			blocked = true
 		}
 		on := m.Object
@@ -285,7 +292,7 @@ func plural(n int) string {
 func privilegeWhy(priv string, b hclconfig.Behavior) string {
 	switch priv {
 	case "USAGE":
-		return "Without USAGE on the schema the role cannot reach the table."
+		return "Without USAGE on the schema the role cannot reach the table; without USAGE on a sequence, inserts cannot evaluate the column default that calls it."
 	case "SELECT":
 		return "rowform reads the destination rows to compute the exact change set."
 	case "INSERT":

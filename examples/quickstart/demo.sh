@@ -4,7 +4,8 @@
 # PGPASSWORD and PGDATABASE): plan, apply, then plan again.
 set -euo pipefail
 rowform=${ROWFORM:-rowform}
-export ROWFORM_VAR_pg_port="$PGPORT"
+export ROWFORM_VAR_pg_host="$PGHOST" ROWFORM_VAR_pg_port="$PGPORT" \
+  ROWFORM_VAR_pg_database="$PGDATABASE" ROWFORM_VAR_pg_user="$PGUSER"
 cd "$(dirname "$0")"
 
 step() { printf '\n$ %s\n' "$*"; }

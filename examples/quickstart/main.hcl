@@ -1,19 +1,36 @@
 # rowform quickstart: load data/users.csv into public.users of a local
-# PostgreSQL server. The connection comes from the usual libpq environment
-# variables; see README.md.
+# PostgreSQL server. Connection settings are variables (set them with
+# ROWFORM_VAR_<name> or -var); the password comes from PGPASSWORD. See
+# README.md.
+
+variable "pg_host" {
+  type        = string
+  default     = "127.0.0.1"
+  description = "Host of the PostgreSQL server."
+}
 
 variable "pg_port" {
   type        = number
   default     = 5432
-  description = "Port of the local server; set ROWFORM_VAR_pg_port to override."
+  description = "Port of the PostgreSQL server."
+}
+
+variable "pg_database" {
+  type    = string
+  default = "postgres"
+}
+
+variable "pg_user" {
+  type    = string
+  default = "postgres"
 }
 
 destination "postgres" "local" {
-  host     = env("PGHOST")
+  host     = var.pg_host
   port     = var.pg_port
-  database = env("PGDATABASE")
-  user     = env("PGUSER")
-  password = env("PGPASSWORD")
+  database = var.pg_database
+  user     = var.pg_user
+  password = env("PGPASSWORD") # env() values are sensitive: never printed
 }
 
 source "csv" "users" {

@@ -20,6 +20,9 @@ type Need struct {
 	// Temp is the database-level TEMPORARY privilege, needed for the
 	// staging tables apply writes the change set into.
 	Temp bool
+	// Defaults lists columns whose defaults inserts will evaluate: the
+	// sequences those defaults call need USAGE.
+	Defaults []string
 }
 
 // MissingPrivilege is a privilege the role lacks, with the GRANT that
@@ -91,6 +94,36 @@ func MissingPrivileges(ctx context.Context, q Querier, t *Table, role string, ne
 				Privilege: "DELETE", Object: t.Schema + "." + t.Name,
 				Fix: fmt.Sprintf("GRANT DELETE ON %s TO %s;", t.Ident(), roleIdent),
 			})
+		}
+	}
+	if len(need.Defaults) > 0 {
+		rows, err := q.Query(ctx, `
+SELECT DISTINCT c.oid::regclass::text, has_sequence_privilege(c.oid, 'USAGE,UPDATE')
+FROM pg_attrdef ad
+JOIN pg_attribute a ON a.attrelid = ad.adrelid AND a.attnum = ad.adnum
+JOIN pg_depend d ON d.classid = 'pg_attrdef'::regclass AND d.objid = ad.oid AND d.refclassid = 'pg_class'::regclass
+JOIN pg_class c ON c.oid = d.refobjid AND c.relkind = 'S'
+WHERE ad.adrelid = $1 AND a.attname = ANY($2)
+ORDER BY 1`, t.OID, need.Defaults)
+		if err != nil {
+			return nil, fmt.Errorf("checking the sequences of %s.%s: %w", t.Schema, t.Name, err)
+		}
+		for rows.Next() {
+			var seq string
+			var ok bool
+			if err := rows.Scan(&seq, &ok); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			if !ok {
+				out = append(out, MissingPrivilege{
+					Privilege: "USAGE", Object: "sequence " + seq,
+					Fix: fmt.Sprintf("GRANT USAGE ON SEQUENCE %s TO %s;", seq, roleIdent),
+				})
+			}
+		}
+		if err := rows.Err(); err != nil {
+			return nil, err
 		}
 	}
 	if need.Temp {

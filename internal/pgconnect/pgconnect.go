@@ -9,6 +9,7 @@ package pgconnect
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgconn/ctxwatch"
 	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/rowform/rowform/hclconfig"
 	"github.com/rowform/rowform/internal/sshtunnel"
@@ -35,6 +37,10 @@ var SessionSettings = map[string]string{
 	"IntervalStyle":      "postgres",
 	"extra_float_digits": "3",
 }
+
+// cancelGrace is how long a cancelled statement may take to stop after the
+// cancel request before the connection is given up.
+const cancelGrace = 3 * time.Second
 
 // readBufferSize is the size of the socket reads of a connection.
 const readBufferSize = 256 << 10
@@ -99,6 +105,11 @@ func Config(s *hclconfig.Server, applicationName string) (*pgx.ConnConfig, error
 	// that a million rows cost a few thousand reads instead of one per 8 kB.
 	cfg.BuildFrontend = func(r io.Reader, w io.Writer) *pgproto3.Frontend {
 		return pgproto3.NewFrontend(bufio.NewReaderSize(r, readBufferSize), w)
+	}
+	// A cancelled context sends PostgreSQL a cancel request at once, so the
+	// server really stops the query, and only then gives up on the socket.
+	cfg.BuildContextWatcherHandler = func(pgConn *pgconn.PgConn) ctxwatch.Handler {
+		return &pgconn.CancelRequestContextWatcherHandler{Conn: pgConn, DeadlineDelay: cancelGrace}
 	}
 	return cfg, nil
 }
@@ -232,7 +243,10 @@ func (c *Connector) Connect(ctx context.Context, s *hclconfig.Server, cfg *pgx.C
 
 // tunnel returns the open tunnel to t's bastion, opening it once.
 func (c *Connector) tunnel(ctx context.Context, t *hclconfig.SSHTunnel) (*sshtunnel.Tunnel, error) {
-	key := fmt.Sprintf("%s@%s:%d|%s|%s|%s", t.User, t.Host, t.Port, t.PrivateKeyFile, t.KnownHostsFile, t.HostKey)
+	// Two servers share a tunnel only when everything that opens it is the
+	// same; the inline key and passphrase are compared by digest.
+	key := fmt.Sprintf("%s@%s:%d|%s|%s|%s|%x|%x", t.User, t.Host, t.Port, t.PrivateKeyFile, t.KnownHostsFile, t.HostKey,
+		sha256.Sum256([]byte(t.PrivateKey.Reveal())), sha256.Sum256([]byte(t.PrivateKeyPassphrase.Reveal())))
 	c.mu.Lock()
 	e, ok := c.tunnels[key]
 	if ok {

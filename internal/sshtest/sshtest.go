@@ -10,8 +10,14 @@
 // whose /etc/hosts adds those names, so that a "bastion-only" host name
 // resolves on the bastion and nowhere else.
 //
+// StartAgent runs ssh-agent and adds keys with ssh-add. For the TLS side of
+// connection tests, NewTLS makes a CA and a server certificate, and
+// StartTLSCluster / StartPlainCluster start throwaway PostgreSQL clusters
+// with and without TLS, logging every connection.
+//
 // Everything is removed by t.Cleanup; tests fail (never skip) when sshd is
-// missing, with the command that installs it.
+// missing, with the command that installs it (apt-get install -y
+// openssh-server).
 package sshtest
 
 import (
@@ -165,6 +171,8 @@ type Options struct {
 	AuthorizedKeys []string
 	// ExtraConfig holds extra sshd_config lines.
 	ExtraConfig []string
+	// Port is the port to listen on; 0 picks a free one.
+	Port int
 }
 
 // Server is a running sshd.
@@ -259,9 +267,11 @@ func Start(t testing.TB, opts Options) *Server {
 
 	var lastErr error
 	for attempt := 0; attempt < 5; attempt++ {
-		port, err := freePort()
-		if err != nil {
-			t.Fatalf("sshtest: %v", err)
+		port := opts.Port
+		if port == 0 {
+			if port, err = freePort(); err != nil {
+				t.Fatalf("sshtest: %v", err)
+			}
 		}
 		cfg := []string{
 			fmt.Sprintf("Port %d", port),
@@ -321,7 +331,7 @@ func Start(t testing.TB, opts Options) *Server {
 		}
 		lastErr = fmt.Errorf("%v\n%s%s", err, stderr.String(), tail(s.Log(), 20))
 		s.stop()
-		if !strings.Contains(s.Log(), "Address already in use") {
+		if opts.Port != 0 || !strings.Contains(s.Log(), "Address already in use") {
 			break
 		}
 	}

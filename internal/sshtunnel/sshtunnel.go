@@ -5,14 +5,16 @@
 // connection that goes through it. Host keys are always verified, against a
 // known_hosts file or a pinned key; an unknown or changed key is refused with
 // the presented key's fingerprint and how to trust it. Keepalives detect a
-// dead bastion within KeepaliveInterval × KeepaliveMaxMissed and close the
-// tunnel, which fails the connections running through it.
+// dead bastion within KeepaliveInterval × (KeepaliveMaxMissed + 1) and close
+// the tunnel, which fails the connections running through it with that
+// reason.
 package sshtunnel
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"strconv"
@@ -94,11 +96,79 @@ func (t *Tunnel) DialContext(ctx context.Context, network, addr string) (net.Con
 		return nil, t.closedErr()
 	default:
 	}
-	conn, err := t.client.DialContext(ctx, "tcp", addr)
+	ch, err := t.client.DialContext(ctx, "tcp", addr)
 	if err != nil {
+		select {
+		case <-t.done:
+			return nil, t.closedErr()
+		default:
+		}
 		return nil, fmt.Errorf("the SSH bastion %s could not open a connection to %s: %w", t.addr, addr, err)
 	}
-	return conn, nil
+	return t.bridge(ch), nil
+}
+
+// bridge returns a net.Conn that carries ch's bytes and, unlike an SSH
+// channel, honours deadlines — pgx relies on them to interrupt a read when
+// a query is cancelled. Its read and write errors after the tunnel closed
+// name why it closed.
+func (t *Tunnel) bridge(ch net.Conn) net.Conn {
+	inner, outer := net.Pipe()
+	go func() {
+		_, _ = io.Copy(outer, ch)
+		_ = outer.Close()
+	}()
+	go func() {
+		_, _ = io.Copy(ch, outer)
+		_ = ch.Close()
+	}()
+	return &tunnelConn{Conn: inner, t: t, ch: ch}
+}
+
+// tunnelConn is one database connection through the tunnel.
+type tunnelConn struct {
+	net.Conn
+	t  *Tunnel
+	ch net.Conn
+}
+
+func (c *tunnelConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	return n, c.explain(err)
+}
+
+func (c *tunnelConn) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	return n, c.explain(err)
+}
+
+func (c *tunnelConn) Close() error {
+	err := c.Conn.Close()
+	_ = c.ch.Close()
+	return err
+}
+
+// explain replaces an I/O error by the tunnel's reason for closing, if the
+// tunnel closed by itself.
+func (c *tunnelConn) explain(err error) error {
+	if err == nil {
+		return nil
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return err // a deadline pgx set: it must see a timeout
+	}
+	select {
+	case <-c.t.done:
+		c.t.mu.Lock()
+		reason := c.t.err
+		c.t.mu.Unlock()
+		if reason != nil {
+			return reason
+		}
+	default:
+	}
+	return err
 }
 
 // Close closes the SSH connection and every connection through it.
@@ -353,7 +423,9 @@ func trimNewline(b []byte) []byte {
 // asked for one that is in the file. nil lets the SSH library choose.
 func knownAlgorithms(kh ssh.HostKeyCallback, addr string) []string {
 	probe := probeKey{}
-	err := kh(knownhosts.Normalize(addr), &net.TCPAddr{IP: net.IPv4zero}, probe)
+	// The callback takes the address as the SSH library passes it
+	// (host:port), not normalized: normalizing drops ":22".
+	err := kh(addr, &net.TCPAddr{IP: net.IPv4zero}, probe)
 	var ke *knownhosts.KeyError
 	if !errors.As(err, &ke) || len(ke.Want) == 0 {
 		return nil

@@ -131,6 +131,11 @@ func runApply(ctx context.Context, inv *invocation, f *applyFlags) int {
 		}
 	}
 	if !p.Applyable {
+		if jsonOut {
+			writeJSON(inv.stdout, map[string]any{"format_version": planner.FormatVersion, "applied": false,
+				"error": "the plan has errors (see plan.syncs[].findings); nothing was applied", "syncs": []any{}, "plan": p})
+			return exitError
+		}
 		return inv.applyFailed(jsonOut, errors.New("the plan has errors (see above); nothing was applied. Fix them and run apply again"))
 	}
 	if !p.HasChanges() {
@@ -190,6 +195,7 @@ func (inv *invocation) stdinIsTerminal() bool {
 // confirm asks for "yes" on the terminal.
 func (inv *invocation) confirm() bool {
 	fmt.Fprint(inv.stdout, "\nDo you want to apply these changes?\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: ")
+	inv.flush()
 	line, err := bufio.NewReader(inv.stdin).ReadString('\n')
 	if err != nil && err != io.EOF {
 		return false

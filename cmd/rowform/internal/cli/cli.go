@@ -12,6 +12,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/rowform/rowform/internal/redact"
 )
 
 // Exit codes shared by the commands (SPEC §3).
@@ -26,7 +28,16 @@ const (
 // errors and diagnostics to stderr. The process environment is read once,
 // here.
 func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	inv := &invocation{stdin: stdin, stdout: stdout, stderr: stderr, environ: os.Environ()}
+	// Everything rowform prints passes through writers that mask the
+	// configuration's secrets, as a last line of defence: a server may echo
+	// a secret back in an error message.
+	red := &redact.Redactor{}
+	out, errw := redact.NewWriter(stdout, red), redact.NewWriter(stderr, red)
+	inv := &invocation{stdin: stdin, stdout: out, stderr: errw, environ: os.Environ(), redactor: red}
+	defer func() {
+		_ = out.Flush()
+		_ = errw.Flush()
+	}()
 	return inv.run(ctx, args)
 }
 
@@ -41,6 +52,17 @@ type invocation struct {
 	// dir is the configuration directory: -chdir=DIR, or "." for the
 	// working directory.
 	dir string
+	// redactor masks the loaded configuration's secrets in all output.
+	redactor *redact.Redactor
+}
+
+// flush writes out partial lines (before a prompt waits for input).
+func (inv *invocation) flush() {
+	for _, w := range []io.Writer{inv.stdout, inv.stderr} {
+		if f, ok := w.(interface{ Flush() error }); ok {
+			_ = f.Flush()
+		}
+	}
 }
 
 // getenv returns the value of the environment variable name, or "".

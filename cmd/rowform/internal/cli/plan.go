@@ -80,7 +80,7 @@ func runPlan(ctx context.Context, inv *invocation, f *planFlags) int {
 			CreatedAt: time.Now().UTC(), ConfigDigest: cfg.Digest,
 			Variables: savedVariables(cfg), Syncs: f.syncs, Plan: p,
 		}
-		if err := planner.WritePlanFile(path, saved); err != nil {
+		if err := planner.WritePlanFile(path, saved, inv.redactor.Bytes); err != nil {
 			inv.errorf("plan: writing the plan file: %s", err)
 			return exitError
 		}

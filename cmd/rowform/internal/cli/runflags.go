@@ -72,6 +72,7 @@ func (f *runFlags) inputs(inv *invocation) hclconfig.Inputs {
 // (as JSON on stdout for -format=json) and returns nil.
 func (inv *invocation) loadConfig(f *runFlags, in hclconfig.Inputs, command string) *hclconfig.Config {
 	cfg, diags := hclconfig.Load(inv.dir, in)
+	inv.redactor.Add(cfg.Secrets()...)
 	if diags.HasErrors() {
 		if f.format == views.FormatJSON {
 			errs, warns := views.Count(diags)
@@ -104,6 +105,10 @@ func writeJSON(w io.Writer, v any) {
 // savedVariables returns the non-sensitive variables that were given a value
 // at plan time (not defaults), as -var would take them, for apply to reuse.
 func savedVariables(cfg *hclconfig.Config) map[string]string {
+	secret := map[string]bool{}
+	for _, s := range cfg.Secrets() {
+		secret[s] = true
+	}
 	out := map[string]string{}
 	for name, v := range cfg.Variables {
 		if v.Sensitive || v.Source == "default" || v.Source == "" {
@@ -114,7 +119,11 @@ func savedVariables(cfg *hclconfig.Config) map[string]string {
 			continue
 		}
 		if val.Type() == cty.String {
-			out[name] = val.AsString()
+			// A variable not declared sensitive that ends up as a password
+			// or key is a secret all the same: it is not stored.
+			if !secret[val.AsString()] {
+				out[name] = val.AsString()
+			}
 			continue
 		}
 		out[name] = strings.TrimSpace(string(hclwrite.TokensForValue(val).Bytes()))

@@ -10,14 +10,14 @@ import (
 // isTerminal reports whether w is a terminal: an *os.File for which
 // term.IsTerminal holds. Buffers and pipes are not.
 func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
+	f, ok := underlying(w).(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 // terminalWidth returns the width in columns of the terminal w writes to,
 // or 0 when w is not a terminal (0 means "do not wrap" to HCL's writer).
 func terminalWidth(w io.Writer) uint {
-	f, ok := w.(*os.File)
+	f, ok := underlying(w).(*os.File)
 	if !ok {
 		return 0
 	}
@@ -36,4 +36,12 @@ func (inv *invocation) useColor(noColor bool, w io.Writer) bool {
 		return false
 	}
 	return isTerminal(w)
+}
+
+// underlying returns the writer behind a redacting writer.
+func underlying(w io.Writer) io.Writer {
+	if u, ok := w.(interface{ Underlying() io.Writer }); ok {
+		return u.Underlying()
+	}
+	return w
 }

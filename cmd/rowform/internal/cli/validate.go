@@ -50,6 +50,7 @@ Usage: rowform [global options] validate [options]
 
 func runValidate(_ context.Context, inv *invocation, f *validateFlags) int {
 	cfg, diags := hclconfig.Load(inv.dir, hclconfig.Inputs{Environ: inv.environ, AllowUnset: true})
+	inv.redactor.Add(cfg.Secrets()...)
 
 	if f.json {
 		enc := json.NewEncoder(inv.stdout)
