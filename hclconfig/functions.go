@@ -209,11 +209,3 @@ func resolvePath(baseDir, p string) string {
 	return filepath.Clean(p)
 }
 
-// describeFunctions is used in the "did you mean" hint for unknown functions.
-func functionNames(funcs map[string]function.Function) []string {
-	names := make([]string, 0, len(funcs))
-	for n := range funcs {
-		names = append(names, n)
-	}
-	return names
-}

@@ -128,15 +128,6 @@ func around(text string, i, n int) string {
 	return out
 }
 
-// replaceOnce replaces old in s, failing the test when old is absent.
-func replaceOnce(t *testing.T, s, old, new string) string {
-	t.Helper()
-	if !strings.Contains(s, old) {
-		t.Fatalf("%q not found", old)
-	}
-	return strings.Replace(s, old, new, 1)
-}
-
 func TestSensitiveNeverShown(t *testing.T) {
 	cases := []struct {
 		name string

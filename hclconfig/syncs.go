@@ -89,9 +89,9 @@ func (l *loader) decodeSync(b *hcl.Block) *Sync {
 		tn, err := ParseTableName(t)
 		if err != nil {
 			if v.sensitive {
-				err = fmt.Errorf("the table name (a sensitive value, not shown) is not valid.")
+				err = fmt.Errorf("the table name (a sensitive value, not shown) is not valid")
 			}
-			l.errorf(v.rng(), "Invalid table", "%s Write the table as \"schema.table\" or \"table\" (schema public); quote names with capitals or dots as in SQL: \"\\\"My Schema\\\".users\".", err)
+			l.errorf(v.rng(), "Invalid table", "%s. Write the table as \"schema.table\" or \"table\" (schema public); quote names with capitals or dots as in SQL: \"\\\"My Schema\\\".users\".", err)
 		} else {
 			s.Table = tn
 		}
@@ -442,7 +442,7 @@ func (l *loader) checkDependsOnCycles() {
 func ParseTableName(s string) (TableName, error) {
 	var parts []string
 	var cur strings.Builder
-	inQuote, quoted := false, false
+	inQuote := false
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		switch {
@@ -451,23 +451,20 @@ func ParseTableName(s string) (TableName, error) {
 			i++
 		case c == '"':
 			inQuote = !inQuote
-			quoted = true
 		case c == '.' && !inQuote:
 			parts = append(parts, cur.String())
 			cur.Reset()
-			quoted = false
 		default:
 			cur.WriteByte(c)
 		}
 	}
-	_ = quoted
 	if inQuote {
-		return TableName{}, fmt.Errorf("the table name %q has an unclosed quote.", s)
+		return TableName{}, fmt.Errorf("the table name %q has an unclosed quote", s)
 	}
 	parts = append(parts, cur.String())
 	for _, p := range parts {
 		if p == "" {
-			return TableName{}, fmt.Errorf("the table name %q has an empty part.", s)
+			return TableName{}, fmt.Errorf("the table name %q has an empty part", s)
 		}
 	}
 	switch len(parts) {
@@ -476,5 +473,5 @@ func ParseTableName(s string) (TableName, error) {
 	case 2:
 		return TableName{Schema: parts[0], Name: parts[1]}, nil
 	}
-	return TableName{}, fmt.Errorf("the table name %q has too many parts.", s)
+	return TableName{}, fmt.Errorf("the table name %q has too many parts", s)
 }

@@ -2,7 +2,6 @@ package planner
 
 import (
 	"bufio"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -109,6 +108,3 @@ func (c *csvReader) readRecord() ([]csvField, error) {
 		}
 	}
 }
-
-// errCSVWidth is returned for a record with the wrong number of fields.
-var errCSVWidth = errors.New("wrong number of fields")

@@ -43,7 +43,6 @@ type options struct {
 	rows    []int
 	runs    int
 	cases   string
-	quick   bool
 }
 
 func main() {
@@ -216,7 +215,7 @@ func runCase(ctx context.Context, o options, src, dst *pgcluster.Cluster, dir st
 		// L_read.
 		t, err = lread(ctx, src, dst, gen)
 		if err != nil {
-			return r, fmt.Errorf("L_read: %w", err)
+			return r, fmt.Errorf("measuring L_read: %w", err)
 		}
 		lreads = append(lreads, t)
 		// Apply of the saved plan (it re-runs its own diff inside its
@@ -241,7 +240,7 @@ func runCase(ctx context.Context, o options, src, dst *pgcluster.Cluster, dir st
 		// L_load.
 		t, err = lload(ctx, src, dst, gen)
 		if err != nil {
-			return r, fmt.Errorf("L_load: %w", err)
+			return r, fmt.Errorf("measuring L_load: %w", err)
 		}
 		lloads = append(lloads, t)
 	}
@@ -250,7 +249,7 @@ func runCase(ctx context.Context, o options, src, dst *pgcluster.Cluster, dir st
 		for i := 0; i < o.runs; i++ {
 			t, err := lreadParallel(ctx, src, dst, gen, c.conns)
 			if err != nil {
-				return r, fmt.Errorf("L_read x%d: %w", c.conns, err)
+				return r, fmt.Errorf("measuring L_read x%d: %w", c.conns, err)
 			}
 			ts = append(ts, t)
 		}
