@@ -266,7 +266,7 @@ func attemptSync(ctx context.Context, connector *pgconnect.Connector, s *hclconf
 		}
 	}()
 	if err := takeLock(ctx, dst, table, opts.LockTimeout); err != nil {
-		return zero, lostConnection(s, err)
+		return zero, lostConnection(connector, s, err)
 	}
 	lockTimeout := opts.LockTimeout
 	if lockTimeout <= 0 {
@@ -301,7 +301,7 @@ func attemptSync(ctx context.Context, connector *pgconnect.Connector, s *hclconf
 	progress("diffing", 0)
 	res, findings, err := prep.Diff(ctx, dst, src, sink, func(n int64) { progress("diffing", n) })
 	if err != nil {
-		return zero, lostConnection(s, err)
+		return zero, lostConnection(connector, s, err)
 	}
 	if res == nil || len(findings) > 0 {
 		return zero, fmt.Errorf("%w: the source changed since the plan: %s; nothing was written — run 'rowform plan' again", ErrStale, describeFindings(findings))
@@ -320,7 +320,7 @@ func attemptSync(ctx context.Context, connector *pgconnect.Connector, s *hclconf
 
 	m := &merge{conn: dst, table: prep.Table, cols: cols, nkey: nkey, progress: progress}
 	if err := m.run(ctx, sink, res.Counts); err != nil {
-		return zero, lostConnection(s, err)
+		return zero, lostConnection(connector, s, err)
 	}
 	if err := ctx.Err(); err != nil {
 		return zero, err // interrupted before COMMIT was sent: rolled back
@@ -495,9 +495,17 @@ func findingsError(s *hclconfig.Sync, fs []planner.Finding) error {
 
 // lostConnection rewords errors that mean the destination connection is
 // gone, so the user reads what happened rather than a socket error.
-func lostConnection(s *hclconfig.Sync, err error) error {
+func lostConnection(connector *pgconnect.Connector, s *hclconfig.Sync, err error) error {
 	if err == nil || errors.Is(err, ErrStale) || isServerError(err) || errors.Is(err, context.Canceled) {
 		return err
+	}
+	for _, srv := range []*hclconfig.Server{s.Destination, s.Source.Server} {
+		if srv == nil {
+			continue
+		}
+		if terr := connector.TunnelError(srv); terr != nil {
+			return fmt.Errorf("%s (reached through the SSH bastion of %s): %v; the transaction was rolled back, nothing was written", terr, srv.Address(), err)
+		}
 	}
 	var le *LockedError
 	if errors.As(err, &le) {

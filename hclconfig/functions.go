@@ -208,4 +208,3 @@ func resolvePath(baseDir, p string) string {
 	}
 	return filepath.Clean(p)
 }
-

@@ -243,10 +243,7 @@ func (c *Connector) Connect(ctx context.Context, s *hclconfig.Server, cfg *pgx.C
 
 // tunnel returns the open tunnel to t's bastion, opening it once.
 func (c *Connector) tunnel(ctx context.Context, t *hclconfig.SSHTunnel) (*sshtunnel.Tunnel, error) {
-	// Two servers share a tunnel only when everything that opens it is the
-	// same; the inline key and passphrase are compared by digest.
-	key := fmt.Sprintf("%s@%s:%d|%s|%s|%s|%x|%x", t.User, t.Host, t.Port, t.PrivateKeyFile, t.KnownHostsFile, t.HostKey,
-		sha256.Sum256([]byte(t.PrivateKey.Reveal())), sha256.Sum256([]byte(t.PrivateKeyPassphrase.Reveal())))
+	key := tunnelKey(t)
 	c.mu.Lock()
 	e, ok := c.tunnels[key]
 	if ok {
@@ -277,6 +274,37 @@ func (c *Connector) tunnel(ctx context.Context, t *hclconfig.SSHTunnel) (*sshtun
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
+}
+
+// tunnelKey identifies a tunnel: two servers share one only when everything
+// that opens it is the same; the inline key and passphrase are compared by
+// digest.
+func tunnelKey(t *hclconfig.SSHTunnel) string {
+	return fmt.Sprintf("%s@%s:%d|%s|%s|%s|%x|%x", t.User, t.Host, t.Port, t.PrivateKeyFile, t.KnownHostsFile, t.HostKey,
+		sha256.Sum256([]byte(t.PrivateKey.Reveal())), sha256.Sum256([]byte(t.PrivateKeyPassphrase.Reveal())))
+}
+
+// TunnelError returns why the tunnel to s's bastion closed by itself, or nil
+// when s has no tunnel or it is open.
+func (c *Connector) TunnelError(s *hclconfig.Server) error {
+	if s.SSHTunnel == nil {
+		return nil
+	}
+	c.mu.Lock()
+	e := c.tunnels[tunnelKey(s.SSHTunnel)]
+	c.mu.Unlock()
+	if e == nil {
+		return nil
+	}
+	select {
+	case <-e.ready:
+	default:
+		return nil
+	}
+	if e.tun == nil {
+		return nil
+	}
+	return e.tun.Err()
 }
 
 // Close closes every tunnel.

@@ -84,6 +84,14 @@ func Open(ctx context.Context, t *hclconfig.SSHTunnel, environ []string) (*Tunne
 	_ = conn.SetDeadline(time.Time{})
 	tun := &Tunnel{client: ssh.NewClient(c, chans, reqs), addr: addr, done: make(chan struct{})}
 	go tun.keepalive()
+	go func() {
+		err := tun.client.Wait()
+		reason := fmt.Errorf("the SSH bastion %s closed the connection", addr)
+		if err != nil {
+			reason = fmt.Errorf("the connection to the SSH bastion %s was lost: %v", addr, unwrapOp(err))
+		}
+		tun.shut(reason)
+	}()
 	return tun, nil
 }
 
@@ -158,17 +166,30 @@ func (c *tunnelConn) explain(err error) error {
 	if errors.As(err, &ne) && ne.Timeout() {
 		return err // a deadline pgx set: it must see a timeout
 	}
+	// The channel's end can reach this connection a moment before the
+	// tunnel learns that the bastion is gone: wait briefly for the reason.
 	select {
 	case <-c.t.done:
-		c.t.mu.Lock()
-		reason := c.t.err
-		c.t.mu.Unlock()
-		if reason != nil {
-			return reason
-		}
-	default:
+	case <-time.After(200 * time.Millisecond):
+		return err
+	}
+	if reason := c.t.Err(); reason != nil {
+		return reason
 	}
 	return err
+}
+
+// Err returns why the tunnel closed by itself (the bastion went away or
+// stopped answering), or nil while it is open or after Close.
+func (t *Tunnel) Err() error {
+	select {
+	case <-t.done:
+	default:
+		return nil
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.err
 }
 
 // Close closes the SSH connection and every connection through it.

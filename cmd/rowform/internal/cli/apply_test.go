@@ -189,6 +189,10 @@ func TestApplyTerminalHangUp(t *testing.T) {
 	master, slave := applyPTY(t)
 	var stdout, stderr bytes.Buffer
 	inv := &invocation{stdin: slave, stdout: &stdout, stderr: &stderr, environ: e.Environ}
+	// End of input (Ctrl-D), then the terminal goes away: either must
+	// cancel. The ^D makes the outcome independent of when the kernel
+	// reports the hang-up to a reader.
+	_, _ = master.Write([]byte{4})
 	master.Close()
 	code := inv.run(context.Background(), []string{"-chdir=" + e.Dir, "apply", "-no-color"})
 	if code != exitError {

@@ -28,17 +28,24 @@ const (
 // errors and diagnostics to stderr. The process environment is read once,
 // here.
 func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	// Everything rowform prints passes through writers that mask the
-	// configuration's secrets, as a last line of defence: a server may echo
-	// a secret back in an error message.
-	red := &redact.Redactor{}
-	out, errw := redact.NewWriter(stdout, red), redact.NewWriter(stderr, red)
-	inv := &invocation{stdin: stdin, stdout: out, stderr: errw, environ: os.Environ(), redactor: red}
-	defer func() {
+	inv := &invocation{stdin: stdin, stdout: stdout, stderr: stderr, environ: os.Environ()}
+	return inv.run(ctx, args)
+}
+
+// redactOutput makes everything the invocation prints pass through writers
+// that mask the configuration's secrets, as a last line of defence: a
+// server may echo a secret back in an error message. The returned function
+// writes out what is left.
+func (inv *invocation) redactOutput() func() {
+	if inv.redactor == nil {
+		inv.redactor = &redact.Redactor{}
+	}
+	out, errw := redact.NewWriter(inv.stdout, inv.redactor), redact.NewWriter(inv.stderr, inv.redactor)
+	inv.stdout, inv.stderr = out, errw
+	return func() {
 		_ = out.Flush()
 		_ = errw.Flush()
-	}()
-	return inv.run(ctx, args)
+	}
 }
 
 // invocation is what one run of rowform works with: its streams, its
@@ -92,6 +99,7 @@ func (g *globalFlags) bind(fs *flag.FlagSet) {
 }
 
 func (inv *invocation) run(ctx context.Context, args []string) int {
+	defer inv.redactOutput()()
 	var g globalFlags
 	fs := newFlagSet("rowform")
 	g.bind(fs)
