@@ -7,7 +7,7 @@ GO          ?= go
 STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 BIN         := bin/rowform
 
-.PHONY: all build demo deps test vet staticcheck gofmt-check lint fmt clean bench
+.PHONY: all build demo deps deps-postgres deps-sshd test vet staticcheck gofmt-check lint fmt clean bench
 
 all: build
 
@@ -16,13 +16,16 @@ build:
 	$(GO) build -o $(BIN) ./cmd/rowform
 
 ## demo: the quickstart end to end on a throwaway PostgreSQL: validate, plan, apply, plan again
-demo: build deps
+demo: build deps-postgres
 	$(GO) build -o bin/withpg ./internal/tools/withpg
 	./$(BIN) -chdir=examples/quickstart validate
 	ROWFORM=$(CURDIR)/$(BIN) ./bin/withpg -init examples/quickstart/schema.sql -- examples/quickstart/demo.sh
 
 ## deps: make sure PostgreSQL's server binaries and OpenSSH's sshd are there for the tests
-deps:
+deps: deps-postgres deps-sshd
+
+## deps-sshd: OpenSSH's server and agent, for the SSH tunnel tests
+deps-sshd:
 	@if [ -x /usr/sbin/sshd ] && command -v ssh-agent >/dev/null 2>&1 && command -v ssh-add >/dev/null 2>&1; then \
 		echo "deps: OpenSSH server found"; \
 	elif [ "$$(id -u)" = 0 ]; then \
@@ -34,6 +37,9 @@ deps:
 		echo "      then run make test again. The tests run sshd themselves, as root." >&2; \
 		exit 1; \
 	fi
+
+## deps-postgres: PostgreSQL's server binaries, for the tests and the demo
+deps-postgres:
 	@if [ -n "$${ROWFORM_TEST_PG_URL:-}" ]; then \
 		echo "deps: ROWFORM_TEST_PG_URL is set: tests use that server"; \
 	elif command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
@@ -81,6 +87,6 @@ clean:
 BENCH_ROWS  ?= 100000,1000000
 BENCH_CASES ?= main
 BENCH_RUNS  ?= 3
-bench: build deps
+bench: build deps-postgres
 	$(GO) build -o bin/bench ./internal/tools/bench
 	./bin/bench -rowform $(BIN) -rows $(BENCH_ROWS) -cases $(BENCH_CASES) -runs $(BENCH_RUNS)
