@@ -398,6 +398,31 @@ func (m *merge) run(ctx context.Context, sink *stagingSink, want planner.Counts)
 			return err
 		}
 	}
+	if want.Insert > 0 && m.directInsert() {
+		// New rows go straight into the table with binary COPY: their
+		// values are already in the columns' types, and COPY runs the same
+		// defaults, constraints and triggers as INSERT. An initial load is
+		// then one COPY, like a plain load.
+		r, err := sink.inserts.reader()
+		if err != nil {
+			return err
+		}
+		m.progress("inserting", want.Insert)
+		var names []string
+		for _, c := range m.cols {
+			names = append(names, pgx.Identifier{c.Name}.Sanitize())
+		}
+		tag, err := m.conn.PgConn().CopyFrom(ctx, r, fmt.Sprintf("COPY %s (%s) FROM STDIN (FORMAT binary)", t, strings.Join(names, ", ")))
+		if err != nil {
+			return describeWriteError("insert", err)
+		}
+		if tag.RowsAffected() != want.Insert {
+			return fmt.Errorf("the insert wrote %d rows but the plan has %d, so it was rolled back and nothing was written: "+
+				"a trigger or rule on the table changes what the statement does; rowform cannot apply exactly the plan to it",
+				tag.RowsAffected(), want.Insert)
+		}
+		return nil
+	}
 	if want.Insert > 0 {
 		if err := m.stage(ctx, "rowform_insert", sink.inserts, m.cols); err != nil {
 			return err
@@ -414,6 +439,18 @@ func (m *merge) run(ctx context.Context, sink *stagingSink, want planner.Counts)
 		}
 	}
 	return nil
+}
+
+// directInsert reports whether staged rows have exactly the destination's
+// binary formats, so that inserts can be copied into the table as they are.
+// Columns carried as text (types that are not built in) need a cast.
+func (m *merge) directInsert() bool {
+	for _, c := range m.cols {
+		if c.AsText {
+			return false
+		}
+	}
+	return true
 }
 
 // value is the staged value of column i in the destination column's type.

@@ -114,6 +114,10 @@ WHERE datname = $1 AND application_name = $2 AND state = 'active' AND query LIKE
 	return pid, err
 }
 
+// insertStatement starts the statement that writes a sync's new rows: a
+// binary COPY straight into the table (types that are all built in).
+const insertStatement = `COPY "public".`
+
 // waitForQuery waits until a session of db named app runs a query starting
 // with prefix, and returns its pid. done, when it is closed first, fails the
 // test: the apply ended before the query was seen.
@@ -261,7 +265,7 @@ func TestFaultBackendTerminated(t *testing.T) {
 	requirePlanned(t, p, planner.Counts{Insert: 300, Update: 50, Delete: 50, Unchanged: 50})
 
 	a := startApply(context.Background(), cfg, p, executor.Options{})
-	pid := waitForQuery(t, e.DstConn(), e.DstDB, "rowform/items", "INSERT INTO", a.done)
+	pid := waitForQuery(t, e.DstConn(), e.DstDB, "rowform/items", insertStatement, a.done)
 	e.Dst(`SELECT pg_terminate_backend($1)`, pid)
 	res := a.wait(t)
 	r := requireFailed(t, res, "items", "insert", "terminating connection due to administrator command")
@@ -291,7 +295,7 @@ func TestFaultContextCanceled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	a := startApply(ctx, cfg, p, executor.Options{})
-	waitForQuery(t, e.DstConn(), e.DstDB, "rowform/items", "INSERT INTO", a.done)
+	waitForQuery(t, e.DstConn(), e.DstDB, "rowform/items", insertStatement, a.done)
 	canceled := time.Now()
 	cancel()
 	res := a.wait(t)
@@ -372,7 +376,7 @@ func TestFaultServerStopped(t *testing.T) {
 
 	a := startApply(context.Background(), cfg, p, executor.Options{})
 	watch := pgtest.Connect(t, c, db)
-	waitForQuery(t, watch, db, "rowform/items", "INSERT INTO", a.done)
+	waitForQuery(t, watch, db, "rowform/items", insertStatement, a.done)
 	stopCtx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if err := c.Stop(stopCtx, "immediate"); err != nil {

@@ -360,7 +360,7 @@ func TestManySyncsInterrupted(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	a := startApply(ctx, cfg, p, executor.Options{})
-	waitForQuery(t, e.DstConn(), e.DstDB, "rowform/b", "INSERT INTO", a.done)
+	waitForQuery(t, e.DstConn(), e.DstDB, "rowform/b", insertStatement, a.done)
 	cancel()
 	res := a.wait(t)
 	if !res.Failed() {

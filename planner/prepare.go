@@ -262,7 +262,7 @@ func prepare(ctx context.Context, s *hclconfig.Sync, dst, src *pgx.Conn, showFin
 		}
 		add(Finding{Severity: SeverityError, Code: CodeMissingPrivilege,
 			Summary: fmt.Sprintf("role %q lacks %s on %s", role, m.Privilege, on),
-			Detail:  privilegeWhy(m.Privilege, s.Behavior),
+			Detail:  privilegeWhy(m, s.Behavior),
 			Fix:     m.Fix})
 	}
 	if blocked || len(cols) != len(ordered) {
@@ -289,10 +289,13 @@ func plural(n int) string {
 	return "s"
 }
 
-func privilegeWhy(priv string, b hclconfig.Behavior) string {
-	switch priv {
+func privilegeWhy(m catalog.MissingPrivilege, b hclconfig.Behavior) string {
+	switch m.Privilege {
 	case "USAGE":
-		return "Without USAGE on the schema the role cannot reach the table; without USAGE on a sequence, inserts cannot evaluate the column default that calls it."
+		if strings.HasPrefix(m.Object, "sequence") {
+			return "Inserted rows take the default of a column the mapping leaves out, and that default calls this sequence."
+		}
+		return "Without USAGE on the schema the role cannot reach the table."
 	case "SELECT":
 		return "rowform reads the destination rows to compute the exact change set."
 	case "INSERT":

@@ -83,7 +83,7 @@ func Open(ctx context.Context, t *hclconfig.SSHTunnel, environ []string) (*Tunne
 	}
 	_ = conn.SetDeadline(time.Time{})
 	tun := &Tunnel{client: ssh.NewClient(c, chans, reqs), addr: addr, done: make(chan struct{})}
-	go tun.keepalive()
+	go tun.keepalive(KeepaliveInterval, KeepaliveMaxMissed)
 	go func() {
 		err := tun.client.Wait()
 		reason := fmt.Errorf("the SSH bastion %s closed the connection", addr)
@@ -113,14 +113,14 @@ func (t *Tunnel) DialContext(ctx context.Context, network, addr string) (net.Con
 		}
 		return nil, fmt.Errorf("the SSH bastion %s could not open a connection to %s: %w", t.addr, addr, err)
 	}
-	return t.bridge(ch), nil
+	return t.bridge(ch, addr), nil
 }
 
 // bridge returns a net.Conn that carries ch's bytes and, unlike an SSH
 // channel, honours deadlines — pgx relies on them to interrupt a read when
 // a query is cancelled. Its read and write errors after the tunnel closed
 // name why it closed.
-func (t *Tunnel) bridge(ch net.Conn) net.Conn {
+func (t *Tunnel) bridge(ch net.Conn, addr string) net.Conn {
 	inner, outer := net.Pipe()
 	go func() {
 		_, _ = io.Copy(outer, ch)
@@ -130,15 +130,27 @@ func (t *Tunnel) bridge(ch net.Conn) net.Conn {
 		_, _ = io.Copy(ch, outer)
 		_ = ch.Close()
 	}()
-	return &tunnelConn{Conn: inner, t: t, ch: ch}
+	return &tunnelConn{Conn: inner, t: t, ch: ch, remote: tunnelAddr(addr)}
 }
 
 // tunnelConn is one database connection through the tunnel.
 type tunnelConn struct {
 	net.Conn
-	t  *Tunnel
-	ch net.Conn
+	t      *Tunnel
+	ch     net.Conn
+	remote tunnelAddr
 }
+
+// RemoteAddr is the database address as dialed through the bastion, so that
+// pgx's cancel request, which dials RemoteAddr, goes through the tunnel to
+// the same server.
+func (c *tunnelConn) RemoteAddr() net.Addr { return c.remote }
+
+// tunnelAddr is a "tcp" address as the bastion resolves it.
+type tunnelAddr string
+
+func (a tunnelAddr) Network() string { return "tcp" }
+func (a tunnelAddr) String() string  { return string(a) }
 
 func (c *tunnelConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
@@ -218,8 +230,8 @@ func (t *Tunnel) closedErr() error {
 }
 
 // keepalive closes the tunnel when the bastion stops answering.
-func (t *Tunnel) keepalive() {
-	tick := time.NewTicker(KeepaliveInterval)
+func (t *Tunnel) keepalive(interval time.Duration, maxMissed int) {
+	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	missed := 0
 	for {
@@ -240,10 +252,10 @@ func (t *Tunnel) keepalive() {
 				return
 			}
 			missed = 0
-		case <-time.After(KeepaliveInterval):
+		case <-time.After(interval):
 			missed++
-			if missed >= KeepaliveMaxMissed {
-				t.shut(fmt.Errorf("the SSH bastion %s stopped answering keepalives for %s", t.addr, KeepaliveInterval*time.Duration(missed+1)))
+			if missed >= maxMissed {
+				t.shut(fmt.Errorf("the SSH bastion %s stopped answering keepalives for %s", t.addr, interval*time.Duration(missed+1)))
 				return
 			}
 		case <-t.done:

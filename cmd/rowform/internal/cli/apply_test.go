@@ -531,8 +531,9 @@ func TestApplyLockedTable(t *testing.T) {
 }
 
 // TestApplySIGINT sends SIGINT to the rowform binary while the server runs
-// its INSERT: it exits 1 saying nothing was committed, the table is as it
-// was, and no query of ours is left on the server.
+// its insert (a COPY into the table): it exits 1 saying nothing was
+// committed, the table is as it was, and no query of ours is left on the
+// server.
 func TestApplySIGINT(t *testing.T) {
 	t.Parallel()
 	bin := buildRowform(t)
@@ -555,7 +556,7 @@ func TestApplySIGINT(t *testing.T) {
 	for {
 		var n int
 		if err := e.DstConn().QueryRow(context.Background(), `SELECT count(*) FROM pg_stat_activity
-WHERE datname = $1 AND application_name = 'rowform/items' AND state = 'active' AND query LIKE 'INSERT INTO%'`, e.DstDB).Scan(&n); err != nil {
+WHERE datname = $1 AND application_name = 'rowform/items' AND state = 'active' AND (query LIKE 'INSERT INTO%' OR query LIKE 'COPY "public"."items"%')`, e.DstDB).Scan(&n); err != nil {
 			t.Fatal(err)
 		}
 		if n > 0 {
