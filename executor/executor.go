@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"sync"
 	"time"
@@ -293,6 +294,19 @@ func attemptSync(ctx context.Context, connector *pgconnect.Connector, s *hclconf
 			nkey++
 		}
 	}
+	m := &merge{conn: dst, table: prep.Table, cols: cols, nkey: nkey, progress: progress}
+	if s.Source.Type == hclconfig.SourcePostgres && sp.DestinationRows == 0 &&
+		sp.Counts == (planner.Counts{Insert: sp.Counts.Insert}) && sp.Counts.Insert > 0 && m.directInsert() {
+		counts, err := m.load(ctx, prep, src, sp)
+		if err != nil {
+			return zero, lostConnection(connector, s, err)
+		}
+		if err := commit(ctx, dst); err != nil {
+			return zero, err
+		}
+		committed = true
+		return counts, nil
+	}
 	sink, err := newStagingSink(len(cols), nkey)
 	if err != nil {
 		return zero, err
@@ -318,27 +332,109 @@ func attemptSync(ctx context.Context, connector *pgconnect.Connector, s *hclconf
 		return res.Counts, nil // nothing to write; the deferred ROLLBACK ends the transaction
 	}
 
-	m := &merge{conn: dst, table: prep.Table, cols: cols, nkey: nkey, progress: progress}
 	if err := m.run(ctx, sink, res.Counts); err != nil {
 		return zero, lostConnection(connector, s, err)
 	}
-	if err := ctx.Err(); err != nil {
-		return zero, err // interrupted before COMMIT was sent: rolled back
-	}
-	if _, err := dst.Exec(ctx, "COMMIT"); err != nil {
-		if !isServerError(err) && !pgconn.SafeToRetry(err) && ctx.Err() == nil {
-			return zero, &commitError{err}
-		}
-		if ctx.Err() != nil && pgconn.SafeToRetry(err) {
-			return zero, ctx.Err()
-		}
-		if !isServerError(err) {
-			return zero, &commitError{err}
-		}
-		return zero, fmt.Errorf("COMMIT failed: %w", err)
+	if err := commit(ctx, dst); err != nil {
+		return zero, err
 	}
 	committed = true
 	return res.Counts, nil
+}
+
+// commit commits the apply's transaction. Interrupted before COMMIT was
+// sent, it returns the context's error (rolled back); a connection lost
+// during COMMIT is a commitError (outcome unknown).
+func commit(ctx context.Context, dst *pgx.Conn) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if _, err := dst.Exec(ctx, "COMMIT"); err != nil {
+		if !isServerError(err) && !pgconn.SafeToRetry(err) && ctx.Err() == nil {
+			return &commitError{err}
+		}
+		if ctx.Err() != nil && pgconn.SafeToRetry(err) {
+			return ctx.Err()
+		}
+		if !isServerError(err) {
+			return &commitError{err}
+		}
+		return fmt.Errorf("COMMIT failed: %w", err)
+	}
+	return nil
+}
+
+// load is the apply of an initial load — a plan of inserts only into an
+// empty table: the source rows stream through the diff straight into one
+// binary COPY, as a plain load would, and the change set is proved equal to
+// the plan's at the end, before COMMIT (a stale plan rolls back).
+func (m *merge) load(ctx context.Context, prep *planner.Prepared, src *pgx.Conn, sp *planner.SyncPlan) (planner.Counts, error) {
+	var zero planner.Counts
+	empty, err := prep.DestinationIsEmpty(ctx, m.conn)
+	if err != nil {
+		return zero, err
+	}
+	if !empty {
+		return zero, fmt.Errorf("%w: the plan was made against an empty %s, which now has rows; nothing was written — run 'rowform plan' again", ErrStale, sp.Table)
+	}
+	pr, pw := io.Pipe()
+	enc := newCopyEncoder(pw, len(m.cols))
+	type outcome struct {
+		res      *planner.DiffResult
+		findings []planner.Finding
+		err      error
+	}
+	done := make(chan outcome, 1)
+	m.progress("inserting", 0)
+	go func() {
+		res, findings, err := prep.DiffIntoEmpty(ctx, src, insertSink{enc}, func(n int64) { m.progress("inserting", n) })
+		if err == nil {
+			err = enc.finish()
+		}
+		if err != nil {
+			pw.CloseWithError(err)
+		} else {
+			_ = pw.Close()
+		}
+		done <- outcome{res, findings, err}
+	}()
+	var names []string
+	for _, c := range m.cols {
+		names = append(names, pgx.Identifier{c.Name}.Sanitize())
+	}
+	tag, cerr := m.conn.PgConn().CopyFrom(ctx, pr, fmt.Sprintf("COPY %s (%s) FROM STDIN (FORMAT binary)", m.table.Ident(), strings.Join(names, ", ")))
+	_ = pr.CloseWithError(errors.New("the insert stopped"))
+	o := <-done
+	if o.err != nil && (cerr == nil || planner.IsSourceError(o.err)) {
+		return zero, o.err
+	}
+	if cerr != nil {
+		return zero, describeWriteError("insert", cerr)
+	}
+	res := o.res
+	if res == nil || len(o.findings) > 0 {
+		return zero, fmt.Errorf("%w: the source changed since the plan: %s; nothing was written — run 'rowform plan' again", ErrStale, describeFindings(o.findings))
+	}
+	if res.Digest != sp.ChangeDigest || res.Counts != sp.Counts || res.SourceRows != sp.SourceRows {
+		return zero, fmt.Errorf("%w: the rows changed since the plan was made (planned %s of %d source rows; now %s of %d); nothing was written — run 'rowform plan' again",
+			ErrStale, describeCounts(sp.Counts), sp.SourceRows, describeCounts(res.Counts), res.SourceRows)
+	}
+	if tag.RowsAffected() != res.Counts.Insert {
+		return zero, fmt.Errorf("the insert wrote %d rows but the plan has %d, so it was rolled back and nothing was written: "+
+			"a trigger or rule on the table changes what the statement does; rowform cannot apply exactly the plan to it",
+			tag.RowsAffected(), res.Counts.Insert)
+	}
+	return res.Counts, nil
+}
+
+// insertSink writes the inserts of a diff into a COPY stream.
+type insertSink struct{ enc *copyEncoder }
+
+func (s insertSink) Change(kind planner.ChangeKind, src, _ *planner.Row, _ []int) error {
+	if kind != planner.ChangeInsert {
+		return fmt.Errorf("internal error: a %c change while loading an empty table", kind)
+	}
+	return s.enc.add(src.Values)
 }
 
 func isServerError(err error) bool {

@@ -13,14 +13,53 @@ import (
 // copySignature starts every binary COPY stream.
 var copySignature = []byte("PGCOPY\n\xff\r\n\x00")
 
-// stagingFile collects rows in PostgreSQL's binary COPY format on disk, so
-// that the change set of a sync of any size is held in constant memory
-// until it is shipped with COPY FROM STDIN (FORMAT binary).
-type stagingFile struct {
-	f     *os.File
+// copyEncoder writes rows in PostgreSQL's binary COPY format.
+type copyEncoder struct {
 	w     *bufio.Writer
 	width int
 	rows  int64
+}
+
+func newCopyEncoder(w io.Writer, width int) *copyEncoder {
+	e := &copyEncoder{w: bufio.NewWriterSize(w, 256<<10), width: width}
+	e.w.Write(copySignature)
+	e.w.Write(make([]byte, 8)) // flags and header extension length
+	return e
+}
+
+// add appends a row of the first width values.
+func (e *copyEncoder) add(values [][]byte) error {
+	var b [4]byte
+	binary.BigEndian.PutUint16(b[:2], uint16(e.width))
+	e.w.Write(b[:2])
+	for _, v := range values[:e.width] {
+		if v == nil {
+			binary.BigEndian.PutUint32(b[:], 0xFFFFFFFF)
+			e.w.Write(b[:])
+			continue
+		}
+		binary.BigEndian.PutUint32(b[:], uint32(len(v)))
+		e.w.Write(b[:])
+		if _, err := e.w.Write(v); err != nil {
+			return err
+		}
+	}
+	e.rows++
+	return nil
+}
+
+// finish writes the trailer and flushes.
+func (e *copyEncoder) finish() error {
+	e.w.Write([]byte{0xFF, 0xFF})
+	return e.w.Flush()
+}
+
+// stagingFile collects rows in binary COPY format on disk, so that the
+// change set of a sync of any size is held in constant memory until it is
+// shipped with COPY FROM STDIN (FORMAT binary).
+type stagingFile struct {
+	f *os.File
+	*copyEncoder
 }
 
 func newStagingFile(width int) (*stagingFile, error) {
@@ -30,37 +69,12 @@ func newStagingFile(width int) (*stagingFile, error) {
 	}
 	// The file is only reachable through f from here on.
 	_ = os.Remove(f.Name())
-	s := &stagingFile{f: f, w: bufio.NewWriterSize(f, 256<<10), width: width}
-	s.w.Write(copySignature)
-	s.w.Write(make([]byte, 8)) // flags and header extension length
-	return s, nil
-}
-
-// add appends the first width values of r.
-func (s *stagingFile) add(values [][]byte) error {
-	var b [4]byte
-	binary.BigEndian.PutUint16(b[:2], uint16(s.width))
-	s.w.Write(b[:2])
-	for _, v := range values[:s.width] {
-		if v == nil {
-			binary.BigEndian.PutUint32(b[:], 0xFFFFFFFF)
-			s.w.Write(b[:])
-			continue
-		}
-		binary.BigEndian.PutUint32(b[:], uint32(len(v)))
-		s.w.Write(b[:])
-		if _, err := s.w.Write(v); err != nil {
-			return fmt.Errorf("writing the staging file: %w", err)
-		}
-	}
-	s.rows++
-	return nil
+	return &stagingFile{f: f, copyEncoder: newCopyEncoder(f, width)}, nil
 }
 
 // reader finishes the file and returns it from the start.
 func (s *stagingFile) reader() (io.Reader, error) {
-	s.w.Write([]byte{0xFF, 0xFF})
-	if err := s.w.Flush(); err != nil {
+	if err := s.finish(); err != nil {
 		return nil, fmt.Errorf("writing the staging file: %w", err)
 	}
 	if _, err := s.f.Seek(0, io.SeekStart); err != nil {

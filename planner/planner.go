@@ -255,6 +255,29 @@ type DiffResult struct {
 // source rows (NULL or duplicate keys, CSV values that do not convert) are
 // findings; a nil result with findings means the diff could not finish.
 func (p *Prepared) Diff(ctx context.Context, dst, src *pgx.Conn, sink ChangeSink, progress func(int64)) (*DiffResult, []Finding, error) {
+	return p.diff(ctx, dst, src, false, sink, progress)
+}
+
+// DiffIntoEmpty runs the row diff of a sync with a postgres source against
+// a destination the caller has proved empty (DestinationIsEmpty) in its
+// transaction, without reading it: dst's connection stays free to take the
+// new rows while they are read. Its result equals Diff's on that table.
+func (p *Prepared) DiffIntoEmpty(ctx context.Context, src *pgx.Conn, sink ChangeSink, progress func(int64)) (*DiffResult, []Finding, error) {
+	if p.Sync.Source.Type != hclconfig.SourcePostgres {
+		return nil, nil, fmt.Errorf("internal error: DiffIntoEmpty needs a postgres source")
+	}
+	return p.diff(ctx, nil, src, true, sink, progress)
+}
+
+// DestinationIsEmpty reports whether the destination table has no row the
+// diff would read (rows with a NULL key are never read).
+func (p *Prepared) DestinationIsEmpty(ctx context.Context, dst *pgx.Conn) (bool, error) {
+	var found bool
+	err := dst.QueryRow(ctx, fmt.Sprintf("SELECT EXISTS (%s LIMIT 1)", p.layout.DestinationSQL(p.Table.Ident()))).Scan(&found)
+	return !found, err
+}
+
+func (p *Prepared) diff(ctx context.Context, dst, src *pgx.Conn, emptyDestination bool, sink ChangeSink, progress func(int64)) (*DiffResult, []Finding, error) {
 	l := p.layout
 	var findings []Finding
 	var srcStream rowStream
@@ -273,7 +296,10 @@ func (p *Prepared) Diff(ctx context.Context, dst, src *pgx.Conn, sink ChangeSink
 		srcStream = queryStream(ctx, src.PgConn(), l.SourceSQL(p.Sync.Query), l.width())
 	}
 	defer srcStream.close()
-	dstStream := queryStream(ctx, dst.PgConn(), l.DestinationSQL(p.Table.Ident()), l.width())
+	var dstStream rowStream = &sliceStream{}
+	if !emptyDestination {
+		dstStream = queryStream(ctx, dst.PgConn(), l.DestinationSQL(p.Table.Ident()), l.width())
+	}
 	defer dstStream.close()
 	res, err := l.diff(ctx, p.Sync.Behavior, &tagged{srcStream, true}, &tagged{dstStream, false}, sink, progress)
 	if err != nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -180,7 +181,13 @@ func copyAcross(ctx context.Context, src *pgcluster.Cluster, dconn *pgx.Conn, g 
 	pr, pw := io.Pipe()
 	errc := make(chan error, 1)
 	go func() {
-		_, err := sconn.PgConn().CopyTo(ctx, pw, fmt.Sprintf("COPY (SELECT %s FROM bench_src) TO STDOUT (FORMAT binary)", strings.Join(g.cols, ", ")))
+		// Buffered, so that the destination's COPY gets large chunks rather
+		// than one hand-off between goroutines per row.
+		bw := bufio.NewWriterSize(pw, 256<<10)
+		_, err := sconn.PgConn().CopyTo(ctx, bw, fmt.Sprintf("COPY (SELECT %s FROM bench_src) TO STDOUT (FORMAT binary)", strings.Join(g.cols, ", ")))
+		if err == nil {
+			err = bw.Flush()
+		}
 		pw.CloseWithError(err)
 		errc <- err
 	}()

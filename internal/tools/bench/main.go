@@ -51,7 +51,7 @@ func main() {
 	flag.StringVar(&o.rowform, "rowform", "bin/rowform", "the rowform binary to measure")
 	flag.StringVar(&rows, "rows", "100000,1000000", "comma-separated table sizes")
 	flag.IntVar(&o.runs, "runs", 3, "runs per figure (the median is reported)")
-	flag.StringVar(&o.cases, "cases", "main", "which cases: main (mixed mirror 1% + key types + ratios), all, or smoke")
+	flag.StringVar(&o.cases, "cases", "main", "which cases: main (mixed mirror 1% + key types + ratios), all (main + max_connections 2/4/8), targets (the issue-6 targets), or smoke")
 	flag.Parse()
 	for _, r := range strings.Split(rows, ",") {
 		var n int
@@ -105,6 +105,14 @@ func cases(o options) []benchCase {
 		switch o.cases {
 		case "smoke":
 			out = append(out, benchCase{"mixed", "bigint", n, 0.01, "mirror", 1})
+		case "targets":
+			out = append(out,
+				benchCase{"mixed", "bigint", n, 0.01, "mirror", 1},
+				benchCase{"mixed", "bigint", n, 1, "mirror", 1},
+				benchCase{"mixed", "text", n, 0.01, "mirror", 1},
+				benchCase{"mixed", "uuid", n, 0.01, "mirror", 1},
+				benchCase{"mixed", "two", n, 0.01, "mirror", 1},
+			)
 		case "main", "all":
 			out = append(out,
 				benchCase{"mixed", "bigint", n, 0.01, "mirror", 1},
