@@ -398,11 +398,7 @@ func (m *merge) load(ctx context.Context, prep *planner.Prepared, src *pgx.Conn,
 		}
 		done <- outcome{res, findings, err}
 	}()
-	var names []string
-	for _, c := range m.cols {
-		names = append(names, pgx.Identifier{c.Name}.Sanitize())
-	}
-	tag, cerr := m.conn.PgConn().CopyFrom(ctx, pr, fmt.Sprintf("COPY %s (%s) FROM STDIN (FORMAT binary)", m.table.Ident(), strings.Join(names, ", ")))
+	tag, cerr := m.conn.PgConn().CopyFrom(ctx, pr, m.copyIntoTable())
 	_ = pr.CloseWithError(errors.New("the insert stopped"))
 	o := <-done
 	if o.err != nil && (cerr == nil || planner.IsSourceError(o.err)) {
@@ -419,10 +415,8 @@ func (m *merge) load(ctx context.Context, prep *planner.Prepared, src *pgx.Conn,
 		return zero, fmt.Errorf("%w: the rows changed since the plan was made (planned %s of %d source rows; now %s of %d); nothing was written — run 'rowform plan' again",
 			ErrStale, describeCounts(sp.Counts), sp.SourceRows, describeCounts(res.Counts), res.SourceRows)
 	}
-	if tag.RowsAffected() != res.Counts.Insert {
-		return zero, fmt.Errorf("the insert wrote %d rows but the plan has %d, so it was rolled back and nothing was written: "+
-			"a trigger or rule on the table changes what the statement does; rowform cannot apply exactly the plan to it",
-			tag.RowsAffected(), res.Counts.Insert)
+	if err := countMismatch("insert", tag.RowsAffected(), res.Counts.Insert); err != nil {
+		return zero, err
 	}
 	return res.Counts, nil
 }
@@ -504,20 +498,11 @@ func (m *merge) run(ctx context.Context, sink *stagingSink, want planner.Counts)
 			return err
 		}
 		m.progress("inserting", want.Insert)
-		var names []string
-		for _, c := range m.cols {
-			names = append(names, pgx.Identifier{c.Name}.Sanitize())
-		}
-		tag, err := m.conn.PgConn().CopyFrom(ctx, r, fmt.Sprintf("COPY %s (%s) FROM STDIN (FORMAT binary)", t, strings.Join(names, ", ")))
+		tag, err := m.conn.PgConn().CopyFrom(ctx, r, m.copyIntoTable())
 		if err != nil {
 			return describeWriteError("insert", err)
 		}
-		if tag.RowsAffected() != want.Insert {
-			return fmt.Errorf("the insert wrote %d rows but the plan has %d, so it was rolled back and nothing was written: "+
-				"a trigger or rule on the table changes what the statement does; rowform cannot apply exactly the plan to it",
-				tag.RowsAffected(), want.Insert)
-		}
-		return nil
+		return countMismatch("insert", tag.RowsAffected(), want.Insert)
 	}
 	if want.Insert > 0 {
 		if err := m.stage(ctx, "rowform_insert", sink.inserts, m.cols); err != nil {
@@ -601,12 +586,27 @@ func (m *merge) exec(ctx context.Context, sql, what string, want int64) error {
 	if err != nil {
 		return describeWriteError(what, err)
 	}
-	if tag.RowsAffected() != want {
-		return fmt.Errorf("the %s touched %d rows but the plan has %d, so it was rolled back and nothing was written: "+
-			"a trigger or rule on the table changes what the statement does (a BEFORE trigger returning NULL, say); rowform cannot apply exactly the plan to it",
-			what, tag.RowsAffected(), want)
+	return countMismatch(what, tag.RowsAffected(), want)
+}
+
+// countMismatch is the error for a write statement that touched another
+// number of rows than the plan has; nil when they agree.
+func countMismatch(what string, got, want int64) error {
+	if got == want {
+		return nil
 	}
-	return nil
+	return fmt.Errorf("the %s touched %d rows but the plan has %d, so it was rolled back and nothing was written: "+
+		"a trigger or rule on the table changes what the statement does (a BEFORE trigger returning NULL, say); rowform cannot apply exactly the plan to it",
+		what, got, want)
+}
+
+// copyIntoTable is the binary COPY of new rows into the destination table.
+func (m *merge) copyIntoTable() string {
+	names := make([]string, len(m.cols))
+	for i, c := range m.cols {
+		names[i] = pgx.Identifier{c.Name}.Sanitize()
+	}
+	return fmt.Sprintf("COPY %s (%s) FROM STDIN (FORMAT binary)", m.table.Ident(), strings.Join(names, ", "))
 }
 
 // findingsError turns findings that are not about the data — an unreachable
