@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sort"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -23,7 +22,7 @@ const maxBadValues = 100
 
 // csvConversion is the outcome of reading and converting a CSV source.
 type csvConversion struct {
-	rows     []*Row
+	sorted   *rowSorter
 	findings []Finding
 	// badValues counts values that did not convert; their rows are left out.
 	badValues int
@@ -34,9 +33,8 @@ type csvConversion struct {
 // the destination column's type on conn, with PostgreSQL's input rules. The
 // rows come back sorted in key order.
 //
-// The file is held in memory after conversion (as binary values of the
-// mapped columns only); a table-sized CSV file is rare, and sorting it is
-// what makes the merge possible.
+// The converted rows are sorted with bounded memory: runs of csvRunRows
+// rows sorted in memory and spilled to temporary files, then merged.
 func (p *Prepared) convertCSV(ctx context.Context, conn *pgx.Conn) (*csvConversion, error) {
 	f := p.Sync.Source.CSV
 	file, err := os.Open(f.Path)
@@ -55,7 +53,7 @@ func (p *Prepared) convertCSV(ctx context.Context, conn *pgx.Conn) (*csvConversi
 	for i, c := range l.Cols {
 		idx[i] = p.csvCols[c.Source]
 	}
-	out := &csvConversion{}
+	out := &csvConversion{sorted: &rowSorter{l: l}}
 	sqlText := l.ConvertSQL()
 	batch := make([][]csvField, 0, csvBatch)
 	lines := make([]int, 0, csvBatch)
@@ -92,7 +90,6 @@ func (p *Prepared) convertCSV(ctx context.Context, conn *pgx.Conn) (*csvConversi
 	if err := flush(); err != nil {
 		return nil, err
 	}
-	sort.SliceStable(out.rows, func(i, j int) bool { return l.compareKeys(out.rows[i], out.rows[j]) < 0 })
 	return out, nil
 }
 
@@ -108,8 +105,7 @@ func headerWord(header bool) string {
 func (p *Prepared) convertBatch(ctx context.Context, conn *pgx.Conn, sqlText string, idx []int, batch [][]csvField, lines []int, out *csvConversion) error {
 	rows, err := p.runConvert(ctx, conn, sqlText, idx, batch)
 	if err == nil {
-		out.rows = append(out.rows, rows...)
-		return nil
+		return out.addAll(rows)
 	}
 	if !isDataError(err) {
 		return err
@@ -117,7 +113,9 @@ func (p *Prepared) convertBatch(ctx context.Context, conn *pgx.Conn, sqlText str
 	for i, rec := range batch {
 		rows, err := p.runConvert(ctx, conn, sqlText, idx, batch[i:i+1])
 		if err == nil {
-			out.rows = append(out.rows, rows...)
+			if err := out.addAll(rows); err != nil {
+				return err
+			}
 			continue
 		}
 		if !isDataError(err) {
@@ -222,4 +220,13 @@ func (p *Prepared) reportBadRow(ctx context.Context, conn *pgx.Conn, idx []int, 
 func isDataError(err error) bool {
 	var pgErr *pgconn.PgError
 	return errors.As(err, &pgErr) && (strings.HasPrefix(pgErr.Code, "22") || pgErr.Code == "23502" || pgErr.Code == "42804")
+}
+
+func (c *csvConversion) addAll(rows []*Row) error {
+	for _, r := range rows {
+		if err := c.sorted.add(r); err != nil {
+			return err
+		}
+	}
+	return nil
 }

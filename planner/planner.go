@@ -291,7 +291,9 @@ func (p *Prepared) diff(ctx context.Context, dst, src *pgx.Conn, emptyDestinatio
 		if conv.stopped {
 			return nil, findings, nil
 		}
-		srcStream = &sliceStream{rows: conv.rows}
+		if srcStream, err = conv.sorted.stream(); err != nil {
+			return nil, findings, &sourceError{err}
+		}
 	default:
 		srcStream = queryStream(ctx, src.PgConn(), l.SourceSQL(p.Sync.Query), l.width())
 	}
