@@ -314,6 +314,12 @@ func attemptSync(ctx context.Context, connector *pgconnect.Connector, s *hclconf
 	defer sink.close()
 	progress("diffing", 0)
 	res, findings, err := prep.Diff(ctx, dst, src, sink, func(n int64) { progress("diffing", n) })
+	if err != nil && s.Source.Type == hclconfig.SourceCSV && isServerError(err) {
+		// The plan converted every value; a value the server now refuses
+		// means the file changed since.
+		return zero, fmt.Errorf("%w: %s no longer converts as it did when planned (%s); nothing was written — run 'rowform plan' again",
+			ErrStale, s.Source.Address(), errorSummary(err))
+	}
 	if err != nil {
 		return zero, lostConnection(connector, s, err)
 	}
@@ -429,6 +435,15 @@ func (s insertSink) Change(kind planner.ChangeKind, src, _ *planner.Row, _ []int
 		return fmt.Errorf("internal error: a %c change while loading an empty table", kind)
 	}
 	return s.enc.add(src.Values)
+}
+
+// errorSummary is the server's message and SQLSTATE, or the error.
+func errorSummary(err error) string {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return fmt.Sprintf("%s (SQLSTATE %s)", pgErr.Message, pgErr.Code)
+	}
+	return err.Error()
 }
 
 func isServerError(err error) bool {
