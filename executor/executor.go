@@ -101,16 +101,7 @@ func Apply(ctx context.Context, cfg *hclconfig.Config, p *planner.Plan, opts Opt
 	}
 	byName := map[string]*SyncResult{}
 	var mu sync.Mutex
-	sems := map[string]chan struct{}{}
-	semFor := func(s *hclconfig.Server) chan struct{} {
-		mu.Lock()
-		defer mu.Unlock()
-		key := s.Kind + "." + s.Address()
-		if sems[key] == nil {
-			sems[key] = make(chan struct{}, s.MaxConnections)
-		}
-		return sems[key]
-	}
+	limits := planner.NewConnectionLimits()
 	connector := pgconnect.NewConnector(opts.Environ)
 	defer connector.Close()
 	var wg sync.WaitGroup
@@ -147,23 +138,18 @@ func Apply(ctx context.Context, cfg *hclconfig.Config, p *planner.Plan, opts Opt
 				r.Status, r.Err = StatusSkipped, fmt.Errorf("not started: interrupted")
 				return
 			}
-			sem := semFor(s.Destination)
-			select {
-			case sem <- struct{}{}:
-			case <-ctx.Done():
-				r.Status, r.Err = StatusSkipped, fmt.Errorf("not started: interrupted")
-				return
-			}
-			defer func() { <-sem }()
-			if s.Source.Server != nil {
-				ssem := semFor(s.Source.Server)
-				select {
-				case ssem <- struct{}{}:
-				case <-ctx.Done():
+			// Destination first, then source, as plan does: one order, so
+			// syncs waiting for slots cannot deadlock.
+			for _, srv := range []*hclconfig.Server{s.Destination, s.Source.Server} {
+				if srv == nil {
+					continue
+				}
+				release, err := limits.Acquire(ctx, srv)
+				if err != nil {
 					r.Status, r.Err = StatusSkipped, fmt.Errorf("not started: interrupted")
 					return
 				}
-				defer func() { <-ssem }()
+				defer release()
 			}
 			start := time.Now()
 			applySync(ctx, connector, s, sp, opts, r)
@@ -323,16 +309,8 @@ func attemptSync(ctx context.Context, connector *pgconnect.Connector, s *hclconf
 	if err != nil {
 		return zero, lostConnection(connector, s, err)
 	}
-	if res == nil || len(findings) > 0 {
-		return zero, fmt.Errorf("%w: the source changed since the plan: %s; nothing was written — run 'rowform plan' again", ErrStale, describeFindings(findings))
-	}
-	// The plan is kept only if the same rows would be written from the same
-	// starting point: the change set (digest) and every count, including
-	// the rows the sync leaves alone, must be what the plan saw.
-	if res.Digest != sp.ChangeDigest || res.Counts != sp.Counts ||
-		res.SourceRows != sp.SourceRows || res.DestinationRows != sp.DestinationRows {
-		return zero, fmt.Errorf("%w: the rows changed since the plan was made (planned %s of %d source and %d destination rows; now %s of %d and %d); nothing was written — run 'rowform plan' again",
-			ErrStale, describeCounts(sp.Counts), sp.SourceRows, sp.DestinationRows, describeCounts(res.Counts), res.SourceRows, res.DestinationRows)
+	if err := staleness(sp, res, findings); err != nil {
+		return zero, err
 	}
 	if res.Counts.Changes() == 0 {
 		return res.Counts, nil // nothing to write; the deferred ROLLBACK ends the transaction
@@ -346,6 +324,23 @@ func attemptSync(ctx context.Context, connector *pgconnect.Connector, s *hclconf
 	}
 	committed = true
 	return res.Counts, nil
+}
+
+// staleness compares the diff an apply just ran with the plan's. The plan
+// is kept only if the same rows would be written from the same starting
+// point: the change set (digest) and every count, including the rows the
+// sync leaves alone and the rows read on each side, must be what the plan
+// saw. It returns an ErrStale error otherwise.
+func staleness(sp *planner.SyncPlan, res *planner.DiffResult, findings []planner.Finding) error {
+	if res == nil || len(findings) > 0 {
+		return fmt.Errorf("%w: the source changed since the plan: %s; nothing was written — run 'rowform plan' again", ErrStale, describeFindings(findings))
+	}
+	if res.Digest != sp.ChangeDigest || res.Counts != sp.Counts ||
+		res.SourceRows != sp.SourceRows || res.DestinationRows != sp.DestinationRows {
+		return fmt.Errorf("%w: the rows changed since the plan was made (planned %s of %d source and %d destination rows; now %s of %d and %d); nothing was written — run 'rowform plan' again",
+			ErrStale, describeCounts(sp.Counts), sp.SourceRows, sp.DestinationRows, describeCounts(res.Counts), res.SourceRows, res.DestinationRows)
+	}
+	return nil
 }
 
 // commit commits the apply's transaction. Interrupted before COMMIT was
@@ -414,12 +409,8 @@ func (m *merge) load(ctx context.Context, prep *planner.Prepared, src *pgx.Conn,
 		return zero, describeWriteError("insert", cerr)
 	}
 	res := o.res
-	if res == nil || len(o.findings) > 0 {
-		return zero, fmt.Errorf("%w: the source changed since the plan: %s; nothing was written — run 'rowform plan' again", ErrStale, describeFindings(o.findings))
-	}
-	if res.Digest != sp.ChangeDigest || res.Counts != sp.Counts || res.SourceRows != sp.SourceRows {
-		return zero, fmt.Errorf("%w: the rows changed since the plan was made (planned %s of %d source rows; now %s of %d); nothing was written — run 'rowform plan' again",
-			ErrStale, describeCounts(sp.Counts), sp.SourceRows, describeCounts(res.Counts), res.SourceRows)
+	if err := staleness(sp, res, o.findings); err != nil {
+		return zero, err
 	}
 	if err := countMismatch("insert", tag.RowsAffected(), res.Counts.Insert); err != nil {
 		return zero, err

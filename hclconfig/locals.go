@@ -1,7 +1,8 @@
 package hclconfig
 
 import (
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -11,11 +12,7 @@ import (
 func (l *loader) declareLocals(b *hcl.Block) {
 	attrs, diags := b.Body.JustAttributes()
 	l.addDiags(diags)
-	names := make([]string, 0, len(attrs))
-	for n := range attrs {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(attrs))
 	for _, n := range names {
 		a := attrs[n]
 		if prev, ok := l.localDecls[n]; ok {
@@ -35,11 +32,7 @@ func (l *loader) evalLocals() {
 	values := map[string]cty.Value{}
 	state := map[string]int{} // 0 new, 1 visiting, 2 done
 	var stack []string
-	names := make([]string, 0, len(l.localDecls))
-	for n := range l.localDecls {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(l.localDecls))
 
 	var visit func(name string)
 	visit = func(name string) {
@@ -155,11 +148,4 @@ func (l *loader) checkRefs(expr hcl.Expression, what string) bool {
 	return ok
 }
 
-func (l *loader) localNames() []string {
-	names := make([]string, 0, len(l.localDecls))
-	for n := range l.localDecls {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
-}
+func (l *loader) localNames() []string { return slices.Sorted(maps.Keys(l.localDecls)) }

@@ -2,6 +2,8 @@ package hclconfig
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
@@ -198,23 +200,9 @@ func listOrNone(items []string) string {
 	return strings.Join(items, ", ")
 }
 
-func (l *loader) sourceAddrs() []string {
-	var out []string
-	for a := range l.cfg.Sources {
-		out = append(out, a)
-	}
-	sort.Strings(out)
-	return out
-}
+func (l *loader) sourceAddrs() []string { return slices.Sorted(maps.Keys(l.cfg.Sources)) }
 
-func (l *loader) destinationAddrs() []string {
-	var out []string
-	for a := range l.cfg.Destinations {
-		out = append(out, a)
-	}
-	sort.Strings(out)
-	return out
-}
+func (l *loader) destinationAddrs() []string { return slices.Sorted(maps.Keys(l.cfg.Destinations)) }
 
 func (l *loader) syncNames() []string {
 	var out []string

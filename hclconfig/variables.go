@@ -2,8 +2,9 @@ package hclconfig
 
 import (
 	"fmt"
+	"maps"
 	"os"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -174,11 +175,7 @@ func (l *loader) readVarFile(p *hclparse.Parser, path string) {
 	}
 	attrs, diags := f.Body.JustAttributes()
 	l.addDiags(diags)
-	names := make([]string, 0, len(attrs))
-	for n := range attrs {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(attrs))
 	source := "-var-file=" + path
 	for _, n := range names {
 		a := attrs[n]

@@ -10,6 +10,7 @@ package planner
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -42,7 +43,7 @@ func Compute(ctx context.Context, cfg *hclconfig.Config, opts Options) (*Plan, e
 	if err != nil {
 		return nil, err
 	}
-	limits := newServerLimits()
+	limits := NewConnectionLimits()
 	connector := pgconnect.NewConnector(opts.Environ)
 	plan := &Plan{Syncs: make([]*SyncPlan, len(syncs))}
 	var wg sync.WaitGroup
@@ -91,27 +92,25 @@ func joinNames(names []string) string {
 	if len(names) == 0 {
 		return "(none)"
 	}
-	s := ""
-	for i, n := range names {
-		if i > 0 {
-			s += ", "
-		}
-		s += n
-	}
-	return s
+	return strings.Join(names, ", ")
 }
 
-// serverLimits keeps the number of open connections per configured server
-// at or below its max_connections.
-type serverLimits struct {
+// ConnectionLimits keeps the number of connections rowform has open to each
+// configured server at or below its max_connections. Plan and apply share
+// it. Safe for concurrent use.
+type ConnectionLimits struct {
 	mu   sync.Mutex
 	sems map[string]chan struct{}
 }
 
-func newServerLimits() *serverLimits { return &serverLimits{sems: map[string]chan struct{}{}} }
+// NewConnectionLimits returns limits with no connection taken.
+func NewConnectionLimits() *ConnectionLimits {
+	return &ConnectionLimits{sems: map[string]chan struct{}{}}
+}
 
-// acquire blocks until a connection slot of s is free; release frees it.
-func (l *serverLimits) acquire(ctx context.Context, s *hclconfig.Server) (release func(), err error) {
+// Acquire blocks until a connection slot of s is free, or ctx ends; the
+// returned release frees the slot.
+func (l *ConnectionLimits) Acquire(ctx context.Context, s *hclconfig.Server) (release func(), err error) {
 	key := s.Kind + "." + s.Address()
 	l.mu.Lock()
 	sem, ok := l.sems[key]
@@ -133,7 +132,7 @@ func (l *serverLimits) acquire(ctx context.Context, s *hclconfig.Server) (releas
 func ApplicationName(sync string) string { return "rowform/" + sync }
 
 // planSync plans one sync; it never fails, it reports.
-func planSync(ctx context.Context, s *hclconfig.Sync, limits *serverLimits, connector *pgconnect.Connector, opts Options) *SyncPlan {
+func planSync(ctx context.Context, s *hclconfig.Sync, limits *ConnectionLimits, connector *pgconnect.Connector, opts Options) *SyncPlan {
 	start := time.Now()
 	sp := &SyncPlan{
 		Name: s.Name, Behavior: string(s.Behavior), Source: s.Source.Address(),
@@ -145,7 +144,7 @@ func planSync(ctx context.Context, s *hclconfig.Sync, limits *serverLimits, conn
 
 	// Destination first, then source: one fixed order, so syncs waiting for
 	// connection slots cannot deadlock.
-	release, err := limits.acquire(ctx, s.Destination)
+	release, err := limits.Acquire(ctx, s.Destination)
 	if err != nil {
 		add(Finding{Severity: SeverityError, Code: CodeConnectionFailed, Summary: err.Error()})
 		return sp
@@ -160,7 +159,7 @@ func planSync(ctx context.Context, s *hclconfig.Sync, limits *serverLimits, conn
 	}
 	var src *pgx.Conn
 	if s.Source.Type == hclconfig.SourcePostgres {
-		srelease, err := limits.acquire(ctx, s.Source.Server)
+		srelease, err := limits.Acquire(ctx, s.Source.Server)
 		if err != nil {
 			add(Finding{Severity: SeverityError, Code: CodeConnectionFailed, Summary: err.Error()})
 			return sp

@@ -131,13 +131,7 @@ func prepare(ctx context.Context, s *hclconfig.Sync, dst, src *pgx.Conn, showFin
 	}
 	p.Table = t
 
-	// The mapping: explicit, or every source column by name.
-	mapping := s.Mapping
-	if mapping == nil {
-		for _, c := range srcCols {
-			mapping = append(mapping, hclconfig.ColumnMapping{Destination: c.Name, Source: c.Name})
-		}
-	}
+	mapping := effectiveMapping(s, srcCols)
 	mappedDest := map[string]string{}
 	for _, m := range mapping {
 		mappedDest[m.Destination] = m.Source
@@ -336,19 +330,26 @@ func describeKeys(t *catalog.Table) string {
 	return " Its unique keys: " + strings.Join(parts, "; ") + "."
 }
 
+// effectiveMapping is the sync's mapping, or, when it was omitted, every
+// source column to the destination column of the same name.
+func effectiveMapping(s *hclconfig.Sync, srcCols []sourceColumn) []hclconfig.ColumnMapping {
+	if s.Mapping != nil {
+		return s.Mapping
+	}
+	out := make([]hclconfig.ColumnMapping, 0, len(srcCols))
+	for _, c := range srcCols {
+		out = append(out, hclconfig.ColumnMapping{Destination: c.Name, Source: c.Name})
+	}
+	return out
+}
+
 // missingTable is the finding for a destination table that does not exist,
 // with a CREATE TABLE built from the source's columns when they are known.
 func missingTable(s *hclconfig.Sync, srcCols []sourceColumn, byName map[string]sourceColumn) Finding {
 	f := Finding{Severity: SeverityError, Code: CodeMissingTable,
 		Summary: fmt.Sprintf("the table %s does not exist in %s", s.Table, s.Destination.Address())}
-	mapping := s.Mapping
-	if mapping == nil {
-		for _, c := range srcCols {
-			mapping = append(mapping, hclconfig.ColumnMapping{Destination: c.Name, Source: c.Name})
-		}
-	}
 	var defs []string
-	for _, m := range mapping {
+	for _, m := range effectiveMapping(s, srcCols) {
 		typ := "text"
 		if c, ok := byName[m.Source]; ok && c.Type != "" {
 			typ = c.Type

@@ -80,7 +80,7 @@ func MissingPrivileges(ctx context.Context, q Querier, t *Table, role string, ne
 			m.Fix = fmt.Sprintf("GRANT %s ON %s TO %s;", p.name, t.Ident(), roleIdent)
 		} else {
 			m.Columns = lacking
-			m.Fix = fmt.Sprintf("GRANT %s (%s) ON %s TO %s;", p.name, identList(lacking), t.Ident(), roleIdent)
+			m.Fix = fmt.Sprintf("GRANT %s (%s) ON %s TO %s;", p.name, IdentList(lacking), t.Ident(), roleIdent)
 		}
 		out = append(out, m)
 	}
@@ -142,14 +142,11 @@ ORDER BY 1`, t.OID, need.Defaults)
 	return out, nil
 }
 
-// identList quotes and joins column names: "a", "b".
-func identList(cols []string) string {
+// IdentList quotes and joins column names for SQL: "a", "b".
+func IdentList(cols []string) string {
 	q := make([]string, len(cols))
 	for i, c := range cols {
 		q[i] = pgx.Identifier{c}.Sanitize()
 	}
 	return strings.Join(q, ", ")
 }
-
-// IdentList quotes and joins column names for SQL: "a", "b".
-func IdentList(cols []string) string { return identList(cols) }

@@ -152,10 +152,12 @@ func runApply(ctx context.Context, inv *invocation, f *applyFlags) int {
 			return exitError
 		}
 	}
-	progress, done := inv.applyProgress(!jsonOut)
-	res := executor.Apply(ctx, cfg, p, executor.Options{
-		LockTimeout: f.lockTimeout, StatementTimeout: f.statementTimeout, Progress: progress, Environ: inv.environ,
-	})
+	show, done := inv.statusLine(!jsonOut)
+	opts := executor.Options{LockTimeout: f.lockTimeout, StatementTimeout: f.statementTimeout, Environ: inv.environ}
+	if show != nil {
+		opts.Progress = func(sync, phase string, rows int64) { show("%s: %s %d rows", sync, phase, rows) }
+	}
+	res := executor.Apply(ctx, cfg, p, opts)
 	done()
 	if jsonOut {
 		writeJSON(inv.stdout, newApplyDocument(res, p))
@@ -201,22 +203,6 @@ func (inv *invocation) confirm() bool {
 		return false
 	}
 	return strings.TrimSpace(line) == "yes"
-}
-
-// applyProgress shows the phase and rows of each running sync on a terminal.
-func (inv *invocation) applyProgress(enabled bool) (func(sync, phase string, rows int64), func()) {
-	if !enabled || !isTerminal(inv.stderr) {
-		return nil, func() {}
-	}
-	lock := make(chan struct{}, 1)
-	lock <- struct{}{}
-	return func(sync, phase string, rows int64) {
-			<-lock
-			fmt.Fprintf(inv.stderr, "\r\x1b[K  %s: %s %d rows", sync, phase, rows)
-			lock <- struct{}{}
-		}, func() {
-			fmt.Fprint(inv.stderr, "\r\x1b[K")
-		}
 }
 
 // writeApplyResult prints what was applied per sync and the closing line.

@@ -6,8 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/hashicorp/hcl/v2/hclwrite"
 	"github.com/rowform/rowform/cmd/rowform/internal/views"
@@ -134,13 +134,18 @@ func savedVariables(cfg *hclconfig.Config) map[string]string {
 	return out
 }
 
-// progressPrinter shows rows read per sync on a terminal, on one line.
-func (inv *invocation) progressPrinter(enabled bool) (func(sync string, rows int64), func()) {
+// statusLine shows progress on one rewritten line of stderr, only when it is
+// a terminal and enabled. show is safe for concurrent use; clear erases the
+// line at the end.
+func (inv *invocation) statusLine(enabled bool) (show func(format string, args ...any), clear func()) {
 	if !enabled || !isTerminal(inv.stderr) {
 		return nil, func() {}
 	}
-	return func(sync string, rows int64) {
-			fmt.Fprintf(inv.stderr, "\r\x1b[K  %s: %s rows read", sync, strconv.FormatInt(rows, 10))
+	var mu sync.Mutex
+	return func(format string, args ...any) {
+			mu.Lock()
+			defer mu.Unlock()
+			fmt.Fprintf(inv.stderr, "\r\x1b[K  "+format, args...)
 		}, func() {
 			fmt.Fprint(inv.stderr, "\r\x1b[K")
 		}
@@ -148,21 +153,11 @@ func (inv *invocation) progressPrinter(enabled bool) (func(sync string, rows int
 
 // computePlan runs the planner with the run flags.
 func (inv *invocation) computePlan(ctx context.Context, cfg *hclconfig.Config, f *runFlags) (*planner.Plan, error) {
-	progress, done := inv.progressPrinter(f.format == views.FormatText)
+	show, done := inv.statusLine(f.format == views.FormatText)
 	defer done()
-	return planner.Compute(ctx, cfg, planner.Options{Syncs: f.syncs, ShowRows: f.showRows, Progress: syncProgress(progress), Environ: inv.environ})
-}
-
-// syncProgress serializes progress calls from planning goroutines.
-func syncProgress(p func(string, int64)) func(string, int64) {
-	if p == nil {
-		return nil
+	opts := planner.Options{Syncs: f.syncs, ShowRows: f.showRows, Environ: inv.environ}
+	if show != nil {
+		opts.Progress = func(sync string, rows int64) { show("%s: %d rows read", sync, rows) }
 	}
-	ch := make(chan struct{}, 1)
-	ch <- struct{}{}
-	return func(s string, n int64) {
-		<-ch
-		p(s, n)
-		ch <- struct{}{}
-	}
+	return planner.Compute(ctx, cfg, opts)
 }
