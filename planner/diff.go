@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"hash"
+	"sort"
 
 	"github.com/rowform/rowform/hclconfig"
 )
@@ -20,9 +21,11 @@ const (
 	ChangeDelete ChangeKind = '-'
 )
 
-// ChangeSink receives every row a sync would write, in key order. src is nil
-// for deletes, dst is nil for inserts; changed lists the columns an update
-// changes (indexes into the layout). The rows are only valid during the call.
+// ChangeSink receives every row a sync would write, in no particular order
+// (Diff matches rows by key hash; DiffIntoEmpty passes them in key order).
+// src is nil for deletes, dst is nil for inserts; changed lists the columns
+// an update changes (indexes into the layout). The rows are only valid
+// during the call, and calls are never concurrent.
 type ChangeSink interface {
 	Change(kind ChangeKind, src, dst *Row, changed []int) error
 }
@@ -39,19 +42,69 @@ type diffResult struct {
 	NullKeyExamples []string
 	DupKeys         int64
 	DupKeyExamples  []string
-	// Digest is the hex SHA-256 of the change set.
+	// Digest identifies the change set whatever order it was found in
+	// (see changeDigest).
 	Digest string
+}
+
+// addExample keeps the maxExamples smallest examples, sorted, so that a
+// finding shows the same examples whatever order the rows were read in.
+func addExample(examples []string, ex string) []string {
+	i := sort.SearchStrings(examples, ex)
+	if i >= maxExamples || (i < len(examples) && examples[i] == ex) {
+		return examples
+	}
+	examples = append(examples, "")
+	copy(examples[i+1:], examples[i:])
+	examples[i] = ex
+	if len(examples) > maxExamples {
+		examples = examples[:maxExamples]
+	}
+	return examples
+}
+
+// changeDigest is an order-independent digest of a change set: each change
+// is hashed with SHA-256 (its kind, then the values it writes and the values
+// it replaces, each length-prefixed) and the hashes are summed lane by lane
+// mod 2^64. The same changes read in any order give the same digest, so a
+// plan is checked against an apply that read the rows in another order.
+type changeDigest struct {
+	h   hash.Hash
+	sum [4]uint64
+	buf [sha256.Size]byte
+}
+
+func newChangeDigest() *changeDigest { return &changeDigest{h: sha256.New()} }
+
+func (d *changeDigest) add(kind ChangeKind, src, dst *Row) {
+	d.h.Reset()
+	writeDigest(d.h, kind, src, dst)
+	sum := d.h.Sum(d.buf[:0])
+	for i := range d.sum {
+		d.sum[i] += binary.LittleEndian.Uint64(sum[8*i:])
+	}
+}
+
+// String is the hex SHA-256 of the summed lanes.
+func (d *changeDigest) String() string {
+	var b [32]byte
+	for i, v := range d.sum {
+		binary.LittleEndian.PutUint64(b[8*i:], v)
+	}
+	s := sha256.Sum256(b[:])
+	return hex.EncodeToString(s[:])
 }
 
 // progressEvery is how many rows pass between progress callbacks.
 const progressEvery = 50000
 
-// diff merges two key-ordered streams (SPEC §2 and DESIGN.md "Row diff"). It
-// reads each stream once, holds two rows per side, and detects NULL and
-// duplicate source keys as they pass.
-func (l *layout) diff(ctx context.Context, behavior hclconfig.Behavior, src, dst rowStream, sink ChangeSink, progress func(rows int64)) (*diffResult, error) {
+// mergeDiff merges two key-ordered streams (SPEC §2 and DESIGN.md "Row
+// diff"). It reads each stream once, holds two rows per side, and detects
+// NULL and duplicate source keys as they pass. hashDiff gives the same
+// result for streams in any order.
+func (l *layout) mergeDiff(ctx context.Context, behavior hclconfig.Behavior, src, dst rowStream, sink ChangeSink, progress func(rows int64)) (*diffResult, error) {
 	res := &diffResult{}
-	h := sha256.New()
+	digest := newChangeDigest()
 	var changed []int
 	var prev *Row // copy of the previous valid source row, for duplicate detection
 	var prevBuf Row
@@ -69,7 +122,7 @@ func (l *layout) diff(ctx context.Context, behavior hclconfig.Behavior, src, dst
 		res.DestinationRows++
 	}
 	emit := func(kind ChangeKind, sr, dr *Row, ch []int) error {
-		writeDigest(h, kind, sr, dr)
+		digest.add(kind, sr, dr)
 		if sink != nil {
 			return sink.Change(kind, sr, dr, ch)
 		}
@@ -91,17 +144,13 @@ func (l *layout) diff(ctx context.Context, behavior hclconfig.Behavior, src, dst
 		case s != nil && l.hasNullKey(s):
 			res.SourceRows++
 			res.NullKeys++
-			if len(res.NullKeyExamples) < maxExamples {
-				res.NullKeyExamples = append(res.NullKeyExamples, l.renderKey(s))
-			}
+			res.NullKeyExamples = addExample(res.NullKeyExamples, l.renderKey(s))
 			advanceSrc = true
 		case s != nil && prev != nil && l.compareKeys(prev, s) == 0:
 			res.SourceRows++
 			if lastDupReported == nil || l.compareKeys(lastDupReported, s) != 0 {
 				res.DupKeys++
-				if len(res.DupKeyExamples) < maxExamples {
-					res.DupKeyExamples = append(res.DupKeyExamples, l.renderKey(s))
-				}
+				res.DupKeyExamples = addExample(res.DupKeyExamples, l.renderKey(s))
 				lastDupReported = s.clone()
 			}
 			advanceSrc = true
@@ -173,7 +222,7 @@ func (l *layout) diff(ctx context.Context, behavior hclconfig.Behavior, src, dst
 	if progress != nil {
 		progress(res.SourceRows + res.DestinationRows)
 	}
-	res.Digest = hex.EncodeToString(h.Sum(nil))
+	res.Digest = digest.String()
 	return res, nil
 }
 

@@ -156,8 +156,9 @@ func (l *layout) textKeySelect(expr func(i int) string) string {
 }
 
 // SourceSQL wraps a source query so that it returns the mapped columns in the
-// destination's types, in key order.
-func (l *layout) SourceSQL(query string) string {
+// destination's types; in key order when ordered is set (the merge of an
+// initial load needs it, the hash diff does not).
+func (l *layout) SourceSQL(query string, ordered bool) string {
 	query = trimQuery(query)
 	cast := func(i int) string {
 		c := l.Cols[i]
@@ -167,12 +168,21 @@ func (l *layout) SourceSQL(query string) string {
 	for i := range l.Cols {
 		sel = append(sel, cast(i)+" AS "+alias(i))
 	}
-	return fmt.Sprintf("SELECT * FROM (SELECT %s%s FROM (\n%s\n) AS q) AS s ORDER BY %s",
-		strings.Join(sel, ", "), l.textKeySelect(cast), query, l.orderBy())
+	return fmt.Sprintf("SELECT * FROM (SELECT %s%s FROM (\n%s\n) AS q) AS s%s",
+		strings.Join(sel, ", "), l.textKeySelect(cast), query, l.orderClause(ordered))
 }
 
-// DestinationSQL reads the mapped columns of the destination table in key
-// order. Rows with a NULL in a key column cannot be matched and are left out.
+// orderClause is " ORDER BY ..." when ordered is set, else "".
+func (l *layout) orderClause(ordered bool) string {
+	if !ordered {
+		return ""
+	}
+	return " ORDER BY " + l.orderBy()
+}
+
+// DestinationSQL reads the mapped columns of the destination table, in no
+// particular order. Rows with a NULL in a key column cannot be matched and
+// are left out.
 func (l *layout) DestinationSQL(table string) string {
 	expr := func(i int) string {
 		c := l.Cols[i]
@@ -189,8 +199,8 @@ func (l *layout) DestinationSQL(table string) string {
 	for i := 0; i < l.NKey; i++ {
 		notNull = append(notNull, "s."+alias(i)+" IS NOT NULL")
 	}
-	return fmt.Sprintf("SELECT * FROM (SELECT %s%s FROM %s AS t) AS s WHERE %s ORDER BY %s",
-		strings.Join(sel, ", "), l.textKeySelect(expr), table, strings.Join(notNull, " AND "), l.orderBy())
+	return fmt.Sprintf("SELECT * FROM (SELECT %s%s FROM %s AS t) AS s WHERE %s",
+		strings.Join(sel, ", "), l.textKeySelect(expr), table, strings.Join(notNull, " AND "))
 }
 
 // ConvertSQL converts text values (one text[] parameter per column, as read

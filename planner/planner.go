@@ -10,6 +10,8 @@ package planner
 import (
 	"context"
 	"fmt"
+	"slices"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -294,23 +296,27 @@ func (p *Prepared) diff(ctx context.Context, dst, src *pgx.Conn, emptyDestinatio
 			return nil, findings, &sourceError{err}
 		}
 	default:
-		srcStream = queryStream(ctx, src.PgConn(), l.SourceSQL(p.Sync.Query), l.width())
+		// Only the merge into an empty table needs the source in key order.
+		srcStream = queryStream(ctx, src.PgConn(), l.SourceSQL(p.Sync.Query, emptyDestination), l.width())
 	}
 	defer srcStream.close()
-	var dstStream rowStream = &sliceStream{}
-	if !emptyDestination {
-		dstStream = queryStream(ctx, dst.PgConn(), l.DestinationSQL(p.Table.Ident()), l.width())
+	var res *diffResult
+	var err error
+	if emptyDestination {
+		res, err = l.mergeDiff(ctx, p.Sync.Behavior, &tagged{srcStream, true}, &sliceStream{}, sink, progress)
+	} else {
+		dstStream := queryStream(ctx, dst.PgConn(), l.DestinationSQL(p.Table.Ident()), l.width())
+		defer dstStream.close()
+		res, err = l.hashDiff(ctx, p.Sync.Behavior, &tagged{srcStream, true}, dstStream, sink, progress, defaultHashLimits)
+		if err == nil {
+			err = dstStream.close()
+		}
 	}
-	defer dstStream.close()
-	res, err := l.diff(ctx, p.Sync.Behavior, &tagged{srcStream, true}, &tagged{dstStream, false}, sink, progress)
 	if err != nil {
 		return nil, findings, err
 	}
 	if err := srcStream.close(); err != nil {
 		return nil, findings, &sourceError{err}
-	}
-	if err := dstStream.close(); err != nil {
-		return nil, findings, err
 	}
 	if res.NullKeys > 0 {
 		findings = append(findings, Finding{Severity: SeverityError, Code: CodeNullSourceKey,
@@ -410,15 +416,18 @@ func guardFindings(s *hclconfig.Sync, r *DiffResult) []Finding {
 	return out
 }
 
-// sampleSink keeps the first n changes of each kind as SampleRows.
+// sampleSink keeps, of each kind of change, the n with the smallest keys (in
+// the order compareKeys defines), so that a plan shows the same samples
+// whatever order the diff found the rows in.
 type sampleSink struct {
 	l       *layout
 	n       int
 	samples *Samples
+	keys    map[ChangeKind][]*Row // key-only copies, parallel to the samples
 }
 
 func newSampleSink(l *layout, n int) *sampleSink {
-	return &sampleSink{l: l, n: n, samples: &Samples{}}
+	return &sampleSink{l: l, n: n, samples: &Samples{}, keys: map[ChangeKind][]*Row{}}
 }
 
 func (s *sampleSink) Change(kind ChangeKind, src, dst *Row, changed []int) error {
@@ -426,32 +435,57 @@ func (s *sampleSink) Change(kind ChangeKind, src, dst *Row, changed []int) error
 		return nil
 	}
 	l := s.l
+	row := src
+	if kind == ChangeDelete {
+		row = dst
+	}
+	keys := s.keys[kind]
+	// Position among the kept samples; past the end of a full list means
+	// the row is not among the n smallest.
+	at := sort.Search(len(keys), func(i int) bool { return l.compareKeys(row, keys[i]) < 0 })
+	if at >= s.n {
+		return nil
+	}
+	sr := SampleRow{Key: l.keyStrings(row)}
 	switch kind {
 	case ChangeInsert:
-		if len(s.samples.Insert) < s.n {
-			sr := SampleRow{Key: l.keyStrings(src)}
-			for i := l.NKey; i < len(l.Cols); i++ {
-				sr.Columns = append(sr.Columns, SampleColumn{Name: l.Cols[i].Dest, After: l.renderColumn(i, src.Values[i])})
-			}
-			s.samples.Insert = append(s.samples.Insert, sr)
+		for i := l.NKey; i < len(l.Cols); i++ {
+			sr.Columns = append(sr.Columns, SampleColumn{Name: l.Cols[i].Dest, After: l.renderColumn(i, src.Values[i])})
 		}
 	case ChangeUpdate:
-		if len(s.samples.Update) < s.n {
-			sr := SampleRow{Key: l.keyStrings(src)}
-			for _, i := range changed {
-				sr.Columns = append(sr.Columns, SampleColumn{Name: l.Cols[i].Dest,
-					Before: l.renderColumn(i, dst.Values[i]), After: l.renderColumn(i, src.Values[i])})
-			}
-			s.samples.Update = append(s.samples.Update, sr)
+		for _, i := range changed {
+			sr.Columns = append(sr.Columns, SampleColumn{Name: l.Cols[i].Dest,
+				Before: l.renderColumn(i, dst.Values[i]), After: l.renderColumn(i, src.Values[i])})
 		}
 	case ChangeDelete:
-		if len(s.samples.Delete) < s.n {
-			sr := SampleRow{Key: l.keyStrings(dst)}
-			for i := l.NKey; i < len(l.Cols); i++ {
-				sr.Columns = append(sr.Columns, SampleColumn{Name: l.Cols[i].Dest, Before: l.renderColumn(i, dst.Values[i])})
-			}
-			s.samples.Delete = append(s.samples.Delete, sr)
+		for i := l.NKey; i < len(l.Cols); i++ {
+			sr.Columns = append(sr.Columns, SampleColumn{Name: l.Cols[i].Dest, Before: l.renderColumn(i, dst.Values[i])})
 		}
 	}
+	key := &Row{}
+	l.setKeys(key, row)
+	list := s.list(kind)
+	*list = insertAt(*list, at, sr, s.n)
+	s.keys[kind] = insertAt(keys, at, key, s.n)
 	return nil
+}
+
+// list is the sample list of a kind of change.
+func (s *sampleSink) list(kind ChangeKind) *[]SampleRow {
+	switch kind {
+	case ChangeInsert:
+		return &s.samples.Insert
+	case ChangeUpdate:
+		return &s.samples.Update
+	}
+	return &s.samples.Delete
+}
+
+// insertAt inserts v at index i of xs, keeping at most n elements.
+func insertAt[T any](xs []T, i int, v T, n int) []T {
+	xs = slices.Insert(xs, i, v)
+	if len(xs) > n {
+		xs = xs[:n]
+	}
+	return xs
 }

@@ -455,7 +455,7 @@ func checkCasts(ctx context.Context, src *pgx.Conn, s *hclconfig.Sync, l *layout
 		_, _ = src.Exec(ctx, "RELEASE SAVEPOINT rowform_probe")
 		return err
 	}
-	err := probe(l.SourceSQL(s.Query))
+	err := probe(l.SourceSQL(s.Query, false))
 	if err == nil {
 		return nil
 	}

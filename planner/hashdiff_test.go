@@ -1,0 +1,192 @@
+package planner
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"math/rand"
+	"os"
+	"slices"
+	"sort"
+	"testing"
+
+	"github.com/rowform/rowform/hclconfig"
+)
+
+// recordingSink keeps every change as a string, to compare change sets.
+type recordingSink struct {
+	l       *layout
+	changes []string
+}
+
+func (s *recordingSink) Change(kind ChangeKind, src, dst *Row, changed []int) error {
+	render := func(r *Row) string {
+		if r == nil {
+			return "-"
+		}
+		var out string
+		for i, v := range r.Values {
+			if v == nil {
+				out += "|NULL"
+			} else {
+				out += fmt.Sprintf("|%d:%x", i, v)
+			}
+		}
+		return out
+	}
+	s.changes = append(s.changes, fmt.Sprintf("%c %s %s %v", kind, render(src), render(dst), changed))
+	return nil
+}
+
+// hashTestRows builds random rows over a two-column key (bigint, text) and
+// one nullable text value: the destination's keys are unique, the
+// source's repeat at times and are sometimes NULL.
+func hashTestRows(rng *rand.Rand, n int, source bool) []*Row {
+	seen := map[string]bool{}
+	var rows []*Row
+	for len(rows) < n {
+		var k1 [8]byte
+		binary.BigEndian.PutUint64(k1[:], uint64(rng.Int63n(int64(n))-int64(n/2)))
+		k2 := []byte(fmt.Sprintf("k%d", rng.Intn(3)))
+		if !source && seen[string(k1[:])+string(k2)] {
+			continue
+		}
+		seen[string(k1[:])+string(k2)] = true
+		v := []byte(fmt.Sprintf("v%d", rng.Intn(4)))
+		if rng.Intn(5) == 0 {
+			v = nil
+		}
+		vals := [][]byte{k1[:], k2, v}
+		if source && rng.Intn(50) == 0 {
+			vals[1] = nil // NULL key
+		}
+		r := &Row{}
+		r.set(vals)
+		rows = append(rows, r)
+	}
+	return rows
+}
+
+// TestHashDiffMatchesMerge diffs the same rows with the merge (inputs in
+// key order) and the hash diff (inputs shuffled, with limits so small that
+// every side spills to disk and partitions are split again): counts, NULL
+// and duplicate keys, their examples, the digest and the change set must
+// be the same for every behavior.
+func TestHashDiffMatchesMerge(t *testing.T) {
+	l := newLayout([]column{
+		{Dest: "k1", Catalog: catalogColumn(oidInt8)},
+		{Dest: "k2", Catalog: catalogColumn(oidText)},
+		{Dest: "v", Catalog: catalogColumn(oidText)},
+	}, 2)
+	rng := rand.New(rand.NewSource(7))
+	src := hashTestRows(rng, 3000, true)
+	dst := hashTestRows(rng, 3000, false)
+	sorted := func(rows []*Row) []*Row {
+		out := slices.Clone(rows)
+		sort.SliceStable(out, func(a, b int) bool {
+			// NULL keys anywhere: the merge sees them as they pass.
+			if l.hasNullKey(out[a]) || l.hasNullKey(out[b]) {
+				return false
+			}
+			return l.compareKeys(out[a], out[b]) < 0
+		})
+		return out
+	}
+	for _, behavior := range hclconfig.Behaviors {
+		t.Run(string(behavior), func(t *testing.T) {
+			ctx := context.Background()
+			nonNull := func(rows []*Row) []*Row {
+				var out []*Row
+				for _, r := range rows {
+					if !l.hasNullKey(r) {
+						out = append(out, r)
+					}
+				}
+				return out
+			}
+			// The merge needs its NULL keys somewhere; give it the same
+			// rows, in key order, NULL-keyed ones first.
+			var mergeSrc []*Row
+			for _, r := range src {
+				if l.hasNullKey(r) {
+					mergeSrc = append(mergeSrc, r)
+				}
+			}
+			mergeSrc = append(mergeSrc, sorted(nonNull(src))...)
+			mergeSink := &recordingSink{l: l}
+			want, err := l.mergeDiff(ctx, behavior, &sliceStream{rows: mergeSrc}, &sliceStream{rows: sorted(dst)}, mergeSink, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			hashSink := &recordingSink{l: l}
+			j := &hashJoin{l: l, behavior: behavior, sink: hashSink, limits: hashLimits{spill: 2000, partition: 600}}
+			got, err := j.run(ctx, &sliceStream{rows: src}, &sliceStream{rows: dst}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if j.tempDir == "" || j.splits == 0 {
+				t.Fatalf("spilled to %q, %d splits: the test does not exercise spills and splits", j.tempDir, j.splits)
+			}
+			if _, err := os.Stat(j.tempDir); !os.IsNotExist(err) {
+				t.Errorf("the temporary directory %s is still there (%v)", j.tempDir, err)
+			}
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("hash diff:\n%+v\nmerge:\n%+v", got, want)
+			}
+			if want.DupKeys == 0 || want.NullKeys == 0 || want.Counts.Unchanged == 0 {
+				t.Fatalf("the data has no duplicate, NULL or unchanged keys: %+v", want)
+			}
+			slices.Sort(mergeSink.changes)
+			slices.Sort(hashSink.changes)
+			if !slices.Equal(mergeSink.changes, hashSink.changes) {
+				t.Errorf("the change sets differ: %d changes from the hash diff, %d from the merge", len(hashSink.changes), len(mergeSink.changes))
+			}
+		})
+	}
+}
+
+// TestChangeDigestIgnoresOrder: the same changes in another order give the
+// same digest; a different value, kind or a missing change does not.
+func TestChangeDigestIgnoresOrder(t *testing.T) {
+	row := func(vals ...string) *Row {
+		r := &Row{}
+		bs := make([][]byte, len(vals))
+		for i, v := range vals {
+			if v != "NULL" {
+				bs[i] = []byte(v)
+			}
+		}
+		r.set(bs)
+		return r
+	}
+	type change struct {
+		kind     ChangeKind
+		src, dst *Row
+	}
+	changes := []change{
+		{ChangeInsert, row("1", "a"), nil},
+		{ChangeUpdate, row("2", "b"), row("2", "B")},
+		{ChangeDelete, nil, row("3", "NULL")},
+	}
+	digest := func(cs []change) string {
+		d := newChangeDigest()
+		for _, c := range cs {
+			d.add(c.kind, c.src, c.dst)
+		}
+		return d.String()
+	}
+	base := digest(changes)
+	if got := digest([]change{changes[2], changes[0], changes[1]}); got != base {
+		t.Errorf("reordered changes: digest %s, want %s", got, base)
+	}
+	for name, cs := range map[string][]change{
+		"missing change": changes[:2],
+		"other value":    {changes[0], {ChangeUpdate, row("2", "c"), row("2", "B")}, changes[2]},
+		"NULL vs empty":  {changes[0], changes[1], {ChangeDelete, nil, row("3", "")}},
+		"other kind":     {{ChangeUpdate, row("1", "a"), nil}, changes[1], changes[2]},
+	} {
+		if digest(cs) == base {
+			t.Errorf("%s: same digest as the original change set", name)
+		}
+	}
+}
