@@ -70,6 +70,9 @@ func (j *hashJoin) run(ctx context.Context, src, dst rowStream, progress func(ro
 	if err := j.partition(ctx, src, dst, srcParts, dstParts, progress); err != nil {
 		return nil, err
 	}
+	if err := releaseAll(srcParts, dstParts); err != nil {
+		return nil, err
+	}
 	for i := 0; i < hashFanout; i++ {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -98,12 +101,14 @@ type hashJoin struct {
 	// splits counts partitions split again (for tests).
 	splits int
 
-	// Reused between partitions.
-	srcArena, dstArena []byte
-	srcSide, dstSide   decodedRows
-	table              []int32
-	state              []byte
-	srcOnly            []int32
+	// Reused between partitions: the destination's records and their
+	// table, the source-only records kept for duplicate detection, and
+	// scratch rows decoded from records.
+	dstArena, kept          []byte
+	dstOffsets, keptOffsets []int32
+	table, srcOnly          []int32
+	state                   []byte
+	srcRow, dstRow, keptRow Row
 }
 
 // partition is phase 1: it reads both streams to the end, alternating
@@ -166,26 +171,25 @@ func partOf(h uint64, level int) int {
 	return int(h>>(64-hashFanoutBits*(level+1))) & (hashFanout - 1)
 }
 
-// joinPartition is phase 2 for partition i of a pair of partition sets.
+// joinPartition is phase 2 for partition i of a pair of partition sets:
+// the destination's rows are loaded and indexed by key hash, the source's
+// rows stream past them, and the destination rows no source row matched
+// are left over.
 func (j *hashJoin) joinPartition(ctx context.Context, srcParts, dstParts *partitions, i, level int) error {
 	if srcParts.size(i)+dstParts.size(i) > j.limits.partition && level < hashMaxLevel {
 		return j.split(ctx, srcParts, dstParts, i, level)
 	}
 	var err error
-	if j.srcArena, err = srcParts.load(i, j.srcArena); err != nil {
-		return err
-	}
 	if j.dstArena, err = dstParts.load(i, j.dstArena); err != nil {
 		return err
 	}
-	width := j.l.width()
-	if err := j.srcSide.decode(j.srcArena, width); err != nil {
+	j.indexDestination()
+	j.kept, j.keptOffsets = j.kept[:0], j.keptOffsets[:0]
+	j.srcOnly = resetTable(j.srcOnly, srcParts.rows[i])
+	if err := srcParts.each(i, j.matchSource); err != nil {
 		return err
 	}
-	if err := j.dstSide.decode(j.dstArena, width); err != nil {
-		return err
-	}
-	return j.match()
+	return j.deleteUnmatched()
 }
 
 // Destination row states in a partition.
@@ -195,90 +199,104 @@ const (
 	dstDupReported
 )
 
-// match diffs the decoded rows of one partition.
-func (j *hashJoin) match() error {
-	l, res := j.l, j.res
-	src, dst := &j.srcSide, &j.dstSide
-	// Open addressing over the destination rows, indexed by the low bits
-	// of the hash (the partition used the high bits).
-	j.table = resetTable(j.table, len(dst.rows))
+// indexDestination builds the open-addressing table over the destination
+// records in dstArena, indexed by the low bits of the key hash (the
+// partition used the high bits).
+func (j *hashJoin) indexDestination() {
+	j.dstOffsets = recordOffsets(j.dstArena, j.dstOffsets[:0])
+	j.table = resetTable(j.table, len(j.dstOffsets))
 	mask := uint64(len(j.table) - 1)
-	for k := range dst.rows {
-		slot := dst.hashes[k] & mask
+	for k, off := range j.dstOffsets {
+		slot := recordHash(j.dstArena, off) & mask
 		for j.table[slot] != 0 {
 			slot = (slot + 1) & mask
 		}
 		j.table[slot] = int32(k + 1)
 	}
-	if cap(j.state) < len(dst.rows) {
-		j.state = make([]byte, len(dst.rows))
+	if cap(j.state) < len(j.dstOffsets) {
+		j.state = make([]byte, len(j.dstOffsets))
 	}
-	j.state = j.state[:len(dst.rows)]
+	j.state = j.state[:len(j.dstOffsets)]
 	clear(j.state)
-	// Source keys missing from the destination, for duplicate detection;
-	// the high bit marks a key already reported as a duplicate.
-	j.srcOnly = resetTable(j.srcOnly, len(src.rows))
-	srcMask := uint64(len(j.srcOnly) - 1)
+}
 
-	for k := range src.rows {
-		s, h := &src.rows[k], src.hashes[k]
-		found := -1
-		for slot := h & mask; j.table[slot] != 0; slot = (slot + 1) & mask {
-			d := int(j.table[slot] - 1)
-			if dst.hashes[d] == h && l.keysEqual(s, &dst.rows[d]) {
-				found = d
-				break
-			}
-		}
-		if found >= 0 {
-			switch j.state[found] {
-			case dstMatched:
-				j.state[found] = dstDupReported
-				j.duplicate(s)
-				continue
-			case dstDupReported:
-				continue
-			}
-			j.state[found] = dstMatched
-			if err := j.matched(s, &dst.rows[found]); err != nil {
-				return err
-			}
+// matchSource diffs one source record against the destination's table.
+func (j *hashJoin) matchSource(rec []byte) error {
+	l, width := j.l, j.l.width()
+	h := binary.BigEndian.Uint64(rec)
+	s := &j.srcRow
+	decodeRecord(rec, width, s)
+	mask := uint64(len(j.table) - 1)
+	found := -1
+	for slot := h & mask; j.table[slot] != 0; slot = (slot + 1) & mask {
+		k := int(j.table[slot] - 1)
+		off := j.dstOffsets[k]
+		if recordHash(j.dstArena, off) != h {
 			continue
 		}
-		dup := false
-		slot := h & srcMask
-		for ; j.srcOnly[slot] != 0; slot = (slot + 1) & srcMask {
-			first := int(j.srcOnly[slot]&0x7fffffff) - 1
-			if src.hashes[first] == h && l.keysEqual(s, &src.rows[first]) {
-				dup = true
-				if j.srcOnly[slot] > 0 {
-					j.srcOnly[slot] |= -0x80000000
-					j.duplicate(s)
-				}
-				break
-			}
-		}
-		if dup {
-			continue
-		}
-		j.srcOnly[slot] = int32(k + 1)
-		if behavior := j.behavior; behavior.Inserts() {
-			res.Counts.Insert++
-			if err := j.emit(ChangeInsert, s, nil, nil); err != nil {
-				return err
-			}
-		} else {
-			res.Counts.Skipped++
+		decodeRecord(j.dstArena[off:], width, &j.dstRow)
+		if l.keysEqual(s, &j.dstRow) {
+			found = k
+			break
 		}
 	}
-	if j.behavior.Deletes() {
-		for k := range dst.rows {
-			if j.state[k] == dstUnmatched {
-				res.Counts.Delete++
-				if err := j.emit(ChangeDelete, nil, &dst.rows[k], nil); err != nil {
-					return err
-				}
+	if found >= 0 {
+		switch j.state[found] {
+		case dstMatched:
+			j.state[found] = dstDupReported
+			j.duplicate(s)
+			return nil
+		case dstDupReported:
+			return nil
+		}
+		j.state[found] = dstMatched
+		return j.matched(s, &j.dstRow)
+	}
+	// In the source only. Its first occurrence is kept, to recognise the
+	// next ones; the high bit of the table entry marks a key already
+	// reported as a duplicate.
+	srcMask := uint64(len(j.srcOnly) - 1)
+	slot := h & srcMask
+	for ; j.srcOnly[slot] != 0; slot = (slot + 1) & srcMask {
+		e := j.srcOnly[slot]
+		off := j.keptOffsets[int(e&0x7fffffff)-1]
+		if recordHash(j.kept, off) != h {
+			continue
+		}
+		decodeRecord(j.kept[off:], width, &j.keptRow)
+		if l.keysEqual(s, &j.keptRow) {
+			if e > 0 {
+				j.srcOnly[slot] = e | -0x80000000
+				j.duplicate(s)
 			}
+			return nil
+		}
+	}
+	j.keptOffsets = append(j.keptOffsets, int32(len(j.kept)))
+	j.kept = append(j.kept, rec...)
+	j.srcOnly[slot] = int32(len(j.keptOffsets))
+	if !j.behavior.Inserts() {
+		j.res.Counts.Skipped++
+		return nil
+	}
+	j.res.Counts.Insert++
+	return j.emit(ChangeInsert, s, nil, nil)
+}
+
+// deleteUnmatched emits the deletes of a partition: destination rows no
+// source row matched.
+func (j *hashJoin) deleteUnmatched() error {
+	if !j.behavior.Deletes() {
+		return nil
+	}
+	for k, off := range j.dstOffsets {
+		if j.state[k] != dstUnmatched {
+			continue
+		}
+		decodeRecord(j.dstArena[off:], j.l.width(), &j.dstRow)
+		j.res.Counts.Delete++
+		if err := j.emit(ChangeDelete, nil, &j.dstRow, nil); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -344,6 +362,9 @@ func (j *hashJoin) split(ctx context.Context, srcParts, dstParts *partitions, i,
 			return err
 		}
 	}
+	if err := releaseAll(childSrc, childDst); err != nil {
+		return err
+	}
 	for k := 0; k < hashFanout; k++ {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -353,11 +374,6 @@ func (j *hashJoin) split(ctx context.Context, srcParts, dstParts *partitions, i,
 		}
 	}
 	return nil
-}
-
-// newPartitions starts an empty set of partitions for one side.
-func (j *hashJoin) newPartitions(name string) *partitions {
-	return &partitions{name: name, spill: j.limits.spill, tempDir: j.dir}
 }
 
 // dir creates, once, the temporary directory that spilled partitions go to.
@@ -378,26 +394,39 @@ func (j *hashJoin) removeTemp() {
 	}
 }
 
-// partitions are one side's rows routed by key hash: each partition is a
-// file (once the side has spilled) followed by what is still in memory.
-// A record is the key hash, the length of the rest, then each value as a
+// partitions are one side's rows routed by key hash. Each partition buffers
+// up to bufCap bytes in memory and then appends them to its own temporary
+// file; a partition is its file followed by what is still in memory. A
+// record is the key hash, the length of the rest, then each value as a
 // 4-byte length (0xFFFFFFFF for NULL) and its bytes.
 type partitions struct {
 	name     string
-	spill    int
+	bufCap   int
 	tempDir  func() (string, error)
 	bufs     [hashFanout][]byte
 	files    [hashFanout]*os.File
 	fileSize [hashFanout]int64
-	buffered int
+	rows     [hashFanout]int
+}
+
+// newPartitions starts an empty set of partitions for one side.
+func (j *hashJoin) newPartitions(name string) *partitions {
+	return &partitions{name: name, bufCap: max(j.limits.spill/hashFanout, 1), tempDir: j.dir}
 }
 
 // add appends a row to partition part.
 func (p *partitions) add(part int, h uint64, vals [][]byte) error {
+	n := recordHeader
+	for _, v := range vals {
+		n += 4 + len(v)
+	}
+	if err := p.makeRoom(part, n); err != nil {
+		return err
+	}
 	b := p.bufs[part]
 	start := len(b)
 	b = binary.BigEndian.AppendUint64(b, h)
-	b = append(b, 0, 0, 0, 0)
+	b = binary.BigEndian.AppendUint32(b, uint32(n-recordHeader))
 	for _, v := range vals {
 		if v == nil {
 			b = binary.BigEndian.AppendUint32(b, 0xFFFFFFFF)
@@ -406,49 +435,82 @@ func (p *partitions) add(part int, h uint64, vals [][]byte) error {
 		b = binary.BigEndian.AppendUint32(b, uint32(len(v)))
 		b = append(b, v...)
 	}
-	binary.BigEndian.PutUint32(b[start+8:], uint32(len(b)-start-recordHeader))
-	p.bufs[part] = b
-	p.buffered += len(b) - start
-	if p.buffered > p.spill {
-		return p.flush()
+	if len(b)-start != n {
+		return fmt.Errorf("internal error: a row diff record of %d bytes, expected %d", len(b)-start, n)
 	}
+	p.bufs[part] = b
+	p.rows[part]++
 	return nil
 }
 
 // addRecord appends an encoded record to partition part.
 func (p *partitions) addRecord(part int, rec []byte) error {
+	if err := p.makeRoom(part, len(rec)); err != nil {
+		return err
+	}
 	p.bufs[part] = append(p.bufs[part], rec...)
-	p.buffered += len(rec)
-	if p.buffered > p.spill {
-		return p.flush()
+	p.rows[part]++
+	return nil
+}
+
+// makeRoom writes partition part's buffer to its file when n more bytes
+// would not fit.
+func (p *partitions) makeRoom(part, n int) error {
+	b := p.bufs[part]
+	if b == nil {
+		p.bufs[part] = make([]byte, 0, p.bufCap)
+		return nil
+	}
+	if len(b) > 0 && len(b)+n > p.bufCap {
+		return p.flush(part)
 	}
 	return nil
 }
 
-// flush appends every partition's buffered records to its file.
-func (p *partitions) flush() error {
-	for i, b := range p.bufs {
-		if len(b) == 0 {
-			continue
+// flush appends partition i's buffered records to its file.
+func (p *partitions) flush(i int) error {
+	if p.files[i] == nil {
+		dir, err := p.tempDir()
+		if err != nil {
+			return err
 		}
-		if p.files[i] == nil {
-			dir, err := p.tempDir()
-			if err != nil {
-				return err
-			}
-			f, err := os.CreateTemp(dir, fmt.Sprintf("%s%02d-", p.name, i))
-			if err != nil {
-				return fmt.Errorf("spilling the row diff to disk: %w", err)
-			}
-			p.files[i] = f
-		}
-		if _, err := p.files[i].Write(b); err != nil {
+		f, err := os.CreateTemp(dir, fmt.Sprintf("%s%02d-", p.name, i))
+		if err != nil {
 			return fmt.Errorf("spilling the row diff to disk: %w", err)
 		}
-		p.fileSize[i] += int64(len(b))
-		p.bufs[i] = b[:0]
+		p.files[i] = f
 	}
-	p.buffered = 0
+	if _, err := p.files[i].Write(p.bufs[i]); err != nil {
+		return fmt.Errorf("spilling the row diff to disk: %w", err)
+	}
+	p.fileSize[i] += int64(len(p.bufs[i]))
+	p.bufs[i] = p.bufs[i][:0]
+	return nil
+}
+
+// release gives back the buffers of partitions that went to disk, once the
+// side has been read: their rows are all in their files.
+func (p *partitions) release() error {
+	for i := range p.bufs {
+		if p.files[i] == nil {
+			continue
+		}
+		if len(p.bufs[i]) > 0 {
+			if err := p.flush(i); err != nil {
+				return err
+			}
+		}
+		p.bufs[i] = nil
+	}
+	return nil
+}
+
+func releaseAll(sets ...*partitions) error {
+	for _, p := range sets {
+		if err := p.release(); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -479,25 +541,31 @@ func (p *partitions) load(i int, arena []byte) ([]byte, error) {
 // each calls fn with every record of partition i; rec is valid during the
 // call only.
 func (p *partitions) each(i int, fn func(rec []byte) error) error {
-	r := bufio.NewReaderSize(p.reader(i), 256<<10)
-	var rec []byte
-	for {
-		if cap(rec) < recordHeader {
-			rec = make([]byte, recordHeader, 4096)
+	if p.files[i] == nil { // all in memory
+		b := p.bufs[i]
+		for off := 0; off < len(b); {
+			n := recordHeader + int(binary.BigEndian.Uint32(b[off+8:]))
+			if err := fn(b[off : off+n]); err != nil {
+				return err
+			}
+			off += n
 		}
+		return nil
+	}
+	r := bufio.NewReaderSize(p.reader(i), 64<<10)
+	rec := make([]byte, recordHeader, 4096)
+	for {
 		rec = rec[:recordHeader]
 		if _, err := io.ReadFull(r, rec); err == io.EOF {
 			return nil
 		} else if err != nil {
 			return fmt.Errorf("reading back the row diff's temporary file: %w", err)
 		}
-		n := int(binary.BigEndian.Uint32(rec[8:]))
-		if cap(rec) < recordHeader+n {
-			grown := make([]byte, recordHeader, 2*(recordHeader+n))
-			copy(grown, rec)
-			rec = grown
+		n := recordHeader + int(binary.BigEndian.Uint32(rec[8:]))
+		if cap(rec) < n {
+			rec = append(rec, make([]byte, n-recordHeader)...)
 		}
-		rec = rec[:recordHeader+n]
+		rec = rec[:n]
 		if _, err := io.ReadFull(r, rec[recordHeader:]); err != nil {
 			return fmt.Errorf("reading back the row diff's temporary file: %w", err)
 		}
@@ -519,43 +587,36 @@ func (p *partitions) close() {
 	}
 }
 
-// decodedRows are the rows of one partition, their values pointing into
-// the partition's arena.
-type decodedRows struct {
-	rows   []Row
-	hashes []uint64
-	values [][]byte // backing store of every row's Values
+// recordOffsets appends the offset of every record in arena to offsets.
+func recordOffsets(arena []byte, offsets []int32) []int32 {
+	for off := 0; off < len(arena); {
+		offsets = append(offsets, int32(off))
+		off += recordHeader + int(binary.BigEndian.Uint32(arena[off+8:]))
+	}
+	return offsets
 }
 
-func (d *decodedRows) decode(arena []byte, width int) error {
-	d.rows, d.hashes, d.values = d.rows[:0], d.hashes[:0], d.values[:0]
-	for off := 0; off < len(arena); {
-		if len(arena)-off < recordHeader {
-			return fmt.Errorf("internal error: a truncated row in the row diff's partition")
-		}
-		h := binary.BigEndian.Uint64(arena[off:])
-		n := int(binary.BigEndian.Uint32(arena[off+8:]))
-		body := arena[off+recordHeader : off+recordHeader+n]
-		off += recordHeader + n
-		start := len(d.values)
-		for c := 0; c < width; c++ {
-			size := binary.BigEndian.Uint32(body)
-			body = body[4:]
-			if size == 0xFFFFFFFF {
-				d.values = append(d.values, nil)
-				continue
-			}
-			d.values = append(d.values, body[:size:size])
-			body = body[size:]
-		}
-		d.hashes = append(d.hashes, h)
-		d.rows = append(d.rows, Row{Values: d.values[start:len(d.values):len(d.values)]})
+// recordHash is the key hash of the record at off.
+func recordHash(arena []byte, off int32) uint64 { return binary.BigEndian.Uint64(arena[off:]) }
+
+// decodeRecord points into's values at the values of the record at the
+// start of rec.
+func decodeRecord(rec []byte, width int, into *Row) {
+	if cap(into.Values) < width {
+		into.Values = make([][]byte, width)
 	}
-	// values may have moved while growing: point the rows at the final array.
-	for k := range d.rows {
-		d.rows[k].Values = d.values[k*width : (k+1)*width : (k+1)*width]
+	into.Values = into.Values[:width]
+	body := rec[recordHeader:]
+	for c := 0; c < width; c++ {
+		size := binary.BigEndian.Uint32(body)
+		body = body[4:]
+		if size == 0xFFFFFFFF {
+			into.Values[c] = nil
+			continue
+		}
+		into.Values[c] = body[:size:size]
+		body = body[size:]
 	}
-	return nil
 }
 
 // keyHash hashes the values compareKeys compares (FNV-1a with each value's

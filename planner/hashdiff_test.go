@@ -118,28 +118,36 @@ func TestHashDiffMatchesMerge(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			hashSink := &recordingSink{l: l}
-			j := &hashJoin{l: l, behavior: behavior, sink: hashSink, limits: hashLimits{spill: 2000, partition: 600}}
-			got, err := j.run(ctx, &sliceStream{rows: src}, &sliceStream{rows: dst}, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if j.tempDir == "" || j.splits == 0 {
-				t.Fatalf("spilled to %q, %d splits: the test does not exercise spills and splits", j.tempDir, j.splits)
-			}
-			if _, err := os.Stat(j.tempDir); !os.IsNotExist(err) {
-				t.Errorf("the temporary directory %s is still there (%v)", j.tempDir, err)
-			}
-			if fmt.Sprint(got) != fmt.Sprint(want) {
-				t.Errorf("hash diff:\n%+v\nmerge:\n%+v", got, want)
-			}
 			if want.DupKeys == 0 || want.NullKeys == 0 || want.Counts.Unchanged == 0 {
 				t.Fatalf("the data has no duplicate, NULL or unchanged keys: %+v", want)
 			}
 			slices.Sort(mergeSink.changes)
-			slices.Sort(hashSink.changes)
-			if !slices.Equal(mergeSink.changes, hashSink.changes) {
-				t.Errorf("the change sets differ: %d changes from the hash diff, %d from the merge", len(hashSink.changes), len(mergeSink.changes))
+			for _, spills := range []bool{false, true} {
+				limits := defaultHashLimits // everything stays in memory
+				if spills {
+					limits = hashLimits{spill: 2000, partition: 600}
+				}
+				hashSink := &recordingSink{l: l}
+				j := &hashJoin{l: l, behavior: behavior, sink: hashSink, limits: limits}
+				got, err := j.run(ctx, &sliceStream{rows: src}, &sliceStream{rows: dst}, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if spilled := j.tempDir != "" && j.splits > 0; spilled != spills {
+					t.Fatalf("spills=%v: spilled to %q, %d splits", spills, j.tempDir, j.splits)
+				}
+				if j.tempDir != "" {
+					if _, err := os.Stat(j.tempDir); !os.IsNotExist(err) {
+						t.Errorf("the temporary directory %s is still there (%v)", j.tempDir, err)
+					}
+				}
+				if fmt.Sprint(got) != fmt.Sprint(want) {
+					t.Errorf("spills=%v: hash diff:\n%+v\nmerge:\n%+v", spills, got, want)
+				}
+				slices.Sort(hashSink.changes)
+				if !slices.Equal(mergeSink.changes, hashSink.changes) {
+					t.Errorf("spills=%v: the change sets differ: %d changes from the hash diff, %d from the merge", spills, len(hashSink.changes), len(mergeSink.changes))
+				}
 			}
 		})
 	}
