@@ -22,7 +22,7 @@ const maxBadValues = 100
 
 // csvConversion is the outcome of reading and converting a CSV source.
 type csvConversion struct {
-	sorted   *rowSorter
+	rows     *rowSpool
 	findings []Finding
 	// badValues counts values that did not convert; their rows are left out.
 	badValues int
@@ -31,10 +31,7 @@ type csvConversion struct {
 
 // convertCSV reads the sync's CSV file and converts every mapped value to
 // the destination column's type on conn, with PostgreSQL's input rules. The
-// rows come back sorted in key order.
-//
-// The converted rows are sorted with bounded memory: runs of csvRunRows
-// rows sorted in memory and spilled to temporary files, then merged.
+// converted rows are kept in a rowSpool (bounded memory), in file order.
 func (p *Prepared) convertCSV(ctx context.Context, conn *pgx.Conn) (*csvConversion, error) {
 	f := p.Sync.Source.CSV
 	file, err := os.Open(f.Path)
@@ -53,7 +50,13 @@ func (p *Prepared) convertCSV(ctx context.Context, conn *pgx.Conn) (*csvConversi
 	for i, c := range l.Cols {
 		idx[i] = p.csvCols[c.Source]
 	}
-	out := &csvConversion{sorted: &rowSorter{l: l}}
+	out := &csvConversion{rows: &rowSpool{}}
+	ok := false
+	defer func() {
+		if !ok || out.stopped {
+			out.rows.discard()
+		}
+	}()
 	sqlText := l.ConvertSQL()
 	batch := make([][]csvField, 0, csvBatch)
 	lines := make([]int, 0, csvBatch)
@@ -90,6 +93,7 @@ func (p *Prepared) convertCSV(ctx context.Context, conn *pgx.Conn) (*csvConversi
 	if err := flush(); err != nil {
 		return nil, err
 	}
+	ok = true
 	return out, nil
 }
 
@@ -224,7 +228,7 @@ func isDataError(err error) bool {
 
 func (c *csvConversion) addAll(rows []*Row) error {
 	for _, r := range rows {
-		if err := c.sorted.add(r); err != nil {
+		if err := c.rows.add(r); err != nil {
 			return err
 		}
 	}

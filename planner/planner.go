@@ -292,7 +292,7 @@ func (p *Prepared) diff(ctx context.Context, dst, src *pgx.Conn, emptyDestinatio
 		if conv.stopped {
 			return nil, findings, nil
 		}
-		if srcStream, err = conv.sorted.stream(); err != nil {
+		if srcStream, err = conv.rows.stream(); err != nil {
 			return nil, findings, &sourceError{err}
 		}
 	default:
