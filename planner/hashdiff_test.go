@@ -8,6 +8,7 @@ import (
 	"os"
 	"slices"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/rowform/rowform/hclconfig"
@@ -196,5 +197,22 @@ func TestChangeDigestIgnoresOrder(t *testing.T) {
 		if digest(cs) == base {
 			t.Errorf("%s: same digest as the original change set", name)
 		}
+	}
+}
+
+// TestHashDiffTempDirError: a temporary directory that cannot be created
+// stops the diff with an error that names it.
+func TestHashDiffTempDirError(t *testing.T) {
+	t.Setenv("TMPDIR", "/nonexistent/rowform-tmp")
+	l := newLayout([]column{
+		{Dest: "k1", Catalog: catalogColumn(oidInt8)},
+		{Dest: "k2", Catalog: catalogColumn(oidText)},
+		{Dest: "v", Catalog: catalogColumn(oidText)},
+	}, 2)
+	rng := rand.New(rand.NewSource(1))
+	j := &hashJoin{l: l, behavior: hclconfig.Mirror, limits: hashLimits{spill: 2000, partition: 600}}
+	_, err := j.run(context.Background(), &sliceStream{rows: hashTestRows(rng, 500, true)}, &sliceStream{rows: hashTestRows(rng, 500, false)}, nil)
+	if err == nil || !strings.Contains(err.Error(), "temporary directory") || !strings.Contains(err.Error(), "/nonexistent/rowform-tmp") {
+		t.Fatalf("err = %v, want one naming the temporary directory", err)
 	}
 }

@@ -48,9 +48,10 @@ type SyncPlan struct {
 	// Diffed is true when the row diff ran to the end, so Counts are exact.
 	// It is false when a finding stopped the sync before or during the diff.
 	Diffed bool `json:"diffed"`
-	// ChangeDigest is a hex SHA-256 over the change set (every insert,
-	// update and delete with its key and new values, in key order). apply
-	// recomputes it to prove a saved plan is not stale. "" when not Diffed.
+	// ChangeDigest is a hex SHA-256 identifying the change set (every
+	// insert, update and delete with its values), whatever order the rows
+	// were read in. apply recomputes it to prove a saved plan is not stale.
+	// "" when not Diffed.
 	ChangeDigest string `json:"change_digest,omitempty"`
 	// DestinationRows is the number of destination rows read.
 	DestinationRows int64 `json:"destination_rows"`

@@ -90,7 +90,8 @@ func (r *Row) clone() *Row {
 	return c
 }
 
-// rowStream yields rows in key order.
+// rowStream yields rows: in key order for mergeDiff, in any order for
+// hashDiff.
 type rowStream interface {
 	// next returns the next row, or nil at the end. The returned row is
 	// only valid until the next call: it may point into the driver's
@@ -144,7 +145,7 @@ func (s *resultStream) close() error {
 	return err
 }
 
-// sliceStream yields rows already in memory and in key order.
+// sliceStream yields rows already in memory, in slice order.
 type sliceStream struct {
 	rows []*Row
 	i    int

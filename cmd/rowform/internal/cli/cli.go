@@ -146,7 +146,7 @@ func (inv *invocation) run(ctx context.Context, args []string) int {
 		}
 		inv.dir = dir
 	}
-	stop := inv.startProfiles()
+	stop := inv.startProfiles(name)
 	defer stop()
 	return cmd.run(ctx, inv, cmdArgs)
 }

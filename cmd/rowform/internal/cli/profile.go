@@ -5,14 +5,18 @@ import (
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"strings"
 )
 
 // startProfiles writes a CPU profile to $ROWFORM_CPUPROFILE and, when the
 // returned function is called, a heap (allocation) profile to
 // $ROWFORM_MEMPROFILE. It is how the figures of docs/performance.md were
-// profiled; both are off unless the variables are set.
-func (inv *invocation) startProfiles() func() {
-	cpu, mem := inv.getenv("ROWFORM_CPUPROFILE"), inv.getenv("ROWFORM_MEMPROFILE")
+// profiled; both are off unless the variables are set. "{cmd}" in a path is
+// replaced by the command's name, so that one setting profiles both the plan
+// and the apply of a run (`ROWFORM_CPUPROFILE=/tmp/{cmd}.cpu make bench`).
+func (inv *invocation) startProfiles(command string) func() {
+	cpu := strings.ReplaceAll(inv.getenv("ROWFORM_CPUPROFILE"), "{cmd}", command)
+	mem := strings.ReplaceAll(inv.getenv("ROWFORM_MEMPROFILE"), "{cmd}", command)
 	var stopCPU func()
 	if cpu != "" {
 		f, err := os.Create(cpu)
