@@ -63,7 +63,6 @@ func (l *layout) hashDiff(ctx context.Context, behavior hclconfig.Behavior, src,
 
 func (j *hashJoin) run(ctx context.Context, src, dst rowStream, progress func(rows int64)) (*diffResult, error) {
 	j.res, j.digest = &diffResult{}, newChangeDigest()
-	defer j.removeTemp()
 	srcParts, dstParts := j.newPartitions("s"), j.newPartitions("d")
 	defer srcParts.close()
 	defer dstParts.close()
@@ -96,8 +95,9 @@ type hashJoin struct {
 	limits   hashLimits
 	res      *diffResult
 	digest   *changeDigest
-	tempDir  string
-	changed  []int
+	// files counts the temporary files created (for tests).
+	files   int
+	changed []int
 	// splits counts partitions split again (for tests).
 	splits int
 
@@ -376,22 +376,17 @@ func (j *hashJoin) split(ctx context.Context, srcParts, dstParts *partitions, i,
 	return nil
 }
 
-// dir creates, once, the temporary directory that spilled partitions go to.
-func (j *hashJoin) dir() (string, error) {
-	if j.tempDir == "" {
-		d, err := os.MkdirTemp("", "rowform-diff-")
-		if err != nil {
-			return "", fmt.Errorf("creating a temporary directory for the row diff: %w", err)
-		}
-		j.tempDir = d
+// createFile creates a temporary file for a partition and unlinks it at
+// once: it lives as long as its descriptor, so nothing is left behind
+// however the process ends.
+func (j *hashJoin) createFile() (*os.File, error) {
+	f, err := os.CreateTemp("", "rowform-diff-*")
+	if err != nil {
+		return nil, fmt.Errorf("spilling the row diff to disk (set TMPDIR to a directory with room): %w", err)
 	}
-	return j.tempDir, nil
-}
-
-func (j *hashJoin) removeTemp() {
-	if j.tempDir != "" {
-		_ = os.RemoveAll(j.tempDir)
-	}
+	_ = os.Remove(f.Name())
+	j.files++
+	return f, nil
 }
 
 // partitions are one side's rows routed by key hash. Each partition buffers
@@ -402,16 +397,17 @@ func (j *hashJoin) removeTemp() {
 type partitions struct {
 	name     string
 	bufCap   int
-	tempDir  func() (string, error)
+	create   func() (*os.File, error)
 	bufs     [hashFanout][]byte
 	files    [hashFanout]*os.File
 	fileSize [hashFanout]int64
 	rows     [hashFanout]int
+	rd       *bufio.Reader // reused by each
 }
 
 // newPartitions starts an empty set of partitions for one side.
 func (j *hashJoin) newPartitions(name string) *partitions {
-	return &partitions{name: name, bufCap: max(j.limits.spill/hashFanout, 1), tempDir: j.dir}
+	return &partitions{name: name, bufCap: max(j.limits.spill/hashFanout, 1), create: j.createFile}
 }
 
 // add appends a row to partition part.
@@ -470,13 +466,9 @@ func (p *partitions) makeRoom(part, n int) error {
 // flush appends partition i's buffered records to its file.
 func (p *partitions) flush(i int) error {
 	if p.files[i] == nil {
-		dir, err := p.tempDir()
+		f, err := p.create()
 		if err != nil {
 			return err
-		}
-		f, err := os.CreateTemp(dir, fmt.Sprintf("%s%02d-", p.name, i))
-		if err != nil {
-			return fmt.Errorf("spilling the row diff to disk: %w", err)
 		}
 		p.files[i] = f
 	}
@@ -552,7 +544,11 @@ func (p *partitions) each(i int, fn func(rec []byte) error) error {
 		}
 		return nil
 	}
-	r := bufio.NewReaderSize(p.reader(i), 64<<10)
+	if p.rd == nil {
+		p.rd = bufio.NewReaderSize(nil, 64<<10)
+	}
+	r := p.rd
+	r.Reset(p.reader(i))
 	rec := make([]byte, recordHeader, 4096)
 	for {
 		rec = rec[:recordHeader]
@@ -575,12 +571,11 @@ func (p *partitions) each(i int, fn func(rec []byte) error) error {
 	}
 }
 
-// close removes the partitions' files.
+// close closes the partitions' (already unlinked) files.
 func (p *partitions) close() {
 	for i, f := range p.files {
 		if f != nil {
 			_ = f.Close()
-			_ = os.Remove(f.Name())
 			p.files[i] = nil
 		}
 		p.bufs[i] = nil
