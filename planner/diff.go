@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
-	"hash"
 	"sort"
 
 	"github.com/rowform/rowform/hclconfig"
@@ -69,17 +68,15 @@ func addExample(examples []string, ex string) []string {
 // mod 2^64. The same changes read in any order give the same digest, so a
 // plan is checked against an apply that read the rows in another order.
 type changeDigest struct {
-	h   hash.Hash
 	sum [4]uint64
-	buf [sha256.Size]byte
+	msg []byte // one change's message, reused
 }
 
-func newChangeDigest() *changeDigest { return &changeDigest{h: sha256.New()} }
+func newChangeDigest() *changeDigest { return &changeDigest{} }
 
 func (d *changeDigest) add(kind ChangeKind, src, dst *Row) {
-	d.h.Reset()
-	writeDigest(d.h, kind, src, dst)
-	sum := d.h.Sum(d.buf[:0])
+	d.msg = appendChange(d.msg[:0], kind, src, dst)
+	sum := sha256.Sum256(d.msg)
 	for i := range d.sum {
 		d.sum[i] += binary.LittleEndian.Uint64(sum[8*i:])
 	}
@@ -226,26 +223,25 @@ func (l *layout) mergeDiff(ctx context.Context, behavior hclconfig.Behavior, src
 	return res, nil
 }
 
-// writeDigest adds one change to the change-set digest: its kind, then the
-// values it writes and the values it replaces, each length-prefixed.
-func writeDigest(h hash.Hash, kind ChangeKind, src, dst *Row) {
-	var lenBuf [4]byte
-	h.Write([]byte{byte(kind)})
+// appendChange appends the message that identifies one change: its kind,
+// then the values it writes and the values it replaces, each
+// length-prefixed (0xFFFFFFFF for NULL).
+func appendChange(b []byte, kind ChangeKind, src, dst *Row) []byte {
+	b = append(b, byte(kind))
 	for _, r := range []*Row{src, dst} {
 		if r == nil {
-			h.Write([]byte{0})
+			b = append(b, 0)
 			continue
 		}
-		h.Write([]byte{1})
+		b = append(b, 1)
 		for _, v := range r.Values {
 			if v == nil {
-				binary.BigEndian.PutUint32(lenBuf[:], 0xFFFFFFFF)
-				h.Write(lenBuf[:])
+				b = binary.BigEndian.AppendUint32(b, 0xFFFFFFFF)
 				continue
 			}
-			binary.BigEndian.PutUint32(lenBuf[:], uint32(len(v)))
-			h.Write(lenBuf[:])
-			h.Write(v)
+			b = binary.BigEndian.AppendUint32(b, uint32(len(v)))
+			b = append(b, v...)
 		}
 	}
+	return b
 }
