@@ -470,13 +470,26 @@ type merge struct {
 
 func (m *merge) run(ctx context.Context, sink *stagingSink, want planner.Counts) error {
 	t := m.table.Ident()
-	if want.Delete > 0 {
+	if n := sink.nullKeyDeletes; n > 0 {
+		// Rows whose key has a NULL match no source row; the diff read
+		// every one of them in this transaction's snapshot.
+		var isNull []string
+		for i := 0; i < m.nkey; i++ {
+			isNull = append(isNull, pgx.Identifier{m.cols[i].Name}.Sanitize()+" IS NULL")
+		}
+		m.progress("deleting", n)
+		sql := fmt.Sprintf("DELETE FROM %s WHERE %s", t, strings.Join(isNull, " OR "))
+		if err := m.exec(ctx, sql, "delete", n); err != nil {
+			return err
+		}
+	}
+	if staged := want.Delete - sink.nullKeyDeletes; staged > 0 {
 		if err := m.stage(ctx, "rowform_delete", sink.dels, m.cols[:m.nkey]); err != nil {
 			return err
 		}
-		m.progress("deleting", want.Delete)
+		m.progress("deleting", staged)
 		sql := fmt.Sprintf("DELETE FROM %s AS t USING rowform_delete AS s WHERE %s", t, m.keyMatch())
-		if err := m.exec(ctx, sql, "delete", want.Delete); err != nil {
+		if err := m.exec(ctx, sql, "delete", staged); err != nil {
 			return err
 		}
 	}

@@ -85,11 +85,14 @@ func (s *stagingFile) reader() (io.Reader, error) {
 
 func (s *stagingFile) close() { _ = s.f.Close() }
 
-// stagingSink writes a diff's changes into three staging files.
+// stagingSink writes a diff's changes into three staging files. Deletes of
+// rows with a NULL in the key (only a mirror has them) cannot be matched by
+// key: they are counted, and deleted by a NULL test instead.
 type stagingSink struct {
 	width                  int
 	nkey                   int
 	inserts, updates, dels *stagingFile
+	nullKeyDeletes         int64
 }
 
 func newStagingSink(width, nkey int) (*stagingSink, error) {
@@ -117,6 +120,12 @@ func (s *stagingSink) Change(kind planner.ChangeKind, src, dst *planner.Row, _ [
 	case planner.ChangeUpdate:
 		return s.updates.add(src.Values)
 	case planner.ChangeDelete:
+		for _, v := range dst.Values[:s.nkey] {
+			if v == nil {
+				s.nullKeyDeletes++
+				return nil
+			}
+		}
 		return s.dels.add(dst.Values)
 	}
 	return nil

@@ -143,9 +143,20 @@ func (j *hashJoin) partition(ctx context.Context, src, dst rowStream, srcParts, 
 			if err != nil {
 				return err
 			}
-			if d == nil {
+			switch {
+			case d == nil:
 				dstDone = true
-			} else {
+			case l.hasNullKey(d):
+				// Only a mirror reads these: no source row can match a
+				// NULL key, so the row is in the destination only.
+				j.res.DestinationRows++
+				if j.behavior.Deletes() {
+					j.res.Counts.Delete++
+					if err := j.emit(ChangeDelete, nil, d, nil); err != nil {
+						return err
+					}
+				}
+			default:
 				j.res.DestinationRows++
 				h := l.keyHash(d)
 				if err := dstParts.add(partOf(h, 0), h, d.Values); err != nil {

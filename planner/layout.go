@@ -181,9 +181,9 @@ func (l *layout) orderClause(ordered bool) string {
 }
 
 // DestinationSQL reads the mapped columns of the destination table, in no
-// particular order. Rows with a NULL in a key column cannot be matched and
-// are left out.
-func (l *layout) DestinationSQL(table string) string {
+// particular order. Rows with a NULL in a key column cannot be matched: they
+// are read only when nullKeys is set (a mirror deletes them), else left out.
+func (l *layout) DestinationSQL(table string, nullKeys bool) string {
 	expr := func(i int) string {
 		c := l.Cols[i]
 		e := "t." + pgx.Identifier{c.Dest}.Sanitize()
@@ -199,8 +199,12 @@ func (l *layout) DestinationSQL(table string) string {
 	for i := 0; i < l.NKey; i++ {
 		notNull = append(notNull, "s."+alias(i)+" IS NOT NULL")
 	}
-	return fmt.Sprintf("SELECT * FROM (SELECT %s%s FROM %s AS t) AS s WHERE %s",
-		strings.Join(sel, ", "), l.textKeySelect(expr), table, strings.Join(notNull, " AND "))
+	where := " WHERE " + strings.Join(notNull, " AND ")
+	if nullKeys {
+		where = ""
+	}
+	return fmt.Sprintf("SELECT * FROM (SELECT %s%s FROM %s AS t) AS s%s",
+		strings.Join(sel, ", "), l.textKeySelect(expr), table, where)
 }
 
 // ConvertSQL converts text values (one text[] parameter per column, as read

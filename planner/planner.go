@@ -271,11 +271,17 @@ func (p *Prepared) DiffIntoEmpty(ctx context.Context, src *pgx.Conn, sink Change
 }
 
 // DestinationIsEmpty reports whether the destination table has no row the
-// diff would read (rows with a NULL key are never read).
+// diff would read (rows with a NULL key are read only by a mirror, which
+// deletes them).
 func (p *Prepared) DestinationIsEmpty(ctx context.Context, dst *pgx.Conn) (bool, error) {
 	var found bool
-	err := dst.QueryRow(ctx, fmt.Sprintf("SELECT EXISTS (%s LIMIT 1)", p.layout.DestinationSQL(p.Table.Ident()))).Scan(&found)
+	err := dst.QueryRow(ctx, fmt.Sprintf("SELECT EXISTS (%s LIMIT 1)", p.destinationSQL())).Scan(&found)
 	return !found, err
+}
+
+// destinationSQL reads the destination table for the diff.
+func (p *Prepared) destinationSQL() string {
+	return p.layout.DestinationSQL(p.Table.Ident(), p.Sync.Behavior.Deletes())
 }
 
 func (p *Prepared) diff(ctx context.Context, dst, src *pgx.Conn, emptyDestination bool, sink ChangeSink, progress func(int64)) (*DiffResult, []Finding, error) {
@@ -305,7 +311,7 @@ func (p *Prepared) diff(ctx context.Context, dst, src *pgx.Conn, emptyDestinatio
 	if emptyDestination {
 		res, err = l.mergeDiff(ctx, p.Sync.Behavior, &tagged{srcStream, true}, &sliceStream{}, sink, progress)
 	} else {
-		dstStream := queryStream(ctx, dst.PgConn(), l.DestinationSQL(p.Table.Ident()), l.width())
+		dstStream := queryStream(ctx, dst.PgConn(), p.destinationSQL(), l.width())
 		defer dstStream.close()
 		res, err = l.hashDiff(ctx, p.Sync.Behavior, &tagged{srcStream, true}, dstStream, sink, progress, defaultHashLimits)
 		if err == nil {
