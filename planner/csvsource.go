@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -186,8 +187,10 @@ func (p *Prepared) reportBadRow(ctx context.Context, conn *pgx.Conn, idx []int, 
 			shown = Sensitive
 		case v.Null:
 			shown = "NULL"
+		case shown == "NULL" || shown == Sensitive:
+			shown = strconv.Quote(shown) // as renderColumn does
 		}
-		keyParts = append(keyParts, l.Cols[i].Dest+"="+quoteForDisplay(shown, v.Null || l.Cols[i].Sensitive))
+		keyParts = append(keyParts, l.Cols[i].Dest+"="+FormatValue(shown))
 	}
 	for i, c := range l.Cols {
 		fld := rec[idx[i]]
@@ -213,7 +216,7 @@ func (p *Prepared) reportBadRow(ctx context.Context, conn *pgx.Conn, idx []int, 
 			value, reason = Sensitive, "the value is not a valid "+c.Catalog.Type
 		}
 		out.findings = append(out.findings, Finding{Severity: SeverityError, Code: CodeTypeMismatch,
-			Summary: fmt.Sprintf("%s line %d (%s): the value %s of column %q does not convert to %s", p.Sync.Source.Address(), line, strings.Join(keyParts, ", "), value, c.Source, c.Catalog.Type),
+			Summary: fmt.Sprintf("%s line %d (%s): the value %s of column %q does not convert to %s", p.Sync.Source.Address(), line, strings.Join(keyParts, " "), value, c.Source, c.Catalog.Type),
 			Detail:  reason})
 	}
 	return nil

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -78,16 +79,14 @@ func (l *layout) renderColumn(i int, v []byte) string {
 	return s
 }
 
-// renderKey renders a row's key for findings: `id=7` or `(a=1, b="x")`.
+// renderKey renders a row's key for findings the way plans show the keys
+// of sample rows: `id=7`, `email="a@x"`, `org=1 email="a@x"`.
 func (l *layout) renderKey(r *Row) string {
 	parts := make([]string, l.NKey)
 	for i := 0; i < l.NKey; i++ {
-		parts[i] = l.Cols[i].Dest + "=" + quoteForDisplay(l.renderColumn(i, r.Values[i]), r.Values[i] == nil || l.Cols[i].Sensitive)
+		parts[i] = l.Cols[i].Dest + "=" + FormatValue(l.renderColumn(i, r.Values[i]))
 	}
-	if len(parts) == 1 {
-		return parts[0]
-	}
-	return "(" + strings.Join(parts, ", ") + ")"
+	return strings.Join(parts, " ")
 }
 
 // keyStrings renders the key columns of a row, for samples.
@@ -99,10 +98,27 @@ func (l *layout) keyStrings(r *Row) []string {
 	return out
 }
 
-// quoteForDisplay quotes values that would be ambiguous bare.
-func quoteForDisplay(s string, bare bool) string {
-	if bare || (s != "" && !strings.ContainsAny(s, " \t\n\",()=") && s != "NULL") {
-		return s
+// numberRE matches the values shown without quotes: PostgreSQL's text output
+// of integers and of finite numeric, real and double precision values.
+var numberRE = regexp.MustCompile(`^-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?$`)
+
+// FormatValue renders one value as plans and findings show it (the text
+// renderColumn and SampleColumn hold), the same way in every human format:
+//
+//   - NULL and (sensitive) (Sensitive) pass through as they are;
+//   - a value that looks like a number (42, -1.50, 1e+06) is shown bare;
+//   - anything else, including the empty string, is Go-quoted ("a@b", "",
+//     "line\nbreak"), so spaces, empty strings and control characters stay
+//     visible and a text value can never be mistaken for NULL.
+//
+// Without the column's type, a text column holding "7" is shown as 7.
+func FormatValue(v string) string {
+	switch {
+	case v == "NULL" || v == Sensitive:
+		return v
+	case numberRE.MatchString(v):
+		return v
+	default:
+		return strconv.Quote(v)
 	}
-	return fmt.Sprintf("%q", s)
 }

@@ -502,18 +502,32 @@ func TestApplyLockedTable(t *testing.T) {
 		code := inv.run(context.Background(), []string{"-chdir=" + e.Dir, "apply", "-auto-approve", "-no-color", "-lock-timeout=1m"})
 		done <- result{code: code, stdout: stdout.String(), stderr: stderr.String()}
 	}()
-	// Wait until the waiting apply is seen on the server, then release.
+	// Wait until the waiting apply is seen on the server, then release. It
+	// spends its wait between attempts outside a transaction, so its last
+	// statement is the try or the ROLLBACK after it. It must still be there
+	// 300ms after first seen (a closing connection of the plan would not).
 	deadline := time.Now().Add(time.Minute)
+	var firstSeen time.Time
 	for {
 		var n int
 		if err := e.DstConn().QueryRow(context.Background(), `SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND application_name = 'rowform/items'
-  AND state LIKE 'idle in transaction%' AND query LIKE '%pg_try_advisory_xact_lock%'`, e.DstDB).Scan(&n); err != nil {
+  AND (query LIKE '%pg_try_advisory_xact_lock%' OR query = 'ROLLBACK')`, e.DstDB).Scan(&n); err != nil {
 			t.Fatal(err)
 		}
-		if n > 0 {
-			break
+		if n == 0 {
+			firstSeen = time.Time{}
+		} else if firstSeen.IsZero() {
+			firstSeen = time.Now()
+		}
+		if !firstSeen.IsZero() && time.Since(firstSeen) >= 300*time.Millisecond {
+			break // seen waiting: release
 		}
 		if time.Now().After(deadline) {
+			select {
+			case r := <-done:
+				t.Fatalf("the waiting apply never showed up; it ended with %d:\n%s\n%s", r.code, r.stdout, r.stderr)
+			default:
+			}
 			t.Fatal("the waiting apply never showed up")
 		}
 		time.Sleep(10 * time.Millisecond)

@@ -3,7 +3,6 @@ package views
 import (
 	"fmt"
 	"io"
-	"regexp"
 	"strconv"
 	"strings"
 	"unicode"
@@ -125,30 +124,8 @@ func notPlannedReason(s *planner.SyncPlan) string {
 	}
 }
 
-// numberRE matches the values shown without quotes: PostgreSQL's text output
-// of integers and of finite numeric, real and double precision values.
-var numberRE = regexp.MustCompile(`^-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?$`)
-
-// formatValue renders one sample value, the same way in every human format:
-//
-//   - NULL and (sensitive) (planner.Sensitive) pass through as they are;
-//   - a value that looks like a number (42, -1.50, 1e+06) is shown bare;
-//   - anything else, including the empty string, is Go-quoted ("a@b", "",
-//     "line\nbreak"), so spaces, empty strings and control characters stay
-//     visible and a text value can never be mistaken for NULL.
-//
-// The model does not carry column types, so a text column holding "7" is
-// shown as 7.
-func formatValue(v string) string {
-	switch {
-	case v == "NULL" || v == planner.Sensitive:
-		return v
-	case numberRE.MatchString(v):
-		return v
-	default:
-		return strconv.Quote(v)
-	}
-}
+// formatValue renders one sample value: planner.FormatValue.
+func formatValue(v string) string { return planner.FormatValue(v) }
 
 // printable makes text from the model safe to print on a terminal: control
 // characters other than newline and tab (an escape sequence in a server
