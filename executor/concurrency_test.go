@@ -200,9 +200,23 @@ func TestConcurrentApplyLockTimeoutExpires(t *testing.T) {
 	a := startApply(context.Background(), cfg, pFirst, executor.Options{})
 	waitForLockHolder(t, e, "rowform/first", a.done)
 	start := time.Now()
-	res := apply(t, cfg, pSecond, executor.Options{LockTimeout: 500 * time.Millisecond})
+	var mu sync.Mutex
+	var phases []string
+	progress := func(sync, phase string, rows int64) {
+		mu.Lock()
+		defer mu.Unlock()
+		if rows < 0 {
+			phases = append(phases, sync+": "+phase)
+		}
+	}
+	res := apply(t, cfg, pSecond, executor.Options{LockTimeout: 500 * time.Millisecond, Progress: progress})
 	took := time.Since(start)
 	requireFailed(t, res, "second", "rowform/first")
+	mu.Lock()
+	if len(phases) != 1 || !strings.Contains(phases[0], "second: waiting for the lock on public.items (held by rowform/first") {
+		t.Errorf("progress while waiting: %q, want one \"waiting for the lock\" naming the holder", phases)
+	}
+	mu.Unlock()
 	if took < 500*time.Millisecond || took > 3*time.Second {
 		t.Errorf("with -lock-timeout=500ms the second apply failed after %s", took)
 	}

@@ -32,8 +32,9 @@ type Options struct {
 	// MaxAttempts is how many times a sync runs when the server reports a
 	// serialization failure or deadlock (40001, 40P01); default 3.
 	MaxAttempts int
-	// Progress, when set, receives progress of each sync. It must be safe
-	// for concurrent use.
+	// Progress, when set, receives progress of each sync: a phase and the
+	// rows it has handled, or -1 for a phase that handles no rows (waiting
+	// for another apply's lock). It must be safe for concurrent use.
 	Progress func(sync, phase string, rows int64)
 	// Environ is the process environment; it supplies SSH_AUTH_SOCK for
 	// tunnels that authenticate with ssh-agent.
@@ -252,7 +253,14 @@ func attemptSync(ctx context.Context, connector *pgconnect.Connector, s *hclconf
 			_, _ = dst.Exec(rctx, "ROLLBACK")
 		}
 	}()
-	if err := takeLock(ctx, dst, table, opts.LockTimeout); err != nil {
+	waiting := func(holder string) {
+		phase := "waiting for the lock on " + table
+		if holder != "" {
+			phase += " (" + holder + ")"
+		}
+		progress(phase, -1)
+	}
+	if err := takeLock(ctx, dst, table, opts.LockTimeout, waiting); err != nil {
 		return zero, lostConnection(connector, s, err)
 	}
 	lockTimeout := opts.LockTimeout

@@ -31,10 +31,11 @@ func (e *LockedError) Error() string {
 // table's advisory lock as its first statement. With a zero timeout it fails
 // at once when another session holds the lock; otherwise it retries until
 // timeout, each time in a new transaction, so that the snapshot the apply
-// works from is taken after the other apply committed.
-func takeLock(ctx context.Context, conn *pgx.Conn, table string, timeout time.Duration) error {
+// works from is taken after the other apply committed. waiting is called
+// once, with the holder, when it starts to wait.
+func takeLock(ctx context.Context, conn *pgx.Conn, table string, timeout time.Duration, waiting func(holder string)) error {
 	deadline := time.Now().Add(timeout)
-	for {
+	for attempt := 0; ; attempt++ {
 		if _, err := conn.Exec(ctx, "BEGIN ISOLATION LEVEL REPEATABLE READ"); err != nil {
 			return fmt.Errorf("starting the transaction: %w", err)
 		}
@@ -47,6 +48,9 @@ func takeLock(ctx context.Context, conn *pgx.Conn, table string, timeout time.Du
 		}
 		if timeout <= 0 || time.Now().After(deadline) {
 			return &LockedError{Table: table, Holder: lockHolder(ctx, conn, table)}
+		}
+		if attempt == 0 {
+			waiting(lockHolder(ctx, conn, table))
 		}
 		if _, err := conn.Exec(ctx, "ROLLBACK"); err != nil {
 			return err

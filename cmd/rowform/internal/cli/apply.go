@@ -155,7 +155,13 @@ func runApply(ctx context.Context, inv *invocation, f *applyFlags) int {
 	show, done := inv.statusLine(!jsonOut)
 	opts := executor.Options{LockTimeout: f.lockTimeout, StatementTimeout: f.statementTimeout, Environ: inv.environ}
 	if show != nil {
-		opts.Progress = func(sync, phase string, rows int64) { show("%s: %s %d rows", sync, phase, rows) }
+		opts.Progress = func(sync, phase string, rows int64) {
+			if rows < 0 {
+				show("%s: %s", sync, phase)
+				return
+			}
+			show("%s: %s %d rows", sync, phase, rows)
+		}
 	}
 	res := executor.Apply(ctx, cfg, p, opts)
 	done()
