@@ -39,7 +39,7 @@ func applyable(t *testing.T, cfg *hclconfig.Config) *planner.Plan {
 	p := plan(t, cfg)
 	for _, sp := range p.Syncs {
 		if sp.HasErrors() || !sp.Diffed {
-			t.Fatalf("sync %q cannot be applied (diffed=%v):\n%s", sp.Name, sp.Diffed, findingsText(sp))
+			t.Fatalf("sync %q cannot be applied (diffed=%v):\n%s", sp.Name, sp.Diffed, synctest.FindingsText(sp))
 		}
 	}
 	return p
@@ -126,7 +126,7 @@ func requireConverged(t *testing.T, cfg *hclconfig.Config) {
 	p := plan(t, cfg)
 	for _, sp := range p.Syncs {
 		if sp.HasErrors() || !sp.Diffed || sp.Counts.Changes() != 0 {
-			t.Errorf("sync %q: after apply the plan still has changes %+v (diffed=%v)\n%s", sp.Name, sp.Counts, sp.Diffed, findingsText(sp))
+			t.Errorf("sync %q: after apply the plan still has changes %+v (diffed=%v)\n%s", sp.Name, sp.Counts, sp.Diffed, synctest.FindingsText(sp))
 		}
 	}
 }
@@ -140,14 +140,6 @@ func applyAndConverge(t *testing.T, cfg *hclconfig.Config) *executor.Result {
 	requireApplied(t, res)
 	requireConverged(t, cfg)
 	return res
-}
-
-func findingsText(sp *planner.SyncPlan) string {
-	var b strings.Builder
-	for _, f := range sp.Findings {
-		fmt.Fprintf(&b, "  %s %s: %s\n    %s\n    fix: %s\n", f.Severity, f.Code, f.Summary, f.Detail, f.Fix)
-	}
-	return b.String()
 }
 
 // tableDigest is an md5 over every row of table in its text form, in a
@@ -172,46 +164,6 @@ SELECT d FROM (
 	if len(diff) > 0 {
 		t.Errorf("%s differs from %s:\n  %s", got, want, strings.Join(diff, "\n  "))
 	}
-}
-
-// keyKind is one key type under test: column definitions on both sides and
-// the key expression of row number i.
-type keyKind struct {
-	name    string
-	srcCols string // key column definitions in the source table
-	dstCols string // in the destination table
-	keyList string // the key attribute
-	keyCols string // column list of the primary key
-	key     func(i int) string
-}
-
-// trickyText gives keys whose order differs between collations: case,
-// punctuation and accents.
-var trickyText = []string{"a", "B", "_c", "Ä", "b", "A", "c-d", "cd", "Z", "z", " x", "é", "E", "e", "ß", "ss"}
-
-var keyKinds = []keyKind{
-	{"bigint", "id bigint", "id bigint", `["id"]`, "id", func(i int) string { return fmt.Sprint(i * 7919 % 1000) }},
-	{"uuid", "id uuid", "id uuid", `"id"`, "id", func(i int) string {
-		return fmt.Sprintf("'%08x-0000-4000-8000-%012x'::uuid", (i*2654435761)%(1<<32), i)
-	}},
-	{"text_icu", `id text COLLATE "C"`, `id text COLLATE "und-x-icu"`, `["id"]`, "id", func(i int) string {
-		return "'" + trickyText[i%len(trickyText)] + fmt.Sprint(i/len(trickyText)) + "'"
-	}},
-	{"composite", "a bigint, b text", "a bigint, b text", `["a", "b"]`, "a, b", func(i int) string {
-		return fmt.Sprintf("%d, '%s'", i%3, trickyText[i%len(trickyText)]+fmt.Sprint(i))
-	}},
-	// A key ordered by its text form on both servers; the source's 1.5 is
-	// the destination's 1.50.
-	{"numeric", "id numeric", "id numeric(10,2)", `"id"`, "id", func(i int) string { return fmt.Sprintf("%d.5", i*37%1000) }},
-}
-
-func mappingFor(keyCols string) string {
-	var b strings.Builder
-	for _, c := range strings.Split(keyCols, ",") {
-		c = strings.TrimSpace(c)
-		fmt.Fprintf(&b, "    %s = %q\n", c, c)
-	}
-	return b.String()
 }
 
 // Row layout of TestApplyBehaviorsByKeyType: rows 1..40 are only in the
@@ -265,23 +217,23 @@ func TestApplyBehaviorsByKeyType(t *testing.T) {
 		hclconfig.Append:         {Insert: 40, Unchanged: 20, Skipped: 20},
 		hclconfig.Mirror:         {Insert: 40, Update: 20, Delete: 40, Unchanged: 20},
 	}
-	for _, kk := range keyKinds {
-		t.Run(kk.name, func(t *testing.T) {
+	for _, kk := range synctest.KeyKinds {
+		t.Run(kk.Name, func(t *testing.T) {
 			e := synctest.New(t)
-			e.Src(fmt.Sprintf("CREATE TABLE items (%s, name text, price numeric)", kk.srcCols))
+			e.Src(fmt.Sprintf("CREATE TABLE items (%s, name text, price numeric)", kk.SrcCols))
 			var vals []string
 			for i := srcFirst; i <= srcLast; i++ {
-				vals = append(vals, fmt.Sprintf("(%s, %s, %s)", kk.key(i), srcName(i), srcPrice(i)))
+				vals = append(vals, fmt.Sprintf("(%s, %s, %s)", kk.Key(i), srcName(i), srcPrice(i)))
 			}
 			e.Src("INSERT INTO items VALUES " + strings.Join(vals, ", "))
 
 			var body strings.Builder
 			for _, b := range hclconfig.Behaviors {
 				table := "items_" + string(b)
-				e.Dst(fmt.Sprintf(`CREATE TABLE %s (%s, name text, price numeric(10,2), note text DEFAULT 'default note', PRIMARY KEY (%s))`, table, kk.dstCols, kk.keyCols))
+				e.Dst(fmt.Sprintf(`CREATE TABLE %s (%s, name text, price numeric(10,2), note text DEFAULT 'default note', PRIMARY KEY (%s))`, table, kk.DstCols, kk.KeyCols))
 				vals = vals[:0]
 				for i := dstFirst; i <= dstLast; i++ {
-					vals = append(vals, fmt.Sprintf("(%s, %s, %s, 'note %d')", kk.key(i), dstName(i), dstPrice(i), i))
+					vals = append(vals, fmt.Sprintf("(%s, %s, %s, 'note %d')", kk.Key(i), dstName(i), dstPrice(i), i))
 				}
 				e.Dst(fmt.Sprintf("INSERT INTO %s VALUES %s", table, strings.Join(vals, ", ")))
 
@@ -293,11 +245,11 @@ func TestApplyBehaviorsByKeyType(t *testing.T) {
 					inSrc, inDst := i <= srcLast, i >= dstFirst
 					switch {
 					case inSrc && !inDst && b.Inserts():
-						vals = append(vals, fmt.Sprintf("(%s, %s, %s, 'default note')", kk.key(i), srcName(i), srcPrice(i)))
+						vals = append(vals, fmt.Sprintf("(%s, %s, %s, 'default note')", kk.Key(i), srcName(i), srcPrice(i)))
 					case inSrc && inDst && b.Updates():
-						vals = append(vals, fmt.Sprintf("(%s, %s, %s, 'note %d')", kk.key(i), srcName(i), srcPrice(i), i))
+						vals = append(vals, fmt.Sprintf("(%s, %s, %s, 'note %d')", kk.Key(i), srcName(i), srcPrice(i), i))
 					case inDst && (inSrc || !b.Deletes()):
-						vals = append(vals, fmt.Sprintf("(%s, %s, %s, 'note %d')", kk.key(i), dstName(i), dstPrice(i), i))
+						vals = append(vals, fmt.Sprintf("(%s, %s, %s, 'note %d')", kk.Key(i), dstName(i), dstPrice(i), i))
 					}
 				}
 				e.Dst(fmt.Sprintf("INSERT INTO %s VALUES %s", exp, strings.Join(vals, ", ")))
@@ -315,7 +267,7 @@ sync "%s" {
     price = "price"
   }
 }
-`, b, table, b, kk.keyList, mappingFor(kk.keyCols))
+`, b, table, b, kk.KeyList, synctest.MappingFor(kk.KeyCols))
 			}
 			cfg := e.Config(body.String())
 			p := applyable(t, cfg)

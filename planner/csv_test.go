@@ -111,7 +111,7 @@ func TestCSVSources(t *testing.T) {
 
 	clean := func(sp *planner.SyncPlan) bool {
 		if len(sp.Findings) > 0 || !sp.Diffed {
-			t.Errorf("%s: unexpected findings (diffed=%v):\n%s", sp.Name, sp.Diffed, findingsText(sp))
+			t.Errorf("%s: unexpected findings (diffed=%v):\n%s", sp.Name, sp.Diffed, synctest.FindingsText(sp))
 			return false
 		}
 		return true
@@ -153,7 +153,7 @@ func TestCSVSources(t *testing.T) {
 
 	bad := syncNamed(t, p, "bad")
 	if got := codes(bad); len(got) != 1 || got[0] != string(planner.CodeTypeMismatch) {
-		t.Errorf("bad: finding codes %v, want one type_mismatch:\n%s", got, findingsText(bad))
+		t.Errorf("bad: finding codes %v, want one type_mismatch:\n%s", got, synctest.FindingsText(bad))
 	} else {
 		f := bad.Findings[0]
 		for _, part := range []string{"line 4", "id=2", `"amount"`, `"abc"`, "bigint"} {
@@ -165,20 +165,20 @@ func TestCSVSources(t *testing.T) {
 
 	secret := syncNamed(t, p, "secret")
 	if got := codes(secret); len(got) != 1 || got[0] != string(planner.CodeTypeMismatch) {
-		t.Errorf("secret: finding codes %v, want one type_mismatch:\n%s", got, findingsText(secret))
+		t.Errorf("secret: finding codes %v, want one type_mismatch:\n%s", got, synctest.FindingsText(secret))
 	} else {
 		f := secret.Findings[0]
 		if !strings.Contains(f.Summary, planner.Sensitive) || !strings.Contains(f.Summary, `"ssn"`) || !strings.Contains(f.Summary, "id=2") {
 			t.Errorf("secret: the finding does not name the key and column with the value masked: %s", f.Summary)
 		}
 		if strings.Contains(f.Summary+f.Detail+f.Fix, "s3cr3t") {
-			t.Errorf("secret: the sensitive value is shown:\n%s", findingsText(secret))
+			t.Errorf("secret: the sensitive value is shown:\n%s", synctest.FindingsText(secret))
 		}
 	}
 
 	width := syncNamed(t, p, "width")
 	if len(width.Findings) != 1 {
-		t.Errorf("width: %d findings, want 1:\n%s", len(width.Findings), findingsText(width))
+		t.Errorf("width: %d findings, want 1:\n%s", len(width.Findings), synctest.FindingsText(width))
 	} else if f := width.Findings[0]; f.Severity != planner.SeverityError ||
 		!strings.Contains(f.Summary, "line 3") || !strings.Contains(f.Summary, "3 fields") || !strings.Contains(f.Summary, "has 2") {
 		t.Errorf("width: the finding does not name line 3 with 3 fields of 2: %s %s", f.Code, f.Summary)

@@ -142,7 +142,7 @@ sync "fidelity" {
 `)
 	sp := syncNamed(t, plan(t, cfg, planner.Options{ShowRows: 100}), "fidelity")
 	if len(sp.Findings) > 0 || !sp.Diffed {
-		t.Fatalf("unexpected findings (diffed=%v):\n%s", sp.Diffed, findingsText(sp))
+		t.Fatalf("unexpected findings (diffed=%v):\n%s", sp.Diffed, synctest.FindingsText(sp))
 	}
 	if want := (planner.Counts{Unchanged: int64(n + 3)}); sp.Counts != want {
 		t.Errorf("equal values plan as changes: counts %+v, want %+v", sp.Counts, want)
@@ -158,7 +158,7 @@ sync "fidelity" {
 
 	sp = syncNamed(t, plan(t, cfg, planner.Options{ShowRows: 100}), "fidelity")
 	if len(sp.Findings) > 0 || !sp.Diffed {
-		t.Fatalf("unexpected findings (diffed=%v):\n%s", sp.Diffed, findingsText(sp))
+		t.Fatalf("unexpected findings (diffed=%v):\n%s", sp.Diffed, synctest.FindingsText(sp))
 	}
 	if want := (planner.Counts{Update: int64(n + 2), Unchanged: 1}); sp.Counts != want {
 		t.Errorf("counts %+v, want %+v", sp.Counts, want)

@@ -227,7 +227,7 @@ destination "postgres" "closed" {
 	}
 	for _, sp := range p.Syncs {
 		if got := codes(sp); !slices.Equal(got, want[sp.Name]) {
-			t.Errorf("%s: finding codes %v, want %v:\n%s", sp.Name, got, want[sp.Name], findingsText(sp))
+			t.Errorf("%s: finding codes %v, want %v:\n%s", sp.Name, got, want[sp.Name], synctest.FindingsText(sp))
 		}
 		for _, f := range sp.Findings {
 			if f.Severity != planner.SeverityError {
@@ -262,7 +262,7 @@ destination "postgres" "closed" {
 	} {
 		sp := syncNamed(t, p, name)
 		if f := findingWith(sp, planner.CodeGuardExceeded, wantSummary); f == nil {
-			t.Errorf("%s: no guard_exceeded finding saying %q:\n%s", name, wantSummary, findingsText(sp))
+			t.Errorf("%s: no guard_exceeded finding saying %q:\n%s", name, wantSummary, synctest.FindingsText(sp))
 		}
 		if !sp.Diffed {
 			t.Errorf("%s: a guard finding must not hide the counts (diffed=false)", name)
@@ -279,7 +279,7 @@ destination "postgres" "closed" {
 	for _, name := range []string{"missing_table", "missing_column_dst", "missing_unique", "not_null_unmapped"} {
 		sp := syncNamed(t, after, name)
 		if len(sp.Findings) > 0 || !sp.Diffed {
-			t.Errorf("%s: after its fix: diffed=%v\n%s", name, sp.Diffed, findingsText(sp))
+			t.Errorf("%s: after its fix: diffed=%v\n%s", name, sp.Diffed, synctest.FindingsText(sp))
 		}
 	}
 	if sp := syncNamed(t, after, "missing_table"); sp.Counts != (planner.Counts{Insert: 10}) {
@@ -293,7 +293,7 @@ func checkDetails(t *testing.T, p *planner.Plan, e *synctest.Env) {
 	expect := func(sync string, code planner.Code, cond bool, what string) {
 		t.Helper()
 		if !cond {
-			t.Errorf("%s: the %s finding %s:\n%s", sync, code, what, findingsText(syncNamed(t, p, sync)))
+			t.Errorf("%s: the %s finding %s:\n%s", sync, code, what, synctest.FindingsText(syncNamed(t, p, sync)))
 		}
 	}
 	first := func(sync string) planner.Finding {
@@ -397,7 +397,7 @@ func TestPrivilegeFindings(t *testing.T) {
 	for _, priv := range []string{"INSERT", "UPDATE", "DELETE"} {
 		f := findingWith(mirror, planner.CodeMissingPrivilege, fmt.Sprintf("role %q lacks %s on public.priv_mirror", role, priv))
 		if f == nil {
-			t.Errorf("mirror: no missing_privilege finding for %s:\n%s", priv, findingsText(mirror))
+			t.Errorf("mirror: no missing_privilege finding for %s:\n%s", priv, synctest.FindingsText(mirror))
 			continue
 		}
 		if want := fmt.Sprintf(`GRANT %s ON "public"."priv_mirror" TO %q;`, priv, role); f.Fix != want {
@@ -405,10 +405,10 @@ func TestPrivilegeFindings(t *testing.T) {
 		}
 	}
 	if f := findingWith(mirror, planner.CodeMissingPrivilege, "lacks TEMPORARY"); f == nil {
-		t.Errorf("mirror: no missing_privilege finding for TEMPORARY:\n%s", findingsText(mirror))
+		t.Errorf("mirror: no missing_privilege finding for TEMPORARY:\n%s", synctest.FindingsText(mirror))
 	}
 	if got := codes(mirror); len(got) != 4 {
-		t.Errorf("mirror: %d findings, want exactly INSERT, UPDATE, DELETE and TEMPORARY:\n%s", len(got), findingsText(mirror))
+		t.Errorf("mirror: %d findings, want exactly INSERT, UPDATE, DELETE and TEMPORARY:\n%s", len(got), synctest.FindingsText(mirror))
 	}
 	if !mirror.Diffed || mirror.Counts != (planner.Counts{Insert: 2, Update: 1, Delete: 1, Unchanged: 2}) {
 		t.Errorf("mirror: with SELECT the counts must still be exact: diffed=%v %+v", mirror.Diffed, mirror.Counts)
@@ -417,7 +417,7 @@ func TestPrivilegeFindings(t *testing.T) {
 	cols := syncNamed(t, p, "columns")
 	f := findingWith(cols, planner.CodeMissingPrivilege, fmt.Sprintf(`role %q lacks UPDATE on column "b" of public.priv_cols`, role))
 	if f == nil {
-		t.Errorf("columns: no finding for UPDATE on column b alone:\n%s", findingsText(cols))
+		t.Errorf("columns: no finding for UPDATE on column b alone:\n%s", synctest.FindingsText(cols))
 	} else if want := fmt.Sprintf(`GRANT UPDATE ("b") ON "public"."priv_cols" TO %q;`, role); f.Fix != want {
 		t.Errorf("columns: fix %q, want %q", f.Fix, want)
 	}
@@ -427,19 +427,19 @@ func TestPrivilegeFindings(t *testing.T) {
 		}
 	}
 	if got := codes(cols); len(got) != 2 { // UPDATE (b) and TEMPORARY
-		t.Errorf("columns: %d findings, want UPDATE on b and TEMPORARY:\n%s", len(got), findingsText(cols))
+		t.Errorf("columns: %d findings, want UPDATE on b and TEMPORARY:\n%s", len(got), synctest.FindingsText(cols))
 	}
 
 	schema := syncNamed(t, p, "schema")
 	if f := findingWith(schema, planner.CodeMissingPrivilege, fmt.Sprintf(`role %q lacks USAGE on schema "crm"`, role)); f == nil {
-		t.Errorf("schema: no finding for USAGE on schema crm:\n%s", findingsText(schema))
+		t.Errorf("schema: no finding for USAGE on schema crm:\n%s", synctest.FindingsText(schema))
 	} else if want := fmt.Sprintf(`GRANT USAGE ON SCHEMA "crm" TO %q;`, role); f.Fix != want {
 		t.Errorf("schema: fix %q, want %q", f.Fix, want)
 	}
 
 	upper := syncNamed(t, p, "upper")
 	if findingWith(upper, planner.CodeMissingPrivilege, "lacks INSERT") == nil {
-		t.Errorf("upper: no finding for INSERT:\n%s", findingsText(upper))
+		t.Errorf("upper: no finding for INSERT:\n%s", synctest.FindingsText(upper))
 	}
 	if !upper.Diffed || upper.Counts != (planner.Counts{Insert: 10}) {
 		t.Errorf("upper: a missing INSERT stopped the diff of a table it may SELECT: diffed=%v counts %+v", upper.Diffed, upper.Counts)
@@ -452,7 +452,7 @@ func TestPrivilegeFindings(t *testing.T) {
 	}
 	for _, sp := range after.Syncs {
 		if len(sp.Findings) > 0 {
-			t.Errorf("%s: findings after every GRANT ran:\n%s", sp.Name, findingsText(sp))
+			t.Errorf("%s: findings after every GRANT ran:\n%s", sp.Name, synctest.FindingsText(sp))
 		}
 	}
 	if !after.Applyable {

@@ -135,7 +135,7 @@ sync %q {
 	compareSnapshots(t, "source after plan", srcBefore, dbSnapshot(t, e.SrcConn()))
 	for _, sp := range p.Syncs {
 		if len(sp.Findings) > 0 || !sp.Diffed {
-			t.Errorf("%s: unexpected findings (diffed=%v):\n%s", sp.Name, sp.Diffed, findingsText(sp))
+			t.Errorf("%s: unexpected findings (diffed=%v):\n%s", sp.Name, sp.Diffed, synctest.FindingsText(sp))
 		}
 		if sp.Counts != want[sp.Name] {
 			t.Errorf("%s: counts %+v, want %+v", sp.Name, sp.Counts, want[sp.Name])
@@ -177,7 +177,7 @@ sync %q {
 		}
 		slices.Sort(got)
 		if !slices.Equal(got, lacks[sp.Name]) {
-			t.Errorf("%s: reports missing %v, want %v:\n%s", sp.Name, got, lacks[sp.Name], findingsText(sp))
+			t.Errorf("%s: reports missing %v, want %v:\n%s", sp.Name, got, lacks[sp.Name], synctest.FindingsText(sp))
 		}
 	}
 }
@@ -220,7 +220,7 @@ sync %q {
 	for _, name := range slices.Sorted(maps.Keys(queries)) {
 		sp := syncNamed(t, p, name)
 		if got := codes(sp); !slices.Equal(got, []string{string(planner.CodeSourceQueryFailed)}) {
-			t.Errorf("%s: finding codes %v, want [source_query_failed]:\n%s", name, got, findingsText(sp))
+			t.Errorf("%s: finding codes %v, want [source_query_failed]:\n%s", name, got, synctest.FindingsText(sp))
 		}
 	}
 }

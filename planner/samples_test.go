@@ -51,7 +51,7 @@ sync "by_email" {
 	p := plan(t, cfg, planner.Options{ShowRows: 2})
 	sp := syncNamed(t, p, "people")
 	if len(sp.Findings) > 0 || !sp.Diffed {
-		t.Fatalf("people: unexpected findings (diffed=%v):\n%s", sp.Diffed, findingsText(sp))
+		t.Fatalf("people: unexpected findings (diffed=%v):\n%s", sp.Diffed, synctest.FindingsText(sp))
 	}
 	if want := (planner.Counts{Insert: 5, Update: 4, Delete: 5, Unchanged: 1}); sp.Counts != want {
 		t.Errorf("people: counts %+v, want %+v", sp.Counts, want)
@@ -97,7 +97,7 @@ sync "by_email" {
 	// A sensitive key is masked in samples and in duplicate-key examples.
 	be := syncNamed(t, p, "by_email")
 	if f := findingWith(be, planner.CodeDuplicateSourceKey, ""); f == nil || !strings.Contains(f.Detail, "email=(sensitive)") {
-		t.Errorf("by_email: no duplicate_source_key finding with a masked example:\n%s", findingsText(be))
+		t.Errorf("by_email: no duplicate_source_key finding with a masked example:\n%s", synctest.FindingsText(be))
 	}
 	if be.Samples != nil {
 		for _, r := range be.Samples.Insert {
@@ -171,6 +171,6 @@ sync "who_am_i" {
 `)
 	sp := syncNamed(t, plan(t, cfg, planner.Options{ShowRows: 1}), "who_am_i")
 	if got, want := sampleColumns(sp, "insert", "1"), `name="rowform/who_am_i"`; got != want {
-		t.Errorf("insert sample %s, want %s\n%s", got, want, findingsText(sp))
+		t.Errorf("insert sample %s, want %s\n%s", got, want, synctest.FindingsText(sp))
 	}
 }

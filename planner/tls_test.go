@@ -22,6 +22,7 @@ import (
 	"github.com/rowform/rowform/hclconfig"
 	"github.com/rowform/rowform/internal/pgcluster"
 	"github.com/rowform/rowform/internal/sshtest"
+	"github.com/rowform/rowform/internal/synctest"
 	"github.com/rowform/rowform/planner"
 )
 
@@ -108,7 +109,7 @@ func findingCodes(sp *planner.SyncPlan) []string {
 func wantPlanned(t *testing.T, sp *planner.SyncPlan, warnings ...string) {
 	t.Helper()
 	if !sp.Diffed || sp.HasErrors() {
-		t.Fatalf("the sync did not plan:\n%s", findingsText(sp))
+		t.Fatalf("the sync did not plan:\n%s", synctest.FindingsText(sp))
 	}
 	if sp.Counts.Insert != 2 || sp.Counts.Unchanged != 1 {
 		t.Errorf("counts = %+v", sp.Counts)
@@ -118,18 +119,18 @@ func wantPlanned(t *testing.T, sp *planner.SyncPlan, warnings ...string) {
 		got = append(got, string(f.Code))
 	}
 	if strings.Join(got, ",") != strings.Join(warnings, ",") {
-		t.Errorf("findings = %v, want %v:\n%s", got, warnings, findingsText(sp))
+		t.Errorf("findings = %v, want %v:\n%s", got, warnings, synctest.FindingsText(sp))
 	}
 }
 
 func wantConnectionFailed(t *testing.T, sp *planner.SyncPlan, contains ...string) {
 	t.Helper()
 	if sp.Diffed || len(sp.Findings) == 0 || sp.Findings[0].Code != planner.CodeConnectionFailed {
-		t.Fatalf("findings = %v, want connection_failed:\n%s", findingCodes(sp), findingsText(sp))
+		t.Fatalf("findings = %v, want connection_failed:\n%s", findingCodes(sp), synctest.FindingsText(sp))
 	}
 	for _, c := range contains {
 		if !strings.Contains(sp.Findings[0].Summary, c) {
-			t.Errorf("the finding does not say %q:\n%s", c, findingsText(sp))
+			t.Errorf("the finding does not say %q:\n%s", c, synctest.FindingsText(sp))
 		}
 	}
 }
