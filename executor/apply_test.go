@@ -142,15 +142,6 @@ func applyAndConverge(t *testing.T, cfg *hclconfig.Config) *executor.Result {
 	return res
 }
 
-// tableDigest is an md5 over every row of table in its text form, in a
-// fixed order, with the row count: equal digests mean equal contents.
-func tableDigest(t *testing.T, e *synctest.Env, table string) string {
-	t.Helper()
-	out := e.DstQuery(fmt.Sprintf(`SELECT count(*)::text || ':' || coalesce(md5(string_agg(r.t, E'\n' ORDER BY r.t COLLATE "C")), '-')
-FROM (SELECT x::text AS t FROM %s AS x) AS r`, table))
-	return out[0]
-}
-
 // requireSameRows fails the test unless tables a and b hold the same rows
 // (as multisets), listing the differences.
 func requireSameRows(t *testing.T, e *synctest.Env, got, want string) {
@@ -306,7 +297,7 @@ sync "%s" {
 			// A second apply has nothing to do and writes nothing.
 			before := map[hclconfig.Behavior]string{}
 			for _, b := range hclconfig.Behaviors {
-				before[b] = tableDigest(t, e, "items_"+string(b))
+				before[b] = e.DstDigest("items_" + string(b))
 			}
 			res = apply(t, cfg, applyable(t, cfg), executor.Options{})
 			requireApplied(t, res)
@@ -316,7 +307,7 @@ sync "%s" {
 				}
 			}
 			for _, b := range hclconfig.Behaviors {
-				if got := tableDigest(t, e, "items_"+string(b)); got != before[b] {
+				if got := e.DstDigest("items_" + string(b)); got != before[b] {
 					t.Errorf("items_%s changed on an apply with nothing to do", b)
 				}
 			}
@@ -397,11 +388,11 @@ sync "codes" {
   key         = "id"
 }
 `)
-	before := tableDigest(t, e, "codes")
+	before := e.DstDigest("codes")
 	p := applyable(t, cfg)
 	res := apply(t, cfg, p, executor.Options{})
 	requireFailed(t, res, "codes", "update", "too long", "22001")
-	if got := tableDigest(t, e, "codes"); got != before {
+	if got := e.DstDigest("codes"); got != before {
 		t.Errorf("the table changed although the sync failed")
 	}
 	e.Src(`UPDATE src SET code = 'fits' WHERE id = 11`)

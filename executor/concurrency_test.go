@@ -170,13 +170,13 @@ BEGIN PERFORM pg_sleep(0.005); RETURN COALESCE(NEW, OLD); END $$`)
 			waitForLockHolder(t, e, "rowform/first", a.done)
 			b := startApply(context.Background(), cfg, pSecond, executor.Options{LockTimeout: time.Minute})
 			requireApplied(t, a.wait(t))
-			afterFirst := tableDigest(t, e, "items")
+			afterFirst := e.DstDigest("items")
 			res := b.wait(t)
 			r := requireFailed(t, res, "second", "plan is stale")
 			if !errors.Is(r.Err, executor.ErrStale) {
 				t.Errorf("the second apply failed, but not as stale (%T): %v", r.Err, r.Err)
 			}
-			if got := tableDigest(t, e, "items"); got != afterFirst {
+			if got := e.DstDigest("items"); got != afterFirst {
 				t.Errorf("the second apply changed the table")
 			}
 			requireNoAdvisoryLocks(t, e)

@@ -49,10 +49,10 @@ sync "contacts" {
 	if err := os.WriteFile(csv, []byte("id,name,score\n1,Bob,ten\n2,\"\",\n3,,30\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	before := tableDigest(t, e, "contacts")
+	before := e.DstDigest("contacts")
 	res = apply(t, cfg, p, executor.Options{})
 	requireFailed(t, res, "contacts", "plan is stale", "nothing was written")
-	if got := tableDigest(t, e, "contacts"); got != before {
+	if got := e.DstDigest("contacts"); got != before {
 		t.Errorf("the table changed after a refused apply")
 	}
 }

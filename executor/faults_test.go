@@ -220,7 +220,7 @@ BEGIN
   RETURN NEW;
 END $$`)
 	e.Dst(`CREATE TRIGGER refuse BEFORE INSERT OR UPDATE ON items FOR EACH ROW EXECUTE FUNCTION refuse_row()`)
-	before := tableDigest(t, e, "items")
+	before := e.DstDigest("items")
 	p := applyable(t, cfg)
 	requirePlanned(t, p, planner.Counts{Insert: 100, Update: 50, Delete: 50, Unchanged: 50})
 
@@ -232,7 +232,7 @@ END $$`)
 	if errors.Is(r.Err, executor.ErrStale) {
 		t.Errorf("a trigger's error is reported as a stale plan: %v", r.Err)
 	}
-	if got := tableDigest(t, e, "items"); got != before {
+	if got := e.DstDigest("items"); got != before {
 		t.Errorf("items changed although the sync failed: %s, before %s", got, before)
 	}
 
@@ -244,7 +244,7 @@ BEGIN
 END $$`)
 	res = apply(t, cfg, p, executor.Options{})
 	requireFailed(t, res, "items", "insert", "row 50 is refused by a trigger")
-	if got := tableDigest(t, e, "items"); got != before {
+	if got := e.DstDigest("items"); got != before {
 		t.Errorf("items changed although the sync failed")
 	}
 
@@ -260,7 +260,7 @@ func TestFaultBackendTerminated(t *testing.T) {
 	for _, s := range slowInsertsSQL("0.01") {
 		e.Dst(s)
 	}
-	before := tableDigest(t, e, "items")
+	before := e.DstDigest("items")
 	p := applyable(t, cfg)
 	requirePlanned(t, p, planner.Counts{Insert: 300, Update: 50, Delete: 50, Unchanged: 50})
 
@@ -272,7 +272,7 @@ func TestFaultBackendTerminated(t *testing.T) {
 	if r.OutcomeUnknown {
 		t.Errorf("OutcomeUnknown is set for a failure before COMMIT")
 	}
-	if got := tableDigest(t, e, "items"); got != before {
+	if got := e.DstDigest("items"); got != before {
 		t.Errorf("items changed although the sync failed")
 	}
 	e.Dst(dropSlowSQL)
@@ -289,7 +289,7 @@ func TestFaultContextCanceled(t *testing.T) {
 	for _, s := range slowInsertsSQL("0.01") {
 		e.Dst(s)
 	}
-	before := tableDigest(t, e, "items")
+	before := e.DstDigest("items")
 	p := applyable(t, cfg)
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -309,7 +309,7 @@ func TestFaultContextCanceled(t *testing.T) {
 	if r.OutcomeUnknown {
 		t.Errorf("OutcomeUnknown is set for an interrupt before COMMIT")
 	}
-	if got := tableDigest(t, e, "items"); got != before {
+	if got := e.DstDigest("items"); got != before {
 		t.Errorf("items changed although the apply was interrupted")
 	}
 	waitNoRowformSessions(t, e.DstConn(), e.DstDB, 5*time.Second)
@@ -325,7 +325,7 @@ func TestFaultContextCanceled(t *testing.T) {
 func TestFaultContextCanceledBeforeStart(t *testing.T) {
 	e := synctest.New(t)
 	cfg := itemsFixture(t, e, 10)
-	before := tableDigest(t, e, "items")
+	before := e.DstDigest("items")
 	p := applyable(t, cfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -337,7 +337,7 @@ func TestFaultContextCanceledBeforeStart(t *testing.T) {
 	if r.Status == executor.StatusApplied || r.Err == nil || r.Applied.Changes() != 0 {
 		t.Errorf("status %s, applied %+v, err %v", r.Status, r.Applied, r.Err)
 	}
-	if got := tableDigest(t, e, "items"); got != before {
+	if got := e.DstDigest("items"); got != before {
 		t.Errorf("items changed")
 	}
 }
@@ -547,7 +547,7 @@ func TestFaultConnectionCut(t *testing.T) {
 	e := synctest.New(t)
 	cfg := itemsFixture(t, e, 3000)
 	e.Dst(`CREATE TABLE items_backup AS TABLE items`)
-	before := tableDigest(t, e, "items")
+	before := e.DstDigest("items")
 	proxy := startCutProxy(t, fmt.Sprintf("127.0.0.1:%d", synctest.Destination.Port))
 	viaProxy := configFor(t, e, proxy.port(), e.DstDB, e.DstUser, e.DstPassword, 1, itemsSync)
 	p := applyable(t, cfg)
@@ -573,7 +573,7 @@ func TestFaultConnectionCut(t *testing.T) {
 	restore := func() {
 		e.Dst(`TRUNCATE items`)
 		e.Dst(`INSERT INTO items SELECT * FROM items_backup`)
-		if got := tableDigest(t, e, "items"); got != before {
+		if got := e.DstDigest("items"); got != before {
 			t.Fatalf("restoring items failed")
 		}
 	}
@@ -617,7 +617,7 @@ func TestFaultConnectionCut(t *testing.T) {
 			if errors.Is(r.Err, executor.ErrStale) {
 				t.Errorf("a lost connection is reported as a stale plan: %v", r.Err)
 			}
-			if got := tableDigest(t, e, "items"); got != before {
+			if got := e.DstDigest("items"); got != before {
 				t.Errorf("items changed although the connection was cut before COMMIT")
 			}
 		})
@@ -637,7 +637,7 @@ func TestFaultStatementTimeout(t *testing.T) {
 	for _, s := range slowInsertsSQL("0.01") {
 		e.Dst(s)
 	}
-	before := tableDigest(t, e, "items")
+	before := e.DstDigest("items")
 	p := applyable(t, cfg)
 	start := time.Now()
 	res := apply(t, cfg, p, executor.Options{StatementTimeout: 300 * time.Millisecond})
@@ -646,7 +646,7 @@ func TestFaultStatementTimeout(t *testing.T) {
 	if took > 10*time.Second {
 		t.Errorf("the apply took %s with a 300ms statement timeout", took)
 	}
-	if got := tableDigest(t, e, "items"); got != before {
+	if got := e.DstDigest("items"); got != before {
 		t.Errorf("items changed although the sync failed")
 	}
 	e.Dst(dropSlowSQL)
@@ -659,7 +659,7 @@ func TestFaultStatementTimeout(t *testing.T) {
 func TestFaultTableLockedByOthers(t *testing.T) {
 	e := synctest.New(t)
 	cfg := itemsFixture(t, e, 10)
-	before := tableDigest(t, e, "items")
+	before := e.DstDigest("items")
 	p := applyable(t, cfg)
 	locker, err := pgx.Connect(context.Background(), synctest.Destination.ConnString(e.DstDB))
 	if err != nil {
@@ -679,7 +679,7 @@ func TestFaultTableLockedByOthers(t *testing.T) {
 	if _, err := locker.Exec(context.Background(), `ROLLBACK`); err != nil {
 		t.Fatal(err)
 	}
-	if got := tableDigest(t, e, "items"); got != before {
+	if got := e.DstDigest("items"); got != before {
 		t.Errorf("items changed although the sync failed")
 	}
 	requireApplied(t, apply(t, cfg, p, executor.Options{}))
@@ -696,7 +696,7 @@ func TestFaultDeferredConstraintAtCommit(t *testing.T) {
 BEGIN IF NEW.id = 50 THEN RAISE EXCEPTION 'row % fails the deferred check', NEW.id; END IF; RETURN NULL; END $$`)
 	e.Dst(`CREATE CONSTRAINT TRIGGER at_commit AFTER INSERT OR UPDATE ON items DEFERRABLE INITIALLY DEFERRED
 FOR EACH ROW EXECUTE FUNCTION check_at_commit()`)
-	before := tableDigest(t, e, "items")
+	before := e.DstDigest("items")
 	p := applyable(t, cfg)
 	res := apply(t, cfg, p, executor.Options{})
 	r := requireFailed(t, res, "items", "commit", "row 50 fails the deferred check")
@@ -706,7 +706,7 @@ FOR EACH ROW EXECUTE FUNCTION check_at_commit()`)
 	if strings.Contains(r.Err.Error(), "unknown") {
 		t.Errorf("the error says the outcome is unknown although the server refused the COMMIT: %v", r.Err)
 	}
-	if got := tableDigest(t, e, "items"); got != before {
+	if got := e.DstDigest("items"); got != before {
 		t.Errorf("items changed although COMMIT failed")
 	}
 	e.Dst(`DROP TRIGGER at_commit ON items`)
@@ -723,11 +723,11 @@ func TestFaultTriggerSkipsRow(t *testing.T) {
 	e.Dst(`CREATE FUNCTION drop_row() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN IF NEW.id = 50 THEN RETURN NULL; END IF; RETURN NEW; END $$`)
 	e.Dst(`CREATE TRIGGER drop_row BEFORE INSERT ON items FOR EACH ROW EXECUTE FUNCTION drop_row()`)
-	before := tableDigest(t, e, "items")
+	before := e.DstDigest("items")
 	p := applyable(t, cfg)
 	res := apply(t, cfg, p, executor.Options{})
 	r := requireFailed(t, res, "items", "insert", "99", "100", "rolled back")
-	if got := tableDigest(t, e, "items"); got != before {
+	if got := e.DstDigest("items"); got != before {
 		t.Errorf("items changed although the counts did not match")
 	}
 	// The same plan, re-planned, fails the same way: it was not stale.

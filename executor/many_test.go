@@ -117,7 +117,7 @@ BEGIN IF NEW.id = 25 THEN RAISE EXCEPTION 'b refuses row %', NEW.id; END IF; RET
 	p := applyable(t, cfg)
 	before := map[string]string{}
 	for _, n := range []string{"b", "c"} {
-		before[n] = tableDigest(t, e, n)
+		before[n] = e.DstDigest(n)
 	}
 	res := apply(t, cfg, p, executor.Options{})
 	if !res.Failed() {
@@ -144,7 +144,7 @@ BEGIN IF NEW.id = 25 THEN RAISE EXCEPTION 'b refuses row %', NEW.id; END IF; RET
 		t.Errorf("c: the skip does not name the sync it depends on: err %v, applied %+v", c.Err, c.Applied)
 	}
 	for _, n := range []string{"b", "c"} {
-		if got := tableDigest(t, e, n); got != before[n] {
+		if got := e.DstDigest(n); got != before[n] {
 			t.Errorf("%s changed although it did not apply", n)
 		}
 	}
@@ -356,7 +356,7 @@ func TestManySyncsInterrupted(t *testing.T) {
 	e.Dst(`CREATE TRIGGER slow BEFORE INSERT ON b FOR EACH ROW EXECUTE FUNCTION slow()`)
 	cfg := e.Config(tableSync("a", "") + tableSync("b", `depends_on = [sync.a]`) + tableSync("c", `depends_on = [sync.b]`))
 	p := applyable(t, cfg)
-	before := map[string]string{"b": tableDigest(t, e, "b"), "c": tableDigest(t, e, "c")}
+	before := map[string]string{"b": e.DstDigest("b"), "c": e.DstDigest("c")}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	a := startApply(ctx, cfg, p, executor.Options{})
@@ -377,7 +377,7 @@ func TestManySyncsInterrupted(t *testing.T) {
 		t.Errorf("a has %s rows after the interrupt, want its 1000 committed rows", n)
 	}
 	for _, n := range []string{"b", "c"} {
-		if got := tableDigest(t, e, n); got != before[n] {
+		if got := e.DstDigest(n); got != before[n] {
 			t.Errorf("%s changed", n)
 		}
 	}

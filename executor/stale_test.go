@@ -41,7 +41,7 @@ sync "` + name + `" {
 // destination table did not change.
 func requireStale(t *testing.T, e *synctest.Env, cfg *hclconfig.Config, p *planner.Plan) {
 	t.Helper()
-	before := tableDigest(t, e, "items")
+	before := e.DstDigest("items")
 	res := apply(t, cfg, p, executor.Options{})
 	r := requireFailed(t, res, "items", "plan is stale", "plan")
 	if !errors.Is(r.Err, executor.ErrStale) {
@@ -50,7 +50,7 @@ func requireStale(t *testing.T, e *synctest.Env, cfg *hclconfig.Config, p *plann
 	if !strings.Contains(r.Err.Error(), "nothing was written") {
 		t.Logf("note: the stale refusal does not say that nothing was written: %v", r.Err)
 	}
-	if got := tableDigest(t, e, "items"); got != before {
+	if got := e.DstDigest("items"); got != before {
 		t.Errorf("a stale plan wrote to the table")
 	}
 }

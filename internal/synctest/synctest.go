@@ -178,6 +178,15 @@ func (e *Env) DstQuery(sql string, args ...any) []string {
 	return out
 }
 
+// DstDigest is an md5 over every row of a destination table in its text
+// form, in a fixed order, with the row count: equal digests mean equal
+// contents.
+func (e *Env) DstDigest(table string) string {
+	e.t.Helper()
+	return e.DstQuery(fmt.Sprintf(`SELECT count(*)::text || ':' || coalesce(md5(string_agg(r.t, E'\n' ORDER BY r.t COLLATE "C")), '-')
+FROM (SELECT x::text AS t FROM %s AS x) AS r`, table))[0]
+}
+
 // WithDestinationRole creates a LOGIN role (named after the test's
 // database, so parallel tests do not collide) on the destination server that
 // the destination block will use from now on, and returns its name. The

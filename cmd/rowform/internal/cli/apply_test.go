@@ -49,12 +49,6 @@ sync "items" {
 }
 `
 
-// applyDigest is an md5 over the rows of a destination table.
-func applyDigest(t *testing.T, e *synctest.Env, table string) string {
-	t.Helper()
-	return e.DstQuery(fmt.Sprintf(`SELECT count(*)::text || ':' || coalesce(md5(string_agg(x::text, E'\n' ORDER BY x::text COLLATE "C")), '-') FROM %s x`, table))[0]
-}
-
 // applyRequireSynced checks that items holds exactly the source's rows,
 // the updated rows kept their note and the inserted rows got the default.
 func applyRequireSynced(t *testing.T, e *synctest.Env) {
@@ -114,7 +108,7 @@ func runApplyOnTerminal(t *testing.T, e *synctest.Env, answer string, args ...st
 func TestApplyWithoutTerminalNeedsAutoApprove(t *testing.T) {
 	t.Parallel()
 	e := applyEnv(t)
-	before := applyDigest(t, e, "items")
+	before := e.DstDigest("items")
 	devNull, err := os.Open(os.DevNull)
 	if err != nil {
 		t.Fatal(err)
@@ -135,7 +129,7 @@ func TestApplyWithoutTerminalNeedsAutoApprove(t *testing.T) {
 		if strings.Contains(stdout.String(), "Do you want to apply") {
 			t.Errorf("%s: asked for confirmation without a terminal:\n%s", name, stdout.String())
 		}
-		if got := applyDigest(t, e, "items"); got != before {
+		if got := e.DstDigest("items"); got != before {
 			t.Fatalf("%s: apply without approval wrote to the table", name)
 		}
 	}
@@ -146,7 +140,7 @@ func TestApplyWithoutTerminalNeedsAutoApprove(t *testing.T) {
 func TestApplyTerminalApproval(t *testing.T) {
 	t.Parallel()
 	e := applyEnv(t)
-	before := applyDigest(t, e, "items")
+	before := e.DstDigest("items")
 	for _, answer := range []string{"no", "", "y", "YES", "yes please", " no yes"} {
 		r := runApplyOnTerminal(t, e, answer, "-chdir="+e.Dir, "apply", "-no-color")
 		if r.code != exitError {
@@ -157,7 +151,7 @@ func TestApplyTerminalApproval(t *testing.T) {
 				t.Errorf("answer %q: stdout lacks %q:\n%s", answer, want, r.stdout)
 			}
 		}
-		if got := applyDigest(t, e, "items"); got != before {
+		if got := e.DstDigest("items"); got != before {
 			t.Fatalf("answer %q: the table changed although the apply was cancelled", answer)
 		}
 	}
@@ -185,7 +179,7 @@ func TestApplyTerminalApproval(t *testing.T) {
 func TestApplyTerminalHangUp(t *testing.T) {
 	t.Parallel()
 	e := applyEnv(t)
-	before := applyDigest(t, e, "items")
+	before := e.DstDigest("items")
 	master, slave := applyPTY(t)
 	var stdout, stderr bytes.Buffer
 	inv := &invocation{stdin: slave, stdout: &stdout, stderr: &stderr, environ: e.Environ}
@@ -198,7 +192,7 @@ func TestApplyTerminalHangUp(t *testing.T) {
 	if code != exitError {
 		t.Errorf("exit code %d, want %d\nstdout:\n%s\nstderr:\n%s", code, exitError, stdout.String(), stderr.String())
 	}
-	if got := applyDigest(t, e, "items"); got != before {
+	if got := e.DstDigest("items"); got != before {
 		t.Errorf("the table changed")
 	}
 }
@@ -252,7 +246,7 @@ sync "other" {
   key         = "id"
 }
 `)
-	otherBefore := applyDigest(t, e, "other")
+	otherBefore := e.DstDigest("other")
 	r := runCLIWith(t, e.Environ, "", "-chdir="+e.Dir, "apply", "-json", "-auto-approve")
 	r.expect(t, exitError)
 	doc := decodeApplyJSON(t, r.stdout)
@@ -285,7 +279,7 @@ sync "other" {
 		t.Errorf("summary %v", doc.Summary)
 	}
 	applyRequireSynced(t, e)
-	if got := applyDigest(t, e, "other"); got != otherBefore {
+	if got := e.DstDigest("other"); got != otherBefore {
 		t.Errorf("the failed sync wrote to its table")
 	}
 
@@ -321,14 +315,14 @@ sync "other" {
 func TestApplyJSONWithoutAutoApprove(t *testing.T) {
 	t.Parallel()
 	e := applyEnv(t)
-	before := applyDigest(t, e, "items")
+	before := e.DstDigest("items")
 	r := runCLIWith(t, e.Environ, "yes\n", "-chdir="+e.Dir, "apply", "-json")
 	r.expect(t, exitError)
 	doc := decodeApplyJSON(t, r.stdout)
 	if doc.Applied == nil || *doc.Applied || !strings.Contains(doc.Error, "-auto-approve") {
 		t.Errorf("refusal document:\n%s", r.stdout)
 	}
-	if got := applyDigest(t, e, "items"); got != before {
+	if got := e.DstDigest("items"); got != before {
 		t.Errorf("the table changed")
 	}
 }
@@ -349,13 +343,13 @@ sync "nokey" {
   key         = "id"
 }
 `)
-	before := applyDigest(t, e, "items")
+	before := e.DstDigest("items")
 	r := runCLIWith(t, e.Environ, "", "-chdir="+e.Dir, "apply", "-auto-approve", "-no-color")
 	r.expect(t, exitError)
 	if !strings.Contains(r.stderr, "errors") || !strings.Contains(r.stdout, "missing_unique_constraint") {
 		t.Errorf("stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
 	}
-	if got := applyDigest(t, e, "items"); got != before {
+	if got := e.DstDigest("items"); got != before {
 		t.Errorf("a plan with errors was partly applied")
 	}
 	if n := e.DstQuery(`SELECT count(*) FROM nokey`)[0]; n != "0" {
@@ -377,7 +371,7 @@ func TestApplySavedPlanStale(t *testing.T) {
 	}
 	requireStale := func(t *testing.T, e *synctest.Env, what string) {
 		t.Helper()
-		before := applyDigest(t, e, "items")
+		before := e.DstDigest("items")
 		r := runCLIWith(t, e.Environ, "", chdirOf(e), "apply", "-no-color", "saved.plan")
 		if r.code != exitError {
 			t.Fatalf("%s: exit code %d, want %d\nstdout:\n%s\nstderr:\n%s", what, r.code, exitError, r.stdout, r.stderr)
@@ -385,7 +379,7 @@ func TestApplySavedPlanStale(t *testing.T) {
 		if !strings.Contains(r.stdout+r.stderr, "plan is stale") {
 			t.Errorf("%s: the output does not say \"plan is stale\":\nstdout:\n%s\nstderr:\n%s", what, r.stdout, r.stderr)
 		}
-		if got := applyDigest(t, e, "items"); got != before {
+		if got := e.DstDigest("items"); got != before {
 			t.Errorf("%s: a stale plan wrote to the table", what)
 		}
 	}
@@ -446,7 +440,7 @@ func TestApplySavedPlanStale(t *testing.T) {
 // executor's TestLockHolderIsInTheSameDatabase).
 func TestApplyLockedTable(t *testing.T) {
 	e := applyEnv(t)
-	before := applyDigest(t, e, "items")
+	before := e.DstDigest("items")
 	cfg, err := pgx.ParseConfig(synctest.Destination.ConnString(e.DstDB))
 	if err != nil {
 		t.Fatal(err)
@@ -490,7 +484,7 @@ func TestApplyLockedTable(t *testing.T) {
 	if took < 700*time.Millisecond {
 		t.Errorf("with -lock-timeout=700ms apply gave up after %s", took)
 	}
-	if got := applyDigest(t, e, "items"); got != before {
+	if got := e.DstDigest("items"); got != before {
 		t.Errorf("the table changed while locked")
 	}
 
@@ -555,7 +549,7 @@ func TestApplySIGINT(t *testing.T) {
 	e.Src(`INSERT INTO items SELECT g, 'n' || g FROM generate_series(21, 2000) g`)
 	e.Dst(`CREATE FUNCTION slow() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(0.01); RETURN NEW; END $$`)
 	e.Dst(`CREATE TRIGGER slow BEFORE INSERT ON items FOR EACH ROW EXECUTE FUNCTION slow()`)
-	before := applyDigest(t, e, "items")
+	before := e.DstDigest("items")
 
 	cmd := exec.Command(bin, "-chdir="+e.Dir, "apply", "-auto-approve", "-no-color")
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}, e.Environ...)
@@ -621,7 +615,7 @@ WHERE datname = $1 AND application_name LIKE 'rowform/%' AND state = 'active'`, 
 			t.Errorf("output lacks %q:\nstdout:\n%s\nstderr:\n%s", want, stdout.String(), stderr.String())
 		}
 	}
-	if got := applyDigest(t, e, "items"); got != before {
+	if got := e.DstDigest("items"); got != before {
 		t.Errorf("the table changed although the apply was interrupted")
 	}
 	// 5 s later at the latest, no session of ours at all.
