@@ -142,9 +142,14 @@ func (g *generator) orderBy() string {
 	return strings.Join(parts, ", ")
 }
 
-// lread: both sides read once, at the same time, in key order.
-func lread(ctx context.Context, src, dst *pgcluster.Cluster, g *generator) (float64, error) {
+// lread: both sides read once, at the same time, in key order when ordered
+// is set (L_read), else as the servers scan them (L_scan).
+func lread(ctx context.Context, src, dst *pgcluster.Cluster, g *generator, ordered bool) (float64, error) {
 	cols := strings.Join(g.cols, ", ")
+	order := ""
+	if ordered {
+		order = " ORDER BY " + g.orderBy()
+	}
 	start := time.Now()
 	errs := make(chan error, 2)
 	for _, side := range []struct {
@@ -158,7 +163,7 @@ func lread(ctx context.Context, src, dst *pgcluster.Cluster, g *generator) (floa
 				return
 			}
 			defer conn.Close(ctx)
-			_, err = conn.PgConn().CopyTo(ctx, io.Discard, fmt.Sprintf("COPY (SELECT %s FROM %s ORDER BY %s) TO STDOUT (FORMAT binary)", cols, side.table, g.orderBy()))
+			_, err = conn.PgConn().CopyTo(ctx, io.Discard, fmt.Sprintf("COPY (SELECT %s FROM %s%s) TO STDOUT (FORMAT binary)", cols, side.table, order))
 			errs <- err
 		}()
 	}

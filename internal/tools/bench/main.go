@@ -10,7 +10,10 @@
 // (peak RSS read from the child's rusage), and measures:
 //
 //   - L_read: both sides COPY (SELECT ... ORDER BY key) TO STDOUT (FORMAT
-//     binary) at the same time, discarded: the floor for an exact plan;
+//     binary) at the same time, discarded: the floor for a plan that merges
+//     key-ordered reads;
+//   - L_scan: the same without ORDER BY: the floor for rowform's hash diff,
+//     which needs no order;
 //   - L_load: one binary COPY of the source rows into an empty copy of the
 //     destination table;
 //   - naive: every source row copied into a temp table on the destination,
@@ -140,7 +143,7 @@ type result struct {
 	c                   benchCase
 	plan, apply         float64
 	planRSS, applyRSS   float64
-	lread, lload, naive float64
+	lread, lscan, lload, naive float64
 	counts              string
 	// lreadPar maps p to L_read with p key ranges per side (bigint keys only).
 	lreadPar map[int]float64
@@ -210,7 +213,7 @@ func runCase(ctx context.Context, o options, src, dst *pgcluster.Cluster, dir st
 	}
 	env := append(os.Environ(), "SRC_PASSWORD="+src.Password, "DST_PASSWORD="+dst.Password)
 
-	var plans, applies, planRSS, applyRSS, lreads, lloads, naives []float64
+	var plans, applies, planRSS, applyRSS, lreads, lscans, lloads, naives []float64
 	for i := 0; i < o.runs; i++ {
 		// Plan.
 		planFile := filepath.Join(dir, "bench.plan")
@@ -221,11 +224,17 @@ func runCase(ctx context.Context, o options, src, dst *pgcluster.Cluster, dir st
 		plans, planRSS = append(plans, t), append(planRSS, rss)
 		r.counts = countsOf(out)
 		// L_read.
-		t, err = lread(ctx, src, dst, gen)
+		t, err = lread(ctx, src, dst, gen, true)
 		if err != nil {
 			return r, fmt.Errorf("measuring L_read: %w", err)
 		}
 		lreads = append(lreads, t)
+		// L_scan.
+		t, err = lread(ctx, src, dst, gen, false)
+		if err != nil {
+			return r, fmt.Errorf("measuring L_scan: %w", err)
+		}
+		lscans = append(lscans, t)
 		// Apply of the saved plan (it re-runs its own diff inside its
 		// transaction to prove the plan is not stale), then restore.
 		t, rss, out, err = timeBinary(o.rowform, env, "-chdir="+cfgDir, "apply", "-json", planFile)
@@ -265,7 +274,7 @@ func runCase(ctx context.Context, o options, src, dst *pgcluster.Cluster, dir st
 	}
 	r.plan, r.apply = median(plans), median(applies)
 	r.planRSS, r.applyRSS = maxOf(planRSS), maxOf(applyRSS)
-	r.lread, r.lload, r.naive = median(lreads), median(lloads), median(naives)
+	r.lread, r.lscan, r.lload, r.naive = median(lreads), median(lscans), median(lloads), median(naives)
 	return r, nil
 }
 
@@ -325,11 +334,11 @@ func maxOf(xs []float64) float64 {
 }
 
 func printTable(w io.Writer, rs []result) {
-	fmt.Fprintln(w, "| case | changes | plan s | L_read s | plan/L_read | apply s | naive s | naive/apply | L_load s | plan RSS MB | apply RSS MB |")
+	fmt.Fprintln(w, "| case | changes | plan s | L_read s | plan/L_read | L_scan s | plan/L_scan | apply s | naive s | naive/apply | L_load s | plan RSS MB | apply RSS MB |")
 	fmt.Fprintln(w, "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 	for _, r := range rs {
-		fmt.Fprintf(w, "| %s | %s | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.0f | %.0f |\n",
-			r.c.name(), r.counts, r.plan, r.lread, r.plan/r.lread, r.apply, r.naive, r.naive/r.apply, r.lload, r.planRSS, r.applyRSS)
+		fmt.Fprintf(w, "| %s | %s | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.0f | %.0f |\n",
+			r.c.name(), r.counts, r.plan, r.lread, r.plan/r.lread, r.lscan, r.plan/r.lscan, r.apply, r.naive, r.naive/r.apply, r.lload, r.planRSS, r.applyRSS)
 	}
 	fmt.Fprintln(w)
 	for _, r := range rs {
