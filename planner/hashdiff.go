@@ -464,12 +464,15 @@ func (p *partitions) addRecord(part int, rec []byte) error {
 // would not fit.
 func (p *partitions) makeRoom(part, n int) error {
 	b := p.bufs[part]
-	if b == nil {
-		p.bufs[part] = make([]byte, 0, p.bufCap)
-		return nil
-	}
 	if len(b) > 0 && len(b)+n > p.bufCap {
 		return p.flush(part)
+	}
+	if cap(b)-len(b) < n {
+		// Grow by doubling, up to bufCap: a small sync holds only its rows.
+		size := min(max(2*cap(b), 4096, len(b)+n), max(p.bufCap, len(b)+n))
+		grown := make([]byte, len(b), size)
+		copy(grown, b)
+		p.bufs[part] = grown
 	}
 	return nil
 }

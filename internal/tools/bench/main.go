@@ -335,7 +335,7 @@ func maxOf(xs []float64) float64 {
 
 func printTable(w io.Writer, rs []result) {
 	fmt.Fprintln(w, "| case | changes | plan s | L_read s | plan/L_read | L_scan s | plan/L_scan | apply s | naive s | naive/apply | L_load s | plan RSS MB | apply RSS MB |")
-	fmt.Fprintln(w, "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+	fmt.Fprintln(w, "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 	for _, r := range rs {
 		fmt.Fprintf(w, "| %s | %s | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.0f | %.0f |\n",
 			r.c.name(), r.counts, r.plan, r.lread, r.plan/r.lread, r.lscan, r.plan/r.lscan, r.apply, r.naive, r.naive/r.apply, r.lload, r.planRSS, r.applyRSS)
