@@ -55,3 +55,19 @@ func TestRowSpoolSpills(t *testing.T) {
 }
 
 func catalogColumn(oid uint32) catalog.Column { return catalog.Column{TypeOID: oid} }
+
+// TestRowSetKeepsEmptyValues: a row whose values are all empty or NULL
+// keeps its empty values empty, not NULL (a CSV line `"",` with a text key).
+func TestRowSetKeepsEmptyValues(t *testing.T) {
+	var r Row
+	r.set([][]byte{{}, nil})
+	if r.Values[0] == nil || len(r.Values[0]) != 0 || r.Values[1] != nil {
+		t.Fatalf("set: values %#v, want an empty value then NULL", r.Values)
+	}
+	l := newLayout([]column{{Dest: "k", Catalog: catalogColumn(oidText)}, {Dest: "v", Catalog: catalogColumn(oidText)}}, 1)
+	var keys Row
+	l.setKeys(&keys, &r)
+	if keys.Values[0] == nil {
+		t.Fatalf("setKeys: the empty key became NULL")
+	}
+}

@@ -22,8 +22,10 @@ func (r *Row) set(vals [][]byte) {
 	for _, v := range vals {
 		n += len(v)
 	}
-	if cap(r.buf) < n {
-		r.buf = make([]byte, 0, n*2)
+	if r.buf == nil || cap(r.buf) < n {
+		// Never nil: an empty value sliced from a nil buffer would be nil,
+		// which is NULL.
+		r.buf = make([]byte, 0, max(n*2, 16))
 	}
 	r.buf = r.buf[:0]
 	if cap(r.Values) < len(vals) {
@@ -72,8 +74,8 @@ func (l *layout) setKeys(r, src *Row) {
 	for t := range l.TextKeys {
 		n += len(src.Values[len(l.Cols)+t])
 	}
-	if cap(r.buf) < n {
-		r.buf = make([]byte, 0, 2*n)
+	if r.buf == nil || cap(r.buf) < n {
+		r.buf = make([]byte, 0, max(2*n, 16)) // never nil: see set
 	}
 	for i := 0; i < l.NKey; i++ {
 		copyAt(i)
