@@ -8,23 +8,27 @@ import (
 	"os"
 )
 
-// csvSpoolRows is how many converted CSV rows are kept in memory; past it
-// the rows go to a temporary file, so memory stays bounded whatever the
-// file's size. A variable for tests.
-var csvSpoolRows = 200000
+// csvSpoolBytes is how many bytes of converted CSV values are kept in
+// memory; past it the rows go to a temporary file, so memory stays bounded
+// whatever the file's size. A variable for tests.
+var csvSpoolBytes = 16 << 20
 
 // rowSpool holds the converted rows of a CSV source until the diff reads
 // them (the hash diff takes its source in any order): in memory up to
-// csvSpoolRows rows, then all of them in one temporary file.
+// csvSpoolBytes of values, then all of them in one temporary file.
 type rowSpool struct {
-	rows []*Row
-	file *os.File
-	w    *bufio.Writer
+	rows  []*Row
+	bytes int
+	file  *os.File
+	w     *bufio.Writer
 }
 
 func (s *rowSpool) add(r *Row) error {
 	if s.file == nil {
-		if len(s.rows) < csvSpoolRows {
+		for _, v := range r.Values {
+			s.bytes += len(v) + 24 // the value and its slice header
+		}
+		if s.bytes <= csvSpoolBytes {
 			s.rows = append(s.rows, r)
 			return nil
 		}

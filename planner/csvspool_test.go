@@ -11,8 +11,8 @@ import (
 // TestRowSpoolSpills keeps more rows than fit in memory: they must come
 // back from the temporary file in the order added, NULLs included.
 func TestRowSpoolSpills(t *testing.T) {
-	defer func(n int) { csvSpoolRows = n }(csvSpoolRows)
-	csvSpoolRows = 7
+	defer func(n int) { csvSpoolBytes = n }(csvSpoolBytes)
+	csvSpoolBytes = 300 // about 5 rows
 	var s rowSpool
 	var want []string
 	for i := 0; i < 50; i++ {

@@ -50,6 +50,10 @@ type hashLimits struct {
 	partition int64
 }
 
+// srcOnlyStart is how many source-only keys a partition's table starts
+// with room for; it grows from there. A variable for tests.
+var srcOnlyStart = 1 << 16
+
 // defaultHashLimits keep a diff at a few tens of MB at any table size.
 // Tests lower them to force spills and splits.
 var defaultHashLimits = hashLimits{spill: 4 << 20, partition: 32 << 20}
@@ -196,7 +200,7 @@ func (j *hashJoin) joinPartition(ctx context.Context, srcParts, dstParts *partit
 	}
 	j.indexDestination()
 	j.kept, j.keptOffsets = j.kept[:0], j.keptOffsets[:0]
-	j.srcOnly = resetTable(j.srcOnly, srcParts.rows[i])
+	j.srcOnly = resetTable(j.srcOnly, min(srcParts.rows[i], srcOnlyStart)) // grows as needed
 	if err := srcParts.each(i, j.matchSource); err != nil {
 		return err
 	}
@@ -283,6 +287,12 @@ func (j *hashJoin) matchSource(rec []byte) error {
 			return nil
 		}
 	}
+	if 2*(len(j.keptOffsets)+1) > len(j.srcOnly) {
+		j.growSrcOnly()
+		srcMask = uint64(len(j.srcOnly) - 1)
+		for slot = h & srcMask; j.srcOnly[slot] != 0; slot = (slot + 1) & srcMask {
+		}
+	}
 	j.keptOffsets = append(j.keptOffsets, int32(len(j.kept)))
 	j.kept = append(j.kept, rec...)
 	j.srcOnly[slot] = int32(len(j.keptOffsets))
@@ -292,6 +302,24 @@ func (j *hashJoin) matchSource(rec []byte) error {
 	}
 	j.res.Counts.Insert++
 	return j.emit(ChangeInsert, s, nil, nil)
+}
+
+// growSrcOnly doubles the table of source-only keys, keeping its entries
+// (and their reported marks).
+func (j *hashJoin) growSrcOnly() {
+	old := j.srcOnly
+	j.srcOnly = make([]int32, 2*len(old))
+	mask := uint64(len(j.srcOnly) - 1)
+	for _, e := range old {
+		if e == 0 {
+			continue
+		}
+		slot := recordHash(j.kept, j.keptOffsets[int(e&0x7fffffff)-1]) & mask
+		for j.srcOnly[slot] != 0 {
+			slot = (slot + 1) & mask
+		}
+		j.srcOnly[slot] = e
+	}
 }
 
 // deleteUnmatched emits the deletes of a partition: destination rows no
@@ -364,8 +392,14 @@ func (j *hashJoin) split(ctx context.Context, srcParts, dstParts *partitions, i,
 	childSrc, childDst := j.newPartitions(srcParts.name+"."), j.newPartitions(dstParts.name+".")
 	defer childSrc.close()
 	defer childDst.close()
+	n := 0
 	for _, p := range []struct{ from, to *partitions }{{srcParts, childSrc}, {dstParts, childDst}} {
 		err := p.from.each(i, func(rec []byte) error {
+			if n++; n%65536 == 0 {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+			}
 			h := binary.BigEndian.Uint64(rec)
 			return p.to.addRecord(partOf(h, level+1), rec)
 		})
@@ -380,7 +414,14 @@ func (j *hashJoin) split(ctx context.Context, srcParts, dstParts *partitions, i,
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if err := j.joinPartition(ctx, childSrc, childDst, k, level+1); err != nil {
+		childLevel := level + 1
+		if childSrc.rows[k]+childDst.rows[k] == n {
+			// Every row went to one part: one key repeated in the source
+			// (or hashes that agree in every bit). Splitting again would
+			// not help; join it as it is.
+			childLevel = hashMaxLevel
+		}
+		if err := j.joinPartition(ctx, childSrc, childDst, k, childLevel); err != nil {
 			return err
 		}
 	}
@@ -401,20 +442,28 @@ func (j *hashJoin) createFile() (*os.File, error) {
 }
 
 // partitions are one side's rows routed by key hash. Each partition buffers
-// up to bufCap bytes in memory and then appends them to its own temporary
-// file; a partition is its file followed by what is still in memory. A
-// record is the key hash, the length of the rest, then each value as a
-// 4-byte length (0xFFFFFFFF for NULL) and its bytes.
+// up to bufCap bytes in memory; a full buffer is appended, as one chunk, to
+// the side's temporary file (one file per side, so that a spill costs one
+// file, not one per partition). A partition is its chunks in order followed
+// by what is still in memory. A record is the key hash, the length of the
+// rest, then each value as a 4-byte length (0xFFFFFFFF for NULL) and its
+// bytes.
 type partitions struct {
-	name     string
-	bufCap   int
-	create   func() (*os.File, error)
-	bufs     [hashFanout][]byte
-	files    [hashFanout]*os.File
-	fileSize [hashFanout]int64
-	rows     [hashFanout]int
-	rd       *bufio.Reader // reused by each
+	name    string
+	bufCap  int
+	create  func() (*os.File, error)
+	file    *os.File
+	end     int64 // bytes written to file
+	bufs    [hashFanout][]byte
+	chunks  [hashFanout][]chunk
+	onDisk  [hashFanout]int64 // bytes of each partition's chunks
+	rows    [hashFanout]int
+	scratch []byte        // an oversized record being encoded
+	rd      *bufio.Reader // reused by each
 }
+
+// chunk is a run of a partition's records in the side's file.
+type chunk struct{ off, n int64 }
 
 // newPartitions starts an empty set of partitions for one side.
 func (j *hashJoin) newPartitions(name string) *partitions {
@@ -427,10 +476,20 @@ func (p *partitions) add(part int, h uint64, vals [][]byte) error {
 	for _, v := range vals {
 		n += 4 + len(v)
 	}
-	if err := p.makeRoom(part, n); err != nil {
-		return err
+	oversized := n > p.bufCap
+	var b []byte
+	if oversized {
+		// Past the buffer's cap: after what is buffered, straight to disk.
+		if err := p.flush(part); err != nil {
+			return err
+		}
+		b = p.scratch[:0]
+	} else {
+		if err := p.makeRoom(part, n); err != nil {
+			return err
+		}
+		b = p.bufs[part]
 	}
-	b := p.bufs[part]
 	start := len(b)
 	b = binary.BigEndian.AppendUint64(b, h)
 	b = binary.BigEndian.AppendUint32(b, uint32(n-recordHeader))
@@ -445,69 +504,93 @@ func (p *partitions) add(part int, h uint64, vals [][]byte) error {
 	if len(b)-start != n {
 		return fmt.Errorf("internal error: a row diff record of %d bytes, expected %d", len(b)-start, n)
 	}
-	p.bufs[part] = b
 	p.rows[part]++
+	if oversized {
+		p.scratch = b[:0]
+		if cap(p.scratch) > 4*p.bufCap {
+			p.scratch = nil // do not keep a huge row's memory
+		}
+		return p.writeChunk(part, b)
+	}
+	p.bufs[part] = b
 	return nil
 }
 
 // addRecord appends an encoded record to partition part.
 func (p *partitions) addRecord(part int, rec []byte) error {
+	p.rows[part]++
+	if len(rec) > p.bufCap {
+		if err := p.flush(part); err != nil {
+			return err
+		}
+		return p.writeChunk(part, rec)
+	}
 	if err := p.makeRoom(part, len(rec)); err != nil {
 		return err
 	}
 	p.bufs[part] = append(p.bufs[part], rec...)
-	p.rows[part]++
 	return nil
 }
 
-// makeRoom writes partition part's buffer to its file when n more bytes
-// would not fit.
+// makeRoom makes room for n more bytes (n <= bufCap) in partition part's
+// buffer: it writes the buffer to disk when full, else grows it by
+// doubling up to bufCap, so that a small sync holds only its rows.
 func (p *partitions) makeRoom(part, n int) error {
 	b := p.bufs[part]
-	if len(b) > 0 && len(b)+n > p.bufCap {
+	if len(b)+n > p.bufCap {
 		return p.flush(part)
 	}
 	if cap(b)-len(b) < n {
-		// Grow by doubling, up to bufCap: a small sync holds only its rows.
-		size := min(max(2*cap(b), 4096, len(b)+n), max(p.bufCap, len(b)+n))
-		grown := make([]byte, len(b), size)
+		grown := make([]byte, len(b), min(max(2*cap(b), 4096, len(b)+n), p.bufCap))
 		copy(grown, b)
 		p.bufs[part] = grown
 	}
 	return nil
 }
 
-// flush appends partition i's buffered records to its file.
+// flush appends partition i's buffered records to the file.
 func (p *partitions) flush(i int) error {
-	if p.files[i] == nil {
-		f, err := p.create()
-		if err != nil {
-			return err
-		}
-		p.files[i] = f
+	if len(p.bufs[i]) == 0 {
+		return nil
 	}
-	if _, err := p.files[i].Write(p.bufs[i]); err != nil {
-		return fmt.Errorf("spilling the row diff to disk: %w", err)
+	if err := p.writeChunk(i, p.bufs[i]); err != nil {
+		return err
 	}
-	p.fileSize[i] += int64(len(p.bufs[i]))
 	p.bufs[i] = p.bufs[i][:0]
 	return nil
 }
 
+// writeChunk appends b to the file as a chunk of partition i.
+func (p *partitions) writeChunk(i int, b []byte) error {
+	if p.file == nil {
+		f, err := p.create()
+		if err != nil {
+			return err
+		}
+		p.file = f
+	}
+	if _, err := p.file.Write(b); err != nil {
+		return fmt.Errorf("spilling the row diff to disk: %w", err)
+	}
+	p.chunks[i] = append(p.chunks[i], chunk{p.end, int64(len(b))})
+	p.end += int64(len(b))
+	p.onDisk[i] += int64(len(b))
+	return nil
+}
+
 // release gives back the buffers of partitions that went to disk, once the
-// side has been read: their rows are all in their files.
+// side has been read: their rows are all in the file then.
 func (p *partitions) release() error {
 	for i := range p.bufs {
-		if p.files[i] == nil {
+		if len(p.chunks[i]) == 0 {
 			continue
 		}
-		if len(p.bufs[i]) > 0 {
-			if err := p.flush(i); err != nil {
-				return err
-			}
+		if err := p.flush(i); err != nil {
+			return err
 		}
 		p.bufs[i] = nil
 	}
+	p.scratch = nil
 	return nil
 }
 
@@ -521,14 +604,18 @@ func releaseAll(sets ...*partitions) error {
 }
 
 // size is the bytes partition i holds.
-func (p *partitions) size(i int) int64 { return p.fileSize[i] + int64(len(p.bufs[i])) }
+func (p *partitions) size(i int) int64 { return p.onDisk[i] + int64(len(p.bufs[i])) }
 
 // reader reads partition i from the start.
 func (p *partitions) reader(i int) io.Reader {
-	if p.files[i] == nil {
+	if len(p.chunks[i]) == 0 {
 		return bytes.NewReader(p.bufs[i])
 	}
-	return io.MultiReader(io.NewSectionReader(p.files[i], 0, p.fileSize[i]), bytes.NewReader(p.bufs[i]))
+	rs := make([]io.Reader, 0, len(p.chunks[i])+1)
+	for _, c := range p.chunks[i] {
+		rs = append(rs, io.NewSectionReader(p.file, c.off, c.n))
+	}
+	return io.MultiReader(append(rs, bytes.NewReader(p.bufs[i]))...)
 }
 
 // load reads partition i into arena (reusing its memory).
@@ -538,16 +625,21 @@ func (p *partitions) load(i int, arena []byte) ([]byte, error) {
 		arena = make([]byte, n, n+n/4)
 	}
 	arena = arena[:n]
-	if _, err := io.ReadFull(p.reader(i), arena); err != nil {
-		return nil, fmt.Errorf("reading back the row diff's temporary file: %w", err)
+	pos := 0
+	for _, c := range p.chunks[i] {
+		if _, err := p.file.ReadAt(arena[pos:pos+int(c.n)], c.off); err != nil {
+			return nil, fmt.Errorf("reading back the row diff's temporary file: %w", err)
+		}
+		pos += int(c.n)
 	}
+	copy(arena[pos:], p.bufs[i])
 	return arena, nil
 }
 
 // each calls fn with every record of partition i; rec is valid during the
 // call only.
 func (p *partitions) each(i int, fn func(rec []byte) error) error {
-	if p.files[i] == nil { // all in memory
+	if len(p.chunks[i]) == 0 { // all in memory
 		b := p.bufs[i]
 		for off := 0; off < len(b); {
 			n := recordHeader + int(binary.BigEndian.Uint32(b[off+8:]))
@@ -585,14 +677,14 @@ func (p *partitions) each(i int, fn func(rec []byte) error) error {
 	}
 }
 
-// close closes the partitions' (already unlinked) files.
+// close closes the side's (already unlinked) file.
 func (p *partitions) close() {
-	for i, f := range p.files {
-		if f != nil {
-			_ = f.Close()
-			p.files[i] = nil
-		}
-		p.bufs[i] = nil
+	if p.file != nil {
+		_ = p.file.Close()
+		p.file = nil
+	}
+	for i := range p.bufs {
+		p.bufs[i], p.chunks[i] = nil, nil
 	}
 }
 

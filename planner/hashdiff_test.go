@@ -95,6 +95,8 @@ func TestHashDiffMatchesMerge(t *testing.T) {
 	}
 	tmp := t.TempDir()
 	t.Setenv("TMPDIR", tmp)
+	defer func(n int) { srcOnlyStart = n }(srcOnlyStart)
+	srcOnlyStart = 2 // the table of source-only keys grows
 	for _, behavior := range hclconfig.Behaviors {
 		t.Run(string(behavior), func(t *testing.T) {
 			ctx := context.Background()
@@ -214,5 +216,43 @@ func TestHashDiffTempDirError(t *testing.T) {
 	_, err := j.run(context.Background(), &sliceStream{rows: hashTestRows(rng, 500, true)}, &sliceStream{rows: hashTestRows(rng, 500, false)}, nil)
 	if err == nil || !strings.Contains(err.Error(), "set TMPDIR") || !strings.Contains(err.Error(), "/nonexistent/rowform-tmp") {
 		t.Fatalf("err = %v, want one naming the temporary directory", err)
+	}
+}
+
+// TestHashDiffRepeatedKey: a source with one key repeated hundreds of times
+// cannot be split by hash; the diff stops splitting that part instead of
+// rewriting it at every level, and still equals the merge.
+func TestHashDiffRepeatedKey(t *testing.T) {
+	t.Setenv("TMPDIR", t.TempDir())
+	l := newLayout([]column{
+		{Dest: "k1", Catalog: catalogColumn(oidInt8)},
+		{Dest: "k2", Catalog: catalogColumn(oidText)},
+		{Dest: "v", Catalog: catalogColumn(oidText)},
+	}, 2)
+	rng := rand.New(rand.NewSource(3))
+	dst := hashTestRows(rng, 300, false)
+	var src []*Row
+	for i := 0; i < 600; i++ {
+		r := &Row{}
+		r.set([][]byte{dst[0].Values[0], dst[0].Values[1], []byte(fmt.Sprint(i))})
+		src = append(src, r)
+	}
+	want, err := l.mergeDiff(context.Background(), hclconfig.Mirror, &sliceStream{rows: src}, &sliceStream{rows: slices.SortedFunc(slices.Values(dst), func(a, b *Row) int { return l.compareKeys(a, b) })}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := &hashJoin{l: l, behavior: hclconfig.Mirror, limits: hashLimits{spill: 2000, partition: 600}}
+	got, err := j.run(context.Background(), &sliceStream{rows: src}, &sliceStream{rows: dst}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("hash diff:\n%+v\nmerge:\n%+v", got, want)
+	}
+	if got.DupKeys != 1 {
+		t.Errorf("%d duplicate keys, want 1", got.DupKeys)
+	}
+	if j.splits > 4 {
+		t.Errorf("%d splits for one repeated key: splitting did not stop", j.splits)
 	}
 }

@@ -140,11 +140,11 @@ func cases(o options) []benchCase {
 
 // result holds the medians of one case, in seconds and MB.
 type result struct {
-	c                   benchCase
-	plan, apply         float64
-	planRSS, applyRSS   float64
+	c                          benchCase
+	plan, apply                float64
+	planRSS, applyRSS          float64
 	lread, lscan, lload, naive float64
-	counts              string
+	counts                     string
 	// lreadPar maps p to L_read with p key ranges per side (bigint keys only).
 	lreadPar map[int]float64
 }
