@@ -17,17 +17,19 @@ import (
 // a server more than reading its table twice; see docs/performance.md).
 //
 //  1. Both streams are read once. Each row is routed by the hash of its key
-//     into one of hashFanout partitions per side. A side keeps its
-//     partitions in memory until they hold more than hashLimits.spill bytes,
-//     then appends them to temporary files: small syncs never touch disk,
-//     large ones use a bounded amount of memory.
-//  2. One partition at a time, both sides' rows are loaded, the destination
-//     rows go into a hash table and the source rows are matched against it.
-//     A partition larger than hashLimits.partition (a skewed key or a huge
-//     table) is split again by the next bits of the hash.
+//     into one of hashFanout partitions per side. Each partition buffers up
+//     to hashLimits.spill/hashFanout bytes, then appends them as a chunk to
+//     the side's temporary file: small syncs never touch disk, large ones
+//     use a bounded amount of memory.
+//  2. One partition at a time, the destination's records are loaded and
+//     indexed by key hash, and the source's records stream past them.
+//     A partition larger than hashLimits.partition (a huge table) is split
+//     again by the next bits of the hash; a part that does not shrink (one
+//     key repeated in the source) is joined as it is.
 //
-// Memory is bounded by the limits, not by the table: about two spill
-// budgets plus one partition.
+// Memory is bounded by the limits, not by the table: the spill budget of
+// each side while reading, then one partition's destination records, the
+// source-only records kept to catch repeated keys, and their tables.
 
 const (
 	hashFanoutBits = 6
