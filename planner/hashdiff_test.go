@@ -39,6 +39,16 @@ func (s *recordingSink) Change(kind ChangeKind, src, dst *Row, changed []int) er
 	return nil
 }
 
+// hashTestLayout is the layout of hashTestRows: a two-column key (bigint,
+// text) and one text value.
+func hashTestLayout() *layout {
+	return newLayout([]column{
+		{Dest: "k1", Catalog: catalogColumn(oidInt8)},
+		{Dest: "k2", Catalog: catalogColumn(oidText)},
+		{Dest: "v", Catalog: catalogColumn(oidText)},
+	}, 2)
+}
+
 // hashTestRows builds random rows over a two-column key (bigint, text) and
 // one nullable text value: the destination's keys are unique, the
 // source's repeat at times and are sometimes NULL.
@@ -74,11 +84,7 @@ func hashTestRows(rng *rand.Rand, n int, source bool) []*Row {
 // and duplicate keys, their examples, the digest and the change set must
 // be the same for every behavior.
 func TestHashDiffMatchesMerge(t *testing.T) {
-	l := newLayout([]column{
-		{Dest: "k1", Catalog: catalogColumn(oidInt8)},
-		{Dest: "k2", Catalog: catalogColumn(oidText)},
-		{Dest: "v", Catalog: catalogColumn(oidText)},
-	}, 2)
+	l := hashTestLayout()
 	rng := rand.New(rand.NewSource(7))
 	src := hashTestRows(rng, 3000, true)
 	dst := hashTestRows(rng, 3000, false)
@@ -206,11 +212,7 @@ func TestChangeDigestIgnoresOrder(t *testing.T) {
 // the diff with an error that names the directory and what to do.
 func TestHashDiffTempDirError(t *testing.T) {
 	t.Setenv("TMPDIR", "/nonexistent/rowform-tmp")
-	l := newLayout([]column{
-		{Dest: "k1", Catalog: catalogColumn(oidInt8)},
-		{Dest: "k2", Catalog: catalogColumn(oidText)},
-		{Dest: "v", Catalog: catalogColumn(oidText)},
-	}, 2)
+	l := hashTestLayout()
 	rng := rand.New(rand.NewSource(1))
 	j := &hashJoin{l: l, behavior: hclconfig.Mirror, limits: hashLimits{spill: 2000, partition: 600}}
 	_, err := j.run(context.Background(), &sliceStream{rows: hashTestRows(rng, 500, true)}, &sliceStream{rows: hashTestRows(rng, 500, false)}, nil)
@@ -224,11 +226,7 @@ func TestHashDiffTempDirError(t *testing.T) {
 // rewriting it at every level, and still equals the merge.
 func TestHashDiffRepeatedKey(t *testing.T) {
 	t.Setenv("TMPDIR", t.TempDir())
-	l := newLayout([]column{
-		{Dest: "k1", Catalog: catalogColumn(oidInt8)},
-		{Dest: "k2", Catalog: catalogColumn(oidText)},
-		{Dest: "v", Catalog: catalogColumn(oidText)},
-	}, 2)
+	l := hashTestLayout()
 	rng := rand.New(rand.NewSource(3))
 	dst := hashTestRows(rng, 300, false)
 	var src []*Row
