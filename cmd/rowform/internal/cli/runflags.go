@@ -40,7 +40,7 @@ func (f *runFlags) bind(fs *flag.FlagSet) {
 	fs.BoolVar(&f.json, "json", false, "machine-readable output on stdout; same as -format=json")
 	fs.StringVar(&f.format, "format", "", "output format: text, json or markdown (default text)")
 	fs.BoolVar(&f.noColor, "no-color", false, "print no ANSI colors (also NO_COLOR=1)")
-	fs.IntVar(&f.showRows, "show-rows", 0, "show up to N example rows per change type and sync")
+	fs.IntVar(&f.showRows, "show-rows", 0, "show up to N example rows (those with the smallest keys) per change type and sync")
 }
 
 func (f *runFlags) check() error {
