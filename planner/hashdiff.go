@@ -58,7 +58,7 @@ var srcOnlyStart = 1 << 16
 
 // defaultHashLimits keep a diff at a few tens of MB at any table size.
 // Tests lower them to force spills and splits.
-var defaultHashLimits = hashLimits{spill: 4 << 20, partition: 32 << 20}
+var defaultHashLimits = hashLimits{spill: 4 << 20, partition: 64 << 20}
 
 // hashDiff is the diff of mergeDiff for streams in any order: the same
 // counts, findings and digest. Changes reach sink grouped by partition.
