@@ -1,6 +1,7 @@
 package planner
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"fmt"
@@ -252,5 +253,87 @@ func TestHashDiffRepeatedKey(t *testing.T) {
 	}
 	if j.splits > 4 {
 		t.Errorf("%d splits for one repeated key: splitting did not stop", j.splits)
+	}
+}
+
+// TestHashDiffRandomized compares the hash diff with the merge over many
+// random inputs and limits: duplicate and NULL source keys, empty strings
+// and NULLs, values larger than a partition's buffer, tiny and default
+// spill and split limits, and a source-only key table that starts small.
+func TestHashDiffRandomized(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	defer func(n int) { srcOnlyStart = n }(srcOnlyStart)
+	l := hashTestLayout()
+	for seed := int64(0); seed < 40; seed++ {
+		rng := rand.New(rand.NewSource(seed))
+		src := hashTestRows(rng, 50+rng.Intn(400), true)
+		dst := hashTestRows(rng, 50+rng.Intn(400), false)
+		for _, rows := range [][]*Row{src, dst} {
+			for _, r := range rows {
+				switch rng.Intn(20) {
+				case 0: // larger than any tiny buffer
+					r.set([][]byte{r.Values[0], r.Values[1], bytes.Repeat([]byte("x"), 10000+rng.Intn(20000))})
+				case 1:
+					r.set([][]byte{r.Values[0], r.Values[1], {}})
+				}
+			}
+		}
+		// Keys repeated many times: one from the data (maybe also in the
+		// destination) and one only in the source, among other new keys.
+		var only [8]byte
+		binary.BigEndian.PutUint64(only[:], 1<<40+uint64(seed))
+		for i := 0; i < rng.Intn(200); i++ {
+			for _, key := range [][][]byte{{src[5].Values[0], src[5].Values[1]}, {only[:], []byte("dup")}} {
+				r := &Row{}
+				r.set([][]byte{key[0], key[1], []byte(fmt.Sprint(i))})
+				src = append(src, r)
+			}
+			for k := 0; k < 20; k++ { // so that the source-only table grows
+				var fresh [8]byte
+				binary.BigEndian.PutUint64(fresh[:], 1<<41+uint64(i*20+k))
+				r := &Row{}
+				r.set([][]byte{fresh[:], []byte("new"), nil})
+				src = append(src, r)
+			}
+		}
+		limits := defaultHashLimits
+		if seed%4 != 0 {
+			limits = hashLimits{spill: 64 + rng.Intn(5000), partition: int64(100 + rng.Intn(5000))}
+		}
+		srcOnlyStart = []int{1, 2, 16, 1 << 16}[seed%4]
+		for _, behavior := range hclconfig.Behaviors {
+			var mergeSrc, keyed []*Row
+			for _, r := range src {
+				if l.hasNullKey(r) {
+					mergeSrc = append(mergeSrc, r)
+				} else {
+					keyed = append(keyed, r)
+				}
+			}
+			sort.SliceStable(keyed, func(a, b int) bool { return l.compareKeys(keyed[a], keyed[b]) < 0 })
+			sortedDst := slices.Clone(dst)
+			sort.SliceStable(sortedDst, func(a, b int) bool { return l.compareKeys(sortedDst[a], sortedDst[b]) < 0 })
+			mergeSink, hashSink := &recordingSink{l: l}, &recordingSink{l: l}
+			want, err := l.mergeDiff(context.Background(), behavior, &sliceStream{rows: append(mergeSrc, keyed...)}, &sliceStream{rows: sortedDst}, mergeSink, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rng.Shuffle(len(dst), func(a, b int) { dst[a], dst[b] = dst[b], dst[a] })
+			j := &hashJoin{l: l, behavior: behavior, sink: hashSink, limits: limits}
+			got, err := j.run(context.Background(), &sliceStream{rows: src}, &sliceStream{rows: dst}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			slices.Sort(mergeSink.changes)
+			slices.Sort(hashSink.changes)
+			if fmt.Sprint(got) != fmt.Sprint(want) || !slices.Equal(mergeSink.changes, hashSink.changes) {
+				t.Fatalf("seed %d, %s, limits %+v: hash diff %+v (%d changes), merge %+v (%d changes)",
+					seed, behavior, limits, got, len(hashSink.changes), want, len(mergeSink.changes))
+			}
+		}
+	}
+	if left, _ := os.ReadDir(tmp); len(left) > 0 {
+		t.Errorf("%d files left in TMPDIR", len(left))
 	}
 }
