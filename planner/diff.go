@@ -97,8 +97,9 @@ const progressEvery = 50000
 
 // mergeDiff merges two key-ordered streams (SPEC §2 and DESIGN.md "Row
 // diff"). It reads each stream once, holds two rows per side, and detects
-// NULL and duplicate source keys as they pass. hashDiff gives the same
-// result for streams in any order.
+// NULL and duplicate source keys as they pass; dst must hold no row with a
+// NULL key (it is only used with an empty destination, for initial loads,
+// and in tests). hashDiff gives the same result for streams in any order.
 func (l *layout) mergeDiff(ctx context.Context, behavior hclconfig.Behavior, src, dst rowStream, sink ChangeSink, progress func(rows int64)) (*diffResult, error) {
 	res := &diffResult{}
 	digest := newChangeDigest()
