@@ -21,6 +21,7 @@ type rowSpool struct {
 	bytes int
 	file  *os.File
 	w     *bufio.Writer
+	buf   []byte // one encoded row, reused
 }
 
 func (s *rowSpool) add(r *Row) error {
@@ -47,23 +48,11 @@ func (s *rowSpool) add(r *Row) error {
 	return nil
 }
 
-// write appends a row to the file: the number of values, then each value as
-// a 4-byte length (0xFFFFFFFF for NULL) and its bytes. Errors surface at the
-// flush in stream.
+// write appends a row to the file: the length of its values, then the
+// values as appendValues writes them. Errors surface at the flush in stream.
 func (s *rowSpool) write(r *Row) {
-	var b [4]byte
-	binary.BigEndian.PutUint16(b[:2], uint16(len(r.Values)))
-	s.w.Write(b[:2])
-	for _, v := range r.Values {
-		if v == nil {
-			binary.BigEndian.PutUint32(b[:], 0xFFFFFFFF)
-			s.w.Write(b[:])
-			continue
-		}
-		binary.BigEndian.PutUint32(b[:], uint32(len(v)))
-		s.w.Write(b[:])
-		s.w.Write(v)
-	}
+	s.buf = appendValues(binary.BigEndian.AppendUint32(s.buf[:0], uint32(valuesSize(r.Values))), r.Values)
+	s.w.Write(s.buf)
 }
 
 // stream returns the rows in the order they were added. Closing it removes
@@ -92,40 +81,31 @@ func (s *rowSpool) discard() {
 	s.rows = nil
 }
 
-// spoolReader reads a spooled file back.
+// spoolReader reads a spooled file back. Its rows point into its buffer.
 type spoolReader struct {
 	r    *bufio.Reader
 	file *os.File
 	row  Row
-	buf  [][]byte
+	buf  []byte
 }
 
 func (sr *spoolReader) next() (*Row, error) {
-	var b [4]byte
-	if _, err := io.ReadFull(sr.r, b[:2]); err != nil {
+	var n [4]byte
+	if _, err := io.ReadFull(sr.r, n[:]); err != nil {
 		if err == io.EOF {
 			return nil, nil
 		}
 		return nil, err
 	}
-	n := int(binary.BigEndian.Uint16(b[:2]))
-	sr.buf = sr.buf[:0]
-	for i := 0; i < n; i++ {
-		if _, err := io.ReadFull(sr.r, b[:]); err != nil {
-			return nil, err
-		}
-		l := binary.BigEndian.Uint32(b[:])
-		if l == 0xFFFFFFFF {
-			sr.buf = append(sr.buf, nil)
-			continue
-		}
-		v := make([]byte, l)
-		if _, err := io.ReadFull(sr.r, v); err != nil {
-			return nil, err
-		}
-		sr.buf = append(sr.buf, v)
+	size := int(binary.BigEndian.Uint32(n[:]))
+	if cap(sr.buf) < size {
+		sr.buf = make([]byte, size)
 	}
-	sr.row.set(sr.buf)
+	sr.buf = sr.buf[:size]
+	if _, err := io.ReadFull(sr.r, sr.buf); err != nil {
+		return nil, err
+	}
+	decodeValues(sr.buf, &sr.row)
 	return &sr.row, nil
 }
 

@@ -226,7 +226,7 @@ func (l *layout) mergeDiff(ctx context.Context, behavior hclconfig.Behavior, src
 
 // appendChange appends the message that identifies one change: its kind,
 // then the values it writes and the values it replaces, each
-// length-prefixed (0xFFFFFFFF for NULL).
+// length-prefixed (appendValues).
 func appendChange(b []byte, kind ChangeKind, src, dst *Row) []byte {
 	b = append(b, byte(kind))
 	for _, r := range []*Row{src, dst} {
@@ -234,15 +234,7 @@ func appendChange(b []byte, kind ChangeKind, src, dst *Row) []byte {
 			b = append(b, 0)
 			continue
 		}
-		b = append(b, 1)
-		for _, v := range r.Values {
-			if v == nil {
-				b = binary.BigEndian.AppendUint32(b, 0xFFFFFFFF)
-				continue
-			}
-			b = binary.BigEndian.AppendUint32(b, uint32(len(v)))
-			b = append(b, v...)
-		}
+		b = appendValues(append(b, 1), r.Values)
 	}
 	return b
 }

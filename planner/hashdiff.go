@@ -239,10 +239,10 @@ func (j *hashJoin) indexDestination() {
 
 // matchSource diffs one source record against the destination's table.
 func (j *hashJoin) matchSource(rec []byte) error {
-	l, width := j.l, j.l.width()
+	l := j.l
 	h := binary.BigEndian.Uint64(rec)
 	s := &j.srcRow
-	decodeRecord(rec, width, s)
+	decodeRecord(rec, s)
 	mask := uint64(len(j.table) - 1)
 	found := -1
 	for slot := h & mask; j.table[slot] != 0; slot = (slot + 1) & mask {
@@ -251,7 +251,7 @@ func (j *hashJoin) matchSource(rec []byte) error {
 		if recordHash(j.dstArena, off) != h {
 			continue
 		}
-		decodeRecord(j.dstArena[off:], width, &j.dstRow)
+		decodeRecord(j.dstArena[off:], &j.dstRow)
 		if l.keysEqual(s, &j.dstRow) {
 			found = k
 			break
@@ -280,7 +280,7 @@ func (j *hashJoin) matchSource(rec []byte) error {
 		if recordHash(j.kept, off) != h {
 			continue
 		}
-		decodeRecord(j.kept[off:], width, &j.keptRow)
+		decodeRecord(j.kept[off:], &j.keptRow)
 		if l.keysEqual(s, &j.keptRow) {
 			if e > 0 {
 				j.srcOnly[slot] = e | -0x80000000
@@ -334,7 +334,7 @@ func (j *hashJoin) deleteUnmatched() error {
 		if j.state[k] != dstUnmatched {
 			continue
 		}
-		decodeRecord(j.dstArena[off:], j.l.width(), &j.dstRow)
+		decodeRecord(j.dstArena[off:], &j.dstRow)
 		j.res.Counts.Delete++
 		if err := j.emit(ChangeDelete, nil, &j.dstRow, nil); err != nil {
 			return err
@@ -448,8 +448,7 @@ func (j *hashJoin) createFile() (*os.File, error) {
 // the side's temporary file (one file per side, so that a spill costs one
 // file, not one per partition). A partition is its chunks in order followed
 // by what is still in memory. A record is the key hash, the length of the
-// rest, then each value as a 4-byte length (0xFFFFFFFF for NULL) and its
-// bytes.
+// rest, then the values as appendValues writes them.
 type partitions struct {
 	name    string
 	bufCap  int
@@ -474,10 +473,7 @@ func (j *hashJoin) newPartitions(name string) *partitions {
 
 // add appends a row to partition part.
 func (p *partitions) add(part int, h uint64, vals [][]byte) error {
-	n := recordHeader
-	for _, v := range vals {
-		n += 4 + len(v)
-	}
+	n := recordHeader + valuesSize(vals)
 	oversized := n > p.bufCap
 	var b []byte
 	if oversized {
@@ -495,14 +491,7 @@ func (p *partitions) add(part int, h uint64, vals [][]byte) error {
 	start := len(b)
 	b = binary.BigEndian.AppendUint64(b, h)
 	b = binary.BigEndian.AppendUint32(b, uint32(n-recordHeader))
-	for _, v := range vals {
-		if v == nil {
-			b = binary.BigEndian.AppendUint32(b, 0xFFFFFFFF)
-			continue
-		}
-		b = binary.BigEndian.AppendUint32(b, uint32(len(v)))
-		b = append(b, v...)
-	}
+	b = appendValues(b, vals)
 	if len(b)-start != n {
 		return fmt.Errorf("internal error: a row diff record of %d bytes, expected %d", len(b)-start, n)
 	}
@@ -703,23 +692,10 @@ func recordOffsets(arena []byte, offsets []int32) []int32 {
 func recordHash(arena []byte, off int32) uint64 { return binary.BigEndian.Uint64(arena[off:]) }
 
 // decodeRecord points into's values at the values of the record at the
-// start of rec.
-func decodeRecord(rec []byte, width int, into *Row) {
-	if cap(into.Values) < width {
-		into.Values = make([][]byte, width)
-	}
-	into.Values = into.Values[:width]
-	body := rec[recordHeader:]
-	for c := 0; c < width; c++ {
-		size := binary.BigEndian.Uint32(body)
-		body = body[4:]
-		if size == 0xFFFFFFFF {
-			into.Values[c] = nil
-			continue
-		}
-		into.Values[c] = body[:size:size]
-		body = body[size:]
-	}
+// start of rec (which may run on past the record).
+func decodeRecord(rec []byte, into *Row) {
+	n := int(binary.BigEndian.Uint32(rec[8:]))
+	decodeValues(rec[recordHeader:recordHeader+n], into)
 }
 
 // keyHash hashes the values compareKeys compares (FNV-1a with each value's

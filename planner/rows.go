@@ -3,6 +3,7 @@ package planner
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -82,6 +83,49 @@ func (l *layout) setKeys(r, src *Row) {
 	}
 	for t := range l.TextKeys {
 		copyAt(len(l.Cols) + t)
+	}
+}
+
+// nullLength is the length that marks a NULL value in appendValues' format
+// (and in binary COPY).
+const nullLength = 0xFFFFFFFF
+
+// appendValues appends vals as binary COPY fields: each a 4-byte big-endian
+// length (nullLength for NULL) followed by its bytes.
+func appendValues(b []byte, vals [][]byte) []byte {
+	for _, v := range vals {
+		if v == nil {
+			b = binary.BigEndian.AppendUint32(b, nullLength)
+			continue
+		}
+		b = binary.BigEndian.AppendUint32(b, uint32(len(v)))
+		b = append(b, v...)
+	}
+	return b
+}
+
+// valuesSize is the length appendValues adds for vals.
+func valuesSize(vals [][]byte) int {
+	n := 0
+	for _, v := range vals {
+		n += 4 + len(v)
+	}
+	return n
+}
+
+// decodeValues points into's values at the fields appendValues wrote into
+// body, without copying. An empty value stays non-nil (not NULL).
+func decodeValues(body []byte, into *Row) {
+	into.Values = into.Values[:0]
+	for len(body) > 0 {
+		size := binary.BigEndian.Uint32(body)
+		body = body[4:]
+		if size == nullLength {
+			into.Values = append(into.Values, nil)
+			continue
+		}
+		into.Values = append(into.Values, body[:size:size])
+		body = body[size:]
 	}
 }
 
