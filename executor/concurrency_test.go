@@ -95,9 +95,7 @@ func TestConcurrentApplyFailsFast(t *testing.T) {
 	e.Src(`CREATE TABLE items (id bigint, name text, qty int)`)
 	e.Src(`INSERT INTO items SELECT g, 'item ' || g, g FROM generate_series(1, 300) g`)
 	e.Dst(`CREATE TABLE items (id bigint PRIMARY KEY, name text, qty int)`)
-	for _, s := range slowInsertsSQL("0.01") {
-		e.Dst(s)
-	}
+	makeInsertsSlow(e)
 	cfg := e.Config(fmt.Sprintf(twoSyncs, "update_or_create"))
 	pFirst, pSecond := planOnly(t, cfg, "first"), planOnly(t, cfg, "second")
 
@@ -192,9 +190,7 @@ func TestConcurrentApplyLockTimeoutExpires(t *testing.T) {
 	e.Src(`CREATE TABLE items (id bigint, name text, qty int)`)
 	e.Src(`INSERT INTO items SELECT g, 'item ' || g, g FROM generate_series(1, 400) g`)
 	e.Dst(`CREATE TABLE items (id bigint PRIMARY KEY, name text, qty int)`)
-	for _, s := range slowInsertsSQL("0.01") {
-		e.Dst(s)
-	}
+	makeInsertsSlow(e)
 	cfg := e.Config(fmt.Sprintf(twoSyncs, "update_or_create"))
 	pFirst, pSecond := planOnly(t, cfg, "first"), planOnly(t, cfg, "second")
 	a := startApply(context.Background(), cfg, pFirst, executor.Options{})
@@ -232,9 +228,7 @@ func TestConcurrentApplyOfDifferentTablesRuns(t *testing.T) {
 	e.Src(`INSERT INTO items SELECT g, 'item ' || g, g FROM generate_series(1, 200) g`)
 	e.Dst(`CREATE TABLE items (id bigint PRIMARY KEY, name text, qty int)`)
 	e.Dst(`CREATE TABLE other (id bigint PRIMARY KEY, name text, qty int)`)
-	for _, s := range slowInsertsSQL("0.01") {
-		e.Dst(s)
-	}
+	makeInsertsSlow(e)
 	cfg := e.Config(`
 sync "items" {
   source      = source.postgres.src

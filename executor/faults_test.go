@@ -80,6 +80,14 @@ BEGIN PERFORM pg_sleep(%s); RETURN NEW; END $$`, delay),
 	}
 }
 
+// makeInsertsSlow makes every row inserted into the destination's items
+// take 10ms, so that an apply is still writing when the test acts.
+func makeInsertsSlow(e *synctest.Env) {
+	for _, s := range slowInsertsSQL("0.01") {
+		e.Dst(s)
+	}
+}
+
 const dropSlowSQL = `DROP TRIGGER slow ON items`
 
 func requirePlanned(t *testing.T, p *planner.Plan, want planner.Counts) {
@@ -257,9 +265,7 @@ END $$`)
 func TestFaultBackendTerminated(t *testing.T) {
 	e := synctest.New(t)
 	cfg := itemsFixture(t, e, 300)
-	for _, s := range slowInsertsSQL("0.01") {
-		e.Dst(s)
-	}
+	makeInsertsSlow(e)
 	before := e.DstDigest("items")
 	p := applyable(t, cfg)
 	requirePlanned(t, p, planner.Counts{Insert: 300, Update: 50, Delete: 50, Unchanged: 50})
@@ -286,9 +292,7 @@ func TestFaultBackendTerminated(t *testing.T) {
 func TestFaultContextCanceled(t *testing.T) {
 	e := synctest.New(t)
 	cfg := itemsFixture(t, e, 2000)
-	for _, s := range slowInsertsSQL("0.01") {
-		e.Dst(s)
-	}
+	makeInsertsSlow(e)
 	before := e.DstDigest("items")
 	p := applyable(t, cfg)
 
@@ -634,9 +638,7 @@ func TestFaultConnectionCut(t *testing.T) {
 func TestFaultStatementTimeout(t *testing.T) {
 	e := synctest.New(t)
 	cfg := itemsFixture(t, e, 200)
-	for _, s := range slowInsertsSQL("0.01") {
-		e.Dst(s)
-	}
+	makeInsertsSlow(e)
 	before := e.DstDigest("items")
 	p := applyable(t, cfg)
 	start := time.Now()
