@@ -38,6 +38,20 @@ sync "second" {
 }
 `
 
+// twoSlowApplies sets up two update_or_create syncs ("first", "second") of
+// the same destination table, n new rows each, every insert slow, and plans
+// each alone: the second is applied while the first holds the lock.
+func twoSlowApplies(t *testing.T, n int) (*synctest.Env, *hclconfig.Config, *planner.Plan, *planner.Plan) {
+	t.Helper()
+	e := synctest.New(t)
+	e.Src(`CREATE TABLE items (id bigint, name text, qty int)`)
+	e.Src(fmt.Sprintf(`INSERT INTO items SELECT g, 'item ' || g, g FROM generate_series(1, %d) g`, n))
+	e.Dst(`CREATE TABLE items (id bigint PRIMARY KEY, name text, qty int)`)
+	makeInsertsSlow(e)
+	cfg := e.Config(fmt.Sprintf(twoSyncs, "update_or_create"))
+	return e, cfg, planOnly(t, cfg, "first"), planOnly(t, cfg, "second")
+}
+
 // planOnly plans only the named sync of cfg.
 func planOnly(t *testing.T, cfg *hclconfig.Config, name string) *planner.Plan {
 	t.Helper()
@@ -91,13 +105,7 @@ WHERE l.locktype = 'advisory' AND l.database = (SELECT oid FROM pg_database WHER
 // name, pid, since when), and writes nothing; the first completes, and no
 // advisory lock remains.
 func TestConcurrentApplyFailsFast(t *testing.T) {
-	e := synctest.New(t)
-	e.Src(`CREATE TABLE items (id bigint, name text, qty int)`)
-	e.Src(`INSERT INTO items SELECT g, 'item ' || g, g FROM generate_series(1, 300) g`)
-	e.Dst(`CREATE TABLE items (id bigint PRIMARY KEY, name text, qty int)`)
-	makeInsertsSlow(e)
-	cfg := e.Config(fmt.Sprintf(twoSyncs, "update_or_create"))
-	pFirst, pSecond := planOnly(t, cfg, "first"), planOnly(t, cfg, "second")
+	e, cfg, pFirst, pSecond := twoSlowApplies(t, 300)
 
 	a := startApply(context.Background(), cfg, pFirst, executor.Options{})
 	pid := waitForLockHolder(t, e, "rowform/first", a.done)
@@ -186,13 +194,7 @@ BEGIN PERFORM pg_sleep(0.005); RETURN COALESCE(NEW, OLD); END $$`)
 // TestConcurrentApplyLockTimeoutExpires: a lock timeout shorter than the
 // other apply fails after about that long, naming the holder.
 func TestConcurrentApplyLockTimeoutExpires(t *testing.T) {
-	e := synctest.New(t)
-	e.Src(`CREATE TABLE items (id bigint, name text, qty int)`)
-	e.Src(`INSERT INTO items SELECT g, 'item ' || g, g FROM generate_series(1, 400) g`)
-	e.Dst(`CREATE TABLE items (id bigint PRIMARY KEY, name text, qty int)`)
-	makeInsertsSlow(e)
-	cfg := e.Config(fmt.Sprintf(twoSyncs, "update_or_create"))
-	pFirst, pSecond := planOnly(t, cfg, "first"), planOnly(t, cfg, "second")
+	e, cfg, pFirst, pSecond := twoSlowApplies(t, 400)
 	a := startApply(context.Background(), cfg, pFirst, executor.Options{})
 	waitForLockHolder(t, e, "rowform/first", a.done)
 	start := time.Now()
