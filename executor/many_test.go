@@ -234,17 +234,9 @@ func (s *sessionSampler) finish(t *testing.T) {
 // never two rowform sessions on the destination at once.
 func TestManySyncsMaxConnectionsOne(t *testing.T) {
 	e := synctest.New(t)
-	e.Src(`CREATE TABLE src (id int, name text)`)
-	e.Src(`INSERT INTO src SELECT g, 'n' || g FROM generate_series(1, 60) g`)
-	e.Dst(`CREATE FUNCTION slow() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(0.005); RETURN NEW; END $$`)
-	var body strings.Builder
-	for _, n := range []string{"a", "b", "c"} {
-		e.Dst(fmt.Sprintf(`CREATE TABLE %s (id int PRIMARY KEY, name text)`, n))
-		e.Dst(fmt.Sprintf(`CREATE TRIGGER slow BEFORE INSERT ON %s FOR EACH ROW EXECUTE FUNCTION slow()`, n))
-		body.WriteString(tableSync(n, ""))
-	}
+	syncs := slowTables(e, 60, "0.005", "a", "b", "c")
 	d := synctest.Destination
-	cfg := configFor(t, e, d.Port, e.DstDB, e.DstUser, e.DstPassword, 1, body.String())
+	cfg := configFor(t, e, d.Port, e.DstDB, e.DstUser, e.DstPassword, 1, syncs)
 	p := applyable(t, cfg)
 	s := sampleSessions(t, d.ConnString(e.DstDB), e.DstDB)
 	res := apply(t, cfg, p, executor.Options{})
@@ -265,21 +257,9 @@ func TestManySyncsMaxConnectionsOne(t *testing.T) {
 // source with max_connections = 1, to a destination that allows two.
 func TestManySyncsSourceMaxConnections(t *testing.T) {
 	e := synctest.New(t)
-	e.Src(`CREATE TABLE src (id int, name text)`)
-	e.Src(`INSERT INTO src SELECT g, 'n' || g FROM generate_series(1, 60) g`)
-	e.Dst(`CREATE FUNCTION slow() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(0.01); RETURN NEW; END $$`)
-	var body strings.Builder
-	for _, n := range []string{"a", "b"} {
-		e.Dst(fmt.Sprintf(`CREATE TABLE %s (id int PRIMARY KEY, name text)`, n))
-		e.Dst(fmt.Sprintf(`CREATE TRIGGER slow BEFORE INSERT ON %s FOR EACH ROW EXECUTE FUNCTION slow()`, n))
-		body.WriteString(tableSync(n, ""))
-	}
+	syncs := slowTables(e, 60, "0.01", "a", "b")
 	d := synctest.Destination
-	hcl := strings.Replace(e.Servers(), `password = env("SRC_PASSWORD")`, "password = env(\"SRC_PASSWORD\")\n  max_connections = 1", 1)
-	if hcl == e.Servers() {
-		t.Fatal("could not set the source's max_connections")
-	}
-	e.WriteFile("main.hcl", hcl+body.String())
+	e.WriteFile("main.hcl", withSourceMaxConnections(t, e, 1)+syncs)
 	cfg := loadDir(t, e)
 	if cfg.Sources["postgres.src"].Server.MaxConnections != 1 || cfg.Destinations["postgres.dst"].MaxConnections < 2 {
 		t.Fatalf("max_connections: source %d, destination %d", cfg.Sources["postgres.src"].Server.MaxConnections, cfg.Destinations["postgres.dst"].MaxConnections)
@@ -300,6 +280,33 @@ func TestManySyncsSourceMaxConnections(t *testing.T) {
 	}
 }
 
+// slowTables creates the source table src with rows rows and, on the
+// destination, one table per name whose inserts each take delay seconds. It
+// returns the sync blocks that copy src into each table.
+func slowTables(e *synctest.Env, rows int, delay string, names ...string) string {
+	e.Src(`CREATE TABLE src (id int, name text)`)
+	e.Src(fmt.Sprintf(`INSERT INTO src SELECT g, 'n' || g FROM generate_series(1, %d) g`, rows))
+	e.Dst(fmt.Sprintf(`CREATE FUNCTION slow() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(%s); RETURN NEW; END $$`, delay))
+	var body strings.Builder
+	for _, n := range names {
+		e.Dst(fmt.Sprintf(`CREATE TABLE %s (id int PRIMARY KEY, name text)`, n))
+		e.Dst(fmt.Sprintf(`CREATE TRIGGER slow BEFORE INSERT ON %s FOR EACH ROW EXECUTE FUNCTION slow()`, n))
+		body.WriteString(tableSync(n, ""))
+	}
+	return body.String()
+}
+
+// withSourceMaxConnections is the test's server blocks with max_connections
+// = n on the source.
+func withSourceMaxConnections(t *testing.T, e *synctest.Env, n int) string {
+	t.Helper()
+	hcl := strings.Replace(e.Servers(), `password = env("SRC_PASSWORD")`, fmt.Sprintf("password = env(\"SRC_PASSWORD\")\n  max_connections = %d", n), 1)
+	if hcl == e.Servers() {
+		t.Fatal("could not set the source's max_connections")
+	}
+	return hcl
+}
+
 // loadDir loads the test's configuration directory as it is.
 func loadDir(t *testing.T, e *synctest.Env) *hclconfig.Config {
 	t.Helper()
@@ -311,23 +318,13 @@ func loadDir(t *testing.T, e *synctest.Env) *hclconfig.Config {
 }
 
 // TestManySyncsRunInParallel: independent syncs of one apply run at once
-// when the destination allows it when the destination
-// and the source allow it (max_connections = 2): two rowform sessions are
-// seen together on the destination.
+// when the destination and the source allow it (max_connections = 2): two
+// rowform sessions are seen together on the destination.
 func TestManySyncsRunInParallel(t *testing.T) {
 	e := synctest.New(t)
-	e.Src(`CREATE TABLE src (id int, name text)`)
-	e.Src(`INSERT INTO src SELECT g, 'n' || g FROM generate_series(1, 100) g`)
-	e.Dst(`CREATE FUNCTION slow() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(0.01); RETURN NEW; END $$`)
-	var body strings.Builder
-	for _, n := range []string{"a", "b"} {
-		e.Dst(fmt.Sprintf(`CREATE TABLE %s (id int PRIMARY KEY, name text)`, n))
-		e.Dst(fmt.Sprintf(`CREATE TRIGGER slow BEFORE INSERT ON %s FOR EACH ROW EXECUTE FUNCTION slow()`, n))
-		body.WriteString(tableSync(n, ""))
-	}
+	syncs := slowTables(e, 100, "0.01", "a", "b")
 	// The destination allows 2 connections; let the source allow 2 too.
-	hcl := strings.Replace(e.Servers(), `password = env("SRC_PASSWORD")`, "password = env(\"SRC_PASSWORD\")\n  max_connections = 2", 1)
-	e.WriteFile("main.hcl", hcl+body.String())
+	e.WriteFile("main.hcl", withSourceMaxConnections(t, e, 2)+syncs)
 	cfg := loadDir(t, e)
 	if cfg.Sources["postgres.src"].Server.MaxConnections != 2 || cfg.Destinations["postgres.dst"].MaxConnections != 2 {
 		t.Fatalf("max_connections: source %d, destination %d", cfg.Sources["postgres.src"].Server.MaxConnections, cfg.Destinations["postgres.dst"].MaxConnections)
