@@ -29,6 +29,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -633,4 +634,25 @@ func (a *Agent) List(t testing.TB) string {
 	cmd.Env = []string{a.Env(), "PATH=" + os.Getenv("PATH")}
 	out, _ := cmd.CombinedOutput() // exits 1 when the agent has no keys
 	return string(out)
+}
+
+// EchoServer accepts connections on 127.0.0.1 and echoes what it reads, until
+// the test ends; it returns the port. It is what a tunnel test connects to.
+func EchoServer(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() { defer c.Close(); _, _ = io.Copy(c, c) }()
+		}
+	}()
+	return l.Addr().(*net.TCPAddr).Port
 }

@@ -13,26 +13,6 @@ import (
 	"golang.org/x/crypto/ssh/agent"
 )
 
-// echoServer accepts connections on 127.0.0.1 and echoes what it reads.
-func echoServer(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() { defer c.Close(); _, _ = io.Copy(c, c) }()
-		}
-	}()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // TestServer checks the helper itself with x/crypto's client: the host key
 // is the one the helper reports, the client key logs in, a bastion-only
 // name resolves on the bastion, the forward shows in the log, and Kill
@@ -46,7 +26,7 @@ func TestServer(t *testing.T) {
 	if _, err := net.LookupHost("echo.bastion.internal"); err == nil {
 		t.Fatal("echo.bastion.internal resolves outside the bastion; the test cannot prove that the bastion resolves it")
 	}
-	port := echoServer(t)
+	port := sshtest.EchoServer(t)
 	cfg := &ssh.ClientConfig{
 		User:              s.User,
 		Auth:              []ssh.AuthMethod{ssh.PublicKeys(client.Signer)},

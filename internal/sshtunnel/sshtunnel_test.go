@@ -27,26 +27,6 @@ import (
 // echoName is a host name that only the bastion resolves.
 const echoName = "echo.bastion.internal"
 
-// echoServer accepts connections on 127.0.0.1 and echoes what it reads.
-func echoServer(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() { defer c.Close(); _, _ = io.Copy(c, c) }()
-		}
-	}()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // fixture is a bastion with one authorized client key.
 type fixture struct {
 	srv     *sshtest.Server
@@ -58,7 +38,7 @@ type fixture struct {
 
 func newFixture(t *testing.T, opts sshtest.Options) *fixture {
 	t.Helper()
-	f := &fixture{client: sshtest.NewKey(t, "ed25519"), dir: t.TempDir(), echo: echoServer(t)}
+	f := &fixture{client: sshtest.NewKey(t, "ed25519"), dir: t.TempDir(), echo: sshtest.EchoServer(t)}
 	opts.Hosts = map[string]string{echoName: "127.0.0.1"}
 	opts.AuthorizedKeys = append(opts.AuthorizedKeys, f.client.AuthorizedKey())
 	f.srv = sshtest.Start(t, opts)
@@ -481,8 +461,8 @@ func TestBastionResolvesTheTarget(t *testing.T) {
 // The authorized_keys restrictions docs/connections.md recommends:
 // forwarding only, and only to the database.
 func TestRestrictedBastionUser(t *testing.T) {
-	f := &fixture{client: sshtest.NewKey(t, "ed25519"), dir: t.TempDir(), echo: echoServer(t)}
-	other := echoServer(t)
+	f := &fixture{client: sshtest.NewKey(t, "ed25519"), dir: t.TempDir(), echo: sshtest.EchoServer(t)}
+	other := sshtest.EchoServer(t)
 	f.srv = sshtest.Start(t, sshtest.Options{Hosts: map[string]string{echoName: "127.0.0.1"}})
 	f.srv.Authorize(t, f.client, fmt.Sprintf(`restrict,port-forwarding,permitopen="%s:%d"`, echoName, f.echo))
 	f.keyFile = f.client.WriteFile(t, f.dir, "id", "")
