@@ -107,14 +107,12 @@ type hashJoin struct {
 	// splits counts partitions split again (for tests).
 	splits int
 
-	// Reused between partitions: the destination's records and their
-	// table, the source-only records kept for duplicate detection, and
-	// scratch rows decoded from records.
-	dstArena, kept          []byte
-	dstOffsets, keptOffsets []int32
-	table, srcOnly          []int32
-	state                   []byte
-	srcRow, dstRow, keptRow Row
+	// Reused between partitions: the destination's records with their
+	// match states, the source-only records kept to catch repeated keys,
+	// and the source record being matched.
+	dst, kept recordIndex
+	state     []byte
+	srcRow    Row
 }
 
 // partition is phase 1: it reads both streams to the end, alternating
@@ -197,12 +195,16 @@ func (j *hashJoin) joinPartition(ctx context.Context, srcParts, dstParts *partit
 		return j.split(ctx, srcParts, dstParts, i, level)
 	}
 	var err error
-	if j.dstArena, err = dstParts.load(i, j.dstArena); err != nil {
+	if j.dst.arena, err = dstParts.load(i, j.dst.arena); err != nil {
 		return err
 	}
-	j.indexDestination()
-	j.kept, j.keptOffsets = j.kept[:0], j.keptOffsets[:0]
-	j.srcOnly = resetTable(j.srcOnly, min(srcParts.rows[i], srcOnlyStart)) // grows as needed
+	j.dst.index()
+	if cap(j.state) < len(j.dst.offsets) {
+		j.state = make([]byte, len(j.dst.offsets))
+	}
+	j.state = j.state[:len(j.dst.offsets)]
+	clear(j.state)
+	j.kept.reset(min(srcParts.rows[i], srcOnlyStart)) // grows as needed
 	if err := srcParts.each(i, j.matchSource); err != nil {
 		return err
 	}
@@ -216,88 +218,34 @@ const (
 	dstDupReported
 )
 
-// indexDestination builds the open-addressing table over the destination
-// records in dstArena, indexed by the low bits of the key hash (the
-// partition used the high bits).
-func (j *hashJoin) indexDestination() {
-	j.dstOffsets = recordOffsets(j.dstArena, j.dstOffsets[:0])
-	j.table = resetTable(j.table, len(j.dstOffsets))
-	mask := uint64(len(j.table) - 1)
-	for k, off := range j.dstOffsets {
-		slot := recordHash(j.dstArena, off) & mask
-		for j.table[slot] != 0 {
-			slot = (slot + 1) & mask
-		}
-		j.table[slot] = int32(k + 1)
-	}
-	if cap(j.state) < len(j.dstOffsets) {
-		j.state = make([]byte, len(j.dstOffsets))
-	}
-	j.state = j.state[:len(j.dstOffsets)]
-	clear(j.state)
-}
-
-// matchSource diffs one source record against the destination's table.
+// matchSource diffs one source record against the destination's records.
 func (j *hashJoin) matchSource(rec []byte) error {
-	l := j.l
 	h := binary.BigEndian.Uint64(rec)
 	s := &j.srcRow
 	decodeRecord(rec, s)
-	mask := uint64(len(j.table) - 1)
-	found := -1
-	for slot := h & mask; j.table[slot] != 0; slot = (slot + 1) & mask {
-		k := int(j.table[slot] - 1)
-		off := j.dstOffsets[k]
-		if recordHash(j.dstArena, off) != h {
-			continue
-		}
-		decodeRecord(j.dstArena[off:], &j.dstRow)
-		if l.keysEqual(s, &j.dstRow) {
-			found = k
-			break
-		}
-	}
-	if found >= 0 {
-		switch j.state[found] {
+	if slot, ok := j.dst.find(j.l, h, s); ok {
+		k := j.dst.record(slot)
+		switch j.state[k] {
 		case dstMatched:
-			j.state[found] = dstDupReported
+			j.state[k] = dstDupReported
 			j.duplicate(s)
 			return nil
 		case dstDupReported:
 			return nil
 		}
-		j.state[found] = dstMatched
-		return j.matched(s, &j.dstRow)
+		j.state[k] = dstMatched
+		return j.matched(s, &j.dst.row)
 	}
 	// In the source only. Its first occurrence is kept, to recognise the
-	// next ones; the high bit of the table entry marks a key already
-	// reported as a duplicate.
-	srcMask := uint64(len(j.srcOnly) - 1)
-	slot := h & srcMask
-	for ; j.srcOnly[slot] != 0; slot = (slot + 1) & srcMask {
-		e := j.srcOnly[slot]
-		off := j.keptOffsets[int(e&0x7fffffff)-1]
-		if recordHash(j.kept, off) != h {
-			continue
+	// next ones; the slot's mark says the key was reported as a duplicate.
+	if slot, ok := j.kept.find(j.l, h, s); ok {
+		if !j.kept.marked(slot) {
+			j.kept.mark(slot)
+			j.duplicate(s)
 		}
-		decodeRecord(j.kept[off:], &j.keptRow)
-		if l.keysEqual(s, &j.keptRow) {
-			if e > 0 {
-				j.srcOnly[slot] = e | -0x80000000
-				j.duplicate(s)
-			}
-			return nil
-		}
+		return nil
 	}
-	if 2*(len(j.keptOffsets)+1) > len(j.srcOnly) {
-		j.growSrcOnly()
-		srcMask = uint64(len(j.srcOnly) - 1)
-		for slot = h & srcMask; j.srcOnly[slot] != 0; slot = (slot + 1) & srcMask {
-		}
-	}
-	j.keptOffsets = append(j.keptOffsets, int32(len(j.kept)))
-	j.kept = append(j.kept, rec...)
-	j.srcOnly[slot] = int32(len(j.keptOffsets))
+	j.kept.add(rec)
 	if !j.behavior.Inserts() {
 		j.res.Counts.Skipped++
 		return nil
@@ -306,37 +254,19 @@ func (j *hashJoin) matchSource(rec []byte) error {
 	return j.emit(ChangeInsert, s, nil, nil)
 }
 
-// growSrcOnly doubles the table of source-only keys, keeping its entries
-// (and their reported marks).
-func (j *hashJoin) growSrcOnly() {
-	old := j.srcOnly
-	j.srcOnly = make([]int32, 2*len(old))
-	mask := uint64(len(j.srcOnly) - 1)
-	for _, e := range old {
-		if e == 0 {
-			continue
-		}
-		slot := recordHash(j.kept, j.keptOffsets[int(e&0x7fffffff)-1]) & mask
-		for j.srcOnly[slot] != 0 {
-			slot = (slot + 1) & mask
-		}
-		j.srcOnly[slot] = e
-	}
-}
-
 // deleteUnmatched emits the deletes of a partition: destination rows no
 // source row matched.
 func (j *hashJoin) deleteUnmatched() error {
 	if !j.behavior.Deletes() {
 		return nil
 	}
-	for k, off := range j.dstOffsets {
+	for k, off := range j.dst.offsets {
 		if j.state[k] != dstUnmatched {
 			continue
 		}
-		decodeRecord(j.dstArena[off:], &j.dstRow)
+		decodeRecord(j.dst.arena[off:], &j.dst.row)
 		j.res.Counts.Delete++
-		if err := j.emit(ChangeDelete, nil, &j.dstRow, nil); err != nil {
+		if err := j.emit(ChangeDelete, nil, &j.dst.row, nil); err != nil {
 			return err
 		}
 	}
@@ -372,20 +302,101 @@ func (j *hashJoin) emit(kind ChangeKind, s, d *Row, changed []int) error {
 	return nil
 }
 
-// resetTable returns a zeroed power-of-two table with room for n entries
-// at a load factor of at most one half.
-func resetTable(t []int32, n int) []int32 {
+// recordIndex finds the records of an arena by key: an open-addressing
+// table over the low bits of their key hash (the partition used the high
+// bits), at a load factor of at most one half. A slot holds its record's
+// number + 1 (0 is empty) and, in its high bit, a mark for the caller.
+type recordIndex struct {
+	arena   []byte
+	offsets []int32 // of each record in arena
+	slots   []int32
+	row     Row // the record find found
+}
+
+const slotMark = -0x80000000
+
+// reset empties the index, with room for n records before it grows.
+func (x *recordIndex) reset(n int) {
+	x.arena, x.offsets = x.arena[:0], x.offsets[:0]
+	x.clearSlots(n)
+}
+
+// index indexes the records already in arena.
+func (x *recordIndex) index() {
+	x.offsets = recordOffsets(x.arena, x.offsets[:0])
+	x.clearSlots(len(x.offsets))
+	for k := range x.offsets {
+		x.insert(k)
+	}
+}
+
+// clearSlots empties the table, sized for n records.
+func (x *recordIndex) clearSlots(n int) {
 	size := 16
 	for size < 2*n {
 		size <<= 1
 	}
-	if cap(t) < size {
-		return make([]int32, size)
+	if cap(x.slots) < size {
+		x.slots = make([]int32, size)
 	}
-	t = t[:size]
-	clear(t)
-	return t
+	x.slots = x.slots[:size]
+	clear(x.slots)
 }
+
+// add appends rec to the arena and indexes it.
+func (x *recordIndex) add(rec []byte) {
+	x.offsets = append(x.offsets, int32(len(x.arena)))
+	x.arena = append(x.arena, rec...)
+	x.insert(len(x.offsets) - 1)
+}
+
+// insert puts record k in the first free slot for its hash, doubling the
+// table first if it would be more than half full.
+func (x *recordIndex) insert(k int) {
+	if 2*len(x.offsets) > len(x.slots) {
+		old := x.slots
+		x.slots = make([]int32, 2*len(old))
+		for _, e := range old {
+			if e != 0 {
+				x.slots[x.freeSlot(recordHash(x.arena, x.offsets[int(e&^slotMark)-1]))] = e
+			}
+		}
+	}
+	x.slots[x.freeSlot(recordHash(x.arena, x.offsets[k]))] = int32(k + 1)
+}
+
+func (x *recordIndex) freeSlot(h uint64) uint64 {
+	mask := uint64(len(x.slots) - 1)
+	slot := h & mask
+	for x.slots[slot] != 0 {
+		slot = (slot + 1) & mask
+	}
+	return slot
+}
+
+// find looks for the record with s's key (whose hash is h). When found, it
+// returns its slot and leaves the record decoded in x.row.
+func (x *recordIndex) find(l *layout, h uint64, s *Row) (slot uint64, found bool) {
+	mask := uint64(len(x.slots) - 1)
+	for slot = h & mask; x.slots[slot] != 0; slot = (slot + 1) & mask {
+		off := x.offsets[x.record(slot)]
+		if recordHash(x.arena, off) != h {
+			continue
+		}
+		decodeRecord(x.arena[off:], &x.row)
+		if l.keysEqual(s, &x.row) {
+			return slot, true
+		}
+	}
+	return 0, false
+}
+
+// record is the number of the record in a used slot.
+func (x *recordIndex) record(slot uint64) int { return int(x.slots[slot]&^slotMark) - 1 }
+
+func (x *recordIndex) marked(slot uint64) bool { return x.slots[slot]&slotMark != 0 }
+
+func (x *recordIndex) mark(slot uint64) { x.slots[slot] |= slotMark }
 
 // split re-partitions partition i of both sides by the next bits of the
 // hash and joins the parts.
