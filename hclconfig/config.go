@@ -263,10 +263,27 @@ type Sync struct {
 	SensitiveColumns []string
 	// DependsOn names other syncs.
 	DependsOn []string
+	// OnReject says what apply does with rows the destination would refuse
+	// (RejectFail when the attribute is omitted).
+	OnReject OnReject
 	// Guard is nil when no guard block was given.
 	Guard     *Guard
 	DeclRange hcl.Range `json:"-"`
 }
+
+// OnReject is a sync's on_reject: what happens to source rows and deletes
+// that the destination would refuse (a value too long, a CHECK constraint,
+// a missing parent row, ...).
+type OnReject string
+
+// The on_reject values.
+const (
+	// RejectFail: any rejected row is an error finding and blocks apply.
+	RejectFail OnReject = "fail"
+	// RejectSkip: rejected rows are a warning; apply writes every other row
+	// and reports the rejected ones.
+	RejectSkip OnReject = "skip"
+)
 
 // IsSensitiveColumn reports whether the destination column's values must never be shown.
 func (s *Sync) IsSensitiveColumn(col string) bool {
@@ -284,6 +301,9 @@ type Guard struct {
 	MaxDeletePercent *float64
 	MaxUpdates       *int64
 	MinSourceRows    *int64
+	// MaxRejectPercent bounds the rejected rows as a percentage of the rows
+	// the sync would write (inserts, updates, deletes and rejects).
+	MaxRejectPercent *float64
 }
 
 // Secret holds a value that must never be shown. Its String, GoString,

@@ -22,6 +22,7 @@ var syncSchema = &hcl.BodySchema{
 		{Name: "mapping"},
 		{Name: "sensitive_columns"},
 		{Name: "depends_on"},
+		{Name: "on_reject"},
 	},
 	Blocks: []hcl.BlockHeaderSchema{{Type: "guard"}},
 }
@@ -32,6 +33,7 @@ var guardSchema = &hcl.BodySchema{
 		{Name: "max_delete_percent"},
 		{Name: "max_updates"},
 		{Name: "min_source_rows"},
+		{Name: "max_reject_percent"},
 	},
 }
 
@@ -100,6 +102,10 @@ func (l *loader) decodeSync(b *hcl.Block) *Sync {
 	}
 	if b, v := l.oneOf(content, "behavior", behaviorNames()); v.ok {
 		s.Behavior = Behavior(b)
+	}
+	s.OnReject = RejectFail
+	if r, v := l.oneOf(content, "on_reject", []string{string(RejectFail), string(RejectSkip)}); v.ok {
+		s.OnReject = OnReject(r)
 	}
 	key, kv := l.stringList(content, "key", false)
 	s.Key = key
@@ -382,6 +388,9 @@ func (l *loader) decodeGuard(b *hcl.Block) *Guard {
 	}
 	if f, v := l.number(content, "max_delete_percent", 0, 100); v.ok {
 		g.MaxDeletePercent = &f
+	}
+	if f, v := l.number(content, "max_reject_percent", 0, 100); v.ok {
+		g.MaxRejectPercent = &f
 	}
 	return g
 }

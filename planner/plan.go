@@ -68,6 +68,10 @@ type Counts struct {
 	Delete    int64 `json:"delete"`
 	Unchanged int64 `json:"unchanged"`
 	Skipped   int64 `json:"skipped"`
+	// Reject counts the source rows and deletes the destination would
+	// refuse (see the rejected_rows finding). A rejected row counts here and
+	// not in Insert, Update or Delete.
+	Reject int64 `json:"reject"`
 }
 
 // Changes is the number of rows the sync would write.
@@ -109,6 +113,13 @@ const (
 	CodeDuplicateSourceKey      Code = "duplicate_source_key"
 	CodeGuardExceeded           Code = "guard_exceeded"
 	CodeInsecureConnection      Code = "insecure_connection"
+	// CodeRejectedRows: rows the destination would refuse, one finding per
+	// reason (an error, or a warning with on_reject = "skip").
+	CodeRejectedRows Code = "rejected_rows"
+	// CodeCascade: planned deletes or updates cascade into another table.
+	CodeCascade Code = "cascade"
+	// CodeTriggers: user triggers on the table fire for the planned writes.
+	CodeTriggers Code = "triggers"
 )
 
 // Finding is a problem found while planning a sync.
@@ -122,6 +133,16 @@ type Finding struct {
 	// Fix is SQL that, run by the table's owner, removes the finding.
 	// Set for findings about the destination's structure or grants.
 	Fix string `json:"fix,omitempty"`
+	// Column and Constraint name what a rejected_rows finding is about
+	// (either may be empty); Table is the other table of a cascade finding.
+	Column     string `json:"column,omitempty"`
+	Constraint string `json:"constraint,omitempty"`
+	Table      string `json:"table,omitempty"`
+	// Rows is how many rows the finding is about (rejected_rows, cascade).
+	Rows int64 `json:"rows,omitempty"`
+	// Examples holds up to 5 keys of those rows, rendered as sample keys
+	// are (`id=7`), sensitive values masked.
+	Examples []string `json:"examples,omitempty"`
 }
 
 // Samples are example rows per change type, for -show-rows.
