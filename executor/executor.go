@@ -60,6 +60,9 @@ type SyncResult struct {
 	Table   string
 	Status  Status
 	Applied planner.Counts
+	// Rejected lists the rows left out because the destination would refuse
+	// them (on_reject = "skip"); len(Rejected) == Applied.Reject.
+	Rejected []planner.RejectedRow
 	// Err says why the sync failed or was skipped.
 	Err error
 	// OutcomeUnknown is set when the connection was lost during COMMIT:

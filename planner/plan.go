@@ -22,10 +22,12 @@ type Plan struct {
 
 // Summary adds up a plan's syncs. Its fields are the plan summary line.
 type Summary struct {
-	Syncs    int   `json:"syncs"`
-	Insert   int64 `json:"insert"`
-	Update   int64 `json:"update"`
-	Delete   int64 `json:"delete"`
+	Syncs  int   `json:"syncs"`
+	Insert int64 `json:"insert"`
+	Update int64 `json:"update"`
+	Delete int64 `json:"delete"`
+	// Reject adds up the syncs' counts.reject.
+	Reject   int64 `json:"reject"`
 	Errors   int   `json:"errors"`
 	Warnings int   `json:"warnings"`
 }
@@ -185,6 +187,7 @@ func (p *Plan) finish() {
 		p.Summary.Insert += s.Counts.Insert
 		p.Summary.Update += s.Counts.Update
 		p.Summary.Delete += s.Counts.Delete
+		p.Summary.Reject += s.Counts.Reject
 		for _, f := range s.Findings {
 			switch f.Severity {
 			case SeverityError:
@@ -204,3 +207,23 @@ func (p *Plan) HasChanges() bool {
 
 // MarshalIndent renders the plan as SPEC §4's JSON.
 func (p *Plan) MarshalIndent() ([]byte, error) { return json.MarshalIndent(p, "", "  ") }
+
+// RejectedRow is one source row or delete that the destination would refuse,
+// as apply reports it with on_reject = "skip" (and -rejects-file writes it
+// as one JSON line).
+type RejectedRow struct {
+	Sync string `json:"sync"`
+	// Kind is "insert", "update" or "delete": what the row would have been.
+	Kind string `json:"kind"`
+	// Key maps each key column to its value, rendered as text (sensitive
+	// values masked).
+	Key map[string]string `json:"key"`
+	// Line is the CSV line of the source row, 0 when unknown or not a CSV
+	// source.
+	Line int `json:"line,omitempty"`
+	// Column and Constraint name what refuses the row; either may be "".
+	Column     string `json:"column,omitempty"`
+	Constraint string `json:"constraint,omitempty"`
+	// Reason says why, in words ("value too long for character varying(20)").
+	Reason string `json:"reason"`
+}
