@@ -45,6 +45,10 @@ type Column struct {
 	Type string
 	// TypeNoMod is the type without its modifier, e.g. "numeric".
 	TypeNoMod string
+	// TypeMod is pg_attribute.atttypmod: -1 when the type has no modifier;
+	// for varchar(n) and char(n) it is n+4, for bit(n) and varbit(n) n, for
+	// numeric(p,s) ((p << 16) | (s & 0x7ff)) + 4.
+	TypeMod int32
 	// BaseTypeOID is the type behind a domain, else TypeOID.
 	BaseTypeOID uint32
 	NotNull     bool
@@ -128,7 +132,7 @@ WHERE n.nspname = $1 AND c.relname = $2`, schema, name).Scan(&t.OID, &t.Kind, &t
 		return nil, fmt.Errorf("reading the catalog entry of %s.%s: %w", schema, name, err)
 	}
 	rows, err := q.Query(ctx, `
-SELECT a.attname, a.atttypid, format_type(a.atttypid, a.atttypmod), format_type(a.atttypid, NULL),
+SELECT a.attname, a.atttypid, format_type(a.atttypid, a.atttypmod), format_type(a.atttypid, NULL), a.atttypmod,
        COALESCE(NULLIF(t.typbasetype, 0), a.atttypid),
        a.attnotnull, a.atthasdef, a.attidentity::text, a.attgenerated::text,
        COALESCE(co.collname, '')
@@ -142,7 +146,7 @@ ORDER BY a.attnum`, t.OID)
 	}
 	for rows.Next() {
 		var c Column
-		if err := rows.Scan(&c.Name, &c.TypeOID, &c.Type, &c.TypeNoMod, &c.BaseTypeOID, &c.NotNull, &c.HasDefault, &c.Identity, &c.Generated, &c.Collation); err != nil {
+		if err := rows.Scan(&c.Name, &c.TypeOID, &c.Type, &c.TypeNoMod, &c.TypeMod, &c.BaseTypeOID, &c.NotNull, &c.HasDefault, &c.Identity, &c.Generated, &c.Collation); err != nil {
 			rows.Close()
 			return nil, err
 		}
