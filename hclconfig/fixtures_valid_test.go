@@ -1,6 +1,7 @@
 package hclconfig
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -35,6 +36,7 @@ func TestValidFixtures(t *testing.T) {
 		},
 		{dir: "csv_only", in: Inputs{Environ: fixedEnv}, check: checkCSVOnly(home)},
 		{dir: "locals_functions", in: Inputs{Environ: fixedEnv}, check: checkLocalsFunctions},
+		{dir: "on_reject", in: Inputs{Environ: fixedEnv}, check: checkOnReject},
 		{
 			dir:   "multi_file",
 			in:    Inputs{VarFiles: []string{"prod.vars.hcl"}, Environ: fixedEnv},
@@ -197,6 +199,7 @@ func checkFull(home string) func(t *testing.T, cfg *Config, dir string) {
 		eq(t, "active_users.IsSensitiveColumn(email)", au.IsSensitiveColumn("email"), true)
 		eq(t, "active_users.IsSensitiveColumn(id)", au.IsSensitiveColumn("id"), false)
 		eq(t, "active_users.DependsOn", au.DependsOn, []string{"accounts"})
+		eq(t, "active_users.OnReject", au.OnReject, RejectSkip)
 		if au.Guard == nil {
 			t.Fatal("active_users.Guard is nil")
 		}
@@ -204,6 +207,7 @@ func checkFull(home string) func(t *testing.T, cfg *Config, dir string) {
 		eq[any](t, "guard.MaxDeletePercent", deref(au.Guard.MaxDeletePercent), 5.5)
 		eq[any](t, "guard.MaxUpdates", deref(au.Guard.MaxUpdates), int64(100000))
 		eq[any](t, "guard.MinSourceRows", deref(au.Guard.MinSourceRows), int64(1))
+		eq[any](t, "guard.MaxRejectPercent", deref(au.Guard.MaxRejectPercent), 2.5)
 
 		acc := cfg.Sync("accounts")
 		eq(t, "accounts.Source", acc.Source, seed)
@@ -215,6 +219,7 @@ func checkFull(home string) func(t *testing.T, cfg *Config, dir string) {
 		eq(t, "accounts.Mapping (omitted)", acc.Mapping, []ColumnMapping(nil))
 		eq(t, "accounts.SensitiveColumns", len(acc.SensitiveColumns), 0)
 		eq(t, "accounts.DependsOn", len(acc.DependsOn), 0)
+		eq(t, "accounts.OnReject (default)", acc.OnReject, RejectFail)
 		if acc.Guard == nil {
 			t.Fatal("accounts.Guard is nil")
 		}
@@ -222,6 +227,7 @@ func checkFull(home string) func(t *testing.T, cfg *Config, dir string) {
 		eq(t, "accounts guard.MaxDeletePercent (unset)", acc.Guard.MaxDeletePercent, (*float64)(nil))
 		eq(t, "accounts guard.MaxUpdates (unset)", acc.Guard.MaxUpdates, (*int64)(nil))
 		eq(t, "accounts guard.MinSourceRows (unset)", acc.Guard.MinSourceRows, (*int64)(nil))
+		eq(t, "accounts guard.MaxRejectPercent (unset)", acc.Guard.MaxRejectPercent, (*float64)(nil))
 
 		ev := cfg.Sync("events")
 		eq(t, "events.Query", ev.Query, "select id, kind from events")
@@ -311,6 +317,87 @@ func checkLocalsFunctions(t *testing.T, cfg *Config, dir string) {
 	})
 	eq(t, "env_name.Source", cfg.Variables["env_name"].Source, "default")
 	eq(t, "shards.Source", cfg.Variables["shards"].Source, "default")
+}
+
+func checkOnReject(t *testing.T, cfg *Config, dir string) {
+	want := []struct {
+		sync          string
+		onReject      OnReject
+		rejectPercent any // nil: no guard or no max_reject_percent
+	}{
+		{"omitted", RejectFail, nil},
+		{"fail", RejectFail, 0.0},
+		{"skip", RejectSkip, 2.5},
+		{"computed", RejectSkip, 100.0},
+	}
+	for _, w := range want {
+		s := cfg.Sync(w.sync)
+		if s == nil {
+			t.Fatalf("sync %s missing", w.sync)
+		}
+		eq(t, w.sync+".OnReject", s.OnReject, w.onReject)
+		var got any
+		if s.Guard != nil {
+			got = deref(s.Guard.MaxRejectPercent)
+		}
+		eq(t, w.sync+" guard.MaxRejectPercent", got, w.rejectPercent)
+	}
+	eq(t, "omitted.Guard", cfg.Sync("omitted").Guard, (*Guard)(nil))
+	eq[any](t, "computed guard.MaxDeletes", deref(cfg.Sync("computed").Guard.MaxDeletes), int64(10))
+}
+
+// TestOnRejectInDigest: on_reject and max_reject_percent decide what apply
+// does, so changing either makes a saved plan stale.
+func TestOnRejectInDigest(t *testing.T) {
+	base := `
+destination "postgres" "crm" {
+  host     = "db"
+  database = "d"
+  user     = "u"
+}
+source "csv" "seed" {
+  path = "seed.csv"
+}
+sync "s" {
+  source      = source.csv.seed
+  destination = destination.postgres.crm
+  table       = "t"
+  behavior    = "mirror"
+  key         = "id"
+  %s
+}
+`
+	// One directory for every variant: the digest covers the CSV path.
+	dir := t.TempDir()
+	load := func(body string) *Config {
+		t.Helper()
+		writeFiles(t, dir, map[string]string{"main.hcl": fmt.Sprintf(base, body)})
+		cfg, diags := Load(dir, Inputs{Environ: fixedEnv})
+		noErrors(t, cfg, diags)
+		return cfg
+	}
+	digests := map[string]string{}
+	for _, body := range []string{
+		``,
+		`on_reject = "skip"`,
+		`guard {
+    max_reject_percent = 5
+  }`,
+		`guard {
+    max_reject_percent = 6
+  }`,
+	} {
+		d := load(body).Digest
+		if other, ok := digests[d]; ok {
+			t.Errorf("%q and %q have the same digest", other, body)
+		}
+		digests[d] = body
+	}
+	// The default written out is the same configuration as the default
+	// omitted.
+	if load(``).Digest != load(`on_reject = "fail"`).Digest {
+		t.Errorf("on_reject = \"fail\" changes the digest of a sync without on_reject")
+	}
 }
 
 func checkMultiFile(t *testing.T, cfg *Config, dir string) {

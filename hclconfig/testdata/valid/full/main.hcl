@@ -66,12 +66,14 @@ sync "active_users" {
   }
   sensitive_columns = ["email"]
   depends_on        = [sync.accounts]
+  on_reject         = "skip"
 
   guard {
     max_deletes        = 1000
     max_delete_percent = 5.5
     max_updates        = 100000
     min_source_rows    = 1
+    max_reject_percent = 2.5
   }
 }
 
