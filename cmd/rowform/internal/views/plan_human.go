@@ -43,8 +43,16 @@ var errNilPlan = errors.New("views: no plan to render")
 //	    + 120 to insert                 the nonzero change counts,
 //	        + id=7  email=(sensitive)       each with its sample rows, if any
 //	    ~ 34 to update
+//	    ! 2 rejected                    rows the destination would refuse
 //	      9846 unchanged
 //	      3 skipped (append leaves them alone)
+//
+// A finding's column, constraint, table and rows (with up to 5 example keys)
+// follow its detail, one "label: value" line each:
+//
+//	warning  rejected_rows  2 rows would be refused: value too long for type character varying(20)
+//	         column: name
+//	         rows: 2 (id=7, id=9)
 //
 // The header's mark is "!" when the sync has an error finding or was not
 // diffed, "~" when it would change rows, and a space otherwise (its counts
@@ -148,6 +156,9 @@ func (h *humanPlan) sync(s *planner.SyncPlan) {
 			h.line(fmt.Sprintf("          and %d more", n))
 		}
 	}
+	if s.Counts.Reject > 0 {
+		h.line(fmt.Sprintf("    %s %d rejected", h.paint(symbolColor('!'), "!"), s.Counts.Reject))
+	}
 	if s.Counts.Unchanged > 0 {
 		h.line(fmt.Sprintf("      %d unchanged", s.Counts.Unchanged))
 	}
@@ -171,6 +182,9 @@ func (h *humanPlan) finding(f planner.Finding) {
 		for _, l := range strings.Split(printable(f.Detail), "\n") {
 			h.line(indent + l)
 		}
+	}
+	for _, l := range findingFacts(f) {
+		h.line(indent + h.paint(sgrBold, l.label+":") + " " + l.text)
 	}
 	if f.Fix != "" {
 		fix := strings.Split(printable(f.Fix), "\n")

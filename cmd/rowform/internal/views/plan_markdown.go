@@ -16,11 +16,13 @@ import (
 //   - a one-line status: ❌ when there are errors, 📝 when rows would change,
 //     ✅ otherwise;
 //   - a table with one row per sync: sync, behavior, table, insert, update,
-//     delete and problems ("2 errors, 1 warning", or "—" for none); the counts
-//     of a sync that was not diffed are "—";
+//     delete, rejected (only when some sync has rejected rows) and problems
+//     ("2 errors, 1 warning", or "—" for none); the counts of a sync that was
+//     not diffed are "—";
 //   - for each sync with findings or sample rows, a `#### sync "name"`
 //     section listing each finding as "- **error** `code`: summary", its
-//     Detail in a block quote and its Fix in a ```sql block, then the sample
+//     Detail in a block quote, its column, constraint, table and rows (with
+//     example keys) in one line, and its Fix in a ```sql block, then the sample
 //     rows in a collapsed <details> block with one table per change type;
 //   - the summary line of PlanSummaryLine, as plain text.
 //
@@ -44,21 +46,34 @@ func RenderPlanMarkdown(w io.Writer, p *planner.Plan) error {
 	if len(syncs) == 0 {
 		b.WriteString("No syncs were planned.\n\n")
 	} else {
-		b.WriteString("| sync | behavior | table | insert | update | delete | problems |\n")
-		b.WriteString("| --- | --- | --- | ---: | ---: | ---: | --- |\n")
+		rejects := false
 		for _, s := range syncs {
-			ins, upd, del := "—", "—", "—"
+			rejects = rejects || s.Counts.Reject > 0
+		}
+		if rejects {
+			b.WriteString("| sync | behavior | table | insert | update | delete | rejected | problems |\n")
+			b.WriteString("| --- | --- | --- | ---: | ---: | ---: | ---: | --- |\n")
+		} else {
+			b.WriteString("| sync | behavior | table | insert | update | delete | problems |\n")
+			b.WriteString("| --- | --- | --- | ---: | ---: | ---: | --- |\n")
+		}
+		for _, s := range syncs {
+			counts := []string{"—", "—", "—"}
 			if s.Diffed {
-				ins = fmt.Sprint(s.Counts.Insert)
-				upd = fmt.Sprint(s.Counts.Update)
-				del = fmt.Sprint(s.Counts.Delete)
+				counts = []string{fmt.Sprint(s.Counts.Insert), fmt.Sprint(s.Counts.Update), fmt.Sprint(s.Counts.Delete)}
+			}
+			if rejects {
+				counts = append(counts, "—")
+				if s.Diffed {
+					counts[3] = fmt.Sprint(s.Counts.Reject)
+				}
 			}
 			problems := syncProblems(s)
 			if problems == "" {
 				problems = "—"
 			}
-			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s |\n",
-				mdCodeCell(s.Name), mdCodeCell(s.Behavior), mdCodeCell(s.Table), ins, upd, del, problems)
+			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n",
+				mdCodeCell(s.Name), mdCodeCell(s.Behavior), mdCodeCell(s.Table), strings.Join(counts, " | "), problems)
 		}
 		b.WriteString("\n")
 	}
@@ -94,6 +109,8 @@ func markdownStatus(p *planner.Plan) string {
 		return fmt.Sprintf("❌ **%d errors block apply.**", p.Summary.Errors)
 	case p.HasChanges():
 		return "📝 **Changes to apply.**"
+	case p.Summary.Reject > 0:
+		return fmt.Sprintf("⚠️ **No changes to apply; %s would be rejected.**", countNoun(p.Summary.Reject, "row"))
 	case planMatches(p):
 		return "✅ **No changes.** The destination tables match the sources."
 	default:
@@ -115,6 +132,9 @@ func markdownFinding(b *strings.Builder, f planner.Finding) {
 		}
 		b.WriteString("\n")
 	}
+	if line := markdownFacts(f); line != "" {
+		b.WriteString("  " + line + "\n\n")
+	}
 	if f.Fix != "" {
 		fix := printable(f.Fix)
 		fence := strings.Repeat("`", max(3, longestRun(fix, '`')+1))
@@ -124,6 +144,43 @@ func markdownFinding(b *strings.Builder, f planner.Finding) {
 		}
 		b.WriteString("  " + fence + "\n\n")
 	}
+}
+
+// markdownFacts renders a finding's column, constraint, table and rows as
+// one paragraph ("column `name`, constraint `users_name_check`; 12 rows:
+// `id=7`, `id=9` and 10 more"); "" when it has none of them.
+func markdownFacts(f planner.Finding) string {
+	var parts []string
+	for _, kv := range [][2]string{{"column", f.Column}, {"constraint", f.Constraint}, {"table", f.Table}} {
+		if kv[1] != "" {
+			parts = append(parts, kv[0]+" "+mdCode(kv[1]))
+		}
+	}
+	line := strings.Join(parts, ", ")
+	if f.Rows <= 0 && len(f.Examples) == 0 {
+		return line
+	}
+	examples, more := findingExamples(f)
+	var ex []string
+	for _, e := range examples {
+		ex = append(ex, mdCode(e))
+	}
+	var rows string
+	switch {
+	case f.Rows <= 0:
+		rows = "rows: " + strings.Join(ex, ", ")
+	case len(ex) == 0:
+		rows = countNoun(f.Rows, "row")
+	default:
+		rows = countNoun(f.Rows, "row") + ": " + strings.Join(ex, ", ")
+		if more > 0 {
+			rows += fmt.Sprintf(" and %d more", more)
+		}
+	}
+	if line == "" {
+		return rows
+	}
+	return line + "; " + rows
 }
 
 // markdownSamples writes the sample rows of s in a collapsed block, one

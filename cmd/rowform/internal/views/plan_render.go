@@ -38,15 +38,20 @@ func RenderPlan(w io.Writer, p *planner.Plan, format string, color bool) error {
 // newline, computed from p.Summary alone:
 //
 //	Plan: 120 to insert, 34 to update, 0 to delete in 2 syncs; 1 error, 2 warnings.
+//	Plan: 1 to insert, 0 to update, 0 to delete, 3 rejected in 1 sync; 1 error.
 //
-// The "; N errors" part appears only when there are errors, and the warnings
+// The ", N rejected" part appears only when rows would be rejected, so a
+// plan without rejected rows keeps the first form exactly. The "; N errors" part appears only when there are errors, and the warnings
 // part only when there are warnings (after "; " when there are no errors).
 // Its format is public interface: scripts may parse it.
 func PlanSummaryLine(p *planner.Plan) string {
 	s := p.Summary
 	var b strings.Builder
-	fmt.Fprintf(&b, "Plan: %d to insert, %d to update, %d to delete in %s",
-		s.Insert, s.Update, s.Delete, countNoun(int64(s.Syncs), "sync"))
+	fmt.Fprintf(&b, "Plan: %d to insert, %d to update, %d to delete", s.Insert, s.Update, s.Delete)
+	if s.Reject > 0 {
+		fmt.Fprintf(&b, ", %d rejected", s.Reject)
+	}
+	fmt.Fprintf(&b, " in %s", countNoun(int64(s.Syncs), "sync"))
 	sep := "; "
 	if s.Errors > 0 {
 		b.WriteString(sep + countNoun(int64(s.Errors), "error"))
@@ -90,11 +95,12 @@ func syncProblems(s *planner.SyncPlan) string {
 }
 
 // planMatches reports whether the plan may say "No changes. The destination
-// tables match the sources.": nothing to write, no error, and every sync
-// compared to the end. Warnings (such as insecure_connection) do not make the
-// statement false, so they do not prevent it.
+// tables match the sources.": nothing to write, nothing rejected, no error,
+// and every sync compared to the end. Warnings (such as insecure_connection)
+// do not make the statement false, so they do not prevent it; rejected rows
+// (a warning with on_reject = "skip") do: those rows differ.
 func planMatches(p *planner.Plan) bool {
-	if p.HasChanges() || p.Summary.Errors > 0 {
+	if p.HasChanges() || p.Summary.Reject > 0 || p.Summary.Errors > 0 {
 		return false
 	}
 	for _, s := range p.Syncs {
@@ -122,6 +128,64 @@ func notPlannedReason(s *planner.SyncPlan) string {
 	default:
 		return "not planned: the errors above stopped this sync before its rows were compared"
 	}
+}
+
+// maxExamples is how many example keys a finding carries at most.
+const maxExamples = 5
+
+// findingFact is one "label: value" line of a finding, its text printable
+// and on one line.
+type findingFact struct{ label, text string }
+
+// findingFacts lists what a finding says beyond its summary, detail and fix:
+// the column, constraint and other table it is about, and how many rows,
+// with example keys ("rows: 12 (id=7, id=9 and 10 more)"). Each comes only
+// when set.
+func findingFacts(f planner.Finding) []findingFact {
+	var out []findingFact
+	for _, kv := range [][2]string{{"column", f.Column}, {"constraint", f.Constraint}, {"table", f.Table}} {
+		if kv[1] != "" {
+			out = append(out, findingFact{kv[0], oneLine(kv[1])})
+		}
+	}
+	if f.Rows > 0 || len(f.Examples) > 0 {
+		examples, more := findingExamples(f)
+		var ex []string
+		for _, e := range examples {
+			ex = append(ex, oneLine(e))
+		}
+		var text string
+		switch {
+		case f.Rows <= 0:
+			text = strings.Join(ex, ", ")
+		case len(ex) == 0:
+			text = fmt.Sprint(f.Rows)
+		default:
+			text = fmt.Sprintf("%d (%s", f.Rows, strings.Join(ex, ", "))
+			if more > 0 {
+				text += fmt.Sprintf(" and %d more", more)
+			}
+			text += ")"
+		}
+		out = append(out, findingFact{"rows", text})
+	}
+	return out
+}
+
+// findingExamples returns the example keys of f to show (at most
+// maxExamples) and how many of its Rows they leave out.
+func findingExamples(f planner.Finding) (examples []string, more int64) {
+	examples = f.Examples
+	if len(examples) > maxExamples {
+		examples = examples[:maxExamples]
+	}
+	return examples, max(0, f.Rows-int64(len(examples)))
+}
+
+// oneLine is printable(s) with line breaks spelled out, for text that must
+// stay on its line (a name, an example key).
+func oneLine(s string) string {
+	return strings.ReplaceAll(printable(s), "\n", `\n`)
 }
 
 // formatValue renders one sample value: planner.FormatValue.

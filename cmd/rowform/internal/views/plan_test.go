@@ -6,6 +6,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strings"
 	"testing"
@@ -155,6 +156,60 @@ func notDiffedPlan() *planner.Plan {
 	}})
 }
 
+// rejectsPlan: rejected rows, skipped by one sync (warnings, with a cascade
+// and triggers) and blocking another (an error); more example keys than
+// are shown.
+func rejectsPlan() *planner.Plan {
+	return finishPlan(&planner.Plan{Syncs: []*planner.SyncPlan{
+		{
+			Name: "contacts", Behavior: "mirror",
+			Source: "csv.contacts", Destination: "postgres.crm", Table: "public.contacts",
+			Key:    []string{"id"},
+			Counts: planner.Counts{Insert: 40, Delete: 2, Unchanged: 950, Reject: 12},
+			Findings: []planner.Finding{
+				{
+					Severity: planner.SeverityWarning, Code: planner.CodeRejectedRows,
+					Summary: "10 rows would be refused: value too long for type character varying(20)",
+					Column:  "name", Rows: 10,
+					Examples: []string{"id=7", "id=9", "id=12", "id=15", "id=20", "id=21"},
+				},
+				{
+					Severity: planner.SeverityWarning, Code: planner.CodeRejectedRows,
+					Summary:    "2 deletes would be refused: other rows still refer to them",
+					Constraint: "orders_contact_id_fkey", Table: "public.orders", Rows: 2,
+					Examples: []string{"id=3", "id=4"},
+				},
+				{
+					Severity: planner.SeverityWarning, Code: planner.CodeCascade,
+					Summary: "the deletes cascade into public.notes",
+					Table:   "public.notes", Constraint: "notes_contact_id_fkey", Rows: 37,
+				},
+				{
+					Severity: planner.SeverityWarning, Code: planner.CodeTriggers,
+					Summary: "triggers on public.contacts fire for the planned writes: audit_contacts",
+				},
+			},
+			Diffed: true, ChangeDigest: "3e23e8160039594a33894f6564e1b1348bbd7a0088d42c4acb73eeaed59c009d",
+			DestinationRows: 952, SourceRows: 1002,
+		},
+		{
+			Name: "accounts", Behavior: "update_or_create",
+			Source: "csv.accounts", Destination: "postgres.crm", Table: "public.accounts",
+			Key:    []string{"tenant", "id"},
+			Counts: planner.Counts{Unchanged: 5, Reject: 1},
+			Findings: []planner.Finding{{
+				Severity: planner.SeverityError, Code: planner.CodeRejectedRows,
+				Summary:    "1 row would be refused: new row violates check constraint \"accounts_plan_check\"",
+				Detail:     "Set on_reject = \"skip\" to apply the other rows and leave this one out.",
+				Constraint: "accounts_plan_check", Rows: 1,
+				Examples: []string{`tenant=1 id="a-7"`},
+			}},
+			Diffed: true, ChangeDigest: "2e7d2c03a9507ae265ecf5b5356885a53393a2029d241394997265a1a25aefc6",
+			DestinationRows: 5, SourceRows: 6,
+		},
+	}})
+}
+
 var goldenPlans = []struct {
 	name string
 	plan func() *planner.Plan
@@ -163,6 +218,7 @@ var goldenPlans = []struct {
 	{"no_changes", noChangesPlan},
 	{"samples", samplesPlan},
 	{"not_diffed", notDiffedPlan},
+	{"rejects", rejectsPlan},
 }
 
 // checkPlanGolden compares got with testdata/name, or rewrites it under -update.
@@ -252,6 +308,9 @@ func TestPlanSummaryLine(t *testing.T) {
 		{planner.Summary{Syncs: 3, Delete: 1, Errors: 2, Warnings: 1}, "Plan: 0 to insert, 0 to update, 1 to delete in 3 syncs; 2 errors, 1 warning."},
 		{planner.Summary{Syncs: 1, Insert: 1, Warnings: 2}, "Plan: 1 to insert, 0 to update, 0 to delete in 1 sync; 2 warnings."},
 		{planner.Summary{}, "Plan: 0 to insert, 0 to update, 0 to delete in 0 syncs."},
+		// Rejected rows only when there are some: the form above is unchanged.
+		{planner.Summary{Syncs: 1, Insert: 1, Reject: 3, Errors: 1}, "Plan: 1 to insert, 0 to update, 0 to delete, 3 rejected in 1 sync; 1 error."},
+		{planner.Summary{Syncs: 2, Update: 4, Reject: 1, Warnings: 1}, "Plan: 0 to insert, 4 to update, 0 to delete, 1 rejected in 2 syncs; 1 warning."},
 	}
 	for _, tt := range tests {
 		if got := PlanSummaryLine(&planner.Plan{Summary: tt.s}); got != tt.want {
@@ -296,6 +355,16 @@ func TestRenderPlanHumanNoColor(t *testing.T) {
 		Samples: &planner.Samples{Insert: []planner.SampleRow{{
 			Key: []string{"1"}, Columns: []planner.SampleColumn{{Name: "v\x1b", After: "\x1b[5m"}},
 		}}},
+		Diffed: true,
+	}, {
+		Name: "t", Behavior: "mirror", Source: "csv.a", Destination: "postgres.b",
+		Table: "public.t", Key: []string{"id"},
+		Counts: planner.Counts{Reject: 1},
+		Findings: []planner.Finding{{
+			Severity: planner.SeverityWarning, Code: planner.CodeRejectedRows,
+			Summary: "refused", Column: "c\x1b[2J", Constraint: "k\u202e", Table: "public.\x1b]0;x\x07",
+			Rows: 1, Examples: []string{"id=\x1b[31m"},
+		}},
 		Diffed: true,
 	}}})
 	for _, tc := range append(goldenPlans, struct {
@@ -385,7 +454,7 @@ func TestRenderPlanJSONKeys(t *testing.T) {
 		if sum, ok := doc["summary"].(map[string]any); ok {
 			specKeys(t, name+" summary", sum, map[string]string{
 				"syncs": "number", "insert": "number", "update": "number",
-				"delete": "number", "errors": "number", "warnings": "number",
+				"delete": "number", "reject": "number", "errors": "number", "warnings": "number",
 			})
 		}
 		syncs, _ := doc["syncs"].([]any)
@@ -403,7 +472,7 @@ func TestRenderPlanJSONKeys(t *testing.T) {
 			if c, ok := s["counts"].(map[string]any); ok {
 				specKeys(t, where+" counts", c, map[string]string{
 					"insert": "number", "update": "number", "delete": "number",
-					"unchanged": "number", "skipped": "number",
+					"unchanged": "number", "skipped": "number", "reject": "number",
 				})
 			}
 			for _, k := range s["key"].([]any) {
@@ -524,5 +593,143 @@ func TestRenderPlanMarkdownEscaping(t *testing.T) {
 	if regexp.MustCompile(`[^\\]\|[^ \n]`).MatchString(out) {
 		// Every pipe in the output is either escaped or a cell border.
 		t.Errorf("markdown has an unescaped pipe inside text:\n%s", out)
+	}
+}
+
+// TestRenderPlanJSONRejectedRows: a rejected_rows finding keeps its column,
+// constraint, rows and examples through the JSON, and counts.reject and
+// summary.reject are there.
+func TestRenderPlanJSONRejectedRows(t *testing.T) {
+	p := rejectsPlan()
+	var buf bytes.Buffer
+	if err := RenderPlanJSON(&buf, p); err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Syncs []struct {
+			Counts   map[string]any   `json:"counts"`
+			Findings []map[string]any `json:"findings"`
+		} `json:"syncs"`
+		Summary map[string]any `json:"summary"`
+	}
+	if err := json.Unmarshal(buf.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if got := doc.Summary["reject"]; got != 13.0 {
+		t.Errorf("summary.reject = %v, want 13", got)
+	}
+	if got := doc.Syncs[0].Counts["reject"]; got != 12.0 {
+		t.Errorf("syncs[0].counts.reject = %v, want 12", got)
+	}
+	f := doc.Syncs[0].Findings[0]
+	specKeys(t, "rejected_rows finding", f, map[string]string{
+		"severity": "string", "code": "string", "summary": "string",
+		"column": "string", "rows": "number", "examples": "array",
+	})
+	if f["code"] != "rejected_rows" || f["column"] != "name" || f["rows"] != 10.0 {
+		t.Errorf("finding = %v", f)
+	}
+	f = doc.Syncs[1].Findings[0]
+	if f["constraint"] != "accounts_plan_check" {
+		t.Errorf("constraint = %v, want accounts_plan_check", f["constraint"])
+	}
+	for _, k := range []string{"column", "table"} {
+		if _, ok := f[k]; ok {
+			t.Errorf("an unset %s is in the JSON: %v", k, f)
+		}
+	}
+
+	// Decoded back into the model, the findings are the ones rendered.
+	var back planner.Plan
+	if err := json.Unmarshal(buf.Bytes(), &back); err != nil {
+		t.Fatal(err)
+	}
+	for i, s := range p.Syncs {
+		if !reflect.DeepEqual(back.Syncs[i].Findings, s.Findings) {
+			t.Errorf("sync %s: findings after the round trip\n%+v\nwant\n%+v", s.Name, back.Syncs[i].Findings, s.Findings)
+		}
+		if back.Syncs[i].Counts != s.Counts {
+			t.Errorf("sync %s: counts after the round trip %+v, want %+v", s.Name, back.Syncs[i].Counts, s.Counts)
+		}
+	}
+	if back.Summary != p.Summary {
+		t.Errorf("summary after the round trip %+v, want %+v", back.Summary, p.Summary)
+	}
+}
+
+// TestRenderPlanRejectedOnly: a plan whose only difference is rejected rows
+// writes nothing, but does not claim that the tables match the sources.
+func TestRenderPlanRejectedOnly(t *testing.T) {
+	p := finishPlan(&planner.Plan{Syncs: []*planner.SyncPlan{{
+		Name: "s", Behavior: "update_or_create", Source: "csv.a", Destination: "postgres.b",
+		Table: "public.t", Key: []string{"id"},
+		Counts: planner.Counts{Unchanged: 4, Reject: 2},
+		Findings: []planner.Finding{{
+			Severity: planner.SeverityWarning, Code: planner.CodeRejectedRows,
+			Summary: "2 rows would be refused", Rows: 2, Examples: []string{"id=1", "id=2"},
+		}},
+		Diffed: true,
+	}}})
+	var text, md bytes.Buffer
+	if err := RenderPlanHuman(&text, p, HumanOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := RenderPlanMarkdown(&md, p); err != nil {
+		t.Fatal(err)
+	}
+	for _, out := range []string{text.String(), md.String()} {
+		if strings.Contains(out, "match the sources") {
+			t.Errorf("a plan with rejected rows says the tables match:\n%s", out)
+		}
+		if !strings.Contains(out, "Plan: 0 to insert, 0 to update, 0 to delete, 2 rejected in 1 sync; 1 warning.") {
+			t.Errorf("summary line missing:\n%s", out)
+		}
+	}
+	for _, want := range []string{"      no changes\n    ! 2 rejected\n      4 unchanged\n", "rows: 2 (id=1, id=2)\n"} {
+		if !strings.Contains(text.String(), want) {
+			t.Errorf("text lacks %q:\n%s", want, text.String())
+		}
+	}
+	if !strings.Contains(md.String(), "⚠️ **No changes to apply; 2 rows would be rejected.**") {
+		t.Errorf("markdown status:\n%s", md.String())
+	}
+}
+
+// TestRenderPlanFindingFacts: the column, constraint, table and example keys
+// come from the server and the data: they are escaped like every other such
+// text, stay on one line, and at most 5 examples are shown.
+func TestRenderPlanFindingFacts(t *testing.T) {
+	f := planner.Finding{
+		Severity: planner.SeverityError, Code: planner.CodeRejectedRows, Summary: "refused",
+		Column: "line\nbreak", Constraint: "a`b", Table: "public.\x1b[2J", Rows: 9,
+		Examples: []string{"id=1", "id=2", "id=3", "id=4", "id=5", "id=6", "id=7"},
+	}
+	p := finishPlan(&planner.Plan{Syncs: []*planner.SyncPlan{{
+		Name: "s", Behavior: "mirror", Source: "csv.a", Destination: "postgres.b", Table: "public.t",
+		Key: []string{"id"}, Findings: []planner.Finding{f}, Counts: planner.Counts{Reject: 9}, Diffed: true,
+	}}})
+	var text, md bytes.Buffer
+	if err := RenderPlanHuman(&text, p, HumanOptions{Color: true}); err != nil {
+		t.Fatal(err)
+	}
+	if err := RenderPlanMarkdown(&md, p); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"column:" + sgrReset + ` line\nbreak` + "\n",
+		"constraint:" + sgrReset + " a`b\n",
+		"table:" + sgrReset + ` public.\x1b[2J` + "\n",
+		"rows:" + sgrReset + " 9 (id=1, id=2, id=3, id=4, id=5 and 4 more)\n",
+	} {
+		if !strings.Contains(text.String(), want) {
+			t.Errorf("text lacks %q:\n%s", want, text.String())
+		}
+	}
+	if strings.Contains(text.String(), "\x1b[2J") || strings.Contains(text.String(), "id=6") {
+		t.Errorf("text has a raw escape sequence or a sixth example:\n%q", text.String())
+	}
+	want := "  column `line break`, constraint ``a`b``, table `public.\\x1b[2J`; 9 rows: `id=1`, `id=2`, `id=3`, `id=4`, `id=5` and 4 more\n"
+	if !strings.Contains(md.String(), want) {
+		t.Errorf("markdown lacks %q:\n%s", want, md.String())
 	}
 }
