@@ -69,25 +69,64 @@ func Compute(ctx context.Context, cfg *hclconfig.Config, opts Options) (*Plan, e
 // building or changing a Plan by hand.
 func (p *Plan) Finish() { p.finish() }
 
-// selectSyncs returns the named syncs in configuration order, or every sync.
+// selectSyncs returns the syncs a plan limited to only covers: SelectSyncs
+// without the list of added syncs.
 func selectSyncs(cfg *hclconfig.Config, only []string) ([]*hclconfig.Sync, error) {
+	syncs, _, err := SelectSyncs(cfg, only)
+	return syncs, err
+}
+
+// IncludedSync is a sync that a plan limited by -sync covers although it was
+// not named, because a sync of the plan depends on it.
+type IncludedSync struct {
+	Name string
+	// DependedOnBy is the sync of the plan that depends on it: a named sync,
+	// or another included one when the dependency is indirect.
+	DependedOnBy string
+}
+
+// SelectSyncs returns the syncs a plan limited to the named syncs covers, in
+// the order of cfg.OrderedSyncs: the named syncs and, transitively, every
+// sync they depend on, as Terraform's -target does; a sync never runs
+// without what it depends on. added lists the syncs that were not named, in
+// the order they were found (breadth first from the names in the order
+// given). An empty only selects every sync and adds none. A name that is not
+// a sync is an error.
+func SelectSyncs(cfg *hclconfig.Config, only []string) (syncs []*hclconfig.Sync, added []IncludedSync, err error) {
 	if len(only) == 0 {
-		return cfg.OrderedSyncs(), nil
+		return cfg.OrderedSyncs(), nil, nil
 	}
 	want := map[string]bool{}
+	var queue []*hclconfig.Sync
 	for _, n := range only {
-		if cfg.Sync(n) == nil {
-			return nil, fmt.Errorf("there is no sync named %q; the syncs are: %s", n, joinNames(cfg.SyncNames()))
+		s := cfg.Sync(n)
+		if s == nil {
+			return nil, nil, fmt.Errorf("there is no sync named %q; the syncs are: %s", n, joinNames(cfg.SyncNames()))
 		}
-		want[n] = true
+		if !want[n] {
+			want[n] = true
+			queue = append(queue, s)
+		}
 	}
-	var out []*hclconfig.Sync
+	for len(queue) > 0 {
+		s := queue[0]
+		queue = queue[1:]
+		for _, d := range s.DependsOn {
+			dep := cfg.Sync(d)
+			if dep == nil || want[d] {
+				continue
+			}
+			want[d] = true
+			added = append(added, IncludedSync{Name: d, DependedOnBy: s.Name})
+			queue = append(queue, dep)
+		}
+	}
 	for _, s := range cfg.OrderedSyncs() {
 		if want[s.Name] {
-			out = append(out, s)
+			syncs = append(syncs, s)
 		}
 	}
-	return out, nil
+	return syncs, added, nil
 }
 
 func joinNames(names []string) string {
