@@ -171,9 +171,10 @@ func applySync(ctx context.Context, connector *pgconnect.Connector, s *hclconfig
 		return
 	}
 	for attempt := 1; ; attempt++ {
-		counts, err := attemptSync(ctx, connector, s, sp, opts)
+		counts, rejected, err := attemptSync(ctx, connector, s, sp, opts)
 		if err == nil {
 			r.Applied = counts
+			r.Rejected = rejected
 			r.Status = StatusApplied
 			if counts.Changes() == 0 {
 				r.Status = StatusNoChanges
@@ -211,7 +212,7 @@ func (e *commitError) Unwrap() error { return e.err }
 
 // attemptSync is one transaction: lock, diff, stale check, stage, merge,
 // verify counts, commit.
-func attemptSync(ctx context.Context, connector *pgconnect.Connector, s *hclconfig.Sync, sp *planner.SyncPlan, opts Options) (planner.Counts, error) {
+func attemptSync(ctx context.Context, connector *pgconnect.Connector, s *hclconfig.Sync, sp *planner.SyncPlan, opts Options) (planner.Counts, []planner.RejectedRow, error) {
 	var zero planner.Counts
 	progress := func(phase string, n int64) {
 		if opts.Progress != nil {
@@ -220,11 +221,11 @@ func attemptSync(ctx context.Context, connector *pgconnect.Connector, s *hclconf
 	}
 	dcfg, err := pgconnect.Config(s.Destination, planner.ApplicationName(s.Name))
 	if err != nil {
-		return zero, err
+		return zero, nil, err
 	}
 	dst, err := connector.Connect(ctx, s.Destination, dcfg)
 	if err != nil {
-		return zero, err
+		return zero, nil, err
 	}
 	pid := dst.PgConn().PID()
 	defer func() {
@@ -237,11 +238,11 @@ func attemptSync(ctx context.Context, connector *pgconnect.Connector, s *hclconf
 	if s.Source.Type == hclconfig.SourcePostgres {
 		src, err = planner.ConnectReadOnly(ctx, connector, s.Source.Server, s.Name)
 		if err != nil {
-			return zero, err
+			return zero, nil, err
 		}
 		defer src.Close(context.WithoutCancel(ctx))
 		if _, err := src.Exec(ctx, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"); err != nil {
-			return zero, fmt.Errorf("starting the source transaction: %w", err)
+			return zero, nil, fmt.Errorf("starting the source transaction: %w", err)
 		}
 	}
 
@@ -264,25 +265,31 @@ func attemptSync(ctx context.Context, connector *pgconnect.Connector, s *hclconf
 		progress(phase, -1)
 	}
 	if err := takeLock(ctx, dst, table, opts.LockTimeout, waiting); err != nil {
-		return zero, lostConnection(connector, s, err)
+		return zero, nil, lostConnection(connector, s, err)
 	}
 	lockTimeout := opts.LockTimeout
 	if lockTimeout <= 0 {
 		lockTimeout = 10 * time.Second
 	}
 	if _, err := dst.Exec(ctx, fmt.Sprintf("SET LOCAL lock_timeout = %d", lockTimeout.Milliseconds())); err != nil {
-		return zero, err
+		return zero, nil, err
 	}
 	if _, err := dst.Exec(ctx, fmt.Sprintf("SET LOCAL statement_timeout = %d", opts.StatementTimeout.Milliseconds())); err != nil {
-		return zero, err
+		return zero, nil, err
+	}
+	// Deferrable constraints are checked at COMMIT, against the end state:
+	// a swap of unique values, or a child updated to a parent inserted
+	// later in the transaction, then applies.
+	if _, err := dst.Exec(ctx, "SET CONSTRAINTS ALL DEFERRED"); err != nil {
+		return zero, nil, err
 	}
 
 	prep, findings := planner.Prepare(ctx, s, dst, src)
 	if err := findingsError(s, findings); err != nil {
-		return zero, err
+		return zero, nil, err
 	}
 	if prep == nil {
-		return zero, fmt.Errorf("%w: %s", ErrStale, describeFindings(findings))
+		return zero, nil, fmt.Errorf("%w: %s", ErrStale, describeFindings(findings))
 	}
 	cols := prep.Columns()
 	nkey := 0
@@ -293,20 +300,20 @@ func attemptSync(ctx context.Context, connector *pgconnect.Connector, s *hclconf
 	}
 	m := &merge{conn: dst, table: prep.Table, cols: cols, nkey: nkey, progress: progress}
 	if s.Source.Type == hclconfig.SourcePostgres && sp.DestinationRows == 0 &&
-		sp.Counts == (planner.Counts{Insert: sp.Counts.Insert}) && sp.Counts.Insert > 0 && m.directInsert() {
+		sp.Counts == (planner.Counts{Insert: sp.Counts.Insert}) && sp.Counts.Insert > 0 && m.directInsert() && !prep.NeedsServerChecks() {
 		counts, err := m.load(ctx, prep, src, sp)
 		if err != nil {
-			return zero, lostConnection(connector, s, err)
+			return zero, nil, lostConnection(connector, s, err)
 		}
 		if err := commit(ctx, dst); err != nil {
-			return zero, err
+			return zero, nil, err
 		}
 		committed = true
-		return counts, nil
+		return counts, nil, nil
 	}
 	sink, err := newStagingSink(len(cols), nkey)
 	if err != nil {
-		return zero, err
+		return zero, nil, err
 	}
 	defer sink.close()
 	progress("diffing", 0)
@@ -314,27 +321,27 @@ func attemptSync(ctx context.Context, connector *pgconnect.Connector, s *hclconf
 	if err != nil && s.Source.Type == hclconfig.SourceCSV && isServerError(err) {
 		// The plan converted every value; a value the server now refuses
 		// means the file changed since.
-		return zero, fmt.Errorf("%w: %s no longer converts as it did when planned (%s); nothing was written — run 'rowform plan' again",
+		return zero, nil, fmt.Errorf("%w: %s no longer converts as it did when planned (%s); nothing was written — run 'rowform plan' again",
 			ErrStale, s.Source.Address(), errorSummary(err))
 	}
 	if err != nil {
-		return zero, lostConnection(connector, s, err)
+		return zero, nil, lostConnection(connector, s, err)
 	}
 	if err := staleness(sp, res, findings); err != nil {
-		return zero, err
+		return zero, nil, err
 	}
 	if res.Counts.Changes() == 0 {
-		return res.Counts, nil // nothing to write; the deferred ROLLBACK ends the transaction
+		return res.Counts, res.Rejected, nil // nothing to write; the deferred ROLLBACK ends the transaction
 	}
 
 	if err := m.run(ctx, sink, res.Counts); err != nil {
-		return zero, lostConnection(connector, s, err)
+		return zero, nil, lostConnection(connector, s, err)
 	}
 	if err := commit(ctx, dst); err != nil {
-		return zero, err
+		return zero, nil, err
 	}
 	committed = true
-	return res.Counts, nil
+	return res.Counts, res.Rejected, nil
 }
 
 // staleness compares the diff an apply just ran with the plan's. The plan
@@ -413,6 +420,9 @@ func (m *merge) load(ctx context.Context, prep *planner.Prepared, src *pgx.Conn,
 	tag, cerr := m.conn.PgConn().CopyFrom(ctx, pr, m.copyIntoTable())
 	_ = pr.CloseWithError(errors.New("the insert stopped"))
 	o := <-done
+	if errors.Is(o.err, planner.ErrRefusedSincePlan) {
+		return zero, fmt.Errorf("%w: %v; nothing was written — run 'rowform plan' again", ErrStale, o.err)
+	}
 	if o.err != nil && (cerr == nil || planner.IsSourceError(o.err)) {
 		return zero, o.err
 	}

@@ -60,6 +60,8 @@ type column struct {
 	// ResultOID is the type OID of the value as read (for rendering samples).
 	ResultOID uint32
 	Sensitive bool
+	// limit is the column's length or precision limit, checked in Go.
+	limit columnLimit
 }
 
 // layout is how a sync's columns line up on both sides: key columns first,
@@ -75,19 +77,28 @@ type layout struct {
 }
 
 func newColumn(dest, source string, c catalog.Column, sensitive bool) column {
-	col := column{Dest: dest, Source: source, Catalog: c, Sensitive: sensitive}
+	col := column{Dest: dest, Source: source, Catalog: c, Sensitive: sensitive, limit: limitOf(c)}
 	switch {
 	case c.TypeOID >= firstUserOID:
 		col.AsText, col.CastType, col.ResultOID = true, "text", oidText
-	case c.TypeOID == oidVarchar || c.TypeOID == oidBit || c.TypeOID == oidVarbit:
-		// An explicit cast to varchar(n) would silently truncate; without
-		// the length a too-long value shows as a change and apply fails
-		// loudly on it, as an INSERT would.
-		col.CastType, col.ResultOID = c.TypeNoMod, c.TypeOID
+	case col.limit.kind != noLimit:
+		// An explicit cast to varchar(n), char(n), bit(n) or numeric(p,s)
+		// would cut, pad or fail where a write refuses: the value is read
+		// with the limit lifted and the limit is checked in Go (limits.go).
+		col.CastType, col.ResultOID = col.limit.castType(), c.TypeOID
 	default:
 		col.CastType, col.ResultOID = c.Type, c.TypeOID
 	}
 	return col
+}
+
+// castExpr converts expr (a source value) to the column's type as the diff
+// compares it.
+func (c column) castExpr(expr string) string {
+	if c.limit.kind != noLimit && !c.AsText {
+		return c.limit.castExpr(expr)
+	}
+	return fmt.Sprintf("(%s)::%s", expr, c.CastType)
 }
 
 func orderFor(c column) keyOrder {
@@ -162,7 +173,7 @@ func (l *layout) SourceSQL(query string, ordered bool) string {
 	query = trimQuery(query)
 	cast := func(i int) string {
 		c := l.Cols[i]
-		return fmt.Sprintf("(q.%s)::%s", pgx.Identifier{c.Source}.Sanitize(), c.CastType)
+		return c.castExpr("q." + pgx.Identifier{c.Source}.Sanitize())
 	}
 	var sel []string
 	for i := range l.Cols {
@@ -216,7 +227,7 @@ func (l *layout) ConvertSQL() string {
 		params = append(params, fmt.Sprintf("$%d::text[]", i+1))
 		names = append(names, fmt.Sprintf("v%d", i))
 	}
-	cast := func(i int) string { return fmt.Sprintf("(u.v%d)::%s", i, l.Cols[i].CastType) }
+	cast := func(i int) string { return l.Cols[i].castExpr(fmt.Sprintf("u.v%d", i)) }
 	var sel []string
 	for i := range l.Cols {
 		sel = append(sel, cast(i)+" AS "+alias(i))

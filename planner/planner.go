@@ -245,6 +245,9 @@ func planSync(ctx context.Context, s *hclconfig.Sync, limits *ConnectionLimits, 
 	if res == nil {
 		return sp
 	}
+	for _, f := range res.RejectFindings {
+		add(f)
+	}
 	sp.Diffed = true
 	sp.Counts = res.Counts
 	sp.SourceRows, sp.DestinationRows = res.SourceRows, res.DestinationRows
@@ -287,6 +290,11 @@ type DiffResult struct {
 	// Digest is the hex SHA-256 of the change set, equal to the plan's
 	// ChangeDigest when the data has not changed since.
 	Digest string
+	// Rejected lists the changes the destination would refuse (counted in
+	// Counts.Reject, not written), by key; RejectFindings sums them up, one
+	// rejected_rows finding per reason.
+	Rejected       []RejectedRow
+	RejectFindings []Finding
 }
 
 // Diff runs the row diff of a prepared sync, calling sink for every change.
@@ -345,14 +353,17 @@ func (p *Prepared) diff(ctx context.Context, dst, src *pgx.Conn, emptyDestinatio
 		srcStream = queryStream(ctx, src.PgConn(), l.SourceSQL(p.Sync.Query, emptyDestination), l.width())
 	}
 	defer srcStream.close()
+	// The checker passes on to sink only the changes the destination would
+	// accept; an initial load streams (its plan proved none is refused).
+	chk := newChecker(p, sink, emptyDestination)
 	var res *diffResult
 	var err error
 	if emptyDestination {
-		res, err = l.mergeDiff(ctx, p.Sync.Behavior, &tagged{srcStream, true}, &sliceStream{}, sink, progress)
+		res, err = l.mergeDiff(ctx, p.Sync.Behavior, &tagged{srcStream, true}, &sliceStream{}, chk, progress)
 	} else {
 		dstStream := queryStream(ctx, dst.PgConn(), p.destinationSQL(), l.width())
 		defer dstStream.close()
-		res, err = l.hashDiff(ctx, p.Sync.Behavior, &tagged{srcStream, true}, dstStream, sink, progress, defaultHashLimits)
+		res, err = l.hashDiff(ctx, p.Sync.Behavior, &tagged{srcStream, true}, dstStream, chk, progress, defaultHashLimits)
 		if err == nil {
 			err = dstStream.close()
 		}
@@ -363,6 +374,10 @@ func (p *Prepared) diff(ctx context.Context, dst, src *pgx.Conn, emptyDestinatio
 	if err := srcStream.close(); err != nil {
 		return nil, findings, &sourceError{err}
 	}
+	if err := chk.finish(ctx, dst); err != nil {
+		return nil, findings, err
+	}
+	chk.adjust(&res.Counts)
 	if res.NullKeys > 0 {
 		findings = append(findings, Finding{Severity: SeverityError, Code: CodeNullSourceKey,
 			Summary: fmt.Sprintf("%d source row%s ha%s a NULL key", res.NullKeys, plural(int(res.NullKeys)), hasHave(res.NullKeys)),
@@ -373,7 +388,8 @@ func (p *Prepared) diff(ctx context.Context, dst, src *pgx.Conn, emptyDestinatio
 			Summary: fmt.Sprintf("%d key%s appear%s more than once in the source", res.DupKeys, plural(int(res.DupKeys)), singularS(res.DupKeys)),
 			Detail:  "Examples: " + joinNames(res.DupKeyExamples) + ". A key must identify one row: deduplicate the source (e.g. DISTINCT ON) or choose a key that is unique."})
 	}
-	return &DiffResult{Counts: res.Counts, SourceRows: res.SourceRows, DestinationRows: res.DestinationRows, Digest: res.Digest}, findings, nil
+	return &DiffResult{Counts: res.Counts, SourceRows: res.SourceRows, DestinationRows: res.DestinationRows, Digest: res.Digest,
+		Rejected: chk.rejectedRows(), RejectFindings: chk.findings(p.Sync.OnReject)}, findings, nil
 }
 
 func hasHave(n int64) string {
@@ -454,6 +470,12 @@ func guardFindings(s *hclconfig.Sync, r *DiffResult) []Finding {
 	}
 	if g.MaxUpdates != nil && r.Counts.Update > *g.MaxUpdates {
 		exceeded("max_updates", fmt.Sprintf("guard max_updates exceeded: %d rows would be updated, the limit is %d", r.Counts.Update, *g.MaxUpdates))
+	}
+	if g.MaxRejectPercent != nil && r.Counts.Reject > 0 {
+		pct := float64(r.Counts.Reject) * 100 / float64(r.Counts.Changes()+r.Counts.Reject)
+		if pct > *g.MaxRejectPercent {
+			exceeded("max_reject_percent", fmt.Sprintf("guard max_reject_percent exceeded: %.2f%% of the rows the sync would write are refused by the destination (%d of %d), the limit is %g%%", pct, r.Counts.Reject, r.Counts.Changes()+r.Counts.Reject, *g.MaxRejectPercent))
+		}
 	}
 	if g.MinSourceRows != nil && r.SourceRows < *g.MinSourceRows {
 		exceeded("min_source_rows", fmt.Sprintf("guard min_source_rows exceeded: the source has %d rows, the minimum is %d", r.SourceRows, *g.MinSourceRows))

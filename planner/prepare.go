@@ -31,6 +31,8 @@ type Prepared struct {
 	Table  *catalog.Table
 	Role   string
 	layout *layout
+	// rules are the destination table's constraints and triggers.
+	rules *catalog.Rules
 	// csv holds the CSV columns by name, for csv sources.
 	csvCols  map[string]int
 	csvWidth int
@@ -130,6 +132,10 @@ func prepare(ctx context.Context, s *hclconfig.Sync, dst, src *pgx.Conn, showFin
 		return nil
 	}
 	p.Table = t
+	if p.rules, err = catalog.LoadRules(ctx, dst, t.OID); err != nil {
+		add(Finding{Severity: SeverityError, Code: CodeConnectionFailed, Summary: fmt.Sprintf("cannot read the catalog of %s: %s", s.Destination.Address(), describeError(err))})
+		return nil
+	}
 
 	mapping := effectiveMapping(s, srcCols)
 	mappedDest := map[string]string{}

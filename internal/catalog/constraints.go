@@ -1,0 +1,225 @@
+package catalog
+
+import (
+	"context"
+	"fmt"
+)
+
+// Rules are a table's constraints, unique indexes, foreign keys and
+// triggers: what the server checks or runs when rows are written.
+type Rules struct {
+	Checks      []CheckConstraint
+	Uniques     []UniqueIndex
+	ForeignKeys []ForeignKey // from this table to a parent
+	Referencing []ForeignKey // from other tables (or this one) to this table
+	Triggers    []Trigger
+	// Defaults maps a column to its default expression, for columns that
+	// have one.
+	Defaults map[string]string
+}
+
+// CheckConstraint is a table's CHECK constraint.
+type CheckConstraint struct {
+	Name string
+	// Expr is the constraint's expression over the table's column names,
+	// as pg_get_expr prints it, e.g. "(price > (0)::numeric)".
+	Expr string
+	// Columns are the columns the expression reads.
+	Columns []string
+}
+
+// UniqueIndex is any unique index of a table: primary key, unique
+// constraint, or unique index, possibly partial or on expressions.
+type UniqueIndex struct {
+	// Name is the constraint's name, or the index's when it is no constraint.
+	Name string
+	// Constraint is true for a primary key or unique constraint.
+	Constraint bool
+	// Exprs are the index's key columns or expressions, as SQL over the
+	// table's column names (a plain column is its quoted name).
+	Exprs []string
+	// Columns are the plain key columns, nil when any key is an expression.
+	Columns []string
+	// Reads are every column the keys and predicate read.
+	Reads []string
+	// Predicate is the WHERE of a partial index, "" when not partial.
+	Predicate string
+	// Deferrable: checked at the end of the statement or transaction, not
+	// row by row.
+	Deferrable    bool
+	NullsDistinct bool
+}
+
+// ForeignKey is a foreign key constraint.
+type ForeignKey struct {
+	Name string
+	// Child is the referencing table ("schema"."name", quoted) and
+	// ChildColumns its columns; Parent and ParentColumns what they reference.
+	Child, Parent                 string
+	ChildColumns, ParentColumns   []string
+	ChildSchema, ChildName        string
+	ParentSchema, ParentName      string
+	OnDelete, OnUpdate            string // a (no action), r (restrict), c (cascade), n (set null), d (set default)
+	Deferrable, InitiallyDeferred bool
+	MatchFull                     bool
+}
+
+// Trigger is a user trigger on a table.
+type Trigger struct {
+	Name string
+	// Before: a BEFORE ROW trigger, which can change the row written.
+	Before, Row bool
+	// Insert, Update, Delete: the events it fires on.
+	Insert, Update, Delete bool
+}
+
+// Any reports whether the server has something to check on written rows.
+func (r *Rules) Any() bool {
+	return r != nil && (len(r.Checks) > 0 || len(r.Uniques) > 0 || len(r.ForeignKeys) > 0 || len(r.Referencing) > 0)
+}
+
+// LoadRules reads the rules of the table with the given OID.
+func LoadRules(ctx context.Context, q Querier, table uint32) (*Rules, error) {
+	r := &Rules{}
+	rows, err := q.Query(ctx, `
+SELECT con.conname, pg_get_expr(con.conbin, con.conrelid),
+       ARRAY(SELECT a.attname FROM pg_attribute a WHERE a.attrelid = con.conrelid AND a.attnum = ANY(con.conkey) ORDER BY a.attnum)::text[]
+FROM pg_constraint con
+WHERE con.conrelid = $1 AND con.contype = 'c'
+ORDER BY con.conname`, table)
+	if err != nil {
+		return nil, fmt.Errorf("reading the CHECK constraints: %w", err)
+	}
+	for rows.Next() {
+		var c CheckConstraint
+		if err := rows.Scan(&c.Name, &c.Expr, &c.Columns); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		r.Checks = append(r.Checks, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("reading the CHECK constraints: %w", err)
+	}
+
+	rows, err = q.Query(ctx, `
+SELECT COALESCE(con.conname, ic.relname), con.oid IS NOT NULL,
+       ARRAY(SELECT pg_get_indexdef(i.indexrelid, k, true) FROM generate_series(1, i.indnkeyatts) k ORDER BY k)::text[],
+       CASE WHEN i.indexprs IS NULL THEN
+         ARRAY(SELECT a.attname FROM unnest(i.indkey) WITH ORDINALITY k(attnum, ord)
+               JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+               WHERE k.ord <= i.indnkeyatts ORDER BY k.ord)::text[] END,
+       ARRAY(SELECT a.attname FROM pg_attribute a WHERE a.attrelid = i.indrelid AND a.attnum > 0 AND NOT a.attisdropped
+             AND (a.attnum = ANY(i.indkey)
+                  OR (i.indexprs IS NOT NULL AND pg_get_expr(i.indexprs, i.indrelid) ~ ('\m' || a.attname || '\M'))
+                  OR (i.indpred IS NOT NULL AND pg_get_expr(i.indpred, i.indrelid) ~ ('\m' || a.attname || '\M')))
+             ORDER BY a.attnum)::text[],
+       COALESCE(pg_get_expr(i.indpred, i.indrelid), ''),
+       NOT i.indimmediate,
+       NOT COALESCE(i.indnullsnotdistinct, false)
+FROM pg_index i
+JOIN pg_class ic ON ic.oid = i.indexrelid
+LEFT JOIN pg_constraint con ON con.conindid = i.indexrelid AND con.contype IN ('p', 'u')
+WHERE i.indrelid = $1 AND i.indisunique AND i.indisvalid
+ORDER BY 1`, table)
+	if err != nil {
+		return nil, fmt.Errorf("reading the unique indexes: %w", err)
+	}
+	for rows.Next() {
+		var u UniqueIndex
+		if err := rows.Scan(&u.Name, &u.Constraint, &u.Exprs, &u.Columns, &u.Reads, &u.Predicate, &u.Deferrable, &u.NullsDistinct); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		r.Uniques = append(r.Uniques, u)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("reading the unique indexes: %w", err)
+	}
+
+	rows, err = q.Query(ctx, `
+SELECT con.conname, con.conrelid = $1,
+       cn.nspname, cc.relname, pn.nspname, pc.relname,
+       ARRAY(SELECT a.attname FROM unnest(con.conkey) WITH ORDINALITY k(attnum, ord)
+             JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum ORDER BY k.ord)::text[],
+       ARRAY(SELECT a.attname FROM unnest(con.confkey) WITH ORDINALITY k(attnum, ord)
+             JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.attnum ORDER BY k.ord)::text[],
+       con.confdeltype::text, con.confupdtype::text, con.condeferrable, con.condeferred, con.confmatchtype = 'f',
+       con.confrelid = $1
+FROM pg_constraint con
+JOIN pg_class cc ON cc.oid = con.conrelid JOIN pg_namespace cn ON cn.oid = cc.relnamespace
+JOIN pg_class pc ON pc.oid = con.confrelid JOIN pg_namespace pn ON pn.oid = pc.relnamespace
+WHERE con.contype = 'f' AND (con.conrelid = $1 OR con.confrelid = $1)
+ORDER BY con.conname`, table)
+	if err != nil {
+		return nil, fmt.Errorf("reading the foreign keys: %w", err)
+	}
+	for rows.Next() {
+		var f ForeignKey
+		var out, in bool
+		if err := rows.Scan(&f.Name, &out, &f.ChildSchema, &f.ChildName, &f.ParentSchema, &f.ParentName,
+			&f.ChildColumns, &f.ParentColumns, &f.OnDelete, &f.OnUpdate, &f.Deferrable, &f.InitiallyDeferred, &f.MatchFull, &in); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		f.Child = quoteQualified(f.ChildSchema, f.ChildName)
+		f.Parent = quoteQualified(f.ParentSchema, f.ParentName)
+		if out {
+			r.ForeignKeys = append(r.ForeignKeys, f)
+		}
+		if in {
+			r.Referencing = append(r.Referencing, f)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("reading the foreign keys: %w", err)
+	}
+
+	rows, err = q.Query(ctx, `
+SELECT t.tgname, t.tgtype::int
+FROM pg_trigger t
+WHERE t.tgrelid = $1 AND NOT t.tgisinternal AND t.tgenabled <> 'D'
+ORDER BY t.tgname`, table)
+	if err != nil {
+		return nil, fmt.Errorf("reading the triggers: %w", err)
+	}
+	for rows.Next() {
+		var t Trigger
+		var typ int
+		if err := rows.Scan(&t.Name, &typ); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		// pg_trigger.tgtype bits: ROW 1, BEFORE 2, INSERT 4, DELETE 8, UPDATE 16.
+		t.Row, t.Before = typ&1 != 0, typ&2 != 0
+		t.Insert, t.Delete, t.Update = typ&4 != 0, typ&8 != 0, typ&16 != 0
+		r.Triggers = append(r.Triggers, t)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("reading the triggers: %w", err)
+	}
+	rows, err = q.Query(ctx, `
+SELECT a.attname, pg_get_expr(d.adbin, d.adrelid)
+FROM pg_attrdef d JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum
+WHERE d.adrelid = $1 AND a.attgenerated = ''`, table)
+	if err != nil {
+		return nil, fmt.Errorf("reading the column defaults: %w", err)
+	}
+	r.Defaults = map[string]string{}
+	for rows.Next() {
+		var name, expr string
+		if err := rows.Scan(&name, &expr); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		r.Defaults[name] = expr
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("reading the column defaults: %w", err)
+	}
+	return r, nil
+}
+
+func quoteQualified(schema, name string) string {
+	return IdentList([]string{schema}) + "." + IdentList([]string{name})
+}

@@ -1,0 +1,158 @@
+package planner
+
+import (
+	"encoding/binary"
+	"fmt"
+	"unicode/utf8"
+
+	"github.com/rowform/rowform/internal/catalog"
+)
+
+// Length and precision limits of a destination column, checked in Go on the
+// values a change writes. The source value is read with the limit lifted
+// (varchar, bpchar, varbit, or numeric rounded to the column's scale but
+// not to its precision), because an explicit cast to the limited type would
+// cut or pad the value silently — 'GBR'::char(2) is 'GB' — while a write
+// refuses it. What the write would refuse, the check refuses first.
+
+// limitKind is what a column's type modifier limits.
+type limitKind byte
+
+const (
+	noLimit      limitKind = iota
+	limitVarchar           // varchar(n): at most n characters
+	limitBpchar            // char(n): at most n characters after trailing blanks
+	limitBit               // bit(n): exactly n bits
+	limitVarbit            // varbit(n): at most n bits
+	limitNumeric           // numeric(p,s): |value| < 10^(p-s), finite
+)
+
+// columnLimit is a column's length or precision limit.
+type columnLimit struct {
+	kind limitKind
+	// n is the length limit; for numeric, precision and scale.
+	n, precision, scale int
+	// typ is the column's type as the catalog writes it, for messages.
+	typ string
+}
+
+// limitOf reads the limit of a built-in column type from its modifier.
+func limitOf(c catalog.Column) columnLimit {
+	l := columnLimit{typ: c.Type}
+	if c.TypeMod < 0 || c.TypeOID >= firstUserOID {
+		return l
+	}
+	switch c.TypeOID {
+	case oidVarchar:
+		l.kind, l.n = limitVarchar, int(c.TypeMod)-4
+	case oidBpchar:
+		l.kind, l.n = limitBpchar, int(c.TypeMod)-4
+	case oidBit:
+		l.kind, l.n = limitBit, int(c.TypeMod)
+	case oidVarbit:
+		l.kind, l.n = limitVarbit, int(c.TypeMod)
+	case oidNumeric:
+		m := int(c.TypeMod) - 4
+		l.kind, l.precision = limitNumeric, (m>>16)&0xffff
+		// The scale is an 11-bit two's complement number (PostgreSQL 15
+		// allows negative scales).
+		l.scale = ((m & 0x7ff) ^ 1024) - 1024
+	}
+	return l
+}
+
+// castType is the type a source value is cast to before it is compared
+// with the column's: the column's type with the limit lifted.
+func (l columnLimit) castType() string {
+	switch l.kind {
+	case limitVarchar:
+		return "character varying"
+	case limitBpchar:
+		return "bpchar"
+	case limitBit, limitVarbit:
+		return "bit varying"
+	case limitNumeric:
+		return "numeric"
+	}
+	return ""
+}
+
+// castExpr casts expr to the column's type as the source side of the diff
+// reads it. A char(n) value that fits is padded as the column stores it; a
+// numeric value is rounded to the column's scale as the column would.
+func (l columnLimit) castExpr(expr string) string {
+	switch l.kind {
+	case limitBpchar:
+		return fmt.Sprintf("(CASE WHEN length((%s)::bpchar) <= %d THEN (%s)::character(%d) ELSE (%s)::bpchar END)", expr, l.n, expr, l.n, expr)
+	case limitNumeric:
+		return fmt.Sprintf("round((%s)::numeric, %d)", expr, l.scale)
+	}
+	return fmt.Sprintf("(%s)::%s", expr, l.castType())
+}
+
+// check returns why the destination would refuse v (a binary value of the
+// cast type), or "".
+func (l columnLimit) check(v []byte) string {
+	switch l.kind {
+	case limitVarchar:
+		if n := utf8.RuneCount(v); n > l.n {
+			return fmt.Sprintf("value too long for %s (%d characters)", l.typ, n)
+		}
+	case limitBpchar:
+		end := len(v)
+		for end > 0 && v[end-1] == ' ' {
+			end--
+		}
+		if n := utf8.RuneCount(v[:end]); n > l.n {
+			return fmt.Sprintf("value too long for %s (%d characters)", l.typ, n)
+		}
+	case limitBit, limitVarbit:
+		if len(v) < 4 {
+			return ""
+		}
+		bits := int(int32(binary.BigEndian.Uint32(v)))
+		if l.kind == limitBit && bits != l.n {
+			return fmt.Sprintf("bit string length %d does not match type %s", bits, l.typ)
+		}
+		if l.kind == limitVarbit && bits > l.n {
+			return fmt.Sprintf("bit string too long for type %s (%d bits)", l.typ, bits)
+		}
+	case limitNumeric:
+		return l.checkNumeric(v)
+	}
+	return ""
+}
+
+// Numeric binary format: ndigits, weight, sign, dscale (int16 each), then
+// ndigits base-10000 digits.
+const (
+	numericPosInf = 0xD000
+	numericNegInf = 0xF000
+)
+
+// checkNumeric refuses infinities and values of p-s or more integer digits
+// (the value was already rounded to the scale).
+func (l columnLimit) checkNumeric(v []byte) string {
+	if len(v) < 8 {
+		return ""
+	}
+	ndigits := int(int16(binary.BigEndian.Uint16(v)))
+	weight := int(int16(binary.BigEndian.Uint16(v[2:])))
+	sign := binary.BigEndian.Uint16(v[4:])
+	if sign == numericPosInf || sign == numericNegInf {
+		return fmt.Sprintf("infinity does not fit %s", l.typ)
+	}
+	if ndigits == 0 || len(v) < 10 {
+		return ""
+	}
+	// The first digit is non-zero: 10^(e-1) <= |value| < 10^e.
+	d0 := int(binary.BigEndian.Uint16(v[8:]))
+	e := weight * 4
+	for d := d0; d > 0; d /= 10 {
+		e++
+	}
+	if e > l.precision-l.scale {
+		return fmt.Sprintf("numeric field overflow: %s holds less than 10^%d", l.typ, l.precision-l.scale)
+	}
+	return ""
+}

@@ -1,0 +1,285 @@
+package planner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/rowform/rowform/hclconfig"
+)
+
+// The destination's rules, checked before anything is written.
+//
+// The row diff says what a sync would change; the checker says which of
+// those changes the destination would refuse. It sits between the diff and
+// the sync's sink: every change is checked in Go for what the catalog alone
+// decides (NOT NULL, length and precision limits), kept in a changeSpool,
+// and, once the diff has ended, checked by the destination server itself
+// for what only it can decide (CHECK constraints, other unique keys,
+// foreign keys, values of types that are not built in). Then the changes
+// that pass are handed on to the sink, so that samples, staging and the
+// writes only ever see rows the destination accepts.
+//
+// Plan and apply run the same checks on the same rows, so a plan's
+// counts.reject is what apply leaves out.
+
+// rejectReason is one reason the destination refuses a row. Reason is
+// shown to users and never holds a value.
+type rejectReason struct {
+	Column     string
+	Constraint string
+	Reason     string
+	// Fix is SQL that, run by the table's owner, makes the destination
+	// accept such rows (optional).
+	Fix string
+}
+
+// rejectTally counts the rows refused for one reason.
+type rejectTally struct {
+	rows     int64
+	examples []string
+}
+
+// checker checks the changes of one diff against the destination's rules.
+type checker struct {
+	p    *Prepared
+	l    *layout
+	down ChangeSink
+	// stream: changes go on to down at once; a rejection is an error (the
+	// initial load, whose plan had none). Otherwise they wait in spool.
+	stream bool
+	spool  *changeSpool
+	// rejected maps a change's sequence number to its first reason.
+	rejected map[int64]int
+	reasons  []rejectReason
+	reasonIx map[rejectReason]int
+	tallies  []rejectTally
+	kinds    map[int64]ChangeKind // kind of each rejected change
+	keys     map[int64]Row        // key copy of each rejected change
+	seq      int64
+	changed  []int
+}
+
+func newChecker(p *Prepared, down ChangeSink, stream bool) *checker {
+	c := &checker{p: p, l: p.layout, down: down, stream: stream,
+		rejected: map[int64]int{}, reasonIx: map[rejectReason]int{},
+		kinds: map[int64]ChangeKind{}, keys: map[int64]Row{}}
+	if !stream {
+		c.spool = &changeSpool{}
+	}
+	return c
+}
+
+// Change checks one change locally and keeps it for the server's checks.
+func (c *checker) Change(kind ChangeKind, src, dst *Row, changed []int) error {
+	seq := c.seq
+	c.seq++
+	row := src
+	if kind == ChangeDelete {
+		row = dst
+	}
+	if kind != ChangeDelete {
+		c.localChecks(seq, kind, src, changed)
+	}
+	if c.stream {
+		if r, ok := c.rejected[seq]; ok {
+			return fmt.Errorf("%w: the destination would refuse the row %s (%s), which the plan did not show", ErrRefusedSincePlan, c.l.renderKey(row), c.reasons[r].Reason)
+		}
+		if c.down != nil {
+			return c.down.Change(kind, src, dst, changed)
+		}
+		return nil
+	}
+	return c.spool.add(kind, src, dst)
+}
+
+// ErrRefusedSincePlan marks a row refused while an initial load streams
+// (DiffIntoEmpty), whose plan refused none: the source changed since.
+var ErrRefusedSincePlan = errors.New("the source changed since the plan")
+
+// NeedsServerChecks reports whether the destination server must check the
+// sync's changes (DiffIntoEmpty cannot: it streams). Syncs without such
+// checks are checked in Go as the rows pass.
+func (p *Prepared) NeedsServerChecks() bool {
+	for _, c := range p.layout.Cols {
+		if c.AsText {
+			return true
+		}
+	}
+	return p.rules.Any()
+}
+
+// reject records that change seq (of kind, with the key of row) is refused
+// for r. A change refused for several reasons counts once in the sync's
+// counts and once in each reason's finding.
+func (c *checker) reject(seq int64, kind ChangeKind, row *Row, r rejectReason) {
+	ix, ok := c.reasonIx[r]
+	if !ok {
+		ix = len(c.reasons)
+		c.reasons = append(c.reasons, r)
+		c.tallies = append(c.tallies, rejectTally{})
+		c.reasonIx[r] = ix
+	}
+	t := &c.tallies[ix]
+	t.rows++
+	t.examples = addExample(t.examples, c.l.renderKey(row))
+	if _, seen := c.rejected[seq]; !seen {
+		c.rejected[seq] = ix
+		c.kinds[seq] = kind
+		var k Row
+		c.l.setKeys(&k, row)
+		c.keys[seq] = k
+	}
+}
+
+// finish runs the server's checks on the kept changes, then hands the
+// changes that pass on to the sink. conn is the destination connection the
+// diff read in (free again now).
+func (c *checker) finish(ctx context.Context, conn *pgx.Conn) error {
+	if c.stream {
+		return nil
+	}
+	defer c.spool.close()
+	if err := c.serverChecks(ctx, conn); err != nil {
+		return err
+	}
+	var seq int64 = -1
+	return c.spool.each(func(kind ChangeKind, src, dst *Row) error {
+		seq++
+		if _, bad := c.rejected[seq]; bad || c.down == nil {
+			return nil
+		}
+		var changed []int
+		if kind == ChangeUpdate {
+			c.changed = c.l.changedColumns(src, dst, c.changed[:0])
+			changed = c.changed
+		}
+		return c.down.Change(kind, src, dst, changed)
+	})
+}
+
+// adjust moves the rejected changes of counts into Reject.
+func (c *checker) adjust(counts *Counts) {
+	for seq := range c.rejected {
+		switch c.kinds[seq] {
+		case ChangeInsert:
+			counts.Insert--
+		case ChangeUpdate:
+			counts.Update--
+		case ChangeDelete:
+			counts.Delete--
+		}
+		counts.Reject++
+	}
+}
+
+// findings returns one rejected_rows finding per reason, in a stable order.
+func (c *checker) findings(onReject hclconfig.OnReject) []Finding {
+	sev := SeverityError
+	if onReject == hclconfig.RejectSkip {
+		sev = SeverityWarning
+	}
+	var out []Finding
+	for i, r := range c.reasons {
+		t := c.tallies[i]
+		what := r.Reason
+		if r.Column != "" {
+			what = fmt.Sprintf("column %q: %s", r.Column, r.Reason)
+		}
+		f := Finding{Severity: sev, Code: CodeRejectedRows,
+			Summary:    fmt.Sprintf("%d row%s would be refused by %s: %s", t.rows, plural(int(t.rows)), c.p.Sync.Table, what),
+			Column:     r.Column,
+			Constraint: r.Constraint,
+			Rows:       t.rows,
+			Examples:   append([]string(nil), t.examples...),
+			Fix:        r.Fix,
+		}
+		if r.Constraint != "" {
+			f.Summary += fmt.Sprintf(" (constraint %s)", r.Constraint)
+		}
+		f.Detail = "Examples: " + joinNames(t.examples) + "."
+		if onReject == hclconfig.RejectSkip {
+			f.Detail += " on_reject = \"skip\": apply leaves these rows out and reports each one."
+		} else {
+			f.Detail += " Fix the source rows (or the destination's rules), or set on_reject = \"skip\" to apply every other row."
+		}
+		out = append(out, f)
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].Column != out[j].Column {
+			return out[i].Column < out[j].Column
+		}
+		return out[i].Summary < out[j].Summary
+	})
+	return out
+}
+
+// rejectedRows lists every rejected change with its first reason, ordered
+// by key.
+func (c *checker) rejectedRows() []RejectedRow {
+	seqs := make([]int64, 0, len(c.rejected))
+	for s := range c.rejected {
+		seqs = append(seqs, s)
+	}
+	sort.Slice(seqs, func(i, j int) bool {
+		a, b := c.keys[seqs[i]], c.keys[seqs[j]]
+		if k := c.l.compareKeys(&a, &b); k != 0 {
+			return k < 0
+		}
+		return seqs[i] < seqs[j]
+	})
+	out := make([]RejectedRow, 0, len(seqs))
+	for _, s := range seqs {
+		r := c.reasons[c.rejected[s]]
+		k := c.keys[s]
+		key := map[string]string{}
+		for i := 0; i < c.l.NKey; i++ {
+			key[c.l.Cols[i].Dest] = c.l.renderColumn(i, k.Values[i])
+		}
+		out = append(out, RejectedRow{Sync: c.p.Sync.Name, Kind: kindName(c.kinds[s]), Key: key,
+			Column: r.Column, Constraint: r.Constraint, Reason: r.Reason})
+	}
+	return out
+}
+
+func kindName(k ChangeKind) string {
+	switch k {
+	case ChangeInsert:
+		return "insert"
+	case ChangeUpdate:
+		return "update"
+	}
+	return "delete"
+}
+
+// localChecks checks what the catalog alone decides about the values a
+// change writes: NOT NULL, and the limits of varchar(n), char(n), bit(n),
+// varbit(n) and numeric(p,s). For an update only the changed columns are
+// written; changed is nil for inserts (every mapped column is written).
+func (c *checker) localChecks(seq int64, kind ChangeKind, src *Row, changed []int) {
+	check := func(i int) {
+		col := &c.l.Cols[i]
+		v := src.Values[i]
+		if v == nil {
+			if col.Catalog.NotNull {
+				c.reject(seq, kind, src, rejectReason{Column: col.Dest,
+					Reason: "NULL into a NOT NULL column"})
+			}
+			return
+		}
+		if why := col.limit.check(v); why != "" {
+			c.reject(seq, kind, src, rejectReason{Column: col.Dest, Reason: why})
+		}
+	}
+	if kind == ChangeInsert {
+		for i := range c.l.Cols {
+			check(i)
+		}
+		return
+	}
+	for _, i := range changed {
+		check(i)
+	}
+}
