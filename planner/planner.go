@@ -245,7 +245,7 @@ func planSync(ctx context.Context, s *hclconfig.Sync, limits *ConnectionLimits, 
 	if res == nil {
 		return sp
 	}
-	for _, f := range res.RejectFindings {
+	for _, f := range res.CheckFindings {
 		add(f)
 	}
 	sp.Diffed = true
@@ -291,10 +291,11 @@ type DiffResult struct {
 	// ChangeDigest when the data has not changed since.
 	Digest string
 	// Rejected lists the changes the destination would refuse (counted in
-	// Counts.Reject, not written), by key; RejectFindings sums them up, one
-	// rejected_rows finding per reason.
-	Rejected       []RejectedRow
-	RejectFindings []Finding
+	// Counts.Reject, not written), by key. CheckFindings are what the
+	// checks found: one rejected_rows finding per reason, and the side
+	// effects of the writes (cascade, triggers).
+	Rejected      []RejectedRow
+	CheckFindings []Finding
 }
 
 // Diff runs the row diff of a prepared sync, calling sink for every change.
@@ -389,7 +390,7 @@ func (p *Prepared) diff(ctx context.Context, dst, src *pgx.Conn, emptyDestinatio
 			Detail:  "Examples: " + joinNames(res.DupKeyExamples) + ". A key must identify one row: deduplicate the source (e.g. DISTINCT ON) or choose a key that is unique."})
 	}
 	return &DiffResult{Counts: res.Counts, SourceRows: res.SourceRows, DestinationRows: res.DestinationRows, Digest: res.Digest,
-		Rejected: chk.rejectedRows(), RejectFindings: chk.findings(p.Sync.OnReject)}, findings, nil
+		Rejected: chk.rejectedRows(), CheckFindings: chk.findings(p.Sync.OnReject)}, findings, nil
 }
 
 func hasHave(n int64) string {

@@ -60,6 +60,9 @@ type checker struct {
 	keys     map[int64]Row        // key copy of each rejected change
 	seq      int64
 	changed  []int
+	// notes are findings about the writes that refuse nothing (cascade,
+	// triggers).
+	notes []Finding
 }
 
 func newChecker(p *Prepared, down ChangeSink, stream bool) *checker {
@@ -175,7 +178,8 @@ func (c *checker) adjust(counts *Counts) {
 	}
 }
 
-// findings returns one rejected_rows finding per reason, in a stable order.
+// findings returns one rejected_rows finding per reason, in a stable order,
+// then the notes.
 func (c *checker) findings(onReject hclconfig.OnReject) []Finding {
 	sev := SeverityError
 	if onReject == hclconfig.RejectSkip {
@@ -213,7 +217,7 @@ func (c *checker) findings(onReject hclconfig.OnReject) []Finding {
 		}
 		return out[i].Summary < out[j].Summary
 	})
-	return out
+	return append(out, c.notes...)
 }
 
 // rejectedRows lists every rejected change with its first reason, ordered
