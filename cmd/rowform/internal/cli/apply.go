@@ -2,7 +2,9 @@ package cli
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -25,6 +27,7 @@ type applyFlags struct {
 	autoApprove      bool
 	lockTimeout      time.Duration
 	statementTimeout time.Duration
+	rejectsFile      string
 	planFile         string
 	args             []string
 }
@@ -34,6 +37,7 @@ func (f *applyFlags) bind(fs *flag.FlagSet) {
 	fs.BoolVar(&f.autoApprove, "auto-approve", false, "apply without asking for confirmation")
 	fs.DurationVar(&f.lockTimeout, "lock-timeout", 0, "wait up to DURATION for another apply of the same table (default: fail at once)")
 	fs.DurationVar(&f.statementTimeout, "statement-timeout", 0, "cancel any statement of the apply that runs longer than DURATION (default: none)")
+	fs.StringVar(&f.rejectsFile, "rejects-file", "", "write every row left out by on_reject = \"skip\" to `FILE`, one JSON object a line")
 }
 
 func (f *applyFlags) setArgs(args []string) { f.args = args }
@@ -73,6 +77,11 @@ Usage: rowform [global options] apply [options] [PLANFILE]
 
   Each sync is applied in one transaction: all of its rows or none. Two
   applies of one table never run at once.
+
+  A sync with on_reject = "skip" writes every row but those the
+  destination would refuse, and lists the ones it left out;
+  -rejects-file=FILE writes all of them to FILE, one JSON object a line
+  (the file is replaced, and left empty when no row was left out).
 
   Exit status: 0 when everything was applied (or there was nothing to do),
   1 when anything failed or was refused.`,
@@ -144,7 +153,7 @@ func runApply(ctx context.Context, inv *invocation, f *applyFlags) int {
 		} else {
 			fmt.Fprintln(inv.stdout, "\nNothing to apply.")
 		}
-		return exitOK
+		return inv.finishRejectsFile(f, &executor.Result{}, exitOK)
 	}
 	if f.planFile == "" && !f.autoApprove {
 		if !inv.confirm() {
@@ -168,12 +177,85 @@ func runApply(ctx context.Context, inv *invocation, f *applyFlags) int {
 	if jsonOut {
 		writeJSON(inv.stdout, newApplyDocument(res, p))
 	} else {
-		inv.writeApplyResult(res, inv.useColor(f.noColor, inv.stdout))
+		inv.writeApplyResult(res, p, f.rejectsFile, inv.useColor(f.noColor, inv.stdout))
 	}
+	code := exitOK
 	if res.Failed() {
+		code = exitError
+	}
+	return inv.finishRejectsFile(f, res, code)
+}
+
+// finishRejectsFile writes -rejects-file, when given, after an apply that
+// got as far as applying (or found nothing to apply), and returns code, or
+// exitError when the file cannot be written.
+func (inv *invocation) finishRejectsFile(f *applyFlags, res *executor.Result, code int) int {
+	if f.rejectsFile == "" {
+		return code
+	}
+	path := f.rejectsFile
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(inv.dir, path)
+	}
+	if err := writeRejectsFile(path, res, inv.redactor.Bytes); err != nil {
+		inv.errorf("apply: writing the rejects file: %s", err)
 		return exitError
 	}
-	return exitOK
+	return code
+}
+
+// writeRejectsFile writes every rejected row of res (SyncResult.Rejected, in
+// sync order) to path as JSON lines: one planner.RejectedRow a line, "key"
+// always an object. The whole content passes through filter (the secret
+// redactor) when it is not nil. The file is replaced atomically: the rows go
+// to a new temporary file in the same directory (created exclusively, mode
+// 0600), which is then renamed over path, so path ends up with mode 0600
+// and holds either its old content or all the rows, never part of them.
+// With no rejected row the file is empty. On failure the temporary file is
+// removed.
+func writeRejectsFile(path string, res *executor.Result, filter func([]byte) []byte) (err error) {
+	var buf bytes.Buffer
+	for _, r := range res.Syncs {
+		for _, row := range r.Rejected {
+			if row.Sync == "" {
+				row.Sync = r.Name
+			}
+			if row.Key == nil {
+				row.Key = map[string]string{}
+			}
+			b, err := json.Marshal(row)
+			if err != nil {
+				return err
+			}
+			buf.Write(b)
+			buf.WriteByte('\n')
+		}
+	}
+	out := buf.Bytes()
+	if filter != nil {
+		out = filter(out)
+	}
+	// os.CreateTemp opens with O_CREATE|O_EXCL and mode 0600.
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			_ = tmp.Close()
+			_ = os.Remove(tmp.Name())
+		}
+	}()
+	if _, err = tmp.Write(out); err != nil {
+		return err
+	}
+	if err = tmp.Sync(); err != nil {
+		return err
+	}
+	if err = tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
 }
 
 // savedVarArgs turns a saved plan's variables into -var arguments.
@@ -211,8 +293,14 @@ func (inv *invocation) confirm() bool {
 	return strings.TrimSpace(line) == "yes"
 }
 
-// writeApplyResult prints what was applied per sync and the closing line.
-func (inv *invocation) writeApplyResult(res *executor.Result, color bool) {
+// maxRejectedShown is how many rejected rows apply's text output lists per
+// sync; -rejects-file has them all.
+const maxRejectedShown = 10
+
+// writeApplyResult prints what was applied per sync, with the rows each
+// left out (on_reject = "skip"), and the closing line. p gives each sync's
+// key order; rejectsFile is -rejects-file.
+func (inv *invocation) writeApplyResult(res *executor.Result, p *planner.Plan, rejectsFile string, color bool) {
 	w := inv.stdout
 	paint := func(code, s string) string {
 		if !color {
@@ -230,8 +318,10 @@ func (inv *invocation) writeApplyResult(res *executor.Result, color bool) {
 			total.Insert += r.Applied.Insert
 			total.Update += r.Applied.Update
 			total.Delete += r.Applied.Delete
-			fmt.Fprintf(w, "%s sync %q: %d inserted, %d updated, %d deleted (%s)\n", paint("32", "✓"), r.Name,
-				r.Applied.Insert, r.Applied.Update, r.Applied.Delete, r.Duration.Round(time.Millisecond))
+			total.Reject += r.Applied.Reject
+			fmt.Fprintf(w, "%s sync %q: %s (%s)\n", paint("32", "✓"), r.Name,
+				appliedCounts(r.Applied), r.Duration.Round(time.Millisecond))
+			writeRejectedRows(w, r, p, rejectsFile, paint)
 		default:
 			failed++
 			fmt.Fprintf(w, "%s sync %q %s: %s\n", paint("31", "✗"), r.Name, r.Status, r.Err)
@@ -242,16 +332,51 @@ func (inv *invocation) writeApplyResult(res *executor.Result, color bool) {
 	}
 	fmt.Fprintln(w)
 	if failed == 0 {
-		fmt.Fprintln(w, paint("1;32", fmt.Sprintf("Apply complete: %d inserted, %d updated, %d deleted in %s.",
-			total.Insert, total.Update, total.Delete, countSyncs(applied))))
+		fmt.Fprintln(w, paint("1;32", fmt.Sprintf("Apply complete: %s in %s.", appliedCounts(total), countSyncs(applied))))
 		return
 	}
 	if applied == 0 {
 		fmt.Fprintln(w, paint("1;31", fmt.Sprintf("Apply failed: %s did not apply; nothing was written.", countSyncs(failed))))
 		return
 	}
-	fmt.Fprintln(w, paint("1;31", fmt.Sprintf("Apply failed: %s did not apply; %s applied (%d inserted, %d updated, %d deleted) and stay%s committed.",
-		countSyncs(failed), countSyncs(applied), total.Insert, total.Update, total.Delete, verbS(applied))))
+	fmt.Fprintln(w, paint("1;31", fmt.Sprintf("Apply failed: %s did not apply; %s applied (%s) and stay%s committed.",
+		countSyncs(failed), countSyncs(applied), appliedCounts(total), verbS(applied))))
+}
+
+// appliedCounts is "8 inserted, 0 updated, 0 deleted", with ", 3 rejected"
+// only when rows were left out, so that output without rejected rows keeps
+// its form.
+func appliedCounts(c planner.Counts) string {
+	s := fmt.Sprintf("%d inserted, %d updated, %d deleted", c.Insert, c.Update, c.Delete)
+	if c.Reject > 0 {
+		s += fmt.Sprintf(", %d rejected", c.Reject)
+	}
+	return s
+}
+
+// writeRejectedRows lists up to maxRejectedShown of the rows r left out,
+// under its result line.
+func writeRejectedRows(w io.Writer, r *executor.SyncResult, p *planner.Plan, rejectsFile string, paint func(code, s string) string) {
+	if len(r.Rejected) == 0 {
+		return
+	}
+	var key []string
+	for _, sp := range p.Syncs {
+		if sp != nil && sp.Name == r.Name {
+			key = sp.Key
+		}
+	}
+	fmt.Fprintf(w, "    %s %d rejected:\n", paint("31", "!"), len(r.Rejected))
+	for _, row := range r.Rejected[:min(len(r.Rejected), maxRejectedShown)] {
+		fmt.Fprintf(w, "        %s\n", views.RejectedRowText(row, key))
+	}
+	if more := len(r.Rejected) - maxRejectedShown; more > 0 {
+		where := "-rejects-file=FILE writes them all"
+		if rejectsFile != "" {
+			where = "all in " + rejectsFile
+		}
+		fmt.Fprintf(w, "        ... and %d more (%s)\n", more, where)
+	}
 }
 
 func countSyncs(n int) string {
@@ -277,12 +402,17 @@ type applyDocument struct {
 }
 
 type applySyncResult struct {
-	Name           string         `json:"name"`
-	Table          string         `json:"table"`
-	Status         string         `json:"status"`
-	Applied        planner.Counts `json:"applied"`
-	Error          string         `json:"error,omitempty"`
-	OutcomeUnknown bool           `json:"outcome_unknown,omitempty"`
+	Name   string `json:"name"`
+	Table  string `json:"table"`
+	Status string `json:"status"`
+	// Applied are the counts of rows written, and in "reject" of rows left
+	// out.
+	Applied planner.Counts `json:"applied"`
+	// Rejected lists the rows left out (on_reject = "skip"); always an
+	// array.
+	Rejected       []planner.RejectedRow `json:"rejected"`
+	Error          string                `json:"error,omitempty"`
+	OutcomeUnknown bool                  `json:"outcome_unknown,omitempty"`
 }
 
 type applySummary struct {
@@ -291,17 +421,26 @@ type applySummary struct {
 	Insert int64 `json:"insert"`
 	Update int64 `json:"update"`
 	Delete int64 `json:"delete"`
+	Reject int64 `json:"reject"`
 }
 
 func newApplyDocument(res *executor.Result, p *planner.Plan) applyDocument {
 	doc := applyDocument{FormatVersion: planner.FormatVersion, Applied: !res.Failed(), Syncs: []applySyncResult{}}
 	if len(res.Syncs) == 0 {
 		for _, sp := range p.Syncs {
-			doc.Syncs = append(doc.Syncs, applySyncResult{Name: sp.Name, Table: sp.Table, Status: string(executor.StatusNoChanges)})
+			doc.Syncs = append(doc.Syncs, applySyncResult{Name: sp.Name, Table: sp.Table, Status: string(executor.StatusNoChanges),
+				Rejected: []planner.RejectedRow{}})
 		}
 	}
 	for _, r := range res.Syncs {
-		sr := applySyncResult{Name: r.Name, Table: r.Table, Status: string(r.Status), Applied: r.Applied, OutcomeUnknown: r.OutcomeUnknown}
+		sr := applySyncResult{Name: r.Name, Table: r.Table, Status: string(r.Status), Applied: r.Applied, OutcomeUnknown: r.OutcomeUnknown,
+			Rejected: []planner.RejectedRow{}}
+		for _, row := range r.Rejected {
+			if row.Key == nil {
+				row.Key = map[string]string{}
+			}
+			sr.Rejected = append(sr.Rejected, row)
+		}
 		if r.Err != nil {
 			sr.Error = r.Err.Error()
 			doc.Summary.Failed++
@@ -309,6 +448,7 @@ func newApplyDocument(res *executor.Result, p *planner.Plan) applyDocument {
 		doc.Summary.Insert += r.Applied.Insert
 		doc.Summary.Update += r.Applied.Update
 		doc.Summary.Delete += r.Applied.Delete
+		doc.Summary.Reject += r.Applied.Reject
 		doc.Syncs = append(doc.Syncs, sr)
 	}
 	doc.Summary.Syncs = len(doc.Syncs)

@@ -36,7 +36,7 @@ type runFlags struct {
 func (f *runFlags) bind(fs *flag.FlagSet) {
 	fs.Var(&f.vars, "var", "set a variable: -var name=value (repeatable)")
 	fs.Var(&f.varFiles, "var-file", "read variable values from a file (repeatable)")
-	fs.Var(&f.syncs, "sync", "plan only this sync (repeatable)")
+	fs.Var(&f.syncs, "sync", "plan only this sync and the syncs it depends on (repeatable)")
 	fs.BoolVar(&f.json, "json", false, "machine-readable output on stdout; same as -format=json")
 	fs.StringVar(&f.format, "format", "", "output format: text, json or markdown (default text)")
 	fs.BoolVar(&f.noColor, "no-color", false, "print no ANSI colors (also NO_COLOR=1)")
@@ -151,8 +151,17 @@ func (inv *invocation) statusLine(enabled bool) (show func(format string, args .
 		}
 }
 
-// computePlan runs the planner with the run flags.
+// computePlan runs the planner with the run flags. Except with -json, it
+// first says on stderr which syncs -sync takes along because the named ones
+// depend on them.
 func (inv *invocation) computePlan(ctx context.Context, cfg *hclconfig.Config, f *runFlags) (*planner.Plan, error) {
+	if f.format != views.FormatJSON {
+		_, added, err := planner.SelectSyncs(cfg, f.syncs)
+		if err != nil {
+			return nil, err
+		}
+		inv.writeIncludedSyncs(added)
+	}
 	show, done := inv.statusLine(f.format == views.FormatText)
 	defer done()
 	opts := planner.Options{Syncs: f.syncs, ShowRows: f.showRows, Environ: inv.environ}
@@ -160,4 +169,12 @@ func (inv *invocation) computePlan(ctx context.Context, cfg *hclconfig.Config, f
 		opts.Progress = func(sync string, rows int64) { show("%s: %d rows read", sync, rows) }
 	}
 	return planner.Compute(ctx, cfg, opts)
+}
+
+// writeIncludedSyncs says, one line each on stderr, which syncs a plan
+// limited by -sync covers because a sync of the plan depends on them.
+func (inv *invocation) writeIncludedSyncs(added []planner.IncludedSync) {
+	for _, a := range added {
+		fmt.Fprintf(inv.stderr, "Including sync %q (sync %q depends on it).\n", a.Name, a.DependedOnBy)
+	}
 }
