@@ -63,6 +63,10 @@ type SyncResult struct {
 	// Rejected lists the rows left out because the destination would refuse
 	// them (on_reject = "skip"); len(Rejected) == Applied.Reject.
 	Rejected []planner.RejectedRow
+	// Rewritten lists the columns whose stored values differ from the
+	// values written (a trigger changed them): the next plan shows those
+	// rows again.
+	Rewritten []Rewritten
 	// Err says why the sync failed or was skipped.
 	Err error
 	// OutcomeUnknown is set when the connection was lost during COMMIT:
@@ -171,12 +175,11 @@ func applySync(ctx context.Context, connector *pgconnect.Connector, s *hclconfig
 		return
 	}
 	for attempt := 1; ; attempt++ {
-		counts, rejected, err := attemptSync(ctx, connector, s, sp, opts)
+		a, err := attemptSync(ctx, connector, s, sp, opts)
 		if err == nil {
-			r.Applied = counts
-			r.Rejected = rejected
+			r.Applied, r.Rejected, r.Rewritten = a.counts, a.rejected, a.rewritten
 			r.Status = StatusApplied
-			if counts.Changes() == 0 {
+			if a.counts.Changes() == 0 {
 				r.Status = StatusNoChanges
 			}
 			return
@@ -212,8 +215,8 @@ func (e *commitError) Unwrap() error { return e.err }
 
 // attemptSync is one transaction: lock, diff, stale check, stage, merge,
 // verify counts, commit.
-func attemptSync(ctx context.Context, connector *pgconnect.Connector, s *hclconfig.Sync, sp *planner.SyncPlan, opts Options) (planner.Counts, []planner.RejectedRow, error) {
-	var zero planner.Counts
+func attemptSync(ctx context.Context, connector *pgconnect.Connector, s *hclconfig.Sync, sp *planner.SyncPlan, opts Options) (*attempt, error) {
+	var rewritten []Rewritten
 	progress := func(phase string, n int64) {
 		if opts.Progress != nil {
 			opts.Progress(s.Name, phase, n)
@@ -221,11 +224,11 @@ func attemptSync(ctx context.Context, connector *pgconnect.Connector, s *hclconf
 	}
 	dcfg, err := pgconnect.Config(s.Destination, planner.ApplicationName(s.Name))
 	if err != nil {
-		return zero, nil, err
+		return nil, err
 	}
 	dst, err := connector.Connect(ctx, s.Destination, dcfg)
 	if err != nil {
-		return zero, nil, err
+		return nil, err
 	}
 	pid := dst.PgConn().PID()
 	defer func() {
@@ -238,11 +241,11 @@ func attemptSync(ctx context.Context, connector *pgconnect.Connector, s *hclconf
 	if s.Source.Type == hclconfig.SourcePostgres {
 		src, err = planner.ConnectReadOnly(ctx, connector, s.Source.Server, s.Name)
 		if err != nil {
-			return zero, nil, err
+			return nil, err
 		}
 		defer src.Close(context.WithoutCancel(ctx))
 		if _, err := src.Exec(ctx, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"); err != nil {
-			return zero, nil, fmt.Errorf("starting the source transaction: %w", err)
+			return nil, fmt.Errorf("starting the source transaction: %w", err)
 		}
 	}
 
@@ -265,31 +268,31 @@ func attemptSync(ctx context.Context, connector *pgconnect.Connector, s *hclconf
 		progress(phase, -1)
 	}
 	if err := takeLock(ctx, dst, table, opts.LockTimeout, waiting); err != nil {
-		return zero, nil, lostConnection(connector, s, err)
+		return nil, lostConnection(connector, s, err)
 	}
 	lockTimeout := opts.LockTimeout
 	if lockTimeout <= 0 {
 		lockTimeout = 10 * time.Second
 	}
 	if _, err := dst.Exec(ctx, fmt.Sprintf("SET LOCAL lock_timeout = %d", lockTimeout.Milliseconds())); err != nil {
-		return zero, nil, err
+		return nil, err
 	}
 	if _, err := dst.Exec(ctx, fmt.Sprintf("SET LOCAL statement_timeout = %d", opts.StatementTimeout.Milliseconds())); err != nil {
-		return zero, nil, err
+		return nil, err
 	}
 	// Deferrable constraints are checked at COMMIT, against the end state:
 	// a swap of unique values, or a child updated to a parent inserted
 	// later in the transaction, then applies.
 	if _, err := dst.Exec(ctx, "SET CONSTRAINTS ALL DEFERRED"); err != nil {
-		return zero, nil, err
+		return nil, err
 	}
 
 	prep, findings := planner.Prepare(ctx, s, dst, src)
 	if err := findingsError(s, findings); err != nil {
-		return zero, nil, err
+		return nil, err
 	}
 	if prep == nil {
-		return zero, nil, fmt.Errorf("%w: %s", ErrStale, describeFindings(findings))
+		return nil, fmt.Errorf("%w: %s", ErrStale, describeFindings(findings))
 	}
 	cols := prep.Columns()
 	nkey := 0
@@ -298,22 +301,23 @@ func attemptSync(ctx context.Context, connector *pgconnect.Connector, s *hclconf
 			nkey++
 		}
 	}
-	m := &merge{conn: dst, table: prep.Table, cols: cols, nkey: nkey, progress: progress}
+	m := &merge{conn: dst, table: prep.Table, cols: cols, nkey: nkey, progress: progress,
+		watchRewrites: len(prep.RewritingTriggers()) > 0}
 	if s.Source.Type == hclconfig.SourcePostgres && sp.DestinationRows == 0 &&
 		sp.Counts == (planner.Counts{Insert: sp.Counts.Insert}) && sp.Counts.Insert > 0 && m.directInsert() && !prep.NeedsServerChecks() {
 		counts, err := m.load(ctx, prep, src, sp)
 		if err != nil {
-			return zero, nil, lostConnection(connector, s, err)
+			return nil, lostConnection(connector, s, err)
 		}
 		if err := commit(ctx, dst); err != nil {
-			return zero, nil, err
+			return nil, err
 		}
 		committed = true
-		return counts, nil, nil
+		return &attempt{counts: counts}, nil
 	}
 	sink, err := newStagingSink(len(cols), nkey)
 	if err != nil {
-		return zero, nil, err
+		return nil, err
 	}
 	defer sink.close()
 	progress("diffing", 0)
@@ -321,27 +325,39 @@ func attemptSync(ctx context.Context, connector *pgconnect.Connector, s *hclconf
 	if err != nil && s.Source.Type == hclconfig.SourceCSV && isServerError(err) {
 		// The plan converted every value; a value the server now refuses
 		// means the file changed since.
-		return zero, nil, fmt.Errorf("%w: %s no longer converts as it did when planned (%s); nothing was written — run 'rowform plan' again",
+		return nil, fmt.Errorf("%w: %s no longer converts as it did when planned (%s); nothing was written — run 'rowform plan' again",
 			ErrStale, s.Source.Address(), errorSummary(err))
 	}
 	if err != nil {
-		return zero, nil, lostConnection(connector, s, err)
+		return nil, lostConnection(connector, s, err)
 	}
 	if err := staleness(sp, res, findings); err != nil {
-		return zero, nil, err
+		return nil, err
 	}
 	if res.Counts.Changes() == 0 {
-		return res.Counts, res.Rejected, nil // nothing to write; the deferred ROLLBACK ends the transaction
+		return &attempt{counts: res.Counts, rejected: res.Rejected}, nil // nothing to write; the deferred ROLLBACK ends the transaction
 	}
 
 	if err := m.run(ctx, sink, res.Counts); err != nil {
-		return zero, nil, lostConnection(connector, s, err)
+		return nil, lostConnection(connector, s, err)
+	}
+	if m.watchRewrites {
+		if rewritten, err = m.rewritten(ctx, res.Counts); err != nil {
+			return nil, lostConnection(connector, s, err)
+		}
 	}
 	if err := commit(ctx, dst); err != nil {
-		return zero, nil, err
+		return nil, err
 	}
 	committed = true
-	return res.Counts, res.Rejected, nil
+	return &attempt{counts: res.Counts, rejected: res.Rejected, rewritten: rewritten}, nil
+}
+
+// attempt is what one successful attemptSync did.
+type attempt struct {
+	counts    planner.Counts
+	rejected  []planner.RejectedRow
+	rewritten []Rewritten
 }
 
 // staleness compares the diff an apply just ran with the plan's. The plan
@@ -487,6 +503,9 @@ type merge struct {
 	cols     []planner.ColumnInfo
 	nkey     int
 	progress func(string, int64)
+	// watchRewrites: BEFORE ROW triggers may change the rows written, so
+	// they are compared with the staged rows after the writes.
+	watchRewrites bool
 }
 
 func (m *merge) run(ctx context.Context, sink *stagingSink, want planner.Counts) error {
@@ -509,8 +528,10 @@ func (m *merge) run(ctx context.Context, sink *stagingSink, want planner.Counts)
 			return err
 		}
 		m.progress("deleting", staged)
-		sql := fmt.Sprintf("DELETE FROM %s AS t USING rowform_delete AS s WHERE %s", t, m.keyMatch())
-		if err := m.exec(ctx, sql, "delete", staged); err != nil {
+		stmt := func(from string) string {
+			return fmt.Sprintf("DELETE FROM %s AS t USING %s AS s WHERE %s", t, from, m.keyMatch())
+		}
+		if err := m.execLocated(ctx, stmt, "rowform_delete", "delete", staged); err != nil {
 			return err
 		}
 	}
@@ -523,8 +544,10 @@ func (m *merge) run(ctx context.Context, sink *stagingSink, want planner.Counts)
 		for i := m.nkey; i < len(m.cols); i++ {
 			set = append(set, fmt.Sprintf("%s = %s", pgx.Identifier{m.cols[i].Name}.Sanitize(), m.value(i)))
 		}
-		sql := fmt.Sprintf("UPDATE %s AS t SET %s FROM rowform_update AS s WHERE %s", t, strings.Join(set, ", "), m.keyMatch())
-		if err := m.exec(ctx, sql, "update", want.Update); err != nil {
+		stmt := func(from string) string {
+			return fmt.Sprintf("UPDATE %s AS t SET %s FROM %s AS s WHERE %s", t, strings.Join(set, ", "), from, m.keyMatch())
+		}
+		if err := m.execLocated(ctx, stmt, "rowform_update", "update", want.Update); err != nil {
 			return err
 		}
 	}
@@ -538,9 +561,26 @@ func (m *merge) run(ctx context.Context, sink *stagingSink, want planner.Counts)
 			return err
 		}
 		m.progress("inserting", want.Insert)
+		if _, err := m.conn.Exec(ctx, "SAVEPOINT rowform_write"); err != nil {
+			return err
+		}
 		tag, err := m.conn.PgConn().CopyFrom(ctx, r, m.copyIntoTable())
 		if err != nil {
-			return describeWriteError("insert", err)
+			werr := describeWriteError("insert", err)
+			if !isServerError(err) {
+				return werr
+			}
+			// Stage the rows to find the one the table refuses.
+			if _, rerr := m.conn.Exec(ctx, "ROLLBACK TO SAVEPOINT rowform_write"); rerr != nil {
+				return werr
+			}
+			if serr := m.stage(ctx, "rowform_insert", sink.inserts, m.cols); serr != nil {
+				return werr
+			}
+			return m.locate(ctx, m.insertStatement, "rowform_insert", "insert", werr)
+		}
+		if _, err := m.conn.Exec(ctx, "RELEASE SAVEPOINT rowform_write"); err != nil {
+			return err
 		}
 		return countMismatch("insert", tag.RowsAffected(), want.Insert)
 	}
@@ -549,23 +589,30 @@ func (m *merge) run(ctx context.Context, sink *stagingSink, want planner.Counts)
 			return err
 		}
 		m.progress("inserting", want.Insert)
-		var names, vals []string
-		for i, c := range m.cols {
-			names = append(names, pgx.Identifier{c.Name}.Sanitize())
-			vals = append(vals, m.value(i))
-		}
-		sql := fmt.Sprintf("INSERT INTO %s (%s) SELECT %s FROM rowform_insert AS s", t, strings.Join(names, ", "), strings.Join(vals, ", "))
-		if err := m.exec(ctx, sql, "insert", want.Insert); err != nil {
+		if err := m.execLocated(ctx, m.insertStatement, "rowform_insert", "insert", want.Insert); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
+// insertStatement inserts the staged rows of from (aliased s).
+func (m *merge) insertStatement(from string) string {
+	var names, vals []string
+	for i, c := range m.cols {
+		names = append(names, pgx.Identifier{c.Name}.Sanitize())
+		vals = append(vals, m.value(i))
+	}
+	return fmt.Sprintf("INSERT INTO %s (%s) SELECT %s FROM %s AS s", m.table.Ident(), strings.Join(names, ", "), strings.Join(vals, ", "), from)
+}
+
 // directInsert reports whether staged rows have exactly the destination's
 // binary formats, so that inserts can be copied into the table as they are.
 // Columns carried as text (types that are not built in) need a cast.
 func (m *merge) directInsert() bool {
+	if m.watchRewrites {
+		return false // the written rows are compared with the staged ones
+	}
 	for _, c := range m.cols {
 		if c.AsText {
 			return false

@@ -60,6 +60,7 @@ func (e *copyEncoder) finish() error {
 type stagingFile struct {
 	f *os.File
 	*copyEncoder
+	finished bool
 }
 
 func newStagingFile(width int) (*stagingFile, error) {
@@ -74,8 +75,11 @@ func newStagingFile(width int) (*stagingFile, error) {
 
 // reader finishes the file and returns it from the start.
 func (s *stagingFile) reader() (io.Reader, error) {
-	if err := s.finish(); err != nil {
-		return nil, fmt.Errorf("writing the staging file: %w", err)
+	if !s.finished {
+		if err := s.finish(); err != nil {
+			return nil, fmt.Errorf("writing the staging file: %w", err)
+		}
+		s.finished = true
 	}
 	if _, err := s.f.Seek(0, io.SeekStart); err != nil {
 		return nil, err

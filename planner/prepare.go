@@ -43,7 +43,7 @@ type Prepared struct {
 func (p *Prepared) Columns() []ColumnInfo {
 	out := make([]ColumnInfo, len(p.layout.Cols))
 	for i, c := range p.layout.Cols {
-		out[i] = ColumnInfo{Name: c.Dest, Type: c.Catalog.Type, StagingType: c.CastType, AsText: c.AsText, Key: i < p.layout.NKey}
+		out[i] = ColumnInfo{Name: c.Dest, Type: c.Catalog.Type, StagingType: c.CastType, AsText: c.AsText, Key: i < p.layout.NKey, Sensitive: c.Sensitive}
 	}
 	return out
 }
@@ -58,6 +58,8 @@ type ColumnInfo struct {
 	// AsText: the Row value is text and needs a cast to Type when written.
 	AsText bool
 	Key    bool
+	// Sensitive: the column's values are never shown.
+	Sensitive bool
 }
 
 // prepare checks a sync's structure on open connections. dst is the
@@ -207,6 +209,10 @@ func prepare(ctx context.Context, s *hclconfig.Sync, dst, src *pgx.Conn, showFin
 			Summary: fmt.Sprintf("%s has no primary key or unique constraint on (%s)", table, strings.Join(s.Key, ", ")),
 			Detail:  "rowform matches rows by key, so the key must be unique in the destination." + describeKeys(t),
 			Fix:     fmt.Sprintf("ALTER TABLE %s ADD CONSTRAINT %s UNIQUE (%s);", t.Ident(), pgx.Identifier{name}.Sanitize(), catalog.IdentList(s.Key))}
+		add(f)
+	}
+	// Keys the diff cannot match as the unique key does (keyequality.go).
+	for _, f := range keyEqualityFindings(s, t) {
 		add(f)
 	}
 

@@ -124,3 +124,19 @@ func singleColumn(cols []string) string {
 	}
 	return ""
 }
+
+// RewritingTriggers names the enabled user triggers of the destination
+// table that run BEFORE each inserted or updated row, and so may store
+// other values than the ones written.
+func (p *Prepared) RewritingTriggers() []string {
+	if p.rules == nil {
+		return nil
+	}
+	var out []string
+	for _, t := range p.rules.Triggers {
+		if t.Before && t.Row && (t.Insert || t.Update) {
+			out = append(out, t.Name)
+		}
+	}
+	return out
+}
