@@ -95,16 +95,16 @@ func (l columnLimit) castExpr(expr string) string {
 func (l columnLimit) check(v []byte) string {
 	switch l.kind {
 	case limitVarchar:
-		if n := utf8.RuneCount(v); n > l.n {
-			return fmt.Sprintf("value too long for %s (%d characters)", l.typ, n)
+		if utf8.RuneCount(v) > l.n {
+			return fmt.Sprintf("value too long for %s", l.typ)
 		}
 	case limitBpchar:
 		end := len(v)
 		for end > 0 && v[end-1] == ' ' {
 			end--
 		}
-		if n := utf8.RuneCount(v[:end]); n > l.n {
-			return fmt.Sprintf("value too long for %s (%d characters)", l.typ, n)
+		if utf8.RuneCount(v[:end]) > l.n {
+			return fmt.Sprintf("value too long for %s (it would be cut)", l.typ)
 		}
 	case limitBit, limitVarbit:
 		if len(v) < 4 {
@@ -112,10 +112,10 @@ func (l columnLimit) check(v []byte) string {
 		}
 		bits := int(int32(binary.BigEndian.Uint32(v)))
 		if l.kind == limitBit && bits != l.n {
-			return fmt.Sprintf("bit string length %d does not match type %s", bits, l.typ)
+			return fmt.Sprintf("bit string length does not match type %s", l.typ)
 		}
 		if l.kind == limitVarbit && bits > l.n {
-			return fmt.Sprintf("bit string too long for type %s (%d bits)", l.typ, bits)
+			return fmt.Sprintf("bit string too long for type %s", l.typ)
 		}
 	case limitNumeric:
 		return l.checkNumeric(v)
