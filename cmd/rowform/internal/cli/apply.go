@@ -147,7 +147,10 @@ func runApply(ctx context.Context, inv *invocation, f *applyFlags) int {
 		}
 		return inv.applyFailed(jsonOut, errors.New("the plan has errors (see above); nothing was applied. Fix them and run apply again"))
 	}
-	if !p.HasChanges() {
+	// A plan that only rejects rows still goes to the executor, which
+	// writes nothing but lists the rows, so that they are reported every
+	// time they are left out.
+	if !p.HasChanges() && p.Summary.Reject == 0 {
 		if jsonOut {
 			writeJSON(inv.stdout, newApplyDocument(&executor.Result{}, p))
 		} else {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -312,9 +313,7 @@ func TestApplyDocumentRejected(t *testing.T) {
 // after every apply that gets as far as applying (empty when no row was
 // left out), also when there is nothing to apply, and a file that cannot be
 // written fails the command.
-//
-// Once the executor fills SyncResult.Rejected, this is the test to extend
-// with a sync that has on_reject = "skip" and a row the destination refuses.
+// TestApplyRejectsFileSkip covers the file with rows in it.
 func TestApplyRejectsFileEndToEnd(t *testing.T) {
 	t.Parallel()
 	e := applyEnv(t)
@@ -428,5 +427,104 @@ sync "` + s.name + `" {
 		if got := e.DstQuery(`SELECT count(*) FROM ` + table)[0]; got != want {
 			t.Errorf("after apply -sync=parent, %s has %s rows, want %s", table, got, want)
 		}
+	}
+}
+
+// TestApplyRejectsFileSkip: with on_reject = "skip", apply writes the rows
+// the destination accepts, lists the first 10 it left out, and
+// -rejects-file has all of them; an apply with nothing else to do still
+// reports them; once the table accepts them they are applied and the file
+// is empty.
+func TestApplyRejectsFileSkip(t *testing.T) {
+	t.Parallel()
+	e := synctest.New(t)
+	// Names n1..n9 fit varchar(2); n10..n25 are too long.
+	e.Src(`CREATE TABLE items (id bigint, name text)`)
+	e.Src(`INSERT INTO items SELECT g, 'n' || g FROM generate_series(1, 25) g`)
+	e.Dst(`CREATE TABLE items (id bigint PRIMARY KEY, name varchar(2))`)
+	e.WriteFile("main.hcl", e.Servers()+`
+sync "items" {
+  source      = source.postgres.src
+  query       = "SELECT id, name FROM items"
+  destination = destination.postgres.dst
+  table       = "items"
+  behavior    = "update_or_create"
+  key         = ["id"]
+  on_reject   = "skip"
+}
+`)
+	path := filepath.Join(e.Dir, "rejects.jsonl")
+	requireRejects := func(when string) {
+		t.Helper()
+		rows := readRejectsFile(t, path)
+		if len(rows) != 16 {
+			t.Fatalf("%s: the file holds %d rows, want 16: %+v", when, len(rows), rows)
+		}
+		ids := map[string]bool{}
+		for _, r := range rows {
+			if r.Sync != "items" || r.Kind != "insert" || r.Reason == "" {
+				t.Errorf("%s: rejected row %+v", when, r)
+			}
+			ids[r.Key["id"]] = true
+		}
+		for id := 10; id <= 25; id++ {
+			if !ids[strconv.Itoa(id)] {
+				t.Errorf("%s: id %d is not in the file: %+v", when, id, rows)
+			}
+		}
+	}
+
+	r := runCLIWith(t, e.Environ, "", "-chdir="+e.Dir, "apply", "-auto-approve", "-no-color", "-rejects-file=rejects.jsonl")
+	r.expect(t, exitOK)
+	for _, want := range []string{
+		"Plan: 9 to insert, 0 to update, 0 to delete, 16 rejected in 1 sync; 1 warning.",
+		`✓ sync "items": 9 inserted, 0 updated, 0 deleted, 16 rejected (`,
+		"    ! 16 rejected:\n        insert id=",
+		"        ... and 6 more (all in rejects.jsonl)\n",
+		"Apply complete: 9 inserted, 0 updated, 0 deleted, 16 rejected in 1 sync.",
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("apply output lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	if got := e.DstQuery(`SELECT count(*) FROM items`)[0]; got != "9" {
+		t.Errorf("the table has %s rows, want 9", got)
+	}
+	requireRejects("first apply")
+	fi, err := os.Stat(path)
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("the rejects file: %v, %v", fi, err)
+	}
+
+	// Nothing else to do: the rows are still reported, in -json too.
+	r = runCLIWith(t, e.Environ, "", "-chdir="+e.Dir, "apply", "-auto-approve", "-json", "-rejects-file=rejects.jsonl")
+	r.expect(t, exitOK)
+	var doc struct {
+		Syncs []struct {
+			Status   string                `json:"status"`
+			Applied  map[string]int64      `json:"applied"`
+			Rejected []planner.RejectedRow `json:"rejected"`
+		} `json:"syncs"`
+		Summary map[string]int64 `json:"summary"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil {
+		t.Fatalf("%v:\n%s", err, r.stdout)
+	}
+	if len(doc.Syncs) != 1 || doc.Syncs[0].Status != "no_changes" || len(doc.Syncs[0].Rejected) != 16 ||
+		doc.Syncs[0].Applied["reject"] != 16 || doc.Summary["reject"] != 16 {
+		t.Errorf("second apply -json:\n%s", r.stdout)
+	}
+	requireRejects("second apply")
+
+	// Once the table takes the long names, they are applied and nothing is
+	// rejected.
+	e.Dst(`ALTER TABLE items ALTER COLUMN name TYPE text`)
+	r = runCLIWith(t, e.Environ, "", "-chdir="+e.Dir, "apply", "-auto-approve", "-no-color", "-rejects-file=rejects.jsonl")
+	r.expect(t, exitOK)
+	if !strings.Contains(r.stdout, "Apply complete: 16 inserted, 0 updated, 0 deleted in 1 sync.") {
+		t.Errorf("third apply:\n%s", r.stdout)
+	}
+	if rows := readRejectsFile(t, path); len(rows) != 0 {
+		t.Errorf("nothing was rejected, but the file holds %+v", rows)
 	}
 }
