@@ -41,8 +41,12 @@ const (
 	// orderBytes: ORDER BY value [COLLATE "C"], compared as bytes (text,
 	// varchar, uuid, bool).
 	orderBytes
-	// orderText: ORDER BY value::text COLLATE "C" from an extra column,
-	// compared as bytes; for every other type.
+	// orderText: ORDER BY an extra column COLLATE "C", compared as bytes;
+	// for every other type, and for every key whose type's equality is not
+	// byte equality. The extra column is the value's canonical text form
+	// (column.canonicalKey), in which values the destination's unique index
+	// holds equal (numeric 1.0 and 1.00, citext 'A' and 'a') have equal
+	// bytes; hashing and matching use it instead of the value.
 	orderText
 )
 
@@ -102,6 +106,9 @@ func (c column) castExpr(expr string) string {
 }
 
 func orderFor(c column) keyOrder {
+	if canonOf(c) != canonNone {
+		return orderText
+	}
 	if c.AsText {
 		return orderBytes
 	}
@@ -157,11 +164,12 @@ func isCollatable(c column) bool {
 	return c.AsText || c.Catalog.TypeOID == oidText || c.Catalog.TypeOID == oidVarchar
 }
 
-// textKeySelect renders the extra text sort columns.
+// textKeySelect renders the extra text sort columns: the canonical text
+// form of each orderText key (expr(i) is the value of column i).
 func (l *layout) textKeySelect(expr func(i int) string) string {
 	var b strings.Builder
 	for t, i := range l.TextKeys {
-		fmt.Fprintf(&b, ", (%s)::text AS k%d", expr(i), t)
+		fmt.Fprintf(&b, ", %s AS k%d", l.Cols[i].canonicalKey(expr(i)), t)
 	}
 	return b.String()
 }

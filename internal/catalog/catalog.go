@@ -49,16 +49,24 @@ type Column struct {
 	// for varchar(n) and char(n) it is n+4, for bit(n) and varbit(n) n, for
 	// numeric(p,s) ((p << 16) | (s & 0x7ff)) + 4.
 	TypeMod int32
-	// BaseTypeOID is the type behind a domain, else TypeOID.
+	// BaseTypeOID is the type behind a domain (behind every level of a
+	// domain over a domain), else TypeOID.
 	BaseTypeOID uint32
-	NotNull     bool
-	HasDefault  bool
+	// BaseTypeName is the unqualified name (pg_type.typname) of the type
+	// BaseTypeOID is, e.g. "numeric", "bpchar" or "citext".
+	BaseTypeName string
+	NotNull      bool
+	HasDefault   bool
 	// Identity is "a" (always), "d" (by default) or "".
 	Identity string
 	// Generated is "s" for a stored generated column, else "".
 	Generated string
 	// Collation is the column's collation name, "" for non-collatable types.
 	Collation string
+	// NondeterministicCollation: the column's collation is nondeterministic
+	// (CREATE COLLATION ... deterministic = false), so values with different
+	// bytes may be equal.
+	NondeterministicCollation bool
 }
 
 // Filled reports whether PostgreSQL fills the column on INSERT when it is
@@ -74,6 +82,10 @@ type UniqueKey struct {
 	Columns []string
 	// NullsDistinct is false for UNIQUE NULLS NOT DISTINCT (PostgreSQL 15+).
 	NullsDistinct bool
+	// NondeterministicColumns lists the columns the key compares under a
+	// nondeterministic collation (the index's, which may differ from the
+	// column's).
+	NondeterministicColumns []string
 }
 
 // Column returns the named column, or nil.
@@ -133,11 +145,19 @@ WHERE n.nspname = $1 AND c.relname = $2`, schema, name).Scan(&t.OID, &t.Kind, &t
 	}
 	rows, err := q.Query(ctx, `
 SELECT a.attname, a.atttypid, format_type(a.atttypid, a.atttypmod), format_type(a.atttypid, NULL), a.atttypmod,
-       COALESCE(NULLIF(t.typbasetype, 0), a.atttypid),
+       base.oid, base.typname::text,
        a.attnotnull, a.atthasdef, a.attidentity::text, a.attgenerated::text,
-       COALESCE(co.collname, '')
+       COALESCE(co.collname, ''), NOT COALESCE(co.collisdeterministic, true)
 FROM pg_attribute a
 JOIN pg_type t ON t.oid = a.atttypid
+CROSS JOIN LATERAL (
+  WITH RECURSIVE d(oid, typname, typbasetype, depth) AS (
+    SELECT t.oid, t.typname, t.typbasetype, 0
+    UNION ALL
+    SELECT b.oid, b.typname, b.typbasetype, d.depth + 1
+    FROM d JOIN pg_type b ON b.oid = d.typbasetype
+  )
+  SELECT d.oid, d.typname FROM d ORDER BY d.depth DESC LIMIT 1) AS base
 LEFT JOIN pg_collation co ON co.oid = a.attcollation AND a.attcollation <> 0
 WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped
 ORDER BY a.attnum`, t.OID)
@@ -146,7 +166,7 @@ ORDER BY a.attnum`, t.OID)
 	}
 	for rows.Next() {
 		var c Column
-		if err := rows.Scan(&c.Name, &c.TypeOID, &c.Type, &c.TypeNoMod, &c.TypeMod, &c.BaseTypeOID, &c.NotNull, &c.HasDefault, &c.Identity, &c.Generated, &c.Collation); err != nil {
+		if err := rows.Scan(&c.Name, &c.TypeOID, &c.Type, &c.TypeNoMod, &c.TypeMod, &c.BaseTypeOID, &c.BaseTypeName, &c.NotNull, &c.HasDefault, &c.Identity, &c.Generated, &c.Collation, &c.NondeterministicCollation); err != nil {
 			rows.Close()
 			return nil, err
 		}
@@ -164,7 +184,11 @@ SELECT COALESCE(con.conname, ic.relname),
              JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
              ORDER BY k.ord)::text[],
        i.indnkeyatts,
-       NOT COALESCE(i.indnullsnotdistinct, false)
+       NOT COALESCE(i.indnullsnotdistinct, false),
+       ARRAY(SELECT a.attname FROM unnest(i.indkey::int2[], i.indcollation::oid[]) k(attnum, coll)
+             JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+             JOIN pg_collation co ON co.oid = k.coll
+             WHERE NOT co.collisdeterministic)::text[]
 FROM pg_index i
 JOIN pg_class ic ON ic.oid = i.indexrelid
 LEFT JOIN pg_constraint con ON con.conindid = i.indexrelid AND con.contype IN ('p', 'u')
@@ -177,7 +201,7 @@ ORDER BY i.indisprimary DESC, 1`, t.OID)
 	for rows.Next() {
 		var k UniqueKey
 		var nkey int
-		if err := rows.Scan(&k.Name, &k.Kind, &k.Columns, &nkey, &k.NullsDistinct); err != nil {
+		if err := rows.Scan(&k.Name, &k.Kind, &k.Columns, &nkey, &k.NullsDistinct, &k.NondeterministicColumns); err != nil {
 			rows.Close()
 			return nil, err
 		}

@@ -1,0 +1,166 @@
+package planner
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/rowform/rowform/hclconfig"
+	"github.com/rowform/rowform/internal/catalog"
+)
+
+// Key equality. The diff matches keys by bytes (keyHash, keysEqual,
+// compareKeys), but the destination's unique index matches them with the
+// key type's equality, under which values with different bytes may be equal:
+// numeric 1.0 and 1.00, citext 'Foo' and 'foo', char(3) 'a' and 'a  ',
+// float8 0 and -0. A key column of such a type is ordered by an extra text
+// column (orderText) holding a canonical form of its value, computed by the
+// server in SQL, in which equal values have equal bytes; the raw value still
+// travels in the row, to be written and shown. Both sides compute the same
+// expression: the source server on the value already cast to the
+// destination's type (or on its text, for types carried as text), the
+// destination server on the stored value, and for CSV sources on the
+// converted value (ConvertSQL).
+//
+// Keys under a nondeterministic collation have no canonical form in SQL;
+// keyEqualityFindings refuses them.
+
+// keyCanon says how a key column's value is brought to its canonical form.
+type keyCanon int
+
+const (
+	// canonNone: the value's bytes (or its text form, for orderText) are
+	// already canonical.
+	canonNone keyCanon = iota
+	// canonNumeric: trim_scale drops the trailing zeros of the scale, so
+	// 1.0 and 1.00 both read 1 (NaN and ±Infinity stay as they are).
+	// trim_scale exists from PostgreSQL 13 on, on both servers.
+	canonNumeric
+	// canonFloat4, canonFloat8: adding zero turns -0 into 0 (NaN = NaN
+	// already has one text form).
+	canonFloat4
+	canonFloat8
+	// canonCitext: citext compares lower() of both values under the
+	// database's default collation (whatever the column's collation, see
+	// citextcmp in contrib/citext), so the canonical form is
+	// lower(value COLLATE "default"). The source server computes it under
+	// its own default collation, on the text it sends (the source may not
+	// have citext installed): this assumes both servers lower-case alike,
+	// which holds for ASCII under any locale and for the rest when their
+	// LC_CTYPE agree.
+	canonCitext
+	// canonBpchar: char(n) compares without trailing blanks. Its text form
+	// drops them, so only a domain over char(n), carried as text from
+	// whatever text the source sends, needs them trimmed.
+	canonBpchar
+)
+
+// Type OIDs whose equality is not byte equality.
+const (
+	oidFloat4  = 700
+	oidFloat8  = 701
+	oidNumeric = 1700
+)
+
+// canonOf is how column c's key values are made canonical: by the base type
+// (through domains) of the destination column.
+func canonOf(c column) keyCanon {
+	base := c.Catalog.BaseTypeOID
+	if base == 0 {
+		base = c.Catalog.TypeOID
+	}
+	switch base {
+	case oidNumeric:
+		return canonNumeric
+	case oidFloat4:
+		return canonFloat4
+	case oidFloat8:
+		return canonFloat8
+	case oidBpchar:
+		if c.AsText {
+			return canonBpchar
+		}
+		return canonNone // its text form is already trimmed
+	}
+	if base >= firstUserOID && c.Catalog.BaseTypeName == "citext" {
+		return canonCitext
+	}
+	return canonNone
+}
+
+// canonicalKey renders the SQL of the canonical text form of column c's
+// value expr: expr is of the column's type, or text when the column is
+// carried as text (AsText). It is what the extra key column (k0, k1, ...)
+// holds.
+func (c column) canonicalKey(expr string) string {
+	typed := func(typ string) string {
+		if c.AsText {
+			return fmt.Sprintf("(%s)::%s", expr, typ)
+		}
+		return "(" + expr + ")"
+	}
+	switch canonOf(c) {
+	case canonNumeric:
+		return fmt.Sprintf("trim_scale(%s)::text", typed("numeric"))
+	case canonFloat4:
+		return fmt.Sprintf("(%s + 0::float4)::text", typed("float4"))
+	case canonFloat8:
+		return fmt.Sprintf("(%s + 0::float8)::text", typed("float8"))
+	case canonCitext:
+		return fmt.Sprintf(`lower(((%s)::text) COLLATE "default")`, expr)
+	case canonBpchar:
+		return fmt.Sprintf("rtrim((%s)::text, ' ')", expr)
+	}
+	return fmt.Sprintf("(%s)::text", expr)
+}
+
+// keyEqualityFindings refuses keys the diff cannot match as the destination
+// does: a key column compared under a nondeterministic collation (by the
+// column or by a unique index on the key), where 'abc' may equal 'ABC'. No
+// SQL function gives such a value a canonical form, so the diff would plan
+// an insert that the unique index refuses, or under a mirror a needless
+// delete and insert.
+func keyEqualityFindings(s *hclconfig.Sync, t *catalog.Table) []Finding {
+	var out []Finding
+	for _, k := range s.Key {
+		dc := t.Column(k)
+		if dc == nil {
+			continue
+		}
+		by := ""
+		switch {
+		case dc.NondeterministicCollation:
+			by = fmt.Sprintf("its collation %q", dc.Collation)
+		default:
+			for _, uk := range t.UniqueKeys {
+				if sameKeyColumns(uk.Columns, s.Key) && slices.Contains(uk.NondeterministicColumns, k) {
+					by = fmt.Sprintf("the %s %s", uk.Kind, pgx.Identifier{uk.Name}.Sanitize())
+					break
+				}
+			}
+		}
+		if by == "" {
+			continue
+		}
+		out = append(out, Finding{Severity: SeverityError, Code: CodeTypeMismatch,
+			Summary: fmt.Sprintf("the key column %q of %s is compared under a nondeterministic collation (%s): keys with nondeterministic collations are not supported yet", k, s.Table, by),
+			Detail: "Under a nondeterministic collation values with different bytes can be equal ('abc' = 'ABC' for a case-insensitive one), and rowform matches keys by their bytes, " +
+				"so it would plan inserts the unique key refuses. Key the sync on a column with a deterministic collation: give the column one (the fix below), " +
+				"use the citext type for case-insensitive keys, or select a normalized key in the query (e.g. lower(" + k + ") AS " + k + "_key) into a column with a deterministic collation and a unique constraint.",
+			Fix: fmt.Sprintf(`ALTER TABLE %s ALTER COLUMN %s TYPE %s COLLATE "default";`, t.Ident(), pgx.Identifier{k}.Sanitize(), dc.Type)})
+	}
+	return out
+}
+
+// sameKeyColumns reports whether a and b hold the same names, in any order.
+func sameKeyColumns(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for _, x := range a {
+		if !slices.Contains(b, x) {
+			return false
+		}
+	}
+	return true
+}

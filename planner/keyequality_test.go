@@ -1,0 +1,221 @@
+package planner_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/rowform/rowform/internal/synctest"
+	"github.com/rowform/rowform/planner"
+)
+
+// keyEqSync renders a sync of table from query, keyed on id, mapping id and
+// name.
+func keyEqSync(name, table, behavior, query string) string {
+	return syncBlock(name, "dst", table, behavior, query, `  mapping = {
+    id   = "id"
+    name = "name"
+  }`)
+}
+
+// requireCounts fails unless sync name of p was diffed without findings
+// into want.
+func requireCounts(t *testing.T, p *planner.Plan, name string, want planner.Counts) *planner.SyncPlan {
+	t.Helper()
+	sp := syncNamed(t, p, name)
+	if !sp.Diffed || len(sp.Findings) > 0 {
+		t.Errorf("%s: diffed=%v, findings:\n%s", name, sp.Diffed, synctest.FindingsText(sp))
+		return sp
+	}
+	if sp.Counts != want {
+		t.Errorf("%s: counts %+v, want %+v", name, sp.Counts, want)
+	}
+	return sp
+}
+
+// sampleKeys lists the keys of samples, joined by "|".
+func sampleKeys(rows []planner.SampleRow) string {
+	var out []string
+	for _, r := range rows {
+		out = append(out, strings.Join(r.Key, ","))
+	}
+	return strings.Join(out, "|")
+}
+
+// TestKeyEqualityByType: keys are matched with the destination key type's
+// equality, as its unique index matches them, not by bytes. A source
+// numeric 1.0 is the stored 1.00 (an unconstrained numeric keeps its
+// scale), NaN is NaN; a citext 'Foo' is the stored 'foo'; a domain over
+// numeric, a float8 -0 and a char(3) compare the same way. Each is
+// unchanged (or updated) under update_or_create and mirror, never an insert
+// (which the unique index would refuse) nor a delete and insert. Samples
+// show the raw key values.
+func TestKeyEqualityByType(t *testing.T) {
+	t.Parallel()
+	e := synctest.New(t)
+	e.Dst(`CREATE EXTENSION citext`)
+	e.Dst(`CREATE DOMAIN amount AS numeric`)
+
+	e.Src(`CREATE TABLE nums (id numeric, name text)`)
+	e.Src(`INSERT INTO nums VALUES (1.0, 'a'), (2.5, 'new'), (3.000, 'c'), ('NaN', 'nan'), (4, 'd')`)
+	for _, table := range []string{"num_upsert", "num_mirror"} {
+		e.Dst(fmt.Sprintf(`CREATE TABLE %s (id numeric PRIMARY KEY, name text)`, table))
+		e.Dst(fmt.Sprintf(`INSERT INTO %s VALUES (1.00, 'a'), (2.50, 'old'), (3, 'c'), ('NaN', 'nan'), (9.90, 'gone')`, table))
+	}
+	e.Dst(`CREATE TABLE dom (id amount PRIMARY KEY, name text)`)
+	e.Dst(`INSERT INTO dom VALUES (1.00, 'a'), (2.50, 'old'), (3, 'c'), ('NaN', 'nan'), (9.90, 'gone')`)
+
+	e.Src(`CREATE TABLE names (id text, name text)`)
+	e.Src(`INSERT INTO names VALUES ('Foo', 'a'), ('BAR', 'new'), ('new', 'n')`)
+	for _, table := range []string{"ci_upsert", "ci_mirror"} {
+		e.Dst(fmt.Sprintf(`CREATE TABLE %s (id citext PRIMARY KEY, name text)`, table))
+		e.Dst(fmt.Sprintf(`INSERT INTO %s VALUES ('foo', 'a'), ('bar', 'old'), ('gone', 'g')`, table))
+	}
+
+	e.Src(`CREATE TABLE floats (id float8, name text)`)
+	e.Src(`INSERT INTO floats VALUES (0, 'zero'), (1.5, 'x')`)
+	e.Dst(`CREATE TABLE flt (id float8 PRIMARY KEY, name text)`)
+	e.Dst(`INSERT INTO flt VALUES ('-0', 'zero'), (1.5, 'x')`)
+
+	e.Src(`CREATE TABLE chars (id text, name text)`)
+	e.Src(`INSERT INTO chars VALUES ('ab', 'a'), ('cd  ', 'c')`)
+	e.Dst(`CREATE TABLE chr (id char(3) PRIMARY KEY, name text)`)
+	e.Dst(`INSERT INTO chr VALUES ('ab', 'a'), ('cd', 'c')`)
+
+	const nums = "SELECT id, name FROM nums"
+	const names = "SELECT id, name FROM names"
+	cfg := e.Config(keyEqSync("num_upsert", "num_upsert", "update_or_create", nums) +
+		keyEqSync("num_mirror", "num_mirror", "mirror", nums) +
+		keyEqSync("dom", "dom", "mirror", nums) +
+		keyEqSync("ci_upsert", "ci_upsert", "update_or_create", names) +
+		keyEqSync("ci_mirror", "ci_mirror", "mirror", names) +
+		keyEqSync("flt", "flt", "mirror", "SELECT id, name FROM floats") +
+		keyEqSync("chr", "chr", "mirror", "SELECT id, name FROM chars"))
+	p := plan(t, cfg, planner.Options{ShowRows: 10})
+
+	requireCounts(t, p, "num_upsert", planner.Counts{Insert: 1, Update: 1, Unchanged: 3})
+	sp := requireCounts(t, p, "num_mirror", planner.Counts{Insert: 1, Update: 1, Delete: 1, Unchanged: 3})
+	if sp.Samples != nil {
+		got := sampleKeys(sp.Samples.Insert) + " " + sampleKeys(sp.Samples.Update) + " " + sampleKeys(sp.Samples.Delete)
+		if got != "4 2.5 9.90" {
+			t.Errorf("num_mirror: sample keys (insert, update, delete) %q, want %q", got, "4 2.5 9.90")
+		}
+	} else {
+		t.Errorf("num_mirror: no samples")
+	}
+	requireCounts(t, p, "dom", planner.Counts{Insert: 1, Update: 1, Delete: 1, Unchanged: 3})
+	requireCounts(t, p, "ci_upsert", planner.Counts{Insert: 1, Update: 1, Unchanged: 1})
+	sp = requireCounts(t, p, "ci_mirror", planner.Counts{Insert: 1, Update: 1, Delete: 1, Unchanged: 1})
+	if sp.Samples != nil {
+		got := sampleKeys(sp.Samples.Insert) + " " + sampleKeys(sp.Samples.Update) + " " + sampleKeys(sp.Samples.Delete)
+		if got != "new BAR gone" {
+			t.Errorf("ci_mirror: sample keys (insert, update, delete) %q, want %q", got, "new BAR gone")
+		}
+	}
+	requireCounts(t, p, "flt", planner.Counts{Unchanged: 2})
+	requireCounts(t, p, "chr", planner.Counts{Unchanged: 2})
+}
+
+// TestKeyEqualityDuplicateSourceKeys: two source rows whose keys are equal
+// under the destination key type's equality (numeric 1.0 and 1.00, citext
+// 'Foo' and 'FOO') are a duplicate_source_key, as the unique index would
+// refuse them, whether the destination has the key or not. The example
+// shows a raw source key.
+func TestKeyEqualityDuplicateSourceKeys(t *testing.T) {
+	t.Parallel()
+	e := synctest.New(t)
+	e.Dst(`CREATE EXTENSION citext`)
+	e.Src(`CREATE TABLE nums (id numeric, name text)`)
+	e.Src(`INSERT INTO nums VALUES (1.0, 'a'), (1.00, 'b'), (2, 'c')`)
+	e.Src(`CREATE TABLE names (id text, name text)`)
+	e.Src(`INSERT INTO names VALUES ('Foo', 'a'), ('FOO', 'b'), ('bar', 'c')`)
+	e.Dst(`CREATE TABLE num_empty (id numeric PRIMARY KEY, name text)`)
+	e.Dst(`CREATE TABLE num_full (id numeric PRIMARY KEY, name text)`)
+	e.Dst(`INSERT INTO num_full VALUES (1.000, 'x')`)
+	e.Dst(`CREATE TABLE ci (id citext PRIMARY KEY, name text)`)
+	cfg := e.Config(keyEqSync("num_empty", "num_empty", "update_or_create", "SELECT id, name FROM nums") +
+		keyEqSync("num_full", "num_full", "mirror", "SELECT id, name FROM nums") +
+		keyEqSync("ci", "ci", "update_or_create", "SELECT id, name FROM names"))
+	p := plan(t, cfg, planner.Options{})
+	for name, examples := range map[string][]string{"num_empty": {"1.0", "1.00"}, "num_full": {"1.0", "1.00"}, "ci": {"Foo", "FOO"}} {
+		sp := syncNamed(t, p, name)
+		f := findingWith(sp, planner.CodeDuplicateSourceKey, "1 key appears more than once")
+		if f == nil {
+			t.Errorf("%s: no duplicate_source_key finding for one key; findings:\n%s", name, synctest.FindingsText(sp))
+			continue
+		}
+		if !strings.Contains(f.Detail, examples[0]) && !strings.Contains(f.Detail, examples[1]) {
+			t.Errorf("%s: the finding shows no raw key (%q or %q): %s", name, examples[0], examples[1], f.Detail)
+		}
+	}
+}
+
+// TestKeyEqualityCSV: a CSV source is converted on the destination, which
+// computes the same canonical keys: 1.0 matches the stored 1.00 and citext
+// 'Foo' the stored 'foo', and 1.0 and 1.00 in one file are a duplicate key.
+func TestKeyEqualityCSV(t *testing.T) {
+	t.Parallel()
+	e := synctest.New(t)
+	e.Dst(`CREATE EXTENSION citext`)
+	e.Dst(`CREATE TABLE num (id numeric PRIMARY KEY, name text)`)
+	e.Dst(`INSERT INTO num VALUES (1.00, 'a'), (2.50, 'old'), (9.90, 'gone')`)
+	e.Dst(`CREATE TABLE ci (id citext PRIMARY KEY, name text)`)
+	e.Dst(`INSERT INTO ci VALUES ('foo', 'a'), ('bar', 'old'), ('gone', 'g')`)
+	e.Dst(`CREATE TABLE dup (id numeric PRIMARY KEY, name text)`)
+	e.WriteFile("num.csv", "id,name\n1.0,a\n2.5,new\n4,d\n")
+	e.WriteFile("ci.csv", "id,name\nFoo,a\nBAR,new\nnew,n\n")
+	e.WriteFile("dup.csv", "id,name\n1.0,a\n1.00,b\n2,c\n")
+	cfg := e.Config(csvSync("num", "num.csv", "", "num", "mirror", "") +
+		csvSync("ci", "ci.csv", "", "ci", "mirror", "") +
+		csvSync("dup", "dup.csv", "", "dup", "update_or_create", ""))
+	p := plan(t, cfg, planner.Options{})
+	requireCounts(t, p, "num", planner.Counts{Insert: 1, Update: 1, Delete: 1, Unchanged: 1})
+	requireCounts(t, p, "ci", planner.Counts{Insert: 1, Update: 1, Delete: 1, Unchanged: 1})
+	sp := syncNamed(t, p, "dup")
+	if findingWith(sp, planner.CodeDuplicateSourceKey, "1 key appears more than once") == nil {
+		t.Errorf("dup: no duplicate_source_key finding for one key; findings:\n%s", synctest.FindingsText(sp))
+	}
+}
+
+// TestKeyEqualityNondeterministicCollation: a key compared under a
+// nondeterministic collation ('abc' = 'ABC'), by its column or by the unique
+// index on it, has no canonical form: the plan refuses the sync with a
+// type_mismatch finding (not missing_unique_constraint) instead of a plan
+// whose inserts the index would refuse. Its fix makes the sync plannable.
+func TestKeyEqualityNondeterministicCollation(t *testing.T) {
+	t.Parallel()
+	e := synctest.New(t)
+	e.Dst(`CREATE COLLATION ci (provider = icu, locale = 'und-u-ks-level2', deterministic = false)`)
+	e.Dst(`CREATE TABLE by_column (id text COLLATE ci PRIMARY KEY, name text)`)
+	e.Dst(`INSERT INTO by_column VALUES ('abc', 'a')`)
+	e.Dst(`CREATE TABLE by_index (id text, name text)`)
+	e.Dst(`CREATE UNIQUE INDEX by_index_id ON by_index (id COLLATE ci)`)
+	e.Dst(`INSERT INTO by_index VALUES ('abc', 'a')`)
+	e.Src(`CREATE TABLE names (id text, name text)`)
+	e.Src(`INSERT INTO names VALUES ('ABC', 'a')`)
+	const q = "SELECT id, name FROM names"
+	cfg := e.Config(keyEqSync("by_column", "by_column", "update_or_create", q) +
+		keyEqSync("by_index", "by_index", "mirror", q))
+	p := plan(t, cfg, planner.Options{})
+	for _, name := range []string{"by_column", "by_index"} {
+		sp := syncNamed(t, p, name)
+		f := findingWith(sp, planner.CodeTypeMismatch, "nondeterministic collations are not supported yet")
+		if f == nil || sp.Diffed || len(sp.Findings) != 1 {
+			t.Errorf("%s: want only a type_mismatch finding on the nondeterministic key and no diff (diffed=%v):\n%s", name, sp.Diffed, synctest.FindingsText(sp))
+			continue
+		}
+		if f.Fix == "" {
+			t.Errorf("%s: the finding has no fix", name)
+		}
+	}
+	f := findingWith(syncNamed(t, p, "by_column"), planner.CodeTypeMismatch, "nondeterministic")
+	if f == nil {
+		return
+	}
+	if _, err := e.DstConn().Exec(context.Background(), f.Fix); err != nil {
+		t.Fatalf("the fix %q fails: %v", f.Fix, err)
+	}
+	p = plan(t, cfg, planner.Options{})
+	requireCounts(t, p, "by_column", planner.Counts{Insert: 1})
+}
