@@ -189,3 +189,66 @@ sync "` + table + `" {
 }
 `
 }
+
+// TestValuesThatDoNotConvert: a source value that does not convert to the
+// destination column's type rejects its row (from a postgres source, whose
+// query would otherwise stop at the first such value, and from a CSV file,
+// with its line); the row's key still counts as present, so a mirror does
+// not delete the destination row of the same key.
+func TestValuesThatDoNotConvert(t *testing.T) {
+	t.Parallel()
+	for _, source := range []string{"postgres", "csv"} {
+		t.Run(source, func(t *testing.T) {
+			t.Parallel()
+			e := synctest.New(t)
+			e.Dst(`CREATE TABLE t (id int PRIMARY KEY, qty int, day date)`)
+			e.Dst(`INSERT INTO t VALUES (1, 1, '2024-01-01'), (2, 2, '2024-01-02'), (9, 9, '2024-01-09')`)
+			from := `source = source.postgres.src
+  query  = "SELECT id, qty, day FROM s"`
+			if source == "csv" {
+				e.WriteFile("s.csv", "id,qty,day\n1,1,2024-01-01\n2,two,2024-01-02\n3,3,not a date\n4,4,2024-01-04\n")
+				from = `source = source.csv.s`
+			} else {
+				e.Src(`CREATE TABLE s (id int, qty text, day text)`)
+				e.Src(`INSERT INTO s VALUES (1, '1', '2024-01-01'), (2, 'two', '2024-01-02'), (3, '3', 'not a date'), (4, '4', '2024-01-04')`)
+			}
+			cfg := e.Config(`
+source "csv" "s" {
+  path = "s.csv"
+}
+sync "t" {
+  ` + from + `
+  destination = destination.postgres.dst
+  table       = "t"
+  behavior    = "mirror"
+  key         = ["id"]
+  on_reject   = "skip"
+}
+`)
+			p := plan(t, cfg)
+			sp := p.Syncs[0]
+			want := planner.Counts{Insert: 1, Delete: 1, Unchanged: 1, Reject: 2}
+			if sp.Counts != want {
+				t.Fatalf("counts %+v, want %+v\n%s", sp.Counts, want, synctest.FindingsText(sp))
+			}
+			f := rejectFindings(sp)
+			if f["qty"].Rows != 1 || !slices.Contains(f["qty"].Examples, "id=2") || f["day"].Rows != 1 || !slices.Contains(f["day"].Examples, "id=3") {
+				t.Fatalf("findings:\n%s", synctest.FindingsText(sp))
+			}
+			if strings.Contains(synctest.FindingsText(sp), "two") {
+				t.Errorf("a finding shows the value:\n%s", synctest.FindingsText(sp))
+			}
+			r := syncResult(t, apply(t, cfg, p, executor.Options{}), "t")
+			requireApplied(t, &executor.Result{Syncs: []*executor.SyncResult{r}})
+			if len(r.Rejected) != 2 || r.Rejected[0].Key["id"] != "2" || r.Rejected[0].Kind != "update" {
+				t.Fatalf("rejected %+v", r.Rejected)
+			}
+			if source == "csv" && (r.Rejected[0].Line != 3 || r.Rejected[1].Line != 4) {
+				t.Errorf("CSV lines %d, %d, want 3, 4", r.Rejected[0].Line, r.Rejected[1].Line)
+			}
+			if got := e.DstQuery(`SELECT id || ':' || qty FROM t ORDER BY id`); strings.Join(got, ",") != "1:1,2:2,4:4" {
+				t.Errorf("table holds %v, want rows 1, 2 (kept), 4 (inserted)", got)
+			}
+		})
+	}
+}

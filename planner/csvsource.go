@@ -30,6 +30,15 @@ type csvConversion struct {
 	stopped   bool
 }
 
+// textRecords yields a source's rows as text fields, for conversion on the
+// destination: a CSV file's records, or a source query's rows read as text.
+type textRecords interface {
+	// next returns the next record and where it comes from (a CSV line,
+	// 0 for a query), or io.EOF after the last.
+	next() (rec []csvField, line int, err error)
+	close()
+}
+
 // convertCSV reads the sync's CSV file and converts every mapped value to
 // the destination column's type on conn, with PostgreSQL's input rules. The
 // converted rows are kept in a rowSpool (bounded memory), in file order.
@@ -39,18 +48,101 @@ func (p *Prepared) convertCSV(ctx context.Context, conn *pgx.Conn) (*csvConversi
 	if err != nil {
 		return nil, err
 	}
-	defer file.Close()
 	r := newCSVReader(file, f.Delimiter)
 	if f.Header {
 		if _, err := r.Read(); err != nil {
+			_ = file.Close()
 			return nil, err
 		}
 	}
-	l := p.layout
-	idx := make([]int, len(l.Cols))
-	for i, c := range l.Cols {
+	idx := make([]int, len(p.layout.Cols))
+	for i, c := range p.layout.Cols {
 		idx[i] = p.csvCols[c.Source]
 	}
+	return p.convertRecords(ctx, conn, &csvRecords{r: r, file: file, path: f.Path, width: p.csvWidth, header: f.Header}, idx)
+}
+
+// convertQuery reads the sync's source query with every mapped column as
+// text, and converts the values on conn as convertCSV does.
+func (p *Prepared) convertQuery(ctx context.Context, conn, src *pgx.Conn) (*csvConversion, error) {
+	l := p.layout
+	sel := make([]string, len(l.Cols))
+	idx := make([]int, len(l.Cols))
+	for i, c := range l.Cols {
+		sel[i] = fmt.Sprintf("(q.%s)::text", pgx.Identifier{c.Source}.Sanitize())
+		idx[i] = i
+	}
+	sql := fmt.Sprintf("SELECT %s FROM (\n%s\n) AS q", strings.Join(sel, ", "), trimQuery(p.Sync.Query))
+	rr := src.PgConn().ExecParams(ctx, sql, nil, nil, nil, nil)
+	return p.convertRecords(ctx, conn, &queryRecords{rr: rr}, idx)
+}
+
+// queryRecords reads a text-format query result as records.
+type queryRecords struct {
+	rr   *pgconn.ResultReader
+	done bool
+}
+
+func (q *queryRecords) next() ([]csvField, int, error) {
+	if q.done {
+		return nil, 0, io.EOF
+	}
+	if !q.rr.NextRow() {
+		q.done = true
+		if _, err := q.rr.Close(); err != nil {
+			return nil, 0, &sourceError{err}
+		}
+		return nil, 0, io.EOF
+	}
+	vals := q.rr.Values()
+	rec := make([]csvField, len(vals))
+	for i, v := range vals {
+		if v == nil {
+			rec[i].Null = true
+		} else {
+			rec[i].Value = string(v)
+		}
+	}
+	return rec, 0, nil
+}
+
+func (q *queryRecords) close() {
+	if !q.done {
+		q.done = true
+		_, _ = q.rr.Close()
+	}
+}
+
+// csvRecords reads a CSV file's records.
+type csvRecords struct {
+	r      *csvReader
+	file   *os.File
+	path   string
+	width  int
+	header bool
+}
+
+func (c *csvRecords) next() ([]csvField, int, error) {
+	rec, err := c.r.Read()
+	if err == io.EOF {
+		return nil, 0, err
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("%s: %w", c.path, err)
+	}
+	if len(rec) != c.width {
+		return nil, 0, fmt.Errorf("%s: line %d has %d fields, the %s has %d", c.path, c.r.Line, len(rec), headerWord(c.header), c.width)
+	}
+	return rec, c.r.Line, nil
+}
+
+func (c *csvRecords) close() { _ = c.file.Close() }
+
+// convertRecords converts every record of recs to the destination's types
+// on conn; idx gives, per mapped column, its field in a record.
+func (p *Prepared) convertRecords(ctx context.Context, conn *pgx.Conn, recs textRecords, idx []int) (*csvConversion, error) {
+	defer recs.close()
+	l := p.layout
 	out := &csvConversion{rows: &rowSpool{}}
 	ok := false
 	defer func() {
@@ -70,18 +162,15 @@ func (p *Prepared) convertCSV(ctx context.Context, conn *pgx.Conn) (*csvConversi
 		return err
 	}
 	for {
-		rec, err := r.Read()
+		rec, line, err := recs.next()
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", f.Path, err)
-		}
-		if len(rec) != p.csvWidth {
-			return nil, fmt.Errorf("%s: line %d has %d fields, the %s has %d", f.Path, r.Line, len(rec), headerWord(f.Header), p.csvWidth)
+			return nil, err
 		}
 		batch = append(batch, rec)
-		lines = append(lines, r.Line)
+		lines = append(lines, line)
 		if len(batch) == csvBatch {
 			if err := flush(); err != nil {
 				return nil, err
@@ -108,7 +197,7 @@ func headerWord(header bool) string {
 // convertBatch converts one batch; when the server refuses it, it converts
 // row by row to find and report the values that do not convert.
 func (p *Prepared) convertBatch(ctx context.Context, conn *pgx.Conn, sqlText string, idx []int, batch [][]csvField, lines []int, out *csvConversion) error {
-	rows, err := p.runConvert(ctx, conn, sqlText, idx, batch)
+	rows, err := p.tryConvert(ctx, conn, sqlText, idx, batch)
 	if err == nil {
 		return out.addAll(rows)
 	}
@@ -116,7 +205,7 @@ func (p *Prepared) convertBatch(ctx context.Context, conn *pgx.Conn, sqlText str
 		return err
 	}
 	for i, rec := range batch {
-		rows, err := p.runConvert(ctx, conn, sqlText, idx, batch[i:i+1])
+		rows, err := p.tryConvert(ctx, conn, sqlText, idx, batch[i:i+1])
 		if err == nil {
 			if err := out.addAll(rows); err != nil {
 				return err
@@ -126,7 +215,7 @@ func (p *Prepared) convertBatch(ctx context.Context, conn *pgx.Conn, sqlText str
 		if !isDataError(err) {
 			return err
 		}
-		if err := p.reportBadRow(ctx, conn, idx, rec, lines[i], out); err != nil {
+		if err := p.reportBadRow(ctx, conn, sqlText, idx, rec, lines[i], out); err != nil {
 			return err
 		}
 		if out.badValues >= maxBadValues {
@@ -138,6 +227,18 @@ func (p *Prepared) convertBatch(ctx context.Context, conn *pgx.Conn, sqlText str
 		}
 	}
 	return nil
+}
+
+// tryConvert is runConvert undone by a savepoint when it fails inside
+// apply's transaction, which then goes on.
+func (p *Prepared) tryConvert(ctx context.Context, conn *pgx.Conn, sqlText string, idx []int, batch [][]csvField) ([]*Row, error) {
+	var rows []*Row
+	err := tryQuery(ctx, conn, func() error {
+		var err error
+		rows, err = p.runConvert(ctx, conn, sqlText, idx, batch)
+		return err
+	})
+	return rows, err
 }
 
 // runConvert sends one batch as one text[] parameter per column.
@@ -174,10 +275,57 @@ func (p *Prepared) runConvert(ctx context.Context, conn *pgx.Conn, sqlText strin
 	return rows, nil
 }
 
-// reportBadRow finds which values of a record do not convert and records a
-// finding naming the line, key, column and (unless sensitive) value.
-func (p *Prepared) reportBadRow(ctx context.Context, conn *pgx.Conn, idx []int, rec []csvField, line int, out *csvConversion) error {
+// reportBadRow handles a record with values that do not convert. When
+// they are all outside the key, the row still takes part in the diff, with
+// NULL for those values and a rejection mark (markRejected), so that the
+// checker refuses it if the behavior would write it — and a mirror does
+// not delete the destination row of the same key. A key that does not
+// convert cannot be matched: the record is left out and reported as a
+// type_mismatch finding (an error) naming its line.
+func (p *Prepared) reportBadRow(ctx context.Context, conn *pgx.Conn, sqlText string, idx []int, rec []csvField, line int, out *csvConversion) error {
 	l := p.layout
+	badCol, badKey := -1, false
+	var badReason error
+	fixed := append([]csvField(nil), rec...)
+	for i, c := range l.Cols {
+		fld := rec[idx[i]]
+		if fld.Null {
+			continue
+		}
+		probeErr := tryQuery(ctx, conn, func() error {
+			rr := conn.PgConn().ExecParams(ctx, fmt.Sprintf("SELECT %s", c.castExpr("$1::text")), [][]byte{[]byte(fld.Value)}, []uint32{pgtype.TextOID}, nil, nil)
+			_, err := rr.Close()
+			return err
+		})
+		if probeErr == nil {
+			continue
+		}
+		if !isDataError(probeErr) {
+			return probeErr
+		}
+		out.badValues++
+		fixed[idx[i]] = csvField{Null: true}
+		if i < l.NKey {
+			badKey = true
+		}
+		if badCol < 0 || (i < l.NKey && badCol >= l.NKey) {
+			badCol, badReason = i, probeErr
+		}
+	}
+	if badCol < 0 {
+		return nil // converts alone: refused with its batch for another reason
+	}
+	if !badKey {
+		rows, err := p.tryConvert(ctx, conn, sqlText, idx, [][]csvField{fixed})
+		if err == nil && len(rows) == 1 {
+			marked := &Row{}
+			marked.set(append(append([][]byte(nil), rows[0].Values...), markRejected(line, badCol, withoutValue(describeError(badReason)))))
+			return out.rows.add(marked)
+		}
+	}
+	if out.badValues > maxExamples {
+		return nil
+	}
 	var keyParts []string
 	for i := 0; i < l.NKey; i++ {
 		v := rec[idx[i]]
@@ -192,33 +340,19 @@ func (p *Prepared) reportBadRow(ctx context.Context, conn *pgx.Conn, idx []int, 
 		}
 		keyParts = append(keyParts, l.Cols[i].Dest+"="+FormatValue(shown))
 	}
-	for i, c := range l.Cols {
-		fld := rec[idx[i]]
-		if fld.Null {
-			continue
-		}
-		var probeErr error
-		rr := conn.PgConn().ExecParams(ctx, fmt.Sprintf("SELECT ($1::text)::%s", c.CastType), [][]byte{[]byte(fld.Value)}, []uint32{pgtype.TextOID}, nil, nil)
-		_, probeErr = rr.Close()
-		if probeErr == nil {
-			continue
-		}
-		if !isDataError(probeErr) {
-			return probeErr
-		}
-		out.badValues++
-		if out.badValues > maxExamples {
-			continue
-		}
-		value := fmt.Sprintf("%q", fld.Value)
-		reason := describeError(probeErr)
-		if c.Sensitive {
-			value, reason = Sensitive, "the value is not a valid "+c.Catalog.Type
-		}
-		out.findings = append(out.findings, Finding{Severity: SeverityError, Code: CodeTypeMismatch,
-			Summary: fmt.Sprintf("%s line %d (%s): the value %s of column %q does not convert to %s", p.Sync.Source.Address(), line, strings.Join(keyParts, " "), value, c.Source, c.Catalog.Type),
-			Detail:  reason})
+	c := l.Cols[badCol]
+	value := fmt.Sprintf("%q", rec[idx[badCol]].Value)
+	reason := describeError(badReason)
+	if c.Sensitive {
+		value, reason = Sensitive, "the value is not a valid "+c.Catalog.Type
 	}
+	where := p.Sync.Source.Address()
+	if line > 0 {
+		where += fmt.Sprintf(" line %d", line)
+	}
+	out.findings = append(out.findings, Finding{Severity: SeverityError, Code: CodeTypeMismatch,
+		Summary: fmt.Sprintf("%s (%s): the value %s of the key column %q does not convert to %s", where, strings.Join(keyParts, " "), value, c.Source, c.Catalog.Type),
+		Detail:  reason})
 	return nil
 }
 

@@ -185,6 +185,9 @@ func (l *layout) mergeDiff(ctx context.Context, behavior hclconfig.Behavior, src
 			default:
 				res.SourceRows++
 				changed = l.changedColumns(s, d, changed[:0])
+				if len(changed) == 0 && l.mark(s) != nil {
+					changed = l.allColumns(changed) // refused: written only if the behavior updates
+				}
 				switch {
 				case len(changed) == 0:
 					res.Counts.Unchanged++

@@ -276,6 +276,9 @@ func (j *hashJoin) deleteUnmatched() error {
 // matched handles a source row whose key is in the destination.
 func (j *hashJoin) matched(s, d *Row) error {
 	j.changed = j.l.changedColumns(s, d, j.changed[:0])
+	if len(j.changed) == 0 && j.l.mark(s) != nil {
+		j.changed = j.l.allColumns(j.changed) // refused: written only if the behavior updates
+	}
 	switch {
 	case len(j.changed) == 0:
 		j.res.Counts.Unchanged++

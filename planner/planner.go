@@ -9,6 +9,7 @@ package planner
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -333,12 +334,42 @@ func (p *Prepared) destinationSQL() string {
 }
 
 func (p *Prepared) diff(ctx context.Context, dst, src *pgx.Conn, emptyDestination bool, sink ChangeSink, progress func(int64)) (*DiffResult, []Finding, error) {
+	if p.Sync.Source.Type != hclconfig.SourcePostgres || emptyDestination {
+		return p.diffOnce(ctx, dst, src, emptyDestination, false, sink, progress)
+	}
+	// A source value that does not convert to the destination's type stops
+	// the source query. The diff then starts again with the source read as
+	// text and converted on the destination, where each value that does not
+	// convert rejects its row instead (see markRejected).
+	if _, err := src.Exec(ctx, "SAVEPOINT rowform_source"); err != nil {
+		return nil, nil, &sourceError{err}
+	}
+	res, findings, err := p.diffOnce(ctx, dst, src, false, false, sink, progress)
+	var se *sourceError
+	if err == nil || !errors.As(err, &se) || !isDataError(se.err) {
+		return res, findings, err
+	}
+	if _, rerr := src.Exec(ctx, "ROLLBACK TO SAVEPOINT rowform_source"); rerr != nil {
+		return nil, nil, err
+	}
+	return p.diffOnce(ctx, dst, src, false, true, sink, progress)
+}
+
+// diffOnce runs the diff; asText reads a postgres source as text and
+// converts it on the destination, as a CSV file is.
+func (p *Prepared) diffOnce(ctx context.Context, dst, src *pgx.Conn, emptyDestination, asText bool, sink ChangeSink, progress func(int64)) (*DiffResult, []Finding, error) {
 	l := p.layout
 	var findings []Finding
 	var srcStream rowStream
-	switch p.Sync.Source.Type {
-	case hclconfig.SourceCSV:
-		conv, err := p.convertCSV(ctx, dst)
+	switch {
+	case p.Sync.Source.Type == hclconfig.SourceCSV || asText:
+		var conv *csvConversion
+		var err error
+		if asText {
+			conv, err = p.convertQuery(ctx, dst, src)
+		} else {
+			conv, err = p.convertCSV(ctx, dst)
+		}
 		if err != nil {
 			return nil, nil, &sourceError{err}
 		}

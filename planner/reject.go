@@ -2,6 +2,7 @@ package planner
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"sort"
@@ -58,6 +59,7 @@ type checker struct {
 	tallies  []rejectTally
 	kinds    map[int64]ChangeKind // kind of each rejected change
 	keys     map[int64]Row        // key copy of each rejected change
+	lines    map[int64]int        // CSV line of a change refused for its value
 	seq      int64
 	changed  []int
 	// notes are findings about the writes that refuse nothing (cascade,
@@ -68,7 +70,7 @@ type checker struct {
 func newChecker(p *Prepared, down ChangeSink, stream bool) *checker {
 	c := &checker{p: p, l: p.layout, down: down, stream: stream,
 		rejected: map[int64]int{}, reasonIx: map[rejectReason]int{},
-		kinds: map[int64]ChangeKind{}, keys: map[int64]Row{}}
+		kinds: map[int64]ChangeKind{}, keys: map[int64]Row{}, lines: map[int64]int{}}
 	if !stream {
 		c.spool = &changeSpool{}
 	}
@@ -83,7 +85,11 @@ func (c *checker) Change(kind ChangeKind, src, dst *Row, changed []int) error {
 	if kind == ChangeDelete {
 		row = dst
 	}
-	if kind != ChangeDelete {
+	if m := c.l.mark(src); m != nil {
+		line, col, reason := decodeMark(m)
+		c.reject(seq, kind, src, rejectReason{Column: c.l.Cols[col].Dest, Reason: reason})
+		c.lines[seq] = line
+	} else if kind != ChangeDelete {
 		c.localChecks(seq, kind, src, changed)
 	}
 	if c.stream {
@@ -203,11 +209,10 @@ func (c *checker) findings(onReject hclconfig.OnReject) []Finding {
 		if r.Constraint != "" {
 			f.Summary += fmt.Sprintf(" (constraint %s)", r.Constraint)
 		}
-		f.Detail = "Examples: " + joinNames(t.examples) + "."
 		if onReject == hclconfig.RejectSkip {
-			f.Detail += " on_reject = \"skip\": apply leaves these rows out and reports each one."
+			f.Detail = "on_reject = \"skip\": apply leaves these rows out and reports each one."
 		} else {
-			f.Detail += " Fix the source rows (or the destination's rules), or set on_reject = \"skip\" to apply every other row."
+			f.Detail = "Fix the source rows (or the destination's rules), or set on_reject = \"skip\" to apply every other row."
 		}
 		out = append(out, f)
 	}
@@ -242,7 +247,7 @@ func (c *checker) rejectedRows() []RejectedRow {
 		for i := 0; i < c.l.NKey; i++ {
 			key[c.l.Cols[i].Dest] = c.l.renderColumn(i, k.Values[i])
 		}
-		out = append(out, RejectedRow{Sync: c.p.Sync.Name, Kind: kindName(c.kinds[s]), Key: key,
+		out = append(out, RejectedRow{Sync: c.p.Sync.Name, Kind: kindName(c.kinds[s]), Key: key, Line: c.lines[s],
 			Column: r.Column, Constraint: r.Constraint, Reason: r.Reason})
 	}
 	return out
@@ -286,4 +291,32 @@ func (c *checker) localChecks(seq int64, kind ChangeKind, src *Row, changed []in
 	for _, i := range changed {
 		check(i)
 	}
+}
+
+// A source value that does not convert to its column's type rejects its
+// row, but the row still takes part in the diff (with NULL for the value),
+// so that its key is matched: a mirror must not delete the destination row
+// of a source row it could not read. The row carries a mark: one value
+// after the layout's, holding the CSV line (0 for a query), the column and
+// the server's reason. The diff treats a marked row as a change wherever
+// the behavior would write it, and the checker refuses it.
+
+// markRejected encodes a rejection mark.
+func markRejected(line, col int, reason string) []byte {
+	b := binary.BigEndian.AppendUint32(nil, uint32(line))
+	b = binary.BigEndian.AppendUint16(b, uint16(col))
+	return append(b, reason...)
+}
+
+// mark returns the rejection mark of r, or nil.
+func (l *layout) mark(r *Row) []byte {
+	if r == nil || len(r.Values) <= l.width() {
+		return nil
+	}
+	return r.Values[l.width()]
+}
+
+// decodeMark reads a rejection mark.
+func decodeMark(m []byte) (line, col int, reason string) {
+	return int(binary.BigEndian.Uint32(m)), int(binary.BigEndian.Uint16(m[4:])), string(m[6:])
 }

@@ -265,3 +265,11 @@ func (l *layout) changedColumns(src, dst *Row, into []int) []int {
 	}
 	return into
 }
+
+// allColumns appends the indexes of every mapped non-key column.
+func (l *layout) allColumns(into []int) []int {
+	for i := l.NKey; i < len(l.Cols); i++ {
+		into = append(into, i)
+	}
+	return into
+}
