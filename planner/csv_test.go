@@ -2,6 +2,7 @@ package planner_test
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -151,25 +152,28 @@ func TestCSVSources(t *testing.T) {
 		}
 	}
 
+	// A value that does not convert rejects its row (rejected_rows), whose
+	// example names its key and line; the value itself is not shown.
 	bad := syncNamed(t, p, "bad")
-	if got := codes(bad); len(got) != 1 || got[0] != string(planner.CodeTypeMismatch) {
-		t.Errorf("bad: finding codes %v, want one type_mismatch:\n%s", got, synctest.FindingsText(bad))
+	if got := codes(bad); len(got) != 1 || got[0] != string(planner.CodeRejectedRows) {
+		t.Errorf("bad: finding codes %v, want one rejected_rows:\n%s", got, synctest.FindingsText(bad))
 	} else {
 		f := bad.Findings[0]
-		for _, part := range []string{"line 4", "id=2", `"amount"`, `"abc"`, "bigint"} {
-			if !strings.Contains(f.Summary, part) {
-				t.Errorf("bad: the finding does not say %s: %s", part, f.Summary)
-			}
+		if f.Column != "amount" || f.Rows != 1 || !slices.Equal(f.Examples, []string{"id=2 (line 4)"}) || !strings.Contains(f.Summary, "bigint") {
+			t.Errorf("bad: the finding does not name column amount, bigint and id=2 (line 4): %+v", f)
+		}
+		if strings.Contains(f.Summary+f.Detail, "abc") {
+			t.Errorf("bad: the finding shows the value: %s", f.Summary)
 		}
 	}
 
 	secret := syncNamed(t, p, "secret")
-	if got := codes(secret); len(got) != 1 || got[0] != string(planner.CodeTypeMismatch) {
-		t.Errorf("secret: finding codes %v, want one type_mismatch:\n%s", got, synctest.FindingsText(secret))
+	if got := codes(secret); len(got) != 1 || got[0] != string(planner.CodeRejectedRows) {
+		t.Errorf("secret: finding codes %v, want one rejected_rows:\n%s", got, synctest.FindingsText(secret))
 	} else {
 		f := secret.Findings[0]
-		if !strings.Contains(f.Summary, planner.Sensitive) || !strings.Contains(f.Summary, `"ssn"`) || !strings.Contains(f.Summary, "id=2") {
-			t.Errorf("secret: the finding does not name the key and column with the value masked: %s", f.Summary)
+		if f.Column != "ssn" || len(f.Examples) != 1 || !strings.HasPrefix(f.Examples[0], "id=2") {
+			t.Errorf("secret: the finding does not name the key and column: %+v", f)
 		}
 		if strings.Contains(f.Summary+f.Detail+f.Fix, "s3cr3t") {
 			t.Errorf("secret: the sensitive value is shown:\n%s", synctest.FindingsText(secret))

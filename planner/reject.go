@@ -87,8 +87,7 @@ func (c *checker) Change(kind ChangeKind, src, dst *Row, changed []int) error {
 	}
 	if m := c.l.mark(src); m != nil {
 		line, col, reason := decodeMark(m)
-		c.reject(seq, kind, src, rejectReason{Column: c.l.Cols[col].Dest, Reason: reason})
-		c.lines[seq] = line
+		c.rejectAt(seq, kind, src, rejectReason{Column: c.l.Cols[col].Dest, Reason: reason}, line)
 	} else if kind != ChangeDelete {
 		c.localChecks(seq, kind, src, changed)
 	}
@@ -124,6 +123,12 @@ func (p *Prepared) NeedsServerChecks() bool {
 // for r. A change refused for several reasons counts once in the sync's
 // counts and once in each reason's finding.
 func (c *checker) reject(seq int64, kind ChangeKind, row *Row, r rejectReason) {
+	c.rejectAt(seq, kind, row, r, 0)
+}
+
+// rejectAt is reject for a row read from line of a CSV file (0: no line),
+// which its example names.
+func (c *checker) rejectAt(seq int64, kind ChangeKind, row *Row, r rejectReason, line int) {
 	ix, ok := c.reasonIx[r]
 	if !ok {
 		ix = len(c.reasons)
@@ -133,7 +138,12 @@ func (c *checker) reject(seq int64, kind ChangeKind, row *Row, r rejectReason) {
 	}
 	t := &c.tallies[ix]
 	t.rows++
-	t.examples = addExample(t.examples, c.l.renderKey(row))
+	ex := c.l.renderKey(row)
+	if line > 0 {
+		ex += fmt.Sprintf(" (line %d)", line)
+		c.lines[seq] = line
+	}
+	t.examples = addExample(t.examples, ex)
 	if _, seen := c.rejected[seq]; !seen {
 		c.rejected[seq] = ix
 		c.kinds[seq] = kind
