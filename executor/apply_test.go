@@ -368,10 +368,11 @@ sync "typed" {
 	requireSameRows(t, e, "typed", "expected")
 }
 
-// TestApplyTooLongValueFailsCleanly: a value that does not fit varchar(n)
-// shows as a change in the plan and fails the apply with PostgreSQL's
-// message, writing nothing (the cast is not a silent truncation).
-func TestApplyTooLongValueFailsCleanly(t *testing.T) {
+// TestApplyTooLongValueIsRejectedByPlan: a value too long for its column
+// used to plan clean and fail at apply; the plan now refuses the row
+// (rejected_rows naming the key), apply writes nothing, and once the
+// source is fixed the sync converges.
+func TestApplyTooLongValueIsRejectedByPlan(t *testing.T) {
 	e := synctest.New(t)
 	e.Src(`CREATE TABLE src (id int, code text)`)
 	e.Src(`INSERT INTO src SELECT g, 'c' || g FROM generate_series(1, 20) g`)
@@ -389,9 +390,17 @@ sync "codes" {
 }
 `)
 	before := e.DstDigest("codes")
-	p := applyable(t, cfg)
+	p := plan(t, cfg)
+	sp := p.Syncs[0]
+	if p.Applyable || sp.Counts.Reject != 1 {
+		t.Fatalf("the plan does not refuse the too-long value: applyable=%v %+v\n%s", p.Applyable, sp.Counts, synctest.FindingsText(sp))
+	}
+	f := rejectFindings(sp)["code"]
+	if f.Rows != 1 || len(f.Examples) != 1 || f.Examples[0] != "id=11" || !strings.Contains(f.Summary, "character varying(8)") {
+		t.Errorf("finding %+v", f)
+	}
 	res := apply(t, cfg, p, executor.Options{})
-	requireFailed(t, res, "codes", "update", "too long", "22001")
+	requireFailed(t, res, "codes", "errors")
 	if got := e.DstDigest("codes"); got != before {
 		t.Errorf("the table changed although the sync failed")
 	}

@@ -342,7 +342,7 @@ func attemptSync(ctx context.Context, connector *pgconnect.Connector, s *hclconf
 		return nil, lostConnection(connector, s, err)
 	}
 	if m.watchRewrites {
-		if rewritten, err = m.rewritten(ctx, res.Counts); err != nil {
+		if rewritten, err = m.rewritten(ctx, sink, res.Counts); err != nil {
 			return nil, lostConnection(connector, s, err)
 		}
 	}
@@ -610,9 +610,6 @@ func (m *merge) insertStatement(from string) string {
 // binary formats, so that inserts can be copied into the table as they are.
 // Columns carried as text (types that are not built in) need a cast.
 func (m *merge) directInsert() bool {
-	if m.watchRewrites {
-		return false // the written rows are compared with the staged ones
-	}
 	for _, c := range m.cols {
 		if c.AsText {
 			return false

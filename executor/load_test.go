@@ -65,19 +65,31 @@ func TestInitialLoadStaleSourceRollsBack(t *testing.T) {
 }
 
 // TestInitialLoadConstraintFailure: a row in the middle violates a CHECK
-// constraint; the COPY fails, the table stays empty, and the error names
-// the constraint.
+// constraint: the plan refuses it (rejected_rows). A row the plan cannot
+// foresee failing (a trigger raises for it) makes the load's COPY fail:
+// the table stays empty, and the error names the constraint.
 func TestInitialLoadConstraintFailure(t *testing.T) {
 	t.Parallel()
 	e := synctest.New(t)
 	cfg := e.Config(loadFixture(t, e))
 	e.Src(`UPDATE people SET score = 200000 WHERE id = 1500`)
-	p := applyable(t, cfg)
+	p := plan(t, cfg)
+	if sp := p.Syncs[0]; p.Applyable || sp.Counts.Reject != 1 || rejectFindings(sp)["score"].Constraint != "score_limit" {
+		t.Fatalf("the plan does not refuse the row that breaks score_limit:\n%s", synctest.FindingsText(sp))
+	}
+	e.Src(`UPDATE people SET score = 1 WHERE id = 1500`)
+	e.Dst(`CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF NEW.id = 1500 THEN RAISE EXCEPTION 'refused' USING ERRCODE = 'check_violation', CONSTRAINT = 'no_1500'; END IF;
+  RETURN NEW;
+END $$`)
+	e.Dst(`CREATE TRIGGER refuse AFTER INSERT ON people FOR EACH ROW EXECUTE FUNCTION refuse()`)
+	p = applyable(t, cfg)
 	res := apply(t, cfg, p, executor.Options{})
-	requireFailed(t, res, "people", "insert failed", "score_limit")
+	requireFailed(t, res, "people", "insert failed", "no_1500")
 	if got := e.DstDigest("people"); got != "0:-" {
 		t.Errorf("the table is not empty after a failed load: %s", got)
 	}
-	e.Src(`UPDATE people SET score = 1 WHERE id = 1500`)
+	e.Dst(`DROP TRIGGER refuse ON people`)
 	applyAndConverge(t, cfg)
 }

@@ -116,8 +116,14 @@ func (m *merge) locate(ctx context.Context, stmt func(from string) string, stagi
 		fmt.Fprintf(&b, ", constraint %s", last.ConstraintName)
 	}
 	fmt.Fprintf(&b, ": %s (SQLSTATE %s)", last.Message, last.Code)
+	if last.Detail != "" {
+		fmt.Fprintf(&b, "; %s", last.Detail)
+	}
 	if last.Where != "" {
 		fmt.Fprintf(&b, "; %s", strings.ReplaceAll(last.Where, "\n", "; "))
+	}
+	if last.Hint != "" {
+		fmt.Fprintf(&b, "; hint: %s", last.Hint)
 	}
 	b.WriteString(". The plan's checks passed this row, so the table changed since (another writer) or a trigger refused it; nothing was written")
 	return &writeError{msg: b.String(), err: werr}

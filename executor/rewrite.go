@@ -21,10 +21,17 @@ type Rewritten struct {
 // column, and returns the columns a trigger changed. It runs inside the
 // apply's transaction, before COMMIT, only when the table has BEFORE ROW
 // triggers on INSERT or UPDATE.
-func (m *merge) rewritten(ctx context.Context, counts planner.Counts) ([]Rewritten, error) {
+func (m *merge) rewritten(ctx context.Context, sink *stagingSink, counts planner.Counts) ([]Rewritten, error) {
 	n := len(m.cols) - m.nkey
 	if n == 0 {
 		return nil, nil
+	}
+	if counts.Insert > 0 && m.directInsert() {
+		// The inserts were copied straight into the table: stage them
+		// too, to compare.
+		if err := m.stage(ctx, "rowform_insert", sink.inserts, m.cols); err != nil {
+			return nil, err
+		}
 	}
 	totals := make([]int64, n)
 	for _, st := range []struct {

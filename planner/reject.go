@@ -5,10 +5,12 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/rowform/rowform/hclconfig"
+	"github.com/rowform/rowform/internal/catalog"
 )
 
 // The destination's rules, checked before anything is written.
@@ -116,7 +118,33 @@ func (p *Prepared) NeedsServerChecks() bool {
 			return true
 		}
 	}
-	return p.rules.Any()
+	r := p.rules
+	if r == nil {
+		return false
+	}
+	if len(r.Checks) > 0 || len(r.ForeignKeys) > 0 || len(r.Referencing) > 0 {
+		return true
+	}
+	for _, u := range r.Uniques {
+		if !p.isKeyIndex(u) {
+			return true
+		}
+	}
+	return false
+}
+
+// isKeyIndex reports whether u is the unique index on exactly the sync's
+// key columns, which the diff itself keeps unique.
+func (p *Prepared) isKeyIndex(u catalog.UniqueIndex) bool {
+	if u.Columns == nil || u.Predicate != "" || len(u.Columns) != len(p.Sync.Key) {
+		return false
+	}
+	for _, c := range u.Columns {
+		if !slices.Contains(p.Sync.Key, c) {
+			return false
+		}
+	}
+	return true
 }
 
 // reject records that change seq (of kind, with the key of row) is refused
