@@ -325,6 +325,7 @@ func (inv *invocation) writeApplyResult(res *executor.Result, p *planner.Plan, r
 			fmt.Fprintf(w, "%s sync %q: %s (%s)\n", paint("32", "✓"), r.Name,
 				appliedCounts(r.Applied), r.Duration.Round(time.Millisecond))
 			writeRejectedRows(w, r, p, rejectsFile, paint)
+			writeRewritten(w, r, paint)
 		default:
 			failed++
 			fmt.Fprintf(w, "%s sync %q %s: %s\n", paint("31", "✗"), r.Name, r.Status, r.Err)
@@ -382,6 +383,14 @@ func writeRejectedRows(w io.Writer, r *executor.SyncResult, p *planner.Plan, rej
 	}
 }
 
+// writeRewritten says which columns a trigger stored other values in than
+// the ones written, under the sync's result line.
+func writeRewritten(w io.Writer, r *executor.SyncResult, paint func(code, s string) string) {
+	for _, c := range r.Rewritten {
+		fmt.Fprintf(w, "    %s %s\n", paint("33", "!"), views.RewrittenText(c.Column, c.Rows))
+	}
+}
+
 func countSyncs(n int) string {
 	if n == 1 {
 		return "1 sync"
@@ -413,9 +422,18 @@ type applySyncResult struct {
 	Applied planner.Counts `json:"applied"`
 	// Rejected lists the rows left out (on_reject = "skip"); always an
 	// array.
-	Rejected       []planner.RejectedRow `json:"rejected"`
-	Error          string                `json:"error,omitempty"`
-	OutcomeUnknown bool                  `json:"outcome_unknown,omitempty"`
+	Rejected []planner.RejectedRow `json:"rejected"`
+	// Rewritten lists the columns a trigger stored other values in than
+	// apply wrote; omitted when none.
+	Rewritten      []rewrittenColumn `json:"rewritten,omitempty"`
+	Error          string            `json:"error,omitempty"`
+	OutcomeUnknown bool              `json:"outcome_unknown,omitempty"`
+}
+
+// rewrittenColumn is one executor.Rewritten in apply's JSON.
+type rewrittenColumn struct {
+	Column string `json:"column"`
+	Rows   int64  `json:"rows"`
 }
 
 type applySummary struct {
@@ -443,6 +461,9 @@ func newApplyDocument(res *executor.Result, p *planner.Plan) applyDocument {
 				row.Key = map[string]string{}
 			}
 			sr.Rejected = append(sr.Rejected, row)
+		}
+		for _, c := range r.Rewritten {
+			sr.Rewritten = append(sr.Rewritten, rewrittenColumn{Column: c.Column, Rows: c.Rows})
 		}
 		if r.Err != nil {
 			sr.Error = r.Err.Error()

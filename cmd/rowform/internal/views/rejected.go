@@ -67,3 +67,14 @@ func rejectedKey(values map[string]string, order []string) string {
 	}
 	return strings.Join(parts, " ")
 }
+
+// RewrittenText says, for apply's output, that a trigger stored other
+// values in column than apply wrote, in rows rows, and what follows.
+func RewrittenText(column string, rows int64) string {
+	them := "them"
+	if rows == 1 {
+		them = "it"
+	}
+	return fmt.Sprintf("a trigger stored other values in column %s than were written, in %d row%s: the next plan will show %s again",
+		oneLine(column), rows, map[bool]string{true: "", false: "s"}[rows == 1], them)
+}
