@@ -248,6 +248,9 @@ func (j *hashJoin) matchSource(rec []byte) error {
 	j.kept.add(rec)
 	if !j.behavior.Inserts() {
 		j.res.Counts.Skipped++
+		if j.l.rematch && j.sink != nil {
+			return j.sink.Change(changeUnmatched, s, nil, nil)
+		}
 		return nil
 	}
 	j.res.Counts.Insert++

@@ -114,40 +114,35 @@ func (c column) canonicalKey(expr string) string {
 	return fmt.Sprintf("(%s)::text", expr)
 }
 
-// keyEqualityFindings refuses keys the diff cannot match as the destination
-// does: a key column compared under a nondeterministic collation (by the
-// column or by a unique index on the key), where 'abc' may equal 'ABC'. No
-// SQL function gives such a value a canonical form, so the diff would plan
-// an insert that the unique index refuses, or under a mirror a needless
-// delete and insert.
+// keyEqualityFindings refuses keys the diff cannot match as the
+// destination does: a key that only its unique index compares under a
+// nondeterministic collation (CREATE UNIQUE INDEX ... (id COLLATE ci)),
+// where 'abc' may equal 'ABC' though the column's own collation tells them
+// apart. (A key column whose own collation is nondeterministic is matched
+// through the destination: rematch.go.)
 func keyEqualityFindings(s *hclconfig.Sync, t *catalog.Table) []Finding {
 	var out []Finding
 	for _, k := range s.Key {
 		dc := t.Column(k)
-		if dc == nil {
+		if dc == nil || dc.NondeterministicCollation {
 			continue
 		}
-		by := ""
-		switch {
-		case dc.NondeterministicCollation:
-			by = fmt.Sprintf("its collation %q", dc.Collation)
-		default:
-			for _, uk := range t.UniqueKeys {
-				if sameKeyColumns(uk.Columns, s.Key) && slices.Contains(uk.NondeterministicColumns, k) {
-					by = fmt.Sprintf("the %s %s", uk.Kind, pgx.Identifier{uk.Name}.Sanitize())
-					break
-				}
+		for _, uk := range t.UniqueKeys {
+			if !sameKeyColumns(uk.Columns, s.Key) || !slices.Contains(uk.NondeterministicColumns, k) {
+				continue
 			}
+			name := pgx.Identifier{uk.Name}.Sanitize()
+			fix := fmt.Sprintf("DROP INDEX %s;\nCREATE UNIQUE INDEX %s ON %s (%s);", pgx.Identifier{t.Schema, uk.Name}.Sanitize(), name, t.Ident(), catalog.IdentList(uk.Columns))
+			if uk.Kind != "unique index" {
+				fix = fmt.Sprintf("ALTER TABLE %s DROP CONSTRAINT %s, ADD CONSTRAINT %s UNIQUE (%s);", t.Ident(), name, name, catalog.IdentList(uk.Columns))
+			}
+			out = append(out, Finding{Severity: SeverityError, Code: CodeTypeMismatch,
+				Summary: fmt.Sprintf("the key column %q of %s is compared by the %s %s under a nondeterministic collation other than the column's: keys with nondeterministic collations are not supported yet unless the column itself has the collation", k, s.Table, uk.Kind, name),
+				Detail: "Under a nondeterministic collation values with different bytes can be equal ('abc' = 'ABC' for a case-insensitive one). rowform matches such keys through the destination when the key column itself has the collation " +
+					"(ALTER TABLE ... ALTER COLUMN ... TYPE text COLLATE <collation>); with the collation only on the index it cannot. Give the column the collation, or index the key with the column's own collation (the fix below).",
+				Fix: fix})
+			break
 		}
-		if by == "" {
-			continue
-		}
-		out = append(out, Finding{Severity: SeverityError, Code: CodeTypeMismatch,
-			Summary: fmt.Sprintf("the key column %q of %s is compared under a nondeterministic collation (%s): keys with nondeterministic collations are not supported yet", k, s.Table, by),
-			Detail: "Under a nondeterministic collation values with different bytes can be equal ('abc' = 'ABC' for a case-insensitive one), and rowform matches keys by their bytes, " +
-				"so it would plan inserts the unique key refuses. Key the sync on a column with a deterministic collation: give the column one (the fix below), " +
-				"use the citext type for case-insensitive keys, or select a normalized key in the query (e.g. lower(" + k + ") AS " + k + "_key) into a column with a deterministic collation and a unique constraint.",
-			Fix: fmt.Sprintf(`ALTER TABLE %s ALTER COLUMN %s TYPE %s COLLATE "default";`, t.Ident(), pgx.Identifier{k}.Sanitize(), dc.Type)})
 	}
 	return out
 }

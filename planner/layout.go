@@ -78,6 +78,10 @@ type layout struct {
 	// TextKeys lists the key columns (indexes into Cols) ordered by an
 	// extra text column; their extra columns follow Cols in the result.
 	TextKeys []int
+	// rematch: a key column is compared under a nondeterministic
+	// collation, so unmatched source rows are looked up by the destination
+	// (rematch.go).
+	rematch bool
 }
 
 func newColumn(dest, source string, c catalog.Column, sensitive bool) column {
@@ -123,6 +127,7 @@ func orderFor(c column) keyOrder {
 
 func newLayout(cols []column, nkey int) *layout {
 	l := &layout{Cols: cols, NKey: nkey}
+	l.rematch = len(l.rematchColumns()) > 0
 	for i := 0; i < nkey; i++ {
 		o := orderFor(cols[i])
 		l.Orders = append(l.Orders, o)

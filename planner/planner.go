@@ -410,6 +410,12 @@ func (p *Prepared) diffOnce(ctx context.Context, dst, src *pgx.Conn, emptyDestin
 		return nil, findings, err
 	}
 	chk.adjust(&res.Counts)
+	if chk.dupKeys > 0 {
+		res.DupKeys += chk.dupKeys
+		for _, ex := range chk.dupExamples {
+			res.DupKeyExamples = addExample(res.DupKeyExamples, ex)
+		}
+	}
 	if res.NullKeys > 0 {
 		findings = append(findings, Finding{Severity: SeverityError, Code: CodeNullSourceKey,
 			Summary: fmt.Sprintf("%d source row%s ha%s a NULL key", res.NullKeys, plural(int(res.NullKeys)), hasHave(res.NullKeys)),

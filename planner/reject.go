@@ -67,12 +67,20 @@ type checker struct {
 	// notes are findings about the writes that refuse nothing (cascade,
 	// triggers).
 	notes []Finding
+	// overrides, adj and dup* are the rematch's (rematch.go): changes it
+	// replaced, what it changed of the diff's counts, and the keys it found
+	// repeated.
+	overrides   map[int64]override
+	adj         Counts
+	dupKeys     int64
+	dupExamples []string
 }
 
 func newChecker(p *Prepared, down ChangeSink, stream bool) *checker {
 	c := &checker{p: p, l: p.layout, down: down, stream: stream,
 		rejected: map[int64]int{}, reasonIx: map[rejectReason]int{},
-		kinds: map[int64]ChangeKind{}, keys: map[int64]Row{}, lines: map[int64]int{}}
+		kinds: map[int64]ChangeKind{}, keys: map[int64]Row{}, lines: map[int64]int{},
+		overrides: map[int64]override{}}
 	if !stream {
 		c.spool = &changeSpool{}
 	}
@@ -87,10 +95,13 @@ func (c *checker) Change(kind ChangeKind, src, dst *Row, changed []int) error {
 	if kind == ChangeDelete {
 		row = dst
 	}
-	if m := c.l.mark(src); m != nil {
+	switch m := c.l.mark(src); {
+	case kind == changeUnmatched:
+	case m != nil:
 		line, col, reason := decodeMark(m)
 		c.rejectAt(seq, kind, src, rejectReason{Column: c.l.Cols[col].Dest, Reason: reason}, line)
-	} else if kind != ChangeDelete {
+	case kind != ChangeDelete && !c.l.rematch:
+		// (After a rematch, which may turn an insert into an update.)
 		c.localChecks(seq, kind, src, changed)
 	}
 	if c.stream {
@@ -189,12 +200,29 @@ func (c *checker) finish(ctx context.Context, conn *pgx.Conn) error {
 		return nil
 	}
 	defer c.spool.close()
+	if c.l.rematch {
+		if err := c.rematch(ctx, conn); err != nil {
+			return err
+		}
+		err := c.each(func(seq int64, kind ChangeKind, src, dst *Row) error {
+			if _, bad := c.rejected[seq]; bad || kind == ChangeDelete {
+				return nil
+			}
+			var changed []int
+			if kind == ChangeUpdate {
+				changed = c.l.changedColumns(src, dst, nil)
+			}
+			c.localChecks(seq, kind, src, changed)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
 	if err := c.serverChecks(ctx, conn); err != nil {
 		return err
 	}
-	var seq int64 = -1
-	return c.spool.each(func(kind ChangeKind, src, dst *Row) error {
-		seq++
+	return c.each(func(seq int64, kind ChangeKind, src, dst *Row) error {
 		if _, bad := c.rejected[seq]; bad || c.down == nil {
 			return nil
 		}
@@ -207,8 +235,14 @@ func (c *checker) finish(ctx context.Context, conn *pgx.Conn) error {
 	})
 }
 
-// adjust moves the rejected changes of counts into Reject.
+// adjust applies the rematch's changes to counts and moves the rejected
+// changes into Reject.
 func (c *checker) adjust(counts *Counts) {
+	counts.Insert += c.adj.Insert
+	counts.Update += c.adj.Update
+	counts.Delete += c.adj.Delete
+	counts.Unchanged += c.adj.Unchanged
+	counts.Skipped += c.adj.Skipped
 	for seq := range c.rejected {
 		switch c.kinds[seq] {
 		case ChangeInsert:

@@ -43,9 +43,7 @@ func (c *change) row() *Row {
 // copies that fn may keep until it returns.
 func (c *checker) batches(want func(kind ChangeKind) bool, fn func([]change) error) error {
 	var batch []change
-	var seq int64 = -1
-	err := c.spool.each(func(kind ChangeKind, src, dst *Row) error {
-		seq++
+	err := c.each(func(seq int64, kind ChangeKind, src, dst *Row) error {
 		if _, bad := c.rejected[seq]; bad || !want(kind) {
 			return nil
 		}
