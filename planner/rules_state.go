@@ -1,0 +1,520 @@
+package planner
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// The checks between rows: a change set's rows against each other and
+// against the rest of the destination — other unique keys
+// (rules_unique.go), foreign keys in both directions (rules_fk.go) — and the
+// notes about what the writes set off: cascades (rules_fk.go) and triggers
+// (rules_triggers.go).
+//
+// These checks depend on one another: a refused delete keeps its row, and
+// with it the values and the references the row holds; a refused insert is
+// no parent for the rows that reference it; a refused update keeps its old
+// values. Each check therefore looks only at the changes not refused yet,
+// and the checks run again, in rounds, until a round refuses nothing more
+// (maxRelationRounds). A change set the destination accepts whole costs one
+// round.
+//
+// Cost. Every query carries changed rows only (a batch at a time) and finds
+// the rows they meet in the destination through its indexes; a table
+// without other unique keys, foreign keys or triggers costs nothing. What a
+// batch cannot decide alone — two changed rows in different batches that
+// collide, a parent inserted in another batch, a destination row that
+// another batch deletes — is settled in Go: the server returns, per row, a
+// 64-bit hash of its values computed with the values' own hash functions
+// (equal values hash alike under the index's equality: citext, numeric
+// scale, nondeterministic collations), and the rows whose hashes meet are
+// compared again on the server; destination rows are recognized by their
+// sync key, as the diff matches them.
+
+func init() {
+	serverCheckList = append(serverCheckList, (*checker).checkRelations)
+}
+
+// maxRelationRounds bounds the rounds of the checks between rows. Each
+// round after the first runs only because the previous one refused a row;
+// chains longer than this (a refused row that unsettles another, and so
+// on) are cut short, and apply's writes then refuse what the plan missed.
+const maxRelationRounds = 5
+
+// relations is one run of the checks between rows over a checker's changes.
+type relations struct {
+	c    *checker
+	ctx  context.Context
+	conn *pgx.Conn
+	// uniques are the unique indexes to check (not the sync key's).
+	uniques []*uniqueIndex
+}
+
+// checkRelations runs the checks between rows, then adds the notes about
+// cascades and triggers.
+func (c *checker) checkRelations(ctx context.Context, conn *pgx.Conn) error {
+	r := c.p.rules
+	if r == nil {
+		return nil
+	}
+	rel := &relations{c: c, ctx: ctx, conn: conn}
+	if err := rel.prepareUniques(); err != nil {
+		return fmt.Errorf("reading the unique indexes of %s: %w", c.p.Sync.Table, err)
+	}
+	if len(rel.uniques) == 0 {
+		return nil
+	}
+	for round := 0; round < maxRelationRounds; round++ {
+		before := len(c.rejected)
+		if err := rel.checkUniques(); err != nil {
+			return fmt.Errorf("checking the unique indexes of %s: %w", c.p.Sync.Table, err)
+		}
+		if len(c.rejected) == before {
+			break
+		}
+	}
+	return nil
+}
+
+// isWrite selects inserts and updates.
+func isWrite(k ChangeKind) bool { return k == ChangeInsert || k == ChangeUpdate }
+
+// mappedIndex maps destination column names to their index in the layout.
+func (l *layout) mappedIndex() map[string]int {
+	m := make(map[string]int, len(l.Cols))
+	for i, col := range l.Cols {
+		m[col.Dest] = i
+	}
+	return m
+}
+
+// mappedOf lists the layout indexes of the names that are mapped.
+func (l *layout) mappedOf(names []string) []int {
+	m := l.mappedIndex()
+	var out []int
+	for _, n := range names {
+		if i, ok := m[n]; ok {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// touches reports whether an update changes any of the mapped columns cols
+// (by bytes, as the diff compares them).
+func (l *layout) touches(ch *change, cols []int) bool {
+	if ch.kind != ChangeUpdate {
+		return false
+	}
+	for _, i := range cols {
+		a, b := ch.src.Values[i], ch.dst.Values[i]
+		if (a == nil) != (b == nil) || string(a) != string(b) {
+			return true
+		}
+	}
+	return false
+}
+
+// stateRows is a FROM item over a batch of inserts and updates (mixed):
+// each change's row as it will be after the write, with the batch position
+// as posColumn and one column per requested name, named as the table's
+// column. A mapped column comes from the batch; an unmapped one keeps, for
+// an update, the destination row's value, and takes, for an insert, its
+// default (NULL when the default cannot be computed read-only: a sequence).
+type stateRows struct {
+	params [][]byte
+	// from is "(SELECT ...)" without an alias.
+	from string
+}
+
+func (c *checker) stateRows(batch []change, cols []string) stateRows {
+	l := c.l
+	mapped := l.mappedIndex()
+	// The key columns always travel: an unmapped column of an update is
+	// read by key.
+	send := make([]bool, len(l.Cols))
+	for i := 0; i < l.NKey; i++ {
+		send[i] = true
+	}
+	for _, name := range cols {
+		if i, ok := mapped[name]; ok {
+			send[i] = true
+		}
+	}
+	var sr stateRows
+	pos := make([][]byte, len(batch))
+	ins := make([][]byte, len(batch))
+	for k := range batch {
+		pos[k] = binary.BigEndian.AppendUint32(nil, uint32(k))
+		if batch[k].kind == ChangeInsert {
+			ins[k] = []byte{1}
+		} else {
+			ins[k] = []byte{0}
+		}
+	}
+	sr.params = append(sr.params, arrayParam(oidInt4, pos), arrayParam(oidBool, ins))
+	args := []string{"$1::int4[]", "$2::bool[]"}
+	names := []string{"i", "ins"}
+	vals := make([][]byte, len(batch))
+	for i := range l.Cols {
+		if !send[i] {
+			continue
+		}
+		for k := range batch {
+			vals[k] = batch[k].src.Values[i]
+		}
+		typ, oid := l.wireType(i)
+		sr.params = append(sr.params, arrayParam(oid, vals))
+		args = append(args, fmt.Sprintf("$%d::%s[]", len(sr.params), typ))
+		names = append(names, alias(i))
+	}
+	sel := []string{"b.i AS " + posColumn}
+	for _, name := range cols {
+		q := pgx.Identifier{name}.Sanitize()
+		if i, ok := mapped[name]; ok {
+			sel = append(sel, l.value(i)+" AS "+q)
+			continue
+		}
+		sel = append(sel, fmt.Sprintf("CASE WHEN b.ins THEN %s ELSE (SELECT d.%s FROM %s AS d WHERE %s) END AS %s",
+			c.insertDefault(name), q, c.p.Table.Ident(), c.keyMatch("d"), q))
+	}
+	sr.from = fmt.Sprintf("(SELECT %s FROM unnest(%s) AS b(%s))", strings.Join(sel, ", "), strings.Join(args, ", "), strings.Join(names, ", "))
+	return sr
+}
+
+// insertDefault is the value an insert leaves in the unmapped column name:
+// its default, or NULL when it has none or it draws from a sequence (which
+// a read-only check cannot do).
+func (c *checker) insertDefault(name string) string {
+	def := "NULL"
+	if d, ok := c.p.rules.Defaults[name]; ok && !strings.Contains(d, "nextval(") {
+		def = d
+	}
+	if col := c.p.Table.Column(name); col != nil {
+		def = fmt.Sprintf("(%s)::%s", def, col.Type)
+	}
+	return def
+}
+
+// keyRows is a FROM item over a batch of updates or deletes joined to their
+// destination rows by key: b is the batch (position b.i, mapped values
+// b.c0, ...: the values an update writes, or a deleted row's), d the
+// destination row as it is now.
+func (c *checker) keyRows(batch []change) (params [][]byte, from string) {
+	l := c.l
+	pos := make([][]byte, len(batch))
+	for k := range batch {
+		pos[k] = binary.BigEndian.AppendUint32(nil, uint32(k))
+	}
+	params = append(params, arrayParam(oidInt4, pos))
+	args := []string{"$1::int4[]"}
+	names := []string{"i"}
+	vals := make([][]byte, len(batch))
+	for i := range l.Cols {
+		for k := range batch {
+			vals[k] = batch[k].row().Values[i]
+		}
+		typ, oid := l.wireType(i)
+		params = append(params, arrayParam(oid, vals))
+		args = append(args, fmt.Sprintf("$%d::%s[]", len(params), typ))
+		names = append(names, alias(i))
+	}
+	from = fmt.Sprintf("unnest(%s) AS b(%s) JOIN %s AS d ON %s", strings.Join(args, ", "), strings.Join(names, ", "), c.p.Table.Ident(), c.keyMatch("d"))
+	return params, from
+}
+
+// keySelect selects, from the destination row alias, its sync key as the
+// diff reads it: the key columns, then their canonical text forms (the
+// diff's extra sort columns). It is the only thing a query selects under
+// these names (k0, k1, ... among them).
+func (l *layout) keySelect(alias string) string {
+	expr := func(i int) string {
+		e := alias + "." + pgx.Identifier{l.Cols[i].Dest}.Sanitize()
+		if l.Cols[i].AsText {
+			e += "::text"
+		}
+		return e
+	}
+	var sel []string
+	for i := 0; i < l.NKey; i++ {
+		sel = append(sel, fmt.Sprintf("%s AS key%d", expr(i), i))
+	}
+	return strings.Join(sel, ", ") + l.textKeySelect(expr)
+}
+
+// keyWidth is the number of values keySelect selects.
+func (l *layout) keyWidth() int { return l.NKey + len(l.TextKeys) }
+
+// destKey is a destination row's sync key as keySelect read it (binary
+// values), in the form keyID gives a change's row.
+func (l *layout) destKey(vals [][]byte) (id string, nullKey bool) {
+	var b []byte
+	t := l.NKey
+	for i := 0; i < l.NKey; i++ {
+		v := vals[i]
+		if v == nil {
+			nullKey = true
+		}
+		if l.Orders[i] == orderText {
+			v = vals[t]
+			t++
+		}
+		b = appendValues(b, [][]byte{v})
+	}
+	return string(b), nullKey
+}
+
+// keyID identifies a change's row by its sync key, as the diff matches
+// keys: the values of the key columns, or their canonical text forms.
+func (l *layout) keyID(r *Row) string {
+	var b []byte
+	t := len(l.Cols)
+	for i := 0; i < l.NKey; i++ {
+		v := r.Values[i]
+		if l.Orders[i] == orderText {
+			v = r.Values[t]
+			t++
+		}
+		b = appendValues(b, [][]byte{v})
+	}
+	return string(b)
+}
+
+// fate is what the change set does to one destination row.
+type fate struct {
+	// kind is ChangeDelete or ChangeUpdate; 0 when the row is left alone
+	// (or its change is refused).
+	kind ChangeKind
+	seq  int64
+	// moves: the update changes one of the columns asked about.
+	moves bool
+}
+
+// fates looks up, for each destination row in ids (by keyID), the change
+// the change set makes to it, among the changes not refused; moving says
+// which mapped columns make an update a move. Destination rows whose key
+// has a NULL are deleted by a mirror's every delete of such rows:
+// nullKeysDeleted reports whether the change set deletes them.
+func (c *checker) fates(ids map[string]*fate, moving []int) (nullKeysDeleted bool, err error) {
+	gone := func(k ChangeKind) bool { return k == ChangeDelete || k == ChangeUpdate }
+	err = c.batches(gone, func(batch []change) error {
+		for k := range batch {
+			ch := &batch[k]
+			if ch.kind == ChangeDelete && c.l.hasNullKey(ch.dst) {
+				nullKeysDeleted = true
+				continue
+			}
+			f, ok := ids[c.l.keyID(ch.dst)]
+			if !ok {
+				continue
+			}
+			f.kind, f.seq = ch.kind, ch.seq
+			f.moves = c.l.touches(ch, moving)
+		}
+		return nil
+	})
+	return nullKeysDeleted, err
+}
+
+// queryRows runs sql with binary parameters (types from the query's casts)
+// and calls fn with each result row in binary format.
+func queryRows(ctx context.Context, conn *pgx.Conn, sql string, params [][]byte, fn func(vals [][]byte) error) error {
+	formats := make([]int16, len(params))
+	for i := range formats {
+		formats[i] = 1
+	}
+	rr := conn.PgConn().ExecParams(ctx, sql, params, nil, formats, []int16{1})
+	var ferr error
+	for rr.NextRow() {
+		if ferr == nil {
+			ferr = fn(rr.Values())
+		}
+	}
+	if _, err := rr.Close(); err != nil {
+		return err
+	}
+	return ferr
+}
+
+// int4At decodes a binary int4 result value.
+func int4At(v []byte) (int, error) {
+	if len(v) != 4 {
+		return 0, fmt.Errorf("internal error: a check returned %d bytes for an int4", len(v))
+	}
+	return int(int32(binary.BigEndian.Uint32(v))), nil
+}
+
+// rowHash is the hash of one change's values.
+type rowHash struct {
+	hash uint64
+	seq  int64
+}
+
+// hashing says how a set of values is hashed on the server.
+type hashing struct {
+	// exprs are the values, as SQL over the table's column names.
+	exprs []string
+	// text: hash their text forms; for types without a hash function
+	// (bit, varbit, money, composite types), whose equal values have equal
+	// text forms.
+	text bool
+}
+
+// sql renders the combined 64-bit hash of the values, each under its own
+// seed so that (a, b) and (b, a) differ.
+func (h hashing) sql() string {
+	var parts []string
+	for k, e := range h.exprs {
+		if h.text {
+			parts = append(parts, fmt.Sprintf("COALESCE(hashtextextended((%s)::text, %d), 0)", e, k))
+		} else {
+			parts = append(parts, fmt.Sprintf("hash_array_extended(ARRAY[(%s)], %d)", e, k))
+		}
+	}
+	return strings.Join(parts, " # ")
+}
+
+// chooseHashing decides whether exprs (over the table's columns cols) can
+// be hashed with their types' own hash functions: it evaluates them on a
+// row of NULLs of the columns' types.
+func (r *relations) chooseHashing(exprs []string, cols []string) hashing {
+	h := hashing{exprs: exprs}
+	var sel []string
+	for _, name := range cols {
+		typ := "text"
+		if col := r.c.p.Table.Column(name); col != nil {
+			typ = col.Type
+		}
+		sel = append(sel, fmt.Sprintf("NULL::%s AS %s", typ, pgx.Identifier{name}.Sanitize()))
+	}
+	sql := fmt.Sprintf("SELECT %s FROM (SELECT %s) AS s", h.sql(), strings.Join(sel, ", "))
+	err := tryQuery(r.ctx, r.conn, func() error {
+		return execBinary(r.ctx, r.conn, sql, nil, nil)
+	})
+	if err != nil {
+		h.text = true
+	}
+	return h
+}
+
+// stateHashes hashes, for every insert and update that sel selects (and
+// is not refused), h's values over the row the write leaves, where cond (SQL
+// over the same columns, "" for always) holds. cols are the columns h and
+// cond read.
+func (r *relations) stateHashes(sel func(*change) bool, cols []string, h hashing, cond string) ([]rowHash, error) {
+	var out []rowHash
+	where := ""
+	if cond != "" {
+		where = " WHERE " + cond
+	}
+	err := r.c.batches(isWrite, func(all []change) error {
+		batch := selectChanges(all, sel)
+		if len(batch) == 0 {
+			return nil
+		}
+		sr := r.c.stateRows(batch, cols)
+		sql := fmt.Sprintf("SELECT s.%s, %s FROM %s AS s%s", posColumn, h.sql(), sr.from, where)
+		return queryRows(r.ctx, r.conn, sql, sr.params, func(vals [][]byte) error {
+			k, err := int4At(vals[0])
+			if err != nil {
+				return err
+			}
+			if len(vals[1]) != 8 {
+				return fmt.Errorf("internal error: a hash of %d bytes", len(vals[1]))
+			}
+			out = append(out, rowHash{hash: binary.BigEndian.Uint64(vals[1]), seq: batch[k].seq})
+			return nil
+		})
+	})
+	return out, err
+}
+
+// selectChanges keeps the changes of batch that sel selects (all when sel
+// is nil), reusing batch's memory.
+func selectChanges(batch []change, sel func(*change) bool) []change {
+	if sel == nil {
+		return batch
+	}
+	out := batch[:0]
+	for k := range batch {
+		if sel(&batch[k]) {
+			out = append(out, batch[k])
+		}
+	}
+	return out
+}
+
+// hashGroups sorts hs by hash and returns the groups of two or more
+// changes with equal hashes.
+func hashGroups(hs []rowHash) [][]rowHash {
+	sort.Slice(hs, func(i, j int) bool {
+		if hs[i].hash != hs[j].hash {
+			return hs[i].hash < hs[j].hash
+		}
+		return hs[i].seq < hs[j].seq
+	})
+	var out [][]rowHash
+	for i := 0; i < len(hs); {
+		j := i + 1
+		for j < len(hs) && hs[j].hash == hs[i].hash {
+			j++
+		}
+		if j-i > 1 {
+			out = append(out, hs[i:j])
+		}
+		i = j
+	}
+	return out
+}
+
+// collect reads the changes whose sequence numbers are in seqs (not
+// refused), in spool order, all at once.
+func (c *checker) collect(seqs map[int64]bool) ([]change, error) {
+	var out []change
+	known := func(k ChangeKind) bool { return k == ChangeInsert || k == ChangeUpdate || k == ChangeDelete }
+	err := c.batches(known, func(batch []change) error {
+		for _, ch := range batch {
+			if seqs[ch.seq] {
+				out = append(out, ch)
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// hasPrivilege reports whether the session may read table (a quoted
+// qualified name).
+func (r *relations) hasPrivilege(table string) (bool, error) {
+	var ok bool
+	err := r.conn.QueryRow(r.ctx, "SELECT has_table_privilege($1, 'SELECT')", table).Scan(&ok)
+	return ok, err
+}
+
+// sameColumns reports whether a and b name the same columns, in any order.
+func sameColumns(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for _, x := range a {
+		if !slices.Contains(b, x) {
+			return false
+		}
+	}
+	return true
+}
+
+// quotedList renders names as a list of quoted identifiers.
+func quotedList(names []string) string {
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = pgx.Identifier{n}.Sanitize()
+	}
+	return strings.Join(q, ", ")
+}
