@@ -35,6 +35,10 @@ type Options struct {
 	// Environ is the process environment; it supplies SSH_AUTH_SOCK for
 	// tunnels that authenticate with ssh-agent.
 	Environ []string
+	// StructureOnly stops each sync after the checks of its connections,
+	// table, columns, key and grants, before the row diff: a quick check
+	// of what does not depend on the rows. Its syncs are not Diffed.
+	StructureOnly bool
 }
 
 // Compute plans the syncs of cfg. Problems of a sync (an unreachable server, a
@@ -176,13 +180,9 @@ func ApplicationName(sync string) string { return "rowform/" + sync }
 // planSync plans one sync; it never fails, it reports.
 func planSync(ctx context.Context, s *hclconfig.Sync, limits *ConnectionLimits, connector *pgconnect.Connector, opts Options) *SyncPlan {
 	start := time.Now()
-	sp := &SyncPlan{
-		Name: s.Name, Behavior: string(s.Behavior), Source: s.Source.Address(),
-		Destination: s.Destination.Address(), Table: s.Table.String(), Key: s.Key,
-		Findings: []Finding{},
-	}
+	sp := NewSyncPlan(s)
 	defer func() { sp.Duration = time.Since(start) }()
-	add := func(f Finding) { sp.Findings = append(sp.Findings, f) }
+	add := sp.AddFinding
 
 	// Destination first, then source: one fixed order, so syncs waiting for
 	// connection slots cannot deadlock.
@@ -227,38 +227,16 @@ func planSync(ctx context.Context, s *hclconfig.Sync, limits *ConnectionLimits, 
 		defer func() { _, _ = src.Exec(context.WithoutCancel(ctx), "ROLLBACK") }()
 	}
 	p := prepare(ctx, s, dst, src, add)
-	if p == nil {
+	if p == nil || opts.StructureOnly {
 		return sp
 	}
-	sink := newSampleSink(p.layout, opts.ShowRows)
+	sink := p.NewSampleSink(opts.ShowRows)
 	var progress func(int64)
 	if opts.Progress != nil {
 		progress = func(n int64) { opts.Progress(s.Name, n) }
 	}
 	res, findings, err := p.Diff(ctx, dst, src, sink, progress)
-	for _, f := range findings {
-		add(f)
-	}
-	if err != nil {
-		add(diffErrorFinding(s, err))
-		return sp
-	}
-	if res == nil {
-		return sp
-	}
-	for _, f := range res.CheckFindings {
-		add(f)
-	}
-	sp.Diffed = true
-	sp.Counts = res.Counts
-	sp.SourceRows, sp.DestinationRows = res.SourceRows, res.DestinationRows
-	sp.ChangeDigest = res.Digest
-	if opts.ShowRows > 0 {
-		sp.Samples = sink.samples
-	}
-	for _, f := range guardFindings(s, res) {
-		add(f)
-	}
+	sp.RecordDiff(s, res, findings, err, sink.Samples())
 	return sp
 }
 
@@ -334,6 +312,7 @@ func (p *Prepared) destinationSQL() string {
 }
 
 func (p *Prepared) diff(ctx context.Context, dst, src *pgx.Conn, emptyDestination bool, sink ChangeSink, progress func(int64)) (*DiffResult, []Finding, error) {
+	diffsStarted.Add(1)
 	if p.Sync.Source.Type != hclconfig.SourcePostgres || emptyDestination {
 		return p.diffOnce(ctx, dst, src, emptyDestination, false, sink, progress)
 	}

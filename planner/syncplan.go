@@ -1,0 +1,95 @@
+package planner
+
+import (
+	"sync/atomic"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/rowform/rowform/hclconfig"
+)
+
+// The pieces of a sync's plan that plan (planSync) and the unattended apply
+// (executor.PlanAndApply, which plans each sync inside its write
+// transaction) build it from, so that the two make the same plan of the
+// same rows.
+
+// NewSyncPlan returns the plan of s before anything was checked: its
+// header (name, behavior, addresses, table, key), no finding, not diffed.
+func NewSyncPlan(s *hclconfig.Sync) *SyncPlan {
+	return &SyncPlan{
+		Name: s.Name, Behavior: string(s.Behavior), Source: s.Source.Address(),
+		Destination: s.Destination.Address(), Table: s.Table.String(), Key: s.Key,
+		Findings: []Finding{},
+	}
+}
+
+// AddFinding appends f to the sync's findings.
+func (sp *SyncPlan) AddFinding(f Finding) { sp.Findings = append(sp.Findings, f) }
+
+// CheckEncryption adds the insecure_connection warning when conn, a
+// connection to srv, is unencrypted and srv is not on this host.
+func (sp *SyncPlan) CheckEncryption(conn *pgx.Conn, srv *hclconfig.Server) {
+	checkEncryption(conn, srv, sp.AddFinding)
+}
+
+// RecordDiff completes the plan of sync s with what its diff returned:
+// the diff's findings, then a finding for err (a diff that could not
+// finish), or else the checks' findings (rejected_rows, cascade,
+// triggers), the counts, rows read and change digest, the samples (nil
+// when none were asked for) and the findings of the sync's guard. Diffed
+// is set only when the diff ran to the end.
+func (sp *SyncPlan) RecordDiff(s *hclconfig.Sync, res *DiffResult, findings []Finding, err error, samples *Samples) {
+	for _, f := range findings {
+		sp.AddFinding(f)
+	}
+	if err != nil {
+		sp.AddFinding(diffErrorFinding(s, err))
+		return
+	}
+	if res == nil {
+		return
+	}
+	for _, f := range res.CheckFindings {
+		sp.AddFinding(f)
+	}
+	sp.Diffed = true
+	sp.Counts = res.Counts
+	sp.SourceRows, sp.DestinationRows = res.SourceRows, res.DestinationRows
+	sp.ChangeDigest = res.Digest
+	sp.Samples = samples
+	for _, f := range guardFindings(s, res) {
+		sp.AddFinding(f)
+	}
+}
+
+// SampleSink is the ChangeSink that keeps a plan's example rows
+// (-show-rows): of each kind of change, the n with the smallest keys,
+// whatever order the diff finds them in.
+type SampleSink struct{ s *sampleSink }
+
+// NewSampleSink returns a SampleSink keeping n rows per kind of change of
+// p's diff; with n <= 0 it keeps none.
+func (p *Prepared) NewSampleSink(n int) *SampleSink {
+	return &SampleSink{newSampleSink(p.layout, n)}
+}
+
+// Change implements ChangeSink.
+func (s *SampleSink) Change(kind ChangeKind, src, dst *Row, changed []int) error {
+	return s.s.Change(kind, src, dst, changed)
+}
+
+// Samples returns the rows kept, or nil when the sink keeps none (n <= 0),
+// as SyncPlan.Samples holds them.
+func (s *SampleSink) Samples() *Samples {
+	if s.s.n <= 0 {
+		return nil
+	}
+	return s.s.samples
+}
+
+// diffsStarted counts the row diffs this process started.
+var diffsStarted atomic.Int64
+
+// DiffsStarted is the number of row diffs (Prepared.Diff and
+// DiffIntoEmpty) this process has started, by plan and apply alike: tests
+// read it to see how many times an apply diffed.
+func DiffsStarted() int64 { return diffsStarted.Load() }
