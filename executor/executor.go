@@ -2,7 +2,9 @@
 // inside one destination transaction, proves the change set is the one the
 // plan showed, ships only the changed rows into staging tables with binary
 // COPY, and merges them with set-based SQL (SPEC §5, DESIGN.md "Apply").
-// A sync is all or nothing.
+// A sync is all or nothing. PlanAndApply is the unattended apply, which
+// has no plan yet: it plans each sync inside that transaction instead, by
+// the one diff that then writes it.
 package executor
 
 import (
@@ -39,6 +41,16 @@ type Options struct {
 	// Environ is the process environment; it supplies SSH_AUTH_SOCK for
 	// tunnels that authenticate with ssh-agent.
 	Environ []string
+
+	// Planned, for PlanAndApply, receives the plan of each sync as soon
+	// as it is made, inside the sync's transaction and before anything is
+	// written: the caller shows it. It is called at most once per sync,
+	// from the sync's goroutine, so it must be safe for concurrent use;
+	// the sync waits for it to return. The plan must not be changed.
+	Planned func(*planner.SyncPlan)
+	// ShowRows is, for PlanAndApply, how many example rows per change
+	// type each sync's plan keeps (planner.Options.ShowRows).
+	ShowRows int
 }
 
 // Status is the outcome of one sync.
@@ -99,13 +111,32 @@ var ErrStale = errors.New("plan is stale")
 // more than a destination's max_connections at once. A failed sync does not
 // undo syncs that already committed; syncs that depend on it are skipped.
 func Apply(ctx context.Context, cfg *hclconfig.Config, p *planner.Plan, opts Options) *Result {
+	jobs := make([]syncJob, len(p.Syncs))
+	for i, sp := range p.Syncs {
+		jobs[i] = syncJob{name: sp.Name, table: sp.Table}
+	}
+	return runSyncs(ctx, cfg, jobs, opts, func(ctx context.Context, connector *pgconnect.Connector, i int, s *hclconfig.Sync, r *SyncResult) {
+		applySync(ctx, connector, s, p.Syncs[i], opts, r)
+	})
+}
+
+// syncJob is one sync an apply runs.
+type syncJob struct{ name, table string }
+
+// runSyncs runs run for each job, which records the outcome in r: in
+// depends_on order, independent syncs in parallel, each once it holds a
+// connection slot of its destination and of its source, so never more
+// than a server's max_connections at once. A sync whose dependency failed
+// or was skipped is skipped. The result has one entry per job, in order.
+func runSyncs(ctx context.Context, cfg *hclconfig.Config, jobs []syncJob, opts Options,
+	run func(ctx context.Context, connector *pgconnect.Connector, i int, s *hclconfig.Sync, r *SyncResult)) *Result {
 	if opts.MaxAttempts <= 0 {
 		opts.MaxAttempts = 3
 	}
-	res := &Result{Syncs: make([]*SyncResult, len(p.Syncs))}
+	res := &Result{Syncs: make([]*SyncResult, len(jobs))}
 	done := map[string]chan struct{}{}
-	for _, sp := range p.Syncs {
-		done[sp.Name] = make(chan struct{})
+	for _, j := range jobs {
+		done[j.name] = make(chan struct{})
 	}
 	byName := map[string]*SyncResult{}
 	var mu sync.Mutex
@@ -113,19 +144,19 @@ func Apply(ctx context.Context, cfg *hclconfig.Config, p *planner.Plan, opts Opt
 	connector := pgconnect.NewConnector(opts.Environ)
 	defer connector.Close()
 	var wg sync.WaitGroup
-	for i, sp := range p.Syncs {
-		r := &SyncResult{Name: sp.Name, Table: sp.Table}
+	for i, j := range jobs {
+		r := &SyncResult{Name: j.name, Table: j.table}
 		res.Syncs[i] = r
 		mu.Lock()
-		byName[sp.Name] = r
+		byName[j.name] = r
 		mu.Unlock()
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			defer close(done[sp.Name])
-			s := cfg.Sync(sp.Name)
+			defer close(done[j.name])
+			s := cfg.Sync(j.name)
 			if s == nil {
-				r.Status, r.Err = StatusFailed, fmt.Errorf("%w: the configuration has no sync %q any more", ErrStale, sp.Name)
+				r.Status, r.Err = StatusFailed, fmt.Errorf("%w: the configuration has no sync %q any more", ErrStale, j.name)
 				return
 			}
 			for _, dep := range s.DependsOn {
@@ -160,7 +191,7 @@ func Apply(ctx context.Context, cfg *hclconfig.Config, p *planner.Plan, opts Opt
 				defer release()
 			}
 			start := time.Now()
-			applySync(ctx, connector, s, sp, opts, r)
+			run(ctx, connector, i, s, r)
 			r.Duration = time.Since(start)
 		}()
 	}
@@ -168,14 +199,21 @@ func Apply(ctx context.Context, cfg *hclconfig.Config, p *planner.Plan, opts Opt
 	return res
 }
 
-// applySync runs one sync with retries on serialization failures.
+// applySync runs one sync of a plan with retries on serialization failures.
 func applySync(ctx context.Context, connector *pgconnect.Connector, s *hclconfig.Sync, sp *planner.SyncPlan, opts Options, r *SyncResult) {
 	if sp.HasErrors() || !sp.Diffed {
 		r.Status, r.Err = StatusFailed, errors.New("the plan of this sync has errors; fix them and plan again")
 		return
 	}
+	retry(ctx, opts, r, func() (*attempt, error) { return attemptSync(ctx, connector, s, sp, opts) })
+}
+
+// retry runs try, a transaction of one sync, again while the server reports
+// a serialization failure or deadlock, up to opts.MaxAttempts times, and
+// records the outcome in r.
+func retry(ctx context.Context, opts Options, r *SyncResult, try func() (*attempt, error)) {
 	for attempt := 1; ; attempt++ {
-		a, err := attemptSync(ctx, connector, s, sp, opts)
+		a, err := try()
 		if err == nil {
 			r.Applied, r.Rejected, r.Rewritten = a.counts, a.rejected, a.rewritten
 			r.Status = StatusApplied
@@ -213,30 +251,117 @@ func (e *commitError) Error() string {
 }
 func (e *commitError) Unwrap() error { return e.err }
 
-// attemptSync is one transaction: lock, diff, stale check, stage, merge,
-// verify counts, commit.
-func attemptSync(ctx context.Context, connector *pgconnect.Connector, s *hclconfig.Sync, sp *planner.SyncPlan, opts Options) (*attempt, error) {
-	var rewritten []Rewritten
-	progress := func(phase string, n int64) {
-		if opts.Progress != nil {
-			opts.Progress(s.Name, phase, n)
-		}
-	}
+// connectDestination opens the apply's session to the sync's destination.
+func connectDestination(ctx context.Context, connector *pgconnect.Connector, s *hclconfig.Sync) (*pgx.Conn, error) {
 	dcfg, err := pgconnect.Config(s.Destination, planner.ApplicationName(s.Name))
 	if err != nil {
 		return nil, err
 	}
-	dst, err := connector.Connect(ctx, s.Destination, dcfg)
+	return connector.Connect(ctx, s.Destination, dcfg)
+}
+
+// closeDestination closes the apply's destination session; after an
+// interrupt it makes sure the server has stopped the session's query.
+func closeDestination(ctx context.Context, connector *pgconnect.Connector, s *hclconfig.Sync, dst *pgx.Conn) {
+	pid := dst.PgConn().PID()
+	_ = dst.Close(context.WithoutCancel(ctx))
+	if ctx.Err() != nil {
+		waitBackendGone(connector, s.Destination, pid)
+	}
+}
+
+// rollback ends the destination transaction of an attempt that did not
+// commit.
+func rollback(ctx context.Context, dst *pgx.Conn) {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	_, _ = dst.Exec(rctx, "ROLLBACK")
+}
+
+// beginDestination begins the destination transaction with the table's
+// lock (takeLock), so that its snapshot is taken after any other apply of
+// the table has committed, and sets its timeouts and deferred constraints.
+func beginDestination(ctx context.Context, connector *pgconnect.Connector, s *hclconfig.Sync, dst *pgx.Conn, opts Options, progress func(string, int64)) error {
+	table := s.Table.String()
+	waiting := func(holder string) {
+		phase := "waiting for the lock on " + table
+		if holder != "" {
+			phase += " (" + holder + ")"
+		}
+		progress(phase, -1)
+	}
+	if err := takeLock(ctx, dst, table, opts.LockTimeout, waiting); err != nil {
+		return lostConnection(connector, s, err)
+	}
+	lockTimeout := opts.LockTimeout
+	if lockTimeout <= 0 {
+		lockTimeout = 10 * time.Second
+	}
+	if _, err := dst.Exec(ctx, fmt.Sprintf("SET LOCAL lock_timeout = %d", lockTimeout.Milliseconds())); err != nil {
+		return err
+	}
+	if _, err := dst.Exec(ctx, fmt.Sprintf("SET LOCAL statement_timeout = %d", opts.StatementTimeout.Milliseconds())); err != nil {
+		return err
+	}
+	// Deferrable constraints are checked at COMMIT, against the end state:
+	// a swap of unique values, or a child updated to a parent inserted
+	// later in the transaction, then applies.
+	if _, err := dst.Exec(ctx, "SET CONSTRAINTS ALL DEFERRED"); err != nil {
+		return err
+	}
+	return nil
+}
+
+// newMerge is the merge of a prepared sync's changes into its table on dst.
+func newMerge(prep *planner.Prepared, dst *pgx.Conn, progress func(string, int64)) *merge {
+	cols := prep.Columns()
+	nkey := 0
+	for _, c := range cols {
+		if c.Key {
+			nkey++
+		}
+	}
+	return &merge{conn: dst, table: prep.Table, cols: cols, nkey: nkey, progress: progress,
+		watchRewrites: len(prep.RewritingTriggers()) > 0, sourceLine: prep.SourceLine}
+}
+
+// write merges the changes of res, staged in sink, into the table, finds
+// the columns triggers rewrote, and commits.
+func (m *merge) write(ctx context.Context, connector *pgconnect.Connector, s *hclconfig.Sync, sink *stagingSink, res *planner.DiffResult) (*attempt, error) {
+	if err := m.run(ctx, sink, res.Counts); err != nil {
+		return nil, lostConnection(connector, s, err)
+	}
+	var rewritten []Rewritten
+	if m.watchRewrites {
+		var err error
+		if rewritten, err = m.rewritten(ctx, sink, res.Counts); err != nil {
+			return nil, lostConnection(connector, s, err)
+		}
+	}
+	if err := commit(ctx, m.conn); err != nil {
+		return nil, err
+	}
+	return &attempt{counts: res.Counts, rejected: res.Rejected, rewritten: rewritten}, nil
+}
+
+// progressOf reports the progress of sync s to opts.Progress, if set.
+func progressOf(s *hclconfig.Sync, opts Options) func(string, int64) {
+	return func(phase string, n int64) {
+		if opts.Progress != nil {
+			opts.Progress(s.Name, phase, n)
+		}
+	}
+}
+
+// attemptSync is one transaction: lock, diff, stale check, stage, merge,
+// verify counts, commit.
+func attemptSync(ctx context.Context, connector *pgconnect.Connector, s *hclconfig.Sync, sp *planner.SyncPlan, opts Options) (*attempt, error) {
+	progress := progressOf(s, opts)
+	dst, err := connectDestination(ctx, connector, s)
 	if err != nil {
 		return nil, err
 	}
-	pid := dst.PgConn().PID()
-	defer func() {
-		_ = dst.Close(context.WithoutCancel(ctx))
-		if ctx.Err() != nil {
-			waitBackendGone(connector, s.Destination, pid)
-		}
-	}()
+	defer closeDestination(ctx, connector, s, dst)
 	var src *pgx.Conn
 	if s.Source.Type == hclconfig.SourcePostgres {
 		src, err = planner.ConnectReadOnly(ctx, connector, s.Source.Server, s.Name)
@@ -249,41 +374,13 @@ func attemptSync(ctx context.Context, connector *pgconnect.Connector, s *hclconf
 		}
 	}
 
-	// The transaction begins with the lock (takeLock), so that its snapshot
-	// is taken after any other apply of the table has committed.
-	table := s.Table.String()
 	committed := false
 	defer func() {
 		if !committed {
-			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-			defer cancel()
-			_, _ = dst.Exec(rctx, "ROLLBACK")
+			rollback(ctx, dst)
 		}
 	}()
-	waiting := func(holder string) {
-		phase := "waiting for the lock on " + table
-		if holder != "" {
-			phase += " (" + holder + ")"
-		}
-		progress(phase, -1)
-	}
-	if err := takeLock(ctx, dst, table, opts.LockTimeout, waiting); err != nil {
-		return nil, lostConnection(connector, s, err)
-	}
-	lockTimeout := opts.LockTimeout
-	if lockTimeout <= 0 {
-		lockTimeout = 10 * time.Second
-	}
-	if _, err := dst.Exec(ctx, fmt.Sprintf("SET LOCAL lock_timeout = %d", lockTimeout.Milliseconds())); err != nil {
-		return nil, err
-	}
-	if _, err := dst.Exec(ctx, fmt.Sprintf("SET LOCAL statement_timeout = %d", opts.StatementTimeout.Milliseconds())); err != nil {
-		return nil, err
-	}
-	// Deferrable constraints are checked at COMMIT, against the end state:
-	// a swap of unique values, or a child updated to a parent inserted
-	// later in the transaction, then applies.
-	if _, err := dst.Exec(ctx, "SET CONSTRAINTS ALL DEFERRED"); err != nil {
+	if err := beginDestination(ctx, connector, s, dst, opts, progress); err != nil {
 		return nil, err
 	}
 
@@ -294,15 +391,7 @@ func attemptSync(ctx context.Context, connector *pgconnect.Connector, s *hclconf
 	if prep == nil {
 		return nil, fmt.Errorf("%w: %s", ErrStale, describeFindings(findings))
 	}
-	cols := prep.Columns()
-	nkey := 0
-	for _, c := range cols {
-		if c.Key {
-			nkey++
-		}
-	}
-	m := &merge{conn: dst, table: prep.Table, cols: cols, nkey: nkey, progress: progress,
-		watchRewrites: len(prep.RewritingTriggers()) > 0}
+	m := newMerge(prep, dst, progress)
 	if s.Source.Type == hclconfig.SourcePostgres && sp.DestinationRows == 0 &&
 		sp.Counts == (planner.Counts{Insert: sp.Counts.Insert}) && sp.Counts.Insert > 0 && m.directInsert() && !prep.NeedsServerChecks() {
 		counts, err := m.load(ctx, prep, src, sp)
@@ -315,7 +404,7 @@ func attemptSync(ctx context.Context, connector *pgconnect.Connector, s *hclconf
 		committed = true
 		return &attempt{counts: counts}, nil
 	}
-	sink, err := newStagingSink(len(cols), nkey)
+	sink, err := newStagingSink(len(m.cols), m.nkey)
 	if err != nil {
 		return nil, err
 	}
@@ -337,20 +426,9 @@ func attemptSync(ctx context.Context, connector *pgconnect.Connector, s *hclconf
 	if res.Counts.Changes() == 0 {
 		return &attempt{counts: res.Counts, rejected: res.Rejected}, nil // nothing to write; the deferred ROLLBACK ends the transaction
 	}
-
-	if err := m.run(ctx, sink, res.Counts); err != nil {
-		return nil, lostConnection(connector, s, err)
-	}
-	if m.watchRewrites {
-		if rewritten, err = m.rewritten(ctx, sink, res.Counts); err != nil {
-			return nil, lostConnection(connector, s, err)
-		}
-	}
-	if err := commit(ctx, dst); err != nil {
-		return nil, err
-	}
-	committed = true
-	return &attempt{counts: res.Counts, rejected: res.Rejected, rewritten: rewritten}, nil
+	a, err := m.write(ctx, connector, s, sink, res)
+	committed = err == nil
+	return a, err
 }
 
 // attempt is what one successful attemptSync did.
@@ -506,6 +584,8 @@ type merge struct {
 	// watchRewrites: BEFORE ROW triggers may change the rows written, so
 	// they are compared with the staged rows after the writes.
 	watchRewrites bool
+	// sourceLine finds the CSV line of a key (as text), 0 when unknown.
+	sourceLine func(key []string) int
 }
 
 func (m *merge) run(ctx context.Context, sink *stagingSink, want planner.Counts) error {
