@@ -70,15 +70,52 @@ func RenderPlanHuman(w io.Writer, p *planner.Plan, opts HumanOptions) error {
 		if s == nil {
 			continue
 		}
-		h.sync(s)
-		h.line("")
+		h.syncBlock(s)
 	}
+	h.closing(p)
+	_, err := w.Write(h.buf.Bytes())
+	return err
+}
+
+// RenderSyncHuman writes the block of one sync exactly as RenderPlanHuman
+// writes it within a plan, followed by its blank line, with a single
+// Write: a plan shown one sync at a time (the unattended apply, which
+// plans each sync when it applies it) is RenderSyncHuman of each sync and
+// then RenderPlanHumanClosing of the plan, the same text as RenderPlanHuman.
+func RenderSyncHuman(w io.Writer, s *planner.SyncPlan, opts HumanOptions) error {
+	if s == nil {
+		return errNilPlan
+	}
+	h := humanPlan{color: opts.Color}
+	h.syncBlock(s)
+	_, err := w.Write(h.buf.Bytes())
+	return err
+}
+
+// RenderPlanHumanClosing writes what RenderPlanHuman writes after the sync
+// blocks: "No changes. ..." when it applies, and the summary line.
+func RenderPlanHumanClosing(w io.Writer, p *planner.Plan, opts HumanOptions) error {
+	if p == nil {
+		return errNilPlan
+	}
+	h := humanPlan{color: opts.Color}
+	h.closing(p)
+	_, err := w.Write(h.buf.Bytes())
+	return err
+}
+
+// syncBlock writes a sync's block and the blank line after it.
+func (h *humanPlan) syncBlock(s *planner.SyncPlan) {
+	h.sync(s)
+	h.line("")
+}
+
+// closing writes the lines after the sync blocks.
+func (h *humanPlan) closing(p *planner.Plan) {
 	if planMatches(p) {
 		h.line(h.paint(sgrBold+sgrGreen, "No changes.") + " The destination tables match the sources.")
 	}
 	h.line(h.paint(sgrBold, "Plan:") + strings.TrimPrefix(PlanSummaryLine(p), "Plan:"))
-	_, err := w.Write(h.buf.Bytes())
-	return err
 }
 
 // humanPlan accumulates the text form of a plan.
