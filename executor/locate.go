@@ -103,12 +103,17 @@ func (m *merge) locate(ctx context.Context, stmt func(from string) string, stagi
 		}
 		last = pgErr
 	}
-	key, err := m.stagedKey(ctx, staging, tids[lo])
+	key, texts, err := m.stagedKey(ctx, staging, tids[lo])
 	if err != nil {
 		return werr
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "the %s failed at the row %s", what, key)
+	if m.sourceLine != nil {
+		if line := m.sourceLine(texts); line > 0 {
+			fmt.Fprintf(&b, " (CSV line %d)", line)
+		}
+	}
 	if last.ColumnName != "" {
 		fmt.Fprintf(&b, ", column %s", last.ColumnName)
 	}
@@ -130,8 +135,8 @@ func (m *merge) locate(ctx context.Context, stmt func(from string) string, stagi
 }
 
 // stagedKey renders the key of the staged row at tid as plans show keys
-// (`id=7`), sensitive values masked.
-func (m *merge) stagedKey(ctx context.Context, staging, tid string) (string, error) {
+// (`id=7`), sensitive values masked, and returns the key values as text.
+func (m *merge) stagedKey(ctx context.Context, staging, tid string) (string, []string, error) {
 	var sel []string
 	for i := 0; i < m.nkey; i++ {
 		sel = append(sel, fmt.Sprintf("s.c%d::text", i))
@@ -143,10 +148,14 @@ func (m *merge) stagedKey(ctx context.Context, staging, tid string) (string, err
 	}
 	err := m.conn.QueryRow(ctx, fmt.Sprintf("SELECT %s FROM %s AS s WHERE s.ctid = $1::text::tid", strings.Join(sel, ", "), staging), tid).Scan(dest...)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	parts := make([]string, m.nkey)
+	texts := make([]string, m.nkey)
 	for i, v := range vals {
+		if v != nil {
+			texts[i] = *v
+		}
 		shown := "NULL"
 		switch {
 		case m.cols[i].Sensitive:
@@ -156,6 +165,6 @@ func (m *merge) stagedKey(ctx context.Context, staging, tid string) (string, err
 		}
 		parts[i] = m.cols[i].Name + "=" + shown
 	}
-	return strings.Join(parts, " "), nil
+	return strings.Join(parts, " "), texts, nil
 }
 

@@ -253,3 +253,44 @@ sync "t" {
 		})
 	}
 }
+
+// TestMaxRejectPercent: guard max_reject_percent bounds the rejected rows as
+// a share of the rows the sync would write; crossing it blocks apply even
+// with on_reject = "skip".
+func TestMaxRejectPercent(t *testing.T) {
+	t.Parallel()
+	e := synctest.New(t)
+	e.Dst(`CREATE TABLE t (id int PRIMARY KEY, code varchar(2))`)
+	e.Src(`CREATE TABLE s (id int, code text)`)
+	e.Src(`INSERT INTO s SELECT g, CASE WHEN g <= 2 THEN 'long' ELSE 'ok' END FROM generate_series(1, 8) g`)
+	for _, tc := range []struct {
+		limit string
+		ok    bool
+	}{{"30", true}, {"20", false}} { // 2 of 8 rows: 25%
+		cfg := e.Config(`
+sync "t" {
+  source      = source.postgres.src
+  query       = "SELECT id, code FROM s"
+  destination = destination.postgres.dst
+  table       = "t"
+  behavior    = "update_or_create"
+  key         = ["id"]
+  on_reject   = "skip"
+  guard {
+    max_reject_percent = ` + tc.limit + `
+  }
+}
+`)
+		p := plan(t, cfg)
+		sp := p.Syncs[0]
+		var crossed bool
+		for _, f := range sp.Findings {
+			if f.Code == planner.CodeGuardExceeded && strings.Contains(f.Summary, "max_reject_percent") && strings.Contains(f.Summary, "25.00%") {
+				crossed = true
+			}
+		}
+		if crossed == tc.ok || p.Applyable != tc.ok {
+			t.Errorf("limit %s%%: guard crossed=%v applyable=%v, want crossed=%v:\n%s", tc.limit, crossed, p.Applyable, !tc.ok, synctest.FindingsText(sp))
+		}
+	}
+}

@@ -88,3 +88,35 @@ func TestTriggersThatRewriteValues(t *testing.T) {
 		t.Errorf("rewritten = %+v, want name in 2 rows (the update of 2 and the insert of 3)", r.Rewritten)
 	}
 }
+
+// TestApplyErrorNamesTheCSVLine: for a CSV source, a row refused at apply is
+// named by its key and its line in the file.
+func TestApplyErrorNamesTheCSVLine(t *testing.T) {
+	t.Parallel()
+	e := synctest.New(t)
+	e.Dst(`CREATE TABLE t (id int PRIMARY KEY, name text)`)
+	e.Dst(`CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF NEW.name = 'boom' THEN RAISE EXCEPTION 'no booms'; END IF;
+  RETURN NEW;
+END $$`)
+	e.Dst(`CREATE TRIGGER refuse BEFORE INSERT ON t FOR EACH ROW EXECUTE FUNCTION refuse()`)
+	e.WriteFile("t.csv", "id,name\n1,a\n\n7,boom\n8,c\n")
+	cfg := e.Config(`
+source "csv" "t" {
+  path = "t.csv"
+}
+sync "t" {
+  source      = source.csv.t
+  destination = destination.postgres.dst
+  table       = "t"
+  behavior    = "mirror"
+  key         = ["id"]
+}
+`)
+	p := applyable(t, cfg)
+	r := syncResult(t, apply(t, cfg, p, executor.Options{}), "t")
+	if r.Err == nil || !strings.Contains(r.Err.Error(), "at the row id=7 (CSV line 4)") {
+		t.Fatalf("the error does not name id=7 at line 4: %v", r.Err)
+	}
+}

@@ -371,3 +371,39 @@ func (c *csvConversion) addAll(rows []*Row) error {
 	}
 	return nil
 }
+
+// SourceLine returns the line of the sync's CSV file whose key fields read
+// exactly key (the key columns' values as text, in key order), or 0 when
+// the source is no CSV file or no record matches as written. It is for
+// naming a row in an error, after the fact.
+func (p *Prepared) SourceLine(key []string) int {
+	f := p.Sync.Source.CSV
+	if f == nil || len(key) != p.layout.NKey {
+		return 0
+	}
+	file, err := os.Open(f.Path)
+	if err != nil {
+		return 0
+	}
+	defer file.Close()
+	r := newCSVReader(file, f.Delimiter)
+	if f.Header {
+		if _, err := r.Read(); err != nil {
+			return 0
+		}
+	}
+	for {
+		rec, err := r.Read()
+		if err != nil {
+			return 0
+		}
+		match := true
+		for i := 0; i < p.layout.NKey && match; i++ {
+			ix := p.csvCols[p.layout.Cols[i].Source]
+			match = ix < len(rec) && !rec[ix].Null && strings.TrimSpace(rec[ix].Value) == key[i]
+		}
+		if match {
+			return r.Line
+		}
+	}
+}
