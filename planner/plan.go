@@ -156,8 +156,9 @@ type Samples struct {
 
 // SampleRow is one example row. Values are rendered as text in PostgreSQL's
 // output format; a sensitive column's value is "(sensitive)" and NULL is
-// "NULL" (a value whose text is "NULL" or "(sensitive)" comes quoted, as
-// "\"NULL\"", so the two cannot be confused).
+// Null, "NULL" (a value whose text is "NULL" or "(sensitive)" comes quoted,
+// as "\"NULL\"", so the two cannot be confused). In JSON a NULL is null
+// (see samplejson.go).
 type SampleRow struct {
 	// Key holds the key column values, in Key order.
 	Key []string `json:"key"`
@@ -167,8 +168,8 @@ type SampleRow struct {
 }
 
 // SampleColumn is one column of a sample row. Before is "" for inserts and
-// After is "" for deletes; both are always present in JSON, so an empty
-// string value is not mistaken for a missing one.
+// After is "" for deletes; both are always present in JSON (null for a
+// NULL), so an empty string value is not mistaken for a missing one.
 type SampleColumn struct {
 	Name   string `json:"name"`
 	Before string `json:"before"`

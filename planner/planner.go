@@ -35,6 +35,13 @@ type Options struct {
 	// Environ is the process environment; it supplies SSH_AUTH_SOCK for
 	// tunnels that authenticate with ssh-agent.
 	Environ []string
+	// Changes, when set, receives every change (insert, update, delete) of
+	// every sync as the diff passes it on, rendered with sensitive values
+	// masked (plan -changes). The *Change is only valid during the call.
+	// Syncs are planned at once, so it must be safe for concurrent use; a
+	// sync that is not Diffed in the end may have passed some changes. An
+	// error stops that sync's diff.
+	Changes func(*Change) error
 	// StructureOnly stops each sync after the checks of its connections,
 	// table, columns, key and grants, before the row diff: a quick check
 	// of what does not depend on the rows. Its syncs are not Diffed.
@@ -235,7 +242,7 @@ func planSync(ctx context.Context, s *hclconfig.Sync, limits *ConnectionLimits, 
 	if opts.Progress != nil {
 		progress = func(n int64) { opts.Progress(s.Name, n) }
 	}
-	res, findings, err := p.Diff(ctx, dst, src, sink, progress)
+	res, findings, err := p.Diff(ctx, dst, src, withChanges(sink, p, opts.Changes), progress)
 	sp.RecordDiff(s, res, findings, err, sink.Samples())
 	return sp
 }

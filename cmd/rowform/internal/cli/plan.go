@@ -18,6 +18,7 @@ const exitChanges = 2
 type planFlags struct {
 	runFlags
 	out              string
+	changes          string
 	detailedExitcode bool
 	args             []string
 }
@@ -25,6 +26,7 @@ type planFlags struct {
 func (f *planFlags) bind(fs *flag.FlagSet) {
 	f.runFlags.bind(fs)
 	fs.StringVar(&f.out, "out", "", "save the plan to FILE for 'rowform apply FILE'")
+	fs.StringVar(&f.changes, "changes", "", "write every planned change to `FILE`, one JSON object a line (sync, kind, key, before, after; sensitive values masked)")
 	fs.BoolVar(&f.detailedExitcode, "detailed-exitcode", false, "exit 2 when the plan has changes (0 none, 1 error)")
 }
 
@@ -62,6 +64,12 @@ func runPlan(ctx context.Context, inv *invocation, f *planFlags) int {
 	if cfg == nil {
 		return exitError
 	}
+	var changes *changesFile
+	if f.changes != "" {
+		changes = newChangesFile(inv.path(f.changes), inv.redactor.Bytes)
+		defer changes.close()
+		f.onChange = changes.add
+	}
 	p, err := inv.computePlan(ctx, cfg, &f.runFlags)
 	if err != nil {
 		inv.errorf("plan: %s", err)
@@ -86,6 +94,16 @@ func runPlan(ctx context.Context, inv *invocation, f *planFlags) int {
 		}
 		if f.format == views.FormatText {
 			fmt.Fprintf(inv.stdout, "\nSaved the plan to %s. To apply exactly this plan, run:\n    rowform apply %s\n", f.out, f.out)
+		}
+	}
+	if changes != nil {
+		n, err := changes.finish(p)
+		if err != nil {
+			inv.errorf("plan: writing the changes file: %s", err)
+			return exitError
+		}
+		if f.format == views.FormatText {
+			fmt.Fprintf(inv.stdout, "\nWrote %s to %s, one JSON object a line.\n", countNoun(n, "change"), f.changes)
 		}
 	}
 	switch {

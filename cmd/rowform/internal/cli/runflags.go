@@ -31,6 +31,9 @@ type runFlags struct {
 	format   string
 	noColor  bool
 	showRows int
+	// onChange, when set, receives every change of the plan
+	// (planner.Options.Changes); plan sets it for -changes.
+	onChange func(*planner.Change) error
 }
 
 func (f *runFlags) bind(fs *flag.FlagSet) {
@@ -164,7 +167,7 @@ func (inv *invocation) computePlan(ctx context.Context, cfg *hclconfig.Config, f
 	}
 	show, done := inv.statusLine(f.format == views.FormatText)
 	defer done()
-	opts := planner.Options{Syncs: f.syncs, ShowRows: f.showRows, Environ: inv.environ}
+	opts := planner.Options{Syncs: f.syncs, ShowRows: f.showRows, Environ: inv.environ, Changes: f.onChange}
 	if show != nil {
 		opts.Progress = func(sync string, rows int64) { show("%s: %d rows read", sync, rows) }
 	}

@@ -9,6 +9,13 @@ import (
 	"github.com/rowform/rowform/planner"
 )
 
+// MarkdownLimit is the most bytes RenderPlanMarkdown writes: a plan
+// comment must fit GitHub's 65,536-character limit on comments, with room
+// to spare for a header or footer a workflow adds (a link to the full
+// plan). Bytes are never fewer than characters, so the limit holds
+// whatever the text.
+const MarkdownLimit = 60000
+
 // RenderPlanMarkdown writes p as GitHub-flavored Markdown for a pull-request
 // comment:
 //
@@ -26,16 +33,26 @@ import (
 //     rows in a collapsed <details> block with one table per change type;
 //   - the summary line of PlanSummaryLine, as plain text.
 //
+// The document is at most MarkdownLimit bytes. A longer plan keeps its
+// heading, status, table and summary line; the sync sections that do not
+// fit lose their sample rows, then their findings, in the order of the
+// syncs, and a note before the summary line says which were shortened and
+// that `rowform plan` or `rowform show PLANFILE` shows everything.
+//
 // Text from the model is escaped, so "|", backticks and other Markdown
 // syntax in names, messages and values show as written and cannot break the
 // tables or the layout.
 func RenderPlanMarkdown(w io.Writer, p *planner.Plan) error {
+	return renderPlanMarkdown(w, p, MarkdownLimit)
+}
+
+func renderPlanMarkdown(w io.Writer, p *planner.Plan, limit int) error {
 	if p == nil {
 		return errNilPlan
 	}
-	var b strings.Builder
-	b.WriteString("### rowform plan\n\n")
-	b.WriteString(markdownStatus(p) + "\n\n")
+	var head strings.Builder
+	head.WriteString("### rowform plan\n\n")
+	head.WriteString(markdownStatus(p) + "\n\n")
 
 	var syncs []*planner.SyncPlan
 	for _, s := range p.Syncs {
@@ -43,19 +60,20 @@ func RenderPlanMarkdown(w io.Writer, p *planner.Plan) error {
 			syncs = append(syncs, s)
 		}
 	}
+	var table []string // the sync table's lines, header included
 	if len(syncs) == 0 {
-		b.WriteString("No syncs were planned.\n\n")
+		head.WriteString("No syncs were planned.\n\n")
 	} else {
 		rejects := false
 		for _, s := range syncs {
 			rejects = rejects || s.Counts.Reject > 0
 		}
 		if rejects {
-			b.WriteString("| sync | behavior | table | insert | update | delete | rejected | problems |\n")
-			b.WriteString("| --- | --- | --- | ---: | ---: | ---: | ---: | --- |\n")
+			table = append(table, "| sync | behavior | table | insert | update | delete | rejected | problems |\n",
+				"| --- | --- | --- | ---: | ---: | ---: | ---: | --- |\n")
 		} else {
-			b.WriteString("| sync | behavior | table | insert | update | delete | problems |\n")
-			b.WriteString("| --- | --- | --- | ---: | ---: | ---: | --- |\n")
+			table = append(table, "| sync | behavior | table | insert | update | delete | problems |\n",
+				"| --- | --- | --- | ---: | ---: | ---: | --- |\n")
 		}
 		for _, s := range syncs {
 			counts := []string{"—", "—", "—"}
@@ -72,32 +90,111 @@ func RenderPlanMarkdown(w io.Writer, p *planner.Plan) error {
 			if problems == "" {
 				problems = "—"
 			}
-			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n",
-				mdCodeCell(s.Name), mdCodeCell(s.Behavior), mdCodeCell(s.Table), strings.Join(counts, " | "), problems)
+			table = append(table, fmt.Sprintf("| %s | %s | %s | %s | %s |\n",
+				mdCodeCell(s.Name), mdCodeCell(s.Behavior), mdCodeCell(s.Table), strings.Join(counts, " | "), problems))
 		}
+	}
+	summary := PlanSummaryLine(p) + "\n"
+
+	// What is left out for length, and the note that says so.
+	var shortened, leftOut []string
+	note := func() string {
+		if len(shortened)+len(leftOut) == 0 {
+			return ""
+		}
+		var parts []string
+		if len(leftOut) > 0 {
+			parts = append(parts, "the details of "+mdNameList(leftOut)+" are left out")
+		}
+		if len(shortened) > 0 {
+			parts = append(parts, "the sample rows of "+mdNameList(shortened)+" are left out")
+		}
+		return "> [!NOTE]\n> **This plan is too long for one comment:** " + strings.Join(parts, ", and ") +
+			". `rowform plan` shows all of it, and so does `rowform show PLANFILE` for a plan saved with `-out=PLANFILE`.\n\n"
+	}
+	// The longest note, so that what is kept leaves room for it.
+	var allNames []string
+	for _, s := range syncs {
+		allNames = append(allNames, s.Name)
+	}
+	noteRoom := len(note()) + 2*len(mdNameList(allNames)) + 400
+
+	var b strings.Builder
+	b.WriteString(head.String())
+	budget := limit - len(summary) - noteRoom - head.Len()
+	for i, line := range table {
+		if len(line) > budget && i > 1 {
+			fmt.Fprintf(&b, "| … | %d more syncs: see the summary line |\n", len(table)-i)
+			break
+		}
+		b.WriteString(line)
+		budget -= len(line)
+	}
+	if len(table) > 0 {
 		b.WriteString("\n")
+		budget--
 	}
 
 	for _, s := range syncs {
 		if len(s.Findings) == 0 && !hasSamples(s) {
 			continue
 		}
-		fmt.Fprintf(&b, "#### sync \"%s\"\n\n", mdText(s.Name))
-		for _, f := range s.Findings {
-			markdownFinding(&b, f)
+		sec := markdownSection(s, true)
+		if len(sec) > budget && hasSamples(s) {
+			sec = markdownSection(s, false)
+			if len(sec) <= budget {
+				shortened = append(shortened, s.Name)
+			}
 		}
-		if !s.Diffed {
-			reason := notPlannedReason(s)
-			b.WriteString("_" + mdText(strings.ToUpper(reason[:1])+reason[1:]) + "._\n\n")
+		if len(sec) > budget {
+			leftOut = append(leftOut, s.Name)
+			continue
 		}
-		if hasSamples(s) {
-			markdownSamples(&b, s)
-		}
+		b.WriteString(sec)
+		budget -= len(sec)
 	}
-
-	b.WriteString(PlanSummaryLine(p) + "\n")
+	b.WriteString(note())
+	b.WriteString(summary)
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// markdownSection renders the section of one sync: its findings and, with
+// samples, its sample rows.
+func markdownSection(s *planner.SyncPlan, samples bool) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "#### sync \"%s\"\n\n", mdText(s.Name))
+	for _, f := range s.Findings {
+		markdownFinding(&b, f)
+	}
+	if !s.Diffed {
+		reason := notPlannedReason(s)
+		b.WriteString("_" + mdText(strings.ToUpper(reason[:1])+reason[1:]) + "._\n\n")
+	}
+	if samples && hasSamples(s) {
+		markdownSamples(&b, s)
+	}
+	return b.String()
+}
+
+// mdNameList is `a`, `b` and `c` (at most 10 names, then "and N more
+// syncs").
+func mdNameList(names []string) string {
+	var q []string
+	for i, n := range names {
+		if i == 10 {
+			q = append(q, fmt.Sprintf("%d more syncs", len(names)-10))
+			break
+		}
+		q = append(q, "sync "+mdCode(n))
+	}
+	switch len(q) {
+	case 0:
+		return ""
+	case 1:
+		return q[0]
+	}
+	return strings.Join(q[:len(q)-1], ", ") + " and " + q[len(q)-1]
 }
 
 // markdownStatus is the line under the heading.

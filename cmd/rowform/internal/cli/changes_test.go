@@ -1,0 +1,176 @@
+package cli
+
+import (
+	"bufio"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/rowform/rowform/internal/synctest"
+)
+
+// changesEnv: a mirror of people (3 inserts, one with a NULL name; 2
+// updates, one from NULL; 1 delete; 1 unchanged; email sensitive), an
+// update_or_create with nothing to do, and a sync that cannot be planned
+// (its table does not exist).
+func changesEnv(t *testing.T) *synctest.Env {
+	t.Helper()
+	e := synctest.New(t)
+	e.Src(`CREATE TABLE people (id bigint, name text, email text)`)
+	e.Src(`INSERT INTO people VALUES (1, 'Ada', 'ada@example.com'), (2, 'Grace', 'grace@example.com'),
+		(3, NULL, 'alan@example.com'), (4, 'NULL', 'k@example.com'), (5, 'Edsger', 'e@example.com'), (6, 'Barbara', 'b@example.com')`)
+	e.Dst(`CREATE TABLE people (id bigint PRIMARY KEY, name text, email text)`)
+	e.Dst(`INSERT INTO people VALUES (1, 'Ada', 'ada@example.com'), (2, NULL, 'grace@example.com'),
+		(5, 'Edsger', 'old@example.com'), (9, 'Gone', 'gone@example.com')`)
+	e.Dst(`CREATE TABLE same (id bigint PRIMARY KEY, name text)`)
+	e.Dst(`INSERT INTO same VALUES (1, 'Ada')`)
+	e.WriteFile("main.hcl", e.Servers()+`
+sync "people" {
+  source            = source.postgres.src
+  query             = "SELECT id, name, email FROM people"
+  destination       = destination.postgres.dst
+  table             = "people"
+  behavior          = "mirror"
+  key               = ["id"]
+  sensitive_columns = ["email"]
+}
+
+sync "same" {
+  source      = source.postgres.src
+  query       = "SELECT id, name FROM people WHERE id = 1"
+  destination = destination.postgres.dst
+  table       = "same"
+  behavior    = "update_or_create"
+  key         = ["id"]
+}
+
+sync "broken" {
+  source      = source.postgres.src
+  query       = "SELECT id, name FROM people"
+  destination = destination.postgres.dst
+  table       = "nosuch"
+  behavior    = "update_or_create"
+  key         = ["id"]
+}
+`)
+	return e
+}
+
+// readChangeLines returns the lines of a changes file, sorted, and checks
+// that each is a JSON object with exactly the five keys.
+func readChangeLines(t *testing.T, path string) []string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var lines []string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var obj map[string]json.RawMessage
+		if err := json.Unmarshal(sc.Bytes(), &obj); err != nil {
+			t.Fatalf("a line of %s is not a JSON object: %v\n%s", path, err, sc.Text())
+		}
+		if len(obj) != 5 || obj["sync"] == nil || obj["kind"] == nil || obj["key"] == nil || obj["before"] == nil || obj["after"] == nil {
+			t.Errorf("line %s: want exactly sync, kind, key, before and after", sc.Text())
+		}
+		lines = append(lines, sc.Text())
+	}
+	slices.Sort(lines)
+	return lines
+}
+
+// TestPlanChangesFile: plan -changes=FILE writes every planned change, not
+// only samples, as JSON lines (sync, kind, key, before, after) with
+// sensitive values masked and SQL NULL as null (a text "NULL" stays
+// distinguishable); only syncs diffed to the end; mode 0600; no temporary
+// file left behind. The plan's own output is unchanged by it.
+func TestPlanChangesFile(t *testing.T) {
+	t.Parallel()
+	e := changesEnv(t)
+	r := runCLIWith(t, e.Environ, "", "-chdir="+e.Dir, "plan", "-changes=changes.jsonl")
+	r.expect(t, exitError) // "broken" has an error finding
+	if !strings.Contains(r.stdout, "Wrote 6 changes to changes.jsonl, one JSON object a line.") {
+		t.Errorf("plan does not say where the changes went:\n%s", r.stdout)
+	}
+	path := filepath.Join(e.Dir, "changes.jsonl")
+	got := readChangeLines(t, path)
+	want := []string{
+		`{"sync":"people","kind":"delete","key":{"id":"9"},"before":{"name":"Gone","email":"(sensitive)"},"after":null}`,
+		`{"sync":"people","kind":"insert","key":{"id":"3"},"before":null,"after":{"name":null,"email":"(sensitive)"}}`,
+		`{"sync":"people","kind":"insert","key":{"id":"4"},"before":null,"after":{"name":"\"NULL\"","email":"(sensitive)"}}`,
+		`{"sync":"people","kind":"insert","key":{"id":"6"},"before":null,"after":{"name":"Barbara","email":"(sensitive)"}}`,
+		`{"sync":"people","kind":"update","key":{"id":"2"},"before":{"name":null},"after":{"name":"Grace"}}`,
+		`{"sync":"people","kind":"update","key":{"id":"5"},"before":{"email":"(sensitive)"},"after":{"email":"(sensitive)"}}`,
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("changes file:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	for _, secret := range []string{"example.com"} {
+		b, _ := os.ReadFile(path)
+		if strings.Contains(string(b), secret) {
+			t.Errorf("the changes file shows a sensitive value (%s)", secret)
+		}
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode().Perm() != 0o600 {
+		t.Errorf("mode %v, want 0600", st.Mode().Perm())
+	}
+	entries, _ := os.ReadDir(e.Dir)
+	for _, ent := range entries {
+		if strings.HasPrefix(ent.Name(), ".") {
+			t.Errorf("temporary file left behind: %s", ent.Name())
+		}
+	}
+
+	// -json output stays one document; the samples carry NULL as null too.
+	r = runCLIWith(t, e.Environ, "", "-chdir="+e.Dir, "plan", "-json", "-show-rows=10", "-changes="+path, "-sync=people")
+	r.expect(t, exitOK)
+	var doc struct {
+		Syncs []struct {
+			Samples struct {
+				Insert []struct {
+					Key     []*string `json:"key"`
+					Columns []struct {
+						Name  string  `json:"name"`
+						After *string `json:"after"`
+					} `json:"columns"`
+				} `json:"insert"`
+			} `json:"samples"`
+		} `json:"syncs"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil {
+		t.Fatalf("plan -json with -changes is not one JSON document: %v\n%s", err, r.stdout)
+	}
+	nulls, texts := 0, 0
+	for _, row := range doc.Syncs[0].Samples.Insert {
+		for _, c := range row.Columns {
+			switch {
+			case c.Name == "name" && c.After == nil:
+				nulls++
+			case c.Name == "name" && *c.After == `"NULL"`:
+				texts++
+			}
+		}
+	}
+	if nulls != 1 || texts != 1 {
+		t.Errorf("insert samples: %d NULL names as null (want 1), %d text \"NULL\" names (want 1):\n%s", nulls, texts, r.stdout)
+	}
+	if got := readChangeLines(t, path); len(got) != 6 {
+		t.Errorf("-changes with -sync=people: %d lines, want 6", len(got))
+	}
+
+	// A file that cannot be written fails the plan and leaves nothing.
+	r = runCLIWith(t, e.Environ, "", "-chdir="+e.Dir, "plan", "-changes="+filepath.Join(e.Dir, "missing", "c.jsonl"), "-sync=people")
+	r.expect(t, exitError)
+	if !strings.Contains(r.stderr, "changes file") {
+		t.Errorf("stderr does not name the changes file:\n%s", r.stderr)
+	}
+}
