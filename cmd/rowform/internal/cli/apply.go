@@ -129,6 +129,13 @@ func runApply(ctx context.Context, inv *invocation, f *applyFlags) int {
 		if cfg == nil {
 			return exitError
 		}
+		// No one approves: each sync is planned inside its transaction
+		// (unattended.go), unless a sync is broken before any row is read.
+		if f.autoApprove && f.format != views.FormatMarkdown {
+			if code, done := inv.applyUnattended(ctx, cfg, f); done {
+				return code
+			}
+		}
 		var err error
 		if p, err = inv.computePlan(ctx, cfg, &f.runFlags); err != nil {
 			return inv.applyFailed(jsonOut, err)

@@ -1,0 +1,147 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/rowform/rowform/cmd/rowform/internal/views"
+	"github.com/rowform/rowform/executor"
+	"github.com/rowform/rowform/hclconfig"
+	"github.com/rowform/rowform/planner"
+)
+
+// applyUnattended is `apply -auto-approve` without a plan file, in text or
+// JSON: with no one to approve, nothing needs showing before the
+// transactions, so each sync is planned inside its own transaction by the
+// diff that then writes it (executor.PlanAndApply) — one diff instead of a
+// plan's and then apply's. Each sync's block is printed as it is planned,
+// before anything of it is written; then the plan's summary line and the
+// apply's result, as the attended apply prints them. A sync whose plan has
+// an error finding writes nothing and fails; syncs that depend on it are
+// skipped.
+//
+// With several syncs it first checks every sync's structure (connections,
+// table, columns, key, grants; no rows read): when one is broken, nothing
+// is applied, as before — done is false and the caller plans and refuses
+// the usual way. Only errors that the rows reveal (a guard, bad source
+// keys, rejected rows) then stop a sync after others may have committed.
+func (inv *invocation) applyUnattended(ctx context.Context, cfg *hclconfig.Config, f *applyFlags) (code int, done bool) {
+	jsonOut := f.format == views.FormatJSON
+	syncs, added, err := planner.SelectSyncs(cfg, f.syncs)
+	if err != nil {
+		return inv.applyFailed(jsonOut, err), true
+	}
+	if len(syncs) > 1 {
+		pre, err := planner.Compute(ctx, cfg, planner.Options{Syncs: f.syncs, Environ: inv.environ, StructureOnly: true})
+		if err != nil {
+			return inv.applyFailed(jsonOut, err), true
+		}
+		if !pre.Applyable {
+			return 0, false
+		}
+	}
+	if !jsonOut {
+		inv.writeIncludedSyncs(added)
+	}
+
+	color := inv.useColor(f.noColor, inv.stdout)
+	show, clearStatus := inv.statusLine(!jsonOut)
+	// mu keeps the status line off the lines of a plan block.
+	var mu sync.Mutex
+	opts := executor.Options{LockTimeout: f.lockTimeout, StatementTimeout: f.statementTimeout, Environ: inv.environ, ShowRows: f.showRows}
+	if show != nil {
+		opts.Progress = func(sync, phase string, rows int64) {
+			mu.Lock()
+			defer mu.Unlock()
+			if rows < 0 {
+				show("%s: %s", sync, phase)
+				return
+			}
+			show("%s: %s %d rows", sync, phase, rows)
+		}
+	}
+	if !jsonOut {
+		opts.Planned = func(sp *planner.SyncPlan) {
+			mu.Lock()
+			defer mu.Unlock()
+			clearStatus()
+			_ = views.RenderSyncHuman(inv.stdout, sp, views.HumanOptions{Color: color})
+		}
+	}
+	p, res, err := executor.PlanAndApply(ctx, cfg, f.syncs, opts)
+	mu.Lock()
+	clearStatus()
+	mu.Unlock()
+	if err != nil {
+		return inv.applyFailed(jsonOut, err), true
+	}
+	if !jsonOut && len(p.Syncs) > 0 {
+		_ = views.RenderPlanHumanClosing(inv.stdout, p, views.HumanOptions{Color: color})
+	}
+
+	if refusedOnly(p, res) {
+		// Every sync that did not apply was refused for its plan, and
+		// nothing was written: the plan has errors, as ever.
+		if jsonOut {
+			writeJSON(inv.stdout, map[string]any{"format_version": planner.FormatVersion, "applied": false,
+				"error": "the plan has errors (see plan.syncs[].findings); nothing was applied", "syncs": []any{}, "plan": p})
+			return exitError, true
+		}
+		return inv.applyFailed(jsonOut, errors.New("the plan has errors (see above); nothing was applied. Fix them and run apply again")), true
+	}
+	if !res.Failed() && !p.HasChanges() && p.Summary.Reject == 0 {
+		if jsonOut {
+			writeJSON(inv.stdout, newApplyDocument(&executor.Result{}, p))
+		} else {
+			fmt.Fprintln(inv.stdout, "\nNothing to apply.")
+		}
+		return inv.finishRejectsFile(f, &executor.Result{}, exitOK), true
+	}
+	if jsonOut {
+		doc := unattendedDocument{applyDocument: newApplyDocument(res, p)}
+		if !p.Applyable {
+			doc.Plan = p
+		}
+		writeJSON(inv.stdout, doc)
+	} else {
+		inv.writeApplyResult(res, p, f.rejectsFile, color)
+	}
+	code = exitOK
+	if res.Failed() {
+		code = exitError
+	}
+	return inv.finishRejectsFile(f, res, code), true
+}
+
+// unattendedDocument is apply's -json document, with the plan when a sync
+// was refused for its plan's errors while others applied.
+type unattendedDocument struct {
+	applyDocument
+	Plan *planner.Plan `json:"plan,omitempty"`
+}
+
+// refusedOnly reports whether the plan has errors and no sync was written:
+// each sync either has nothing to write, was skipped, or failed because
+// its plan has errors.
+func refusedOnly(p *planner.Plan, res *executor.Result) bool {
+	if p.Applyable {
+		return false
+	}
+	plans := map[string]*planner.SyncPlan{}
+	for _, sp := range p.Syncs {
+		plans[sp.Name] = sp
+	}
+	for _, r := range res.Syncs {
+		switch r.Status {
+		case executor.StatusApplied:
+			return false
+		case executor.StatusFailed:
+			if sp := plans[r.Name]; sp == nil || !sp.HasErrors() {
+				return false
+			}
+		}
+	}
+	return true
+}
