@@ -6,6 +6,7 @@ package redact
 import (
 	"bytes"
 	"io"
+	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -23,6 +24,14 @@ const minLength = 4
 type Redactor struct {
 	mu      sync.RWMutex
 	needles []string
+	// encoded matches, for each needle with characters that an output
+	// format escapes, every spelling of it (see encodings.go); nil for a
+	// needle that every format writes as it is.
+	encoded []*regexp.Regexp
+	// anchors are, per needle, a piece that every spelling contains
+	// (letters and digits, which no format escapes), to skip the regexp
+	// on text that cannot hold the needle; "" when there is none.
+	anchors []string
 }
 
 // Add adds secrets to mask: each as given, in lower case (PostgreSQL folds
@@ -38,10 +47,12 @@ func (r *Redactor) Add(secrets ...string) {
 		seen[n] = true
 	}
 	add := func(s string) {
-		s = strings.TrimSpace(s)
-		if len(s) >= minLength && !seen[s] {
-			seen[s] = true
-			r.needles = append(r.needles, s)
+		// As given, and without white space around it (a line of a PEM key).
+		for _, s := range []string{s, strings.TrimSpace(s)} {
+			if len(strings.TrimSpace(s)) >= minLength && !seen[s] {
+				seen[s] = true
+				r.needles = append(r.needles, s)
+			}
 		}
 	}
 	for _, s := range secrets {
@@ -54,7 +65,12 @@ func (r *Redactor) Add(secrets ...string) {
 		}
 	}
 	// Longest first, so a secret that contains another is masked whole.
-	sort.Slice(r.needles, func(i, j int) bool { return len(r.needles[i]) > len(r.needles[j]) })
+	sort.SliceStable(r.needles, func(i, j int) bool { return len(r.needles[i]) > len(r.needles[j]) })
+	r.encoded = make([]*regexp.Regexp, len(r.needles))
+	r.anchors = make([]string, len(r.needles))
+	for i, n := range r.needles {
+		r.encoded[i], r.anchors[i] = spellings(n)
+	}
 }
 
 // String returns s with every known secret masked.
@@ -62,29 +78,67 @@ func (r *Redactor) String(s string) string {
 	if r == nil {
 		return s
 	}
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	for _, n := range r.needles {
-		if strings.Contains(s, n) {
-			s = strings.ReplaceAll(s, n, Mask)
-		}
-	}
-	return s
+	return string(r.Bytes([]byte(s)))
 }
 
-// Bytes returns b with every known secret masked.
+// Bytes returns b with every known secret masked, in every spelling an
+// output format gives it: as it is, JSON-escaped (\u003c, \", \t), Go-quoted,
+// Markdown-escaped (\<, \_, \|), HTML-escaped (&lt;), doubled quotes as SQL
+// writes them, control characters spelled out for a terminal, and up to
+// three of these one inside another (a Go-quoted error in JSON, say).
 func (r *Redactor) Bytes(b []byte) []byte {
 	if r == nil {
 		return b
 	}
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	for _, n := range r.needles {
+	for i, n := range r.needles {
+		if re := r.encoded[i]; re != nil {
+			b = replaceSpellings(b, re, r.anchors[i])
+		}
+		// As it is, also across lines (which replaceSpellings does not
+		// search).
 		if bytes.Contains(b, []byte(n)) {
 			b = bytes.ReplaceAll(b, []byte(n), []byte(Mask))
 		}
 	}
 	return b
+}
+
+// replaceSpellings masks what re matches in b. An escaped spelling never
+// spans lines (a line break in it is escaped too), so with an anchor only
+// the lines holding the anchor are searched.
+func replaceSpellings(b []byte, re *regexp.Regexp, anchor string) []byte {
+	if anchor == "" {
+		if re.Match(b) {
+			b = re.ReplaceAllLiteral(b, []byte(Mask))
+		}
+		return b
+	}
+	var out []byte
+	last, pos := 0, 0
+	for {
+		i := bytes.Index(b[pos:], []byte(anchor))
+		if i < 0 {
+			break
+		}
+		i += pos
+		start := bytes.LastIndexAny(b[:i], "\n\r") + 1
+		end := len(b)
+		if j := bytes.IndexAny(b[i:], "\n\r"); j >= 0 {
+			end = i + j
+		}
+		if line := b[start:end]; re.Match(line) {
+			out = append(out, b[last:start]...)
+			out = append(out, re.ReplaceAllLiteral(line, []byte(Mask))...)
+			last = end
+		}
+		pos = end
+	}
+	if out == nil {
+		return b
+	}
+	return append(out, b[last:]...)
 }
 
 // Writer masks secrets in what is written through it. It passes text on

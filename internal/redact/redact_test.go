@@ -2,8 +2,15 @@ package redact
 
 import (
 	"bytes"
+	"encoding/json"
+	"fmt"
+	"html"
+	"sort"
+	"strconv"
 	"strings"
 	"testing"
+	"unicode"
+	"unicode/utf8"
 )
 
 func TestRedactor(t *testing.T) {
@@ -45,5 +52,99 @@ func TestWriterNeverSplitsASecret(t *testing.T) {
 	want := "one (sensitive) two\nprompt: (sensitive)"
 	if out.String() != want {
 		t.Fatalf("got %q, want %q", out.String(), want)
+	}
+}
+
+// specials are characters that some output format spells otherwise: JSON
+// (quotes, backslash, control characters, <, >, &, U+2028), Markdown (ASCII
+// punctuation), HTML, terminals (escape sequences, bidi controls) and a byte
+// that is not UTF-8.
+const specials = "<>&\"'\\\t\n\r\x00\x07\b\f\x1b\x7f\u2028\u2029\u202e\u200f`*_[]|~#+-.!(){}=$%^/:;?@,\xff é€"
+
+// textEncoders are independent implementations of how output formats write
+// text: each is applied to a whole text, one inside another in the test.
+var textEncoders = map[string]func(string) string{
+	"json": func(s string) string { b, _ := json.Marshal(s); return string(b) },
+	"json-nohtml": func(s string) string {
+		var buf bytes.Buffer
+		e := json.NewEncoder(&buf)
+		e.SetEscapeHTML(false)
+		_ = e.Encode(s)
+		return strings.TrimSuffix(buf.String(), "\n")
+	},
+	"%q":   func(s string) string { return fmt.Sprintf("%q", s) },
+	"%+q":  func(s string) string { return fmt.Sprintf("%+q", s) },
+	"html": html.EscapeString,
+	"markdown": func(s string) string {
+		var b strings.Builder
+		for _, r := range s {
+			switch {
+			case r < 0x80 && (unicode.IsPunct(r) || unicode.IsSymbol(r)):
+				b.WriteByte('\\')
+			case r == '\n':
+				r = ' '
+			}
+			b.WriteRune(r)
+		}
+		return b.String()
+	},
+	"terminal": func(s string) string {
+		var b strings.Builder
+		for _, r := range s {
+			if r != '\n' && r != '\t' && (unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r)) {
+				q := strconv.QuoteRune(r)
+				b.WriteString(q[1 : len(q)-1])
+				continue
+			}
+			b.WriteRune(r)
+		}
+		return b.String()
+	},
+	"sql": func(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" },
+}
+
+// TestRedactorEverySpelling: a secret made of any special character is
+// masked whole in every format's spelling of it, and in every spelling of
+// up to three formats one inside another (a Go-quoted error in a JSON plan).
+func TestRedactorEverySpelling(t *testing.T) {
+	names := make([]string, 0, len(textEncoders))
+	for n := range textEncoders {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var chains [][]string
+	for _, a := range names {
+		chains = append(chains, []string{a})
+		for _, b := range names {
+			chains = append(chains, []string{a, b})
+			for _, c := range names {
+				chains = append(chains, []string{a, b, c})
+			}
+		}
+	}
+	for i := 0; i < len(specials); {
+		_, w := utf8.DecodeRuneInString(specials[i:])
+		c := specials[i : i+w]
+		i += w
+		for _, secret := range []string{
+			"Qz" + c + "Xw" + c + c + "Jk", // letters around: masked whole or not at all
+			c + "Pwxy" + c + c,             // starting and ending with the character
+		} {
+			var r Redactor
+			r.Add(secret)
+			for _, chain := range chains {
+				enc := func(s string) string {
+					for _, n := range chain {
+						s = textEncoders[n](s)
+					}
+					return s
+				}
+				got := r.String(enc("Ab " + secret + " Yb"))
+				want := strings.Replace(enc("Ab MARKER Yb"), "MARKER", Mask, 1)
+				if got != want {
+					t.Errorf("secret %q through %v:\n got %q\nwant %q", secret, chain, got, want)
+				}
+			}
+		}
 	}
 }

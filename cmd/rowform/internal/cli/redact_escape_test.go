@@ -1,0 +1,59 @@
+package cli
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/rowform/rowform/internal/redact"
+	"github.com/rowform/rowform/internal/synctest"
+)
+
+// TestSecretWithSpecialCharactersNeverAppears: an env() value with characters
+// that JSON, Markdown and the terminal escape, used in a query, comes back in
+// the server's error; it is masked in every output format and the plan file.
+func TestSecretWithSpecialCharactersNeverAppears(t *testing.T) {
+	e := synctest.New(t)
+	e.Src(`CREATE TABLE items (id bigint, name text)`)
+	e.Dst(`CREATE TABLE items (id bigint PRIMARY KEY, name text)`)
+	secret := "Qzab<b>&\"\\\t|*_x`[]~#Jkcd"
+	e.WriteFile("main.hcl", e.Servers()+`
+sync "items" {
+  source      = source.postgres.src
+  query       = "SELECT id, name FROM items WHERE id = '${env("Q_SECRET")}'::bigint"
+  destination = destination.postgres.dst
+  table       = "items"
+  behavior    = "mirror"
+  key         = ["id"]
+}
+`)
+	environ := append(append([]string{}, e.Environ...), "Q_SECRET="+secret)
+	check := func(what, out string) {
+		t.Helper()
+		low := strings.ToLower(out)
+		if strings.Contains(low, "qzab") || strings.Contains(low, "jkcd") {
+			t.Errorf("%s shows the secret:\n%s", what, out)
+		}
+	}
+	for _, args := range [][]string{
+		{"plan"}, {"plan", "-json"}, {"plan", "-format=markdown"}, {"plan", "-out=p.plan"},
+		{"apply", "-auto-approve"}, {"apply", "-json", "-auto-approve"},
+	} {
+		r := runCLIWith(t, environ, "", append([]string{"-chdir=" + e.Dir}, args...)...)
+		r.expect(t, exitError)
+		check(strings.Join(args, " "), r.stdout+r.stderr)
+		if !strings.Contains(r.stdout+r.stderr, redact.Mask) {
+			t.Errorf("%s: the server's message with the secret is not shown masked:\n%s%s", strings.Join(args, " "), r.stdout, r.stderr)
+		}
+	}
+	b, err := os.ReadFile(filepath.Join(e.Dir, "p.plan"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	check("the plan file", string(b))
+	for _, args := range [][]string{{"show", "p.plan"}, {"show", "-json", "p.plan"}, {"show", "-format=markdown", "p.plan"}} {
+		r := runCLIWith(t, environ, "", append([]string{"-chdir=" + e.Dir}, args...)...)
+		check(strings.Join(args, " "), r.stdout+r.stderr)
+	}
+}
