@@ -299,3 +299,221 @@ func TestRulesUniqueAcrossBatches(t *testing.T) {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+const ordersQuery = "SELECT id, customer_id, country, region, parent_order FROM orders"
+
+// TestRulesForeignKeys: inserts and updates must reference rows that exist
+// after the sync — in another table now, or in the table itself: left in
+// place, or written by the same sync (an update may reference a row only
+// an insert writes when the foreign key is deferrable).
+func TestRulesForeignKeys(t *testing.T) {
+	t.Parallel()
+	e := synctest.New(t)
+	e.Dst(`CREATE TABLE customers (id int PRIMARY KEY)`)
+	e.Dst(`INSERT INTO customers VALUES (1), (2)`)
+	e.Dst(`CREATE TABLE regions (country text, code text, PRIMARY KEY (country, code))`)
+	e.Dst(`INSERT INTO regions VALUES ('FR', 'P'), ('DE', 'B')`)
+	e.Dst(`CREATE TABLE orders (
+		id int PRIMARY KEY,
+		customer_id int CONSTRAINT orders_customer_fk REFERENCES customers,
+		country text,
+		region text,
+		parent_order int CONSTRAINT orders_parent_fk REFERENCES orders,
+		CONSTRAINT orders_region_fk FOREIGN KEY (country, region) REFERENCES regions MATCH FULL)`)
+	e.Dst(`INSERT INTO orders VALUES (10, 1, 'FR', 'P', NULL), (11, 2, NULL, NULL, NULL), (12, 1, NULL, NULL, NULL), (13, 1, NULL, NULL, NULL)`)
+	e.Src(`CREATE TABLE orders (id int, customer_id int, country text, region text, parent_order int)`)
+	e.Src(`INSERT INTO orders VALUES
+		(10, 1, 'FR', 'P', NULL),    -- unchanged
+		(11, 3, NULL, NULL, NULL),   -- update: customer 3 does not exist
+		(13, 1, NULL, NULL, 25),     -- update: references 25, which only an insert writes (not deferrable)
+		(20, 1, 'FR', NULL, NULL),   -- insert: MATCH FULL, partly NULL
+		(21, NULL, NULL, NULL, NULL),-- insert: NULL references nothing
+		(22, 1, 'DE', 'B', 23),      -- insert: references 23, inserted with it
+		(23, 2, NULL, NULL, 10),     -- insert
+		(24, 1, NULL, NULL, 12),     -- insert: references 12, which the mirror deletes
+		(25, 1, NULL, NULL, 26),     -- insert: references 26, which is refused
+		(26, 1, NULL, NULL, 99),     -- insert: 99 does not exist
+		(27, 1, NULL, NULL, 27)      -- insert: references itself`)
+	want := planner.Counts{Insert: 4, Delete: 1, Unchanged: 1, Reject: 6}
+	wantRejected := []rejected{
+		{"orders_customer_fk", "references a row of public.customers that does not exist", []string{"id=11"}, 0},
+		{"orders_region_fk", "some but not all of the columns (country, region) of a MATCH FULL foreign key are NULL", []string{"id=20"}, 0},
+		{"orders_parent_fk", "references a row of public.orders that this sync deletes", []string{"id=24"}, 0},
+		{"orders_parent_fk", "references a row of public.orders that this sync inserts, but rowform updates before it inserts", []string{"id=13"}, 0},
+		{"orders_parent_fk", "references a row of public.orders that does not exist", []string{"id=26"}, 0},
+		{"orders_parent_fk", "references a row of public.orders that this sync would write but refuses", []string{"id=25"}, 0},
+	}
+	_, sp := planSync(t, e.Config(ruleSync("orders", "orders", ordersQuery, "mirror", "fail")))
+	if sp.Counts != want {
+		t.Fatalf("counts %+v, want %+v\n%s", sp.Counts, want, synctest.FindingsText(sp))
+	}
+	requireRejected(t, sp, wantRejected)
+	order := findingWith(sp, planner.CodeRejectedRows, "rowform updates before it inserts")
+	if order == nil || order.Fix != `ALTER TABLE "public"."orders" ALTER CONSTRAINT "orders_parent_fk" DEFERRABLE;` {
+		t.Fatalf("the update that needs a deferred check has no fix: %+v", order)
+	}
+
+	cfg := e.Config(ruleSync("orders", "orders", ordersQuery, "mirror", "skip"))
+	p, sp := planSync(t, cfg)
+	if sp.Counts != want {
+		t.Fatalf("skip: counts %+v, want %+v\n%s", sp.Counts, want, synctest.FindingsText(sp))
+	}
+	applySkip(t, cfg, p)
+	const rowsQuery = `SELECT concat_ws(':', id, coalesce(customer_id::text, '-'), coalesce(country, '-'), coalesce(region, '-'), coalesce(parent_order::text, '-')) FROM orders ORDER BY id`
+	requireRows(t, e, rowsQuery,
+		"10:1:FR:P:-", "11:2:-:-:-", "13:1:-:-:-", "21:-:-:-:-", "22:1:DE:B:23", "23:2:-:-:10", "27:1:-:-:27")
+
+	// Clean: the source fixed, and the self reference deferrable (the
+	// finding's fix): 13 is updated to reference 25, inserted after it, and
+	// 25 references 26, inserted with it.
+	e.Src(`UPDATE orders SET customer_id = 2 WHERE id = 11`)
+	e.Src(`UPDATE orders SET region = 'P' WHERE id = 20`)
+	e.Src(`DELETE FROM orders WHERE id = 24`)
+	e.Src(`UPDATE orders SET parent_order = NULL WHERE id = 26`)
+	e.Dst(order.Fix)
+	applyClean(t, cfg, planner.Counts{Insert: 3, Update: 1, Unchanged: 6})
+	requireRows(t, e, rowsQuery,
+		"10:1:FR:P:-", "11:2:-:-:-", "13:1:-:-:25", "20:1:FR:P:-", "21:-:-:-:-", "22:1:DE:B:23", "23:2:-:-:10",
+		"25:1:-:-:26", "26:1:-:-:-", "27:1:-:-:27")
+}
+
+const customersQuery = "SELECT id, code, manager FROM customers"
+
+// TestRulesReferenced: deletes, and updates of referenced columns, that
+// rows of other tables (or of the table itself) still reference are
+// refused under NO ACTION and RESTRICT; under CASCADE and SET NULL the plan
+// says how many rows of the other table they reach.
+func TestRulesReferenced(t *testing.T) {
+	t.Parallel()
+	e := synctest.New(t)
+	e.Dst(`CREATE TABLE customers (id int PRIMARY KEY, code text UNIQUE,
+		manager int CONSTRAINT customers_manager_fk REFERENCES customers)`)
+	e.Dst(`INSERT INTO customers VALUES (1, 'c1', NULL), (2, 'c2', NULL), (3, 'c3', NULL), (4, 'c4', 3), (5, 'c5', NULL),
+		(6, 'c6', NULL), (7, 'c7', NULL), (8, 'c8', NULL), (9, 'c9', 8), (10, 'c10', NULL), (11, 'c11', 10)`)
+	e.Dst(`CREATE TABLE orders (id int PRIMARY KEY, customer_id int CONSTRAINT orders_customer_fk REFERENCES customers ON DELETE RESTRICT)`)
+	e.Dst(`CREATE INDEX ON orders (customer_id)`)
+	e.Dst(`CREATE TABLE invoices (id int PRIMARY KEY,
+		customer_code text CONSTRAINT invoices_customer_fk REFERENCES customers (code) ON DELETE CASCADE ON UPDATE NO ACTION)`)
+	e.Dst(`CREATE TABLE notes (id int PRIMARY KEY, customer_id int CONSTRAINT notes_customer_fk REFERENCES customers ON DELETE SET NULL)`)
+	e.Dst(`CREATE INDEX ON notes (customer_id)`)
+	e.Dst(`CREATE TABLE tags (id int PRIMARY KEY, customer_code text CONSTRAINT tags_customer_fk REFERENCES customers (code) ON UPDATE CASCADE)`)
+	e.Dst(`INSERT INTO orders VALUES (100, 1)`)
+	e.Dst(`INSERT INTO invoices VALUES (200, 'c5'), (201, 'c5'), (202, 'c6')`)
+	e.Dst(`INSERT INTO notes VALUES (300, 7), (301, 9)`)
+	e.Dst(`INSERT INTO tags VALUES (400, 'c2')`)
+	e.Src(`CREATE TABLE customers (id int, code text, manager int)`)
+	// Deleted: 1 (an order references it: RESTRICT), 3 and 4 (4 references
+	// 3 and goes with it), 5 (two invoices go with it), 7 (a note loses
+	// it), 8 (9 references it and stays), 10 (11 references it until it is
+	// updated, after the deletes). Updated: 2's code (a tag follows), 6's
+	// code (an invoice references it: NO ACTION), 11's manager.
+	e.Src(`INSERT INTO customers VALUES (2, 'c2x', NULL), (6, 'c6x', NULL), (9, 'c9', 8), (11, 'c11', NULL)`)
+	want := planner.Counts{Delete: 4, Update: 2, Unchanged: 1, Reject: 4}
+	wantRejected := []rejected{
+		{"orders_customer_fk", "rows of public.orders still reference it (ON DELETE RESTRICT)", []string{"id=1"}, 0},
+		{"invoices_customer_fk", "rows of public.invoices still reference its old value of (code) (ON UPDATE NO ACTION)", []string{"id=6"}, 0},
+		{"customers_manager_fk", "rows of this table still reference it (ON DELETE NO ACTION)", []string{"id=8"}, 0},
+		{"customers_manager_fk", "rows of this table that this sync updates to reference another row still reference it when it is deleted", []string{"id=10"}, 0},
+	}
+	cascades := map[string]struct {
+		table, constraint, summary string
+		rows                       int64
+	}{
+		"invoices": {"public.invoices", "invoices_customer_fk", "deleting 1 row of public.customers deletes 2 rows of public.invoices with them (ON DELETE CASCADE)", 2},
+		"notes":    {"public.notes", "notes_customer_fk", "deleting 1 row of public.customers sets (customer_id) to NULL in 1 row of public.notes (ON DELETE SET NULL)", 1},
+		"tags":     {"public.tags", "tags_customer_fk", "updating (code) in 1 row of public.customers changes (customer_code) in 1 row of public.tags with them (ON UPDATE CASCADE)", 1},
+	}
+	requireCascades := func(sp *planner.SyncPlan) {
+		t.Helper()
+		n := 0
+		for _, f := range sp.Findings {
+			if f.Code != planner.CodeCascade {
+				continue
+			}
+			n++
+			w, ok := cascades[strings.TrimPrefix(f.Table, "public.")]
+			if !ok || f.Table != w.table || f.Constraint != w.constraint || f.Summary != w.summary || f.Rows != w.rows || f.Severity != planner.SeverityWarning {
+				t.Errorf("cascade finding %+v, want %+v", f, w)
+			}
+		}
+		if n != len(cascades) {
+			t.Errorf("%d cascade findings, want %d:\n%s", n, len(cascades), synctest.FindingsText(sp))
+		}
+	}
+	_, sp := planSync(t, e.Config(ruleSync("customers", "customers", customersQuery, "mirror", "fail")))
+	if sp.Counts != want {
+		t.Fatalf("counts %+v, want %+v\n%s", sp.Counts, want, synctest.FindingsText(sp))
+	}
+	requireRejected(t, sp, wantRejected)
+	requireCascades(sp)
+	repoint := findingWith(sp, planner.CodeRejectedRows, "still reference it when it is deleted")
+	if repoint == nil || repoint.Fix != `ALTER TABLE "public"."customers" ALTER CONSTRAINT "customers_manager_fk" DEFERRABLE;` {
+		t.Fatalf("the delete that needs a deferred check has no fix: %+v", repoint)
+	}
+
+	cfg := e.Config(ruleSync("customers", "customers", customersQuery, "mirror", "skip"))
+	p, sp := planSync(t, cfg)
+	if sp.Counts != want {
+		t.Fatalf("skip: counts %+v, want %+v\n%s", sp.Counts, want, synctest.FindingsText(sp))
+	}
+	requireCascades(sp)
+	applySkip(t, cfg, p)
+	const rowsQuery = `SELECT concat_ws(':', id, code, coalesce(manager::text, '-')) FROM customers ORDER BY id`
+	requireRows(t, e, rowsQuery, "1:c1:-", "2:c2x:-", "6:c6:-", "8:c8:-", "9:c9:8", "10:c10:-", "11:c11:-")
+	requireRows(t, e, `SELECT id || ':' || customer_code FROM invoices ORDER BY id`, "202:c6")
+	requireRows(t, e, `SELECT id || ':' || coalesce(customer_id::text, '-') FROM notes ORDER BY id`, "300:-", "301:9")
+	requireRows(t, e, `SELECT id || ':' || customer_code FROM tags ORDER BY id`, "400:c2x")
+
+	// Clean: the order and the invoice go, 9 leaves the source (it is
+	// deleted with 8, which it references), and the manager reference is
+	// deferrable (the finding's fix), so 10 can be deleted while 11, which
+	// references it, is updated after.
+	e.Dst(`DELETE FROM orders`)
+	e.Dst(`DELETE FROM invoices`)
+	e.Dst(`UPDATE customers SET manager = 10 WHERE id = 11`)
+	e.Dst(repoint.Fix)
+	e.Src(`DELETE FROM customers WHERE id = 9`)
+	applyClean(t, cfg, planner.Counts{Delete: 4, Update: 2, Unchanged: 1})
+	requireRows(t, e, rowsQuery, "2:c2x:-", "6:c6x:-", "11:c11:-")
+	requireRows(t, e, `SELECT id || ':' || coalesce(customer_id::text, '-') FROM notes ORDER BY id`, "300:-", "301:-")
+}
+
+// TestRulesSelfReferenceRestrict: rows of a table that reference each
+// other under ON DELETE RESTRICT can be deleted together (in one DELETE);
+// a delete is held back by a row that stays, and in turn holds back the
+// deletes of the rows it references. RESTRICT cannot be deferred, so a row
+// updated to reference another row holds its old parent's delete back.
+func TestRulesSelfReferenceRestrict(t *testing.T) {
+	t.Parallel()
+	e := synctest.New(t)
+	e.Dst(`CREATE TABLE cats (id int PRIMARY KEY, parent int CONSTRAINT cats_parent_fk REFERENCES cats ON DELETE RESTRICT)`)
+	e.Dst(`INSERT INTO cats VALUES (1, NULL), (2, 1), (3, 2), (4, 1), (5, 3)`)
+	e.Src(`CREATE TABLE cats (id int, parent int)`)
+	e.Src(`INSERT INTO cats VALUES (4, NULL), (5, 3)`)
+	want := planner.Counts{Update: 1, Unchanged: 1, Reject: 3}
+	wantRejected := []rejected{
+		{"cats_parent_fk", "rows of this table still reference it (ON DELETE RESTRICT)", []string{"id=2", "id=3"}, 0},
+		{"cats_parent_fk", "rows of this table that this sync updates to reference another row still reference it when it is deleted", []string{"id=1"}, 0},
+	}
+	_, sp := planSync(t, e.Config(ruleSync("cats", "cats", "SELECT id, parent FROM cats", "mirror", "fail")))
+	if sp.Counts != want {
+		t.Fatalf("counts %+v, want %+v\n%s", sp.Counts, want, synctest.FindingsText(sp))
+	}
+	requireRejected(t, sp, wantRejected)
+	if f := findingWith(sp, planner.CodeRejectedRows, "when it is deleted"); f == nil || f.Fix != "" {
+		t.Errorf("RESTRICT cannot be made deferrable, yet the finding has a fix: %+v", f)
+	}
+	cfg := e.Config(ruleSync("cats", "cats", "SELECT id, parent FROM cats", "mirror", "skip"))
+	p, sp := planSync(t, cfg)
+	if sp.Counts != want {
+		t.Fatalf("skip: counts %+v, want %+v\n%s", sp.Counts, want, synctest.FindingsText(sp))
+	}
+	applySkip(t, cfg, p)
+	const rowsQuery = `SELECT id || ':' || coalesce(parent::text, '-') FROM cats ORDER BY id`
+	requireRows(t, e, rowsQuery, "1:-", "2:1", "3:2", "4:-", "5:3")
+	// Clean: 5 leaves the source, and the chain 1 <- 2 <- 3 <- 5 goes in
+	// one DELETE.
+	e.Src(`DELETE FROM cats WHERE id = 5`)
+	applyClean(t, cfg, planner.Counts{Delete: 4, Unchanged: 1})
+	requireRows(t, e, rowsQuery, "4:-")
+}

@@ -54,6 +54,13 @@ type relations struct {
 	conn *pgx.Conn
 	// uniques are the unique indexes to check (not the sync key's).
 	uniques []*uniqueIndex
+	// outgoing are the foreign keys of the table; incoming those that
+	// reference it (a foreign key of the table to itself is in both).
+	outgoing []*foreignKey
+	incoming []*foreignKey
+	// cascades counts, per referencing foreign key, the rows the planned
+	// writes reach in the other table (the last round's count).
+	cascades map[*foreignKey]*cascadeCount
 }
 
 // checkRelations runs the checks between rows, then adds the notes about
@@ -67,17 +74,30 @@ func (c *checker) checkRelations(ctx context.Context, conn *pgx.Conn) error {
 	if err := rel.prepareUniques(); err != nil {
 		return fmt.Errorf("reading the unique indexes of %s: %w", c.p.Sync.Table, err)
 	}
-	if len(rel.uniques) == 0 {
-		return nil
+	if err := rel.prepareForeignKeys(); err != nil {
+		return fmt.Errorf("reading the foreign keys of %s: %w", c.p.Sync.Table, err)
 	}
-	for round := 0; round < maxRelationRounds; round++ {
-		before := len(c.rejected)
-		if err := rel.checkUniques(); err != nil {
-			return fmt.Errorf("checking the unique indexes of %s: %w", c.p.Sync.Table, err)
+	if len(rel.uniques) > 0 || len(rel.outgoing) > 0 || len(rel.incoming) > 0 {
+		for round := 0; round < maxRelationRounds; round++ {
+			before := len(c.rejected)
+			// Refused deletes and updates keep their rows' values and
+			// references, so the references into the table go first;
+			// refused rows are no parents, so the foreign keys go last.
+			rel.cascades = map[*foreignKey]*cascadeCount{}
+			if err := rel.checkIncoming(); err != nil {
+				return fmt.Errorf("checking the rows that reference %s: %w", c.p.Sync.Table, err)
+			}
+			if err := rel.checkUniques(); err != nil {
+				return fmt.Errorf("checking the unique indexes of %s: %w", c.p.Sync.Table, err)
+			}
+			if err := rel.checkOutgoing(); err != nil {
+				return fmt.Errorf("checking the foreign keys of %s: %w", c.p.Sync.Table, err)
+			}
+			if len(c.rejected) == before {
+				break
+			}
 		}
-		if len(c.rejected) == before {
-			break
-		}
+		rel.cascadeNotes()
 	}
 	return nil
 }
@@ -354,6 +374,7 @@ func int4At(v []byte) (int, error) {
 type rowHash struct {
 	hash uint64
 	seq  int64
+	kind ChangeKind
 }
 
 // hashing says how a set of values is hashed on the server.
@@ -428,7 +449,7 @@ func (r *relations) stateHashes(sel func(*change) bool, cols []string, h hashing
 			if len(vals[1]) != 8 {
 				return fmt.Errorf("internal error: a hash of %d bytes", len(vals[1]))
 			}
-			out = append(out, rowHash{hash: binary.BigEndian.Uint64(vals[1]), seq: batch[k].seq})
+			out = append(out, rowHash{hash: binary.BigEndian.Uint64(vals[1]), seq: batch[k].seq, kind: batch[k].kind})
 			return nil
 		})
 	})

@@ -1,0 +1,627 @@
+package planner
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/rowform/rowform/internal/catalog"
+)
+
+// Foreign keys, both ways.
+//
+// From the table (checkOutgoing): an insert, or an update that changes a
+// column of a foreign key, must reference a row that exists after the
+// sync. A parent in another table must exist now. A parent in the table
+// itself must be left in place by the change set (neither deleted nor
+// moved to other values), or be written by it: inserted, or updated to the
+// values. Apply deletes, then updates, then inserts, and defers every
+// deferrable constraint; a child updated to reference a row that only an
+// insert writes is therefore refused unless the foreign key is DEFERRABLE.
+// MATCH SIMPLE skips rows with a NULL in the foreign key; MATCH FULL skips
+// rows where all are NULL and refuses rows where some are.
+//
+// Into the table (checkIncoming): a delete of a row that rows of another
+// table reference, under ON DELETE NO ACTION or RESTRICT, is refused; so
+// is an update that changes a referenced column under ON UPDATE NO ACTION
+// or RESTRICT. Rows of the table itself that the change set deletes do not
+// hold a delete back (they go in the same DELETE); rows it updates to
+// reference another row hold it back unless the foreign key is DEFERRABLE
+// and NO ACTION (apply updates after it deletes). Under CASCADE, SET NULL
+// and SET DEFAULT the writes reach the other table: the cascade notes count
+// the rows they reach.
+
+// foreignKey is a foreign key to check, from the table or into it.
+type foreignKey struct {
+	catalog.ForeignKey
+	// self: the foreign key references its own table.
+	self bool
+	// child and parent are the tables as "schema.name", for reasons.
+	child, parent string
+	// childMapped and parentMapped are the mapped columns of the table among
+	// ChildColumns (for a foreign key from the table) and ParentColumns
+	// (into it).
+	childMapped, parentMapped []int
+	// readable: the other table can be read (always for self).
+	readable bool
+	// indexed: the child table has an index whose leading columns are the
+	// foreign key's, so its rows are looked up one parent at a time.
+	indexed bool
+	// parentHash hashes a parent's referenced values (self only).
+	parentHash *hashing
+}
+
+// cascadeCount counts what one foreign key's actions reach.
+type cascadeCount struct {
+	deletes, deleteRows int64 // parent rows deleted, child rows they reach
+	updates, updateRows int64 // parent rows updated, child rows they reach
+}
+
+// actionName is a referential action's SQL.
+func actionName(code string) string {
+	switch code {
+	case "r":
+		return "RESTRICT"
+	case "c":
+		return "CASCADE"
+	case "n":
+		return "SET NULL"
+	case "d":
+		return "SET DEFAULT"
+	}
+	return "NO ACTION"
+}
+
+// blocks reports whether an action refuses the write of a referenced row.
+func blocks(code string) bool { return code == "a" || code == "r" }
+
+func (r *relations) prepareForeignKeys() error {
+	c := r.c
+	rules := c.p.rules
+	isSelf := func(schema, name string) bool { return schema == c.p.Table.Schema && name == c.p.Table.Name }
+	readable := map[string]bool{}
+	canRead := func(f *foreignKey, table, display string) error {
+		if f.self {
+			f.readable = true
+			return nil
+		}
+		ok, seen := readable[table]
+		if !seen {
+			var err error
+			if ok, err = r.hasPrivilege(table); err != nil {
+				return err
+			}
+			readable[table] = ok
+			if !ok {
+				c.notes = append(c.notes, Finding{Severity: SeverityWarning, Code: CodeMissingPrivilege,
+					Summary: fmt.Sprintf("the plan cannot check the foreign keys between %s and %s: the destination role may not read %s", c.p.Sync.Table, display, display),
+					Detail:  "Apply still enforces them: a row they refuse makes the apply fail, and nothing is written. Grant SELECT on the table to have the plan check them.",
+					Fix:     fmt.Sprintf("GRANT SELECT ON %s TO %s;", table, pgx.Identifier{c.p.Role}.Sanitize())})
+			}
+		}
+		f.readable = ok
+		return nil
+	}
+	for _, fk := range rules.ForeignKeys {
+		f := &foreignKey{ForeignKey: fk, self: isSelf(fk.ParentSchema, fk.ParentName),
+			child: fk.ChildSchema + "." + fk.ChildName, parent: fk.ParentSchema + "." + fk.ParentName}
+		f.childMapped = c.l.mappedOf(fk.ChildColumns)
+		f.parentMapped = c.l.mappedOf(fk.ParentColumns)
+		if err := canRead(f, fk.Parent, f.parent); err != nil {
+			return err
+		}
+		r.outgoing = append(r.outgoing, f)
+	}
+	for _, fk := range rules.Referencing {
+		f := &foreignKey{ForeignKey: fk, self: isSelf(fk.ChildSchema, fk.ChildName),
+			child: fk.ChildSchema + "." + fk.ChildName, parent: fk.ParentSchema + "." + fk.ParentName}
+		f.parentMapped = c.l.mappedOf(fk.ParentColumns)
+		if f.self {
+			f.childMapped = c.l.mappedOf(fk.ChildColumns)
+		}
+		if err := canRead(f, fk.Child, f.child); err != nil {
+			return err
+		}
+		if f.readable {
+			err := r.conn.QueryRow(r.ctx, `
+SELECT EXISTS (
+  SELECT 1 FROM pg_index i
+  WHERE i.indrelid = $1::regclass AND i.indisvalid AND i.indpred IS NULL
+    AND (SELECT array_agg(k ORDER BY k) FROM unnest(i.indkey::int2[]) WITH ORDINALITY AS u(k, o) WHERE o <= $3) =
+        (SELECT array_agg(a.attnum ORDER BY a.attnum) FROM pg_attribute a WHERE a.attrelid = $1::regclass AND a.attname = ANY($2)))`,
+				fk.Child, fk.ChildColumns, len(fk.ChildColumns)).Scan(&f.indexed)
+			if err != nil {
+				return err
+			}
+		}
+		r.incoming = append(r.incoming, f)
+	}
+	return nil
+}
+
+// match renders "l.a = r.x AND l.b = r.y" for the column lists left and
+// right under the aliases la and ra.
+func match(la string, left []string, ra string, right []string) string {
+	parts := make([]string, len(left))
+	for k := range left {
+		parts[k] = fmt.Sprintf("%s.%s = %s.%s", la, pgx.Identifier{left[k]}.Sanitize(), ra, pgx.Identifier{right[k]}.Sanitize())
+	}
+	return strings.Join(parts, " AND ")
+}
+
+func (r *relations) checkOutgoing() error {
+	for _, f := range r.outgoing {
+		if !f.readable {
+			continue
+		}
+		if err := r.checkParents(f); err != nil {
+			return fmt.Errorf("foreign key %s: %w", f.Name, err)
+		}
+	}
+	return nil
+}
+
+// pendingChild is a changed row whose parent is not in place in the
+// destination: it must be written by the change set.
+type pendingChild struct {
+	ch change
+	// gone says what became of the destination row it references now:
+	// "" (there is none), "deleted" or "moved".
+	gone string
+	hash uint64
+}
+
+// checkParents checks that the rows the inserts and updates leave
+// reference rows that exist after the sync.
+func (r *relations) checkParents(f *foreignKey) error {
+	c := r.c
+	sel := func(ch *change) bool { return ch.kind == ChangeInsert || c.l.touches(ch, f.childMapped) }
+	var fields, nulls []string
+	for k, col := range f.ChildColumns {
+		q := pgx.Identifier{col}.Sanitize()
+		fields = append(fields, fmt.Sprintf("s.%s AS f%d", q, k))
+		nulls = append(nulls, fmt.Sprintf("s.%s IS NULL", q))
+	}
+	var find []string
+	for k, col := range f.ParentColumns {
+		find = append(find, fmt.Sprintf("p.%s = t.f%d", pgx.Identifier{col}.Sanitize(), k))
+	}
+	keys, where := "", "(t.anynull AND NOT t.allnull) OR (NOT t.anynull AND k.hit IS NULL)"
+	if f.self {
+		// The parent found now may be deleted or moved by the change set.
+		keys, where = ", "+c.l.keySelect("p"), "NOT t.allnull"
+	}
+	partial := rejectReason{Column: singleColumn(f.ChildColumns), Constraint: f.Name,
+		Reason: fmt.Sprintf("some but not all of the columns (%s) of a MATCH FULL foreign key are NULL", strings.Join(f.ChildColumns, ", "))}
+	var pending []*pendingChild
+	var found []meeting
+	err := c.batches(isWrite, func(all []change) error {
+		batch := selectChanges(all, sel)
+		if len(batch) == 0 {
+			return nil
+		}
+		sr := c.stateRows(batch, f.ChildColumns)
+		sql := fmt.Sprintf(`SELECT t.pos, t.anynull, t.allnull, k.* FROM (SELECT s.%s AS pos, (%s) AS anynull, (%s) AS allnull, %s FROM %s AS s) AS t
+LEFT JOIN LATERAL (SELECT true AS hit%s FROM %s AS p WHERE %s LIMIT 1) AS k ON NOT t.anynull
+WHERE %s`, posColumn, strings.Join(nulls, " OR "), strings.Join(nulls, " AND "), strings.Join(fields, ", "), sr.from,
+			keys, f.Parent, strings.Join(find, " AND "), where)
+		return queryRows(r.ctx, r.conn, sql, sr.params, func(vals [][]byte) error {
+			k, err := int4At(vals[0])
+			if err != nil {
+				return err
+			}
+			ch := batch[k]
+			anyNull, allNull := isTrue(vals[1]), isTrue(vals[2])
+			switch {
+			case anyNull && !allNull:
+				if f.MatchFull {
+					c.reject(ch.seq, ch.kind, ch.row(), partial)
+				}
+			case anyNull:
+			case vals[3] == nil:
+				if !f.self {
+					r.rejectMissing(f, &ch, "")
+					return nil
+				}
+				pending = append(pending, &pendingChild{ch: ch})
+			case f.self:
+				id, _ := c.l.destKey(vals[4:])
+				found = append(found, meeting{ch: &ch, dest: id})
+			}
+			return nil
+		})
+	})
+	if err != nil || !f.self {
+		return err
+	}
+	// A parent of the table itself: is it still there after the sync?
+	if len(found) > 0 {
+		ids := map[string]*fate{}
+		for _, m := range found {
+			ids[m.dest] = &fate{}
+		}
+		if _, err := c.fates(ids, f.parentMapped); err != nil {
+			return err
+		}
+		for _, m := range found {
+			switch fa := ids[m.dest]; {
+			case fa.kind == ChangeDelete:
+				pending = append(pending, &pendingChild{ch: *m.ch, gone: "deleted"})
+			case fa.kind == ChangeUpdate && fa.moves:
+				pending = append(pending, &pendingChild{ch: *m.ch, gone: "moved"})
+			}
+		}
+	}
+	if len(pending) == 0 {
+		return nil
+	}
+	return r.parentsWritten(f, pending)
+}
+
+// parentsWritten checks that the change set writes a parent for each
+// pending child: an insert, or an update that gives a row the referenced
+// values. Candidates are found by hash (not compared again: a collision
+// lets a row through, which the write then refuses). A child whose only
+// parents are refused is refused in turn, until no more are.
+func (r *relations) parentsWritten(f *foreignKey, pending []*pendingChild) error {
+	c := r.c
+	if f.parentHash == nil {
+		var exprs []string
+		for _, col := range f.ParentColumns {
+			exprs = append(exprs, pgx.Identifier{col}.Sanitize())
+		}
+		h := r.chooseHashing(exprs, f.ParentColumns)
+		f.parentHash = &h
+	}
+	var notNull []string
+	for _, col := range f.ParentColumns {
+		notNull = append(notNull, pgx.Identifier{col}.Sanitize()+" IS NOT NULL")
+	}
+	writesParent := func(ch *change) bool { return ch.kind == ChangeInsert || c.l.touches(ch, f.parentMapped) }
+	parents, err := r.stateHashes(writesParent, f.ParentColumns, *f.parentHash, strings.Join(notNull, " AND "))
+	if err != nil {
+		return err
+	}
+	byHash := map[uint64][]rowHash{}
+	for _, p := range parents {
+		byHash[p.hash] = append(byHash[p.hash], p)
+	}
+	// The children's values, in the parent columns' types.
+	probe := hashing{text: f.parentHash.text}
+	for k, col := range f.ChildColumns {
+		typ := "text"
+		if pc := c.p.Table.Column(f.ParentColumns[k]); pc != nil {
+			typ = pc.Type
+		}
+		probe.exprs = append(probe.exprs, fmt.Sprintf("(%s)::%s", pgx.Identifier{col}.Sanitize(), typ))
+	}
+	bySeq := map[int64]*pendingChild{}
+	for _, p := range pending {
+		bySeq[p.ch.seq] = p
+	}
+	probes, err := r.stateHashes(func(ch *change) bool { return bySeq[ch.seq] != nil }, f.ChildColumns, probe, "")
+	if err != nil {
+		return err
+	}
+	for _, h := range probes {
+		bySeq[h.seq].hash = h.hash
+	}
+	for {
+		refused := false
+		for _, p := range pending {
+			if _, bad := c.rejected[p.ch.seq]; bad {
+				continue
+			}
+			any, live := false, false
+			usable := false
+			for _, cand := range byHash[p.hash] {
+				any = true
+				if _, bad := c.rejected[cand.seq]; bad {
+					continue
+				}
+				live = true
+				// An update runs before the inserts: it can reference an
+				// inserted row only at COMMIT.
+				if p.ch.kind == ChangeUpdate && cand.kind == ChangeInsert && !f.Deferrable {
+					continue
+				}
+				usable = true
+				break
+			}
+			switch {
+			case usable:
+				continue
+			case live:
+				c.reject(p.ch.seq, p.ch.kind, p.ch.row(), rejectReason{Column: singleColumn(f.ChildColumns), Constraint: f.Name,
+					Reason: fmt.Sprintf("references a row of %s that this sync inserts, but rowform updates before it inserts and the foreign key is not DEFERRABLE, so it cannot order the writes", f.parent),
+					Fix:    fmt.Sprintf("ALTER TABLE %s ALTER CONSTRAINT %s DEFERRABLE;", f.Child, pgx.Identifier{f.Name}.Sanitize())})
+			case any:
+				c.reject(p.ch.seq, p.ch.kind, p.ch.row(), rejectReason{Column: singleColumn(f.ChildColumns), Constraint: f.Name,
+					Reason: fmt.Sprintf("references a row of %s that this sync would write but refuses", f.parent)})
+			default:
+				r.rejectMissing(f, &p.ch, p.gone)
+			}
+			refused = true
+		}
+		if !refused {
+			return nil
+		}
+	}
+}
+
+func (r *relations) rejectMissing(f *foreignKey, ch *change, gone string) {
+	why := fmt.Sprintf("references a row of %s that does not exist", f.parent)
+	switch gone {
+	case "deleted":
+		why = fmt.Sprintf("references a row of %s that this sync deletes", f.parent)
+	case "moved":
+		why = fmt.Sprintf("references values of (%s) in %s that this sync updates away", strings.Join(f.ParentColumns, ", "), f.parent)
+	}
+	r.c.reject(ch.seq, ch.kind, ch.row(), rejectReason{Column: singleColumn(f.ChildColumns), Constraint: f.Name, Reason: why})
+}
+
+func isTrue(v []byte) bool { return len(v) == 1 && v[0] == 1 }
+
+func (r *relations) checkIncoming() error {
+	for _, f := range r.incoming {
+		if !f.readable {
+			continue
+		}
+		if err := r.checkReferences(f, ChangeDelete); err != nil {
+			return fmt.Errorf("foreign key %s of %s: %w", f.Name, f.child, err)
+		}
+		if err := r.checkReferences(f, ChangeUpdate); err != nil {
+			return fmt.Errorf("foreign key %s of %s: %w", f.Name, f.child, err)
+		}
+	}
+	return nil
+}
+
+// checkReferences checks the deletes (kind ChangeDelete), or the updates
+// of referenced columns, of rows that f's child rows reference: it refuses
+// them under NO ACTION and RESTRICT, and counts the child rows the other
+// actions reach.
+func (r *relations) checkReferences(f *foreignKey, kind ChangeKind) error {
+	c := r.c
+	action := f.OnDelete
+	if kind == ChangeUpdate {
+		action = f.OnUpdate
+		if len(f.parentMapped) == 0 {
+			return nil // updates never change the referenced columns
+		}
+	}
+	sel := func(ch *change) bool { return ch.kind == ChangeDelete }
+	// changed: the update changes a referenced value. NO ACTION lets an
+	// update to an equal value (citext 'A' to 'a') pass.
+	changed := "true"
+	if kind == ChangeUpdate {
+		sel = func(ch *change) bool { return c.l.touches(ch, f.parentMapped) }
+		if action == "a" {
+			mapped := c.l.mappedIndex()
+			var same []string
+			for _, col := range f.ParentColumns {
+				q := pgx.Identifier{col}.Sanitize()
+				if i, ok := mapped[col]; ok {
+					same = append(same, fmt.Sprintf("d.%s IS NOT DISTINCT FROM %s", q, c.l.value(i)))
+				}
+			}
+			changed = "NOT (" + strings.Join(same, " AND ") + ")"
+		}
+	}
+	refs := match("ch", f.ChildColumns, "d", f.ParentColumns)
+	count := r.cascades[f]
+	if count == nil {
+		count = &cascadeCount{}
+		r.cascades[f] = count
+	}
+	var edges []meeting // self: a parent row (ch) and a child row (dest)
+	err := c.batches(func(k ChangeKind) bool { return k == kind }, func(all []change) error {
+		batch := selectChanges(all, sel)
+		if len(batch) == 0 {
+			return nil
+		}
+		params, from := c.keyRows(batch)
+		var sql string
+		switch {
+		case f.self && f.indexed:
+			sql = fmt.Sprintf("SELECT b.i, k.* FROM %s CROSS JOIN LATERAL (SELECT %s FROM %s AS ch WHERE %s OFFSET 0) AS k WHERE %s",
+				from, c.l.keySelect("ch"), f.Child, refs, changed)
+		case f.self:
+			sql = fmt.Sprintf("SELECT b.i, %s FROM %s JOIN %s AS ch ON %s WHERE %s", c.l.keySelect("ch"), from, f.Child, refs, changed)
+		case blocks(action) && f.indexed:
+			sql = fmt.Sprintf("SELECT b.i FROM %s WHERE %s AND (SELECT true FROM %s AS ch WHERE %s LIMIT 1)", from, changed, f.Child, refs)
+		case blocks(action):
+			sql = fmt.Sprintf("SELECT b.i FROM %s WHERE %s AND EXISTS (SELECT 1 FROM %s AS ch WHERE %s)", from, changed, f.Child, refs)
+		case f.indexed:
+			sql = fmt.Sprintf("SELECT x.i, x.n FROM (SELECT b.i, (SELECT count(*) FROM %s AS ch WHERE %s) AS n FROM %s WHERE %s) AS x WHERE x.n > 0",
+				f.Child, refs, from, changed)
+		default:
+			sql = fmt.Sprintf("SELECT b.i, count(*) FROM %s JOIN %s AS ch ON %s WHERE %s GROUP BY b.i", from, f.Child, refs, changed)
+		}
+		return queryRows(r.ctx, r.conn, sql, params, func(vals [][]byte) error {
+			k, err := int4At(vals[0])
+			if err != nil {
+				return err
+			}
+			ch := batch[k]
+			switch {
+			case f.self:
+				id, _ := c.l.destKey(vals[1:])
+				if id == c.l.keyID(ch.row()) && kind == ChangeDelete {
+					return nil // a row that references itself goes with it
+				}
+				edges = append(edges, meeting{ch: &ch, dest: id})
+			case blocks(action):
+				r.rejectReferenced(f, &ch, kind)
+			default:
+				n, err := int8At(vals[1])
+				if err != nil {
+					return err
+				}
+				count.add(kind, 1, n)
+			}
+			return nil
+		})
+	})
+	if err != nil || len(edges) == 0 {
+		return err
+	}
+	return r.selfReferences(f, kind, action, edges, count)
+}
+
+// selfReferences decides, for a foreign key of the table to itself, which
+// deletes (or updates of referenced values) the rows that reference them
+// hold back, knowing what the change set does to those rows.
+func (r *relations) selfReferences(f *foreignKey, kind ChangeKind, action string, edges []meeting, count *cascadeCount) error {
+	c := r.c
+	ids := map[string]*fate{}
+	for _, e := range edges {
+		ids[e.dest] = &fate{}
+	}
+	if _, err := c.fates(ids, f.childMapped); err != nil {
+		return err
+	}
+	for {
+		refused := false
+		for _, e := range edges {
+			if _, bad := c.rejected[e.ch.seq]; bad {
+				continue
+			}
+			child := ids[e.dest]
+			if _, bad := c.rejected[child.seq]; bad && child.kind != 0 {
+				child = &fate{} // its change is refused: it stays as it is
+			}
+			switch {
+			case child.kind == ChangeDelete:
+				// Goes in the same DELETE, or before the UPDATE.
+				continue
+			case !blocks(action):
+				if kind == ChangeDelete && action == "c" && child.kind == ChangeUpdate {
+					c.reject(e.ch.seq, e.ch.kind, e.ch.row(), rejectReason{Constraint: f.Name,
+						Reason: "deleting it cascades (ON DELETE CASCADE) to rows of this table that this sync updates, which would be gone before the UPDATE; rowform cannot order the writes"})
+					refused = true
+				}
+				continue
+			case child.kind == ChangeUpdate && child.moves:
+				// A child that this sync makes reference another row: in
+				// the same UPDATE, or, for a delete, only at COMMIT.
+				if kind == ChangeUpdate || (f.Deferrable && action == "a") {
+					continue
+				}
+				reason := rejectReason{Constraint: f.Name,
+					Reason: "rows of this table that this sync updates to reference another row still reference it when it is deleted (rowform deletes before it updates), and the foreign key is not DEFERRABLE"}
+				if action == "a" {
+					reason.Fix = fmt.Sprintf("ALTER TABLE %s ALTER CONSTRAINT %s DEFERRABLE;", f.Child, pgx.Identifier{f.Name}.Sanitize())
+				}
+				c.reject(e.ch.seq, e.ch.kind, e.ch.row(), reason)
+				refused = true
+				continue
+			}
+			r.rejectReferenced(f, e.ch, kind)
+			refused = true
+		}
+		if !refused {
+			break
+		}
+	}
+	if blocks(action) {
+		return nil
+	}
+	// The rows the action reaches: children that the change set does not
+	// delete, of parents whose change goes ahead. A child references one
+	// parent, so each edge is another child.
+	parents := map[int64]bool{}
+	for _, e := range edges {
+		if _, bad := c.rejected[e.ch.seq]; bad {
+			continue
+		}
+		child := ids[e.dest]
+		if _, bad := c.rejected[child.seq]; child.kind == ChangeDelete && !bad {
+			continue
+		}
+		parents[e.ch.seq] = true
+		count.add(kind, 0, 1)
+	}
+	count.add(kind, int64(len(parents)), 0)
+	return nil
+}
+
+func (r *relations) rejectReferenced(f *foreignKey, ch *change, kind ChangeKind) {
+	other := "rows of " + f.child
+	if f.self {
+		other = "rows of this table"
+	}
+	reason := rejectReason{Constraint: f.Name,
+		Reason: fmt.Sprintf("%s still reference it (ON DELETE %s)", other, actionName(f.OnDelete))}
+	if kind == ChangeUpdate {
+		reason = rejectReason{Column: singleColumn(f.ParentColumns), Constraint: f.Name,
+			Reason: fmt.Sprintf("%s still reference its old value of (%s) (ON UPDATE %s)", other, strings.Join(f.ParentColumns, ", "), actionName(f.OnUpdate))}
+	}
+	r.c.reject(ch.seq, ch.kind, ch.row(), reason)
+}
+
+func (n *cascadeCount) add(kind ChangeKind, parents, rows int64) {
+	if kind == ChangeDelete {
+		n.deletes += parents
+		n.deleteRows += rows
+	} else {
+		n.updates += parents
+		n.updateRows += rows
+	}
+}
+
+// int8At decodes a binary int8 result value.
+func int8At(v []byte) (int64, error) {
+	if len(v) != 8 {
+		return 0, fmt.Errorf("internal error: a check returned %d bytes for an int8", len(v))
+	}
+	var n int64
+	for _, b := range v {
+		n = n<<8 | int64(b)
+	}
+	return n, nil
+}
+
+// cascadeNotes adds a cascade finding per foreign key whose actions reach
+// rows of its table: one per child table and constraint.
+func (r *relations) cascadeNotes() {
+	c := r.c
+	for _, f := range r.incoming {
+		n := r.cascades[f]
+		if n == nil || n.deleteRows+n.updateRows == 0 {
+			continue
+		}
+		cols := "(" + strings.Join(f.ChildColumns, ", ") + ")"
+		effect := func(action string) string {
+			switch action {
+			case "c":
+				return "deletes %d row%s of %s with them"
+			case "n":
+				return "sets " + cols + " to NULL in %d row%s of %s"
+			}
+			return "sets " + cols + " to its default in %d row%s of %s"
+		}
+		var parts []string
+		if n.deleteRows > 0 {
+			parts = append(parts, fmt.Sprintf("deleting %d row%s of %s ", n.deletes, plural(int(n.deletes)), c.p.Sync.Table)+
+				fmt.Sprintf(effect(f.OnDelete), n.deleteRows, plural(int(n.deleteRows)), f.child)+
+				fmt.Sprintf(" (ON DELETE %s)", actionName(f.OnDelete)))
+		}
+		if n.updateRows > 0 {
+			e := effect(f.OnUpdate)
+			if f.OnUpdate == "c" {
+				e = "changes " + cols + " in %d row%s of %s with them"
+			}
+			parts = append(parts, fmt.Sprintf("updating (%s) in %d row%s of %s ", strings.Join(f.ParentColumns, ", "), n.updates, plural(int(n.updates)), c.p.Sync.Table)+
+				fmt.Sprintf(e, n.updateRows, plural(int(n.updateRows)), f.child)+
+				fmt.Sprintf(" (ON UPDATE %s)", actionName(f.OnUpdate)))
+		}
+		c.notes = append(c.notes, Finding{Severity: SeverityWarning, Code: CodeCascade,
+			Summary:    strings.Join(parts, "; "),
+			Detail:     fmt.Sprintf("The foreign key %s of %s acts on its rows when the rows they reference go or change. The count is of the rows that reference the planned deletes and updates directly; what happens to them in turn (rows that reference them, triggers on %s) is not counted.", f.Name, f.child, f.child),
+			Table:      f.child,
+			Constraint: f.Name,
+			Rows:       n.deleteRows + n.updateRows,
+		})
+	}
+}
