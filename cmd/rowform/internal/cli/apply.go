@@ -75,6 +75,15 @@ Usage: rowform [global options] apply [options] [PLANFILE]
   and refuses with "plan is stale" if the configuration, the source rows or
   the destination rows changed since.
 
+  With -auto-approve (and no PLANFILE) no one needs to see the plan before
+  the transaction: each sync is planned inside its own transaction, after
+  taking the table's lock, by the one diff that then writes it. Its plan is
+  printed before anything of it is written, as plan prints it. A sync
+  whose plan has an error (a crossed guard, say) writes nothing and the
+  syncs that depend on it are skipped; the others are applied. Errors
+  found without reading rows (connections, tables, columns, keys, grants)
+  still stop every sync, as they do without -auto-approve.
+
   Each sync is applied in one transaction: all of its rows or none. Two
   applies of one table never run at once.
 
