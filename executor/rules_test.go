@@ -517,3 +517,72 @@ func TestRulesSelfReferenceRestrict(t *testing.T) {
 	applyClean(t, cfg, planner.Counts{Delete: 4, Unchanged: 1})
 	requireRows(t, e, rowsQuery, "4:-")
 }
+
+// TestRulesTriggers: a triggers finding per user trigger that fires for the
+// planned writes, counted after the rejections: a trigger on updates does
+// not show when every update is refused, nor one on TRUNCATE.
+func TestRulesTriggers(t *testing.T) {
+	t.Parallel()
+	e := synctest.New(t)
+	e.Dst(`CREATE TABLE items (id int PRIMARY KEY, name text CONSTRAINT items_name_check CHECK (name <> 'bad'))`)
+	e.Dst(`CREATE TABLE audit (op text, id int)`)
+	e.Dst(`CREATE FUNCTION log_item() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN
+			IF TG_LEVEL = 'ROW' THEN
+				INSERT INTO audit VALUES (TG_OP, CASE WHEN TG_OP = 'DELETE' THEN OLD.id ELSE NEW.id END);
+			ELSE
+				INSERT INTO audit VALUES (TG_OP || ' statement', NULL);
+			END IF;
+			RETURN CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
+		END $$`)
+	e.Dst(`CREATE TRIGGER items_audit AFTER INSERT OR DELETE ON items FOR EACH ROW EXECUTE FUNCTION log_item()`)
+	e.Dst(`CREATE TRIGGER items_insert_statement AFTER INSERT ON items FOR EACH STATEMENT EXECUTE FUNCTION log_item()`)
+	e.Dst(`CREATE TRIGGER items_before_update BEFORE UPDATE ON items FOR EACH ROW EXECUTE FUNCTION log_item()`)
+	e.Dst(`CREATE TRIGGER items_truncate AFTER TRUNCATE ON items FOR EACH STATEMENT EXECUTE FUNCTION log_item()`)
+	e.Dst(`INSERT INTO items VALUES (1, 'a'), (2, 'b'), (3, 'c')`)
+	e.Dst(`DELETE FROM audit`)
+	e.Src(`CREATE TABLE items (id int, name text)`)
+	e.Src(`INSERT INTO items VALUES (1, 'a'), (2, 'bad'), (4, 'd'), (5, 'bad')`)
+	want := planner.Counts{Insert: 1, Delete: 1, Unchanged: 1, Reject: 2}
+	type trig struct {
+		summary string
+		rows    int64
+	}
+	requireTriggers := func(sp *planner.SyncPlan, want ...trig) {
+		t.Helper()
+		var got []trig
+		for _, f := range sp.Findings {
+			if f.Code == planner.CodeTriggers {
+				if f.Severity != planner.SeverityWarning {
+					t.Errorf("triggers finding %q: severity %s", f.Summary, f.Severity)
+				}
+				got = append(got, trig{f.Summary, f.Rows})
+			}
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("triggers findings:\n  got  %+v\n  want %+v", got, want)
+		}
+	}
+	cfg := e.Config(ruleSync("items", "items", "SELECT id, name FROM items", "mirror", "skip"))
+	p, sp := planSync(t, cfg)
+	if sp.Counts != want {
+		t.Fatalf("counts %+v, want %+v\n%s", sp.Counts, want, synctest.FindingsText(sp))
+	}
+	requireTriggers(sp,
+		trig{`the trigger "items_audit" (AFTER INSERT OR DELETE FOR EACH ROW) on public.items fires for the planned 1 insert and 1 delete`, 2},
+		trig{`the trigger "items_insert_statement" (AFTER INSERT FOR EACH STATEMENT) on public.items fires for the planned 1 insert`, 0})
+	applySkip(t, cfg, p)
+	requireRows(t, e, `SELECT id || ':' || name FROM items ORDER BY id`, "1:a", "2:b", "4:d")
+	requireRows(t, e, `SELECT op || ':' || coalesce(id::text, '-') FROM audit ORDER BY op COLLATE "C", id`, "DELETE:3", "INSERT:4", "INSERT statement:-")
+
+	// Clean: an update and an insert.
+	e.Src(`UPDATE items SET name = 'b2' WHERE id = 2`)
+	e.Src(`UPDATE items SET name = 'e' WHERE id = 5`)
+	_, sp = planSync(t, cfg)
+	requireTriggers(sp,
+		trig{`the trigger "items_audit" (AFTER INSERT OR DELETE FOR EACH ROW) on public.items fires for the planned 1 insert`, 1},
+		trig{`the trigger "items_before_update" (BEFORE UPDATE FOR EACH ROW) on public.items fires for the planned 1 update`, 1},
+		trig{`the trigger "items_insert_statement" (AFTER INSERT FOR EACH STATEMENT) on public.items fires for the planned 1 insert`, 0})
+	applyClean(t, cfg, planner.Counts{Insert: 1, Update: 1, Unchanged: 2})
+	requireRows(t, e, `SELECT id || ':' || name FROM items ORDER BY id`, "1:a", "2:b2", "4:d", "5:e")
+}

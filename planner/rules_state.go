@@ -99,6 +99,9 @@ func (c *checker) checkRelations(ctx context.Context, conn *pgx.Conn) error {
 		}
 		rel.cascadeNotes()
 	}
+	if err := c.triggerNotes(); err != nil {
+		return fmt.Errorf("listing the triggers of %s: %w", c.p.Sync.Table, err)
+	}
 	return nil
 }
 
