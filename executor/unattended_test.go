@@ -174,9 +174,12 @@ sync "%s" {
 
 	diffs := planner.DiffsStarted()
 	inTransaction := map[string]bool{}
+	var mu sync.Mutex
 	p, res, shown := planAndApply(t, cfg, executor.Options{ShowRows: 3, Planned: func(sp *planner.SyncPlan) {
 		// Inside the sync's transaction: it holds the table's lock and
 		// has written nothing yet.
+		mu.Lock()
+		defer mu.Unlock()
 		app := planner.ApplicationName(sp.Name)
 		locks := e.DstQuery(`SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
 WHERE l.locktype = 'advisory' AND l.granted AND a.datname = $1 AND a.application_name = $2`, e.DstDB, app)
