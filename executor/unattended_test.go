@@ -431,3 +431,60 @@ sync "items" {
 	}
 	requireConverged(t, cfg)
 }
+
+// TestPlanAndApplyDependsOnAndMaxConnections: the unattended apply runs
+// its syncs as Apply does. c depends on b, b on a, d on nothing; with
+// max_connections = 1 on the destination there is never more than one
+// rowform session on it; each dependent is planned and written only after
+// what it depends on committed (a trigger on b and c fails unless the
+// table it depends on is full), so its plan sees that table as committed.
+func TestPlanAndApplyDependsOnAndMaxConnections(t *testing.T) {
+	t.Parallel()
+	e := synctest.New(t)
+	e.Src(`CREATE TABLE src (id int, name text)`)
+	e.Src(`INSERT INTO src SELECT g, 'n' || g FROM generate_series(1, 100) g`)
+	for _, n := range []string{"a", "b", "c", "d"} {
+		e.Dst(fmt.Sprintf(`CREATE TABLE %s (id int PRIMARY KEY, name text)`, n))
+	}
+	e.Dst(`CREATE FUNCTION require_filled() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE n bigint;
+BEGIN
+  EXECUTE format('SELECT count(*) FROM %I', TG_ARGV[0]) INTO n;
+  IF n <> 100 THEN RAISE EXCEPTION '% written before % was committed (% rows seen)', TG_TABLE_NAME, TG_ARGV[0], n; END IF;
+  RETURN NULL;
+END $$`)
+	e.Dst(`CREATE TRIGGER after_a BEFORE INSERT ON b FOR EACH STATEMENT EXECUTE FUNCTION require_filled('a')`)
+	e.Dst(`CREATE TRIGGER after_b BEFORE INSERT ON c FOR EACH STATEMENT EXECUTE FUNCTION require_filled('b')`)
+	d := synctest.Destination
+	cfg := configFor(t, e, d.Port, e.DstDB, e.DstUser, e.DstPassword, 1,
+		tableSync("c", `depends_on = [sync.b]`)+tableSync("d", "")+tableSync("b", `depends_on = [sync.a]`)+tableSync("a", ""))
+	var mu sync.Mutex
+	var order []string
+	s := sampleSessions(t, d.ConnString(e.DstDB), e.DstDB)
+	_, res, _ := planAndApply(t, cfg, executor.Options{Planned: func(sp *planner.SyncPlan) {
+		mu.Lock()
+		order = append(order, sp.Name)
+		mu.Unlock()
+	}})
+	s.finish(t)
+	requireApplied(t, res)
+	for _, r := range res.Syncs {
+		if r.Applied.Insert != 100 {
+			t.Errorf("%s: applied %+v, want 100 inserts", r.Name, r.Applied)
+		}
+	}
+	pos := map[string]int{}
+	for i, n := range order {
+		pos[n] = i
+	}
+	if len(order) != 4 || pos["a"] > pos["b"] || pos["b"] > pos["c"] {
+		t.Errorf("planned in the order %v; a must come before b, b before c", order)
+	}
+	if s.seen == 0 {
+		t.Fatalf("the sampler never saw a rowform session; the test proves nothing")
+	}
+	if s.max > 1 {
+		t.Errorf("with max_connections = 1, %d rowform sessions were on the destination at once:\n  %s", s.max, strings.Join(s.maxSeen, "\n  "))
+	}
+	requireConverged(t, cfg)
+}
