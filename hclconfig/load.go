@@ -26,8 +26,12 @@ var rootSchema = &hcl.BodySchema{
 // VarFileSuffix marks variable value files, which are not part of the configuration.
 const VarFileSuffix = ".vars.hcl"
 
+// TestFileSuffix marks rowform test files (rowform test), which are not
+// part of the configuration either.
+const TestFileSuffix = ".rftest.hcl"
+
 // ConfigFiles returns the configuration files of dir: every *.hcl file
-// directly inside it except *.vars.hcl, sorted by name.
+// directly inside it except *.vars.hcl and *.rftest.hcl, sorted by name.
 func ConfigFiles(dir string) ([]string, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -36,7 +40,7 @@ func ConfigFiles(dir string) ([]string, error) {
 	var files []string
 	for _, e := range entries {
 		n := e.Name()
-		if e.IsDir() || !strings.HasSuffix(n, ".hcl") || strings.HasSuffix(n, VarFileSuffix) {
+		if e.IsDir() || !strings.HasSuffix(n, ".hcl") || strings.HasSuffix(n, VarFileSuffix) || strings.HasSuffix(n, TestFileSuffix) {
 			continue
 		}
 		files = append(files, filepath.Join(dir, n))

@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/hashicorp/hcl/v2/hclwrite"
+	"github.com/rowform/rowform/internal/rftest"
 
 	"github.com/rowform/rowform/cmd/rowform/internal/views"
 )
@@ -60,7 +61,8 @@ Usage: rowform [global options] fmt [options] [FILE...]
 
   Rewrites HCL files in canonical style and prints the names of the files
   it changed. Without FILE arguments it formats every *.hcl file directly
-  in the configuration directory, *.vars.hcl files included. A FILE may be
+  in the configuration directory, *.vars.hcl files included, and the test
+  files tests/*.rftest.hcl (see 'rowform test'). A FILE may be
   a directory (its *.hcl files) or "-": standard input, formatted to
   standard output. Relative names are relative to the configuration
   directory.
@@ -151,6 +153,12 @@ func (inv *invocation) fmtTargets(args []string) (targets []fmtTarget, failed bo
 		if err != nil {
 			inv.errorf("fmt: %s", err)
 			return nil, true
+		}
+		// The test files of rowform test, too.
+		if tests, err := rftest.FindFiles(inv.dir); err == nil {
+			for _, t := range tests {
+				paths = append(paths, filepath.Join(inv.dir, t))
+			}
 		}
 		for _, p := range paths {
 			targets = append(targets, fmtTarget{path: p, display: displayPath(p)})

@@ -1,0 +1,78 @@
+package cli
+
+import (
+	"encoding/xml"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestTestCommand: `rowform test` runs the example's tests on a throwaway
+// PostgreSQL server it starts itself, prints each run and a summary, exits
+// 0 when all pass and 1 when one fails, and -junit=FILE writes JUnit XML.
+// The failing run says what was expected and what it got.
+func TestTestCommand(t *testing.T) {
+	dir := t.TempDir()
+	root := moduleRoot(t)
+	quickstart := filepath.Join(dir, "quickstart")
+	if err := os.CopyFS(quickstart, os.DirFS(filepath.Join(root, "examples", "quickstart"))); err != nil {
+		t.Fatal(err)
+	}
+	// A second test file whose expectation is wrong.
+	if err := os.WriteFile(filepath.Join(quickstart, "tests", "wrong.rftest.hcl"), []byte(`
+destination "postgres" "local" {
+  sql = file("schema.sql")
+}
+
+run "counts" {
+  command = "plan"
+  expect_plan "users" {
+    insert = 9
+  }
+}
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	junit := filepath.Join(dir, "results.xml")
+	r := runCLIWith(t, []string{"PATH=" + os.Getenv("PATH")}, "", "-chdir="+quickstart, "test", "-junit="+junit)
+	r.expect(t, exitError)
+	for _, want := range []string{
+		"tests/users.rftest.hcl...\n",
+		`  run "initial_load"... pass`,
+		`  run "counts"... fail`,
+		`    expect_plan "users": insert: expected 9, got 8`,
+		"tests/wrong.rftest.hcl... fail\n",
+		"Failure! 4 passed, 1 failed.\n",
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	if !strings.Contains(r.stderr, "Testing on a throwaway PostgreSQL server") {
+		t.Errorf("stderr:\n%s", r.stderr)
+	}
+	b, err := os.ReadFile(junit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Tests    int `xml:"tests,attr"`
+		Failures int `xml:"failures,attr"`
+	}
+	if err := xml.Unmarshal(b, &doc); err != nil || doc.Tests != 5 || doc.Failures != 1 {
+		t.Errorf("JUnit (%v): %+v\n%s", err, doc, b)
+	}
+
+	r = runCLIWith(t, []string{"PATH=" + os.Getenv("PATH")}, "", "-chdir="+quickstart, "test", "-filter=users")
+	r.expect(t, exitOK)
+	if !strings.Contains(r.stdout, "Success! 4 passed, 0 failed.\n") || strings.Contains(r.stdout, "wrong.rftest.hcl") {
+		t.Errorf("-filter=users:\n%s", r.stdout)
+	}
+
+	r = runCLI(t, "-chdir="+t.TempDir(), "test")
+	r.expect(t, exitError)
+	if !strings.Contains(r.stderr, "no test files") {
+		t.Errorf("without tests: %s", r.stderr)
+	}
+}

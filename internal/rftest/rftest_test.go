@@ -1,0 +1,473 @@
+package rftest_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/xml"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rowform/rowform/internal/pgcluster"
+	"github.com/rowform/rowform/internal/rftest"
+)
+
+// TestMain removes the package's server (see shared) at the end.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if sharedServer != nil {
+		_ = sharedServer.Close()
+	}
+	os.Exit(code)
+}
+
+// run runs the tests of dir on the shared server.
+func run(t *testing.T, dir string, filter ...string) *rftest.Result {
+	t.Helper()
+	res, err := rftest.Run(context.Background(), rftest.Options{Dir: dir, Filter: filter, Server: shared(t)})
+	if err != nil {
+		t.Fatalf("rftest.Run: %v", err)
+	}
+	return res
+}
+
+// sharedServer is the package's PostgreSQL server, shared by its tests
+// (each test file gets databases of its own on it).
+var sharedServer *pgcluster.Cluster
+
+// shared starts the package's server on first use; the test fails (never
+// skips) when there is none to be had.
+func shared(t *testing.T) *pgcluster.Cluster {
+	t.Helper()
+	if sharedServer == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		c, err := pgcluster.Start(ctx, pgcluster.Options{})
+		if err != nil {
+			t.Fatalf("cannot start a throwaway PostgreSQL server: %v\nTo run these tests, %s.", err, pgcluster.InstallHint)
+		}
+		sharedServer = c
+	}
+	return sharedServer
+}
+
+// writeFiles writes files (name -> content) into a new configuration
+// directory.
+func writeFiles(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, content := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// describe renders a result for failure messages.
+func describe(res *rftest.Result) string {
+	var b strings.Builder
+	for _, f := range res.Files {
+		fmt.Fprintf(&b, "%s: err=%v diags=%s\n", f.Path, f.Err, f.Diags.Error())
+		for _, r := range f.Runs {
+			fmt.Fprintf(&b, "  run %q: %s err=%v\n", r.Name, r.Status, r.Err)
+			for _, msg := range r.Failures {
+				fmt.Fprintf(&b, "    %s\n", strings.ReplaceAll(msg, "\n", "\n    "))
+			}
+		}
+	}
+	return b.String()
+}
+
+// TestExamplesPass: the tests the examples ship pass (make test runs them
+// through the binary too).
+func TestExamplesPass(t *testing.T) {
+	for _, ex := range []string{"quickstart", "warehouse-to-crm"} {
+		t.Run(ex, func(t *testing.T) {
+			res := run(t, filepath.Join("..", "..", "examples", ex))
+			passed, failed, skipped, fileErrors := res.Counts()
+			if !res.Passed() || passed == 0 || failed+skipped+fileErrors > 0 {
+				t.Errorf("the tests of examples/%s do not pass:\n%s", ex, describe(res))
+			}
+		})
+	}
+}
+
+// itemsConfig is a configuration with a CSV source and a table destination
+// whose connection settings are nowhere to be reached: the tests point it
+// at their own databases.
+const itemsConfig = `
+variable "password" {
+  type      = string
+  sensitive = true
+}
+
+destination "postgres" "shop" {
+  host     = "db.invalid"
+  database = "shop"
+  user     = "rowform"
+  password = var.password
+}
+
+source "csv" "items" {
+  path = "data/items.csv"
+}
+
+sync "items" {
+  source      = source.csv.items
+  destination = destination.postgres.shop
+  table       = "public.items"
+  behavior    = "update_or_create"
+  key         = ["id"]
+}
+`
+
+const itemsSchema = `CREATE TABLE public.items (id bigint PRIMARY KEY, name text NOT NULL, note text, price numeric(8,2))`
+
+// TestFailuresSayWhatDiffers: a run whose expectations do not hold fails
+// with one message per expectation: the count expected and got, the
+// finding codes, and the rows that differ (by key, with each value), are
+// missing or are unexpected — NULL told apart from an empty string,
+// numbers and timestamps compared in the column's type.
+func TestFailuresSayWhatDiffers(t *testing.T) {
+	dir := writeFiles(t, map[string]string{
+		"main.hcl":       itemsConfig,
+		"data/items.csv": "id,name,note,price\n1,apple,,1.5\n2,pear,ripe,2\n3,plum,\"\",3\n",
+		"tests/items.rftest.hcl": `
+destination "postgres" "shop" {
+  sql = "` + itemsSchema + `"
+  table "public.items" {
+    rows = [{ id = 9, name = "old", note = null, price = 9 }]
+  }
+}
+
+run "wrong" {
+  expect_plan "items" {
+    insert   = 2
+    update   = 0
+    findings = ["triggers"]
+  }
+  expect_table "public.items" {
+    rows = [
+      { id = 1, name = "apple", note = "", price = 1.50 },
+      { id = 2, name = "pear", note = "ripe", price = 2 },
+      { id = 4, name = "kiwi", note = null, price = 4 },
+      { id = 9, name = "old", note = null, price = 9 },
+    ]
+  }
+  expect_table "public.items" {
+    count = 3
+  }
+}
+
+run "right" {
+  command = "plan"
+  expect_plan "items" {
+    insert    = 0
+    unchanged = 3
+    findings  = []
+  }
+  expect_table "public.items" {
+    columns = ["id", "price"]
+    rows = [
+      { id = 1, price = "1.5" },
+      { id = 2, price = 2 },
+      { id = 3, price = 3.0 },
+      { id = 9, price = 9 },
+    ]
+  }
+}
+`,
+	})
+	res := run(t, dir)
+	if len(res.Files) != 1 || len(res.Files[0].Runs) != 2 {
+		t.Fatalf("result:\n%s", describe(res))
+	}
+	wrong, right := res.Files[0].Runs[0], res.Files[0].Runs[1]
+	if right.Status != rftest.StatusPass {
+		t.Errorf("run right:\n%s", describe(res))
+	}
+	if wrong.Status != rftest.StatusFail {
+		t.Fatalf("run wrong is %s:\n%s", wrong.Status, describe(res))
+	}
+	want := []string{
+		`expect_plan "items": insert: expected 2, got 3`,
+		`expect_plan "items": findings: expected [triggers], got []`,
+		`expect_table "public.items": the table does not hold the expected rows (4 expected, 4 found):
+  ~ id=1: note: expected "", got NULL
+  - missing:    id=4 name="kiwi" note=NULL price=4.00
+  + unexpected: id=3 name="plum" note="" price=3.00`,
+		`expect_table "public.items": count: expected 3 rows, got 4`,
+	}
+	if !slices.Equal(wrong.Failures, want) {
+		t.Errorf("failures:\n%s\n\nwant:\n%s", strings.Join(wrong.Failures, "\n"), strings.Join(want, "\n"))
+	}
+	if res.Passed() {
+		t.Errorf("a result with a failed run passed")
+	}
+}
+
+// TestPostgresSourcesRunFixturesAndVariables: source tables created from
+// the types their rows suggest or declare; a run's fixtures replace rows
+// and run SQL before it; a run's variables change the configuration; a
+// mirror's deletes; expect_table on a source server.
+func TestPostgresSourcesRunFixturesAndVariables(t *testing.T) {
+	dir := writeFiles(t, map[string]string{
+		"main.hcl": `
+variable "min_id" {
+  type    = number
+  default = 0
+}
+
+destination "postgres" "dst" {
+  host     = "127.0.0.1"
+  database = "dst"
+  user     = "u"
+  password = env("NOT_SET_ANYWHERE")
+  ssh_tunnel {
+    host     = "bastion.invalid"
+    user     = "t"
+    host_key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"
+  }
+}
+
+source "postgres" "src" {
+  host     = "warehouse.invalid"
+  database = "src"
+  user     = "u"
+}
+
+sync "people" {
+  source      = source.postgres.src
+  query       = "SELECT id, name, born, active, tags FROM app.people WHERE id > ${var.min_id}"
+  destination = destination.postgres.dst
+  table       = "people"
+  behavior    = "mirror"
+  key         = ["id"]
+}
+`,
+		"tests/people.rftest.hcl": `
+source "postgres" "src" {
+  table "app.people" {
+    columns = { born = "date" }
+    rows = [
+      { id = 1, name = "Ada", born = "1815-12-10", active = true, tags = ["math"] },
+      { id = 2, name = "Alan", born = "1912-06-23", active = false, tags = [] },
+      { id = 3, name = "Grace", born = null, active = true, tags = null },
+    ]
+  }
+}
+
+destination "postgres" "dst" {
+  sql = "CREATE TABLE people (id bigint PRIMARY KEY, name text, born date, active boolean, tags jsonb)"
+}
+
+run "load" {
+  expect_plan "people" {
+    insert = 3
+  }
+  expect_table "people" {
+    rows = [
+      { id = 1, name = "Ada", born = "1815-12-10", active = true, tags = ["math"] },
+      { id = 2, name = "Alan", born = "1912-06-23", active = false, tags = [] },
+      { id = 3, name = "Grace", born = null, active = true, tags = null },
+    ]
+  }
+}
+
+run "changes" {
+  source "postgres" "src" {
+    sql = "UPDATE app.people SET name = 'Ada Lovelace' WHERE id = 1"
+    table "app.people" {
+      rows = [
+        { id = 1, name = "Ada", born = "1815-12-10", active = true, tags = ["math"] },
+        { id = 4, name = "Edsger", born = "1930-05-11", active = true, tags = ["go", "to"] },
+      ]
+    }
+  }
+  expect_plan "people" {
+    insert    = 1
+    delete    = 2
+    unchanged = 1
+  }
+  expect_table "app.people" {
+    server = source.postgres.src
+    count  = 2
+  }
+  expect_table "people" {
+    columns = ["id"]
+    rows    = [{ id = 1 }, { id = 4 }]
+  }
+}
+
+run "only_above_one" {
+  command = "plan"
+  variables {
+    min_id = 1
+  }
+  expect_plan "people" {
+    delete = 1
+  }
+}
+`,
+	})
+	res := run(t, dir)
+	if !res.Passed() {
+		t.Errorf("tests failed:\n%s", describe(res))
+	}
+}
+
+// TestErrorsInPlansAndRuns: an error finding the run expects passes (and
+// nothing is applied); one it does not expect fails the run; a run whose
+// fixtures do not load is an error, and the runs after it are skipped.
+func TestErrorsInPlansAndRuns(t *testing.T) {
+	dir := writeFiles(t, map[string]string{
+		"main.hcl":       itemsConfig,
+		"data/items.csv": "id,name\n1,apple\n",
+		"tests/errors.rftest.hcl": `
+run "expected_error" {
+  expect_plan "items" {
+    findings = ["missing_table"]
+  }
+}
+
+run "unexpected_error" {
+  command = "plan"
+}
+
+run "broken_fixture" {
+  destination "postgres" "shop" {
+    sql = "CREATE TABLE"
+  }
+}
+
+run "after" {
+  command = "plan"
+}
+`,
+	})
+	res := run(t, dir)
+	runs := res.Files[0].Runs
+	status := func(i int) rftest.Status { return runs[i].Status }
+	if len(runs) != 4 || status(0) != rftest.StatusPass || status(1) != rftest.StatusFail || status(2) != rftest.StatusError || status(3) != rftest.StatusSkip {
+		t.Fatalf("result:\n%s", describe(res))
+	}
+	if got := runs[1].Failures; len(got) != 1 || !strings.Contains(got[0], `sync "items": unexpected error missing_table: `) || !strings.Contains(got[0], `list it in expect_plan "items" { findings = [...] }`) {
+		t.Errorf("unexpected error: %q", got)
+	}
+	if err := runs[2].Err; err == nil || !strings.Contains(err.Error(), "syntax error") {
+		t.Errorf("broken fixture: %v", err)
+	}
+	if err := runs[3].Err; err == nil || !strings.Contains(err.Error(), `run "broken_fixture" could not be carried out`) {
+		t.Errorf("skipped run: %v", err)
+	}
+	passed, failed, skipped, _ := res.Counts()
+	if passed != 1 || failed != 2 || skipped != 1 {
+		t.Errorf("counts %d passed, %d failed, %d skipped; want 1, 2, 1", passed, failed, skipped)
+	}
+
+	// JUnit XML: one testsuite per file, one testcase per run.
+	var b bytes.Buffer
+	if err := res.WriteJUnit(&b, nil); err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Tests    int `xml:"tests,attr"`
+		Failures int `xml:"failures,attr"`
+		Errors   int `xml:"errors,attr"`
+		Skipped  int `xml:"skipped,attr"`
+		Suites   []struct {
+			Name  string `xml:"name,attr"`
+			Cases []struct {
+				Name    string    `xml:"name,attr"`
+				Failure *struct{} `xml:"failure"`
+				Error   *struct{} `xml:"error"`
+				Skipped *struct{} `xml:"skipped"`
+			} `xml:"testcase"`
+		} `xml:"testsuite"`
+	}
+	if err := xml.Unmarshal(b.Bytes(), &doc); err != nil {
+		t.Fatalf("the JUnit file does not parse: %v\n%s", err, b.String())
+	}
+	if doc.Tests != 4 || doc.Failures != 1 || doc.Errors != 1 || doc.Skipped != 1 || len(doc.Suites) != 1 ||
+		doc.Suites[0].Name != filepath.Join("tests", "errors.rftest.hcl") || len(doc.Suites[0].Cases) != 4 ||
+		doc.Suites[0].Cases[1].Failure == nil || doc.Suites[0].Cases[2].Error == nil || doc.Suites[0].Cases[3].Skipped == nil {
+		t.Errorf("JUnit:\n%s", b.String())
+	}
+}
+
+// TestTestFileProblems: mistakes in a test file are diagnostics with the
+// place in the file, and no run is carried out: an unknown attribute, a
+// fixture for a block the configuration lacks, a variable it does not
+// declare (with a did-you-mean). -filter picks files and rejects a name
+// that matches none.
+func TestTestFileProblems(t *testing.T) {
+	dir := writeFiles(t, map[string]string{
+		"main.hcl":       itemsConfig,
+		"data/items.csv": "id,name\n1,apple\n",
+		"tests/typo.rftest.hcl": `
+run "x" {
+  comand = "plan"
+}
+`,
+		"tests/fixture.rftest.hcl": `
+destination "postgres" "shopp" {
+  sql = "SELECT 1"
+}
+run "x" {
+  command = "plan"
+}
+`,
+		"tests/variable.rftest.hcl": `
+variables {
+  pasword = "x"
+}
+run "x" {
+  command = "plan"
+}
+`,
+	})
+	res := run(t, dir)
+	want := map[string]string{
+		"fixture.rftest.hcl":  `The configuration has no destination "postgres" "shopp". Its destinations are: destination.postgres.shop.`,
+		"typo.rftest.hcl":     `An argument named "comand" is not expected here. Did you mean "command"?`,
+		"variable.rftest.hcl": `sets the variable "pasword", which the configuration does not declare. Did you mean "password"?`,
+	}
+	if len(res.Files) != 3 {
+		t.Fatalf("result:\n%s", describe(res))
+	}
+	for _, f := range res.Files {
+		w := want[filepath.Base(f.Path)]
+		if len(f.Runs) != 0 || !f.Failed() || len(f.Diags) != 1 || !strings.Contains(f.Diags[0].Detail, w) {
+			t.Errorf("%s: diags %s, want %q", f.Path, f.Diags.Error(), w)
+			continue
+		}
+		if s := f.Diags[0].Subject; s == nil || s.Filename != f.Path || f.Files[f.Path] == nil {
+			t.Errorf("%s: the diagnostic does not point into the test file: %+v", f.Path, s)
+		}
+	}
+	_, _, _, fileErrors := res.Counts()
+	if fileErrors != 3 {
+		t.Errorf("%d files could not be run, want 3", fileErrors)
+	}
+
+	res = run(t, dir, "typo", "fixture.rftest.hcl")
+	if len(res.Files) != 2 || res.Files[0].Path != filepath.Join("tests", "fixture.rftest.hcl") {
+		t.Errorf("-filter=typo -filter=fixture.rftest.hcl ran %v", res.Files)
+	}
+	if _, err := rftest.Run(context.Background(), rftest.Options{Dir: dir, Filter: []string{"nope"}, Server: shared(t)}); err == nil ||
+		!strings.Contains(err.Error(), "-filter=nope matches no test file; the test files are: tests/fixture.rftest.hcl, tests/typo.rftest.hcl, tests/variable.rftest.hcl") {
+		t.Errorf("-filter=nope: %v", err)
+	}
+	if _, err := rftest.Run(context.Background(), rftest.Options{Dir: t.TempDir(), Server: shared(t)}); err == nil || !strings.Contains(err.Error(), "no test files") {
+		t.Errorf("no tests directory: %v", err)
+	}
+}
