@@ -259,24 +259,30 @@ func TestRulesUnique(t *testing.T) {
 func TestRulesUniqueAcrossBatches(t *testing.T) {
 	t.Parallel()
 	e := synctest.New(t)
-	// varbit has no hash function: its values are hashed as text.
-	e.Dst(`CREATE TABLE people (id int PRIMARY KEY, email text UNIQUE, n numeric UNIQUE, flags varbit UNIQUE)`)
-	e.Dst(`INSERT INTO people VALUES (100000, 'kept', 100000, B'1')`)
-	e.Src(`CREATE TABLE people (id int, email text, n numeric, flags varbit)`)
+	// varbit has no hash function: its values are hashed as text. The
+	// index on nick compares under a case-insensitive collation that the
+	// column does not have.
+	e.Dst(`CREATE COLLATION ci (provider = icu, locale = 'und-u-ks-level2', deterministic = false)`)
+	e.Dst(`CREATE TABLE people (id int PRIMARY KEY, email text UNIQUE, n numeric UNIQUE, flags varbit UNIQUE, nick text)`)
+	e.Dst(`CREATE UNIQUE INDEX people_nick_ci ON people (nick COLLATE ci)`)
+	e.Dst(`INSERT INTO people VALUES (100000, 'kept', 100000, B'1', 'Kept')`)
+	e.Src(`CREATE TABLE people (id int, email text, n numeric, flags varbit, nick text)`)
 	// Rows i and i+29990 (i = 1..10) have the same email; row 30001 the
 	// email of a destination row the sync leaves alone; 1.0 and 1.00 are
 	// the same numeric for rows 30002 and 30003; rows 30004 and 30005
-	// have the same flags.
+	// have the same flags; rows 30006 and 30007 the same nick under the
+	// index's collation, and row 30008 that of the destination row.
 	e.Src(`INSERT INTO people SELECT g, 'e' || (g % 29990), g FROM generate_series(1, 30000) g`)
-	e.Src(`INSERT INTO people VALUES (30001, 'kept', 30001, NULL), (30002, 'a', 1.0, NULL), (30003, 'b', 1.00, NULL),
-		(30004, 'c', 30004, B'101'), (30005, 'd', 30005, B'101')`)
-	cfg := e.Config(ruleSync("people", "people", "SELECT id, email, n, flags FROM people", "update_or_create", "skip"))
+	e.Src(`INSERT INTO people VALUES (30001, 'kept', 30001, NULL, NULL), (30002, 'a', 1.0, NULL, NULL), (30003, 'b', 1.00, NULL, NULL),
+		(30004, 'c', 30004, B'101', NULL), (30005, 'd', 30005, B'101', NULL),
+		(30006, 'f', 30006, NULL, 'Zed'), (30007, 'g', 30007, NULL, 'zED'), (30008, 'h', 30008, NULL, 'KEPT')`)
+	cfg := e.Config(ruleSync("people", "people", "SELECT id, email, n, flags, nick FROM people", "update_or_create", "skip"))
 	p, sp := planSync(t, cfg)
 	var dups []string
 	for i := 1; i <= 10; i++ {
 		dups = append(dups, "id="+itoa(i), "id="+itoa(i+29990))
 	}
-	if sp.Counts != (planner.Counts{Insert: 30005 - 25, Reject: 25}) {
+	if sp.Counts != (planner.Counts{Insert: 30008 - 28, Reject: 28}) {
 		t.Fatalf("counts %+v\n%s", sp.Counts, synctest.FindingsText(sp))
 	}
 	f := findingWith(sp, planner.CodeRejectedRows, "another row of this sync has the same (email)")
@@ -293,9 +299,11 @@ func TestRulesUniqueAcrossBatches(t *testing.T) {
 		{"people_email_key", "a destination row that this sync leaves in place", []string{"id=30001"}, 0},
 		{"people_n_key", "another row of this sync has the same (n)", []string{"id=30002", "id=30003"}, 0},
 		{"people_flags_key", "another row of this sync has the same (flags)", []string{"id=30004", "id=30005"}, 0},
+		{"people_nick_ci", "another row of this sync has the same (nick)", []string{"id=30006", "id=30007"}, 0},
+		{"people_nick_ci", "a destination row that this sync leaves in place already has the same (nick)", []string{"id=30008"}, 0},
 	})
 	applySkip(t, cfg, p)
-	requireRows(t, e, `SELECT count(*) FROM people`, itoa(30005-25+1))
+	requireRows(t, e, `SELECT count(*) FROM people`, itoa(30008-28+1))
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
@@ -586,3 +594,39 @@ func TestRulesTriggers(t *testing.T) {
 	applyClean(t, cfg, planner.Counts{Insert: 1, Update: 1, Unchanged: 2})
 	requireRows(t, e, `SELECT id || ':' || name FROM items ORDER BY id`, "1:a", "2:b2", "4:d", "5:e")
 }
+
+// TestRulesForeignKeyUnreadable: a foreign key into a table the
+// destination role may not read cannot be checked by the plan: a warning
+// says so, with the grant, and apply still enforces it.
+func TestRulesForeignKeyUnreadable(t *testing.T) {
+	t.Parallel()
+	e := synctest.New(t)
+	e.Dst(`CREATE TABLE customers (id int PRIMARY KEY)`)
+	e.Dst(`INSERT INTO customers VALUES (1)`)
+	e.Dst(`CREATE TABLE orders (id int PRIMARY KEY, customer_id int CONSTRAINT orders_customer_fk REFERENCES customers)`)
+	role := e.WithDestinationRole()
+	e.Dst(`GRANT USAGE ON SCHEMA public TO ` + quoteIdent(role))
+	e.Dst(`GRANT SELECT, INSERT, UPDATE, DELETE ON orders TO ` + quoteIdent(role))
+	e.Src(`CREATE TABLE orders (id int, customer_id int)`)
+	e.Src(`INSERT INTO orders VALUES (1, 1), (2, 5)`)
+	cfg := e.Config(ruleSync("orders", "orders", "SELECT id, customer_id FROM orders", "update_or_create", "skip"))
+	p, sp := planSync(t, cfg)
+	if sp.Counts != (planner.Counts{Insert: 2}) {
+		t.Fatalf("counts %+v\n%s", sp.Counts, synctest.FindingsText(sp))
+	}
+	f := findingWith(sp, planner.CodeMissingPrivilege, "the plan cannot check the foreign keys between public.orders and public.customers")
+	if f == nil || f.Severity != planner.SeverityWarning || f.Fix != `GRANT SELECT ON "public"."customers" TO `+quoteIdent(role)+`;` {
+		t.Fatalf("no warning about the foreign key the plan cannot check: %+v\n%s", f, synctest.FindingsText(sp))
+	}
+	requireFailed(t, apply(t, cfg, p, executor.Options{}), "orders", "orders_customer_fk")
+	e.Dst(f.Fix)
+	p, sp = planSync(t, cfg)
+	if sp.Counts != (planner.Counts{Insert: 1, Reject: 1}) || findingWith(sp, planner.CodeMissingPrivilege, "foreign keys") != nil {
+		t.Fatalf("after the grant: counts %+v\n%s", sp.Counts, synctest.FindingsText(sp))
+	}
+	requireRejected(t, sp, []rejected{{"orders_customer_fk", "references a row of public.customers that does not exist", []string{"id=2"}, 0}})
+	applySkip(t, cfg, p)
+	requireRows(t, e, `SELECT id || ':' || customer_id FROM orders ORDER BY id`, "1:1")
+}
+
+func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
