@@ -7,7 +7,7 @@ GO          ?= go
 STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 BIN         := bin/rowform
 
-.PHONY: all build demo deps deps-postgres deps-sshd test vet staticcheck gofmt-check lint fmt clean bench
+.PHONY: all build demo deps deps-postgres deps-sshd test test-examples vet staticcheck gofmt-check lint fmt clean bench
 
 all: build
 
@@ -15,11 +15,13 @@ all: build
 build:
 	$(GO) build -o $(BIN) ./cmd/rowform
 
-## demo: the quickstart end to end on a throwaway PostgreSQL: validate, plan, apply, plan again
+## demo: the quickstart end to end on a throwaway PostgreSQL: validate, plan, apply, plan again; then its tests
 demo: build deps-postgres
 	$(GO) build -o bin/withpg ./internal/tools/withpg
 	./$(BIN) -chdir=examples/quickstart validate
 	ROWFORM=$(CURDIR)/$(BIN) ./bin/withpg -init examples/quickstart/schema.sql -- examples/quickstart/demo.sh
+	@printf '\n$$ rowform test\n'
+	./$(BIN) -chdir=examples/quickstart test
 
 ## deps: make sure PostgreSQL's server binaries and OpenSSH's sshd are there for the tests
 deps: deps-postgres deps-sshd
@@ -55,9 +57,19 @@ deps-postgres:
 		exit 1; \
 	fi
 
-## test: vet, staticcheck and every test, with the race detector
+## test: vet, staticcheck, every test with the race detector (progress per package), and the examples' rowform tests
 test: deps vet staticcheck
-	$(GO) test -race -count=1 -timeout 60m ./...
+	$(GO) run ./internal/tools/testprogress -- -race -count=1 -timeout 60m ./...
+	$(MAKE) --no-print-directory test-examples
+
+## test-examples: `rowform test` in every example that ships tests/*.rftest.hcl
+test-examples: build deps-postgres
+	@for d in examples/*/; do \
+		if ls "$$d"tests/*.rftest.hcl >/dev/null 2>&1; then \
+			echo "rowform -chdir=$$d test"; \
+			./$(BIN) -chdir="$$d" test || exit 1; \
+		fi; \
+	done
 
 vet:
 	$(GO) vet ./...
