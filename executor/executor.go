@@ -257,6 +257,7 @@ func connectDestination(ctx context.Context, connector *pgconnect.Connector, s *
 	if err != nil {
 		return nil, err
 	}
+	pgconnect.MaskValues(dcfg, s.SensitiveColumns)
 	return connector.Connect(ctx, s.Destination, dcfg)
 }
 
@@ -364,7 +365,7 @@ func attemptSync(ctx context.Context, connector *pgconnect.Connector, s *hclconf
 	defer closeDestination(ctx, connector, s, dst)
 	var src *pgx.Conn
 	if s.Source.Type == hclconfig.SourcePostgres {
-		src, err = planner.ConnectReadOnly(ctx, connector, s.Source.Server, s.Name)
+		src, err = planner.ConnectReadOnly(ctx, connector, s.Source.Server, s.Name, s.SensitiveColumns...)
 		if err != nil {
 			return nil, err
 		}

@@ -199,7 +199,7 @@ func planSync(ctx context.Context, s *hclconfig.Sync, limits *ConnectionLimits, 
 		return sp
 	}
 	defer release()
-	dst, err := ConnectReadOnly(ctx, connector, s.Destination, s.Name)
+	dst, err := ConnectReadOnly(ctx, connector, s.Destination, s.Name, s.SensitiveColumns...)
 	if err != nil {
 		add(Finding{Severity: SeverityError, Code: CodeConnectionFailed, Summary: err.Error()})
 	} else {
@@ -214,7 +214,7 @@ func planSync(ctx context.Context, s *hclconfig.Sync, limits *ConnectionLimits, 
 			return sp
 		}
 		defer srelease()
-		src, err = ConnectReadOnly(ctx, connector, s.Source.Server, s.Name)
+		src, err = ConnectReadOnly(ctx, connector, s.Source.Server, s.Name, s.SensitiveColumns...)
 		if err != nil {
 			add(Finding{Severity: SeverityError, Code: CodeConnectionFailed, Summary: err.Error()})
 		} else {
@@ -248,12 +248,14 @@ func planSync(ctx context.Context, s *hclconfig.Sync, limits *ConnectionLimits, 
 }
 
 // ConnectReadOnly opens a session for sync that cannot write: every
-// transaction it starts is read-only.
-func ConnectReadOnly(ctx context.Context, c *pgconnect.Connector, srv *hclconfig.Server, sync string) (*pgx.Conn, error) {
+// transaction it starts is read-only. The server's errors on it show no
+// value that may be one of the sensitive columns' (pgconnect.MaskValues).
+func ConnectReadOnly(ctx context.Context, c *pgconnect.Connector, srv *hclconfig.Server, sync string, sensitive ...string) (*pgx.Conn, error) {
 	cfg, err := pgconnect.Config(srv, ApplicationName(sync))
 	if err != nil {
 		return nil, err
 	}
+	pgconnect.MaskValues(cfg, sensitive)
 	cfg.RuntimeParams["default_transaction_read_only"] = "on"
 	return c.Connect(ctx, srv, cfg)
 }
