@@ -130,12 +130,17 @@ func (l *layout) mappedOf(names []string) []int {
 }
 
 // touches reports whether an update changes any of the mapped columns cols
-// (by bytes, as the diff compares them).
+// (by bytes, as the diff compares them). Updates never write the key
+// columns, whose bytes may differ between source and destination (1.5 and
+// 1.50) while they match.
 func (l *layout) touches(ch *change, cols []int) bool {
 	if ch.kind != ChangeUpdate {
 		return false
 	}
 	for _, i := range cols {
+		if i < l.NKey {
+			continue
+		}
 		a, b := ch.src.Values[i], ch.dst.Values[i]
 		if (a == nil) != (b == nil) || string(a) != string(b) {
 			return true
