@@ -420,7 +420,7 @@ func (r *relations) checkReferences(f *foreignKey, kind ChangeKind) error {
 		if len(batch) == 0 {
 			return nil
 		}
-		params, from := c.keyRows(batch)
+		params, from := c.keyRows(batch, f.parentMapped)
 		var sql string
 		switch {
 		case f.self && f.indexed:

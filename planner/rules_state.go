@@ -231,10 +231,10 @@ func (c *checker) insertDefault(name string) string {
 }
 
 // keyRows is a FROM item over a batch of updates or deletes joined to their
-// destination rows by key: b is the batch (position b.i, mapped values
-// b.c0, ...: the values an update writes, or a deleted row's), d the
-// destination row as it is now.
-func (c *checker) keyRows(batch []change) (params [][]byte, from string) {
+// destination rows by key: b is the batch (position b.i, and the key
+// columns and the mapped columns need as b.c0, ...: the values an update
+// writes, or a deleted row's), d the destination row as it is now.
+func (c *checker) keyRows(batch []change, need []int) (params [][]byte, from string) {
 	l := c.l
 	pos := make([][]byte, len(batch))
 	for k := range batch {
@@ -245,6 +245,9 @@ func (c *checker) keyRows(batch []change) (params [][]byte, from string) {
 	names := []string{"i"}
 	vals := make([][]byte, len(batch))
 	for i := range l.Cols {
+		if i >= l.NKey && !slices.Contains(need, i) {
+			continue
+		}
 		for k := range batch {
 			vals[k] = batch[k].row().Values[i]
 		}
