@@ -194,6 +194,11 @@ func (l *loader) load() {
 			l.errorf(nil, "Cannot read a configuration file", "%s: %s", name, unwrapPathError(err))
 			continue
 		}
+		// Literal passwords are secrets before they are evaluated (or when
+		// they cannot be): a diagnostic's snippet may show their line.
+		for _, lit := range LiteralSecrets(src) {
+			l.secret(lit)
+		}
 		f, diags := l.parser.ParseHCL(src, name)
 		l.addDiags(diags)
 		if f == nil {

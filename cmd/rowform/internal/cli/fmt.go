@@ -15,6 +15,8 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/hashicorp/hcl/v2/hclwrite"
+	"github.com/rowform/rowform/hclconfig"
+	"github.com/rowform/rowform/internal/redact"
 	"github.com/rowform/rowform/internal/rftest"
 
 	"github.com/rowform/rowform/cmd/rowform/internal/views"
@@ -83,6 +85,9 @@ func runFmt(_ context.Context, inv *invocation, f *fmtFlags) int {
 	targets, failed := inv.fmtTargets(f.files)
 	files := map[string]*hcl.File{}
 	var diags hcl.Diagnostics
+	// Literal passwords in the files are masked in the diagnostics' snippets
+	// (only there: the formatted files are written as they are).
+	var secrets redact.Redactor
 	unformatted := 0
 	for _, t := range targets {
 		src, err := t.read(inv.stdin)
@@ -91,6 +96,7 @@ func runFmt(_ context.Context, inv *invocation, f *fmtFlags) int {
 			failed = true
 			continue
 		}
+		secrets.Add(hclconfig.LiteralSecrets(src)...)
 		parsed, d := hclsyntax.ParseConfig(src, t.display, hcl.InitialPos)
 		if parsed != nil {
 			files[t.display] = parsed
@@ -129,9 +135,11 @@ func runFmt(_ context.Context, inv *invocation, f *fmtFlags) int {
 	}
 	if len(diags) > 0 {
 		color := inv.useColor(f.noColor, inv.stderr)
-		if err := views.WriteDiagnostics(inv.stderr, files, diags, terminalWidth(inv.stderr), color); err != nil {
+		var buf bytes.Buffer
+		if err := views.WriteDiagnostics(&buf, files, diags, terminalWidth(inv.stderr), color); err != nil {
 			inv.errorf("fmt: %s", err)
 		}
+		_, _ = inv.stderr.Write(secrets.Bytes(buf.Bytes()))
 		fmt.Fprintf(inv.stderr, "Files with syntax errors were not formatted: %s.\n", views.CountSummary(diags))
 		failed = true
 	}

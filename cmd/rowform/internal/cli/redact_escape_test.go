@@ -57,3 +57,46 @@ sync "items" {
 		check(strings.Join(args, " "), r.stdout+r.stderr)
 	}
 }
+
+// TestLiteralSecretNotInSnippet: the snippet of a diagnostic about the line
+// of a literal password or a sensitive variable's default masks the
+// literal, in validate, plan and fmt (whose file does not even parse).
+func TestLiteralSecretNotInSnippet(t *testing.T) {
+	dir := t.TempDir()
+	write := func(src string) {
+		if err := os.WriteFile(filepath.Join(dir, "main.hcl"), []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(`
+variable "pw" {
+  type      = string
+  sensitive = true
+  default   = "Qzab-Default" + 1
+}
+
+destination "postgres" "crm" {
+  host     = "db.internal"
+  database = "crm"
+  user     = "rowform"
+  password = "Qzab-Literal" + 1
+}
+`)
+	for _, args := range [][]string{{"validate"}, {"plan"}} {
+		r := runCLI(t, append([]string{"-chdir=" + dir}, args...)...)
+		if r.code == exitOK || strings.Contains(r.stdout+r.stderr, "Qzab") || (args[0] == "validate" && !strings.Contains(r.stderr, `password = "`+redact.Mask+`" + 1`)) {
+			t.Errorf("%v: exit %d\n%s%s", args, r.code, r.stdout, r.stderr)
+		}
+	}
+	write(`
+destination "postgres" "crm" {
+  password = "Qzab-Literal" +
+}
+`)
+	for _, args := range [][]string{{"validate"}, {"fmt"}} {
+		r := runCLI(t, append([]string{"-chdir=" + dir}, args...)...)
+		if r.code == exitOK || strings.Contains(r.stdout+r.stderr, "Qzab") || !strings.Contains(r.stderr, redact.Mask) {
+			t.Errorf("%v: exit %d\n%s%s", args, r.code, r.stdout, r.stderr)
+		}
+	}
+}

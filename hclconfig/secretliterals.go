@@ -1,0 +1,120 @@
+package hclconfig
+
+import (
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+)
+
+// secretAttributes are the attributes whose literal values are secrets
+// wherever they appear.
+var secretAttributes = map[string]bool{"password": true, "private_key": true, "private_key_passphrase": true}
+
+// LiteralSecrets returns the literals written in a configuration file's
+// source that are secrets: the strings and numbers in the expressions of
+// password, private_key and private_key_passphrase attributes, and in the
+// default of a variable with sensitive = true, as they are spelled in the
+// file. It reads tokens, not the syntax tree, so it finds them in a file
+// that does not parse too. A diagnostic's snippet shows source lines: these
+// are masked in it like every other secret.
+func LiteralSecrets(src []byte) []string {
+	toks, _ := hclsyntax.LexConfig(src, "", hcl.InitialPos)
+	type block struct {
+		variable, sensitive bool
+		defaults            []string
+	}
+	var (
+		out    []string
+		blocks []*block
+		// depth counts open brackets and parentheses (and the braces of
+		// object expressions) inside the current attribute.
+		depth int
+		// attr is the attribute whose expression is being read: "" when
+		// none. lineStart: the next token starts a line of a body.
+		attr      string
+		lineStart = true
+		// pending is the block type seen at a line start, until its "{".
+		pending string
+	)
+	collect := func(s string) {
+		if attr == "" {
+			return
+		}
+		if secretAttributes[attr] {
+			out = append(out, s)
+		}
+		if attr == "default" && len(blocks) > 0 && blocks[len(blocks)-1].variable {
+			b := blocks[len(blocks)-1]
+			b.defaults = append(b.defaults, s)
+		}
+	}
+	for i := 0; i < len(toks); i++ {
+		t := toks[i]
+		switch t.Type {
+		case hclsyntax.TokenNewline, hclsyntax.TokenEOF:
+			if depth == 0 {
+				attr, pending, lineStart = "", "", true
+			}
+			continue
+		case hclsyntax.TokenComment:
+			// A line comment holds its newline.
+			if depth == 0 && len(t.Bytes) > 0 && t.Bytes[len(t.Bytes)-1] == '\n' {
+				attr, pending, lineStart = "", "", true
+			}
+			continue
+		}
+		start := lineStart
+		lineStart = false
+		if attr != "" {
+			switch t.Type {
+			case hclsyntax.TokenQuotedLit, hclsyntax.TokenStringLit, hclsyntax.TokenNumberLit:
+				collect(string(t.Bytes))
+			case hclsyntax.TokenOBrack, hclsyntax.TokenOParen, hclsyntax.TokenOBrace, hclsyntax.TokenTemplateInterp, hclsyntax.TokenTemplateControl:
+				depth++
+			case hclsyntax.TokenCBrack, hclsyntax.TokenCParen, hclsyntax.TokenTemplateSeqEnd:
+				depth = max(0, depth-1)
+			case hclsyntax.TokenCBrace:
+				if depth == 0 {
+					// The end of a one-line block: { password = "x" }
+					attr = ""
+					i-- // read it again as the block's end
+					continue
+				}
+				depth--
+			case hclsyntax.TokenIdent:
+				if string(t.Bytes) == "true" && attr == "sensitive" && len(blocks) > 0 {
+					blocks[len(blocks)-1].sensitive = true
+				}
+			}
+			continue
+		}
+		switch t.Type {
+		case hclsyntax.TokenIdent:
+			if start && i+1 < len(toks) && toks[i+1].Type == hclsyntax.TokenEqual {
+				attr = string(t.Bytes)
+				i++
+				continue
+			}
+			if start {
+				pending = string(t.Bytes)
+			}
+		case hclsyntax.TokenOBrace:
+			blocks = append(blocks, &block{variable: pending == "variable" && len(blocks) == 0})
+			pending, lineStart = "", true
+		case hclsyntax.TokenCBrace:
+			if n := len(blocks); n > 0 {
+				if b := blocks[n-1]; b.variable && b.sensitive {
+					out = append(out, b.defaults...)
+				}
+				blocks = blocks[:n-1]
+			}
+			lineStart = true
+		}
+	}
+	// A file cut short: a sensitive variable's block that never closed.
+	for _, b := range blocks {
+		if b.variable && b.sensitive {
+			out = append(out, b.defaults...)
+		}
+	}
+	return out
+}
