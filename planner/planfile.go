@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"time"
 )
 
@@ -31,7 +32,13 @@ type SavedPlan struct {
 
 // WritePlanFile writes sp to path, readable only by its owner. filter, if
 // not nil, sees the encoded file last (the CLI masks secrets with it).
-func WritePlanFile(path string, sp *SavedPlan, filter func([]byte) []byte) error {
+//
+// The file is replaced atomically: it is written to a new temporary file in
+// the same directory, created exclusively (O_EXCL, mode 0600, so nothing
+// that already exists there — a symbolic link planted by someone else — is
+// followed or reused), synced and renamed over path. On any failure the
+// temporary file is removed and path is left as it was.
+func WritePlanFile(path string, sp *SavedPlan, filter func([]byte) []byte) (err error) {
 	sp.Format = PlanFileFormat
 	b, err := json.MarshalIndent(sp, "", "  ")
 	if err != nil {
@@ -40,11 +47,27 @@ func WritePlanFile(path string, sp *SavedPlan, filter func([]byte) []byte) error
 	if filter != nil {
 		b = filter(b)
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o600); err != nil {
+	// os.CreateTemp opens with O_RDWR|O_CREATE|O_EXCL and mode 0600.
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
+	if err != nil {
 		return err
 	}
-	return os.Rename(tmp, path)
+	defer func() {
+		if err != nil {
+			_ = tmp.Close()
+			_ = os.Remove(tmp.Name())
+		}
+	}()
+	if _, err = tmp.Write(append(b, '\n')); err != nil {
+		return err
+	}
+	if err = tmp.Sync(); err != nil {
+		return err
+	}
+	if err = tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
 }
 
 // ReadPlanFile reads a file written by WritePlanFile.

@@ -1,0 +1,96 @@
+package planner
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// TestWritePlanFileSafely: plan -out=FILE never follows or reuses what
+// already sits at FILE.tmp (a symbolic link to another file, a file with a
+// wide mode), always leaves FILE readable only by its owner, and leaves no
+// temporary file behind when it fails.
+func TestWritePlanFileSafely(t *testing.T) {
+	dir := t.TempDir()
+	sp := func() *SavedPlan { return &SavedPlan{Plan: &Plan{FormatVersion: FormatVersion}} }
+	entries := func(d string) []string {
+		t.Helper()
+		es, err := os.ReadDir(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, e := range es {
+			names = append(names, e.Name())
+		}
+		return names
+	}
+
+	victim := filepath.Join(dir, "victim")
+	if err := os.WriteFile(victim, []byte("precious\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "p.plan")
+	if err := os.Symlink(victim, path+".tmp"); err != nil {
+		t.Fatal(err)
+	}
+	if err := WritePlanFile(path, sp(), nil); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(victim); string(b) != "precious\n" {
+		t.Errorf("the file the symbolic link at FILE.tmp points to was overwritten: %q", b)
+	}
+	st, err := os.Lstat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !st.Mode().IsRegular() || st.Mode().Perm() != 0o600 {
+		t.Errorf("the plan file is %v, want a regular file with mode 0600", st.Mode())
+	}
+	if _, err := ReadPlanFile(path); err != nil {
+		t.Error(err)
+	}
+
+	// A file planted at FILE.tmp with a wide mode is not reused; an
+	// existing FILE with a wide mode is replaced by one of mode 0600.
+	wide := filepath.Join(dir, "w.plan")
+	for _, p := range []string{wide, wide + ".tmp"} {
+		if err := os.WriteFile(p, []byte("old"), 0o666); err != nil {
+			t.Fatal(err)
+		}
+		_ = os.Chmod(p, 0o666)
+	}
+	if err := WritePlanFile(wide, sp(), nil); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := os.Stat(wide); st.Mode().Perm() != 0o600 {
+		t.Errorf("the plan file has mode %v, want 0600", st.Mode().Perm())
+	}
+	if b, _ := os.ReadFile(wide + ".tmp"); string(b) != "old" {
+		t.Errorf("the file at FILE.tmp was written: %q", b)
+	}
+
+	// A rename that fails (FILE is a directory) leaves no temporary file.
+	sub := filepath.Join(t.TempDir(), "d")
+	if err := os.MkdirAll(filepath.Join(sub, "p.plan", "x"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := WritePlanFile(filepath.Join(sub, "p.plan"), sp(), nil); err == nil {
+		t.Error("writing over a directory did not fail")
+	}
+	if names := entries(sub); len(names) != 1 {
+		t.Errorf("a failed write left files behind: %v", names)
+	}
+
+	// A directory that cannot be written to: an error, nothing created.
+	if os.Geteuid() != 0 {
+		ro := t.TempDir()
+		if err := os.Chmod(ro, 0o555); err != nil {
+			t.Fatal(err)
+		}
+		defer os.Chmod(ro, 0o755)
+		if err := WritePlanFile(filepath.Join(ro, "p.plan"), sp(), nil); err == nil {
+			t.Error("writing into a read-only directory did not fail")
+		}
+	}
+}
