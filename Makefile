@@ -5,9 +5,10 @@
 
 GO          ?= go
 STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
+ACTIONLINT  ?= $(GO) run github.com/rhysd/actionlint/cmd/actionlint@v1.7.12
 BIN         := bin/rowform
 
-.PHONY: all build demo deps deps-postgres deps-sshd test test-examples vet staticcheck gofmt-check lint fmt clean bench
+.PHONY: all build demo deps deps-postgres deps-sshd test test-examples vet staticcheck actionlint gofmt-check lint fmt clean bench
 
 all: build
 
@@ -58,7 +59,7 @@ deps-postgres:
 	fi
 
 ## test: vet, staticcheck, every test with the race detector (progress per package), and the examples' rowform tests
-test: deps vet staticcheck
+test: deps vet staticcheck actionlint
 	$(GO) run ./internal/tools/testprogress -- -race -count=1 -timeout 60m ./...
 	$(MAKE) --no-print-directory test-examples
 
@@ -77,12 +78,16 @@ vet:
 staticcheck:
 	$(STATICCHECK) ./...
 
+## actionlint: check the GitHub Actions workflow of examples/ci (fetched by go run at a pinned version)
+actionlint:
+	$(ACTIONLINT) examples/ci/*.yml
+
 gofmt-check:
 	@out="$$(gofmt -l .)"; \
 	if [ -n "$$out" ]; then echo "gofmt: these files need formatting (run make fmt):"; echo "$$out"; exit 1; fi
 
-## lint: gofmt, vet and staticcheck, without running tests
-lint: gofmt-check vet staticcheck
+## lint: gofmt, vet, staticcheck and actionlint, without running tests
+lint: gofmt-check vet staticcheck actionlint
 
 ## fmt: format the Go code and the example configurations
 fmt: build
