@@ -167,4 +167,3 @@ func (m *merge) stagedKey(ctx context.Context, staging, tid string) (string, []s
 	}
 	return strings.Join(parts, " "), texts, nil
 }
-

@@ -38,7 +38,7 @@ END $$`)
 			}
 			for _, rows := range []string{
 				"(1, 'one'), (2, 'two'), (3, 'x'), (4, 'boom'), (5, 'y')", // an insert refused
-				"(1, 'one'), (2, 'boom')",                                  // an update refused
+				"(1, 'one'), (2, 'boom')",                                 // an update refused
 			} {
 				e.Src(`DROP TABLE IF EXISTS s`)
 				e.Src(`CREATE TABLE s (id int, name text)`)
