@@ -448,12 +448,17 @@ func staleness(sp *planner.SyncPlan, res *planner.DiffResult, findings []planner
 	if res == nil || len(findings) > 0 {
 		return fmt.Errorf("%w: the source changed since the plan: %s; nothing was written — run 'rowform plan' again", ErrStale, describeFindings(findings))
 	}
-	if res.Digest != sp.ChangeDigest || res.Counts != sp.Counts ||
-		res.SourceRows != sp.SourceRows || res.DestinationRows != sp.DestinationRows {
-		return fmt.Errorf("%w: the rows changed since the plan was made (planned %s of %d source and %d destination rows; now %s of %d and %d); nothing was written — run 'rowform plan' again",
-			ErrStale, describeCounts(sp.Counts), sp.SourceRows, sp.DestinationRows, describeCounts(res.Counts), res.SourceRows, res.DestinationRows)
+	if res.Counts == sp.Counts && res.SourceRows == sp.SourceRows && res.DestinationRows == sp.DestinationRows {
+		if res.Digest != sp.ChangeDigest {
+			// The same numbers on both sides: showing them twice would say
+			// nothing. What moved are values.
+			return fmt.Errorf("%w: the rows changed since the plan was made: the counts are the same (%s; %d source and %d destination rows), but values are not — a source or destination row now has other values than when the plan was made, so other values would be written; nothing was written — run 'rowform plan' again",
+				ErrStale, describeCounts(sp.Counts), sp.SourceRows, sp.DestinationRows)
+		}
+		return nil
 	}
-	return nil
+	return fmt.Errorf("%w: the rows changed since the plan was made (planned %s of %d source and %d destination rows; now %s of %d and %d); nothing was written — run 'rowform plan' again",
+		ErrStale, describeCounts(sp.Counts), sp.SourceRows, sp.DestinationRows, describeCounts(res.Counts), res.SourceRows, res.DestinationRows)
 }
 
 // commit commits the apply's transaction. Interrupted before COMMIT was

@@ -205,6 +205,8 @@ type CSVFile struct {
 	Path      string
 	Header    bool
 	Delimiter rune
+	// PathRange is where path is set, for diagnostics about the file.
+	PathRange hcl.Range `json:"-"`
 }
 
 // Behavior is what a sync does with matched, new and missing rows (SPEC §2).

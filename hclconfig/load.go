@@ -68,7 +68,11 @@ type loader struct {
 	syncBlocks   []*hcl.Block
 	declared     map[string]hcl.Range // "destination.postgres.x" -> range, for duplicates
 	values       map[string]cty.Value // final variable values
-	secrets      map[string]bool      // secret strings seen, for Config.Secrets
+	// varFileSnippets are the -var-files with every value blanked out,
+	// by name: diagnostics about them show where a variable is set, never
+	// its value (it may be a secret).
+	varFileSnippets map[string]*hcl.File
+	secrets         map[string]bool // secret strings seen, for Config.Secrets
 }
 
 // Load reads every *.hcl file directly in dir (excluding *.vars.hcl),
@@ -115,6 +119,11 @@ func Load(dir string, in Inputs) (*Config, hcl.Diagnostics) {
 	l.cfg.Files = l.parser.Files()
 	l.load()
 	l.cfg.Files = l.parser.Files()
+	for name, f := range l.varFileSnippets {
+		if _, ok := l.cfg.Files[name]; !ok {
+			l.cfg.Files[name] = f
+		}
+	}
 	sortDiagnostics(l.diags)
 	if !l.diags.HasErrors() {
 		l.cfg.Digest = digest(l.cfg)

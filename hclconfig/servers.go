@@ -182,6 +182,7 @@ func (l *loader) decodeCSV(b *hcl.Block) *CSVFile {
 			l.errorf(v.rng(), "Invalid path", "path must name a CSV file.")
 		}
 		f.Path = resolvePath(l.dir, p)
+		f.PathRange = *v.rng()
 	}
 	f.Header = l.boolean(content, "header", true)
 	if d, v := l.str(content, "delimiter"); v.ok {

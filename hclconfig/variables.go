@@ -110,7 +110,9 @@ func (l *loader) constant(a *hcl.Attribute, want cty.Type) (cty.Value, bool) {
 // resolveVariables gives every declared variable its final value: default,
 // then -var-file, then ROWFORM_VAR_<name>, then -var; later wins.
 func (l *loader) resolveVariables() {
-	varParser := hclparse.NewParser() // kept apart from cfg.Files: var files may hold secrets, never shown as snippets
+	// Kept apart from cfg.Files: var files may hold secrets. Only copies
+	// with every value blanked out go there, for snippets (addVarFileSnippet).
+	varParser := hclparse.NewParser()
 	for _, f := range l.in.VarFiles {
 		l.readVarFile(varParser, f)
 	}
@@ -173,8 +175,11 @@ func (l *loader) readVarFile(p *hclparse.Parser, path string) {
 	if f == nil {
 		return
 	}
-	attrs, diags := f.Body.JustAttributes()
-	l.addDiags(diags)
+	attrs, adiags := f.Body.JustAttributes()
+	l.addDiags(adiags)
+	if !diags.HasErrors() && !adiags.HasErrors() {
+		l.addVarFileSnippet(path, src, attrs)
+	}
 	names := slices.Sorted(maps.Keys(attrs))
 	source := "-var-file=" + path
 	for _, n := range names {

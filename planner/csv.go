@@ -27,8 +27,18 @@ type csvReader struct {
 }
 
 func newCSVReader(r io.Reader, delim rune) *csvReader {
-	return &csvReader{r: bufio.NewReaderSize(r, 64<<10), delim: delim, next: 1}
+	br := bufio.NewReaderSize(r, 64<<10)
+	// Excel and other Windows programs start a UTF-8 file with a byte
+	// order mark. It is not text: without skipping it, the first header
+	// would be "\ufeffid" and match no column.
+	if b, err := br.Peek(len(utf8BOM)); err == nil && string(b) == utf8BOM {
+		_, _ = br.Discard(len(utf8BOM))
+	}
+	return &csvReader{r: br, delim: delim, next: 1}
 }
+
+// utf8BOM is the UTF-8 byte order mark.
+const utf8BOM = "\xef\xbb\xbf"
 
 // Read returns the next record, or io.EOF after the last one. Blank lines
 // are skipped.

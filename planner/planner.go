@@ -407,7 +407,7 @@ func (p *Prepared) diffOnce(ctx context.Context, dst, src *pgx.Conn, emptyDestin
 	if res.NullKeys > 0 {
 		findings = append(findings, Finding{Severity: SeverityError, Code: CodeNullSourceKey,
 			Summary: fmt.Sprintf("%d source row%s ha%s a NULL key", res.NullKeys, plural(int(res.NullKeys)), hasHave(res.NullKeys)),
-			Detail:  "Examples: " + joinNames(res.NullKeyExamples) + ". Filter them out in the query (WHERE key IS NOT NULL) or fix the data."})
+			Detail:  "Examples: " + joinNames(res.NullKeyExamples) + ". " + nullKeyHint(p.Sync)})
 	}
 	if res.DupKeys > 0 {
 		findings = append(findings, Finding{Severity: SeverityError, Code: CodeDuplicateSourceKey,

@@ -51,6 +51,9 @@ Usage: rowform [global options] validate [options]
 func runValidate(_ context.Context, inv *invocation, f *validateFlags) int {
 	cfg, diags := hclconfig.Load(inv.dir, hclconfig.Inputs{Environ: inv.environ, AllowUnset: true})
 	inv.redactor.Add(cfg.Secrets()...)
+	if !diags.HasErrors() {
+		diags = append(diags, missingCSVFiles(cfg)...)
+	}
 
 	if f.json {
 		enc := json.NewEncoder(inv.stdout)

@@ -45,7 +45,7 @@ var errNilPlan = errors.New("views: no plan to render")
 //	    ~ 34 to update
 //	    ! 2 rejected                    rows the destination would refuse
 //	      9846 unchanged
-//	      3 skipped (append leaves them alone)
+//	      3 skipped: they differ, and append does not update rows
 //
 // A finding's column, constraint, table and rows (with up to 5 example keys)
 // follow its detail, one "label: value" line each:
@@ -114,6 +114,8 @@ func (h *humanPlan) syncBlock(s *planner.SyncPlan) {
 func (h *humanPlan) closing(p *planner.Plan) {
 	if planMatches(p) {
 		h.line(h.paint(sgrBold+sgrGreen, "No changes.") + " The destination tables match the sources.")
+	} else if note := skippedNote(p); note != "" {
+		h.line(note)
 	}
 	h.line(h.paint(sgrBold, "Plan:") + strings.TrimPrefix(PlanSummaryLine(p), "Plan:"))
 }
@@ -177,7 +179,10 @@ func (h *humanPlan) sync(s *planner.SyncPlan) {
 		h.line("    " + notPlannedReason(s))
 		return
 	}
-	if s.Counts.Changes() == 0 {
+	switch {
+	case s.Counts.Changes() == 0 && s.Counts.Skipped > 0:
+		h.line("      nothing to write")
+	case s.Counts.Changes() == 0:
 		h.line("      no changes")
 	}
 	for _, k := range sampleKinds(s) {
@@ -200,7 +205,7 @@ func (h *humanPlan) sync(s *planner.SyncPlan) {
 		h.line(fmt.Sprintf("      %d unchanged", s.Counts.Unchanged))
 	}
 	if s.Counts.Skipped > 0 {
-		h.line(fmt.Sprintf("      %d skipped (%s leaves them alone)", s.Counts.Skipped, printable(s.Behavior)))
+		h.line("      " + skippedLine(s))
 	}
 }
 

@@ -210,6 +210,9 @@ func markdownStatus(p *planner.Plan) string {
 		return fmt.Sprintf("⚠️ **No changes to apply; %s would be rejected.**", countNoun(p.Summary.Reject, "row"))
 	case planMatches(p):
 		return "✅ **No changes.** The destination tables match the sources."
+	case skippedNote(p) != "":
+		rest := strings.TrimPrefix(skippedNote(p), "Nothing to apply, but ")
+		return "ℹ️ **Nothing to apply,** but " + mdText(rest)
 	default:
 		return "✅ **No changes.**"
 	}

@@ -100,7 +100,7 @@ func syncProblems(s *planner.SyncPlan) string {
 // do not make the statement false, so they do not prevent it; rejected rows
 // (a warning with on_reject = "skip") do: those rows differ.
 func planMatches(p *planner.Plan) bool {
-	if p.HasChanges() || p.Summary.Reject > 0 || p.Summary.Errors > 0 {
+	if p.HasChanges() || p.Summary.Reject > 0 || p.Summary.Errors > 0 || skippedRows(p) > 0 {
 		return false
 	}
 	for _, s := range p.Syncs {
@@ -109,6 +109,70 @@ func planMatches(p *planner.Plan) bool {
 		}
 	}
 	return true
+}
+
+// skippedRows adds up the syncs' counts.skipped: rows that differ from the
+// source but that the behavior leaves alone (append does not update,
+// update_only does not insert). A plan with such rows writes nothing, but
+// the tables do not match the sources.
+func skippedRows(p *planner.Plan) int64 {
+	var n int64
+	for _, s := range p.Syncs {
+		if s != nil {
+			n += s.Counts.Skipped
+		}
+	}
+	return n
+}
+
+// skippedNote is said of a plan that writes nothing although rows differ,
+// because their syncs' behaviors leave them alone; "" for any other plan.
+//
+//	Nothing to apply, but 3 rows differ from the sources and are left alone by their syncs' behavior (append does not update rows).
+func skippedNote(p *planner.Plan) string {
+	n := skippedRows(p)
+	if n == 0 || p.HasChanges() || p.Summary.Reject > 0 || p.Summary.Errors > 0 {
+		return ""
+	}
+	var why []string
+	seen := map[string]bool{}
+	for _, s := range p.Syncs {
+		if s == nil || s.Counts.Skipped == 0 || seen[s.Behavior] {
+			continue
+		}
+		seen[s.Behavior] = true
+		why = append(why, printable(s.Behavior)+" "+behaviorSkips(s.Behavior))
+	}
+	rows := countNoun(n, "row")
+	verb := "differ"
+	if n == 1 {
+		verb = "differs"
+	}
+	return fmt.Sprintf("Nothing to apply, but %s %s from the sources and %s left alone by their syncs' behavior (%s).",
+		rows, verb, map[bool]string{true: "is", false: "are"}[n == 1], strings.Join(why, "; "))
+}
+
+// behaviorSkips says which rows a behavior leaves alone.
+func behaviorSkips(behavior string) string {
+	switch behavior {
+	case "append":
+		return "does not update rows"
+	case "update_only":
+		return "does not insert rows"
+	}
+	return "leaves them alone"
+}
+
+// skippedLine is a sync's line for its counts.skipped:
+//
+//	2 skipped: they differ, and append does not update rows
+//	7 skipped: only in the source, and update_only does not insert rows
+func skippedLine(s *planner.SyncPlan) string {
+	what := "they differ"
+	if s.Behavior == "update_only" {
+		what = "only in the source"
+	}
+	return fmt.Sprintf("%d skipped: %s, and %s %s", s.Counts.Skipped, what, printable(s.Behavior), behaviorSkips(s.Behavior))
 }
 
 // notPlannedReason is shown instead of the counts of a sync that was not
