@@ -151,7 +151,7 @@ func writeFlagHelp(w io.Writer, fs *flag.FlagSet) {
 		if placeholder != "" {
 			name += "=" + placeholder
 		}
-		if d := f.DefValue; d != "" && d != "false" && d != "0" && d != "[]" {
+		if d := f.DefValue; d != "" && d != "false" && d != "0" && d != "0s" && d != "[]" {
 			usage += fmt.Sprintf(" (default %s)", d)
 		}
 		fmt.Fprintf(tw, "  %s\t%s\n", name, usage)

@@ -13,12 +13,14 @@ import (
 // validateFlags are the options of `rowform validate`.
 type validateFlags struct {
 	json    bool
+	format  string
 	noColor bool
 	args    []string
 }
 
 func (f *validateFlags) bind(fs *flag.FlagSet) {
 	fs.BoolVar(&f.json, "json", false, "print the result as JSON on stdout (SPEC §3 shape)")
+	fs.StringVar(&f.format, "format", "", "output `format`: text or json (default text); -format=json is -json")
 	fs.BoolVar(&f.noColor, "no-color", false, "print no ANSI colors (also NO_COLOR=1)")
 }
 
@@ -27,6 +29,16 @@ func (f *validateFlags) setArgs(args []string) { f.args = args }
 func (f *validateFlags) check() error {
 	if len(f.args) > 0 {
 		return fmt.Errorf("unexpected argument %q: validate checks the configuration directory; choose it with 'rowform -chdir=DIR validate'", f.args[0])
+	}
+	switch f.format {
+	case "", views.FormatText:
+		if f.json && f.format != "" {
+			return fmt.Errorf("-json and -format=%s contradict each other", f.format)
+		}
+	case views.FormatJSON:
+		f.json = true
+	default:
+		return fmt.Errorf("-format must be text or json, not %q", f.format)
 	}
 	return nil
 }
