@@ -22,7 +22,7 @@ demo: build deps-postgres
 	./$(BIN) -chdir=examples/quickstart validate
 	ROWFORM=$(CURDIR)/$(BIN) ./bin/withpg -init examples/quickstart/schema.sql -- examples/quickstart/demo.sh
 	@printf '\n$$ rowform test\n'
-	./$(BIN) -chdir=examples/quickstart test
+	@./$(BIN) -chdir=examples/quickstart test
 
 ## deps: make sure PostgreSQL's server binaries and OpenSSH's sshd are there for the tests
 deps: deps-postgres deps-sshd
