@@ -144,7 +144,8 @@ func runTest(ctx context.Context, inv *invocation, f *testFlags) int {
 	}
 	if f.junit != "" {
 		var b bytes.Buffer
-		if err := res.WriteJUnit(&b, func(fr *rftest.FileResult) string { return diagText(fr, false) }); err == nil {
+		err := res.WriteJUnit(&b, func(fr *rftest.FileResult) string { return diagText(fr, false) })
+		if err == nil {
 			err = os.WriteFile(inv.path(f.junit), inv.redactor.Bytes(b.Bytes()), 0o644)
 		}
 		if err != nil {

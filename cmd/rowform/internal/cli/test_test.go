@@ -70,6 +70,13 @@ run "counts" {
 		t.Errorf("-filter=users:\n%s", r.stdout)
 	}
 
+	// A JUnit file that cannot be written fails the command.
+	r = runCLIWith(t, []string{"PATH=" + os.Getenv("PATH")}, "", "-chdir="+quickstart, "test", "-filter=users", "-junit="+filepath.Join(dir, "missing", "r.xml"))
+	r.expect(t, exitError)
+	if !strings.Contains(r.stderr, "writing the JUnit file") {
+		t.Errorf("unwritable -junit: %s", r.stderr)
+	}
+
 	r = runCLI(t, "-chdir="+t.TempDir(), "test")
 	r.expect(t, exitError)
 	if !strings.Contains(r.stderr, "no test files") {
