@@ -390,7 +390,9 @@ func (r *relations) checkReferences(f *foreignKey, kind ChangeKind) error {
 			return nil // updates never change the referenced columns
 		}
 	}
-	sel := func(ch *change) bool { return ch.kind == ChangeDelete }
+	// Deleted rows whose key has a NULL are not looked up (apply deletes
+	// them all at once, by the NULL).
+	sel := func(ch *change) bool { return ch.kind == ChangeDelete && !c.l.hasNullKey(ch.dst) }
 	// changed: the update changes a referenced value. NO ACTION lets an
 	// update to an equal value (citext 'A' to 'a') pass.
 	changed := "true"
@@ -420,7 +422,14 @@ func (r *relations) checkReferences(f *foreignKey, kind ChangeKind) error {
 		if len(batch) == 0 {
 			return nil
 		}
-		params, from := c.keyRows(batch, f.parentMapped)
+		var params [][]byte
+		var from string
+		if kind == ChangeDelete && len(f.parentMapped) == len(f.ParentColumns) {
+			// A deleted row's referenced values are all in the batch.
+			params, from = c.deletedRows(batch, f)
+		} else {
+			params, from = c.keyRows(batch, f.parentMapped)
+		}
 		var sql string
 		switch {
 		case f.self && f.indexed:
@@ -433,7 +442,7 @@ func (r *relations) checkReferences(f *foreignKey, kind ChangeKind) error {
 		case blocks(action):
 			sql = fmt.Sprintf("SELECT b.i FROM %s WHERE %s AND EXISTS (SELECT 1 FROM %s AS ch WHERE %s)", from, changed, f.Child, refs)
 		case f.indexed:
-			sql = fmt.Sprintf("SELECT x.i, x.n FROM (SELECT b.i, (SELECT count(*) FROM %s AS ch WHERE %s) AS n FROM %s WHERE %s) AS x WHERE x.n > 0",
+			sql = fmt.Sprintf("SELECT x.i, x.n FROM (SELECT b.i, (SELECT count(*) FROM %s AS ch WHERE %s) AS n FROM %s WHERE %s OFFSET 0) AS x WHERE x.n > 0",
 				f.Child, refs, from, changed)
 		default:
 			sql = fmt.Sprintf("SELECT b.i, count(*) FROM %s JOIN %s AS ch ON %s WHERE %s GROUP BY b.i", from, f.Child, refs, changed)
@@ -544,6 +553,17 @@ func (r *relations) selfReferences(f *foreignKey, kind ChangeKind, action string
 	}
 	count.add(kind, int64(len(parents)), 0)
 	return nil
+}
+
+// deletedRows is keyRows for deletes whose referenced columns are all
+// mapped: d holds the referenced columns, from the batch.
+func (c *checker) deletedRows(batch []change, f *foreignKey) (params [][]byte, from string) {
+	params, from = c.batchRows(batch, f.parentMapped)
+	var cols []string
+	for k, col := range f.ParentColumns {
+		cols = append(cols, fmt.Sprintf("%s AS %s", c.l.value(f.parentMapped[k]), pgx.Identifier{col}.Sanitize()))
+	}
+	return params, fmt.Sprintf("%s CROSS JOIN LATERAL (SELECT %s) AS d", from, strings.Join(cols, ", "))
 }
 
 func (r *relations) rejectReferenced(f *foreignKey, ch *change, kind ChangeKind) {

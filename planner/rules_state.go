@@ -78,6 +78,11 @@ func (c *checker) checkRelations(ctx context.Context, conn *pgx.Conn) error {
 		return fmt.Errorf("reading the foreign keys of %s: %w", c.p.Sync.Table, err)
 	}
 	if len(rel.uniques) > 0 || len(rel.outgoing) > 0 || len(rel.incoming) > 0 {
+		restore, err := rel.withoutJIT()
+		if err != nil {
+			return err
+		}
+		defer restore()
 		for round := 0; round < maxRelationRounds; round++ {
 			before := len(c.rejected)
 			// Refused deletes and updates keep their rows' values and
@@ -103,6 +108,27 @@ func (c *checker) checkRelations(ctx context.Context, conn *pgx.Conn) error {
 		return fmt.Errorf("listing the triggers of %s: %w", c.p.Sync.Table, err)
 	}
 	return nil
+}
+
+// withoutJIT turns JIT compilation off for the checks, and returns what
+// turns it back on. Their queries look up a few rows each by index, many
+// times: the planner's cost for them is high enough to compile them, which
+// takes longer than running them.
+func (r *relations) withoutJIT() (func(), error) {
+	var prev string
+	if err := r.conn.QueryRow(r.ctx, "SELECT COALESCE(current_setting('jit', true), '')").Scan(&prev); err != nil {
+		return nil, err
+	}
+	if prev == "" || prev == "off" {
+		return func() {}, nil
+	}
+	if _, err := r.conn.Exec(r.ctx, "SELECT set_config('jit', 'off', false)"); err != nil {
+		return nil, err
+	}
+	return func() {
+		// Inside a transaction that failed, its end restores the setting.
+		_, _ = r.conn.Exec(context.WithoutCancel(r.ctx), "SELECT set_config('jit', $1, false)", prev)
+	}, nil
 }
 
 // isWrite selects inserts and updates.
@@ -235,6 +261,16 @@ func (c *checker) insertDefault(name string) string {
 // columns and the mapped columns need as b.c0, ...: the values an update
 // writes, or a deleted row's), d the destination row as it is now.
 func (c *checker) keyRows(batch []change, need []int) (params [][]byte, from string) {
+	params, from = c.batchRows(batch, need)
+	// One index lookup per row (LIMIT keeps the planner from scanning the
+	// whole table to join it).
+	return params, fmt.Sprintf("%s CROSS JOIN LATERAL (SELECT * FROM %s AS d WHERE %s LIMIT 1) AS d", from, c.p.Table.Ident(), c.keyMatch("d"))
+}
+
+// batchRows is the FROM item "unnest(...) AS b(i, c0, ...)" over a batch:
+// the position, the key columns and the mapped columns need, of each
+// change's row (what an update writes, what a delete removes).
+func (c *checker) batchRows(batch []change, need []int) (params [][]byte, from string) {
 	l := c.l
 	pos := make([][]byte, len(batch))
 	for k := range batch {
@@ -256,8 +292,7 @@ func (c *checker) keyRows(batch []change, need []int) (params [][]byte, from str
 		args = append(args, fmt.Sprintf("$%d::%s[]", len(params), typ))
 		names = append(names, alias(i))
 	}
-	from = fmt.Sprintf("unnest(%s) AS b(%s) JOIN %s AS d ON %s", strings.Join(args, ", "), strings.Join(names, ", "), c.p.Table.Ident(), c.keyMatch("d"))
-	return params, from
+	return params, fmt.Sprintf("unnest(%s) AS b(%s)", strings.Join(args, ", "), strings.Join(names, ", "))
 }
 
 // keySelect selects, from the destination row alias, its sync key as the
