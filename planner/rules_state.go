@@ -314,9 +314,6 @@ func (l *layout) keySelect(alias string) string {
 	return strings.Join(sel, ", ") + l.textKeySelect(expr)
 }
 
-// keyWidth is the number of values keySelect selects.
-func (l *layout) keyWidth() int { return l.NKey + len(l.TextKeys) }
-
 // destKey is a destination row's sync key as keySelect read it (binary
 // values), in the form keyID gives a change's row.
 func (l *layout) destKey(vals [][]byte) (id string, nullKey bool) {
