@@ -61,6 +61,10 @@ type SyncPlan struct {
 	SourceRows int64 `json:"source_rows"`
 	// Duration is how long planning this sync took.
 	Duration time.Duration `json:"-"`
+	// written is what the sync writes into columns that foreign keys
+	// reference, for the plans of the syncs that depend on it; nil when
+	// it writes none or cannot be applied.
+	written *writtenRows
 }
 
 // Counts are the row counts of SPEC §2.

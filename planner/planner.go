@@ -60,12 +60,30 @@ func Compute(ctx context.Context, cfg *hclconfig.Config, opts Options) (*Plan, e
 	limits := NewConnectionLimits()
 	connector := pgconnect.NewConnector(opts.Environ)
 	plan := &Plan{Syncs: make([]*SyncPlan, len(syncs))}
+	// A sync is planned after the syncs it depends on, against what they
+	// write (crosssync.go); independent syncs are planned at once.
+	planned := map[string]bool{}
+	done := map[string]chan struct{}{}
+	byName := map[string]int{}
+	for i, s := range syncs {
+		planned[s.Name] = true
+		done[s.Name] = make(chan struct{})
+		byName[s.Name] = i
+	}
 	var wg sync.WaitGroup
 	for i, s := range syncs {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			plan.Syncs[i] = planSync(ctx, s, limits, connector, opts)
+			defer close(done[s.Name])
+			var external []*writtenRows
+			for _, d := range dependencies(cfg, s, planned) {
+				<-done[d]
+				if w := plan.Syncs[byName[d]].written; w != nil {
+					external = append(external, w)
+				}
+			}
+			plan.Syncs[i] = planSync(ctx, s, limits, connector, opts, external)
 		}()
 	}
 	wg.Wait()
@@ -185,7 +203,7 @@ func (l *ConnectionLimits) Acquire(ctx context.Context, s *hclconfig.Server) (re
 func ApplicationName(sync string) string { return "rowform/" + sync }
 
 // planSync plans one sync; it never fails, it reports.
-func planSync(ctx context.Context, s *hclconfig.Sync, limits *ConnectionLimits, connector *pgconnect.Connector, opts Options) *SyncPlan {
+func planSync(ctx context.Context, s *hclconfig.Sync, limits *ConnectionLimits, connector *pgconnect.Connector, opts Options, external []*writtenRows) *SyncPlan {
 	start := time.Now()
 	sp := NewSyncPlan(s)
 	defer func() { sp.Duration = time.Since(start) }()
@@ -242,8 +260,12 @@ func planSync(ctx context.Context, s *hclconfig.Sync, limits *ConnectionLimits, 
 	if opts.Progress != nil {
 		progress = func(n int64) { opts.Progress(s.Name, n) }
 	}
+	p.external = external
 	res, findings, err := p.Diff(ctx, dst, src, withChanges(sink, p, opts.Changes), progress)
 	sp.RecordDiff(s, res, findings, err, sink.Samples())
+	if err == nil && res != nil && !sp.HasErrors() {
+		sp.written = res.written
+	}
 	return sp
 }
 
@@ -284,6 +306,9 @@ type DiffResult struct {
 	// effects of the writes (cascade, triggers).
 	Rejected      []RejectedRow
 	CheckFindings []Finding
+	// written is what the accepted changes write into columns that foreign
+	// keys reference, for the syncs that depend on this one.
+	written *writtenRows
 }
 
 // Diff runs the row diff of a prepared sync, calling sink for every change.
@@ -415,7 +440,7 @@ func (p *Prepared) diffOnce(ctx context.Context, dst, src *pgx.Conn, emptyDestin
 			Detail:  "Examples: " + joinNames(res.DupKeyExamples) + ". A key must identify one row: deduplicate the source (e.g. DISTINCT ON) or choose a key that is unique."})
 	}
 	return &DiffResult{Counts: res.Counts, SourceRows: res.SourceRows, DestinationRows: res.DestinationRows, Digest: res.Digest,
-		Rejected: chk.rejectedRows(), CheckFindings: chk.findings(p.Sync.OnReject)}, findings, nil
+		Rejected: chk.rejectedRows(), CheckFindings: chk.findings(p.Sync.OnReject), written: chk.written}, findings, nil
 }
 
 func hasHave(n int64) string {

@@ -33,6 +33,9 @@ type Prepared struct {
 	layout *layout
 	// rules are the destination table's constraints and triggers.
 	rules *catalog.Rules
+	// external is what the syncs this one depends on write, when they are
+	// planned together (crosssync.go); nil at apply.
+	external []*writtenRows
 	// csv holds the CSV columns by name, for csv sources.
 	csvCols  map[string]int
 	csvWidth int

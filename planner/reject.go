@@ -33,7 +33,9 @@ import (
 type rejectReason struct {
 	Column     string
 	Constraint string
-	Reason     string
+	// Table is the other table of a foreign key, when one refuses the row.
+	Table  string
+	Reason string
 	// Fix is SQL that, run by the table's owner, makes the destination
 	// accept such rows (optional).
 	Fix string
@@ -74,6 +76,8 @@ type checker struct {
 	adj         Counts
 	dupKeys     int64
 	dupExamples []string
+	// written records the accepted changes' referenced values (crosssync.go).
+	written *writtenRows
 }
 
 func newChecker(p *Prepared, down ChangeSink, stream bool) *checker {
@@ -83,6 +87,7 @@ func newChecker(p *Prepared, down ChangeSink, stream bool) *checker {
 		overrides: map[int64]override{}}
 	if !stream {
 		c.spool = &changeSpool{}
+		c.written = newWrittenRows(p)
 	}
 	return c
 }
@@ -223,7 +228,11 @@ func (c *checker) finish(ctx context.Context, conn *pgx.Conn) error {
 		return err
 	}
 	return c.each(func(seq int64, kind ChangeKind, src, dst *Row) error {
-		if _, bad := c.rejected[seq]; bad || c.down == nil {
+		if _, bad := c.rejected[seq]; bad {
+			return nil
+		}
+		c.written.record(kind, src, dst)
+		if c.down == nil {
 			return nil
 		}
 		var changed []int
@@ -274,6 +283,7 @@ func (c *checker) findings(onReject hclconfig.OnReject) []Finding {
 			Summary:    fmt.Sprintf("%d row%s would be refused by %s: %s", t.rows, plural(int(t.rows)), c.p.Sync.Table, what),
 			Column:     r.Column,
 			Constraint: r.Constraint,
+			Table:      r.Table,
 			Rows:       t.rows,
 			Examples:   append([]string(nil), t.examples...),
 			Fix:        r.Fix,

@@ -195,17 +195,19 @@ func (r *relations) checkParents(f *foreignKey) error {
 		Reason: fmt.Sprintf("some but not all of the columns (%s) of a MATCH FULL foreign key are NULL", strings.Join(f.ChildColumns, ", "))}
 	var pending []*pendingChild
 	var found []meeting
+	ext := c.p.externalFor(f)
 	err := c.batches(isWrite, func(all []change) error {
 		batch := selectChanges(all, sel)
 		if len(batch) == 0 {
 			return nil
 		}
+		var missing []int // children of a parent a dependency may insert
 		sr := c.stateRows(batch, f.ChildColumns)
 		sql := fmt.Sprintf(`SELECT t.pos, t.anynull, t.allnull, k.* FROM (SELECT s.%s AS pos, (%s) AS anynull, (%s) AS allnull, %s FROM %s AS s) AS t
 LEFT JOIN LATERAL (SELECT true AS hit%s FROM %s AS p WHERE %s LIMIT 1) AS k ON NOT t.anynull
 WHERE %s`, posColumn, strings.Join(nulls, " OR "), strings.Join(nulls, " AND "), strings.Join(fields, ", "), sr.from,
 			keys, f.Parent, strings.Join(find, " AND "), where)
-		return queryRows(r.ctx, r.conn, sql, sr.params, func(vals [][]byte) error {
+		err := queryRows(r.ctx, r.conn, sql, sr.params, func(vals [][]byte) error {
 			k, err := int4At(vals[0])
 			if err != nil {
 				return err
@@ -219,6 +221,10 @@ WHERE %s`, posColumn, strings.Join(nulls, " OR "), strings.Join(nulls, " AND "),
 				}
 			case anyNull:
 			case vals[3] == nil:
+				if !f.self && ext != nil {
+					missing = append(missing, k)
+					return nil
+				}
 				if !f.self {
 					r.rejectMissing(f, &ch, "")
 					return nil
@@ -230,6 +236,27 @@ WHERE %s`, posColumn, strings.Join(nulls, " OR "), strings.Join(nulls, " AND "),
 			}
 			return nil
 		})
+		if err != nil || ext == nil {
+			return err
+		}
+		// Against what the syncs this one depends on write: a parent they
+		// insert, a parent they delete.
+		if len(missing) > 0 {
+			if err := r.externalParents(f, ext, batch, missing); err != nil {
+				return err
+			}
+		}
+		skip := make([]bool, len(batch))
+		for _, k := range missing {
+			skip[k] = true
+		}
+		var present []change
+		for k := range batch {
+			if _, bad := c.rejected[batch[k].seq]; !skip[k] && !bad {
+				present = append(present, batch[k])
+			}
+		}
+		return r.externalDeletes(f, ext, present)
 	})
 	if err != nil || !f.self {
 		return err
@@ -357,7 +384,7 @@ func (r *relations) rejectMissing(f *foreignKey, ch *change, gone string) {
 	case "moved":
 		why = fmt.Sprintf("references values of (%s) in %s that this sync updates away", strings.Join(f.ParentColumns, ", "), f.parent)
 	}
-	r.c.reject(ch.seq, ch.kind, ch.row(), rejectReason{Column: singleColumn(f.ChildColumns), Constraint: f.Name, Reason: why})
+	r.c.reject(ch.seq, ch.kind, ch.row(), rejectReason{Column: singleColumn(f.ChildColumns), Constraint: f.Name, Table: f.parent, Reason: why})
 }
 
 func isTrue(v []byte) bool { return len(v) == 1 && v[0] == 1 }
@@ -577,6 +604,7 @@ func (r *relations) rejectReferenced(f *foreignKey, ch *change, kind ChangeKind)
 		reason = rejectReason{Column: singleColumn(f.ParentColumns), Constraint: f.Name,
 			Reason: fmt.Sprintf("%s still reference its old value of (%s) (ON UPDATE %s)", other, strings.Join(f.ParentColumns, ", "), actionName(f.OnUpdate))}
 	}
+	reason.Table = f.child
 	r.c.reject(ch.seq, ch.kind, ch.row(), reason)
 }
 

@@ -55,7 +55,13 @@ func MappingFor(keyCols string) string {
 func FindingsText(sp *planner.SyncPlan) string {
 	var b strings.Builder
 	for _, f := range sp.Findings {
-		fmt.Fprintf(&b, "  %s %s: %s\n    %s\n    fix: %s\n", f.Severity, f.Code, f.Summary, f.Detail, f.Fix)
+		fmt.Fprintf(&b, "  %s %s: %s\n    %s\n", f.Severity, f.Code, f.Summary, f.Detail)
+		if len(f.Examples) > 0 {
+			fmt.Fprintf(&b, "    examples: %s\n", strings.Join(f.Examples, ", "))
+		}
+		if f.Fix != "" {
+			fmt.Fprintf(&b, "    fix: %s\n", f.Fix)
+		}
 	}
 	return b.String()
 }

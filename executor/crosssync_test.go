@@ -1,0 +1,71 @@
+package executor_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/rowform/rowform/executor"
+	"github.com/rowform/rowform/internal/synctest"
+	"github.com/rowform/rowform/planner"
+)
+
+// TestParentsFromADependency: contacts reference accounts, and the
+// contacts sync depends on the accounts sync. The plan checks the contacts'
+// foreign key against the accounts table as it will be when contacts is
+// applied: with the accounts the accounts sync inserts, without the ones it
+// deletes. A clean plan applies; a contact whose account nobody writes, or
+// whose account the accounts sync deletes, is refused.
+func TestParentsFromADependency(t *testing.T) {
+	t.Parallel()
+	e := synctest.New(t)
+	e.Dst(`CREATE TABLE accounts (id int PRIMARY KEY, name text)`)
+	e.Dst(`CREATE TABLE contacts (id int PRIMARY KEY, account_id int REFERENCES accounts, email text)`)
+	e.Dst(`INSERT INTO accounts VALUES (1, 'old'), (9, 'gone')`)
+	e.Src(`CREATE TABLE accounts (id int, name text)`)
+	e.Src(`INSERT INTO accounts VALUES (1, 'old'), (2, 'new'), (3, 'new too')`) // 9 is deleted
+	e.Src(`CREATE TABLE contacts (id int, account_id int, email text)`)
+	e.Src(`INSERT INTO contacts VALUES (10, 1, 'a'), (11, 2, 'b'), (12, 3, 'c'), (13, 9, 'd'), (14, 4, 'e')`)
+	cfg := e.Config(`
+sync "accounts" {
+  source      = source.postgres.src
+  query       = "SELECT id, name FROM accounts"
+  destination = destination.postgres.dst
+  table       = "accounts"
+  behavior    = "mirror"
+  key         = ["id"]
+}
+sync "contacts" {
+  source      = source.postgres.src
+  query       = "SELECT id, account_id, email FROM contacts"
+  destination = destination.postgres.dst
+  table       = "contacts"
+  behavior    = "update_or_create"
+  key         = ["id"]
+  on_reject   = "skip"
+  depends_on  = [sync.accounts]
+}
+`)
+	p := plan(t, cfg)
+	acc, con := p.Syncs[0], p.Syncs[1]
+	if acc.Counts != (planner.Counts{Insert: 2, Delete: 1, Unchanged: 1}) {
+		t.Fatalf("accounts: %+v\n%s", acc.Counts, synctest.FindingsText(acc))
+	}
+	if con.Counts != (planner.Counts{Insert: 3, Reject: 2}) {
+		t.Fatalf("contacts: %+v, want 3 inserts (accounts 1, 2, 3) and 2 rejected (9 deleted, 4 missing)\n%s", con.Counts, synctest.FindingsText(con))
+	}
+	text := synctest.FindingsText(con)
+	for _, want := range []string{`sync "accounts", which this sync depends on, deletes`, "id=13", "id=14", "does not exist"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("contacts findings do not say %q:\n%s", want, text)
+		}
+	}
+	res := apply(t, cfg, p, executor.Options{})
+	requireApplied(t, res)
+	if got := strings.Join(e.DstQuery(`SELECT id::text FROM contacts ORDER BY id`), ","); got != "10,11,12" {
+		t.Errorf("contacts after apply: %s", got)
+	}
+	again := plan(t, cfg)
+	if again.Syncs[0].Counts.Changes() != 0 || again.Syncs[1].Counts != (planner.Counts{Unchanged: 3, Reject: 2}) {
+		t.Errorf("the next plan: %+v / %+v", again.Syncs[0].Counts, again.Syncs[1].Counts)
+	}
+}
