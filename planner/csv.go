@@ -4,7 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
-	"strings"
+	"unicode/utf8"
 )
 
 // csvField is one field of a CSV record; Null is set for an unquoted empty
@@ -24,6 +24,9 @@ type csvReader struct {
 	// Line is the line number where the last record returned started.
 	Line int
 	next int
+	// field holds the field being read; reused, so that a wide field costs
+	// its own size once more, not the doublings of a growing string.
+	field []byte
 }
 
 func newCSVReader(r io.Reader, delim rune) *csvReader {
@@ -58,14 +61,15 @@ func (c *csvReader) Read() ([]csvField, error) {
 
 func (c *csvReader) readRecord() ([]csvField, error) {
 	var fields []csvField
-	var b strings.Builder
+	b := c.field[:0]
 	quoted, inQuotes, atStart, any := false, false, true, false
 	finish := func() {
-		v := b.String()
+		v := string(b)
 		fields = append(fields, csvField{Value: v, Null: !quoted && v == ""})
-		b.Reset()
+		b = b[:0]
 		quoted, atStart = false, true
 	}
+	defer func() { c.field = b }()
 	for {
 		r, _, err := c.r.ReadRune()
 		if err == io.EOF {
@@ -87,7 +91,7 @@ func (c *csvReader) readRecord() ([]csvField, error) {
 			if r == '"' {
 				if p, err := c.r.Peek(1); err == nil && p[0] == '"' {
 					_, _, _ = c.r.ReadRune()
-					b.WriteRune('"')
+					b = append(b, '"')
 				} else {
 					inQuotes = false
 				}
@@ -95,7 +99,7 @@ func (c *csvReader) readRecord() ([]csvField, error) {
 				if r == '\n' {
 					c.next++
 				}
-				b.WriteRune(r)
+				b = utf8.AppendRune(b, r)
 			}
 		case r == '"' && atStart:
 			inQuotes, quoted, atStart = true, true, false
@@ -114,7 +118,7 @@ func (c *csvReader) readRecord() ([]csvField, error) {
 			return fields, nil
 		default:
 			atStart = false
-			b.WriteRune(r)
+			b = utf8.AppendRune(b, r)
 		}
 	}
 }

@@ -2,6 +2,7 @@ package planner
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -14,8 +15,14 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
-// csvBatch is how many CSV records are converted per round trip.
+// csvBatch is how many CSV records are converted per round trip, at most:
+// a batch also ends at csvBatchBytes of field text, so that wide rows do
+// not make the batch (and its parameters and results, in rowform and on the
+// server) large.
 const csvBatch = 5000
+
+// csvBatchBytes bounds the text of one conversion batch.
+const csvBatchBytes = 4 << 20
 
 // maxBadValues stops a CSV conversion after this many values that do not
 // convert: the file is clearly not what the sync expects.
@@ -153,12 +160,14 @@ func (p *Prepared) convertRecords(ctx context.Context, conn *pgx.Conn, recs text
 	sqlText := l.ConvertSQL()
 	batch := make([][]csvField, 0, csvBatch)
 	lines := make([]int, 0, csvBatch)
+	batchBytes := 0
 	flush := func() error {
 		if len(batch) == 0 {
 			return nil
 		}
 		err := p.convertBatch(ctx, conn, sqlText, idx, batch, lines, out)
-		batch, lines = batch[:0], lines[:0]
+		clear(batch) // let the records' text go
+		batch, lines, batchBytes = batch[:0], lines[:0], 0
 		return err
 	}
 	for {
@@ -171,7 +180,10 @@ func (p *Prepared) convertRecords(ctx context.Context, conn *pgx.Conn, recs text
 		}
 		batch = append(batch, rec)
 		lines = append(lines, line)
-		if len(batch) == csvBatch {
+		for _, f := range rec {
+			batchBytes += len(f.Value)
+		}
+		if len(batch) == csvBatch || batchBytes >= csvBatchBytes {
 			if err := flush(); err != nil {
 				return nil, err
 			}
@@ -247,19 +259,7 @@ func (p *Prepared) runConvert(ctx context.Context, conn *pgx.Conn, sqlText strin
 	params := make([][]byte, len(l.Cols))
 	oids := make([]uint32, len(l.Cols))
 	for c := range l.Cols {
-		vals := make([]*string, len(batch))
-		for r, rec := range batch {
-			fld := rec[idx[c]]
-			if !fld.Null {
-				v := fld.Value
-				vals[r] = &v
-			}
-		}
-		buf, err := typeMap.Encode(pgtype.TextArrayOID, pgtype.BinaryFormatCode, vals, nil)
-		if err != nil {
-			return nil, err
-		}
-		params[c], oids[c] = buf, pgtype.TextArrayOID
+		params[c], oids[c] = textArrayParam(batch, idx[c]), pgtype.TextArrayOID
 	}
 	formats := []int16{pgtype.BinaryFormatCode}
 	rr := conn.PgConn().ExecParams(ctx, sqlText, params, oids, formats, formats)
@@ -273,6 +273,33 @@ func (p *Prepared) runConvert(ctx context.Context, conn *pgx.Conn, sqlText strin
 		return nil, err
 	}
 	return rows, nil
+}
+
+// textArrayParam encodes field i of every record of batch as a binary
+// text[] of exactly its size (as arrayParam does for binary values).
+func textArrayParam(batch [][]csvField, i int) []byte {
+	n, hasNull := 20, uint32(0)
+	for _, rec := range batch {
+		n += 4 + len(rec[i].Value)
+		if rec[i].Null {
+			hasNull = 1
+		}
+	}
+	b := make([]byte, 0, n)
+	b = binary.BigEndian.AppendUint32(b, 1) // dimensions
+	b = binary.BigEndian.AppendUint32(b, hasNull)
+	b = binary.BigEndian.AppendUint32(b, oidText)
+	b = binary.BigEndian.AppendUint32(b, uint32(len(batch)))
+	b = binary.BigEndian.AppendUint32(b, 1) // lower bound
+	for _, rec := range batch {
+		if f := rec[i]; f.Null {
+			b = binary.BigEndian.AppendUint32(b, nullLength)
+		} else {
+			b = binary.BigEndian.AppendUint32(b, uint32(len(f.Value)))
+			b = append(b, f.Value...)
+		}
+	}
+	return b
 }
 
 // reportBadRow handles a record with values that do not convert. When

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 
 	"github.com/rowform/rowform/hclconfig"
 )
@@ -113,6 +114,9 @@ type hashJoin struct {
 	dst, kept recordIndex
 	state     []byte
 	srcRow    Row
+	// keyVals and keyBuf are reused by keyRecord.
+	keyVals [][]byte
+	keyBuf  []byte
 }
 
 // partition is phase 1: it reads both streams to the end, alternating
@@ -245,7 +249,7 @@ func (j *hashJoin) matchSource(rec []byte) error {
 		}
 		return nil
 	}
-	j.kept.add(rec)
+	j.kept.add(j.keyRecord(h, s))
 	if !j.behavior.Inserts() {
 		j.res.Counts.Skipped++
 		if j.l.rematch && j.sink != nil {
@@ -255,6 +259,22 @@ func (j *hashJoin) matchSource(rec []byte) error {
 	}
 	j.res.Counts.Insert++
 	return j.emit(ChangeInsert, s, nil, nil)
+}
+
+// keyRecord encodes the record of s (whose key hash is h) with only what
+// keysEqual compares: its other values are NULL, so that the source-only
+// records a partition keeps to catch repeated keys cost their keys, not
+// their rows (which may be wide).
+func (j *hashJoin) keyRecord(h uint64, s *Row) []byte {
+	vals := append(j.keyVals[:0], s.Values...)
+	for i := j.l.NKey; i < len(j.l.Cols); i++ {
+		vals[i] = nil
+	}
+	j.keyVals = vals
+	b := binary.BigEndian.AppendUint64(j.keyBuf[:0], h)
+	b = binary.BigEndian.AppendUint32(b, uint32(valuesSize(vals)))
+	j.keyBuf = appendValues(b, vals)
+	return j.keyBuf
 }
 
 // deleteUnmatched emits the deletes of a partition: destination rows no
@@ -467,17 +487,17 @@ func (j *hashJoin) createFile() (*os.File, error) {
 // by what is still in memory. A record is the key hash, the length of the
 // rest, then the values as appendValues writes them.
 type partitions struct {
-	name    string
-	bufCap  int
-	create  func() (*os.File, error)
-	file    *os.File
-	end     int64 // bytes written to file
-	bufs    [hashFanout][]byte
-	chunks  [hashFanout][]chunk
-	onDisk  [hashFanout]int64 // bytes of each partition's chunks
-	rows    [hashFanout]int
-	scratch []byte        // an oversized record being encoded
-	rd      *bufio.Reader // reused by each
+	name   string
+	bufCap int
+	create func() (*os.File, error)
+	file   *os.File
+	end    int64 // bytes written to file
+	bufs   [hashFanout][]byte
+	chunks [hashFanout][]chunk
+	onDisk [hashFanout]int64 // bytes of each partition's chunks
+	rows   [hashFanout]int
+	gather []byte        // the small values of an oversized record
+	rd     *bufio.Reader // reused by each
 }
 
 // chunk is a run of a partition's records in the side's file.
@@ -491,20 +511,19 @@ func (j *hashJoin) newPartitions(name string) *partitions {
 // add appends a row to partition part.
 func (p *partitions) add(part int, h uint64, vals [][]byte) error {
 	n := recordHeader + valuesSize(vals)
-	oversized := n > p.bufCap
-	var b []byte
-	if oversized {
-		// Past the buffer's cap: after what is buffered, straight to disk.
+	if n > p.bufCap {
+		// Past the buffer's cap: after what is buffered, straight to disk,
+		// value by value (a wide row is not copied once more).
 		if err := p.flush(part); err != nil {
 			return err
 		}
-		b = p.scratch[:0]
-	} else {
-		if err := p.makeRoom(part, n); err != nil {
-			return err
-		}
-		b = p.bufs[part]
+		p.rows[part]++
+		return p.writeOversized(part, h, vals, n)
 	}
+	if err := p.makeRoom(part, n); err != nil {
+		return err
+	}
+	b := p.bufs[part]
 	start := len(b)
 	b = binary.BigEndian.AppendUint64(b, h)
 	b = binary.BigEndian.AppendUint32(b, uint32(n-recordHeader))
@@ -513,14 +532,61 @@ func (p *partitions) add(part int, h uint64, vals [][]byte) error {
 		return fmt.Errorf("internal error: a row diff record of %d bytes, expected %d", len(b)-start, n)
 	}
 	p.rows[part]++
-	if oversized {
-		p.scratch = b[:0]
-		if cap(p.scratch) > 4*p.bufCap {
-			p.scratch = nil // do not keep a huge row's memory
-		}
-		return p.writeChunk(part, b)
-	}
 	p.bufs[part] = b
+	return nil
+}
+
+// writeOversized appends the record of a row larger than a partition's
+// buffer to the file as one chunk of partition part. Small values are
+// gathered in a buffer of bufCap bytes; large ones are written where they
+// are (a wide row is not copied once more).
+func (p *partitions) writeOversized(part int, h uint64, vals [][]byte, n int) error {
+	if p.file == nil {
+		f, err := p.create()
+		if err != nil {
+			return err
+		}
+		p.file = f
+	}
+	written := 0
+	write := func(b []byte) error {
+		if _, err := p.file.Write(b); err != nil {
+			return fmt.Errorf("spilling the row diff to disk: %w", err)
+		}
+		written += len(b)
+		return nil
+	}
+	buf := p.gather[:0]
+	buf = binary.BigEndian.AppendUint64(buf, h)
+	buf = binary.BigEndian.AppendUint32(buf, uint32(n-recordHeader))
+	for _, v := range vals {
+		if v == nil {
+			buf = binary.BigEndian.AppendUint32(buf, nullLength)
+			continue
+		}
+		buf = binary.BigEndian.AppendUint32(buf, uint32(len(v)))
+		if len(buf)+len(v) <= p.bufCap {
+			buf = append(buf, v...)
+			continue
+		}
+		if err := write(buf); err != nil {
+			return err
+		}
+		buf = buf[:0]
+		if err := write(v); err != nil {
+			return err
+		}
+	}
+	if err := write(buf); err != nil {
+		return err
+	}
+	p.gather = buf[:0]
+	if written != n {
+		return fmt.Errorf("internal error: a row diff record of %d bytes, expected %d", written, n)
+	}
+	p.chunks[part] = append(p.chunks[part], chunk{p.end, int64(n)})
+	p.end += int64(n)
+	p.onDisk[part] += int64(n)
 	return nil
 }
 
@@ -598,7 +664,7 @@ func (p *partitions) release() error {
 		}
 		p.bufs[i] = nil
 	}
-	p.scratch = nil
+	p.gather = nil
 	return nil
 }
 
@@ -672,10 +738,7 @@ func (p *partitions) each(i int, fn func(rec []byte) error) error {
 			return fmt.Errorf("reading back the row diff's temporary file: %w", err)
 		}
 		n := recordHeader + int(binary.BigEndian.Uint32(rec[8:]))
-		if cap(rec) < n {
-			rec = append(rec, make([]byte, n-recordHeader)...)
-		}
-		rec = rec[:n]
+		rec = slices.Grow(rec, n-len(rec))[:n]
 		if _, err := io.ReadFull(r, rec[recordHeader:]); err != nil {
 			return fmt.Errorf("reading back the row diff's temporary file: %w", err)
 		}

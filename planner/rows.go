@@ -23,10 +23,15 @@ func (r *Row) set(vals [][]byte) {
 	for _, v := range vals {
 		n += len(v)
 	}
-	if r.buf == nil || cap(r.buf) < n {
+	switch {
+	case r.buf == nil:
 		// Never nil: an empty value sliced from a nil buffer would be nil,
-		// which is NULL.
-		r.buf = make([]byte, 0, max(n*2, 16))
+		// which is NULL. A new Row (a copy) gets exactly its size.
+		r.buf = make([]byte, 0, max(n, 16))
+	case cap(r.buf) < n:
+		// Room to spare for the next rows of a reused Row, but not twice a
+		// wide row's size.
+		r.buf = make([]byte, 0, max(n+n/4, 16))
 	}
 	r.buf = r.buf[:0]
 	if cap(r.Values) < len(vals) {

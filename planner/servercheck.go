@@ -18,8 +18,13 @@ import (
 // with read-only queries: nothing is written, so plan can run them, and
 // apply runs the same queries in its transaction.
 
-// checkBatchRows is how many changes one check query carries.
+// checkBatchRows is how many changes one check query carries, at most: a
+// batch also ends at checkBatchBytes of row data, so that wide rows keep
+// the batch (in rowform and on the server) small.
 const checkBatchRows = 20000
+
+// checkBatchBytes bounds the row data of one check batch.
+const checkBatchBytes = 8 << 20
 
 // change is one spooled change as a check sees it.
 type change struct {
@@ -43,6 +48,7 @@ func (c *change) row() *Row {
 // copies that fn may keep until it returns.
 func (c *checker) batches(want func(kind ChangeKind) bool, fn func([]change) error) error {
 	var batch []change
+	size := 0
 	err := c.each(func(seq int64, kind ChangeKind, src, dst *Row) error {
 		if _, bad := c.rejected[seq]; bad || !want(kind) {
 			return nil
@@ -50,14 +56,17 @@ func (c *checker) batches(want func(kind ChangeKind) bool, fn func([]change) err
 		ch := change{seq: seq, kind: kind}
 		if src != nil {
 			ch.src = src.clone()
+			size += valuesSize(src.Values)
 		}
 		if dst != nil {
 			ch.dst = dst.clone()
+			size += valuesSize(dst.Values)
 		}
 		batch = append(batch, ch)
-		if len(batch) == checkBatchRows {
+		if len(batch) == checkBatchRows || size >= checkBatchBytes {
 			err := fn(batch)
-			batch = batch[:0]
+			clear(batch) // let the copies go
+			batch, size = batch[:0], 0
 			return err
 		}
 		return nil

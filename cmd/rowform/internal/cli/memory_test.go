@@ -1,0 +1,105 @@
+package cli
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/rowform/rowform/internal/synctest"
+)
+
+// maxWideRSS is the peak resident memory allowed to plan and apply the
+// wide rows of TestPeakRSSWideRows: the memory budgets of
+// docs/performance.md (about 120 MB in all), a few copies of the widest
+// row (10 MB) and the garbage collector's headroom, whatever the number of
+// rows.
+const maxWideRSS = 256 << 20
+
+// TestPeakRSSWideRows measures the peak RSS of the rowform binary planning
+// (and applying) syncs of wide rows — CSV rows of 100 kB and of 10 MB, and
+// 10 MB values from a PostgreSQL source — which must stay within
+// maxWideRSS: memory is bounded by bytes, not by rows. The tables have a
+// CHECK constraint, so that the plan's server checks carry the rows too.
+func TestPeakRSSWideRows(t *testing.T) {
+	bin := buildRowform(t)
+	e := synctest.New(t)
+	e.Dst(`CREATE TABLE narrow (id int PRIMARY KEY, v text CHECK (v <> ''))`)
+	e.Dst(`CREATE TABLE wide (id int PRIMARY KEY, v text CHECK (v <> ''))`)
+	e.Dst(`CREATE TABLE fromdb (id int PRIMARY KEY, v text CHECK (v <> ''))`)
+	e.Src(`CREATE TABLE big (id int, v text)`)
+	e.Src(`ALTER TABLE big ALTER v SET STORAGE EXTERNAL`)
+	e.Src(`INSERT INTO big SELECT i, repeat(md5(i::text), 327680) FROM generate_series(1, 16) i`)
+	writeCSV := func(name string, rows, width int) {
+		f, err := os.Create(filepath.Join(e.Dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := bufio.NewWriterSize(f, 1<<20)
+		fmt.Fprintln(w, "id,v")
+		chunk := strings.Repeat("abcdefghij", 1024)
+		for i := range rows {
+			fmt.Fprintf(w, "%d,", i)
+			for n := width; n > 0; n -= len(chunk) {
+				w.WriteString(chunk[:min(n, len(chunk))])
+			}
+			w.WriteString("\n")
+		}
+		if err := w.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeCSV("narrow.csv", 1500, 100<<10) // 150 MB of 100 kB rows
+	writeCSV("wide.csv", 15, 10<<20)      // 150 MB of 10 MB rows
+	sync := func(name, source, query string) string {
+		q := ""
+		if query != "" {
+			q = fmt.Sprintf("query = %q\n", query)
+		}
+		return fmt.Sprintf(`
+sync %q {
+  source      = %s
+  %s
+  destination = destination.postgres.dst
+  table       = %q
+  behavior    = "mirror"
+  key         = "id"
+}
+`, name, source, q, name)
+	}
+	e.WriteFile("main.hcl", e.Servers()+`
+source "csv" "narrow" {
+  path = "narrow.csv"
+}
+
+source "csv" "wide" {
+  path = "wide.csv"
+}
+`+sync("narrow", "source.csv.narrow", "")+sync("wide", "source.csv.wide", "")+sync("fromdb", "source.postgres.src", "SELECT id, v FROM big"))
+
+	run := func(args ...string) {
+		t.Helper()
+		cmd := exec.Command(bin, append([]string{"-chdir=" + e.Dir}, args...)...)
+		cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "TMPDIR=" + t.TempDir()}, e.Environ...)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("rowform %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		rss := cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss << 10 // kB on Linux
+		t.Logf("rowform %s: peak RSS %d MB", strings.Join(args, " "), rss>>20)
+		if rss > maxWideRSS {
+			t.Errorf("rowform %s: peak RSS %d MB, want at most %d MB", strings.Join(args, " "), rss>>20, maxWideRSS>>20)
+		}
+	}
+	for _, s := range []string{"narrow", "wide", "fromdb"} {
+		run("plan", "-sync="+s)
+	}
+	run("apply", "-auto-approve", "-sync=wide")
+}
