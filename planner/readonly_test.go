@@ -133,8 +133,13 @@ sync %q {
 	p := plan(t, cfg, planner.Options{ShowRows: 5})
 	compareSnapshots(t, "destination after plan", dstBefore, dbSnapshot(t, e.DstConn()))
 	compareSnapshots(t, "source after plan", srcBefore, dbSnapshot(t, e.SrcConn()))
+	// The only finding: the audit trigger fires for the planned writes
+	// (a warning; planning fired nothing, as the snapshots show).
+	isAuditNote := func(f planner.Finding) bool {
+		return f.Code == planner.CodeTriggers && f.Severity == planner.SeverityWarning && strings.Contains(f.Summary, `"audit"`)
+	}
 	for _, sp := range p.Syncs {
-		if len(sp.Findings) > 0 || !sp.Diffed {
+		if len(sp.Findings) != 1 || !isAuditNote(sp.Findings[0]) || !sp.Diffed {
 			t.Errorf("%s: unexpected findings (diffed=%v):\n%s", sp.Name, sp.Diffed, synctest.FindingsText(sp))
 		}
 		if sp.Counts != want[sp.Name] {
@@ -168,6 +173,9 @@ sync %q {
 		}
 		var got []string
 		for _, f := range sp.Findings {
+			if isAuditNote(f) {
+				continue
+			}
 			if f.Code != planner.CodeMissingPrivilege || !strings.Contains(f.Summary, fmt.Sprintf("role %q lacks ", role)) {
 				t.Errorf("%s: unexpected finding %s: %s", sp.Name, f.Code, f.Summary)
 				continue
