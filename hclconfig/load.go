@@ -9,6 +9,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclparse"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 )
 
@@ -203,10 +204,16 @@ func (l *loader) load() {
 			l.errorf(nil, "Cannot read a configuration file", "%s: %s", name, unwrapPathError(err))
 			continue
 		}
+		toks, _ := hclsyntax.LexConfig(src, name, hcl.InitialPos)
 		// Literal passwords are secrets before they are evaluated (or when
 		// they cannot be): a diagnostic's snippet may show their line.
-		for _, lit := range LiteralSecrets(src) {
+		for _, lit := range literalSecrets(toks) {
 			l.secret(lit)
+		}
+		// A file nested too deeply would crash the parser.
+		if d := checkNesting(toks); d.HasErrors() {
+			l.addDiags(d)
+			continue
 		}
 		f, diags := l.parser.ParseHCL(src, name)
 		l.addDiags(diags)

@@ -18,6 +18,10 @@ var secretAttributes = map[string]bool{"password": true, "private_key": true, "p
 // are masked in it like every other secret.
 func LiteralSecrets(src []byte) []string {
 	toks, _ := hclsyntax.LexConfig(src, "", hcl.InitialPos)
+	return literalSecrets(toks)
+}
+
+func literalSecrets(toks hclsyntax.Tokens) []string {
 	type block struct {
 		variable, sensitive bool
 		defaults            []string

@@ -170,6 +170,13 @@ func (l *loader) readVarFile(p *hclparse.Parser, path string) {
 		l.errorf(nil, "Cannot read variables file", "The -var-file %s cannot be read: %s.", path, unwrapPathError(err))
 		return
 	}
+	if d := CheckNesting(src, path, hcl.InitialPos); d.HasErrors() {
+		for _, diag := range d {
+			diag.Subject = nil // a variables file is never shown: it may hold secrets
+		}
+		l.addDiags(d)
+		return
+	}
 	f, diags := p.ParseHCL(src, path)
 	l.addDiags(diags)
 	if f == nil {
@@ -208,6 +215,10 @@ func (l *loader) readVarFile(p *hclparse.Parser, path string) {
 func (l *loader) setRaw(d *varDecl, raw, source string) {
 	if d.typ == cty.String || d.typ == cty.DynamicPseudoType {
 		l.setValue(d, cty.StringVal(raw), source, nil)
+		return
+	}
+	if CheckNesting([]byte(raw), "<value for var."+d.name+">", hcl.InitialPos).HasErrors() {
+		l.errorf(nil, "Invalid value for variable", "The value for variable %q from the %s nests more than %d levels deep.", d.name, source, MaxNestingDepth)
 		return
 	}
 	expr, diags := hclsyntax.ParseExpression([]byte(raw), "<value for var."+d.name+">", hcl.Pos{Line: 1, Column: 1, Byte: 0})

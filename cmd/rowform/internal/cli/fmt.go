@@ -97,6 +97,10 @@ func runFmt(_ context.Context, inv *invocation, f *fmtFlags) int {
 			continue
 		}
 		secrets.Add(hclconfig.LiteralSecrets(src)...)
+		if d := hclconfig.CheckNesting(src, t.display, hcl.InitialPos); d.HasErrors() {
+			diags = append(diags, d...)
+			continue
+		}
 		parsed, d := hclsyntax.ParseConfig(src, t.display, hcl.InitialPos)
 		if parsed != nil {
 			files[t.display] = parsed

@@ -1,0 +1,88 @@
+package hclconfig
+
+import (
+	"fmt"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+)
+
+// MaxNestingDepth is how deeply a configuration file (or a variable's value)
+// may nest. The HCL parser, the evaluator and the formatter recurse once
+// per level, so a file nested much deeper (a few hundred kB can nest 100,000
+// levels) would exhaust the stack and crash; CheckNesting refuses it first.
+// Real configurations nest a handful of levels.
+//
+// Each of these counts a level: a block, a pair of brackets, braces or
+// parentheses, a quoted string or heredoc, a template interpolation or
+// directive (${...}, %{...}), an %{if} or %{for} until its end, and each
+// operator chained within one expression (a + b + c is two levels, as the
+// parser nests it; -x and a ? b : c one each).
+const MaxNestingDepth = 256
+
+// CheckNesting reports a file (or an expression) that nests deeper than
+// MaxNestingDepth, at the token where it does, so that it is never parsed.
+// It reads tokens only: the lexer does not recurse.
+func CheckNesting(src []byte, filename string, start hcl.Pos) hcl.Diagnostics {
+	toks, _ := hclsyntax.LexConfig(src, filename, start)
+	return checkNesting(toks)
+}
+
+func checkNesting(toks hclsyntax.Tokens) hcl.Diagnostics {
+	// ops[i] counts the operators chained in the current expression of
+	// nesting level i (since the last comma or line break at that level).
+	ops := []int{0}
+	depth := 0 // len(ops)-1 + every ops[i] + open template directives
+	directives := 0
+	tooDeep := func(t hclsyntax.Token) hcl.Diagnostics {
+		rng := t.Range
+		return hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "Nested too deeply",
+			Detail: fmt.Sprintf("This nests more than %d levels deep: blocks, brackets, braces, parentheses, strings, templates and operators chained in one expression each count a level. rowform stops reading the file here; simplify the expression or split it into locals.",
+				MaxNestingDepth),
+			Subject: &rng,
+		}}
+	}
+	for i, t := range toks {
+		switch t.Type {
+		case hclsyntax.TokenOBrace, hclsyntax.TokenOBrack, hclsyntax.TokenOParen,
+			hclsyntax.TokenOQuote, hclsyntax.TokenOHeredoc,
+			hclsyntax.TokenTemplateInterp, hclsyntax.TokenTemplateControl:
+			ops = append(ops, 0)
+			depth++
+			if t.Type == hclsyntax.TokenTemplateControl && i+1 < len(toks) && toks[i+1].Type == hclsyntax.TokenIdent {
+				switch string(toks[i+1].Bytes) {
+				case "if", "for":
+					directives++
+					depth++
+				case "endif", "endfor":
+					if directives > 0 {
+						directives--
+						depth--
+					}
+				}
+			}
+		case hclsyntax.TokenCBrace, hclsyntax.TokenCBrack, hclsyntax.TokenCParen,
+			hclsyntax.TokenCQuote, hclsyntax.TokenCHeredoc, hclsyntax.TokenTemplateSeqEnd:
+			if len(ops) > 1 {
+				depth -= 1 + ops[len(ops)-1]
+				ops = ops[:len(ops)-1]
+			}
+		case hclsyntax.TokenComma, hclsyntax.TokenNewline:
+			depth -= ops[len(ops)-1]
+			ops[len(ops)-1] = 0
+		case hclsyntax.TokenPlus, hclsyntax.TokenMinus, hclsyntax.TokenStar, hclsyntax.TokenSlash,
+			hclsyntax.TokenPercent, hclsyntax.TokenBang, hclsyntax.TokenAnd, hclsyntax.TokenOr,
+			hclsyntax.TokenEqualOp, hclsyntax.TokenNotEqual, hclsyntax.TokenLessThan,
+			hclsyntax.TokenLessThanEq, hclsyntax.TokenGreaterThan, hclsyntax.TokenGreaterThanEq,
+			hclsyntax.TokenQuestion:
+			ops[len(ops)-1]++
+			depth++
+		}
+		if depth > MaxNestingDepth {
+			return tooDeep(t)
+		}
+	}
+	return nil
+}
