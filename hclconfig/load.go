@@ -339,17 +339,22 @@ func (l *loader) evalContext() *hcl.EvalContext {
 }
 
 func (l *loader) baseContext(locals map[string]cty.Value) *hcl.EvalContext {
-	vars := map[string]cty.Value{}
-	for name, d := range l.varDecls {
-		vars[name] = d.value
-	}
 	return &hcl.EvalContext{
 		Variables: map[string]cty.Value{
-			"var":   cty.ObjectVal(vars),
+			"var":   l.varsObject(),
 			"local": cty.ObjectVal(locals),
 		},
 		Functions: Functions(l.dir, l.lookupEnv, l.in.AllowUnset),
 	}
+}
+
+// varsObject is the value of var: every variable's final value.
+func (l *loader) varsObject() cty.Value {
+	vars := map[string]cty.Value{}
+	for name, d := range l.varDecls {
+		vars[name] = d.value
+	}
+	return cty.ObjectVal(vars)
 }
 
 // sortDiagnostics orders diagnostics by file and position, those without a

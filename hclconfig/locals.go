@@ -33,9 +33,39 @@ func (l *loader) evalLocals() {
 	state := map[string]int{} // 0 new, 1 visiting, 2 done
 	var stack []string
 	names := slices.Sorted(maps.Keys(l.localDecls))
+	// Each local is evaluated in a context of its own holding only the
+	// locals it refers to, so that loading n locals costs their references,
+	// not n contexts of up to n values each. The variables and functions
+	// are the same for all.
+	vars, funcs := l.varsObject(), Functions(l.dir, l.lookupEnv, l.in.AllowUnset)
+	contextFor := func(a *hcl.Attribute) *hcl.EvalContext {
+		refs := map[string]cty.Value{}
+		for _, t := range a.Expr.Variables() {
+			if t.RootName() != "local" {
+				continue
+			}
+			if dep := attrName(t); dep != "" {
+				if v, ok := values[dep]; ok {
+					refs[dep] = v
+				}
+			}
+		}
+		return &hcl.EvalContext{
+			Variables: map[string]cty.Value{"var": vars, "local": cty.ObjectVal(refs)},
+			Functions: funcs,
+		}
+	}
 
-	var visit func(name string)
-	visit = func(name string) {
+	// A depth-first walk with an explicit stack: a chain of 100,000 locals
+	// each referring to the next must not recurse 100,000 deep (the
+	// garbage collector would scan that stack again and again).
+	type frame struct {
+		name string
+		deps []string
+		next int
+	}
+	var frames []frame
+	enter := func(name string) {
 		a := l.localDecls[name]
 		switch state[name] {
 		case 2:
@@ -53,14 +83,19 @@ func (l *loader) evalLocals() {
 		}
 		state[name] = 1
 		stack = append(stack, name)
+		var deps []string
 		for _, t := range a.Expr.Variables() {
 			if t.RootName() != "local" {
 				continue
 			}
 			if dep := attrName(t); dep != "" && l.localDecls[dep] != nil {
-				visit(dep)
+				deps = append(deps, dep)
 			}
 		}
+		frames = append(frames, frame{name: name, deps: deps})
+	}
+	finish := func(name string) {
+		a := l.localDecls[name]
 		stack = stack[:len(stack)-1]
 		if state[name] == 2 { // reported as part of a cycle while visiting deps
 			return
@@ -70,8 +105,7 @@ func (l *loader) evalLocals() {
 			values[name] = cty.DynamicVal
 			return
 		}
-		ctx := l.baseContext(values)
-		v, diags := a.Expr.Value(ctx)
+		v, diags := a.Expr.Value(contextFor(a))
 		l.addDiags(diags)
 		if diags.HasErrors() {
 			v = cty.DynamicVal
@@ -79,7 +113,19 @@ func (l *loader) evalLocals() {
 		values[name] = v
 	}
 	for _, n := range names {
-		visit(n)
+		enter(n)
+		for len(frames) > 0 {
+			f := &frames[len(frames)-1]
+			if f.next < len(f.deps) {
+				dep := f.deps[f.next]
+				f.next++
+				enter(dep)
+				continue
+			}
+			name := f.name
+			frames = frames[:len(frames)-1]
+			finish(name)
+		}
 	}
 	l.ctx = l.baseContext(values)
 }

@@ -1,0 +1,5 @@
+//go:build !race
+
+package hclconfig
+
+const raceDetector = false
