@@ -51,6 +51,11 @@ type Options struct {
 	// ShowRows is, for PlanAndApply, how many example rows per change
 	// type each sync's plan keeps (planner.Options.ShowRows).
 	ShowRows int
+	// Version is rowform's version, recorded with each run in the
+	// destination's history (history.go).
+	Version string
+	// configDigest is the configuration's digest, for the history.
+	configDigest string
 }
 
 // Status is the outcome of one sync.
@@ -113,15 +118,21 @@ var ErrStale = errors.New("plan is stale")
 func Apply(ctx context.Context, cfg *hclconfig.Config, p *planner.Plan, opts Options) *Result {
 	jobs := make([]syncJob, len(p.Syncs))
 	for i, sp := range p.Syncs {
-		jobs[i] = syncJob{name: sp.Name, table: sp.Table}
+		jobs[i] = syncJob{name: sp.Name, table: sp.Table, planDigest: sp.ChangeDigest, undoOf: undoOf(sp)}
 	}
+	opts.configDigest = cfg.Digest
 	return runSyncs(ctx, cfg, jobs, opts, func(ctx context.Context, connector *pgconnect.Connector, i int, s *hclconfig.Sync, r *SyncResult) {
 		applySync(ctx, connector, s, p.Syncs[i], opts, r)
 	})
 }
 
-// syncJob is one sync an apply runs.
-type syncJob struct{ name, table string }
+// syncJob is one sync an apply runs: its plan's change digest and the run
+// it undoes (0: none) are for the history.
+type syncJob struct {
+	name, table string
+	planDigest  string
+	undoOf      int64
+}
 
 // runSyncs runs run for each job, which records the outcome in r: in
 // depends_on order, independent syncs in parallel, each once it holds a
@@ -193,6 +204,7 @@ func runSyncs(ctx context.Context, cfg *hclconfig.Config, jobs []syncJob, opts O
 			start := time.Now()
 			run(ctx, connector, i, s, r)
 			r.Duration = time.Since(start)
+			recordFailure(ctx, connector, cfg, s, j, r, start, opts)
 		}()
 	}
 	wg.Wait()
@@ -339,6 +351,9 @@ func (m *merge) write(ctx context.Context, connector *pgconnect.Connector, s *hc
 			return nil, lostConnection(connector, s, err)
 		}
 	}
+	if err := m.finishHistory(ctx, res.Counts, res.Digest, false); err != nil {
+		return nil, lostConnection(connector, s, err)
+	}
 	if err := commit(ctx, m.conn); err != nil {
 		return nil, err
 	}
@@ -375,6 +390,9 @@ func attemptSync(ctx context.Context, connector *pgconnect.Connector, s *hclconf
 		}
 	}
 
+	if err := ensureHistory(ctx, dst, s, opts); err != nil {
+		return nil, lostConnection(connector, s, err)
+	}
 	committed := false
 	defer func() {
 		if !committed {
@@ -393,10 +411,14 @@ func attemptSync(ctx context.Context, connector *pgconnect.Connector, s *hclconf
 		return nil, fmt.Errorf("%w: %s", ErrStale, describeFindings(findings))
 	}
 	m := newMerge(prep, dst, progress)
+	m.history = newRecorder(s, prep, dst, opts, 0)
 	if s.Source.Type == hclconfig.SourcePostgres && sp.DestinationRows == 0 &&
 		sp.Counts == (planner.Counts{Insert: sp.Counts.Insert}) && sp.Counts.Insert > 0 && m.directInsert() && !prep.NeedsServerChecks() {
 		counts, err := m.load(ctx, prep, src, sp)
 		if err != nil {
+			return nil, lostConnection(connector, s, err)
+		}
+		if err := m.finishHistory(ctx, counts, sp.ChangeDigest, true); err != nil {
 			return nil, lostConnection(connector, s, err)
 		}
 		if err := commit(ctx, dst); err != nil {
@@ -592,6 +614,9 @@ type merge struct {
 	watchRewrites bool
 	// sourceLine finds the CSV line of a key (as text), 0 when unknown.
 	sourceLine func(key []string) int
+	// history records the writes in the destination's history; nil when
+	// it keeps none (history.go).
+	history *recorder
 }
 
 func (m *merge) run(ctx context.Context, sink *stagingSink, want planner.Counts) error {
@@ -603,6 +628,9 @@ func (m *merge) run(ctx context.Context, sink *stagingSink, want planner.Counts)
 		for i := 0; i < m.nkey; i++ {
 			isNull = append(isNull, pgx.Identifier{m.cols[i].Name}.Sanitize()+" IS NULL")
 		}
+		if err := m.recordNullKeyDeletes(ctx); err != nil {
+			return err
+		}
 		m.progress("deleting", n)
 		sql := fmt.Sprintf("DELETE FROM %s WHERE %s", t, strings.Join(isNull, " OR "))
 		if err := m.exec(ctx, sql, "delete", n); err != nil {
@@ -611,6 +639,9 @@ func (m *merge) run(ctx context.Context, sink *stagingSink, want planner.Counts)
 	}
 	if staged := want.Delete - sink.nullKeyDeletes; staged > 0 {
 		if err := m.stage(ctx, "rowform_delete", sink.dels, m.cols[:m.nkey]); err != nil {
+			return err
+		}
+		if err := m.record(ctx, planner.ChangeDelete, "rowform_delete"); err != nil {
 			return err
 		}
 		m.progress("deleting", staged)
@@ -623,6 +654,9 @@ func (m *merge) run(ctx context.Context, sink *stagingSink, want planner.Counts)
 	}
 	if want.Update > 0 {
 		if err := m.stage(ctx, "rowform_update", sink.updates, m.cols); err != nil {
+			return err
+		}
+		if err := m.record(ctx, planner.ChangeUpdate, "rowform_update"); err != nil {
 			return err
 		}
 		m.progress("updating", want.Update)
@@ -642,6 +676,9 @@ func (m *merge) run(ctx context.Context, sink *stagingSink, want planner.Counts)
 		// values are already in the columns' types, and COPY runs the same
 		// defaults, constraints and triggers as INSERT. An initial load is
 		// then one COPY, like a plain load.
+		if err := m.recordDirectInserts(ctx, sink); err != nil {
+			return err
+		}
 		r, err := sink.inserts.reader()
 		if err != nil {
 			return err
@@ -672,6 +709,9 @@ func (m *merge) run(ctx context.Context, sink *stagingSink, want planner.Counts)
 	}
 	if want.Insert > 0 {
 		if err := m.stage(ctx, "rowform_insert", sink.inserts, m.cols); err != nil {
+			return err
+		}
+		if err := m.record(ctx, planner.ChangeInsert, "rowform_insert"); err != nil {
 			return err
 		}
 		m.progress("inserting", want.Insert)

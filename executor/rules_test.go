@@ -607,6 +607,7 @@ func TestRulesForeignKeyUnreadable(t *testing.T) {
 	role := e.WithDestinationRole()
 	e.Dst(`GRANT USAGE ON SCHEMA public TO ` + quoteIdent(role))
 	e.Dst(`GRANT SELECT, INSERT, UPDATE, DELETE ON orders TO ` + quoteIdent(role))
+	e.GrantHistory(role)
 	e.Src(`CREATE TABLE orders (id int, customer_id int)`)
 	e.Src(`INSERT INTO orders VALUES (1, 1), (2, 5)`)
 	cfg := e.Config(ruleSync("orders", "orders", "SELECT id, customer_id FROM orders", "update_or_create", "skip"))

@@ -45,6 +45,7 @@ func PlanAndApply(ctx context.Context, cfg *hclconfig.Config, only []string, opt
 	for i, s := range syncs {
 		jobs[i] = syncJob{name: s.Name, table: s.Table.String()}
 	}
+	opts.configDigest = cfg.Digest
 	plans := make([]*planner.SyncPlan, len(syncs))
 	res := runSyncs(ctx, cfg, jobs, opts, func(ctx context.Context, connector *pgconnect.Connector, i int, s *hclconfig.Sync, r *SyncResult) {
 		plans[i] = planAndApplySync(ctx, connector, s, opts, r)
@@ -142,6 +143,10 @@ func attemptPlanned(ctx context.Context, connector *pgconnect.Connector, s *hclc
 		}
 	}
 
+	if err := ensureHistory(ctx, dst, s, opts); err != nil {
+		connectionFailed(err)
+		return nil, planned(), err
+	}
 	committed := false
 	defer func() {
 		if !committed {
@@ -164,6 +169,7 @@ func attemptPlanned(ctx context.Context, connector *pgconnect.Connector, s *hclc
 		return nil, planned(), &refusedError{sp.Findings}
 	}
 	m := newMerge(prep, dst, progress)
+	m.history = newRecorder(s, prep, dst, opts, 0)
 	sink, err := newStagingSink(len(m.cols), m.nkey)
 	if err != nil {
 		return nil, nil, err

@@ -152,6 +152,8 @@ type Server struct {
 	SSLRootCert string
 	// SSHTunnel is nil when the server is reached directly.
 	SSHTunnel *SSHTunnel
+	// History is how a destination records its applies; nil for a source.
+	History   *History
 	DeclRange hcl.Range `json:"-"`
 }
 

@@ -80,8 +80,11 @@ func (l *loader) decodeServer(b *hcl.Block, kind string) *Server {
 		Kind: kind, Type: b.Labels[0], Name: b.Labels[1],
 		Port: DefaultPort, MaxConnections: DefaultMaxConnections, DeclRange: b.DefRange,
 	}
-	content, diags := b.Body.Content(serverSchema)
+	content, diags := b.Body.Content(serverSchemaOf(kind))
 	l.addDiags(diags)
+	if kind == "destination" {
+		s.History = l.decodeHistory(content)
+	}
 	s.Host, _ = l.str(content, "host")
 	s.Database, _ = l.str(content, "database")
 	s.User, _ = l.str(content, "user")

@@ -407,8 +407,13 @@ func TestPrivilegeFindings(t *testing.T) {
 	if f := findingWith(mirror, planner.CodeMissingPrivilege, "lacks TEMPORARY"); f == nil {
 		t.Errorf("mirror: no missing_privilege finding for TEMPORARY:\n%s", synctest.FindingsText(mirror))
 	}
-	if got := codes(mirror); len(got) != 4 {
-		t.Errorf("mirror: %d findings, want exactly INSERT, UPDATE, DELETE and TEMPORARY:\n%s", len(got), synctest.FindingsText(mirror))
+	if f := findingWith(mirror, planner.CodeMissingPrivilege, fmt.Sprintf("role %q cannot create the history schema", role)); f == nil {
+		t.Errorf("mirror: no missing_privilege finding for the history schema:\n%s", synctest.FindingsText(mirror))
+	} else if want := fmt.Sprintf(`CREATE SCHEMA IF NOT EXISTS "rowform" AUTHORIZATION %q;`, role); f.Fix != want {
+		t.Errorf("mirror: the history's fix is %q, want %q", f.Fix, want)
+	}
+	if got := codes(mirror); len(got) != 5 {
+		t.Errorf("mirror: %d findings, want exactly INSERT, UPDATE, DELETE, TEMPORARY and the history schema:\n%s", len(got), synctest.FindingsText(mirror))
 	}
 	if !mirror.Diffed || mirror.Counts != (planner.Counts{Insert: 2, Update: 1, Delete: 1, Unchanged: 2}) {
 		t.Errorf("mirror: with SELECT the counts must still be exact: diffed=%v %+v", mirror.Diffed, mirror.Counts)
@@ -426,8 +431,8 @@ func TestPrivilegeFindings(t *testing.T) {
 			t.Errorf("columns: a granted privilege is reported missing: %s (fix %s)", g.Summary, g.Fix)
 		}
 	}
-	if got := codes(cols); len(got) != 2 { // UPDATE (b) and TEMPORARY
-		t.Errorf("columns: %d findings, want UPDATE on b and TEMPORARY:\n%s", len(got), synctest.FindingsText(cols))
+	if got := codes(cols); len(got) != 3 { // UPDATE (b), TEMPORARY and the history schema
+		t.Errorf("columns: %d findings, want UPDATE on b, TEMPORARY and the history schema:\n%s", len(got), synctest.FindingsText(cols))
 	}
 
 	schema := syncNamed(t, p, "schema")

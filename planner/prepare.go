@@ -274,6 +274,9 @@ func prepare(ctx context.Context, s *hclconfig.Sync, dst, src *pgx.Conn, showFin
 			Detail:  privilegeWhy(m, s.Behavior),
 			Fix:     m.Fix})
 	}
+	for _, f := range historyFindings(ctx, s, dst, role) {
+		add(f)
+	}
 	if blocked || len(cols) != len(ordered) {
 		return nil
 	}

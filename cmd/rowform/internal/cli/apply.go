@@ -181,7 +181,7 @@ func runApply(ctx context.Context, inv *invocation, f *applyFlags) int {
 		}
 	}
 	show, done := inv.statusLine(!jsonOut)
-	opts := executor.Options{LockTimeout: f.lockTimeout, StatementTimeout: f.statementTimeout, Environ: inv.environ}
+	opts := executor.Options{LockTimeout: f.lockTimeout, StatementTimeout: f.statementTimeout, Environ: inv.environ, Version: Version}
 	if show != nil {
 		opts.Progress = func(sync, phase string, rows int64) {
 			if rows < 0 {

@@ -931,11 +931,12 @@ func TestGrantsScriptPerBehavior(t *testing.T) {
 		"mirror":           {"SELECT", "INSERT", "UPDATE", "DELETE"},
 	}
 	const seqGrant = "GRANT USAGE ON SEQUENCE app.users_row_id_seq TO rowform;"
+	const historySchema = "CREATE SCHEMA IF NOT EXISTS rowform AUTHORIZATION rowform;"
 	const columnGrant = "GRANT SELECT (id, email), INSERT (id, email), UPDATE (email) ON app.users TO rowform;"
 	tableGrant := func(b string) string {
 		return fmt.Sprintf("GRANT %s ON app.users TO rowform;", strings.Join(tablePrivs[b], ", "))
 	}
-	for _, stmt := range append(append([]string{seqGrant, columnGrant}, common...),
+	for _, stmt := range append(append([]string{seqGrant, columnGrant, historySchema}, common...),
 		tableGrant("update_or_create"), tableGrant("update_only"), tableGrant("append"), tableGrant("mirror")) {
 		if !strings.Contains(docs, stmt) {
 			t.Errorf("docs/connections.md does not have the statement %q", stmt)
@@ -1032,6 +1033,7 @@ sync "users" {
 			if inserts {
 				grants = append(grants, grant{seqGrant, "USAGE on the sequence"})
 			}
+			grants = append(grants, grant{historySchema, "history"})
 			exec("crm", "TRUNCATE app.users; INSERT INTO app.users (id, email) VALUES (1, 'old'), (9, 'gone')")
 			exec("crm", fmt.Sprintf("CREATE ROLE rowform LOGIN PASSWORD '%s'", rolePassword))
 			defer exec("crm", "DROP OWNED BY rowform; DROP ROLE rowform")
@@ -1046,6 +1048,9 @@ sync "users" {
 					continue
 				}
 				revoke := strings.Replace(strings.Replace(g.give, "GRANT ", "REVOKE ", 1), " TO rowform", " FROM rowform", 1)
+				if g.what == "history" {
+					revoke = "DROP SCHEMA rowform CASCADE"
+				}
 				exec("crm", revoke)
 				r := run("plan")
 				if r.code != exitError || !(strings.Contains(r.stdout, "missing_privilege") || strings.Contains(r.stdout, "permission denied for database")) {

@@ -50,7 +50,7 @@ func (inv *invocation) applyUnattended(ctx context.Context, cfg *hclconfig.Confi
 	show, clearStatus := inv.statusLine(!jsonOut)
 	// mu keeps the status line off the lines of a plan block.
 	var mu sync.Mutex
-	opts := executor.Options{LockTimeout: f.lockTimeout, StatementTimeout: f.statementTimeout, Environ: inv.environ, ShowRows: f.showRows}
+	opts := executor.Options{LockTimeout: f.lockTimeout, StatementTimeout: f.statementTimeout, Environ: inv.environ, ShowRows: f.showRows, Version: Version}
 	if show != nil {
 		opts.Progress = func(sync, phase string, rows int64) {
 			mu.Lock()

@@ -1,0 +1,336 @@
+package executor_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/rowform/rowform/executor"
+	"github.com/rowform/rowform/hclconfig"
+	"github.com/rowform/rowform/internal/synctest"
+	"github.com/rowform/rowform/planner"
+)
+
+// The run history (history.go, docs/history.md).
+
+// historyConfig writes main.hcl with the test's servers, dstAttrs added to
+// the destination block, and body, and loads it.
+func historyConfig(t *testing.T, e *synctest.Env, dstAttrs, body string) *hclconfig.Config {
+	t.Helper()
+	servers := strings.Replace(e.Servers(), "max_connections = 2\n", "max_connections = 2\n"+dstAttrs+"\n", 1)
+	e.WriteFile("main.hcl", servers+body)
+	cfg, diags := hclconfig.Load(e.Dir, hclconfig.Inputs{Environ: e.Environ})
+	if diags.HasErrors() {
+		t.Fatalf("configuration does not load: %s", diags.Error())
+	}
+	return cfg
+}
+
+// accountsFixture is the table of the history and undo tests: a composite
+// key, NULLs, jsonb, numeric scales, arrays, timestamps, a sensitive
+// column and an unmapped one. The mirror inserts 3 rows (eu 10..12),
+// updates 4 (eu 2: name, eu 3: balance 1.5 -> 2.250, eu 4: meta to NULL,
+// us 1: several columns), deletes 3 (eu 7, us 8, us 9) and leaves 2
+// alone.
+const accountsSrc = `
+CREATE TABLE accounts (region text, id int, name text, balance numeric, meta jsonb, tags text[], seen timestamptz, secret text);
+INSERT INTO accounts VALUES
+  ('eu', 1, 'Ada',   10.5,  '{"a": 1}', '{x,y}', '2024-01-01 10:00+00', 's1'),
+  ('eu', 2, 'Bob2',  20,    NULL,       NULL,    NULL,                  's2'),
+  ('eu', 3, 'Cy',    2.25,  '{"b": [1, 2.50]}', '{}', '2024-02-02 00:00:00.123456+00', 's3'),
+  ('eu', 4, 'Di',    0,     NULL,       '{"a b",NULL}', NULL,           NULL),
+  ('us', 1, 'Ed!',   -1.001, '{"c": null}', '{z}', '1999-12-31 23:59:59+00', 'new secret'),
+  ('us', 2, NULL,    NULL,  NULL,       NULL,    NULL,                  NULL),
+  ('eu', 10, 'New1', 1.1,  '[]',       '{}',    '2024-03-03 03:03+00',  's10'),
+  ('eu', 11, 'New2', NULL, '"str"',    NULL,    NULL,                  NULL),
+  ('eu', 12, 'New3', 100,  '{"deep": {"x": [true, false]}}', '{q}', NULL, 's12');
+`
+
+const accountsDst = `
+CREATE TABLE accounts (region text, id int, name text, balance numeric(12,3), meta jsonb, tags text[], seen timestamptz,
+  secret text, note text DEFAULT 'default note', PRIMARY KEY (region, id));
+INSERT INTO accounts VALUES
+  ('eu', 1, 'Ada',   10.5,  '{"a": 1}', '{x,y}', '2024-01-01 10:00+00', 's1', 'n1'),
+  ('eu', 2, 'Bob',   20,    NULL,       NULL,    NULL,                  's2', 'n2'),
+  ('eu', 3, 'Cy',    1.5,   '{"b": [1, 2.50]}', '{}', '2024-02-02 00:00:00.123456+00', 's3', NULL),
+  ('eu', 4, 'Di',    0,     '{"gone": 1}', '{"a b",NULL}', NULL,         NULL, 'n4'),
+  ('us', 1, 'Ed',    -1,    '{"c": 1}', '{y}',   '2000-01-01 00:00+00', 'old secret', 'n5'),
+  ('us', 2, NULL,    NULL,  NULL,       NULL,    NULL,                  NULL, NULL),
+  ('eu', 7, 'Gone',  7.125, '{"z": 0}', '{a}',   '2023-07-07 07:07+00', 's7', 'note 7'),
+  ('us', 8, NULL,    NULL,  NULL,       NULL,    NULL,                  NULL, 'note 8'),
+  ('us', 9, 'Nine',  9,     '[9]',      '{}',    NULL,                  's9', NULL);
+`
+
+const accountsSync = `
+sync "accounts" {
+  source            = source.postgres.src
+  query             = "SELECT region, id, name, balance, meta, tags, seen, secret FROM accounts"
+  destination       = destination.postgres.dst
+  table             = "accounts"
+  behavior          = "mirror"
+  key               = ["region", "id"]
+  sensitive_columns = ["secret"]
+}
+`
+
+var accountsCounts = planner.Counts{Insert: 3, Update: 4, Delete: 3, Unchanged: 2}
+
+// accountsEnv sets up the accounts tables; dstAttrs go into the
+// destination block.
+func accountsEnv(t *testing.T, dstAttrs string) (*synctest.Env, *hclconfig.Config) {
+	t.Helper()
+	e := synctest.New(t)
+	e.Src(accountsSrc)
+	e.Dst(accountsDst)
+	e.Environ = append(e.Environ, "ROWFORM_ACTOR=tester")
+	return e, historyConfig(t, e, dstAttrs, accountsSync)
+}
+
+// runRow is one row of rowform.runs as text.
+func runsOf(t *testing.T, e *synctest.Env, schema string) []string {
+	t.Helper()
+	return e.DstQuery(fmt.Sprintf(`SELECT concat_ws(' | ', id, sync, table_name, destination, status, inserted, updated, deleted, rejected,
+  actor, rowform_version, coalesce(undo_of::text, '-'), key_count, columns::text, coalesce(error, '-'), finished_at >= started_at)
+FROM %s.runs ORDER BY id`, schema))
+}
+
+// TestHistoryRecordsEachApply: an apply records its run, in its
+// transaction, with what undoing it needs: the whole row before for
+// deletes (unmapped columns too), the changed columns before for updates,
+// the keys for inserts. Both applies (of a plan file and unattended) do.
+func TestHistoryRecordsEachApply(t *testing.T) {
+	e, cfg := accountsEnv(t, "")
+	p := applyable(t, cfg)
+	if got := p.Syncs[0].Counts; got != accountsCounts {
+		t.Fatalf("planned %+v, want %+v", got, accountsCounts)
+	}
+	requireApplied(t, apply(t, cfg, p, executor.Options{Environ: e.Environ, Version: "v9.9.9"}))
+
+	runs := runsOf(t, e, "rowform")
+	want := "1 | accounts | public.accounts | postgres.dst | applied | 3 | 4 | 3 | 0 | tester | v9.9.9 | - | 2 | {region,id,name,balance,meta,tags,seen,secret} | - | t"
+	if len(runs) != 1 || runs[0] != want {
+		t.Fatalf("runs:\n  %s\nwant\n  %s", strings.Join(runs, "\n  "), want)
+	}
+	digests := e.DstQuery(`SELECT plan_digest || ' ' || config_digest FROM rowform.runs`)
+	if digests[0] != p.Syncs[0].ChangeDigest+" "+cfg.Digest {
+		t.Errorf("digests %q, want the plan's %s and the configuration's %s", digests[0], p.Syncs[0].ChangeDigest, cfg.Digest)
+	}
+	rows := e.DstQuery(`SELECT concat_ws(' | ', kind, key::text, coalesce(changed::text, '-'), coalesce(before::text, '-'), after_hash IS NOT NULL)
+FROM rowform.run_rows WHERE run_id = 1 ORDER BY kind, key`)
+	wantRows := []string{
+		`+ | {eu,10} | - | - | t`,
+		`+ | {eu,11} | - | - | t`,
+		`+ | {eu,12} | - | - | t`,
+		`- | {eu,7} | - | {eu,7,Gone,7.125,"{\"z\": 0}","{a}","2023-07-07 07:07:00+00",s7,"note 7"} | f`,
+		`- | {us,8} | - | {us,8,NULL,NULL,NULL,NULL,NULL,NULL,"note 8"} | f`,
+		`- | {us,9} | - | {us,9,Nine,9.000,[9],"{}",NULL,s9,NULL} | f`,
+		`~ | {eu,2} | {3} | {NULL,NULL,Bob,NULL,NULL,NULL,NULL,NULL} | t`,
+		`~ | {eu,3} | {4} | {NULL,NULL,NULL,1.500,NULL,NULL,NULL,NULL} | t`,
+		`~ | {eu,4} | {5} | {NULL,NULL,NULL,NULL,"{\"gone\": 1}",NULL,NULL,NULL} | t`,
+		`~ | {us,1} | {3,4,5,6,7,8} | {NULL,NULL,Ed,-1.000,"{\"c\": 1}","{y}","2000-01-01 00:00:00+00","old secret"} | t`,
+	}
+	if strings.Join(rows, "\n") != strings.Join(wantRows, "\n") {
+		t.Errorf("run_rows:\n  %s\nwant\n  %s", strings.Join(rows, "\n  "), strings.Join(wantRows, "\n  "))
+	}
+
+	// The unattended apply records its run too.
+	e.Src(`UPDATE accounts SET name = 'Ada L' WHERE id = 1 AND region = 'eu'`)
+	_, res, _ := planAndApply(t, cfg, executor.Options{Environ: e.Environ})
+	requireApplied(t, res)
+	runs = runsOf(t, e, "rowform")
+	if len(runs) != 2 || !strings.HasPrefix(runs[1], "2 | accounts | public.accounts | postgres.dst | applied | 0 | 1 | 0 | 0 | tester") {
+		t.Fatalf("runs after the unattended apply:\n  %s", strings.Join(runs, "\n  "))
+	}
+	if got := e.DstQuery(`SELECT count(*) FROM rowform.run_rows WHERE run_id = 2`)[0]; got != "1" {
+		t.Errorf("the unattended apply recorded %s rows, want 1", got)
+	}
+	// An apply with nothing to write records nothing.
+	_, res, _ = planAndApply(t, cfg, executor.Options{Environ: e.Environ})
+	requireApplied(t, res)
+	if runs = runsOf(t, e, "rowform"); len(runs) != 2 {
+		t.Errorf("an apply without changes recorded a run:\n  %s", strings.Join(runs, "\n  "))
+	}
+	if got := e.DstQuery(`SELECT max(version) FROM rowform.layout`)[0]; got != "1" {
+		t.Errorf("layout version %s", got)
+	}
+}
+
+// TestHistoryInitialLoad: the initial load (straight into one COPY)
+// records the keys of every row it inserted.
+func TestHistoryInitialLoad(t *testing.T) {
+	e := synctest.New(t)
+	e.Src(`CREATE TABLE items (id bigint, name text)`)
+	e.Src(`INSERT INTO items SELECT g, 'item ' || g FROM generate_series(1, 500) g`)
+	e.Dst(`CREATE TABLE items (id bigint PRIMARY KEY, name text)`)
+	cfg := e.Config(`
+sync "items" {
+  source      = source.postgres.src
+  query       = "SELECT id, name FROM items"
+  destination = destination.postgres.dst
+  table       = "items"
+  behavior    = "mirror"
+  key         = "id"
+}`)
+	p := applyable(t, cfg)
+	requireApplied(t, apply(t, cfg, p, executor.Options{}))
+	if got := e.DstQuery(`SELECT count(*) || ' ' || count(DISTINCT key) || ' ' || min(kind) || ' ' || max(kind) FROM rowform.run_rows WHERE run_id = 1`)[0]; got != "500 500 + +" {
+		t.Errorf("the load recorded %s", got)
+	}
+	if runs := runsOf(t, e, "rowform"); len(runs) != 1 || !strings.Contains(runs[0], "| applied | 500 | 0 | 0 | 0 |") {
+		t.Errorf("runs:\n  %s", strings.Join(runs, "\n  "))
+	}
+}
+
+// TestHistoryFailedApply: an apply that fails records a failed run, with
+// its error (secrets redacted), and nothing of the changes it rolled back.
+func TestHistoryFailedApply(t *testing.T) {
+	e, cfg := accountsEnv(t, "")
+	// The trigger's message quotes the destination's password: a secret of
+	// the configuration, which the record must not hold.
+	e.Dst(fmt.Sprintf(`CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN RAISE EXCEPTION 'refused by a trigger (%s)'; END $$`, synctest.Destination.Password))
+	e.Dst(`CREATE TRIGGER refuse BEFORE INSERT ON accounts FOR EACH ROW EXECUTE FUNCTION refuse()`)
+	before := e.DstDigest("accounts")
+	p := applyable(t, cfg)
+	if r := apply(t, cfg, p, executor.Options{Environ: e.Environ}).Syncs[0]; r.Status != executor.StatusFailed || !strings.Contains(r.Err.Error(), "refused by a trigger") {
+		t.Fatalf("the apply did not fail on the trigger: %s %v", r.Status, r.Err)
+	}
+	if got := e.DstDigest("accounts"); got != before {
+		t.Errorf("accounts changed although the apply failed")
+	}
+	runs := runsOf(t, e, "rowform")
+	if len(runs) != 1 || !strings.Contains(runs[0], " | accounts | public.accounts | postgres.dst | failed | 0 | 0 | 0 | 0 | tester") ||
+		!strings.Contains(runs[0], "refused by a trigger ((sensitive))") {
+		t.Fatalf("runs:\n  %s", strings.Join(runs, "\n  "))
+	}
+	if strings.Contains(runs[0], synctest.Destination.Password) {
+		t.Errorf("the failed run records the password")
+	}
+	if got := e.DstQuery(`SELECT count(*) FROM rowform.run_rows`)[0]; got != "0" {
+		t.Errorf("the failed apply recorded %s rows of its changes", got)
+	}
+	// Its plan digest is the plan's.
+	if got := e.DstQuery(`SELECT plan_digest FROM rowform.runs`)[0]; got != p.Syncs[0].ChangeDigest {
+		t.Errorf("plan digest %q", got)
+	}
+	e.Dst(`DROP TRIGGER refuse ON accounts`)
+	requireApplied(t, apply(t, cfg, p, executor.Options{Environ: e.Environ}))
+	if runs := runsOf(t, e, "rowform"); len(runs) != 2 || !strings.Contains(runs[1], "| applied | 3 | 4 | 3 |") {
+		t.Errorf("runs:\n  %s", strings.Join(runs, "\n  "))
+	}
+}
+
+// TestHistoryConcurrentApplies: two applies at once, into a database that
+// has no history yet, each create what they need without tripping over
+// each other and record their own run.
+func TestHistoryConcurrentApplies(t *testing.T) {
+	e := synctest.New(t)
+	var body strings.Builder
+	for _, name := range []string{"a", "b", "c"} {
+		e.Src(fmt.Sprintf(`CREATE TABLE %[1]s (id int, v text); INSERT INTO %[1]s SELECT g, '%[1]s' || g FROM generate_series(1, 200) g`, name))
+		e.Dst(fmt.Sprintf(`CREATE TABLE %[1]s (id int PRIMARY KEY, v text); INSERT INTO %[1]s SELECT g, 'old' FROM generate_series(100, 300) g`, name))
+		fmt.Fprintf(&body, `
+sync %[1]q {
+  source      = source.postgres.src
+  query       = "SELECT id, v FROM %[1]s"
+  destination = destination.postgres.dst
+  table       = %[1]q
+  behavior    = "mirror"
+  key         = "id"
+}
+`, name)
+	}
+	cfg := historyConfig(t, e, "", body.String())
+	p := applyable(t, cfg)
+	var wg sync.WaitGroup
+	results := make([]*executor.Result, len(p.Syncs))
+	for i, sp := range p.Syncs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			one := &planner.Plan{Syncs: []*planner.SyncPlan{sp}}
+			one.Finish()
+			ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+			defer cancel()
+			results[i] = executor.Apply(ctx, cfg, one, executor.Options{})
+		}()
+	}
+	wg.Wait()
+	for _, res := range results {
+		requireApplied(t, res)
+	}
+	got := e.DstQuery(`SELECT r.sync || ' ' || r.inserted || ' ' || r.updated || ' ' || r.deleted || ' ' || (SELECT count(*) FROM rowform.run_rows x WHERE x.run_id = r.id)
+FROM rowform.runs r ORDER BY r.sync`)
+	want := []string{"a 99 101 100 300", "b 99 101 100 300", "c 99 101 100 300"}
+	if strings.Join(got, ", ") != strings.Join(want, ", ") {
+		t.Errorf("runs: %v, want %v", got, want)
+	}
+}
+
+// TestHistoryRetention: history_keep runs of each sync are kept; the
+// apply that records a new one prunes the oldest, with their rows.
+func TestHistoryRetention(t *testing.T) {
+	e := synctest.New(t)
+	e.Src(`CREATE TABLE items (id int, v int); INSERT INTO items SELECT g, 0 FROM generate_series(1, 10) g`)
+	e.Src(`CREATE TABLE other (id int, v int); INSERT INTO other VALUES (1, 1)`)
+	e.Dst(`CREATE TABLE items (id int PRIMARY KEY, v int)`)
+	e.Dst(`CREATE TABLE other (id int PRIMARY KEY, v int)`)
+	cfg := historyConfig(t, e, "history_keep = 2", `
+sync "items" {
+  source      = source.postgres.src
+  query       = "SELECT id, v FROM items"
+  destination = destination.postgres.dst
+  table       = "items"
+  behavior    = "mirror"
+  key         = "id"
+}
+sync "other" {
+  source      = source.postgres.src
+  query       = "SELECT id, v FROM other"
+  destination = destination.postgres.dst
+  table       = "other"
+  behavior    = "mirror"
+  key         = "id"
+}`)
+	for i := 1; i <= 4; i++ {
+		if i > 1 {
+			e.Src(fmt.Sprintf(`UPDATE items SET v = %d WHERE id <= %d`, i, i))
+		}
+		_, res, _ := planAndApply(t, cfg, executor.Options{})
+		requireApplied(t, res)
+	}
+	got := e.DstQuery(`SELECT r.sync || ' ' || r.updated || ' ' || (SELECT count(*) FROM rowform.run_rows x WHERE x.run_id = r.id) FROM rowform.runs r ORDER BY r.sync, r.id`)
+	// items: runs of 10 inserts, 2, 3 and 4 updates; other: 1 insert.
+	want := []string{"items 3 3", "items 4 4", "other 0 1"}
+	if strings.Join(got, ", ") != strings.Join(want, ", ") {
+		t.Errorf("runs kept: %v, want %v", got, want)
+	}
+	if n := e.DstQuery(`SELECT count(*) FROM rowform.run_rows WHERE run_id NOT IN (SELECT id FROM rowform.runs)`)[0]; n != "0" {
+		t.Errorf("%s rows of pruned runs are left", n)
+	}
+}
+
+// TestHistoryOff: with history = false an apply writes nothing to the
+// destination but the sync's table.
+func TestHistoryOff(t *testing.T) {
+	e, cfg := accountsEnv(t, "history = false")
+	objects := func() string {
+		return strings.Join(e.DstQuery(`SELECT n.nspname || '.' || c.relname || ' ' || c.relkind::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast') AND n.nspname NOT LIKE 'pg_temp%' AND n.nspname NOT LIKE 'pg_toast_temp%'
+UNION ALL SELECT 'schema ' || nspname FROM pg_namespace WHERE nspname NOT LIKE 'pg_temp%' AND nspname NOT LIKE 'pg_toast_temp%' ORDER BY 1`), ", ")
+	}
+	before := objects()
+	p := applyable(t, cfg)
+	requireApplied(t, apply(t, cfg, p, executor.Options{}))
+	e.Src(`UPDATE accounts SET name = 'changed'`)
+	e.Dst(`CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'no'; END $$`)
+	e.Dst(`CREATE TRIGGER refuse BEFORE UPDATE ON accounts FOR EACH ROW EXECUTE FUNCTION refuse()`)
+	_, res, _ := planAndApply(t, cfg, executor.Options{})
+	requireFailed(t, res, "accounts", "no")
+	e.Dst(`DROP TRIGGER refuse ON accounts; DROP FUNCTION refuse()`)
+	if after := objects(); after != before {
+		t.Errorf("with history = false the destination's objects changed:\n  before %s\n  after  %s", before, after)
+	}
+}

@@ -1,0 +1,425 @@
+// Package history is the record of applies that rowform keeps in each
+// destination database (docs/history.md): its schema's layout, created and
+// upgraded by rowform itself; whether a role may use it; the runs it
+// lists; and who applied.
+//
+// The executor writes the record inside each apply's transaction; the
+// planner reads it to build undo plans; `rowform history` lists it.
+package history
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/user"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// Layout is the version of the history schema's layout this rowform
+// writes. A schema of an older layout is upgraded by the first apply
+// that records into it; one of a newer layout is refused.
+const Layout = 1
+
+// Querier is the part of *pgx.Conn that reading the history needs.
+type Querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+}
+
+// Names are the quoted names of the history's objects in one schema.
+type Names struct {
+	// Schema is the schema's name, unquoted.
+	Schema string
+}
+
+func (n Names) q(obj string) string { return pgx.Identifier{n.Schema, obj}.Sanitize() }
+
+// SchemaIdent is the quoted schema name.
+func (n Names) SchemaIdent() string { return pgx.Identifier{n.Schema}.Sanitize() }
+
+// LayoutTable holds the layout version.
+func (n Names) LayoutTable() string { return n.q("layout") }
+
+// Runs is the table of runs, one row per recorded apply of a sync.
+func (n Names) Runs() string { return n.q("runs") }
+
+// Rows is the table of what each run changed: keys of inserted rows,
+// before-images of updated and deleted ones.
+func (n Names) Rows() string { return n.q("run_rows") }
+
+// Sequence gives run ids.
+func (n Names) Sequence() string { return n.q("run_id") }
+
+// layoutSQL creates layout 1 in an existing schema (%[1]s is the quoted
+// schema). docs/history.md documents every column.
+const layoutSQL = `
+CREATE TABLE %[1]s.layout (
+  version         int NOT NULL,
+  installed_at    timestamptz NOT NULL DEFAULT now(),
+  rowform_version text
+);
+CREATE SEQUENCE %[1]s.run_id;
+CREATE TABLE %[1]s.runs (
+  id              bigint PRIMARY KEY,
+  sync            text NOT NULL,
+  table_name      text NOT NULL,
+  destination     text NOT NULL,
+  started_at      timestamptz NOT NULL,
+  finished_at     timestamptz NOT NULL,
+  status          text NOT NULL,
+  inserted        bigint NOT NULL DEFAULT 0,
+  updated         bigint NOT NULL DEFAULT 0,
+  deleted         bigint NOT NULL DEFAULT 0,
+  rejected        bigint NOT NULL DEFAULT 0,
+  plan_digest     text,
+  config_digest   text,
+  rowform_version text,
+  actor           text NOT NULL,
+  error           text,
+  undo_of         bigint,
+  key_count       int NOT NULL DEFAULT 0,
+  columns         text[],
+  row_columns     text[]
+);
+CREATE INDEX runs_sync_id ON %[1]s.runs (sync, id);
+CREATE TABLE %[1]s.run_rows (
+  run_id     bigint NOT NULL,
+  kind       "char" NOT NULL,
+  key        text[] NOT NULL,
+  changed    int2[],
+  before     text[],
+  after_hash uuid
+);
+CREATE INDEX run_rows_run_id ON %[1]s.run_rows (run_id);
+`
+
+// lockSQL serializes the creation and upgrades of one history schema
+// (another key space than the tables' apply locks).
+const lockSQL = `SELECT pg_advisory_xact_lock(hashtext('rowform/history'), hashtext($1))`
+
+// ErrNewerLayout is wrapped by the error for a history schema that a
+// newer rowform upgraded.
+var ErrNewerLayout = errors.New("the history schema has a newer layout")
+
+// State is what the destination has of a history schema.
+type State struct {
+	// SchemaExists: the schema is there.
+	SchemaExists bool
+	// Version is the layout's version; 0 when the schema has no layout
+	// yet (or does not exist).
+	Version int
+}
+
+// ReadState reads what the destination has of the history schema. It
+// needs no privilege but SELECT on the layout table, when it exists.
+func ReadState(ctx context.Context, q Querier, schema string) (State, error) {
+	var st State
+	var hasLayout bool
+	err := q.QueryRow(ctx, `
+SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1),
+       EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+               WHERE n.nspname = $1 AND c.relname = 'layout' AND c.relkind = 'r')`, schema).Scan(&st.SchemaExists, &hasLayout)
+	if err != nil || !hasLayout {
+		return st, err
+	}
+	var readable bool
+	if err := q.QueryRow(ctx, `SELECT has_schema_privilege($1, 'USAGE') AND has_table_privilege(format('%I.layout', $1), 'SELECT')`, schema).Scan(&readable); err != nil || !readable {
+		return st, err
+	}
+	var v *int32
+	if err := q.QueryRow(ctx, fmt.Sprintf("SELECT max(version) FROM %s", Names{schema}.LayoutTable())).Scan(&v); err != nil {
+		return st, err
+	}
+	if v != nil {
+		st.Version = int(*v)
+	}
+	return st, nil
+}
+
+// Problem is why the connected role cannot record into the history
+// schema, with the SQL that fixes it (run by a superuser or the
+// database's owner).
+type Problem struct {
+	Summary string
+	Detail  string
+	Fix     string
+}
+
+// Check reports what keeps role from recording applies in schema: the
+// schema cannot be created, its layout cannot be created or upgraded, or
+// its tables cannot be written. nil when nothing does.
+func Check(ctx context.Context, q Querier, schema, role string) (*Problem, error) {
+	n := Names{schema}
+	roleIdent := pgx.Identifier{role}.Sanitize()
+	st, err := ReadState(ctx, q, schema)
+	if err != nil {
+		return nil, err
+	}
+	if !st.SchemaExists {
+		var ok bool
+		var db string
+		if err := q.QueryRow(ctx, `SELECT has_database_privilege(current_database(), 'CREATE'), current_database()::text`).Scan(&ok, &db); err != nil {
+			return nil, err
+		}
+		if ok {
+			return nil, nil
+		}
+		return &Problem{
+			Summary: fmt.Sprintf("role %q cannot create the history schema %q in database %q", role, schema, db),
+			Detail:  "rowform records every apply, and what undoing it needs, in this schema of the destination, in the apply's transaction (docs/history.md). Create the schema for the role (the fix), grant it CREATE on the database, or set history = false on the destination.",
+			Fix:     fmt.Sprintf("CREATE SCHEMA IF NOT EXISTS %s AUTHORIZATION %s;", n.SchemaIdent(), roleIdent),
+		}, nil
+	}
+	if st.Version < Layout {
+		var ok bool
+		if err := q.QueryRow(ctx, `SELECT has_schema_privilege($1, 'USAGE,CREATE')`, schema).Scan(&ok); err != nil {
+			return nil, err
+		}
+		if ok {
+			return nil, nil
+		}
+		return &Problem{
+			Summary: fmt.Sprintf("role %q cannot create the tables of the history schema %q", role, schema),
+			Detail:  "rowform creates the history's tables in this schema the first time it records an apply (docs/history.md). Grant the role USAGE and CREATE on it (the fix), or set history = false on the destination.",
+			Fix:     fmt.Sprintf("GRANT USAGE, CREATE ON SCHEMA %s TO %s;", n.SchemaIdent(), roleIdent),
+		}, nil
+	}
+	var ok bool
+	err = q.QueryRow(ctx, `
+SELECT has_schema_privilege($1, 'USAGE')
+   AND has_table_privilege(format('%I.layout', $1), 'SELECT')
+   AND has_table_privilege(format('%I.runs', $1), 'SELECT,INSERT,DELETE')
+   AND has_table_privilege(format('%I.run_rows', $1), 'SELECT,INSERT,DELETE')
+   AND has_sequence_privilege(format('%I.run_id', $1), 'USAGE')`, schema).Scan(&ok)
+	if err != nil {
+		return nil, err
+	}
+	if ok {
+		return nil, nil
+	}
+	return &Problem{
+		Summary: fmt.Sprintf("role %q cannot write the history schema %q", role, schema),
+		Detail:  "rowform records every apply in this schema, in the apply's transaction, and prunes old runs (docs/history.md). Grant the role what the fix lists, or set history = false on the destination.",
+		Fix: fmt.Sprintf("GRANT USAGE ON SCHEMA %[1]s TO %[2]s;\nGRANT SELECT ON %[3]s TO %[2]s;\nGRANT SELECT, INSERT, DELETE ON %[4]s, %[5]s TO %[2]s;\nGRANT USAGE ON SEQUENCE %[6]s TO %[2]s;",
+			n.SchemaIdent(), roleIdent, n.LayoutTable(), n.Runs(), n.Rows(), n.Sequence()),
+	}, nil
+}
+
+// Ensure creates the history schema and its layout on conn, or upgrades
+// an older layout, in a transaction of its own (conn must not be in one),
+// serialized with every other rowform doing the same. A schema that is
+// already current costs one catalog query. When the role may not create
+// or upgrade it, Ensure does nothing: the plan's missing_privilege
+// finding says so (Check).
+func Ensure(ctx context.Context, conn *pgx.Conn, schema, role, version string) error {
+	st, err := ReadState(ctx, conn, schema)
+	if err != nil {
+		return fmt.Errorf("reading the history schema %q: %w", schema, err)
+	}
+	if st.Version == Layout {
+		return nil
+	}
+	if st.Version > Layout {
+		return fmt.Errorf("%w: %q is of layout %d, this rowform writes layout %d; upgrade rowform, or set history = false on the destination", ErrNewerLayout, schema, st.Version, Layout)
+	}
+	if p, err := Check(ctx, conn, schema, role); err != nil || p != nil {
+		return err
+	}
+	if _, err := conn.Exec(ctx, "BEGIN"); err != nil {
+		return err
+	}
+	done := false
+	defer func() {
+		if !done {
+			_, _ = conn.Exec(context.WithoutCancel(ctx), "ROLLBACK")
+		}
+	}()
+	if _, err := conn.Exec(ctx, lockSQL, schema); err != nil {
+		return err
+	}
+	// Another rowform may have done it while this one waited.
+	if st, err = ReadState(ctx, conn, schema); err != nil {
+		return err
+	}
+	n := Names{schema}
+	if !st.SchemaExists {
+		if _, err := conn.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+n.SchemaIdent()); err != nil {
+			return fmt.Errorf("creating the history schema %q: %w", schema, err)
+		}
+	}
+	if st.Version < 1 {
+		if _, err := conn.Exec(ctx, fmt.Sprintf(layoutSQL, n.SchemaIdent())); err != nil {
+			return fmt.Errorf("creating the tables of the history schema %q: %w", schema, err)
+		}
+	}
+	// Upgrades of later layouts go here, each from the version before.
+	if _, err := conn.Exec(ctx, fmt.Sprintf("INSERT INTO %s (version, rowform_version) VALUES ($1, $2)", n.LayoutTable()), Layout, version); err != nil {
+		return err
+	}
+	if _, err := conn.Exec(ctx, "COMMIT"); err != nil {
+		return err
+	}
+	done = true
+	return nil
+}
+
+// Run is one recorded apply of a sync.
+type Run struct {
+	ID          int64
+	Sync        string
+	Table       string
+	Destination string
+	StartedAt   time.Time
+	FinishedAt  time.Time
+	// Status is "applied" or "failed".
+	Status   string
+	Inserted int64
+	Updated  int64
+	Deleted  int64
+	Rejected int64
+	Actor    string
+	// Error is why a failed run failed, secrets redacted.
+	Error string
+	// UndoOf is the run this run undid; 0 when it is no undo.
+	UndoOf       int64
+	PlanDigest   string
+	ConfigDigest string
+	Version      string
+	// KeyCount is how many of Columns are the key, which comes first.
+	KeyCount int
+	// Columns are the columns the run wrote (the mapped ones), key first.
+	Columns []string
+	// RowColumns are the table's columns a deleted row's before-image
+	// holds, in that order.
+	RowColumns []string
+}
+
+// The run statuses.
+const (
+	StatusApplied = "applied"
+	StatusFailed  = "failed"
+)
+
+const runColumns = `id, sync, table_name, destination, started_at, finished_at, status, inserted, updated, deleted, rejected,
+  actor, coalesce(error, ''), coalesce(undo_of, 0), coalesce(plan_digest, ''), coalesce(config_digest, ''), coalesce(rowform_version, ''),
+  key_count, coalesce(columns, '{}'), coalesce(row_columns, '{}')`
+
+func scanRun(rows pgx.Rows) (Run, error) {
+	var r Run
+	err := rows.Scan(&r.ID, &r.Sync, &r.Table, &r.Destination, &r.StartedAt, &r.FinishedAt, &r.Status, &r.Inserted, &r.Updated, &r.Deleted, &r.Rejected,
+		&r.Actor, &r.Error, &r.UndoOf, &r.PlanDigest, &r.ConfigDigest, &r.Version, &r.KeyCount, &r.Columns, &r.RowColumns)
+	return r, err
+}
+
+// List returns the newest runs recorded in schema, newest first: of the
+// syncs named (every sync when syncs is empty), at most limit (no limit
+// when limit <= 0). A schema without a layout has none.
+func List(ctx context.Context, q Querier, schema string, syncs []string, limit int) ([]Run, error) {
+	st, err := ReadState(ctx, q, schema)
+	if err != nil || st.Version == 0 {
+		return nil, err
+	}
+	var filter any
+	if len(syncs) > 0 {
+		filter = syncs
+	}
+	var lim any
+	if limit > 0 {
+		lim = limit
+	}
+	rows, err := q.Query(ctx, fmt.Sprintf(`SELECT %s FROM %s WHERE $1::text[] IS NULL OR sync = ANY($1::text[]) ORDER BY id DESC LIMIT $2::bigint`,
+		runColumns, Names{schema}.Runs()), filter, lim)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Run
+	for rows.Next() {
+		r, err := scanRun(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// Get returns run id of schema, or nil when there is none.
+func Get(ctx context.Context, q Querier, schema string, id int64) (*Run, error) {
+	st, err := ReadState(ctx, q, schema)
+	if err != nil || st.Version == 0 {
+		return nil, err
+	}
+	rows, err := q.Query(ctx, fmt.Sprintf(`SELECT %s FROM %s WHERE id = $1`, runColumns, Names{schema}.Runs()), id)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		return nil, rows.Err()
+	}
+	r, err := scanRun(rows)
+	if err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// Actor says who applies, from the environment (os.Environ form):
+// ROWFORM_ACTOR when set; else the user a CI system says started the job
+// (GitHub Actions, GitLab CI, Buildkite, CircleCI, Azure Pipelines,
+// Bitbucket Pipelines, Jenkins), with the system's name; else the
+// operating system's user and host, "user@host".
+func Actor(environ []string) string {
+	get := func(name string) string {
+		for i := len(environ) - 1; i >= 0; i-- {
+			if k, v, ok := strings.Cut(environ[i], "="); ok && k == name {
+				return v
+			}
+		}
+		return ""
+	}
+	if a := strings.TrimSpace(get("ROWFORM_ACTOR")); a != "" {
+		return a
+	}
+	for _, ci := range []struct{ flag, value, actor, name string }{
+		{"GITHUB_ACTIONS", "true", "GITHUB_ACTOR", "GitHub Actions"},
+		{"GITLAB_CI", "true", "GITLAB_USER_LOGIN", "GitLab CI"},
+		{"BUILDKITE", "true", "BUILDKITE_BUILD_CREATOR", "Buildkite"},
+		{"CIRCLECI", "true", "CIRCLE_USERNAME", "CircleCI"},
+		{"TF_BUILD", "True", "BUILD_REQUESTEDFOR", "Azure Pipelines"},
+		{"BITBUCKET_BUILD_NUMBER", "", "BITBUCKET_STEP_TRIGGERER_UUID", "Bitbucket Pipelines"},
+		{"JENKINS_URL", "", "BUILD_USER_ID", "Jenkins"},
+	} {
+		v := get(ci.flag)
+		if v == "" || (ci.value != "" && !strings.EqualFold(v, ci.value)) {
+			continue
+		}
+		if a := get(ci.actor); a != "" {
+			return a + " (" + ci.name + ")"
+		}
+		return ci.name
+	}
+	name := get("USER")
+	if name == "" {
+		name = get("LOGNAME")
+	}
+	if name == "" {
+		if u, err := user.Current(); err == nil {
+			name = u.Username
+		}
+	}
+	if name == "" {
+		name = "unknown"
+	}
+	if host, err := os.Hostname(); err == nil && host != "" {
+		return name + "@" + host
+	}
+	return name
+}
