@@ -29,6 +29,7 @@ func commands() []*command {
 		planCommand(),
 		applyCommand(),
 		showCommand(),
+		historyCommand(),
 		testCommand(),
 		fmtCommand(),
 		versionCommand(),

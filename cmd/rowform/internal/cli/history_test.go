@@ -1,0 +1,125 @@
+package cli
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rowform/rowform/internal/synctest"
+)
+
+// TestHistoryCommand: rowform history lists the recorded runs newest
+// first, as text and JSON, limited by -sync and -limit; a failed apply is
+// listed with its error; no value of a row is ever shown.
+func TestHistoryCommand(t *testing.T) {
+	e := synctest.New(t)
+	e.Src(`CREATE TABLE items (id bigint, name text, email text)`)
+	e.Src(`INSERT INTO items SELECT g, 'n' || g, 'canary-' || g || '@example.com' FROM generate_series(1, 20) g`)
+	e.Dst(`CREATE TABLE items (id bigint PRIMARY KEY, name text, email text)`)
+	e.Dst(`INSERT INTO items SELECT g, 'stale', 'old-canary-' || g FROM generate_series(11, 25) g`)
+	e.Src(`CREATE TABLE other (id bigint)`)
+	e.Src(`INSERT INTO other VALUES (1)`)
+	e.Dst(`CREATE TABLE other (id bigint PRIMARY KEY)`)
+	e.WriteFile("main.hcl", e.Servers()+`
+sync "items" {
+  source            = source.postgres.src
+  query             = "SELECT id, name, email FROM items"
+  destination       = destination.postgres.dst
+  table             = "items"
+  behavior          = "mirror"
+  key               = "id"
+  sensitive_columns = ["email"]
+}
+sync "other" {
+  source      = source.postgres.src
+  query       = "SELECT id FROM other"
+  destination = destination.postgres.dst
+  table       = "other"
+  behavior    = "mirror"
+  key         = "id"
+}
+`)
+	env := append(e.Environ, "ROWFORM_ACTOR=ada")
+	run := func(args ...string) result {
+		return runCLIWith(t, env, "", append([]string{"-chdir=" + e.Dir}, args...)...)
+	}
+	// Nothing recorded yet.
+	r := run("history")
+	r.expect(t, exitOK)
+	if strings.TrimSpace(r.stdout) != "No runs recorded." {
+		t.Errorf("history before any apply:\n%s", r.stdout)
+	}
+	run("apply", "-auto-approve", "-sync=items").expect(t, exitOK)
+	run("apply", "-auto-approve", "-sync=other").expect(t, exitOK)
+	e.Src(`UPDATE items SET name = 'renamed' WHERE id <= 3`)
+	e.Dst(`CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused by a trigger'; END $$`)
+	e.Dst(`CREATE TRIGGER refuse BEFORE UPDATE ON items FOR EACH ROW EXECUTE FUNCTION refuse()`)
+	run("apply", "-auto-approve", "-sync=items").expect(t, exitError)
+	e.Dst(`DROP TRIGGER refuse ON items`)
+	run("apply", "-auto-approve", "-sync=items").expect(t, exitOK)
+
+	r = run("history", "-no-color")
+	r.expect(t, exitOK)
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	if len(lines) < 6 || !strings.HasPrefix(lines[0], "RUN") {
+		t.Fatalf("history:\n%s", r.stdout)
+	}
+	for i, want := range []string{"ada  items  +0 ~3 -0", "ada  items  +0 ~0 -0", "ada  other  +1 ~0 -0", "ada  items  +10 ~10 -5"} {
+		if !strings.Contains(lines[i+1], want) {
+			t.Errorf("line %d of history is %q, want it to contain %q\n%s", i+1, lines[i+1], want, r.stdout)
+		}
+	}
+	if !strings.HasSuffix(lines[1], "applied") || !strings.HasSuffix(lines[2], "failed") {
+		t.Errorf("statuses:\n%s", r.stdout)
+	}
+	if !strings.Contains(r.stdout, "refused by a trigger") {
+		t.Errorf("the failed run's error is not shown:\n%s", r.stdout)
+	}
+	for _, out := range []string{r.stdout, run("history", "-json").stdout} {
+		if strings.Contains(out, "canary") || strings.Contains(out, "stale") || strings.Contains(out, "renamed") {
+			t.Errorf("history shows values of rows:\n%s", out)
+		}
+	}
+
+	r = run("history", "-json", "-sync=items", "-limit=2")
+	r.expect(t, exitOK)
+	var doc struct {
+		Runs []struct {
+			ID         int64     `json:"id"`
+			Sync       string    `json:"sync"`
+			Table      string    `json:"table"`
+			StartedAt  time.Time `json:"started_at"`
+			FinishedAt time.Time `json:"finished_at"`
+			Actor      string    `json:"actor"`
+			Status     string    `json:"status"`
+			Counts     struct {
+				Insert, Update, Delete, Reject int64
+			} `json:"counts"`
+			Error string `json:"error"`
+		} `json:"runs"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil {
+		t.Fatalf("history -json: %v\n%s", err, r.stdout)
+	}
+	if len(doc.Runs) != 2 {
+		t.Fatalf("history -json -limit=2 lists %d runs:\n%s", len(doc.Runs), r.stdout)
+	}
+	first, second := doc.Runs[0], doc.Runs[1]
+	if first.Sync != "items" || first.Table != "public.items" || first.Actor != "ada" || first.Status != "applied" ||
+		first.Counts.Update != 3 || first.FinishedAt.Before(first.StartedAt) || first.ID <= second.ID {
+		t.Errorf("newest run: %+v", first)
+	}
+	if second.Status != "failed" || !strings.Contains(second.Error, "refused by a trigger") || second.Counts.Update != 0 {
+		t.Errorf("the failed run: %+v", second)
+	}
+	if !strings.Contains(r.stdout, `"counts": {`) || !strings.Contains(r.stdout, `"id": `) {
+		t.Errorf("history -json:\n%s", r.stdout)
+	}
+
+	run("history", "-sync=nope").expect(t, exitError)
+	run("history", "-limit=-1").expect(t, exitError)
+	// An unreachable destination fails the command.
+	bad := runCLIWith(t, []string{"SRC_PASSWORD=x", "DST_PASSWORD=wrong"}, "", "-chdir="+e.Dir, "history")
+	bad.expect(t, exitError)
+}
