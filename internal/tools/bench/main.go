@@ -239,7 +239,12 @@ func runCase(ctx context.Context, o options, src, dst *pgcluster.Cluster, dir st
 		}
 		lscans = append(lscans, t)
 		// Apply of the saved plan (it re-runs its own diff inside its
-		// transaction to prove the plan is not stale), then restore.
+		// transaction to prove the plan is not stale), then restore. Both
+		// applies start from a table just restored (and checkpointed), so
+		// that neither is measured in a state the other is not.
+		if err := gen.restoreDestination(ctx, dconn); err != nil {
+			return r, err
+		}
 		t, rss, out, err = timeBinary(o.rowform, env, "-chdir="+cfgDir, "apply", "-json", planFile)
 		if err != nil {
 			return r, fmt.Errorf("apply: %v\n%s", err, out)
