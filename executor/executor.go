@@ -263,13 +263,23 @@ func (e *commitError) Error() string {
 }
 func (e *commitError) Unwrap() error { return e.err }
 
-// connectDestination opens the apply's session to the sync's destination.
+// connectDestination opens a session to the sync's destination.
 func connectDestination(ctx context.Context, connector *pgconnect.Connector, s *hclconfig.Sync) (*pgx.Conn, error) {
+	return connectDestinationWithin(ctx, connector, s, 0)
+}
+
+// connectDestinationWithin opens the apply's session to the sync's
+// destination. The session gives up on a server that sends nothing for
+// longer than the statement timeout (which the server enforces itself) and
+// a little more; with no statement timeout, after
+// pgconnect.DefaultResponseTimeout.
+func connectDestinationWithin(ctx context.Context, connector *pgconnect.Connector, s *hclconfig.Sync, statementTimeout time.Duration) (*pgx.Conn, error) {
 	dcfg, err := pgconnect.Config(s.Destination, planner.ApplicationName(s.Name))
 	if err != nil {
 		return nil, err
 	}
 	pgconnect.MaskValues(dcfg, s.SensitiveColumns)
+	pgconnect.SetResponseTimeout(dcfg, pgconnect.StatementResponseTimeout(statementTimeout))
 	return connector.Connect(ctx, s.Destination, dcfg)
 }
 
@@ -373,7 +383,7 @@ func progressOf(s *hclconfig.Sync, opts Options) func(string, int64) {
 // verify counts, commit.
 func attemptSync(ctx context.Context, connector *pgconnect.Connector, s *hclconfig.Sync, sp *planner.SyncPlan, opts Options) (*attempt, error) {
 	progress := progressOf(s, opts)
-	dst, err := connectDestination(ctx, connector, s)
+	dst, err := connectDestinationWithin(ctx, connector, s, opts.StatementTimeout)
 	if err != nil {
 		return nil, err
 	}
@@ -855,6 +865,15 @@ func lostConnection(connector *pgconnect.Connector, s *hclconfig.Sync, err error
 		return err
 	}
 	msg := err.Error()
+	if errors.Is(err, pgconnect.ErrNoResponse) {
+		// A frozen server: the connection is closed, so the transaction
+		// cannot commit; the server rolls it back when it runs again.
+		side := "the destination " + s.Destination.Address()
+		if planner.IsSourceError(err) {
+			side = "the source " + s.Source.Address()
+		}
+		return fmt.Errorf("gave up on %s (%s): the transaction cannot commit and is rolled back by the server, nothing was written", side, msg)
+	}
 	for _, sign := range []string{"conn closed", "connection reset", "broken pipe", "unexpected EOF", "EOF", "use of closed network connection", "i/o timeout", "connection refused"} {
 		if strings.Contains(msg, sign) {
 			side := "the destination " + s.Destination.Address()
@@ -899,11 +918,19 @@ type writeError struct {
 func (e *writeError) Error() string { return e.msg }
 func (e *writeError) Unwrap() error { return e.err }
 
+// interruptCleanup bounds waitBackendGone.
+const interruptCleanup = 700 * time.Millisecond
+
 // waitBackendGone makes sure that, after an interrupted apply, the server
 // has really stopped the backend's query: it waits for the backend to end,
 // and terminates it if it lingers.
+//
+// It gives up after interruptCleanup: Ctrl-C must end rowform at once, also
+// when the server does not answer (a frozen backend dies once it runs
+// again: the terminate signal waits for it, and its transaction is rolled
+// back).
 func waitBackendGone(connector *pgconnect.Connector, srv *hclconfig.Server, pid uint32) {
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), interruptCleanup)
 	defer cancel()
 	cfg, err := pgconnect.Config(srv, "rowform/cleanup")
 	if err != nil {
@@ -919,16 +946,16 @@ func waitBackendGone(connector *pgconnect.Connector, srv *hclconfig.Server, pid 
 		if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = $1)", int32(pid)).Scan(&alive); err != nil || !alive {
 			return
 		}
-		if i == 10 {
+		if i == 1 {
 			_, _ = conn.Exec(ctx, "SELECT pg_cancel_backend($1)", int32(pid))
 		}
-		if i == 30 {
+		if i == 4 {
 			_, _ = conn.Exec(ctx, "SELECT pg_terminate_backend($1)", int32(pid))
 		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(100 * time.Millisecond):
+		case <-time.After(50 * time.Millisecond):
 		}
 	}
 }

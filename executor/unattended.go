@@ -106,7 +106,7 @@ func attemptPlanned(ctx context.Context, connector *pgconnect.Connector, s *hclc
 
 	// The connections, as plan opens them: a failure is the plan's
 	// connection_failed finding.
-	dst, derr := connectDestination(ctx, connector, s)
+	dst, derr := connectDestinationWithin(ctx, connector, s, opts.StatementTimeout)
 	if derr != nil {
 		connectionFailed(derr)
 	} else {

@@ -39,8 +39,11 @@ var SessionSettings = map[string]string{
 }
 
 // cancelGrace is how long a cancelled statement may take to stop after the
-// cancel request before the connection is given up.
-const cancelGrace = 3 * time.Second
+// cancel request before the connection is given up: short, so that Ctrl-C
+// ends rowform at once even when the server does not answer. A server that
+// handles the cancel request answers within milliseconds; one that does
+// not (a frozen backend) never would.
+const cancelGrace = 500 * time.Millisecond
 
 // readBufferSize is the size of the socket reads of a connection.
 const readBufferSize = 256 << 10
@@ -111,6 +114,10 @@ func Config(s *hclconfig.Server, applicationName string) (*pgx.ConnConfig, error
 	cfg.BuildContextWatcherHandler = func(pgConn *pgconn.PgConn) ctxwatch.Handler {
 		return &pgconn.CancelRequestContextWatcherHandler{Conn: pgConn, DeadlineDelay: cancelGrace}
 	}
+	// TCP keepalives find a vanished host; the response timeout a server
+	// that keeps the connection up but sends nothing (deadline.go).
+	cfg.DialFunc = keepaliveDialer().DialContext
+	SetResponseTimeout(cfg, DefaultResponseTimeout)
 	return cfg, nil
 }
 
@@ -190,7 +197,11 @@ func quoteValue(v string) string {
 
 // Encrypted reports whether conn's link to the server uses TLS.
 func Encrypted(conn *pgx.Conn) bool {
-	_, ok := conn.PgConn().Conn().(*tls.Conn)
+	c := conn.PgConn().Conn()
+	if w, ok := c.(*watchedConn); ok {
+		c = w.Conn
+	}
+	_, ok := c.(*tls.Conn)
 	return ok
 }
 
