@@ -217,6 +217,10 @@ func applySync(ctx context.Context, connector *pgconnect.Connector, s *hclconfig
 		r.Status, r.Err = StatusFailed, errors.New("the plan of this sync has errors; fix them and plan again")
 		return
 	}
+	if sp.Undo != nil {
+		retry(ctx, opts, r, func() (*attempt, error) { return attemptUndo(ctx, connector, s, sp, opts) })
+		return
+	}
 	retry(ctx, opts, r, func() (*attempt, error) { return attemptSync(ctx, connector, s, sp, opts) })
 }
 

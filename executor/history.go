@@ -353,4 +353,9 @@ VALUES (nextval('%s'), $1, $2, $3, $4, $5, 'failed', $6, $7, $8, $9, $10, $11)`,
 }
 
 // undoOf is the run a sync's plan undoes, 0 when it is no undo.
-func undoOf(sp *planner.SyncPlan) int64 { return 0 }
+func undoOf(sp *planner.SyncPlan) int64 {
+	if sp.Undo == nil {
+		return 0
+	}
+	return sp.Undo.Run
+}

@@ -334,3 +334,59 @@ UNION ALL SELECT 'schema ' || nspname FROM pg_namespace WHERE nspname NOT LIKE '
 		t.Errorf("with history = false the destination's objects changed:\n  before %s\n  after  %s", before, after)
 	}
 }
+
+// TestHistoryGrants: a role that cannot create or write the history gets a
+// missing_privilege finding whose fix works: the schema missing, the
+// schema there without its tables, the tables there, another role's.
+func TestHistoryGrants(t *testing.T) {
+	for _, c := range []struct {
+		name, setup, summary string
+	}{
+		{"no schema", ``, "cannot create the history schema"},
+		{"empty schema", `CREATE SCHEMA rowform`, "cannot create the tables of the history schema"},
+		{"tables of another role", `CREATE SCHEMA rowform`, "cannot write the history schema"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			e := synctest.New(t)
+			e.Src(`CREATE TABLE items (id int, v text); INSERT INTO items SELECT g, 'v' || g FROM generate_series(1, 5) g`)
+			e.Dst(`CREATE TABLE items (id int PRIMARY KEY, v text)`)
+			if c.setup != "" {
+				e.Dst(c.setup)
+			}
+			if c.name == "tables of another role" {
+				// The superuser applies first, which creates the tables.
+				cfg := e.Config(itemsHistorySync)
+				requireApplied(t, apply(t, cfg, plan(t, cfg), executor.Options{}))
+				e.Src(`INSERT INTO items VALUES (6, 'v6')`)
+			}
+			role := e.WithDestinationRole()
+			e.Dst(`GRANT SELECT, INSERT, UPDATE, DELETE ON items TO ` + quoteIdent(role))
+			cfg := e.Config(itemsHistorySync)
+			p := plan(t, cfg)
+			sp := p.Syncs[0]
+			if len(sp.Findings) != 1 || sp.Findings[0].Code != planner.CodeMissingPrivilege || !strings.Contains(sp.Findings[0].Summary, c.summary) {
+				t.Fatalf("findings:\n%s", synctest.FindingsText(sp))
+			}
+			e.Dst(sp.Findings[0].Fix)
+			p = applyable(t, cfg)
+			if len(p.Syncs[0].Findings) != 0 {
+				t.Fatalf("after the fix:\n%s", synctest.FindingsText(p.Syncs[0]))
+			}
+			requireApplied(t, apply(t, cfg, p, executor.Options{}))
+			if got := e.DstQuery(`SELECT count(*) FROM rowform.runs WHERE status = 'applied'`)[0]; got == "0" {
+				t.Error("no run recorded")
+			}
+		})
+	}
+}
+
+const itemsHistorySync = `
+sync "items" {
+  source      = source.postgres.src
+  query       = "SELECT id, v FROM items"
+  destination = destination.postgres.dst
+  table       = "items"
+  behavior    = "mirror"
+  key         = "id"
+}`

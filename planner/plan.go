@@ -59,6 +59,9 @@ type SyncPlan struct {
 	DestinationRows int64 `json:"destination_rows"`
 	// SourceRows is the number of source rows read.
 	SourceRows int64 `json:"source_rows"`
+	// Undo is set on the plan of an undo (plan -undo=RUN): the run it
+	// undoes, whose recorded rows are its "source" (undo.go).
+	Undo *UndoOf `json:"undo,omitempty"`
 	// Duration is how long planning this sync took.
 	Duration time.Duration `json:"-"`
 	// written is what the sync writes into columns that foreign keys

@@ -111,8 +111,10 @@ var ErrNewerLayout = errors.New("the history schema has a newer layout")
 type State struct {
 	// SchemaExists: the schema is there.
 	SchemaExists bool
+	// LayoutExists: the schema has the layout table.
+	LayoutExists bool
 	// Version is the layout's version; 0 when the schema has no layout
-	// yet (or does not exist).
+	// yet (or does not exist), or when the role may not read it.
 	Version int
 }
 
@@ -128,6 +130,7 @@ SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1),
 	if err != nil || !hasLayout {
 		return st, err
 	}
+	st.LayoutExists = true
 	var readable bool
 	if err := q.QueryRow(ctx, `SELECT has_schema_privilege($1, 'USAGE') AND has_table_privilege(format('%I.layout', $1), 'SELECT')`, schema).Scan(&readable); err != nil || !readable {
 		return st, err
@@ -176,7 +179,7 @@ func Check(ctx context.Context, q Querier, schema, role string) (*Problem, error
 			Fix:     fmt.Sprintf("CREATE SCHEMA IF NOT EXISTS %s AUTHORIZATION %s;", n.SchemaIdent(), roleIdent),
 		}, nil
 	}
-	if st.Version < Layout {
+	if !st.LayoutExists || (st.Version > 0 && st.Version < Layout) {
 		var ok bool
 		if err := q.QueryRow(ctx, `SELECT has_schema_privilege($1, 'USAGE,CREATE')`, schema).Scan(&ok); err != nil {
 			return nil, err
@@ -222,7 +225,8 @@ func Ensure(ctx context.Context, conn *pgx.Conn, schema, role, version string) e
 	if err != nil {
 		return fmt.Errorf("reading the history schema %q: %w", schema, err)
 	}
-	if st.Version == Layout {
+	if st.Version == Layout || (st.LayoutExists && st.Version == 0) {
+		// Current, or not readable by the role: plan says so (Check).
 		return nil
 	}
 	if st.Version > Layout {
@@ -267,6 +271,12 @@ func Ensure(ctx context.Context, conn *pgx.Conn, schema, role, version string) e
 	}
 	done = true
 	return nil
+}
+
+// errUnreadable is the error for a history the role may not read.
+func errUnreadable(schema string) error {
+	return fmt.Errorf("the role may not read the history schema %q: it needs USAGE on the schema and SELECT on its tables (GRANT USAGE ON SCHEMA %s TO ...; GRANT SELECT ON ALL TABLES IN SCHEMA %[2]s TO ...)",
+		schema, Names{schema}.SchemaIdent())
 }
 
 // Run is one recorded apply of a sync.
@@ -322,8 +332,11 @@ func scanRun(rows pgx.Rows) (Run, error) {
 // when limit <= 0). A schema without a layout has none.
 func List(ctx context.Context, q Querier, schema string, syncs []string, limit int) ([]Run, error) {
 	st, err := ReadState(ctx, q, schema)
-	if err != nil || st.Version == 0 {
+	if err != nil || !st.LayoutExists {
 		return nil, err
+	}
+	if st.Version == 0 {
+		return nil, errUnreadable(schema)
 	}
 	var filter any
 	if len(syncs) > 0 {
@@ -353,8 +366,11 @@ func List(ctx context.Context, q Querier, schema string, syncs []string, limit i
 // Get returns run id of schema, or nil when there is none.
 func Get(ctx context.Context, q Querier, schema string, id int64) (*Run, error) {
 	st, err := ReadState(ctx, q, schema)
-	if err != nil || st.Version == 0 {
+	if err != nil || !st.LayoutExists {
 		return nil, err
+	}
+	if st.Version == 0 {
+		return nil, errUnreadable(schema)
 	}
 	rows, err := q.Query(ctx, fmt.Sprintf(`SELECT %s FROM %s WHERE id = $1`, runColumns, Names{schema}.Runs()), id)
 	if err != nil {

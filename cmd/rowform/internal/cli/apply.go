@@ -53,6 +53,9 @@ func (f *applyFlags) check() error {
 		if f.showRows > 0 {
 			return fmt.Errorf("-show-rows cannot be combined with a plan file")
 		}
+		if f.undo != 0 {
+			return fmt.Errorf("-undo cannot be combined with a plan file: the plan file already is the plan to apply (plan -undo=RUN -out=FILE makes one)")
+		}
 	default:
 		return fmt.Errorf("apply takes at most one argument, a plan file; got %d", len(f.args))
 	}
@@ -85,7 +88,9 @@ Usage: rowform [global options] apply [options] [PLANFILE]
   still stop every sync, as they do without -auto-approve.
 
   Each sync is applied in one transaction: all of its rows or none. Two
-  applies of one table never run at once.
+  applies of one table never run at once. Every apply is recorded in the
+  destination's history (docs/history.md); -undo=RUN plans the undo of a
+  recorded run, shows it and applies it as any plan.
 
   A sync with on_reject = "skip" writes every row but those the
   destination would refuse, and lists the ones it left out;
@@ -140,7 +145,7 @@ func runApply(ctx context.Context, inv *invocation, f *applyFlags) int {
 		}
 		// No one approves: each sync is planned inside its transaction
 		// (unattended.go), unless a sync is broken before any row is read.
-		if f.autoApprove && f.format != views.FormatMarkdown {
+		if f.autoApprove && f.format != views.FormatMarkdown && f.undo == 0 {
 			if code, done := inv.applyUnattended(ctx, cfg, f); done {
 				return code
 			}

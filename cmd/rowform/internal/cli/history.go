@@ -157,3 +157,15 @@ func usedBy(cfg *hclconfig.Config, addr string, syncs []string) bool {
 	}
 	return false
 }
+
+// computeUndo plans the undo of run -undo=RUN (planner.ComputeUndo): an
+// ordinary plan, that plan renders, -out saves and apply applies.
+func (inv *invocation) computeUndo(ctx context.Context, cfg *hclconfig.Config, f *runFlags) (*planner.Plan, error) {
+	show, done := inv.statusLine(f.format == views.FormatText)
+	defer done()
+	opts := planner.Options{Syncs: f.syncs, ShowRows: f.showRows, Environ: inv.environ, Changes: f.onChange}
+	if show != nil {
+		opts.Progress = func(sync string, rows int64) { show("%s: %d rows of run %d read", sync, rows, f.undo) }
+	}
+	return planner.ComputeUndo(ctx, cfg, f.undo, opts)
+}

@@ -123,3 +123,79 @@ sync "other" {
 	bad := runCLIWith(t, []string{"SRC_PASSWORD=x", "DST_PASSWORD=wrong"}, "", "-chdir="+e.Dir, "history")
 	bad.expect(t, exitError)
 }
+
+// TestUndoCommands: plan -undo=RUN shows the undo as a plan; plan -undo
+// -out=FILE then apply FILE applies it exactly; apply -undo=RUN
+// -auto-approve plans and applies it; the undo is itself a run, which can
+// be undone; a run that is not there, or an undo with conflicts, fails.
+func TestUndoCommands(t *testing.T) {
+	e := applyEnv(t)
+	run := func(args ...string) result {
+		return runCLIWith(t, e.Environ, "", append([]string{"-chdir=" + e.Dir}, args...)...)
+	}
+	original := e.DstDigest("items")
+	run("apply", "-auto-approve").expect(t, exitOK)
+	applied := e.DstDigest("items")
+
+	r := run("plan", "-undo=1", "-no-color", "-show-rows=1", "-detailed-exitcode")
+	r.expect(t, exitChanges)
+	for _, want := range []string{`sync "items"  undo  run 1 -> postgres.dst public.items`, "Plan: 5 to insert, 5 to update, 10 to delete in 1 sync."} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("plan -undo=1 does not show %q:\n%s", want, r.stdout)
+		}
+	}
+	r = run("plan", "-undo=1", "-json")
+	r.expect(t, exitOK)
+	if !strings.Contains(r.stdout, `"undo": {`) || !strings.Contains(r.stdout, `"run": 1`) {
+		t.Errorf("plan -undo=1 -json:\n%s", r.stdout)
+	}
+	run("plan", "-undo=1", "-out=undo.plan", "-no-color").expect(t, exitOK)
+	run("apply", "-undo=1", "undo.plan").expect(t, exitError)
+	r = run("apply", "-no-color", "undo.plan")
+	r.expect(t, exitOK)
+	if !strings.Contains(r.stdout, "Apply complete: 5 inserted, 5 updated, 10 deleted in 1 sync.") {
+		t.Errorf("apply of the undo plan:\n%s", r.stdout)
+	}
+	if got := e.DstDigest("items"); got != original {
+		t.Errorf("after the undo the table is not as before the apply")
+	}
+	// Applied once, the plan is stale.
+	run("apply", "undo.plan").expect(t, exitError)
+	r = run("history", "-no-color")
+	r.expect(t, exitOK)
+	if !strings.Contains(r.stdout, "applied (undo of run 1)") {
+		t.Errorf("history does not show the undo:\n%s", r.stdout)
+	}
+	var undoRun string
+	for _, l := range strings.Split(r.stdout, "\n") {
+		if strings.Contains(l, "(undo of run 1)") {
+			undoRun = strings.Fields(l)[0]
+		}
+	}
+	r = run("apply", "-undo="+undoRun, "-auto-approve", "-no-color")
+	r.expect(t, exitOK)
+	if got := e.DstDigest("items"); got != applied {
+		t.Errorf("after the undo of the undo the table is not as the apply left it")
+	}
+	applyRequireNoChanges(t, e)
+
+	r = run("plan", "-undo=99")
+	r.expect(t, exitError)
+	if !strings.Contains(r.stderr, "no run 99") {
+		t.Errorf("plan -undo=99:\n%s", r.stderr)
+	}
+	// A row changed since the undo of the undo inserted it again: its undo
+	// conflicts. (The stale apply above was recorded as a failed run.)
+	var redo string
+	for _, l := range strings.Split(run("history").stdout, "\n") {
+		if strings.Contains(l, "(undo of run "+undoRun+")") {
+			redo = strings.Fields(l)[0]
+		}
+	}
+	e.Dst(`UPDATE items SET name = 'changed' WHERE id = 3`)
+	r = run("plan", "-undo="+redo, "-no-color")
+	r.expect(t, exitError)
+	if !strings.Contains(r.stdout, "undo_conflict  1 row that run "+redo+" inserted was changed or deleted since") || !strings.Contains(r.stdout, "rows: 1 (id=3)") {
+		t.Errorf("plan of an undo with a conflict:\n%s%s", r.stdout, r.stderr)
+	}
+}

@@ -51,6 +51,11 @@ Usage: rowform [global options] plan [options]
   problem that would stop the sync with the SQL that fixes it. plan never
   writes to a database: source queries run in read-only transactions.
 
+  With -undo=RUN it plans the undo of a run that apply recorded in the
+  destination's history (see 'rowform history'): the rows the run
+  inserted are deleted, the rows it deleted inserted again, the columns it
+  updated written back; rows changed since are undo_conflict findings.
+
   Exit status: 0 when the plan succeeded (with -detailed-exitcode: and has
   no changes), 1 on an error or a blocking finding, 2 with
   -detailed-exitcode when changes are present.`,

@@ -31,6 +31,9 @@ type runFlags struct {
 	format   string
 	noColor  bool
 	showRows int
+	// undo is -undo=RUN: plan the undo of a run of the history instead
+	// of the syncs (docs/history.md).
+	undo int64
 	// onChange, when set, receives every change of the plan
 	// (planner.Options.Changes); plan sets it for -changes.
 	onChange func(*planner.Change) error
@@ -44,6 +47,7 @@ func (f *runFlags) bind(fs *flag.FlagSet) {
 	fs.StringVar(&f.format, "format", "", "output format: text, json or markdown (default text)")
 	fs.BoolVar(&f.noColor, "no-color", false, "print no ANSI colors (also NO_COLOR=1)")
 	fs.IntVar(&f.showRows, "show-rows", 0, "show up to N example rows (those with the smallest keys) per change type and sync")
+	fs.Int64Var(&f.undo, "undo", 0, "plan the undo of the run `RUN` of the history (see 'rowform history') instead of the syncs")
 }
 
 func (f *runFlags) check() error {
@@ -62,6 +66,9 @@ func (f *runFlags) check() error {
 	}
 	if f.showRows < 0 {
 		return fmt.Errorf("-show-rows must be 0 or more")
+	}
+	if f.undo < 0 {
+		return fmt.Errorf("-undo takes a run's id (see 'rowform history')")
 	}
 	return nil
 }
@@ -158,6 +165,9 @@ func (inv *invocation) statusLine(enabled bool) (show func(format string, args .
 // first says on stderr which syncs -sync takes along because the named ones
 // depend on them.
 func (inv *invocation) computePlan(ctx context.Context, cfg *hclconfig.Config, f *runFlags) (*planner.Plan, error) {
+	if f.undo != 0 {
+		return inv.computeUndo(ctx, cfg, f)
+	}
 	if f.format != views.FormatJSON {
 		_, added, err := planner.SelectSyncs(cfg, f.syncs)
 		if err != nil {

@@ -1,0 +1,290 @@
+package executor_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/rowform/rowform/executor"
+	"github.com/rowform/rowform/hclconfig"
+	"github.com/rowform/rowform/internal/synctest"
+	"github.com/rowform/rowform/planner"
+)
+
+// Undo plans (planner/undo.go, executor/undo.go, docs/history.md).
+
+// undoPlan plans the undo of run id.
+func undoPlan(t *testing.T, cfg *hclconfig.Config, id int64, opts planner.Options) *planner.Plan {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	p, err := planner.ComputeUndo(ctx, cfg, id, opts)
+	if err != nil {
+		t.Fatalf("plan -undo=%d: %v", id, err)
+	}
+	return p
+}
+
+// lastRun is the id of the newest run in the history.
+func lastRun(t *testing.T, e *synctest.Env) int64 {
+	t.Helper()
+	var id int64
+	if _, err := fmt.Sscan(e.DstQuery(`SELECT max(id) FROM rowform.runs WHERE status = 'applied'`)[0], &id); err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+// TestUndoRestoresTheTable: apply, then undo, gives back the table exactly
+// (composite key, NULLs, jsonb, numeric scales, arrays, timestamps, the
+// unmapped column of deleted rows); the undo is a run of its own, and its
+// undo gives back the table as the apply left it. Samples never show a
+// sensitive or unmapped value.
+func TestUndoRestoresTheTable(t *testing.T) {
+	e, cfg := accountsEnv(t, "")
+	original := e.DstDigest("accounts")
+	requireApplied(t, apply(t, cfg, applyable(t, cfg), executor.Options{Environ: e.Environ}))
+	applied := e.DstDigest("accounts")
+	run := lastRun(t, e)
+
+	p := undoPlan(t, cfg, run, planner.Options{ShowRows: 10})
+	sp := p.Syncs[0]
+	if !p.Applyable || !sp.Diffed || sp.Undo == nil || sp.Undo.Run != run || sp.Behavior != "undo" {
+		t.Fatalf("undo plan: applyable=%v diffed=%v undo=%+v behavior=%s\n%s", p.Applyable, sp.Diffed, sp.Undo, sp.Behavior, synctest.FindingsText(sp))
+	}
+	if want := (planner.Counts{Insert: 3, Update: 4, Delete: 3}); sp.Counts != want {
+		t.Errorf("undo counts %+v, want %+v", sp.Counts, want)
+	}
+	if len(sp.Findings) != 0 {
+		t.Errorf("undo findings:\n%s", synctest.FindingsText(sp))
+	}
+	if sp.SourceRows != 10 || sp.DestinationRows != 9 {
+		t.Errorf("undo read %d run rows and %d table rows", sp.SourceRows, sp.DestinationRows)
+	}
+	samples := fmt.Sprintf("%+v", *sp.Samples)
+	for _, leak := range []string{"old secret", "new secret", "note 7", "note 8", "s7"} {
+		if strings.Contains(samples, leak) {
+			t.Errorf("the undo's samples show %q: %s", leak, samples)
+		}
+	}
+	if !strings.Contains(samples, "Ed!") || !strings.Contains(samples, "(sensitive)") {
+		t.Errorf("samples: %s", samples)
+	}
+
+	res := apply(t, cfg, p, executor.Options{Environ: e.Environ})
+	requireApplied(t, res)
+	if got := res.Syncs[0].Applied; got != (planner.Counts{Insert: 3, Update: 4, Delete: 3}) {
+		t.Errorf("undo applied %+v", got)
+	}
+	if got := e.DstDigest("accounts"); got != original {
+		t.Fatalf("after the undo the table is not as before the apply:\n%s", strings.Join(e.DstQuery(`SELECT x::text FROM accounts x ORDER BY 1`), "\n"))
+	}
+	undoRun := lastRun(t, e)
+	if got := e.DstQuery(`SELECT undo_of || ' ' || inserted || ' ' || updated || ' ' || deleted FROM rowform.runs WHERE id = $1`, undoRun)[0]; got != fmt.Sprintf("%d 3 4 3", run) {
+		t.Errorf("the undo's run: %s", got)
+	}
+
+	// The undo of the undo.
+	p = undoPlan(t, cfg, undoRun, planner.Options{})
+	if !p.Applyable || p.Syncs[0].Counts != (planner.Counts{Insert: 3, Update: 4, Delete: 3}) {
+		t.Fatalf("undo of the undo: %+v\n%s", p.Syncs[0].Counts, synctest.FindingsText(p.Syncs[0]))
+	}
+	requireApplied(t, apply(t, cfg, p, executor.Options{}))
+	if got := e.DstDigest("accounts"); got != applied {
+		t.Errorf("after the undo of the undo the table is not as the apply left it")
+	}
+	requireConverged(t, cfg)
+}
+
+// TestUndoEveryBehavior: for every behavior and key type, apply then undo
+// gives back the table exactly, unmapped columns included.
+func TestUndoEveryBehavior(t *testing.T) {
+	for _, k := range synctest.KeyKinds {
+		for _, b := range hclconfig.Behaviors {
+			t.Run(k.Name+"/"+string(b), func(t *testing.T) {
+				t.Parallel()
+				e := synctest.New(t)
+				e.Src(fmt.Sprintf(`CREATE TABLE items (%s, name text, price numeric)`, k.SrcCols))
+				e.Dst(fmt.Sprintf(`CREATE TABLE items (%s, name text, price numeric(10,2), note text DEFAULT 'new', PRIMARY KEY (%s))`, k.DstCols, k.KeyCols))
+				for i := 0; i < 60; i++ {
+					if i < 40 {
+						e.Src(fmt.Sprintf(`INSERT INTO items VALUES (%s, 'item %d', %d.5)`, k.Key(i), i%7, i))
+					}
+					if i >= 20 {
+						name := fmt.Sprintf("'item %d'", i%7)
+						if i%3 == 0 {
+							name = "NULL"
+						}
+						e.Dst(fmt.Sprintf(`INSERT INTO items VALUES (%s, %s, %d.50, 'note %d')`, k.Key(i), name, i+i%2, i))
+					}
+				}
+				cfg := e.Config(fmt.Sprintf(`
+sync "items" {
+  source      = source.postgres.src
+  query       = "SELECT * FROM items"
+  destination = destination.postgres.dst
+  table       = "items"
+  behavior    = %q
+  key         = %s
+}`, b, k.KeyList))
+				before := e.DstDigest("items")
+				requireApplied(t, apply(t, cfg, applyable(t, cfg), executor.Options{}))
+				if e.DstDigest("items") == before {
+					t.Fatal("the apply changed nothing")
+				}
+				p := undoPlan(t, cfg, lastRun(t, e), planner.Options{})
+				if !p.Applyable {
+					t.Fatalf("undo plan:\n%s", synctest.FindingsText(p.Syncs[0]))
+				}
+				requireApplied(t, apply(t, cfg, p, executor.Options{}))
+				if got := e.DstDigest("items"); got != before {
+					t.Errorf("after the undo the table is not as before")
+				}
+			})
+		}
+	}
+}
+
+// TestUndoConflicts: rows changed since the run are conflicts: undo_conflict
+// errors that block the undo, or, with on_reject = "skip", warnings whose
+// rows the undo leaves as they are while it undoes every other row.
+func TestUndoConflicts(t *testing.T) {
+	e, cfg := accountsEnv(t, "")
+	requireApplied(t, apply(t, cfg, applyable(t, cfg), executor.Options{}))
+	run := lastRun(t, e)
+	e.Dst(`UPDATE accounts SET name = 'Bob again' WHERE region = 'eu' AND id = 2`)            // updated by the run
+	e.Dst(`DELETE FROM accounts WHERE region = 'eu' AND id = 10`)                             // inserted by the run
+	e.Dst(`INSERT INTO accounts (region, id, name) VALUES ('eu', 7, 'back')`)                 // deleted by the run
+	e.Dst(`UPDATE accounts SET note = 'touched', name = 'Cy' WHERE region = 'eu' AND id = 3`) // not what the run wrote: no conflict
+	p := undoPlan(t, cfg, run, planner.Options{})
+	sp := p.Syncs[0]
+	if p.Applyable {
+		t.Fatalf("an undo with conflicts is applyable:\n%s", synctest.FindingsText(sp))
+	}
+	var conflicts []string
+	for _, f := range sp.Findings {
+		if f.Code == planner.CodeUndoConflict {
+			if f.Severity != planner.SeverityError {
+				t.Errorf("undo_conflict is a %s", f.Severity)
+			}
+			conflicts = append(conflicts, fmt.Sprintf("%d %v", f.Rows, f.Examples))
+		} else {
+			t.Errorf("unexpected finding %s: %s", f.Code, f.Summary)
+		}
+	}
+	if got := strings.Join(conflicts, ", "); got != `1 [region="eu" id=10], 1 [region="eu" id=2], 1 [region="eu" id=7]` {
+		t.Errorf("conflicts: %s\n%s", got, synctest.FindingsText(sp))
+	}
+	if sp.Counts != (planner.Counts{Insert: 2, Update: 3, Delete: 2, Reject: 3}) {
+		t.Errorf("counts %+v", sp.Counts)
+	}
+	if res := apply(t, cfg, p, executor.Options{}); !res.Failed() {
+		t.Errorf("an undo plan with conflicts applied")
+	}
+
+	// With on_reject = "skip" the other rows are undone.
+	e.WriteFile("main.hcl", strings.Replace(readFile(t, e.Dir+"/main.hcl"), `sensitive_columns = ["secret"]`, "sensitive_columns = [\"secret\"]\n  on_reject = \"skip\"", 1))
+	cfg = loadConfig(t, e)
+	p = undoPlan(t, cfg, run, planner.Options{})
+	if !p.Applyable || p.Summary.Warnings != 3 {
+		t.Fatalf("with skip:\n%s", synctest.FindingsText(p.Syncs[0]))
+	}
+	res := apply(t, cfg, p, executor.Options{})
+	requireApplied(t, res)
+	if r := res.Syncs[0]; r.Applied != (planner.Counts{Insert: 2, Update: 3, Delete: 2, Reject: 3}) || len(r.Rejected) != 3 {
+		t.Errorf("applied %+v, rejected %+v", r.Applied, r.Rejected)
+	}
+	got := e.DstQuery(`SELECT concat_ws(' ', region, id, name, balance, note) FROM accounts ORDER BY region, id`)
+	want := []string{
+		"eu 1 Ada 10.500 n1",
+		"eu 2 Bob again 20.000 n2", // conflict: left as it is
+		"eu 3 Cy 1.500 touched",    // undone: balance back, the note not the run's
+		"eu 4 Di 0.000 n4",
+		"eu 7 back default note", // conflict: left
+		"us 1 Ed -1.000 n5",      // eu 11 and 12, inserted by the run, are gone
+		"us 2",
+		"us 8 note 8",
+		"us 9 Nine 9.000",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("after the undo with skip:\n  %s\nwant\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
+	}
+}
+
+// TestUndoIsStaleWhenRowsChange: an undo plan is applied exactly or
+// refused as stale, like any plan.
+func TestUndoIsStaleWhenRowsChange(t *testing.T) {
+	e, cfg := accountsEnv(t, "")
+	requireApplied(t, apply(t, cfg, applyable(t, cfg), executor.Options{}))
+	run := lastRun(t, e)
+	p := undoPlan(t, cfg, run, planner.Options{})
+	e.Dst(`UPDATE accounts SET name = 'Bob again' WHERE region = 'eu' AND id = 2`)
+	before := e.DstDigest("accounts")
+	r := apply(t, cfg, p, executor.Options{}).Syncs[0]
+	if r.Status != executor.StatusFailed || !strings.Contains(r.Err.Error(), "plan is stale") {
+		t.Fatalf("the undo of changed rows applied: %s %v", r.Status, r.Err)
+	}
+	if e.DstDigest("accounts") != before {
+		t.Error("a stale undo wrote")
+	}
+}
+
+// TestUndoIncompleteNotes: the undo plan says what it cannot restore:
+// triggers the run fired, cascades of its deletes into other tables.
+func TestUndoIncompleteNotes(t *testing.T) {
+	e := synctest.New(t)
+	e.Src(`CREATE TABLE parents (id int, name text); INSERT INTO parents VALUES (1, 'a')`)
+	e.Dst(`CREATE TABLE parents (id int PRIMARY KEY, name text); INSERT INTO parents VALUES (1, 'a'), (2, 'b')`)
+	e.Dst(`CREATE TABLE children (id int PRIMARY KEY, parent_id int REFERENCES parents ON DELETE CASCADE); INSERT INTO children VALUES (10, 2)`)
+	e.Dst(`CREATE TABLE audit (what text)`)
+	e.Dst(`CREATE FUNCTION audit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN INSERT INTO audit VALUES (TG_OP); RETURN NULL; END $$`)
+	e.Dst(`CREATE TRIGGER audit AFTER DELETE ON parents FOR EACH ROW EXECUTE FUNCTION audit()`)
+	cfg := e.Config(`
+sync "parents" {
+  source      = source.postgres.src
+  query       = "SELECT id, name FROM parents"
+  destination = destination.postgres.dst
+  table       = "parents"
+  behavior    = "mirror"
+  key         = "id"
+}`)
+	requireApplied(t, apply(t, cfg, plan(t, cfg), executor.Options{}))
+	p := undoPlan(t, cfg, lastRun(t, e), planner.Options{})
+	var notes []string
+	for _, f := range p.Syncs[0].Findings {
+		if f.Code == planner.CodeUndoIncomplete {
+			notes = append(notes, f.Summary)
+		}
+	}
+	if len(notes) != 2 || !strings.Contains(strings.Join(notes, "\n"), `the trigger "audit"`) || !strings.Contains(strings.Join(notes, "\n"), "cascaded into public.children") {
+		t.Errorf("undo_incomplete notes:\n%s", synctest.FindingsText(p.Syncs[0]))
+	}
+	if !p.Applyable {
+		t.Fatalf("the notes block the undo:\n%s", synctest.FindingsText(p.Syncs[0]))
+	}
+	requireApplied(t, apply(t, cfg, p, executor.Options{}))
+	if got := e.DstQuery(`SELECT count(*)::text || ' ' || (SELECT count(*) FROM children) FROM parents`)[0]; got != "2 0" {
+		t.Errorf("parents, children after the undo: %s", got)
+	}
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// loadConfig loads the configuration in e.Dir.
+func loadConfig(t *testing.T, e *synctest.Env) *hclconfig.Config {
+	t.Helper()
+	cfg, diags := hclconfig.Load(e.Dir, hclconfig.Inputs{Environ: e.Environ})
+	if diags.HasErrors() {
+		t.Fatalf("configuration does not load: %s", diags.Error())
+	}
+	return cfg
+}

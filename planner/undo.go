@@ -1,0 +1,665 @@
+package planner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/rowform/rowform/hclconfig"
+	"github.com/rowform/rowform/internal/catalog"
+	"github.com/rowform/rowform/internal/history"
+	"github.com/rowform/rowform/internal/pgconnect"
+)
+
+// Undo plans (docs/history.md). The undo of a run is an ordinary sync
+// plan whose "source" is the run's record in the destination's history:
+// for each row the run changed, the row as it was before (absent for a row
+// it inserted), read together with the row as it is now, by key, in one
+// query. A row that is no longer as the run left it is a conflict; every
+// other row becomes the insert, update or delete that restores it. The
+// changes then pass the same checks (rejected_rows, cascade, triggers),
+// samples, digest and guard as a sync's diff, so plan, plan -out, apply
+// FILE and the stale check work as for any plan, and the executor stages
+// and merges them as it does a sync's.
+
+// The finding codes of undo plans.
+const (
+	// CodeUndoConflict: rows changed since the run that is undone (an
+	// error, or a warning with on_reject = "skip", which leaves them).
+	CodeUndoConflict Code = "undo_conflict"
+	// CodeUndoIncomplete: what the run set off that undo does not restore
+	// (trigger side effects, cascades into other tables).
+	CodeUndoIncomplete Code = "undo_incomplete"
+)
+
+// UndoOf says which run an undo plan undoes.
+type UndoOf struct {
+	Run int64 `json:"run"`
+	// Destination is the address of the destination whose history holds
+	// the run.
+	Destination string `json:"destination"`
+}
+
+// BehaviorUndo is the Behavior of an undo plan's sync.
+const BehaviorUndo = "undo"
+
+// ComputeUndo plans the undo of run id, recorded in the history of a
+// destination of cfg (of the destinations of opts.Syncs, when given). The
+// plan has one sync, the run's, with Undo set. An error is a run that
+// cannot be undone at all: it is not in any history, it failed, or its
+// sync is not in the configuration.
+func ComputeUndo(ctx context.Context, cfg *hclconfig.Config, id int64, opts Options) (*Plan, error) {
+	connector := pgconnect.NewConnector(opts.Environ)
+	defer connector.Close()
+	s, run, err := findRun(ctx, cfg, connector, id, opts.Syncs)
+	if err != nil {
+		return nil, err
+	}
+	sp := planUndo(ctx, s, run, connector, opts)
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	p := &Plan{Syncs: []*SyncPlan{sp}}
+	p.finish()
+	return p, nil
+}
+
+// findRun finds run id in the histories of cfg's destinations, and the
+// sync it applied.
+func findRun(ctx context.Context, cfg *hclconfig.Config, connector *pgconnect.Connector, id int64, only []string) (*hclconfig.Sync, *history.Run, error) {
+	if id <= 0 {
+		return nil, nil, fmt.Errorf("-undo takes a run's id, a positive number (see 'rowform history')")
+	}
+	var addrs []string
+	for addr, d := range cfg.Destinations {
+		if !d.HistoryEnabled() {
+			continue
+		}
+		for _, s := range cfg.Syncs {
+			if s.Destination != nil && s.Destination.Address() == addr && (len(only) == 0 || slices.Contains(only, s.Name)) {
+				addrs = append(addrs, addr)
+				break
+			}
+		}
+	}
+	if len(addrs) == 0 {
+		return nil, nil, errors.New("no destination of these syncs keeps a history (history = false): there is no run to undo")
+	}
+	sort.Strings(addrs)
+	type found struct {
+		addr string
+		run  *history.Run
+	}
+	var hits []found
+	var errs []string
+	for _, addr := range addrs {
+		d := cfg.Destinations[addr]
+		conn, err := ConnectReadOnly(ctx, connector, d, "undo")
+		if err != nil {
+			errs = append(errs, err.Error())
+			continue
+		}
+		run, err := history.Get(ctx, conn, d.History.Schema, id)
+		_ = conn.Close(context.WithoutCancel(ctx))
+		if err != nil {
+			errs = append(errs, fmt.Sprintf("reading the history of %s: %s", addr, describeError(err)))
+			continue
+		}
+		if run != nil {
+			hits = append(hits, found{addr, run})
+		}
+	}
+	switch {
+	case len(hits) == 0 && len(errs) > 0:
+		return nil, nil, fmt.Errorf("run %d: %s", id, strings.Join(errs, "; "))
+	case len(hits) == 0:
+		return nil, nil, fmt.Errorf("there is no run %d in the history of %s (see 'rowform history'; runs beyond history_keep are pruned)", id, joinNames(addrs))
+	case len(hits) > 1:
+		var where []string
+		for _, h := range hits {
+			where = append(where, fmt.Sprintf("%s (sync %q)", h.addr, h.run.Sync))
+		}
+		return nil, nil, fmt.Errorf("run %d is in the history of %s: choose one with -sync=NAME", id, strings.Join(where, " and "))
+	}
+	h := hits[0]
+	s := cfg.Sync(h.run.Sync)
+	switch {
+	case s == nil:
+		return nil, nil, fmt.Errorf("run %d applied sync %q, which the configuration no longer has; undo needs the sync", id, h.run.Sync)
+	case s.Destination.Address() != h.addr:
+		return nil, nil, fmt.Errorf("run %d applied sync %q to %s, which now writes to %s", id, s.Name, h.addr, s.Destination.Address())
+	case len(only) > 0 && !slices.Contains(only, s.Name):
+		return nil, nil, fmt.Errorf("run %d applied sync %q, not %s", id, s.Name, strings.Join(only, ", "))
+	case h.run.Status != history.StatusApplied:
+		return nil, nil, fmt.Errorf("run %d failed and wrote nothing: there is nothing to undo", id)
+	case s.Table.String() != h.run.Table:
+		return nil, nil, fmt.Errorf("run %d wrote to %s, but sync %q now writes to %s; undo writes only the table of the run's sync", id, h.run.Table, s.Name, s.Table)
+	}
+	return s, h.run, nil
+}
+
+// planUndo plans the undo of run, an apply of s; it never fails, it
+// reports.
+func planUndo(ctx context.Context, s *hclconfig.Sync, run *history.Run, connector *pgconnect.Connector, opts Options) *SyncPlan {
+	start := time.Now()
+	sp := NewUndoPlan(s, run)
+	defer func() { sp.Duration = time.Since(start) }()
+	dst, err := ConnectReadOnly(ctx, connector, s.Destination, s.Name, s.SensitiveColumns...)
+	if err != nil {
+		sp.AddFinding(Finding{Severity: SeverityError, Code: CodeConnectionFailed, Summary: err.Error()})
+		return sp
+	}
+	defer dst.Close(context.WithoutCancel(ctx))
+	checkEncryption(dst, s.Destination, sp.AddFinding)
+	// One snapshot for the history and the table.
+	if _, err := dst.Exec(ctx, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"); err != nil {
+		sp.AddFinding(Finding{Severity: SeverityError, Code: CodeConnectionFailed, Summary: describeError(err)})
+		return sp
+	}
+	defer func() { _, _ = dst.Exec(context.WithoutCancel(ctx), "ROLLBACK") }()
+	u, findings := PrepareUndo(ctx, s, dst, run)
+	for _, f := range findings {
+		sp.AddFinding(f)
+	}
+	if u == nil || opts.StructureOnly {
+		return sp
+	}
+	samples := u.NewSampleSink(opts.ShowRows)
+	var progress func(int64)
+	if opts.Progress != nil {
+		progress = func(n int64) { opts.Progress(s.Name, n) }
+	}
+	res, diffFindings, err := u.DiffUndo(ctx, dst, withChanges(samples, u.Prepared, opts.Changes), progress)
+	sp.RecordDiff(u.Sync, res, diffFindings, err, samples.Samples())
+	return sp
+}
+
+// NewUndoPlan returns the plan of the undo of run, an apply of s, before
+// anything was checked.
+func NewUndoPlan(s *hclconfig.Sync, run *history.Run) *SyncPlan {
+	sp := NewSyncPlan(s)
+	sp.Behavior = BehaviorUndo
+	sp.Source = fmt.Sprintf("run %d", run.ID)
+	sp.Undo = &UndoOf{Run: run.ID, Destination: s.Destination.Address()}
+	if run.KeyCount > 0 && run.KeyCount <= len(run.Columns) {
+		sp.Key = append([]string(nil), run.Columns[:run.KeyCount]...)
+	}
+	return sp
+}
+
+// UndoPrepared is the undo of one run, checked against the destination's
+// structure: what the executor diffs and merges, as it does a Prepared
+// sync. Its Sync is the run's sync as an undo writes it (every kind of
+// change, the run's key and columns, the guard without min_source_rows).
+type UndoPrepared struct {
+	*Prepared
+	Run   *history.Run
+	names history.Names
+}
+
+// PrepareUndo checks that run, an apply of s, can be undone on dst: the
+// table still has the run's columns and key, the role may write what the
+// undo writes (and record it). It returns nil when a finding prevents the
+// undo's diff; the findings say why. It also notes what the run set off
+// that undo cannot restore (undo_incomplete).
+func PrepareUndo(ctx context.Context, s *hclconfig.Sync, dst *pgx.Conn, run *history.Run) (*UndoPrepared, []Finding) {
+	var fs []Finding
+	blocked := false
+	add := func(f Finding) {
+		if f.Severity == SeverityError && f.Code != CodeMissingPrivilege {
+			blocked = true
+		}
+		fs = append(fs, f)
+	}
+	table := s.Table.String()
+	if run.KeyCount <= 0 || run.KeyCount > len(run.Columns) {
+		add(Finding{Severity: SeverityError, Code: CodeMissingColumn, Summary: fmt.Sprintf("run %d recorded no key: it cannot be undone", run.ID)})
+		return nil, fs
+	}
+	key := run.Columns[:run.KeyCount]
+	t, err := catalog.LoadTable(ctx, dst, s.Table.Schema, s.Table.Name)
+	if err != nil {
+		add(Finding{Severity: SeverityError, Code: CodeConnectionFailed, Summary: fmt.Sprintf("cannot read the catalog of %s: %s", s.Destination.Address(), describeError(err))})
+		return nil, fs
+	}
+	if t == nil {
+		add(Finding{Severity: SeverityError, Code: CodeMissingTable, Summary: fmt.Sprintf("the table %s, which run %d wrote, no longer exists in %s", table, run.ID, s.Destination.Address())})
+		return nil, fs
+	}
+	role, err := catalog.CurrentRole(ctx, dst)
+	if err != nil {
+		add(Finding{Severity: SeverityError, Code: CodeConnectionFailed, Summary: describeError(err)})
+		return nil, fs
+	}
+	rules, err := catalog.LoadRules(ctx, dst, t.OID)
+	if err != nil {
+		add(Finding{Severity: SeverityError, Code: CodeConnectionFailed, Summary: fmt.Sprintf("cannot read the catalog of %s: %s", s.Destination.Address(), describeError(err))})
+		return nil, fs
+	}
+
+	// The columns: the ones the run wrote, key first, and, when it deleted
+	// rows, every other column their before-images hold.
+	names := append([]string(nil), run.Columns...)
+	if run.Deleted > 0 {
+		for _, c := range run.RowColumns {
+			if !slices.Contains(names, c) {
+				names = append(names, c)
+			}
+		}
+	}
+	var cols []column
+	var renewed []string
+	for i, name := range names {
+		dc := t.Column(name)
+		written := i < len(run.Columns)
+		if dc == nil {
+			if written {
+				add(Finding{Severity: SeverityError, Code: CodeMissingColumn,
+					Summary: fmt.Sprintf("%s has no column %q any more, which run %d wrote", table, name, run.ID),
+					Detail:  "Undo restores the values the run replaced, column by column: add the column back, or undo by hand."})
+			}
+			continue // a column dropped since: re-inserted rows go without it
+		}
+		if dc.Generated != "" || dc.Identity == "a" {
+			if written {
+				add(Finding{Severity: SeverityError, Code: CodeTypeMismatch,
+					Summary: fmt.Sprintf("the column %q of %s, which run %d wrote, is now generated and cannot be written", name, table, run.ID)})
+			} else {
+				renewed = append(renewed, name)
+			}
+			continue
+		}
+		cols = append(cols, newColumn(name, name, *dc, s.IsSensitiveColumn(name) || !written))
+	}
+	if t.UniqueKeyOn(key) == nil {
+		add(Finding{Severity: SeverityError, Code: CodeMissingUniqueConstraint,
+			Summary: fmt.Sprintf("%s has no primary key or unique constraint on (%s) any more, the key of run %d", table, strings.Join(key, ", "), run.ID),
+			Detail:  "Undo finds the rows the run changed by their key."})
+	}
+	if len(renewed) > 0 && run.Deleted > 0 {
+		add(Finding{Severity: SeverityWarning, Code: CodeUndoIncomplete,
+			Summary: fmt.Sprintf("the rows run %d deleted are inserted again with new values of %s (GENERATED ALWAYS)", run.ID, catalog.IdentList(renewed)),
+			Detail:  "PostgreSQL computes these columns itself; undo cannot write their old values."})
+	}
+
+	// Privileges: what the undo writes, and its record in the history.
+	need := catalog.Need{Temp: true}
+	var all, nonKey []string
+	for i, c := range cols {
+		all = append(all, c.Dest)
+		if i >= run.KeyCount {
+			nonKey = append(nonKey, c.Dest)
+		}
+	}
+	need.Select = all
+	if run.Deleted > 0 {
+		need.Insert = all
+	}
+	if run.Updated > 0 {
+		need.Update = nonKey
+	}
+	need.Delete = run.Inserted > 0
+	missing, err := catalog.MissingPrivileges(ctx, dst, t, role, need)
+	if err != nil {
+		add(Finding{Severity: SeverityError, Code: CodeConnectionFailed, Summary: describeError(err)})
+		return nil, fs
+	}
+	for _, m := range missing {
+		if m.Privilege == "SELECT" || (m.Privilege == "USAGE" && strings.HasPrefix(m.Object, "schema")) {
+			blocked = true
+		}
+		on := m.Object
+		if m.Columns != nil {
+			on = fmt.Sprintf("column%s %s of %s", plural(len(m.Columns)), catalog.IdentList(m.Columns), m.Object)
+		}
+		add(Finding{Severity: SeverityError, Code: CodeMissingPrivilege,
+			Summary: fmt.Sprintf("role %q lacks %s on %s", role, m.Privilege, on),
+			Detail:  fmt.Sprintf("The undo of run %d %s.", run.ID, undoNeeds(m.Privilege)),
+			Fix:     m.Fix})
+	}
+	for _, f := range historyFindings(ctx, s, dst, role) {
+		add(f)
+	}
+	for _, f := range undoLimits(run, t, rules) {
+		add(f)
+	}
+	if blocked {
+		return nil, fs
+	}
+
+	us := *s
+	us.Behavior = hclconfig.Mirror
+	us.Key = append([]string(nil), key...)
+	us.Mapping = nil
+	for _, c := range cols {
+		us.Mapping = append(us.Mapping, hclconfig.ColumnMapping{Destination: c.Dest, Source: c.Dest})
+	}
+	us.Source = &hclconfig.Source{Type: "history", Name: fmt.Sprintf("run %d", run.ID)}
+	us.Query = ""
+	us.DependsOn = nil
+	if s.Guard != nil {
+		g := *s.Guard
+		g.MinSourceRows = nil // the undo's "source" is the run's rows
+		us.Guard = &g
+	}
+	p := &Prepared{Sync: &us, Table: t, Role: role, layout: newLayout(cols, len(key)), rules: rules}
+	return &UndoPrepared{Prepared: p, Run: run, names: history.Names{Schema: s.Destination.History.Schema}}, fs
+}
+
+func undoNeeds(privilege string) string {
+	switch privilege {
+	case "INSERT":
+		return "inserts again the rows it deleted"
+	case "UPDATE":
+		return "writes back the values of the rows it updated"
+	case "DELETE":
+		return "deletes the rows it inserted"
+	case "SELECT":
+		return "reads the rows it changed"
+	case "TEMPORARY":
+		return "stages its changes in temporary tables, as any apply"
+	}
+	return "needs it"
+}
+
+// undoLimits are the undo_incomplete notes of run: the triggers its writes
+// fired and the foreign keys its deletes cascaded through, whose effects
+// undo does not restore.
+func undoLimits(run *history.Run, t *catalog.Table, rules *catalog.Rules) []Finding {
+	var out []Finding
+	for _, tr := range rules.Triggers {
+		var fired []string
+		if tr.Insert && run.Inserted > 0 {
+			fired = append(fired, "inserts")
+		}
+		if tr.Update && run.Updated > 0 {
+			fired = append(fired, "updates")
+		}
+		if tr.Delete && run.Deleted > 0 {
+			fired = append(fired, "deletes")
+		}
+		if len(fired) == 0 {
+			continue
+		}
+		out = append(out, Finding{Severity: SeverityWarning, Code: CodeUndoIncomplete,
+			Summary: fmt.Sprintf("the trigger %q on %s.%s fired for the %s of run %d: what it did is not undone", tr.Name, t.Schema, t.Name, joinAnd(fired), run.ID),
+			Detail:  "Undo writes back only this table's rows. What a trigger did elsewhere (an audit row, another table it wrote) stays; the trigger fires again for the undo's own writes."})
+	}
+	if run.Deleted > 0 {
+		for _, fk := range rules.Referencing {
+			action := map[string]string{"c": "CASCADE", "n": "SET NULL", "d": "SET DEFAULT"}[fk.OnDelete]
+			if action == "" {
+				continue
+			}
+			out = append(out, Finding{Severity: SeverityWarning, Code: CodeUndoIncomplete, Table: fk.ChildSchema + "." + fk.ChildName,
+				Constraint: fk.Name,
+				Summary:    fmt.Sprintf("the deletes of run %d may have cascaded into %s.%s (ON DELETE %s of %s): what they deleted or changed there is not restored", run.ID, fk.ChildSchema, fk.ChildName, action, fk.Name),
+				Detail:     "Undo inserts the deleted rows again, but not the rows the foreign key's action deleted or changed in the referencing table."})
+		}
+	}
+	return out
+}
+
+// The reasons of undo conflicts, by the kind of change the run made.
+func conflictReasons(run int64) map[ChangeKind]string {
+	return map[ChangeKind]string{
+		ChangeDelete: fmt.Sprintf("changed or deleted since run %d inserted it", run),
+		ChangeUpdate: fmt.Sprintf("changed or deleted since run %d updated it", run),
+		ChangeInsert: fmt.Sprintf("inserted again since run %d deleted it", run),
+	}
+}
+
+// undoSQL reads the run's rows joined to the table's rows by key: for each
+// row the run changed, its kind ('+' inserted, '~' updated, '-' deleted),
+// whether the row is there now, whether it changed since the run (a
+// conflict), the row as the undo leaves it (its values before the run;
+// absent for an inserted one, whose key alone is given) and the row as
+// it is now, each in the layout's columns and text keys.
+func (u *UndoPrepared) undoSQL() string {
+	l := u.layout
+	run := u.Run
+	pos := map[string]int{}
+	for i, c := range run.Columns {
+		pos[c] = i + 1
+	}
+	rowPos := map[string]int{}
+	for i, c := range run.RowColumns {
+		rowPos[c] = i + 1
+	}
+	cur := func(i int) string {
+		return "t." + pgx.Identifier{l.Cols[i].Dest}.Sanitize()
+	}
+	typed := func(i int, expr string) string {
+		c := l.Cols[i]
+		return fmt.Sprintf("(%s)::%s", expr, c.Catalog.Type)
+	}
+	desired := func(i int) string {
+		c := l.Cols[i]
+		if i < l.NKey {
+			return typed(i, fmt.Sprintf("r.key[%d]", i+1))
+		}
+		del := "NULL"
+		if p := rowPos[c.Dest]; p > 0 {
+			del = typed(i, fmt.Sprintf("r.before[%d]", p))
+		}
+		upd := cur(i)
+		if p := pos[c.Dest]; p > 0 {
+			upd = fmt.Sprintf("CASE WHEN %d = ANY(r.changed) THEN %s ELSE %s END", p, typed(i, fmt.Sprintf("r.before[%d]", p)), cur(i))
+		}
+		return fmt.Sprintf("CASE r.kind WHEN '-' THEN %s WHEN '~' THEN %s END", del, upd)
+	}
+	asRead := func(i int, expr string) string {
+		if l.Cols[i].AsText {
+			return "(" + expr + ")::text"
+		}
+		return expr
+	}
+	var sel []string
+	for i := range l.Cols {
+		sel = append(sel, asRead(i, desired(i)))
+	}
+	desiredKeys := l.textKeySelect(func(i int) string { return asRead(i, desired(i)) })
+	for i := range l.Cols {
+		sel2 := asRead(i, cur(i))
+		sel = append(sel, sel2)
+	}
+	currentKeys := l.textKeySelect(func(i int) string { return asRead(i, cur(i)) })
+	// What the run wrote, as its history hashed it (executor/history.go).
+	written := func(kind string) string {
+		vals := make([]string, len(run.Columns))
+		for p, name := range run.Columns {
+			switch {
+			case p < run.KeyCount:
+				vals[p] = "NULL::text"
+			case kind == "+":
+				vals[p] = "t." + pgx.Identifier{name}.Sanitize() + "::text"
+			default:
+				vals[p] = fmt.Sprintf("CASE WHEN %d = ANY(r.changed) THEN t.%s::text END", p+1, pgx.Identifier{name}.Sanitize())
+			}
+		}
+		return "md5(ARRAY[" + strings.Join(vals, ", ") + "]::text[]::text)::uuid"
+	}
+	conflict := fmt.Sprintf(`CASE r.kind
+  WHEN '+' THEN t.ctid IS NULL OR %s IS DISTINCT FROM r.after_hash
+  WHEN '~' THEN t.ctid IS NULL OR %s IS DISTINCT FROM r.after_hash
+  ELSE t.ctid IS NOT NULL END`, written("+"), written("~"))
+	var match []string
+	for i := 0; i < l.NKey; i++ {
+		match = append(match, fmt.Sprintf("%s = %s", cur(i), typed(i, fmt.Sprintf("r.key[%d]", i+1))))
+	}
+	// Selecting desired columns and text keys, then current ones: the
+	// text keys follow their row's columns, as Row values hold them.
+	d := strings.Join(sel[:len(l.Cols)], ", ") + desiredKeys
+	c := strings.Join(sel[len(l.Cols):], ", ") + currentKeys
+	return fmt.Sprintf(`SELECT r.kind::text, t.ctid IS NOT NULL, %s, %s, %s
+FROM %s AS r LEFT JOIN %s AS t ON %s
+WHERE r.run_id = %d`, conflict, d, c, u.names.Rows(), u.Table.Ident(), strings.Join(match, " AND "), run.ID)
+}
+
+// DiffUndo runs the undo's "diff" on dst (in the caller's transaction):
+// every row the run changed, read with the row as it is now, becomes the
+// change that restores it, or a conflict when the row changed since
+// (refused: undo_conflict). The changes pass the checker into sink as a
+// sync's diff's do. SourceRows is the number of rows the run changed,
+// DestinationRows the table's rows.
+func (u *UndoPrepared) DiffUndo(ctx context.Context, dst *pgx.Conn, sink ChangeSink, progress func(int64)) (*DiffResult, []Finding, error) {
+	l := u.layout
+	w := l.width()
+	var total int64
+	if err := dst.QueryRow(ctx, fmt.Sprintf("SELECT count(*) FROM %s", u.Table.Ident())).Scan(&total); err != nil {
+		return nil, nil, err
+	}
+	chk := newChecker(u.Prepared, sink, false)
+	digest := newChangeDigest()
+	reasons := conflictReasons(u.Run.ID)
+	stream := queryStream(ctx, dst.PgConn(), u.undoSQL(), 3+2*w)
+	defer stream.close()
+	var counts Counts
+	var read int64
+	var changed []int
+	var want, now Row
+	for {
+		r, err := stream.next()
+		if err != nil {
+			return nil, nil, err
+		}
+		if r == nil {
+			break
+		}
+		read++
+		if read%progressEvery == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, nil, err
+			}
+			if progress != nil {
+				progress(read)
+			}
+		}
+		v := r.Values
+		kind, present, conflict := string(v[0]), len(v[1]) == 1 && v[1][0] == 1, len(v[2]) == 1 && v[2][0] == 1
+		want.Values, now.Values = v[3:3+w], v[3+w:3+2*w]
+		var cur *Row
+		if present {
+			cur = &now
+		}
+		switch kind {
+		case "+": // inserted by the run: delete it
+			counts.Delete++
+			if conflict {
+				keyRow := cur
+				if keyRow == nil {
+					keyRow = &want
+				}
+				digest.add('!', nil, keyRow)
+				if err := chk.refuse(ChangeDelete, nil, keyRow, reasons[ChangeDelete]); err != nil {
+					return nil, nil, err
+				}
+				continue
+			}
+			digest.add(ChangeDelete, nil, cur)
+			if err := chk.Change(ChangeDelete, nil, cur, nil); err != nil {
+				return nil, nil, err
+			}
+		case "~": // updated by the run: write back its values before
+			if conflict {
+				counts.Update++
+				digest.add('!', &want, cur)
+				if err := chk.refuse(ChangeUpdate, &want, cur, reasons[ChangeUpdate]); err != nil {
+					return nil, nil, err
+				}
+				continue
+			}
+			changed = l.changedColumns(&want, cur, changed[:0])
+			if len(changed) == 0 {
+				counts.Unchanged++
+				continue
+			}
+			counts.Update++
+			digest.add(ChangeUpdate, &want, cur)
+			if err := chk.Change(ChangeUpdate, &want, cur, changed); err != nil {
+				return nil, nil, err
+			}
+		case "-": // deleted by the run: insert it again
+			counts.Insert++
+			if conflict {
+				digest.add('!', &want, cur)
+				if err := chk.refuse(ChangeInsert, &want, cur, reasons[ChangeInsert]); err != nil {
+					return nil, nil, err
+				}
+				continue
+			}
+			digest.add(ChangeInsert, &want, nil)
+			if err := chk.Change(ChangeInsert, &want, nil, nil); err != nil {
+				return nil, nil, err
+			}
+		default:
+			return nil, nil, fmt.Errorf("internal error: run %d has a row of kind %q", u.Run.ID, kind)
+		}
+	}
+	if err := stream.close(); err != nil {
+		return nil, nil, err
+	}
+	if progress != nil {
+		progress(read)
+	}
+	if err := chk.finish(ctx, dst); err != nil {
+		return nil, nil, err
+	}
+	chk.adjust(&counts)
+	return &DiffResult{Counts: counts, SourceRows: read, DestinationRows: total, Digest: digest.String(),
+		Rejected: chk.rejectedRows(), CheckFindings: u.conflictFindings(chk.findings(u.Sync.OnReject)), written: chk.written}, nil, nil
+}
+
+// refuse records a change the checker must refuse for reason (an undo
+// conflict) and keeps it, as Change keeps the others. row (src, or dst for
+// a delete) carries its key.
+func (c *checker) refuse(kind ChangeKind, src, dst *Row, reason string) error {
+	seq := c.seq
+	c.seq++
+	row := src
+	if kind == ChangeDelete {
+		row = dst
+	}
+	c.rejectAt(seq, kind, row, rejectReason{Reason: reason}, 0)
+	return c.spool.add(kind, src, dst)
+}
+
+// conflictFindings turns the checker's rejected_rows findings for undo
+// conflicts into undo_conflict findings.
+func (u *UndoPrepared) conflictFindings(fs []Finding) []Finding {
+	reasons := conflictReasons(u.Run.ID)
+	for i := range fs {
+		f := &fs[i]
+		if f.Code != CodeRejectedRows || f.Column != "" || f.Constraint != "" {
+			continue
+		}
+		for kind, reason := range reasons {
+			if !strings.HasSuffix(f.Summary, ": "+reason) {
+				continue
+			}
+			f.Code = CodeUndoConflict
+			was := "were"
+			if f.Rows == 1 {
+				was = "was"
+			}
+			what := map[ChangeKind]string{
+				ChangeDelete: "inserted %s changed or deleted since",
+				ChangeUpdate: "updated %s changed or deleted since",
+				ChangeInsert: "deleted %s inserted again since",
+			}[kind]
+			f.Summary = fmt.Sprintf("%d row%s that run %d %s: undoing %s would overwrite that change", f.Rows, plural(int(f.Rows)), u.Run.ID,
+				fmt.Sprintf(what, was), map[bool]string{true: "it", false: "them"}[f.Rows == 1])
+			if f.Severity == SeverityError {
+				f.Detail = "Undo restores only rows that are as the run left them; another apply or writer changed these since. Undo the later run first, fix the rows by hand, or set on_reject = \"skip\" on the sync to undo every other row and leave these as they are."
+			} else {
+				f.Detail = "on_reject = \"skip\": apply leaves these rows as they are and undoes the others."
+			}
+		}
+	}
+	return fs
+}
