@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -150,22 +149,6 @@ func (l *layout) value(i int) string {
 		return fmt.Sprintf("b.%s::%s", alias(i), c.Catalog.Type)
 	}
 	return "b." + alias(i)
-}
-
-// queryPositions runs a check query whose first result column is a batch
-// position (int4), and returns the positions. params are binary values
-// whose types the query's casts give ($1::int4[], ...).
-func queryPositions(ctx context.Context, conn *pgx.Conn, sql string, params [][]byte) ([]int, error) {
-	var out []int
-	err := execBinary(ctx, conn, sql, params, func(vals [][]byte) error {
-		n, err := strconv.Atoi(string(vals[0]))
-		if err != nil {
-			return fmt.Errorf("internal error: a check returned %q as a position", vals[0])
-		}
-		out = append(out, n)
-		return nil
-	})
-	return out, err
 }
 
 // execBinary runs sql with binary parameters (types from the query's casts)
