@@ -101,7 +101,7 @@ BEGIN
   RETURN NEW;
 END $$`)
 	e.Dst(`CREATE TRIGGER refuse BEFORE INSERT ON t FOR EACH ROW EXECUTE FUNCTION refuse()`)
-	e.WriteFile("t.csv", "id,name\n1,a\n\n7,boom\n8,c\n")
+	e.WriteFile("t.csv", "id,name\n1,\"a\nb\"\n7,boom\n8,c\n") // a quoted line break: id=7 is on line 4
 	cfg := e.Config(`
 source "csv" "t" {
   path = "t.csv"

@@ -207,9 +207,19 @@ type CSVFile struct {
 	Path      string
 	Header    bool
 	Delimiter rune
+	// Encoding is the file's character encoding: "" for UTF-8 (the
+	// default), or EncodingLatin1.
+	Encoding string `json:",omitempty"`
 	// PathRange is where path is set, for diagnostics about the file.
 	PathRange hcl.Range `json:"-"`
 }
+
+// EncodingLatin1 is the encoding attribute's value for Latin-1 (ISO
+// 8859-1) files, whose bytes are the first 256 Unicode characters.
+const EncodingLatin1 = "LATIN1"
+
+// CSVEncodings are the values the encoding attribute of a csv source takes.
+var CSVEncodings = []string{"UTF8", EncodingLatin1}
 
 // Behavior is what a sync does with matched, new and missing rows (SPEC §2).
 type Behavior string

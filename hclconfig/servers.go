@@ -2,6 +2,7 @@ package hclconfig
 
 import (
 	"fmt"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/hashicorp/hcl/v2"
@@ -41,6 +42,7 @@ var csvSourceSchema = &hcl.BodySchema{
 		{Name: "path", Required: true},
 		{Name: "header"},
 		{Name: "delimiter"},
+		{Name: "encoding"},
 	},
 }
 
@@ -198,6 +200,19 @@ func (l *loader) decodeCSV(b *hcl.Block) *CSVFile {
 			l.errorf(v.rng(), "Invalid delimiter", "delimiter must be exactly one character other than a quote or a line break;%s", got)
 		} else {
 			f.Delimiter = r
+		}
+	}
+	if e, v := l.str(content, "encoding"); v.ok {
+		switch strings.ToUpper(strings.ReplaceAll(e, "-", "")) {
+		case "UTF8":
+		case EncodingLatin1, "ISO88591":
+			f.Encoding = EncodingLatin1
+		default:
+			got := fmt.Sprintf("; %q is not one of them.%s", e, didYouMean(e, CSVEncodings))
+			if v.sensitive {
+				got = "."
+			}
+			l.errorf(v.rng(), "Invalid encoding", "encoding must be one of %s%s", quoteList(CSVEncodings), got)
 		}
 	}
 	return f

@@ -55,7 +55,7 @@ func (p *Prepared) convertCSV(ctx context.Context, conn *pgx.Conn) (*csvConversi
 	if err != nil {
 		return nil, err
 	}
-	r := newCSVReader(file, f.Delimiter)
+	r := newSourceCSVReader(file, f)
 	if f.Header {
 		if _, err := r.Read(); err != nil {
 			_ = file.Close()
@@ -138,6 +138,9 @@ func (c *csvRecords) next() ([]csvField, int, error) {
 		return nil, 0, fmt.Errorf("%s: %w", c.path, err)
 	}
 	if len(rec) != c.width {
+		if len(rec) == 1 && rec[0].Null && rec[0].Value == "" {
+			return nil, 0, fmt.Errorf("%s: line %d is empty, which PostgreSQL's CSV format reads as one NULL field, and the %s has %d: remove the line", c.path, c.r.Line, headerWord(c.header), c.width)
+		}
 		return nil, 0, fmt.Errorf("%s: line %d has %d fields, the %s has %d", c.path, c.r.Line, len(rec), headerWord(c.header), c.width)
 	}
 	return rec, c.r.Line, nil
@@ -413,7 +416,7 @@ func (p *Prepared) SourceLine(key []string) int {
 		return 0
 	}
 	defer file.Close()
-	r := newCSVReader(file, f.Delimiter)
+	r := newSourceCSVReader(file, f)
 	if f.Header {
 		if _, err := r.Read(); err != nil {
 			return 0

@@ -524,7 +524,7 @@ func csvHeader(f *hclconfig.CSVFile) ([]sourceColumn, error) {
 		return nil, err
 	}
 	defer file.Close()
-	rec, err := newCSVReader(file, f.Delimiter).Read()
+	rec, err := newSourceCSVReader(file, f).Read()
 	if err != nil {
 		return nil, fmt.Errorf("%s: %v", f.Path, err)
 	}

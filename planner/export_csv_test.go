@@ -1,0 +1,33 @@
+package planner
+
+import (
+	"errors"
+	"io"
+
+	"github.com/rowform/rowform/hclconfig"
+)
+
+// ReadSourceCSVForTest reads every record of r as a csv source with
+// settings f reads them (COPY's rules, blank lines included): nil for a
+// NULL field.
+func ReadSourceCSVForTest(r io.Reader, f *hclconfig.CSVFile) ([][]*string, error) {
+	cr := newSourceCSVReader(r, f)
+	var out [][]*string
+	for {
+		rec, err := cr.Read()
+		if errors.Is(err, io.EOF) {
+			return out, nil
+		}
+		if err != nil {
+			return out, err
+		}
+		row := make([]*string, len(rec))
+		for i, fld := range rec {
+			if !fld.Null {
+				v := fld.Value
+				row[i] = &v
+			}
+		}
+		out = append(out, row)
+	}
+}
