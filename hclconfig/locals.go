@@ -37,10 +37,10 @@ func (l *loader) evalLocals() {
 	// locals it refers to, so that loading n locals costs their references,
 	// not n contexts of up to n values each. The variables and functions
 	// are the same for all.
-	vars, funcs := l.varsObject(), Functions(l.dir, l.lookupEnv, l.in.AllowUnset)
-	contextFor := func(a *hcl.Attribute) *hcl.EvalContext {
+	varsObj, funcs := l.varsObject(), Functions(l.dir, l.lookupEnv, l.in.AllowUnset)
+	contextFor := func(vars []hcl.Traversal) *hcl.EvalContext {
 		refs := map[string]cty.Value{}
-		for _, t := range a.Expr.Variables() {
+		for _, t := range vars {
 			if t.RootName() != "local" {
 				continue
 			}
@@ -51,7 +51,7 @@ func (l *loader) evalLocals() {
 			}
 		}
 		return &hcl.EvalContext{
-			Variables: map[string]cty.Value{"var": vars, "local": cty.ObjectVal(refs)},
+			Variables: map[string]cty.Value{"var": varsObj, "local": cty.ObjectVal(refs)},
 			Functions: funcs,
 		}
 	}
@@ -61,6 +61,7 @@ func (l *loader) evalLocals() {
 	// garbage collector would scan that stack again and again).
 	type frame struct {
 		name string
+		vars []hcl.Traversal // the local's references, found once
 		deps []string
 		next int
 	}
@@ -84,7 +85,8 @@ func (l *loader) evalLocals() {
 		state[name] = 1
 		stack = append(stack, name)
 		var deps []string
-		for _, t := range a.Expr.Variables() {
+		vars := a.Expr.Variables()
+		for _, t := range vars {
 			if t.RootName() != "local" {
 				continue
 			}
@@ -92,20 +94,20 @@ func (l *loader) evalLocals() {
 				deps = append(deps, dep)
 			}
 		}
-		frames = append(frames, frame{name: name, deps: deps})
+		frames = append(frames, frame{name: name, vars: vars, deps: deps})
 	}
-	finish := func(name string) {
+	finish := func(name string, vars []hcl.Traversal) {
 		a := l.localDecls[name]
 		stack = stack[:len(stack)-1]
 		if state[name] == 2 { // reported as part of a cycle while visiting deps
 			return
 		}
 		state[name] = 2
-		if !l.checkRefs(a.Expr, "a local value") {
+		if !l.checkTraversals(vars, "a local value") {
 			values[name] = cty.DynamicVal
 			return
 		}
-		v, diags := a.Expr.Value(contextFor(a))
+		v, diags := a.Expr.Value(contextFor(vars))
 		l.addDiags(diags)
 		if diags.HasErrors() {
 			v = cty.DynamicVal
@@ -122,9 +124,9 @@ func (l *loader) evalLocals() {
 				enter(dep)
 				continue
 			}
-			name := f.name
+			name, vars := f.name, f.vars
 			frames = frames[:len(frames)-1]
-			finish(name)
+			finish(name, vars)
 		}
 	}
 	l.ctx = l.baseContext(values)
@@ -154,8 +156,13 @@ func attrName(t hcl.Traversal) string {
 // local.*; what names the place for messages ("the host attribute").
 // It returns false when expr must not be evaluated.
 func (l *loader) checkRefs(expr hcl.Expression, what string) bool {
+	return l.checkTraversals(expr.Variables(), what)
+}
+
+// checkTraversals is checkRefs for an expression's references.
+func (l *loader) checkTraversals(vars []hcl.Traversal, what string) bool {
 	ok := true
-	for _, t := range expr.Variables() {
+	for _, t := range vars {
 		rng := t.SourceRange()
 		root := t.RootName()
 		switch root {
