@@ -91,6 +91,7 @@ func Compute(ctx context.Context, cfg *hclconfig.Config, opts Options) (*Plan, e
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	sharedTableFindings(plan.Syncs, syncs)
 	plan.finish()
 	return plan, nil
 }
