@@ -3,7 +3,6 @@ package planner
 import (
 	"bufio"
 	"encoding/binary"
-	"fmt"
 	"io"
 	"os"
 )
@@ -48,17 +47,17 @@ func (s *changeSpool) add(kind ChangeKind, src, dst *Row) error {
 	if s.file == nil {
 		f, err := os.CreateTemp("", "rowform-changes-*")
 		if err != nil {
-			return fmt.Errorf("creating a temporary file for the change set: %w", err)
+			return tempFileErr("creating a temporary file for the change set", err)
 		}
 		_ = os.Remove(f.Name()) // reachable through f only
 		s.file, s.w = f, bufio.NewWriterSize(f, 256<<10)
 		if _, err := s.w.Write(s.mem); err != nil {
-			return err
+			return tempFileErr("writing the change set to a temporary file", err)
 		}
 		s.mem = nil
 	}
 	_, err := s.w.Write(rec)
-	return err
+	return tempFileErr("writing the change set to a temporary file", err)
 }
 
 // len is the number of changes added.
@@ -72,7 +71,7 @@ func (s *changeSpool) each(fn func(kind ChangeKind, src, dst *Row) error) error 
 		r = &byteReader{b: s.mem}
 	} else {
 		if err := s.w.Flush(); err != nil {
-			return fmt.Errorf("writing the change set to a temporary file: %w", err)
+			return tempFileErr("writing the change set to a temporary file", err)
 		}
 		if _, err := s.file.Seek(0, io.SeekStart); err != nil {
 			return err

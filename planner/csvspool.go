@@ -3,7 +3,6 @@ package planner
 import (
 	"bufio"
 	"encoding/binary"
-	"fmt"
 	"io"
 	"os"
 )
@@ -35,7 +34,7 @@ func (s *rowSpool) add(r *Row) error {
 		}
 		f, err := os.CreateTemp("", "rowform-csv-*")
 		if err != nil {
-			return fmt.Errorf("creating a temporary file for the CSV rows: %w", err)
+			return tempFileErr("creating a temporary file for the CSV rows", err)
 		}
 		_ = os.Remove(f.Name()) // reachable through f only
 		s.file, s.w = f, bufio.NewWriterSize(f, 256<<10)
@@ -63,7 +62,7 @@ func (s *rowSpool) stream() (rowStream, error) {
 	}
 	if err := s.w.Flush(); err != nil {
 		_ = s.file.Close()
-		return nil, fmt.Errorf("writing the CSV rows to a temporary file: %w", err)
+		return nil, tempFileErr("writing the CSV rows to a temporary file", err)
 	}
 	if _, err := s.file.Seek(0, io.SeekStart); err != nil {
 		_ = s.file.Close()

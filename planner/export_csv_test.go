@@ -31,3 +31,12 @@ func ReadSourceCSVForTest(r io.Reader, f *hclconfig.CSVFile) ([][]*string, error
 		out = append(out, row)
 	}
 }
+
+// SetHashLimitsForTest lowers the hash diff's memory limits, so that a
+// small diff spills to temporary files; the returned function restores
+// them.
+func SetHashLimitsForTest(spill int, partition int64) func() {
+	old := defaultHashLimits
+	defaultHashLimits = hashLimits{spill: spill, partition: partition}
+	return func() { defaultHashLimits = old }
+}

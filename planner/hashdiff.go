@@ -473,7 +473,7 @@ func (j *hashJoin) split(ctx context.Context, srcParts, dstParts *partitions, i,
 func (j *hashJoin) createFile() (*os.File, error) {
 	f, err := os.CreateTemp("", "rowform-diff-*")
 	if err != nil {
-		return nil, fmt.Errorf("spilling the row diff to disk (set TMPDIR to a directory with room): %w", err)
+		return nil, tempFileErr("spilling the row diff to disk", err)
 	}
 	_ = os.Remove(f.Name())
 	j.files++
@@ -551,7 +551,7 @@ func (p *partitions) writeOversized(part int, h uint64, vals [][]byte, n int) er
 	written := 0
 	write := func(b []byte) error {
 		if _, err := p.file.Write(b); err != nil {
-			return fmt.Errorf("spilling the row diff to disk: %w", err)
+			return tempFileErr("spilling the row diff to disk", err)
 		}
 		written += len(b)
 		return nil
@@ -644,7 +644,7 @@ func (p *partitions) writeChunk(i int, b []byte) error {
 		p.file = f
 	}
 	if _, err := p.file.Write(b); err != nil {
-		return fmt.Errorf("spilling the row diff to disk: %w", err)
+		return tempFileErr("spilling the row diff to disk", err)
 	}
 	p.chunks[i] = append(p.chunks[i], chunk{p.end, int64(len(b))})
 	p.end += int64(len(b))
@@ -702,7 +702,7 @@ func (p *partitions) load(i int, arena []byte) ([]byte, error) {
 	pos := 0
 	for _, c := range p.chunks[i] {
 		if _, err := p.file.ReadAt(arena[pos:pos+int(c.n)], c.off); err != nil {
-			return nil, fmt.Errorf("reading back the row diff's temporary file: %w", err)
+			return nil, tempFileErr("reading back the row diff's temporary file", err)
 		}
 		pos += int(c.n)
 	}
@@ -735,12 +735,12 @@ func (p *partitions) each(i int, fn func(rec []byte) error) error {
 		if _, err := io.ReadFull(r, rec); err == io.EOF {
 			return nil
 		} else if err != nil {
-			return fmt.Errorf("reading back the row diff's temporary file: %w", err)
+			return tempFileErr("reading back the row diff's temporary file", err)
 		}
 		n := recordHeader + int(binary.BigEndian.Uint32(rec[8:]))
 		rec = slices.Grow(rec, n-len(rec))[:n]
 		if _, err := io.ReadFull(r, rec[recordHeader:]); err != nil {
-			return fmt.Errorf("reading back the row diff's temporary file: %w", err)
+			return tempFileErr("reading back the row diff's temporary file", err)
 		}
 		if err := fn(rec); err != nil {
 			return err

@@ -485,6 +485,9 @@ func IsSourceError(err error) bool {
 }
 
 func diffErrorFinding(s *hclconfig.Sync, err error) Finding {
+	if f, ok := tempFileFinding(s.Table.String(), err); ok {
+		return f
+	}
 	if se, ok := err.(*sourceError); ok {
 		f := queryFinding(s, se.err)
 		if s.Source.Type == hclconfig.SourceCSV {
