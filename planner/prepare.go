@@ -3,6 +3,7 @@ package planner
 import (
 	"context"
 	"errors"
+	"io"
 	"fmt"
 	"os"
 	"strings"
@@ -525,6 +526,12 @@ func csvHeader(f *hclconfig.CSVFile) ([]sourceColumn, error) {
 	}
 	defer file.Close()
 	rec, err := newSourceCSVReader(file, f).Read()
+	if errors.Is(err, io.EOF) {
+		if f.Header {
+			return nil, fmt.Errorf("%s is empty: a csv source with header = true needs at least its header line (the column names)", f.Path)
+		}
+		return nil, fmt.Errorf("%s is empty: with header = false its first line gives the columns, so it needs at least one line", f.Path)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %v", f.Path, err)
 	}
