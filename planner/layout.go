@@ -248,13 +248,3 @@ func (l *layout) ConvertSQL() string {
 	return fmt.Sprintf("SELECT %s%s FROM unnest(%s) AS u(%s)",
 		strings.Join(sel, ", "), l.textKeySelect(cast), strings.Join(params, ", "), strings.Join(names, ", "))
 }
-
-// trimQuery removes trailing semicolons and white space, so that the query
-// can be wrapped as a subquery.
-func trimQuery(q string) string {
-	q = strings.TrimSpace(q)
-	for strings.HasSuffix(q, ";") {
-		q = strings.TrimSpace(strings.TrimSuffix(q, ";"))
-	}
-	return q
-}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -474,12 +475,14 @@ func checkCasts(ctx context.Context, src *pgx.Conn, s *hclconfig.Sync, l *layout
 		_, _ = src.Exec(ctx, "RELEASE SAVEPOINT rowform_probe")
 		return err
 	}
-	err := probe(l.SourceSQL(s.Query, false))
+	sourceSQL := l.SourceSQL(s.Query, false)
+	err := probe(sourceSQL)
 	if err == nil {
 		return nil
 	}
-	if werr := probe(fmt.Sprintf("SELECT * FROM (\n%s\n) AS q", q)); werr != nil {
-		f := queryFinding(s, werr)
+	wrapped := fmt.Sprintf("SELECT * FROM (\n%s\n) AS q", q)
+	if werr := probe(wrapped); werr != nil {
+		f := queryFindingIn(s, werr, wrapped)
 		f.Detail = strings.TrimSpace(f.Detail + " rowform reads the query as a subquery (SELECT ... FROM (<query>) q), so it must be a plain SELECT (data-modifying WITH clauses are not allowed).")
 		return []Finding{*f}
 	}
@@ -494,9 +497,29 @@ func checkCasts(ctx context.Context, src *pgx.Conn, s *hclconfig.Sync, l *layout
 			Detail:  fmt.Sprintf("The server says: %s. Cast it in the query, e.g. SELECT %s::%s.", describeError(perr), c.Source, c.Catalog.Type)})
 	}
 	if len(out) == 0 {
-		out = append(out, *queryFinding(s, err))
+		out = append(out, *queryFindingIn(s, err, sourceSQL))
 	}
 	return out
+}
+
+// queryFindingIn is queryFinding for an error of sql, which holds the
+// sync's query as a subquery: the error's position is moved back into the
+// query (or dropped when it is outside it), so that the line and column
+// are the query's own.
+func queryFindingIn(s *hclconfig.Sync, err error, sql string) *Finding {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Position > 0 {
+		q := trimQuery(s.Query)
+		at := int(pgErr.Position)
+		pgErr.Position = 0
+		if i := strings.Index(sql, q); i >= 0 {
+			pos := at - utf8.RuneCountInString(sql[:i])
+			if pos >= 1 && pos <= utf8.RuneCountInString(q)+1 {
+				pgErr.Position = int32(pos)
+			}
+		}
+	}
+	return queryFinding(s, err)
 }
 
 // isCastError reports the server refusing a cast: cannot coerce (42846),
