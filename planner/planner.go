@@ -89,11 +89,21 @@ func Compute(ctx context.Context, cfg *hclconfig.Config, opts Options) (*Plan, e
 	wg.Wait()
 	connector.Close()
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return nil, interruptedError(err)
 	}
 	sharedTableFindings(plan.Syncs, syncs)
 	plan.finish()
 	return plan, nil
+}
+
+// interruptedError says that planning was interrupted (Ctrl-C) and that
+// nothing was applied, instead of the bare "context canceled"; it wraps
+// err, so errors.Is(err, context.Canceled) still holds.
+func interruptedError(err error) error {
+	if errors.Is(err, context.Canceled) {
+		return fmt.Errorf("interrupted while planning, before anything was applied (%w)", err)
+	}
+	return fmt.Errorf("planning stopped before it ended, before anything was applied (%w)", err)
 }
 
 // Finish recomputes Applyable and Summary from the syncs. Call it after
