@@ -421,7 +421,9 @@ func attemptSync(ctx context.Context, connector *pgconnect.Connector, s *hclconf
 	if err := findingsError(s, findings); err != nil {
 		return nil, err
 	}
-	if prep == nil {
+	if prep == nil || hasErrorFinding(findings) {
+		// The plan had no error: the table or its grants changed since
+		// (a unique constraint dropped, a column gone).
 		return nil, fmt.Errorf("%w: %s", ErrStale, describeFindings(findings))
 	}
 	m := newMerge(prep, dst, progress)
@@ -831,6 +833,16 @@ func (m *merge) copyIntoTable() string {
 		names[i] = pgx.Identifier{c.Name}.Sanitize()
 	}
 	return fmt.Sprintf("COPY %s (%s) FROM STDIN (FORMAT binary)", m.table.Ident(), strings.Join(names, ", "))
+}
+
+// hasErrorFinding reports whether any of fs is an error.
+func hasErrorFinding(fs []planner.Finding) bool {
+	for _, f := range fs {
+		if f.Severity == planner.SeverityError {
+			return true
+		}
+	}
+	return false
 }
 
 // findingsError turns findings that are not about the data — an unreachable
