@@ -448,6 +448,7 @@ func attemptSync(ctx context.Context, connector *pgconnect.Connector, s *hclconf
 		return nil, err
 	}
 	defer sink.close()
+	sink.history = m.historySink()
 	progress("diffing", 0)
 	res, findings, err := prep.Diff(ctx, dst, src, sink, func(n int64) { progress("diffing", n) })
 	if err != nil && s.Source.Type == hclconfig.SourceCSV && isServerError(err) {
@@ -544,7 +545,7 @@ func (m *merge) load(ctx context.Context, prep *planner.Prepared, src *pgx.Conn,
 	done := make(chan outcome, 1)
 	m.progress("inserting", 0)
 	go func() {
-		res, findings, err := prep.DiffIntoEmpty(ctx, src, insertSink{enc}, func(n int64) { m.progress("inserting", n) })
+		res, findings, err := prep.DiffIntoEmpty(ctx, src, m.loadSink(enc), func(n int64) { m.progress("inserting", n) })
 		if err == nil {
 			err = enc.finish()
 		}
@@ -657,12 +658,12 @@ func (m *merge) run(ctx context.Context, sink *stagingSink, want planner.Counts)
 		if err := m.stage(ctx, "rowform_delete", sink.dels, m.cols[:m.nkey]); err != nil {
 			return err
 		}
-		if err := m.record(ctx, planner.ChangeDelete, "rowform_delete"); err != nil {
+		if err := m.record(ctx, planner.ChangeDelete); err != nil {
 			return err
 		}
 		m.progress("deleting", staged)
 		stmt := func(from string) string {
-			return fmt.Sprintf("DELETE FROM %s AS t USING %s AS s WHERE %s", t, from, m.keyMatch())
+			return m.withDeleteCapture(fmt.Sprintf("DELETE FROM %s AS t USING %s AS s WHERE %s", t, from, m.keyMatch()))
 		}
 		if err := m.execLocated(ctx, stmt, "rowform_delete", "delete", staged); err != nil {
 			return err
@@ -672,7 +673,7 @@ func (m *merge) run(ctx context.Context, sink *stagingSink, want planner.Counts)
 		if err := m.stage(ctx, "rowform_update", sink.updates, m.cols); err != nil {
 			return err
 		}
-		if err := m.record(ctx, planner.ChangeUpdate, "rowform_update"); err != nil {
+		if err := m.record(ctx, planner.ChangeUpdate); err != nil {
 			return err
 		}
 		m.progress("updating", want.Update)
@@ -692,7 +693,7 @@ func (m *merge) run(ctx context.Context, sink *stagingSink, want planner.Counts)
 		// values are already in the columns' types, and COPY runs the same
 		// defaults, constraints and triggers as INSERT. An initial load is
 		// then one COPY, like a plain load.
-		if err := m.recordDirectInserts(ctx, sink); err != nil {
+		if err := m.record(ctx, planner.ChangeInsert); err != nil {
 			return err
 		}
 		r, err := sink.inserts.reader()
@@ -727,7 +728,7 @@ func (m *merge) run(ctx context.Context, sink *stagingSink, want planner.Counts)
 		if err := m.stage(ctx, "rowform_insert", sink.inserts, m.cols); err != nil {
 			return err
 		}
-		if err := m.record(ctx, planner.ChangeInsert, "rowform_insert"); err != nil {
+		if err := m.record(ctx, planner.ChangeInsert); err != nil {
 			return err
 		}
 		m.progress("inserting", want.Insert)

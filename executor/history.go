@@ -19,13 +19,21 @@ import (
 // destination with history = true records, in the same transaction as its
 // changes, one row of <schema>.runs and, in <schema>.run_rows, what undoing
 // it needs: the key and a hash of the values written for each inserted
-// row, the key, the changed columns and their values before for each
-// updated row, and the whole row before for each deleted row. The change
-// set is already staged in temporary tables when the merge runs, so each
-// kind of change is recorded with one INSERT ... SELECT, before the merge
-// statement that writes it. Values are recorded as text, which every type
-// reads back exactly (the sessions' date, time and float settings are
-// fixed: pgconnect.SessionSettings). A failed apply records a failed run
+// row, the key, the changed columns, their values before and a hash of
+// the values written for each updated row, and the whole row before for
+// each deleted row.
+//
+// Recording reads nothing the apply does not read anyway. The diff's
+// changes pass through historySink, which keeps, for inserts and updates,
+// the key, the hash (of the values as the diff holds them: the undo
+// compares the row then, read the same way) and, for updates, which
+// columns changed and their values before (the destination row the diff
+// read). Before the merge statement that writes them, they are staged and
+// recorded with one INSERT ... SELECT each; the DELETE returns the rows it
+// deletes into the history itself (withDeleteCapture). Values are recorded
+// as text in the column's type, which every type reads back exactly (the
+// sessions' date, time and float settings are fixed:
+// pgconnect.SessionSettings). A failed apply records a failed run
 // afterwards, in a transaction of its own, and nothing of its changes.
 
 // ensureHistory creates or upgrades the history schema of s's destination
@@ -52,7 +60,6 @@ type recorder struct {
 	destination string
 	started     time.Time
 	undoOf      int64
-	planDigest  string
 	opts        Options
 	cols        []planner.ColumnInfo
 	nkey        int
@@ -60,6 +67,8 @@ type recorder struct {
 	// column of the table but generated ones.
 	rowCols []string
 	runID   int64
+	// sink keeps what the diff's inserts and updates need recorded.
+	sink *historySink
 }
 
 // newRecorder returns the recorder of an apply of s prepared as prep, or
@@ -82,7 +91,68 @@ func newRecorder(s *hclconfig.Sync, prep *planner.Prepared, conn *pgx.Conn, opts
 			r.rowCols = append(r.rowCols, c.Name)
 		}
 	}
+	r.sink = &historySink{n: len(r.cols), nkey: r.nkey}
 	return r
+}
+
+// historySink is the ChangeSink that keeps, of the changes a merge writes,
+// what recording inserts and updates needs, in binary COPY files: for an
+// insert its key and the hash of the values it writes; for an update its
+// key, the positions of the columns it changes, the hash of their new
+// values, and the values before of the non-key columns.
+type historySink struct {
+	n, nkey  int
+	ins, upd *stagingFile
+	vals     [][]byte
+	pos      []int
+}
+
+func (h *historySink) Change(kind planner.ChangeKind, src, dst *planner.Row, changed []int) error {
+	var err error
+	switch kind {
+	case planner.ChangeInsert:
+		if h.ins == nil {
+			if h.ins, err = newStagingFile(h.nkey + 1); err != nil {
+				return err
+			}
+		}
+		h.pos = h.pos[:0]
+		for i := h.nkey; i < h.n; i++ {
+			h.pos = append(h.pos, i)
+		}
+		sum := history.WrittenHash(src.Values, h.pos)
+		h.vals = append(append(h.vals[:0], src.Values[:h.nkey]...), sum[:])
+		return h.ins.add(h.vals)
+	case planner.ChangeUpdate:
+		if h.upd == nil {
+			if h.upd, err = newStagingFile(h.nkey + 2 + h.n - h.nkey); err != nil {
+				return err
+			}
+		}
+		sum := history.WrittenHash(src.Values, changed)
+		h.vals = append(append(h.vals[:0], src.Values[:h.nkey]...), history.Int2Array(changed), sum[:])
+		// The values before of the changed columns; NULL for the others,
+		// which are not recorded.
+		next := 0
+		for i := h.nkey; i < h.n; i++ {
+			var v []byte
+			if next < len(changed) && changed[next] == i {
+				v = dst.Values[i]
+				next++
+			}
+			h.vals = append(h.vals, v)
+		}
+		return h.upd.add(h.vals)
+	}
+	return nil
+}
+
+func (h *historySink) close() {
+	for _, f := range []*stagingFile{h.ins, h.upd} {
+		if f != nil {
+			f.close()
+		}
+	}
 }
 
 // id returns the run's id, taken from the history's sequence the first
@@ -98,10 +168,11 @@ func (r *recorder) id(ctx context.Context) (int64, error) {
 
 func ident(name string) string { return pgx.Identifier{name}.Sanitize() }
 
-// stagedText is staged column i (of the staging table aliased s) as text
-// in the destination column's type: what the table stores, as text.
-func (r *recorder) stagedText(i int) string {
-	return fmt.Sprintf("(s.c%d::%s)::text", i, r.cols[i].Type)
+// stagedText is column c%d of the staging table aliased s, holding a value
+// of column i, as text in the destination column's type: what the table
+// stores, as text.
+func (r *recorder) stagedText(staged, i int) string {
+	return fmt.Sprintf("(s.c%d::%s)::text", staged, r.cols[i].Type)
 }
 
 // tableText is the destination table's (aliased t) column as text.
@@ -116,6 +187,16 @@ func (r *recorder) keyFromTable() string {
 	return "ARRAY[" + strings.Join(parts, ", ") + "]::text[]"
 }
 
+// keyFromStaging is the key of a staged row (its first columns) as a text
+// array.
+func (r *recorder) keyFromStaging() string {
+	var parts []string
+	for i := 0; i < r.nkey; i++ {
+		parts = append(parts, r.stagedText(i, i))
+	}
+	return "ARRAY[" + strings.Join(parts, ", ") + "]::text[]"
+}
+
 // rowFromTable is the whole row (rowCols) of the table as a text array.
 func (r *recorder) rowFromTable() string {
 	parts := make([]string, len(r.rowCols))
@@ -125,69 +206,103 @@ func (r *recorder) rowFromTable() string {
 	return "ARRAY[" + strings.Join(parts, ", ") + "]::text[]"
 }
 
-// writtenHash is the md5 of the values a run wrote, as undo compares them
-// with the row's values then (planner's undo reads it the same way):
-// a text array as wide as the run's columns, NULL for the key, for
-// columns not written, and for NULL values, hashed as its text form.
-func writtenHash(values []string) string {
-	return "md5(ARRAY[" + strings.Join(values, ", ") + "]::text[]::text)::uuid"
+// stage copies one of the sink's files into a temporary table of the
+// given column types (c0, c1, ...), read once, whole: no ANALYZE.
+func (r *recorder) stage(ctx context.Context, name string, f *stagingFile, types []string) error {
+	defs := make([]string, len(types))
+	for i, t := range types {
+		defs[i] = fmt.Sprintf("c%d %s", i, t)
+	}
+	if _, err := r.conn.Exec(ctx, fmt.Sprintf("CREATE TEMP TABLE %s (%s) ON COMMIT DROP", name, strings.Join(defs, ", "))); err != nil {
+		return fmt.Errorf("recording the run in the history: %w", err)
+	}
+	rd, err := f.reader()
+	if err != nil {
+		return err
+	}
+	tag, err := r.conn.PgConn().CopyFrom(ctx, rd, fmt.Sprintf("COPY %s FROM STDIN (FORMAT binary)", name))
+	if err != nil {
+		return fmt.Errorf("recording the run in the history: %w", err)
+	}
+	if tag.RowsAffected() != f.rows {
+		return fmt.Errorf("recording the run in the history: staged %d rows of %d", tag.RowsAffected(), f.rows)
+	}
+	return nil
 }
 
-// capture records the changes of one kind staged in the table from
-// (aliased s), before the merge writes them: '-' the whole rows of the
-// table it deletes, '~' the changed columns of the rows it updates, '+'
-// the keys and a hash of the rows it inserts.
-func (r *recorder) capture(ctx context.Context, m *merge, kind planner.ChangeKind, from string) error {
+// captureUpdates records the updates the sink kept: key, changed
+// positions, hash, and the changed columns' values before, as text.
+func (r *recorder) captureUpdates(ctx context.Context) error {
+	if r.sink.upd == nil {
+		return nil
+	}
 	id, err := r.id(ctx)
 	if err != nil {
 		return err
 	}
-	t := m.table.Ident()
-	var sql string
-	switch kind {
-	case planner.ChangeDelete:
-		sql = fmt.Sprintf("INSERT INTO %s (run_id, kind, key, before) SELECT $1, '-', %s, %s FROM %s AS s JOIN %s AS t ON %s",
-			r.names.Rows(), r.keyFromTable(), r.rowFromTable(), from, t, m.keyMatch())
-	case planner.ChangeUpdate:
-		var inner, changed, before, after []string
-		inner = append(inner, r.keyFromTable()+" AS key")
-		for i := range r.cols {
-			if i < r.nkey {
-				before = append(before, "NULL::text")
-				after = append(after, "NULL::text")
-				continue
-			}
-			inner = append(inner, fmt.Sprintf("%s AS b%d, %s AS a%d", tableText(r.cols[i].Name), i, r.stagedText(i), i))
-			differs := fmt.Sprintf("y.b%d IS DISTINCT FROM y.a%d", i, i)
-			changed = append(changed, fmt.Sprintf("CASE WHEN %s THEN %d::int2 END", differs, i+1))
-			before = append(before, fmt.Sprintf("CASE WHEN %s THEN y.b%d END", differs, i))
-			after = append(after, fmt.Sprintf("CASE WHEN %s THEN y.a%d END", differs, i))
-		}
-		if len(changed) == 0 {
-			return nil // only key columns: nothing to update
-		}
-		sql = fmt.Sprintf(`INSERT INTO %s (run_id, kind, key, changed, before, after_hash)
-SELECT $1, '~', y.key, array_remove(ARRAY[%s], NULL), ARRAY[%s]::text[], %s
-FROM (SELECT %s FROM %s AS s JOIN %s AS t ON %s OFFSET 0) AS y`,
-			r.names.Rows(), strings.Join(changed, ", "), strings.Join(before, ", "), writtenHash(after),
-			strings.Join(inner, ", "), from, t, m.keyMatch())
-	case planner.ChangeInsert:
-		var key, after []string
-		for i := range r.cols {
-			if i < r.nkey {
-				key = append(key, r.stagedText(i))
-				after = append(after, "NULL::text")
-			} else {
-				after = append(after, r.stagedText(i))
-			}
-		}
-		sql = fmt.Sprintf("INSERT INTO %s (run_id, kind, key, after_hash) SELECT $1, '+', ARRAY[%s]::text[], %s FROM %s AS s",
-			r.names.Rows(), strings.Join(key, ", "), writtenHash(after), from)
+	types := make([]string, 0, r.nkey+2+len(r.cols)-r.nkey)
+	for i := 0; i < r.nkey; i++ {
+		types = append(types, r.cols[i].StagingType)
 	}
-	if _, err := r.conn.Exec(ctx, sql, id); err != nil {
+	types = append(types, "int2[]", "uuid")
+	before := make([]string, len(r.cols))
+	for i := range r.cols {
+		if i < r.nkey {
+			before[i] = "NULL::text"
+			continue
+		}
+		types = append(types, r.cols[i].StagingType)
+		before[i] = fmt.Sprintf("CASE WHEN %d = ANY(s.c%d) THEN %s END", i+1, r.nkey, r.stagedText(r.nkey+2+i-r.nkey, i))
+	}
+	if err := r.stage(ctx, "rowform_history_update", r.sink.upd, types); err != nil {
+		return err
+	}
+	_, err = r.conn.Exec(ctx, fmt.Sprintf(`INSERT INTO %s (run_id, kind, key, changed, before, after_hash)
+SELECT $1, '~', %s, s.c%d, ARRAY[%s]::text[], s.c%d FROM rowform_history_update AS s`,
+		r.names.Rows(), r.keyFromStaging(), r.nkey, strings.Join(before, ", "), r.nkey+1), id)
+	if err != nil {
 		return fmt.Errorf("recording the run in the history: %w", err)
 	}
 	return nil
+}
+
+// captureInserts records the inserts the sink kept: key and hash.
+func (r *recorder) captureInserts(ctx context.Context) error {
+	if r.sink.ins == nil {
+		return nil
+	}
+	id, err := r.id(ctx)
+	if err != nil {
+		return err
+	}
+	var types []string
+	for i := 0; i < r.nkey; i++ {
+		types = append(types, r.cols[i].StagingType)
+	}
+	types = append(types, "uuid")
+	if err := r.stage(ctx, "rowform_history_insert", r.sink.ins, types); err != nil {
+		return err
+	}
+	_, err = r.conn.Exec(ctx, fmt.Sprintf("INSERT INTO %s (run_id, kind, key, after_hash) SELECT $1, '+', %s, s.c%d FROM rowform_history_insert AS s",
+		r.names.Rows(), r.keyFromStaging(), r.nkey), id)
+	if err != nil {
+		return fmt.Errorf("recording the run in the history: %w", err)
+	}
+	return nil
+}
+
+// withDeleteCapture makes the merge's DELETE statement del (of the table
+// aliased t) record the rows it deletes, whole, as it deletes them: the
+// rows come back with RETURNING, so recording reads nothing more. Its
+// row count is still the number of rows deleted. del is returned as it
+// is when the apply keeps no history. The run's id must be taken.
+func (m *merge) withDeleteCapture(del string) string {
+	r := m.history
+	if r == nil {
+		return del
+	}
+	return fmt.Sprintf("WITH gone AS (%s RETURNING %s AS key, %s AS row) INSERT INTO %s (run_id, kind, key, before) SELECT %d, '-', key, row FROM gone",
+		del, r.keyFromTable(), r.rowFromTable(), r.names.Rows(), r.runID)
 }
 
 // captureNullKeyDeletes records the rows with a NULL in the key that a
@@ -209,32 +324,10 @@ func (r *recorder) captureNullKeyDeletes(ctx context.Context, m *merge) error {
 	return nil
 }
 
-// captureLoad records the rows an initial load inserted: the table was
-// empty, so its rows are the run's.
-func (r *recorder) captureLoad(ctx context.Context, m *merge) error {
-	id, err := r.id(ctx)
-	if err != nil {
-		return err
-	}
-	var after []string
-	for i := range r.cols {
-		if i < r.nkey {
-			after = append(after, "NULL::text")
-		} else {
-			after = append(after, tableText(r.cols[i].Name))
-		}
-	}
-	sql := fmt.Sprintf("INSERT INTO %s (run_id, kind, key, after_hash) SELECT $1, '+', %s, %s FROM %s AS t",
-		r.names.Rows(), r.keyFromTable(), writtenHash(after), m.table.Ident())
-	if _, err := r.conn.Exec(ctx, sql, id); err != nil {
-		return fmt.Errorf("recording the run in the history: %w", err)
-	}
-	return nil
-}
-
 // finish records the run itself, with its counts, and prunes the sync's
 // runs beyond history_keep, in the apply's transaction.
 func (r *recorder) finish(ctx context.Context, counts planner.Counts, planDigest string) error {
+	defer r.sink.close()
 	id, err := r.id(ctx)
 	if err != nil {
 		return err
@@ -270,25 +363,40 @@ DELETE FROM %[2]s WHERE run_id IN (SELECT id FROM gone)`, n.Runs(), n.Rows()), s
 	return err
 }
 
-// record captures the changes of one kind before the merge writes them,
-// when the apply keeps a history.
-func (m *merge) record(ctx context.Context, kind planner.ChangeKind, from string) error {
+// historySink is what the diff's changes must also pass through for the
+// history to record them (nil when the apply keeps none).
+func (m *merge) historySink() *historySink {
 	if m.history == nil {
 		return nil
 	}
-	return m.history.capture(ctx, m, kind, from)
+	return m.history.sink
 }
 
-// recordDirectInserts stages the inserts that go straight into the table
-// with COPY once more, for the history to record them.
-func (m *merge) recordDirectInserts(ctx context.Context, sink *stagingSink) error {
+// loadSink is the sink of an initial load's rows, which stream into enc:
+// through the history's sink too when the apply keeps one.
+func (m *merge) loadSink(enc *copyEncoder) planner.ChangeSink {
+	if m.history == nil {
+		return insertSink{enc}
+	}
+	return teeSink{insertSink{enc}, m.history.sink}
+}
+
+// record records the changes of one kind before the merge writes them,
+// when the apply keeps a history: '~' the updates the sink kept, '+' the
+// inserts; '-' only takes the run's id, for the DELETE that records its
+// rows itself.
+func (m *merge) record(ctx context.Context, kind planner.ChangeKind) error {
 	if m.history == nil {
 		return nil
 	}
-	if err := m.stage(ctx, "rowform_history_insert", sink.inserts, m.cols); err != nil {
-		return err
+	switch kind {
+	case planner.ChangeUpdate:
+		return m.history.captureUpdates(ctx)
+	case planner.ChangeInsert:
+		return m.history.captureInserts(ctx)
 	}
-	return m.history.capture(ctx, m, planner.ChangeInsert, "rowform_history_insert")
+	_, err := m.history.id(ctx)
+	return err
 }
 
 // recordNullKeyDeletes captures the rows with a NULL key a mirror deletes.
@@ -300,13 +408,14 @@ func (m *merge) recordNullKeyDeletes(ctx context.Context) error {
 }
 
 // finishHistory records the run after its writes, before COMMIT; load
-// says the run was an initial load, whose rows are read from the table.
+// says the run was an initial load, whose inserts the sink kept as they
+// streamed.
 func (m *merge) finishHistory(ctx context.Context, counts planner.Counts, planDigest string, load bool) error {
 	if m.history == nil {
 		return nil
 	}
 	if load {
-		if err := m.history.captureLoad(ctx, m); err != nil {
+		if err := m.history.captureInserts(ctx); err != nil {
 			return err
 		}
 	}

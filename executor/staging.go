@@ -97,6 +97,9 @@ type stagingSink struct {
 	nkey                   int
 	inserts, updates, dels *stagingFile
 	nullKeyDeletes         int64
+	// history, when set, sees every insert and update too, for the run
+	// history (history.go).
+	history *historySink
 }
 
 func newStagingSink(width, nkey int) (*stagingSink, error) {
@@ -117,7 +120,12 @@ func newStagingSink(width, nkey int) (*stagingSink, error) {
 	return s, nil
 }
 
-func (s *stagingSink) Change(kind planner.ChangeKind, src, dst *planner.Row, _ []int) error {
+func (s *stagingSink) Change(kind planner.ChangeKind, src, dst *planner.Row, changed []int) error {
+	if s.history != nil {
+		if err := s.history.Change(kind, src, dst, changed); err != nil {
+			return err
+		}
+	}
 	switch kind {
 	case planner.ChangeInsert:
 		return s.inserts.add(src.Values)

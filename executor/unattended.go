@@ -175,6 +175,7 @@ func attemptPlanned(ctx context.Context, connector *pgconnect.Connector, s *hclc
 		return nil, nil, err
 	}
 	defer sink.close()
+	sink.history = m.historySink()
 	samples := prep.NewSampleSink(opts.ShowRows)
 	var diffSink planner.ChangeSink = sink
 	if opts.ShowRows > 0 {

@@ -58,6 +58,7 @@ func attemptUndo(ctx context.Context, connector *pgconnect.Connector, s *hclconf
 		return nil, err
 	}
 	defer sink.close()
+	sink.history = m.historySink()
 	progress("reading the run", 0)
 	res, findings, err := u.DiffUndo(ctx, dst, sink, func(n int64) { progress("reading the run", n) })
 	if err != nil {

@@ -416,8 +416,8 @@ func conflictReasons(run int64) map[ChangeKind]string {
 
 // undoSQL reads the run's rows joined to the table's rows by key: for each
 // row the run changed, its kind ('+' inserted, '~' updated, '-' deleted),
-// whether the row is there now, whether it changed since the run (a
-// conflict), the row as the undo leaves it (its values before the run;
+// whether the row is there now, the hash of what the run wrote and which
+// columns an update changed, the row as the undo leaves it (its values before the run;
 // absent for an inserted one, whose key alone is given) and the row as
 // it is now, each in the layout's columns and text keys.
 func (u *UndoPrepared) undoSQL() string {
@@ -469,25 +469,6 @@ func (u *UndoPrepared) undoSQL() string {
 		sel = append(sel, sel2)
 	}
 	currentKeys := l.textKeySelect(func(i int) string { return asRead(i, cur(i)) })
-	// What the run wrote, as its history hashed it (executor/history.go).
-	written := func(kind string) string {
-		vals := make([]string, len(run.Columns))
-		for p, name := range run.Columns {
-			switch {
-			case p < run.KeyCount:
-				vals[p] = "NULL::text"
-			case kind == "+":
-				vals[p] = "t." + pgx.Identifier{name}.Sanitize() + "::text"
-			default:
-				vals[p] = fmt.Sprintf("CASE WHEN %d = ANY(r.changed) THEN t.%s::text END", p+1, pgx.Identifier{name}.Sanitize())
-			}
-		}
-		return "md5(ARRAY[" + strings.Join(vals, ", ") + "]::text[]::text)::uuid"
-	}
-	conflict := fmt.Sprintf(`CASE r.kind
-  WHEN '+' THEN t.ctid IS NULL OR %s IS DISTINCT FROM r.after_hash
-  WHEN '~' THEN t.ctid IS NULL OR %s IS DISTINCT FROM r.after_hash
-  ELSE t.ctid IS NOT NULL END`, written("+"), written("~"))
 	var match []string
 	for i := 0; i < l.NKey; i++ {
 		match = append(match, fmt.Sprintf("%s = %s", cur(i), typed(i, fmt.Sprintf("r.key[%d]", i+1))))
@@ -496,9 +477,9 @@ func (u *UndoPrepared) undoSQL() string {
 	// text keys follow their row's columns, as Row values hold them.
 	d := strings.Join(sel[:len(l.Cols)], ", ") + desiredKeys
 	c := strings.Join(sel[len(l.Cols):], ", ") + currentKeys
-	return fmt.Sprintf(`SELECT r.kind::text, t.ctid IS NOT NULL, %s, %s, %s
+	return fmt.Sprintf(`SELECT r.kind::text, t.ctid IS NOT NULL, r.after_hash, r.changed, %s, %s
 FROM %s AS r LEFT JOIN %s AS t ON %s
-WHERE r.run_id = %d`, conflict, d, c, u.names.Rows(), u.Table.Ident(), strings.Join(match, " AND "), run.ID)
+WHERE r.run_id = %d`, d, c, u.names.Rows(), u.Table.Ident(), strings.Join(match, " AND "), run.ID)
 }
 
 // DiffUndo runs the undo's "diff" on dst (in the caller's transaction):
@@ -517,7 +498,18 @@ func (u *UndoPrepared) DiffUndo(ctx context.Context, dst *pgx.Conn, sink ChangeS
 	chk := newChecker(u.Prepared, sink, false)
 	digest := newChangeDigest()
 	reasons := conflictReasons(u.Run.ID)
-	stream := queryStream(ctx, dst.PgConn(), u.undoSQL(), 3+2*w)
+	stream := queryStream(ctx, dst.PgConn(), u.undoSQL(), 4+2*w)
+	// The columns an insert wrote: every column of the run but the key.
+	var inserted []int
+	for i := u.Run.KeyCount; i < len(u.Run.Columns); i++ {
+		inserted = append(inserted, i)
+	}
+	// written reports whether the row now holds, at positions, what the
+	// run wrote (executor/history.go hashed it the same way).
+	written := func(row *Row, positions []int, hash []byte) bool {
+		sum := history.WrittenHash(row.Values, positions)
+		return len(hash) == len(sum) && string(hash) == string(sum[:])
+	}
 	defer stream.close()
 	var counts Counts
 	var read int64
@@ -541,11 +533,29 @@ func (u *UndoPrepared) DiffUndo(ctx context.Context, dst *pgx.Conn, sink ChangeS
 			}
 		}
 		v := r.Values
-		kind, present, conflict := string(v[0]), len(v[1]) == 1 && v[1][0] == 1, len(v[2]) == 1 && v[2][0] == 1
-		want.Values, now.Values = v[3:3+w], v[3+w:3+2*w]
+		kind, present := string(v[0]), len(v[1]) == 1 && v[1][0] == 1
+		want.Values, now.Values = v[4:4+w], v[4+w:4+2*w]
 		var cur *Row
 		if present {
 			cur = &now
+		}
+		var conflict bool
+		switch kind {
+		case "+":
+			conflict = !present || !written(cur, inserted, v[2])
+		case "~":
+			pos, err := history.DecodeInt2Array(v[3])
+			if err != nil {
+				return nil, nil, fmt.Errorf("run %d: the changed columns of an update: %w", u.Run.ID, err)
+			}
+			for _, p := range pos {
+				if p < u.Run.KeyCount || p >= len(u.Run.Columns) {
+					return nil, nil, fmt.Errorf("run %d: an update of column %d, which it did not write", u.Run.ID, p+1)
+				}
+			}
+			conflict = !present || !written(cur, pos, v[2])
+		case "-":
+			conflict = present
 		}
 		switch kind {
 		case "+": // inserted by the run: delete it

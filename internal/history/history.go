@@ -9,6 +9,8 @@ package history
 
 import (
 	"context"
+	"crypto/md5"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -438,4 +440,73 @@ func Actor(environ []string) string {
 		return name + "@" + host
 	}
 	return name
+}
+
+// WrittenHash identifies the values a run wrote into one row, for undo to
+// tell whether the row changed since: the md5 of, for each position
+// written (an index of the run's columns, ascending), the position (2
+// bytes) and the value as rowform reads it in binary (a 4-byte length,
+// 0xFFFFFFFF for NULL, then the bytes). For an insert the positions are
+// every column but the key; for an update, the columns it changed.
+func WrittenHash(values [][]byte, positions []int) [16]byte {
+	h := md5.New()
+	var b [6]byte
+	for _, p := range positions {
+		v := values[p]
+		binary.BigEndian.PutUint16(b[:2], uint16(p))
+		if v == nil {
+			binary.BigEndian.PutUint32(b[2:], 0xFFFFFFFF)
+		} else {
+			binary.BigEndian.PutUint32(b[2:], uint32(len(v)))
+		}
+		h.Write(b[:])
+		h.Write(v)
+	}
+	var out [16]byte
+	h.Sum(out[:0])
+	return out
+}
+
+// Int2Array encodes positions (0-based) as a binary int2[] of 1-based
+// positions, as run_rows.changed holds them.
+func Int2Array(positions []int) []byte {
+	if len(positions) == 0 {
+		return binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint32(nil, 0), 0), 21)
+	}
+	b := make([]byte, 0, 20+6*len(positions))
+	b = binary.BigEndian.AppendUint32(b, 1)  // dimensions
+	b = binary.BigEndian.AppendUint32(b, 0)  // no NULLs
+	b = binary.BigEndian.AppendUint32(b, 21) // int2
+	b = binary.BigEndian.AppendUint32(b, uint32(len(positions)))
+	b = binary.BigEndian.AppendUint32(b, 1) // lower bound
+	for _, p := range positions {
+		b = binary.BigEndian.AppendUint32(b, 2)
+		b = binary.BigEndian.AppendUint16(b, uint16(p+1))
+	}
+	return b
+}
+
+// DecodeInt2Array decodes a binary int2[] of 1-based positions into
+// 0-based ones.
+func DecodeInt2Array(b []byte) ([]int, error) {
+	if len(b) < 12 {
+		return nil, fmt.Errorf("a binary array of %d bytes", len(b))
+	}
+	if binary.BigEndian.Uint32(b) == 0 {
+		return nil, nil
+	}
+	if len(b) < 20 {
+		return nil, fmt.Errorf("a binary array of %d bytes", len(b))
+	}
+	n := int(binary.BigEndian.Uint32(b[12:]))
+	b = b[20:]
+	out := make([]int, 0, n)
+	for i := 0; i < n; i++ {
+		if len(b) < 6 || binary.BigEndian.Uint32(b) != 2 {
+			return nil, fmt.Errorf("a malformed int2 array")
+		}
+		out = append(out, int(int16(binary.BigEndian.Uint16(b[4:])))-1)
+		b = b[6:]
+	}
+	return out, nil
 }
