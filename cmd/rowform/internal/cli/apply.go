@@ -127,6 +127,9 @@ func runApply(ctx context.Context, inv *invocation, f *applyFlags) int {
 		if cfg.Digest != saved.ConfigDigest {
 			return inv.applyFailed(jsonOut, fmt.Errorf("%w: the configuration changed since the plan was made; nothing was written. Run 'rowform plan -out=%s' again", executor.ErrStale, f.planFile))
 		}
+		if err := inv.changedSavedVariables(saved.Variables, f.inputs(inv), cfg, f.planFile); err != nil {
+			return inv.applyFailed(jsonOut, err)
+		}
 		p = saved.Plan
 		if !jsonOut {
 			_ = views.RenderPlan(inv.stdout, p, f.format, inv.useColor(f.noColor, inv.stdout))

@@ -23,3 +23,52 @@ func TestSavedPlanKeyConstraintGone(t *testing.T) {
 		t.Error("the table changed")
 	}
 }
+
+// TestSavedPlanVariableFromEnvironment: at apply PLANFILE, a variable
+// whose ROWFORM_VAR_ value (or -var-file value) differs from the one the
+// plan was made with is refused as stale, as a different -var is; it used
+// to be ignored without a word. The same value applies.
+func TestSavedPlanVariableFromEnvironment(t *testing.T) {
+	t.Parallel()
+	e := applyEnv(t)
+	e.WriteFile("main.hcl", e.Servers()+`
+variable "min" {
+  type = number
+}
+
+sync "items" {
+  source      = source.postgres.src
+  query       = "SELECT id, name FROM items WHERE id > ${var.min}"
+  destination = destination.postgres.dst
+  table       = "items"
+  behavior    = "update_or_create"
+  key         = ["id"]
+}
+`)
+	e.WriteFile("other.vars.hcl", "min = 15\n")
+	env := func(v string) []string { return append(append([]string{}, e.Environ...), "ROWFORM_VAR_min="+v) }
+	r := runCLIWith(t, env("0"), "", "-chdir="+e.Dir, "plan", "-out=p.plan")
+	r.expect(t, exitOK)
+	before := e.DstDigest("items")
+	for _, c := range []struct {
+		environ []string
+		args    []string
+	}{
+		{env("10"), nil},
+		{e.Environ, []string{"-var-file=other.vars.hcl"}},
+		{env("0"), []string{"-var", "min=10"}},
+	} {
+		args := append(append([]string{"-chdir=" + e.Dir, "apply"}, c.args...), "p.plan")
+		r := runCLIWith(t, c.environ, "", args...)
+		if r.code != exitError || !strings.Contains(r.stdout+r.stderr, "plan is stale") {
+			t.Errorf("%v with %v: exit %d\n%s%s", c.args, c.environ[len(c.environ)-1], r.code, r.stdout, r.stderr)
+		}
+		if got := e.DstDigest("items"); got != before {
+			t.Fatalf("%v: the table changed", c.args)
+		}
+	}
+	r = runCLIWith(t, env("0"), "", "-chdir="+e.Dir, "apply", "p.plan")
+	r.expect(t, exitOK)
+	r = runCLIWith(t, e.Environ, "", "-chdir="+e.Dir, "plan", "-var", "min=0", "-detailed-exitcode")
+	r.expect(t, exitOK)
+}
