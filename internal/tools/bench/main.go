@@ -150,6 +150,9 @@ type result struct {
 	counts                     string
 	// lreadPar maps p to L_read with p key ranges per side (bigint keys only).
 	lreadPar map[int]float64
+	// applyNoHistory is apply FILE with history = false, undo the apply of
+	// the undo of apply FILE's run (history.go); 0 when not measured.
+	applyNoHistory, undo float64
 }
 
 func run(ctx context.Context, o options, w io.Writer) error {
@@ -217,6 +220,7 @@ func runCase(ctx context.Context, o options, src, dst *pgcluster.Cluster, dir st
 	env := append(os.Environ(), "SRC_PASSWORD="+src.Password, "DST_PASSWORD="+dst.Password)
 
 	var plans, applies, autos, planRSS, applyRSS, autoRSS, lreads, lscans, lloads, naives []float64
+	var noHistories, undos []float64
 	for i := 0; i < o.runs; i++ {
 		// Plan.
 		planFile := filepath.Join(dir, "bench.plan")
@@ -250,6 +254,20 @@ func runCase(ctx context.Context, o options, src, dst *pgcluster.Cluster, dir st
 			return r, fmt.Errorf("apply: %v\n%s", err, out)
 		}
 		applies, applyRSS = append(applies, t), append(applyRSS, rss)
+		if historyCase(c) {
+			t, err := measureUndo(ctx, o, env, cfgDir, dir, dconn)
+			if err != nil {
+				return r, err
+			}
+			undos = append(undos, t)
+			if err := gen.restoreDestination(ctx, dconn); err != nil {
+				return r, err
+			}
+			if t, err = measureNoHistory(o, env, gen.config(src, dst), dir); err != nil {
+				return r, err
+			}
+			noHistories = append(noHistories, t)
+		}
 		if err := gen.restoreDestination(ctx, dconn); err != nil {
 			return r, err
 		}
@@ -296,6 +314,7 @@ func runCase(ctx context.Context, o options, src, dst *pgcluster.Cluster, dir st
 	r.plan, r.apply, r.auto = median(plans), median(applies), median(autos)
 	r.planRSS, r.applyRSS, r.autoRSS = maxOf(planRSS), maxOf(applyRSS), maxOf(autoRSS)
 	r.lread, r.lscan, r.lload, r.naive = median(lreads), median(lscans), median(lloads), median(naives)
+	r.applyNoHistory, r.undo = median(noHistories), median(undos)
 	return r, nil
 }
 
@@ -366,12 +385,12 @@ func maxOf(xs []float64) float64 {
 // order. (For text, uuid and two-column keys, whose sort is real, the
 // plan runs well under L_read and plan/L_read shows it.)
 func printTable(w io.Writer, rs []result) {
-	fmt.Fprintln(w, "| case | changes | plan s | L_read s | plan/L_read | L_scan s | plan/L_scan | apply FILE s | apply -auto-approve s | naive s | naive/apply | naive/auto | L_load s | plan RSS MB | apply RSS MB | auto RSS MB |")
-	fmt.Fprintln(w, "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+	fmt.Fprintln(w, "| case | changes | plan s | L_read s | plan/L_read | L_scan s | plan/L_scan | apply FILE s | apply -auto-approve s | naive s | naive/apply | naive/auto | L_load s | plan RSS MB | apply RSS MB | auto RSS MB | apply FILE no history s | history cost | undo apply s |")
+	fmt.Fprintln(w, "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 	for _, r := range rs {
-		fmt.Fprintf(w, "| %s | %s | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.0f | %.0f | %.0f |\n",
+		fmt.Fprintf(w, "| %s | %s | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.0f | %.0f | %.0f | %s\n",
 			r.c.name(), r.counts, r.plan, r.lread, r.plan/r.lread, r.lscan, r.plan/r.lscan, r.apply, r.auto, r.naive, r.naive/r.apply, r.naive/r.auto,
-			r.lload, r.planRSS, r.applyRSS, r.autoRSS)
+			r.lload, r.planRSS, r.applyRSS, r.autoRSS, historyCells(r))
 	}
 	fmt.Fprintln(w)
 	for _, r := range rs {
@@ -385,6 +404,11 @@ func printTable(w io.Writer, rs []result) {
 				r.c.name(), r.plan/r.lscan, r.plan, r.lscan, r.plan/r.lread)
 			fmt.Fprintf(w, "- %s: apply -auto-approve %.2f s, naive/auto = %.2f; apply FILE %.2f s, naive/apply = %.2f; auto/apply = %.2f\n",
 				r.c.name(), r.auto, r.naive/r.auto, r.apply, r.naive/r.apply, r.auto/r.apply)
+		}
+	}
+	for _, r := range rs {
+		if r.applyNoHistory > 0 {
+			fmt.Fprintln(w, historyNote(r))
 		}
 	}
 	for _, r := range rs {

@@ -1,0 +1,81 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// The cost of the run history (docs/history.md), measured on the 1% mirror
+// of bigint keys: the apply of a saved plan with history = false beside
+// the same apply with the history (the default, the "apply FILE" column),
+// and the apply of the undo of the run that apply recorded.
+
+// historyCase reports whether case c measures the history's cost.
+func historyCase(c benchCase) bool {
+	return c.shape == "mixed" && c.key == "bigint" && c.ratio == 0.01 && c.behavior == "mirror" && c.conns == 1
+}
+
+// noHistoryConfig is cfg, gen.config's configuration, with history = false.
+func noHistoryConfig(cfg string) string {
+	return strings.Replace(cfg, "destination \"postgres\" \"dst\" {\n", "destination \"postgres\" \"dst\" {\n  history = false\n", 1)
+}
+
+// measureUndo plans (untimed) the undo of the newest run of the history,
+// the apply just made, and times the apply of that plan.
+func measureUndo(ctx context.Context, o options, env []string, cfgDir, dir string, dconn *pgx.Conn) (float64, error) {
+	var id int64
+	if err := dconn.QueryRow(ctx, "SELECT max(id) FROM rowform.runs WHERE status = 'applied'").Scan(&id); err != nil {
+		return 0, fmt.Errorf("finding the run to undo: %w", err)
+	}
+	undoFile := filepath.Join(dir, "undo.plan")
+	if _, _, out, err := timeBinary(o.rowform, env, "-chdir="+cfgDir, "plan", "-json", fmt.Sprintf("-undo=%d", id), "-out="+undoFile); err != nil {
+		return 0, fmt.Errorf("plan -undo=%d: %v\n%s", id, err, out)
+	}
+	t, _, out, err := timeBinary(o.rowform, env, "-chdir="+cfgDir, "apply", "-json", undoFile)
+	if err != nil || !strings.Contains(out, `"applied": true`) {
+		return 0, fmt.Errorf("apply of the undo of run %d: %v\n%s", id, err, out)
+	}
+	return t, nil
+}
+
+// measureNoHistory plans (untimed) with history = false and times the
+// apply of that plan, from the destination as restored.
+func measureNoHistory(o options, env []string, cfg, dir string) (float64, error) {
+	cfgDir := filepath.Join(dir, "cfg-nohistory")
+	_ = os.RemoveAll(cfgDir)
+	if err := os.MkdirAll(cfgDir, 0o755); err != nil {
+		return 0, err
+	}
+	if err := os.WriteFile(filepath.Join(cfgDir, "main.hcl"), []byte(noHistoryConfig(cfg)), 0o644); err != nil {
+		return 0, err
+	}
+	planFile := filepath.Join(dir, "nohistory.plan")
+	if _, _, out, err := timeBinary(o.rowform, env, "-chdir="+cfgDir, "plan", "-json", "-out="+planFile); err != nil {
+		return 0, fmt.Errorf("plan with history = false: %v\n%s", err, out)
+	}
+	t, _, out, err := timeBinary(o.rowform, env, "-chdir="+cfgDir, "apply", "-json", planFile)
+	if err != nil {
+		return 0, fmt.Errorf("apply with history = false: %v\n%s", err, out)
+	}
+	return t, nil
+}
+
+// historyCells are the table's history columns of r: the apply FILE
+// without history, and the undo's apply; "—" for other cases.
+func historyCells(r result) string {
+	if r.applyNoHistory == 0 {
+		return "— | — | — |"
+	}
+	return fmt.Sprintf("%.2f | %+.1f%% | %.2f |", r.applyNoHistory, (r.apply/r.applyNoHistory-1)*100, r.undo)
+}
+
+// historyNote is the note on the history's cost under the table.
+func historyNote(r result) string {
+	return fmt.Sprintf("- %s: the history adds %+.1f%% to apply FILE (%.2f s; %.2f s with history = false); the undo of that run applies in %.2f s = %.2f × apply FILE",
+		r.c.name(), (r.apply/r.applyNoHistory-1)*100, r.apply, r.applyNoHistory, r.undo, r.undo/r.apply)
+}
