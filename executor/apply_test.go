@@ -228,7 +228,7 @@ func TestApplyBehaviorsByKeyType(t *testing.T) {
 				}
 				e.Dst(fmt.Sprintf("INSERT INTO %s VALUES %s", table, strings.Join(vals, ", ")))
 
-				// The expected table, row by row, from SPEC §2's table.
+				// The expected table, row by row, from the README's Behaviors table.
 				exp := "expected_" + string(b)
 				e.Dst(fmt.Sprintf("CREATE TABLE %s (LIKE %s INCLUDING DEFAULTS)", exp, table))
 				vals = vals[:0]

@@ -1,7 +1,7 @@
 // Package executor applies plans: for each sync it re-runs the row diff
 // inside one destination transaction, proves the change set is the one the
 // plan showed, ships only the changed rows into staging tables with binary
-// COPY, and merges them with set-based SQL (SPEC §5, DESIGN.md "Apply").
+// COPY, and merges them with set-based SQL (docs/design.md, "An apply").
 // A sync is all or nothing. PlanAndApply is the unattended apply, which
 // has no plan yet: it plans each sync inside that transaction instead, by
 // the one diff that then writes it.

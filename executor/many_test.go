@@ -252,7 +252,7 @@ func TestManySyncsMaxConnectionsOne(t *testing.T) {
 }
 
 // TestManySyncsSourceMaxConnections: max_connections is "the most
-// connections rowform opens to it at once" for a source too (SPEC §1:
+// connections rowform opens to it at once" for a source too (docs/language.md:
 // sources have the destination's connection attributes). Two syncs of one
 // source with max_connections = 1, to a destination that allows two.
 func TestManySyncsSourceMaxConnections(t *testing.T) {

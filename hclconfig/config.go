@@ -18,7 +18,7 @@ import (
 )
 
 // Config is a loaded, validated configuration. A Config returned by Load with no
-// error diagnostics satisfies every rule of SPEC §1: references resolve, values
+// error diagnostics satisfies every rule of docs/language.md: references resolve, values
 // are in range, depends_on has no cycle.
 type Config struct {
 	// Dir is the absolute path of the configuration directory.
@@ -146,7 +146,7 @@ type Server struct {
 	// MaxConnections is 1..8; the most connections rowform opens to this server at once.
 	MaxConnections int
 	// SSLMode is one of libpq's six sslmode names, or "" for the default of
-	// SPEC §6 (require for remote hosts, prefer for loopback).
+	// the README's Safety (require for remote hosts, prefer for loopback).
 	SSLMode string
 	// SSLRootCert is an absolute path, or "".
 	SSLRootCert string
@@ -181,7 +181,7 @@ type SSHTunnel struct {
 // SourceType names the kind of a source block.
 type SourceType string
 
-// The source types of SPEC §1.
+// The source types of docs/language.md.
 const (
 	SourcePostgres SourceType = "postgres"
 	SourceCSV      SourceType = "csv"
@@ -221,10 +221,10 @@ const EncodingLatin1 = "LATIN1"
 // CSVEncodings are the values the encoding attribute of a csv source takes.
 var CSVEncodings = []string{"UTF8", EncodingLatin1}
 
-// Behavior is what a sync does with matched, new and missing rows (SPEC §2).
+// Behavior is what a sync does with matched, new and missing rows (the README's Behaviors).
 type Behavior string
 
-// The four behaviors of SPEC §2.
+// The four behaviors of the README's Behaviors.
 const (
 	UpdateOrCreate Behavior = "update_or_create"
 	UpdateOnly     Behavior = "update_only"

@@ -67,7 +67,7 @@ func (l *loader) eval(c *hcl.BodyContent, name string, want cty.Type) attrValue 
 }
 
 // requiredAttributes are the attributes that must have a value wherever they
-// appear (SPEC §1); null is refused for them.
+// appear (docs/language.md); null is refused for them.
 var requiredAttributes = map[string]bool{
 	"host": true, "database": true, "user": true, "path": true,
 	"table": true, "behavior": true, "key": true,

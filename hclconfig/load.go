@@ -77,7 +77,7 @@ type loader struct {
 }
 
 // Load reads every *.hcl file directly in dir (excluding *.vars.hcl),
-// evaluates it with the given inputs and checks it against SPEC §1.
+// evaluates it with the given inputs and checks it against docs/language.md.
 //
 // The returned *Config is never nil and its Files field is always set, so
 // diagnostics can be rendered with snippets even when diags has errors. The

@@ -49,7 +49,7 @@ var csvSourceSchema = &hcl.BodySchema{
 // SSLModes are libpq's sslmode names, weakest first.
 var SSLModes = []string{"disable", "allow", "prefer", "require", "verify-ca", "verify-full"}
 
-// Defaults of SPEC §1.
+// Defaults of docs/language.md.
 const (
 	DefaultPort           = 5432
 	DefaultSSHPort        = 22

@@ -95,8 +95,8 @@ func (d *changeDigest) String() string {
 // progressEvery is how many rows pass between progress callbacks.
 const progressEvery = 50000
 
-// mergeDiff merges two key-ordered streams (SPEC §2 and DESIGN.md "Row
-// diff"). It reads each stream once, holds two rows per side, and detects
+// mergeDiff merges two key-ordered streams (the README's Behaviors;
+// docs/design.md, "A plan"). It reads each stream once, holds two rows per side, and detects
 // NULL and duplicate source keys as they pass; dst must hold no row with a
 // NULL key (it is only used with an empty destination, for initial loads,
 // and in tests). hashDiff gives the same result for streams in any order.

@@ -5,7 +5,7 @@ import (
 	"time"
 )
 
-// FormatVersion is the version of the JSON plan format (SPEC §4). Keys may be
+// FormatVersion is the version of the JSON plan format (the README's plan output). Keys may be
 // added within a version; none are removed or renamed.
 const FormatVersion = "1"
 
@@ -70,7 +70,7 @@ type SyncPlan struct {
 	written *writtenRows
 }
 
-// Counts are the row counts of SPEC §2.
+// Counts are the row counts of the README's Behaviors.
 type Counts struct {
 	Insert    int64 `json:"insert"`
 	Update    int64 `json:"update"`
@@ -105,10 +105,10 @@ const (
 	SeverityWarning Severity = "warning"
 )
 
-// Code names a kind of finding; the codes are public interface (SPEC §4).
+// Code names a kind of finding; the codes are public interface (the README's plan output).
 type Code string
 
-// The finding codes of SPEC §4.
+// The finding codes of the README's plan output.
 const (
 	CodeConnectionFailed        Code = "connection_failed"
 	CodeSourceQueryFailed       Code = "source_query_failed"
@@ -213,7 +213,7 @@ func (p *Plan) HasChanges() bool {
 	return p.Summary.Insert+p.Summary.Update+p.Summary.Delete > 0
 }
 
-// MarshalIndent renders the plan as SPEC §4's JSON.
+// MarshalIndent renders the plan as the README's plan output JSON.
 func (p *Plan) MarshalIndent() ([]byte, error) { return json.MarshalIndent(p, "", "  ") }
 
 // RejectedRow is one source row or delete that the destination would refuse,

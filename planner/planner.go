@@ -1,6 +1,6 @@
 // Package planner computes rowform plans: for every sync, the exact rows it
 // would insert, update and delete, and every problem that would stop it
-// (SPEC §2–§4). Planning only reads: source queries run in read-only
+// (the README's Behaviors and plan output). Planning only reads: source queries run in read-only
 // REPEATABLE READ transactions, and destination sessions are read-only.
 //
 // The row diff in this package is shared with the executor, which re-runs it
@@ -510,7 +510,7 @@ func diffErrorFinding(s *hclconfig.Sync, err error) Finding {
 		Summary: fmt.Sprintf("reading %s failed: %s", s.Table, describeError(err))}
 }
 
-// guardFindings checks the sync's guard against the diff (SPEC §1).
+// guardFindings checks the sync's guard against the diff (docs/language.md).
 func guardFindings(s *hclconfig.Sync, r *DiffResult) []Finding {
 	g := s.Guard
 	if g == nil {

@@ -1,6 +1,6 @@
 package planner_test
 
-// TLS as plan sees it (SPEC §6): sslmode verify-full with sslrootcert
+// TLS as plan sees it (the README's Safety): sslmode verify-full with sslrootcert
 // (relative to the configuration directory), require, a server without
 // TLS under require and under the default for a remote host, and the
 // insecure_connection warning for an unencrypted connection to a host that
@@ -208,7 +208,7 @@ func bastionTo(t *testing.T) (*sshtest.Server, string) {
 }
 
 // A database host that is not loopback, reached without TLS, gets the
-// insecure_connection warning (SPEC §6); the default for such a host is
+// insecure_connection warning (the README's Safety); the default for such a host is
 // require, which a server without TLS fails.
 func TestInsecureConnectionWarningThroughBastion(t *testing.T) {
 	plain := sshtest.StartPlainCluster(t)

@@ -1,7 +1,7 @@
 // Package pgconnect opens pgx connections to the servers of a configuration.
 //
 // It is the one place that turns an hclconfig.Server into a connection: it
-// applies the TLS default of SPEC §6, sets the session settings that make
+// applies the TLS default of the README's Safety, sets the session settings that make
 // value comparison deterministic, and wraps connection errors so that they
 // never carry a password or a connection string.
 package pgconnect
@@ -62,7 +62,7 @@ func IsLoopback(host string) bool {
 }
 
 // SSLMode returns the sslmode used for s: the configured one, else "prefer"
-// for loopback hosts and "require" for every other host (SPEC §6).
+// for loopback hosts and "require" for every other host (the README's Safety).
 func SSLMode(s *hclconfig.Server) string {
 	if s.SSLMode != "" {
 		return s.SSLMode

@@ -2,7 +2,7 @@ package pgconnect_test
 
 // Connections with real PostgreSQL servers (one with TLS from a self-signed
 // CA, one without) and a real sshd as the bastion: libpq's six sslmodes,
-// the default of SPEC §6, one SSH login shared by all connections through a
+// the default of the README's Safety, one SSH login shared by all connections through a
 // bastion, bastion-side name resolution, cancel requests through the
 // tunnel, and errors that never carry a secret.
 

@@ -197,7 +197,7 @@ func TestApplyTerminalHangUp(t *testing.T) {
 	}
 }
 
-// applyDocument as the tests read it: SPEC §3's -json result of apply.
+// applyDocument as the tests read it: apply's -json result (the README's Commands).
 type applyJSON struct {
 	FormatVersion string `json:"format_version"`
 	Applied       *bool  `json:"applied"`

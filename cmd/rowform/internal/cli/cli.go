@@ -16,7 +16,7 @@ import (
 	"github.com/rowform/rowform/internal/redact"
 )
 
-// Exit codes shared by the commands (SPEC §3).
+// Exit codes shared by the commands (the README's Commands).
 const (
 	exitOK          = 0
 	exitError       = 1

@@ -1,6 +1,6 @@
 package cli
 
-// End-to-end tests of connections (SPEC §1 ssh_tunnel, §6): rowform run
+// End-to-end tests of connections (ssh_tunnel in docs/language.md; docs/connections.md): rowform run
 // in-process against a real sshd (internal/sshtest) in front of a real
 // PostgreSQL server started with log_connections, so that every test can
 // tell whether a database connection was made at all.
@@ -538,7 +538,7 @@ func TestTunnelBastionDiesMidApply(t *testing.T) {
 
 // TestTunnelApplyInterrupted: Ctrl-C (a cancelled context) during apply
 // through a tunnel stops it promptly and leaves the table as it was, as
-// it does without a tunnel (SPEC §5).
+// it does without a tunnel (the README's Apply).
 func TestTunnelApplyInterrupted(t *testing.T) {
 	e := newTunnelEnv(t)
 	e.writeConfig(e.defaultTunnel())

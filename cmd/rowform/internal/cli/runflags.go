@@ -22,7 +22,7 @@ type repeated []string
 func (r *repeated) String() string     { return strings.Join(*r, ",") }
 func (r *repeated) Set(v string) error { *r = append(*r, v); return nil }
 
-// runFlags are the options plan and apply share (SPEC §3).
+// runFlags are the options plan and apply share (the README's Commands).
 type runFlags struct {
 	vars     repeated
 	varFiles repeated

@@ -19,7 +19,7 @@ type validateFlags struct {
 }
 
 func (f *validateFlags) bind(fs *flag.FlagSet) {
-	fs.BoolVar(&f.json, "json", false, "print the result as JSON on stdout (SPEC §3 shape)")
+	fs.BoolVar(&f.json, "json", false, "print the result as JSON on stdout (Terraform's shape, as the README shows)")
 	fs.StringVar(&f.format, "format", "", "output `format`: text or json (default text); -format=json is -json")
 	fs.BoolVar(&f.noColor, "no-color", false, "print no ANSI colors (also NO_COLOR=1)")
 }

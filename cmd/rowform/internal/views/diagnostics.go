@@ -1,5 +1,5 @@
 // Package views renders rowform's results for people and programs. Its JSON
-// types are public interface (SPEC §3): keys may be added, never removed or
+// types are public interface (the README's Commands): keys may be added, never removed or
 // renamed.
 package views
 
@@ -12,7 +12,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 )
 
-// Pos is a position in a configuration file, as in SPEC §3: Line and Column
+// Pos is a position in a configuration file, as in the README's Commands: Line and Column
 // count from 1, Byte from 0.
 type Pos struct {
 	Line   int `json:"line"`

@@ -10,7 +10,7 @@ import (
 	"github.com/rowform/rowform/planner"
 )
 
-// Plan output formats accepted by RenderPlan, as spelled by -format (SPEC §3).
+// Plan output formats accepted by RenderPlan, as spelled by -format (the README's Commands).
 const (
 	FormatText     = "text"
 	FormatJSON     = "json"
@@ -34,7 +34,7 @@ func RenderPlan(w io.Writer, p *planner.Plan, format string, color bool) error {
 	}
 }
 
-// PlanSummaryLine is the closing line of a plan (SPEC §4), without color or
+// PlanSummaryLine is the closing line of a plan (the README's plan output), without color or
 // newline, computed from p.Summary alone:
 //
 //	Plan: 120 to insert, 34 to update, 0 to delete in 2 syncs; 1 error, 2 warnings.
