@@ -3,8 +3,8 @@ package planner
 import (
 	"context"
 	"errors"
-	"io"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"unicode/utf8"
