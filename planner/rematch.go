@@ -126,8 +126,8 @@ func (c *checker) rematch(ctx context.Context, conn *pgx.Conn) error {
 	}
 	sql := fmt.Sprintf("SELECT b.i, %s%s FROM %s JOIN %s AS d ON %s",
 		strings.Join(sel, ", "), l.textKeySelect(dexpr), bp.from, c.p.Table.Ident(), strings.Join(on, " AND "))
-	matches := map[int]*Row{}      // candidate -> destination row
-	byDest := map[string][]int{}   // destination key bytes -> candidates
+	matches := map[int]*Row{}    // candidate -> destination row
+	byDest := map[string][]int{} // destination key bytes -> candidates
 	formats := make([]int16, len(bp.values))
 	for i := range formats {
 		formats[i] = 1

@@ -1,5 +1,5 @@
 // Command bench measures rowform's plan and apply against baselines measured
-// in the same run (DESIGN.md "Benchmarks"). `make bench` runs it.
+// in the same run (docs/design.md, "Benchmarks"). `make bench` runs it.
 //
 // Apply is measured two ways, each the whole process on the same data:
 // `rowform apply PLANFILE` of the plan just made, which re-runs the whole
