@@ -267,11 +267,6 @@ func (e *commitError) Error() string {
 }
 func (e *commitError) Unwrap() error { return e.err }
 
-// connectDestination opens a session to the sync's destination.
-func connectDestination(ctx context.Context, connector *pgconnect.Connector, s *hclconfig.Sync) (*pgx.Conn, error) {
-	return connectDestinationWithin(ctx, connector, s, 0)
-}
-
 // connectDestinationWithin opens the apply's session to the sync's
 // destination. The session gives up on a server that sends nothing for
 // longer than the statement timeout (which the server enforces itself) and
