@@ -432,7 +432,13 @@ func recordFailure(ctx context.Context, connector *pgconnect.Connector, cfg *hcl
 	if r.Status != StatusFailed || r.OutcomeUnknown || r.Err == nil || !s.Destination.HistoryEnabled() {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	// An interrupted apply exits at once, and a destination that was lost
+	// (its SSH bastion gone, say) cannot take the record: neither waits for
+	// a new session.
+	if ctx.Err() != nil || connector.TunnelError(s.Destination) != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Second)
 	defer cancel()
 	dcfg, err := pgconnect.Config(s.Destination, planner.ApplicationName(s.Name))
 	if err != nil {
