@@ -355,11 +355,22 @@ VALUES ($1, $2, $3, $4, $5, $6, 'applied', $7, $8, $9, $10, $11, $12, $13, $14, 
 	return nil
 }
 
-// prune deletes the runs of sync beyond the newest keep, and their rows.
+// prune deletes the runs of sync beyond the newest keep, and their rows:
+// the runs are found first, so that a history with nothing to prune costs
+// one index scan of runs and nothing of run_rows, however large it is.
 func prune(ctx context.Context, conn *pgx.Conn, n history.Names, sync string, keep int) error {
-	_, err := conn.Exec(ctx, fmt.Sprintf(`WITH gone AS (
-  DELETE FROM %[1]s WHERE sync = $1 AND id IN (SELECT id FROM %[1]s WHERE sync = $1 ORDER BY id DESC OFFSET $2) RETURNING id)
-DELETE FROM %[2]s WHERE run_id IN (SELECT id FROM gone)`, n.Runs(), n.Rows()), sync, keep)
+	rows, err := conn.Query(ctx, fmt.Sprintf(`SELECT id FROM %s WHERE sync = $1 ORDER BY id DESC OFFSET $2`, n.Runs()), sync, keep)
+	if err != nil {
+		return err
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil || len(ids) == 0 {
+		return err
+	}
+	if _, err := conn.Exec(ctx, fmt.Sprintf(`DELETE FROM %s WHERE run_id = ANY($1)`, n.Rows()), ids); err != nil {
+		return err
+	}
+	_, err = conn.Exec(ctx, fmt.Sprintf(`DELETE FROM %s WHERE id = ANY($1)`, n.Runs()), ids)
 	return err
 }
 
@@ -414,6 +425,7 @@ func (m *merge) finishHistory(ctx context.Context, counts planner.Counts, planDi
 	if m.history == nil {
 		return nil
 	}
+	m.progress("recording the run", -1)
 	if load {
 		if err := m.history.captureInserts(ctx); err != nil {
 			return err
