@@ -2,6 +2,7 @@ package executor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -447,7 +448,7 @@ func recordFailure(ctx context.Context, connector *pgconnect.Connector, cfg *hcl
 	// An interrupted apply exits at once, and a destination that was lost
 	// (its SSH bastion gone, say) cannot take the record: neither waits for
 	// a new session.
-	if ctx.Err() != nil || connector.TunnelError(s.Destination) != nil {
+	if ctx.Err() != nil || connector.TunnelError(s.Destination) != nil || unreachable(r.Err) {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Second)
@@ -477,6 +478,23 @@ func recordFailure(ctx context.Context, connector *pgconnect.Connector, cfg *hcl
 VALUES (nextval('%s'), $1, $2, $3, $4, $5, 'failed', $6, $7, $8, $9, $10, $11)`, n.Runs(), strings.ReplaceAll(n.Sequence(), "'", "''")),
 		s.Name, s.Table.String(), s.Destination.Address(), started, time.Now(),
 		job.planDigest, opts.configDigest, opts.Version, history.Actor(opts.Environ), red.String(r.Err.Error()), undoOf)
+}
+
+// unreachable reports an apply that failed because its destination could
+// not be reached, was lost or stopped answering: a new session would wait
+// for nothing.
+func unreachable(err error) bool {
+	var ce *pgconnect.ConnectError
+	if errors.Is(err, pgconnect.ErrNoResponse) || errors.As(err, &ce) {
+		return true
+	}
+	msg := err.Error()
+	for _, sign := range []string{"stopped responding", "lost the connection", "connection refused"} {
+		if strings.Contains(msg, sign) {
+			return true
+		}
+	}
+	return false
 }
 
 // undoOf is the run a sync's plan undoes, 0 when it is no undo.
