@@ -332,3 +332,26 @@ sync "people" {
 		t.Errorf("after the undo of the undo:\n%s", strings.Join(e.DstQuery(`SELECT x::text FROM people x ORDER BY id`), "\n"))
 	}
 }
+
+// TestUndoGuard: the sync's guard applies to its undo (but
+// min_source_rows, which has no source to count there).
+func TestUndoGuard(t *testing.T) {
+	t.Parallel()
+	e, cfg := accountsEnv(t, "")
+	requireApplied(t, apply(t, cfg, applyable(t, cfg), executor.Options{}))
+	run := lastRun(t, e)
+	e.WriteFile("main.hcl", strings.Replace(readFile(t, e.Dir+"/main.hcl"), `sensitive_columns = ["secret"]`,
+		"sensitive_columns = [\"secret\"]\n  guard {\n    max_deletes = 2\n    min_source_rows = 1000\n  }", 1))
+	cfg = loadConfig(t, e)
+	p := undoPlan(t, cfg, run, planner.Options{})
+	var guards []string
+	for _, f := range p.Syncs[0].Findings {
+		guards = append(guards, string(f.Code)+": "+f.Summary)
+	}
+	if len(guards) != 1 || !strings.Contains(guards[0], "guard max_deletes exceeded: 3 rows would be deleted") {
+		t.Errorf("findings of the guarded undo: %q", guards)
+	}
+	if res := apply(t, cfg, p, executor.Options{}); !res.Failed() {
+		t.Error("a guarded undo applied")
+	}
+}
