@@ -87,7 +87,12 @@ source "csv" "wide" {
 	run := func(args ...string) {
 		t.Helper()
 		cmd := exec.Command(bin, append([]string{"-chdir=" + e.Dir}, args...)...)
-		cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "TMPDIR=" + t.TempDir()}, e.Environ...)
+		// A soft memory limit makes the garbage collector's headroom
+		// steady (left alone, it depends on how busy the machine is, and
+		// the peak with it), so the figure is rowform's memory, not the
+		// collector's pacing. It is a limit for the collector, not a cap:
+		// live memory above it is not collected away.
+		cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "TMPDIR=" + t.TempDir(), "GOMEMLIMIT=160MiB"}, e.Environ...)
 		out, err := cmd.CombinedOutput()
 		if err != nil {
 			t.Fatalf("rowform %s: %v\n%s", strings.Join(args, " "), err, out)
