@@ -24,9 +24,13 @@ func TestBenchSmoke(t *testing.T) {
 		t.Fatalf("bench: %v", err)
 	}
 	out := buf.String()
-	row := regexp.MustCompile(`(?m)^\| mixed bigint key, 10k, 1%, 1 conn \| \+100 ~100 -100 \|( [0-9.]+ \|){11}$`)
+	// The figures: plan, L_read, plan/L_read, L_scan, plan/L_scan, apply
+	// FILE, apply -auto-approve, naive, naive/apply, naive/auto, L_load,
+	// three RSS, apply FILE without history, the history's cost (a signed
+	// percentage) and the undo's apply.
+	row := regexp.MustCompile(`(?m)^\| mixed bigint key, 10k, 1%, 1 conn \| \+100 ~100 -100 \|( [-+]?[0-9.]+%? \|){17}$`)
 	if !row.MatchString(out) {
-		t.Fatalf("the table lacks the 10k case with exact counts and eleven figures:\n%s", out)
+		t.Fatalf("the table lacks the 10k case with exact counts and seventeen figures:\n%s", out)
 	}
 	if strings.Contains(out, "NaN") || strings.Contains(out, "Inf") {
 		t.Fatalf("a figure is not a number:\n%s", out)
