@@ -5,8 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"time"
+
+	"github.com/rowform/rowform/internal/safefile"
 )
 
 // PlanFileFormat identifies rowform plan files and their version.
@@ -47,27 +48,7 @@ func WritePlanFile(path string, sp *SavedPlan, filter func([]byte) []byte) (err 
 	if filter != nil {
 		b = filter(b)
 	}
-	// os.CreateTemp opens with O_RDWR|O_CREATE|O_EXCL and mode 0600.
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			_ = tmp.Close()
-			_ = os.Remove(tmp.Name())
-		}
-	}()
-	if _, err = tmp.Write(append(b, '\n')); err != nil {
-		return err
-	}
-	if err = tmp.Sync(); err != nil {
-		return err
-	}
-	if err = tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return safefile.Write(path, append(b, '\n'))
 }
 
 // ReadPlanFile reads a file written by WritePlanFile.

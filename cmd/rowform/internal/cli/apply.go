@@ -17,6 +17,7 @@ import (
 	"github.com/rowform/rowform/cmd/rowform/internal/views"
 	"github.com/rowform/rowform/executor"
 	"github.com/rowform/rowform/hclconfig"
+	"github.com/rowform/rowform/internal/safefile"
 	"github.com/rowform/rowform/planner"
 	"golang.org/x/term"
 )
@@ -262,27 +263,7 @@ func writeRejectsFile(path string, res *executor.Result, filter func([]byte) []b
 	if filter != nil {
 		out = filter(out)
 	}
-	// os.CreateTemp opens with O_CREATE|O_EXCL and mode 0600.
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			_ = tmp.Close()
-			_ = os.Remove(tmp.Name())
-		}
-	}()
-	if _, err = tmp.Write(out); err != nil {
-		return err
-	}
-	if err = tmp.Sync(); err != nil {
-		return err
-	}
-	if err = tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return safefile.Write(path, out)
 }
 
 // savedVarArgs turns a saved plan's variables into -var arguments.

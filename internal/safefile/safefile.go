@@ -1,0 +1,35 @@
+// Package safefile replaces a file atomically: the new contents go to a
+// temporary file created exclusively (O_EXCL, mode 0600) in the target's
+// directory, which is synced and renamed over the target. Nothing at a
+// predictable temporary name is followed or reused, and on any failure the
+// temporary file is removed and the target is left as it was.
+package safefile
+
+import (
+	"os"
+	"path/filepath"
+)
+
+// Write replaces path with data.
+func Write(path string, data []byte) (err error) {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			_ = tmp.Close()
+			_ = os.Remove(tmp.Name())
+		}
+	}()
+	if _, err = tmp.Write(data); err != nil {
+		return err
+	}
+	if err = tmp.Sync(); err != nil {
+		return err
+	}
+	if err = tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
