@@ -441,7 +441,7 @@ sync "people" {
 	res = apply(t, cfg, p, executor.Options{})
 	r := requireFailed(t, res, "people", "duplicate")
 	if !errors.Is(r.Err, executor.ErrStale) {
-		t.Logf("error (not ErrStale): %v", r.Err)
+		t.Errorf("the apply failed, but not as a stale plan: %v", r.Err)
 	}
 	if n := e.DstQuery(`SELECT count(*) FROM people`); n[0] != "0" {
 		t.Errorf("people has %s rows, want 0", n[0])

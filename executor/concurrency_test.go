@@ -368,8 +368,18 @@ sync "items" {
 				t.Errorf("OutcomeUnknown is set")
 			}
 			requireSameRows(t, e, "items", "expected")
-			if !errors.Is(r.Err, executor.ErrStale) {
-				t.Logf("note: failed, but not as a stale plan: %v", r.Err)
+			// The writer committed after the apply's snapshot, so the
+			// apply's own diff cannot see it: the write itself is refused,
+			// and the refusal must name the row, say why and that nothing
+			// was written, and must not pass for a stale plan.
+			msg := fmt.Sprint(r.Err)
+			for _, want := range []string{"failed at the row", "the table changed since (another writer)", "nothing was written"} {
+				if !strings.Contains(msg, want) {
+					t.Errorf("the refusal does not say %q: %v", want, r.Err)
+				}
+			}
+			if errors.Is(r.Err, executor.ErrStale) {
+				t.Errorf("a write refused by the server is reported as a stale plan: %v", r.Err)
 			}
 			applyAndConverge(t, cfg)
 		})

@@ -167,7 +167,7 @@ func runSyncs(ctx context.Context, cfg *hclconfig.Config, jobs []syncJob, opts O
 			defer close(done[j.name])
 			s := cfg.Sync(j.name)
 			if s == nil {
-				r.Status, r.Err = StatusFailed, fmt.Errorf("%w: the configuration has no sync %q any more", ErrStale, j.name)
+				r.Status, r.Err = StatusFailed, fmt.Errorf("%w: the configuration has no sync %q any more; nothing was written — run 'rowform plan' again", ErrStale, j.name)
 				return
 			}
 			for _, dep := range s.DependsOn {

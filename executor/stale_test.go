@@ -48,7 +48,7 @@ func requireStale(t *testing.T, e *synctest.Env, cfg *hclconfig.Config, p *plann
 		t.Errorf("the error does not wrap ErrStale: %v", r.Err)
 	}
 	if !strings.Contains(r.Err.Error(), "nothing was written") {
-		t.Logf("note: the stale refusal does not say that nothing was written: %v", r.Err)
+		t.Errorf("the stale refusal does not say that nothing was written: %v", r.Err)
 	}
 	if got := e.DstDigest("items"); got != before {
 		t.Errorf("a stale plan wrote to the table")

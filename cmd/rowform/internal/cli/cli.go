@@ -61,6 +61,17 @@ type invocation struct {
 	dir string
 	// redactor masks the loaded configuration's secrets in all output.
 	redactor *redact.Redactor
+	// terminal reports whether a writer is a terminal; nil means
+	// isTerminal. Tests set it to stand in for a terminal.
+	terminal func(io.Writer) bool
+}
+
+// isTerminal reports whether w is a terminal, by inv.terminal when set.
+func (inv *invocation) isTerminal(w io.Writer) bool {
+	if inv.terminal != nil {
+		return inv.terminal(w)
+	}
+	return isTerminal(w)
 }
 
 // flush writes out partial lines (before a prompt waits for input).

@@ -148,7 +148,7 @@ func savedVariables(cfg *hclconfig.Config) map[string]string {
 // a terminal and enabled. show is safe for concurrent use; clear erases the
 // line at the end.
 func (inv *invocation) statusLine(enabled bool) (show func(format string, args ...any), clear func()) {
-	if !enabled || !isTerminal(inv.stderr) {
+	if !enabled || !inv.isTerminal(inv.stderr) {
 		return nil, func() {}
 	}
 	var mu sync.Mutex

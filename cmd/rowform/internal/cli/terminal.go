@@ -35,7 +35,7 @@ func (inv *invocation) useColor(noColor bool, w io.Writer) bool {
 	if noColor || inv.getenv("NO_COLOR") != "" || inv.getenv("TERM") == "dumb" {
 		return false
 	}
-	return isTerminal(w)
+	return inv.isTerminal(w)
 }
 
 // underlying returns the writer behind a redacting writer.
