@@ -1,4 +1,4 @@
-# The example of SPEC §1, with every attribute written out.
+# The configuration of the README's example (docs/language.md describes each block), with every attribute written out.
 variable "crm_password" {
   type        = string
   description = "Password of the rowform role on the CRM database."
