@@ -165,19 +165,14 @@ func runApply(ctx context.Context, inv *invocation, f *applyFlags) int {
 		}
 	}
 	if !p.Applyable {
-		if jsonOut {
-			writeJSON(inv.stdout, map[string]any{"format_version": planner.FormatVersion, "applied": false,
-				"error": "the plan has errors (see plan.syncs[].findings); nothing was applied", "syncs": []any{}, "plan": p})
-			return exitError
-		}
-		return inv.applyFailed(jsonOut, errors.New("the plan has errors (see above); nothing was applied. Fix them and run apply again"))
+		return inv.planRefused(jsonOut, p)
 	}
 	// A plan that only rejects rows still goes to the executor, which
 	// writes nothing but lists the rows, so that they are reported every
 	// time they are left out.
 	if !p.HasChanges() && p.Summary.Reject == 0 {
 		if jsonOut {
-			writeJSON(inv.stdout, newApplyDocument(&executor.Result{}, p))
+			writeJSON(inv.stdout, views.NewApplyDocument(&executor.Result{}, p))
 		} else {
 			fmt.Fprintln(inv.stdout, "\nNothing to apply.")
 		}
@@ -203,9 +198,9 @@ func runApply(ctx context.Context, inv *invocation, f *applyFlags) int {
 	res := executor.Apply(ctx, cfg, p, opts)
 	done()
 	if jsonOut {
-		writeJSON(inv.stdout, newApplyDocument(res, p))
+		writeJSON(inv.stdout, views.NewApplyDocument(res, p))
 	} else {
-		inv.writeApplyResult(res, p, f.rejectsFile, inv.useColor(f.noColor, inv.stdout))
+		_ = views.RenderApplyText(inv.stdout, res, p, views.ApplyTextOptions{RejectsFile: f.rejectsFile, Color: inv.useColor(f.noColor, inv.stdout)})
 	}
 	code := exitOK
 	if res.Failed() {
@@ -278,11 +273,21 @@ func savedVarArgs(vars map[string]string) []string {
 // applyFailed reports an apply that wrote nothing.
 func (inv *invocation) applyFailed(jsonOut bool, err error) int {
 	if jsonOut {
-		writeJSON(inv.stdout, map[string]any{"format_version": planner.FormatVersion, "applied": false, "error": err.Error(), "syncs": []any{}})
+		writeJSON(inv.stdout, views.ApplyRefusal(err, nil))
 	} else {
 		inv.errorf("apply: %s", err)
 	}
 	return exitError
+}
+
+// planRefused reports an apply that wrote nothing because p has errors;
+// -json carries the plan.
+func (inv *invocation) planRefused(jsonOut bool, p *planner.Plan) int {
+	if jsonOut {
+		writeJSON(inv.stdout, views.ApplyRefusal(errors.New("the plan has errors (see plan.syncs[].findings); nothing was applied"), p))
+		return exitError
+	}
+	return inv.applyFailed(jsonOut, errors.New("the plan has errors (see above); nothing was applied. Fix them and run apply again"))
 }
 
 func (inv *invocation) stdinIsTerminal() bool {
@@ -299,187 +304,4 @@ func (inv *invocation) confirm() bool {
 		return false
 	}
 	return strings.TrimSpace(line) == "yes"
-}
-
-// maxRejectedShown is how many rejected rows apply's text output lists per
-// sync; -rejects-file has them all.
-const maxRejectedShown = 10
-
-// writeApplyResult prints what was applied per sync, with the rows each
-// left out (on_reject = "skip"), and the closing line. p gives each sync's
-// key order; rejectsFile is -rejects-file.
-func (inv *invocation) writeApplyResult(res *executor.Result, p *planner.Plan, rejectsFile string, color bool) {
-	w := inv.stdout
-	paint := func(code, s string) string {
-		if !color {
-			return s
-		}
-		return "\x1b[" + code + "m" + s + "\x1b[0m"
-	}
-	fmt.Fprintln(w)
-	var total planner.Counts
-	applied, failed := 0, 0
-	for _, r := range res.Syncs {
-		switch r.Status {
-		case executor.StatusApplied, executor.StatusNoChanges:
-			applied++
-			total.Insert += r.Applied.Insert
-			total.Update += r.Applied.Update
-			total.Delete += r.Applied.Delete
-			total.Reject += r.Applied.Reject
-			fmt.Fprintf(w, "%s sync %q: %s (%s)\n", paint("32", "✓"), r.Name,
-				appliedCounts(r.Applied), r.Duration.Round(time.Millisecond))
-			writeRejectedRows(w, r, p, rejectsFile, paint)
-			writeRewritten(w, r, paint)
-		default:
-			failed++
-			fmt.Fprintf(w, "%s sync %q %s: %s\n", paint("31", "✗"), r.Name, r.Status, r.Err)
-			if r.OutcomeUnknown {
-				fmt.Fprintf(w, "    the outcome of this sync is unknown: run 'rowform plan' to see whether it was applied\n")
-			}
-		}
-	}
-	fmt.Fprintln(w)
-	if failed == 0 {
-		fmt.Fprintln(w, paint("1;32", fmt.Sprintf("Apply complete: %s in %s.", appliedCounts(total), countSyncs(applied))))
-		return
-	}
-	if applied == 0 {
-		fmt.Fprintln(w, paint("1;31", fmt.Sprintf("Apply failed: %s did not apply; nothing was written.", countSyncs(failed))))
-		return
-	}
-	fmt.Fprintln(w, paint("1;31", fmt.Sprintf("Apply failed: %s did not apply; %s applied (%s) and stay%s committed.",
-		countSyncs(failed), countSyncs(applied), appliedCounts(total), verbS(applied))))
-}
-
-// appliedCounts is "8 inserted, 0 updated, 0 deleted", with ", 3 rejected"
-// only when rows were left out, so that output without rejected rows keeps
-// its form.
-func appliedCounts(c planner.Counts) string {
-	s := fmt.Sprintf("%d inserted, %d updated, %d deleted", c.Insert, c.Update, c.Delete)
-	if c.Reject > 0 {
-		s += fmt.Sprintf(", %d rejected", c.Reject)
-	}
-	return s
-}
-
-// writeRejectedRows lists up to maxRejectedShown of the rows r left out,
-// under its result line.
-func writeRejectedRows(w io.Writer, r *executor.SyncResult, p *planner.Plan, rejectsFile string, paint func(code, s string) string) {
-	if len(r.Rejected) == 0 {
-		return
-	}
-	var key []string
-	for _, sp := range p.Syncs {
-		if sp != nil && sp.Name == r.Name {
-			key = sp.Key
-		}
-	}
-	fmt.Fprintf(w, "    %s %d rejected:\n", paint("31", "!"), len(r.Rejected))
-	for _, row := range r.Rejected[:min(len(r.Rejected), maxRejectedShown)] {
-		fmt.Fprintf(w, "        %s\n", views.RejectedRowText(row, key))
-	}
-	if more := len(r.Rejected) - maxRejectedShown; more > 0 {
-		where := "-rejects-file=FILE writes them all"
-		if rejectsFile != "" {
-			where = "all in " + rejectsFile
-		}
-		fmt.Fprintf(w, "        ... and %d more (%s)\n", more, where)
-	}
-}
-
-// writeRewritten says which columns a trigger stored other values in than
-// the ones written, under the sync's result line.
-func writeRewritten(w io.Writer, r *executor.SyncResult, paint func(code, s string) string) {
-	for _, c := range r.Rewritten {
-		fmt.Fprintf(w, "    %s %s\n", paint("33", "!"), views.RewrittenText(c.Column, c.Rows))
-	}
-}
-
-func countSyncs(n int) string {
-	if n == 1 {
-		return "1 sync"
-	}
-	return fmt.Sprintf("%d syncs", n)
-}
-
-func verbS(n int) string {
-	if n == 1 {
-		return "s"
-	}
-	return ""
-}
-
-// applyDocument is apply's -json output.
-type applyDocument struct {
-	FormatVersion string            `json:"format_version"`
-	Applied       bool              `json:"applied"`
-	Syncs         []applySyncResult `json:"syncs"`
-	Summary       applySummary      `json:"summary"`
-}
-
-type applySyncResult struct {
-	Name   string `json:"name"`
-	Table  string `json:"table"`
-	Status string `json:"status"`
-	// Applied are the counts of rows written, and in "reject" of rows left
-	// out.
-	Applied planner.Counts `json:"applied"`
-	// Rejected lists the rows left out (on_reject = "skip"); always an
-	// array.
-	Rejected []planner.RejectedRow `json:"rejected"`
-	// Rewritten lists the columns a trigger stored other values in than
-	// apply wrote; omitted when none.
-	Rewritten      []rewrittenColumn `json:"rewritten,omitempty"`
-	Error          string            `json:"error,omitempty"`
-	OutcomeUnknown bool              `json:"outcome_unknown,omitempty"`
-}
-
-// rewrittenColumn is one executor.Rewritten in apply's JSON.
-type rewrittenColumn struct {
-	Column string `json:"column"`
-	Rows   int64  `json:"rows"`
-}
-
-type applySummary struct {
-	Syncs  int   `json:"syncs"`
-	Failed int   `json:"failed"`
-	Insert int64 `json:"insert"`
-	Update int64 `json:"update"`
-	Delete int64 `json:"delete"`
-	Reject int64 `json:"reject"`
-}
-
-func newApplyDocument(res *executor.Result, p *planner.Plan) applyDocument {
-	doc := applyDocument{FormatVersion: planner.FormatVersion, Applied: !res.Failed(), Syncs: []applySyncResult{}}
-	if len(res.Syncs) == 0 {
-		for _, sp := range p.Syncs {
-			doc.Syncs = append(doc.Syncs, applySyncResult{Name: sp.Name, Table: sp.Table, Status: string(executor.StatusNoChanges),
-				Rejected: []planner.RejectedRow{}})
-		}
-	}
-	for _, r := range res.Syncs {
-		sr := applySyncResult{Name: r.Name, Table: r.Table, Status: string(r.Status), Applied: r.Applied, OutcomeUnknown: r.OutcomeUnknown,
-			Rejected: []planner.RejectedRow{}}
-		for _, row := range r.Rejected {
-			if row.Key == nil {
-				row.Key = map[string]string{}
-			}
-			sr.Rejected = append(sr.Rejected, row)
-		}
-		for _, c := range r.Rewritten {
-			sr.Rewritten = append(sr.Rewritten, rewrittenColumn{Column: c.Column, Rows: c.Rows})
-		}
-		if r.Err != nil {
-			sr.Error = r.Err.Error()
-			doc.Summary.Failed++
-		}
-		doc.Summary.Insert += r.Applied.Insert
-		doc.Summary.Update += r.Applied.Update
-		doc.Summary.Delete += r.Applied.Delete
-		doc.Summary.Reject += r.Applied.Reject
-		doc.Syncs = append(doc.Syncs, sr)
-	}
-	doc.Summary.Syncs = len(doc.Syncs)
-	return doc
 }

@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strconv"
 	"sync"
 
 	"github.com/rowform/rowform/planner"
@@ -144,12 +143,4 @@ func (inv *invocation) path(name string) string {
 		return name
 	}
 	return filepath.Join(inv.dir, name)
-}
-
-// countNoun is "1 change", "2 changes".
-func countNoun(n int64, noun string) string {
-	if n == 1 {
-		return "1 " + noun
-	}
-	return strconv.FormatInt(n, 10) + " " + noun + "s"
 }

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/rowform/rowform/cmd/rowform/internal/views"
 	"github.com/rowform/rowform/internal/redact"
 )
 
@@ -93,9 +94,10 @@ func (inv *invocation) getenv(name string) string {
 	return ""
 }
 
-// errorf prints a one-line error to stderr.
+// errorf prints an error to stderr, after "rowform: ", with control
+// characters escaped (views.Printable): errors carry servers' messages.
 func (inv *invocation) errorf(format string, args ...any) {
-	fmt.Fprintf(inv.stderr, "rowform: "+format+"\n", args...)
+	fmt.Fprintln(inv.stderr, "rowform: "+views.Printable(fmt.Sprintf(format, args...)))
 }
 
 // globalFlags are the options given before the command.

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/rowform/rowform/cmd/rowform/internal/views"
+	"github.com/rowform/rowform/internal/plural"
 	"github.com/rowform/rowform/planner"
 )
 
@@ -108,7 +109,7 @@ func runPlan(ctx context.Context, inv *invocation, f *planFlags) int {
 			return exitError
 		}
 		if f.format == views.FormatText {
-			fmt.Fprintf(inv.stdout, "\nWrote %s to %s, one JSON object a line.\n", countNoun(n, "change"), f.changes)
+			fmt.Fprintf(inv.stdout, "\nWrote %s to %s, one JSON object a line.\n", plural.Count(n, "change"), f.changes)
 		}
 	}
 	switch {

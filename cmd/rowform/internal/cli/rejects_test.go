@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rowform/rowform/cmd/rowform/internal/views"
 	"github.com/rowform/rowform/executor"
 	"github.com/rowform/rowform/internal/synctest"
 	"github.com/rowform/rowform/planner"
@@ -225,8 +226,7 @@ func TestApplyRejectsFileFlag(t *testing.T) {
 func TestApplyResultRejectedRows(t *testing.T) {
 	for _, rejectsFile := range []string{"", "rejects.jsonl"} {
 		var out bytes.Buffer
-		inv := &invocation{stdout: &out}
-		inv.writeApplyResult(rejectedResult(), rejectedPlan(), rejectsFile, false)
+		_ = views.RenderApplyText(&out, rejectedResult(), rejectedPlan(), views.ApplyTextOptions{RejectsFile: rejectsFile})
 		text := out.String()
 		for _, want := range []string{
 			"✓ sync \"contacts\": 40 inserted, 0 updated, 2 deleted, 12 rejected (0s)\n    ! 12 rejected:\n" +
@@ -255,9 +255,8 @@ func TestApplyResultRejectedRows(t *testing.T) {
 
 	// Without rejected rows the output keeps its form.
 	var out bytes.Buffer
-	inv := &invocation{stdout: &out}
-	inv.writeApplyResult(&executor.Result{Syncs: []*executor.SyncResult{{Name: "s", Status: executor.StatusApplied,
-		Applied: planner.Counts{Insert: 8}}}}, rejectedPlan(), "", false)
+	_ = views.RenderApplyText(&out, &executor.Result{Syncs: []*executor.SyncResult{{Name: "s", Status: executor.StatusApplied,
+		Applied: planner.Counts{Insert: 8}}}}, rejectedPlan(), views.ApplyTextOptions{})
 	if want := "\n✓ sync \"s\": 8 inserted, 0 updated, 0 deleted (0s)\n\nApply complete: 8 inserted, 0 updated, 0 deleted in 1 sync.\n"; out.String() != want {
 		t.Errorf("output\n%q\nwant\n%q", out.String(), want)
 	}
@@ -267,7 +266,7 @@ func TestApplyResultRejectedRows(t *testing.T) {
 // an array) and "reject" in its "applied" counts, and "reject" in the
 // summary.
 func TestApplyDocumentRejected(t *testing.T) {
-	b, err := json.Marshal(newApplyDocument(rejectedResult(), rejectedPlan()))
+	b, err := json.Marshal(views.NewApplyDocument(rejectedResult(), rejectedPlan()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -302,7 +301,7 @@ func TestApplyDocumentRejected(t *testing.T) {
 		t.Errorf("a sync without rejected rows has no empty \"rejected\" array:\n%s", b)
 	}
 	// Nothing to apply: every sync still has its array.
-	b, _ = json.Marshal(newApplyDocument(&executor.Result{}, rejectedPlan()))
+	b, _ = json.Marshal(views.NewApplyDocument(&executor.Result{}, rejectedPlan()))
 	if got := bytes.Count(b, []byte(`"rejected":[]`)); got != 3 {
 		t.Errorf("nothing to apply: %d empty \"rejected\" arrays, want 3:\n%s", got, b)
 	}

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rowform/rowform/cmd/rowform/internal/views"
 	"github.com/rowform/rowform/executor"
 	"github.com/rowform/rowform/planner"
 )
@@ -21,8 +22,7 @@ func TestApplyReportsRewrittenColumns(t *testing.T) {
 	}}}
 	p := &planner.Plan{Syncs: []*planner.SyncPlan{{Name: "people", Key: []string{"id"}}}}
 	var out bytes.Buffer
-	inv := &invocation{stdout: &out}
-	inv.writeApplyResult(res, p, "", false)
+	_ = views.RenderApplyText(&out, res, p, views.ApplyTextOptions{})
 	text := out.String()
 	if !strings.Contains(text, "a trigger stored other values in column") || !strings.Contains(text, "in 2 rows: the next plan will show them again") {
 		t.Errorf("the output does not report the rewritten column:\n%s", text)
@@ -30,7 +30,7 @@ func TestApplyReportsRewrittenColumns(t *testing.T) {
 	if strings.Contains(text, "\x1b") {
 		t.Errorf("a control character from the server reached the terminal: %q", text)
 	}
-	b, err := json.Marshal(newApplyDocument(res, p))
+	b, err := json.Marshal(views.NewApplyDocument(res, p))
 	if err != nil {
 		t.Fatal(err)
 	}

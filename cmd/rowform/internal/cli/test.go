@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/rowform/rowform/cmd/rowform/internal/views"
+	"github.com/rowform/rowform/internal/plural"
 	"github.com/rowform/rowform/internal/rftest"
 )
 
@@ -66,22 +67,17 @@ Usage: rowform [global options] test [options]
 func runTest(ctx context.Context, inv *invocation, f *testFlags) int {
 	out := inv.stdout
 	color := inv.useColor(f.noColor, inv.stdout)
-	paint := func(code, s string) string {
-		if !color {
-			return s
-		}
-		return "\x1b[" + code + "m" + s + "\x1b[0m"
-	}
+	c := views.Colors{On: color}
 	status := func(s rftest.Status) string {
 		switch s {
 		case rftest.StatusPass:
-			return paint("32", "pass")
+			return c.Green("pass")
 		case rftest.StatusSkip:
-			return paint("33", "skip")
+			return c.Yellow("skip")
 		case rftest.StatusError:
-			return paint("31", "error")
+			return c.Red("error")
 		}
-		return paint("31", "fail")
+		return c.Red("fail")
 	}
 	diagText := func(fr *rftest.FileResult, color bool) string {
 		var b bytes.Buffer
@@ -100,7 +96,7 @@ func runTest(ctx context.Context, inv *invocation, f *testFlags) int {
 				}
 			}
 			if r.Err != nil {
-				fmt.Fprintf(out, "    %s\n", strings.ReplaceAll(r.Err.Error(), "\n", "\n    "))
+				fmt.Fprintf(out, "    %s\n", strings.ReplaceAll(views.Printable(r.Err.Error()), "\n", "\n    "))
 			}
 			if f.verbose && r.Plan != nil {
 				var b bytes.Buffer
@@ -115,7 +111,7 @@ func runTest(ctx context.Context, inv *invocation, f *testFlags) int {
 				fmt.Fprint(inv.stderr, diagText(fr, inv.useColor(f.noColor, inv.stderr)))
 			}
 			if fr.Err != nil {
-				fmt.Fprintf(out, "  %s\n", strings.ReplaceAll(fr.Err.Error(), "\n", "\n  "))
+				fmt.Fprintf(out, "  %s\n", strings.ReplaceAll(views.Printable(fr.Err.Error()), "\n", "\n  "))
 			}
 			result := status(rftest.StatusPass)
 			if fr.Failed() {
@@ -135,12 +131,12 @@ func runTest(ctx context.Context, inv *invocation, f *testFlags) int {
 		summary += fmt.Sprintf(", %d skipped", skipped)
 	}
 	if fileErrors > 0 {
-		summary += fmt.Sprintf("; %s could not be run", countNoun(int64(fileErrors), "test file"))
+		summary += fmt.Sprintf("; %s could not be run", plural.Count(fileErrors, "test file"))
 	}
 	if res.Passed() {
-		fmt.Fprintln(out, paint("1;32", "Success!")+" "+summary+".")
+		fmt.Fprintln(out, c.BoldGreen("Success!")+" "+summary+".")
 	} else {
-		fmt.Fprintln(out, paint("1;31", "Failure!")+" "+summary+".")
+		fmt.Fprintln(out, c.BoldRed("Failure!")+" "+summary+".")
 	}
 	if f.junit != "" {
 		var b bytes.Buffer

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 
@@ -84,42 +83,30 @@ func (inv *invocation) applyUnattended(ctx context.Context, cfg *hclconfig.Confi
 	if refusedOnly(p, res) {
 		// Every sync that did not apply was refused for its plan, and
 		// nothing was written: the plan has errors, as ever.
-		if jsonOut {
-			writeJSON(inv.stdout, map[string]any{"format_version": planner.FormatVersion, "applied": false,
-				"error": "the plan has errors (see plan.syncs[].findings); nothing was applied", "syncs": []any{}, "plan": p})
-			return exitError, true
-		}
-		return inv.applyFailed(jsonOut, errors.New("the plan has errors (see above); nothing was applied. Fix them and run apply again")), true
+		return inv.planRefused(jsonOut, p), true
 	}
 	if !res.Failed() && !p.HasChanges() && p.Summary.Reject == 0 {
 		if jsonOut {
-			writeJSON(inv.stdout, newApplyDocument(&executor.Result{}, p))
+			writeJSON(inv.stdout, views.NewApplyDocument(&executor.Result{}, p))
 		} else {
 			fmt.Fprintln(inv.stdout, "\nNothing to apply.")
 		}
 		return inv.finishRejectsFile(f, &executor.Result{}, exitOK), true
 	}
 	if jsonOut {
-		doc := unattendedDocument{applyDocument: newApplyDocument(res, p)}
+		doc := views.NewApplyDocument(res, p)
 		if !p.Applyable {
 			doc.Plan = p
 		}
 		writeJSON(inv.stdout, doc)
 	} else {
-		inv.writeApplyResult(res, p, f.rejectsFile, color)
+		_ = views.RenderApplyText(inv.stdout, res, p, views.ApplyTextOptions{RejectsFile: f.rejectsFile, Color: color})
 	}
 	code = exitOK
 	if res.Failed() {
 		code = exitError
 	}
 	return inv.finishRejectsFile(f, res, code), true
-}
-
-// unattendedDocument is apply's -json document, with the plan when a sync
-// was refused for its plan's errors while others applied.
-type unattendedDocument struct {
-	applyDocument
-	Plan *planner.Plan `json:"plan,omitempty"`
 }
 
 // refusedOnly reports whether the plan has errors and no sync was written:

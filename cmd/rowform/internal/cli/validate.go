@@ -89,34 +89,6 @@ func runValidate(_ context.Context, inv *invocation, f *validateFlags) int {
 		fmt.Fprintf(inv.stderr, "The configuration is invalid: %s.\n", views.CountSummary(diags))
 		return exitError
 	}
-	writeValidSummary(inv, cfg, inv.useColor(f.noColor, inv.stdout))
+	_ = views.RenderValidSummary(inv.stdout, cfg, inv.useColor(f.noColor, inv.stdout))
 	return exitOK
-}
-
-// writeValidSummary prints the success line and one line per sync, in the
-// form of the plan's summary lines:
-//
-//	sync "active_users"  update_or_create  postgres.warehouse -> postgres.crm public.users
-func writeValidSummary(inv *invocation, cfg *hclconfig.Config, color bool) {
-	w := inv.stdout
-	success := "Success! The configuration is valid."
-	if color {
-		success = "\x1b[1;32m" + success + "\x1b[0m"
-	}
-	fmt.Fprintln(w, success)
-	if len(cfg.Syncs) == 0 {
-		fmt.Fprintln(w, "\nIt declares no syncs.")
-		return
-	}
-	noun := "syncs"
-	if len(cfg.Syncs) == 1 {
-		noun = "sync"
-	}
-	fmt.Fprintf(w, "\n%d %s:\n", len(cfg.Syncs), noun)
-	tw := newTable(w)
-	for _, s := range cfg.Syncs {
-		fmt.Fprintf(tw, "  sync %q\t%s\t%s -> %s %s\n",
-			s.Name, s.Behavior, s.Source.Address(), s.Destination.Address(), s.Table)
-	}
-	_ = tw.Flush()
 }

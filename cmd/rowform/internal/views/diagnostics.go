@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/rowform/rowform/internal/plural"
 )
 
 // Pos is a position in a configuration file, as in the README's Commands: Line and Column
@@ -117,19 +118,12 @@ func CountSummary(diags hcl.Diagnostics) string {
 	errs, warns := Count(diags)
 	var parts []string
 	if errs > 0 {
-		parts = append(parts, plural(errs, "error"))
+		parts = append(parts, plural.Count(errs, "error"))
 	}
 	if warns > 0 {
-		parts = append(parts, plural(warns, "warning"))
+		parts = append(parts, plural.Count(warns, "warning"))
 	}
 	return strings.Join(parts, ", ")
-}
-
-func plural(n int, noun string) string {
-	if n == 1 {
-		return "1 " + noun
-	}
-	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 // WriteDiagnostics writes diags for a person, each with its severity,

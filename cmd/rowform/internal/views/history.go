@@ -69,12 +69,7 @@ func RenderHistoryJSON(w io.Writer, runs []history.Run) error {
 // ! left out), duration and status; a failed run's error under its line.
 // Every string from the database is made printable.
 func RenderHistoryText(w io.Writer, runs []history.Run, color bool) error {
-	paint := func(code, s string) string {
-		if !color {
-			return s
-		}
-		return "\x1b[" + code + "m" + s + "\x1b[0m"
-	}
+	c := Colors{On: color}
 	if len(runs) == 0 {
 		_, err := fmt.Fprintln(w, "No runs recorded.")
 		return err
@@ -90,7 +85,7 @@ func RenderHistoryText(w io.Writer, runs []history.Run, color bool) error {
 		status := r.Status
 		switch {
 		case r.Status == history.StatusFailed:
-			status = paint("31", status)
+			status = c.Red(status)
 		case r.UndoOf != 0:
 			status += fmt.Sprintf(" (undo of run %d)", r.UndoOf)
 		}
@@ -106,7 +101,7 @@ func RenderHistoryText(w io.Writer, runs []history.Run, color bool) error {
 	if len(errs) > 0 {
 		fmt.Fprintln(w)
 		for _, e := range errs {
-			fmt.Fprintln(w, paint("31", "✗")+" "+e)
+			fmt.Fprintln(w, c.Red("✗")+" "+e)
 		}
 	}
 	return nil

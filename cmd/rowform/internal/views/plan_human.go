@@ -19,15 +19,6 @@ type HumanOptions struct {
 	Color bool
 }
 
-// ANSI SGR sequences.
-const (
-	sgrReset  = "\x1b[0m"
-	sgrBold   = "\x1b[1m"
-	sgrRed    = "\x1b[31m"
-	sgrGreen  = "\x1b[32m"
-	sgrYellow = "\x1b[33m"
-)
-
 // errNilPlan is returned by every renderer given a nil plan.
 var errNilPlan = errors.New("views: no plan to render")
 
@@ -132,12 +123,7 @@ func (h *humanPlan) line(s string) {
 }
 
 // paint wraps s in the ANSI sequence code when colors are on.
-func (h *humanPlan) paint(code, s string) string {
-	if !h.color || s == "" || strings.TrimSpace(s) == "" {
-		return s
-	}
-	return code + s + sgrReset
-}
+func (h *humanPlan) paint(code, s string) string { return paint(h.color, code, s) }
 
 // symbolColor is the color of a change mark.
 func symbolColor(sym byte) string {

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/rowform/rowform/internal/plural"
 	"github.com/rowform/rowform/planner"
 )
 
@@ -207,7 +208,7 @@ func markdownStatus(p *planner.Plan) string {
 	case p.HasChanges():
 		return "📝 **Changes to apply.**"
 	case p.Summary.Reject > 0:
-		return fmt.Sprintf("⚠️ **No changes to apply; %s would be rejected.**", countNoun(p.Summary.Reject, "row"))
+		return fmt.Sprintf("⚠️ **No changes to apply; %s would be rejected.**", plural.Count(p.Summary.Reject, "row"))
 	case planMatches(p):
 		return "✅ **No changes.** The destination tables match the sources."
 	case skippedNote(p) != "":
@@ -270,9 +271,9 @@ func markdownFacts(f planner.Finding) string {
 	case f.Rows <= 0:
 		rows = "rows: " + strings.Join(ex, ", ")
 	case len(ex) == 0:
-		rows = countNoun(f.Rows, "row")
+		rows = plural.Count(f.Rows, "row")
 	default:
-		rows = countNoun(f.Rows, "row") + ": " + strings.Join(ex, ", ")
+		rows = plural.Count(f.Rows, "row") + ": " + strings.Join(ex, ", ")
 		if more > 0 {
 			rows += fmt.Sprintf(" and %d more", more)
 		}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"unicode"
 
+	"github.com/rowform/rowform/internal/plural"
 	"github.com/rowform/rowform/planner"
 )
 
@@ -51,25 +52,17 @@ func PlanSummaryLine(p *planner.Plan) string {
 	if s.Reject > 0 {
 		fmt.Fprintf(&b, ", %d rejected", s.Reject)
 	}
-	fmt.Fprintf(&b, " in %s", countNoun(int64(s.Syncs), "sync"))
+	fmt.Fprintf(&b, " in %s", plural.Count(int64(s.Syncs), "sync"))
 	sep := "; "
 	if s.Errors > 0 {
-		b.WriteString(sep + countNoun(int64(s.Errors), "error"))
+		b.WriteString(sep + plural.Count(int64(s.Errors), "error"))
 		sep = ", "
 	}
 	if s.Warnings > 0 {
-		b.WriteString(sep + countNoun(int64(s.Warnings), "warning"))
+		b.WriteString(sep + plural.Count(int64(s.Warnings), "warning"))
 	}
 	b.WriteString(".")
 	return b.String()
-}
-
-// countNoun is "1 sync", "2 syncs".
-func countNoun(n int64, noun string) string {
-	if n == 1 {
-		return "1 " + noun
-	}
-	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 // syncProblems describes a sync's findings as "2 errors, 1 warning"; "" when
@@ -86,10 +79,10 @@ func syncProblems(s *planner.SyncPlan) string {
 	}
 	var parts []string
 	if errs > 0 {
-		parts = append(parts, countNoun(errs, "error"))
+		parts = append(parts, plural.Count(errs, "error"))
 	}
 	if warns > 0 {
-		parts = append(parts, countNoun(warns, "warning"))
+		parts = append(parts, plural.Count(warns, "warning"))
 	}
 	return strings.Join(parts, ", ")
 }
@@ -143,7 +136,7 @@ func skippedNote(p *planner.Plan) string {
 		seen[s.Behavior] = true
 		why = append(why, printable(s.Behavior)+" "+behaviorSkips(s.Behavior))
 	}
-	rows := countNoun(n, "row")
+	rows := plural.Count(n, "row")
 	verb := "differ"
 	if n == 1 {
 		verb = "differs"
@@ -255,11 +248,15 @@ func oneLine(s string) string {
 // formatValue renders one sample value: planner.FormatValue.
 func formatValue(v string) string { return planner.FormatValue(v) }
 
-// printable makes text from the model safe to print on a terminal: control
-// characters other than newline and tab (an escape sequence in a server
-// message, say) are replaced by their \x.. or \u.... spelling. A trailing
-// newline is dropped.
-func printable(s string) string {
+// printable is Printable, by the short name the views use.
+func printable(s string) string { return Printable(s) }
+
+// Printable makes text that came from outside (a server's error, a value)
+// safe to print on a terminal: control characters other than newline and
+// tab, and bidirectional controls, are replaced by their \x.. or \u....
+// spelling, and a trailing newline is dropped. Every view prints such text
+// through it; the CLI prints its error lines through it too.
+func Printable(s string) string {
 	s = strings.TrimRight(s, "\n")
 	if strings.IndexFunc(s, isUnsafeRune) < 0 {
 		return s

@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/rowform/rowform/internal/plural"
 	"github.com/rowform/rowform/planner"
 )
 
@@ -76,5 +77,5 @@ func RewrittenText(column string, rows int64) string {
 		them = "it"
 	}
 	return fmt.Sprintf("a trigger stored other values in column %s than were written, in %d row%s: the next plan will show %s again",
-		oneLine(column), rows, map[bool]string{true: "", false: "s"}[rows == 1], them)
+		oneLine(column), rows, plural.S(rows), them)
 }

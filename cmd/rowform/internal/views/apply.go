@@ -1,0 +1,224 @@
+package views
+
+import (
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/rowform/rowform/executor"
+	"github.com/rowform/rowform/internal/plural"
+	"github.com/rowform/rowform/planner"
+)
+
+// ApplyDocument is `rowform apply -json`: every document apply prints, a
+// result or a refusal, has this one type.
+//
+//   - A result (NewApplyDocument): format_version, applied (no sync
+//     failed), syncs (always an array) and summary; plan only when a sync
+//     was refused for its plan's errors while others applied (the
+//     unattended apply).
+//   - A refusal before anything was written (ApplyRefusal): applied false,
+//     error, syncs an empty array; plan when the plan's errors are the
+//     reason.
+type ApplyDocument struct {
+	FormatVersion string      `json:"format_version"`
+	Applied       bool        `json:"applied"`
+	Error         string      `json:"error,omitempty"`
+	Syncs         []ApplySync `json:"syncs"`
+	// Summary is nil in a refusal.
+	Summary *ApplySummary `json:"summary,omitempty"`
+	Plan    *planner.Plan `json:"plan,omitempty"`
+}
+
+// ApplySync is one sync's outcome in ApplyDocument.
+type ApplySync struct {
+	Name   string `json:"name"`
+	Table  string `json:"table"`
+	Status string `json:"status"`
+	// Applied are the counts of rows written, and in "reject" of rows left
+	// out.
+	Applied planner.Counts `json:"applied"`
+	// Rejected lists the rows left out (on_reject = "skip"); always an
+	// array, and every row's "key" an object.
+	Rejected []planner.RejectedRow `json:"rejected"`
+	// Rewritten lists the columns a trigger stored other values in than
+	// apply wrote; omitted when none.
+	Rewritten      []RewrittenColumn `json:"rewritten,omitempty"`
+	Error          string            `json:"error,omitempty"`
+	OutcomeUnknown bool              `json:"outcome_unknown,omitempty"`
+}
+
+// RewrittenColumn is one executor.Rewritten in ApplyDocument.
+type RewrittenColumn struct {
+	Column string `json:"column"`
+	Rows   int64  `json:"rows"`
+}
+
+// ApplySummary totals ApplyDocument's syncs.
+type ApplySummary struct {
+	Syncs  int   `json:"syncs"`
+	Failed int   `json:"failed"`
+	Insert int64 `json:"insert"`
+	Update int64 `json:"update"`
+	Delete int64 `json:"delete"`
+	Reject int64 `json:"reject"`
+}
+
+// NewApplyDocument is the result document of res, an apply of p. With no
+// sync result (nothing to apply) every sync of p is listed as
+// "no_changes".
+func NewApplyDocument(res *executor.Result, p *planner.Plan) *ApplyDocument {
+	doc := &ApplyDocument{FormatVersion: planner.FormatVersion, Applied: !res.Failed(), Syncs: []ApplySync{}, Summary: &ApplySummary{}}
+	if len(res.Syncs) == 0 {
+		for _, sp := range p.Syncs {
+			doc.Syncs = append(doc.Syncs, ApplySync{Name: sp.Name, Table: sp.Table, Status: string(executor.StatusNoChanges),
+				Rejected: []planner.RejectedRow{}})
+		}
+	}
+	for _, r := range res.Syncs {
+		sr := ApplySync{Name: r.Name, Table: r.Table, Status: string(r.Status), Applied: r.Applied, OutcomeUnknown: r.OutcomeUnknown,
+			Rejected: []planner.RejectedRow{}}
+		for _, row := range r.Rejected {
+			if row.Key == nil {
+				row.Key = map[string]string{}
+			}
+			sr.Rejected = append(sr.Rejected, row)
+		}
+		for _, c := range r.Rewritten {
+			sr.Rewritten = append(sr.Rewritten, RewrittenColumn{Column: c.Column, Rows: c.Rows})
+		}
+		if r.Err != nil {
+			sr.Error = r.Err.Error()
+			doc.Summary.Failed++
+		}
+		doc.Summary.Insert += r.Applied.Insert
+		doc.Summary.Update += r.Applied.Update
+		doc.Summary.Delete += r.Applied.Delete
+		doc.Summary.Reject += r.Applied.Reject
+		doc.Syncs = append(doc.Syncs, sr)
+	}
+	doc.Summary.Syncs = len(doc.Syncs)
+	return doc
+}
+
+// ApplyRefusal is the document of an apply that wrote nothing because of
+// err; p, when not nil, is the plan whose errors refused it.
+func ApplyRefusal(err error, p *planner.Plan) *ApplyDocument {
+	return &ApplyDocument{FormatVersion: planner.FormatVersion, Applied: false, Error: err.Error(), Syncs: []ApplySync{}, Plan: p}
+}
+
+// MaxRejectedShown is how many rejected rows apply's text output lists per
+// sync; -rejects-file has them all.
+const MaxRejectedShown = 10
+
+// ApplyTextOptions changes how RenderApplyText writes a result.
+type ApplyTextOptions struct {
+	// RejectsFile is -rejects-file, named where rows are cut off.
+	RejectsFile string
+	// Color adds ANSI colors to the marks and the closing line.
+	Color bool
+}
+
+// RenderApplyText writes res, an apply of p (which gives each sync's key
+// order), for a person: a blank line, one line per sync
+//
+//	✓ sync "users": 8 inserted, 0 updated, 0 deleted (1.2s)
+//	✗ sync "orders" failed: the error
+//
+// with, under an applied sync, up to MaxRejectedShown of the rows it left
+// out and the columns a trigger rewrote, and under a failed one whether its
+// outcome is unknown; then a blank line and "Apply complete: ..." or
+// "Apply failed: ...". Every server-supplied text (errors, keys, reasons,
+// columns) is printed with control characters escaped.
+func RenderApplyText(w io.Writer, res *executor.Result, p *planner.Plan, opts ApplyTextOptions) error {
+	c := Colors{On: opts.Color}
+	ew := &errWriter{w: w}
+	fmt.Fprintln(ew)
+	var total planner.Counts
+	applied, failed := 0, 0
+	for _, r := range res.Syncs {
+		switch r.Status {
+		case executor.StatusApplied, executor.StatusNoChanges:
+			applied++
+			total.Insert += r.Applied.Insert
+			total.Update += r.Applied.Update
+			total.Delete += r.Applied.Delete
+			total.Reject += r.Applied.Reject
+			fmt.Fprintf(ew, "%s sync %q: %s (%s)\n", c.Green("✓"), r.Name,
+				AppliedCounts(r.Applied), r.Duration.Round(time.Millisecond))
+			writeRejectedRows(ew, r, p, opts.RejectsFile, c)
+			for _, rw := range r.Rewritten {
+				fmt.Fprintf(ew, "    %s %s\n", c.Yellow("!"), RewrittenText(rw.Column, rw.Rows))
+			}
+		default:
+			failed++
+			fmt.Fprintf(ew, "%s sync %q %s: %s\n", c.Red("✗"), r.Name, r.Status, printable(fmt.Sprint(r.Err)))
+			if r.OutcomeUnknown {
+				fmt.Fprintf(ew, "    the outcome of this sync is unknown: run 'rowform plan' to see whether it was applied\n")
+			}
+		}
+	}
+	fmt.Fprintln(ew)
+	switch {
+	case failed == 0:
+		fmt.Fprintln(ew, c.BoldGreen(fmt.Sprintf("Apply complete: %s in %s.", AppliedCounts(total), plural.Count(applied, "sync"))))
+	case applied == 0:
+		fmt.Fprintln(ew, c.BoldRed(fmt.Sprintf("Apply failed: %s did not apply; nothing was written.", plural.Count(failed, "sync"))))
+	default:
+		fmt.Fprintln(ew, c.BoldRed(fmt.Sprintf("Apply failed: %s did not apply; %s applied (%s) and stay%s committed.",
+			plural.Count(failed, "sync"), plural.Count(applied, "sync"), AppliedCounts(total), plural.VerbS(applied))))
+	}
+	return ew.err
+}
+
+// AppliedCounts is "8 inserted, 0 updated, 0 deleted", with ", 3 rejected"
+// only when rows were left out, so that output without rejected rows keeps
+// its form.
+func AppliedCounts(c planner.Counts) string {
+	s := fmt.Sprintf("%d inserted, %d updated, %d deleted", c.Insert, c.Update, c.Delete)
+	if c.Reject > 0 {
+		s += fmt.Sprintf(", %d rejected", c.Reject)
+	}
+	return s
+}
+
+// writeRejectedRows lists up to MaxRejectedShown of the rows r left out,
+// under its result line.
+func writeRejectedRows(w io.Writer, r *executor.SyncResult, p *planner.Plan, rejectsFile string, c Colors) {
+	if len(r.Rejected) == 0 {
+		return
+	}
+	var key []string
+	for _, sp := range p.Syncs {
+		if sp != nil && sp.Name == r.Name {
+			key = sp.Key
+		}
+	}
+	fmt.Fprintf(w, "    %s %d rejected:\n", c.Red("!"), len(r.Rejected))
+	for _, row := range r.Rejected[:min(len(r.Rejected), MaxRejectedShown)] {
+		fmt.Fprintf(w, "        %s\n", RejectedRowText(row, key))
+	}
+	if more := len(r.Rejected) - MaxRejectedShown; more > 0 {
+		where := "-rejects-file=FILE writes them all"
+		if rejectsFile != "" {
+			where = "all in " + oneLine(rejectsFile)
+		}
+		fmt.Fprintf(w, "        ... and %d more (%s)\n", more, where)
+	}
+}
+
+// errWriter keeps the first error of a series of writes, so that a
+// renderer can write freely and report it once.
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) Write(b []byte) (int, error) {
+	if e.err != nil {
+		return len(b), nil
+	}
+	n, err := e.w.Write(b)
+	e.err = err
+	return n, err
+}
