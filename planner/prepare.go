@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/rowform/rowform/hclconfig"
 	"github.com/rowform/rowform/internal/catalog"
+	"github.com/rowform/rowform/internal/suggest"
 )
 
 // sourceColumn is a column of a source: a query result column or a CSV
@@ -178,13 +179,13 @@ func prepare(ctx context.Context, s *hclconfig.Sync, dst, src *pgx.Conn, showFin
 		if !srcOK {
 			add(Finding{Severity: SeverityError, Code: CodeMissingColumn,
 				Summary: fmt.Sprintf("the source has no column %q (mapped to %q)", m.Source, m.Destination),
-				Detail:  fmt.Sprintf("The source %s returns: %s.%s", s.Source.Address(), strings.Join(names(srcCols), ", "), suggest(m.Source, names(srcCols)))})
+				Detail:  fmt.Sprintf("The source %s returns: %s.%s", s.Source.Address(), strings.Join(names(srcCols), ", "), suggest.DidYouMean(m.Source, names(srcCols)))})
 		}
 		dc := t.Column(m.Destination)
 		if dc == nil {
 			f := Finding{Severity: SeverityError, Code: CodeMissingColumn,
 				Summary: fmt.Sprintf("%s has no column %q", table, m.Destination),
-				Detail:  suggest(m.Destination, t.ColumnNames())}
+				Detail:  suggest.DidYouMean(m.Destination, t.ColumnNames())}
 			typ := "text"
 			if srcOK && sc.Type != "" {
 				typ = sc.Type
@@ -330,13 +331,6 @@ func names(cols []sourceColumn) []string {
 		out[i] = c.Name
 	}
 	return out
-}
-
-func suggest(given string, candidates []string) string {
-	if best := hclconfig.NameSuggestion(given, candidates); best != "" {
-		return fmt.Sprintf(" Did you mean %q?", best)
-	}
-	return ""
 }
 
 func describeKeys(t *catalog.Table) string {

@@ -32,13 +32,13 @@ import (
 	"strings"
 	"time"
 
-	"github.com/agext/levenshtein"
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclwrite"
 	"github.com/jackc/pgx/v5"
 	"github.com/rowform/rowform/executor"
 	"github.com/rowform/rowform/hclconfig"
 	"github.com/rowform/rowform/internal/pgcluster"
+	"github.com/rowform/rowform/internal/suggest"
 	"github.com/rowform/rowform/planner"
 	"github.com/zclconf/go-cty/cty"
 )
@@ -431,10 +431,7 @@ func (f *fileRun) load(runVars map[string]cty.Value) (*hclconfig.Config, hcl.Dia
 			if r, ok := f.file.VarRanges[name]; ok {
 				subject = &r
 			}
-			hint := ""
-			if s := closest(name, slices.Collect(maps.Keys(cfg.Variables))); s != "" {
-				hint = fmt.Sprintf(" Did you mean %q?", s)
-			}
+			hint := suggest.DidYouMean(name, slices.Sorted(maps.Keys(cfg.Variables)))
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Value for undeclared variable",
 				Detail:  fmt.Sprintf("The test file %s sets the variable %q, which the configuration does not declare.%s", f.file.Path, name, hint),
 				Subject: subject})
@@ -610,16 +607,4 @@ func (f *fileRun) run(ctx context.Context, r *RunBlock) *RunResult {
 		rr.Status = StatusFail
 	}
 	return rr
-}
-
-// closest is the name among names nearest to s, if one is near enough to
-// be a likely typo.
-func closest(s string, names []string) string {
-	best, bestD := "", 4
-	for _, n := range names {
-		if d := levenshtein.Distance(s, n, nil); d < bestD && d <= max(1, len(s)/3) {
-			best, bestD = n, d
-		}
-	}
-	return best
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/rowform/rowform/cmd/rowform/internal/views"
 	"github.com/rowform/rowform/internal/redact"
+	"github.com/rowform/rowform/internal/suggest"
 )
 
 // Exit codes shared by the commands (the README's Commands).
@@ -142,7 +143,7 @@ func (inv *invocation) run(ctx context.Context, args []string) int {
 	cmd := lookupCommand(name)
 	if cmd == nil {
 		msg := fmt.Sprintf("unknown command %q.", name)
-		if s := suggest(name, commandNames()); s != "" {
+		if s := suggest.ClosestOrPrefix(name, commandNames()); s != "" {
 			msg += fmt.Sprintf(" Did you mean %q?", s)
 		}
 		inv.errorf("%s", msg)

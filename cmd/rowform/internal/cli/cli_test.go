@@ -10,6 +10,8 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/rowform/rowform/internal/suggest"
 )
 
 // result is what one in-process run of rowform produced.
@@ -219,8 +221,8 @@ func TestSuggest(t *testing.T) {
 		"xyzzy":    "",
 		"":         "",
 	} {
-		if got := suggest(given, names); got != want {
-			t.Errorf("suggest(%q) = %q, want %q", given, got, want)
+		if got := suggest.ClosestOrPrefix(given, names); got != want {
+			t.Errorf("suggest.ClosestOrPrefix(%q) = %q, want %q", given, got, want)
 		}
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/rowform/rowform/internal/suggest"
 )
 
 // command is one entry of the command table.
@@ -137,7 +139,7 @@ func describeFlagError(err error, fs *flag.FlagSet) string {
 	}
 	var defined []string
 	fs.VisitAll(func(f *flag.Flag) { defined = append(defined, f.Name) })
-	if s := suggest(name, defined); s != "" {
+	if s := suggest.ClosestOrPrefix(name, defined); s != "" {
 		return fmt.Sprintf("%s. Did you mean -%s?", msg, s)
 	}
 	return msg
