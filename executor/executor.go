@@ -238,7 +238,7 @@ func retry(ctx context.Context, opts Options, r *SyncResult, try func() (*attemp
 			}
 			return
 		}
-		if isRetryable(err) && attempt < opts.MaxAttempts && ctx.Err() == nil {
+		if pgconnect.IsRetryable(err) && attempt < opts.MaxAttempts && ctx.Err() == nil {
 			continue
 		}
 		if ctx.Err() != nil && !errors.As(err, new(*commitError)) {
@@ -251,12 +251,6 @@ func retry(ctx context.Context, opts Options, r *SyncResult, try func() (*attemp
 		}
 		return
 	}
-}
-
-// isRetryable reports serialization failures and deadlocks.
-func isRetryable(err error) bool {
-	var pgErr *pgconn.PgError
-	return errors.As(err, &pgErr) && (pgErr.Code == "40001" || pgErr.Code == "40P01")
 }
 
 // commitError is a failure of COMMIT itself whose outcome is unknown.
@@ -446,11 +440,11 @@ func attemptSync(ctx context.Context, connector *pgconnect.Connector, s *hclconf
 	sink.history = m.historySink()
 	progress("diffing", 0)
 	res, findings, err := prep.Diff(ctx, dst, src, sink, func(n int64) { progress("diffing", n) })
-	if err != nil && s.Source.Type == hclconfig.SourceCSV && isServerError(err) {
+	if err != nil && s.Source.Type == hclconfig.SourceCSV && pgconnect.IsServerError(err) {
 		// The plan converted every value; a value the server now refuses
 		// means the file changed since.
 		return nil, fmt.Errorf("%w: %s no longer converts as it did when planned (%s); nothing was written — run 'rowform plan' again",
-			ErrStale, s.Source.Address(), errorSummary(err))
+			ErrStale, s.Source.Address(), pgconnect.ErrorSummary(err))
 	}
 	if err != nil {
 		return nil, lostConnection(connector, s, err)
@@ -495,26 +489,29 @@ func staleness(sp *planner.SyncPlan, res *planner.DiffResult, findings []planner
 		ErrStale, describeCounts(sp.Counts), sp.SourceRows, sp.DestinationRows, describeCounts(res.Counts), res.SourceRows, res.DestinationRows)
 }
 
-// commit commits the apply's transaction. Interrupted before COMMIT was
-// sent, it returns the context's error (rolled back); a connection lost
-// during COMMIT is a commitError (outcome unknown).
+// commit commits the apply's transaction. A COMMIT the server refused is
+// an error that wraps the server's (rolled back); interrupted before COMMIT
+// was sent, it returns the context's error (rolled back); any other failure
+// — the connection lost while COMMIT was on its way or its answer was — is
+// a commitError (outcome unknown).
 func commit(ctx context.Context, dst *pgx.Conn) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if _, err := dst.Exec(ctx, "COMMIT"); err != nil {
-		if !isServerError(err) && !pgconn.SafeToRetry(err) && ctx.Err() == nil {
-			return &commitError{err}
-		}
-		if ctx.Err() != nil && pgconn.SafeToRetry(err) {
-			return ctx.Err()
-		}
-		if !isServerError(err) {
-			return &commitError{err}
-		}
+	_, err := dst.Exec(ctx, "COMMIT")
+	switch {
+	case err == nil:
+		return nil
+	case pgconnect.IsServerError(err):
+		// The server refused to commit: it rolled back.
 		return fmt.Errorf("COMMIT failed: %w", err)
+	case ctx.Err() != nil && pgconn.SafeToRetry(err):
+		// Interrupted before COMMIT was sent: rolled back.
+		return ctx.Err()
+	default:
+		// Sent, and no answer came back: either may have happened.
+		return &commitError{err}
 	}
-	return nil
 }
 
 // load is the apply of an initial load — a plan of inserts only into an
@@ -581,20 +578,6 @@ func (s insertSink) Change(kind planner.ChangeKind, src, _ *planner.Row, _ []int
 		return fmt.Errorf("internal error: a %c change while loading an empty table", kind)
 	}
 	return s.enc.add(src.Values)
-}
-
-// errorSummary is the server's message and SQLSTATE, or the error.
-func errorSummary(err error) string {
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) {
-		return fmt.Sprintf("%s (SQLSTATE %s)", pgErr.Message, pgErr.Code)
-	}
-	return err.Error()
-}
-
-func isServerError(err error) bool {
-	var pgErr *pgconn.PgError
-	return errors.As(err, &pgErr)
 }
 
 func describeCounts(c planner.Counts) string {
@@ -702,7 +685,7 @@ func (m *merge) run(ctx context.Context, sink *stagingSink, want planner.Counts)
 		tag, err := m.conn.PgConn().CopyFrom(ctx, r, m.copyIntoTable())
 		if err != nil {
 			werr := describeWriteError("insert", err)
-			if !isServerError(err) {
+			if !pgconnect.IsServerError(err) {
 				return werr
 			}
 			// Stage the rows to find the one the table refuses.
@@ -850,7 +833,7 @@ func findingsError(s *hclconfig.Sync, fs []planner.Finding) error {
 		}
 		switch f.Code {
 		case planner.CodeConnectionFailed:
-			return fmt.Errorf("lost the connection to %s while reading the catalog: %s; the transaction was rolled back, nothing was written", s.Destination.Address(), f.Summary)
+			return &lostError{msg: fmt.Sprintf("lost the connection to %s while reading the catalog: %s; the transaction was rolled back, nothing was written", s.Destination.Address(), f.Summary)}
 		case planner.CodeSourceQueryFailed:
 			return fmt.Errorf("the source query failed: %s; nothing was written", f.Summary)
 		}
@@ -858,10 +841,12 @@ func findingsError(s *hclconfig.Sync, fs []planner.Finding) error {
 	return nil
 }
 
-// lostConnection rewords errors that mean the destination connection is
-// gone, so the user reads what happened rather than a socket error.
+// lostConnection rewords errors that mean a session of the apply is gone
+// (pgconnect.IsConnectionLost, an SSH tunnel that failed, a server that
+// stopped responding), so the user reads what happened rather than a
+// socket error. The reworded error is a *lostError that wraps err.
 func lostConnection(connector *pgconnect.Connector, s *hclconfig.Sync, err error) error {
-	if err == nil || errors.Is(err, ErrStale) || isServerError(err) || errors.Is(err, context.Canceled) {
+	if err == nil || errors.Is(err, ErrStale) || pgconnect.IsServerError(err) || errors.Is(err, context.Canceled) {
 		return err
 	}
 	for _, srv := range []*hclconfig.Server{s.Destination, s.Source.Server} {
@@ -869,34 +854,37 @@ func lostConnection(connector *pgconnect.Connector, s *hclconfig.Sync, err error
 			continue
 		}
 		if terr := connector.TunnelError(srv); terr != nil {
-			return fmt.Errorf("%s (reached through the SSH bastion of %s): %v; the transaction was rolled back, nothing was written", terr, srv.Address(), err)
+			return &lostError{fmt.Sprintf("%s (reached through the SSH bastion of %s): %v; the transaction was rolled back, nothing was written", terr, srv.Address(), err), err}
 		}
 	}
 	var le *LockedError
 	if errors.As(err, &le) {
 		return err
 	}
-	msg := err.Error()
-	if errors.Is(err, pgconnect.ErrNoResponse) {
+	side := "the destination " + s.Destination.Address()
+	if planner.IsSourceError(err) {
+		side = "the source " + s.Source.Address()
+	}
+	switch {
+	case errors.Is(err, pgconnect.ErrNoResponse):
 		// A frozen server: the connection is closed, so the transaction
 		// cannot commit; the server rolls it back when it runs again.
-		side := "the destination " + s.Destination.Address()
-		if planner.IsSourceError(err) {
-			side = "the source " + s.Source.Address()
-		}
-		return fmt.Errorf("gave up on %s (%s): the transaction cannot commit and is rolled back by the server, nothing was written", side, msg)
-	}
-	for _, sign := range []string{"conn closed", "connection reset", "broken pipe", "unexpected EOF", "EOF", "use of closed network connection", "i/o timeout", "connection refused"} {
-		if strings.Contains(msg, sign) {
-			side := "the destination " + s.Destination.Address()
-			if planner.IsSourceError(err) {
-				side = "the source " + s.Source.Address()
-			}
-			return fmt.Errorf("lost the connection to %s (%s): the transaction was rolled back by the server, nothing was written", side, msg)
-		}
+		return &lostError{fmt.Sprintf("gave up on %s (%s): the transaction cannot commit and is rolled back by the server, nothing was written", side, err), err}
+	case pgconnect.IsConnectionLost(err):
+		return &lostError{fmt.Sprintf("lost the connection to %s (%s): the transaction was rolled back by the server, nothing was written", side, err), err}
 	}
 	return err
 }
+
+// lostError is an apply error that says which session was lost; it wraps
+// the driver's error (nil when a finding reported the loss).
+type lostError struct {
+	msg string
+	err error
+}
+
+func (e *lostError) Error() string { return e.msg }
+func (e *lostError) Unwrap() error { return e.err }
 
 // describeWriteError names what failed, with the server's message, table,
 // column, constraint, detail and hint.

@@ -485,16 +485,8 @@ VALUES (nextval('%s'), $1, $2, $3, $4, $5, 'failed', $6, $7, $8, $9, $10, $11)`,
 // for nothing.
 func unreachable(err error) bool {
 	var ce *pgconnect.ConnectError
-	if errors.Is(err, pgconnect.ErrNoResponse) || errors.As(err, &ce) {
-		return true
-	}
-	msg := err.Error()
-	for _, sign := range []string{"stopped responding", "lost the connection", "connection refused"} {
-		if strings.Contains(msg, sign) {
-			return true
-		}
-	}
-	return false
+	var lost *lostError
+	return errors.As(err, &lost) || errors.As(err, &ce) || pgconnect.IsConnectionLost(err)
 }
 
 // undoOf is the run a sync's plan undoes, 0 when it is no undo.

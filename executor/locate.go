@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/rowform/rowform/internal/pgconnect"
 	"github.com/rowform/rowform/planner"
 )
 
@@ -26,7 +27,7 @@ func (m *merge) execLocated(ctx context.Context, stmt func(from string) string, 
 	tag, err := m.conn.Exec(ctx, stmt(staging))
 	if err != nil {
 		werr := describeWriteError(what, err)
-		if !isServerError(err) {
+		if !pgconnect.IsServerError(err) {
 			return werr
 		}
 		if _, rerr := m.conn.Exec(ctx, "ROLLBACK TO SAVEPOINT rowform_write"); rerr != nil {

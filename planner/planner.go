@@ -488,17 +488,19 @@ func (t *tagged) next() (*Row, error) {
 	return r, err
 }
 
-// IsSourceError reports whether err came from reading the source.
+// IsSourceError reports whether err came from reading the source: whether
+// it is, or wraps, the error of a source's row stream.
 func IsSourceError(err error) bool {
-	_, ok := err.(*sourceError)
-	return ok
+	var se *sourceError
+	return errors.As(err, &se)
 }
 
 func diffErrorFinding(s *hclconfig.Sync, err error) Finding {
 	if f, ok := tempFileFinding(s.Table.String(), err); ok {
 		return f
 	}
-	if se, ok := err.(*sourceError); ok {
+	var se *sourceError
+	if errors.As(err, &se) {
 		f := queryFinding(s, se.err)
 		if s.Source.Type == hclconfig.SourceCSV {
 			f.Summary = fmt.Sprintf("cannot read %s: %s", s.Source.Address(), describeError(se.err))

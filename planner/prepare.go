@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/rowform/rowform/hclconfig"
 	"github.com/rowform/rowform/internal/catalog"
+	"github.com/rowform/rowform/internal/pgconnect"
 	"github.com/rowform/rowform/internal/suggest"
 )
 
@@ -443,13 +444,7 @@ func lineCol(q string, pos int) (int, int) {
 }
 
 // describeError renders a database error with its SQLSTATE, or the error.
-func describeError(err error) string {
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) {
-		return fmt.Sprintf("%s (SQLSTATE %s)", pgErr.Message, pgErr.Code)
-	}
-	return err.Error()
-}
+func describeError(err error) string { return pgconnect.ErrorSummary(err) }
 
 // checkCasts prepares the wrapped source query; when the server refuses it,
 // it tells a query that cannot be wrapped (source_query_failed) from

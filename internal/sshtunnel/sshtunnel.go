@@ -282,6 +282,8 @@ func describeHandshakeError(addr, user string, err error) error {
 	if errors.As(err, &hk) {
 		return hk
 	}
+	// x/crypto/ssh reports a refused key with a plain fmt.Errorf, no type
+	// or sentinel to test for: its text is the only sign there is.
 	msg := err.Error()
 	switch {
 	case containsAny(msg, "unable to authenticate", "no supported methods remain"):
