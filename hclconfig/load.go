@@ -10,6 +10,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclparse"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/rowform/rowform/internal/environ"
 	"github.com/zclconf/go-cty/cty"
 )
 
@@ -92,7 +93,7 @@ func Load(dir string, in Inputs) (*Config, hcl.Diagnostics) {
 		dir:    abs,
 		in:     in,
 		parser: hclparse.NewParser(),
-		env:    environMap(in.Environ),
+		env:    environ.Map(in.Environ),
 		cfg: &Config{
 			Dir:          abs,
 			Files:        map[string]*hcl.File{},
@@ -130,16 +131,6 @@ func Load(dir string, in Inputs) (*Config, hcl.Diagnostics) {
 		l.cfg.Digest = digest(l.cfg)
 	}
 	return l.cfg, l.diags
-}
-
-func environMap(environ []string) map[string]string {
-	m := make(map[string]string, len(environ))
-	for _, kv := range environ {
-		if i := strings.IndexByte(kv, '='); i > 0 {
-			m[kv[:i]] = kv[i+1:]
-		}
-	}
-	return m
 }
 
 func (l *loader) lookupEnv(name string) (string, bool) {

@@ -20,6 +20,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/rowform/rowform/hclconfig"
 	"github.com/rowform/rowform/internal/pgconnect"
+	"github.com/rowform/rowform/internal/plural"
 )
 
 // Options control a plan.
@@ -442,12 +443,12 @@ func (p *Prepared) diffOnce(ctx context.Context, dst, src *pgx.Conn, emptyDestin
 	}
 	if res.NullKeys > 0 {
 		findings = append(findings, Finding{Severity: SeverityError, Code: CodeNullSourceKey,
-			Summary: fmt.Sprintf("%d source row%s ha%s a NULL key", res.NullKeys, plural(int(res.NullKeys)), hasHave(res.NullKeys)),
+			Summary: fmt.Sprintf("%d source row%s ha%s a NULL key", res.NullKeys, plural.S(res.NullKeys), hasHave(res.NullKeys)),
 			Detail:  "Examples: " + joinNames(res.NullKeyExamples) + ". " + nullKeyHint(p.Sync)})
 	}
 	if res.DupKeys > 0 {
 		findings = append(findings, Finding{Severity: SeverityError, Code: CodeDuplicateSourceKey,
-			Summary: fmt.Sprintf("%d key%s appear%s more than once in the source", res.DupKeys, plural(int(res.DupKeys)), singularS(res.DupKeys)),
+			Summary: fmt.Sprintf("%d key%s appear%s more than once in the source", res.DupKeys, plural.S(res.DupKeys), plural.VerbS(res.DupKeys)),
 			Detail:  "Examples: " + joinNames(res.DupKeyExamples) + ". A key must identify one row: deduplicate the source (e.g. DISTINCT ON) or choose a key that is unique."})
 	}
 	return &DiffResult{Counts: res.Counts, SourceRows: res.SourceRows, DestinationRows: res.DestinationRows, Digest: res.Digest,
@@ -459,13 +460,6 @@ func hasHave(n int64) string {
 		return "s"
 	}
 	return "ve"
-}
-
-func singularS(n int64) string {
-	if n == 1 {
-		return "s"
-	}
-	return ""
 }
 
 // sourceError marks an error that came from reading the source.

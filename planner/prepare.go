@@ -14,6 +14,7 @@ import (
 	"github.com/rowform/rowform/hclconfig"
 	"github.com/rowform/rowform/internal/catalog"
 	"github.com/rowform/rowform/internal/pgconnect"
+	"github.com/rowform/rowform/internal/plural"
 	"github.com/rowform/rowform/internal/suggest"
 )
 
@@ -271,7 +272,7 @@ func prepare(ctx context.Context, s *hclconfig.Sync, dst, src *pgx.Conn, showFin
 		}
 		on := m.Object
 		if m.Columns != nil {
-			on = fmt.Sprintf("column%s %s of %s", plural(len(m.Columns)), catalog.IdentList(m.Columns), m.Object)
+			on = fmt.Sprintf("column%s %s of %s", plural.S(len(m.Columns)), catalog.IdentList(m.Columns), m.Object)
 		}
 		add(Finding{Severity: SeverityError, Code: CodeMissingPrivilege,
 			Summary: fmt.Sprintf("role %q lacks %s on %s", role, m.Privilege, on),
@@ -296,13 +297,6 @@ func prepare(ctx context.Context, s *hclconfig.Sync, dst, src *pgx.Conn, showFin
 		}
 	}
 	return p
-}
-
-func plural(n int) string {
-	if n == 1 {
-		return ""
-	}
-	return "s"
 }
 
 func privilegeWhy(m catalog.MissingPrivilege, b hclconfig.Behavior) string {

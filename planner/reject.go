@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/rowform/rowform/hclconfig"
 	"github.com/rowform/rowform/internal/catalog"
+	"github.com/rowform/rowform/internal/plural"
 )
 
 // The destination's rules, checked before anything is written.
@@ -280,7 +281,7 @@ func (c *checker) findings(onReject hclconfig.OnReject) []Finding {
 			what = fmt.Sprintf("column %q: %s", r.Column, r.Reason)
 		}
 		f := Finding{Severity: sev, Code: CodeRejectedRows,
-			Summary:    fmt.Sprintf("%d row%s would be refused by %s: %s", t.rows, plural(int(t.rows)), c.p.Sync.Table, what),
+			Summary:    fmt.Sprintf("%d row%s would be refused by %s: %s", t.rows, plural.S(t.rows), c.p.Sync.Table, what),
 			Column:     r.Column,
 			Constraint: r.Constraint,
 			Table:      r.Table,

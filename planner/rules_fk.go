@@ -6,6 +6,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/rowform/rowform/internal/catalog"
+	"github.com/rowform/rowform/internal/plural"
 )
 
 // Foreign keys, both ways.
@@ -651,8 +652,8 @@ func (r *relations) cascadeNotes() {
 		}
 		var parts []string
 		if n.deleteRows > 0 {
-			parts = append(parts, fmt.Sprintf("deleting %d row%s of %s ", n.deletes, plural(int(n.deletes)), c.p.Sync.Table)+
-				fmt.Sprintf(effect(f.OnDelete), n.deleteRows, plural(int(n.deleteRows)), f.child)+
+			parts = append(parts, fmt.Sprintf("deleting %d row%s of %s ", n.deletes, plural.S(n.deletes), c.p.Sync.Table)+
+				fmt.Sprintf(effect(f.OnDelete), n.deleteRows, plural.S(n.deleteRows), f.child)+
 				fmt.Sprintf(" (ON DELETE %s)", actionName(f.OnDelete)))
 		}
 		if n.updateRows > 0 {
@@ -660,8 +661,8 @@ func (r *relations) cascadeNotes() {
 			if f.OnUpdate == "c" {
 				e = "changes " + cols + " in %d row%s of %s with them"
 			}
-			parts = append(parts, fmt.Sprintf("updating (%s) in %d row%s of %s ", strings.Join(f.ParentColumns, ", "), n.updates, plural(int(n.updates)), c.p.Sync.Table)+
-				fmt.Sprintf(e, n.updateRows, plural(int(n.updateRows)), f.child)+
+			parts = append(parts, fmt.Sprintf("updating (%s) in %d row%s of %s ", strings.Join(f.ParentColumns, ", "), n.updates, plural.S(n.updates), c.p.Sync.Table)+
+				fmt.Sprintf(e, n.updateRows, plural.S(n.updateRows), f.child)+
 				fmt.Sprintf(" (ON UPDATE %s)", actionName(f.OnUpdate)))
 		}
 		c.notes = append(c.notes, Finding{Severity: SeverityWarning, Code: CodeCascade,

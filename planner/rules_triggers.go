@@ -3,6 +3,8 @@ package planner
 import (
 	"fmt"
 	"strings"
+
+	"github.com/rowform/rowform/internal/plural"
 )
 
 // Triggers. The plan cannot foresee what a trigger does, so it only says
@@ -41,7 +43,7 @@ func (c *checker) triggerNotes() error {
 			}
 			events = append(events, e.name)
 			if k := n[e.kind]; k > 0 {
-				fires = append(fires, fmt.Sprintf("%d %s%s", k, e.noun, plural(int(k))))
+				fires = append(fires, fmt.Sprintf("%d %s%s", k, e.noun, plural.S(k)))
 				rows += k
 			}
 		}

@@ -14,6 +14,7 @@ import (
 	"github.com/rowform/rowform/internal/catalog"
 	"github.com/rowform/rowform/internal/history"
 	"github.com/rowform/rowform/internal/pgconnect"
+	"github.com/rowform/rowform/internal/plural"
 )
 
 // Undo plans (docs/history.md). The undo of a run is an ordinary sync
@@ -315,7 +316,7 @@ func PrepareUndo(ctx context.Context, s *hclconfig.Sync, dst *pgx.Conn, run *his
 		}
 		on := m.Object
 		if m.Columns != nil {
-			on = fmt.Sprintf("column%s %s of %s", plural(len(m.Columns)), catalog.IdentList(m.Columns), m.Object)
+			on = fmt.Sprintf("column%s %s of %s", plural.S(len(m.Columns)), catalog.IdentList(m.Columns), m.Object)
 		}
 		add(Finding{Severity: SeverityError, Code: CodeMissingPrivilege,
 			Summary: fmt.Sprintf("role %q lacks %s on %s", role, m.Privilege, on),
@@ -662,7 +663,7 @@ func (u *UndoPrepared) conflictFindings(fs []Finding) []Finding {
 				ChangeUpdate: "updated %s changed or deleted since",
 				ChangeInsert: "deleted %s inserted again since",
 			}[kind]
-			f.Summary = fmt.Sprintf("%d row%s that run %d %s: undoing %s would overwrite that change", f.Rows, plural(int(f.Rows)), u.Run.ID,
+			f.Summary = fmt.Sprintf("%d row%s that run %d %s: undoing %s would overwrite that change", f.Rows, plural.S(f.Rows), u.Run.ID,
 				fmt.Sprintf(what, was), map[bool]string{true: "it", false: "them"}[f.Rows == 1])
 			if f.Severity == SeverityError {
 				f.Detail = "Undo restores only rows that are as the run left them; another apply or writer changed these since. Undo the later run first, fix the rows by hand, or set on_reject = \"skip\" on the sync to undo every other row and leave these as they are."

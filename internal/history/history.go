@@ -20,6 +20,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/rowform/rowform/internal/environ"
 )
 
 // Layout is the version of the history schema's layout this rowform
@@ -394,15 +395,8 @@ func Get(ctx context.Context, q Querier, schema string, id int64) (*Run, error) 
 // (GitHub Actions, GitLab CI, Buildkite, CircleCI, Azure Pipelines,
 // Bitbucket Pipelines, Jenkins), with the system's name; else the
 // operating system's user and host, "user@host".
-func Actor(environ []string) string {
-	get := func(name string) string {
-		for i := len(environ) - 1; i >= 0; i-- {
-			if k, v, ok := strings.Cut(environ[i], "="); ok && k == name {
-				return v
-			}
-		}
-		return ""
-	}
+func Actor(env []string) string {
+	get := func(name string) string { return environ.Get(env, name) }
 	if a := strings.TrimSpace(get("ROWFORM_ACTOR")); a != "" {
 		return a
 	}

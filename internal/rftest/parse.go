@@ -10,6 +10,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclparse"
 	"github.com/rowform/rowform/hclconfig"
+	"github.com/rowform/rowform/internal/environ"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
 )
@@ -201,13 +202,8 @@ type parser struct {
 	varRanges map[string]hcl.Range
 }
 
-func newParser(dir string, environ []string) *parser {
-	env := map[string]string{}
-	for _, kv := range environ {
-		if k, v, ok := strings.Cut(kv, "="); ok {
-			env[k] = v
-		}
-	}
+func newParser(dir string, envList []string) *parser {
+	env := environ.Map(envList)
 	lookup := func(name string) (string, bool) { v, ok := env[name]; return v, ok }
 	return &parser{dir: dir, p: hclparse.NewParser(),
 		ctx: &hcl.EvalContext{Functions: hclconfig.Functions(dir, lookup, false)}}

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/rowform/rowform/hclconfig"
+	"github.com/rowform/rowform/internal/environ"
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
 	"golang.org/x/crypto/ssh/knownhosts"
@@ -303,7 +304,7 @@ func containsAny(s string, subs ...string) bool {
 
 // authMethods returns the authentication to offer: the configured key, or
 // the keys of ssh-agent.
-func authMethods(t *hclconfig.SSHTunnel, environ []string) ([]ssh.AuthMethod, func(), error) {
+func authMethods(t *hclconfig.SSHTunnel, env []string) ([]ssh.AuthMethod, func(), error) {
 	noop := func() {}
 	var pem []byte
 	var from string
@@ -334,7 +335,7 @@ func authMethods(t *hclconfig.SSHTunnel, environ []string) ([]ssh.AuthMethod, fu
 		}
 		return []ssh.AuthMethod{ssh.PublicKeys(signer)}, noop, nil
 	}
-	sock := lookup(environ, "SSH_AUTH_SOCK")
+	sock := environ.Get(env, "SSH_AUTH_SOCK")
 	if sock == "" {
 		return nil, noop, errors.New("no SSH key is configured and SSH_AUTH_SOCK is not set: give private_key_file or private_key in the ssh_tunnel block, or start ssh-agent and add a key with ssh-add")
 	}
@@ -370,16 +371,6 @@ func unwrapPath(err error) error {
 		return pe.Err
 	}
 	return err
-}
-
-func lookup(environ []string, name string) string {
-	for i := len(environ) - 1; i >= 0; i-- {
-		kv := environ[i]
-		if len(kv) > len(name) && kv[:len(name)] == name && kv[len(name)] == '=' {
-			return kv[len(name)+1:]
-		}
-	}
-	return ""
 }
 
 // HostKeyError is a refused bastion host key.

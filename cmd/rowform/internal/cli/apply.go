@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -111,10 +110,7 @@ func runApply(ctx context.Context, inv *invocation, f *applyFlags) int {
 		p   *planner.Plan
 	)
 	if f.planFile != "" {
-		path := f.planFile
-		if !filepath.IsAbs(path) {
-			path = filepath.Join(inv.dir, path)
-		}
+		path := inv.path(f.planFile)
 		saved, err := planner.ReadPlanFile(path)
 		if err != nil {
 			return inv.applyFailed(jsonOut, err)
@@ -216,10 +212,7 @@ func (inv *invocation) finishRejectsFile(f *applyFlags, res *executor.Result, co
 	if f.rejectsFile == "" {
 		return code
 	}
-	path := f.rejectsFile
-	if !filepath.IsAbs(path) {
-		path = filepath.Join(inv.dir, path)
-	}
+	path := inv.path(f.rejectsFile)
 	if err := writeRejectsFile(path, res, inv.redactor.Bytes); err != nil {
 		inv.errorf("apply: writing the rejects file: %s", err)
 		return exitError

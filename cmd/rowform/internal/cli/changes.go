@@ -135,12 +135,3 @@ func (c *changesFile) close() {
 		c.err = errors.New("the changes file is closed")
 	}
 }
-
-// path resolves a file named on the command line: relative to the
-// configuration directory, like -out and -rejects-file.
-func (inv *invocation) path(name string) string {
-	if filepath.IsAbs(name) {
-		return name
-	}
-	return filepath.Join(inv.dir, name)
-}

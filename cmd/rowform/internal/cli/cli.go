@@ -11,9 +11,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/rowform/rowform/cmd/rowform/internal/views"
+	"github.com/rowform/rowform/internal/environ"
 	"github.com/rowform/rowform/internal/redact"
 	"github.com/rowform/rowform/internal/suggest"
 )
@@ -86,13 +86,16 @@ func (inv *invocation) flush() {
 }
 
 // getenv returns the value of the environment variable name, or "".
-func (inv *invocation) getenv(name string) string {
-	for i := len(inv.environ) - 1; i >= 0; i-- {
-		if k, v, ok := strings.Cut(inv.environ[i], "="); ok && k == name {
-			return v
-		}
+func (inv *invocation) getenv(name string) string { return environ.Get(inv.environ, name) }
+
+// path resolves a file named on the command line (a plan file, -out,
+// -changes, -rejects-file, fmt's arguments): an absolute name as it is, a
+// relative one from the configuration directory (-chdir).
+func (inv *invocation) path(name string) string {
+	if filepath.IsAbs(name) {
+		return name
 	}
-	return ""
+	return filepath.Join(inv.dir, name)
 }
 
 // errorf prints an error to stderr, after "rowform: ", with control

@@ -182,10 +182,7 @@ func (inv *invocation) fmtTargets(args []string) (targets []fmtTarget, failed bo
 			targets = append(targets, fmtTarget{display: "<stdin>"})
 			continue
 		}
-		p := arg
-		if !filepath.IsAbs(p) {
-			p = filepath.Join(inv.dir, p)
-		}
+		p := inv.path(arg)
 		st, err := os.Stat(p)
 		if err != nil {
 			inv.errorf("fmt: %s", err)

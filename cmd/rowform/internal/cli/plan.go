@@ -4,7 +4,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"path/filepath"
 	"time"
 
 	"github.com/rowform/rowform/cmd/rowform/internal/views"
@@ -86,10 +85,7 @@ func runPlan(ctx context.Context, inv *invocation, f *planFlags) int {
 		return exitError
 	}
 	if f.out != "" {
-		path := f.out
-		if !filepath.IsAbs(path) {
-			path = filepath.Join(inv.dir, path)
-		}
+		path := inv.path(f.out)
 		saved := &planner.SavedPlan{
 			CreatedAt: time.Now().UTC(), ConfigDigest: cfg.Digest,
 			Variables: savedVariables(cfg), Syncs: f.syncs, Plan: p,

@@ -4,7 +4,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"path/filepath"
 
 	"github.com/rowform/rowform/cmd/rowform/internal/views"
 	"github.com/rowform/rowform/planner"
@@ -54,10 +53,7 @@ Usage: rowform [global options] show [options] PLANFILE
 }
 
 func runShow(_ context.Context, inv *invocation, f *showFlags) int {
-	path := f.args[0]
-	if !filepath.IsAbs(path) {
-		path = filepath.Join(inv.dir, path)
-	}
+	path := inv.path(f.args[0])
 	saved, err := planner.ReadPlanFile(path)
 	if err != nil {
 		inv.errorf("show: %s", err)
