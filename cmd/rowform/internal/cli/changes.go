@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sync"
 
+	"github.com/rowform/rowform/internal/safefile"
 	"github.com/rowform/rowform/planner"
 )
 
@@ -71,53 +72,33 @@ func (c *changesFile) add(ch *planner.Change) error {
 }
 
 // finish writes FILE: the lines of each sync of p that was diffed, in p's
-// order. The file is replaced atomically: the lines go to a new temporary
-// file in the same directory (created exclusively, mode 0600), which is
-// then renamed over FILE; on failure it is removed and FILE is left as it
-// was. It returns the number of changes written.
+// order. The file is replaced atomically (safefile.WriteFrom): on failure
+// FILE is left as it was. It returns the number of changes written.
 func (c *changesFile) finish(p *planner.Plan) (n int64, err error) {
 	defer c.close()
 	if c.err != nil {
 		return 0, c.err
 	}
-	// os.CreateTemp opens with O_CREATE|O_EXCL and mode 0600.
-	tmp, err := os.CreateTemp(filepath.Dir(c.path), "."+filepath.Base(c.path)+".*.tmp")
+	err = safefile.WriteFrom(c.path, func(w io.Writer) error {
+		for _, s := range p.Syncs {
+			if s == nil || !s.Diffed || c.parts[s.Name] == nil {
+				continue
+			}
+			part := c.parts[s.Name]
+			if err := part.w.Flush(); err != nil {
+				return err
+			}
+			if _, err := part.f.Seek(0, io.SeekStart); err != nil {
+				return err
+			}
+			if _, err := io.Copy(w, part.f); err != nil {
+				return err
+			}
+			n += part.n
+		}
+		return nil
+	})
 	if err != nil {
-		return 0, err
-	}
-	defer func() {
-		if err != nil {
-			_ = tmp.Close()
-			_ = os.Remove(tmp.Name())
-		}
-	}()
-	w := bufio.NewWriterSize(tmp, 256<<10)
-	for _, s := range p.Syncs {
-		if s == nil || !s.Diffed || c.parts[s.Name] == nil {
-			continue
-		}
-		part := c.parts[s.Name]
-		if err = part.w.Flush(); err != nil {
-			return 0, err
-		}
-		if _, err = part.f.Seek(0, io.SeekStart); err != nil {
-			return 0, err
-		}
-		if _, err = io.Copy(w, part.f); err != nil {
-			return 0, err
-		}
-		n += part.n
-	}
-	if err = w.Flush(); err != nil {
-		return 0, err
-	}
-	if err = tmp.Sync(); err != nil {
-		return 0, err
-	}
-	if err = tmp.Close(); err != nil {
-		return 0, err
-	}
-	if err = os.Rename(tmp.Name(), c.path); err != nil {
 		return 0, err
 	}
 	return n, nil
