@@ -151,7 +151,7 @@ func runSyncs(ctx context.Context, cfg *hclconfig.Config, jobs []syncJob, opts O
 	}
 	byName := map[string]*SyncResult{}
 	var mu sync.Mutex
-	limits := planner.NewConnectionLimits()
+	limits := pgconnect.NewConnectionLimits()
 	connector := pgconnect.NewConnector(opts.Environ)
 	defer connector.Close()
 	var wg sync.WaitGroup
@@ -267,7 +267,7 @@ func (e *commitError) Unwrap() error { return e.err }
 // a little more; with no statement timeout, after
 // pgconnect.DefaultResponseTimeout.
 func connectDestinationWithin(ctx context.Context, connector *pgconnect.Connector, s *hclconfig.Sync, statementTimeout time.Duration) (*pgx.Conn, error) {
-	dcfg, err := pgconnect.Config(s.Destination, planner.ApplicationName(s.Name))
+	dcfg, err := pgconnect.Config(s.Destination, pgconnect.ApplicationName(s.Name))
 	if err != nil {
 		return nil, err
 	}
@@ -383,7 +383,7 @@ func attemptSync(ctx context.Context, connector *pgconnect.Connector, s *hclconf
 	defer closeDestination(ctx, connector, s, dst)
 	var src *pgx.Conn
 	if s.Source.Type == hclconfig.SourcePostgres {
-		src, err = planner.ConnectReadOnly(ctx, connector, s.Source.Server, s.Name, s.SensitiveColumns...)
+		src, err = connector.ConnectReadOnly(ctx, s.Source.Server, s.Name, s.SensitiveColumns...)
 		if err != nil {
 			return nil, err
 		}

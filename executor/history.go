@@ -453,7 +453,7 @@ func recordFailure(ctx context.Context, connector *pgconnect.Connector, cfg *hcl
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Second)
 	defer cancel()
-	dcfg, err := pgconnect.Config(s.Destination, planner.ApplicationName(s.Name))
+	dcfg, err := pgconnect.Config(s.Destination, pgconnect.ApplicationName(s.Name))
 	if err != nil {
 		return
 	}

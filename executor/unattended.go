@@ -116,7 +116,7 @@ func attemptPlanned(ctx context.Context, connector *pgconnect.Connector, s *hclc
 	var src *pgx.Conn
 	var serr error
 	if s.Source.Type == hclconfig.SourcePostgres {
-		src, serr = planner.ConnectReadOnly(ctx, connector, s.Source.Server, s.Name, s.SensitiveColumns...)
+		src, serr = connector.ConnectReadOnly(ctx, s.Source.Server, s.Name, s.SensitiveColumns...)
 		if serr != nil {
 			connectionFailed(serr)
 		} else {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/rowform/rowform/executor"
 	"github.com/rowform/rowform/hclconfig"
+	"github.com/rowform/rowform/internal/pgconnect"
 	"github.com/rowform/rowform/internal/synctest"
 	"github.com/rowform/rowform/planner"
 )
@@ -180,7 +181,7 @@ sync "%s" {
 		// has written nothing yet.
 		mu.Lock()
 		defer mu.Unlock()
-		app := planner.ApplicationName(sp.Name)
+		app := pgconnect.ApplicationName(sp.Name)
 		locks := e.DstQuery(`SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
 WHERE l.locktype = 'advisory' AND l.granted AND a.datname = $1 AND a.application_name = $2`, e.DstDB, app)
 		w := writeLocks(t, e, "items_"+sp.Name)

@@ -58,7 +58,7 @@ func Compute(ctx context.Context, cfg *hclconfig.Config, opts Options) (*Plan, e
 	if err != nil {
 		return nil, err
 	}
-	limits := NewConnectionLimits()
+	limits := pgconnect.NewConnectionLimits()
 	connector := pgconnect.NewConnector(opts.Environ)
 	plan := &Plan{Syncs: make([]*SyncPlan, len(syncs))}
 	// A sync is planned after the syncs it depends on, against what they
@@ -178,44 +178,8 @@ func joinNames(names []string) string {
 	return strings.Join(names, ", ")
 }
 
-// ConnectionLimits keeps the number of connections rowform has open to each
-// configured server at or below its max_connections. Plan and apply share
-// it. Safe for concurrent use.
-type ConnectionLimits struct {
-	mu   sync.Mutex
-	sems map[string]chan struct{}
-}
-
-// NewConnectionLimits returns limits with no connection taken.
-func NewConnectionLimits() *ConnectionLimits {
-	return &ConnectionLimits{sems: map[string]chan struct{}{}}
-}
-
-// Acquire blocks until a connection slot of s is free, or ctx ends; the
-// returned release frees the slot.
-func (l *ConnectionLimits) Acquire(ctx context.Context, s *hclconfig.Server) (release func(), err error) {
-	key := s.Kind + "." + s.Address()
-	l.mu.Lock()
-	sem, ok := l.sems[key]
-	if !ok {
-		sem = make(chan struct{}, s.MaxConnections)
-		l.sems[key] = sem
-	}
-	l.mu.Unlock()
-	select {
-	case sem <- struct{}{}:
-		return func() { <-sem }, nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-}
-
-// ApplicationName is what rowform's sessions for a sync show in
-// pg_stat_activity.
-func ApplicationName(sync string) string { return "rowform/" + sync }
-
 // planSync plans one sync; it never fails, it reports.
-func planSync(ctx context.Context, s *hclconfig.Sync, limits *ConnectionLimits, connector *pgconnect.Connector, opts Options, external []*writtenRows) *SyncPlan {
+func planSync(ctx context.Context, s *hclconfig.Sync, limits *pgconnect.ConnectionLimits, connector *pgconnect.Connector, opts Options, external []*writtenRows) *SyncPlan {
 	start := time.Now()
 	sp := NewSyncPlan(s)
 	defer func() { sp.Duration = time.Since(start) }()
@@ -229,7 +193,7 @@ func planSync(ctx context.Context, s *hclconfig.Sync, limits *ConnectionLimits, 
 		return sp
 	}
 	defer release()
-	dst, err := ConnectReadOnly(ctx, connector, s.Destination, s.Name, s.SensitiveColumns...)
+	dst, err := connector.ConnectReadOnly(ctx, s.Destination, s.Name, s.SensitiveColumns...)
 	if err != nil {
 		add(Finding{Severity: SeverityError, Code: CodeConnectionFailed, Summary: err.Error()})
 	} else {
@@ -244,7 +208,7 @@ func planSync(ctx context.Context, s *hclconfig.Sync, limits *ConnectionLimits, 
 			return sp
 		}
 		defer srelease()
-		src, err = ConnectReadOnly(ctx, connector, s.Source.Server, s.Name, s.SensitiveColumns...)
+		src, err = connector.ConnectReadOnly(ctx, s.Source.Server, s.Name, s.SensitiveColumns...)
 		if err != nil {
 			add(Finding{Severity: SeverityError, Code: CodeConnectionFailed, Summary: err.Error()})
 		} else {
@@ -279,19 +243,6 @@ func planSync(ctx context.Context, s *hclconfig.Sync, limits *ConnectionLimits, 
 		sp.written = res.written
 	}
 	return sp
-}
-
-// ConnectReadOnly opens a session for sync that cannot write: every
-// transaction it starts is read-only. The server's errors on it show no
-// value that may be one of the sensitive columns' (pgconnect.MaskValues).
-func ConnectReadOnly(ctx context.Context, c *pgconnect.Connector, srv *hclconfig.Server, sync string, sensitive ...string) (*pgx.Conn, error) {
-	cfg, err := pgconnect.Config(srv, ApplicationName(sync))
-	if err != nil {
-		return nil, err
-	}
-	pgconnect.MaskValues(cfg, sensitive)
-	cfg.RuntimeParams["default_transaction_read_only"] = "on"
-	return c.Connect(ctx, srv, cfg)
 }
 
 // checkEncryption warns when a connection to a remote host is unencrypted.

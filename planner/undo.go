@@ -100,7 +100,7 @@ func findRun(ctx context.Context, cfg *hclconfig.Config, connector *pgconnect.Co
 	var errs []string
 	for _, addr := range addrs {
 		d := cfg.Destinations[addr]
-		conn, err := ConnectReadOnly(ctx, connector, d, "undo")
+		conn, err := connector.ConnectReadOnly(ctx, d, "undo")
 		if err != nil {
 			errs = append(errs, err.Error())
 			continue
@@ -150,7 +150,7 @@ func planUndo(ctx context.Context, s *hclconfig.Sync, run *history.Run, connecto
 	start := time.Now()
 	sp := NewUndoPlan(s, run)
 	defer func() { sp.Duration = time.Since(start) }()
-	dst, err := ConnectReadOnly(ctx, connector, s.Destination, s.Name, s.SensitiveColumns...)
+	dst, err := connector.ConnectReadOnly(ctx, s.Destination, s.Name, s.SensitiveColumns...)
 	if err != nil {
 		sp.AddFinding(Finding{Severity: SeverityError, Code: CodeConnectionFailed, Summary: err.Error()})
 		return sp

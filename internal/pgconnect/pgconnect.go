@@ -28,14 +28,17 @@ import (
 	"github.com/rowform/rowform/internal/sshtunnel"
 )
 
-// SessionSettings are set on every connection rowform opens, so that text
-// renderings of values (used for keys of non-native types and for samples)
-// are the same on every server.
-var SessionSettings = map[string]string{
-	"TimeZone":           "UTC",
-	"DateStyle":          "ISO, MDY",
-	"IntervalStyle":      "postgres",
-	"extra_float_digits": "3",
+// SessionSettings returns the settings of every connection rowform opens,
+// so that text renderings of values (used for keys of non-native types, for
+// samples and for the run history) are the same on every server: a new map
+// each call, which the caller may change.
+func SessionSettings() map[string]string {
+	return map[string]string{
+		"TimeZone":           "UTC",
+		"DateStyle":          "ISO, MDY",
+		"IntervalStyle":      "postgres",
+		"extra_float_digits": "3",
+	}
 }
 
 // cancelGrace is how long a cancelled statement may take to stop after the
@@ -97,7 +100,7 @@ func Config(s *hclconfig.Server, applicationName string) (*pgx.ConnConfig, error
 	if cfg.RuntimeParams == nil {
 		cfg.RuntimeParams = map[string]string{}
 	}
-	for k, v := range SessionSettings {
+	for k, v := range SessionSettings() {
 		cfg.RuntimeParams[k] = v
 	}
 	cfg.RuntimeParams["application_name"] = applicationName
@@ -220,6 +223,10 @@ func ConnectConfig(ctx context.Context, s *hclconfig.Server, cfg *pgx.ConnConfig
 // every connection it opened is closed: pgx's cancel requests also travel
 // through the tunnel.
 type Connector struct {
+	// Tunnel tunes the SSH tunnels the Connector opens; set it before the
+	// first Connect. The zero value is sshtunnel's defaults.
+	Tunnel sshtunnel.Options
+
 	environ []string
 	mu      sync.Mutex
 	tunnels map[string]*tunnelEntry
@@ -274,7 +281,7 @@ func (c *Connector) tunnel(ctx context.Context, t *hclconfig.SSHTunnel) (*sshtun
 		e = &tunnelEntry{ready: make(chan struct{})}
 		c.tunnels[key] = e
 		c.mu.Unlock()
-		e.tun, e.err = sshtunnel.Open(ctx, t, c.environ)
+		e.tun, e.err = sshtunnel.Open(ctx, t, c.environ, c.Tunnel)
 		close(e.ready)
 		return e.tun, e.err
 	}

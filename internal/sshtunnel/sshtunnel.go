@@ -29,15 +29,45 @@ import (
 	"golang.org/x/crypto/ssh/knownhosts"
 )
 
-// Timeouts and keepalives. Variables so that tests can shorten them.
+// DefaultConnectTimeout bounds the TCP connect and the SSH handshake when
+// Options.ConnectTimeout is zero.
+const DefaultConnectTimeout = 15 * time.Second
+
+// Keepalives, when Options leaves them zero. They are variables only so
+// that a test of the whole command line, which cannot reach Options, can
+// shorten them; everything else passes Options.
 var (
-	// ConnectTimeout bounds the TCP connect and the SSH handshake.
-	ConnectTimeout = 15 * time.Second
 	// KeepaliveInterval is how often a keepalive request is sent.
 	KeepaliveInterval = 5 * time.Second
 	// KeepaliveMaxMissed keepalives without an answer close the tunnel.
 	KeepaliveMaxMissed = 3
 )
+
+// Options tunes Open; the zero value is the defaults.
+type Options struct {
+	// ConnectTimeout bounds the TCP connect and the SSH handshake
+	// (DefaultConnectTimeout when zero).
+	ConnectTimeout time.Duration
+	// KeepaliveInterval and KeepaliveMaxMissed: a keepalive request every
+	// KeepaliveInterval; KeepaliveMaxMissed without an answer close the
+	// tunnel (the package variables when zero).
+	KeepaliveInterval  time.Duration
+	KeepaliveMaxMissed int
+}
+
+// withDefaults fills the zero fields of o.
+func (o Options) withDefaults() Options {
+	if o.ConnectTimeout <= 0 {
+		o.ConnectTimeout = DefaultConnectTimeout
+	}
+	if o.KeepaliveInterval <= 0 {
+		o.KeepaliveInterval = KeepaliveInterval
+	}
+	if o.KeepaliveMaxMissed <= 0 {
+		o.KeepaliveMaxMissed = KeepaliveMaxMissed
+	}
+	return o
+}
 
 // Tunnel is an open SSH connection to a bastion.
 type Tunnel struct {
@@ -50,8 +80,9 @@ type Tunnel struct {
 }
 
 // Open connects to the bastion of t and authenticates. environ supplies
-// SSH_AUTH_SOCK for agent authentication.
-func Open(ctx context.Context, t *hclconfig.SSHTunnel, environ []string) (*Tunnel, error) {
+// SSH_AUTH_SOCK for agent authentication; opts the timeouts.
+func Open(ctx context.Context, t *hclconfig.SSHTunnel, environ []string, opts Options) (*Tunnel, error) {
+	opts = opts.withDefaults()
 	addr := net.JoinHostPort(t.Host, strconv.Itoa(t.Port))
 	hostKeyCB, algos, err := hostKeyCheck(t, addr)
 	if err != nil {
@@ -67,16 +98,16 @@ func Open(ctx context.Context, t *hclconfig.SSHTunnel, environ []string) (*Tunne
 		Auth:              auth,
 		HostKeyCallback:   hostKeyCB,
 		HostKeyAlgorithms: algos,
-		Timeout:           ConnectTimeout,
+		Timeout:           opts.ConnectTimeout,
 	}
-	dctx, cancel := context.WithTimeout(ctx, ConnectTimeout)
+	dctx, cancel := context.WithTimeout(ctx, opts.ConnectTimeout)
 	defer cancel()
 	var d net.Dialer
 	conn, err := d.DialContext(dctx, "tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("cannot reach the SSH bastion %s: %w", addr, unwrapOp(err))
 	}
-	_ = conn.SetDeadline(time.Now().Add(ConnectTimeout))
+	_ = conn.SetDeadline(time.Now().Add(opts.ConnectTimeout))
 	c, chans, reqs, err := ssh.NewClientConn(conn, addr, cfg)
 	if err != nil {
 		_ = conn.Close()
@@ -84,7 +115,7 @@ func Open(ctx context.Context, t *hclconfig.SSHTunnel, environ []string) (*Tunne
 	}
 	_ = conn.SetDeadline(time.Time{})
 	tun := &Tunnel{client: ssh.NewClient(c, chans, reqs), addr: addr, done: make(chan struct{})}
-	go tun.keepalive(KeepaliveInterval, KeepaliveMaxMissed)
+	go tun.keepalive(opts.KeepaliveInterval, opts.KeepaliveMaxMissed)
 	go func() {
 		err := tun.client.Wait()
 		reason := fmt.Errorf("the SSH bastion %s closed the connection", addr)

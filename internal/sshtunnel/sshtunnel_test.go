@@ -59,9 +59,15 @@ func (f *fixture) tunnel(t *testing.T, knownHostsLines ...string) *hclconfig.SSH
 
 func open(t *testing.T, tun *hclconfig.SSHTunnel, environ ...string) (*Tunnel, error) {
 	t.Helper()
+	return openWith(t, tun, Options{}, environ...)
+}
+
+// openWith is open with opts.
+func openWith(t *testing.T, tun *hclconfig.SSHTunnel, opts Options, environ ...string) (*Tunnel, error) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	tn, err := Open(ctx, tun, environ)
+	tn, err := Open(ctx, tun, environ, opts)
 	if tn != nil {
 		t.Cleanup(func() { tn.Close() })
 	}
@@ -585,9 +591,7 @@ func TestKilledBastionClosesTunnel(t *testing.T) {
 
 // A server that accepts TCP but never speaks SSH: the handshake times out.
 func TestHandshakeTimeout(t *testing.T) {
-	old := ConnectTimeout
-	ConnectTimeout = 700 * time.Millisecond
-	t.Cleanup(func() { ConnectTimeout = old })
+	opts := Options{ConnectTimeout: 700 * time.Millisecond}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -607,13 +611,13 @@ func TestHandshakeTimeout(t *testing.T) {
 	tun := &hclconfig.SSHTunnel{Host: "127.0.0.1", Port: port, User: "x", HostKey: hk.AuthorizedKey(),
 		PrivateKeyFile: sshtest.NewKey(t, "ed25519").WriteFile(t, t.TempDir(), "id", "")}
 	start := time.Now()
-	_, err = open(t, tun)
+	_, err = openWith(t, tun, opts)
 	took := time.Since(start)
 	if err == nil || !strings.Contains(err.Error(), "handshake") {
 		t.Fatalf("err = %v", err)
 	}
-	if took > ConnectTimeout+2*time.Second {
-		t.Fatalf("Open took %s with ConnectTimeout %s", took, ConnectTimeout)
+	if took > opts.ConnectTimeout+2*time.Second {
+		t.Fatalf("Open took %s with ConnectTimeout %s", took, opts.ConnectTimeout)
 	}
 }
 
@@ -634,7 +638,7 @@ func TestUnreachableBastion(t *testing.T) {
 	// A cancelled context stops Open at once.
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := Open(ctx, tun, nil); err == nil {
+	if _, err := Open(ctx, tun, nil, Options{}); err == nil {
 		t.Fatal("Open with a cancelled context succeeded")
 	}
 }

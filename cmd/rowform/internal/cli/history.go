@@ -116,7 +116,7 @@ func readHistory(ctx context.Context, cfg *hclconfig.Config, syncs []string, lim
 	var runs []history.Run
 	for _, addr := range addrs {
 		d := cfg.Destinations[addr]
-		conn, err := planner.ConnectReadOnly(ctx, connector, d, "history")
+		conn, err := connector.ConnectReadOnly(ctx, d, "history")
 		if err != nil {
 			return nil, err
 		}
