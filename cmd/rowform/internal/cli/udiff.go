@@ -1,5 +1,15 @@
 package cli
 
+// Why a hand-written diff: `fmt -diff` needs a line diff printed as
+// `diff -u` prints it, and Go has no well-kept importable library for that.
+// The standard one, golang.org/x/tools/internal/diff, is internal;
+// github.com/pmezard/go-difflib and github.com/hexops/gotextdiff are
+// archived; github.com/aymanbagabas/go-udiff is a one-person copy of the
+// x/tools code; github.com/sergi/go-diff diffs characters, not lines. This
+// file is Myers' algorithm and the hunk format, about 150 lines, held to
+// `patch` by TestUnifiedDiffApplies and to a shortest edit script by
+// TestDiffLinesIsMinimal. Revisit if x/tools exports its diff package.
+
 import (
 	"fmt"
 	"strings"

@@ -65,7 +65,8 @@ func TestUnifiedDiff(t *testing.T) {
 var hunkHeader = regexp.MustCompile(`^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@\n$`)
 
 // applyUnified applies a unified diff made by unifiedDiff to a, checking
-// every context and deleted line.
+// every context and deleted line: a strict `patch -F0`, in the test so that
+// the test runs where GNU patch is not installed.
 func applyUnified(a, diff string) (string, error) {
 	if diff == "" {
 		return a, nil
