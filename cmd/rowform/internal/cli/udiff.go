@@ -1,12 +1,14 @@
 package cli
 
 // Why a hand-written diff: `fmt -diff` needs a line diff printed as
-// `diff -u` prints it, and Go has no well-kept importable library for that.
-// The standard one, golang.org/x/tools/internal/diff, is internal;
-// github.com/pmezard/go-difflib and github.com/hexops/gotextdiff are
-// archived; github.com/aymanbagabas/go-udiff is a one-person copy of the
-// x/tools code; github.com/sergi/go-diff diffs characters, not lines. This
-// file is Myers' algorithm and the hunk format, about 150 lines, held to
+// `diff -u` prints it. The Go team's, golang.org/x/tools/internal/diff,
+// is internal; github.com/pmezard/go-difflib and github.com/hexops/
+// gotextdiff are archived; github.com/sergi/go-diff diffs characters. The
+// kept copy of the x/tools code, github.com/aymanbagabas/go-udiff, would
+// do, but it bounds its search (on large inputs its script is not always
+// the shortest) and prints some hunks differently, so output that users
+// and tests hold to would change, for a dependency in place of about 150
+// lines. This file is Myers' algorithm and the hunk format, held to
 // `patch` by TestUnifiedDiffApplies and to a shortest edit script by
 // TestDiffLinesIsMinimal. Revisit if x/tools exports its diff package.
 
