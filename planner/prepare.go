@@ -73,115 +73,181 @@ type ColumnInfo struct {
 // prepare checks a sync's structure on open connections. dst is the
 // destination connection; src is the source connection (nil for csv
 // sources). It returns nil and findings when the sync cannot be diffed.
+//
+// It runs in named stages, each a method of preparation: the source's
+// columns, the destination table, the mapping, the unique key, NOT NULL
+// columns left out, privileges, the history, then (when nothing blocks the
+// diff) the layout and the source's casts. A stage that returns false has
+// reported a finding after which nothing further can be checked.
 func prepare(ctx context.Context, s *hclconfig.Sync, dst, src *pgx.Conn, showFindings func(Finding)) *Prepared {
-	table := s.Table.String()
+	st := &preparation{ctx: ctx, s: s, dst: dst, src: src, show: showFindings, p: &Prepared{Sync: s}}
+	if !st.sourceColumns() || !st.destinationTable() {
+		return nil
+	}
+	st.mapColumns()
+	st.uniqueKey()
+	st.notNullUnmapped()
+	if !st.privileges() {
+		return nil
+	}
+	for _, f := range historyFindings(ctx, s, dst, st.p.Role) {
+		st.add(f)
+	}
+	if st.blocked || len(st.cols) != len(st.ordered) {
+		return nil
+	}
+	st.p.layout = newLayout(st.cols, len(s.Key))
+	if !st.casts() {
+		return nil
+	}
+	return st.p
+}
+
+// preparation is the state prepare's stages share.
+type preparation struct {
+	ctx      context.Context
+	s        *hclconfig.Sync
+	dst, src *pgx.Conn
+	show     func(Finding)
+	p        *Prepared
+
 	// blocked is set by findings after which the rows cannot be read, so
 	// the diff cannot run. Findings that only stop apply (a missing unique
 	// key, NOT NULL, write grants) still let the plan count the rows.
-	blocked := false
-	add := func(f Finding) {
-		if f.Severity == SeverityError {
-			switch f.Code {
-			case CodeMissingUniqueConstraint, CodeNotNullUnmapped, CodeMissingPrivilege:
-			default:
-				blocked = true
-			}
-		}
-		showFindings(f)
-	}
+	blocked bool
 
-	// The source's columns.
-	var srcCols []sourceColumn
-	p := &Prepared{Sync: s}
+	srcCols   []sourceColumn
+	srcByName map[string]sourceColumn
+	t         *catalog.Table
+	// mappedDest maps each mapped destination column to its source column.
+	mappedDest map[string]string
+	keyIndex   map[string]int
+	// ordered is the mapping, key columns first; cols are its columns that
+	// can be written (one per entry when every check passed).
+	ordered []hclconfig.ColumnMapping
+	cols    []column
+}
+
+// add reports f, and blocks the diff when f is an error after which rows
+// cannot be read.
+func (st *preparation) add(f Finding) {
+	if f.Severity == SeverityError {
+		switch f.Code {
+		case CodeMissingUniqueConstraint, CodeNotNullUnmapped, CodeMissingPrivilege:
+		default:
+			st.blocked = true
+		}
+	}
+	st.show(f)
+}
+
+// sourceColumns reads the names and types of the source's columns: the
+// query is prepared (not run), a CSV file's header is read.
+func (st *preparation) sourceColumns() bool {
+	s, p := st.s, st.p
 	switch s.Source.Type {
 	case hclconfig.SourcePostgres:
-		cols, f := describeQuery(ctx, src, s)
+		cols, f := describeQuery(st.ctx, st.src, s)
 		if f != nil {
-			add(*f)
-			return nil
+			st.add(*f)
+			return false
 		}
-		srcCols = cols
+		st.srcCols = cols
 	case hclconfig.SourceCSV:
 		cols, err := csvHeader(s.Source.CSV)
 		if err != nil {
-			add(Finding{Severity: SeverityError, Code: CodeSourceQueryFailed,
+			st.add(Finding{Severity: SeverityError, Code: CodeSourceQueryFailed,
 				Summary: fmt.Sprintf("cannot read %s: %s", s.Source.Address(), err)})
-			return nil
+			return false
 		}
-		srcCols = cols
+		st.srcCols = cols
 		p.csvCols = map[string]int{}
 		for _, c := range cols {
 			p.csvCols[c.Name] = c.Index
 		}
 		p.csvWidth = len(cols)
 	}
-	srcByName := map[string]sourceColumn{}
-	for _, c := range srcCols {
-		srcByName[c.Name] = c
+	st.srcByName = map[string]sourceColumn{}
+	for _, c := range st.srcCols {
+		st.srcByName[c.Name] = c
 	}
+	return true
+}
 
-	// The destination table.
-	t, err := catalog.LoadTable(ctx, dst, s.Table.Schema, s.Table.Name)
+// destinationTable loads the destination table, the current role and the
+// table's rules from the catalog.
+func (st *preparation) destinationTable() bool {
+	s, p := st.s, st.p
+	table := s.Table.String()
+	t, err := catalog.LoadTable(st.ctx, st.dst, s.Table.Schema, s.Table.Name)
 	if err != nil {
-		add(Finding{Severity: SeverityError, Code: CodeConnectionFailed, Summary: fmt.Sprintf("cannot read the catalog of %s: %s", s.Destination.Address(), describeError(err))})
-		return nil
+		st.add(Finding{Severity: SeverityError, Code: CodeConnectionFailed, Summary: fmt.Sprintf("cannot read the catalog of %s: %s", s.Destination.Address(), describeError(err))})
+		return false
 	}
-	role, err := catalog.CurrentRole(ctx, dst)
+	role, err := catalog.CurrentRole(st.ctx, st.dst)
 	if err != nil {
-		add(Finding{Severity: SeverityError, Code: CodeConnectionFailed, Summary: describeError(err)})
-		return nil
+		st.add(Finding{Severity: SeverityError, Code: CodeConnectionFailed, Summary: describeError(err)})
+		return false
 	}
 	p.Role = role
 	if t == nil {
-		add(missingTable(s, srcCols, srcByName))
-		return nil
+		st.add(missingTable(s, st.srcCols, st.srcByName))
+		return false
 	}
 	if t.Kind != "r" && t.Kind != "p" {
-		add(Finding{Severity: SeverityError, Code: CodeMissingTable,
+		st.add(Finding{Severity: SeverityError, Code: CodeMissingTable,
 			Summary: fmt.Sprintf("%s is not a table (relkind %q); rowform writes to tables", table, t.Kind)})
-		return nil
+		return false
 	}
 	p.Table = t
-	if p.rules, err = catalog.LoadRules(ctx, dst, t.OID); err != nil {
-		add(Finding{Severity: SeverityError, Code: CodeConnectionFailed, Summary: fmt.Sprintf("cannot read the catalog of %s: %s", s.Destination.Address(), describeError(err))})
-		return nil
+	st.t = t
+	if p.rules, err = catalog.LoadRules(st.ctx, st.dst, t.OID); err != nil {
+		st.add(Finding{Severity: SeverityError, Code: CodeConnectionFailed, Summary: fmt.Sprintf("cannot read the catalog of %s: %s", s.Destination.Address(), describeError(err))})
+		return false
 	}
+	return true
+}
 
-	mapping := effectiveMapping(s, srcCols)
-	mappedDest := map[string]string{}
+// mapColumns checks the mapping against both sides: every key column is
+// mapped, every mapped source column exists, every destination column
+// exists and can be written. The writable ones become cols, keys first.
+func (st *preparation) mapColumns() {
+	s, t := st.s, st.t
+	table := s.Table.String()
+	mapping := effectiveMapping(s, st.srcCols)
+	st.mappedDest = map[string]string{}
 	for _, m := range mapping {
-		mappedDest[m.Destination] = m.Source
+		st.mappedDest[m.Destination] = m.Source
 	}
 	for _, k := range s.Key {
-		if _, ok := mappedDest[k]; !ok {
-			add(Finding{Severity: SeverityError, Code: CodeMissingColumn,
+		if _, ok := st.mappedDest[k]; !ok {
+			st.add(Finding{Severity: SeverityError, Code: CodeMissingColumn,
 				Summary: fmt.Sprintf("the key column %q is not among the source's columns", k),
-				Detail:  fmt.Sprintf("The source returns: %s. Add a mapping for %q, or select a column named %q.", strings.Join(names(srcCols), ", "), k, k)})
+				Detail:  fmt.Sprintf("The source returns: %s. Add a mapping for %q, or select a column named %q.", strings.Join(names(st.srcCols), ", "), k, k)})
 		}
 	}
 
-	var cols []column
-	keyIndex := map[string]int{}
+	st.keyIndex = map[string]int{}
 	for i, k := range s.Key {
-		keyIndex[k] = i
+		st.keyIndex[k] = i
 	}
-	ordered := make([]hclconfig.ColumnMapping, 0, len(mapping))
+	st.ordered = make([]hclconfig.ColumnMapping, 0, len(mapping))
 	for _, k := range s.Key {
-		if src, ok := mappedDest[k]; ok {
-			ordered = append(ordered, hclconfig.ColumnMapping{Destination: k, Source: src})
+		if src, ok := st.mappedDest[k]; ok {
+			st.ordered = append(st.ordered, hclconfig.ColumnMapping{Destination: k, Source: src})
 		}
 	}
 	for _, m := range mapping {
-		if _, isKey := keyIndex[m.Destination]; !isKey {
-			ordered = append(ordered, m)
+		if _, isKey := st.keyIndex[m.Destination]; !isKey {
+			st.ordered = append(st.ordered, m)
 		}
 	}
-	for _, m := range ordered {
-		sc, srcOK := srcByName[m.Source]
+	for _, m := range st.ordered {
+		sc, srcOK := st.srcByName[m.Source]
 		if !srcOK {
-			add(Finding{Severity: SeverityError, Code: CodeMissingColumn,
+			st.add(Finding{Severity: SeverityError, Code: CodeMissingColumn,
 				Summary: fmt.Sprintf("the source has no column %q (mapped to %q)", m.Source, m.Destination),
-				Detail:  fmt.Sprintf("The source %s returns: %s.%s", s.Source.Address(), strings.Join(names(srcCols), ", "), suggest.DidYouMean(m.Source, names(srcCols)))})
+				Detail:  fmt.Sprintf("The source %s returns: %s.%s", s.Source.Address(), strings.Join(names(st.srcCols), ", "), suggest.DidYouMean(m.Source, names(st.srcCols)))})
 		}
 		dc := t.Column(m.Destination)
 		if dc == nil {
@@ -193,56 +259,68 @@ func prepare(ctx context.Context, s *hclconfig.Sync, dst, src *pgx.Conn, showFin
 				typ = sc.Type
 			}
 			f.Fix = fmt.Sprintf("ALTER TABLE %s ADD COLUMN %s %s;", t.Ident(), pgx.Identifier{m.Destination}.Sanitize(), typ)
-			add(f)
+			st.add(f)
 			continue
 		}
 		if dc.Generated != "" || dc.Identity == "a" {
-			add(Finding{Severity: SeverityError, Code: CodeTypeMismatch,
+			st.add(Finding{Severity: SeverityError, Code: CodeTypeMismatch,
 				Summary: fmt.Sprintf("the column %q of %s cannot be written: it is a generated or GENERATED ALWAYS identity column", m.Destination, table),
 				Detail:  "Remove it from the mapping."})
 			continue
 		}
 		if srcOK {
-			cols = append(cols, newColumn(m.Destination, m.Source, *dc, s.IsSensitiveColumn(m.Destination)))
+			st.cols = append(st.cols, newColumn(m.Destination, m.Source, *dc, s.IsSensitiveColumn(m.Destination)))
 		}
 	}
+}
 
-	// A unique key on exactly the key columns.
+// uniqueKey checks for a unique key on exactly the key columns, and for
+// keys the diff cannot match as the unique key does (keyequality.go).
+func (st *preparation) uniqueKey() {
+	s, t := st.s, st.t
 	if t.UniqueKeyOn(s.Key) == nil {
 		name := s.Table.Name + "_" + strings.Join(s.Key, "_") + "_key"
 		if len(name) > 63 {
 			name = name[:63]
 		}
 		f := Finding{Severity: SeverityError, Code: CodeMissingUniqueConstraint,
-			Summary: fmt.Sprintf("%s has no primary key or unique constraint on (%s)", table, strings.Join(s.Key, ", ")),
+			Summary: fmt.Sprintf("%s has no primary key or unique constraint on (%s)", s.Table.String(), strings.Join(s.Key, ", ")),
 			Detail:  "rowform matches rows by key, so the key must be unique in the destination." + describeKeys(t),
 			Fix:     fmt.Sprintf("ALTER TABLE %s ADD CONSTRAINT %s UNIQUE (%s);", t.Ident(), pgx.Identifier{name}.Sanitize(), catalog.IdentList(s.Key))}
-		add(f)
+		st.add(f)
 	}
-	// Keys the diff cannot match as the unique key does (keyequality.go).
 	for _, f := range keyEqualityFindings(s, t) {
-		add(f)
+		st.add(f)
 	}
+}
 
-	// NOT NULL columns the mapping leaves out, for behaviors that insert.
-	if s.Behavior.Inserts() {
-		for _, c := range t.Columns {
-			if _, mapped := mappedDest[c.Name]; mapped || !c.NotNull || c.Filled() {
-				continue
-			}
-			add(Finding{Severity: SeverityError, Code: CodeNotNullUnmapped,
-				Summary: fmt.Sprintf("the column %q of %s is NOT NULL without a default and is not mapped, so inserts would fail", c.Name, table),
-				Detail:  fmt.Sprintf("Map a source column to %q, give it a default, or drop NOT NULL (the fix below).", c.Name),
-				Fix:     fmt.Sprintf("ALTER TABLE %s ALTER COLUMN %s DROP NOT NULL;", t.Ident(), pgx.Identifier{c.Name}.Sanitize())})
+// notNullUnmapped reports NOT NULL columns without a default that the
+// mapping leaves out, for behaviors that insert.
+func (st *preparation) notNullUnmapped() {
+	s, t := st.s, st.t
+	if !s.Behavior.Inserts() {
+		return
+	}
+	for _, c := range t.Columns {
+		if _, mapped := st.mappedDest[c.Name]; mapped || !c.NotNull || c.Filled() {
+			continue
 		}
+		st.add(Finding{Severity: SeverityError, Code: CodeNotNullUnmapped,
+			Summary: fmt.Sprintf("the column %q of %s is NOT NULL without a default and is not mapped, so inserts would fail", c.Name, s.Table.String()),
+			Detail:  fmt.Sprintf("Map a source column to %q, give it a default, or drop NOT NULL (the fix below).", c.Name),
+			Fix:     fmt.Sprintf("ALTER TABLE %s ALTER COLUMN %s DROP NOT NULL;", t.Ident(), pgx.Identifier{c.Name}.Sanitize())})
 	}
+}
 
-	// Privileges.
+// privileges reports every privilege the sync's behavior needs that the
+// role lacks; without SELECT (or USAGE on the schema) rows cannot be read.
+func (st *preparation) privileges() bool {
+	s, t, role := st.s, st.t, st.p.Role
 	need := catalog.Need{Temp: true}
 	var all, nonKey []string
-	for _, c := range cols {
+	for _, c := range st.cols {
 		all = append(all, c.Dest)
-		if _, isKey := keyIndex[c.Dest]; !isKey {
+		if _, isKey := st.keyIndex[c.Dest]; !isKey {
 			nonKey = append(nonKey, c.Dest)
 		}
 	}
@@ -256,47 +334,43 @@ func prepare(ctx context.Context, s *hclconfig.Sync, dst, src *pgx.Conn, showFin
 	need.Delete = s.Behavior.Deletes()
 	if s.Behavior.Inserts() {
 		for _, c := range t.Columns {
-			if _, mapped := mappedDest[c.Name]; !mapped && c.HasDefault {
+			if _, mapped := st.mappedDest[c.Name]; !mapped && c.HasDefault {
 				need.Defaults = append(need.Defaults, c.Name)
 			}
 		}
 	}
-	missing, err := catalog.MissingPrivileges(ctx, dst, t, role, need)
+	missing, err := catalog.MissingPrivileges(st.ctx, st.dst, t, role, need)
 	if err != nil {
-		add(Finding{Severity: SeverityError, Code: CodeConnectionFailed, Summary: describeError(err)})
-		return nil
+		st.add(Finding{Severity: SeverityError, Code: CodeConnectionFailed, Summary: describeError(err)})
+		return false
 	}
 	for _, m := range missing {
 		if m.Privilege == "SELECT" || (m.Privilege == "USAGE" && strings.HasPrefix(m.Object, "schema")) {
-			blocked = true
+			st.blocked = true
 		}
 		on := m.Object
 		if m.Columns != nil {
 			on = fmt.Sprintf("column%s %s of %s", plural.S(len(m.Columns)), catalog.IdentList(m.Columns), m.Object)
 		}
-		add(Finding{Severity: SeverityError, Code: CodeMissingPrivilege,
+		st.add(Finding{Severity: SeverityError, Code: CodeMissingPrivilege,
 			Summary: fmt.Sprintf("role %q lacks %s on %s", role, m.Privilege, on),
 			Detail:  privilegeWhy(m, s.Behavior),
 			Fix:     m.Fix})
 	}
-	for _, f := range historyFindings(ctx, s, dst, role) {
-		add(f)
-	}
-	if blocked || len(cols) != len(ordered) {
-		return nil
-	}
-	p.layout = newLayout(cols, len(s.Key))
+	return true
+}
 
-	// Types: the source's values must convert to the destination's types.
-	if s.Source.Type == hclconfig.SourcePostgres {
-		if fs := checkCasts(ctx, src, s, p.layout, srcByName); len(fs) > 0 {
-			for _, f := range fs {
-				add(f)
-			}
-			return nil
-		}
+// casts checks that the source's values convert to the destination's
+// types (a postgres source's query, wrapped by the layout, is prepared).
+func (st *preparation) casts() bool {
+	if st.s.Source.Type != hclconfig.SourcePostgres {
+		return true
 	}
-	return p
+	fs := checkCasts(st.ctx, st.src, st.s, st.p.layout, st.srcByName)
+	for _, f := range fs {
+		st.add(f)
+	}
+	return len(fs) == 0
 }
 
 func privilegeWhy(m catalog.MissingPrivilege, b hclconfig.Behavior) string {
