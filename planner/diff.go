@@ -100,14 +100,14 @@ const progressEvery = 50000
 // NULL and duplicate source keys as they pass; dst must hold no row with a
 // NULL key (it is only used with an empty destination, for initial loads,
 // and in tests). hashDiff gives the same result for streams in any order.
+//
+// Each step takes the smaller key of the two current rows to one of the
+// merger's stages: a source row with a NULL key (nullKey), a repeated
+// source key (duplicateKey), a key in the source only (sourceOnly), in the
+// destination only (destinationOnly), or on both sides (matched).
 func (l *layout) mergeDiff(ctx context.Context, behavior hclconfig.Behavior, src, dst rowStream, sink ChangeSink, progress func(rows int64)) (*diffResult, error) {
-	res := &diffResult{}
-	digest := newChangeDigest()
-	var changed []int
-	var prev *Row // copy of the previous valid source row, for duplicate detection
-	var prevBuf Row
-	var lastDupReported *Row
-
+	m := &merger{l: l, behavior: behavior, sink: sink, res: &diffResult{}, digest: newChangeDigest()}
+	res := m.res
 	s, err := src.next()
 	if err != nil {
 		return nil, err
@@ -118,13 +118,6 @@ func (l *layout) mergeDiff(ctx context.Context, behavior hclconfig.Behavior, src
 	}
 	if d != nil {
 		res.DestinationRows++
-	}
-	emit := func(kind ChangeKind, sr, dr *Row, ch []int) error {
-		digest.add(kind, sr, dr)
-		if sink != nil {
-			return sink.Change(kind, sr, dr, ch)
-		}
-		return nil
 	}
 	var n int64
 	for s != nil || d != nil {
@@ -140,17 +133,10 @@ func (l *layout) mergeDiff(ctx context.Context, behavior hclconfig.Behavior, src
 		advanceSrc, advanceDst := false, false
 		switch {
 		case s != nil && l.hasNullKey(s):
-			res.SourceRows++
-			res.NullKeys++
-			res.NullKeyExamples = addExample(res.NullKeyExamples, l.renderKey(s))
+			m.nullKey(s)
 			advanceSrc = true
-		case s != nil && prev != nil && l.compareKeys(prev, s) == 0:
-			res.SourceRows++
-			if lastDupReported == nil || l.compareKeys(lastDupReported, s) != 0 {
-				res.DupKeys++
-				res.DupKeyExamples = addExample(res.DupKeyExamples, l.renderKey(s))
-				lastDupReported = s.clone()
-			}
+		case s != nil && m.prev != nil && l.compareKeys(m.prev, s) == 0:
+			m.duplicateKey(s)
 			advanceSrc = true
 		default:
 			c := 0
@@ -163,49 +149,24 @@ func (l *layout) mergeDiff(ctx context.Context, behavior hclconfig.Behavior, src
 				c = l.compareKeys(s, d)
 			}
 			switch {
-			case c < 0: // in source only
-				res.SourceRows++
-				if behavior.Inserts() {
-					res.Counts.Insert++
-					if err := emit(ChangeInsert, s, nil, nil); err != nil {
-						return nil, err
-					}
-				} else {
-					res.Counts.Skipped++
-				}
+			case c < 0:
+				err = m.sourceOnly(s)
 				advanceSrc = true
-			case c > 0: // in destination only
-				if behavior.Deletes() {
-					res.Counts.Delete++
-					if err := emit(ChangeDelete, nil, d, nil); err != nil {
-						return nil, err
-					}
-				}
+			case c > 0:
+				err = m.destinationOnly(d)
 				advanceDst = true
 			default:
-				res.SourceRows++
-				changed = l.changedColumns(s, d, changed[:0])
-				if len(changed) == 0 && l.mark(s) != nil {
-					changed = l.allColumns(changed) // refused: written only if the behavior updates
-				}
-				switch {
-				case len(changed) == 0:
-					res.Counts.Unchanged++
-				case behavior.Updates():
-					res.Counts.Update++
-					if err := emit(ChangeUpdate, s, d, changed); err != nil {
-						return nil, err
-					}
-				default:
-					res.Counts.Skipped++
-				}
+				err = m.matched(s, d)
 				advanceSrc, advanceDst = true, true
+			}
+			if err != nil {
+				return nil, err
 			}
 		}
 		if advanceSrc {
 			if !l.hasNullKey(s) {
-				l.setKeys(&prevBuf, s)
-				prev = &prevBuf
+				l.setKeys(&m.prevBuf, s)
+				m.prev = &m.prevBuf
 			}
 			if s, err = src.next(); err != nil {
 				return nil, err
@@ -223,8 +184,91 @@ func (l *layout) mergeDiff(ctx context.Context, behavior hclconfig.Behavior, src
 	if progress != nil {
 		progress(res.SourceRows + res.DestinationRows)
 	}
-	res.Digest = digest.String()
+	res.Digest = m.digest.String()
 	return res, nil
+}
+
+// merger is the state of one mergeDiff.
+type merger struct {
+	l        *layout
+	behavior hclconfig.Behavior
+	sink     ChangeSink
+	res      *diffResult
+	digest   *changeDigest
+	changed  []int
+	// prev is a copy of the previous valid source row's keys (in
+	// prevBuf), for duplicate detection; lastDupReported the last key
+	// counted as a duplicate.
+	prev            *Row
+	prevBuf         Row
+	lastDupReported *Row
+}
+
+// emit adds a change to the digest and hands it to the sink.
+func (m *merger) emit(kind ChangeKind, sr, dr *Row, ch []int) error {
+	m.digest.add(kind, sr, dr)
+	if m.sink != nil {
+		return m.sink.Change(kind, sr, dr, ch)
+	}
+	return nil
+}
+
+// nullKey counts a source row with a NULL key.
+func (m *merger) nullKey(s *Row) {
+	m.res.SourceRows++
+	m.res.NullKeys++
+	m.res.NullKeyExamples = addExample(m.res.NullKeyExamples, m.l.renderKey(s))
+}
+
+// duplicateKey counts a source row whose key the previous row had; each
+// repeated key counts once.
+func (m *merger) duplicateKey(s *Row) {
+	m.res.SourceRows++
+	if m.lastDupReported == nil || m.l.compareKeys(m.lastDupReported, s) != 0 {
+		m.res.DupKeys++
+		m.res.DupKeyExamples = addExample(m.res.DupKeyExamples, m.l.renderKey(s))
+		m.lastDupReported = s.clone()
+	}
+}
+
+// sourceOnly is a key only in the source: an insert, or skipped.
+func (m *merger) sourceOnly(s *Row) error {
+	m.res.SourceRows++
+	if !m.behavior.Inserts() {
+		m.res.Counts.Skipped++
+		return nil
+	}
+	m.res.Counts.Insert++
+	return m.emit(ChangeInsert, s, nil, nil)
+}
+
+// destinationOnly is a key only in the destination: a delete, or nothing.
+func (m *merger) destinationOnly(d *Row) error {
+	if !m.behavior.Deletes() {
+		return nil
+	}
+	m.res.Counts.Delete++
+	return m.emit(ChangeDelete, nil, d, nil)
+}
+
+// matched is a key on both sides: unchanged, an update, or skipped. A
+// refused source row (a mark) counts as changed in every column.
+func (m *merger) matched(s, d *Row) error {
+	m.res.SourceRows++
+	m.changed = m.l.changedColumns(s, d, m.changed[:0])
+	if len(m.changed) == 0 && m.l.mark(s) != nil {
+		m.changed = m.l.allColumns(m.changed) // refused: written only if the behavior updates
+	}
+	switch {
+	case len(m.changed) == 0:
+		m.res.Counts.Unchanged++
+	case m.behavior.Updates():
+		m.res.Counts.Update++
+		return m.emit(ChangeUpdate, s, d, m.changed)
+	default:
+		m.res.Counts.Skipped++
+	}
+	return nil
 }
 
 // appendChange appends the message that identifies one change: its kind,
