@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -265,112 +264,141 @@ func (l *loader) decodeMapping(c *hcl.BodyContent) (out []ColumnMapping, ok, sen
 	if !l.checkRefs(a.Expr, "the mapping attribute") {
 		return []ColumnMapping{}, false, false
 	}
-	ok = true
-	seen := map[string]hcl.Range{}
-	add := func(dest, src string, rng hcl.Range, hidden bool) {
-		if prev, dup := seen[dest]; dup {
-			shown := fmt.Sprintf("%q", dest)
-			if hidden {
-				shown = "(sensitive, not shown)"
-			}
-			l.errorf(&rng, "Duplicate mapping", "The destination column %s is mapped twice; the first is at %s.", shown, formatPos(prev))
-			ok = false
-			return
-		}
-		if dest == "" || src == "" {
-			l.errorf(&rng, "Invalid mapping", "A mapping entry needs a destination column name and a source column name.")
-			ok = false
-			return
-		}
-		seen[dest] = rng
-		out = append(out, ColumnMapping{Destination: dest, Source: src})
-	}
 	if pairs, diags := hcl.ExprMap(a.Expr); !diags.HasErrors() {
-		for _, p := range pairs {
-			dest := hcl.ExprAsKeyword(p.Key)
-			keyHidden := false
-			if dest == "" {
-				kv, diags := p.Key.Value(l.evalContext())
-				l.addDiags(diags)
-				kv, marks := kv.UnmarkDeep()
-				_, keyHidden = marks[SensitiveMark]
-				switch {
-				case diags.HasErrors():
-					ok = false
-					continue
-				case !kv.IsKnown():
-					ok = false // validate without inputs: unknown until run
-					continue
-				case kv.IsNull() || kv.Type() != cty.String:
-					l.errorf(p.Key.Range().Ptr(), "Invalid mapping", "A mapping key must be a destination column name.")
-					ok = false
-					continue
-				}
-				dest = kv.AsString()
-			}
-			vv, diags := p.Value.Value(l.evalContext())
-			l.addDiags(diags)
-			if diags.HasErrors() {
-				ok = false
-				continue
-			}
-			vv, marks := vv.UnmarkDeep()
-			if !vv.IsKnown() {
-				ok = false
-				continue
-			}
-			if keyHidden {
-				sensitive = true
-			}
-			if _, hidden := marks[SensitiveMark]; hidden {
-				sensitive = true
-			}
-			if vv.IsNull() || vv.Type() != cty.String {
-				shown := fmt.Sprintf("%q", dest)
-				if keyHidden {
-					shown = "a column"
-				}
-				l.errorf(p.Value.Range().Ptr(), "Invalid mapping",
-					"The mapping for %s must be a source column name as a string, like column = \"source_column\".", shown)
-				ok = false
-				continue
-			}
-			add(dest, vv.AsString(), p.Key.Range(), keyHidden)
-		}
-		if out == nil && ok {
-			l.errorf(a.Expr.Range().Ptr(), "Empty mapping", "mapping must map at least one column; omit it to map every source column to the destination column of the same name.")
-			ok = false
-		}
-		if out == nil {
-			out = []ColumnMapping{}
-		}
-		return out, ok, sensitive
+		return l.mappingFromPairs(a, pairs)
 	}
+	return l.mappingFromValue(c)
+}
+
+// mappingBuilder collects mapping entries, refusing a destination column
+// mapped twice and an empty name; ok turns false at the first refusal.
+type mappingBuilder struct {
+	l    *loader
+	seen map[string]hcl.Range
+	out  []ColumnMapping
+	ok   bool
+}
+
+func newMappingBuilder(l *loader) *mappingBuilder {
+	return &mappingBuilder{l: l, seen: map[string]hcl.Range{}, ok: true}
+}
+
+// add maps dest to src; hidden means dest is sensitive and is not shown.
+func (b *mappingBuilder) add(dest, src string, rng hcl.Range, hidden bool) {
+	if prev, dup := b.seen[dest]; dup {
+		shown := fmt.Sprintf("%q", dest)
+		if hidden {
+			shown = "(sensitive, not shown)"
+		}
+		b.l.errorf(&rng, "Duplicate mapping", "The destination column %s is mapped twice; the first is at %s.", shown, formatPos(prev))
+		b.ok = false
+		return
+	}
+	if dest == "" || src == "" {
+		b.l.errorf(&rng, "Invalid mapping", "A mapping entry needs a destination column name and a source column name.")
+		b.ok = false
+		return
+	}
+	b.seen[dest] = rng
+	b.out = append(b.out, ColumnMapping{Destination: dest, Source: src})
+}
+
+// mappingFromPairs decodes a mapping written as an object literal, pair by
+// pair, so that each error points at its pair.
+func (l *loader) mappingFromPairs(a *hcl.Attribute, pairs []hcl.KeyValuePair) (out []ColumnMapping, ok, sensitive bool) {
+	b := newMappingBuilder(l)
+	for _, p := range pairs {
+		dest, keyHidden, good := l.mappingKey(p.Key)
+		if !good {
+			b.ok = false
+			continue
+		}
+		vv, diags := p.Value.Value(l.evalContext())
+		l.addDiags(diags)
+		if diags.HasErrors() {
+			b.ok = false
+			continue
+		}
+		vv, marks := vv.UnmarkDeep()
+		if !vv.IsKnown() {
+			b.ok = false
+			continue
+		}
+		if keyHidden {
+			sensitive = true
+		}
+		if _, hidden := marks[SensitiveMark]; hidden {
+			sensitive = true
+		}
+		if vv.IsNull() || vv.Type() != cty.String {
+			shown := fmt.Sprintf("%q", dest)
+			if keyHidden {
+				shown = "a column"
+			}
+			l.errorf(p.Value.Range().Ptr(), "Invalid mapping",
+				"The mapping for %s must be a source column name as a string, like column = \"source_column\".", shown)
+			b.ok = false
+			continue
+		}
+		b.add(dest, vv.AsString(), p.Key.Range(), keyHidden)
+	}
+	if b.out == nil && b.ok {
+		l.errorf(a.Expr.Range().Ptr(), "Empty mapping", "mapping must map at least one column; omit it to map every source column to the destination column of the same name.")
+		b.ok = false
+	}
+	if b.out == nil {
+		b.out = []ColumnMapping{}
+	}
+	return b.out, b.ok, sensitive
+}
+
+// mappingKey decodes the key of a mapping pair: a bare name, or an
+// expression that yields a string (hidden when it is sensitive). good is
+// false when it does not, or is not known yet (validate without inputs).
+func (l *loader) mappingKey(key hcl.Expression) (dest string, hidden, good bool) {
+	if dest = hcl.ExprAsKeyword(key); dest != "" {
+		return dest, false, true
+	}
+	kv, diags := key.Value(l.evalContext())
+	l.addDiags(diags)
+	kv, marks := kv.UnmarkDeep()
+	_, hidden = marks[SensitiveMark]
+	switch {
+	case diags.HasErrors():
+		return "", hidden, false
+	case !kv.IsKnown():
+		return "", hidden, false // validate without inputs: unknown until run
+	case kv.IsNull() || kv.Type() != cty.String:
+		l.errorf(key.Range().Ptr(), "Invalid mapping", "A mapping key must be a destination column name.")
+		return "", hidden, false
+	}
+	return kv.AsString(), hidden, true
+}
+
+// mappingFromValue decodes a mapping given as any expression of map type
+// (a variable, a local, a function's result), in key order.
+func (l *loader) mappingFromValue(c *hcl.BodyContent) (out []ColumnMapping, ok, sensitive bool) {
 	v := l.eval(c, "mapping", cty.Map(cty.String))
 	if !v.ok {
 		return []ColumnMapping{}, false, v.sensitive
 	}
-	keys := make([]string, 0)
+	b := newMappingBuilder(l)
 	m := v.val.AsValueMap()
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		if m[k].IsNull() {
 			l.errorf(v.rng(), "Invalid mapping", "A mapping value is null; each must be a source column name.")
-			ok = false
+			b.ok = false
 			continue
 		}
-		add(k, m[k].AsString(), *v.rng(), v.sensitive)
+		b.add(k, m[k].AsString(), *v.rng(), v.sensitive)
 	}
-	if len(out) == 0 {
-		if ok {
+	if len(b.out) == 0 {
+		if b.ok {
 			l.errorf(v.rng(), "Empty mapping", "mapping must map at least one column; omit it to map every source column to the destination column of the same name.")
 		}
 		return []ColumnMapping{}, false, v.sensitive
 	}
-	return out, ok, v.sensitive
+	return b.out, b.ok, v.sensitive
 }
 
 func (l *loader) decodeGuard(b *hcl.Block) *Guard {
