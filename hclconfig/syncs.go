@@ -50,11 +50,44 @@ func (l *loader) decodeSyncs() {
 	}
 }
 
+// decodeSync decodes one sync block in named stages: what it connects
+// (syncEndpoints), its query (syncQuery), its table (syncTable), its
+// options (behavior, on_reject, key, mapping, sensitive_columns,
+// depends_on), the key and sensitive columns against the mapping
+// (checkMapped), then its guard (syncGuard).
 func (l *loader) decodeSync(b *hcl.Block) *Sync {
 	s := &Sync{Name: b.Labels[0], DeclRange: b.DefRange}
 	content, diags := b.Body.Content(syncSchema)
 	l.addDiags(diags)
 
+	l.syncEndpoints(s, content)
+	l.syncQuery(s, content)
+	l.syncTable(s, content)
+	if b, v := l.oneOf(content, "behavior", behaviorNames()); v.ok {
+		s.Behavior = Behavior(b)
+	}
+	s.OnReject = RejectFail
+	if r, v := l.oneOf(content, "on_reject", []string{string(RejectFail), string(RejectSkip)}); v.ok {
+		s.OnReject = OnReject(r)
+	}
+	key, kv := l.stringList(content, "key", false)
+	s.Key = key
+	mapping, mappingOK, mappingSensitive := l.decodeMapping(content)
+	s.Mapping = mapping
+	sens, sv := l.stringList(content, "sensitive_columns", true)
+	s.SensitiveColumns = sens
+	if a, ok := content.Attributes["depends_on"]; ok {
+		s.DependsOn = l.decodeDependsOn(a, s.Name)
+	}
+	if s.Mapping != nil && mappingOK {
+		l.checkMapped(s, content, kv, sv, mappingSensitive)
+	}
+	l.syncGuard(s, content)
+	return s
+}
+
+// syncEndpoints resolves the sync's source and destination references.
+func (l *loader) syncEndpoints(s *Sync, content *hcl.BodyContent) {
 	if a, ok := content.Attributes["source"]; ok {
 		if addr, ok := l.reference(a, "source", 2); ok {
 			if src := l.cfg.Sources[addr]; src != nil {
@@ -73,7 +106,11 @@ func (l *loader) decodeSync(b *hcl.Block) *Sync {
 			}
 		}
 	}
+}
 
+// syncQuery decodes query, which a postgres source needs and a CSV source
+// must not have.
+func (l *loader) syncQuery(s *Sync, content *hcl.BodyContent) {
 	q, qv := l.str(content, "query")
 	switch {
 	case s.Source != nil && s.Source.Type == SourceCSV && qv.attr != nil:
@@ -87,67 +124,61 @@ func (l *loader) decodeSync(b *hcl.Block) *Sync {
 	default:
 		s.Query = q
 	}
+}
 
-	if t, v := l.str(content, "table"); v.ok {
-		tn, err := ParseTableName(t)
-		if err != nil {
-			if v.sensitive {
-				err = fmt.Errorf("the table name (a sensitive value, not shown) is not valid")
-			}
-			l.errorf(v.rng(), "Invalid table", "%s. Write the table as \"schema.table\" or \"table\" (schema public); quote names with capitals or dots as in SQL: \"\\\"My Schema\\\".users\".", err)
-		} else {
-			s.Table = tn
+// syncTable decodes table as "schema.table" or "table".
+func (l *loader) syncTable(s *Sync, content *hcl.BodyContent) {
+	t, v := l.str(content, "table")
+	if !v.ok {
+		return
+	}
+	tn, err := ParseTableName(t)
+	if err != nil {
+		if v.sensitive {
+			err = fmt.Errorf("the table name (a sensitive value, not shown) is not valid")
 		}
+		l.errorf(v.rng(), "Invalid table", "%s. Write the table as \"schema.table\" or \"table\" (schema public); quote names with capitals or dots as in SQL: \"\\\"My Schema\\\".users\".", err)
+		return
 	}
-	if b, v := l.oneOf(content, "behavior", behaviorNames()); v.ok {
-		s.Behavior = Behavior(b)
-	}
-	s.OnReject = RejectFail
-	if r, v := l.oneOf(content, "on_reject", []string{string(RejectFail), string(RejectSkip)}); v.ok {
-		s.OnReject = OnReject(r)
-	}
-	key, kv := l.stringList(content, "key", false)
-	s.Key = key
-	mapping, mappingOK, mappingSensitive := l.decodeMapping(content)
-	s.Mapping = mapping
-	sens, sv := l.stringList(content, "sensitive_columns", true)
-	s.SensitiveColumns = sens
-	if a, ok := content.Attributes["depends_on"]; ok {
-		s.DependsOn = l.decodeDependsOn(a, s.Name)
-	}
+	s.Table = tn
+}
 
-	if s.Mapping != nil && mappingOK {
-		mapped := map[string]bool{}
-		var dests []string
-		for _, m := range s.Mapping {
-			mapped[m.Destination] = true
-			dests = append(dests, m.Destination)
-		}
-		keyAttr := content.Attributes["key"]
-		for _, k := range s.Key {
-			if !mapped[k] && keyAttr != nil {
-				if kv.sensitive || mappingSensitive {
-					l.errorf(keyAttr.Expr.Range().Ptr(), "Key column not mapped",
-						"A key column (a sensitive value, not shown) is not in the mapping, so rows could not be matched.")
-					continue
-				}
+// checkMapped reports key columns and sensitive columns that the mapping
+// does not map (names not shown when any of them is sensitive).
+func (l *loader) checkMapped(s *Sync, content *hcl.BodyContent, kv, sv attrValue, mappingSensitive bool) {
+	mapped := map[string]bool{}
+	var dests []string
+	for _, m := range s.Mapping {
+		mapped[m.Destination] = true
+		dests = append(dests, m.Destination)
+	}
+	keyAttr := content.Attributes["key"]
+	for _, k := range s.Key {
+		if !mapped[k] && keyAttr != nil {
+			if kv.sensitive || mappingSensitive {
 				l.errorf(keyAttr.Expr.Range().Ptr(), "Key column not mapped",
-					"The key column %q is not in the mapping, so rows could not be matched.%s Add %s = \"<source column>\" to the mapping.", k, didYouMean(k, dests), k)
+					"A key column (a sensitive value, not shown) is not in the mapping, so rows could not be matched.")
+				continue
 			}
-		}
-		for _, c := range s.SensitiveColumns {
-			if !mapped[c] {
-				if sv.sensitive || mappingSensitive {
-					l.errorf(sv.rng(), "Unknown sensitive column",
-						"sensitive_columns names a column (a sensitive value, not shown) that is not a destination column in the mapping.")
-					continue
-				}
-				l.errorf(sv.rng(), "Unknown sensitive column",
-					"sensitive_columns names %q, which is not a destination column in the mapping.%s", c, didYouMean(c, dests))
-			}
+			l.errorf(keyAttr.Expr.Range().Ptr(), "Key column not mapped",
+				"The key column %q is not in the mapping, so rows could not be matched.%s Add %s = \"<source column>\" to the mapping.", k, didYouMean(k, dests), k)
 		}
 	}
+	for _, c := range s.SensitiveColumns {
+		if !mapped[c] {
+			if sv.sensitive || mappingSensitive {
+				l.errorf(sv.rng(), "Unknown sensitive column",
+					"sensitive_columns names a column (a sensitive value, not shown) that is not a destination column in the mapping.")
+				continue
+			}
+			l.errorf(sv.rng(), "Unknown sensitive column",
+				"sensitive_columns names %q, which is not a destination column in the mapping.%s", c, didYouMean(c, dests))
+		}
+	}
+}
 
+// syncGuard decodes the one guard block a sync may have.
+func (l *loader) syncGuard(s *Sync, content *hcl.BodyContent) {
 	for i, gb := range content.Blocks {
 		if i > 0 {
 			l.errorf(gb.DefRange.Ptr(), "Duplicate guard block",
@@ -156,7 +187,6 @@ func (l *loader) decodeSync(b *hcl.Block) *Sync {
 		}
 		s.Guard = l.decodeGuard(gb)
 	}
-	return s
 }
 
 // reference resolves an attribute that must be a reference of the form
