@@ -373,25 +373,17 @@ func progressOf(s *hclconfig.Sync, opts Options) func(string, int64) {
 }
 
 // attemptSync is one transaction: lock, diff, stale check, stage, merge,
-// verify counts, commit.
+// verify counts, commit. Its stages: openSessions, ensureHistory and
+// beginDestination (lock and timeouts), prepareAgain, then either
+// loadInitial (an initial load streams into one COPY) or diffAgain into
+// the staging sink and m.write.
 func attemptSync(ctx context.Context, connector *pgconnect.Connector, s *hclconfig.Sync, sp *planner.SyncPlan, opts Options) (*attempt, error) {
 	progress := progressOf(s, opts)
-	dst, err := connectDestinationWithin(ctx, connector, s, opts.StatementTimeout)
+	dst, src, closeSessions, err := openSessions(ctx, connector, s, opts)
 	if err != nil {
 		return nil, err
 	}
-	defer closeDestination(ctx, connector, s, dst)
-	var src *pgx.Conn
-	if s.Source.Type == hclconfig.SourcePostgres {
-		src, err = connector.ConnectReadOnly(ctx, s.Source.Server, s.Name, s.SensitiveColumns...)
-		if err != nil {
-			return nil, err
-		}
-		defer src.Close(context.WithoutCancel(ctx))
-		if _, err := src.Exec(ctx, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"); err != nil {
-			return nil, fmt.Errorf("starting the source transaction: %w", err)
-		}
-	}
+	defer closeSessions()
 
 	if err := ensureHistory(ctx, dst, s, opts); err != nil {
 		return nil, lostConnection(connector, s, err)
@@ -406,27 +398,16 @@ func attemptSync(ctx context.Context, connector *pgconnect.Connector, s *hclconf
 		return nil, err
 	}
 
-	prep, findings := planner.Prepare(ctx, s, dst, src)
-	if err := findingsError(s, findings); err != nil {
+	prep, err := prepareAgain(ctx, s, dst, src)
+	if err != nil {
 		return nil, err
-	}
-	if prep == nil || hasErrorFinding(findings) {
-		// The plan had no error: the table or its grants changed since
-		// (a unique constraint dropped, a column gone).
-		return nil, fmt.Errorf("%w: %s", ErrStale, describeFindings(findings))
 	}
 	m := newMerge(prep, dst, progress)
 	m.history = newRecorder(s, prep, dst, opts, 0)
 	if s.Source.Type == hclconfig.SourcePostgres && sp.DestinationRows == 0 &&
 		sp.Counts == (planner.Counts{Insert: sp.Counts.Insert}) && sp.Counts.Insert > 0 && m.directInsert() && !prep.NeedsServerChecks() {
-		counts, err := m.load(ctx, prep, src, sp)
+		counts, err := loadInitial(ctx, connector, s, sp, m, prep, dst, src)
 		if err != nil {
-			return nil, lostConnection(connector, s, err)
-		}
-		if err := m.finishHistory(ctx, counts, sp.ChangeDigest, true); err != nil {
-			return nil, lostConnection(connector, s, err)
-		}
-		if err := commit(ctx, dst); err != nil {
 			return nil, err
 		}
 		committed = true
@@ -438,6 +419,79 @@ func attemptSync(ctx context.Context, connector *pgconnect.Connector, s *hclconf
 	}
 	defer sink.close()
 	sink.history = m.historySink()
+	res, err := diffAgain(ctx, connector, s, sp, prep, dst, src, sink, progress)
+	if err != nil {
+		return nil, err
+	}
+	if res.Counts.Changes() == 0 {
+		return &attempt{counts: res.Counts, rejected: res.Rejected}, nil // nothing to write; the deferred ROLLBACK ends the transaction
+	}
+	a, err := m.write(ctx, connector, s, sink, res)
+	committed = err == nil
+	return a, err
+}
+
+// openSessions opens the apply's destination session and, for a postgres
+// source, a read-only source session in a REPEATABLE READ transaction.
+// closeSessions closes both (the source first); on error nothing stays
+// open.
+func openSessions(ctx context.Context, connector *pgconnect.Connector, s *hclconfig.Sync, opts Options) (dst, src *pgx.Conn, closeSessions func(), err error) {
+	dst, err = connectDestinationWithin(ctx, connector, s, opts.StatementTimeout)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	closeDst := func() { closeDestination(ctx, connector, s, dst) }
+	if s.Source.Type != hclconfig.SourcePostgres {
+		return dst, nil, closeDst, nil
+	}
+	src, err = connector.ConnectReadOnly(ctx, s.Source.Server, s.Name, s.SensitiveColumns...)
+	if err != nil {
+		closeDst()
+		return nil, nil, nil, err
+	}
+	closeBoth := func() {
+		_ = src.Close(context.WithoutCancel(ctx))
+		closeDst()
+	}
+	if _, err := src.Exec(ctx, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"); err != nil {
+		closeBoth()
+		return nil, nil, nil, fmt.Errorf("starting the source transaction: %w", err)
+	}
+	return dst, src, closeBoth, nil
+}
+
+// prepareAgain checks the sync's structure inside the apply's transaction.
+// The plan had no error, so any error now means the table or its grants
+// changed since (a unique constraint dropped, a column gone): stale.
+func prepareAgain(ctx context.Context, s *hclconfig.Sync, dst, src *pgx.Conn) (*planner.Prepared, error) {
+	prep, findings := planner.Prepare(ctx, s, dst, src)
+	if err := findingsError(s, findings); err != nil {
+		return nil, err
+	}
+	if prep == nil || hasErrorFinding(findings) {
+		return nil, fmt.Errorf("%w: %s", ErrStale, describeFindings(findings))
+	}
+	return prep, nil
+}
+
+// loadInitial applies an initial load (m.load), records it and commits.
+func loadInitial(ctx context.Context, connector *pgconnect.Connector, s *hclconfig.Sync, sp *planner.SyncPlan, m *merge, prep *planner.Prepared, dst, src *pgx.Conn) (planner.Counts, error) {
+	counts, err := m.load(ctx, prep, src, sp)
+	if err != nil {
+		return planner.Counts{}, lostConnection(connector, s, err)
+	}
+	if err := m.finishHistory(ctx, counts, sp.ChangeDigest, true); err != nil {
+		return planner.Counts{}, lostConnection(connector, s, err)
+	}
+	if err := commit(ctx, dst); err != nil {
+		return planner.Counts{}, err
+	}
+	return counts, nil
+}
+
+// diffAgain diffs the sync inside the apply's transaction into sink and
+// checks that the result is the plan's (staleness).
+func diffAgain(ctx context.Context, connector *pgconnect.Connector, s *hclconfig.Sync, sp *planner.SyncPlan, prep *planner.Prepared, dst, src *pgx.Conn, sink *stagingSink, progress func(string, int64)) (*planner.DiffResult, error) {
 	progress("diffing", 0)
 	res, findings, err := prep.Diff(ctx, dst, src, sink, func(n int64) { progress("diffing", n) })
 	if err != nil && s.Source.Type == hclconfig.SourceCSV && pgconnect.IsServerError(err) {
@@ -452,12 +506,7 @@ func attemptSync(ctx context.Context, connector *pgconnect.Connector, s *hclconf
 	if err := staleness(sp, res, findings); err != nil {
 		return nil, err
 	}
-	if res.Counts.Changes() == 0 {
-		return &attempt{counts: res.Counts, rejected: res.Rejected}, nil // nothing to write; the deferred ROLLBACK ends the transaction
-	}
-	a, err := m.write(ctx, connector, s, sink, res)
-	committed = err == nil
-	return a, err
+	return res, nil
 }
 
 // attempt is what one successful attemptSync did.
