@@ -103,63 +103,97 @@ Usage: rowform [global options] apply [options] [PLANFILE]
 	}.build()
 }
 
+// runApply is apply in three stages: the plan to apply, from a plan file
+// (savedPlan) or made now (newPlan, which hands -auto-approve to the
+// unattended apply), then applyPlan.
 func runApply(ctx context.Context, inv *invocation, f *applyFlags) int {
-	jsonOut := f.format == views.FormatJSON
 	var (
-		cfg *hclconfig.Config
-		p   *planner.Plan
+		cfg  *hclconfig.Config
+		p    *planner.Plan
+		code int
+		ok   bool
 	)
 	if f.planFile != "" {
-		path := inv.path(f.planFile)
-		saved, err := planner.ReadPlanFile(path)
-		if err != nil {
-			return inv.applyFailed(jsonOut, err)
-		}
-		in := f.inputs(inv)
-		in.Vars = append(savedVarArgs(saved.Variables), in.Vars...)
-		cfg = inv.loadConfig(&f.runFlags, in, "apply")
-		if cfg == nil {
-			return exitError
-		}
-		if cfg.Digest != saved.ConfigDigest {
-			return inv.applyFailed(jsonOut, fmt.Errorf("%w: the configuration changed since the plan was made; nothing was written. Run 'rowform plan -out=%s' again", executor.ErrStale, f.planFile))
-		}
-		if err := inv.changedSavedVariables(saved.Variables, f.inputs(inv), cfg, f.planFile); err != nil {
-			return inv.applyFailed(jsonOut, err)
-		}
-		p = saved.Plan
-		if !jsonOut {
-			_ = views.RenderPlan(inv.stdout, p, f.format, inv.useColor(f.noColor, inv.stdout))
-		}
+		cfg, p, code, ok = inv.savedPlan(f)
 	} else {
-		if !f.autoApprove && (jsonOut || !inv.stdinIsTerminal()) {
-			why := "there is no terminal to ask for confirmation on"
-			if jsonOut {
-				why = "-json output cannot be mixed with a confirmation prompt"
-			}
-			return inv.applyFailed(jsonOut, fmt.Errorf("apply needs confirmation, but %s: review the plan and run 'rowform apply -auto-approve', or save it with 'rowform plan -out=FILE' and run 'rowform apply FILE'", why))
+		cfg, p, code, ok = inv.newPlan(ctx, f)
+	}
+	if !ok {
+		return code
+	}
+	return inv.applyPlan(ctx, cfg, p, f)
+}
+
+// savedPlan reads the plan file and loads the configuration with the
+// plan's variables; the plan must have been made from this configuration.
+// It prints the plan (but for -json). ok is false when apply ends with
+// code.
+func (inv *invocation) savedPlan(f *applyFlags) (cfg *hclconfig.Config, p *planner.Plan, code int, ok bool) {
+	jsonOut := f.format == views.FormatJSON
+	saved, err := planner.ReadPlanFile(inv.path(f.planFile))
+	if err != nil {
+		return nil, nil, inv.applyFailed(jsonOut, err), false
+	}
+	in := f.inputs(inv)
+	in.Vars = append(savedVarArgs(saved.Variables), in.Vars...)
+	cfg = inv.loadConfig(&f.runFlags, in, "apply")
+	if cfg == nil {
+		return nil, nil, exitError, false
+	}
+	if cfg.Digest != saved.ConfigDigest {
+		return nil, nil, inv.applyFailed(jsonOut, fmt.Errorf("%w: the configuration changed since the plan was made; nothing was written. Run 'rowform plan -out=%s' again", executor.ErrStale, f.planFile)), false
+	}
+	if err := inv.changedSavedVariables(saved.Variables, f.inputs(inv), cfg, f.planFile); err != nil {
+		return nil, nil, inv.applyFailed(jsonOut, err), false
+	}
+	p = saved.Plan
+	if !jsonOut {
+		_ = views.RenderPlan(inv.stdout, p, f.format, inv.useColor(f.noColor, inv.stdout))
+	}
+	return cfg, p, 0, true
+}
+
+// newPlan loads the configuration and plans it, after checking that
+// someone can approve (or -auto-approve); it prints the plan (but for
+// -json). With -auto-approve the unattended apply takes over and ok is
+// false with its code.
+func (inv *invocation) newPlan(ctx context.Context, f *applyFlags) (cfg *hclconfig.Config, p *planner.Plan, code int, ok bool) {
+	jsonOut := f.format == views.FormatJSON
+	if !f.autoApprove && (jsonOut || !inv.stdinIsTerminal()) {
+		why := "there is no terminal to ask for confirmation on"
+		if jsonOut {
+			why = "-json output cannot be mixed with a confirmation prompt"
 		}
-		cfg = inv.loadConfig(&f.runFlags, f.inputs(inv), "apply")
-		if cfg == nil {
-			return exitError
-		}
-		// No one approves: each sync is planned inside its transaction
-		// (unattended.go), unless a sync is broken before any row is read.
-		if f.autoApprove && f.format != views.FormatMarkdown && f.undo == 0 {
-			if code, done := inv.applyUnattended(ctx, cfg, f); done {
-				return code
-			}
-		}
-		var err error
-		if p, err = inv.computePlan(ctx, cfg, &f.runFlags); err != nil {
-			return inv.applyFailed(jsonOut, err)
-		}
-		if !jsonOut {
-			if err := views.RenderPlan(inv.stdout, p, f.format, inv.useColor(f.noColor, inv.stdout)); err != nil {
-				return inv.applyFailed(jsonOut, err)
-			}
+		return nil, nil, inv.applyFailed(jsonOut, fmt.Errorf("apply needs confirmation, but %s: review the plan and run 'rowform apply -auto-approve', or save it with 'rowform plan -out=FILE' and run 'rowform apply FILE'", why)), false
+	}
+	cfg = inv.loadConfig(&f.runFlags, f.inputs(inv), "apply")
+	if cfg == nil {
+		return nil, nil, exitError, false
+	}
+	// No one approves: each sync is planned inside its transaction
+	// (unattended.go), unless a sync is broken before any row is read.
+	if f.autoApprove && f.format != views.FormatMarkdown && f.undo == 0 {
+		if code, done := inv.applyUnattended(ctx, cfg, f); done {
+			return nil, nil, code, false
 		}
 	}
+	p, err := inv.computePlan(ctx, cfg, &f.runFlags)
+	if err != nil {
+		return nil, nil, inv.applyFailed(jsonOut, err), false
+	}
+	if !jsonOut {
+		if err := views.RenderPlan(inv.stdout, p, f.format, inv.useColor(f.noColor, inv.stdout)); err != nil {
+			return nil, nil, inv.applyFailed(jsonOut, err), false
+		}
+	}
+	return cfg, p, 0, true
+}
+
+// applyPlan applies p, once it is applyable and has something to do and
+// (without a plan file or -auto-approve) the user said yes, and prints the
+// result; -rejects-file is written after.
+func (inv *invocation) applyPlan(ctx context.Context, cfg *hclconfig.Config, p *planner.Plan, f *applyFlags) int {
+	jsonOut := f.format == views.FormatJSON
 	if !p.Applyable {
 		return inv.planRefused(jsonOut, p)
 	}
