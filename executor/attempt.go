@@ -1,0 +1,322 @@
+package executor
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/rowform/rowform/hclconfig"
+	"github.com/rowform/rowform/internal/pgconnect"
+	"github.com/rowform/rowform/planner"
+)
+
+// commitError is a failure of COMMIT itself whose outcome is unknown.
+type commitError struct{ err error }
+
+func (e *commitError) Error() string {
+	return fmt.Sprintf("the connection failed during COMMIT (%s): the outcome is unknown; run 'rowform plan' to see whether the changes were applied", e.err)
+}
+
+func (e *commitError) Unwrap() error { return e.err }
+
+// connectDestinationWithin opens the apply's session to the sync's
+// destination. The session gives up on a server that sends nothing for
+// longer than the statement timeout (which the server enforces itself) and
+// a little more; with no statement timeout, after
+// pgconnect.DefaultResponseTimeout.
+func connectDestinationWithin(ctx context.Context, connector *pgconnect.Connector, s *hclconfig.Sync, statementTimeout time.Duration) (*pgx.Conn, error) {
+	dcfg, err := pgconnect.Config(s.Destination, pgconnect.ApplicationName(s.Name))
+	if err != nil {
+		return nil, err
+	}
+	pgconnect.MaskValues(dcfg, s.SensitiveColumns)
+	pgconnect.SetResponseTimeout(dcfg, pgconnect.StatementResponseTimeout(statementTimeout))
+	return connector.Connect(ctx, s.Destination, dcfg)
+}
+
+// closeDestination closes the apply's destination session; after an
+// interrupt it makes sure the server has stopped the session's query.
+func closeDestination(ctx context.Context, connector *pgconnect.Connector, s *hclconfig.Sync, dst *pgx.Conn) {
+	pid := dst.PgConn().PID()
+	_ = dst.Close(context.WithoutCancel(ctx))
+	if ctx.Err() != nil {
+		waitBackendGone(connector, s.Destination, pid)
+	}
+}
+
+// rollback ends the destination transaction of an attempt that did not
+// commit.
+func rollback(ctx context.Context, dst *pgx.Conn) {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	_, _ = dst.Exec(rctx, "ROLLBACK")
+}
+
+// beginDestination begins the destination transaction with the table's
+// lock (takeLock), so that its snapshot is taken after any other apply of
+// the table has committed, and sets its timeouts and deferred constraints.
+func beginDestination(ctx context.Context, connector *pgconnect.Connector, s *hclconfig.Sync, dst *pgx.Conn, opts Options, progress func(string, int64)) error {
+	table := s.Table.String()
+	waiting := func(holder string) {
+		phase := "waiting for the lock on " + table
+		if holder != "" {
+			phase += " (" + holder + ")"
+		}
+		progress(phase, -1)
+	}
+	if err := takeLock(ctx, dst, table, opts.LockTimeout, waiting); err != nil {
+		return lostConnection(connector, s, err)
+	}
+	lockTimeout := opts.LockTimeout
+	if lockTimeout <= 0 {
+		lockTimeout = 10 * time.Second
+	}
+	if _, err := dst.Exec(ctx, fmt.Sprintf("SET LOCAL lock_timeout = %d", lockTimeout.Milliseconds())); err != nil {
+		return err
+	}
+	if _, err := dst.Exec(ctx, fmt.Sprintf("SET LOCAL statement_timeout = %d", opts.StatementTimeout.Milliseconds())); err != nil {
+		return err
+	}
+	// Deferrable constraints are checked at COMMIT, against the end state:
+	// a swap of unique values, or a child updated to a parent inserted
+	// later in the transaction, then applies.
+	if _, err := dst.Exec(ctx, "SET CONSTRAINTS ALL DEFERRED"); err != nil {
+		return err
+	}
+	return nil
+}
+
+// attemptSync is one transaction: lock, diff, stale check, stage, merge,
+// verify counts, commit. Its stages: openSessions, ensureHistory and
+// beginDestination (lock and timeouts), prepareAgain, then either
+// loadInitial (an initial load streams into one COPY) or diffAgain into
+// the staging sink and m.write.
+func attemptSync(ctx context.Context, connector *pgconnect.Connector, s *hclconfig.Sync, sp *planner.SyncPlan, opts Options) (*attempt, error) {
+	progress := progressOf(s, opts)
+	dst, src, closeSessions, err := openSessions(ctx, connector, s, opts)
+	if err != nil {
+		return nil, err
+	}
+	defer closeSessions()
+
+	if err := ensureHistory(ctx, dst, s, opts); err != nil {
+		return nil, lostConnection(connector, s, err)
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			rollback(ctx, dst)
+		}
+	}()
+	if err := beginDestination(ctx, connector, s, dst, opts, progress); err != nil {
+		return nil, err
+	}
+
+	prep, err := prepareAgain(ctx, s, dst, src)
+	if err != nil {
+		return nil, err
+	}
+	m := newMerge(prep, dst, progress)
+	m.history = newRecorder(s, prep, dst, opts, 0)
+	if s.Source.Type == hclconfig.SourcePostgres && sp.DestinationRows == 0 &&
+		sp.Counts == (planner.Counts{Insert: sp.Counts.Insert}) && sp.Counts.Insert > 0 && m.directInsert() && !prep.NeedsServerChecks() {
+		counts, err := loadInitial(ctx, connector, s, sp, m, prep, dst, src)
+		if err != nil {
+			return nil, err
+		}
+		committed = true
+		return &attempt{counts: counts}, nil
+	}
+	sink, err := newStagingSink(len(m.cols), m.nkey)
+	if err != nil {
+		return nil, err
+	}
+	defer sink.close()
+	sink.history = m.historySink()
+	res, err := diffAgain(ctx, connector, s, sp, prep, dst, src, sink, progress)
+	if err != nil {
+		return nil, err
+	}
+	if res.Counts.Changes() == 0 {
+		return &attempt{counts: res.Counts, rejected: res.Rejected}, nil // nothing to write; the deferred ROLLBACK ends the transaction
+	}
+	a, err := m.write(ctx, connector, s, sink, res)
+	committed = err == nil
+	return a, err
+}
+
+// openSessions opens the apply's destination session and, for a postgres
+// source, a read-only source session in a REPEATABLE READ transaction.
+// closeSessions closes both (the source first); on error nothing stays
+// open.
+func openSessions(ctx context.Context, connector *pgconnect.Connector, s *hclconfig.Sync, opts Options) (dst, src *pgx.Conn, closeSessions func(), err error) {
+	dst, err = connectDestinationWithin(ctx, connector, s, opts.StatementTimeout)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	closeDst := func() { closeDestination(ctx, connector, s, dst) }
+	if s.Source.Type != hclconfig.SourcePostgres {
+		return dst, nil, closeDst, nil
+	}
+	src, err = connector.ConnectReadOnly(ctx, s.Source.Server, s.Name, s.SensitiveColumns...)
+	if err != nil {
+		closeDst()
+		return nil, nil, nil, err
+	}
+	closeBoth := func() {
+		_ = src.Close(context.WithoutCancel(ctx))
+		closeDst()
+	}
+	if _, err := src.Exec(ctx, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"); err != nil {
+		closeBoth()
+		return nil, nil, nil, fmt.Errorf("starting the source transaction: %w", err)
+	}
+	return dst, src, closeBoth, nil
+}
+
+// prepareAgain checks the sync's structure inside the apply's transaction.
+// The plan had no error, so any error now means the table or its grants
+// changed since (a unique constraint dropped, a column gone): stale.
+func prepareAgain(ctx context.Context, s *hclconfig.Sync, dst, src *pgx.Conn) (*planner.Prepared, error) {
+	prep, findings := planner.Prepare(ctx, s, dst, src)
+	if err := findingsError(s, findings); err != nil {
+		return nil, err
+	}
+	if prep == nil || hasErrorFinding(findings) {
+		return nil, fmt.Errorf("%w: %s", ErrStale, describeFindings(findings))
+	}
+	return prep, nil
+}
+
+// loadInitial applies an initial load (m.load), records it and commits.
+func loadInitial(ctx context.Context, connector *pgconnect.Connector, s *hclconfig.Sync, sp *planner.SyncPlan, m *merge, prep *planner.Prepared, dst, src *pgx.Conn) (planner.Counts, error) {
+	counts, err := m.load(ctx, prep, src, sp)
+	if err != nil {
+		return planner.Counts{}, lostConnection(connector, s, err)
+	}
+	if err := m.finishHistory(ctx, counts, sp.ChangeDigest, true); err != nil {
+		return planner.Counts{}, lostConnection(connector, s, err)
+	}
+	if err := commit(ctx, dst); err != nil {
+		return planner.Counts{}, err
+	}
+	return counts, nil
+}
+
+// diffAgain diffs the sync inside the apply's transaction into sink and
+// checks that the result is the plan's (staleness).
+func diffAgain(ctx context.Context, connector *pgconnect.Connector, s *hclconfig.Sync, sp *planner.SyncPlan, prep *planner.Prepared, dst, src *pgx.Conn, sink *stagingSink, progress func(string, int64)) (*planner.DiffResult, error) {
+	progress("diffing", 0)
+	res, findings, err := prep.Diff(ctx, dst, src, sink, func(n int64) { progress("diffing", n) })
+	if err != nil && s.Source.Type == hclconfig.SourceCSV && pgconnect.IsServerError(err) {
+		// The plan converted every value; a value the server now refuses
+		// means the file changed since.
+		return nil, fmt.Errorf("%w: %s no longer converts as it did when planned (%s); nothing was written — run 'rowform plan' again",
+			ErrStale, s.Source.Address(), pgconnect.ErrorSummary(err))
+	}
+	if err != nil {
+		return nil, lostConnection(connector, s, err)
+	}
+	if err := staleness(sp, res, findings); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// attempt is what one successful attemptSync did.
+type attempt struct {
+	counts    planner.Counts
+	rejected  []planner.RejectedRow
+	rewritten []Rewritten
+}
+
+// staleness compares the diff an apply just ran with the plan's. The plan
+// is kept only if the same rows would be written from the same starting
+// point: the change set (digest) and every count, including the rows the
+// sync leaves alone and the rows read on each side, must be what the plan
+// saw. It returns an ErrStale error otherwise.
+func staleness(sp *planner.SyncPlan, res *planner.DiffResult, findings []planner.Finding) error {
+	if res == nil || len(findings) > 0 {
+		return fmt.Errorf("%w: the source changed since the plan: %s; nothing was written — run 'rowform plan' again", ErrStale, describeFindings(findings))
+	}
+	if res.Counts == sp.Counts && res.SourceRows == sp.SourceRows && res.DestinationRows == sp.DestinationRows {
+		if res.Digest != sp.ChangeDigest {
+			// The same numbers on both sides: showing them twice would say
+			// nothing. What moved are values.
+			return fmt.Errorf("%w: the rows changed since the plan was made: the counts are the same (%s; %d source and %d destination rows), but values are not — a source or destination row now has other values than when the plan was made, so other values would be written; nothing was written — run 'rowform plan' again",
+				ErrStale, describeCounts(sp.Counts), sp.SourceRows, sp.DestinationRows)
+		}
+		return nil
+	}
+	return fmt.Errorf("%w: the rows changed since the plan was made (planned %s of %d source and %d destination rows; now %s of %d and %d); nothing was written — run 'rowform plan' again",
+		ErrStale, describeCounts(sp.Counts), sp.SourceRows, sp.DestinationRows, describeCounts(res.Counts), res.SourceRows, res.DestinationRows)
+}
+
+// commit commits the apply's transaction. A COMMIT the server refused is
+// an error that wraps the server's (rolled back); interrupted before COMMIT
+// was sent, it returns the context's error (rolled back); any other failure
+// — the connection lost while COMMIT was on its way or its answer was — is
+// a commitError (outcome unknown).
+func commit(ctx context.Context, dst *pgx.Conn) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	_, err := dst.Exec(ctx, "COMMIT")
+	switch {
+	case err == nil:
+		return nil
+	case pgconnect.IsServerError(err):
+		// The server refused to commit: it rolled back.
+		return fmt.Errorf("COMMIT failed: %w", err)
+	case ctx.Err() != nil && pgconn.SafeToRetry(err):
+		// Interrupted before COMMIT was sent: rolled back.
+		return ctx.Err()
+	default:
+		// Sent, and no answer came back: either may have happened.
+		return &commitError{err}
+	}
+}
+
+// interruptCleanup bounds waitBackendGone.
+const interruptCleanup = 700 * time.Millisecond
+
+// waitBackendGone makes sure that, after an interrupted apply, the server
+// has really stopped the backend's query: it waits for the backend to end,
+// and terminates it if it lingers.
+//
+// It gives up after interruptCleanup: Ctrl-C must end rowform at once, also
+// when the server does not answer (a frozen backend dies once it runs
+// again: the terminate signal waits for it, and its transaction is rolled
+// back).
+func waitBackendGone(connector *pgconnect.Connector, srv *hclconfig.Server, pid uint32) {
+	ctx, cancel := context.WithTimeout(context.Background(), interruptCleanup)
+	defer cancel()
+	cfg, err := pgconnect.Config(srv, "rowform/cleanup")
+	if err != nil {
+		return
+	}
+	conn, err := connector.Connect(ctx, srv, cfg)
+	if err != nil {
+		return
+	}
+	defer conn.Close(ctx)
+	for i := 0; ; i++ {
+		var alive bool
+		if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = $1)", int32(pid)).Scan(&alive); err != nil || !alive {
+			return
+		}
+		if i == 1 {
+			_, _ = conn.Exec(ctx, "SELECT pg_cancel_backend($1)", int32(pid))
+		}
+		if i == 4 {
+			_, _ = conn.Exec(ctx, "SELECT pg_terminate_backend($1)", int32(pid))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}

@@ -1,0 +1,136 @@
+package executor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/rowform/rowform/hclconfig"
+	"github.com/rowform/rowform/internal/pgconnect"
+	"github.com/rowform/rowform/planner"
+)
+
+func describeCounts(c planner.Counts) string {
+	return fmt.Sprintf("%d to insert, %d to update, %d to delete", c.Insert, c.Update, c.Delete)
+}
+
+func describeFindings(fs []planner.Finding) string {
+	var parts []string
+	for _, f := range fs {
+		if f.Severity == planner.SeverityError {
+			parts = append(parts, fmt.Sprintf("%s: %s", f.Code, f.Summary))
+		}
+	}
+	if len(parts) == 0 {
+		return "the destination or source no longer matches the plan"
+	}
+	return strings.Join(parts, "; ")
+}
+
+// hasErrorFinding reports whether any of fs is an error.
+func hasErrorFinding(fs []planner.Finding) bool {
+	for _, f := range fs {
+		if f.Severity == planner.SeverityError {
+			return true
+		}
+	}
+	return false
+}
+
+// findingsError turns findings that are not about the data — an unreachable
+// server, a failing source query — into a plain error; nil otherwise.
+func findingsError(s *hclconfig.Sync, fs []planner.Finding) error {
+	for _, f := range fs {
+		if f.Severity != planner.SeverityError {
+			continue
+		}
+		switch f.Code {
+		case planner.CodeConnectionFailed:
+			return &lostError{msg: fmt.Sprintf("lost the connection to %s while reading the catalog: %s; the transaction was rolled back, nothing was written", s.Destination.Address(), f.Summary)}
+		case planner.CodeSourceQueryFailed:
+			return fmt.Errorf("the source query failed: %s; nothing was written", f.Summary)
+		}
+	}
+	return nil
+}
+
+// lostConnection rewords errors that mean a session of the apply is gone
+// (pgconnect.IsConnectionLost, an SSH tunnel that failed, a server that
+// stopped responding), so the user reads what happened rather than a
+// socket error. The reworded error is a *lostError that wraps err.
+func lostConnection(connector *pgconnect.Connector, s *hclconfig.Sync, err error) error {
+	if err == nil || errors.Is(err, ErrStale) || pgconnect.IsServerError(err) || errors.Is(err, context.Canceled) {
+		return err
+	}
+	for _, srv := range []*hclconfig.Server{s.Destination, s.Source.Server} {
+		if srv == nil {
+			continue
+		}
+		if terr := connector.TunnelError(srv); terr != nil {
+			return &lostError{fmt.Sprintf("%s (reached through the SSH bastion of %s): %v; the transaction was rolled back, nothing was written", terr, srv.Address(), err), err}
+		}
+	}
+	var le *LockedError
+	if errors.As(err, &le) {
+		return err
+	}
+	side := "the destination " + s.Destination.Address()
+	if planner.IsSourceError(err) {
+		side = "the source " + s.Source.Address()
+	}
+	switch {
+	case errors.Is(err, pgconnect.ErrNoResponse):
+		// A frozen server: the connection is closed, so the transaction
+		// cannot commit; the server rolls it back when it runs again.
+		return &lostError{fmt.Sprintf("gave up on %s (%s): the transaction cannot commit and is rolled back by the server, nothing was written", side, err), err}
+	case pgconnect.IsConnectionLost(err):
+		return &lostError{fmt.Sprintf("lost the connection to %s (%s): the transaction was rolled back by the server, nothing was written", side, err), err}
+	}
+	return err
+}
+
+// lostError is an apply error that says which session was lost; it wraps
+// the driver's error (nil when a finding reported the loss).
+type lostError struct {
+	msg string
+	err error
+}
+
+func (e *lostError) Error() string { return e.msg }
+
+func (e *lostError) Unwrap() error { return e.err }
+
+// describeWriteError names what failed, with the server's message, table,
+// column, constraint, detail and hint.
+func describeWriteError(what string, err error) error {
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) {
+		return fmt.Errorf("the %s failed: %w", what, err)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "the %s failed: %s (SQLSTATE %s)", what, pgErr.Message, pgErr.Code)
+	if pgErr.ColumnName != "" {
+		fmt.Fprintf(&b, "; column %s", pgErr.ColumnName)
+	}
+	if pgErr.ConstraintName != "" {
+		fmt.Fprintf(&b, "; constraint %s", pgErr.ConstraintName)
+	}
+	if pgErr.Where != "" {
+		fmt.Fprintf(&b, "; %s", strings.ReplaceAll(pgErr.Where, "\n", "; "))
+	}
+	if pgErr.Hint != "" {
+		fmt.Fprintf(&b, "; hint: %s", pgErr.Hint)
+	}
+	return &writeError{msg: b.String(), err: err}
+}
+
+type writeError struct {
+	msg string
+	err error
+}
+
+func (e *writeError) Error() string { return e.msg }
+
+func (e *writeError) Unwrap() error { return e.err }
