@@ -12,6 +12,10 @@ import (
 	"github.com/rowform/rowform/planner"
 )
 
+// One sync's attempt: its sessions, its destination transaction (lock,
+// timeouts, deferred constraints), the diff again inside it, the stale
+// check against the plan, and COMMIT.
+
 // commitError is a failure of COMMIT itself whose outcome is unknown.
 type commitError struct{ err error }
 

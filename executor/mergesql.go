@@ -14,6 +14,11 @@ import (
 	"github.com/rowform/rowform/planner"
 )
 
+// The merge: staged changes written into the table with set-based SQL
+// (DELETE ... USING, UPDATE ... FROM, INSERT ... SELECT or binary COPY),
+// each statement checked against the planned row count; and the initial
+// load, one COPY straight from the diff.
+
 // newMerge is the merge of a prepared sync's changes into its table on dst.
 func newMerge(prep *planner.Prepared, dst *pgx.Conn, progress func(string, int64)) *merge {
 	cols := prep.Columns()

@@ -12,6 +12,10 @@ import (
 	"github.com/rowform/rowform/planner"
 )
 
+// Scheduling: the syncs of an apply run in depends_on order, independent
+// ones in parallel, each under its servers' connection limits; a sync is
+// retried after a serialization failure or deadlock.
+
 // syncJob is one sync an apply runs: its plan's change digest and the run
 // it undoes (0: none) are for the history.
 type syncJob struct {

@@ -12,6 +12,10 @@ import (
 	"github.com/rowform/rowform/planner"
 )
 
+// Error wording: what a failed or refused sync says, so that the user reads
+// what happened (a stale plan, a lost session, the row a write failed at)
+// rather than a driver's error.
+
 func describeCounts(c planner.Counts) string {
 	return fmt.Sprintf("%d to insert, %d to update, %d to delete", c.Insert, c.Update, c.Delete)
 }
