@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/rowform/rowform/cmd/rowform/internal/views"
 	"github.com/rowform/rowform/executor"
 	"github.com/rowform/rowform/internal/synctest"
@@ -138,8 +139,8 @@ func TestWriteRejectsFile(t *testing.T) {
 	}
 	want[11].Key = map[string]string{}
 	want[12].Key["tenant"] = "(sensitive)"
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("the file holds\n%+v\nwant\n%+v", got, want)
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("the file differs from the rejected rows (-want +got):\n%s", d)
 	}
 	raw, _ := os.ReadFile(path)
 	if first := strings.SplitN(string(raw), "\n", 2)[0]; first != `{"sync":"contacts","kind":"insert","key":{"id":"0"},"line":2,"column":"name","reason":"value too long for type character varying(20)"}` {
@@ -287,8 +288,8 @@ func TestApplyDocumentRejected(t *testing.T) {
 		if want == nil {
 			want = []planner.RejectedRow{}
 		}
-		if !reflect.DeepEqual(s.Rejected, want) {
-			t.Errorf("%s: rejected = %+v, want %+v", s.Name, s.Rejected, want)
+		if d := cmp.Diff(want, s.Rejected); d != "" {
+			t.Errorf("%s: rejected differs (-want +got):\n%s", s.Name, d)
 		}
 		if s.Applied["reject"] != res.Syncs[i].Applied.Reject {
 			t.Errorf("%s: applied.reject = %d", s.Name, s.Applied["reject"])

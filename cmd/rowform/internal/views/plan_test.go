@@ -6,11 +6,11 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
-	"reflect"
 	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/rowform/rowform/planner"
 )
 
@@ -645,8 +645,8 @@ func TestRenderPlanJSONRejectedRows(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, s := range p.Syncs {
-		if !reflect.DeepEqual(back.Syncs[i].Findings, s.Findings) {
-			t.Errorf("sync %s: findings after the round trip\n%+v\nwant\n%+v", s.Name, back.Syncs[i].Findings, s.Findings)
+		if d := cmp.Diff(s.Findings, back.Syncs[i].Findings); d != "" {
+			t.Errorf("sync %s: findings after the round trip differ (-want +got):\n%s", s.Name, d)
 		}
 		if back.Syncs[i].Counts != s.Counts {
 			t.Errorf("sync %s: counts after the round trip %+v, want %+v", s.Name, back.Syncs[i].Counts, s.Counts)
