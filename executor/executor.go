@@ -14,6 +14,7 @@ import (
 
 	"github.com/rowform/rowform/hclconfig"
 	"github.com/rowform/rowform/internal/pgconnect"
+	"github.com/rowform/rowform/internal/sshtunnel"
 	"github.com/rowform/rowform/planner"
 )
 
@@ -34,6 +35,9 @@ type Options struct {
 	// Environ is the process environment; it supplies SSH_AUTH_SOCK for
 	// tunnels that authenticate with ssh-agent.
 	Environ []string
+	// Tunnel tunes the SSH tunnels (timeouts, keepalives); the zero value
+	// is sshtunnel's defaults.
+	Tunnel sshtunnel.Options
 
 	// Planned, for PlanAndApply, receives the plan of each sync as soon
 	// as it is made, inside the sync's transaction and before anything is

@@ -43,6 +43,7 @@ func runSyncs(ctx context.Context, cfg *hclconfig.Config, jobs []syncJob, opts O
 	var mu sync.Mutex
 	limits := pgconnect.NewConnectionLimits()
 	connector := pgconnect.NewConnector(opts.Environ)
+	connector.Tunnel = opts.Tunnel
 	defer connector.Close()
 	var wg sync.WaitGroup
 	for i, j := range jobs {

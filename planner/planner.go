@@ -21,6 +21,7 @@ import (
 	"github.com/rowform/rowform/hclconfig"
 	"github.com/rowform/rowform/internal/pgconnect"
 	"github.com/rowform/rowform/internal/plural"
+	"github.com/rowform/rowform/internal/sshtunnel"
 )
 
 // Options control a plan.
@@ -36,6 +37,9 @@ type Options struct {
 	// Environ is the process environment; it supplies SSH_AUTH_SOCK for
 	// tunnels that authenticate with ssh-agent.
 	Environ []string
+	// Tunnel tunes the SSH tunnels (timeouts, keepalives); the zero value
+	// is sshtunnel's defaults.
+	Tunnel sshtunnel.Options
 	// Changes, when set, receives every change (insert, update, delete) of
 	// every sync as the diff passes it on, rendered with sensitive values
 	// masked (plan -changes). The *Change is only valid during the call.
@@ -60,6 +64,7 @@ func Compute(ctx context.Context, cfg *hclconfig.Config, opts Options) (*Plan, e
 	}
 	limits := pgconnect.NewConnectionLimits()
 	connector := pgconnect.NewConnector(opts.Environ)
+	connector.Tunnel = opts.Tunnel
 	plan := &Plan{Syncs: make([]*SyncPlan, len(syncs))}
 	// A sync is planned after the syncs it depends on, against what they
 	// write (crosssync.go); independent syncs are planned at once.

@@ -56,6 +56,7 @@ const BehaviorUndo = "undo"
 // sync is not in the configuration.
 func ComputeUndo(ctx context.Context, cfg *hclconfig.Config, id int64, opts Options) (*Plan, error) {
 	connector := pgconnect.NewConnector(opts.Environ)
+	connector.Tunnel = opts.Tunnel
 	defer connector.Close()
 	s, run, err := findRun(ctx, cfg, connector, id, opts.Syncs)
 	if err != nil {

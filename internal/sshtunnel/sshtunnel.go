@@ -5,7 +5,7 @@
 // connection that goes through it. Host keys are always verified, against a
 // known_hosts file or a pinned key; an unknown or changed key is refused with
 // the presented key's fingerprint and how to trust it. Keepalives detect a
-// dead bastion within KeepaliveInterval × (KeepaliveMaxMissed + 1) and close
+// dead bastion within Options.KeepaliveInterval × (KeepaliveMaxMissed + 1) and close
 // the tunnel, which fails the connections running through it with that
 // reason.
 package sshtunnel
@@ -33,14 +33,13 @@ import (
 // Options.ConnectTimeout is zero.
 const DefaultConnectTimeout = 15 * time.Second
 
-// Keepalives, when Options leaves them zero. They are variables only so
-// that a test of the whole command line, which cannot reach Options, can
-// shorten them; everything else passes Options.
-var (
-	// KeepaliveInterval is how often a keepalive request is sent.
-	KeepaliveInterval = 5 * time.Second
-	// KeepaliveMaxMissed keepalives without an answer close the tunnel.
-	KeepaliveMaxMissed = 3
+// Keepalives, when Options leaves them zero.
+const (
+	// DefaultKeepaliveInterval is how often a keepalive request is sent.
+	DefaultKeepaliveInterval = 5 * time.Second
+	// DefaultKeepaliveMaxMissed keepalives without an answer close the
+	// tunnel.
+	DefaultKeepaliveMaxMissed = 3
 )
 
 // Options tunes Open; the zero value is the defaults.
@@ -50,7 +49,8 @@ type Options struct {
 	ConnectTimeout time.Duration
 	// KeepaliveInterval and KeepaliveMaxMissed: a keepalive request every
 	// KeepaliveInterval; KeepaliveMaxMissed without an answer close the
-	// tunnel (the package variables when zero).
+	// tunnel (DefaultKeepaliveInterval, DefaultKeepaliveMaxMissed when
+	// zero).
 	KeepaliveInterval  time.Duration
 	KeepaliveMaxMissed int
 }
@@ -61,10 +61,10 @@ func (o Options) withDefaults() Options {
 		o.ConnectTimeout = DefaultConnectTimeout
 	}
 	if o.KeepaliveInterval <= 0 {
-		o.KeepaliveInterval = KeepaliveInterval
+		o.KeepaliveInterval = DefaultKeepaliveInterval
 	}
 	if o.KeepaliveMaxMissed <= 0 {
-		o.KeepaliveMaxMissed = KeepaliveMaxMissed
+		o.KeepaliveMaxMissed = DefaultKeepaliveMaxMissed
 	}
 	return o
 }

@@ -76,7 +76,13 @@ func openWith(t *testing.T, tun *hclconfig.SSHTunnel, opts Options, environ ...s
 
 func mustOpen(t *testing.T, f *fixture, tun *hclconfig.SSHTunnel, environ ...string) *Tunnel {
 	t.Helper()
-	tn, err := open(t, tun, environ...)
+	return mustOpenWith(t, f, tun, Options{}, environ...)
+}
+
+// mustOpenWith is mustOpen with opts.
+func mustOpenWith(t *testing.T, f *fixture, tun *hclconfig.SSHTunnel, opts Options, environ ...string) *Tunnel {
+	t.Helper()
+	tn, err := openWith(t, tun, opts, environ...)
 	if err != nil {
 		t.Fatalf("Open: %v\nsshd log:\n%s", err, f.srv.Log())
 	}
@@ -499,21 +505,20 @@ func TestOneLoginForManyConnections(t *testing.T) {
 	}
 }
 
-func shortKeepalives(t *testing.T, interval time.Duration) time.Duration {
-	t.Helper()
-	oldI, oldM := KeepaliveInterval, KeepaliveMaxMissed
-	KeepaliveInterval, KeepaliveMaxMissed = interval, 3
-	t.Cleanup(func() { KeepaliveInterval, KeepaliveMaxMissed = oldI, oldM })
-	return KeepaliveInterval * time.Duration(KeepaliveMaxMissed+1)
+// shortKeepalives is Options with a keepalive every interval, 3 missed
+// closing the tunnel, and the bound within which a dead bastion is found.
+func shortKeepalives(interval time.Duration) (Options, time.Duration) {
+	opts := Options{KeepaliveInterval: interval, KeepaliveMaxMissed: 3}
+	return opts, opts.KeepaliveInterval * time.Duration(opts.KeepaliveMaxMissed+1)
 }
 
 // A bastion that stops answering (SIGSTOP: the TCP connection stays up) is
 // detected by keepalives within the bound, and the connections through it
 // fail instead of hanging.
 func TestKeepaliveDetectsHungBastion(t *testing.T) {
-	bound := shortKeepalives(t, 400*time.Millisecond)
+	opts, bound := shortKeepalives(400 * time.Millisecond)
 	f := newFixture(t, sshtest.Options{})
-	tn := mustOpen(t, f, f.tunnel(t, f.srv.KnownHostsLine(nil)))
+	tn := mustOpenWith(t, f, f.tunnel(t, f.srv.KnownHostsLine(nil)), opts)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	c, err := tn.DialContext(ctx, "tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(f.echo)))
@@ -522,7 +527,7 @@ func TestKeepaliveDetectsHungBastion(t *testing.T) {
 	}
 	defer c.Close()
 	// Keepalives are answered while the bastion is alive.
-	time.Sleep(3 * KeepaliveInterval)
+	time.Sleep(3 * opts.KeepaliveInterval)
 	select {
 	case <-tn.Done():
 		t.Fatalf("the tunnel closed while the bastion was alive: %v", tn.closedErr())
@@ -562,9 +567,9 @@ func TestKeepaliveDetectsHungBastion(t *testing.T) {
 
 // A bastion that dies closes the tunnel at once.
 func TestKilledBastionClosesTunnel(t *testing.T) {
-	bound := shortKeepalives(t, 400*time.Millisecond)
+	opts, bound := shortKeepalives(400 * time.Millisecond)
 	f := newFixture(t, sshtest.Options{})
-	tn := mustOpen(t, f, f.tunnel(t, f.srv.KnownHostsLine(nil)))
+	tn := mustOpenWith(t, f, f.tunnel(t, f.srv.KnownHostsLine(nil)), opts)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	c, err := tn.DialContext(ctx, "tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(f.echo)))

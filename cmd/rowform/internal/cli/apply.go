@@ -215,7 +215,7 @@ func (inv *invocation) applyPlan(ctx context.Context, cfg *hclconfig.Config, p *
 		}
 	}
 	show, done := inv.statusLine(!jsonOut)
-	opts := executor.Options{LockTimeout: f.lockTimeout, StatementTimeout: f.statementTimeout, Environ: inv.environ, Version: Version}
+	opts := executor.Options{LockTimeout: f.lockTimeout, StatementTimeout: f.statementTimeout, Environ: inv.environ, Tunnel: inv.tunnel, Version: Version}
 	if show != nil {
 		opts.Progress = func(sync, phase string, rows int64) {
 			if rows < 0 {

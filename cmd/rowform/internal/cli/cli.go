@@ -15,6 +15,7 @@ import (
 	"github.com/rowform/rowform/cmd/rowform/internal/views"
 	"github.com/rowform/rowform/internal/environ"
 	"github.com/rowform/rowform/internal/redact"
+	"github.com/rowform/rowform/internal/sshtunnel"
 	"github.com/rowform/rowform/internal/suggest"
 )
 
@@ -66,6 +67,9 @@ type invocation struct {
 	// terminal reports whether a writer is a terminal; nil means
 	// isTerminal. Tests set it to stand in for a terminal.
 	terminal func(io.Writer) bool
+	// tunnel tunes the SSH tunnels of every command (zero: the defaults);
+	// tests shorten its keepalives.
+	tunnel sshtunnel.Options
 }
 
 // isTerminal reports whether w is a terminal, by inv.terminal when set.

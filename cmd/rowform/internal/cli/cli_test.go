@@ -31,8 +31,14 @@ func runCLI(t *testing.T, args ...string) result {
 // standard input.
 func runCLIWith(t *testing.T, environ []string, stdin string, args ...string) result {
 	t.Helper()
+	return runInvocation(&invocation{stdin: strings.NewReader(stdin), environ: environ}, args...)
+}
+
+// runInvocation runs rowform in-process as inv (its streams, environment
+// and tunables), capturing stdout and stderr.
+func runInvocation(inv *invocation, args ...string) result {
 	var stdout, stderr bytes.Buffer
-	inv := &invocation{stdin: strings.NewReader(stdin), stdout: &stdout, stderr: &stderr, environ: environ}
+	inv.stdout, inv.stderr = &stdout, &stderr
 	code := inv.run(context.Background(), args)
 	return result{code: code, stdout: stdout.String(), stderr: stderr.String()}
 }

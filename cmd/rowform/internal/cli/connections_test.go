@@ -168,6 +168,14 @@ func (e *tunnelEnv) run(extra []string, args ...string) result {
 	return runCLIWith(e.t, env, "", append([]string{"-chdir=" + e.dir}, args...)...)
 }
 
+// runWith runs rowform in the configuration directory with the tunnels
+// tuned by tunnel.
+func (e *tunnelEnv) runWith(tunnel sshtunnel.Options, args ...string) result {
+	e.t.Helper()
+	inv := &invocation{stdin: strings.NewReader(""), environ: e.environ, tunnel: tunnel}
+	return runInvocation(inv, append([]string{"-chdir=" + e.dir}, args...)...)
+}
+
 // noDatabaseConnection runs f and checks that it made no connection to the
 // database: the server logged none and sshd forwarded nothing.
 func (e *tunnelEnv) noDatabaseConnection(f func()) {
@@ -463,10 +471,8 @@ func pollUntil(t *testing.T, what string, timeout time.Duration, cond func() boo
 // (SIGSTOP) while apply's INSERT runs; apply fails within the keepalive
 // bound, names the sync, and the table is unchanged.
 func TestTunnelBastionDiesMidApply(t *testing.T) {
-	oldI, oldM := sshtunnel.KeepaliveInterval, sshtunnel.KeepaliveMaxMissed
-	sshtunnel.KeepaliveInterval, sshtunnel.KeepaliveMaxMissed = 500*time.Millisecond, 3
-	t.Cleanup(func() { sshtunnel.KeepaliveInterval, sshtunnel.KeepaliveMaxMissed = oldI, oldM })
-	bound := sshtunnel.KeepaliveInterval * time.Duration(sshtunnel.KeepaliveMaxMissed+1)
+	keepalives := sshtunnel.Options{KeepaliveInterval: 500 * time.Millisecond, KeepaliveMaxMissed: 3}
+	bound := keepalives.KeepaliveInterval * time.Duration(keepalives.KeepaliveMaxMissed+1)
 	const slack = 3 * time.Second
 
 	for _, how := range []string{"killed", "hung"} {
@@ -485,7 +491,7 @@ func TestTunnelBastionDiesMidApply(t *testing.T) {
 			})
 
 			done := make(chan result, 1)
-			go func() { done <- e.run(nil, "apply", "-auto-approve") }()
+			go func() { done <- e.runWith(keepalives, "apply", "-auto-approve") }()
 			pollUntil(t, "apply's INSERT to block in the trigger", 60*time.Second, func() bool {
 				var n int
 				_ = admin.QueryRow(context.Background(),

@@ -11,6 +11,7 @@ import (
 	"github.com/rowform/rowform/hclconfig"
 	"github.com/rowform/rowform/internal/history"
 	"github.com/rowform/rowform/internal/pgconnect"
+	"github.com/rowform/rowform/internal/sshtunnel"
 	"github.com/rowform/rowform/planner"
 )
 
@@ -83,7 +84,7 @@ func runHistory(ctx context.Context, inv *invocation, f *historyFlags) int {
 			return exitError
 		}
 	}
-	runs, err := readHistory(ctx, cfg, f.syncs, f.limit, inv.environ)
+	runs, err := readHistory(ctx, cfg, f.syncs, f.limit, inv.environ, inv.tunnel)
 	if err != nil {
 		inv.errorf("history: %s", err)
 		return exitError
@@ -103,8 +104,9 @@ func runHistory(ctx context.Context, inv *invocation, f *historyFlags) int {
 // readHistory reads the runs of the syncs named (every sync when none)
 // from the history of every destination that keeps one, newest first, at
 // most limit (0: all).
-func readHistory(ctx context.Context, cfg *hclconfig.Config, syncs []string, limit int, environ []string) ([]history.Run, error) {
+func readHistory(ctx context.Context, cfg *hclconfig.Config, syncs []string, limit int, environ []string, tunnel sshtunnel.Options) ([]history.Run, error) {
 	connector := pgconnect.NewConnector(environ)
+	connector.Tunnel = tunnel
 	defer connector.Close()
 	var addrs []string
 	for addr, d := range cfg.Destinations {
@@ -163,7 +165,7 @@ func usedBy(cfg *hclconfig.Config, addr string, syncs []string) bool {
 func (inv *invocation) computeUndo(ctx context.Context, cfg *hclconfig.Config, f *runFlags) (*planner.Plan, error) {
 	show, done := inv.statusLine(f.format == views.FormatText)
 	defer done()
-	opts := planner.Options{Syncs: f.syncs, ShowRows: f.showRows, Environ: inv.environ, Changes: f.onChange}
+	opts := planner.Options{Syncs: f.syncs, ShowRows: f.showRows, Environ: inv.environ, Tunnel: inv.tunnel, Changes: f.onChange}
 	if show != nil {
 		opts.Progress = func(sync string, rows int64) { show("%s: %d rows of run %d read", sync, rows, f.undo) }
 	}

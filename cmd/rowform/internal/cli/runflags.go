@@ -177,7 +177,7 @@ func (inv *invocation) computePlan(ctx context.Context, cfg *hclconfig.Config, f
 	}
 	show, done := inv.statusLine(f.format == views.FormatText)
 	defer done()
-	opts := planner.Options{Syncs: f.syncs, ShowRows: f.showRows, Environ: inv.environ, Changes: f.onChange}
+	opts := planner.Options{Syncs: f.syncs, ShowRows: f.showRows, Environ: inv.environ, Tunnel: inv.tunnel, Changes: f.onChange}
 	if show != nil {
 		opts.Progress = func(sync string, rows int64) { show("%s: %d rows read", sync, rows) }
 	}

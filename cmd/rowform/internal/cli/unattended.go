@@ -33,7 +33,7 @@ func (inv *invocation) applyUnattended(ctx context.Context, cfg *hclconfig.Confi
 		return inv.applyFailed(jsonOut, err), true
 	}
 	if len(syncs) > 1 {
-		pre, err := planner.Compute(ctx, cfg, planner.Options{Syncs: f.syncs, Environ: inv.environ, StructureOnly: true})
+		pre, err := planner.Compute(ctx, cfg, planner.Options{Syncs: f.syncs, Environ: inv.environ, Tunnel: inv.tunnel, StructureOnly: true})
 		if err != nil {
 			return inv.applyFailed(jsonOut, err), true
 		}
@@ -49,7 +49,7 @@ func (inv *invocation) applyUnattended(ctx context.Context, cfg *hclconfig.Confi
 	show, clearStatus := inv.statusLine(!jsonOut)
 	// mu keeps the status line off the lines of a plan block.
 	var mu sync.Mutex
-	opts := executor.Options{LockTimeout: f.lockTimeout, StatementTimeout: f.statementTimeout, Environ: inv.environ, ShowRows: f.showRows, Version: Version}
+	opts := executor.Options{LockTimeout: f.lockTimeout, StatementTimeout: f.statementTimeout, Environ: inv.environ, Tunnel: inv.tunnel, ShowRows: f.showRows, Version: Version}
 	if show != nil {
 		opts.Progress = func(sync, phase string, rows int64) {
 			mu.Lock()
