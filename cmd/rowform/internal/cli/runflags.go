@@ -85,15 +85,7 @@ func (inv *invocation) loadConfig(f *runFlags, in hclconfig.Inputs, command stri
 	inv.redactor.Add(cfg.Secrets()...)
 	if diags.HasErrors() {
 		if f.format == views.FormatJSON {
-			errs, warns := views.Count(diags)
-			doc := map[string]any{
-				"format_version": planner.FormatVersion,
-				"applyable":      false,
-				"syncs":          []any{},
-				"summary":        planner.Summary{Errors: errs, Warnings: warns},
-				"diagnostics":    views.NewDiagnostics(diags),
-			}
-			writeJSON(inv.stdout, doc)
+			writeJSON(inv.stdout, views.NewInvalidConfiguration(diags))
 		} else {
 			_ = views.WriteDiagnostics(inv.stderr, cfg.Files, diags, terminalWidth(inv.stderr), inv.useColor(f.noColor, inv.stderr))
 			fmt.Fprintf(inv.stderr, "rowform: %s: the configuration is invalid: %s.\n", command, views.CountSummary(diags))

@@ -11,6 +11,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/rowform/rowform/internal/plural"
+	"github.com/rowform/rowform/planner"
 )
 
 // Pos is a position in a configuration file, as in the README's Commands: Line and Column
@@ -45,6 +46,25 @@ type Validation struct {
 	ErrorCount   int          `json:"error_count"`
 	WarningCount int          `json:"warning_count"`
 	Diagnostics  []Diagnostic `json:"diagnostics"`
+}
+
+// InvalidConfiguration is the document plan, apply and show -json print
+// when the configuration does not load: a plan document that plans
+// nothing (applyable false, syncs empty), with the error and warning
+// counts in summary and the diagnostics.
+type InvalidConfiguration struct {
+	FormatVersion string          `json:"format_version"`
+	Applyable     bool            `json:"applyable"`
+	Syncs         []struct{}      `json:"syncs"`
+	Summary       planner.Summary `json:"summary"`
+	Diagnostics   []Diagnostic    `json:"diagnostics"`
+}
+
+// NewInvalidConfiguration is the InvalidConfiguration document of diags.
+func NewInvalidConfiguration(diags hcl.Diagnostics) *InvalidConfiguration {
+	errs, warns := Count(diags)
+	return &InvalidConfiguration{FormatVersion: planner.FormatVersion, Syncs: []struct{}{},
+		Summary: planner.Summary{Errors: errs, Warnings: warns}, Diagnostics: NewDiagnostics(diags)}
 }
 
 // NewDiagnostics converts diags to their JSON form, in order. The result is
