@@ -91,7 +91,7 @@ func runTest(ctx context.Context, inv *invocation, f *testFlags) int {
 		OnRun: func(path string, r *rftest.RunResult) {
 			fmt.Fprintf(out, "  run %q... %s (%s)\n", r.Name, status(r.Status), r.Duration.Round(10*time.Millisecond))
 			for _, msg := range r.Failures {
-				for _, l := range strings.Split(msg, "\n") {
+				for _, l := range strings.Split(views.Printable(msg), "\n") {
 					fmt.Fprintf(out, "    %s\n", l)
 				}
 			}
