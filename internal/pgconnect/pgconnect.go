@@ -3,7 +3,11 @@
 // It is the one place that turns an hclconfig.Server into a connection: it
 // applies the TLS default of the README's Safety, sets the session settings that make
 // value comparison deterministic, and wraps connection errors so that they
-// never carry a password or a connection string.
+// never carry a password or a connection string. It also holds what every
+// session of plan and apply shares: read-only sessions (ConnectReadOnly),
+// the per-server connection limits (ConnectionLimits), the name sessions
+// show (ApplicationName), and the classification of errors by type
+// (errors.go: IsConnectionLost, IsServerError, IsRetryable, ErrorSummary).
 package pgconnect
 
 import (

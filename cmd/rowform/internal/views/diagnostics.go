@@ -1,6 +1,10 @@
-// Package views renders rowform's results for people and programs. Its JSON
-// types are public interface (the README's Commands): keys may be added, never removed or
-// renamed.
+// Package views renders rowform's results for people and programs, one
+// file per command's output: plan_*.go (text, color, JSON, markdown),
+// apply.go, validate.go, history.go, diagnostics.go, rejected.go. The CLI
+// computes; views only formats. Every string that came from a server or a
+// file is printed through Printable, and every color through Colors. Its
+// JSON types are public interface (the README's Commands): keys may be
+// added, never removed or renamed.
 package views
 
 import (
