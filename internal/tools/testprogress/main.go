@@ -22,6 +22,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/rowform/rowform/internal/plural"
 )
 
 func main() {
@@ -189,7 +191,7 @@ func (p *progress) event(e event) {
 	case e.Test == "" && (e.Action == "pass" || e.Action == "fail" || e.Action == "skip"):
 		p.done++
 		d := time.Duration(e.Elapsed * float64(time.Second)).Round(100 * time.Millisecond)
-		tests := plural(k.passed+k.failed+k.skipped, "test")
+		tests := plural.Count(k.passed+k.failed+k.skipped, "test")
 		if k.skipped > 0 {
 			tests += fmt.Sprintf(", %d skipped", k.skipped)
 		}
@@ -233,7 +235,7 @@ func (p *progress) tick() {
 		if len(running) > 3 {
 			running = append(running[:3], fmt.Sprintf("%d more", len(running)-3))
 		}
-		line := fmt.Sprintf("… %s: %s done after %s", k.name, plural(k.passed+k.failed+k.skipped, "test"), p.now().Sub(k.started).Round(time.Second))
+		line := fmt.Sprintf("… %s: %s done after %s", k.name, plural.Count(k.passed+k.failed+k.skipped, "test"), p.now().Sub(k.started).Round(time.Second))
 		if len(running) > 0 {
 			line += "; running " + strings.Join(running, ", ")
 		}
@@ -264,11 +266,4 @@ func indent(s string) string {
 		}
 	}
 	return b.String()
-}
-
-func plural(n int, noun string) string {
-	if n == 1 {
-		return "1 " + noun
-	}
-	return fmt.Sprintf("%d %ss", n, noun)
 }
