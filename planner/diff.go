@@ -82,6 +82,13 @@ func (d *changeDigest) add(kind ChangeKind, src, dst *Row) {
 	}
 }
 
+// merge adds the changes of o to d.
+func (d *changeDigest) merge(o *changeDigest) {
+	for i := range d.sum {
+		d.sum[i] += o.sum[i]
+	}
+}
+
 // String is the hex SHA-256 of the summed lanes.
 func (d *changeDigest) String() string {
 	var b [32]byte

@@ -102,8 +102,6 @@ func TestHashDiffMatchesMerge(t *testing.T) {
 	}
 	tmp := t.TempDir()
 	t.Setenv("TMPDIR", tmp)
-	defer func(n int) { srcOnlyStart = n }(srcOnlyStart)
-	srcOnlyStart = 2 // the table of source-only keys grows
 	for _, behavior := range hclconfig.Behaviors {
 		t.Run(string(behavior), func(t *testing.T) {
 			ctx := context.Background()
@@ -135,18 +133,19 @@ func TestHashDiffMatchesMerge(t *testing.T) {
 			}
 			slices.Sort(mergeSink.changes)
 			for _, spills := range []bool{false, true} {
-				limits := defaultHashLimits // everything stays in memory
+				limits := defaultHashLimits() // everything stays in memory
 				if spills {
 					limits = hashLimits{spill: 2000, partition: 600}
 				}
+				limits.srcOnlyStart = 2 // the table of source-only keys grows
 				hashSink := &recordingSink{l: l}
 				j := &hashJoin{l: l, behavior: behavior, sink: hashSink, limits: limits}
 				got, err := j.run(ctx, &sliceStream{rows: src}, &sliceStream{rows: dst}, nil)
 				if err != nil {
 					t.Fatal(err)
 				}
-				if spilled := j.files > 0 && j.splits > 0; spilled != spills {
-					t.Fatalf("spills=%v: %d temporary files, %d splits", spills, j.files, j.splits)
+				if spilled := j.files.Load() > 0 && j.splits.Load() > 0; spilled != spills {
+					t.Fatalf("spills=%v: %d temporary files, %d splits", spills, j.files.Load(), j.splits.Load())
 				}
 				if left, _ := os.ReadDir(tmp); len(left) > 0 {
 					t.Errorf("%d files left in TMPDIR, e.g. %s", len(left), left[0].Name())
@@ -240,7 +239,9 @@ func TestHashDiffRepeatedKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	j := &hashJoin{l: l, behavior: hclconfig.Mirror, limits: hashLimits{spill: 2000, partition: 600}}
+	// One worker: the whole partition limit is its own, as the count of
+	// splits below assumes.
+	j := &hashJoin{l: l, behavior: hclconfig.Mirror, limits: hashLimits{spill: 2000, partition: 600, workers: 1}}
 	got, err := j.run(context.Background(), &sliceStream{rows: src}, &sliceStream{rows: dst}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -251,8 +252,8 @@ func TestHashDiffRepeatedKey(t *testing.T) {
 	if got.DupKeys != 1 {
 		t.Errorf("%d duplicate keys, want 1", got.DupKeys)
 	}
-	if j.splits > 4 {
-		t.Errorf("%d splits for one repeated key: splitting did not stop", j.splits)
+	if j.splits.Load() > 4 {
+		t.Errorf("%d splits for one repeated key: splitting did not stop", j.splits.Load())
 	}
 }
 
@@ -263,7 +264,6 @@ func TestHashDiffRepeatedKey(t *testing.T) {
 func TestHashDiffRandomized(t *testing.T) {
 	tmp := t.TempDir()
 	t.Setenv("TMPDIR", tmp)
-	defer func(n int) { srcOnlyStart = n }(srcOnlyStart)
 	l := hashTestLayout()
 	for seed := int64(0); seed < 40; seed++ {
 		rng := rand.New(rand.NewSource(seed))
@@ -297,11 +297,12 @@ func TestHashDiffRandomized(t *testing.T) {
 				src = append(src, r)
 			}
 		}
-		limits := defaultHashLimits
+		limits := defaultHashLimits()
 		if seed%4 != 0 {
 			limits = hashLimits{spill: 64 + rng.Intn(5000), partition: int64(100 + rng.Intn(5000))}
 		}
-		srcOnlyStart = []int{1, 2, 16, 1 << 16}[seed%4]
+		limits.srcOnlyStart = []int{1, 2, 16, 1 << 16}[seed%4]
+		limits.workers = 1 + int(seed%3) // one worker, or several
 		for _, behavior := range hclconfig.Behaviors {
 			var mergeSrc, keyed []*Row
 			for _, r := range src {

@@ -419,7 +419,7 @@ func (p *Prepared) diffOnce(ctx context.Context, dst, src *pgx.Conn, emptyDestin
 	} else {
 		dstStream := queryStream(ctx, dst.PgConn(), p.destinationSQL(), l.width())
 		defer dstStream.close()
-		res, err = l.hashDiff(ctx, p.Sync.Behavior, &tagged{srcStream, true}, dstStream, chk, progress, defaultHashLimits)
+		res, err = l.hashDiff(ctx, p.Sync.Behavior, &tagged{srcStream, true}, dstStream, chk, progress, hashLimitsFrom(ctx))
 		if err == nil {
 			err = dstStream.close()
 		}
