@@ -421,6 +421,7 @@ func attemptSync(ctx context.Context, connector *pgconnect.Connector, s *hclconf
 		// (a unique constraint dropped, a column gone).
 		return nil, fmt.Errorf("%w: %s", ErrStale, describeFindings(findings))
 	}
+	prep.UseStrategy(sp.Strategy) // read the rows as the plan did
 	m := newMerge(prep, dst, progress)
 	m.history = newRecorder(s, prep, dst, opts, 0)
 	if s.Source.Type == hclconfig.SourcePostgres && sp.DestinationRows == 0 &&
