@@ -2,6 +2,7 @@ package planner
 
 import (
 	"context"
+	"errors"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -13,7 +14,8 @@ import (
 // hash join. Neither server has to sort (sorting a million random keys costs
 // a server more than reading its table twice; see docs/performance.md).
 //
-//  1. Both streams are read once (this file). Each row is routed by the
+//  1. Both streams are read once, at once (this file: one goroutine per
+//     side). Each row is routed by the
 //     hash of its key into one of hashFanout partitions per side
 //     (partitions.go). Each partition buffers up to hashLimits.spill/
 //     hashFanout bytes, then appends them as a chunk to the side's
@@ -120,8 +122,8 @@ func (j *hashJoin) run(ctx context.Context, src, dst rowStream, progress func(ro
 	srcParts, dstParts := j.newPartitions("s"), j.newPartitions("d")
 	defer srcParts.close()
 	defer dstParts.close()
-	phase1 := j.newWorker()
-	if err := phase1.partition(ctx, src, dst, srcParts, dstParts, progress); err != nil {
+	sides, err := j.partition(ctx, src, dst, srcParts, dstParts, progress)
+	if err != nil {
 		return nil, err
 	}
 	if err := releaseAll(srcParts, dstParts); err != nil {
@@ -131,7 +133,7 @@ func (j *hashJoin) run(ctx context.Context, src, dst rowStream, progress func(ro
 	if err != nil {
 		return nil, err
 	}
-	for _, w := range append(workers, phase1) {
+	for _, w := range append(workers, sides...) {
 		j.res.add(w.res)
 		j.digest.merge(w.digest)
 	}
@@ -193,71 +195,104 @@ func (j *hashJoin) joinAll(ctx context.Context, srcParts, dstParts *partitions) 
 	return workers, nil
 }
 
-// partition is phase 1: it reads both streams to the end, alternating
-// between them so that both servers keep sending.
-func (w *joinWorker) partition(ctx context.Context, src, dst rowStream, srcParts, dstParts *partitions, progress func(int64)) error {
+// partition is phase 1: it reads both streams to the end at once, one
+// goroutine per side (each side has its own partitions, counts and
+// digest), so that both servers keep sending and a core each routes
+// their rows.
+func (j *hashJoin) partition(ctx context.Context, src, dst rowStream, srcParts, dstParts *partitions, progress func(int64)) ([]*joinWorker, error) {
+	sides := []*joinWorker{j.newWorker(), j.newWorker()}
+	var read atomic.Int64 // rows read by both sides
+	var progressMu sync.Mutex
+	var failed atomic.Bool
+	report := func() error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if failed.Load() {
+			return errOtherSide
+		}
+		if progress != nil {
+			progressMu.Lock()
+			progress(read.Load())
+			progressMu.Unlock()
+		}
+		return nil
+	}
+	errs := make([]error, 2)
+	var wg sync.WaitGroup
+	for k, side := range []struct {
+		rows  rowStream
+		parts *partitions
+		src   bool
+	}{{src, srcParts, true}, {dst, dstParts, false}} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if errs[k] = sides[k].partitionSide(side.rows, side.parts, side.src, &read, report); errs[k] != nil {
+				failed.Store(true)
+			}
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil && err != errOtherSide {
+			return nil, err
+		}
+	}
+	return sides, nil
+}
+
+// errOtherSide stops one side's reading when the other failed.
+var errOtherSide = errors.New("the other side of the diff failed")
+
+// partitionSide reads one side's stream to the end into parts, counting
+// into w's result; report is called every progressEvery/2 rows.
+func (w *joinWorker) partitionSide(rows rowStream, parts *partitions, source bool, read *atomic.Int64, report func() error) error {
 	l := w.j.l
 	res := w.res
-	srcDone, dstDone := false, false
-	var n int64
-	for !srcDone || !dstDone {
-		if !srcDone {
-			s, err := src.next()
-			if err != nil {
+	for n := 1; ; n++ {
+		r, err := rows.next()
+		if err != nil {
+			return err
+		}
+		if r == nil {
+			return nil
+		}
+		read.Add(1)
+		switch {
+		case source && l.hasNullKey(r):
+			res.SourceRows++
+			res.NullKeys++
+			res.NullKeyExamples = addExample(res.NullKeyExamples, l.renderKey(r))
+		case source:
+			res.SourceRows++
+			h := l.keyHash(r)
+			if err := parts.add(partOf(h, 0), h, r.Values); err != nil {
 				return err
 			}
-			switch {
-			case s == nil:
-				srcDone = true
-			case l.hasNullKey(s):
-				res.SourceRows++
-				res.NullKeys++
-				res.NullKeyExamples = addExample(res.NullKeyExamples, l.renderKey(s))
-			default:
-				res.SourceRows++
-				h := l.keyHash(s)
-				if err := srcParts.add(partOf(h, 0), h, s.Values); err != nil {
+		case l.hasNullKey(r):
+			// Only a mirror reads these: no source row can match a
+			// NULL key, so the row is in the destination only.
+			res.DestinationRows++
+			if w.j.behavior.Deletes() {
+				res.Counts.Delete++
+				if err := w.emit(ChangeDelete, nil, r, nil); err != nil {
 					return err
 				}
 			}
-		}
-		if !dstDone {
-			d, err := dst.next()
-			if err != nil {
+		default:
+			res.DestinationRows++
+			h := l.keyHash(r)
+			if err := parts.add(partOf(h, 0), h, r.Values); err != nil {
 				return err
 			}
-			switch {
-			case d == nil:
-				dstDone = true
-			case l.hasNullKey(d):
-				// Only a mirror reads these: no source row can match a
-				// NULL key, so the row is in the destination only.
-				res.DestinationRows++
-				if w.j.behavior.Deletes() {
-					res.Counts.Delete++
-					if err := w.emit(ChangeDelete, nil, d, nil); err != nil {
-						return err
-					}
-				}
-			default:
-				res.DestinationRows++
-				h := l.keyHash(d)
-				if err := dstParts.add(partOf(h, 0), h, d.Values); err != nil {
-					return err
-				}
-			}
 		}
-		n++
 		if n%(progressEvery/2) == 0 {
-			if err := ctx.Err(); err != nil {
+			if err := report(); err != nil {
 				return err
-			}
-			if progress != nil {
-				progress(res.SourceRows + res.DestinationRows)
 			}
 		}
 	}
-	return nil
 }
 
 // partOf is the partition of a key hash at a split level.

@@ -123,12 +123,15 @@ func (p *Prepared) estimateCosts(ctx context.Context, dst, src *pgx.Conn) (costE
 	}
 	var size, mods float64
 	var width, keyWidth *float64
+	// The table and, when it is partitioned, its partitions.
 	err := dst.QueryRow(ctx, `
-SELECT coalesce(sum(greatest(c.reltuples, 0)), 0)::float8, coalesce(sum(pg_relation_size(c.oid)), 0)::float8,
+WITH rels AS (SELECT $1::oid AS relid UNION SELECT relid FROM pg_partition_tree($1::oid::regclass))
+SELECT coalesce(sum(greatest(c.reltuples, 0)) FILTER (WHERE c.relkind = 'r'), 0)::float8,
+  coalesce(sum(pg_relation_size(c.oid)), 0)::float8,
   (SELECT sum(s.avg_width)::float8 FROM pg_stats s WHERE s.schemaname = $2 AND s.tablename = $3 AND s.attname = ANY($4)),
   (SELECT sum(s.avg_width)::float8 FROM pg_stats s WHERE s.schemaname = $2 AND s.tablename = $3 AND s.attname = ANY($5)),
-  coalesce((SELECT sum(t.n_mod_since_analyze) FROM pg_stat_all_tables t JOIN pg_partition_tree($1) pt ON pt.relid = t.relid), 0)::float8
-FROM pg_partition_tree($1) pt JOIN pg_class c ON c.oid = pt.relid WHERE c.relkind = 'r'`,
+  coalesce((SELECT sum(t.n_mod_since_analyze) FROM pg_stat_all_tables t JOIN rels ON rels.relid = t.relid), 0)::float8
+FROM rels JOIN pg_class c ON c.oid = rels.relid`,
 		p.Table.OID, p.Table.Schema, p.Table.Name, names, keyNames).Scan(&e.rows, &size, &width, &keyWidth, &mods)
 	if err != nil {
 		return e, err
