@@ -202,16 +202,13 @@ func (k *keyCollector) Change(kind ChangeKind, src, dst *Row, _ []int) error {
 func (p *Prepared) serverHashDiff(ctx context.Context, dst, src *pgx.Conn, chk *checker, progress func(int64)) (*diffResult, string, error) {
 	l := p.layout
 	hl := l.hashLayout()
-	behavior := p.Sync.Behavior
 	limits := hashLimitsFrom(ctx)
 
-	// The hash pass.
-	coll := &keyCollector{l: hl, behavior: behavior, src: newWantedKeys(l.NKey), dst: newWantedKeys(l.NKey)}
 	srcHashes := queryStream(ctx, src.PgConn(), l.hashSQL(l.SourceSQL(p.Sync.Query, false)), hl.width())
 	defer srcHashes.close()
 	dstHashes := queryStream(ctx, dst.PgConn(), l.hashSQL(p.destinationSQL()), hl.width())
 	defer dstHashes.close()
-	pass, err := hl.hashDiff(ctx, hclconfig.Mirror, &tagged{srcHashes, true}, dstHashes, coll, progress, limits)
+	pass, coll, err := l.hashPass(ctx, p.Sync.Behavior, &tagged{srcHashes, true}, dstHashes, progress, limits)
 	if err == nil {
 		err = dstHashes.close()
 	}
@@ -225,7 +222,6 @@ func (p *Prepared) serverHashDiff(ctx context.Context, dst, src *pgx.Conn, chk *
 		return nil, repeatedKeysReason, nil
 	}
 
-	// The fetch of the rows that differ, diffed in full.
 	srcRows := &fetchStream{ctx: ctx, conn: src.PgConn(), sql: l.fetchSQL(l.SourceSQL(p.Sync.Query, false)), l: l, keys: coll.src}
 	defer srcRows.close()
 	dstRows := &fetchStream{ctx: ctx, conn: dst.PgConn(), sql: l.fetchSQL(l.DestinationSQL(p.Table.Ident(), false)), l: l, keys: coll.dst}
@@ -233,7 +229,7 @@ func (p *Prepared) serverHashDiff(ctx context.Context, dst, src *pgx.Conn, chk *
 		dstRows.extra = l.nullKeySQL(l.DestinationSQL(p.Table.Ident(), true))
 	}
 	defer dstRows.close()
-	res, err := l.hashDiff(ctx, behavior, &tagged{srcRows, true}, dstRows, chk, nil, limits)
+	res, err := l.fetchPass(ctx, p.Sync.Behavior, pass, &tagged{srcRows, true}, dstRows, chk, limits)
 	if err == nil {
 		err = dstRows.close()
 	}
@@ -248,8 +244,31 @@ func (p *Prepared) serverHashDiff(ctx context.Context, dst, src *pgx.Conn, chk *
 			"the source query does not return the same rows each time it runs (a volatile function, LIMIT without ORDER BY?); "+
 			"set diff_strategy = \"full_rows\" on the sync", srcRows.keyed, dstRows.keyed, coll.src.n, coll.dst.n)
 	}
-	// What the fetch did not read: rows equal on both sides, and those the
-	// behavior skips.
+	if progress != nil {
+		progress(res.SourceRows + res.DestinationRows)
+	}
+	return res, "", nil
+}
+
+// hashPass joins the hash layout's rows of both sides (l.hashSQL) and
+// collects the keys whose full rows the behavior needs.
+func (l *layout) hashPass(ctx context.Context, behavior hclconfig.Behavior, srcHashes, dstHashes rowStream, progress func(int64), limits hashLimits) (*diffResult, *keyCollector, error) {
+	hl := l.hashLayout()
+	coll := &keyCollector{l: hl, behavior: behavior, src: newWantedKeys(l.NKey), dst: newWantedKeys(l.NKey)}
+	// As a mirror: every key on one side only, and every hash that
+	// differs, is reported, whatever the behavior writes.
+	pass, err := hl.hashDiff(ctx, hclconfig.Mirror, srcHashes, dstHashes, coll, progress, limits)
+	return pass, coll, err
+}
+
+// fetchPass diffs the full rows read for the keys of the hash pass into
+// sink, and completes the result with the hash pass's counts of the rows
+// not read: equal on both sides, or skipped by the behavior.
+func (l *layout) fetchPass(ctx context.Context, behavior hclconfig.Behavior, pass *diffResult, srcRows, dstRows rowStream, sink ChangeSink, limits hashLimits) (*diffResult, error) {
+	res, err := l.hashDiff(ctx, behavior, srcRows, dstRows, sink, nil, limits)
+	if err != nil {
+		return nil, err
+	}
 	res.SourceRows, res.DestinationRows = pass.SourceRows, pass.DestinationRows
 	res.NullKeys, res.NullKeyExamples = pass.NullKeys, pass.NullKeyExamples
 	res.Counts.Unchanged += pass.Counts.Unchanged
@@ -259,10 +278,7 @@ func (p *Prepared) serverHashDiff(ctx context.Context, dst, src *pgx.Conn, chk *
 	if !behavior.Updates() {
 		res.Counts.Skipped += pass.Counts.Update
 	}
-	if progress != nil {
-		progress(res.SourceRows + res.DestinationRows)
-	}
-	return res, "", nil
+	return res, nil
 }
 
 // fetchStream reads the full rows of a set of keys, fetchBatch keys per
