@@ -200,6 +200,7 @@ func (k *keyCollector) Change(kind ChangeKind, src, dst *Row, _ []int) error {
 // serverHashDiff is the server-hash diff into chk. It returns a fallback
 // reason (and no result) when the sync must be read in full rows instead.
 func (p *Prepared) serverHashDiff(ctx context.Context, dst, src *pgx.Conn, chk *checker, progress func(int64)) (*diffResult, string, error) {
+	serverHashDiffs.Add(1)
 	l := p.layout
 	hl := l.hashLayout()
 	limits := hashLimitsFrom(ctx)

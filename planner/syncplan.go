@@ -94,3 +94,11 @@ var diffsStarted atomic.Int64
 // DiffIntoEmpty) this process has started, by plan and apply alike: tests
 // read it to see how many times an apply diffed.
 func DiffsStarted() int64 { return diffsStarted.Load() }
+
+// serverHashDiffs counts the server-hash diffs this process started.
+var serverHashDiffs atomic.Int64
+
+// ServerHashDiffsStarted is the number of diffs that started reading the
+// rows as server hashes (diff_strategy server_hash, by plan and apply
+// alike): tests read it to see which strategy an apply used.
+func ServerHashDiffsStarted() int64 { return serverHashDiffs.Load() }

@@ -36,6 +36,9 @@ var SessionSettings = map[string]string{
 	"DateStyle":          "ISO, MDY",
 	"IntervalStyle":      "postgres",
 	"extra_float_digits": "3",
+	// bytea as text (a domain over bytea is compared as text) in one form
+	// on every server, whatever its default.
+	"bytea_output": "hex",
 }
 
 // cancelGrace is how long a cancelled statement may take to stop after the
