@@ -44,6 +44,9 @@ type diffResult struct {
 	// Digest identifies the change set whatever order it was found in
 	// (see changeDigest).
 	Digest string
+	// strategyNote adds to the strategy's reason what the diff found
+	// (how many buckets the server-hash diff read).
+	strategyNote string
 }
 
 // addExample keeps the maxExamples smallest examples, sorted, so that a

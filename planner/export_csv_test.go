@@ -38,3 +38,10 @@ func ReadSourceCSVForTest(r io.Reader, f *hclconfig.CSVFile) ([][]*string, error
 func WithHashLimitsForTest(ctx context.Context, spill int, partition int64) context.Context {
 	return withHashLimits(ctx, hashLimits{spill: spill, partition: partition})
 }
+
+// WithSummaryRowsForTest returns ctx under which a server-hash diff starts
+// with bucket summaries from tables of rows rows (by the destination's
+// estimate).
+func WithSummaryRowsForTest(ctx context.Context, rows float64) context.Context {
+	return withHashLimits(ctx, hashLimits{summaryRows: rows})
+}

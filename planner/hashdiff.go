@@ -64,6 +64,10 @@ type hashLimits struct {
 	// workers is how many partitions are joined at once (default
 	// GOMAXPROCS).
 	workers int
+	// summaryRows is the smallest table (by the destination's estimate)
+	// whose server-hash diff starts with bucket summaries (summaries.go;
+	// default minSummaryRows).
+	summaryRows float64
 }
 
 // defaultHashLimits keep a diff at a few tens of MB at any table size.
@@ -82,6 +86,9 @@ func (h hashLimits) withDefaults() hashLimits {
 	}
 	if h.srcOnlyStart <= 0 {
 		h.srcOnlyStart = d.srcOnlyStart
+	}
+	if h.summaryRows <= 0 {
+		h.summaryRows = minSummaryRows
 	}
 	if h.workers <= 0 {
 		h.workers = runtime.GOMAXPROCS(0)

@@ -489,7 +489,7 @@ func (p *Prepared) finishDiff(ctx context.Context, dst *pgx.Conn, chk *checker, 
 	}
 	return &DiffResult{Counts: res.Counts, SourceRows: res.SourceRows, DestinationRows: res.DestinationRows, Digest: res.Digest,
 		Rejected: chk.rejectedRows(), CheckFindings: chk.findings(p.Sync.OnReject), written: chk.written,
-		Strategy: st.name, StrategyReason: st.reason}, findings, nil
+		Strategy: st.name, StrategyReason: st.reason + res.strategyNote}, findings, nil
 }
 
 func hasHave(n int64) string {

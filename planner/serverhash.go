@@ -101,13 +101,7 @@ func (l *layout) hashSQL(inner string) string {
 	}
 	var vals []string
 	for i := l.NKey; i < len(l.Cols); i++ {
-		v := "r." + alias(i)
-		if k := l.Cols[i].limit.kind; k == limitBit || k == limitVarbit {
-			// The source reads bit(n) as bit varying (limits.go): the same
-			// bytes, but record_send also sends each value's type.
-			v += "::bit varying"
-		}
-		vals = append(vals, v)
+		vals = append(vals, l.sendExpr("r", i))
 	}
 	sel = append(sel, fmt.Sprintf("substring(sha256(record_send(ROW(%s))) FROM 1 FOR %d) AS h", strings.Join(vals, ", "), rowHashBytes))
 	for t := range l.TextKeys {
@@ -205,9 +199,30 @@ func (p *Prepared) serverHashDiff(ctx context.Context, dst, src *pgx.Conn, chk *
 	hl := l.hashLayout()
 	limits := hashLimitsFrom(ctx)
 
-	srcHashes := queryStream(ctx, src.PgConn(), l.hashSQL(l.SourceSQL(p.Sync.Query, false)), hl.width())
+	// Bucket summaries first (summaries.go), on a table large enough.
+	var sums *summaryResult
+	srcSQL, dstSQL := l.SourceSQL(p.Sync.Query, false), p.destinationSQL()
+	var params [][]byte
+	rows, err := p.estimateRows(ctx, dst)
+	if err != nil {
+		return nil, "", err
+	}
+	if rows >= limits.summaryRows && summarizable(dst, src) {
+		buckets := int(max(min(rows/bucketRows, 1<<24), 1))
+		if sums, err = p.compareSummaries(ctx, dst, src, buckets); err != nil {
+			return nil, "", err
+		}
+		sums.buckets = buckets
+		if len(sums.differ) > buckets/2 {
+			sums = nil // most buckets differ: read every row's hash
+		} else {
+			srcSQL, dstSQL = l.inBucketsSQL(srcSQL, buckets), l.inBucketsSQL(dstSQL, buckets)
+			params = [][]byte{bucketParam(sums.differ)}
+		}
+	}
+	srcHashes := queryStreamParams(ctx, src.PgConn(), l.hashSQL(srcSQL), params, hl.width())
 	defer srcHashes.close()
-	dstHashes := queryStream(ctx, dst.PgConn(), l.hashSQL(p.destinationSQL()), hl.width())
+	dstHashes := queryStreamParams(ctx, dst.PgConn(), l.hashSQL(dstSQL), params, hl.width())
 	defer dstHashes.close()
 	pass, coll, err := l.hashPass(ctx, p.Sync.Behavior, &tagged{srcHashes, true}, dstHashes, progress, limits)
 	if err == nil {
@@ -244,6 +259,12 @@ func (p *Prepared) serverHashDiff(ctx context.Context, dst, src *pgx.Conn, chk *
 		return nil, "", fmt.Errorf("the rows read by key (%d source, %d destination) are not the %d and %d whose hashes differed: "+
 			"the source query does not return the same rows each time it runs (a volatile function, LIMIT without ORDER BY?); "+
 			"set diff_strategy = \"full_rows\" on the sync", srcRows.keyed, dstRows.keyed, coll.src.n, coll.dst.n)
+	}
+	if sums != nil {
+		// The rows of the equal buckets: every one matched and unchanged.
+		res.SourceRows, res.DestinationRows = sums.srcRows, sums.dstRows
+		res.Counts.Unchanged += sums.unchanged
+		res.strategyNote = fmt.Sprintf("; bucket summaries: %d of %d buckets differed", len(sums.differ), sums.buckets)
 	}
 	if progress != nil {
 		progress(res.SourceRows + res.DestinationRows)
