@@ -217,7 +217,7 @@ func (p *Prepared) serverHashDiff(ctx context.Context, dst, src *pgx.Conn, chk *
 			sums = nil // most buckets differ: read every row's hash
 		} else {
 			srcSQL, dstSQL = l.inBucketsSQL(srcSQL, buckets), l.inBucketsSQL(dstSQL, buckets)
-			params = [][]byte{bucketParam(sums.differ)}
+			params = [][]byte{bucketBitmap(sums.differ, buckets)}
 		}
 	}
 	srcHashes := queryStreamParams(ctx, src.PgConn(), l.hashSQL(srcSQL), params, hl.width())

@@ -18,8 +18,9 @@ import (
 //   - Each server groups its rows into buckets by a hash of the key (the
 //     values the diff matches keys by: the canonical key columns of
 //     keyequality.go, else the key values), and sends per bucket its row
-//     count and the XOR, in two 64-bit lanes, of a SHA-256 over each row's
-//     key and values (record_send, as the row hash). A bucket's summary
+//     count and two 64-bit XORs of a digest of each row's key and values
+//     (SHA-256 over record_send, as the row hash, then hashed to 64 bits
+//     with two seeds). A bucket's summary
 //     is ~50 bytes; buckets hold about bucketRows rows.
 //   - Buckets whose summaries are equal on both sides hold the same rows:
 //     every row is matched and unchanged (the destination's keys are
@@ -40,7 +41,7 @@ const bucketRows = 12
 // bytes they save.
 const minSummaryRows = 10000
 
-// bucketSummary is one bucket's count and XOR lanes on one side.
+// bucketSummary is one bucket's count and XORs on one side.
 type bucketSummary struct {
 	rows   int64
 	x1, x2 int64
@@ -84,34 +85,55 @@ func (l *layout) matchKeyExprs(r string) []string {
 }
 
 // bucketExpr is the bucket of row r (an alias) among buckets: -1 for a
-// row with a NULL key.
+// row with a NULL key. The bucket is PostgreSQL's own 64-bit hash of the
+// values keys are matched by (types without a hash function as text). If
+// two servers hashed a key differently, its two buckets would both differ
+// and be read: never a wrong result, only more bytes.
 func (l *layout) bucketExpr(r string, buckets int) string {
-	var nulls []string
+	var nulls, keys []string
 	for i := 0; i < l.NKey; i++ {
 		nulls = append(nulls, r+"."+alias(i)+" IS NULL")
 	}
-	return fmt.Sprintf("CASE WHEN %s THEN -1 ELSE ((('x' || encode(substring(sha256(record_send(ROW(%s))) FROM 1 FOR 4), 'hex'))::bit(32)::int4 & 2147483647) %% %d) END",
-		strings.Join(nulls, " OR "), strings.Join(l.matchKeyExprs(r), ", "), buckets)
+	t := 0
+	for i := 0; i < l.NKey; i++ {
+		c := l.Cols[i]
+		switch {
+		case l.Orders[i] == orderText:
+			keys = append(keys, fmt.Sprintf("%s.k%d", r, t))
+			t++
+		case c.AsText || hashable[c.Catalog.TypeOID]:
+			keys = append(keys, r+"."+alias(i))
+		default:
+			keys = append(keys, r+"."+alias(i)+"::text")
+		}
+	}
+	return fmt.Sprintf("CASE WHEN %s THEN -1 ELSE ((hash_record_extended(ROW(%s), 0) & 2147483647) %% %d)::int4 END",
+		strings.Join(nulls, " OR "), strings.Join(keys, ", "), buckets)
 }
 
+// hashable are the key types bucketExpr hashes as they are.
+var hashable = map[uint32]bool{oidInt2: true, oidInt4: true, oidInt8: true, oidText: true, oidVarchar: true,
+	oidUUID: true, oidDate: true, oidTimestamp: true, oidTimestamptz: true, oidBool: true}
+
 // summarySQL wraps inner so that it returns one row per bucket: the
-// bucket, its row count and the two XOR lanes.
+// bucket, its row count and two 64-bit XORs of its rows' digests (the
+// SHA-256 over record_send of the key and the values, hashed to 64 bits
+// with two seeds; OFFSET 0 keeps the SHA-256 to one a row).
 func (l *layout) summarySQL(inner string, buckets int) string {
 	vals := l.matchKeyExprs("r")
 	for i := l.NKey; i < len(l.Cols); i++ {
 		vals = append(vals, l.sendExpr("r", i))
 	}
-	lane := func(from int) string {
-		return fmt.Sprintf("bit_xor(('x' || encode(substring(d FROM %d FOR 8), 'hex'))::bit(64)::int8)", from)
-	}
-	return fmt.Sprintf("SELECT b, count(*)::int8, %s, %s FROM (SELECT %s AS b, sha256(record_send(ROW(%s))) AS d FROM (%s) AS r) AS s GROUP BY b",
-		lane(1), lane(9), l.bucketExpr("r", buckets), strings.Join(vals, ", "), inner)
+	return fmt.Sprintf("SELECT b, count(*)::int8, bit_xor(hash_record_extended(ROW(d), 0)), bit_xor(hash_record_extended(ROW(d), 1)) "+
+		"FROM (SELECT %s AS b, sha256(record_send(ROW(%s))) AS d FROM (%s) AS r OFFSET 0) AS s GROUP BY b",
+		l.bucketExpr("r", buckets), strings.Join(vals, ", "), inner)
 }
 
-// inBucketsSQL wraps inner so that it returns only the rows of the buckets
-// of $1 (an int4[]).
+// inBucketsSQL wraps inner so that it returns only the rows of the
+// buckets set in $1, a bitmap (bytea; bucket b is bit b+1, bucketBitmap):
+// one lookup a row, whatever the number of buckets.
 func (l *layout) inBucketsSQL(inner string, buckets int) string {
-	return fmt.Sprintf("SELECT r.* FROM (SELECT q.*, %s AS rowform_bucket FROM (%s) AS q) AS r WHERE r.rowform_bucket = ANY($1::int4[])",
+	return fmt.Sprintf("SELECT r.* FROM (SELECT q.*, %s AS rowform_bucket FROM (%s) AS q) AS r WHERE get_bit($1::bytea, r.rowform_bucket + 1) = 1",
 		l.bucketExpr("q", buckets), inner)
 }
 
@@ -127,8 +149,26 @@ func summarizable(conns ...*pgx.Conn) bool {
 	return true
 }
 
-// readSummaries runs sql on conn and returns the summaries by bucket.
+// readSummaries runs sql on conn (inside its transaction) and returns the
+// summaries by bucket. The server cannot estimate the number of buckets,
+// and would sort every row to group them: enable_sort is off for the
+// query, so that it aggregates in a hash table of one entry a bucket.
 func readSummaries(ctx context.Context, conn *pgx.Conn, sql string) (map[int32]bucketSummary, error) {
+	var was string
+	if err := conn.QueryRow(ctx, "SELECT current_setting('enable_sort'), set_config('enable_sort', 'off', true)").Scan(&was, new(string)); err != nil {
+		return nil, err
+	}
+	out, err := readSummaryRows(ctx, conn, sql)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := conn.Exec(ctx, "SELECT set_config('enable_sort', $1, true)", was); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func readSummaryRows(ctx context.Context, conn *pgx.Conn, sql string) (map[int32]bucketSummary, error) {
 	out := map[int32]bucketSummary{}
 	rr := conn.PgConn().ExecParams(ctx, sql, nil, nil, nil, []int16{1})
 	for rr.NextRow() {
@@ -137,9 +177,8 @@ func readSummaries(ctx context.Context, conn *pgx.Conn, sql string) (map[int32]b
 			_, _ = rr.Close()
 			return nil, fmt.Errorf("internal error: a bucket summary of an unexpected shape")
 		}
-		out[int32(binary.BigEndian.Uint32(v[0]))] = bucketSummary{
-			rows: int64(binary.BigEndian.Uint64(v[1])),
-			x1:   int64(binary.BigEndian.Uint64(v[2])), x2: int64(binary.BigEndian.Uint64(v[3]))}
+		out[int32(binary.BigEndian.Uint32(v[0]))] = bucketSummary{rows: int64(binary.BigEndian.Uint64(v[1])),
+			x1: int64(binary.BigEndian.Uint64(v[2])), x2: int64(binary.BigEndian.Uint64(v[3]))}
 	}
 	_, err := rr.Close()
 	return out, err
@@ -182,13 +221,16 @@ func (p *Prepared) compareSummaries(ctx context.Context, dst, src *pgx.Conn, buc
 	return res, nil
 }
 
-// bucketParam encodes buckets as an int4[] parameter.
-func bucketParam(buckets []int32) []byte {
-	vals := make([][]byte, len(buckets))
-	for i, b := range buckets {
-		vals[i] = binary.BigEndian.AppendUint32(nil, uint32(b))
+// bucketBitmap is the bitmap of inBucketsSQL: bucket b (-1 and up to
+// buckets-1) is bit b+1, bits numbered as get_bit numbers them (the low
+// bit of each byte first).
+func bucketBitmap(differ []int32, buckets int) []byte {
+	b := make([]byte, (buckets+1+7)/8)
+	for _, d := range differ {
+		n := int(d) + 1
+		b[n/8] |= 1 << (n % 8)
 	}
-	return arrayParam(oidInt4, vals)
+	return b
 }
 
 // estimateRows is the destination's estimate of the table's rows
