@@ -122,6 +122,7 @@ func attemptSync(ctx context.Context, connector *pgconnect.Connector, s *hclconf
 	if err != nil {
 		return nil, err
 	}
+	prep.UseStrategy(sp.Strategy) // read the rows as the plan did
 	m := newMerge(prep, dst, progress)
 	m.history = newRecorder(s, prep, dst, opts, 0)
 	if s.Source.Type == hclconfig.SourcePostgres && sp.DestinationRows == 0 &&

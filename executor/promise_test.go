@@ -34,7 +34,10 @@ func TestPlanIsAPromise(t *testing.T) {
 		rng := rand.New(rand.NewSource(seed))
 		behavior := behaviors[rng.Intn(len(behaviors))]
 		onReject := []string{"fail", "skip"}[rng.Intn(2)]
-		name := fmt.Sprintf("seed %d (%s, on_reject %s)", seed, behavior, onReject)
+		// Both diff strategies: apply must keep the promise of a plan made
+		// by either, re-diffing the same way.
+		strategy := []string{planner.StrategyFullRows, planner.StrategyServerHash}[seed%2]
+		name := fmt.Sprintf("seed %d (%s, on_reject %s, %s)", seed, behavior, onReject, strategy)
 		g := newPromiseCase(rng)
 		g.create(e)
 		cfg := e.Config(fmt.Sprintf(`
@@ -46,12 +49,16 @@ sync "t" {
   behavior    = %q
   key         = ["id"]
   on_reject   = %q
+  diff_strategy = %q
 }
-`, behavior, onReject))
+`, behavior, onReject, strategy))
 		p := plan(t, cfg)
 		sp := p.Syncs[0]
 		if !sp.Diffed {
 			t.Fatalf("%s: not diffed:\n%s", name, synctest.FindingsText(sp))
+		}
+		if sp.Strategy != strategy {
+			t.Fatalf("%s: the plan's strategy is %q (%s)", name, sp.Strategy, sp.StrategyReason)
 		}
 		if !p.Applyable {
 			if onReject == "skip" || sp.Counts.Reject == 0 {

@@ -54,11 +54,14 @@ func planAndApply(t *testing.T, cfg *hclconfig.Config, opts executor.Options) (*
 	return p, res, shown
 }
 
-// planJSON renders a sync plan for comparison, without its duration.
+// planJSON renders a sync plan for comparison, without its duration and
+// diff strategy (diff_strategy = "auto" chooses from timed reads; every
+// strategy makes the same plan).
 func planJSON(t *testing.T, sp *planner.SyncPlan) string {
 	t.Helper()
 	c := *sp
 	c.Duration = 0
+	c.Strategy, c.StrategyReason = "", ""
 	b, err := json.MarshalIndent(&c, "", "  ")
 	if err != nil {
 		t.Fatal(err)

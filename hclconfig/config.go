@@ -280,9 +280,42 @@ type Sync struct {
 	// OnReject says what apply does with rows the destination would refuse
 	// (RejectFail when the attribute is omitted).
 	OnReject OnReject
+	// DiffStrategy says how the row diff reads the rows (DiffAuto when the
+	// attribute is omitted). It is left out of the configuration's digest:
+	// every strategy makes the same plan, and a saved plan records the one
+	// it used.
+	DiffStrategy DiffStrategy `json:"-"`
 	// Guard is nil when no guard block was given.
 	Guard     *Guard
 	DeclRange hcl.Range `json:"-"`
+}
+
+// DiffStrategy is a sync's diff_strategy: how the row diff reads the
+// rows of both sides.
+type DiffStrategy string
+
+// The diff_strategy values.
+const (
+	// DiffAuto: rowform chooses, from the servers' estimates of the row
+	// width and a timed read of each connection (docs/performance.md).
+	DiffAuto DiffStrategy = "auto"
+	// DiffServerHash: each server sends the key and a hash of every row;
+	// only the rows whose hashes differ are read in full. Syncs whose
+	// source cannot compute the hashes fall back to DiffFullRows.
+	DiffServerHash DiffStrategy = "server_hash"
+	// DiffFullRows: both sides send every row in full.
+	DiffFullRows DiffStrategy = "full_rows"
+)
+
+// DiffStrategies lists the diff_strategy values.
+var DiffStrategies = []DiffStrategy{DiffAuto, DiffServerHash, DiffFullRows}
+
+func diffStrategyNames() []string {
+	names := make([]string, len(DiffStrategies))
+	for i, d := range DiffStrategies {
+		names[i] = string(d)
+	}
+	return names
 }
 
 // OnReject is a sync's on_reject: what happens to source rows and deletes

@@ -39,6 +39,7 @@ func TestValidFixtures(t *testing.T) {
 		{dir: "csv_only", in: Inputs{Environ: fixedEnv}, check: checkCSVOnly(home)},
 		{dir: "locals_functions", in: Inputs{Environ: fixedEnv}, check: checkLocalsFunctions},
 		{dir: "on_reject", in: Inputs{Environ: fixedEnv}, check: checkOnReject},
+		{dir: "diff_strategy", in: Inputs{Environ: fixedEnv}, check: checkDiffStrategy},
 		{
 			dir:   "multi_file",
 			in:    Inputs{VarFiles: []string{"prod.vars.hcl"}, Environ: fixedEnv},
@@ -320,6 +321,16 @@ func checkLocalsFunctions(t *testing.T, cfg *Config, dir string) {
 	})
 	eq(t, "env_name.Source", cfg.Variables["env_name"].Source, "default")
 	eq(t, "shards.Source", cfg.Variables["shards"].Source, "default")
+}
+
+func checkDiffStrategy(t *testing.T, cfg *Config, dir string) {
+	for name, want := range map[string]DiffStrategy{"omitted": DiffAuto, "auto": DiffAuto, "server_hash": DiffServerHash, "full_rows": DiffFullRows} {
+		s := cfg.Sync(name)
+		if s == nil {
+			t.Fatalf("sync %s missing", name)
+		}
+		eq(t, name+".DiffStrategy", s.DiffStrategy, want)
+	}
 }
 
 func checkOnReject(t *testing.T, cfg *Config, dir string) {

@@ -22,6 +22,7 @@ var syncSchema = &hcl.BodySchema{
 		{Name: "sensitive_columns"},
 		{Name: "depends_on"},
 		{Name: "on_reject"},
+		{Name: "diff_strategy"},
 	},
 	Blocks: []hcl.BlockHeaderSchema{{Type: "guard"}},
 }
@@ -69,6 +70,10 @@ func (l *loader) decodeSync(b *hcl.Block) *Sync {
 	s.OnReject = RejectFail
 	if r, v := l.oneOf(content, "on_reject", []string{string(RejectFail), string(RejectSkip)}); v.ok {
 		s.OnReject = OnReject(r)
+	}
+	s.DiffStrategy = DiffAuto
+	if d, v := l.oneOf(content, "diff_strategy", diffStrategyNames()); v.ok {
+		s.DiffStrategy = DiffStrategy(d)
 	}
 	key, kv := l.stringList(content, "key", false)
 	s.Key = key

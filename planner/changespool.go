@@ -8,21 +8,32 @@ import (
 )
 
 // changeSpoolBytes is how much of a change set the checker keeps in memory
-// before it moves it to a temporary file.
+// before it moves it to a temporary file, by default.
 const changeSpoolBytes = 16 << 20
 
 // changeSpool keeps the changes of a diff, in the order they were found,
 // for the checks that need the whole change set: in memory up to
-// changeSpoolBytes, then in an unlinked temporary file. It can be read any
+// memLimit bytes, then in an unlinked temporary file. It can be read any
 // number of times.
 type changeSpool struct {
-	mem  []byte
-	file *os.File
-	w    *bufio.Writer
-	n    int64
-	rec  []byte // one encoded change, reused
+	// memLimit is how many bytes stay in memory (newChangeSpool).
+	memLimit int
+	mem      []byte
+	file     *os.File
+	w        *bufio.Writer
+	n        int64
+	rec      []byte // one encoded change, reused
 	// reading
 	row [2]Row
+}
+
+// newChangeSpool returns an empty spool that keeps up to memLimit bytes
+// in memory (changeSpoolBytes when memLimit <= 0).
+func newChangeSpool(memLimit int) *changeSpool {
+	if memLimit <= 0 {
+		memLimit = changeSpoolBytes
+	}
+	return &changeSpool{memLimit: memLimit}
 }
 
 // add appends a change: its kind, then its source and destination rows (a
@@ -40,7 +51,7 @@ func (s *changeSpool) add(kind ChangeKind, src, dst *Row) error {
 	binary.BigEndian.PutUint32(rec, uint32(len(rec)-4))
 	s.rec = rec
 	s.n++
-	if s.file == nil && len(s.mem)+len(rec) <= changeSpoolBytes {
+	if s.file == nil && len(s.mem)+len(rec) <= s.memLimit {
 		s.mem = append(s.mem, rec...)
 		return nil
 	}

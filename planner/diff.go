@@ -44,6 +44,9 @@ type diffResult struct {
 	// Digest identifies the change set whatever order it was found in
 	// (see changeDigest).
 	Digest string
+	// strategyNote adds to the strategy's reason what the diff found
+	// (how many buckets the server-hash diff read).
+	strategyNote string
 }
 
 // addExample keeps the maxExamples smallest examples, sorted, so that a
@@ -79,6 +82,13 @@ func (d *changeDigest) add(kind ChangeKind, src, dst *Row) {
 	sum := sha256.Sum256(d.msg)
 	for i := range d.sum {
 		d.sum[i] += binary.LittleEndian.Uint64(sum[8*i:])
+	}
+}
+
+// merge adds the changes of o to d.
+func (d *changeDigest) merge(o *changeDigest) {
+	for i := range d.sum {
+		d.sum[i] += o.sum[i]
 	}
 }
 

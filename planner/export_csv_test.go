@@ -1,6 +1,7 @@
 package planner
 
 import (
+	"context"
 	"errors"
 	"io"
 
@@ -32,11 +33,15 @@ func ReadSourceCSVForTest(r io.Reader, f *hclconfig.CSVFile) ([][]*string, error
 	}
 }
 
-// SetHashLimitsForTest lowers the hash diff's memory limits, so that a
-// small diff spills to temporary files; the returned function restores
-// them.
-func SetHashLimitsForTest(spill int, partition int64) func() {
-	old := defaultHashLimits
-	defaultHashLimits = hashLimits{spill: spill, partition: partition}
-	return func() { defaultHashLimits = old }
+// WithHashLimitsForTest returns ctx with the hash diff's memory limits
+// lowered, so that a small diff under it spills to temporary files.
+func WithHashLimitsForTest(ctx context.Context, spill int, partition int64) context.Context {
+	return withHashLimits(ctx, hashLimits{spill: spill, partition: partition})
+}
+
+// WithSummaryRowsForTest returns ctx under which a server-hash diff starts
+// with bucket summaries from tables of rows rows (by the destination's
+// estimate).
+func WithSummaryRowsForTest(ctx context.Context, rows float64) context.Context {
+	return withHashLimits(ctx, hashLimits{summaryRows: rows})
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rowform/rowform/hclconfig"
 	"github.com/rowform/rowform/internal/synctest"
 	"github.com/rowform/rowform/planner"
 )
@@ -85,14 +86,25 @@ func TestKeyEqualityByType(t *testing.T) {
 
 	const nums = "SELECT id, name FROM nums"
 	const names = "SELECT id, name FROM names"
-	cfg := e.Config(keyEqSync("num_upsert", "num_upsert", "update_or_create", nums) +
+	body := keyEqSync("num_upsert", "num_upsert", "update_or_create", nums) +
 		keyEqSync("num_mirror", "num_mirror", "mirror", nums) +
 		keyEqSync("dom", "dom", "mirror", nums) +
 		keyEqSync("ci_upsert", "ci_upsert", "update_or_create", names) +
 		keyEqSync("ci_mirror", "ci_mirror", "mirror", names) +
 		keyEqSync("flt", "flt", "mirror", "SELECT id, name FROM floats") +
-		keyEqSync("chr", "chr", "mirror", "SELECT id, name FROM chars"))
+		keyEqSync("chr", "chr", "mirror", "SELECT id, name FROM chars")
+	for _, st := range strategies {
+		t.Run(st, func(t *testing.T) { keyEqualityByType(t, e.Config(withStrategy(body, st)), st) })
+	}
+}
+
+func keyEqualityByType(t *testing.T, cfg *hclconfig.Config, st string) {
 	p := plan(t, cfg, planner.Options{ShowRows: 10})
+	for _, sp := range p.Syncs {
+		if sp.Strategy != st {
+			t.Errorf("%s: strategy %q (%s), want %q", sp.Name, sp.Strategy, sp.StrategyReason, st)
+		}
+	}
 
 	requireCounts(t, p, "num_upsert", planner.Counts{Insert: 1, Update: 1, Unchanged: 3})
 	sp := requireCounts(t, p, "num_mirror", planner.Counts{Insert: 1, Update: 1, Delete: 1, Unchanged: 3})
@@ -134,20 +146,33 @@ func TestKeyEqualityDuplicateSourceKeys(t *testing.T) {
 	e.Dst(`CREATE TABLE num_full (id numeric PRIMARY KEY, name text)`)
 	e.Dst(`INSERT INTO num_full VALUES (1.000, 'x')`)
 	e.Dst(`CREATE TABLE ci (id citext PRIMARY KEY, name text)`)
-	cfg := e.Config(keyEqSync("num_empty", "num_empty", "update_or_create", "SELECT id, name FROM nums") +
+	body := keyEqSync("num_empty", "num_empty", "update_or_create", "SELECT id, name FROM nums") +
 		keyEqSync("num_full", "num_full", "mirror", "SELECT id, name FROM nums") +
-		keyEqSync("ci", "ci", "update_or_create", "SELECT id, name FROM names"))
-	p := plan(t, cfg, planner.Options{})
-	for name, examples := range map[string][]string{"num_empty": {"1.0", "1.00"}, "num_full": {"1.0", "1.00"}, "ci": {"Foo", "FOO"}} {
-		sp := syncNamed(t, p, name)
-		f := findingWith(sp, planner.CodeDuplicateSourceKey, "1 key appears more than once")
-		if f == nil {
-			t.Errorf("%s: no duplicate_source_key finding for one key; findings:\n%s", name, synctest.FindingsText(sp))
-			continue
+		keyEqSync("ci", "ci", "update_or_create", "SELECT id, name FROM names")
+	for _, st := range strategies {
+		// server_hash finds the repeated keys and reads the rows in full.
+		p := plan(t, e.Config(withStrategy(body, st)), planner.Options{})
+		for name, examples := range map[string][]string{"num_empty": {"1.0", "1.00"}, "num_full": {"1.0", "1.00"}, "ci": {"Foo", "FOO"}} {
+			sp := syncNamed(t, p, name)
+			if sp.Strategy != planner.StrategyFullRows {
+				t.Errorf("%s, %s: strategy %q (%s), want full_rows", st, name, sp.Strategy, sp.StrategyReason)
+			}
+			duplicateFinding(t, sp, name, examples)
 		}
-		if !strings.Contains(f.Detail, examples[0]) && !strings.Contains(f.Detail, examples[1]) {
-			t.Errorf("%s: the finding shows no raw key (%q or %q): %s", name, examples[0], examples[1], f.Detail)
-		}
+	}
+}
+
+// duplicateFinding checks the duplicate_source_key finding of sync name:
+// one key, shown raw (one of examples).
+func duplicateFinding(t *testing.T, sp *planner.SyncPlan, name string, examples []string) {
+	t.Helper()
+	f := findingWith(sp, planner.CodeDuplicateSourceKey, "1 key appears more than once")
+	if f == nil {
+		t.Errorf("%s: no duplicate_source_key finding for one key; findings:\n%s", name, synctest.FindingsText(sp))
+		return
+	}
+	if !strings.Contains(f.Detail, examples[0]) && !strings.Contains(f.Detail, examples[1]) {
+		t.Errorf("%s: the finding shows no raw key (%q or %q): %s", name, examples[0], examples[1], f.Detail)
 	}
 }
 
@@ -197,6 +222,12 @@ func TestKeyEqualityNondeterministicCollation(t *testing.T) {
 	const q = "SELECT id, name FROM names"
 	cfg := e.Config(keyEqSync("by_column", "by_column", "update_or_create", q) +
 		keyEqSync("by_index", "by_index", "mirror", q))
+	// Matching under the column's collation needs full rows, whatever
+	// the sync asks for.
+	hashed := e.Config(withStrategy(keyEqSync("by_column", "by_column", "update_or_create", q), planner.StrategyServerHash))
+	if sp := requireCounts(t, plan(t, hashed, planner.Options{}), "by_column", planner.Counts{Unchanged: 1}); sp.Strategy != planner.StrategyFullRows || !strings.Contains(sp.StrategyReason, "nondeterministic collation") {
+		t.Errorf("by_column with server_hash: strategy %q (%s), want full_rows for the collation", sp.Strategy, sp.StrategyReason)
+	}
 	p := plan(t, cfg, planner.Options{})
 	requireCounts(t, p, "by_column", planner.Counts{Unchanged: 1})
 	sp := syncNamed(t, p, "by_index")

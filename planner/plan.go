@@ -55,6 +55,12 @@ type SyncPlan struct {
 	// were read in. apply recomputes it to prove a saved plan is not stale.
 	// "" when not Diffed.
 	ChangeDigest string `json:"change_digest,omitempty"`
+	// Strategy is how the row diff read the rows: "server_hash" (each
+	// server sent keys and row hashes, then only the rows that differ) or
+	// "full_rows"; "" when not Diffed. StrategyReason says why it was
+	// chosen or fell back. apply reads the rows the same way.
+	Strategy       string `json:"strategy,omitempty"`
+	StrategyReason string `json:"strategy_reason,omitempty"`
 	// DestinationRows is the number of destination rows read.
 	DestinationRows int64 `json:"destination_rows"`
 	// SourceRows is the number of source rows read.

@@ -274,6 +274,10 @@ type DiffResult struct {
 	// effects of the writes (cascade, triggers).
 	Rejected      []RejectedRow
 	CheckFindings []Finding
+	// Strategy is how the rows were read: StrategyServerHash or
+	// StrategyFullRows; StrategyReason says why it was chosen or fell back.
+	Strategy       string
+	StrategyReason string
 	// written is what the accepted changes write into columns that foreign
 	// keys reference, for the syncs that depend on this one.
 	written *writtenRows
@@ -316,7 +320,20 @@ func (p *Prepared) destinationSQL() string {
 func (p *Prepared) diff(ctx context.Context, dst, src *pgx.Conn, emptyDestination bool, sink ChangeSink, progress func(int64)) (*DiffResult, []Finding, error) {
 	diffsStarted.Add(1)
 	if p.Sync.Source.Type != hclconfig.SourcePostgres || emptyDestination {
-		return p.diffOnce(ctx, dst, src, emptyDestination, false, sink, progress)
+		st := strategy{StrategyFullRows, p.serverHashUnsupported()}
+		if emptyDestination {
+			st.reason = "an initial load into an empty table"
+		}
+		return p.diffOnce(ctx, dst, src, emptyDestination, false, st, sink, progress)
+	}
+	st := p.chooseStrategy(ctx, dst, src)
+	if st.name == StrategyServerHash && !inTransaction(dst) {
+		// Plan reads the destination twice (hashes, then rows): in one
+		// snapshot, as apply's transaction does.
+		if _, err := dst.Exec(ctx, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"); err != nil {
+			return nil, nil, err
+		}
+		defer func() { _, _ = dst.Exec(context.WithoutCancel(ctx), "ROLLBACK") }()
 	}
 	// A source value that does not convert to the destination's type stops
 	// the source query. The diff then starts again with the source read as
@@ -325,7 +342,7 @@ func (p *Prepared) diff(ctx context.Context, dst, src *pgx.Conn, emptyDestinatio
 	if _, err := src.Exec(ctx, "SAVEPOINT rowform_source"); err != nil {
 		return nil, nil, &sourceError{err}
 	}
-	res, findings, err := p.diffOnce(ctx, dst, src, false, false, sink, progress)
+	res, findings, err := p.diffOnce(ctx, dst, src, false, false, st, sink, progress)
 	var se *sourceError
 	if err == nil || !errors.As(err, &se) || !isDataError(se.err) {
 		return res, findings, err
@@ -333,14 +350,28 @@ func (p *Prepared) diff(ctx context.Context, dst, src *pgx.Conn, emptyDestinatio
 	if _, rerr := src.Exec(ctx, "ROLLBACK TO SAVEPOINT rowform_source"); rerr != nil {
 		return nil, nil, err
 	}
-	return p.diffOnce(ctx, dst, src, false, true, sink, progress)
+	st = strategy{StrategyFullRows, "a source value does not convert to its destination type: the source is read as text and converted on the destination"}
+	return p.diffOnce(ctx, dst, src, false, true, st, sink, progress)
 }
 
 // diffOnce runs the diff; asText reads a postgres source as text and
-// converts it on the destination, as a CSV file is.
-func (p *Prepared) diffOnce(ctx context.Context, dst, src *pgx.Conn, emptyDestination, asText bool, sink ChangeSink, progress func(int64)) (*DiffResult, []Finding, error) {
+// converts it on the destination, as a CSV file is. st is the strategy
+// (server_hash only for a postgres source not read as text); the result
+// says the one used.
+func (p *Prepared) diffOnce(ctx context.Context, dst, src *pgx.Conn, emptyDestination, asText bool, st strategy, sink ChangeSink, progress func(int64)) (*DiffResult, []Finding, error) {
 	l := p.layout
 	var findings []Finding
+	if st.name == StrategyServerHash {
+		chk := newChecker(p, sink, false)
+		res, fallback, err := p.serverHashDiff(ctx, dst, src, chk, progress)
+		if err != nil {
+			return nil, nil, err
+		}
+		if fallback == "" {
+			return p.finishDiff(ctx, dst, chk, res, st, nil)
+		}
+		st = strategy{StrategyFullRows, fallback}
+	}
 	var srcStream rowStream
 	switch {
 	case p.Sync.Source.Type == hclconfig.SourceCSV || asText:
@@ -376,7 +407,7 @@ func (p *Prepared) diffOnce(ctx context.Context, dst, src *pgx.Conn, emptyDestin
 	} else {
 		dstStream := queryStream(ctx, dst.PgConn(), p.destinationSQL(), l.width())
 		defer dstStream.close()
-		res, err = l.hashDiff(ctx, p.Sync.Behavior, &tagged{srcStream, true}, dstStream, chk, progress, defaultHashLimits)
+		res, err = l.hashDiff(ctx, p.Sync.Behavior, &tagged{srcStream, true}, dstStream, chk, progress, hashLimitsFrom(ctx))
 		if err == nil {
 			err = dstStream.close()
 		}
@@ -387,6 +418,12 @@ func (p *Prepared) diffOnce(ctx context.Context, dst, src *pgx.Conn, emptyDestin
 	if err := srcStream.close(); err != nil {
 		return nil, findings, &sourceError{err}
 	}
+	return p.finishDiff(ctx, dst, chk, res, st, findings)
+}
+
+// finishDiff runs the checks on the diff's changes and returns the
+// sync's result with the diff's findings.
+func (p *Prepared) finishDiff(ctx context.Context, dst *pgx.Conn, chk *checker, res *diffResult, st strategy, findings []Finding) (*DiffResult, []Finding, error) {
 	if err := chk.finish(ctx, dst); err != nil {
 		return nil, findings, err
 	}
@@ -408,7 +445,8 @@ func (p *Prepared) diffOnce(ctx context.Context, dst, src *pgx.Conn, emptyDestin
 			Detail:  "Examples: " + joinNames(res.DupKeyExamples) + ". A key must identify one row: deduplicate the source (e.g. DISTINCT ON) or choose a key that is unique."})
 	}
 	return &DiffResult{Counts: res.Counts, SourceRows: res.SourceRows, DestinationRows: res.DestinationRows, Digest: res.Digest,
-		Rejected: chk.rejectedRows(), CheckFindings: chk.findings(p.Sync.OnReject), written: chk.written}, findings, nil
+		Rejected: chk.rejectedRows(), CheckFindings: chk.findings(p.Sync.OnReject), written: chk.written,
+		Strategy: st.name, StrategyReason: st.reason + res.strategyNote}, findings, nil
 }
 
 func hasHave(n int64) string {

@@ -44,6 +44,8 @@ type Prepared struct {
 	// csv holds the CSV columns by name, for csv sources.
 	csvCols  map[string]int
 	csvWidth int
+	// planned is the strategy apply must use (UseStrategy), "" to choose.
+	planned string
 }
 
 // Columns describes the mapped destination columns in the order of Row

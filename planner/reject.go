@@ -87,7 +87,7 @@ func newChecker(p *Prepared, down ChangeSink, stream bool) *checker {
 		kinds: map[int64]ChangeKind{}, keys: map[int64]Row{}, lines: map[int64]int{},
 		overrides: map[int64]override{}}
 	if !stream {
-		c.spool = &changeSpool{}
+		c.spool = newChangeSpool(0)
 		c.written = newWrittenRows(p)
 	}
 	return c

@@ -169,6 +169,17 @@ func queryStream(ctx context.Context, conn *pgconn.PgConn, sql string, width int
 	return &resultStream{rr: rr, width: width}
 }
 
+// queryStreamParams is queryStream with binary parameters (typed by the
+// query's casts).
+func queryStreamParams(ctx context.Context, conn *pgconn.PgConn, sql string, params [][]byte, width int) *resultStream {
+	formats := make([]int16, len(params))
+	for i := range formats {
+		formats[i] = 1
+	}
+	rr := conn.ExecParams(ctx, sql, params, nil, formats, []int16{1})
+	return &resultStream{rr: rr, width: width}
+}
+
 func (s *resultStream) next() (*Row, error) {
 	if s.done {
 		return nil, nil

@@ -34,7 +34,7 @@ func (sp *SyncPlan) CheckEncryption(conn *pgx.Conn, srv *hclconfig.Server) {
 // RecordDiff completes the plan of sync s with what its diff returned:
 // the diff's findings, then a finding for err (a diff that could not
 // finish), or else the checks' findings (rejected_rows, cascade,
-// triggers), the counts, rows read and change digest, the samples (nil
+// triggers), the counts, rows read, change digest and strategy, the samples (nil
 // when none were asked for) and the findings of the sync's guard. Diffed
 // is set only when the diff ran to the end.
 func (sp *SyncPlan) RecordDiff(s *hclconfig.Sync, res *DiffResult, findings []Finding, err error, samples *Samples) {
@@ -55,6 +55,7 @@ func (sp *SyncPlan) RecordDiff(s *hclconfig.Sync, res *DiffResult, findings []Fi
 	sp.Counts = res.Counts
 	sp.SourceRows, sp.DestinationRows = res.SourceRows, res.DestinationRows
 	sp.ChangeDigest = res.Digest
+	sp.Strategy, sp.StrategyReason = res.Strategy, res.StrategyReason
 	sp.Samples = samples
 	for _, f := range guardFindings(s, res) {
 		sp.AddFinding(f)
@@ -93,3 +94,11 @@ var diffsStarted atomic.Int64
 // DiffIntoEmpty) this process has started, by plan and apply alike: tests
 // read it to see how many times an apply diffed.
 func DiffsStarted() int64 { return diffsStarted.Load() }
+
+// serverHashDiffs counts the server-hash diffs this process started.
+var serverHashDiffs atomic.Int64
+
+// ServerHashDiffsStarted is the number of diffs that started reading the
+// rows as server hashes (diff_strategy server_hash, by plan and apply
+// alike): tests read it to see which strategy an apply used.
+func ServerHashDiffsStarted() int64 { return serverHashDiffs.Load() }

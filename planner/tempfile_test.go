@@ -1,6 +1,7 @@
 package planner_test
 
 import (
+	"context"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -28,10 +29,12 @@ sync "big" {
   key         = ["id"]
 }
 `)
-	defer planner.SetHashLimitsForTest(64<<10, 1<<20)()
 	missing := filepath.Join(t.TempDir(), "missing")
 	t.Setenv("TMPDIR", missing)
-	p := plan(t, cfg, planner.Options{})
+	p, err := planner.Compute(planner.WithHashLimitsForTest(context.Background(), 64<<10, 1<<20), cfg, planner.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	sp := syncNamed(t, p, "big")
 	if got := codes(sp); len(got) != 1 || got[0] != string(planner.CodeTempFiles) {
 		t.Fatalf("codes %v, want temp_files_failed:\n%s", got, synctest.FindingsText(sp))

@@ -42,6 +42,9 @@ func SessionSettings() map[string]string {
 		"DateStyle":          "ISO, MDY",
 		"IntervalStyle":      "postgres",
 		"extra_float_digits": "3",
+		// bytea as text (a domain over bytea is compared as text) in one
+		// form on every server, whatever its default.
+		"bytea_output": "hex",
 	}
 }
 

@@ -193,6 +193,19 @@ func (h *humanPlan) sync(s *planner.SyncPlan) {
 	if s.Counts.Skipped > 0 {
 		h.line("      " + skippedLine(s))
 	}
+	if s.Samples != nil && s.Strategy != "" {
+		// With -show-rows: how the rows were read, in one line.
+		h.line("      " + strategyLine(s))
+	}
+}
+
+// strategyLine says how a sync's rows were read (diff_strategy) and why.
+func strategyLine(s *planner.SyncPlan) string {
+	line := "diff: " + printable(s.Strategy)
+	if s.StrategyReason != "" {
+		line += " (" + printable(s.StrategyReason) + ")"
+	}
+	return line
 }
 
 // finding writes one finding: severity, code and summary on the first line,

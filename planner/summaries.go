@@ -1,0 +1,246 @@
+package planner
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Bucket summaries come before the hash pass of the server-hash diff, so
+// that a slow link carries a few bytes per row instead of a key and a hash
+// (pg_comparator's approach, one level deep):
+//
+//   - Each server groups its rows into buckets by a hash of the key (the
+//     values the diff matches keys by: the canonical key columns of
+//     keyequality.go, else the key values), and sends per bucket its row
+//     count and two 64-bit XORs of a digest of each row's key and values
+//     (SHA-256 over record_send, as the row hash, then hashed to 64 bits
+//     with two seeds). A bucket's summary
+//     is ~50 bytes; buckets hold about bucketRows rows.
+//   - Buckets whose summaries are equal on both sides hold the same rows:
+//     every row is matched and unchanged (the destination's keys are
+//     unique, so equal XORs and counts cannot come from two rows of the
+//     source cancelling out). They are counted and never read again.
+//   - The hash pass then reads only the rows of the buckets that differ.
+//     Rows with a NULL key are in bucket -1, which always differs.
+//
+// When most buckets differ, the hash pass reads every row instead.
+
+// bucketRows is how many rows a bucket holds on average: with 1% of the
+// rows changed, about one bucket in nine differs, and the summaries and
+// the hashes of the differing buckets' rows cost ~8 bytes a row.
+const bucketRows = 12
+
+// minSummaryRows is the smallest table (by the destination's estimate)
+// worth summarizing first: below it, the extra queries cost more than the
+// bytes they save.
+const minSummaryRows = 10000
+
+// bucketSummary is one bucket's count and XORs on one side.
+type bucketSummary struct {
+	rows   int64
+	x1, x2 int64
+}
+
+// summaryResult is what the summaries found.
+type summaryResult struct {
+	// differ lists the buckets whose rows the hash pass must read.
+	differ []int32
+	// unchanged counts the rows of the equal buckets; srcRows and dstRows
+	// every row of each side.
+	unchanged, srcRows, dstRows int64
+	buckets                     int
+}
+
+// sendExpr is the value of column i of row r (an alias) as record_send
+// sends it, the same type on both sides: the source reads bit(n) as bit
+// varying (limits.go), the destination as bit.
+func (l *layout) sendExpr(r string, i int) string {
+	v := r + "." + alias(i)
+	if k := l.Cols[i].limit.kind; k == limitBit || k == limitVarbit {
+		v += "::bit varying"
+	}
+	return v
+}
+
+// matchKeyExprs are the values keys are matched by (keysEqual): the
+// canonical key column of an orderText key, else the key value.
+func (l *layout) matchKeyExprs(r string) []string {
+	var out []string
+	t := 0
+	for i := 0; i < l.NKey; i++ {
+		if l.Orders[i] == orderText {
+			out = append(out, fmt.Sprintf("%s.k%d", r, t))
+			t++
+			continue
+		}
+		out = append(out, l.sendExpr(r, i))
+	}
+	return out
+}
+
+// bucketExpr is the bucket of row r (an alias) among buckets: -1 for a
+// row with a NULL key. The bucket is PostgreSQL's own 64-bit hash of the
+// values keys are matched by (types without a hash function as text). If
+// two servers hashed a key differently, its two buckets would both differ
+// and be read: never a wrong result, only more bytes.
+func (l *layout) bucketExpr(r string, buckets int) string {
+	var nulls, keys []string
+	for i := 0; i < l.NKey; i++ {
+		nulls = append(nulls, r+"."+alias(i)+" IS NULL")
+	}
+	t := 0
+	for i := 0; i < l.NKey; i++ {
+		c := l.Cols[i]
+		switch {
+		case l.Orders[i] == orderText:
+			keys = append(keys, fmt.Sprintf("%s.k%d", r, t))
+			t++
+		case c.AsText || hashable[c.Catalog.TypeOID]:
+			keys = append(keys, r+"."+alias(i))
+		default:
+			keys = append(keys, r+"."+alias(i)+"::text")
+		}
+	}
+	return fmt.Sprintf("CASE WHEN %s THEN -1 ELSE ((hash_record_extended(ROW(%s), 0) & 2147483647) %% %d)::int4 END",
+		strings.Join(nulls, " OR "), strings.Join(keys, ", "), buckets)
+}
+
+// hashable are the key types bucketExpr hashes as they are.
+var hashable = map[uint32]bool{oidInt2: true, oidInt4: true, oidInt8: true, oidText: true, oidVarchar: true,
+	oidUUID: true, oidDate: true, oidTimestamp: true, oidTimestamptz: true, oidBool: true}
+
+// summarySQL wraps inner so that it returns one row per bucket: the
+// bucket, its row count and two 64-bit XORs of its rows' digests (the
+// SHA-256 over record_send of the key and the values, hashed to 64 bits
+// with two seeds; OFFSET 0 keeps the SHA-256 to one a row).
+func (l *layout) summarySQL(inner string, buckets int) string {
+	vals := l.matchKeyExprs("r")
+	for i := l.NKey; i < len(l.Cols); i++ {
+		vals = append(vals, l.sendExpr("r", i))
+	}
+	return fmt.Sprintf("SELECT b, count(*)::int8, bit_xor(hash_record_extended(ROW(d), 0)), bit_xor(hash_record_extended(ROW(d), 1)) "+
+		"FROM (SELECT %s AS b, sha256(record_send(ROW(%s))) AS d FROM (%s) AS r OFFSET 0) AS s GROUP BY b",
+		l.bucketExpr("r", buckets), strings.Join(vals, ", "), inner)
+}
+
+// inBucketsSQL wraps inner so that it returns only the rows of the
+// buckets set in $1, a bitmap (bytea; bucket b is bit b+1, bucketBitmap):
+// one lookup a row, whatever the number of buckets.
+func (l *layout) inBucketsSQL(inner string, buckets int) string {
+	return fmt.Sprintf("SELECT r.* FROM (SELECT q.*, %s AS rowform_bucket FROM (%s) AS q) AS r WHERE get_bit($1::bytea, r.rowform_bucket + 1) = 1",
+		l.bucketExpr("q", buckets), inner)
+}
+
+// summarizable reports whether both servers have bit_xor (PostgreSQL 14).
+func summarizable(conns ...*pgx.Conn) bool {
+	for _, c := range conns {
+		v := c.PgConn().ParameterStatus("server_version")
+		major, err := strconv.Atoi(strings.SplitN(strings.SplitN(v, ".", 2)[0], " ", 2)[0])
+		if err != nil || major < 14 {
+			return false
+		}
+	}
+	return true
+}
+
+// readSummaries runs sql on conn (inside its transaction) and returns the
+// summaries by bucket. The server cannot estimate the number of buckets,
+// and would sort every row to group them: enable_sort is off for the
+// query, so that it aggregates in a hash table of one entry a bucket.
+func readSummaries(ctx context.Context, conn *pgx.Conn, sql string) (map[int32]bucketSummary, error) {
+	var was string
+	if err := conn.QueryRow(ctx, "SELECT current_setting('enable_sort'), set_config('enable_sort', 'off', true)").Scan(&was, new(string)); err != nil {
+		return nil, err
+	}
+	out, err := readSummaryRows(ctx, conn, sql)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := conn.Exec(ctx, "SELECT set_config('enable_sort', $1, true)", was); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func readSummaryRows(ctx context.Context, conn *pgx.Conn, sql string) (map[int32]bucketSummary, error) {
+	out := map[int32]bucketSummary{}
+	rr := conn.PgConn().ExecParams(ctx, sql, nil, nil, nil, []int16{1})
+	for rr.NextRow() {
+		v := rr.Values()
+		if len(v) != 4 || len(v[0]) != 4 || len(v[1]) != 8 || len(v[2]) != 8 || len(v[3]) != 8 {
+			_, _ = rr.Close()
+			return nil, fmt.Errorf("internal error: a bucket summary of an unexpected shape")
+		}
+		out[int32(binary.BigEndian.Uint32(v[0]))] = bucketSummary{rows: int64(binary.BigEndian.Uint64(v[1])),
+			x1: int64(binary.BigEndian.Uint64(v[2])), x2: int64(binary.BigEndian.Uint64(v[3]))}
+	}
+	_, err := rr.Close()
+	return out, err
+}
+
+// compareSummaries reads both sides' summaries at once and compares them.
+func (p *Prepared) compareSummaries(ctx context.Context, dst, src *pgx.Conn, buckets int) (*summaryResult, error) {
+	l := p.layout
+	var srcSums, dstSums map[int32]bucketSummary
+	var srcErr, dstErr error
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		srcSums, srcErr = readSummaries(ctx, src, l.summarySQL(l.SourceSQL(p.Sync.Query, false), buckets))
+	}()
+	dstSums, dstErr = readSummaries(ctx, dst, l.summarySQL(p.destinationSQL(), buckets))
+	wg.Wait()
+	if srcErr != nil {
+		return nil, &sourceError{srcErr}
+	}
+	if dstErr != nil {
+		return nil, dstErr
+	}
+	res := &summaryResult{}
+	for b, s := range srcSums {
+		res.srcRows += s.rows
+		if d, ok := dstSums[b]; ok && d == s && b >= 0 {
+			res.unchanged += s.rows
+			continue
+		}
+		res.differ = append(res.differ, b)
+	}
+	for b, d := range dstSums {
+		res.dstRows += d.rows
+		if _, ok := srcSums[b]; !ok {
+			res.differ = append(res.differ, b)
+		}
+	}
+	return res, nil
+}
+
+// bucketBitmap is the bitmap of inBucketsSQL: bucket b (-1 and up to
+// buckets-1) is bit b+1, bits numbered as get_bit numbers them (the low
+// bit of each byte first).
+func bucketBitmap(differ []int32, buckets int) []byte {
+	b := make([]byte, (buckets+1+7)/8)
+	for _, d := range differ {
+		n := int(d) + 1
+		b[n/8] |= 1 << (n % 8)
+	}
+	return b
+}
+
+// estimateRows is the destination's estimate of the table's rows
+// (pg_class.reltuples of the table or its partitions; 0 when never
+// analyzed).
+func (p *Prepared) estimateRows(ctx context.Context, dst *pgx.Conn) (float64, error) {
+	var rows float64
+	err := dst.QueryRow(ctx, `
+WITH rels AS (SELECT $1::oid AS relid UNION SELECT relid FROM pg_partition_tree($1::oid::regclass))
+SELECT coalesce(sum(greatest(c.reltuples, 0)) FILTER (WHERE c.relkind = 'r'), 0)::float8
+FROM rels JOIN pg_class c ON c.oid = rels.relid`, p.Table.OID).Scan(&rows)
+	return rows, err
+}
