@@ -64,6 +64,9 @@ func (g *generator) load(ctx context.Context, src, dst *pgx.Conn) error {
 	if g.c.ratio >= 1 {
 		changed, deleted = "false", "false"
 	}
+	if g.c.allUpdated() {
+		changed = "true"
+	}
 	pk := strings.Join(g.keyCols, ", ")
 	srcSQL := fmt.Sprintf(`DROP TABLE IF EXISTS bench_src;
 CREATE TABLE bench_src (%s, %s);
@@ -73,7 +76,7 @@ ANALYZE bench_src;`, g.keyDefs, g.defs, g.keyExpr, strings.ReplaceAll(g.exprs, "
 		return err
 	}
 	dstRows := n
-	if g.c.ratio >= 1 {
+	if g.c.ratio >= 1 && !g.c.allUpdated() {
 		dstRows = 0
 	}
 	dstSQL := fmt.Sprintf(`DROP TABLE IF EXISTS bench_dst, bench_dst_orig;
