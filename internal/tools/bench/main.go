@@ -57,7 +57,7 @@ func main() {
 	flag.StringVar(&o.rowform, "rowform", "bin/rowform", "the rowform binary to measure")
 	flag.StringVar(&rows, "rows", "100000,1000000", "comma-separated table sizes")
 	flag.IntVar(&o.runs, "runs", 3, "runs per figure (the median is reported)")
-	flag.StringVar(&o.cases, "cases", "main", "which cases: main (mixed mirror 1% + key types + ratios), ratios (mixed bigint mirror at 0/1/10/50/100% changed), all (main + max_connections 2/4/8), targets (the issue-6 targets), or smoke")
+	flag.StringVar(&o.cases, "cases", "main", "which cases: main (mixed mirror 1% + key types + ratios), ratios (mixed bigint mirror at 0/1/10/50/100% changed), slowlink (the 1% mirror through 100 Mbit/s links, beside pg_comparator), all (main + max_connections 2/4/8), targets (the issue-6 targets), or smoke")
 	flag.Parse()
 	for _, r := range strings.Split(rows, ",") {
 		var n int
@@ -189,6 +189,9 @@ func run(ctx context.Context, o options, w io.Writer) error {
 	}
 	defer os.RemoveAll(dir)
 
+	if o.cases == "slowlink" {
+		return runSlowLink(ctx, o, src, dst, dir, w)
+	}
 	var results []result
 	for _, c := range cases(o) {
 		fmt.Fprintf(os.Stderr, "bench: %s\n", c.name())
