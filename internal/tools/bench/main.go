@@ -57,7 +57,7 @@ func main() {
 	flag.StringVar(&o.rowform, "rowform", "bin/rowform", "the rowform binary to measure")
 	flag.StringVar(&rows, "rows", "100000,1000000", "comma-separated table sizes")
 	flag.IntVar(&o.runs, "runs", 3, "runs per figure (the median is reported)")
-	flag.StringVar(&o.cases, "cases", "main", "which cases: main (mixed mirror 1% + key types + ratios), ratios (mixed bigint mirror at 0/1/10/50/100% changed), slowlink (the 1% mirror through 100 Mbit/s links, beside pg_comparator), all (main + max_connections 2/4/8), targets (the issue-6 targets), or smoke")
+	flag.StringVar(&o.cases, "cases", "main", "which cases: main (mixed mirror 1% + key types + ratios), ratios (mixed bigint mirror at 0/1/10/50/100% changed), slowlink (the 1% mirror through 100 Mbit/s links, beside pg_comparator), large (the 1% mirror with the plan's temporary disk; 10M rows from make bench), all (main + max_connections 2/4/8), targets (the issue-6 targets), or smoke")
 	flag.Parse()
 	for _, r := range strings.Split(rows, ",") {
 		var n int
@@ -117,6 +117,8 @@ func cases(o options) []benchCase {
 		switch o.cases {
 		case "ratios":
 			out = append(out, ratioCases(n)...)
+		case "large":
+			out = append(out, largeCase(n))
 		case "smoke":
 			out = append(out, benchCase{"mixed", "bigint", n, 0.01, "mirror", 1, false})
 		case "targets":
@@ -164,6 +166,9 @@ type result struct {
 	// pair measured side by side), undo the apply of the undo of apply
 	// FILE's run (history.go); 0 when not measured.
 	applyNoHistory, historyCost, undo float64
+	// tempDisk is the peak of the plan's temporary files in bytes
+	// (large.go); 0 when not measured.
+	tempDisk int64
 }
 
 func run(ctx context.Context, o options, w io.Writer) error {
@@ -325,6 +330,11 @@ func runCase(ctx context.Context, o options, src, dst *pgcluster.Cluster, dir st
 		}
 		lloads = append(lloads, t)
 	}
+	if o.cases == "large" {
+		if r.tempDisk, _, err = planTempDisk(o.rowform, env, cfgDir, dir); err != nil {
+			return r, err
+		}
+	}
 	if c.conns > 1 && c.key == "bigint" {
 		var ts []float64
 		for i := 0; i < o.runs; i++ {
@@ -429,6 +439,11 @@ func printTable(w io.Writer, rs []result) {
 				r.c.name(), r.plan/r.lscan, r.plan, r.lscan, r.plan/r.lread)
 			fmt.Fprintf(w, "- %s: apply -auto-approve %.2f s, naive/auto = %.2f; apply FILE %.2f s, naive/apply = %.2f; auto/apply = %.2f\n",
 				r.c.name(), r.auto, r.naive/r.auto, r.apply, r.naive/r.apply, r.auto/r.apply)
+		}
+	}
+	for _, r := range rs {
+		if r.tempDisk > 0 {
+			fmt.Fprintln(w, largeNote(r))
 		}
 	}
 	if n := ratioNote(rs); n != "" {
