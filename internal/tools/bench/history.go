@@ -19,8 +19,15 @@ import (
 
 // historyCase reports whether case c measures the history's cost.
 func historyCase(c benchCase) bool {
+	if historyAtEveryRatio && ratioCase(c) && c.ratio > 0 {
+		return true
+	}
 	return c.shape == "mixed" && c.key == "bigint" && c.ratio == 0.01 && c.behavior == "mirror" && c.conns == 1
 }
+
+// historyAtEveryRatio: every change-ratio case with changes measures the
+// history's cost too (BENCH_CASES=ratios), not only the 1% mirror.
+var historyAtEveryRatio bool
 
 // noHistoryConfig is cfg, gen.config's configuration, with history = false.
 func noHistoryConfig(cfg string) string {

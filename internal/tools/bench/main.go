@@ -194,6 +194,7 @@ func run(ctx context.Context, o options, w io.Writer) error {
 	}
 	defer os.RemoveAll(dir)
 
+	historyAtEveryRatio = o.cases == "ratios"
 	if o.cases == "slowlink" {
 		return runSlowLink(ctx, o, src, dst, dir, w)
 	}

@@ -38,7 +38,11 @@ func ratioNote(rs []result) string {
 		if !ratioCase(r.c) {
 			continue
 		}
-		parts = append(parts, fmt.Sprintf("%s %.2f/%.2f", ratioLabel(r.c), r.naive/r.apply, r.naive/r.auto))
+		part := fmt.Sprintf("%s %.2f/%.2f", ratioLabel(r.c), r.naive/r.apply, r.naive/r.auto)
+		if r.applyNoHistory > 0 {
+			part += fmt.Sprintf(" (apply FILE with history = false: %.2f)", r.naive/r.applyNoHistory)
+		}
+		parts = append(parts, part)
 	}
 	if len(parts) == 0 {
 		return ""
