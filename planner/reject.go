@@ -461,3 +461,9 @@ func (l *layout) mark(r *Row) []byte {
 func decodeMark(m []byte) (line, col int, reason string) {
 	return int(binary.BigEndian.Uint32(m)), int(binary.BigEndian.Uint16(m[4:])), string(m[6:])
 }
+
+// PassesChangesThrough reports whether a diff of the sync hands each change
+// on to its sink as soon as the checks in Go have passed it, rather than
+// keeping the change set for the destination server's checks first
+// (passThrough). The two give the sink the same changes in the same order.
+func (p *Prepared) PassesChangesThrough() bool { return passThrough(p) }
