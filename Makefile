@@ -8,7 +8,7 @@ STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 ACTIONLINT  ?= $(GO) run github.com/rhysd/actionlint/cmd/actionlint@v1.7.12
 BIN         := bin/rowform
 
-.PHONY: all build demo deps deps-postgres deps-sshd test test-examples vet staticcheck actionlint gofmt-check lint fmt clean bench
+.PHONY: all build demo deps deps-comparator deps-postgres deps-sshd test test-examples vet staticcheck actionlint gofmt-check lint fmt clean bench
 
 all: build
 
@@ -100,10 +100,34 @@ clean:
 	rm -rf bin
 
 ## bench: plan/apply timings and peak memory beside L_read, L_load and naive-upsert baselines
-## (BENCH_ROWS=100000,1000000 by default; add 10000000 for the large case; BENCH_CASES=main|all|smoke)
-BENCH_ROWS  ?= 100000,1000000
+## (BENCH_ROWS=100000,1000000 by default; BENCH_CASES=main|ratios|slowlink|large|all|targets|smoke;
+## large is 10M rows and one run unless BENCH_ROWS/BENCH_RUNS say otherwise; slowlink needs pg_comparator)
 BENCH_CASES ?= main
+ifeq ($(BENCH_CASES),large)
+BENCH_ROWS  ?= 10000000
+BENCH_RUNS  ?= 1
+endif
+ifeq ($(BENCH_CASES),slowlink)
+BENCH_ROWS  ?= 1000000
+BENCH_RUNS  ?= 1
+BENCH_DEPS  := deps-comparator
+endif
+BENCH_ROWS  ?= 100000,1000000
 BENCH_RUNS  ?= 3
-bench: build deps-postgres
+bench: build deps-postgres $(BENCH_DEPS)
 	$(GO) build -o bin/bench ./internal/tools/bench
 	./bin/bench -rowform $(BIN) -rows $(BENCH_ROWS) -cases $(BENCH_CASES) -runs $(BENCH_RUNS)
+
+## deps-comparator: pg_comparator (Debian's postgresql-comparator, with its pgcmp extension), for BENCH_CASES=slowlink
+deps-comparator:
+	@if command -v pg_comparator >/dev/null 2>&1; then \
+		echo "deps: pg_comparator found"; \
+	elif [ "$$(id -u)" = 0 ]; then \
+		echo "deps: pg_comparator not found; installing the postgresql-comparator package"; \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql-comparator; \
+	else \
+		echo "deps: BENCH_CASES=slowlink compares with pg_comparator: install it with" >&2; \
+		echo "      'sudo apt-get install -y postgresql-comparator' (Debian/Ubuntu; it brings the pgcmp" >&2; \
+		echo "      extension the bench loads into both clusters), then run make bench again." >&2; \
+		exit 1; \
+	fi

@@ -281,7 +281,7 @@ func (m *merge) keyMatch() string {
 }
 
 // stage creates a temporary staging table, fills it with binary COPY and
-// analyzes it.
+// analyzes its key columns (analyzeStaging).
 func (m *merge) stage(ctx context.Context, name string, f *stagingFile, cols []planner.ColumnInfo) error {
 	var defs []string
 	for i, c := range cols {
@@ -302,7 +302,7 @@ func (m *merge) stage(ctx context.Context, name string, f *stagingFile, cols []p
 	if tag.RowsAffected() != f.rows {
 		return fmt.Errorf("staging copied %d rows, expected %d", tag.RowsAffected(), f.rows)
 	}
-	if _, err := m.conn.Exec(ctx, "ANALYZE "+name); err != nil {
+	if _, err := m.conn.Exec(ctx, m.analyzeStaging(name)); err != nil {
 		return fmt.Errorf("analyzing the staging table: %w", err)
 	}
 	return nil

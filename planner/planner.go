@@ -413,10 +413,10 @@ func (p *Prepared) diffOnce(ctx context.Context, dst, src *pgx.Conn, emptyDestin
 		}
 	}
 	if err != nil {
-		return nil, findings, err
+		return nil, findings, chk.noRestart(err)
 	}
 	if err := srcStream.close(); err != nil {
-		return nil, findings, &sourceError{err}
+		return nil, findings, chk.noRestart(&sourceError{err})
 	}
 	return p.finishDiff(ctx, dst, chk, res, st, findings)
 }

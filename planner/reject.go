@@ -54,8 +54,14 @@ type checker struct {
 	l    *layout
 	down ChangeSink
 	// stream: changes go on to down at once; a rejection is an error (the
-	// initial load, whose plan had none). Otherwise they wait in spool.
+	// initial load, whose plan had none). pass: the changes the checks in
+	// Go accept go on to down at once, the others are left out, as finish
+	// would (passThrough says when nothing else can refuse one). Otherwise
+	// they wait in spool.
 	stream bool
+	pass   bool
+	// passed counts the changes pass handed on.
+	passed int64
 	spool  *changeSpool
 	// rejected maps a change's sequence number to its first reason.
 	rejected map[int64]int
@@ -86,11 +92,33 @@ func newChecker(p *Prepared, down ChangeSink, stream bool) *checker {
 		rejected: map[int64]int{}, reasonIx: map[rejectReason]int{},
 		kinds: map[int64]ChangeKind{}, keys: map[int64]Row{}, lines: map[int64]int{},
 		overrides: map[int64]override{}}
-	if !stream {
+	switch {
+	case stream:
+	case passThrough(p):
+		c.pass = true
+	default:
 		c.spool = newChangeSpool(0)
 		c.written = newWrittenRows(p)
 	}
 	return c
+}
+
+// passThrough reports whether the checks in Go are all a sync's changes
+// get: the destination server checks none (NeedsServerChecks), no key
+// needs the rematch under its collation, and no trigger needs the count of
+// the changes that go ahead. Its changes then need not be kept until the
+// diff ends and be read back: each goes on to the sink as soon as the
+// checks in Go have passed it, in the order the spool would have replayed
+// them, so that a change set of any size is written once, not three times
+// (spool, replay, sink). A hash diff emits no change before it has read
+// both sides to their end, so the diff's restart on a source value that
+// does not convert (which reads the source again) never follows a change
+// handed on.
+func passThrough(p *Prepared) bool {
+	if p.NeedsServerChecks() || p.layout.rematch {
+		return false
+	}
+	return p.rules == nil || (len(p.rules.Triggers) == 0 && len(p.rules.Referencing) == 0)
 }
 
 // Change checks one change locally and keeps it for the server's checks.
@@ -110,6 +138,17 @@ func (c *checker) Change(kind ChangeKind, src, dst *Row, changed []int) error {
 		// (After a rematch, which may turn an insert into an update.)
 		c.localChecks(seq, kind, src, changed)
 	}
+	if c.pass {
+		if _, bad := c.rejected[seq]; bad || c.down == nil {
+			return nil
+		}
+		c.passed++
+		if kind == ChangeUpdate {
+			c.changed = c.l.changedColumns(src, dst, c.changed[:0])
+			changed = c.changed
+		}
+		return c.down.Change(kind, src, dst, changed)
+	}
 	if c.stream {
 		if r, ok := c.rejected[seq]; ok {
 			return fmt.Errorf("%w: the destination would refuse the row %s (%s), which the plan did not show", ErrRefusedSincePlan, c.l.renderKey(row), c.reasons[r].Reason)
@@ -121,6 +160,26 @@ func (c *checker) Change(kind ChangeKind, src, dst *Row, changed []int) error {
 	}
 	return c.spool.add(kind, src, dst)
 }
+
+// noRestart is err as the diff returns it: a source error after the
+// checker handed a change on (pass) must not make the diff restart,
+// reading the source again, since the sink already has changes of the
+// first reading; it stays a source error, no longer seen as a value that
+// did not convert. (A hash diff hands nothing on before it has read the
+// source to its end, so this is a guard, not a path.)
+func (c *checker) noRestart(err error) error {
+	var se *sourceError
+	if c.passed > 0 && errors.As(err, &se) {
+		return &sourceError{finalError{se.err}}
+	}
+	return err
+}
+
+// finalError is an error with the message of err that errors.As does not
+// look into.
+type finalError struct{ err error }
+
+func (e finalError) Error() string { return e.err.Error() }
 
 // ErrRefusedSincePlan marks a row refused while an initial load streams
 // (DiffIntoEmpty), whose plan refused none: the source changed since.
@@ -202,7 +261,7 @@ func (c *checker) rejectAt(seq int64, kind ChangeKind, row *Row, r rejectReason,
 // changes that pass on to the sink. conn is the destination connection the
 // diff read in (free again now).
 func (c *checker) finish(ctx context.Context, conn *pgx.Conn) error {
-	if c.stream {
+	if c.stream || c.pass {
 		return nil
 	}
 	defer c.spool.close()
@@ -403,3 +462,9 @@ func (l *layout) mark(r *Row) []byte {
 func decodeMark(m []byte) (line, col int, reason string) {
 	return int(binary.BigEndian.Uint32(m)), int(binary.BigEndian.Uint16(m[4:])), string(m[6:])
 }
+
+// PassesChangesThrough reports whether a diff of the sync hands each change
+// on to its sink as soon as the checks in Go have passed it, rather than
+// keeping the change set for the destination server's checks first
+// (passThrough). The two give the sink the same changes in the same order.
+func (p *Prepared) PassesChangesThrough() bool { return passThrough(p) }

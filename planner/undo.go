@@ -638,6 +638,9 @@ func (c *checker) refuse(kind ChangeKind, src, dst *Row, reason string) error {
 		row = dst
 	}
 	c.rejectAt(seq, kind, row, rejectReason{Reason: reason}, 0)
+	if c.pass {
+		return nil // refused: not handed on
+	}
 	return c.spool.add(kind, src, dst)
 }
 

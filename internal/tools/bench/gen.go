@@ -64,6 +64,9 @@ func (g *generator) load(ctx context.Context, src, dst *pgx.Conn) error {
 	if g.c.ratio >= 1 {
 		changed, deleted = "false", "false"
 	}
+	if g.c.allUpdated() {
+		changed = "true"
+	}
 	pk := strings.Join(g.keyCols, ", ")
 	srcSQL := fmt.Sprintf(`DROP TABLE IF EXISTS bench_src;
 CREATE TABLE bench_src (%s, %s);
@@ -73,7 +76,7 @@ ANALYZE bench_src;`, g.keyDefs, g.defs, g.keyExpr, strings.ReplaceAll(g.exprs, "
 		return err
 	}
 	dstRows := n
-	if g.c.ratio >= 1 {
+	if g.c.ratio >= 1 && !g.c.allUpdated() {
 		dstRows = 0
 	}
 	dstSQL := fmt.Sprintf(`DROP TABLE IF EXISTS bench_dst, bench_dst_orig;
@@ -151,6 +154,20 @@ func (g *generator) orderBy() string {
 // lread: both sides read once, at the same time, in key order when ordered
 // is set (L_read), else as the servers scan them (L_scan).
 func lread(ctx context.Context, src, dst *pgcluster.Cluster, g *generator, ordered bool) (float64, error) {
+	scfg, err := pgx.ParseConfig(src.ConnString(""))
+	if err != nil {
+		return 0, err
+	}
+	dcfg, err := pgx.ParseConfig(dst.ConnString(""))
+	if err != nil {
+		return 0, err
+	}
+	return lreadVia(ctx, scfg, dcfg, g, ordered)
+}
+
+// lreadVia is lread with the servers reached through src and dst (the
+// slow links' proxies, say).
+func lreadVia(ctx context.Context, src, dst *pgx.ConnConfig, g *generator, ordered bool) (float64, error) {
 	cols := strings.Join(g.cols, ", ")
 	order := ""
 	if ordered {
@@ -159,11 +176,11 @@ func lread(ctx context.Context, src, dst *pgcluster.Cluster, g *generator, order
 	start := time.Now()
 	errs := make(chan error, 2)
 	for _, side := range []struct {
-		c     *pgcluster.Cluster
+		c     *pgx.ConnConfig
 		table string
 	}{{src, "bench_src"}, {dst, "bench_dst"}} {
 		go func() {
-			conn, err := pgx.Connect(ctx, side.c.ConnString(""))
+			conn, err := pgx.ConnectConfig(ctx, side.c)
 			if err != nil {
 				errs <- err
 				return

@@ -13,12 +13,21 @@ import (
 // The cost of the run history (docs/history.md), measured on the 1% mirror
 // of bigint keys: the apply of a saved plan with history = false beside
 // the same apply with the history (the default, the "apply FILE" column),
-// and the apply of the undo of the run that apply recorded.
+// each run's two applies from a destination restored the same way and in
+// turns, the cost the median of the runs' ratios; and the apply of the
+// undo of the run that apply recorded.
 
 // historyCase reports whether case c measures the history's cost.
 func historyCase(c benchCase) bool {
+	if historyAtEveryRatio && ratioCase(c) && c.ratio > 0 {
+		return true
+	}
 	return c.shape == "mixed" && c.key == "bigint" && c.ratio == 0.01 && c.behavior == "mirror" && c.conns == 1
 }
+
+// historyAtEveryRatio: every change-ratio case with changes measures the
+// history's cost too (BENCH_CASES=ratios), not only the 1% mirror.
+var historyAtEveryRatio bool
 
 // noHistoryConfig is cfg, gen.config's configuration, with history = false.
 func noHistoryConfig(cfg string) string {
@@ -43,26 +52,54 @@ func measureUndo(ctx context.Context, o options, env []string, cfgDir, dir strin
 	return t, nil
 }
 
-// measureNoHistory plans (untimed) with history = false and times the
-// apply of that plan, from the destination as restored.
-func measureNoHistory(o options, env []string, cfg, dir string) (float64, error) {
+// historyPair is the history's cost measured in one run: apply FILE
+// (with the history, the default) and the same apply of a plan made with
+// history = false, each from a destination just restored, so that the two
+// differ in nothing but the recording. first says the apply without the
+// history goes first (every other run), so that neither always follows
+// the other's restore or the plan before it.
+type historyPair struct {
+	o             options
+	env           []string
+	cfgDir, plan  string
+	first         bool
+	with, without float64
+}
+
+// planNoHistory writes the configuration with history = false and plans
+// with it (untimed), from the destination as generated.
+func planNoHistory(o options, env []string, cfg, dir string) (*historyPair, error) {
 	cfgDir := filepath.Join(dir, "cfg-nohistory")
 	_ = os.RemoveAll(cfgDir)
 	if err := os.MkdirAll(cfgDir, 0o755); err != nil {
-		return 0, err
+		return nil, err
 	}
 	if err := os.WriteFile(filepath.Join(cfgDir, "main.hcl"), []byte(noHistoryConfig(cfg)), 0o644); err != nil {
-		return 0, err
+		return nil, err
 	}
 	planFile := filepath.Join(dir, "nohistory.plan")
 	if _, _, out, err := timeBinary(o.rowform, env, "-chdir="+cfgDir, "plan", "-json", "-out="+planFile); err != nil {
-		return 0, fmt.Errorf("plan with history = false: %v\n%s", err, out)
+		return nil, fmt.Errorf("plan with history = false: %v\n%s", err, out)
 	}
-	t, _, out, err := timeBinary(o.rowform, env, "-chdir="+cfgDir, "apply", "-json", planFile)
+	return &historyPair{o: o, env: env, cfgDir: cfgDir, plan: planFile}, nil
+}
+
+// measureWithout restores the destination and times the apply with
+// history = false, when p's order puts it at this point (before says
+// whether this is the point before apply FILE). Nothing for a nil p.
+func (p *historyPair) measureWithout(ctx context.Context, gen *generator, dconn *pgx.Conn, before bool) error {
+	if p == nil || p.first != before {
+		return nil
+	}
+	if err := gen.restoreDestination(ctx, dconn); err != nil {
+		return err
+	}
+	t, _, out, err := timeBinary(p.o.rowform, p.env, "-chdir="+p.cfgDir, "apply", "-json", p.plan)
 	if err != nil {
-		return 0, fmt.Errorf("apply with history = false: %v\n%s", err, out)
+		return fmt.Errorf("apply with history = false: %v\n%s", err, out)
 	}
-	return t, nil
+	p.without = t
+	return nil
 }
 
 // historyCells are the table's history columns of r: the apply FILE
@@ -71,11 +108,11 @@ func historyCells(r result) string {
 	if r.applyNoHistory == 0 {
 		return "— | — | — |"
 	}
-	return fmt.Sprintf("%.2f | %+.1f%% | %.2f |", r.applyNoHistory, (r.apply/r.applyNoHistory-1)*100, r.undo)
+	return fmt.Sprintf("%.2f | %+.1f%% | %.2f |", r.applyNoHistory, r.historyCost*100, r.undo)
 }
 
 // historyNote is the note on the history's cost under the table.
 func historyNote(r result) string {
-	return fmt.Sprintf("- %s: the history adds %+.1f%% to apply FILE (%.2f s; %.2f s with history = false); the undo of that run applies in %.2f s = %.2f × apply FILE",
-		r.c.name(), (r.apply/r.applyNoHistory-1)*100, r.apply, r.applyNoHistory, r.undo, r.undo/r.apply)
+	return fmt.Sprintf("- %s: the history adds %+.1f%% to apply FILE (median of the runs' pairs; medians %.2f s, %.2f s with history = false); the undo of that run applies in %.2f s = %.2f × apply FILE",
+		r.c.name(), r.historyCost*100, r.apply, r.applyNoHistory, r.undo, r.undo/r.apply)
 }

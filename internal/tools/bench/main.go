@@ -57,7 +57,7 @@ func main() {
 	flag.StringVar(&o.rowform, "rowform", "bin/rowform", "the rowform binary to measure")
 	flag.StringVar(&rows, "rows", "100000,1000000", "comma-separated table sizes")
 	flag.IntVar(&o.runs, "runs", 3, "runs per figure (the median is reported)")
-	flag.StringVar(&o.cases, "cases", "main", "which cases: main (mixed mirror 1% + key types + ratios), all (main + max_connections 2/4/8), targets (the issue-6 targets), or smoke")
+	flag.StringVar(&o.cases, "cases", "main", "which cases: main (mixed mirror 1% + key types + ratios), ratios (mixed bigint mirror at 0/1/10/50/100% changed), slowlink (the 1% mirror through 100 Mbit/s links, beside pg_comparator), large (the 1% mirror with the plan's temporary disk; 10M rows from make bench), all (main + max_connections 2/4/8), targets (the issue-6 targets), or smoke")
 	flag.Parse()
 	for _, r := range strings.Split(rows, ",") {
 		var n int
@@ -85,12 +85,18 @@ type benchCase struct {
 	ratio    float64 // fraction of rows inserted, updated and deleted each; 1 = empty destination
 	behavior string
 	conns    int
+	// updateAll: every row updated (ratio 1), instead of an empty
+	// destination (ratios.go).
+	updateAll bool
 }
 
 func (c benchCase) name() string {
 	r := fmt.Sprintf("%g%%", c.ratio*100)
 	if c.ratio >= 1 {
 		r = "empty dst"
+	}
+	if c.allUpdated() {
+		r = "100% updated"
 	}
 	return fmt.Sprintf("%s %s key, %s, %s, %d conn", c.shape, c.key, humanRows(c.rows), r, c.conns)
 }
@@ -109,31 +115,36 @@ func cases(o options) []benchCase {
 	var out []benchCase
 	for _, n := range o.rows {
 		switch o.cases {
+		case "ratios":
+			out = append(out, ratioCases(n)...)
+		case "large":
+			out = append(out, largeCase(n))
 		case "smoke":
-			out = append(out, benchCase{"mixed", "bigint", n, 0.01, "mirror", 1})
+			out = append(out, benchCase{"mixed", "bigint", n, 0.01, "mirror", 1, false})
 		case "targets":
 			out = append(out,
-				benchCase{"mixed", "bigint", n, 0.01, "mirror", 1},
-				benchCase{"mixed", "bigint", n, 1, "mirror", 1},
-				benchCase{"mixed", "text", n, 0.01, "mirror", 1},
-				benchCase{"mixed", "uuid", n, 0.01, "mirror", 1},
-				benchCase{"mixed", "two", n, 0.01, "mirror", 1},
+				benchCase{"mixed", "bigint", n, 0.01, "mirror", 1, false},
+				benchCase{"mixed", "bigint", n, 1, "mirror", 1, false},
+				benchCase{"mixed", "text", n, 0.01, "mirror", 1, false},
+				benchCase{"mixed", "uuid", n, 0.01, "mirror", 1, false},
+				benchCase{"mixed", "two", n, 0.01, "mirror", 1, false},
 			)
 		case "main", "all":
 			out = append(out,
-				benchCase{"mixed", "bigint", n, 0.01, "mirror", 1},
-				benchCase{"mixed", "bigint", n, 0, "mirror", 1},
-				benchCase{"mixed", "bigint", n, 0.10, "mirror", 1},
-				benchCase{"mixed", "bigint", n, 0.50, "mirror", 1},
-				benchCase{"mixed", "bigint", n, 1, "mirror", 1},
-				benchCase{"mixed", "text", n, 0.01, "mirror", 1},
-				benchCase{"mixed", "uuid", n, 0.01, "mirror", 1},
-				benchCase{"mixed", "two", n, 0.01, "mirror", 1},
-				benchCase{"narrow", "bigint", n, 0.01, "mirror", 1},
+				benchCase{"mixed", "bigint", n, 0.01, "mirror", 1, false},
+				benchCase{"mixed", "bigint", n, 0, "mirror", 1, false},
+				benchCase{"mixed", "bigint", n, 0.10, "mirror", 1, false},
+				benchCase{"mixed", "bigint", n, 0.50, "mirror", 1, false},
+				benchCase{"mixed", "bigint", n, 1, "mirror", 1, false},
+				benchCase{"mixed", "bigint", n, 1, "mirror", 1, true},
+				benchCase{"mixed", "text", n, 0.01, "mirror", 1, false},
+				benchCase{"mixed", "uuid", n, 0.01, "mirror", 1, false},
+				benchCase{"mixed", "two", n, 0.01, "mirror", 1, false},
+				benchCase{"narrow", "bigint", n, 0.01, "mirror", 1, false},
 			)
 			if o.cases == "all" {
 				for _, c := range []int{2, 4, 8} {
-					out = append(out, benchCase{"mixed", "bigint", n, 0.01, "mirror", c})
+					out = append(out, benchCase{"mixed", "bigint", n, 0.01, "mirror", c, false})
 				}
 			}
 		}
@@ -150,9 +161,14 @@ type result struct {
 	counts                     string
 	// lreadPar maps p to L_read with p key ranges per side (bigint keys only).
 	lreadPar map[int]float64
-	// applyNoHistory is apply FILE with history = false, undo the apply of
-	// the undo of apply FILE's run (history.go); 0 when not measured.
-	applyNoHistory, undo float64
+	// applyNoHistory is apply FILE with history = false, historyCost the
+	// median over the runs of apply FILE / applyNoHistory - 1 (each run's
+	// pair measured side by side), undo the apply of the undo of apply
+	// FILE's run (history.go); 0 when not measured.
+	applyNoHistory, historyCost, undo float64
+	// tempDisk is the peak of the plan's temporary files in bytes
+	// (large.go); 0 when not measured.
+	tempDisk int64
 }
 
 func run(ctx context.Context, o options, w io.Writer) error {
@@ -178,6 +194,10 @@ func run(ctx context.Context, o options, w io.Writer) error {
 	}
 	defer os.RemoveAll(dir)
 
+	historyAtEveryRatio = o.cases == "ratios"
+	if o.cases == "slowlink" {
+		return runSlowLink(ctx, o, src, dst, dir, w)
+	}
 	var results []result
 	for _, c := range cases(o) {
 		fmt.Fprintf(os.Stderr, "bench: %s\n", c.name())
@@ -220,7 +240,7 @@ func runCase(ctx context.Context, o options, src, dst *pgcluster.Cluster, dir st
 	env := append(os.Environ(), "SRC_PASSWORD="+src.Password, "DST_PASSWORD="+dst.Password)
 
 	var plans, applies, autos, planRSS, applyRSS, autoRSS, lreads, lscans, lloads, naives []float64
-	var noHistories, undos []float64
+	var noHistories, historyCosts, undos []float64
 	for i := 0; i < o.runs; i++ {
 		// Plan.
 		planFile := filepath.Join(dir, "bench.plan")
@@ -245,7 +265,20 @@ func runCase(ctx context.Context, o options, src, dst *pgcluster.Cluster, dir st
 		// Apply of the saved plan (it re-runs its own diff inside its
 		// transaction to prove the plan is not stale), then restore. Both
 		// applies start from a table just restored (and checkpointed), so
-		// that neither is measured in a state the other is not.
+		// that neither is measured in a state the other is not. For the
+		// history's cost the same apply with history = false is timed
+		// beside it, from a table restored the same way, the two in turns
+		// (history.go).
+		var pair *historyPair
+		if historyCase(c) {
+			if pair, err = planNoHistory(o, env, gen.config(src, dst), dir); err != nil {
+				return r, err
+			}
+			pair.first = i%2 == 1
+		}
+		if err := pair.measureWithout(ctx, gen, dconn, true); err != nil {
+			return r, err
+		}
 		if err := gen.restoreDestination(ctx, dconn); err != nil {
 			return r, err
 		}
@@ -254,19 +287,17 @@ func runCase(ctx context.Context, o options, src, dst *pgcluster.Cluster, dir st
 			return r, fmt.Errorf("apply: %v\n%s", err, out)
 		}
 		applies, applyRSS = append(applies, t), append(applyRSS, rss)
-		if historyCase(c) {
+		if pair != nil {
+			pair.with = t
 			t, err := measureUndo(ctx, o, env, cfgDir, dir, dconn)
 			if err != nil {
 				return r, err
 			}
 			undos = append(undos, t)
-			if err := gen.restoreDestination(ctx, dconn); err != nil {
+			if err := pair.measureWithout(ctx, gen, dconn, false); err != nil {
 				return r, err
 			}
-			if t, err = measureNoHistory(o, env, gen.config(src, dst), dir); err != nil {
-				return r, err
-			}
-			noHistories = append(noHistories, t)
+			noHistories, historyCosts = append(noHistories, pair.without), append(historyCosts, pair.with/pair.without-1)
 		}
 		if err := gen.restoreDestination(ctx, dconn); err != nil {
 			return r, err
@@ -300,6 +331,11 @@ func runCase(ctx context.Context, o options, src, dst *pgcluster.Cluster, dir st
 		}
 		lloads = append(lloads, t)
 	}
+	if o.cases == "large" {
+		if r.tempDisk, _, err = planTempDisk(o.rowform, env, cfgDir, dir); err != nil {
+			return r, err
+		}
+	}
 	if c.conns > 1 && c.key == "bigint" {
 		var ts []float64
 		for i := 0; i < o.runs; i++ {
@@ -314,7 +350,7 @@ func runCase(ctx context.Context, o options, src, dst *pgcluster.Cluster, dir st
 	r.plan, r.apply, r.auto = median(plans), median(applies), median(autos)
 	r.planRSS, r.applyRSS, r.autoRSS = maxOf(planRSS), maxOf(applyRSS), maxOf(autoRSS)
 	r.lread, r.lscan, r.lload, r.naive = median(lreads), median(lscans), median(lloads), median(naives)
-	r.applyNoHistory, r.undo = median(noHistories), median(undos)
+	r.applyNoHistory, r.historyCost, r.undo = median(noHistories), median(historyCosts), median(undos)
 	return r, nil
 }
 
@@ -407,12 +443,20 @@ func printTable(w io.Writer, rs []result) {
 		}
 	}
 	for _, r := range rs {
+		if r.tempDisk > 0 {
+			fmt.Fprintln(w, largeNote(r))
+		}
+	}
+	if n := ratioNote(rs); n != "" {
+		fmt.Fprintln(w, n)
+	}
+	for _, r := range rs {
 		if r.applyNoHistory > 0 {
 			fmt.Fprintln(w, historyNote(r))
 		}
 	}
 	for _, r := range rs {
-		if r.c.ratio >= 1 {
+		if r.c.ratio >= 1 && !r.c.allUpdated() {
 			fmt.Fprintf(w, "- %s: initial load apply/L_load = %.2f (apply -auto-approve/L_load = %.2f)\n", r.c.name(), r.apply/r.lload, r.auto/r.lload)
 		}
 	}
