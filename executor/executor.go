@@ -446,7 +446,7 @@ func attemptSync(ctx context.Context, connector *pgconnect.Connector, s *hclconf
 	sink.history = m.historySink()
 	progress("diffing", 0)
 	res, findings, err := prep.Diff(ctx, dst, src, sink, func(n int64) { progress("diffing", n) })
-	if err != nil && s.Source.Type == hclconfig.SourceCSV && isServerError(err) {
+	if err != nil && (s.Source.Type == hclconfig.SourceCSV || s.Source.Type == hclconfig.SourceDuckDB) && isServerError(err) {
 		// The plan converted every value; a value the server now refuses
 		// means the file changed since.
 		return nil, fmt.Errorf("%w: %s no longer converts as it did when planned (%s); nothing was written — run 'rowform plan' again",

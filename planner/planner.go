@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/rowform/rowform/hclconfig"
 	"github.com/rowform/rowform/internal/pgconnect"
 )
@@ -386,12 +387,15 @@ func (p *Prepared) diffOnce(ctx context.Context, dst, src *pgx.Conn, emptyDestin
 	var findings []Finding
 	var srcStream rowStream
 	switch {
-	case p.Sync.Source.Type == hclconfig.SourceCSV || asText:
+	case p.Sync.Source.Type == hclconfig.SourceCSV || p.Sync.Source.Type == hclconfig.SourceDuckDB || asText:
 		var conv *csvConversion
 		var err error
-		if asText {
+		switch {
+		case asText:
 			conv, err = p.convertQuery(ctx, dst, src)
-		} else {
+		case p.Sync.Source.Type == hclconfig.SourceDuckDB:
+			conv, err = p.convertDuckDB(ctx, dst)
+		default:
 			conv, err = p.convertCSV(ctx, dst)
 		}
 		if err != nil {
@@ -500,6 +504,10 @@ func diffErrorFinding(s *hclconfig.Sync, err error) Finding {
 	}
 	if se, ok := err.(*sourceError); ok {
 		f := queryFinding(s, se.err)
+		var pgErr *pgconn.PgError
+		if s.Source.Type == hclconfig.SourceDuckDB && !errors.As(se.err, &pgErr) {
+			f = duckdbQueryFinding(s, se.err)
+		}
 		if s.Source.Type == hclconfig.SourceCSV {
 			f.Summary = fmt.Sprintf("cannot read %s: %s", s.Source.Address(), describeError(se.err))
 			f.Detail = ""

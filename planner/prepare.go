@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/rowform/rowform/hclconfig"
 	"github.com/rowform/rowform/internal/catalog"
+	"github.com/rowform/rowform/internal/duckdbsource"
 )
 
 // sourceColumn is a column of a source: a query result column or a CSV
@@ -41,6 +42,8 @@ type Prepared struct {
 	// csv holds the CSV columns by name, for csv sources.
 	csvCols  map[string]int
 	csvWidth int
+	// duckCols holds the query's columns by name, for duckdb sources.
+	duckCols map[string]duckdbsource.Column
 }
 
 // Columns describes the mapped destination columns in the order of Row
@@ -98,6 +101,13 @@ func prepare(ctx context.Context, s *hclconfig.Sync, dst, src *pgx.Conn, showFin
 			return nil
 		}
 		srcCols = cols
+	case hclconfig.SourceDuckDB:
+		cols, byName, f := describeDuckDB(ctx, s)
+		if f != nil {
+			add(*f)
+			return nil
+		}
+		srcCols, p.duckCols = cols, byName
 	case hclconfig.SourceCSV:
 		cols, err := csvHeader(s.Source.CSV)
 		if err != nil {

@@ -1,0 +1,158 @@
+package planner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/jackc/pgx/v5"
+	"github.com/rowform/rowform/hclconfig"
+	"github.com/rowform/rowform/internal/duckdbsource"
+)
+
+// A duckdb source's query runs in DuckDB, in this process (the package
+// internal/duckdbsource). Its values are read as text and converted on the
+// destination in batches, exactly as a CSV file's fields are
+// (convertRecords), so they follow the destination's input rules and give
+// the same findings: type_mismatch, rejected_rows, null_source_key.
+
+// describeDuckDB prepares the sync's query in DuckDB (reading the files'
+// schemas, not their rows) and returns its columns.
+func describeDuckDB(ctx context.Context, s *hclconfig.Sync) ([]sourceColumn, map[string]duckdbsource.Column, *Finding) {
+	db, err := duckdbsource.Open(ctx, s.Source.DuckDB.Path, s.Source.DuckDB.Dir)
+	if err != nil {
+		return nil, nil, &Finding{Severity: SeverityError, Code: CodeConnectionFailed,
+			Summary: fmt.Sprintf("cannot open %s: %s", s.Source.Address(), err)}
+	}
+	defer db.Close()
+	cols, err := db.Describe(trimQuery(s.Query))
+	if err != nil {
+		return nil, nil, duckdbQueryFinding(s, err)
+	}
+	out := make([]sourceColumn, 0, len(cols))
+	byName := make(map[string]duckdbsource.Column, len(cols))
+	for i, c := range cols {
+		if _, dup := byName[c.Name]; dup {
+			return nil, nil, &Finding{Severity: SeverityError, Code: CodeSourceQueryFailed,
+				Summary: fmt.Sprintf("the query of sync %q returns two columns named %q", s.Name, c.Name),
+				Detail:  "Give each column a distinct name with AS." + queryAt(s)}
+		}
+		byName[c.Name] = c
+		out = append(out, sourceColumn{Name: c.Name, Type: c.PostgresType, Index: i})
+	}
+	return out, byName, nil
+}
+
+// duckdbQueryFinding is source_query_failed with DuckDB's message: its
+// first line in the summary, the rest (DuckDB shows the line of the query
+// and a caret) in the detail, with where the query is set.
+func duckdbQueryFinding(s *hclconfig.Sync, err error) *Finding {
+	msg := strings.TrimSpace(err.Error())
+	first, rest, _ := strings.Cut(msg, "\n")
+	f := &Finding{Severity: SeverityError, Code: CodeSourceQueryFailed,
+		Summary: "the source query failed: " + first}
+	if errors.Is(err, duckdbsource.ErrNotQuery) {
+		f.Summary = fmt.Sprintf("the query of sync %q is not a query: %s", s.Name, strings.TrimPrefix(first, "the SQL is "))
+	}
+	var detail []string
+	if rest = strings.TrimSpace(rest); rest != "" {
+		detail = append(detail, rest)
+	}
+	if at := strings.TrimSpace(queryAt(s)); at != "" {
+		detail = append(detail, at)
+	}
+	f.Detail = strings.Join(detail, "\n")
+	return f
+}
+
+// queryAt is " The query is set at FILE:LINE,COL." (or "" when unknown),
+// naming the model for a sync that reads one.
+func queryAt(s *hclconfig.Sync) string {
+	if s.QueryRange.Filename == "" {
+		return ""
+	}
+	if s.Model != "" {
+		return fmt.Sprintf(" The sync reads the dbt model %q (at %s).", s.Model, formatRange(s.QueryRange))
+	}
+	return fmt.Sprintf(" The query is set at %s.", formatRange(s.QueryRange))
+}
+
+func formatRange(r hcl.Range) string {
+	return fmt.Sprintf("%s:%d,%d", r.Filename, r.Start.Line, r.Start.Column)
+}
+
+// convertDuckDB runs the sync's query in DuckDB and converts every mapped
+// value to the destination column's type on conn, as convertCSV does.
+func (p *Prepared) convertDuckDB(ctx context.Context, conn *pgx.Conn) (*csvConversion, error) {
+	s := p.Sync
+	db, err := duckdbsource.Open(ctx, s.Source.DuckDB.Path, s.Source.DuckDB.Dir)
+	if err != nil {
+		return nil, err
+	}
+	cols := make([]duckdbsource.Column, len(p.layout.Cols))
+	idx := make([]int, len(p.layout.Cols))
+	for i, c := range p.layout.Cols {
+		cols[i], idx[i] = p.duckCols[c.Source], i
+	}
+	rows, err := db.Query(ctx, trimQuery(s.Query), cols)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return p.convertRecords(ctx, conn, &duckdbRecords{db: db, rows: rows, vals: make([]string, len(cols)), null: make([]bool, len(cols))}, idx)
+}
+
+// duckdbRecords reads a DuckDB query's rows as text records.
+type duckdbRecords struct {
+	db   *duckdbsource.Database
+	rows *duckdbsource.Rows
+	vals []string
+	null []bool
+}
+
+func (d *duckdbRecords) next() ([]csvField, int, error) {
+	if err := d.rows.Next(d.vals, d.null); err != nil {
+		return nil, 0, err
+	}
+	rec := make([]csvField, len(d.vals))
+	for i, v := range d.vals {
+		rec[i] = csvField{Value: v, Null: d.null[i]}
+	}
+	return rec, 0, nil
+}
+
+func (d *duckdbRecords) close() {
+	d.rows.Close()
+	d.db.Close()
+}
+
+// CheckDuckDBQueries parses the query of every sync on a duckdb source,
+// without reading a file, and reports SQL that is not one SELECT
+// statement, or does not parse, as an error at the sync's query. validate
+// runs it: it needs no data.
+func CheckDuckDBQueries(ctx context.Context, cfg *hclconfig.Config) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	for _, s := range cfg.Syncs {
+		if s.Source == nil || s.Source.Type != hclconfig.SourceDuckDB || s.Query == "" {
+			continue
+		}
+		err := duckdbsource.CheckQuery(ctx, trimQuery(s.Query))
+		if err == nil {
+			continue
+		}
+		d := &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid DuckDB query",
+			Detail: fmt.Sprintf("The query of sync %q: %s.", s.Name, strings.TrimSpace(err.Error()))}
+		if errors.Is(err, duckdbsource.ErrNotQuery) {
+			d.Summary = "Not a query"
+			d.Detail = fmt.Sprintf("The query of sync %q is %s. Write one SELECT statement (read_parquet('...'), read_csv('...'), a join, ...).",
+				s.Name, strings.TrimPrefix(err.Error(), "the SQL is "))
+		}
+		if s.QueryRange.Filename != "" {
+			d.Subject = s.QueryRange.Ptr()
+		}
+		diags = append(diags, d)
+	}
+	return diags
+}
