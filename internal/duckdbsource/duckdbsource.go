@@ -140,7 +140,7 @@ type Column struct {
 func (db *Database) prepare(query string) (*duckdb.Stmt, error) {
 	st, err := db.conn.Prepare(query)
 	if err != nil {
-		if strings.Contains(err.Error(), "prepare context") {
+		if strings.Contains(err.Error(), "multi-statement") {
 			return nil, &NotQueryError{Kind: "several statements"}
 		}
 		return nil, err
