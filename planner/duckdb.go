@@ -54,7 +54,7 @@ func duckdbQueryFinding(s *hclconfig.Sync, err error) *Finding {
 	f := &Finding{Severity: SeverityError, Code: CodeSourceQueryFailed,
 		Summary: "the source query failed: " + first}
 	if errors.Is(err, duckdbsource.ErrNotQuery) {
-		f.Summary = fmt.Sprintf("the query of sync %q is not a query: %s", s.Name, strings.TrimPrefix(first, "the SQL is "))
+		f.Summary = fmt.Sprintf("the query of sync %q %s", s.Name, strings.TrimPrefix(first, "the SQL "))
 	}
 	var detail []string
 	if rest = strings.TrimSpace(rest); rest != "" {
@@ -146,8 +146,8 @@ func CheckDuckDBQueries(ctx context.Context, cfg *hclconfig.Config) hcl.Diagnost
 			Detail: fmt.Sprintf("The query of sync %q: %s.", s.Name, strings.TrimSpace(err.Error()))}
 		if errors.Is(err, duckdbsource.ErrNotQuery) {
 			d.Summary = "Not a query"
-			d.Detail = fmt.Sprintf("The query of sync %q is %s. Write one SELECT statement (read_parquet('...'), read_csv('...'), a join, ...).",
-				s.Name, strings.TrimPrefix(err.Error(), "the SQL is "))
+			d.Detail = fmt.Sprintf("The query of sync %q: %s, e.g. SELECT * FROM read_parquet('exports/*.parquet').",
+				s.Name, err.Error())
 		}
 		if s.QueryRange.Filename != "" {
 			d.Subject = s.QueryRange.Ptr()

@@ -34,20 +34,20 @@ var ErrNotQuery = errors.New("not a query")
 
 // NotQueryError says what a refused statement is.
 type NotQueryError struct {
-	// Kind is the statement's kind as DuckDB names it ("COPY", "INSERT",
-	// ...), or "several statements".
+	// Kind is the statement's kind ("COPY", "INSERT", ...), "several
+	// statements", or "" when only its not being a SELECT is known.
 	Kind string
 }
 
 func (e *NotQueryError) Error() string {
-	return fmt.Sprintf("the SQL is %s, not a query: a duckdb source is read-only, so its SQL must be one SELECT statement", e.article())
-}
-
-func (e *NotQueryError) article() string {
-	if e.Kind == "several statements" {
-		return e.Kind
+	what := "is a " + e.Kind + " statement, not a query"
+	switch e.Kind {
+	case "":
+		what = "is not a query (not a SELECT statement)"
+	case "several statements":
+		what = "holds several statements, not a query"
 	}
-	return "a " + e.Kind + " statement"
+	return "the SQL " + what + ": a duckdb source is read-only, so its SQL must be one SELECT statement"
 }
 
 // Is makes errors.Is(err, ErrNotQuery) true.

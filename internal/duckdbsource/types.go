@@ -133,7 +133,7 @@ func statementKind(t duckdb.StmtType) string {
 	case duckdb.STATEMENT_TYPE_DETACH:
 		return "DETACH"
 	}
-	return "non-SELECT"
+	return ""
 }
 
 // serializedError reads json_serialize_sql's result: nil for one SELECT
@@ -153,7 +153,7 @@ func serializedError(s string) error {
 		// Only SELECT statements serialize; any other statement that parses
 		// is refused with this message.
 		if strings.Contains(out.ErrorMessage, "Only SELECT") {
-			return &NotQueryError{Kind: "non-SELECT"}
+			return &NotQueryError{}
 		}
 		msg := out.ErrorMessage
 		if out.ErrorType != "" && !strings.Contains(msg, "Error:") {
