@@ -96,6 +96,7 @@ func (p *Prepared) convertDuckDB(ctx context.Context, conn *pgx.Conn) (*csvConve
 	for i, c := range p.layout.Cols {
 		cols[i], idx[i] = p.duckCols[c.Source], i
 	}
+	p.codecs = p.layout.textCodecs(conn.PgConn().ParameterStatus("server_encoding"))
 	rows, err := db.Query(ctx, trimQuery(s.Query), cols)
 	if err != nil {
 		db.Close()

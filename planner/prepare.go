@@ -44,6 +44,9 @@ type Prepared struct {
 	csvWidth int
 	// duckCols holds the query's columns by name, for duckdb sources.
 	duckCols map[string]duckdbsource.Column
+	// codecs convert a duckdb source's text values in Go (textcodec.go);
+	// nil: every batch is converted on the destination.
+	codecs []textCodec
 }
 
 // Columns describes the mapped destination columns in the order of Row
