@@ -102,29 +102,86 @@ func (p *Prepared) convertDuckDB(ctx context.Context, conn *pgx.Conn) (*csvConve
 		db.Close()
 		return nil, err
 	}
-	return p.convertRecords(ctx, conn, &duckdbRecords{db: db, rows: rows, vals: make([]string, len(cols)), null: make([]bool, len(cols))}, idx)
+	return p.convertRecords(ctx, conn, newDuckDBRecords(db, rows, len(cols)), idx)
 }
 
-// duckdbRecords reads a DuckDB query's rows as text records.
+// duckdbRecords reads a DuckDB query's rows as text records. A goroutine
+// reads them from DuckDB ahead of the conversion, a few chunks at most,
+// so that DuckDB's side and rowform's run at the same time.
 type duckdbRecords struct {
-	db   *duckdbsource.Database
-	rows *duckdbsource.Rows
-	vals []string
-	null []bool
+	db     *duckdbsource.Database
+	rows   *duckdbsource.Rows
+	chunks chan duckdbChunk
+	stop   chan struct{}
+	done   chan struct{}
+	chunk  duckdbChunk
+	at     int
+}
+
+// duckdbChunk is a run of records, or the error that ended the read
+// (io.EOF after the last record).
+type duckdbChunk struct {
+	recs [][]csvField
+	err  error
+}
+
+const duckdbChunkRows = 1024
+
+func newDuckDBRecords(db *duckdbsource.Database, rows *duckdbsource.Rows, width int) *duckdbRecords {
+	d := &duckdbRecords{db: db, rows: rows, chunks: make(chan duckdbChunk, 4), stop: make(chan struct{}), done: make(chan struct{})}
+	go d.read(width)
+	return d
+}
+
+func (d *duckdbRecords) read(width int) {
+	defer close(d.done)
+	vals, null := make([]string, width), make([]bool, width)
+	for {
+		recs := make([][]csvField, 0, duckdbChunkRows)
+		fields := make([]csvField, duckdbChunkRows*width)
+		var err error
+		for len(recs) < duckdbChunkRows {
+			if err = d.rows.Next(vals, null); err != nil {
+				break
+			}
+			rec := fields[len(recs)*width : (len(recs)+1)*width : (len(recs)+1)*width]
+			for i, v := range vals {
+				rec[i] = csvField{Value: v, Null: null[i]}
+			}
+			recs = append(recs, rec)
+		}
+		if len(recs) > 0 {
+			select {
+			case d.chunks <- duckdbChunk{recs: recs}:
+			case <-d.stop:
+				return
+			}
+		}
+		if err != nil {
+			select {
+			case d.chunks <- duckdbChunk{err: err}:
+			case <-d.stop:
+			}
+			return
+		}
+	}
 }
 
 func (d *duckdbRecords) next() ([]csvField, int, error) {
-	if err := d.rows.Next(d.vals, d.null); err != nil {
-		return nil, 0, err
+	for d.at >= len(d.chunk.recs) {
+		if d.chunk.err != nil {
+			return nil, 0, d.chunk.err
+		}
+		d.chunk, d.at = <-d.chunks, 0
 	}
-	rec := make([]csvField, len(d.vals))
-	for i, v := range d.vals {
-		rec[i] = csvField{Value: v, Null: d.null[i]}
-	}
+	rec := d.chunk.recs[d.at]
+	d.at++
 	return rec, 0, nil
 }
 
 func (d *duckdbRecords) close() {
+	close(d.stop)
+	<-d.done
 	d.rows.Close()
 	d.db.Close()
 }

@@ -92,7 +92,7 @@ func textValue(s string) ([]byte, bool) {
 	if !utf8.ValidString(s) || strings.IndexByte(s, 0) >= 0 {
 		return nil, false
 	}
-	return []byte(s), true
+	return append(make([]byte, 0, len(s)), s...), true // never nil: nil is NULL
 }
 
 // intValue: an optional '-' and decimal digits, no leading zeros (as
@@ -729,9 +729,7 @@ func (p *Prepared) convertInGo(batch [][]csvField, idx []int) ([]*Row, bool) {
 			}
 			vals[c] = v
 		}
-		row := &Row{}
-		row.set(vals)
-		rows[r] = row
+		rows[r] = &Row{Values: slices.Clone(vals)}
 	}
 	return rows, true
 }
