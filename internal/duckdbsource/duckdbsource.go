@@ -57,6 +57,7 @@ func (e *NotQueryError) Is(target error) bool { return target == ErrNotQuery }
 type Database struct {
 	connector *duckdb.Connector
 	conn      *duckdb.Conn
+	path, dir string
 }
 
 // Open opens the DuckDB database file at path read-only, or an in-memory
@@ -89,8 +90,19 @@ func Open(ctx context.Context, path, dir string) (*Database, error) {
 		_ = connector.Close()
 		return nil, openError(path, err)
 	}
-	db := &Database{connector: connector, conn: dc.(*duckdb.Conn)}
-	settings := []string{
+	db := &Database{connector: connector, conn: dc.(*duckdb.Conn), path: path, dir: dir}
+	for _, s := range sessionSettings(dir) {
+		if _, err := db.conn.ExecContext(ctx, s, nil); err != nil {
+			db.Close()
+			return nil, err
+		}
+	}
+	return db, nil
+}
+
+// sessionSettings are the statements that set up a session.
+func sessionSettings(dir string) []string {
+	return []string{
 		"SET file_search_path = " + quoteLiteral(dir),
 		// Timestamps with a time zone are written with their offset from
 		// UTC, which PostgreSQL reads whatever its session's time zone.
@@ -99,13 +111,6 @@ func Open(ctx context.Context, path, dir string) (*Database, error) {
 		// The query cannot change any of the above.
 		"SET lock_configuration = true",
 	}
-	for _, s := range settings {
-		if _, err := db.conn.ExecContext(ctx, s, nil); err != nil {
-			db.Close()
-			return nil, err
-		}
-	}
-	return db, nil
 }
 
 func openError(path string, err error) error {
@@ -187,11 +192,11 @@ func (db *Database) Describe(query string) ([]Column, error) {
 	return cols, nil
 }
 
-// Rows reads the result of a query as text.
+// Rows reads the result of a query as text, streamed: DuckDB holds a few
+// chunks of rows at a time, not the result.
 type Rows struct {
-	stmt *duckdb.Stmt
-	rows driver.Rows
-	vals []driver.Value
+	ctx  context.Context
+	s    *stream
 	done bool
 }
 
@@ -199,23 +204,19 @@ type Rows struct {
 // Describe's result, in any order) as text in PostgreSQL's input syntax:
 // numbers, booleans, dates and times as DuckDB writes them (timestamps
 // with a time zone at UTC, "+00"), BLOBs as bytea's hex form (\x...),
-// lists, structs, maps and unions as JSON.
+// lists, structs, maps and unions as JSON. It runs on a database instance
+// of its own, opened as Open opened db.
 func (db *Database) Query(ctx context.Context, query string, cols []Column) (*Rows, error) {
 	sel := make([]string, len(cols))
 	for i, c := range cols {
 		sel[i] = textExpr("q."+quoteIdent(c.Name), c.kind, c.json)
 	}
 	wrapped := fmt.Sprintf("SELECT %s FROM (\n%s\n) AS q", strings.Join(sel, ", "), query)
-	stmt, err := db.prepare(wrapped)
+	s, err := openStream(db.path, db.dir, wrapped)
 	if err != nil {
 		return nil, err
 	}
-	rows, err := stmt.QueryContext(ctx, nil)
-	if err != nil {
-		_ = stmt.Close()
-		return nil, err
-	}
-	return &Rows{stmt: stmt, rows: rows, vals: make([]driver.Value, len(cols))}, nil
+	return &Rows{ctx: ctx, s: s}, nil
 }
 
 // Next reads the next row into dst (one entry per column; null is set
@@ -224,19 +225,9 @@ func (r *Rows) Next(dst []string, null []bool) error {
 	if r.done {
 		return io.EOF
 	}
-	if err := r.rows.Next(r.vals); err != nil {
+	if err := r.s.next(r.ctx, dst, null); err != nil {
 		r.Close()
 		return err
-	}
-	for i, v := range r.vals {
-		switch v := v.(type) {
-		case nil:
-			dst[i], null[i] = "", true
-		case string:
-			dst[i], null[i] = v, false
-		default:
-			dst[i], null[i] = fmt.Sprint(v), false
-		}
 	}
 	return nil
 }
@@ -247,8 +238,7 @@ func (r *Rows) Close() {
 		return
 	}
 	r.done = true
-	_ = r.rows.Close()
-	_ = r.stmt.Close()
+	r.s.close()
 }
 
 // CheckQuery parses query without running it, without opening a file,
