@@ -12,8 +12,10 @@ type DuckDBDatabase struct {
 	// or "" for an in-memory database (queries then read files only).
 	Path string `json:",omitempty"`
 	// Dir is the directory relative file paths in the queries resolve
-	// against: the configuration directory.
-	Dir string
+	// against: the configuration directory. Not part of the digest, so
+	// that a saved plan still applies from another checkout of the same
+	// configuration.
+	Dir string `json:"-"`
 	// PathRange is where path is set, for diagnostics about the file.
 	PathRange hcl.Range `json:"-"`
 }

@@ -67,6 +67,33 @@ func duckdbQueryFinding(s *hclconfig.Sync, err error) *Finding {
 	return f
 }
 
+// maskDuckDBValues hides the quoted values of an error DuckDB raised while
+// running the query of a sync with sensitive columns ("Could not convert
+// string 's3cr3t' to INT32"): a value may be one of theirs. Errors of the
+// query's text (parsing, binding) come from Describe and are kept whole.
+func maskDuckDBValues(s *hclconfig.Sync, err error) error {
+	if len(s.SensitiveColumns) == 0 {
+		return err
+	}
+	msg := err.Error()
+	var b strings.Builder
+	for {
+		i := strings.IndexByte(msg, '\'')
+		if i < 0 {
+			break
+		}
+		j := strings.IndexByte(msg[i+1:], '\'')
+		if j < 0 {
+			break
+		}
+		b.WriteString(msg[:i])
+		b.WriteString("'" + Sensitive + "'")
+		msg = msg[i+1+j+1:]
+	}
+	b.WriteString(msg)
+	return errors.New(b.String())
+}
+
 // queryAt is " The query is set at FILE:LINE,COL." (or "" when unknown),
 // naming the model for a sync that reads one.
 func queryAt(s *hclconfig.Sync) string {

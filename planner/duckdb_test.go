@@ -70,6 +70,7 @@ func TestDuckDBSources(t *testing.T) {
 	e.Dst(`INSERT INTO people VALUES (1, 'name 1', 1.50, 'basic', false), (2, 'old', 3.00, 'gold', true), (9, 'gone', 0, 'basic', false)`)
 	e.Dst(`CREATE TABLE bad (id bigint PRIMARY KEY, amount bigint)`)
 	e.Dst(`CREATE TABLE secret (id bigint PRIMARY KEY, ssn bigint)`)
+	e.Dst(`CREATE TABLE secret_cast (id bigint PRIMARY KEY, ssn bigint)`)
 	e.Dst(`CREATE TABLE accounts (id bigint PRIMARY KEY, name text)`)
 	e.Dst(`INSERT INTO accounts VALUES (1, 'acct 1')`)
 
@@ -86,6 +87,8 @@ JOIN read_json('data/flags.json') f USING (id)
 WHERE p.id <= 4`, "people", "") +
 		duckSync("bad", "files", "SELECT * FROM 'data/bad.parquet'", "bad", "") +
 		duckSync("secret", "files", "SELECT * FROM read_parquet('data/secret.parquet')", "secret", `  sensitive_columns = ["ssn"]`) +
+		// DuckDB itself fails on the value: its message must not show it.
+		duckSync("secret_cast", "files", "SELECT id, CAST(ssn AS INTEGER) AS ssn FROM read_parquet('data/secret.parquet')", "secret_cast", `  sensitive_columns = ["ssn"]`) +
 		duckSync("accounts", "lake", "SELECT id, name FROM accounts", "accounts", ""))
 	p := plan(t, cfg, planner.Options{ShowRows: 10})
 
@@ -130,6 +133,14 @@ WHERE p.id <= 4`, "people", "") +
 	}
 	if text := synctest.FindingsText(secret) + fmt.Sprint(secret.Samples); strings.Contains(text, "s3cr3t") || strings.Contains(text, "123") {
 		t.Errorf("secret: a sensitive value is shown:\n%s", text)
+	}
+
+	secretCast := syncNamed(t, p, "secret_cast")
+	if got := codes(secretCast); !slices.Equal(got, []string{"source_query_failed"}) || !strings.Contains(secretCast.Findings[0].Summary, "Conversion Error") {
+		t.Errorf("secret_cast: want source_query_failed with DuckDB's conversion error:\n%s", synctest.FindingsText(secretCast))
+	}
+	if text := synctest.FindingsText(secretCast); strings.Contains(text, "s3cr3t") {
+		t.Errorf("secret_cast: DuckDB's error shows the sensitive value:\n%s", text)
 	}
 
 	accounts := syncNamed(t, p, "accounts")

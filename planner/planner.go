@@ -506,7 +506,7 @@ func diffErrorFinding(s *hclconfig.Sync, err error) Finding {
 		f := queryFinding(s, se.err)
 		var pgErr *pgconn.PgError
 		if s.Source.Type == hclconfig.SourceDuckDB && !errors.As(se.err, &pgErr) {
-			f = duckdbQueryFinding(s, se.err)
+			f = duckdbQueryFinding(s, maskDuckDBValues(s, se.err))
 		}
 		if s.Source.Type == hclconfig.SourceCSV {
 			f.Summary = fmt.Sprintf("cannot read %s: %s", s.Source.Address(), describeError(se.err))
