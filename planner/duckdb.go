@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -123,13 +124,88 @@ func (p *Prepared) convertDuckDB(ctx context.Context, conn *pgx.Conn) (*csvConve
 	for i, c := range p.layout.Cols {
 		cols[i], idx[i] = p.duckCols[c.Source], i
 	}
-	p.codecs = p.layout.textCodecs(conn.PgConn().ParameterStatus("server_encoding"))
 	rows, err := db.Query(ctx, trimQuery(s.Query), cols)
 	if err != nil {
 		db.Close()
 		return nil, err
 	}
-	return p.convertRecords(ctx, conn, newDuckDBRecords(db, rows, len(cols)), idx)
+	return p.convertRecords(ctx, conn, newDuckDBRecords(db, rows, len(cols), nil), idx)
+}
+
+// diffDuckDB diffs a duckdb source: read directly, its values converted by
+// the text codecs (duckdbRows), when every mapped column has one; else, or
+// when a value has none, in batches converted on the destination where the
+// codecs cannot (convertDuckDB), as a CSV file's.
+func (p *Prepared) diffDuckDB(ctx context.Context, dst *pgx.Conn, sink ChangeSink, progress func(int64)) (*DiffResult, []Finding, error) {
+	p.codecs = p.layout.textCodecs(dst.PgConn().ParameterStatus("server_encoding"))
+	if p.codecs != nil {
+		p.duckdbDirect = true
+		res, findings, err := p.diffOnce(ctx, dst, nil, false, false, sink, progress)
+		p.duckdbDirect = false
+		if !errors.Is(err, errNeedsServer) {
+			return res, findings, err
+		}
+	}
+	return p.diffOnce(ctx, dst, nil, false, false, sink, progress)
+}
+
+// errNeedsServer stops a direct read of a duckdb source (duckdbRows) at a
+// value no text codec converts: the diff starts again with the values
+// converted on the destination.
+var errNeedsServer = errors.New("a value needs the destination to convert it")
+
+// duckdbRows is the sync's rows read straight from DuckDB and converted by
+// the text codecs as they are read, in the reader's goroutine: nothing is
+// spooled, and the diff reads the destination at the same time. It fails
+// with errNeedsServer at the first value without a codec; the diff has
+// then handed nothing on (the checker keeps every change until the end).
+func (p *Prepared) duckdbRows(ctx context.Context) (rowStream, error) {
+	s := p.Sync
+	db, err := duckdbsource.Open(ctx, s.Source.DuckDB.Path, s.Source.DuckDB.Dir)
+	if err != nil {
+		return nil, err
+	}
+	cols := make([]duckdbsource.Column, len(p.layout.Cols))
+	for i, c := range p.layout.Cols {
+		cols[i] = p.duckCols[c.Source]
+	}
+	rows, err := db.Query(ctx, trimQuery(s.Query), cols)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return &duckdbRowStream{recs: newDuckDBRecords(db, rows, len(cols), p.codecs)}, nil
+}
+
+// duckdbRowStream hands on the rows the reader converted.
+type duckdbRowStream struct {
+	recs   *duckdbRecords
+	chunk  duckdbChunk
+	at     int
+	closed bool
+}
+
+func (d *duckdbRowStream) next() (*Row, error) {
+	for d.at >= len(d.chunk.rows) {
+		if err := d.chunk.err; err != nil {
+			if err == io.EOF {
+				return nil, nil
+			}
+			return nil, err
+		}
+		d.chunk, d.at = <-d.recs.chunks, 0
+	}
+	r := d.chunk.rows[d.at]
+	d.at++
+	return r, nil
+}
+
+func (d *duckdbRowStream) close() error {
+	if !d.closed {
+		d.closed = true
+		d.recs.close()
+	}
+	return nil
 }
 
 // duckdbRecords reads a DuckDB query's rows as text records. A goroutine
@@ -145,22 +221,32 @@ type duckdbRecords struct {
 	at     int
 }
 
-// duckdbChunk is a run of records, or the error that ended the read
-// (io.EOF after the last record).
+// duckdbChunk is a run of records (or of rows, when the reader converts
+// them), or the error that ended the read (io.EOF after the last record).
 type duckdbChunk struct {
 	recs [][]csvField
+	rows []*Row
 	err  error
 }
 
 const duckdbChunkRows = 1024
 
-func newDuckDBRecords(db *duckdbsource.Database, rows *duckdbsource.Rows, width int) *duckdbRecords {
+// newDuckDBRecords starts reading rows; with codecs, the reader converts
+// each chunk's records into rows (the record's field i is column i).
+func newDuckDBRecords(db *duckdbsource.Database, rows *duckdbsource.Rows, width int, codecs []textCodec) *duckdbRecords {
 	d := &duckdbRecords{db: db, rows: rows, chunks: make(chan duckdbChunk, 4), stop: make(chan struct{}), done: make(chan struct{})}
-	go d.read(width)
+	go d.read(width, codecs)
 	return d
 }
 
-func (d *duckdbRecords) read(width int) {
+func (d *duckdbRecords) read(width int, codecs []textCodec) {
+	var idx []int
+	if codecs != nil {
+		idx = make([]int, width)
+		for i := range idx {
+			idx[i] = i
+		}
+	}
 	defer close(d.done)
 	vals, null := make([]string, width), make([]bool, width)
 	for {
@@ -177,9 +263,16 @@ func (d *duckdbRecords) read(width int) {
 			}
 			recs = append(recs, rec)
 		}
-		if len(recs) > 0 {
+		chunk := duckdbChunk{recs: recs}
+		if codecs != nil && len(recs) > 0 {
+			chunk = duckdbChunk{rows: make([]*Row, len(recs))}
+			if !convertWith(codecs, recs, idx, chunk.rows) {
+				chunk, err = duckdbChunk{}, errNeedsServer
+			}
+		}
+		if len(chunk.recs)+len(chunk.rows) > 0 {
 			select {
-			case d.chunks <- duckdbChunk{recs: recs}:
+			case d.chunks <- chunk:
 			case <-d.stop:
 				return
 			}

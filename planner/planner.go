@@ -359,6 +359,9 @@ func (p *Prepared) destinationSQL() string {
 
 func (p *Prepared) diff(ctx context.Context, dst, src *pgx.Conn, emptyDestination bool, sink ChangeSink, progress func(int64)) (*DiffResult, []Finding, error) {
 	diffsStarted.Add(1)
+	if p.Sync.Source.Type == hclconfig.SourceDuckDB {
+		return p.diffDuckDB(ctx, dst, sink, progress)
+	}
 	if p.Sync.Source.Type != hclconfig.SourcePostgres || emptyDestination {
 		return p.diffOnce(ctx, dst, src, emptyDestination, false, sink, progress)
 	}
@@ -387,6 +390,11 @@ func (p *Prepared) diffOnce(ctx context.Context, dst, src *pgx.Conn, emptyDestin
 	var findings []Finding
 	var srcStream rowStream
 	switch {
+	case p.Sync.Source.Type == hclconfig.SourceDuckDB && p.duckdbDirect:
+		var err error
+		if srcStream, err = p.duckdbRows(ctx); err != nil {
+			return nil, nil, &sourceError{err}
+		}
 	case p.Sync.Source.Type == hclconfig.SourceCSV || p.Sync.Source.Type == hclconfig.SourceDuckDB || asText:
 		var conv *csvConversion
 		var err error

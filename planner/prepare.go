@@ -47,6 +47,8 @@ type Prepared struct {
 	// codecs convert a duckdb source's text values in Go (textcodec.go);
 	// nil: every batch is converted on the destination.
 	codecs []textCodec
+	// duckdbDirect: the diff reads the duckdb source with duckdbRows.
+	duckdbDirect bool
 }
 
 // Columns describes the mapped destination columns in the order of Row

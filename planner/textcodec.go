@@ -715,9 +715,15 @@ func appendJSONString(b []byte, s string) []byte {
 // a value has none, and the batch is then the server's to convert.
 func (p *Prepared) convertInGo(batch [][]csvField, idx []int) ([]*Row, bool) {
 	rows := make([]*Row, len(batch))
-	vals := make([][]byte, len(p.codecs))
+	return rows, convertWith(p.codecs, batch, idx, rows)
+}
+
+// convertWith converts batch into rows with codecs; false when a value has
+// no codec.
+func convertWith(codecs []textCodec, batch [][]csvField, idx []int, rows []*Row) bool {
+	vals := make([][]byte, len(codecs))
 	for r, rec := range batch {
-		for c, codec := range p.codecs {
+		for c, codec := range codecs {
 			f := rec[idx[c]]
 			if f.Null {
 				vals[c] = nil
@@ -725,11 +731,11 @@ func (p *Prepared) convertInGo(batch [][]csvField, idx []int) ([]*Row, bool) {
 			}
 			v, ok := codec(f.Value)
 			if !ok {
-				return nil, false
+				return false
 			}
 			vals[c] = v
 		}
 		rows[r] = &Row{Values: slices.Clone(vals)}
 	}
-	return rows, true
+	return true
 }
