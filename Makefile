@@ -8,7 +8,7 @@ STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 ACTIONLINT  ?= $(GO) run github.com/rhysd/actionlint/cmd/actionlint@v1.7.12
 BIN         := bin/rowform
 
-.PHONY: all build demo deps deps-comparator deps-postgres deps-sshd test test-examples vet staticcheck actionlint gofmt-check lint fmt clean bench
+.PHONY: all build demo demo-parquet deps deps-comparator deps-postgres deps-sshd test test-examples vet staticcheck actionlint gofmt-check lint fmt clean bench
 
 all: build
 
@@ -23,6 +23,13 @@ demo: build deps-postgres
 	ROWFORM=$(CURDIR)/$(BIN) ./bin/withpg -init examples/quickstart/schema.sql -- examples/quickstart/demo.sh
 	@printf '\n$$ rowform test\n'
 	@./$(BIN) -chdir=examples/quickstart test
+
+## demo-parquet: examples/parquet on a throwaway PostgreSQL: Parquet files written by DuckDB, validate, plan, apply, plan again
+demo-parquet: build deps-postgres
+	$(GO) build -o bin/withpg ./internal/tools/withpg
+	$(GO) build -o bin/genparquet ./internal/tools/genparquet
+	./$(BIN) -chdir=examples/parquet validate
+	ROWFORM=$(CURDIR)/$(BIN) GENPARQUET=$(CURDIR)/bin/genparquet ./bin/withpg -init examples/parquet/schema.sql -- examples/parquet/demo.sh
 
 ## deps: make sure PostgreSQL's server binaries and OpenSSH's sshd are there for the tests
 deps: deps-postgres deps-sshd
@@ -100,7 +107,7 @@ clean:
 	rm -rf bin
 
 ## bench: plan/apply timings and peak memory beside L_read, L_load and naive-upsert baselines
-## (BENCH_ROWS=100000,1000000 by default; BENCH_CASES=main|ratios|slowlink|large|all|targets|smoke;
+## (BENCH_ROWS=100000,1000000 by default; BENCH_CASES=main|ratios|slowlink|large|parquet|all|targets|smoke;
 ## large is 10M rows and one run unless BENCH_ROWS/BENCH_RUNS say otherwise; slowlink needs pg_comparator)
 BENCH_CASES ?= main
 ifeq ($(BENCH_CASES),large)

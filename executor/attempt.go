@@ -215,7 +215,7 @@ func loadInitial(ctx context.Context, connector *pgconnect.Connector, s *hclconf
 func diffAgain(ctx context.Context, connector *pgconnect.Connector, s *hclconfig.Sync, sp *planner.SyncPlan, prep *planner.Prepared, dst, src *pgx.Conn, sink *stagingSink, progress func(string, int64)) (*planner.DiffResult, error) {
 	progress("diffing", 0)
 	res, findings, err := prep.Diff(ctx, dst, src, sink, func(n int64) { progress("diffing", n) })
-	if err != nil && s.Source.Type == hclconfig.SourceCSV && pgconnect.IsServerError(err) {
+	if err != nil && (s.Source.Type == hclconfig.SourceCSV || s.Source.Type == hclconfig.SourceDuckDB) && pgconnect.IsServerError(err) {
 		// The plan converted every value; a value the server now refuses
 		// means the file changed since.
 		return nil, fmt.Errorf("%w: %s no longer converts as it did when planned (%s); nothing was written — run 'rowform plan' again",

@@ -185,17 +185,28 @@ type SourceType string
 const (
 	SourcePostgres SourceType = "postgres"
 	SourceCSV      SourceType = "csv"
+	SourceDuckDB   SourceType = "duckdb"
 )
 
-// Source is a declared source: a PostgreSQL server to query, or a CSV file.
+// HasQuery reports whether syncs on sources of this type select their
+// rows with a query (or a dbt model): postgres and duckdb sources.
+func (t SourceType) HasQuery() bool { return t == SourcePostgres || t == SourceDuckDB }
+
+// Source is a declared source: a PostgreSQL server to query, a CSV file,
+// or a DuckDB database to query.
 type Source struct {
 	Type SourceType
 	Name string
 	// Server is set for postgres sources.
 	Server *Server
 	// CSV is set for csv sources.
-	CSV       *CSVFile
-	DeclRange hcl.Range `json:"-"`
+	CSV *CSVFile
+	// DuckDB is set for duckdb sources.
+	DuckDB *DuckDBDatabase `json:",omitempty"`
+	// DBT is the dbt project whose models syncs on this source may name
+	// (dbt_project); nil when the source has none.
+	DBT       *DBTProject `json:",omitempty"`
+	DeclRange hcl.Range   `json:"-"`
 }
 
 // Address is "<type>.<name>", the form used in plans and references.
@@ -263,8 +274,16 @@ type ColumnMapping struct {
 type Sync struct {
 	Name   string
 	Source *Source
-	// Query is the SQL for postgres sources, "" for csv sources.
-	Query       string
+	// Query is the SQL for postgres and duckdb sources, "" for csv
+	// sources. For a sync that names a dbt model it is the query that
+	// reads the model's relation (SELECT * FROM <relation_name>).
+	Query string
+	// QueryRange is where the query (or the model) is set, for messages
+	// about the query; the zero Range when neither is.
+	QueryRange hcl.Range `json:"-"`
+	// Model is the dbt model the sync reads (model = "..."), or "".
+	Model string `json:",omitempty"`
+
 	Destination *Server
 	Table       TableName
 	Behavior    Behavior

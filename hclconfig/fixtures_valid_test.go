@@ -40,6 +40,7 @@ func TestValidFixtures(t *testing.T) {
 		{dir: "locals_functions", in: Inputs{Environ: fixedEnv}, check: checkLocalsFunctions},
 		{dir: "on_reject", in: Inputs{Environ: fixedEnv}, check: checkOnReject},
 		{dir: "diff_strategy", in: Inputs{Environ: fixedEnv}, check: checkDiffStrategy},
+		{dir: "dbt_duckdb", in: Inputs{Environ: fixedEnv}, check: checkDBTDuckDB},
 		{
 			dir:   "multi_file",
 			in:    Inputs{VarFiles: []string{"prod.vars.hcl"}, Environ: fixedEnv},
@@ -449,4 +450,29 @@ func fileBases(cfg *Config) []string {
 		out = append(out, filepath.Base(n))
 	}
 	return out
+}
+
+// checkDBTDuckDB: duckdb sources (in memory, a database file relative to
+// the configuration directory), dbt_project on a duckdb and a postgres
+// source, and models resolved from the fixture project's manifest.json to
+// their relations (an alias and a custom schema included).
+func checkDBTDuckDB(t *testing.T, cfg *Config, dir string) {
+	files := cfg.Sources["duckdb.files"]
+	eq(t, "files.Type", files.Type, SourceDuckDB)
+	eq(t, "files.Path", files.DuckDB.Path, "")
+	eq(t, "files.Dir", files.DuckDB.Dir, dir)
+	eq(t, "files.DBT", files.DBT, (*DBTProject)(nil))
+	lake := cfg.Sources["duckdb.lake"]
+	eq(t, "lake.Path", lake.DuckDB.Path, filepath.Join(dir, "data", "lake.duckdb"))
+	project := filepath.Join(filepath.Dir(filepath.Dir(dir)), "dbt", "analytics")
+	eq(t, "lake.DBT.Dir", lake.DBT.Dir, project)
+	eq(t, "wh.DBT.Dir", cfg.Sources["postgres.wh"].DBT.Dir, project)
+
+	eq(t, "exports.Query", cfg.Sync("exports").Query, "SELECT * FROM read_parquet('exports/*.parquet')")
+	eq(t, "exports.Model", cfg.Sync("exports").Model, "")
+	users := cfg.Sync("active_users")
+	eq(t, "active_users.Model", users.Model, "active_users")
+	eq(t, "active_users.Query", users.Query, `SELECT * FROM "analytics"."public"."active_users"`)
+	eq(t, "active_users.QueryRange.Start.Line", users.QueryRange.Start.Line, 32)
+	eq(t, "orders.Query", cfg.Sync("orders").Query, `SELECT * FROM "analytics"."public_marts"."fct_orders"`)
 }

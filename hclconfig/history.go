@@ -47,7 +47,7 @@ func serverSchemaOf(kind string) *hcl.BodySchema {
 	if kind == "destination" {
 		return destinationSchema
 	}
-	return serverSchema
+	return postgresSourceSchema
 }
 
 // decodeHistory reads a destination's history attributes.

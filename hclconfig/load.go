@@ -75,6 +75,8 @@ type loader struct {
 	// its value (it may be a secret).
 	varFileSnippets map[string]*hcl.File
 	secrets         map[string]bool // secret strings seen, for Config.Secrets
+	// manifests are the dbt manifests read, by project directory.
+	manifests map[string]*manifestLoad
 }
 
 // Load reads every *.hcl file directly in dir (excluding *.vars.hcl),
@@ -248,7 +250,7 @@ func (l *loader) collectBlock(b *hcl.Block) {
 			l.destBlocks = append(l.destBlocks, b)
 		}
 	case "source":
-		if l.checkType(b, "source", []string{"postgres", "csv"}) && l.checkUnique(b, "source."+b.Labels[0]+"."+b.Labels[1], "source \""+b.Labels[0]+"\" \""+b.Labels[1]+"\"") {
+		if l.checkType(b, "source", []string{"postgres", "csv", "duckdb"}) && l.checkUnique(b, "source."+b.Labels[0]+"."+b.Labels[1], "source \""+b.Labels[0]+"\" \""+b.Labels[1]+"\"") {
 			l.sourceBlocks = append(l.sourceBlocks, b)
 		}
 	case "sync":

@@ -69,7 +69,11 @@ func (l *loader) decodeSources() {
 		src := &Source{Type: SourceType(b.Labels[0]), Name: b.Labels[1], DeclRange: b.DefRange}
 		switch src.Type {
 		case SourcePostgres:
-			src.Server = l.decodeServer(b, "source")
+			var content *hcl.BodyContent
+			src.Server, content = l.decodeServerContent(b, "source")
+			src.DBT = l.decodeDBTProject(content)
+		case SourceDuckDB:
+			l.decodeDuckDB(b, src)
 		case SourceCSV:
 			src.CSV = l.decodeCSV(b)
 		}
@@ -78,6 +82,13 @@ func (l *loader) decodeSources() {
 }
 
 func (l *loader) decodeServer(b *hcl.Block, kind string) *Server {
+	s, _ := l.decodeServerContent(b, kind)
+	return s
+}
+
+// decodeServerContent is decodeServer that also returns the block's
+// content, for the attributes a source has beyond a server's.
+func (l *loader) decodeServerContent(b *hcl.Block, kind string) (*Server, *hcl.BodyContent) {
 	s := &Server{
 		Kind: kind, Type: b.Labels[0], Name: b.Labels[1],
 		Port: DefaultPort, MaxConnections: DefaultMaxConnections, DeclRange: b.DefRange,
@@ -113,7 +124,7 @@ func (l *loader) decodeServer(b *hcl.Block, kind string) *Server {
 		}
 		s.SSHTunnel = l.decodeSSHTunnel(tb)
 	}
-	return s
+	return s, content
 }
 
 // warnPlaintextSecret warns when a secret is written into the configuration

@@ -14,6 +14,7 @@ var syncSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
 		{Name: "source", Required: true},
 		{Name: "query"},
+		{Name: "model"},
 		{Name: "destination", Required: true},
 		{Name: "table", Required: true},
 		{Name: "behavior", Required: true},
@@ -113,19 +114,36 @@ func (l *loader) syncEndpoints(s *Sync, content *hcl.BodyContent) {
 	}
 }
 
-// syncQuery decodes query, which a postgres source needs and a CSV source
-// must not have.
+// syncQuery reads the sync's query or model: exactly one of them on a
+// postgres or duckdb source, neither on a csv source.
 func (l *loader) syncQuery(s *Sync, content *hcl.BodyContent) {
 	q, qv := l.str(content, "query")
+	model, mv := l.str(content, "model")
+	switch {
+	case qv.attr != nil:
+		s.QueryRange = qv.attr.Expr.Range()
+	case mv.attr != nil:
+		s.QueryRange = mv.attr.Expr.Range()
+	}
 	switch {
 	case s.Source != nil && s.Source.Type == SourceCSV && qv.attr != nil:
 		l.errorf(qv.attr.NameRange.Ptr(), "Unsupported argument",
-			"The source %s is a CSV file, which has no query: remove the query attribute. query is only for postgres sources.", s.Source.Address())
-	case s.Source != nil && s.Source.Type == SourcePostgres && qv.attr == nil:
+			"The source %s is a CSV file, which has no query: remove the query attribute. query is only for postgres and duckdb sources.", s.Source.Address())
+	case s.Source != nil && s.Source.Type == SourceCSV && mv.attr != nil:
+		l.errorf(mv.attr.NameRange.Ptr(), "Unsupported argument",
+			"The source %s is a CSV file, which has no dbt models: remove the model attribute. model is only for postgres and duckdb sources with a dbt_project.", s.Source.Address())
+	case qv.attr != nil && mv.attr != nil:
+		l.errorf(mv.attr.NameRange.Ptr(), "Conflicting attributes",
+			"Give either a query (at %s) or a dbt model, not both.", formatPos(qv.attr.NameRange))
+	case s.Source != nil && s.Source.Type.HasQuery() && qv.attr == nil && mv.attr == nil:
 		l.errorf(content.MissingItemRange.Ptr(), "Missing required argument",
-			"The source %s is a postgres source, so this sync needs a query attribute with the SQL that selects the rows, e.g. query = file(\"sql/%s.sql\").", s.Source.Address(), s.Name)
+			"The source %s is a %s source, so this sync needs a query attribute with the SQL that selects the rows, e.g. query = file(\"sql/%s.sql\"), or the name of a dbt model, model = \"%s\".", s.Source.Address(), s.Source.Type, s.Name, s.Name)
 	case qv.ok && strings.TrimSpace(q) == "":
 		l.errorf(qv.rng(), "Empty query", "query must contain SQL that selects the rows to sync.")
+	case mv.ok && strings.TrimSpace(model) == "":
+		l.errorf(mv.rng(), "Empty model", "model must name a dbt model of the source's dbt_project.")
+	case mv.ok && s.Source != nil:
+		l.resolveModel(s, model, mv)
 	default:
 		s.Query = q
 	}

@@ -212,6 +212,11 @@ func headerWord(header bool) string {
 // convertBatch converts one batch; when the server refuses it, it converts
 // row by row to find and report the values that do not convert.
 func (p *Prepared) convertBatch(ctx context.Context, conn *pgx.Conn, sqlText string, idx []int, batch [][]csvField, lines []int, out *csvConversion) error {
+	if p.codecs != nil {
+		if rows, ok := p.convertInGo(batch, idx); ok {
+			return out.addAll(rows)
+		}
+	}
 	rows, err := p.tryConvert(ctx, conn, sqlText, idx, batch)
 	if err == nil {
 		return out.addAll(rows)

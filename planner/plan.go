@@ -37,7 +37,9 @@ type SyncPlan struct {
 	Name     string `json:"name"`
 	Behavior string `json:"behavior"`
 	// Source and Destination are addresses: "postgres.warehouse", "csv.seed".
-	Source      string `json:"source"`
+	Source string `json:"source"`
+	// Model is the dbt model the sync reads from its source, or "".
+	Model       string `json:"model,omitempty"`
 	Destination string `json:"destination"`
 	// Table is "schema.table" as written in the catalog, unquoted.
 	Table    string    `json:"table"`

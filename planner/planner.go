@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/rowform/rowform/hclconfig"
 	"github.com/rowform/rowform/internal/pgconnect"
 	"github.com/rowform/rowform/internal/plural"
@@ -319,6 +320,9 @@ func (p *Prepared) destinationSQL() string {
 
 func (p *Prepared) diff(ctx context.Context, dst, src *pgx.Conn, emptyDestination bool, sink ChangeSink, progress func(int64)) (*DiffResult, []Finding, error) {
 	diffsStarted.Add(1)
+	if p.Sync.Source.Type == hclconfig.SourceDuckDB {
+		return p.diffDuckDB(ctx, dst, sink, progress)
+	}
 	if p.Sync.Source.Type != hclconfig.SourcePostgres || emptyDestination {
 		st := strategy{StrategyFullRows, p.serverHashUnsupported()}
 		if emptyDestination {
@@ -374,12 +378,20 @@ func (p *Prepared) diffOnce(ctx context.Context, dst, src *pgx.Conn, emptyDestin
 	}
 	var srcStream rowStream
 	switch {
-	case p.Sync.Source.Type == hclconfig.SourceCSV || asText:
+	case p.Sync.Source.Type == hclconfig.SourceDuckDB && p.duckdbDirect:
+		var err error
+		if srcStream, err = p.duckdbRows(ctx); err != nil {
+			return nil, nil, &sourceError{err}
+		}
+	case p.Sync.Source.Type == hclconfig.SourceCSV || p.Sync.Source.Type == hclconfig.SourceDuckDB || asText:
 		var conv *csvConversion
 		var err error
-		if asText {
+		switch {
+		case asText:
 			conv, err = p.convertQuery(ctx, dst, src)
-		} else {
+		case p.Sync.Source.Type == hclconfig.SourceDuckDB:
+			conv, err = p.convertDuckDB(ctx, dst)
+		default:
 			conv, err = p.convertCSV(ctx, dst)
 		}
 		if err != nil {
@@ -490,6 +502,10 @@ func diffErrorFinding(s *hclconfig.Sync, err error) Finding {
 	var se *sourceError
 	if errors.As(err, &se) {
 		f := queryFinding(s, se.err)
+		var pgErr *pgconn.PgError
+		if s.Source.Type == hclconfig.SourceDuckDB && !errors.As(se.err, &pgErr) {
+			f = duckdbQueryFinding(s, maskDuckDBValues(s, se.err))
+		}
 		if s.Source.Type == hclconfig.SourceCSV {
 			f.Summary = fmt.Sprintf("cannot read %s: %s", s.Source.Address(), describeError(se.err))
 			f.Detail = ""

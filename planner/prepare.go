@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/rowform/rowform/hclconfig"
 	"github.com/rowform/rowform/internal/catalog"
+	"github.com/rowform/rowform/internal/duckdbsource"
 	"github.com/rowform/rowform/internal/pgconnect"
 	"github.com/rowform/rowform/internal/plural"
 	"github.com/rowform/rowform/internal/suggest"
@@ -46,6 +47,13 @@ type Prepared struct {
 	csvWidth int
 	// planned is the strategy apply must use (UseStrategy), "" to choose.
 	planned string
+	// duckCols holds the query's columns by name, for duckdb sources.
+	duckCols map[string]duckdbsource.Column
+	// codecs convert a duckdb source's text values in Go (textcodec.go);
+	// nil: every batch is converted on the destination.
+	codecs []textCodec
+	// duckdbDirect: the diff reads the duckdb source with duckdbRows.
+	duckdbDirect bool
 }
 
 // Columns describes the mapped destination columns in the order of Row
@@ -155,6 +163,13 @@ func (st *preparation) sourceColumns() bool {
 			return false
 		}
 		st.srcCols = cols
+	case hclconfig.SourceDuckDB:
+		cols, byName, f := describeDuckDB(st.ctx, s)
+		if f != nil {
+			st.add(*f)
+			return false
+		}
+		st.srcCols, p.duckCols = cols, byName
 	case hclconfig.SourceCSV:
 		cols, err := csvHeader(s.Source.CSV)
 		if err != nil {

@@ -16,7 +16,7 @@ import (
 // header (name, behavior, addresses, table, key), no finding, not diffed.
 func NewSyncPlan(s *hclconfig.Sync) *SyncPlan {
 	return &SyncPlan{
-		Name: s.Name, Behavior: string(s.Behavior), Source: s.Source.Address(),
+		Name: s.Name, Behavior: string(s.Behavior), Source: s.Source.Address(), Model: s.Model,
 		Destination: s.Destination.Address(), Table: s.Table.String(), Key: s.Key,
 		Findings: []Finding{},
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/rowform/rowform/cmd/rowform/internal/views"
 	"github.com/rowform/rowform/hclconfig"
+	"github.com/rowform/rowform/planner"
 )
 
 // validateFlags are the options of `rowform validate`.
@@ -60,11 +61,12 @@ Usage: rowform [global options] validate [options]
 	}.build()
 }
 
-func runValidate(_ context.Context, inv *invocation, f *validateFlags) int {
+func runValidate(ctx context.Context, inv *invocation, f *validateFlags) int {
 	cfg, diags := hclconfig.Load(inv.dir, hclconfig.Inputs{Environ: inv.environ, AllowUnset: true})
 	inv.redactor.Add(cfg.Secrets()...)
 	if !diags.HasErrors() {
 		diags = append(diags, missingCSVFiles(cfg)...)
+		diags = append(diags, planner.CheckDuckDBQueries(ctx, cfg)...)
 	}
 
 	if f.json {

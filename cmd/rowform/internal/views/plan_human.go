@@ -145,6 +145,15 @@ func severityColor(s planner.Severity) string {
 	return sgrBold + sgrRed
 }
 
+// sourceLabel is the sync's source address, with the dbt model it reads:
+// "postgres.warehouse (model active_users)".
+func sourceLabel(s *planner.SyncPlan) string {
+	if s.Model == "" {
+		return printable(s.Source)
+	}
+	return printable(s.Source) + " (model " + printable(s.Model) + ")"
+}
+
 func (h *humanPlan) sync(s *planner.SyncPlan) {
 	var mark byte = ' '
 	switch {
@@ -154,7 +163,7 @@ func (h *humanPlan) sync(s *planner.SyncPlan) {
 		mark = '~'
 	}
 	header := fmt.Sprintf("sync %s  %s  %s -> %s %s", strconv.Quote(s.Name),
-		printable(s.Behavior), printable(s.Source), printable(s.Destination), printable(s.Table))
+		printable(s.Behavior), sourceLabel(s), printable(s.Destination), printable(s.Table))
 	h.line(h.paint(symbolColor(mark), string(mark)) + " " + h.paint(sgrBold, header))
 
 	for _, f := range s.Findings {

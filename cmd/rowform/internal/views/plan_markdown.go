@@ -91,8 +91,12 @@ func renderPlanMarkdown(w io.Writer, p *planner.Plan, limit int) error {
 			if problems == "" {
 				problems = "—"
 			}
+			name := mdCodeCell(s.Name)
+			if s.Model != "" {
+				name += " (model " + mdCodeCell(s.Model) + ")"
+			}
 			table = append(table, fmt.Sprintf("| %s | %s | %s | %s | %s |\n",
-				mdCodeCell(s.Name), mdCodeCell(s.Behavior), mdCodeCell(s.Table), strings.Join(counts, " | "), problems))
+				name, mdCodeCell(s.Behavior), mdCodeCell(s.Table), strings.Join(counts, " | "), problems))
 		}
 	}
 	summary := PlanSummaryLine(p) + "\n"

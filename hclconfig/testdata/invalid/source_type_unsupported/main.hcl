@@ -1,4 +1,4 @@
-source "mongodb" "events" { # ERROR: Unsupported source type # ERROR: Supported types: "postgres", "csv".
+source "mongodb" "events" { # ERROR: Unsupported source type # ERROR: Supported types: "postgres", "csv", "duckdb".
   uri = "mongodb://x"
 }
 

@@ -1,0 +1,62 @@
+package executor_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/rowform/rowform/executor"
+	"github.com/rowform/rowform/internal/duckdbsource/duckdbwrite"
+	"github.com/rowform/rowform/internal/synctest"
+	"github.com/rowform/rowform/planner"
+)
+
+// TestApplyDuckDBParquet applies a duckdb source reading a Parquet file
+// (written by DuckDB here) of every common type into a real table, which
+// then holds exactly the expected rows, and converges: the values DuckDB
+// writes as text convert to the stored values, so the next plan has no
+// change.
+func TestApplyDuckDBParquet(t *testing.T) {
+	t.Parallel()
+	e := synctest.New(t)
+	if err := os.MkdirAll(filepath.Join(e.Dir, "exports"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(e.Dir, "exports", "users.parquet")
+	if err := duckdbwrite.Run(context.Background(), "",
+		"CREATE TABLE u AS SELECT * FROM (VALUES "+
+			"(1::BIGINT, 10::INTEGER, 'Ann', 12.50::DECIMAL(12,2), TIMESTAMPTZ '2024-01-15 09:30:00+02', '{\"b\": 1, \"a\": [1, 2]}'::JSON, NULL::VARCHAR, true, DATE '2024-02-29', '\\xDE\\xAD'::BLOB, [1, 2]::INTEGER[], 1.5::DOUBLE, 'ab4d1e43-6a0c-4e7c-9b9c-4b1cb8f3a0e1'::UUID), "+
+			"(2, NULL, 'Bob \"the\" builder', -0.01, TIMESTAMPTZ '2023-12-31 23:59:59.123456+00', 'null'::JSON, 'x', false, NULL, NULL, [], 'inf'::DOUBLE, NULL), "+
+			"(3, 30, '', 1234567890.12, NULL, NULL, 'é ü', NULL, DATE '1999-01-01', ''::BLOB, NULL, -0.25, NULL)"+
+			") AS t(id, n, name, amount, \"at\", doc, note, flag, day, raw, tags, score, uid)",
+		"COPY u TO '"+file+"' (FORMAT parquet)",
+	); err != nil {
+		t.Fatal(err)
+	}
+	e.Dst(`CREATE TABLE users (id bigint PRIMARY KEY, n int, name text, amount numeric(12,2), at timestamptz, doc jsonb, note text,
+		flag boolean, day date, raw bytea, tags jsonb, score double precision, uid uuid)`)
+	e.Dst(`INSERT INTO users (id, name) VALUES (1, 'old'), (4, 'gone')`)
+	cfg := e.Config(`
+source "duckdb" "lake" {}
+
+sync "users" {
+  source      = source.duckdb.lake
+  query       = "SELECT * FROM read_parquet('exports/*.parquet')"
+  destination = destination.postgres.dst
+  table       = "users"
+  behavior    = "mirror"
+  key         = "id"
+}
+`)
+	p := applyable(t, cfg)
+	requirePlanned(t, p, planner.Counts{Insert: 2, Update: 1, Delete: 1})
+	requireApplied(t, apply(t, cfg, p, executor.Options{}))
+	e.Dst(`CREATE TABLE expected (LIKE users)`)
+	e.Dst(`INSERT INTO expected VALUES
+		(1, 10, 'Ann', 12.50, '2024-01-15 07:30:00+00', '{"a": [1, 2], "b": 1}', NULL, true, '2024-02-29', '\xdead', '[1, 2]', 1.5, 'ab4d1e43-6a0c-4e7c-9b9c-4b1cb8f3a0e1'),
+		(2, NULL, 'Bob "the" builder', -0.01, '2023-12-31 23:59:59.123456+00', 'null', 'x', false, NULL, NULL, '[]', 'Infinity', NULL),
+		(3, 30, '', 1234567890.12, NULL, NULL, 'é ü', NULL, '1999-01-01', '\x', NULL, -0.25, NULL)`)
+	requireSameRows(t, e, "users", "expected")
+	requireConverged(t, cfg)
+}

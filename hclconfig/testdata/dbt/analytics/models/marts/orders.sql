@@ -1,0 +1,2 @@
+{{ config(alias='fct_orders', materialized='table') }}
+select id, account_id, total from {{ source('app', 'orders') }}

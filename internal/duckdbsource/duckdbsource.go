@@ -1,0 +1,270 @@
+// Package duckdbsource reads the rows of a duckdb source: DuckDB SQL over
+// Parquet, CSV and JSON files, or over the tables of a DuckDB database
+// file. It is the only package that imports DuckDB (through cgo), so the
+// rest of rowform needs no C to read.
+//
+// What a caller may rely on:
+//   - a database file is opened read-only (access_mode READ_ONLY); without
+//     one the database is in memory and holds nothing but what queries read;
+//   - a query is exactly one SELECT statement, refused otherwise before
+//     anything runs (ErrNotQuery): INSERT, COPY, CREATE, ATTACH, SET, PRAGMA
+//     and several statements in one never execute;
+//   - relative file paths in a query resolve against the configuration
+//     directory (DuckDB's file_search_path), whatever the working directory;
+//   - values are read as text in PostgreSQL's input syntax (Rows), so the
+//     destination converts them with its own rules, as it converts a CSV
+//     file's fields.
+package duckdbsource
+
+import (
+	"context"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"strings"
+
+	"github.com/duckdb/duckdb-go/v2"
+)
+
+// ErrNotQuery is returned for SQL that is not one SELECT statement.
+var ErrNotQuery = errors.New("not a query")
+
+// NotQueryError says what a refused statement is.
+type NotQueryError struct {
+	// Kind is the statement's kind ("COPY", "INSERT", ...), "several
+	// statements", or "" when only its not being a SELECT is known.
+	Kind string
+}
+
+func (e *NotQueryError) Error() string {
+	what := "is a " + e.Kind + " statement, not a query"
+	switch e.Kind {
+	case "":
+		what = "is not a query (not a SELECT statement)"
+	case "several statements":
+		what = "holds several statements, not a query"
+	}
+	return "the SQL " + what + ": a duckdb source is read-only, so its SQL must be one SELECT statement"
+}
+
+// Is makes errors.Is(err, ErrNotQuery) true.
+func (e *NotQueryError) Is(target error) bool { return target == ErrNotQuery }
+
+// Database is an open DuckDB database with one connection.
+type Database struct {
+	connector *duckdb.Connector
+	conn      *duckdb.Conn
+	path, dir string
+}
+
+// Open opens the DuckDB database file at path read-only, or an in-memory
+// database when path is "". dir is the directory relative file paths in
+// queries resolve against; tmp is where DuckDB may spill (a query result
+// larger than its memory limit), "" for the system's.
+func Open(ctx context.Context, path, dir string) (*Database, error) {
+	opts := url.Values{}
+	if path != "" {
+		if _, err := os.Stat(path); err != nil {
+			var pe *os.PathError
+			if errors.As(err, &pe) {
+				return nil, fmt.Errorf("the DuckDB database %s: %v", path, pe.Err)
+			}
+			return nil, err
+		}
+		opts.Set("access_mode", "READ_ONLY")
+	}
+	// The rows are matched by key, so their order does not matter, and
+	// DuckDB keeps less of a large result in memory without it.
+	opts.Set("preserve_insertion_order", "false")
+	opts.Set("temp_directory", os.TempDir())
+	dsn := path + "?" + opts.Encode()
+	connector, err := duckdb.NewConnector(dsn, nil)
+	if err != nil {
+		return nil, openError(path, err)
+	}
+	dc, err := connector.Connect(ctx)
+	if err != nil {
+		_ = connector.Close()
+		return nil, openError(path, err)
+	}
+	db := &Database{connector: connector, conn: dc.(*duckdb.Conn), path: path, dir: dir}
+	for _, s := range sessionSettings(dir) {
+		if _, err := db.conn.ExecContext(ctx, s, nil); err != nil {
+			db.Close()
+			return nil, err
+		}
+	}
+	return db, nil
+}
+
+// sessionSettings are the statements that set up a session.
+func sessionSettings(dir string) []string {
+	return []string{
+		"SET file_search_path = " + quoteLiteral(dir),
+		// Timestamps with a time zone are written with their offset from
+		// UTC, which PostgreSQL reads whatever its session's time zone.
+		"SET TimeZone = 'UTC'",
+		"SET enable_progress_bar = false",
+		// The query cannot change any of the above.
+		"SET lock_configuration = true",
+	}
+}
+
+func openError(path string, err error) error {
+	if path == "" {
+		return fmt.Errorf("cannot start DuckDB: %w", err)
+	}
+	return fmt.Errorf("cannot open the DuckDB database %s: %w", path, err)
+}
+
+// Close closes the database.
+func (db *Database) Close() {
+	if db.conn != nil {
+		_ = db.conn.Close()
+	}
+	_ = db.connector.Close()
+}
+
+// Column is a result column of a query.
+type Column struct {
+	Name string
+	// Type is DuckDB's name of the column's type (BIGINT, DECIMAL(12,2),
+	// TIMESTAMP WITH TIME ZONE, ...).
+	Type string
+	// PostgresType is the PostgreSQL type that holds its values, for
+	// suggesting a destination table ("text" when there is none closer).
+	PostgresType string
+	kind         duckdb.Type
+	json         bool
+}
+
+// prepare prepares one SELECT statement.
+func (db *Database) prepare(query string) (*duckdb.Stmt, error) {
+	st, err := db.conn.Prepare(query)
+	if err != nil {
+		if strings.Contains(err.Error(), "multi-statement") {
+			return nil, &NotQueryError{Kind: "several statements"}
+		}
+		return nil, err
+	}
+	stmt := st.(*duckdb.Stmt)
+	typ, err := stmt.StatementType()
+	if err != nil {
+		_ = stmt.Close()
+		return nil, err
+	}
+	if typ != duckdb.STATEMENT_TYPE_SELECT {
+		_ = stmt.Close()
+		return nil, &NotQueryError{Kind: statementKind(typ)}
+	}
+	return stmt, nil
+}
+
+// Describe prepares query without running it and returns its columns.
+// Errors are DuckDB's (a missing file, an unknown column, a syntax error),
+// or a *NotQueryError.
+func (db *Database) Describe(query string) ([]Column, error) {
+	stmt, err := db.prepare(query)
+	if err != nil {
+		return nil, err
+	}
+	defer stmt.Close()
+	n, err := stmt.ColumnCount()
+	if err != nil {
+		return nil, err
+	}
+	cols := make([]Column, n)
+	for i := range n {
+		name, err := stmt.ColumnName(i)
+		if err != nil {
+			return nil, err
+		}
+		info, err := stmt.ColumnTypeInfo(i)
+		if err != nil {
+			return nil, err
+		}
+		cols[i] = Column{Name: name, kind: info.InternalType(), json: info.Alias() == "JSON"}
+		cols[i].Type, cols[i].PostgresType = typeNames(info)
+	}
+	return cols, nil
+}
+
+// Rows reads the result of a query as text, streamed: DuckDB holds a few
+// chunks of rows at a time, not the result.
+type Rows struct {
+	ctx  context.Context
+	s    *stream
+	done bool
+}
+
+// Query runs query and returns the columns named cols (columns of
+// Describe's result, in any order) as text in PostgreSQL's input syntax:
+// numbers, booleans, dates and times as DuckDB writes them (timestamps
+// with a time zone at UTC, "+00"), BLOBs as bytea's hex form (\x...),
+// lists, structs, maps and unions as JSON. It runs on a database instance
+// of its own, opened as Open opened db.
+func (db *Database) Query(ctx context.Context, query string, cols []Column) (*Rows, error) {
+	sel := make([]string, len(cols))
+	for i, c := range cols {
+		sel[i] = textExpr("q."+quoteIdent(c.Name), c.kind, c.json)
+	}
+	wrapped := fmt.Sprintf("SELECT %s FROM (\n%s\n) AS q", strings.Join(sel, ", "), query)
+	s, err := openStream(db.path, db.dir, wrapped)
+	if err != nil {
+		return nil, err
+	}
+	return &Rows{ctx: ctx, s: s}, nil
+}
+
+// Next reads the next row into dst (one entry per column; null is set
+// for SQL NULL), returning io.EOF after the last.
+func (r *Rows) Next(dst []string, null []bool) error {
+	if r.done {
+		return io.EOF
+	}
+	if err := r.s.next(r.ctx, dst, null); err != nil {
+		r.Close()
+		return err
+	}
+	return nil
+}
+
+// Close releases the result; Next returns io.EOF after it.
+func (r *Rows) Close() {
+	if r.done {
+		return
+	}
+	r.done = true
+	r.s.close()
+}
+
+// CheckQuery parses query without running it, without opening a file,
+// and reports a *NotQueryError for SQL that is not one SELECT statement,
+// or DuckDB's parser error. validate uses it: it reads no data.
+func CheckQuery(ctx context.Context, query string) error {
+	db, err := Open(ctx, "", os.TempDir())
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	// json_serialize_sql parses without binding (no table or file is
+	// looked up) and serializes SELECT statements only.
+	rows, err := db.conn.QueryContext(ctx, "SELECT json_serialize_sql($1::VARCHAR)::VARCHAR", []driver.NamedValue{{Ordinal: 1, Value: query}})
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	vals := make([]driver.Value, 1)
+	if err := rows.Next(vals); err != nil {
+		return err
+	}
+	s, _ := vals[0].(string)
+	return serializedError(s)
+}
+
+func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
+
+func quoteLiteral(s string) string { return `'` + strings.ReplaceAll(s, `'`, `''`) + `'` }

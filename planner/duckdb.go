@@ -1,0 +1,336 @@
+package planner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/jackc/pgx/v5"
+	"github.com/rowform/rowform/hclconfig"
+	"github.com/rowform/rowform/internal/duckdbsource"
+)
+
+// A duckdb source's query runs in DuckDB, in this process (the package
+// internal/duckdbsource). Its values are read as text and converted on the
+// destination in batches, exactly as a CSV file's fields are
+// (convertRecords), so they follow the destination's input rules and give
+// the same findings: type_mismatch, rejected_rows, null_source_key.
+
+// describeDuckDB prepares the sync's query in DuckDB (reading the files'
+// schemas, not their rows) and returns its columns.
+func describeDuckDB(ctx context.Context, s *hclconfig.Sync) ([]sourceColumn, map[string]duckdbsource.Column, *Finding) {
+	db, err := duckdbsource.Open(ctx, s.Source.DuckDB.Path, s.Source.DuckDB.Dir)
+	if err != nil {
+		return nil, nil, &Finding{Severity: SeverityError, Code: CodeConnectionFailed,
+			Summary: fmt.Sprintf("cannot open %s: %s", s.Source.Address(), err)}
+	}
+	defer db.Close()
+	cols, err := db.Describe(trimQuery(s.Query))
+	if err != nil {
+		return nil, nil, duckdbQueryFinding(s, err)
+	}
+	out := make([]sourceColumn, 0, len(cols))
+	byName := make(map[string]duckdbsource.Column, len(cols))
+	for i, c := range cols {
+		if _, dup := byName[c.Name]; dup {
+			return nil, nil, &Finding{Severity: SeverityError, Code: CodeSourceQueryFailed,
+				Summary: fmt.Sprintf("the query of sync %q returns two columns named %q", s.Name, c.Name),
+				Detail:  "Give each column a distinct name with AS." + queryAt(s)}
+		}
+		byName[c.Name] = c
+		out = append(out, sourceColumn{Name: c.Name, Type: c.PostgresType, Index: i})
+	}
+	return out, byName, nil
+}
+
+// duckdbQueryFinding is source_query_failed with DuckDB's message: its
+// first line in the summary, the rest (DuckDB shows the line of the query
+// and a caret) in the detail, with where the query is set.
+func duckdbQueryFinding(s *hclconfig.Sync, err error) *Finding {
+	msg := strings.TrimSpace(err.Error())
+	first, rest, _ := strings.Cut(msg, "\n")
+	f := &Finding{Severity: SeverityError, Code: CodeSourceQueryFailed,
+		Summary: "the source query failed: " + first}
+	if errors.Is(err, duckdbsource.ErrNotQuery) {
+		f.Summary = fmt.Sprintf("the query of sync %q %s", s.Name, strings.TrimPrefix(first, "the SQL "))
+	}
+	var detail []string
+	if rest = strings.TrimSpace(rest); rest != "" {
+		detail = append(detail, rest)
+	}
+	if at := strings.TrimSpace(queryAt(s)); at != "" {
+		detail = append(detail, at)
+	}
+	f.Detail = strings.Join(detail, "\n")
+	return f
+}
+
+// maskDuckDBValues hides the quoted values of an error DuckDB raised while
+// running the query of a sync with sensitive columns ("Could not convert
+// string 's3cr3t' to INT32"): a value may be one of theirs. Errors of the
+// query's text (parsing, binding) come from Describe and are kept whole.
+func maskDuckDBValues(s *hclconfig.Sync, err error) error {
+	if len(s.SensitiveColumns) == 0 {
+		return err
+	}
+	msg := err.Error()
+	var b strings.Builder
+	for {
+		i := strings.IndexByte(msg, '\'')
+		if i < 0 {
+			break
+		}
+		j := strings.IndexByte(msg[i+1:], '\'')
+		if j < 0 {
+			break
+		}
+		b.WriteString(msg[:i])
+		b.WriteString("'" + Sensitive + "'")
+		msg = msg[i+1+j+1:]
+	}
+	b.WriteString(msg)
+	return errors.New(b.String())
+}
+
+// queryAt is " The query is set at FILE:LINE,COL." (or "" when unknown),
+// naming the model for a sync that reads one.
+func queryAt(s *hclconfig.Sync) string {
+	if s.QueryRange.Filename == "" {
+		return ""
+	}
+	if s.Model != "" {
+		return fmt.Sprintf(" The sync reads the dbt model %q (at %s).", s.Model, formatRange(s.QueryRange))
+	}
+	return fmt.Sprintf(" The query is set at %s.", formatRange(s.QueryRange))
+}
+
+func formatRange(r hcl.Range) string {
+	return fmt.Sprintf("%s:%d,%d", r.Filename, r.Start.Line, r.Start.Column)
+}
+
+// convertDuckDB runs the sync's query in DuckDB and converts every mapped
+// value to the destination column's type on conn, as convertCSV does.
+func (p *Prepared) convertDuckDB(ctx context.Context, conn *pgx.Conn) (*csvConversion, error) {
+	s := p.Sync
+	db, err := duckdbsource.Open(ctx, s.Source.DuckDB.Path, s.Source.DuckDB.Dir)
+	if err != nil {
+		return nil, err
+	}
+	cols := make([]duckdbsource.Column, len(p.layout.Cols))
+	idx := make([]int, len(p.layout.Cols))
+	for i, c := range p.layout.Cols {
+		cols[i], idx[i] = p.duckCols[c.Source], i
+	}
+	rows, err := db.Query(ctx, trimQuery(s.Query), cols)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return p.convertRecords(ctx, conn, newDuckDBRecords(db, rows, len(cols), nil), idx)
+}
+
+// diffDuckDB diffs a duckdb source: read directly, its values converted by
+// the text codecs (duckdbRows), when every mapped column has one; else, or
+// when a value has none, in batches converted on the destination where the
+// codecs cannot (convertDuckDB), as a CSV file's.
+func (p *Prepared) diffDuckDB(ctx context.Context, dst *pgx.Conn, sink ChangeSink, progress func(int64)) (*DiffResult, []Finding, error) {
+	p.codecs = p.layout.textCodecs(dst.PgConn().ParameterStatus("server_encoding"))
+	if p.codecs != nil {
+		p.duckdbDirect = true
+		res, findings, err := p.diffOnce(ctx, dst, nil, false, false, sink, progress)
+		p.duckdbDirect = false
+		if !errors.Is(err, errNeedsServer) {
+			return res, findings, err
+		}
+	}
+	return p.diffOnce(ctx, dst, nil, false, false, sink, progress)
+}
+
+// errNeedsServer stops a direct read of a duckdb source (duckdbRows) at a
+// value no text codec converts: the diff starts again with the values
+// converted on the destination.
+var errNeedsServer = errors.New("a value needs the destination to convert it")
+
+// duckdbRows is the sync's rows read straight from DuckDB and converted by
+// the text codecs as they are read, in the reader's goroutine: nothing is
+// spooled, and the diff reads the destination at the same time. It fails
+// with errNeedsServer at the first value without a codec; the diff has
+// then handed nothing on (the checker keeps every change until the end).
+func (p *Prepared) duckdbRows(ctx context.Context) (rowStream, error) {
+	s := p.Sync
+	db, err := duckdbsource.Open(ctx, s.Source.DuckDB.Path, s.Source.DuckDB.Dir)
+	if err != nil {
+		return nil, err
+	}
+	cols := make([]duckdbsource.Column, len(p.layout.Cols))
+	for i, c := range p.layout.Cols {
+		cols[i] = p.duckCols[c.Source]
+	}
+	rows, err := db.Query(ctx, trimQuery(s.Query), cols)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return &duckdbRowStream{recs: newDuckDBRecords(db, rows, len(cols), p.codecs)}, nil
+}
+
+// duckdbRowStream hands on the rows the reader converted.
+type duckdbRowStream struct {
+	recs   *duckdbRecords
+	chunk  duckdbChunk
+	at     int
+	closed bool
+}
+
+func (d *duckdbRowStream) next() (*Row, error) {
+	for d.at >= len(d.chunk.rows) {
+		if err := d.chunk.err; err != nil {
+			if err == io.EOF {
+				return nil, nil
+			}
+			return nil, err
+		}
+		d.chunk, d.at = <-d.recs.chunks, 0
+	}
+	r := d.chunk.rows[d.at]
+	d.at++
+	return r, nil
+}
+
+func (d *duckdbRowStream) close() error {
+	if !d.closed {
+		d.closed = true
+		d.recs.close()
+	}
+	return nil
+}
+
+// duckdbRecords reads a DuckDB query's rows as text records. A goroutine
+// reads them from DuckDB ahead of the conversion, a few chunks at most,
+// so that DuckDB's side and rowform's run at the same time.
+type duckdbRecords struct {
+	db     *duckdbsource.Database
+	rows   *duckdbsource.Rows
+	chunks chan duckdbChunk
+	stop   chan struct{}
+	done   chan struct{}
+	chunk  duckdbChunk
+	at     int
+}
+
+// duckdbChunk is a run of records (or of rows, when the reader converts
+// them), or the error that ended the read (io.EOF after the last record).
+type duckdbChunk struct {
+	recs [][]csvField
+	rows []*Row
+	err  error
+}
+
+const duckdbChunkRows = 1024
+
+// newDuckDBRecords starts reading rows; with codecs, the reader converts
+// each chunk's records into rows (the record's field i is column i).
+func newDuckDBRecords(db *duckdbsource.Database, rows *duckdbsource.Rows, width int, codecs []textCodec) *duckdbRecords {
+	d := &duckdbRecords{db: db, rows: rows, chunks: make(chan duckdbChunk, 4), stop: make(chan struct{}), done: make(chan struct{})}
+	go d.read(width, codecs)
+	return d
+}
+
+func (d *duckdbRecords) read(width int, codecs []textCodec) {
+	var idx []int
+	if codecs != nil {
+		idx = make([]int, width)
+		for i := range idx {
+			idx[i] = i
+		}
+	}
+	defer close(d.done)
+	vals, null := make([]string, width), make([]bool, width)
+	for {
+		recs := make([][]csvField, 0, duckdbChunkRows)
+		fields := make([]csvField, duckdbChunkRows*width)
+		var err error
+		for len(recs) < duckdbChunkRows {
+			if err = d.rows.Next(vals, null); err != nil {
+				break
+			}
+			rec := fields[len(recs)*width : (len(recs)+1)*width : (len(recs)+1)*width]
+			for i, v := range vals {
+				rec[i] = csvField{Value: v, Null: null[i]}
+			}
+			recs = append(recs, rec)
+		}
+		chunk := duckdbChunk{recs: recs}
+		if codecs != nil && len(recs) > 0 {
+			chunk = duckdbChunk{rows: make([]*Row, len(recs))}
+			if !convertWith(codecs, recs, idx, chunk.rows) {
+				chunk, err = duckdbChunk{}, errNeedsServer
+			}
+		}
+		if len(chunk.recs)+len(chunk.rows) > 0 {
+			select {
+			case d.chunks <- chunk:
+			case <-d.stop:
+				return
+			}
+		}
+		if err != nil {
+			select {
+			case d.chunks <- duckdbChunk{err: err}:
+			case <-d.stop:
+			}
+			return
+		}
+	}
+}
+
+func (d *duckdbRecords) next() ([]csvField, int, error) {
+	for d.at >= len(d.chunk.recs) {
+		if d.chunk.err != nil {
+			return nil, 0, d.chunk.err
+		}
+		d.chunk, d.at = <-d.chunks, 0
+	}
+	rec := d.chunk.recs[d.at]
+	d.at++
+	return rec, 0, nil
+}
+
+func (d *duckdbRecords) close() {
+	close(d.stop)
+	<-d.done
+	d.rows.Close()
+	d.db.Close()
+}
+
+// CheckDuckDBQueries parses the query of every sync on a duckdb source,
+// without reading a file, and reports SQL that is not one SELECT
+// statement, or does not parse, as an error at the sync's query. validate
+// runs it: it needs no data.
+func CheckDuckDBQueries(ctx context.Context, cfg *hclconfig.Config) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	for _, s := range cfg.Syncs {
+		if s.Source == nil || s.Source.Type != hclconfig.SourceDuckDB || s.Query == "" {
+			continue
+		}
+		err := duckdbsource.CheckQuery(ctx, trimQuery(s.Query))
+		if err == nil {
+			continue
+		}
+		d := &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid DuckDB query",
+			Detail: fmt.Sprintf("The query of sync %q: %s.", s.Name, strings.TrimSpace(err.Error()))}
+		if errors.Is(err, duckdbsource.ErrNotQuery) {
+			d.Summary = "Not a query"
+			d.Detail = fmt.Sprintf("The query of sync %q: %s, e.g. SELECT * FROM read_parquet('exports/*.parquet').",
+				s.Name, err.Error())
+		}
+		if s.QueryRange.Filename != "" {
+			d.Subject = s.QueryRange.Ptr()
+		}
+		diags = append(diags, d)
+	}
+	return diags
+}

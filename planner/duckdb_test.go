@@ -1,0 +1,209 @@
+package planner_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/rowform/rowform/internal/duckdbsource/duckdbwrite"
+	"github.com/rowform/rowform/internal/synctest"
+	"github.com/rowform/rowform/planner"
+)
+
+// duckWrite runs writing DuckDB statements (COPY ... TO files of the test's
+// configuration directory) with {dir} replaced by that directory.
+func duckWrite(t *testing.T, e *synctest.Env, dbPath string, statements ...string) {
+	t.Helper()
+	for i, s := range statements {
+		statements[i] = strings.ReplaceAll(s, "{dir}", e.Dir)
+	}
+	if err := duckdbwrite.Run(context.Background(), dbPath, statements...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// duckSync renders a sync named name on the duckdb source source.
+func duckSync(name, source, query, table, extra string) string {
+	return fmt.Sprintf(`
+sync %q {
+  source      = source.duckdb.%s
+  query       = %q
+  destination = destination.postgres.dst
+  table       = %q
+  behavior    = "mirror"
+  key         = ["id"]
+%s
+}
+`, name, source, query, table, extra)
+}
+
+// TestDuckDBSources plans duckdb sources over Parquet, CSV and JSON files
+// written by DuckDB, joined in one query and read from a database file,
+// with paths relative to the configuration directory; values that do not
+// convert are rejected rows or type mismatches as for a CSV file, NULL
+// keys are findings, and a sensitive column's values are never shown.
+func TestDuckDBSources(t *testing.T) {
+	t.Parallel()
+	e := synctest.New(t)
+	if err := os.MkdirAll(filepath.Join(e.Dir, "data"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	duckWrite(t, e, "",
+		"COPY (SELECT i AS id, 'name ' || i AS name, i * 1.5 AS score FROM range(1, 6) r(i)) TO '{dir}/data/people.parquet' (FORMAT parquet)",
+		"COPY (SELECT i AS id, CASE WHEN i = 2 THEN 'gold' ELSE 'basic' END AS plan FROM range(1, 6) r(i)) TO '{dir}/data/plans.csv' (HEADER)",
+		"COPY (SELECT i AS id, i % 2 = 0 AS active FROM range(1, 6) r(i)) TO '{dir}/data/flags.json' (FORMAT json)",
+		// Values that do not convert: "abc" into bigint (not a key), a
+		// key "x" into bigint, a NULL key, a secret that is no bigint.
+		"COPY (SELECT * FROM (VALUES ('1', '10'), ('2', 'abc'), ('x', '30'), (NULL, '40'), ('5', '50')) t(id, amount)) TO '{dir}/data/bad.parquet' (FORMAT parquet)",
+		"COPY (SELECT * FROM (VALUES (1, '123'), (2, 's3cr3t-value')) t(id, ssn)) TO '{dir}/data/secret.parquet' (FORMAT parquet)",
+	)
+	lake := filepath.Join(e.Dir, "lake.duckdb")
+	duckWrite(t, e, lake, "CREATE TABLE accounts AS SELECT i AS id, 'acct ' || i AS name FROM range(1, 4) r(i)")
+	lakeSum := fileSum(t, lake)
+
+	e.Dst(`CREATE TABLE people (id bigint PRIMARY KEY, name text, score numeric(6,2), plan text, active boolean)`)
+	e.Dst(`INSERT INTO people VALUES (1, 'name 1', 1.50, 'basic', false), (2, 'old', 3.00, 'gold', true), (9, 'gone', 0, 'basic', false)`)
+	e.Dst(`CREATE TABLE bad (id bigint PRIMARY KEY, amount bigint)`)
+	e.Dst(`CREATE TABLE secret (id bigint PRIMARY KEY, ssn bigint)`)
+	e.Dst(`CREATE TABLE secret_cast (id bigint PRIMARY KEY, ssn bigint)`)
+	e.Dst(`CREATE TABLE accounts (id bigint PRIMARY KEY, name text)`)
+	e.Dst(`INSERT INTO accounts VALUES (1, 'acct 1')`)
+
+	cfg := e.Config(`
+source "duckdb" "files" {}
+
+source "duckdb" "lake" {
+  path = "lake.duckdb"
+}
+` + duckSync("people", "files", `SELECT p.id, p.name, p.score, c.plan, f.active
+FROM read_parquet('data/people.parquet') p
+JOIN read_csv('data/plans.csv') c USING (id)
+JOIN read_json('data/flags.json') f USING (id)
+WHERE p.id <= 4`, "people", "") +
+		duckSync("bad", "files", "SELECT * FROM 'data/bad.parquet'", "bad", "") +
+		duckSync("secret", "files", "SELECT * FROM read_parquet('data/secret.parquet')", "secret", `  sensitive_columns = ["ssn"]`) +
+		// DuckDB itself fails on the value: its message must not show it.
+		duckSync("secret_cast", "files", "SELECT id, CAST(ssn AS INTEGER) AS ssn FROM read_parquet('data/secret.parquet')", "secret_cast", `  sensitive_columns = ["ssn"]`) +
+		duckSync("accounts", "lake", "SELECT id, name FROM accounts", "accounts", ""))
+	p := plan(t, cfg, planner.Options{ShowRows: 10})
+
+	people := syncNamed(t, p, "people")
+	if len(people.Findings) > 0 || !people.Diffed {
+		t.Errorf("people: findings (diffed=%v):\n%s", people.Diffed, synctest.FindingsText(people))
+	}
+	if want := (planner.Counts{Insert: 2, Update: 1, Delete: 1, Unchanged: 1}); people.Counts != want {
+		t.Errorf("people: counts %+v, want %+v", people.Counts, want)
+		logSamples(t, people)
+	}
+	if got, want := sampleColumns(people, "update", "2"), `name="old"->"name 2"`; got != want {
+		t.Errorf("people: update of id=2: %s, want %s", got, want)
+	}
+	if got, want := sampleColumns(people, "insert", "4"), `name="name 4" score="6.00" plan="basic" active="t"`; got != want {
+		t.Errorf("people: insert of id=4: %s, want %s", got, want)
+	}
+
+	// As for a CSV file: the value that does not convert rejects its row,
+	// the key that does not convert is a type_mismatch, the NULL key a
+	// null_source_key.
+	bad := syncNamed(t, p, "bad")
+	if got, want := codes(bad), []string{"null_source_key", "rejected_rows", "type_mismatch"}; !slices.Equal(got, want) {
+		t.Errorf("bad: codes %v, want %v:\n%s", got, want, synctest.FindingsText(bad))
+	}
+	for _, f := range bad.Findings {
+		switch f.Code {
+		case planner.CodeRejectedRows:
+			if f.Column != "amount" || f.Rows != 1 || !slices.Equal(f.Examples, []string{"id=2"}) {
+				t.Errorf("bad: rejected_rows does not name amount and id=2: %+v", f)
+			}
+		case planner.CodeTypeMismatch:
+			if !strings.Contains(f.Summary, `"x"`) || !strings.Contains(f.Summary, "bigint") {
+				t.Errorf("bad: type_mismatch does not name the key value and type: %s", f.Summary)
+			}
+		}
+	}
+
+	secret := syncNamed(t, p, "secret")
+	if got := codes(secret); !slices.Equal(got, []string{"rejected_rows"}) {
+		t.Errorf("secret: codes %v, want rejected_rows:\n%s", got, synctest.FindingsText(secret))
+	}
+	if text := synctest.FindingsText(secret) + fmt.Sprint(secret.Samples); strings.Contains(text, "s3cr3t") || strings.Contains(text, "123") {
+		t.Errorf("secret: a sensitive value is shown:\n%s", text)
+	}
+
+	secretCast := syncNamed(t, p, "secret_cast")
+	if got := codes(secretCast); !slices.Equal(got, []string{"source_query_failed"}) || !strings.Contains(secretCast.Findings[0].Summary, "Conversion Error") {
+		t.Errorf("secret_cast: want source_query_failed with DuckDB's conversion error:\n%s", synctest.FindingsText(secretCast))
+	}
+	if text := synctest.FindingsText(secretCast); strings.Contains(text, "s3cr3t") {
+		t.Errorf("secret_cast: DuckDB's error shows the sensitive value:\n%s", text)
+	}
+
+	accounts := syncNamed(t, p, "accounts")
+	if want := (planner.Counts{Insert: 2, Unchanged: 1}); accounts.Counts != want || len(accounts.Findings) > 0 {
+		t.Errorf("accounts: counts %+v, want %+v:\n%s", accounts.Counts, want, synctest.FindingsText(accounts))
+	}
+	if got := fileSum(t, lake); got != lakeSum {
+		t.Errorf("the plan changed the DuckDB database file")
+	}
+}
+
+// TestDuckDBReadOnly refuses SQL that is not one query before it runs
+// (no file is written), and reports a query DuckDB cannot run with
+// DuckDB's message and where the query is set.
+func TestDuckDBReadOnly(t *testing.T) {
+	t.Parallel()
+	e := synctest.New(t)
+	duckWrite(t, e, "", "COPY (SELECT 1 AS id) TO '{dir}/one.parquet' (FORMAT parquet)")
+	lake := filepath.Join(e.Dir, "lake.duckdb")
+	duckWrite(t, e, lake, "CREATE TABLE t AS SELECT 1 AS id")
+	e.Dst(`CREATE TABLE t (id bigint PRIMARY KEY)`)
+	cfg := e.Config(`
+source "duckdb" "files" {}
+
+source "duckdb" "lake" {
+  path = "lake.duckdb"
+}
+` + duckSync("copy", "files", "COPY (SELECT 1 AS id) TO 'written.csv'", "t", "") +
+		duckSync("two", "files", "SELECT 1 AS id; COPY (SELECT 1 AS id) TO 'written2.csv'", "t", "") +
+		duckSync("insert", "lake", "INSERT INTO t VALUES (2)", "t", "") +
+		duckSync("missing", "files", "SELECT idd AS id FROM read_parquet('one.parquet')", "t", "") +
+		duckSync("nofile", "files", "SELECT * FROM read_parquet('none.parquet')", "t", ""))
+	p := plan(t, cfg, planner.Options{})
+	for _, name := range []string{"copy", "two", "insert"} {
+		sp := syncNamed(t, p, name)
+		if len(sp.Findings) != 1 || sp.Findings[0].Code != planner.CodeSourceQueryFailed || !strings.Contains(sp.Findings[0].Summary, "not a query") {
+			t.Errorf("%s: want one source_query_failed saying it is not a query:\n%s", name, synctest.FindingsText(sp))
+		}
+	}
+	for _, f := range []string{"written.csv", "written2.csv"} {
+		if _, err := os.Stat(filepath.Join(e.Dir, f)); err == nil {
+			t.Errorf("a refused statement wrote %s", f)
+		}
+	}
+	missing := syncNamed(t, p, "missing")
+	if len(missing.Findings) != 1 || missing.Findings[0].Code != planner.CodeSourceQueryFailed {
+		t.Fatalf("missing: want source_query_failed:\n%s", synctest.FindingsText(missing))
+	}
+	f := missing.Findings[0]
+	if !strings.Contains(f.Summary, "Binder Error") || !strings.Contains(f.Summary, `"idd"`) || !strings.Contains(f.Detail, "main.hcl:") {
+		t.Errorf("missing: the finding lacks DuckDB's message or where the query is:\n%s", synctest.FindingsText(missing))
+	}
+	nofile := syncNamed(t, p, "nofile")
+	if len(nofile.Findings) != 1 || !strings.Contains(nofile.Findings[0].Summary, "none.parquet") {
+		t.Errorf("nofile: want a finding naming the missing file:\n%s", synctest.FindingsText(nofile))
+	}
+}
+
+func fileSum(t *testing.T, path string) [32]byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sha256.Sum256(b)
+}
