@@ -89,7 +89,7 @@ func parquetRows(o options) []int {
 func runParquet(ctx context.Context, o options, src, dst *pgcluster.Cluster, dir string, w io.Writer) error {
 	var rs []parquetResult
 	for _, n := range parquetRows(o) {
-		c := benchCase{"mixed", "bigint", n, 0.01, "mirror", 1}
+		c := benchCase{shape: "mixed", key: "bigint", rows: n, ratio: 0.01, behavior: "mirror", conns: 1}
 		fmt.Fprintf(os.Stderr, "bench: %s, Parquet source\n", c.name())
 		r, err := runParquetCase(ctx, o, src, dst, dir, c)
 		if err != nil {
