@@ -8,7 +8,7 @@ STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 ACTIONLINT  ?= $(GO) run github.com/rhysd/actionlint/cmd/actionlint@v1.7.12
 BIN         := bin/rowform
 
-.PHONY: all build demo demo-parquet deps deps-comparator deps-postgres deps-sshd test test-examples vet staticcheck actionlint gofmt-check lint fmt clean bench
+.PHONY: all build demo demo-parquet parquet-files deps deps-comparator deps-postgres deps-sshd test test-examples vet staticcheck actionlint gofmt-check lint fmt clean bench
 
 all: build
 
@@ -30,6 +30,14 @@ demo-parquet: build deps-postgres
 	$(GO) build -o bin/genparquet ./internal/tools/genparquet
 	./$(BIN) -chdir=examples/parquet validate
 	ROWFORM=$(CURDIR)/$(BIN) GENPARQUET=$(CURDIR)/bin/genparquet ./bin/withpg -init examples/parquet/schema.sql -- examples/parquet/demo.sh
+	@$(MAKE) --no-print-directory parquet-files
+	@printf '\n$$ rowform test\n'
+	@./$(BIN) -chdir=examples/parquet test
+
+## parquet-files: write the Parquet files of examples/parquet (its generate.sql, run by DuckDB)
+parquet-files:
+	$(GO) build -o bin/genparquet ./internal/tools/genparquet
+	cd examples/parquet && rm -rf exports && mkdir -p exports/usage && ../../bin/genparquet generate.sql
 
 ## deps: make sure PostgreSQL's server binaries and OpenSSH's sshd are there for the tests
 deps: deps-postgres deps-sshd
@@ -71,7 +79,7 @@ test: deps vet staticcheck actionlint
 	$(MAKE) --no-print-directory test-examples
 
 ## test-examples: `rowform test` in every example that ships tests/*.rftest.hcl
-test-examples: build deps-postgres
+test-examples: build deps-postgres parquet-files
 	@for d in examples/*/; do \
 		if ls "$$d"tests/*.rftest.hcl >/dev/null 2>&1; then \
 			echo "rowform -chdir=$$d test"; \

@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"os"
+	"slices"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -310,8 +313,25 @@ func (d *duckdbRecords) close() {
 // without reading a file, and reports SQL that is not one SELECT
 // statement, or does not parse, as an error at the sync's query. validate
 // runs it: it needs no data.
+//
+// It also warns about a duckdb source whose database file does not exist,
+// as validate does for a CSV file: it may be written before plan runs.
 func CheckDuckDBQueries(ctx context.Context, cfg *hclconfig.Config) hcl.Diagnostics {
 	var diags hcl.Diagnostics
+	for _, addr := range slices.Sorted(maps.Keys(cfg.Sources)) {
+		src := cfg.Sources[addr]
+		if src.DuckDB == nil || src.DuckDB.Path == "" {
+			continue
+		}
+		if _, err := os.Stat(src.DuckDB.Path); err != nil {
+			d := &hcl.Diagnostic{Severity: hcl.DiagWarning, Summary: "DuckDB database not found",
+				Detail: fmt.Sprintf("The database file of source %s, %s, does not exist. plan fails on it if it is still missing then.", addr, src.DuckDB.Path)}
+			if src.DuckDB.PathRange.Filename != "" {
+				d.Subject = src.DuckDB.PathRange.Ptr()
+			}
+			diags = append(diags, d)
+		}
+	}
 	for _, s := range cfg.Syncs {
 		if s.Source == nil || s.Source.Type != hclconfig.SourceDuckDB || s.Query == "" {
 			continue

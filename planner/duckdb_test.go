@@ -73,6 +73,7 @@ func TestDuckDBSources(t *testing.T) {
 	e.Dst(`CREATE TABLE secret_cast (id bigint PRIMARY KEY, ssn bigint)`)
 	e.Dst(`CREATE TABLE accounts (id bigint PRIMARY KEY, name text)`)
 	e.Dst(`INSERT INTO accounts VALUES (1, 'acct 1')`)
+	e.Dst(`CREATE TABLE accounts_copy (id bigint PRIMARY KEY, name text)`)
 
 	cfg := e.Config(`
 source "duckdb" "files" {}
@@ -89,7 +90,9 @@ WHERE p.id <= 4`, "people", "") +
 		duckSync("secret", "files", "SELECT * FROM read_parquet('data/secret.parquet')", "secret", `  sensitive_columns = ["ssn"]`) +
 		// DuckDB itself fails on the value: its message must not show it.
 		duckSync("secret_cast", "files", "SELECT id, CAST(ssn AS INTEGER) AS ssn FROM read_parquet('data/secret.parquet')", "secret_cast", `  sensitive_columns = ["ssn"]`) +
-		duckSync("accounts", "lake", "SELECT id, name FROM accounts", "accounts", ""))
+		duckSync("accounts", "lake", "SELECT id, name FROM accounts", "accounts", "") +
+		// A second sync on the same database file, planned at the same time.
+		duckSync("accounts_copy", "lake", "SELECT id, name FROM lake.accounts", "accounts_copy", ""))
 	p := plan(t, cfg, planner.Options{ShowRows: 10})
 
 	people := syncNamed(t, p, "people")
@@ -146,6 +149,9 @@ WHERE p.id <= 4`, "people", "") +
 	accounts := syncNamed(t, p, "accounts")
 	if want := (planner.Counts{Insert: 2, Unchanged: 1}); accounts.Counts != want || len(accounts.Findings) > 0 {
 		t.Errorf("accounts: counts %+v, want %+v:\n%s", accounts.Counts, want, synctest.FindingsText(accounts))
+	}
+	if c := syncNamed(t, p, "accounts_copy"); c.Counts != (planner.Counts{Insert: 3}) || len(c.Findings) > 0 {
+		t.Errorf("accounts_copy: counts %+v, want 3 inserts:\n%s", c.Counts, synctest.FindingsText(c))
 	}
 	if got := fileSum(t, lake); got != lakeSum {
 		t.Errorf("the plan changed the DuckDB database file")

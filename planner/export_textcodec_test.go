@@ -5,11 +5,11 @@ package planner
 // codec leaves s to the server or the type has none.
 func ConvertTextForTest(oid uint32, scale int, s string) ([]byte, bool) {
 	if oid == oidNumeric && scale >= 0 {
-		return numericValue(s, scale)
+		return numericValue(nil, s, scale)
 	}
 	c := codecFor(oid)
 	if c == nil {
 		return nil, false
 	}
-	return c(s)
+	return c(nil, s)
 }

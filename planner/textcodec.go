@@ -21,8 +21,8 @@ import (
 // They spare a duckdb source the round trips of converting every batch on
 // the destination, which would otherwise dominate its plan.
 
-// textCodec converts one non-NULL text value.
-type textCodec func(s string) (v []byte, ok bool)
+// textCodec converts one non-NULL text value, appending it to dst.
+type textCodec func(dst []byte, s string) (v []byte, ok bool)
 
 // textCodecs returns one codec per column of the layout, or nil when some
 // column has none: types that are not built in, char(n) and bit strings,
@@ -45,7 +45,7 @@ func (l *layout) textCodecs(serverEncoding string) []textCodec {
 		case limitNumeric:
 			if c.limit.scale >= 0 {
 				scale := c.limit.scale
-				out[i] = func(s string) ([]byte, bool) { return numericValue(s, scale) }
+				out[i] = func(dst []byte, s string) ([]byte, bool) { return numericValue(dst, s, scale) }
 			}
 		}
 		if out[i] == nil {
@@ -74,13 +74,13 @@ func codecFor(oid uint32) textCodec {
 	case oidDate:
 		return dateValue
 	case oidTimestamp:
-		return func(s string) ([]byte, bool) { return timestampValue(s, false) }
+		return func(dst []byte, s string) ([]byte, bool) { return timestampValue(dst, s, false) }
 	case oidTimestamptz:
-		return func(s string) ([]byte, bool) { return timestampValue(s, true) }
+		return func(dst []byte, s string) ([]byte, bool) { return timestampValue(dst, s, true) }
 	case oidUUID:
 		return uuidValue
 	case oidNumeric:
-		return func(s string) ([]byte, bool) { return numericValue(s, -1) }
+		return func(dst []byte, s string) ([]byte, bool) { return numericValue(dst, s, -1) }
 	case oidJSONB:
 		return jsonbValue
 	}
@@ -88,17 +88,17 @@ func codecFor(oid uint32) textCodec {
 }
 
 // textValue: valid UTF-8 without NUL is the value itself.
-func textValue(s string) ([]byte, bool) {
+func textValue(dst []byte, s string) ([]byte, bool) {
 	if !utf8.ValidString(s) || strings.IndexByte(s, 0) >= 0 {
 		return nil, false
 	}
-	return append(make([]byte, 0, len(s)), s...), true // never nil: nil is NULL
+	return append(dst, s...), true
 }
 
 // intValue: an optional '-' and decimal digits, no leading zeros (as
 // DuckDB writes integers), within the type's range.
 func intValue(bits int) textCodec {
-	return func(s string) ([]byte, bool) {
+	return func(dst []byte, s string) ([]byte, bool) {
 		d := strings.TrimPrefix(s, "-")
 		if d == "" || len(d) > 19 || (d[0] == '0' && len(d) > 1) || !allDigits(d) {
 			return nil, false
@@ -109,11 +109,11 @@ func intValue(bits int) textCodec {
 		}
 		switch bits {
 		case 16:
-			return binary.BigEndian.AppendUint16(nil, uint16(n)), true
+			return binary.BigEndian.AppendUint16(dst, uint16(n)), true
 		case 32:
-			return binary.BigEndian.AppendUint32(nil, uint32(n)), true
+			return binary.BigEndian.AppendUint32(dst, uint32(n)), true
 		}
-		return binary.BigEndian.AppendUint64(nil, uint64(n)), true
+		return binary.BigEndian.AppendUint64(dst, uint64(n)), true
 	}
 }
 
@@ -126,12 +126,12 @@ func allDigits(s string) bool {
 	return true
 }
 
-func boolValue(s string) ([]byte, bool) {
+func boolValue(dst []byte, s string) ([]byte, bool) {
 	switch s {
 	case "true":
-		return []byte{1}, true
+		return append(dst, 1), true
 	case "false":
-		return []byte{0}, true
+		return append(dst, 0), true
 	}
 	return nil, false
 }
@@ -140,7 +140,7 @@ func boolValue(s string) ([]byte, bool) {
 // strtod does; infinities, NaN, exponents out of range are left to the
 // server.
 func floatValue(bits int) textCodec {
-	return func(s string) ([]byte, bool) {
+	return func(dst []byte, s string) ([]byte, bool) {
 		if s == "" || !isPlainNumber(s, true) {
 			return nil, false
 		}
@@ -150,9 +150,9 @@ func floatValue(bits int) textCodec {
 			return nil, false
 		}
 		if bits == 32 {
-			return binary.BigEndian.AppendUint32(nil, math.Float32bits(float32(f))), true
+			return binary.BigEndian.AppendUint32(dst, math.Float32bits(float32(f))), true
 		}
-		return binary.BigEndian.AppendUint64(nil, math.Float64bits(f)), true
+		return binary.BigEndian.AppendUint64(dst, math.Float64bits(f)), true
 	}
 }
 
@@ -200,12 +200,12 @@ func isPlainNumber(s string, exp bool) bool {
 const pgEpochDays = 10957
 
 // dateValue: YYYY-MM-DD of a year 1..9999.
-func dateValue(s string) ([]byte, bool) {
+func dateValue(dst []byte, s string) ([]byte, bool) {
 	days, ok := parseDate(s)
 	if !ok {
 		return nil, false
 	}
-	return binary.BigEndian.AppendUint32(nil, uint32(int32(days-pgEpochDays))), true
+	return binary.BigEndian.AppendUint32(dst, uint32(int32(days-pgEpochDays))), true
 }
 
 // parseDate reads YYYY-MM-DD into days since 1970-01-01.
@@ -250,7 +250,7 @@ func daysFromCivil(y, m, d int) int64 {
 
 // timestampValue: YYYY-MM-DD HH:MM:SS[.f{1,6}], for timestamptz followed
 // by +00 (DuckDB writes them at UTC).
-func timestampValue(s string, tz bool) ([]byte, bool) {
+func timestampValue(dst []byte, s string, tz bool) ([]byte, bool) {
 	if tz {
 		var ok bool
 		if s, ok = strings.CutSuffix(s, "+00"); !ok {
@@ -279,15 +279,15 @@ func timestampValue(s string, tz bool) ([]byte, bool) {
 		micros, _ = strconv.ParseInt(f, 10, 64)
 	}
 	t := ((days-pgEpochDays)*86400+int64(h*3600+mi*60+sec))*1000000 + micros
-	return binary.BigEndian.AppendUint64(nil, uint64(t)), true
+	return binary.BigEndian.AppendUint64(dst, uint64(t)), true
 }
 
 // uuidValue: the canonical lower-case form.
-func uuidValue(s string) ([]byte, bool) {
+func uuidValue(dst []byte, s string) ([]byte, bool) {
 	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
 		return nil, false
 	}
-	out := make([]byte, 0, 16)
+	out := dst
 	for i := 0; i < 36; i++ {
 		if i == 8 || i == 13 || i == 18 || i == 23 {
 			continue
@@ -316,7 +316,7 @@ func hexNibble(c byte) (byte, bool) {
 // numericValue: [-]digits[.digits] as numeric's binary form, rounded half
 // away from zero to scale digits as round(x, scale) does (scale < 0: as
 // written).
-func numericValue(s string, scale int) ([]byte, bool) {
+func numericValue(dst []byte, s string, scale int) ([]byte, bool) {
 	if len(s) > 100 || !isPlainNumber(s, false) {
 		return nil, false
 	}
@@ -377,7 +377,7 @@ func numericValue(s string, scale int) ([]byte, bool) {
 	} else if neg {
 		sign = 0x4000
 	}
-	b := make([]byte, 0, 8+2*len(groups))
+	b := dst
 	b = binary.BigEndian.AppendUint16(b, uint16(len(groups)))
 	b = binary.BigEndian.AppendUint16(b, uint16(int16(weight)))
 	b = binary.BigEndian.AppendUint16(b, sign)
@@ -394,12 +394,12 @@ func numericValue(s string, scale int) ([]byte, bool) {
 // escape_json does, numbers as numeric writes them. Numbers with an
 // exponent, \u0000, lone surrogates and anything that is not JSON are
 // left to the server.
-func jsonbValue(s string) ([]byte, bool) {
+func jsonbValue(dst []byte, s string) ([]byte, bool) {
 	if !utf8.ValidString(s) {
 		return nil, false
 	}
 	p := jsonNorm{s: s}
-	out, ok := p.value(append(make([]byte, 0, len(s)+8), 1))
+	out, ok := p.value(append(dst, 1))
 	p.space()
 	if !ok || p.i != len(s) {
 		return nil, false
@@ -719,23 +719,37 @@ func (p *Prepared) convertInGo(batch [][]csvField, idx []int) ([]*Row, bool) {
 }
 
 // convertWith converts batch into rows with codecs; false when a value has
-// no codec.
+// no codec. Each row's values share one buffer.
 func convertWith(codecs []textCodec, batch [][]csvField, idx []int, rows []*Row) bool {
-	vals := make([][]byte, len(codecs))
+	ends := make([]int, len(codecs))
 	for r, rec := range batch {
+		n := 0
+		for c := range codecs {
+			n += len(rec[idx[c]].Value) + 8
+		}
+		buf := make([]byte, 0, n)
 		for c, codec := range codecs {
 			f := rec[idx[c]]
 			if f.Null {
-				vals[c] = nil
+				ends[c] = -1
 				continue
 			}
-			v, ok := codec(f.Value)
-			if !ok {
+			var ok bool
+			if buf, ok = codec(buf, f.Value); !ok {
 				return false
 			}
-			vals[c] = v
+			ends[c] = len(buf)
 		}
-		rows[r] = &Row{Values: slices.Clone(vals)}
+		vals := make([][]byte, len(codecs))
+		start := 0
+		for c, end := range ends {
+			if end < 0 {
+				continue // NULL
+			}
+			vals[c] = buf[start:end:end] // never nil: buf is not
+			start = end
+		}
+		rows[r] = &Row{Values: vals, buf: buf}
 	}
 	return true
 }

@@ -21,7 +21,8 @@ import (
 // rows in a Parquet file (written by DuckDB from the generated source
 // table, so the rows are the mixed case's) read by a duckdb source. Its
 // floor is DuckDB reading the file (duck_read: every column of every row
-// handed to Go by DuckDB's driver, typed) plus L_read of the destination
+// handed to Go by DuckDB's driver, typed, the JSON column as its text, in
+// a process of its own) plus L_read of the destination
 // (its rows in key order, binary), measured in the same run; the target
 // is plan / (duck_read + L_read dst) <= 1.5.
 
@@ -138,7 +139,9 @@ func runParquetCase(ctx context.Context, o options, src, dst *pgcluster.Cluster,
 		return r, err
 	}
 	env := append(os.Environ(), "DST_PASSWORD="+dst.Password)
-	query := "SELECT * FROM read_parquet('" + filepath.Join(cfgDir, "exports", "bench_src.parquet") + "')"
+	// The JSON column is handed over as its text: the driver would
+	// otherwise parse every document into a Go map, its cost, not DuckDB's.
+	query := "SELECT k, a, b, c, d, e || '' AS e, f FROM read_parquet('" + filepath.Join(cfgDir, "exports", "bench_src.parquet") + "')"
 	var plans, autos, planRSS, autoRSS, ducks, lreads []float64
 	for i := 0; i < o.runs; i++ {
 		t, rss, out, err := timeBinary(o.rowform, env, "-chdir="+cfgDir, "plan", "-json")

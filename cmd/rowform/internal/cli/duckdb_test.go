@@ -162,6 +162,10 @@ source "duckdb" "files" {
   dbt_project = "` + project + `"
 }
 
+source "duckdb" "lake" {
+  path = "not/yet/lake.duckdb"
+}
+
 sync "copy" {
   source      = source.duckdb.files
   query       = "COPY (SELECT 1 AS id) TO 'x.csv'"
@@ -194,7 +198,7 @@ sync "missing_file" {
 	}
 	r := runCLI(t, "-chdir="+dir, "validate", "-no-color")
 	r.expect(t, exitError)
-	for _, want := range []string{"Unknown dbt model", `Did you mean "accounts"?`, "main.hcl:23"} {
+	for _, want := range []string{"Unknown dbt model", `Did you mean "accounts"?`, "main.hcl:27"} {
 		if !strings.Contains(r.stderr, want) {
 			t.Errorf("validate does not say %q:\n%s", want, r.stderr)
 		}
@@ -205,7 +209,7 @@ sync "missing_file" {
 	}
 	r = runCLI(t, "-chdir="+dir, "validate", "-no-color")
 	r.expect(t, exitError)
-	for _, want := range []string{"Not a query", "main.hcl:14", "one SELECT statement", "1 error"} {
+	for _, want := range []string{"Not a query", "main.hcl:18", "one SELECT statement", "1 error", "DuckDB database not found", "main.hcl:13"} {
 		if !strings.Contains(r.stderr, want) {
 			t.Errorf("validate does not say %q:\n%s", want, r.stderr)
 		}
