@@ -318,9 +318,11 @@ type DiffResult struct {
 	Rejected      []RejectedRow
 	CheckFindings []Finding
 	// Strategy is how the rows were read: StrategyServerHash or
-	// StrategyFullRows; StrategyReason says why it was chosen or fell back.
-	Strategy       string
-	StrategyReason string
+	// StrategyFullRows; StrategyReason says why it was chosen or fell
+	// back, StrategyEstimate what auto estimated and the diff found.
+	Strategy         string
+	StrategyReason   string
+	StrategyEstimate string
 	// written is what the accepted changes write into columns that foreign
 	// keys reference, for the syncs that depend on this one.
 	written *writtenRows
@@ -363,7 +365,7 @@ func (p *Prepared) destinationSQL() string {
 func (p *Prepared) diff(ctx context.Context, dst, src *pgx.Conn, emptyDestination bool, sink ChangeSink, progress func(int64)) (*DiffResult, []Finding, error) {
 	diffsStarted.Add(1)
 	if p.Sync.Source.Type != hclconfig.SourcePostgres || emptyDestination {
-		st := strategy{StrategyFullRows, p.serverHashUnsupported()}
+		st := strategy{name: StrategyFullRows, reason: p.serverHashUnsupported()}
 		if emptyDestination {
 			st.reason = "an initial load into an empty table"
 		}
@@ -393,7 +395,7 @@ func (p *Prepared) diff(ctx context.Context, dst, src *pgx.Conn, emptyDestinatio
 	if _, rerr := src.Exec(ctx, "ROLLBACK TO SAVEPOINT rowform_source"); rerr != nil {
 		return nil, nil, err
 	}
-	st = strategy{StrategyFullRows, "a source value does not convert to its destination type: the source is read as text and converted on the destination"}
+	st = strategy{name: StrategyFullRows, reason: "a source value does not convert to its destination type: the source is read as text and converted on the destination"}
 	return p.diffOnce(ctx, dst, src, false, true, st, sink, progress)
 }
 
@@ -413,7 +415,7 @@ func (p *Prepared) diffOnce(ctx context.Context, dst, src *pgx.Conn, emptyDestin
 		if fallback == "" {
 			return p.finishDiff(ctx, dst, chk, res, st, nil)
 		}
-		st = strategy{StrategyFullRows, fallback}
+		st = strategy{name: StrategyFullRows, reason: fallback, estimate: st.estimate}
 	}
 	var srcStream rowStream
 	switch {
@@ -489,7 +491,7 @@ func (p *Prepared) finishDiff(ctx context.Context, dst *pgx.Conn, chk *checker, 
 	}
 	return &DiffResult{Counts: res.Counts, SourceRows: res.SourceRows, DestinationRows: res.DestinationRows, Digest: res.Digest,
 		Rejected: chk.rejectedRows(), CheckFindings: chk.findings(p.Sync.OnReject), written: chk.written,
-		Strategy: st.name, StrategyReason: st.reason + res.strategyNote}, findings, nil
+		Strategy: st.name, StrategyReason: st.reason, StrategyEstimate: joinNonEmpty(st.estimate, res.strategyNote)}, findings, nil
 }
 
 func hasHave(n int64) string {
@@ -658,4 +660,15 @@ func insertAt[T any](xs []T, i int, v T, n int) []T {
 		xs = xs[:n]
 	}
 	return xs
+}
+
+// joinNonEmpty joins the non-empty strings with "; ".
+func joinNonEmpty(parts ...string) string {
+	var out []string
+	for _, p := range parts {
+		if p != "" {
+			out = append(out, p)
+		}
+	}
+	return strings.Join(out, "; ")
 }

@@ -264,7 +264,7 @@ func (p *Prepared) serverHashDiff(ctx context.Context, dst, src *pgx.Conn, chk *
 		// The rows of the equal buckets: every one matched and unchanged.
 		res.SourceRows, res.DestinationRows = sums.srcRows, sums.dstRows
 		res.Counts.Unchanged += sums.unchanged
-		res.strategyNote = fmt.Sprintf("; bucket summaries: %d of %d buckets differed", len(sums.differ), sums.buckets)
+		res.strategyNote = fmt.Sprintf("bucket summaries: %d of %d buckets differed", len(sums.differ), sums.buckets)
 	}
 	if progress != nil {
 		progress(res.SourceRows + res.DestinationRows)

@@ -34,7 +34,7 @@ func planSummary(t *testing.T, p *planner.Plan) string {
 	var out []string
 	for _, sp := range p.Syncs {
 		c := *sp
-		c.Strategy, c.StrategyReason, c.Duration = "", "", 0
+		c.Strategy, c.StrategyReason, c.StrategyEstimate, c.Duration = "", "", "", 0
 		b, err := json.MarshalIndent(&c, "", "  ")
 		if err != nil {
 			t.Fatal(err)
@@ -205,8 +205,8 @@ sync "unconvertible" {
 			if sp.Strategy != w {
 				t.Errorf("%s, %s: strategy %q (%s), want %q", st, sp.Name, sp.Strategy, sp.StrategyReason, w)
 			}
-			if few := strings.HasPrefix(sp.Name, "few_"); st == planner.StrategyServerHash && few != strings.Contains(sp.StrategyReason, "bucket summaries") {
-				t.Errorf("%s: bucket summaries used: %v, want %v (%s)", sp.Name, !few, few, sp.StrategyReason)
+			if few := strings.HasPrefix(sp.Name, "few_"); st == planner.StrategyServerHash && few != strings.Contains(sp.StrategyEstimate, "bucket summaries") {
+				t.Errorf("%s: bucket summaries used: %v, want %v (%s)", sp.Name, !few, few, sp.StrategyEstimate)
 			}
 		}
 		got := planSummary(t, p)

@@ -10,10 +10,12 @@ import (
 	"github.com/rowform/rowform/hclconfig"
 )
 
-// strategy is how a diff reads the rows, and why.
+// strategy is how a diff reads the rows, and why; estimate holds what
+// auto measured and the diff found (numbers that vary from run to run).
 type strategy struct {
-	name   string
-	reason string
+	name     string
+	reason   string
+	estimate string
 }
 
 // UseStrategy makes the diffs of p use the strategy a plan recorded
@@ -32,19 +34,19 @@ func (p *Prepared) UseStrategy(name string) {
 // cheaper one by the cost model of estimateCosts.
 func (p *Prepared) chooseStrategy(ctx context.Context, dst, src *pgx.Conn) strategy {
 	if why := p.serverHashUnsupported(); why != "" {
-		return strategy{StrategyFullRows, why}
+		return strategy{name: StrategyFullRows, reason: why}
 	}
 	switch {
 	case p.planned != "":
-		return strategy{p.planned, "as planned"}
+		return strategy{name: p.planned, reason: "as planned"}
 	case p.Sync.DiffStrategy == hclconfig.DiffFullRows:
-		return strategy{StrategyFullRows, `diff_strategy = "full_rows"`}
+		return strategy{name: StrategyFullRows, reason: `diff_strategy = "full_rows"`}
 	case p.Sync.DiffStrategy == hclconfig.DiffServerHash:
-		return strategy{StrategyServerHash, `diff_strategy = "server_hash"`}
+		return strategy{name: StrategyServerHash, reason: `diff_strategy = "server_hash"`}
 	}
 	est, err := p.estimateCosts(ctx, dst, src)
 	if err != nil {
-		return strategy{StrategyFullRows, "auto: the estimates could not be read (" + describeError(err) + ")"}
+		return strategy{name: StrategyFullRows, reason: "auto: the estimates could not be read", estimate: describeError(err)}
 	}
 	return est.choose()
 }
@@ -100,12 +102,13 @@ func (e costEstimate) choose() strategy {
 		}
 	}
 	hash := link(perRow) + server + e.rows*e.width/serverScanRate + 2*e.rows*perRow/joinRate + e.changed*full
-	name := StrategyFullRows
+	st := strategy{name: StrategyFullRows, reason: "auto: estimated faster than server hashes"}
 	if hash < full {
-		name = StrategyServerHash
+		st = strategy{name: StrategyServerHash, reason: "auto: estimated faster than full rows"}
 	}
-	return strategy{name, fmt.Sprintf("auto: est. %s with server hashes, %s with full rows (%.0f rows of ~%.0f bytes, ~%.0f%% changed, links %s and %s)",
-		seconds(hash), seconds(full), e.rows, e.width, 100*e.changed, rate(e.srcRate), rate(e.dstRate))}
+	st.estimate = fmt.Sprintf("%s with server hashes, %s with full rows (%.0f rows of ~%.0f bytes, ~%.0f%% changed, links %s and %s)",
+		seconds(hash), seconds(full), e.rows, e.width, 100*e.changed, rate(e.srcRate), rate(e.dstRate))
+	return st
 }
 
 func seconds(s float64) string { return fmt.Sprintf("%.2fs", s) }
