@@ -16,6 +16,9 @@ import (
 // where the rows are, for syncs whose source and destination are both
 // PostgreSQL:
 //
+//  0. Bucket summaries, on tables large enough (summaries.go): the rows of
+//     buckets whose summaries agree are unchanged and are not read again;
+//     the passes below read the rows of the other buckets only.
 //  1. The hash pass: each server sends, per row, the key (with the
 //     canonical key columns of keyequality.go) and a 16-byte hash of the
 //     row's other values: the first half of the SHA-256 of record_send over
