@@ -87,6 +87,10 @@ type costEstimate struct {
 // move the rows of the differing buckets, run the source query once more,
 // then move the changed rows.
 func (e costEstimate) choose() strategy {
+	if e.rows*e.width < smallTable {
+		return strategy{name: StrategyFullRows, reason: "auto: a small table",
+			estimate: fmt.Sprintf("%.0f rows of ~%.0f bytes", e.rows, e.width)}
+	}
 	fullRow := e.width + rowOverhead + 4*float64(e.ncols)
 	hashRow := e.keyWidth + rowHashBytes + rowOverhead + 4*float64(e.nkeys+1)
 	link := func(perRow float64) float64 {
@@ -172,6 +176,9 @@ FROM rels JOIN pg_class c ON c.oid = rels.relid`,
 	if e.rows > 0 && mods > 0 {
 		e.changed = math.Min(math.Max(mods/e.rows, 0.01), 1)
 	}
+	if e.rows*e.width < smallTable {
+		return e, nil // small: not worth timing the links (choose says full rows)
+	}
 	if e.srcRate, err = linkRate(ctx, src); err != nil {
 		return e, err
 	}
@@ -181,13 +188,18 @@ FROM rels JOIN pg_class c ON c.oid = rels.relid`,
 	return e, nil
 }
 
+// smallTable is the size (rows × width, by the destination's estimates)
+// below which auto reads full rows without timing the links: the whole
+// table costs about what the timed reads would.
+const smallTable = 4 << 20
+
 // probeBytes is the size of the first timed read of linkRate; a link that
 // carries it within fastProbe is timed again with bigProbeBytes, which
 // only a fast link carries quickly, for the resolution that a fast link
 // needs.
 const (
 	probeBytes    = 128 << 10
-	bigProbeBytes = 4 << 20
+	bigProbeBytes = 1 << 20
 	fastProbe     = 5 * time.Millisecond
 )
 
