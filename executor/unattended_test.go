@@ -61,7 +61,7 @@ func planJSON(t *testing.T, sp *planner.SyncPlan) string {
 	t.Helper()
 	c := *sp
 	c.Duration = 0
-	c.Strategy, c.StrategyReason = "", ""
+	c.Strategy, c.StrategyReason, c.StrategyEstimate = "", "", ""
 	b, err := json.MarshalIndent(&c, "", "  ")
 	if err != nil {
 		t.Fatal(err)

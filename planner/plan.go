@@ -58,11 +58,15 @@ type SyncPlan struct {
 	// "" when not Diffed.
 	ChangeDigest string `json:"change_digest,omitempty"`
 	// Strategy is how the row diff read the rows: "server_hash" (each
-	// server sent keys and row hashes, then only the rows that differ) or
-	// "full_rows"; "" when not Diffed. StrategyReason says why it was
-	// chosen or fell back. apply reads the rows the same way.
-	Strategy       string `json:"strategy,omitempty"`
-	StrategyReason string `json:"strategy_reason,omitempty"`
+	// server sent bucket summaries or keys and row hashes, then only the
+	// rows that differ) or "full_rows"; "" when not Diffed.
+	// StrategyReason says why it was chosen or fell back, in words that do
+	// not change from run to run; StrategyEstimate what diff_strategy =
+	// "auto" estimated (times, rows, widths, link rates) and how many
+	// buckets differed. apply reads the rows the same way.
+	Strategy         string `json:"strategy,omitempty"`
+	StrategyReason   string `json:"strategy_reason,omitempty"`
+	StrategyEstimate string `json:"strategy_estimate,omitempty"`
 	// DestinationRows is the number of destination rows read.
 	DestinationRows int64 `json:"destination_rows"`
 	// SourceRows is the number of source rows read.

@@ -276,9 +276,11 @@ type DiffResult struct {
 	Rejected      []RejectedRow
 	CheckFindings []Finding
 	// Strategy is how the rows were read: StrategyServerHash or
-	// StrategyFullRows; StrategyReason says why it was chosen or fell back.
-	Strategy       string
-	StrategyReason string
+	// StrategyFullRows; StrategyReason says why it was chosen or fell
+	// back, StrategyEstimate what auto estimated and the diff found.
+	Strategy         string
+	StrategyReason   string
+	StrategyEstimate string
 	// written is what the accepted changes write into columns that foreign
 	// keys reference, for the syncs that depend on this one.
 	written *writtenRows
@@ -324,7 +326,7 @@ func (p *Prepared) diff(ctx context.Context, dst, src *pgx.Conn, emptyDestinatio
 		return p.diffDuckDB(ctx, dst, sink, progress)
 	}
 	if p.Sync.Source.Type != hclconfig.SourcePostgres || emptyDestination {
-		st := strategy{StrategyFullRows, p.serverHashUnsupported()}
+		st := strategy{name: StrategyFullRows, reason: p.serverHashUnsupported()}
 		if emptyDestination {
 			st.reason = "an initial load into an empty table"
 		}
@@ -354,7 +356,7 @@ func (p *Prepared) diff(ctx context.Context, dst, src *pgx.Conn, emptyDestinatio
 	if _, rerr := src.Exec(ctx, "ROLLBACK TO SAVEPOINT rowform_source"); rerr != nil {
 		return nil, nil, err
 	}
-	st = strategy{StrategyFullRows, "a source value does not convert to its destination type: the source is read as text and converted on the destination"}
+	st = strategy{name: StrategyFullRows, reason: "a source value does not convert to its destination type: the source is read as text and converted on the destination"}
 	return p.diffOnce(ctx, dst, src, false, true, st, sink, progress)
 }
 
@@ -374,7 +376,7 @@ func (p *Prepared) diffOnce(ctx context.Context, dst, src *pgx.Conn, emptyDestin
 		if fallback == "" {
 			return p.finishDiff(ctx, dst, chk, res, st, nil)
 		}
-		st = strategy{StrategyFullRows, fallback}
+		st = strategy{name: StrategyFullRows, reason: fallback, estimate: st.estimate}
 	}
 	var srcStream rowStream
 	switch {
@@ -458,7 +460,7 @@ func (p *Prepared) finishDiff(ctx context.Context, dst *pgx.Conn, chk *checker, 
 	}
 	return &DiffResult{Counts: res.Counts, SourceRows: res.SourceRows, DestinationRows: res.DestinationRows, Digest: res.Digest,
 		Rejected: chk.rejectedRows(), CheckFindings: chk.findings(p.Sync.OnReject), written: chk.written,
-		Strategy: st.name, StrategyReason: st.reason + res.strategyNote}, findings, nil
+		Strategy: st.name, StrategyReason: st.reason, StrategyEstimate: joinNonEmpty(st.estimate, res.strategyNote)}, findings, nil
 }
 
 func hasHave(n int64) string {
@@ -626,4 +628,15 @@ func insertAt[T any](xs []T, i int, v T, n int) []T {
 		xs = xs[:n]
 	}
 	return xs
+}
+
+// joinNonEmpty joins the non-empty strings with "; ".
+func joinNonEmpty(parts ...string) string {
+	var out []string
+	for _, p := range parts {
+		if p != "" {
+			out = append(out, p)
+		}
+	}
+	return strings.Join(out, "; ")
 }

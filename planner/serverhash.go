@@ -16,6 +16,9 @@ import (
 // where the rows are, for syncs whose source and destination are both
 // PostgreSQL:
 //
+//  0. Bucket summaries, on tables large enough (summaries.go): the rows of
+//     buckets whose summaries agree are unchanged and are not read again;
+//     the passes below read the rows of the other buckets only.
 //  1. The hash pass: each server sends, per row, the key (with the
 //     canonical key columns of keyequality.go) and a 16-byte hash of the
 //     row's other values: the first half of the SHA-256 of record_send over
@@ -264,7 +267,7 @@ func (p *Prepared) serverHashDiff(ctx context.Context, dst, src *pgx.Conn, chk *
 		// The rows of the equal buckets: every one matched and unchanged.
 		res.SourceRows, res.DestinationRows = sums.srcRows, sums.dstRows
 		res.Counts.Unchanged += sums.unchanged
-		res.strategyNote = fmt.Sprintf("; bucket summaries: %d of %d buckets differed", len(sums.differ), sums.buckets)
+		res.strategyNote = fmt.Sprintf("bucket summaries: %d of %d buckets differed", len(sums.differ), sums.buckets)
 	}
 	if progress != nil {
 		progress(res.SourceRows + res.DestinationRows)

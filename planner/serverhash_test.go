@@ -34,7 +34,7 @@ func planSummary(t *testing.T, p *planner.Plan) string {
 	var out []string
 	for _, sp := range p.Syncs {
 		c := *sp
-		c.Strategy, c.StrategyReason, c.Duration = "", "", 0
+		c.Strategy, c.StrategyReason, c.StrategyEstimate, c.Duration = "", "", "", 0
 		b, err := json.MarshalIndent(&c, "", "  ")
 		if err != nil {
 			t.Fatal(err)
@@ -178,6 +178,25 @@ sync "repeated" {
   key         = ["id"]
 }
 
+sync "few_repeated" {
+  source      = source.postgres.src
+  query       = "SELECT id, t FROM src UNION ALL SELECT id, t FROM src WHERE id % 1000 = 7"
+  destination = destination.postgres.dst
+  table       = "few_mirror"
+  behavior    = "mirror"
+  key         = ["id"]
+}
+
+sync "few_unconvertible" {
+  source      = source.postgres.src
+  query       = "SELECT id, CASE WHEN id % 500 = 0 THEN 'x' ELSE f::text END AS f FROM src"
+  destination = destination.postgres.dst
+  table       = "few_update_or_create"
+  behavior    = "update_or_create"
+  key         = ["id"]
+  on_reject   = "skip"
+}
+
 sync "unconvertible" {
   source      = source.postgres.src
   query       = "SELECT id, CASE WHEN id % 500 = 0 THEN 'x' ELSE f::text END AS f FROM src"
@@ -188,7 +207,8 @@ sync "unconvertible" {
   on_reject   = "skip"
 }
 `
-	want := map[string]string{"repeated": planner.StrategyFullRows, "unconvertible": planner.StrategyFullRows}
+	want := map[string]string{"repeated": planner.StrategyFullRows, "unconvertible": planner.StrategyFullRows,
+		"few_repeated": planner.StrategyFullRows, "few_unconvertible": planner.StrategyFullRows}
 	var base string
 	var baseChanges []string
 	for _, st := range strategies {
@@ -205,8 +225,8 @@ sync "unconvertible" {
 			if sp.Strategy != w {
 				t.Errorf("%s, %s: strategy %q (%s), want %q", st, sp.Name, sp.Strategy, sp.StrategyReason, w)
 			}
-			if few := strings.HasPrefix(sp.Name, "few_"); st == planner.StrategyServerHash && few != strings.Contains(sp.StrategyReason, "bucket summaries") {
-				t.Errorf("%s: bucket summaries used: %v, want %v (%s)", sp.Name, !few, few, sp.StrategyReason)
+			if few := strings.HasPrefix(sp.Name, "few_") && w == planner.StrategyServerHash; st == planner.StrategyServerHash && few != strings.Contains(sp.StrategyEstimate, "bucket summaries") {
+				t.Errorf("%s: bucket summaries used: %v, want %v (%s)", sp.Name, !few, few, sp.StrategyEstimate)
 			}
 		}
 		got := planSummary(t, p)

@@ -10,10 +10,12 @@ import (
 	"github.com/rowform/rowform/hclconfig"
 )
 
-// strategy is how a diff reads the rows, and why.
+// strategy is how a diff reads the rows, and why; estimate holds what
+// auto measured and the diff found (numbers that vary from run to run).
 type strategy struct {
-	name   string
-	reason string
+	name     string
+	reason   string
+	estimate string
 }
 
 // UseStrategy makes the diffs of p use the strategy a plan recorded
@@ -32,34 +34,37 @@ func (p *Prepared) UseStrategy(name string) {
 // cheaper one by the cost model of estimateCosts.
 func (p *Prepared) chooseStrategy(ctx context.Context, dst, src *pgx.Conn) strategy {
 	if why := p.serverHashUnsupported(); why != "" {
-		return strategy{StrategyFullRows, why}
+		return strategy{name: StrategyFullRows, reason: why}
 	}
 	switch {
 	case p.planned != "":
-		return strategy{p.planned, "as planned"}
+		return strategy{name: p.planned, reason: "as planned"}
 	case p.Sync.DiffStrategy == hclconfig.DiffFullRows:
-		return strategy{StrategyFullRows, `diff_strategy = "full_rows"`}
+		return strategy{name: StrategyFullRows, reason: `diff_strategy = "full_rows"`}
 	case p.Sync.DiffStrategy == hclconfig.DiffServerHash:
-		return strategy{StrategyServerHash, `diff_strategy = "server_hash"`}
+		return strategy{name: StrategyServerHash, reason: `diff_strategy = "server_hash"`}
 	}
 	est, err := p.estimateCosts(ctx, dst, src)
 	if err != nil {
-		return strategy{StrategyFullRows, "auto: the estimates could not be read (" + describeError(err) + ")"}
+		return strategy{name: StrategyFullRows, reason: "auto: the estimates could not be read", estimate: describeError(err)}
 	}
 	return est.choose()
 }
 
 // The cost model's rates, measured on a 2-core machine (docs/performance.md):
-// how fast a server hashes rows (record_send and SHA-256), how fast it
-// runs the source query again for the fetch, and how fast rowform's hash
-// join takes rows in.
+// what a server spends hashing a row (record_send and SHA-256; the bucket
+// summaries took 2 µs a row), how fast it runs a query again, and how fast
+// rowform's hash join takes rows in.
 const (
-	serverHashRate = 250e6 // bytes of row per second
-	serverScanRate = 1e9
-	joinRate       = 400e6
+	serverHashPerRow = 2e-6 // seconds
+	serverHashRate   = 1e9  // bytes of row per second, beyond the per-row cost
+	serverScanRate   = 1e9
+	joinRate         = 400e6
 	// rowOverhead is what a row costs on the wire beyond its values: the
 	// DataRow message header and each value's length.
 	rowOverhead = 7
+	// summaryBytes is a bucket summary on the wire (summaries.go).
+	summaryBytes = 55
 )
 
 // costEstimate is what the cost model knows of a sync.
@@ -76,24 +81,38 @@ type costEstimate struct {
 }
 
 // choose compares the two strategies' estimated times: full rows move
-// every row over both links into the join; server hashes move keys and
-// hashes, make both servers hash every row and the source run its query
-// once more, then move the changed rows.
+// every row over both links into the join; server hashes make both
+// servers hash every row, move bucket summaries (when the table is large
+// enough and few buckets would differ) or a key and hash a row, hash and
+// move the rows of the differing buckets, run the source query once more,
+// then move the changed rows.
 func (e costEstimate) choose() strategy {
+	if e.rows*e.width < smallTable {
+		return strategy{name: StrategyFullRows, reason: "auto: a small table",
+			estimate: fmt.Sprintf("%.0f rows of ~%.0f bytes", e.rows, e.width)}
+	}
 	fullRow := e.width + rowOverhead + 4*float64(e.ncols)
 	hashRow := e.keyWidth + rowHashBytes + rowOverhead + 4*float64(e.nkeys+1)
 	link := func(perRow float64) float64 {
 		return e.rows * perRow * max(1/e.srcRate, 1/e.dstRate)
 	}
+	hashing := e.rows * (serverHashPerRow + e.width/serverHashRate)
 	full := link(fullRow) + 2*e.rows*fullRow/joinRate
-	hash := link(hashRow) + e.rows*e.width/serverHashRate + e.rows*e.width/serverScanRate +
-		2*e.rows*hashRow/joinRate + e.changed*(link(fullRow)+2*e.rows*fullRow/joinRate)
-	name := StrategyFullRows
-	if hash < full {
-		name = StrategyServerHash
+	perRow, server := hashRow, hashing
+	if e.rows >= minSummaryRows {
+		if differ := 1 - math.Pow(1-e.changed, bucketRows); differ <= 0.5 {
+			perRow = summaryBytes/bucketRows + differ*hashRow
+			server += e.rows*e.width/serverScanRate + differ*hashing
+		}
 	}
-	return strategy{name, fmt.Sprintf("auto: est. %s with server hashes, %s with full rows (%.0f rows of ~%.0f bytes, ~%.0f%% changed, links %s and %s)",
-		seconds(hash), seconds(full), e.rows, e.width, 100*e.changed, rate(e.srcRate), rate(e.dstRate))}
+	hash := link(perRow) + server + e.rows*e.width/serverScanRate + 2*e.rows*perRow/joinRate + e.changed*full
+	st := strategy{name: StrategyFullRows, reason: "auto: estimated faster than server hashes"}
+	if hash < full {
+		st = strategy{name: StrategyServerHash, reason: "auto: estimated faster than full rows"}
+	}
+	st.estimate = fmt.Sprintf("%s with server hashes, %s with full rows (%.0f rows of ~%.0f bytes, ~%.0f%% changed, links %s and %s)",
+		seconds(hash), seconds(full), e.rows, e.width, 100*e.changed, rate(e.srcRate), rate(e.dstRate))
+	return st
 }
 
 func seconds(s float64) string { return fmt.Sprintf("%.2fs", s) }
@@ -157,6 +176,9 @@ FROM rels JOIN pg_class c ON c.oid = rels.relid`,
 	if e.rows > 0 && mods > 0 {
 		e.changed = math.Min(math.Max(mods/e.rows, 0.01), 1)
 	}
+	if e.rows*e.width < smallTable {
+		return e, nil // small: not worth timing the links (choose says full rows)
+	}
 	if e.srcRate, err = linkRate(ctx, src); err != nil {
 		return e, err
 	}
@@ -166,31 +188,62 @@ FROM rels JOIN pg_class c ON c.oid = rels.relid`,
 	return e, nil
 }
 
-// probeBytes is the size of the timed read of linkRate.
-const probeBytes = 128 << 10
+// smallTable is the size (rows × width, by the destination's estimates)
+// below which auto reads full rows without timing the links: the whole
+// table costs about what the timed reads would.
+const smallTable = 4 << 20
+
+// probeBytes is the size of the first timed read of linkRate; a link that
+// carries it within fastProbe is timed again with bigProbeBytes, which
+// only a fast link carries quickly, for the resolution that a fast link
+// needs.
+const (
+	probeBytes    = 128 << 10
+	bigProbeBytes = 1 << 20
+	fastProbe     = 5 * time.Millisecond
+)
 
 // linkRate measures a connection's bytes per second: the time of a read
-// of probeBytes less that of an empty query (the round trip), the best of
-// two (a busy machine only ever makes a read slower). A loopback or
-// Unix-socket connection measures hundreds of MB/s; a link throttled to
-// 100 Mbit/s about 10 MB/s.
+// less that of an empty query (the round trip), each the fastest of two
+// (a busy machine only ever makes a read slower). A loopback or
+// Unix-socket connection measures hundreds of MB/s or more; a link
+// throttled to 100 Mbit/s about 10 MB/s.
 func linkRate(ctx context.Context, conn *pgx.Conn) (float64, error) {
-	best := 0.0
+	rtt := time.Duration(math.MaxInt64)
 	for range 2 {
 		t0 := time.Now()
 		if _, err := conn.Exec(ctx, "SELECT 1"); err != nil {
 			return 0, err
 		}
-		rtt := time.Since(t0)
-		t1 := time.Now()
-		rr := conn.PgConn().ExecParams(ctx, fmt.Sprintf("SELECT repeat('x', %d)", probeBytes), nil, nil, nil, nil)
+		rtt = min(rtt, time.Since(t0))
+	}
+	size := probeBytes
+	read, err := timedRead(ctx, conn, size)
+	if err == nil && read < fastProbe {
+		size = bigProbeBytes
+		read, err = timedRead(ctx, conn, size)
+	}
+	if err != nil {
+		return 0, err
+	}
+	// The transfer is at least a tenth of the read: a round trip measured
+	// slower than the read must not make the link look infinitely fast.
+	transfer := max(read-rtt, read/10, 20*time.Microsecond)
+	return float64(size) / transfer.Seconds(), nil
+}
+
+// timedRead is the fastest of two reads of a value of size bytes.
+func timedRead(ctx context.Context, conn *pgx.Conn, size int) (time.Duration, error) {
+	best := time.Duration(math.MaxInt64)
+	for range 2 {
+		t := time.Now()
+		rr := conn.PgConn().ExecParams(ctx, fmt.Sprintf("SELECT repeat('x', %d)", size), nil, nil, nil, nil)
 		for rr.NextRow() {
 		}
 		if _, err := rr.Close(); err != nil {
 			return 0, err
 		}
-		elapsed := time.Since(t1) - rtt
-		best = max(best, probeBytes/max(elapsed.Seconds(), 20e-6))
+		best = min(best, time.Since(t))
 	}
 	return best, nil
 }

@@ -55,7 +55,7 @@ func (sp *SyncPlan) RecordDiff(s *hclconfig.Sync, res *DiffResult, findings []Fi
 	sp.Counts = res.Counts
 	sp.SourceRows, sp.DestinationRows = res.SourceRows, res.DestinationRows
 	sp.ChangeDigest = res.Digest
-	sp.Strategy, sp.StrategyReason = res.Strategy, res.StrategyReason
+	sp.Strategy, sp.StrategyReason, sp.StrategyEstimate = res.Strategy, res.StrategyReason, res.StrategyEstimate
 	sp.Samples = samples
 	for _, f := range guardFindings(s, res) {
 		sp.AddFinding(f)
