@@ -253,7 +253,10 @@ func (r *recorder) captureUpdates(ctx context.Context) error {
 			continue
 		}
 		types = append(types, r.cols[i].StagingType)
-		before[i] = fmt.Sprintf("CASE WHEN %d = ANY(s.c%d) THEN %s END", i+1, r.nkey, r.stagedText(r.nkey+2+i-r.nkey, i))
+		// The sink staged NULL for every column the update leaves alone,
+		// so the value as it is is the value before, or NULL: no test of
+		// the changed positions per column and row.
+		before[i] = r.stagedText(r.nkey+2+i-r.nkey, i)
 	}
 	if err := r.stage(ctx, "rowform_history_update", r.sink.upd, types); err != nil {
 		return err

@@ -102,6 +102,16 @@ func (p *historyPair) measureWithout(ctx context.Context, gen *generator, dconn 
 	return nil
 }
 
+func minOf(xs []float64) float64 {
+	m := 0.0
+	for i, x := range xs {
+		if i == 0 || x < m {
+			m = x
+		}
+	}
+	return m
+}
+
 // historyCells are the table's history columns of r: the apply FILE
 // without history, and the undo's apply; "—" for other cases.
 func historyCells(r result) string {
@@ -113,6 +123,6 @@ func historyCells(r result) string {
 
 // historyNote is the note on the history's cost under the table.
 func historyNote(r result) string {
-	return fmt.Sprintf("- %s: the history adds %+.1f%% to apply FILE (median of the runs' pairs; medians %.2f s, %.2f s with history = false); the undo of that run applies in %.2f s = %.2f × apply FILE",
-		r.c.name(), r.historyCost*100, r.apply, r.applyNoHistory, r.undo, r.undo/r.apply)
+	return fmt.Sprintf("- %s: the history adds %+.1f%% to apply FILE (median of the runs' pairs; medians %.2f s, %.2f s with history = false), %+.1f%% fastest against fastest; the undo of that run applies in %.2f s = %.2f × apply FILE",
+		r.c.name(), r.historyCost*100, r.apply, r.applyNoHistory, r.historyCostQuietest*100, r.undo, r.undo/r.apply)
 }

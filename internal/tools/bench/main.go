@@ -166,6 +166,10 @@ type result struct {
 	// pair measured side by side), undo the apply of the undo of apply
 	// FILE's run (history.go); 0 when not measured.
 	applyNoHistory, historyCost, undo float64
+	// historyCostQuietest is the fastest apply FILE over the fastest
+	// with history = false, less 1: on a shared machine, the runs that
+	// other work disturbed least.
+	historyCostQuietest float64
 	// tempDisk is the peak of the plan's temporary files in bytes
 	// (large.go); 0 when not measured.
 	tempDisk int64
@@ -242,7 +246,7 @@ func runCase(ctx context.Context, o options, src, dst *pgcluster.Cluster, dir st
 	env := append(os.Environ(), "SRC_PASSWORD="+src.Password, "DST_PASSWORD="+dst.Password)
 
 	var plans, applies, autos, planRSS, applyRSS, autoRSS, lreads, lscans, lloads, naives []float64
-	var noHistories, historyCosts, undos []float64
+	var noHistories, historyCosts, historyWith, undos []float64
 	for i := 0; i < o.runs; i++ {
 		// Plan.
 		planFile := filepath.Join(dir, "bench.plan")
@@ -300,6 +304,8 @@ func runCase(ctx context.Context, o options, src, dst *pgcluster.Cluster, dir st
 				return r, err
 			}
 			noHistories, historyCosts = append(noHistories, pair.without), append(historyCosts, pair.with/pair.without-1)
+			historyWith = append(historyWith, pair.with)
+			fmt.Fprintf(os.Stderr, "bench: run %d: apply FILE %.2f s, with history = false %.2f s (%s first)\n", i+1, pair.with, pair.without, map[bool]string{true: "without", false: "with"}[pair.first])
 		}
 		if err := gen.restoreDestination(ctx, dconn); err != nil {
 			return r, err
@@ -353,6 +359,9 @@ func runCase(ctx context.Context, o options, src, dst *pgcluster.Cluster, dir st
 	r.planRSS, r.applyRSS, r.autoRSS = maxOf(planRSS), maxOf(applyRSS), maxOf(autoRSS)
 	r.lread, r.lscan, r.lload, r.naive = median(lreads), median(lscans), median(lloads), median(naives)
 	r.applyNoHistory, r.historyCost, r.undo = median(noHistories), median(historyCosts), median(undos)
+	if len(noHistories) > 0 {
+		r.historyCostQuietest = minOf(historyWith)/minOf(noHistories) - 1
+	}
 	return r, nil
 }
 
