@@ -143,13 +143,13 @@ func (p *Prepared) diffDuckDB(ctx context.Context, dst *pgx.Conn, sink ChangeSin
 	p.codecs = p.layout.textCodecs(dst.PgConn().ParameterStatus("server_encoding"))
 	if p.codecs != nil {
 		p.duckdbDirect = true
-		res, findings, err := p.diffOnce(ctx, dst, nil, false, false, strategy{StrategyFullRows, "a duckdb source is read in full"}, sink, progress)
+		res, findings, err := p.diffOnce(ctx, dst, nil, false, false, strategy{name: StrategyFullRows, reason: p.serverHashUnsupported()}, sink, progress)
 		p.duckdbDirect = false
 		if !errors.Is(err, errNeedsServer) {
 			return res, findings, err
 		}
 	}
-	return p.diffOnce(ctx, dst, nil, false, false, strategy{StrategyFullRows, "a duckdb source is read in full"}, sink, progress)
+	return p.diffOnce(ctx, dst, nil, false, false, strategy{name: StrategyFullRows, reason: p.serverHashUnsupported()}, sink, progress)
 }
 
 // errNeedsServer stops a direct read of a duckdb source (duckdbRows) at a

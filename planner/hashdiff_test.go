@@ -341,9 +341,10 @@ func TestHashDiffRandomized(t *testing.T) {
 	}
 }
 
-// equateEmpty makes a nil slice equal an empty one: the two diffs may leave
-// an example list either way.
-var equateEmpty = cmpopts.EquateEmpty()
+// equateEmpty makes a nil slice equal an empty one (the two diffs may leave
+// an example list either way) and compares diffResult's unexported fields
+// too.
+var equateEmpty = cmp.Options{cmpopts.EquateEmpty(), cmp.AllowUnexported(diffResult{})}
 
 // BenchmarkHashJoinWorkers times the hash diff of 500,000 rows a side (1%
 // changed) with one worker and with one per core: phase 1 (partitioning)
