@@ -7,14 +7,17 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
-// typeMap decodes binary values for display. It is only read after init, so
-// sharing it is safe.
-var typeMap = pgtype.NewMap()
+// typeMaps hold the pgtype.Maps that decode binary values for display. A
+// Map caches its encode plans as it goes, so one Map must not be used by two
+// goroutines at once (the hash join's workers and parallel syncs render
+// values concurrently): each call takes its own from the pool.
+var typeMaps = sync.Pool{New: func() any { return pgtype.NewMap() }}
 
 // RenderValue renders a binary value of type oid in PostgreSQL's text
 // output format, "NULL" for nil. Values of unknown types are shown as hex.
@@ -47,6 +50,8 @@ func RenderValue(oid uint32, v []byte) string {
 			return t.Format("2006-01-02 15:04:05.999999-07")
 		}
 	}
+	typeMap := typeMaps.Get().(*pgtype.Map)
+	defer typeMaps.Put(typeMap)
 	t, ok := typeMap.TypeForOID(oid)
 	if !ok {
 		return fmt.Sprintf("\\x%x", v)
