@@ -63,7 +63,7 @@ sync %q {
 }
 
 // structuralCodes are the findings about the destination's structure or
-// grants: the README's plan output says each carries fix SQL that removes it.
+// grants: the README's Commands (its finding codes) says each carries fix SQL that removes it.
 var structuralCodes = map[planner.Code]bool{
 	planner.CodeMissingTable:            true,
 	planner.CodeMissingUniqueConstraint: true,

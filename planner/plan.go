@@ -5,7 +5,7 @@ import (
 	"time"
 )
 
-// FormatVersion is the version of the JSON plan format (the README's plan output). Keys may be
+// FormatVersion is the version of the JSON plan format (docs/ci.md, JSON). Keys may be
 // added within a version; none are removed or renamed.
 const FormatVersion = "1"
 
@@ -117,10 +117,10 @@ const (
 	SeverityWarning Severity = "warning"
 )
 
-// Code names a kind of finding; the codes are public interface (the README's plan output).
+// Code names a kind of finding; the codes are public interface (the README's Commands lists them).
 type Code string
 
-// The finding codes of the README's plan output.
+// The finding codes the README's Commands lists.
 const (
 	CodeConnectionFailed        Code = "connection_failed"
 	CodeSourceQueryFailed       Code = "source_query_failed"
@@ -225,7 +225,7 @@ func (p *Plan) HasChanges() bool {
 	return p.Summary.Insert+p.Summary.Update+p.Summary.Delete > 0
 }
 
-// MarshalIndent renders the plan as the README's plan output JSON.
+// MarshalIndent renders the plan as its JSON document (docs/ci.md, JSON).
 func (p *Plan) MarshalIndent() ([]byte, error) { return json.MarshalIndent(p, "", "  ") }
 
 // RejectedRow is one source row or delete that the destination would refuse,

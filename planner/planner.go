@@ -1,7 +1,13 @@
 // Package planner computes rowform plans: for every sync, the exact rows it
 // would insert, update and delete, and every problem that would stop it
-// (the README's Behaviors and plan output). Planning only reads: source queries run in read-only
+// (the README's Behaviors and Commands). Planning only reads: source queries run in read-only
 // REPEATABLE READ transactions, and destination sessions are read-only.
+//
+// Rows come from a postgres, csv or duckdb source; how they travel is the
+// sync's diff strategy (strategy.go: full rows, or keys and row hashes
+// computed by the servers, serverhash.go), and both are matched by the same
+// parallel hash join (hashdiff.go), then checked before the sink sees them
+// (reject.go). docs/design.md maps the files.
 //
 // The row diff in this package is shared with the executor, which re-runs it
 // inside its write transaction and ships only the changed rows.

@@ -1,6 +1,7 @@
 // Package duckdbsource reads the rows of a duckdb source: DuckDB SQL over
 // Parquet, CSV and JSON files, or over the tables of a DuckDB database
-// file. It is the only package that imports DuckDB (through cgo), so the
+// file. It is the only package of the rowform binary that imports DuckDB
+// (through cgo; outside the binary, duckdbwrite and the bench do too), so the
 // rest of rowform needs no C to read.
 //
 // What a caller may rely on:

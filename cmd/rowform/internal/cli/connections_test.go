@@ -544,7 +544,7 @@ func TestTunnelBastionDiesMidApply(t *testing.T) {
 
 // TestTunnelApplyInterrupted: Ctrl-C (a cancelled context) during apply
 // through a tunnel stops it promptly and leaves the table as it was, as
-// it does without a tunnel (the README's Apply).
+// it does without a tunnel (the README's Safety).
 func TestTunnelApplyInterrupted(t *testing.T) {
 	e := newTunnelEnv(t)
 	e.writeConfig(e.defaultTunnel())

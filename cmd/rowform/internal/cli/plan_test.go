@@ -68,7 +68,7 @@ sync "broken" {
 }
 `
 
-// jsonPlan is the part of the README's plan output JSON the tests look at.
+// jsonPlan is the part of the plan's JSON document (docs/ci.md, JSON) the tests look at.
 type jsonPlan struct {
 	FormatVersion string `json:"format_version"`
 	Applyable     *bool  `json:"applyable"`
@@ -178,7 +178,7 @@ func TestPlanExitCodes(t *testing.T) {
 }
 
 // TestPlanJSONAndMarkdown checks that -json writes one JSON document with
-// the README's plan output keys and nothing else, and that -format=markdown writes the
+// the plan's JSON keys and nothing else, and that -format=markdown writes the
 // summary table and each finding's fix in a code block.
 func TestPlanJSONAndMarkdown(t *testing.T) {
 	t.Parallel()
@@ -203,7 +203,7 @@ func TestPlanJSONAndMarkdown(t *testing.T) {
 				t.Errorf("%v: findings of broken: %+v", a, s.Findings)
 			}
 		}
-		// Every key of the README's plan output is there.
+		// Every key of the plan's JSON document is there.
 		var raw map[string]any
 		_ = json.Unmarshal([]byte(r.stdout), &raw)
 		for _, k := range []string{"format_version", "applyable", "syncs", "summary"} {

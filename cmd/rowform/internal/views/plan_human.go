@@ -22,7 +22,7 @@ type HumanOptions struct {
 // errNilPlan is returned by every renderer given a nil plan.
 var errNilPlan = errors.New("views: no plan to render")
 
-// RenderPlanHuman writes p for a person (the README's plan output): one block per sync, then
+// RenderPlanHuman writes p for a person (as the README's Two commands shows it): one block per sync, then
 // "No changes. The destination tables match the sources." when nothing would
 // change, no sync has an error and every sync was compared, then the summary
 // line of PlanSummaryLine. A sync block is

@@ -6,9 +6,9 @@ import (
 	"github.com/rowform/rowform/planner"
 )
 
-// RenderPlanJSON writes p as the README's plan output JSON document (`plan -json`,
+// RenderPlanJSON writes p as the plan's JSON document (docs/ci.md, JSON) (`plan -json`,
 // `show -json`): the plan model's own encoding (planner.Plan.MarshalIndent),
-// indented, followed by a newline. Arrays that the README's plan output shows are always
+// indented, followed by a newline. Arrays of the document are always
 // arrays, never null: "syncs", each sync's "key" and "findings", and each
 // sample row's "key" and "columns". An empty format_version is written as
 // planner.FormatVersion. p is not modified.

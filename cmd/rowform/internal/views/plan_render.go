@@ -35,7 +35,7 @@ func RenderPlan(w io.Writer, p *planner.Plan, format string, color bool) error {
 	}
 }
 
-// PlanSummaryLine is the closing line of a plan (the README's plan output), without color or
+// PlanSummaryLine is the closing line of a plan (as the README's Two commands shows it), without color or
 // newline, computed from p.Summary alone:
 //
 //	Plan: 120 to insert, 34 to update, 0 to delete in 2 syncs; 1 error, 2 warnings.
