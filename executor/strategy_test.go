@@ -3,6 +3,7 @@ package executor_test
 import (
 	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/rowform/rowform/executor"
@@ -59,5 +60,49 @@ sync "items" {
 		if want := map[string]int64{planner.StrategyServerHash: 1, planner.StrategyFullRows: 0}[tc.planned]; hashed != want {
 			t.Errorf("planned with %s, applied with diff_strategy %s: %d server-hash diffs, want %d", tc.planned, tc.configured, hashed, want)
 		}
+	}
+}
+
+// TestAutoEstimateFailureFallsBack: when auto's estimates fail inside a
+// transaction (here the source's link probe, whose repeat() a schema ahead of
+// pg_catalog in the source database's search_path shadows with one that
+// raises), the sync reads full rows, saying why, and the plan and the
+// unattended apply go on: the failure is undone with a savepoint instead of
+// aborting the source's snapshot or apply's transaction.
+func TestAutoEstimateFailureFallsBack(t *testing.T) {
+	e := synctest.New(t)
+	e.Src(`CREATE TABLE items (id bigint, name text)`)
+	e.Src(`INSERT INTO items SELECT g, repeat('n', 100) || g FROM generate_series(1, 60000) g`)
+	e.Src(`CREATE SCHEMA shadow`)
+	e.Src(`CREATE FUNCTION shadow.repeat(text, integer) RETURNS text LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'the link probe is not allowed here'; END $$`)
+	e.Src(`DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET search_path = shadow, pg_catalog, public', current_database()); END $$`)
+	e.Dst(`CREATE TABLE items (id bigint PRIMARY KEY, name text)`)
+	e.Dst(`INSERT INTO items SELECT g, CASE WHEN g % 100 = 0 THEN 'old' ELSE repeat('n', 100) || g END FROM generate_series(1, 60000) g`)
+	e.Dst(`ANALYZE items`)
+	cfg := e.Config(`
+sync "items" {
+  source      = source.postgres.src
+  query       = "SELECT id, name FROM items"
+  destination = destination.postgres.dst
+  table       = "items"
+  behavior    = "mirror"
+  key         = ["id"]
+}
+`)
+	p := plan(t, cfg)
+	sp := p.Syncs[0]
+	if sp.HasErrors() || !sp.Diffed {
+		t.Fatalf("the plan did not survive a failed estimate: %+v", sp.Findings)
+	}
+	if sp.Strategy != planner.StrategyFullRows || !strings.Contains(sp.StrategyReason, "could not be read") {
+		t.Errorf("strategy %q (%s), want full rows because the estimates could not be read", sp.Strategy, sp.StrategyReason)
+	}
+	if sp.Counts.Update != 600 {
+		t.Errorf("planned %d updates, want 600", sp.Counts.Update)
+	}
+	res := apply(t, cfg, p, executor.Options{})
+	requireApplied(t, res)
+	if got := e.DstQuery(`SELECT count(*) FROM items WHERE name = 'old'`); got[0] != "0" {
+		t.Errorf("%s rows still old after apply", got[0])
 	}
 }

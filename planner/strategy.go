@@ -143,7 +143,11 @@ func (p *Prepared) estimateCosts(ctx context.Context, dst, src *pgx.Conn) (costE
 	var size, mods float64
 	var width, keyWidth *float64
 	// The table and, when it is partitioned, its partitions.
-	err := dst.QueryRow(ctx, `
+	// Each probe runs under a savepoint (tryQuery) when its session is in a
+	// transaction (the source's snapshot; apply's transaction): a probe
+	// that fails is undone, and the diff goes on with full rows.
+	err := tryQuery(ctx, dst, func() error {
+		return dst.QueryRow(ctx, `
 WITH rels AS (SELECT $1::oid AS relid UNION SELECT relid FROM pg_partition_tree($1::oid::regclass))
 SELECT coalesce(sum(greatest(c.reltuples, 0)) FILTER (WHERE c.relkind = 'r'), 0)::float8,
   coalesce(sum(pg_relation_size(c.oid)), 0)::float8,
@@ -151,7 +155,8 @@ SELECT coalesce(sum(greatest(c.reltuples, 0)) FILTER (WHERE c.relkind = 'r'), 0)
   (SELECT sum(s.avg_width)::float8 FROM pg_stats s WHERE s.schemaname = $2 AND s.tablename = $3 AND s.attname = ANY($5)),
   coalesce((SELECT sum(t.n_mod_since_analyze) FROM pg_stat_all_tables t JOIN rels ON rels.relid = t.relid), 0)::float8
 FROM rels JOIN pg_class c ON c.oid = rels.relid`,
-		p.Table.OID, p.Table.Schema, p.Table.Name, names, keyNames).Scan(&e.rows, &size, &width, &keyWidth, &mods)
+			p.Table.OID, p.Table.Schema, p.Table.Name, names, keyNames).Scan(&e.rows, &size, &width, &keyWidth, &mods)
+	})
 	if err != nil {
 		return e, err
 	}
@@ -179,10 +184,10 @@ FROM rels JOIN pg_class c ON c.oid = rels.relid`,
 	if e.rows*e.width < smallTable {
 		return e, nil // small: not worth timing the links (choose says full rows)
 	}
-	if e.srcRate, err = linkRate(ctx, src); err != nil {
+	if err := tryQuery(ctx, src, func() (err error) { e.srcRate, err = linkRate(ctx, src); return err }); err != nil {
 		return e, err
 	}
-	if e.dstRate, err = linkRate(ctx, dst); err != nil {
+	if err := tryQuery(ctx, dst, func() (err error) { e.dstRate, err = linkRate(ctx, dst); return err }); err != nil {
 		return e, err
 	}
 	return e, nil
