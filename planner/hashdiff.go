@@ -26,12 +26,12 @@ import (
 //  2. Once both sides have been read to their end, the held NULL-keyed
 //     rows are deleted, then the partitions are joined (hashjoin.go),
 //     several at once: one goroutine per core, each taking the next
-//     partition. A worker loads
-//     the destination's records of its partition, indexes them by key hash
-//     (recordindex.go), and streams the source's records past them. A
-//     partition larger than the worker's share of hashLimits.partition (a
-//     huge table) is split again by the next bits of the hash; a part that
-//     does not shrink (one key repeated in the source) is joined as it is.
+//     partition. A worker loads the destination's records of its
+//     partition, indexes them by key hash (recordindex.go), and streams
+//     the source's records past them. A partition larger than the
+//     worker's share of hashLimits.partition (a huge table) is split again
+//     by the next bits of the hash; a part that does not shrink (one key
+//     repeated in the source) is joined as it is.
 //     Changes reach the sink one at a time (the workers take turns); each
 //     worker keeps its own counts and digest, added up at the end, so the
 //     result does not depend on which worker joined which partition.
