@@ -2,6 +2,7 @@ package executor_test
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/rowform/rowform/executor"
@@ -54,4 +55,53 @@ sync %q {
 	e.Dst(`INSERT INTO expected_upsert VALUES (1, 'a@x', 'Ann'), (1, 'b@x', 'Bob'), (2, 'a@x', 'Ada'), (1, NULL, 'no email'), (1, NULL, 'no email either'), (NULL, 'c@x', 'no org'), (3, 'z@x', 'gone')`)
 	requireSameRows(t, e, "upserted", "expected_upsert")
 	requireConverged(t, cfg)
+}
+
+// TestMirrorNullKeyRowsAndValuesThatDoNotConvert: a mirror whose
+// destination has a NULL-keyed row and whose postgres source has a value
+// that does not convert (read under the full-row strategy, where no check
+// needs the destination server, so the checker hands changes on as they
+// come). The source query stops at the value and the diff starts again
+// with the source read as text, which rejects the row: that restart must
+// not be lost to the NULL-keyed row's delete, which the diff may hand on
+// only once both sides have been read. The source sleeps before its first
+// row so that, were the delete handed on while the source is read, it
+// would reliably come first.
+func TestMirrorNullKeyRowsAndValuesThatDoNotConvert(t *testing.T) {
+	t.Parallel()
+	e := synctest.New(t)
+	e.Dst(`CREATE TABLE users (id int, v int)`)
+	e.Dst(`CREATE UNIQUE INDEX ON users (id)`)
+	e.Dst(`INSERT INTO users VALUES (NULL, 5), (1, 1), (2, 2)`)
+	e.Src(`CREATE TABLE s (id int, v text)`)
+	e.Src(`INSERT INTO s VALUES (1, '1'), (2, 'x'), (3, '3')`)
+	cfg := e.Config(`
+sync "users" {
+  source        = source.postgres.src
+  query         = "SELECT id, v FROM s, pg_sleep(0.5)"
+  destination   = destination.postgres.dst
+  table         = "users"
+  behavior      = "mirror"
+  key           = ["id"]
+  diff_strategy = "full_rows"
+  on_reject     = "skip"
+}
+`)
+	p := plan(t, cfg)
+	sp := p.Syncs[0]
+	want := planner.Counts{Insert: 1, Delete: 1, Unchanged: 1, Reject: 1}
+	if !sp.Diffed || sp.Counts != want {
+		t.Fatalf("diffed=%v counts %+v, want %+v\n%s", sp.Diffed, sp.Counts, want, synctest.FindingsText(sp))
+	}
+	if f := rejectFindings(sp)["v"]; f.Rows != 1 || len(f.Examples) != 1 || !strings.HasPrefix(f.Examples[0], "id=2") {
+		t.Fatalf("findings:\n%s", synctest.FindingsText(sp))
+	}
+	r := syncResult(t, apply(t, cfg, p, executor.Options{}), "users")
+	requireApplied(t, &executor.Result{Syncs: []*executor.SyncResult{r}})
+	if len(r.Rejected) != 1 || r.Rejected[0].Key["id"] != "2" {
+		t.Fatalf("rejected %+v", r.Rejected)
+	}
+	if got := e.DstQuery(`SELECT coalesce(id::text, 'NULL') || ':' || v FROM users ORDER BY id`); strings.Join(got, ",") != "1:1,2:2,3:3" {
+		t.Errorf("table holds %v, want rows 1, 2 (kept), 3 (inserted), the NULL-keyed row deleted", got)
+	}
 }

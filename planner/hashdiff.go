@@ -15,25 +15,35 @@ import (
 // a server more than reading its table twice; see docs/performance.md).
 //
 //  1. Both streams are read once, at once (this file: one goroutine per
-//     side). Each row is routed by the
-//     hash of its key into one of hashFanout partitions per side
-//     (partitions.go). Each partition buffers up to hashLimits.spill/
-//     hashFanout bytes, then appends them as a chunk to the side's
-//     temporary file: small syncs never touch disk, large ones use a
-//     bounded amount of memory.
-//  2. The partitions are joined (hashjoin.go), several at once: one
-//     goroutine per core, each taking the next partition. A worker loads
-//     the destination's records of its partition, indexes them by key hash
-//     (recordindex.go), and streams the source's records past them. A
-//     partition larger than the worker's share of hashLimits.partition (a
-//     huge table) is split again by the next bits of the hash; a part that
-//     does not shrink (one key repeated in the source) is joined as it is.
+//     side). Each row is routed by the hash of its key into one of
+//     hashFanout partitions per side (partitions.go). Each partition
+//     buffers up to hashLimits.spill/hashFanout bytes, then appends them
+//     as a chunk to the side's temporary file: small syncs never touch
+//     disk, large ones use a bounded amount of memory. The destination's
+//     rows with a NULL key (read by a mirror only, which deletes them: no
+//     source row matches a NULL key) are held the same way, in a set of
+//     their own. No change reaches the sink in this phase.
+//  2. Once both sides have been read to their end, the held NULL-keyed
+//     rows are deleted, then the partitions are joined (hashjoin.go),
+//     several at once: one goroutine per core, each taking the next
+//     partition. A worker loads the destination's records of its
+//     partition, indexes them by key hash (recordindex.go), and streams
+//     the source's records past them. A partition larger than the
+//     worker's share of hashLimits.partition (a huge table) is split again
+//     by the next bits of the hash; a part that does not shrink (one key
+//     repeated in the source) is joined as it is.
 //     Changes reach the sink one at a time (the workers take turns); each
 //     worker keeps its own counts and digest, added up at the end, so the
 //     result does not depend on which worker joined which partition.
 //
+// Since nothing is emitted before both sides have been read, a source that
+// fails part-way (a value that does not convert, which makes the diff start
+// again with the source read as text) fails before the sink has seen any
+// change: the checker's pass-through mode relies on it (reject.go).
+//
 // Memory is bounded by the limits, not by the table: the spill budget of
-// each side while reading, then the partitions being joined (together at
+// each side while reading (the held NULL-keyed rows buffer at most a
+// partition's share of it), then the partitions being joined (together at
 // most hashLimits.partition), the source-only records kept to catch
 // repeated keys, and their tables.
 
@@ -111,10 +121,15 @@ type hashJoin struct {
 	behavior hclconfig.Behavior
 	sink     ChangeSink
 	limits   hashLimits
-	// res holds what phase 1 counts (rows read, NULL keys, the deletes of
-	// NULL-keyed destination rows); the workers' results are added to it.
-	res    *diffResult
-	digest *changeDigest
+	// res holds the counts of phase 1 (rows read, NULL keys, the deletes
+	// of NULL-keyed destination rows); the workers' results are added to
+	// it.
+	res *diffResult
+	// nullKeyed holds the destination's NULL-keyed rows a mirror deletes,
+	// in its partition 0, from phase 1 (where only the destination's
+	// reader adds to it) until phase 2 emits their deletes.
+	nullKeyed *partitions
+	digest    *changeDigest
 	// sinkMu makes the workers take turns at the sink.
 	sinkMu sync.Mutex
 	// files counts the temporary files created, splits the partitions
@@ -127,13 +142,19 @@ func (j *hashJoin) run(ctx context.Context, src, dst rowStream, progress func(ro
 	j.limits = j.limits.withDefaults()
 	j.res, j.digest = &diffResult{}, newChangeDigest()
 	srcParts, dstParts := j.newPartitions("s"), j.newPartitions("d")
+	j.nullKeyed = j.newPartitions("n")
 	defer srcParts.close()
 	defer dstParts.close()
+	defer j.nullKeyed.close()
 	sides, err := j.partition(ctx, src, dst, srcParts, dstParts, progress)
 	if err != nil {
 		return nil, err
 	}
-	if err := releaseAll(srcParts, dstParts); err != nil {
+	if err := releaseAll(srcParts, dstParts, j.nullKeyed); err != nil {
+		return nil, err
+	}
+	// Both sides have been read: the first changes may reach the sink.
+	if err := sides[1].deleteNullKeyed(ctx); err != nil {
 		return nil, err
 	}
 	workers, err := j.joinAll(ctx, srcParts, dstParts)
@@ -279,11 +300,13 @@ func (w *joinWorker) partitionSide(rows rowStream, parts *partitions, source boo
 			}
 		case l.hasNullKey(r):
 			// Only a mirror reads these: no source row can match a
-			// NULL key, so the row is in the destination only.
+			// NULL key, so the row is in the destination only. Its
+			// delete waits for phase 2 (deleteNullKeyed): the source
+			// may still fail.
 			res.DestinationRows++
 			if w.j.behavior.Deletes() {
 				res.Counts.Delete++
-				if err := w.emit(ChangeDelete, nil, r, nil); err != nil {
+				if err := w.j.nullKeyed.add(0, 0, r.Values); err != nil {
 					return err
 				}
 			}
@@ -300,6 +323,21 @@ func (w *joinWorker) partitionSide(rows rowStream, parts *partitions, source boo
 			}
 		}
 	}
+}
+
+// deleteNullKeyed emits the deletes of the destination's NULL-keyed rows
+// that phase 1 held (and counted), once both sides have been read.
+func (w *joinWorker) deleteNullKeyed(ctx context.Context) error {
+	n := 0
+	return w.j.nullKeyed.each(0, &w.reader, func(rec []byte) error {
+		if n++; n%65536 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		decodeRecord(rec, &w.dst.row)
+		return w.emit(ChangeDelete, nil, &w.dst.row, nil)
+	})
 }
 
 // partOf is the partition of a key hash at a split level.

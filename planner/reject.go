@@ -111,9 +111,10 @@ func newChecker(p *Prepared, down ChangeSink, stream bool) *checker {
 // checks in Go have passed it, in the order the spool would have replayed
 // them, so that a change set of any size is written once, not three times
 // (spool, replay, sink). A hash diff emits no change before it has read
-// both sides to their end, so the diff's restart on a source value that
-// does not convert (which reads the source again) never follows a change
-// handed on.
+// both sides to their end (it holds the deletes of a mirror's NULL-keyed
+// destination rows until then, hashdiff.go), so the diff's restart on a
+// source value that does not convert (which reads the source again) never
+// follows a change handed on.
 func passThrough(p *Prepared) bool {
 	if p.NeedsServerChecks() || p.layout.rematch {
 		return false
@@ -165,8 +166,8 @@ func (c *checker) Change(kind ChangeKind, src, dst *Row, changed []int) error {
 // checker handed a change on (pass) must not make the diff restart,
 // reading the source again, since the sink already has changes of the
 // first reading; it stays a source error, no longer seen as a value that
-// did not convert. (A hash diff hands nothing on before it has read the
-// source to its end, so this is a guard, not a path.)
+// did not convert. (A hash diff hands nothing on before it has read both
+// sides to their end, so after a hash diff this is a guard, not a path.)
 func (c *checker) noRestart(err error) error {
 	var se *sourceError
 	if c.passed > 0 && errors.As(err, &se) {
