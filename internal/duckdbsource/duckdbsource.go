@@ -17,8 +17,7 @@
 //     file's fields;
 //   - a query never loads or installs an extension: only those built into
 //     the binary (parquet, json, icu, core_functions, autocomplete) are
-//     there, and
-//     nothing is downloaded;
+//     there, and nothing is downloaded;
 //   - each database instance uses at most MemoryLimit of memory and
 //     Threads threads, spilling what does not fit to the system's
 //     temporary directory;
