@@ -254,9 +254,9 @@ func (d *duckdbRowStream) close() error {
 // hands on are DuckDB's masked for the sync (maskDuckDB), so that no caller
 // (plan's findings, apply's errors) shows a sensitive value.
 type duckdbRecords struct {
-	sync   *hclconfig.Sync
-	db     *duckdbsource.Database
-	rows   *duckdbsource.Rows
+	sync *hclconfig.Sync
+	db   *duckdbsource.Database
+	rows *duckdbsource.Rows
 	// cancel interrupts the query (close: a diff that ends early must not
 	// wait for DuckDB to finish a long operator).
 	cancel context.CancelFunc
