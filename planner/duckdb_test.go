@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rowform/rowform/internal/duckdbsource/duckdbwrite"
 	"github.com/rowform/rowform/internal/synctest"
@@ -255,5 +256,47 @@ source "duckdb" "files" {}
 	open := syncNamed(t, p, "open")
 	if text := synctest.FindingsText(open); !strings.Contains(text, "s3cr3tpw") {
 		t.Errorf("open: without sensitive columns DuckDB's message should be whole:\n%s", text)
+	}
+}
+
+// TestDuckDBPlanInterrupted: cancelling a plan (Ctrl-C) stops a DuckDB
+// query that is in the middle of a long operator, read directly by the
+// text codecs or converted on the destination (char(n) has no codec): the
+// plan returns at once instead of when DuckDB is done, minutes later.
+func TestDuckDBPlanInterrupted(t *testing.T) {
+	t.Parallel()
+	e := synctest.New(t)
+	e.Dst(`CREATE TABLE direct (id bigint PRIMARY KEY)`)
+	e.Dst(`CREATE TABLE converted (id bigint PRIMARY KEY, c char(3))`)
+	// Ten billion rows filtered to almost none.
+	slow := "SELECT a.range AS id, 'abc' AS c FROM range(100000) a, range(100000) b WHERE hash(a.range, b.range) = 0"
+	for _, table := range []string{"direct", "converted"} {
+		t.Run(table, func(t *testing.T) {
+			query := slow
+			if table == "direct" {
+				query = strings.Replace(slow, ", 'abc' AS c", "", 1)
+			}
+			cfg := e.Config(`
+source "duckdb" "files" {}
+` + duckSync(table, "files", query, table, ""))
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			done := make(chan error, 1)
+			go func() {
+				_, err := planner.Compute(ctx, cfg, planner.Options{})
+				done <- err
+			}()
+			time.Sleep(time.Second)
+			start := time.Now()
+			cancel()
+			select {
+			case <-done:
+				if d := time.Since(start); d > 3*time.Second {
+					t.Errorf("the plan took %v to stop after the cancel", d)
+				}
+			case <-time.After(15 * time.Second):
+				t.Fatal("the plan did not stop within 15s of the cancel")
+			}
+		})
 	}
 }
