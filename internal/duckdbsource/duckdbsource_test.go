@@ -131,3 +131,29 @@ func TestQueryInterrupted(t *testing.T) {
 		})
 	}
 }
+
+// TestQueryCancelledBefore: a context done before Query runs the query not
+// at all (an interrupt before the query starts is not lost).
+func TestQueryCancelledBefore(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	db, err := duckdbsource.Open(ctx, "", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	sql := "SELECT max(hash(a.range, b.range)) AS s FROM range(100000) a, range(100000) b"
+	cols, err := db.Describe(sql)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	start := time.Now()
+	rows, err := db.Query(ctx, sql, cols)
+	if err == nil {
+		err = rows.Next(make([]string, 1), make([]bool, 1))
+		rows.Close()
+	}
+	if !errors.Is(err, context.Canceled) || time.Since(start) > 2*time.Second {
+		t.Errorf("err %v after %v, want context.Canceled at once", err, time.Since(start))
+	}
+}

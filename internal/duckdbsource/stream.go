@@ -86,10 +86,6 @@ func openStream(ctx context.Context, path, dir, query string) (*stream, error) {
 		s.close()
 		return nil, err
 	}
-	// FetchChunk (and ExecutePending, for a blocking operator) runs until
-	// DuckDB has rows to hand on, which for a sort or an aggregate over a
-	// large input is the whole input: only an interrupt stops it.
-	s.unwatch = context.AfterFunc(ctx, s.interrupt)
 	var pending bindings.PendingResult
 	if bindings.PendingPreparedStreaming(s.stmt, &pending) == bindings.StateError {
 		msg := bindings.PendingError(pending)
@@ -97,6 +93,12 @@ func openStream(ctx context.Context, path, dir, query string) (*stream, error) {
 		s.close()
 		return nil, errors.New(msg)
 	}
+	// ExecutePending (and later FetchChunk) runs until DuckDB has rows to
+	// hand on, which for a sort or an aggregate over a large input is the
+	// whole input: only an interrupt stops it. It is set up once the query
+	// is pending (starting a query clears an earlier interrupt), and runs
+	// at once when ctx is already done.
+	s.unwatch = context.AfterFunc(ctx, s.interrupt)
 	state := bindings.ExecutePending(pending, &s.res)
 	bindings.DestroyPending(&pending)
 	s.hasRes = true
