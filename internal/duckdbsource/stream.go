@@ -95,9 +95,9 @@ func openStream(ctx context.Context, path, dir, query string) (*stream, error) {
 	}
 	// ExecutePending (and later FetchChunk) runs until DuckDB has rows to
 	// hand on, which for a sort or an aggregate over a large input is the
-	// whole input: only an interrupt stops it. It is set up once the query
-	// is pending (starting a query clears an earlier interrupt), and runs
-	// at once when ctx is already done.
+	// whole input: only an interrupt stops it. It runs at once when ctx is
+	// already done, and the interrupt then stops ExecutePending
+	// (TestQueryCancelledBefore).
 	s.unwatch = context.AfterFunc(ctx, s.interrupt)
 	state := bindings.ExecutePending(pending, &s.res)
 	bindings.DestroyPending(&pending)
