@@ -3,6 +3,7 @@ package executor
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -220,6 +221,14 @@ func diffAgain(ctx context.Context, connector *pgconnect.Connector, s *hclconfig
 		// means the file changed since.
 		return nil, fmt.Errorf("%w: %s no longer converts as it did when planned (%s); nothing was written — run 'rowform plan' again",
 			ErrStale, s.Source.Address(), pgconnect.ErrorSummary(err))
+	}
+	if err != nil && s.Source.Type == hclconfig.SourceDuckDB && planner.IsDuckDBError(err) {
+		// DuckDB read the files without error when planned: a file changed
+		// or went away since. The error's text is masked by the planner
+		// for a sync with sensitive columns.
+		first, _, _ := strings.Cut(err.Error(), "\n")
+		return nil, fmt.Errorf("%w: %s no longer reads as it did when planned (%s); nothing was written — run 'rowform plan' again",
+			ErrStale, s.Source.Address(), first)
 	}
 	if err != nil {
 		return nil, lostConnection(connector, s, err)

@@ -2,8 +2,10 @@ package executor_test
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/rowform/rowform/executor"
@@ -59,4 +61,53 @@ sync "users" {
 		(3, 30, '', 1234567890.12, NULL, NULL, 'é ü', NULL, '1999-01-01', '\x', NULL, -0.25, NULL)`)
 	requireSameRows(t, e, "users", "expected")
 	requireConverged(t, cfg)
+}
+
+// TestApplyDuckDBChangedSensitive: a Parquet file rewritten between plan
+// and apply with a value DuckDB's query no longer converts makes the apply
+// stale, and its error shows DuckDB's error class, never the value of the
+// sensitive column. Nothing is written.
+func TestApplyDuckDBChangedSensitive(t *testing.T) {
+	t.Parallel()
+	e := synctest.New(t)
+	file := filepath.Join(e.Dir, "s.parquet")
+	write := func(secret string) {
+		t.Helper()
+		if err := os.Remove(file); err != nil && !errors.Is(err, os.ErrNotExist) {
+			t.Fatal(err)
+		}
+		if err := duckdbwrite.Run(context.Background(), "",
+			"COPY (SELECT * FROM (VALUES (1, '"+secret+"')) t(id, secret)) TO '"+file+"' (FORMAT parquet)"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("42")
+	e.Dst(`CREATE TABLE s (id bigint PRIMARY KEY, secret int)`)
+	cfg := e.Config(`
+source "duckdb" "lake" {}
+
+sync "s" {
+  source            = source.duckdb.lake
+  query             = "SELECT id, CAST(secret AS INTEGER) AS secret FROM 's.parquet'"
+  destination       = destination.postgres.dst
+  table             = "s"
+  behavior          = "mirror"
+  key               = "id"
+  sensitive_columns = ["secret"]
+}
+`)
+	p := applyable(t, cfg)
+	requirePlanned(t, p, planner.Counts{Insert: 1})
+	write("s3cr3tpw")
+	res := apply(t, cfg, p, executor.Options{})
+	r := requireFailed(t, res, "s", "Conversion Error")
+	if !errors.Is(r.Err, executor.ErrStale) {
+		t.Errorf("the apply failed, but not as a stale plan: %v", r.Err)
+	}
+	if strings.Contains(r.Err.Error(), "s3cr3tpw") {
+		t.Errorf("the apply's error shows the sensitive value: %v", r.Err)
+	}
+	if n := e.DstQuery(`SELECT count(*) FROM s`); n[0] != "0" {
+		t.Errorf("s has %s rows, want 0", n[0])
+	}
 }

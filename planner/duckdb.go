@@ -33,7 +33,7 @@ func describeDuckDB(ctx context.Context, s *hclconfig.Sync) ([]sourceColumn, map
 	defer db.Close()
 	cols, err := db.Describe(trimQuery(s.Query))
 	if err != nil {
-		return nil, nil, duckdbQueryFinding(s, err)
+		return nil, nil, duckdbQueryFinding(s, maskDuckDB(s, err, true))
 	}
 	out := make([]sourceColumn, 0, len(cols))
 	byName := make(map[string]duckdbsource.Column, len(cols))
@@ -71,31 +71,58 @@ func duckdbQueryFinding(s *hclconfig.Sync, err error) *Finding {
 	return f
 }
 
-// maskDuckDBValues hides the quoted values of an error DuckDB raised while
-// running the query of a sync with sensitive columns ("Could not convert
-// string 's3cr3t' to INT32"): a value may be one of theirs. Errors of the
-// query's text (parsing, binding) come from Describe and are kept whole.
-func maskDuckDBValues(s *hclconfig.Sync, err error) error {
-	if len(s.SensitiveColumns) == 0 {
+// duckdbError is an error DuckDB raised reading a duckdb source's rows
+// (or describing its query), as maskDuckDB left it.
+type duckdbError struct{ msg string }
+
+func (e *duckdbError) Error() string { return e.msg }
+
+// IsDuckDBError reports whether err is, or wraps, an error DuckDB raised
+// while reading the rows of a duckdb source (a file changed or gone, a
+// value its query does not convert). Its text is safe to show: for a sync
+// with sensitive columns it is DuckDB's error class only.
+func IsDuckDBError(err error) bool {
+	var de *duckdbError
+	return errors.As(err, &de)
+}
+
+// maskedDuckDB is what replaces DuckDB's message for a sync with sensitive
+// columns, after the message's class ("Conversion Error").
+const maskedDuckDB = " (DuckDB's message is not shown: it may hold a value of one of the sync's sensitive_columns)"
+
+// maskDuckDB makes err, an error DuckDB raised running or describing the
+// sync's query, a *duckdbError whose text is safe to show. For a sync
+// with sensitive columns only the message's class is kept (the text of
+// its first line up to the first colon): DuckDB shows values in many
+// forms ('…', "…", a CSV file's "Original Line: 2,s3cr3t"), and any could
+// be one of theirs. When described, the error comes from preparing the
+// query (Describe): a Parser, Binder or Catalog Error names the query's
+// text, columns and tables, never a row's values, and is kept whole.
+//
+// It leaves alone nil, io.EOF, errNeedsServer, a context's error, a
+// refused statement (ErrNotQuery) and an error it already made.
+func maskDuckDB(s *hclconfig.Sync, err error, described bool) error {
+	var de *duckdbError
+	if err == nil || err == io.EOF || errors.Is(err, errNeedsServer) || errors.Is(err, context.Canceled) ||
+		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, duckdbsource.ErrNotQuery) || errors.As(err, &de) {
 		return err
 	}
-	msg := err.Error()
-	var b strings.Builder
-	for {
-		i := strings.IndexByte(msg, '\'')
-		if i < 0 {
-			break
-		}
-		j := strings.IndexByte(msg[i+1:], '\'')
-		if j < 0 {
-			break
-		}
-		b.WriteString(msg[:i])
-		b.WriteString("'" + Sensitive + "'")
-		msg = msg[i+1+j+1:]
+	msg := strings.TrimSpace(err.Error())
+	if len(s.SensitiveColumns) == 0 {
+		return &duckdbError{msg}
 	}
-	b.WriteString(msg)
-	return errors.New(b.String())
+	first, _, _ := strings.Cut(msg, "\n")
+	class, _, found := strings.Cut(first, ":")
+	if described && found {
+		switch class {
+		case "Parser Error", "Binder Error", "Catalog Error":
+			return &duckdbError{msg}
+		}
+	}
+	if !found || strings.ContainsAny(class, "'\"") || !strings.HasSuffix(class, "Error") {
+		class = "DuckDB error"
+	}
+	return &duckdbError{class + maskedDuckDB}
 }
 
 // queryAt is " The query is set at FILE:LINE,COL." (or "" when unknown),
@@ -127,12 +154,14 @@ func (p *Prepared) convertDuckDB(ctx context.Context, conn *pgx.Conn) (*csvConve
 	for i, c := range p.layout.Cols {
 		cols[i], idx[i] = p.duckCols[c.Source], i
 	}
-	rows, err := db.Query(ctx, trimQuery(s.Query), cols)
+	qctx, cancel := context.WithCancel(ctx)
+	rows, err := db.Query(qctx, trimQuery(s.Query), cols)
 	if err != nil {
+		cancel()
 		db.Close()
-		return nil, err
+		return nil, maskDuckDB(s, err, false)
 	}
-	return p.convertRecords(ctx, conn, newDuckDBRecords(db, rows, len(cols), nil), idx)
+	return p.convertRecords(ctx, conn, newDuckDBRecords(s, db, rows, cancel, len(cols), nil), idx)
 }
 
 // diffDuckDB diffs a duckdb source: read directly, its values converted by
@@ -160,8 +189,14 @@ var errNeedsServer = errors.New("a value needs the destination to convert it")
 // duckdbRows is the sync's rows read straight from DuckDB and converted by
 // the text codecs as they are read, in the reader's goroutine: nothing is
 // spooled, and the diff reads the destination at the same time. It fails
-// with errNeedsServer at the first value without a codec; the diff has
-// then handed nothing on (the checker keeps every change until the end).
+// with errNeedsServer at the first value without a codec, and diffDuckDB
+// then starts the diff again. That restart is sound only while the diff
+// has handed no change on to the sink: with the checks all in Go the
+// checker passes each change on as it comes (passThrough), so it relies on
+// the hash diff emitting no change, the deletes of NULL-keyed destination
+// rows included, before it has read both sides to their end. Were one
+// handed on, noRestart makes the error final and the plan fails on it
+// instead of falling back.
 func (p *Prepared) duckdbRows(ctx context.Context) (rowStream, error) {
 	s := p.Sync
 	db, err := duckdbsource.Open(ctx, s.Source.DuckDB.Path, s.Source.DuckDB.Dir)
@@ -172,12 +207,14 @@ func (p *Prepared) duckdbRows(ctx context.Context) (rowStream, error) {
 	for i, c := range p.layout.Cols {
 		cols[i] = p.duckCols[c.Source]
 	}
-	rows, err := db.Query(ctx, trimQuery(s.Query), cols)
+	qctx, cancel := context.WithCancel(ctx)
+	rows, err := db.Query(qctx, trimQuery(s.Query), cols)
 	if err != nil {
+		cancel()
 		db.Close()
-		return nil, err
+		return nil, maskDuckDB(s, err, false)
 	}
-	return &duckdbRowStream{recs: newDuckDBRecords(db, rows, len(cols), p.codecs)}, nil
+	return &duckdbRowStream{recs: newDuckDBRecords(s, db, rows, cancel, len(cols), p.codecs)}, nil
 }
 
 // duckdbRowStream hands on the rows the reader converted.
@@ -213,10 +250,16 @@ func (d *duckdbRowStream) close() error {
 
 // duckdbRecords reads a DuckDB query's rows as text records. A goroutine
 // reads them from DuckDB ahead of the conversion, a few chunks at most,
-// so that DuckDB's side and rowform's run at the same time.
+// so that DuckDB's side and rowform's run at the same time. The errors it
+// hands on are DuckDB's masked for the sync (maskDuckDB), so that no caller
+// (plan's findings, apply's errors) shows a sensitive value.
 type duckdbRecords struct {
-	db     *duckdbsource.Database
-	rows   *duckdbsource.Rows
+	sync *hclconfig.Sync
+	db   *duckdbsource.Database
+	rows *duckdbsource.Rows
+	// cancel interrupts the query (close: a diff that ends early must not
+	// wait for DuckDB to finish a long operator).
+	cancel context.CancelFunc
 	chunks chan duckdbChunk
 	stop   chan struct{}
 	done   chan struct{}
@@ -236,8 +279,8 @@ const duckdbChunkRows = 1024
 
 // newDuckDBRecords starts reading rows; with codecs, the reader converts
 // each chunk's records into rows (the record's field i is column i).
-func newDuckDBRecords(db *duckdbsource.Database, rows *duckdbsource.Rows, width int, codecs []textCodec) *duckdbRecords {
-	d := &duckdbRecords{db: db, rows: rows, chunks: make(chan duckdbChunk, 4), stop: make(chan struct{}), done: make(chan struct{})}
+func newDuckDBRecords(s *hclconfig.Sync, db *duckdbsource.Database, rows *duckdbsource.Rows, cancel context.CancelFunc, width int, codecs []textCodec) *duckdbRecords {
+	d := &duckdbRecords{sync: s, db: db, rows: rows, cancel: cancel, chunks: make(chan duckdbChunk, 4), stop: make(chan struct{}), done: make(chan struct{})}
 	go d.read(width, codecs)
 	return d
 }
@@ -258,6 +301,7 @@ func (d *duckdbRecords) read(width int, codecs []textCodec) {
 		var err error
 		for len(recs) < duckdbChunkRows {
 			if err = d.rows.Next(vals, null); err != nil {
+				err = maskDuckDB(d.sync, err, false)
 				break
 			}
 			rec := fields[len(recs)*width : (len(recs)+1)*width : (len(recs)+1)*width]
@@ -304,6 +348,7 @@ func (d *duckdbRecords) next() ([]csvField, int, error) {
 
 func (d *duckdbRecords) close() {
 	close(d.stop)
+	d.cancel()
 	<-d.done
 	d.rows.Close()
 	d.db.Close()

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rowform/rowform/internal/duckdbsource/duckdbwrite"
 	"github.com/rowform/rowform/internal/synctest"
@@ -212,4 +213,90 @@ func fileSum(t *testing.T, path string) [32]byte {
 		t.Fatal(err)
 	}
 	return sha256.Sum256(b)
+}
+
+// TestDuckDBSensitiveErrors: an error DuckDB raises reading the rows of a
+// sync with sensitive columns shows DuckDB's error class and where the
+// query is, never the value, in any of the forms DuckDB quotes it: its CSV
+// reader's "Original Line: 3,s3cr3tpw" and "…string \"s3cr3tpw\"…", a
+// cast's 's3cr3tpw'. Without sensitive columns the message is whole.
+func TestDuckDBSensitiveErrors(t *testing.T) {
+	t.Parallel()
+	e := synctest.New(t)
+	if err := os.WriteFile(filepath.Join(e.Dir, "s.csv"), []byte("id,secret\n1,42\n2,s3cr3tpw\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	duckWrite(t, e, "", "COPY (SELECT * FROM (VALUES (1, '42'), (2, 's3cr3tpw')) t(id, secret)) TO '{dir}/s.parquet' (FORMAT parquet)")
+	for _, table := range []string{"csv_reader", "casted", "open"} {
+		e.Dst(fmt.Sprintf(`CREATE TABLE %s (id bigint PRIMARY KEY, secret int)`, table))
+	}
+	csvQuery := "SELECT * FROM read_csv('s.csv', header = true, columns = {'id': 'INTEGER', 'secret': 'INTEGER'})"
+	castQuery := "SELECT id, CAST(secret AS INTEGER) AS secret FROM 's.parquet'"
+	sensitive := `  sensitive_columns = ["secret"]`
+	cfg := e.Config(`
+source "duckdb" "files" {}
+` + duckSync("csv_reader", "files", csvQuery, "csv_reader", sensitive) +
+		duckSync("cast", "files", castQuery, "casted", sensitive) +
+		duckSync("open", "files", csvQuery, "open", ""))
+	p := plan(t, cfg, planner.Options{})
+	for _, name := range []string{"csv_reader", "cast"} {
+		sp := syncNamed(t, p, name)
+		text := synctest.FindingsText(sp)
+		if len(sp.Findings) != 1 || sp.Findings[0].Code != planner.CodeSourceQueryFailed {
+			t.Errorf("%s: want one source_query_failed:\n%s", name, text)
+			continue
+		}
+		if strings.Contains(text, "s3cr3tpw") || strings.Contains(text, "Original Line") {
+			t.Errorf("%s: DuckDB's error shows the sensitive value:\n%s", name, text)
+		}
+		if f := sp.Findings[0]; !strings.Contains(f.Summary, "Conversion Error") || !strings.Contains(f.Detail, "main.hcl:") {
+			t.Errorf("%s: the finding lacks DuckDB's error class or where the query is:\n%s", name, text)
+		}
+	}
+	open := syncNamed(t, p, "open")
+	if text := synctest.FindingsText(open); !strings.Contains(text, "s3cr3tpw") {
+		t.Errorf("open: without sensitive columns DuckDB's message should be whole:\n%s", text)
+	}
+}
+
+// TestDuckDBPlanInterrupted: cancelling a plan (Ctrl-C) stops a DuckDB
+// query that is in the middle of a long operator, read directly by the
+// text codecs or converted on the destination (char(n) has no codec): the
+// plan returns at once instead of when DuckDB is done, minutes later.
+func TestDuckDBPlanInterrupted(t *testing.T) {
+	t.Parallel()
+	e := synctest.New(t)
+	e.Dst(`CREATE TABLE direct (id bigint PRIMARY KEY)`)
+	e.Dst(`CREATE TABLE converted (id bigint PRIMARY KEY, c char(3))`)
+	// Ten billion rows filtered to almost none.
+	slow := "SELECT a.range AS id, 'abc' AS c FROM range(100000) a, range(100000) b WHERE hash(a.range, b.range) = 0"
+	for _, table := range []string{"direct", "converted"} {
+		t.Run(table, func(t *testing.T) {
+			query := slow
+			if table == "direct" {
+				query = strings.Replace(slow, ", 'abc' AS c", "", 1)
+			}
+			cfg := e.Config(`
+source "duckdb" "files" {}
+` + duckSync(table, "files", query, table, ""))
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			done := make(chan error, 1)
+			go func() {
+				_, err := planner.Compute(ctx, cfg, planner.Options{})
+				done <- err
+			}()
+			time.Sleep(time.Second)
+			start := time.Now()
+			cancel()
+			select {
+			case <-done:
+				if d := time.Since(start); d > 3*time.Second {
+					t.Errorf("the plan took %v to stop after the cancel", d)
+				}
+			case <-time.After(15 * time.Second):
+				t.Fatal("the plan did not stop within 15s of the cancel")
+			}
+		})
+	}
 }

@@ -512,7 +512,7 @@ func diffErrorFinding(s *hclconfig.Sync, err error) Finding {
 		f := queryFinding(s, se.err)
 		var pgErr *pgconn.PgError
 		if s.Source.Type == hclconfig.SourceDuckDB && !errors.As(se.err, &pgErr) {
-			f = duckdbQueryFinding(s, maskDuckDBValues(s, se.err))
+			f = duckdbQueryFinding(s, maskDuckDB(s, se.err, false))
 		}
 		if s.Source.Type == hclconfig.SourceCSV {
 			f.Summary = fmt.Sprintf("cannot read %s: %s", s.Source.Address(), describeError(se.err))

@@ -14,7 +14,15 @@
 //     directory (DuckDB's file_search_path), whatever the working directory;
 //   - values are read as text in PostgreSQL's input syntax (Rows), so the
 //     destination converts them with its own rules, as it converts a CSV
-//     file's fields.
+//     file's fields;
+//   - a query never loads or installs an extension: only those built into
+//     the binary (parquet, json, icu, core_functions, autocomplete) are
+//     there, and nothing is downloaded;
+//   - each database instance uses at most MemoryLimit of memory and
+//     Threads threads, spilling what does not fit to the system's
+//     temporary directory;
+//   - a query stops when the context of Query is cancelled, also in the
+//     middle of a long operator (a sort, an aggregate).
 package duckdbsource
 
 import (
@@ -25,6 +33,7 @@ import (
 	"io"
 	"net/url"
 	"os"
+	"runtime"
 	"strings"
 
 	"github.com/duckdb/duckdb-go/v2"
@@ -101,10 +110,30 @@ func Open(ctx context.Context, path, dir string) (*Database, error) {
 	return db, nil
 }
 
+// MemoryLimit is the memory limit of each DuckDB instance a duckdb source
+// opens (DuckDB's own default is 80% of the machine's memory, per
+// instance); operators that need more spill to the temporary directory.
+// A plan or apply holds at most two instances at a time per sync it reads.
+const MemoryLimit = "1GB"
+
+// Threads is the number of threads of a DuckDB instance: the cores
+// rowform may use, at most maxThreads (each thread holds buffers of its
+// own inside MemoryLimit).
+func Threads() int { return min(runtime.GOMAXPROCS(0), maxThreads) }
+
+const maxThreads = 4
+
 // sessionSettings are the statements that set up a session.
 func sessionSettings(dir string) []string {
 	return []string{
 		"SET file_search_path = " + quoteLiteral(dir),
+		// A function of an extension that is not built in (sqlite_scan,
+		// read_xlsx, an https:// path) fails instead of downloading the
+		// extension into ~/.duckdb and loading it.
+		"SET autoinstall_known_extensions = false",
+		"SET autoload_known_extensions = false",
+		"SET memory_limit = " + quoteLiteral(MemoryLimit),
+		fmt.Sprintf("SET threads = %d", Threads()),
 		// Timestamps with a time zone are written with their offset from
 		// UTC, which PostgreSQL reads whatever its session's time zone.
 		"SET TimeZone = 'UTC'",
@@ -206,14 +235,15 @@ type Rows struct {
 // numbers, booleans, dates and times as DuckDB writes them (timestamps
 // with a time zone at UTC, "+00"), BLOBs as bytea's hex form (\x...),
 // lists, structs, maps and unions as JSON. It runs on a database instance
-// of its own, opened as Open opened db.
+// of its own, opened as Open opened db. When ctx is done the query stops,
+// also in the middle of a chunk, and Next returns ctx's error.
 func (db *Database) Query(ctx context.Context, query string, cols []Column) (*Rows, error) {
 	sel := make([]string, len(cols))
 	for i, c := range cols {
 		sel[i] = textExpr("q."+quoteIdent(c.Name), c.kind, c.json)
 	}
 	wrapped := fmt.Sprintf("SELECT %s FROM (\n%s\n) AS q", strings.Join(sel, ", "), query)
-	s, err := openStream(db.path, db.dir, wrapped)
+	s, err := openStream(ctx, db.path, db.dir, wrapped)
 	if err != nil {
 		return nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync"
 	"unsafe"
 
 	bindings "github.com/duckdb/duckdb-go-bindings"
@@ -31,12 +32,20 @@ type stream struct {
 	row    int
 	data   []unsafe.Pointer
 	valid  []unsafe.Pointer
+
+	// mu guards conn against interrupt from another goroutine while close
+	// frees it.
+	mu     sync.Mutex
+	closed bool
+	// unwatch stops interrupting the query when the context is done.
+	unwatch func() bool
 }
 
 // openStream opens the database at path (read-only; "" in memory) with
 // the settings of Open and runs query, one SELECT whose columns are all
-// VARCHAR, as a streaming result.
-func openStream(path, dir, query string) (*stream, error) {
+// VARCHAR, as a streaming result. When ctx is done the query is
+// interrupted, wherever DuckDB is in it, and next returns ctx's error.
+func openStream(ctx context.Context, path, dir, query string) (*stream, error) {
 	s := &stream{}
 	var cfg bindings.Config
 	if bindings.CreateConfig(&cfg) == bindings.StateError {
@@ -84,15 +93,35 @@ func openStream(path, dir, query string) (*stream, error) {
 		s.close()
 		return nil, errors.New(msg)
 	}
+	// ExecutePending (and later FetchChunk) runs until DuckDB has rows to
+	// hand on, which for a sort or an aggregate over a large input is the
+	// whole input: only an interrupt stops it. It runs at once when ctx is
+	// already done, and the interrupt then stops ExecutePending
+	// (TestQueryCancelledBefore).
+	s.unwatch = context.AfterFunc(ctx, s.interrupt)
 	state := bindings.ExecutePending(pending, &s.res)
 	bindings.DestroyPending(&pending)
 	s.hasRes = true
 	if state == bindings.StateError {
 		msg := bindings.ResultError(&s.res)
 		s.close()
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		return nil, errors.New(msg)
 	}
 	return s, nil
+}
+
+// interrupt stops the running query: DuckDB returns an error from the
+// FetchChunk that is running, or the next. It may be called from any
+// goroutine, also after close.
+func (s *stream) interrupt() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.closed {
+		bindings.Interrupt(s.conn)
+	}
 }
 
 func (s *stream) prepare(query string) error {
@@ -132,6 +161,10 @@ func (s *stream) next(ctx context.Context, dst []string, null []bool) error {
 		}
 		s.chunk = bindings.FetchChunk(s.res)
 		if s.chunk.Ptr == nil {
+			if err := ctx.Err(); err != nil {
+				// Interrupted (DuckDB's "INTERRUPT Error").
+				return err
+			}
 			if msg := bindings.ResultError(&s.res); msg != "" {
 				return errors.New(msg)
 			}
@@ -172,6 +205,12 @@ func varcharAt(data unsafe.Pointer, r int) string {
 }
 
 func (s *stream) close() {
+	if s.unwatch != nil {
+		s.unwatch()
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
 	if s.chunk.Ptr != nil {
 		bindings.DestroyDataChunk(&s.chunk)
 	}

@@ -1,0 +1,159 @@
+package duckdbsource_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rowform/rowform/internal/duckdbsource"
+)
+
+// query runs sql on an in-memory database in dir and returns its rows.
+func query(t *testing.T, ctx context.Context, dir, sql string) ([][]string, error) {
+	t.Helper()
+	db, err := duckdbsource.Open(ctx, "", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	cols, err := db.Describe(sql)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := db.Query(ctx, sql, cols)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out [][]string
+	for {
+		vals, null := make([]string, len(cols)), make([]bool, len(cols))
+		if err := rows.Next(vals, null); err == io.EOF {
+			return out, nil
+		} else if err != nil {
+			return out, err
+		}
+		out = append(out, vals)
+	}
+}
+
+// TestSessionLimits: the instance a query runs on loads and installs no
+// extension and has bounded memory and threads, and the query cannot
+// change that.
+func TestSessionLimits(t *testing.T) {
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	ctx := context.Background()
+	rows, err := query(t, ctx, t.TempDir(), `SELECT current_setting('autoinstall_known_extensions')::VARCHAR AS install,
+		current_setting('autoload_known_extensions')::VARCHAR AS load,
+		current_setting('memory_limit')::VARCHAR AS mem,
+		current_setting('threads')::VARCHAR AS threads`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"false", "false", "953.6 MiB", fmt.Sprint(duckdbsource.Threads())}
+	if len(rows) != 1 || strings.Join(rows[0], ",") != strings.Join(want, ",") {
+		t.Errorf("settings %v, want %v", rows, want)
+	}
+	if n := duckdbsource.Threads(); n < 1 || n > 4 {
+		t.Errorf("Threads() = %d, want 1 to 4", n)
+	}
+
+	// A function of an extension that is not built in fails without
+	// downloading it (nothing is written under ~/.duckdb).
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "x.db"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = query(t, ctx, dir, "SELECT * FROM sqlite_scan('x.db', 't')")
+	if err == nil || !strings.Contains(err.Error(), "sqlite") {
+		t.Errorf("sqlite_scan: err %v, want an error naming the extension", err)
+	}
+	if _, serr := os.Stat(filepath.Join(home, ".duckdb")); serr == nil {
+		t.Errorf("a query wrote %s/.duckdb (an extension was installed); its error: %v", home, err)
+	}
+}
+
+// TestQueryInterrupted: cancelling the context stops a query in the middle
+// of a long operator, at once, with the context's error: an aggregate and
+// a filter that streams its rows (both run until their first chunk before
+// Query returns; later chunks run in Next, which the same interrupt stops).
+func TestQueryInterrupted(t *testing.T) {
+	// Ten billion rows aggregated, or filtered to almost none: minutes of
+	// work before a row.
+	for name, sql := range map[string]string{
+		"aggregate": "SELECT max(hash(a.range, b.range)) AS s FROM range(100000) a, range(100000) b",
+		"streaming": "SELECT a.range AS s FROM range(100000) a, range(100000) b WHERE hash(a.range, b.range) = 0",
+	} {
+		t.Run(name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			db, err := duckdbsource.Open(ctx, "", t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			cols, err := db.Describe(sql)
+			if err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 1)
+			go func() {
+				rows, err := db.Query(ctx, sql, cols)
+				if err != nil {
+					done <- fmt.Errorf("query: %w", err)
+					return
+				}
+				defer rows.Close()
+				done <- rows.Next(make([]string, 1), make([]bool, 1))
+			}()
+			time.Sleep(300 * time.Millisecond)
+			start := time.Now()
+			cancel()
+			select {
+			case err := <-done:
+				if !errors.Is(err, context.Canceled) {
+					t.Errorf("err %v, want context.Canceled", err)
+				}
+				t.Logf("stopped in %v: %v", time.Since(start), err)
+				if d := time.Since(start); d > 2*time.Second {
+					t.Errorf("the query took %v to stop", d)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("the query did not stop within 10s of the cancel")
+			}
+		})
+	}
+}
+
+// TestQueryCancelledBefore: a context done before Query runs the query not
+// at all (an interrupt before the query starts is not lost).
+func TestQueryCancelledBefore(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	db, err := duckdbsource.Open(ctx, "", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	sql := "SELECT max(hash(a.range, b.range)) AS s FROM range(100000) a, range(100000) b"
+	cols, err := db.Describe(sql)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	start := time.Now()
+	rows, err := db.Query(ctx, sql, cols)
+	if err == nil {
+		err = rows.Next(make([]string, 1), make([]bool, 1))
+		rows.Close()
+	}
+	if !errors.Is(err, context.Canceled) || time.Since(start) > 2*time.Second {
+		t.Errorf("err %v after %v, want context.Canceled at once", err, time.Since(start))
+	}
+}
