@@ -101,13 +101,55 @@ func Open(ctx context.Context, path, dir string) (*Database, error) {
 		return nil, openError(path, err)
 	}
 	db := &Database{connector: connector, conn: dc.(*duckdb.Conn), path: path, dir: dir}
-	for _, s := range sessionSettings(dir) {
-		if _, err := db.conn.ExecContext(ctx, s, nil); err != nil {
-			db.Close()
-			return nil, err
-		}
+	if err := db.configure(ctx); err != nil {
+		db.Close()
+		return nil, err
 	}
 	return db, nil
+}
+
+// configure applies sessionSettings and locks them. A database file that
+// is already open in this process (the diff's reader and the conversion of
+// its values, two syncs of one file) is one DuckDB instance, which the
+// first Open configured and locked: it is used as it is when it resolves
+// relative paths against the same directory, the one setting that differs
+// between Opens.
+func (db *Database) configure(ctx context.Context) error {
+	locked, err := db.setting(ctx, "lock_configuration")
+	if err != nil {
+		return err
+	}
+	if locked != "true" {
+		for _, s := range sessionSettings(db.dir) {
+			if _, err := db.conn.ExecContext(ctx, s, nil); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	searchPath, err := db.setting(ctx, "file_search_path")
+	if err != nil {
+		return err
+	}
+	if searchPath != db.dir {
+		return fmt.Errorf("the DuckDB database %s is already open for a configuration in %s: one process reads a database file for one configuration directory at a time", db.path, searchPath)
+	}
+	return nil
+}
+
+// setting returns the current value of a DuckDB setting as text.
+func (db *Database) setting(ctx context.Context, name string) (string, error) {
+	rows, err := db.conn.QueryContext(ctx, "SELECT current_setting($1)::VARCHAR", []driver.NamedValue{{Ordinal: 1, Value: name}})
+	if err != nil {
+		return "", err
+	}
+	defer rows.Close()
+	vals := make([]driver.Value, 1)
+	if err := rows.Next(vals); err != nil {
+		return "", err
+	}
+	v, _ := vals[0].(string)
+	return v, nil
 }
 
 // MemoryLimit is the memory limit of each DuckDB instance a duckdb source
@@ -126,7 +168,7 @@ const maxThreads = 4
 // sessionSettings are the statements that set up a session.
 func sessionSettings(dir string) []string {
 	return []string{
-		"SET file_search_path = " + quoteLiteral(dir),
+		"SET GLOBAL file_search_path = " + quoteLiteral(dir),
 		// A function of an extension that is not built in (sqlite_scan,
 		// read_xlsx, an https:// path) fails instead of downloading the
 		// extension into ~/.duckdb and loading it.
@@ -136,7 +178,7 @@ func sessionSettings(dir string) []string {
 		fmt.Sprintf("SET threads = %d", Threads()),
 		// Timestamps with a time zone are written with their offset from
 		// UTC, which PostgreSQL reads whatever its session's time zone.
-		"SET TimeZone = 'UTC'",
+		"SET GLOBAL TimeZone = 'UTC'",
 		"SET enable_progress_bar = false",
 		// The query cannot change any of the above.
 		"SET lock_configuration = true",

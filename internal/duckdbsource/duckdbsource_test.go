@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/rowform/rowform/internal/duckdbsource"
+	"github.com/rowform/rowform/internal/duckdbsource/duckdbwrite"
 )
 
 // query runs sql on an in-memory database in dir and returns its rows.
@@ -155,5 +156,87 @@ func TestQueryCancelledBefore(t *testing.T) {
 	}
 	if !errors.Is(err, context.Canceled) || time.Since(start) > 2*time.Second {
 		t.Errorf("err %v after %v, want context.Canceled at once", err, time.Since(start))
+	}
+}
+
+// TestOpenSameFileTwice: a database file open in two Databases at once (the
+// diff's reader and the conversion of its values, two syncs reading one
+// file) shares one DuckDB instance, whose configuration the first Open
+// locked; the second Open finds it configured as it would have configured
+// it and goes on, and both read the file.
+func TestOpenSameFileTwice(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "lake.duckdb")
+	if err := duckdbwrite.Run(ctx, path, "CREATE TABLE t AS SELECT 1 AS id"); err != nil {
+		t.Fatal(err)
+	}
+	first, err := duckdbsource.Open(ctx, path, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Close()
+	second, err := duckdbsource.Open(ctx, path, dir)
+	if err != nil {
+		t.Fatalf("the second Open of %s: %v", path, err)
+	}
+	defer second.Close()
+	for _, db := range []*duckdbsource.Database{first, second} {
+		if _, err := db.Describe("SELECT id FROM t"); err != nil {
+			t.Errorf("Describe: %v", err)
+		}
+	}
+	// Another configuration directory would resolve the query's relative
+	// paths elsewhere: that Open is refused, saying why.
+	if third, err := duckdbsource.Open(ctx, path, t.TempDir()); err == nil {
+		third.Close()
+		t.Errorf("a third Open with another directory succeeded")
+	} else if !strings.Contains(err.Error(), "already open") {
+		t.Errorf("a third Open with another directory: %v, want it to say the file is already open", err)
+	}
+}
+
+// TestSecondOpenHasTheSettings: the second Database of a file open twice
+// runs its queries under the same settings as the first (they are the
+// instance's, set globally before it was locked).
+func TestSecondOpenHasTheSettings(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "lake.duckdb")
+	if err := duckdbwrite.Run(ctx, path, "CREATE TABLE t AS SELECT 1 AS id"); err != nil {
+		t.Fatal(err)
+	}
+	first, err := duckdbsource.Open(ctx, path, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Close()
+	second, err := duckdbsource.Open(ctx, path, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second.Close()
+	const sql = `SELECT current_setting('file_search_path')::VARCHAR AS p, current_setting('TimeZone')::VARCHAR AS tz,
+		current_setting('autoload_known_extensions')::VARCHAR AS load, current_setting('memory_limit')::VARCHAR AS mem`
+	var got []string
+	for _, db := range []*duckdbsource.Database{first, second} {
+		cols, err := db.Describe(sql)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows, err := db.Query(ctx, sql, cols)
+		if err != nil {
+			t.Fatal(err)
+		}
+		vals, null := make([]string, len(cols)), make([]bool, len(cols))
+		if err := rows.Next(vals, null); err != nil {
+			t.Fatal(err)
+		}
+		rows.Close()
+		got = append(got, strings.Join(vals, ","))
+	}
+	want := dir + ",UTC,false,953.6 MiB"
+	if got[0] != want || got[1] != want {
+		t.Errorf("settings of the two Databases %q, want both %q", got, want)
 	}
 }
