@@ -35,6 +35,7 @@ import (
 	"os"
 	"runtime"
 	"strings"
+	"sync"
 
 	"github.com/duckdb/duckdb-go/v2"
 )
@@ -115,6 +116,11 @@ func Open(ctx context.Context, path, dir string) (*Database, error) {
 // relative paths against the same directory, the one setting that differs
 // between Opens.
 func (db *Database) configure(ctx context.Context) error {
+	// One Open at a time reads and sets an instance's settings: two Opens
+	// of one file at once would both find it unlocked, and the second's
+	// settings would fail once the first locked them.
+	configuring.Lock()
+	defer configuring.Unlock()
 	locked, err := db.setting(ctx, "lock_configuration")
 	if err != nil {
 		return err
@@ -136,6 +142,9 @@ func (db *Database) configure(ctx context.Context) error {
 	}
 	return nil
 }
+
+// configuring serializes configure across the process.
+var configuring sync.Mutex
 
 // setting returns the current value of a DuckDB setting as text.
 func (db *Database) setting(ctx context.Context, name string) (string, error) {

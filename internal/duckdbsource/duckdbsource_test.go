@@ -240,3 +240,38 @@ func TestSecondOpenHasTheSettings(t *testing.T) {
 		t.Errorf("settings of the two Databases %q, want both %q", got, want)
 	}
 }
+
+// TestOpenSameFileAtOnce: Opens of one file at the same time (two syncs
+// planned in parallel) all succeed: configuring the shared instance is
+// serialized, so none finds its settings locked halfway.
+func TestOpenSameFileAtOnce(t *testing.T) {
+	ctx := context.Background()
+	for round := range 5 {
+		dir := t.TempDir()
+		path := filepath.Join(dir, "lake.duckdb")
+		if err := duckdbwrite.Run(ctx, path, "CREATE TABLE t AS SELECT 1 AS id"); err != nil {
+			t.Fatal(err)
+		}
+		const n = 8
+		errs := make(chan error, n)
+		dbs := make(chan *duckdbsource.Database, n)
+		for range n {
+			go func() {
+				db, err := duckdbsource.Open(ctx, path, dir)
+				if err == nil {
+					dbs <- db
+				}
+				errs <- err
+			}()
+		}
+		for range n {
+			if err := <-errs; err != nil {
+				t.Errorf("round %d: an Open failed: %v", round, err)
+			}
+		}
+		close(dbs)
+		for db := range dbs {
+			db.Close()
+		}
+	}
+}
