@@ -184,8 +184,9 @@ func (h *historySink) Change(kind planner.ChangeKind, src, dst *planner.Row, cha
 			h.vals = append(h.vals, v)
 		}
 	case planner.ChangeDelete:
-		// The row as the diff read it, in this transaction, under the
-		// apply's lock: what the DELETE deletes.
+		// The row as the diff read it, in the transaction's REPEATABLE
+		// READ snapshot: what the DELETE deletes (a row changed since
+		// fails it with a serialization error).
 		h.vals = append(append(append(h.vals[:0], kindDelete), dst.Values[:h.nkey]...), nil, nil)
 		h.vals = append(h.vals, dst.Values[h.nkey:h.n]...)
 	}
