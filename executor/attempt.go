@@ -202,7 +202,7 @@ func loadInitial(ctx context.Context, connector *pgconnect.Connector, s *hclconf
 	if err != nil {
 		return planner.Counts{}, lostConnection(connector, s, err)
 	}
-	if err := m.finishHistory(ctx, counts, sp.ChangeDigest, true); err != nil {
+	if err := m.finishHistory(ctx, counts, sp.ChangeDigest); err != nil {
 		return planner.Counts{}, lostConnection(connector, s, err)
 	}
 	if err := commit(ctx, dst); err != nil {

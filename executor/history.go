@@ -28,10 +28,12 @@ import (
 // changes pass through historySink, which keeps, for inserts and updates,
 // the key, the hash (of the values as the diff holds them: the undo
 // compares the row then, read the same way) and, for updates, which
-// columns changed and their values before (the destination row the diff
-// read). Before the merge statement that writes them, they are staged and
-// recorded with one INSERT ... SELECT each; the DELETE returns the rows it
-// deletes into the history itself (withDeleteCapture). Values are recorded
+// columns changed and their values before, and, for deletes, the whole
+// row (the destination row the diff read, when the sync maps every column
+// the before-image holds). Before the merge's first write, they are staged
+// in one temporary table and recorded with one INSERT ... SELECT; when the
+// diff's rows lack columns of the before-image, the DELETE returns the
+// rows it deletes into the history itself (withDeleteCapture). Values are recorded
 // as text in the column's type, which every type reads back exactly (the
 // sessions' date, time and float settings are fixed:
 // pgconnect.SessionSettings). A failed apply records a failed run
@@ -67,9 +69,15 @@ type recorder struct {
 	// rowCols are the columns a deleted row's before-image holds: every
 	// column of the table but generated ones.
 	rowCols []string
-	runID   int64
-	// sink keeps what the diff's inserts and updates need recorded.
+	// rowIdx are the positions in cols of rowCols, when the sync maps
+	// every one of them (the sink then keeps deleted rows from the diff);
+	// nil when it does not (the DELETE returns them: withDeleteCapture).
+	rowIdx []int
+	runID  int64
+	// sink keeps what the diff's changes need recorded.
 	sink *historySink
+	// staged: the sink's rows are recorded (captureStaged).
+	staged bool
 }
 
 // newRecorder returns the recorder of an apply of s prepared as prep, or
@@ -87,51 +95,83 @@ func newRecorder(s *hclconfig.Sync, prep *planner.Prepared, conn *pgx.Conn, opts
 			r.nkey++
 		}
 	}
+	pos := make(map[string]int, len(r.cols))
+	for i, c := range r.cols {
+		pos[c.Name] = i
+	}
+	mapped := true
 	for _, c := range prep.Table.Columns {
 		if c.Generated == "" {
 			r.rowCols = append(r.rowCols, c.Name)
+			i, ok := pos[c.Name]
+			mapped = mapped && ok
+			r.rowIdx = append(r.rowIdx, i)
 		}
 	}
-	r.sink = &historySink{n: len(r.cols), nkey: r.nkey}
+	if !mapped {
+		r.rowIdx = nil
+	}
+	r.sink = &historySink{n: len(r.cols), nkey: r.nkey, deletes: r.rowIdx != nil}
 	return r
 }
 
 // historySink is the ChangeSink that keeps, of the changes a merge writes,
-// what recording inserts and updates needs, in binary COPY files: for an
-// insert its key and the hash of the values it writes; for an update its
-// key, the positions of the columns it changes, the hash of their new
-// values, and the values before of the non-key columns.
+// what recording them needs, in one binary COPY file whose rows are: the
+// kind ('+', '~' or '-'), the key, the positions of the columns an update
+// changes, the hash of the values written (inserts and updates), and the
+// values of the non-key columns — for an update the values before of the
+// columns it changes (NULL for the others), for a delete the whole row
+// before, for an insert none. Deletes are kept only when deletes is set
+// (every column of the before-image is among the diff's), and not those
+// with a NULL in the key (captureNullKeyDeletes records them).
 type historySink struct {
-	n, nkey  int
-	ins, upd *stagingFile
-	vals     [][]byte
-	pos      []int
+	n, nkey int
+	deletes bool
+	f       *stagingFile
+	vals    [][]byte
+	pos     []int
 }
 
+var (
+	kindInsert = []byte{byte(planner.ChangeInsert)}
+	kindUpdate = []byte{byte(planner.ChangeUpdate)}
+	kindDelete = []byte{byte(planner.ChangeDelete)}
+)
+
 func (h *historySink) Change(kind planner.ChangeKind, src, dst *planner.Row, changed []int) error {
-	var err error
-	switch kind {
-	case planner.ChangeInsert:
-		if h.ins == nil {
-			if h.ins, err = newStagingFile(h.nkey + 1); err != nil {
-				return err
+	if kind == planner.ChangeDelete {
+		if !h.deletes {
+			return nil
+		}
+		for _, v := range dst.Values[:h.nkey] {
+			if v == nil {
+				return nil
 			}
 		}
+	}
+	if kind != planner.ChangeInsert && kind != planner.ChangeUpdate && kind != planner.ChangeDelete {
+		return nil
+	}
+	if h.f == nil {
+		var err error
+		if h.f, err = newStagingFile(1 + h.nkey + 2 + h.n - h.nkey); err != nil {
+			return err
+		}
+	}
+	switch kind {
+	case planner.ChangeInsert:
 		h.pos = h.pos[:0]
 		for i := h.nkey; i < h.n; i++ {
 			h.pos = append(h.pos, i)
 		}
 		sum := history.WrittenHash(src.Values, h.pos)
-		h.vals = append(append(h.vals[:0], src.Values[:h.nkey]...), sum[:])
-		return h.ins.add(h.vals)
-	case planner.ChangeUpdate:
-		if h.upd == nil {
-			if h.upd, err = newStagingFile(h.nkey + 2 + h.n - h.nkey); err != nil {
-				return err
-			}
+		h.vals = append(append(append(h.vals[:0], kindInsert), src.Values[:h.nkey]...), nil, sum[:])
+		for i := h.nkey; i < h.n; i++ {
+			h.vals = append(h.vals, nil)
 		}
+	case planner.ChangeUpdate:
 		sum := history.WrittenHash(src.Values, changed)
-		h.vals = append(append(h.vals[:0], src.Values[:h.nkey]...), history.Int2Array(changed), sum[:])
+		h.vals = append(append(append(h.vals[:0], kindUpdate), src.Values[:h.nkey]...), history.Int2Array(changed), sum[:])
 		// The values before of the changed columns; NULL for the others,
 		// which are not recorded.
 		next := 0
@@ -143,16 +183,19 @@ func (h *historySink) Change(kind planner.ChangeKind, src, dst *planner.Row, cha
 			}
 			h.vals = append(h.vals, v)
 		}
-		return h.upd.add(h.vals)
+	case planner.ChangeDelete:
+		// The row as the diff read it, in the transaction's REPEATABLE
+		// READ snapshot: what the DELETE deletes (a row changed since
+		// fails it with a serialization error).
+		h.vals = append(append(append(h.vals[:0], kindDelete), dst.Values[:h.nkey]...), nil, nil)
+		h.vals = append(h.vals, dst.Values[h.nkey:h.n]...)
 	}
-	return nil
+	return h.f.add(h.vals)
 }
 
 func (h *historySink) close() {
-	for _, f := range []*stagingFile{h.ins, h.upd} {
-		if f != nil {
-			f.close()
-		}
+	if h.f != nil {
+		h.f.close()
 	}
 }
 
@@ -231,21 +274,36 @@ func (r *recorder) stage(ctx context.Context, name string, f *stagingFile, types
 	return nil
 }
 
-// captureUpdates records the updates the sink kept: key, changed
-// positions, hash, and the changed columns' values before, as text.
-func (r *recorder) captureUpdates(ctx context.Context) error {
-	if r.sink.upd == nil {
+// captureStaged records what the sink kept, once, with one temporary
+// table, its COPY and one INSERT ... SELECT: for inserts the key and hash;
+// for updates the key, changed positions, hash and the changed columns'
+// values before; for deletes the key and the whole row before; values as
+// text in the column's type.
+func (r *recorder) captureStaged(ctx context.Context) error {
+	if r.staged || r.sink.f == nil {
 		return nil
 	}
 	id, err := r.id(ctx)
 	if err != nil {
 		return err
 	}
-	types := make([]string, 0, r.nkey+2+len(r.cols)-r.nkey)
+	// Staged columns: c0 the kind, c1.. the key, then the changed
+	// positions, the hash and the non-key values.
+	const kindCols = 1
+	types := []string{`"char"`}
+	key := make([]string, r.nkey)
 	for i := 0; i < r.nkey; i++ {
 		types = append(types, r.cols[i].StagingType)
+		key[i] = r.stagedText(kindCols+i, i)
 	}
 	types = append(types, "int2[]", "uuid")
+	changedCol, hashCol := kindCols+r.nkey, kindCols+r.nkey+1
+	value := func(i int) string {
+		if i < r.nkey {
+			return key[i]
+		}
+		return r.stagedText(hashCol+1+i-r.nkey, i)
+	}
 	before := make([]string, len(r.cols))
 	for i := range r.cols {
 		if i < r.nkey {
@@ -253,56 +311,44 @@ func (r *recorder) captureUpdates(ctx context.Context) error {
 			continue
 		}
 		types = append(types, r.cols[i].StagingType)
-		// The sink staged NULL for every column the update leaves alone,
+		// The sink staged NULL for every column an update leaves alone,
 		// so the value as it is is the value before, or NULL: no test of
 		// the changed positions per column and row.
-		before[i] = r.stagedText(r.nkey+2+i-r.nkey, i)
+		before[i] = value(i)
 	}
-	if err := r.stage(ctx, "rowform_history_update", r.sink.upd, types); err != nil {
+	beforeExpr := "ARRAY[" + strings.Join(before, ", ") + "]::text[]"
+	if r.rowIdx != nil {
+		row := make([]string, len(r.rowIdx))
+		for j, i := range r.rowIdx {
+			row[j] = value(i)
+		}
+		beforeExpr = fmt.Sprintf("CASE s.c0 WHEN '~' THEN %s WHEN '-' THEN ARRAY[%s]::text[] END", beforeExpr, strings.Join(row, ", "))
+	} else {
+		beforeExpr = fmt.Sprintf("CASE s.c0 WHEN '~' THEN %s END", beforeExpr)
+	}
+	if err := r.stage(ctx, "rowform_history", r.sink.f, types); err != nil {
 		return err
 	}
 	_, err = r.conn.Exec(ctx, fmt.Sprintf(`INSERT INTO %s (run_id, kind, key, changed, before, after_hash)
-SELECT $1, '~', %s, s.c%d, ARRAY[%s]::text[], s.c%d FROM rowform_history_update AS s`,
-		r.names.Rows(), r.keyFromStaging(), r.nkey, strings.Join(before, ", "), r.nkey+1), id)
+SELECT $1, s.c0, ARRAY[%s]::text[], s.c%d, %s, s.c%d FROM rowform_history AS s`,
+		r.names.Rows(), strings.Join(key, ", "), changedCol, beforeExpr, hashCol), id)
 	if err != nil {
 		return fmt.Errorf("recording the run in the history: %w", err)
 	}
-	return nil
-}
-
-// captureInserts records the inserts the sink kept: key and hash.
-func (r *recorder) captureInserts(ctx context.Context) error {
-	if r.sink.ins == nil {
-		return nil
-	}
-	id, err := r.id(ctx)
-	if err != nil {
-		return err
-	}
-	var types []string
-	for i := 0; i < r.nkey; i++ {
-		types = append(types, r.cols[i].StagingType)
-	}
-	types = append(types, "uuid")
-	if err := r.stage(ctx, "rowform_history_insert", r.sink.ins, types); err != nil {
-		return err
-	}
-	_, err = r.conn.Exec(ctx, fmt.Sprintf("INSERT INTO %s (run_id, kind, key, after_hash) SELECT $1, '+', %s, s.c%d FROM rowform_history_insert AS s",
-		r.names.Rows(), r.keyFromStaging(), r.nkey), id)
-	if err != nil {
-		return fmt.Errorf("recording the run in the history: %w", err)
-	}
+	r.staged = true
 	return nil
 }
 
 // withDeleteCapture makes the merge's DELETE statement del (of the table
-// aliased t) record the rows it deletes, whole, as it deletes them: the
-// rows come back with RETURNING, so recording reads nothing more. Its
-// row count is still the number of rows deleted. del is returned as it
-// is when the apply keeps no history. The run's id must be taken.
+// aliased t) record the rows it deletes, whole, as it deletes them, when
+// the diff's rows lack columns of the before-image: the rows come back
+// with RETURNING, so recording reads nothing more. Its row count is still
+// the number of rows deleted. del is returned as it is when the apply
+// keeps no history or the sink kept the deleted rows. The run's id must
+// be taken.
 func (m *merge) withDeleteCapture(del string) string {
 	r := m.history
-	if r == nil {
+	if r == nil || r.rowIdx != nil {
 		return del
 	}
 	return fmt.Sprintf("WITH gone AS (%s RETURNING %s AS key, %s AS row) INSERT INTO %s (run_id, kind, key, before) SELECT %d, '-', key, row FROM gone",
@@ -396,19 +442,15 @@ func (m *merge) loadSink(enc *copyEncoder) planner.ChangeSink {
 	return teeSink{insertSink{enc}, m.history.sink}
 }
 
-// record records the changes of one kind before the merge writes them,
-// when the apply keeps a history: '~' the updates the sink kept, '+' the
-// inserts; '-' only takes the run's id, for the DELETE that records its
-// rows itself.
-func (m *merge) record(ctx context.Context, kind planner.ChangeKind) error {
+// record records what the sink kept before the merge's first write of
+// changes, when the apply keeps a history (captureStaged, once), and
+// takes the run's id, for a DELETE that records its rows itself.
+func (m *merge) record(ctx context.Context) error {
 	if m.history == nil {
 		return nil
 	}
-	switch kind {
-	case planner.ChangeUpdate:
-		return m.history.captureUpdates(ctx)
-	case planner.ChangeInsert:
-		return m.history.captureInserts(ctx)
+	if err := m.history.captureStaged(ctx); err != nil {
+		return err
 	}
 	_, err := m.history.id(ctx)
 	return err
@@ -422,18 +464,16 @@ func (m *merge) recordNullKeyDeletes(ctx context.Context) error {
 	return m.history.captureNullKeyDeletes(ctx, m)
 }
 
-// finishHistory records the run after its writes, before COMMIT; load
-// says the run was an initial load, whose inserts the sink kept as they
-// streamed.
-func (m *merge) finishHistory(ctx context.Context, counts planner.Counts, planDigest string, load bool) error {
+// finishHistory records the run after its writes, before COMMIT, and
+// what the sink kept if the writes did not record it (an initial load,
+// whose inserts the sink kept as they streamed).
+func (m *merge) finishHistory(ctx context.Context, counts planner.Counts, planDigest string) error {
 	if m.history == nil {
 		return nil
 	}
 	m.progress("recording the run", -1)
-	if load {
-		if err := m.history.captureInserts(ctx); err != nil {
-			return err
-		}
+	if err := m.history.captureStaged(ctx); err != nil {
+		return err
 	}
 	return m.history.finish(ctx, counts, planDigest)
 }

@@ -390,3 +390,53 @@ sync "items" {
   behavior    = "mirror"
   key         = "id"
 }`
+
+// TestHistoryDeletedRowsFromTheDiff: when the sync maps every column of
+// the table, the deleted rows' before-images are recorded from the rows
+// the diff read (no RETURNING), exactly as the table held them as text, by
+// both diff strategies; the undo restores the table from them, and the
+// undo of the undo (whose deletes are recorded the same way) gives back
+// the table as the apply left it.
+func TestHistoryDeletedRowsFromTheDiff(t *testing.T) {
+	for _, strategy := range []string{"full_rows", "server_hash"} {
+		t.Run(strategy, func(t *testing.T) {
+			e := synctest.New(t)
+			e.Src(accountsSrc)
+			e.Dst(accountsDst + `ALTER TABLE accounts DROP COLUMN note;`)
+			e.Environ = append(e.Environ, "ROWFORM_ACTOR=tester")
+			cfg := historyConfig(t, e, "", strings.Replace(accountsSync, `behavior          = "mirror"`,
+				fmt.Sprintf("behavior          = \"mirror\"\n  diff_strategy = %q", strategy), 1))
+			rowText := `SELECT ARRAY[region::text, id::text, name::text, balance::text, meta::text, tags::text, seen::text, secret::text]::text FROM accounts`
+			gone := e.DstQuery(rowText + ` WHERE (region, id) IN (('eu', 7), ('us', 8), ('us', 9)) ORDER BY region, id`)
+			original := e.DstDigest("accounts")
+			p := applyable(t, cfg)
+			if got := p.Syncs[0].Counts; got != accountsCounts {
+				t.Fatalf("planned %+v, want %+v", got, accountsCounts)
+			}
+			requireApplied(t, apply(t, cfg, p, executor.Options{Environ: e.Environ}))
+			run := lastRun(t, e)
+			got := e.DstQuery(`SELECT before::text FROM rowform.run_rows WHERE run_id = $1 AND kind = '-' ORDER BY key`, run)
+			if strings.Join(got, "\n") != strings.Join(gone, "\n") {
+				t.Fatalf("deleted rows recorded:\n  %s\nwant\n  %s", strings.Join(got, "\n  "), strings.Join(gone, "\n  "))
+			}
+			if got := e.DstQuery(`SELECT kind || count(*) FROM rowform.run_rows WHERE run_id = $1 GROUP BY kind ORDER BY kind`, run); strings.Join(got, " ") != "+3 -3 ~4" {
+				t.Errorf("run_rows by kind: %v", got)
+			}
+			applied := e.DstDigest("accounts")
+			inserted := e.DstQuery(rowText + ` WHERE region = 'eu' AND id >= 10 ORDER BY region, id`)
+
+			requireApplied(t, apply(t, cfg, undoPlan(t, cfg, run, planner.Options{}), executor.Options{Environ: e.Environ}))
+			if e.DstDigest("accounts") != original {
+				t.Fatalf("after the undo the table is not as before the apply:\n%s", strings.Join(e.DstQuery(rowText+` ORDER BY 1`), "\n"))
+			}
+			undoRun := lastRun(t, e)
+			if got := e.DstQuery(`SELECT before::text FROM rowform.run_rows WHERE run_id = $1 AND kind = '-' ORDER BY key`, undoRun); strings.Join(got, "\n") != strings.Join(inserted, "\n") {
+				t.Fatalf("rows the undo deleted, recorded:\n  %s\nwant\n  %s", strings.Join(got, "\n  "), strings.Join(inserted, "\n  "))
+			}
+			requireApplied(t, apply(t, cfg, undoPlan(t, cfg, undoRun, planner.Options{}), executor.Options{Environ: e.Environ}))
+			if e.DstDigest("accounts") != applied {
+				t.Errorf("after the undo of the undo the table is not as the apply left it")
+			}
+		})
+	}
+}

@@ -45,7 +45,7 @@ func (m *merge) write(ctx context.Context, connector *pgconnect.Connector, s *hc
 			return nil, lostConnection(connector, s, err)
 		}
 	}
-	if err := m.finishHistory(ctx, res.Counts, res.Digest, false); err != nil {
+	if err := m.finishHistory(ctx, res.Counts, res.Digest); err != nil {
 		return nil, lostConnection(connector, s, err)
 	}
 	if err := commit(ctx, m.conn); err != nil {
@@ -159,7 +159,7 @@ func (m *merge) run(ctx context.Context, sink *stagingSink, want planner.Counts)
 		if err := m.stage(ctx, "rowform_delete", sink.dels, m.cols[:m.nkey]); err != nil {
 			return err
 		}
-		if err := m.record(ctx, planner.ChangeDelete); err != nil {
+		if err := m.record(ctx); err != nil {
 			return err
 		}
 		m.progress("deleting", staged)
@@ -174,7 +174,7 @@ func (m *merge) run(ctx context.Context, sink *stagingSink, want planner.Counts)
 		if err := m.stage(ctx, "rowform_update", sink.updates, m.cols); err != nil {
 			return err
 		}
-		if err := m.record(ctx, planner.ChangeUpdate); err != nil {
+		if err := m.record(ctx); err != nil {
 			return err
 		}
 		m.progress("updating", want.Update)
@@ -194,7 +194,7 @@ func (m *merge) run(ctx context.Context, sink *stagingSink, want planner.Counts)
 		// values are already in the columns' types, and COPY runs the same
 		// defaults, constraints and triggers as INSERT. An initial load is
 		// then one COPY, like a plain load.
-		if err := m.record(ctx, planner.ChangeInsert); err != nil {
+		if err := m.record(ctx); err != nil {
 			return err
 		}
 		r, err := sink.inserts.reader()
@@ -229,7 +229,7 @@ func (m *merge) run(ctx context.Context, sink *stagingSink, want planner.Counts)
 		if err := m.stage(ctx, "rowform_insert", sink.inserts, m.cols); err != nil {
 			return err
 		}
-		if err := m.record(ctx, planner.ChangeInsert); err != nil {
+		if err := m.record(ctx); err != nil {
 			return err
 		}
 		m.progress("inserting", want.Insert)
