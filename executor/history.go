@@ -231,16 +231,6 @@ func (r *recorder) keyFromTable() string {
 	return "ARRAY[" + strings.Join(parts, ", ") + "]::text[]"
 }
 
-// keyFromStaging is the key of a staged row (its first columns) as a text
-// array.
-func (r *recorder) keyFromStaging() string {
-	var parts []string
-	for i := 0; i < r.nkey; i++ {
-		parts = append(parts, r.stagedText(i, i))
-	}
-	return "ARRAY[" + strings.Join(parts, ", ") + "]::text[]"
-}
-
 // rowFromTable is the whole row (rowCols) of the table as a text array.
 func (r *recorder) rowFromTable() string {
 	parts := make([]string, len(r.rowCols))
