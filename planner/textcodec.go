@@ -431,6 +431,25 @@ type jsonPair struct {
 	val []byte
 }
 
+// next reads what follows a member of an object or an element of an
+// array: a comma (more follows) or the closing bracket (the end). ok is
+// false for anything else.
+func (p *jsonNorm) next(closing byte) (more, ok bool) {
+	p.space()
+	if p.i >= len(p.s) {
+		return false, false
+	}
+	switch p.s[p.i] {
+	case ',':
+		p.i++
+		return true, true
+	case closing:
+		p.i++
+		return false, true
+	}
+	return false, false
+}
+
 func (p *jsonNorm) value(b []byte) ([]byte, bool) {
 	p.space()
 	if p.i >= len(p.s) || p.depth > 100 {
@@ -463,19 +482,13 @@ func (p *jsonNorm) value(b []byte) ([]byte, bool) {
 				return nil, false
 			}
 			pairs = append(pairs, jsonPair{key, val})
-			p.space()
-			if p.i >= len(p.s) {
+			more, ok := p.next('}')
+			if !ok {
 				return nil, false
 			}
-			if p.s[p.i] == ',' {
-				p.i++
-				continue
+			if !more {
+				break
 			}
-			if p.s[p.i] != '}' {
-				return nil, false
-			}
-			p.i++
-			break
 		}
 		slices.SortStableFunc(pairs, func(a, b jsonPair) int {
 			if len(a.key) != len(b.key) {
@@ -516,19 +529,13 @@ func (p *jsonNorm) value(b []byte) ([]byte, bool) {
 			if b, ok = p.value(b); !ok {
 				return nil, false
 			}
-			p.space()
-			if p.i >= len(p.s) {
+			more, ok := p.next(']')
+			if !ok {
 				return nil, false
 			}
-			if p.s[p.i] == ',' {
-				p.i++
-				continue
+			if !more {
+				return append(b, ']'), true
 			}
-			if p.s[p.i] != ']' {
-				return nil, false
-			}
-			p.i++
-			return append(b, ']'), true
 		}
 	case c == '"':
 		str, ok := p.str()
