@@ -198,6 +198,28 @@ func lreadVia(ctx context.Context, src, dst *pgx.ConnConfig, g *generator, order
 	return time.Since(start).Seconds(), nil
 }
 
+// loadCase generates case c's data into the clusters (the source table,
+// and the destination table as the case's change ratio makes it) and
+// returns a connection to each, which the caller closes.
+func loadCase(ctx context.Context, src, dst *pgcluster.Cluster, c benchCase) (sconn, dconn *pgx.Conn, gen *generator, err error) {
+	sconn, err = pgx.Connect(ctx, src.ConnString(""))
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	dconn, err = pgx.Connect(ctx, dst.ConnString(""))
+	if err != nil {
+		sconn.Close(ctx)
+		return nil, nil, nil, err
+	}
+	gen = newGenerator(c)
+	if err := gen.load(ctx, sconn, dconn); err != nil {
+		sconn.Close(ctx)
+		dconn.Close(ctx)
+		return nil, nil, nil, fmt.Errorf("generating data: %w", err)
+	}
+	return sconn, dconn, gen, nil
+}
+
 // copyAcross streams the source rows into table on the destination
 // connection with binary COPY.
 func copyAcross(ctx context.Context, src *pgcluster.Cluster, dconn *pgx.Conn, g *generator, table string) error {

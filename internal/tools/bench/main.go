@@ -40,7 +40,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/rowform/rowform/internal/pgcluster"
 )
 
@@ -221,20 +220,12 @@ var benchConf = []string{"shared_buffers = 512MB", "work_mem = 64MB", "maintenan
 
 func runCase(ctx context.Context, o options, src, dst *pgcluster.Cluster, dir string, c benchCase) (result, error) {
 	r := result{c: c}
-	sconn, err := pgx.Connect(ctx, src.ConnString(""))
+	sconn, dconn, gen, err := loadCase(ctx, src, dst, c)
 	if err != nil {
 		return r, err
 	}
 	defer sconn.Close(ctx)
-	dconn, err := pgx.Connect(ctx, dst.ConnString(""))
-	if err != nil {
-		return r, err
-	}
 	defer dconn.Close(ctx)
-	gen := newGenerator(c)
-	if err := gen.load(ctx, sconn, dconn); err != nil {
-		return r, fmt.Errorf("generating data: %w", err)
-	}
 	cfgDir := filepath.Join(dir, "cfg")
 	_ = os.RemoveAll(cfgDir)
 	if err := os.MkdirAll(cfgDir, 0o755); err != nil {

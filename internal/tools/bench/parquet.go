@@ -113,20 +113,12 @@ func runParquet(ctx context.Context, o options, src, dst *pgcluster.Cluster, dir
 
 func runParquetCase(ctx context.Context, o options, src, dst *pgcluster.Cluster, dir string, c benchCase) (parquetResult, error) {
 	r := parquetResult{rows: c.rows}
-	sconn, err := pgx.Connect(ctx, src.ConnString(""))
+	sconn, dconn, gen, err := loadCase(ctx, src, dst, c)
 	if err != nil {
 		return r, err
 	}
 	defer sconn.Close(ctx)
-	dconn, err := pgx.Connect(ctx, dst.ConnString(""))
-	if err != nil {
-		return r, err
-	}
 	defer dconn.Close(ctx)
-	gen := newGenerator(c)
-	if err := gen.load(ctx, sconn, dconn); err != nil {
-		return r, fmt.Errorf("generating data: %w", err)
-	}
 	cfgDir := filepath.Join(dir, "parquet")
 	_ = os.RemoveAll(cfgDir)
 	if err := os.MkdirAll(filepath.Join(cfgDir, "exports"), 0o755); err != nil {

@@ -86,20 +86,12 @@ func runSlowLink(ctx context.Context, o options, src, dst *pgcluster.Cluster, di
 
 func runSlowCase(ctx context.Context, o options, pgc string, src, dst *pgcluster.Cluster, dir string, c benchCase) (slowResult, error) {
 	r := slowResult{c: c}
-	sconn, err := pgx.Connect(ctx, src.ConnString(""))
+	sconn, dconn, gen, err := loadCase(ctx, src, dst, c)
 	if err != nil {
 		return r, err
 	}
 	defer sconn.Close(ctx)
-	dconn, err := pgx.Connect(ctx, dst.ConnString(""))
-	if err != nil {
-		return r, err
-	}
 	defer dconn.Close(ctx)
-	gen := newGenerator(c)
-	if err := gen.load(ctx, sconn, dconn); err != nil {
-		return r, fmt.Errorf("generating data: %w", err)
-	}
 	// pg_comparator fetches the rows it writes by key from the source:
 	// give the source table the key's index it needs (rowform's reads
 	// need none, and are not changed by it).
