@@ -159,6 +159,24 @@ func TestQueryCancelledBefore(t *testing.T) {
 	}
 }
 
+// openLake writes a DuckDB database file with one table t in a new
+// directory and opens it there; the test closes it.
+func openLake(t *testing.T) (path, dir string, db *duckdbsource.Database) {
+	t.Helper()
+	ctx := context.Background()
+	dir = t.TempDir()
+	path = filepath.Join(dir, "lake.duckdb")
+	if err := duckdbwrite.Run(ctx, path, "CREATE TABLE t AS SELECT 1 AS id"); err != nil {
+		t.Fatal(err)
+	}
+	db, err := duckdbsource.Open(ctx, path, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(db.Close)
+	return path, dir, db
+}
+
 // TestOpenSameFileTwice: a database file open in two Databases at once (the
 // diff's reader and the conversion of its values, two syncs reading one
 // file) shares one DuckDB instance, whose configuration the first Open
@@ -166,16 +184,7 @@ func TestQueryCancelledBefore(t *testing.T) {
 // it and goes on, and both read the file.
 func TestOpenSameFileTwice(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	path := filepath.Join(dir, "lake.duckdb")
-	if err := duckdbwrite.Run(ctx, path, "CREATE TABLE t AS SELECT 1 AS id"); err != nil {
-		t.Fatal(err)
-	}
-	first, err := duckdbsource.Open(ctx, path, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer first.Close()
+	path, dir, first := openLake(t)
 	second, err := duckdbsource.Open(ctx, path, dir)
 	if err != nil {
 		t.Fatalf("the second Open of %s: %v", path, err)
@@ -201,16 +210,7 @@ func TestOpenSameFileTwice(t *testing.T) {
 // instance's, set globally before it was locked).
 func TestSecondOpenHasTheSettings(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	path := filepath.Join(dir, "lake.duckdb")
-	if err := duckdbwrite.Run(ctx, path, "CREATE TABLE t AS SELECT 1 AS id"); err != nil {
-		t.Fatal(err)
-	}
-	first, err := duckdbsource.Open(ctx, path, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer first.Close()
+	path, dir, first := openLake(t)
 	second, err := duckdbsource.Open(ctx, path, dir)
 	if err != nil {
 		t.Fatal(err)
