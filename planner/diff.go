@@ -265,20 +265,34 @@ func (m *merger) destinationOnly(d *Row) error {
 // refused source row (a mark) counts as changed in every column.
 func (m *merger) matched(s, d *Row) error {
 	m.res.SourceRows++
-	m.changed = m.l.changedColumns(s, d, m.changed[:0])
-	if len(m.changed) == 0 && m.l.mark(s) != nil {
-		m.changed = m.l.allColumns(m.changed) // refused: written only if the behavior updates
-	}
-	switch {
-	case len(m.changed) == 0:
-		m.res.Counts.Unchanged++
-	case m.behavior.Updates():
-		m.res.Counts.Update++
+	var update bool
+	if m.changed, update = m.l.compareMatched(m.behavior, s, d, m.changed[:0], &m.res.Counts); update {
 		return m.emit(ChangeUpdate, s, d, m.changed)
-	default:
-		m.res.Counts.Skipped++
 	}
 	return nil
+}
+
+// compareMatched compares a source row s with the destination row d of its
+// key, appending the changed columns to changed (every column when s has a
+// value the destination refused: written only if the behavior updates), and
+// counts the pair in counts as unchanged, an update or skipped. It returns
+// the columns and whether the pair is an update to emit. Both diffs (the
+// merge and the hash join) judge a matched pair with it.
+func (l *layout) compareMatched(behavior hclconfig.Behavior, s, d *Row, changed []int, counts *Counts) ([]int, bool) {
+	changed = l.changedColumns(s, d, changed)
+	if len(changed) == 0 && l.mark(s) != nil {
+		changed = l.allColumns(changed)
+	}
+	switch {
+	case len(changed) == 0:
+		counts.Unchanged++
+	case behavior.Updates():
+		counts.Update++
+		return changed, true
+	default:
+		counts.Skipped++
+	}
+	return changed, false
 }
 
 // appendChange appends the message that identifies one change: its kind,

@@ -143,19 +143,9 @@ func (w *joinWorker) deleteUnmatched() error {
 
 // matched handles a source row whose key is in the destination.
 func (w *joinWorker) matched(s, d *Row) error {
-	l := w.j.l
-	w.changed = l.changedColumns(s, d, w.changed[:0])
-	if len(w.changed) == 0 && l.mark(s) != nil {
-		w.changed = l.allColumns(w.changed) // refused: written only if the behavior updates
-	}
-	switch {
-	case len(w.changed) == 0:
-		w.res.Counts.Unchanged++
-	case w.j.behavior.Updates():
-		w.res.Counts.Update++
+	var update bool
+	if w.changed, update = w.j.l.compareMatched(w.j.behavior, s, d, w.changed[:0], &w.res.Counts); update {
 		return w.emit(ChangeUpdate, s, d, w.changed)
-	default:
-		w.res.Counts.Skipped++
 	}
 	return nil
 }
