@@ -248,3 +248,62 @@ sync "unconvertible" {
 		}
 	}
 }
+
+// TestServerHashSummariesAcrossPacks diffs tables of 50,000 rows, whose
+// bucket summaries span many packed rows (4096 buckets a row), with a
+// bigint key (its type's own hash function), a text key and a two-column
+// key (hash_record_extended): the counts and every change must be full
+// rows', read through bucket summaries, and a few buckets only differ.
+func TestServerHashSummariesAcrossPacks(t *testing.T) {
+	t.Parallel()
+	e := synctest.New(t)
+	const n = 50000
+	e.Src(fmt.Sprintf(`CREATE TABLE src AS SELECT g AS id, 'k' || g AS name, g %% 7 AS part, 'v' || g AS v FROM generate_series(1, %d) g`, n))
+	var body string
+	for _, key := range []string{`"id"`, `"name"`, `"part", "id"`} {
+		table := "dst_" + strings.NewReplacer(`"`, "", ", ", "_").Replace(key)
+		e.Dst(fmt.Sprintf(`CREATE TABLE %s (id bigint NOT NULL, name text NOT NULL, part int NOT NULL, v text, UNIQUE (%s))`, table, strings.ReplaceAll(key, `"`, "")))
+		e.Dst(fmt.Sprintf(`INSERT INTO %s SELECT g, 'k' || g, g %% 7, CASE WHEN g %% 1000 = 1 THEN 'changed' ELSE 'v' || g END
+FROM generate_series(1, %d) g WHERE g %% 997 <> 0`, table, n+30))
+		e.Dst(fmt.Sprintf(`ANALYZE %s`, table))
+		body += fmt.Sprintf(`
+sync %q {
+  source      = source.postgres.src
+  query       = "SELECT * FROM src"
+  destination = destination.postgres.dst
+  table       = %q
+  behavior    = "mirror"
+  key         = [%s]
+}
+`, table, table, key)
+	}
+	var base string
+	var baseChanges []string
+	for _, st := range strategies {
+		p, changes := planChanges(t, context.Background(), e.Config(withStrategy(body, st)), planner.Options{})
+		for _, sp := range p.Syncs {
+			if c := sp.Counts; c.Insert != n/997 || c.Update != n/1000 || c.Delete != 30 {
+				t.Errorf("%s, %s: counts %+v, want %d inserted, %d updated, 30 deleted", st, sp.Name, c, n/997, n/1000)
+			}
+			if st != planner.StrategyServerHash {
+				continue
+			}
+			var differ, buckets int
+			at := strings.Index(sp.StrategyEstimate, "bucket summaries: ")
+			if _, err := fmt.Sscanf(sp.StrategyEstimate[max(at, 0):], "bucket summaries: %d of %d buckets differed", &differ, &buckets); at < 0 || err != nil {
+				t.Fatalf("%s: no bucket summaries: %q", sp.Name, sp.StrategyEstimate)
+			}
+			if buckets <= 4096 || differ > buckets/20 {
+				t.Errorf("%s: %d of %d buckets differed, want more than 4096 buckets and few differing", sp.Name, differ, buckets)
+			}
+		}
+		got := planSummary(t, p)
+		if base == "" {
+			base, baseChanges = got, changes
+			continue
+		}
+		if got != base || !slices.Equal(changes, baseChanges) {
+			t.Errorf("%s: the plan or its %d changes differ from full rows' (%d changes):\n%s\nfull rows:\n%s", st, len(changes), len(baseChanges), got, base)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package planner
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"time"
@@ -63,8 +64,6 @@ const (
 	// rowOverhead is what a row costs on the wire beyond its values: the
 	// DataRow message header and each value's length.
 	rowOverhead = 7
-	// summaryBytes is a bucket summary on the wire (summaries.go).
-	summaryBytes = 55
 )
 
 // costEstimate is what the cost model knows of a sync.
@@ -184,13 +183,16 @@ FROM rels JOIN pg_class c ON c.oid = rels.relid`,
 	if e.rows*e.width < smallTable {
 		return e, nil // small: not worth timing the links (choose says full rows)
 	}
-	if err := tryQuery(ctx, src, func() (err error) { e.srcRate, err = linkRate(ctx, src); return err }); err != nil {
-		return e, err
-	}
-	if err := tryQuery(ctx, dst, func() (err error) { e.dstRate, err = linkRate(ctx, dst); return err }); err != nil {
-		return e, err
-	}
-	return e, nil
+	// Both links at once: each probe waits on its own link.
+	var srcErr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		srcErr = tryQuery(ctx, src, func() (err error) { e.srcRate, err = linkRate(ctx, src); return err })
+	}()
+	dstErr := tryQuery(ctx, dst, func() (err error) { e.dstRate, err = linkRate(ctx, dst); return err })
+	<-done
+	return e, errors.Join(srcErr, dstErr)
 }
 
 // smallTable is the size (rows × width, by the destination's estimates)
@@ -206,6 +208,7 @@ const (
 	probeBytes    = 128 << 10
 	bigProbeBytes = 1 << 20
 	fastProbe     = 5 * time.Millisecond
+	slowRead      = 40 * time.Millisecond
 )
 
 // linkRate measures a connection's bytes per second: the time of a read
@@ -237,10 +240,15 @@ func linkRate(ctx context.Context, conn *pgx.Conn) (float64, error) {
 	return float64(size) / transfer.Seconds(), nil
 }
 
-// timedRead is the fastest of two reads of a value of size bytes.
+// timedRead is the fastest of two reads of a value of size bytes, or the
+// first alone when it took slowRead or more: a read that slow is the
+// link's, not a busy machine's, and a second would only add its time.
 func timedRead(ctx context.Context, conn *pgx.Conn, size int) (time.Duration, error) {
 	best := time.Duration(math.MaxInt64)
-	for range 2 {
+	for i := range 2 {
+		if i > 0 && best >= slowRead {
+			break
+		}
 		t := time.Now()
 		rr := conn.PgConn().ExecParams(ctx, fmt.Sprintf("SELECT repeat('x', %d)", size), nil, nil, nil, nil)
 		for rr.NextRow() {

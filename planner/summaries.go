@@ -20,8 +20,8 @@ import (
 //     keyequality.go, else the key values), and sends per bucket its row
 //     count and two 64-bit XORs of a digest of each row's key and values
 //     (SHA-256 over record_send, as the row hash, then hashed to 64 bits
-//     with two seeds). A bucket's summary
-//     is ~50 bytes; buckets hold about bucketRows rows.
+//     with two seeds). A bucket's summary is summaryBytes (28) bytes,
+//     4096 buckets packed to a row; buckets hold about bucketRows rows.
 //   - Buckets whose summaries are equal on both sides hold the same rows:
 //     every row is matched and unchanged (the destination's keys are
 //     unique, so equal XORs and counts cannot come from two rows of the
@@ -31,10 +31,23 @@ import (
 //
 // When most buckets differ, the hash pass reads every row instead.
 
-// bucketRows is how many rows a bucket holds on average: with 1% of the
-// rows changed, about one bucket in nine differs, and the summaries and
-// the hashes of the differing buckets' rows cost ~8 bytes a row.
-const bucketRows = 12
+// bucketRows is how many rows a bucket holds on average. The bytes a row
+// costs are summaryBytes/bucketRows for the summaries and, for the rows of
+// the buckets that differ, a key and a row hash (~39 bytes with the row's
+// framing); with a fraction c of the keys changed, 1-(1-c)^bucketRows of
+// the buckets differ. For c from 1% to 3% (inserts, updates and deletes
+// of 1% of the rows each), 6 to 10 rows a bucket cost least (~7 to 12
+// bytes a row); 8 keeps the servers' aggregate to one entry per 8 rows.
+const bucketRows = 8
+
+// summaryBytes is one bucket's packed summary (summarySQL): the bucket
+// (int4), its row count and two XORs (int8 each).
+const summaryBytes = 4 + 8 + 8 + 8
+
+// summaryPackBits: the summaries of 1<<summaryPackBits consecutive
+// buckets go in one row (~115 kB), so that the wire carries one row's
+// framing per 4096 buckets and no value is large.
+const summaryPackBits = 12
 
 // minSummaryRows is the smallest table (by the destination's estimate)
 // worth summarizing first: below it, the extra queries cost more than the
@@ -86,11 +99,14 @@ func (l *layout) matchKeyExprs(r string) []string {
 
 // bucketExpr is the bucket of row r (an alias) among buckets: -1 for a
 // row with a NULL key. The bucket is PostgreSQL's own 64-bit hash of the
-// values keys are matched by (types without a hash function as text). If
-// two servers hashed a key differently, its two buckets would both differ
-// and be read: never a wrong result, only more bytes.
+// values keys are matched by (types without a hash function as text): a
+// single key column by its type's extended hash function, which skips
+// building a record a row, several by hash_record_extended. If two
+// servers hashed a key differently, its two buckets would both differ and
+// be read: never a wrong result, only more bytes.
 func (l *layout) bucketExpr(r string, buckets int) string {
 	var nulls, keys []string
+	var oids []uint32
 	for i := 0; i < l.NKey; i++ {
 		nulls = append(nulls, r+"."+alias(i)+" IS NULL")
 	}
@@ -100,33 +116,55 @@ func (l *layout) bucketExpr(r string, buckets int) string {
 		switch {
 		case l.Orders[i] == orderText:
 			keys = append(keys, fmt.Sprintf("%s.k%d", r, t))
+			oids = append(oids, oidText)
 			t++
-		case c.AsText || hashable[c.Catalog.TypeOID]:
+		case c.AsText:
 			keys = append(keys, r+"."+alias(i))
+			oids = append(oids, oidText)
+		case hashable[c.Catalog.TypeOID]:
+			keys = append(keys, r+"."+alias(i))
+			oids = append(oids, c.Catalog.TypeOID)
 		default:
 			keys = append(keys, r+"."+alias(i)+"::text")
+			oids = append(oids, oidText)
 		}
 	}
-	return fmt.Sprintf("CASE WHEN %s THEN -1 ELSE ((hash_record_extended(ROW(%s), 0) & 2147483647) %% %d)::int4 END",
-		strings.Join(nulls, " OR "), strings.Join(keys, ", "), buckets)
+	hash := fmt.Sprintf("hash_record_extended(ROW(%s), 0)", strings.Join(keys, ", "))
+	if fn := typeHash[oids[0]]; len(keys) == 1 && fn != "" {
+		hash = fmt.Sprintf("%s(%s, 0)", fn, keys[0])
+	}
+	return fmt.Sprintf("CASE WHEN %s THEN -1 ELSE ((%s & 2147483647) %% %d)::int4 END",
+		strings.Join(nulls, " OR "), hash, buckets)
 }
 
 // hashable are the key types bucketExpr hashes as they are.
 var hashable = map[uint32]bool{oidInt2: true, oidInt4: true, oidInt8: true, oidText: true, oidVarchar: true,
 	oidUUID: true, oidDate: true, oidTimestamp: true, oidTimestamptz: true, oidBool: true}
 
-// summarySQL wraps inner so that it returns one row per bucket: the
-// bucket, its row count and two 64-bit XORs of its rows' digests (the
-// SHA-256 over record_send of the key and the values, hashed to 64 bits
-// with two seeds; OFFSET 0 keeps the SHA-256 to one a row).
+// typeHash are the extended hash functions of the hashable types that
+// take the type's values as they are (those hash_record_extended calls
+// for them).
+var typeHash = map[uint32]string{oidInt2: "hashint2extended", oidInt4: "hashint4extended", oidInt8: "hashint8extended",
+	oidText: "hashtextextended", oidVarchar: "hashtextextended", oidUUID: "uuid_hash_extended"}
+
+// summarySQL wraps inner so that it returns the summaries of the buckets,
+// packed: per bucket its number, its row count and two 64-bit XORs of its
+// rows' digests (the SHA-256 over record_send of the key and the values,
+// hashed to 64 bits with two seeds; OFFSET 0 keeps the SHA-256 to one a
+// row).
 func (l *layout) summarySQL(inner string, buckets int) string {
 	vals := l.matchKeyExprs("r")
 	for i := l.NKey; i < len(l.Cols); i++ {
 		vals = append(vals, l.sendExpr("r", i))
 	}
-	return fmt.Sprintf("SELECT b, count(*)::int8, bit_xor(hash_record_extended(ROW(d), 0)), bit_xor(hash_record_extended(ROW(d), 1)) "+
+	sums := fmt.Sprintf("SELECT b, count(*)::int8 AS n, bit_xor(hash_record_extended(ROW(d), 0)) AS x1, bit_xor(hash_record_extended(ROW(d), 1)) AS x2 "+
 		"FROM (SELECT %s AS b, sha256(record_send(ROW(%s))) AS d FROM (%s) AS r OFFSET 0) AS s GROUP BY b",
 		l.bucketExpr("r", buckets), strings.Join(vals, ", "), inner)
+	// Packed: the summaries of 1<<summaryPackBits buckets to a row, each
+	// summaryBytes of the bucket, count and XORs in network byte order, so
+	// that the wire carries no row framing a bucket.
+	return fmt.Sprintf("SELECT string_agg(int4send(b) || int8send(n) || int8send(x1) || int8send(x2), ''::bytea) FROM (%s) AS p GROUP BY b >> %d",
+		sums, summaryPackBits)
 }
 
 // inBucketsSQL wraps inner so that it returns only the rows of the
@@ -173,12 +211,14 @@ func readSummaryRows(ctx context.Context, conn *pgx.Conn, sql string) (map[int32
 	rr := conn.PgConn().ExecParams(ctx, sql, nil, nil, nil, []int16{1})
 	for rr.NextRow() {
 		v := rr.Values()
-		if len(v) != 4 || len(v[0]) != 4 || len(v[1]) != 8 || len(v[2]) != 8 || len(v[3]) != 8 {
+		if len(v) != 1 || len(v[0])%summaryBytes != 0 {
 			_, _ = rr.Close()
-			return nil, fmt.Errorf("internal error: a bucket summary of an unexpected shape")
+			return nil, fmt.Errorf("internal error: bucket summaries of an unexpected shape")
 		}
-		out[int32(binary.BigEndian.Uint32(v[0]))] = bucketSummary{rows: int64(binary.BigEndian.Uint64(v[1])),
-			x1: int64(binary.BigEndian.Uint64(v[2])), x2: int64(binary.BigEndian.Uint64(v[3]))}
+		for p := v[0]; len(p) > 0; p = p[summaryBytes:] {
+			out[int32(binary.BigEndian.Uint32(p))] = bucketSummary{rows: int64(binary.BigEndian.Uint64(p[4:])),
+				x1: int64(binary.BigEndian.Uint64(p[12:])), x2: int64(binary.BigEndian.Uint64(p[20:]))}
+		}
 	}
 	_, err := rr.Close()
 	return out, err
