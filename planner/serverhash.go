@@ -216,11 +216,11 @@ func (p *Prepared) serverHashDiff(ctx context.Context, dst, src *pgx.Conn, chk *
 			return nil, "", err
 		}
 		sums.buckets = buckets
-		if len(sums.differ) > buckets/2 {
+		if sums.ndiffer > buckets/2 {
 			sums = nil // most buckets differ: read every row's hash
 		} else {
 			srcSQL, dstSQL = l.inBucketsSQL(srcSQL, buckets), l.inBucketsSQL(dstSQL, buckets)
-			params = [][]byte{bucketBitmap(sums.differ, buckets)}
+			params = [][]byte{sums.bitmap}
 		}
 	}
 	srcHashes := queryStreamParams(ctx, src.PgConn(), l.hashSQL(srcSQL), params, hl.width())
@@ -267,7 +267,7 @@ func (p *Prepared) serverHashDiff(ctx context.Context, dst, src *pgx.Conn, chk *
 		// The rows of the equal buckets: every one matched and unchanged.
 		res.SourceRows, res.DestinationRows = sums.srcRows, sums.dstRows
 		res.Counts.Unchanged += sums.unchanged
-		res.strategyNote = fmt.Sprintf("bucket summaries: %d of %d buckets differed", len(sums.differ), sums.buckets)
+		res.strategyNote = fmt.Sprintf("bucket summaries: %d of %d buckets differed", sums.ndiffer, sums.buckets)
 	}
 	if progress != nil {
 		progress(res.SourceRows + res.DestinationRows)

@@ -132,3 +132,49 @@ func TestServerHashRandomized(t *testing.T) {
 		}
 	}
 }
+
+// TestMergeSummaries compares packs of bucket summaries as they stream:
+// equal buckets are unchanged; a bucket that differs, that one side lacks
+// (in a pack both have, or in a pack only one has) or that holds the NULL
+// keys (-1) is set in the bitmap; every row is counted on its side.
+func TestMergeSummaries(t *testing.T) {
+	const buckets = 3 << summaryPackBits
+	pack := func(p int32, sums map[int32]bucketSummary) *summaryPack {
+		k := &summaryPack{p: p}
+		for b, s := range sums {
+			i := int(b & (1<<summaryPackBits - 1))
+			k.has[i], k.sums[i] = true, s
+		}
+		return k
+	}
+	feed := func(packs ...*summaryPack) <-chan *summaryPack {
+		ch := make(chan *summaryPack, len(packs))
+		for _, k := range packs {
+			ch <- k
+		}
+		close(ch)
+		return ch
+	}
+	same, other := bucketSummary{rows: 3, x1: 1, x2: 2}, bucketSummary{rows: 3, x1: 1, x2: 3}
+	hi := int32(2<<summaryPackBits + 5)
+	src := feed(pack(-1, map[int32]bucketSummary{-1: same}),
+		pack(0, map[int32]bucketSummary{0: same, 1: same, 7: same}),
+		pack(1, map[int32]bucketSummary{1<<summaryPackBits + 1: same}))
+	dst := feed(pack(-1, map[int32]bucketSummary{-1: same}),
+		pack(0, map[int32]bucketSummary{0: same, 1: other, 9: {rows: 1}}),
+		pack(2, map[int32]bucketSummary{hi: {rows: 2}}))
+	res := mergeSummaries(src, dst, buckets)
+	var got []int32
+	for b := int32(-1); b < buckets; b++ {
+		if n := int(b) + 1; res.bitmap[n/8]&(1<<(n%8)) != 0 {
+			got = append(got, b)
+		}
+	}
+	want := []int32{-1, 1, 7, 9, 1<<summaryPackBits + 1, hi}
+	if !slices.Equal(got, want) || res.ndiffer != len(want) {
+		t.Errorf("differing buckets %v (%d), want %v", got, res.ndiffer, want)
+	}
+	if res.unchanged != 3 || res.srcRows != 15 || res.dstRows != 3+3+3+1+2 {
+		t.Errorf("unchanged %d, source rows %d, destination rows %d; want 3, 15, 12", res.unchanged, res.srcRows, res.dstRows)
+	}
+}

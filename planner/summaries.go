@@ -2,6 +2,7 @@ package planner
 
 import (
 	"context"
+	"errors"
 	"encoding/binary"
 	"fmt"
 	"strconv"
@@ -62,8 +63,10 @@ type bucketSummary struct {
 
 // summaryResult is what the summaries found.
 type summaryResult struct {
-	// differ lists the buckets whose rows the hash pass must read.
-	differ []int32
+	// bitmap holds the buckets whose rows the hash pass must read
+	// (inBucketsSQL: bucket b is bit b+1), ndiffer their number.
+	bitmap  []byte
+	ndiffer int
 	// unchanged counts the rows of the equal buckets; srcRows and dstRows
 	// every row of each side.
 	unchanged, srcRows, dstRows int64
@@ -163,12 +166,13 @@ func (l *layout) summarySQL(inner string, buckets int) string {
 	// Packed: the summaries of 1<<summaryPackBits buckets to a row, each
 	// summaryBytes of the bucket, count and XORs in network byte order, so
 	// that the wire carries no row framing a bucket.
-	return fmt.Sprintf("SELECT string_agg(int4send(b) || int8send(n) || int8send(x1) || int8send(x2), ''::bytea) FROM (%s) AS p GROUP BY b >> %d",
-		sums, summaryPackBits)
+	return fmt.Sprintf("SELECT b >> %d, string_agg(int4send(b) || int8send(n) || int8send(x1) || int8send(x2), ''::bytea) FROM (%s) AS p GROUP BY 1 ORDER BY 1",
+		summaryPackBits, sums)
 }
 
 // inBucketsSQL wraps inner so that it returns only the rows of the
-// buckets set in $1, a bitmap (bytea; bucket b is bit b+1, bucketBitmap):
+// buckets set in $1, a bitmap (bytea; bucket b is bit b+1, bits numbered
+// as get_bit numbers them, the low bit of each byte first; mergeSummaries):
 // one lookup a row, whatever the number of buckets.
 func (l *layout) inBucketsSQL(inner string, buckets int) string {
 	return fmt.Sprintf("SELECT r.* FROM (SELECT q.*, %s AS rowform_bucket FROM (%s) AS q) AS r WHERE get_bit($1::bytea, r.rowform_bucket + 1) = 1",
@@ -187,90 +191,146 @@ func summarizable(conns ...*pgx.Conn) bool {
 	return true
 }
 
-// readSummaries runs sql on conn (inside its transaction) and returns the
-// summaries by bucket. The server cannot estimate the number of buckets,
-// and would sort every row to group them: enable_sort is off for the
-// query, so that it aggregates in a hash table of one entry a bucket.
-func readSummaries(ctx context.Context, conn *pgx.Conn, sql string) (map[int32]bucketSummary, error) {
-	var was string
-	if err := conn.QueryRow(ctx, "SELECT current_setting('enable_sort'), set_config('enable_sort', 'off', true)").Scan(&was, new(string)); err != nil {
-		return nil, err
-	}
-	out, err := readSummaryRows(ctx, conn, sql)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := conn.Exec(ctx, "SELECT set_config('enable_sort', $1, true)", was); err != nil {
-		return nil, err
-	}
-	return out, nil
+// summaryPack is the summaries of one side's buckets p<<summaryPackBits
+// up to (p+1)<<summaryPackBits - 1, by the bucket's low bits; bucket -1
+// is the last of pack -1.
+type summaryPack struct {
+	p    int32
+	has  [1 << summaryPackBits]bool
+	sums [1 << summaryPackBits]bucketSummary
 }
 
-func readSummaryRows(ctx context.Context, conn *pgx.Conn, sql string) (map[int32]bucketSummary, error) {
-	out := map[int32]bucketSummary{}
-	rr := conn.PgConn().ExecParams(ctx, sql, nil, nil, nil, []int16{1})
+// bucket is the bucket of entry i of the pack.
+func (k *summaryPack) bucket(i int) int32 { return k.p<<summaryPackBits | int32(i) }
+
+// readSummaries runs sql (summarySQL) on conn, inside its transaction, and
+// sends its packs to out in pack order, closing out when done. The server
+// cannot estimate the number of buckets, and would sort every row to
+// group them: enable_sort is off for the query, so that it aggregates in
+// a hash table of one entry a bucket (the packs, a few thousand rows at
+// most, are still sorted).
+func readSummaries(ctx context.Context, conn *pgx.Conn, sql string, out chan<- *summaryPack) error {
+	defer close(out)
+	var was string
+	if err := conn.QueryRow(ctx, "SELECT current_setting('enable_sort'), set_config('enable_sort', 'off', true)").Scan(&was, new(string)); err != nil {
+		return err
+	}
+	if err := readSummaryRows(ctx, conn, sql, out); err != nil {
+		return err
+	}
+	_, err := conn.Exec(ctx, "SELECT set_config('enable_sort', $1, true)", was)
+	return err
+}
+
+func readSummaryRows(ctx context.Context, conn *pgx.Conn, sql string, out chan<- *summaryPack) error {
+	rr := conn.PgConn().ExecParams(ctx, sql, nil, nil, nil, []int16{1, 1})
 	for rr.NextRow() {
 		v := rr.Values()
-		if len(v) != 1 || len(v[0])%summaryBytes != 0 {
+		if len(v) != 2 || len(v[0]) != 4 || len(v[1])%summaryBytes != 0 {
 			_, _ = rr.Close()
-			return nil, fmt.Errorf("internal error: bucket summaries of an unexpected shape")
+			return fmt.Errorf("internal error: bucket summaries of an unexpected shape")
 		}
-		for p := v[0]; len(p) > 0; p = p[summaryBytes:] {
-			out[int32(binary.BigEndian.Uint32(p))] = bucketSummary{rows: int64(binary.BigEndian.Uint64(p[4:])),
-				x1: int64(binary.BigEndian.Uint64(p[12:])), x2: int64(binary.BigEndian.Uint64(p[20:]))}
+		k := &summaryPack{p: int32(binary.BigEndian.Uint32(v[0]))}
+		for e := v[1]; len(e) > 0; e = e[summaryBytes:] {
+			b := int32(binary.BigEndian.Uint32(e))
+			i := int(b & (1<<summaryPackBits - 1))
+			if b>>summaryPackBits != k.p || k.has[i] {
+				_, _ = rr.Close()
+				return fmt.Errorf("internal error: bucket %d in the summaries of pack %d", b, k.p)
+			}
+			k.has[i] = true
+			k.sums[i] = bucketSummary{rows: int64(binary.BigEndian.Uint64(e[4:])),
+				x1: int64(binary.BigEndian.Uint64(e[12:])), x2: int64(binary.BigEndian.Uint64(e[20:]))}
+		}
+		select {
+		case out <- k:
+		case <-ctx.Done():
+			_, _ = rr.Close()
+			return ctx.Err()
 		}
 	}
 	_, err := rr.Close()
-	return out, err
+	return err
 }
 
-// compareSummaries reads both sides' summaries at once and compares them.
+// compareSummaries reads both sides' summaries at once and compares them
+// pack by pack, as they arrive: rowform holds a few packs (~100 kB each)
+// and the bitmap of the buckets that differ, whatever the table's size.
 func (p *Prepared) compareSummaries(ctx context.Context, dst, src *pgx.Conn, buckets int) (*summaryResult, error) {
 	l := p.layout
-	var srcSums, dstSums map[int32]bucketSummary
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	srcPacks, dstPacks := make(chan *summaryPack, 1), make(chan *summaryPack, 1)
 	var srcErr, dstErr error
 	var wg sync.WaitGroup
-	wg.Add(1)
+	wg.Add(2)
 	go func() {
 		defer wg.Done()
-		srcSums, srcErr = readSummaries(ctx, src, l.summarySQL(l.SourceSQL(p.Sync.Query, false), buckets))
+		if srcErr = readSummaries(ctx, src, l.summarySQL(l.SourceSQL(p.Sync.Query, false), buckets), srcPacks); srcErr != nil {
+			cancel()
+		}
 	}()
-	dstSums, dstErr = readSummaries(ctx, dst, l.summarySQL(p.destinationSQL(), buckets))
+	go func() {
+		defer wg.Done()
+		if dstErr = readSummaries(ctx, dst, l.summarySQL(p.destinationSQL(), buckets), dstPacks); dstErr != nil {
+			cancel()
+		}
+	}()
+	res := mergeSummaries(srcPacks, dstPacks, buckets)
 	wg.Wait()
-	if srcErr != nil {
+	if srcErr != nil && (dstErr == nil || !errors.Is(srcErr, context.Canceled)) {
 		return nil, &sourceError{srcErr}
 	}
 	if dstErr != nil {
 		return nil, dstErr
 	}
-	res := &summaryResult{}
-	for b, s := range srcSums {
-		res.srcRows += s.rows
-		if d, ok := dstSums[b]; ok && d == s && b >= 0 {
-			res.unchanged += s.rows
-			continue
-		}
-		res.differ = append(res.differ, b)
-	}
-	for b, d := range dstSums {
-		res.dstRows += d.rows
-		if _, ok := srcSums[b]; !ok {
-			res.differ = append(res.differ, b)
-		}
-	}
 	return res, nil
 }
 
-// bucketBitmap is the bitmap of inBucketsSQL: bucket b (-1 and up to
-// buckets-1) is bit b+1, bits numbered as get_bit numbers them (the low
-// bit of each byte first).
-func bucketBitmap(differ []int32, buckets int) []byte {
-	b := make([]byte, (buckets+1+7)/8)
-	for _, d := range differ {
-		n := int(d) + 1
-		b[n/8] |= 1 << (n % 8)
+// mergeSummaries compares the packs of both sides, each in pack order,
+// until both channels close: a bucket differs when its summaries differ
+// or one side has none, and bucket -1 (NULL keys) always differs.
+func mergeSummaries(srcPacks, dstPacks <-chan *summaryPack, buckets int) *summaryResult {
+	res := &summaryResult{bitmap: make([]byte, (buckets+1+7)/8)}
+	differ := func(b int32) {
+		n := int(b) + 1
+		res.bitmap[n/8] |= 1 << (n % 8)
+		res.ndiffer++
 	}
-	return b
+	only := func(k *summaryPack, rows *int64) {
+		for i := range k.has {
+			if k.has[i] {
+				*rows += k.sums[i].rows
+				differ(k.bucket(i))
+			}
+		}
+	}
+	s, sok := <-srcPacks
+	d, dok := <-dstPacks
+	for sok || dok {
+		switch {
+		case sok && (!dok || s.p < d.p):
+			only(s, &res.srcRows)
+			s, sok = <-srcPacks
+		case dok && (!sok || d.p < s.p):
+			only(d, &res.dstRows)
+			d, dok = <-dstPacks
+		default:
+			for i := range s.has {
+				res.srcRows += s.sums[i].rows
+				res.dstRows += d.sums[i].rows
+				switch b := s.bucket(i); {
+				case s.has[i] && d.has[i] && s.sums[i] == d.sums[i] && b >= 0:
+					res.unchanged += s.sums[i].rows
+				case s.has[i] || d.has[i]:
+					differ(b)
+				}
+			}
+			s, sok = <-srcPacks
+			d, dok = <-dstPacks
+		}
+	}
+	return res
 }
 
 // estimateRows is the destination's estimate of the table's rows
