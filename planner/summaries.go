@@ -2,7 +2,6 @@ package planner
 
 import (
 	"context"
-	"errors"
 	"encoding/binary"
 	"fmt"
 	"strconv"
@@ -261,27 +260,25 @@ func readSummaryRows(ctx context.Context, conn *pgx.Conn, sql string, out chan<-
 // and the bitmap of the buckets that differ, whatever the table's size.
 func (p *Prepared) compareSummaries(ctx context.Context, dst, src *pgx.Conn, buckets int) (*summaryResult, error) {
 	l := p.layout
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	srcPacks, dstPacks := make(chan *summaryPack, 1), make(chan *summaryPack, 1)
+	// Each side runs to its end even when the other fails: cancelling a
+	// query would abort its session's transaction, which the diff goes on
+	// with (a source that fails is read again in full rows, for its
+	// findings).
 	var srcErr, dstErr error
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
-		if srcErr = readSummaries(ctx, src, l.summarySQL(l.SourceSQL(p.Sync.Query, false), buckets), srcPacks); srcErr != nil {
-			cancel()
-		}
+		srcErr = readSummaries(ctx, src, l.summarySQL(l.SourceSQL(p.Sync.Query, false), buckets), srcPacks)
 	}()
 	go func() {
 		defer wg.Done()
-		if dstErr = readSummaries(ctx, dst, l.summarySQL(p.destinationSQL(), buckets), dstPacks); dstErr != nil {
-			cancel()
-		}
+		dstErr = readSummaries(ctx, dst, l.summarySQL(p.destinationSQL(), buckets), dstPacks)
 	}()
 	res := mergeSummaries(srcPacks, dstPacks, buckets)
 	wg.Wait()
-	if srcErr != nil && (dstErr == nil || !errors.Is(srcErr, context.Canceled)) {
+	if srcErr != nil {
 		return nil, &sourceError{srcErr}
 	}
 	if dstErr != nil {
