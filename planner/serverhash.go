@@ -223,6 +223,18 @@ func (p *Prepared) serverHashDiff(ctx context.Context, dst, src *pgx.Conn, chk *
 			params = [][]byte{sums.bitmap}
 		}
 	}
+	// The hash pass hashes rows on parallel workers too (readSummaries).
+	var restore []func(context.Context) error
+	for _, c := range []*pgx.Conn{src, dst} {
+		r, err := setLocal(ctx, c, parallelHashing...)
+		if err != nil {
+			if c == src {
+				err = &sourceError{err}
+			}
+			return nil, "", err
+		}
+		restore = append(restore, r)
+	}
 	srcHashes := queryStreamParams(ctx, src.PgConn(), l.hashSQL(srcSQL), params, hl.width())
 	defer srcHashes.close()
 	dstHashes := queryStreamParams(ctx, dst.PgConn(), l.hashSQL(dstSQL), params, hl.width())
@@ -236,6 +248,14 @@ func (p *Prepared) serverHashDiff(ctx context.Context, dst, src *pgx.Conn, chk *
 	}
 	if err := srcHashes.close(); err != nil {
 		return nil, "", &sourceError{err}
+	}
+	for i, r := range restore {
+		if err := r(ctx); err != nil {
+			if i == 0 {
+				err = &sourceError{err}
+			}
+			return nil, "", err
+		}
 	}
 	if pass.DupKeys > 0 {
 		return nil, repeatedKeysReason, nil
