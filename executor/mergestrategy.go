@@ -24,17 +24,27 @@ import (
 //     its index are written in key order, as the naive upsert writes them
 //     (it stages the source, which is read in key order). Measured on 1M
 //     rows of (bigint key, int, text, numeric(12,2), timestamptz, jsonb,
-//     text), 500k of them changed: the UPDATE FROM 3.8 s unsorted, 2.4 s
-//     sorted (sort included); the DELETE USING 1.0 s unsorted, 0.45 s
-//     sorted. Below orderedMergeRows the statements read the staging
-//     table as it is: their writes are few, and a sort gains nothing.
+//     text), medians of the statements in PostgreSQL's log over five
+//     applies on a shared 2-core machine: at 50% changed (500k rows
+//     each updated, deleted, inserted) the DELETE 1.29 s unsorted, 0.69 s
+//     sorted, the UPDATE 4.04 s and 2.45 s (the sorts included); at 100%
+//     updated the UPDATE 6.8 s and 4.8 s; at 10% the UPDATE 0.83 s and
+//     0.48 s. Where the planner hashes the staged rows and scans the
+//     table instead (a DELETE of up to ~100k keys), the table is written
+//     in its own order anyway and the sort, of keys only, costs a few
+//     ms. Below orderedMergeRows the statements read the staging table
+//     as it is: their writes are few, and a sort gains nothing (10k
+//     rows: the same times either way).
 //   - New rows are not sorted: staging them to INSERT ... SELECT ... ORDER
 //     BY the key cost as much as the direct COPY in random order (500k
 //     new rows: 1.5 s both, the staging COPY included), which the sort
 //     would have to win back.
 //   - work_mem is left as the session has it: with more of it (256MB) the
 //     planner hashes the sorted staged rows instead and probes with the
-//     table, losing the order (the UPDATE took 3.2 s instead of 2.4 s).
+//     table, losing the order (the UPDATE took 3.2 s instead of 2.4 s);
+//     more work_mem with the hash join disabled, for an in-memory sort,
+//     gained too little to tell from the noise (2.5 s against 2.9 s,
+//     medians of three) to force a plan for it.
 const orderedMergeRows = 10000
 
 // inKeyOrder is the staged rows of from (a staging table, or a subset of
