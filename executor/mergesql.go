@@ -137,6 +137,10 @@ type merge struct {
 	history *recorder
 }
 
+// run writes the staged changes: deletes, then updates, then inserts, each
+// kind with one statement checked against the planned count. Which
+// statements, and when they read the staged rows in key order, is the
+// merge strategy (mergestrategy.go).
 func (m *merge) run(ctx context.Context, sink *stagingSink, want planner.Counts) error {
 	t := m.table.Ident()
 	if n := sink.nullKeyDeletes; n > 0 {
