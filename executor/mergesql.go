@@ -137,6 +137,10 @@ type merge struct {
 	history *recorder
 }
 
+// run writes the staged changes: deletes, then updates, then inserts, each
+// kind with one statement checked against the planned count. Which
+// statements, and when they read the staged rows in key order, is the
+// merge strategy (mergestrategy.go).
 func (m *merge) run(ctx context.Context, sink *stagingSink, want planner.Counts) error {
 	t := m.table.Ident()
 	if n := sink.nullKeyDeletes; n > 0 {
@@ -164,7 +168,7 @@ func (m *merge) run(ctx context.Context, sink *stagingSink, want planner.Counts)
 		}
 		m.progress("deleting", staged)
 		stmt := func(from string) string {
-			return m.withDeleteCapture(fmt.Sprintf("DELETE FROM %s AS t USING %s AS s WHERE %s", t, from, m.keyMatch()))
+			return m.withDeleteCapture(fmt.Sprintf("DELETE FROM %s AS t USING %s AS s WHERE %s", t, m.inKeyOrder(from, staged), m.keyMatch()))
 		}
 		if err := m.execLocated(ctx, stmt, "rowform_delete", "delete", staged); err != nil {
 			return err
@@ -183,7 +187,7 @@ func (m *merge) run(ctx context.Context, sink *stagingSink, want planner.Counts)
 			set = append(set, fmt.Sprintf("%s = %s", pgx.Identifier{m.cols[i].Name}.Sanitize(), m.value(i)))
 		}
 		stmt := func(from string) string {
-			return fmt.Sprintf("UPDATE %s AS t SET %s FROM %s AS s WHERE %s", t, strings.Join(set, ", "), from, m.keyMatch())
+			return fmt.Sprintf("UPDATE %s AS t SET %s FROM %s AS s WHERE %s", t, strings.Join(set, ", "), m.inKeyOrder(from, want.Update), m.keyMatch())
 		}
 		if err := m.execLocated(ctx, stmt, "rowform_update", "update", want.Update); err != nil {
 			return err
