@@ -167,8 +167,12 @@ func (m *merge) run(ctx context.Context, sink *stagingSink, want planner.Counts)
 			return err
 		}
 		m.progress("deleting", staged)
+		sorted, err := m.deleteSorted(ctx, staged)
+		if err != nil {
+			return err
+		}
 		stmt := func(from string) string {
-			return m.withDeleteCapture(fmt.Sprintf("DELETE FROM %s AS t USING %s AS s WHERE %s", t, m.inKeyOrder(from, staged), m.keyMatch()))
+			return m.withDeleteCapture(fmt.Sprintf("DELETE FROM %s AS t USING %s AS s WHERE %s", t, m.inKeyOrder(from, sorted), m.keyMatch()))
 		}
 		if err := m.execLocated(ctx, stmt, "rowform_delete", "delete", staged); err != nil {
 			return err
