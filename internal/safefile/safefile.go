@@ -7,10 +7,29 @@ package safefile
 
 import (
 	"bufio"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 )
+
+// CheckWritable reports whether path could be replaced now: it is not a
+// directory, and its directory takes a new file (one is created
+// exclusively, as Write creates its temporary file, and removed at once).
+// Callers that write path only after other work check it first, so that
+// the work is not done for a file that cannot be written.
+func CheckWritable(path string) error {
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return fmt.Errorf("%s is a directory", path)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return err
+	}
+	name := tmp.Name()
+	_ = tmp.Close()
+	return os.Remove(name)
+}
 
 // Write replaces path with data.
 func Write(path string, data []byte) error {

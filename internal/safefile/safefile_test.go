@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -46,5 +47,33 @@ func TestWriteFrom(t *testing.T) {
 	}
 	if err := Write(filepath.Join(dir, "missing", "out"), nil); err == nil {
 		t.Error("a write into a missing directory succeeded")
+	}
+}
+
+// TestCheckWritable: a file in a directory that takes new files can be
+// written, and the check leaves nothing behind; a missing directory, a
+// read-only one and a directory as the file cannot.
+func TestCheckWritable(t *testing.T) {
+	dir := t.TempDir()
+	if err := CheckWritable(filepath.Join(dir, "out.jsonl")); err != nil {
+		t.Errorf("a file in a writable directory: %v", err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("the check left %v", entries)
+	}
+	if err := CheckWritable(filepath.Join(dir, "missing", "out.jsonl")); err == nil {
+		t.Error("a file in a missing directory: no error")
+	}
+	if err := CheckWritable(dir); err == nil || !strings.Contains(err.Error(), "is a directory") {
+		t.Errorf("a directory as the file: %v", err)
+	}
+	ro := filepath.Join(dir, "ro")
+	if err := os.Mkdir(ro, 0o555); err != nil {
+		t.Fatal(err)
+	}
+	if os.Geteuid() != 0 { // root writes anywhere
+		if err := CheckWritable(filepath.Join(ro, "out.jsonl")); err == nil {
+			t.Error("a file in a read-only directory: no error")
+		}
 	}
 }

@@ -113,6 +113,14 @@ func runApply(ctx context.Context, inv *invocation, f *applyFlags) int {
 		code int
 		ok   bool
 	)
+	// -rejects-file is written after the apply: one that cannot be
+	// written is refused before anything is.
+	if f.rejectsFile != "" {
+		if err := safefile.CheckWritable(inv.path(f.rejectsFile)); err != nil {
+			inv.errorf("apply: -rejects-file cannot be written (%s); nothing was applied. Name a file in a directory you can write", err)
+			return exitError
+		}
+	}
 	if f.planFile != "" {
 		cfg, p, code, ok = inv.savedPlan(f)
 	} else {

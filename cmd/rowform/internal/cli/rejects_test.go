@@ -325,8 +325,18 @@ func TestApplyRejectsFileEndToEnd(t *testing.T) {
 	if err := os.WriteFile(path, []byte("{\"stale\":true}\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	r := runCLIWith(t, e.Environ, "", "-chdir="+e.Dir, "apply", "-auto-approve", "-no-color", "-rejects-file=out/rejects.jsonl")
+	// A file that cannot be written is refused before anything is
+	// applied: the apply after it still has its changes to make.
+	r := runCLIWith(t, e.Environ, "", "-chdir="+e.Dir, "apply", "-auto-approve", "-json", "-rejects-file=missing/rejects.jsonl")
+	r.expect(t, exitError)
+	if !strings.Contains(r.stderr, "-rejects-file cannot be written") || !strings.Contains(r.stderr, "nothing was applied") || r.stdout != "" {
+		t.Errorf("an unwritable rejects file: stdout %q, stderr:\n%s", r.stdout, r.stderr)
+	}
+	r = runCLIWith(t, e.Environ, "", "-chdir="+e.Dir, "apply", "-auto-approve", "-no-color", "-rejects-file=out/rejects.jsonl")
 	r.expect(t, exitOK)
+	if !strings.Contains(r.stdout, "Apply complete") {
+		t.Errorf("the apply after the refused one had nothing to apply:\n%s", r.stdout)
+	}
 	applyRequireSynced(t, e)
 	onlyFile(t, out, "rejects.jsonl")
 	if rows := readRejectsFile(t, path); len(rows) != 0 {
@@ -351,10 +361,10 @@ func TestApplyRejectsFileEndToEnd(t *testing.T) {
 		t.Errorf("the file still holds %q", b)
 	}
 
-	// A file that cannot be written fails the command, and says why.
+	// A directory cannot be the file: refused, and said why.
 	r = runCLIWith(t, e.Environ, "", "-chdir="+e.Dir, "apply", "-auto-approve", "-no-color", "-rejects-file=out")
 	r.expect(t, exitError)
-	if !strings.Contains(r.stderr, "writing the rejects file") {
+	if !strings.Contains(r.stderr, "is a directory") {
 		t.Errorf("stderr:\n%s", r.stderr)
 	}
 	onlyFile(t, out, "rejects.jsonl")
