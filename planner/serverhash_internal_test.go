@@ -178,3 +178,27 @@ func TestMergeSummaries(t *testing.T) {
 		t.Errorf("unchanged %d, source rows %d, destination rows %d; want 3, 15, 12", res.unchanged, res.srcRows, res.dstRows)
 	}
 }
+
+// TestJoinWorkers: the partitions are joined on every worker while the
+// largest fits a worker's share of the bound, on fewer when it does not
+// (rather than splitting it), and on one when only the whole bound holds it.
+func TestJoinWorkers(t *testing.T) {
+	for _, tc := range []struct {
+		largest, partition int64
+		workers, want      int
+	}{
+		{largest: 10, partition: 100, workers: 4, want: 4},
+		{largest: 30, partition: 100, workers: 4, want: 3},
+		{largest: 45, partition: 100, workers: 2, want: 2},
+		{largest: 60, partition: 100, workers: 2, want: 1},
+		{largest: 500, partition: 100, workers: 8, want: 1},
+	} {
+		src, dst := &partitions{}, &partitions{}
+		src.onDisk[3], dst.onDisk[3] = tc.largest/2, tc.largest-tc.largest/2
+		src.onDisk[7] = 1
+		j := &hashJoin{limits: hashLimits{partition: tc.partition, workers: tc.workers}}
+		if got := j.joinWorkers(src, dst); got != tc.want {
+			t.Errorf("largest %d of %d, %d workers: %d workers, want %d", tc.largest, tc.partition, tc.workers, got, tc.want)
+		}
+	}
+}
