@@ -191,7 +191,7 @@ func (m *merge) run(ctx context.Context, sink *stagingSink, want planner.Counts)
 			set = append(set, fmt.Sprintf("%s = %s", pgx.Identifier{m.cols[i].Name}.Sanitize(), m.value(i)))
 		}
 		stmt := func(from string) string {
-			return fmt.Sprintf("UPDATE %s AS t SET %s FROM %s AS s WHERE %s", t, strings.Join(set, ", "), m.inKeyOrder(from, want.Update), m.keyMatch())
+			return fmt.Sprintf("UPDATE %s AS t SET %s FROM %s AS s WHERE %s", t, strings.Join(set, ", "), m.inKeyOrder(from, want.Update >= orderedMergeRows), m.keyMatch())
 		}
 		if err := m.execLocated(ctx, stmt, "rowform_update", "update", want.Update); err != nil {
 			return err

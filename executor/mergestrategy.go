@@ -15,8 +15,9 @@ import (
 //   - New rows are copied straight into the table with binary COPY when
 //     their values are already in the columns' types (directInsert), else
 //     staged and written with INSERT ... SELECT and a cast.
-//   - From orderedMergeRows staged rows of a kind on, the DELETE and the
-//     UPDATE read the staged rows sorted by key (inKeyOrder). The diff
+//   - From orderedMergeRows staged rows on, the UPDATE reads the staged
+//     rows sorted by key (inKeyOrder), and so does the DELETE when they
+//     are also a quarter of the table or more (deleteSorted). The diff
 //     hands its changes over in the order of its hash partitions, that is
 //     in no order of the key; written in that order, every row lands on
 //     another page of the table and of its primary-key index. Sorted, the
@@ -31,9 +32,9 @@ import (
 //     sorted, the UPDATE 4.04 s and 2.45 s (the sorts included); at 100%
 //     updated the UPDATE 6.8 s and 4.8 s; at 10% the UPDATE 0.83 s and
 //     0.48 s. Where the planner hashes the staged rows and scans the
-//     table instead (a DELETE of up to ~100k keys), the table is written
-//     in its own order anyway and the sort, of keys only, costs a few
-//     ms. Below orderedMergeRows the statements read the staging table
+//     table instead (a DELETE of up to ~100k keys of 1M rows), the table
+//     is written in its own order anyway and the sorted subquery only
+//     costs (deleteShare). Below orderedMergeRows the statements read the staging table
 //     as it is: their writes are few, and a sort gains nothing (10k
 //     rows: the same times either way).
 //   - New rows are not sorted: staging them to INSERT ... SELECT ... ORDER
@@ -60,29 +61,26 @@ const orderedMergeRows = 10000
 // the sort wins (1.29 s to 0.69 s).
 const deleteShare = 4
 
-// deleteSorted is the number of staged deletes inKeyOrder is to see: staged
-// when they are many enough to be sorted (deleteShare of the table's
-// estimated rows, and orderedMergeRows), else 0.
-func (m *merge) deleteSorted(ctx context.Context, staged int64) (int64, error) {
+// deleteSorted reports whether the DELETE of staged rows is to read them
+// in key order: when they are orderedMergeRows or more and at least
+// 1/deleteShare of the table's estimated rows.
+func (m *merge) deleteSorted(ctx context.Context, staged int64) (bool, error) {
 	if staged < orderedMergeRows {
-		return 0, nil
+		return false, nil
 	}
 	var rows float64
 	if err := m.conn.QueryRow(ctx, "SELECT greatest(reltuples, 0)::float8 FROM pg_class WHERE oid = $1", m.table.OID).Scan(&rows); err != nil {
-		return 0, fmt.Errorf("reading the table's size: %w", err)
+		return false, fmt.Errorf("reading the table's size: %w", err)
 	}
-	if float64(staged*deleteShare) < rows {
-		return 0, nil // a hash join scans the table in its own order anyway
-	}
-	return staged, nil
+	// Below the share, a hash join scans the table in its own order anyway.
+	return float64(staged*deleteShare) >= rows, nil
 }
 
 // inKeyOrder is the staged rows of from (a staging table, or a subset of
-// one when locate probes) that a DELETE or UPDATE joins to the table,
-// rows of them in all: sorted by key when there are at least
-// orderedMergeRows, from as it is below.
-func (m *merge) inKeyOrder(from string, rows int64) string {
-	if rows < orderedMergeRows {
+// one when locate probes) that a DELETE or UPDATE joins to the table:
+// sorted by key when sorted, from as it is otherwise.
+func (m *merge) inKeyOrder(from string, sorted bool) string {
+	if !sorted {
 		return from
 	}
 	keys := make([]string, m.nkey)
