@@ -224,16 +224,13 @@ func (p *Prepared) serverHashDiff(ctx context.Context, dst, src *pgx.Conn, chk *
 		}
 	}
 	// The hash pass hashes rows on parallel workers too (readSummaries).
-	var restore []func(context.Context) error
-	for _, c := range []*pgx.Conn{src, dst} {
-		r, err := setLocal(ctx, c, parallelHashing...)
-		if err != nil {
-			if c == src {
-				err = &sourceError{err}
-			}
-			return nil, "", err
-		}
-		restore = append(restore, r)
+	restoreSrc, err := setLocal(ctx, src, parallelHashing...)
+	if err != nil {
+		return nil, "", &sourceError{err}
+	}
+	restoreDst, err := setLocal(ctx, dst, parallelHashing...)
+	if err != nil {
+		return nil, "", err
 	}
 	srcHashes := queryStreamParams(ctx, src.PgConn(), l.hashSQL(srcSQL), params, hl.width())
 	defer srcHashes.close()
@@ -249,13 +246,11 @@ func (p *Prepared) serverHashDiff(ctx context.Context, dst, src *pgx.Conn, chk *
 	if err := srcHashes.close(); err != nil {
 		return nil, "", &sourceError{err}
 	}
-	for i, r := range restore {
-		if err := r(ctx); err != nil {
-			if i == 0 {
-				err = &sourceError{err}
-			}
-			return nil, "", err
-		}
+	if err := restoreSrc(ctx); err != nil {
+		return nil, "", &sourceError{err}
+	}
+	if err := restoreDst(ctx); err != nil {
+		return nil, "", err
 	}
 	if pass.DupKeys > 0 {
 		return nil, repeatedKeysReason, nil

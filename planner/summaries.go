@@ -108,31 +108,29 @@ func (l *layout) matchKeyExprs(r string) []string {
 // be read: never a wrong result, only more bytes.
 func (l *layout) bucketExpr(r string, buckets int) string {
 	var nulls, keys []string
-	var oids []uint32
 	for i := 0; i < l.NKey; i++ {
 		nulls = append(nulls, r+"."+alias(i)+" IS NULL")
 	}
 	t := 0
+	var keyType uint32 // of the last key: the only one, when there is one
 	for i := 0; i < l.NKey; i++ {
 		c := l.Cols[i]
+		keyType = oidText
 		switch {
 		case l.Orders[i] == orderText:
 			keys = append(keys, fmt.Sprintf("%s.k%d", r, t))
-			oids = append(oids, oidText)
 			t++
 		case c.AsText:
 			keys = append(keys, r+"."+alias(i))
-			oids = append(oids, oidText)
 		case hashable[c.Catalog.TypeOID]:
 			keys = append(keys, r+"."+alias(i))
-			oids = append(oids, c.Catalog.TypeOID)
+			keyType = c.Catalog.TypeOID
 		default:
 			keys = append(keys, r+"."+alias(i)+"::text")
-			oids = append(oids, oidText)
 		}
 	}
 	hash := fmt.Sprintf("hash_record_extended(ROW(%s), 0)", strings.Join(keys, ", "))
-	if fn := typeHash[oids[0]]; len(keys) == 1 && fn != "" {
+	if fn := typeHash[keyType]; len(keys) == 1 && fn != "" {
 		hash = fmt.Sprintf("%s(%s, 0)", fn, keys[0])
 	}
 	return fmt.Sprintf("CASE WHEN %s THEN -1 ELSE ((%s & 2147483647) %% %d)::int4 END",
