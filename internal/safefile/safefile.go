@@ -22,13 +22,19 @@ func CheckWritable(path string) error {
 	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
 		return fmt.Errorf("%s is a directory", path)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
+	tmp, err := createTemp(path)
 	if err != nil {
 		return err
 	}
 	name := tmp.Name()
 	_ = tmp.Close()
 	return os.Remove(name)
+}
+
+// createTemp creates, exclusively and with mode 0600, the temporary file
+// that is to replace path, in path's directory.
+func createTemp(path string) (*os.File, error) {
+	return os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
 }
 
 // Write replaces path with data.
@@ -43,7 +49,7 @@ func Write(path string, data []byte) error {
 // hold in memory. The writer is buffered; when write returns an error,
 // path is left as it was and that error is returned.
 func WriteFrom(path string, write func(w io.Writer) error) (err error) {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
+	tmp, err := createTemp(path)
 	if err != nil {
 		return err
 	}
