@@ -53,6 +53,8 @@ type Options struct {
 	Version string
 	// configDigest is the configuration's digest, for the history.
 	configDigest string
+	// bulkHistoryRows overrides defaultBulkHistoryRows (tests).
+	bulkHistoryRows int64
 }
 
 // Status is the outcome of one sync.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/rowform/rowform/executor"
 	"github.com/rowform/rowform/hclconfig"
+	"github.com/rowform/rowform/internal/history"
 	"github.com/rowform/rowform/internal/synctest"
 	"github.com/rowform/rowform/planner"
 )
@@ -152,7 +153,7 @@ FROM rowform.run_rows WHERE run_id = 1 ORDER BY kind, key`)
 	if runs = runsOf(t, e, "rowform"); len(runs) != 2 {
 		t.Errorf("an apply without changes recorded a run:\n  %s", strings.Join(runs, "\n  "))
 	}
-	if got := e.DstQuery(`SELECT max(version) FROM rowform.layout`)[0]; got != "1" {
+	if got := e.DstQuery(`SELECT max(version) FROM rowform.layout`)[0]; got != "2" {
 		t.Errorf("layout version %s", got)
 	}
 }
@@ -312,6 +313,77 @@ sync "other" {
 	}
 }
 
+// TestHistoryRetentionDropsRunTables: pruning a run that kept its rows in
+// a table of its own drops the table; the runs kept keep theirs.
+func TestHistoryRetentionDropsRunTables(t *testing.T) {
+	e := synctest.New(t)
+	e.Src(`CREATE TABLE items (id int, v int); INSERT INTO items SELECT g, 0 FROM generate_series(1, 10) g`)
+	e.Dst(`CREATE TABLE items (id int PRIMARY KEY, v int)`)
+	cfg := historyConfig(t, e, "history_keep = 2", `
+sync "items" {
+  source      = source.postgres.src
+  query       = "SELECT id, v FROM items"
+  destination = destination.postgres.dst
+  table       = "items"
+  behavior    = "mirror"
+  key         = "id"
+}`)
+	opts := executor.WithBulkHistoryRows(executor.Options{}, 3)
+	for i := 1; i <= 4; i++ {
+		if i > 1 {
+			e.Src(fmt.Sprintf(`UPDATE items SET v = %d WHERE id <= %d`, i, i))
+		}
+		_, res, _ := planAndApply(t, cfg, opts)
+		requireApplied(t, res)
+	}
+	// Runs of 10 inserts, 2, 3 and 4 updates: the last two kept, each with
+	// its table (3 rows and more), and the tables of the first two dropped.
+	got := e.DstQuery(`SELECT r.id || ' ' || r.updated || ' ' || r.rows_table || ' ' || (to_regclass('rowform.run_rows_' || r.id) IS NOT NULL) FROM rowform.runs r ORDER BY r.id`)
+	if want := []string{"3 3 true true", "4 4 true true"}; strings.Join(got, ", ") != strings.Join(want, ", ") {
+		t.Errorf("runs kept: %v, want %v", got, want)
+	}
+	if got := e.DstQuery(`SELECT string_agg(relname, ' ' ORDER BY relname) FROM pg_class WHERE relnamespace = 'rowform'::regnamespace AND relname LIKE 'run_rows_%'`)[0]; got != "run_rows_3 run_rows_4 run_rows_run_id" {
+		t.Errorf("tables of the history: %s", got)
+	}
+}
+
+// TestHistoryUpgradesLayout1: a history of layout 1 (before runs kept
+// tables of their own) is upgraded by the next apply; its runs are still
+// listed and undone from run_rows, the new ones from their tables.
+func TestHistoryUpgradesLayout1(t *testing.T) {
+	e, cfg := accountsEnv(t, "")
+	original := e.DstDigest("accounts")
+	requireApplied(t, apply(t, cfg, applyable(t, cfg), executor.Options{Environ: e.Environ}))
+	applied := e.DstDigest("accounts")
+	old := lastRun(t, e)
+	e.Dst(`ALTER TABLE rowform.runs DROP COLUMN rows_table; DELETE FROM rowform.layout; INSERT INTO rowform.layout (version) VALUES (1)`)
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	runs, err := history.List(ctx, e.DstConn(), "rowform", nil, 0)
+	if err != nil || len(runs) != 1 || runs[0].ID != old || runs[0].RowsTable {
+		t.Fatalf("runs of layout 1: %+v, %v", runs, err)
+	}
+
+	// The undo of the old run is itself recorded, in a table of its own:
+	// the apply upgrades the layout first.
+	requireApplied(t, apply(t, cfg, undoPlan(t, cfg, old, planner.Options{}), executor.WithBulkHistoryRows(executor.Options{Environ: e.Environ}, 1)))
+	if e.DstDigest("accounts") != original {
+		t.Fatalf("after the undo of the layout-1 run the table is not as before the apply")
+	}
+	if got := e.DstQuery(`SELECT max(version) FROM rowform.layout`)[0]; got != "2" {
+		t.Errorf("layout version %s after the apply", got)
+	}
+	undoRun := lastRun(t, e)
+	if got := e.DstQuery(`SELECT id || ' ' || rows_table FROM rowform.runs ORDER BY id`); strings.Join(got, ", ") != fmt.Sprintf("%d false, %d true", old, undoRun) {
+		t.Errorf("runs: %v", got)
+	}
+	requireApplied(t, apply(t, cfg, undoPlan(t, cfg, undoRun, planner.Options{}), executor.Options{Environ: e.Environ}))
+	if e.DstDigest("accounts") != applied {
+		t.Errorf("after the undo of the undo the table is not as the apply left it")
+	}
+	requireConverged(t, cfg)
+}
+
 // TestHistoryOff: with history = false an apply writes nothing to the
 // destination but the sync's table.
 func TestHistoryOff(t *testing.T) {
@@ -345,6 +417,7 @@ func TestHistoryGrants(t *testing.T) {
 		{"no schema", ``, "cannot create the history schema"},
 		{"empty schema", `CREATE SCHEMA rowform`, "cannot create the tables of the history schema"},
 		{"tables of another role", `CREATE SCHEMA rowform`, "cannot write the history schema"},
+		{"layout 1 of another role", `CREATE SCHEMA rowform`, "cannot upgrade the history schema"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
@@ -354,11 +427,20 @@ func TestHistoryGrants(t *testing.T) {
 			if c.setup != "" {
 				e.Dst(c.setup)
 			}
-			if c.name == "tables of another role" {
-				// The superuser applies first, which creates the tables.
+			// Every run keeps its rows in a table of its own where the role
+			// may create one.
+			opts := executor.WithBulkHistoryRows(executor.Options{}, 1)
+			if c.name != "no schema" && c.name != "empty schema" {
+				// The superuser applies first, which creates the tables (and
+				// the run's own).
 				cfg := e.Config(itemsHistorySync)
-				requireApplied(t, apply(t, cfg, plan(t, cfg), executor.Options{}))
+				requireApplied(t, apply(t, cfg, plan(t, cfg), opts))
 				e.Src(`INSERT INTO items VALUES (6, 'v6')`)
+			}
+			if c.name == "layout 1 of another role" {
+				e.Dst(`GRANT USAGE ON SCHEMA rowform TO PUBLIC; GRANT SELECT ON ALL TABLES IN SCHEMA rowform TO PUBLIC;
+GRANT INSERT, DELETE ON rowform.runs, rowform.run_rows TO PUBLIC; GRANT USAGE ON SEQUENCE rowform.run_id TO PUBLIC;
+UPDATE rowform.runs SET rows_table = false; ALTER TABLE rowform.runs DROP COLUMN rows_table; DELETE FROM rowform.layout; INSERT INTO rowform.layout (version) VALUES (1)`)
 			}
 			role := e.WithDestinationRole()
 			e.Dst(`GRANT SELECT, INSERT, UPDATE, DELETE ON items TO ` + quoteIdent(role))
@@ -373,9 +455,29 @@ func TestHistoryGrants(t *testing.T) {
 			if len(p.Syncs[0].Findings) != 0 {
 				t.Fatalf("after the fix:\n%s", synctest.FindingsText(p.Syncs[0]))
 			}
-			requireApplied(t, apply(t, cfg, p, executor.Options{}))
+			requireApplied(t, apply(t, cfg, p, opts))
 			if got := e.DstQuery(`SELECT count(*) FROM rowform.runs WHERE status = 'applied'`)[0]; got == "0" {
 				t.Error("no run recorded")
+			}
+			// A role that may not create in the schema keeps its run's rows
+			// in run_rows; one that may, in a table of its own.
+			mayCreate := e.DstQuery(`SELECT has_schema_privilege($1, 'rowform', 'CREATE')`, role)[0] == "true"
+			if got := e.DstQuery(`SELECT rows_table FROM rowform.runs ORDER BY id DESC LIMIT 1`)[0]; got != fmt.Sprint(mayCreate) {
+				t.Errorf("the role's run: rows_table = %s, the role may create in the schema: %v", got, mayCreate)
+			}
+			if c.name == "tables of another role" {
+				// The role undoes the superuser's run, from its own table.
+				first := e.DstQuery(`SELECT min(id) FROM rowform.runs`)[0]
+				var id int64
+				fmt.Sscan(first, &id)
+				if got := e.DstQuery(`SELECT rows_table FROM rowform.runs WHERE id = $1`, id)[0]; got != "true" {
+					t.Fatalf("the superuser's run: rows_table = %s", got)
+				}
+				e.Dst(`DELETE FROM items WHERE id = 6`)
+				requireApplied(t, apply(t, cfg, undoPlan(t, cfg, id, planner.Options{}), opts))
+				if got := e.DstQuery(`SELECT count(*) FROM items`)[0]; got != "0" {
+					t.Errorf("after the undo of the first load: %s rows", got)
+				}
 			}
 		})
 	}
@@ -398,14 +500,25 @@ sync "items" {
 // undo of the undo (whose deletes are recorded the same way) gives back
 // the table as the apply left it.
 func TestHistoryDeletedRowsFromTheDiff(t *testing.T) {
-	for _, strategy := range []string{"full_rows", "server_hash"} {
-		t.Run(strategy, func(t *testing.T) {
+	for _, c := range []struct {
+		strategy string
+		ownTable bool
+	}{{"full_rows", false}, {"server_hash", false}, {"full_rows", true}, {"server_hash", true}} {
+		name := c.strategy
+		if c.ownTable {
+			name += "/own_table"
+		}
+		t.Run(name, func(t *testing.T) {
 			e := synctest.New(t)
 			e.Src(accountsSrc)
 			e.Dst(accountsDst + `ALTER TABLE accounts DROP COLUMN note;`)
 			e.Environ = append(e.Environ, "ROWFORM_ACTOR=tester")
 			cfg := historyConfig(t, e, "", strings.Replace(accountsSync, `behavior          = "mirror"`,
-				fmt.Sprintf("behavior          = \"mirror\"\n  diff_strategy = %q", strategy), 1))
+				fmt.Sprintf("behavior          = \"mirror\"\n  diff_strategy = %q", c.strategy), 1))
+			opts := executor.Options{Environ: e.Environ}
+			if c.ownTable {
+				opts = executor.WithBulkHistoryRows(opts, 1)
+			}
 			rowText := `SELECT ARRAY[region::text, id::text, name::text, balance::text, meta::text, tags::text, seen::text, secret::text]::text FROM accounts`
 			gone := e.DstQuery(rowText + ` WHERE (region, id) IN (('eu', 7), ('us', 8), ('us', 9)) ORDER BY region, id`)
 			original := e.DstDigest("accounts")
@@ -413,30 +526,53 @@ func TestHistoryDeletedRowsFromTheDiff(t *testing.T) {
 			if got := p.Syncs[0].Counts; got != accountsCounts {
 				t.Fatalf("planned %+v, want %+v", got, accountsCounts)
 			}
-			requireApplied(t, apply(t, cfg, p, executor.Options{Environ: e.Environ}))
+			requireApplied(t, apply(t, cfg, p, opts))
 			run := lastRun(t, e)
-			got := e.DstQuery(`SELECT before::text FROM rowform.run_rows WHERE run_id = $1 AND kind = '-' ORDER BY key`, run)
+			rows := runRowsOf(t, e, run, c.ownTable)
+			got := e.DstQuery(`SELECT before::text FROM `+rows+` AS r WHERE run_id = $1 AND kind = '-' ORDER BY key`, run)
 			if strings.Join(got, "\n") != strings.Join(gone, "\n") {
 				t.Fatalf("deleted rows recorded:\n  %s\nwant\n  %s", strings.Join(got, "\n  "), strings.Join(gone, "\n  "))
 			}
-			if got := e.DstQuery(`SELECT kind || count(*) FROM rowform.run_rows WHERE run_id = $1 GROUP BY kind ORDER BY kind`, run); strings.Join(got, " ") != "+3 -3 ~4" {
-				t.Errorf("run_rows by kind: %v", got)
+			if got := e.DstQuery(`SELECT kind || count(*) FROM `+rows+` AS r WHERE run_id = $1 GROUP BY kind ORDER BY kind`, run); strings.Join(got, " ") != "+3 -3 ~4" {
+				t.Errorf("run rows by kind: %v", got)
 			}
 			applied := e.DstDigest("accounts")
 			inserted := e.DstQuery(rowText + ` WHERE region = 'eu' AND id >= 10 ORDER BY region, id`)
 
-			requireApplied(t, apply(t, cfg, undoPlan(t, cfg, run, planner.Options{}), executor.Options{Environ: e.Environ}))
+			requireApplied(t, apply(t, cfg, undoPlan(t, cfg, run, planner.Options{}), opts))
 			if e.DstDigest("accounts") != original {
 				t.Fatalf("after the undo the table is not as before the apply:\n%s", strings.Join(e.DstQuery(rowText+` ORDER BY 1`), "\n"))
 			}
 			undoRun := lastRun(t, e)
-			if got := e.DstQuery(`SELECT before::text FROM rowform.run_rows WHERE run_id = $1 AND kind = '-' ORDER BY key`, undoRun); strings.Join(got, "\n") != strings.Join(inserted, "\n") {
+			rows = runRowsOf(t, e, undoRun, c.ownTable)
+			if got := e.DstQuery(`SELECT before::text FROM `+rows+` AS r WHERE run_id = $1 AND kind = '-' ORDER BY key`, undoRun); strings.Join(got, "\n") != strings.Join(inserted, "\n") {
 				t.Fatalf("rows the undo deleted, recorded:\n  %s\nwant\n  %s", strings.Join(got, "\n  "), strings.Join(inserted, "\n  "))
 			}
-			requireApplied(t, apply(t, cfg, undoPlan(t, cfg, undoRun, planner.Options{}), executor.Options{Environ: e.Environ}))
+			requireApplied(t, apply(t, cfg, undoPlan(t, cfg, undoRun, planner.Options{}), opts))
 			if e.DstDigest("accounts") != applied {
 				t.Errorf("after the undo of the undo the table is not as the apply left it")
 			}
 		})
 	}
+}
+
+// runRowsOf is the FROM item of run id's rows in the history: run_rows,
+// or, when ownTable, the run's own table (and nothing of it in run_rows).
+func runRowsOf(t *testing.T, e *synctest.Env, id int64, ownTable bool) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	run, err := history.Get(ctx, e.DstConn(), "rowform", id)
+	if err != nil || run == nil {
+		t.Fatalf("run %d: %v", id, err)
+	}
+	if run.RowsTable != ownTable {
+		t.Fatalf("run %d: rows_table = %v, want %v", id, run.RowsTable, ownTable)
+	}
+	if ownTable {
+		if n := e.DstQuery(`SELECT count(*) FROM rowform.run_rows WHERE run_id = $1`, id)[0]; n != "0" {
+			t.Errorf("run %d has %s rows in run_rows as well as its own table", id, n)
+		}
+	}
+	return history.RowsSource(history.Names{Schema: "rowform"}, *run)
 }

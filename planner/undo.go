@@ -481,7 +481,7 @@ func (u *UndoPrepared) undoSQL() string {
 	c := strings.Join(sel[len(l.Cols):], ", ") + currentKeys
 	return fmt.Sprintf(`SELECT r.kind::text, t.ctid IS NOT NULL, r.after_hash, r.changed, %s, %s
 FROM %s AS r LEFT JOIN %s AS t ON %s
-WHERE r.run_id = %d`, d, c, u.names.Rows(), u.Table.Ident(), strings.Join(match, " AND "), run.ID)
+WHERE r.run_id = %d`, d, c, history.RowsSource(u.names, *run), u.Table.Ident(), strings.Join(match, " AND "), run.ID)
 }
 
 // DiffUndo runs the undo's "diff" on dst (in the caller's transaction):

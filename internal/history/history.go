@@ -26,7 +26,10 @@ import (
 // Layout is the version of the history schema's layout this rowform
 // writes. A schema of an older layout is upgraded by the first apply
 // that records into it; one of a newer layout is refused.
-const Layout = 1
+//
+// Layout 2 added runs.rows_table: a run with many rows keeps them in a
+// table of its own (RunTable) instead of run_rows.
+const Layout = 2
 
 // Querier is the part of *pgx.Conn that reading the history needs.
 type Querier interface {
@@ -58,6 +61,13 @@ func (n Names) Rows() string { return n.q("run_rows") }
 
 // Sequence gives run ids.
 func (n Names) Sequence() string { return n.q("run_id") }
+
+// RunTableName is the unquoted name of the table of run id's rows, when the
+// run keeps them in a table of its own (Run.RowsTable).
+func RunTableName(id int64) string { return fmt.Sprintf("run_rows_%d", id) }
+
+// RunTable is the quoted name of the table of run id's rows (RunTableName).
+func (n Names) RunTable(id int64) string { return n.q(RunTableName(id)) }
 
 // layoutSQL creates layout 1 in an existing schema (%[1]s is the quoted
 // schema). docs/history.md documents every column.
@@ -101,6 +111,9 @@ CREATE TABLE %[1]s.run_rows (
 );
 CREATE INDEX run_rows_run_id ON %[1]s.run_rows (run_id);
 `
+
+// upgrade2SQL upgrades layout 1 to 2 (%[1]s is the quoted schema).
+const upgrade2SQL = `ALTER TABLE %[1]s.runs ADD COLUMN IF NOT EXISTS rows_table boolean NOT NULL DEFAULT false;`
 
 // lockSQL serializes the creation and upgrades of one history schema
 // (another key space than the tables' apply locks).
@@ -182,7 +195,21 @@ func Check(ctx context.Context, q Querier, schema, role string) (*Problem, error
 			Fix:     fmt.Sprintf("CREATE SCHEMA IF NOT EXISTS %s AUTHORIZATION %s;", n.SchemaIdent(), roleIdent),
 		}, nil
 	}
-	if !st.LayoutExists || (st.Version > 0 && st.Version < Layout) {
+	if st.LayoutExists && st.Version > 0 && st.Version < Layout {
+		var ok bool
+		if err := q.QueryRow(ctx, `SELECT pg_has_role(c.relowner, 'USAGE') FROM pg_class c WHERE c.oid = to_regclass(format('%I.runs', $1::text))`, schema).Scan(&ok); err != nil {
+			return nil, err
+		}
+		if ok {
+			return nil, nil
+		}
+		return &Problem{
+			Summary: fmt.Sprintf("role %q cannot upgrade the history schema %q from layout %d to %d", role, schema, st.Version, Layout),
+			Detail:  "This rowform records runs in a newer layout of the history's tables (docs/history.md), and only the owner of its tables may upgrade them. Run the fix as their owner (or apply once as that role), or set history = false on the destination.",
+			Fix:     fmt.Sprintf(upgrade2SQL+"\nINSERT INTO %s (version) VALUES (%d);", n.SchemaIdent(), n.LayoutTable(), Layout),
+		}, nil
+	}
+	if !st.LayoutExists {
 		var ok bool
 		if err := q.QueryRow(ctx, `SELECT has_schema_privilege($1, 'USAGE,CREATE')`, schema).Scan(&ok); err != nil {
 			return nil, err
@@ -212,8 +239,9 @@ SELECT has_schema_privilege($1, 'USAGE')
 	return &Problem{
 		Summary: fmt.Sprintf("role %q cannot write the history schema %q", role, schema),
 		Detail:  "rowform records every apply in this schema, in the apply's transaction, and prunes old runs (docs/history.md). Grant the role what the fix lists, or set history = false on the destination.",
-		Fix: fmt.Sprintf("GRANT USAGE ON SCHEMA %[1]s TO %[2]s;\nGRANT SELECT ON %[3]s TO %[2]s;\nGRANT SELECT, INSERT, DELETE ON %[4]s, %[5]s TO %[2]s;\nGRANT USAGE ON SEQUENCE %[6]s TO %[2]s;",
-			n.SchemaIdent(), roleIdent, n.LayoutTable(), n.Runs(), n.Rows(), n.Sequence()),
+		// SELECT on every table: the runs' own tables (RunTable) too.
+		Fix: fmt.Sprintf("GRANT USAGE ON SCHEMA %[1]s TO %[2]s;\nGRANT SELECT ON ALL TABLES IN SCHEMA %[1]s TO %[2]s;\nGRANT INSERT, DELETE ON %[3]s, %[4]s TO %[2]s;\nGRANT USAGE ON SEQUENCE %[5]s TO %[2]s;",
+			n.SchemaIdent(), roleIdent, n.Runs(), n.Rows(), n.Sequence()),
 	}, nil
 }
 
@@ -265,7 +293,12 @@ func Ensure(ctx context.Context, conn *pgx.Conn, schema, role, version string) e
 			return fmt.Errorf("creating the tables of the history schema %q: %w", schema, err)
 		}
 	}
-	// Upgrades of later layouts go here, each from the version before.
+	// Upgrades of later layouts, each from the version before.
+	if st.Version < 2 {
+		if _, err := conn.Exec(ctx, fmt.Sprintf(upgrade2SQL, n.SchemaIdent())); err != nil {
+			return fmt.Errorf("upgrading the history schema %q to layout 2: %w", schema, err)
+		}
+	}
 	if _, err := conn.Exec(ctx, fmt.Sprintf("INSERT INTO %s (version, rowform_version) VALUES ($1, $2)", n.LayoutTable()), Layout, version); err != nil {
 		return err
 	}
@@ -311,6 +344,10 @@ type Run struct {
 	// RowColumns are the table's columns a deleted row's before-image
 	// holds, in that order.
 	RowColumns []string
+	// RowsTable: the run keeps the rows it changed in a table of its own
+	// (RunTable), typed, as well as any in run_rows; read them with
+	// RowsSource.
+	RowsTable bool
 }
 
 // The run statuses.
@@ -323,10 +360,18 @@ const runColumns = `id, sync, table_name, destination, started_at, finished_at, 
   actor, coalesce(error, ''), coalesce(undo_of, 0), coalesce(plan_digest, ''), coalesce(config_digest, ''), coalesce(rowform_version, ''),
   key_count, coalesce(columns, '{}'), coalesce(row_columns, '{}')`
 
+// runColumnsOf is runColumns for a schema of the given layout version.
+func runColumnsOf(version int) string {
+	if version < 2 {
+		return runColumns + ", false"
+	}
+	return runColumns + ", rows_table"
+}
+
 func scanRun(rows pgx.Rows) (Run, error) {
 	var r Run
 	err := rows.Scan(&r.ID, &r.Sync, &r.Table, &r.Destination, &r.StartedAt, &r.FinishedAt, &r.Status, &r.Inserted, &r.Updated, &r.Deleted, &r.Rejected,
-		&r.Actor, &r.Error, &r.UndoOf, &r.PlanDigest, &r.ConfigDigest, &r.Version, &r.KeyCount, &r.Columns, &r.RowColumns)
+		&r.Actor, &r.Error, &r.UndoOf, &r.PlanDigest, &r.ConfigDigest, &r.Version, &r.KeyCount, &r.Columns, &r.RowColumns, &r.RowsTable)
 	return r, err
 }
 
@@ -350,7 +395,7 @@ func List(ctx context.Context, q Querier, schema string, syncs []string, limit i
 		lim = limit
 	}
 	rows, err := q.Query(ctx, fmt.Sprintf(`SELECT %s FROM %s WHERE $1::text[] IS NULL OR sync = ANY($1::text[]) ORDER BY id DESC LIMIT $2::bigint`,
-		runColumns, Names{schema}.Runs()), filter, lim)
+		runColumnsOf(st.Version), Names{schema}.Runs()), filter, lim)
 	if err != nil {
 		return nil, err
 	}
@@ -375,7 +420,7 @@ func Get(ctx context.Context, q Querier, schema string, id int64) (*Run, error) 
 	if st.Version == 0 {
 		return nil, errUnreadable(schema)
 	}
-	rows, err := q.Query(ctx, fmt.Sprintf(`SELECT %s FROM %s WHERE id = $1`, runColumns, Names{schema}.Runs()), id)
+	rows, err := q.Query(ctx, fmt.Sprintf(`SELECT %s FROM %s WHERE id = $1`, runColumnsOf(st.Version), Names{schema}.Runs()), id)
 	if err != nil {
 		return nil, err
 	}
