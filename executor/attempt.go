@@ -94,10 +94,10 @@ func beginDestination(ctx context.Context, connector *pgconnect.Connector, s *hc
 }
 
 // attemptSync is one transaction: lock, diff, stale check, stage, merge,
-// verify counts, commit. Its stages: openSessions, ensureHistory and
-// beginDestination (lock and timeouts), prepareAgain, then either
-// loadInitial (an initial load streams into one COPY) or diffAgain into
-// the staging sink and m.write.
+// verify counts, commit. Its stages: openSessions, beginApply (the
+// history schema, then the lock and timeouts), prepareAgain, then either
+// loadInitial (an initial load streams into one COPY) or stageAndWrite:
+// diffAgain into the staging sink and m.write.
 func attemptSync(ctx context.Context, connector *pgconnect.Connector, s *hclconfig.Sync, sp *planner.SyncPlan, opts Options) (*attempt, error) {
 	progress := progressOf(s, opts)
 	dst, src, closeSessions, err := openSessions(ctx, connector, s, opts)
@@ -106,18 +106,11 @@ func attemptSync(ctx context.Context, connector *pgconnect.Connector, s *hclconf
 	}
 	defer closeSessions()
 
-	if err := ensureHistory(ctx, dst, s, opts); err != nil {
-		return nil, lostConnection(connector, s, err)
-	}
-	committed := false
-	defer func() {
-		if !committed {
-			rollback(ctx, dst)
-		}
-	}()
-	if err := beginDestination(ctx, connector, s, dst, opts, progress); err != nil {
+	tx, err := beginApply(ctx, connector, s, dst, opts, progress)
+	if err != nil {
 		return nil, err
 	}
+	defer tx.end()
 
 	prep, err := prepareAgain(ctx, s, dst, src)
 	if err != nil {
@@ -132,24 +125,64 @@ func attemptSync(ctx context.Context, connector *pgconnect.Connector, s *hclconf
 		if err != nil {
 			return nil, err
 		}
-		committed = true
+		tx.committed = true
 		return &attempt{counts: counts}, nil
 	}
+	return tx.stageAndWrite(connector, s, m, func(sink *stagingSink) (*planner.DiffResult, error) {
+		return diffAgain(ctx, connector, s, sp, prep, dst, src, sink, progress)
+	})
+}
+
+// applyTx is an apply's transaction on the destination, from beginApply
+// to the merge's COMMIT (committed), or else to end's ROLLBACK.
+type applyTx struct {
+	ctx       context.Context
+	dst       *pgx.Conn
+	committed bool
+}
+
+// beginApply makes the history schema current (ensureHistory, in a
+// transaction of its own), then begins the apply's transaction with the
+// table's lock and timeouts (beginDestination). The caller defers end.
+func beginApply(ctx context.Context, connector *pgconnect.Connector, s *hclconfig.Sync, dst *pgx.Conn, opts Options, progress func(string, int64)) (*applyTx, error) {
+	if err := ensureHistory(ctx, dst, s, opts); err != nil {
+		return nil, lostConnection(connector, s, err)
+	}
+	tx := &applyTx{ctx: ctx, dst: dst}
+	if err := beginDestination(ctx, connector, s, dst, opts, progress); err != nil {
+		tx.end()
+		return nil, err
+	}
+	return tx, nil
+}
+
+// end rolls the transaction back unless it committed.
+func (tx *applyTx) end() {
+	if !tx.committed {
+		rollback(tx.ctx, tx.dst)
+	}
+}
+
+// stageAndWrite stages the changes diff hands its sink (and the history's
+// record of them) and, when there are any, writes them with m, which
+// commits. With none there is nothing to write, and end's ROLLBACK ends
+// the transaction.
+func (tx *applyTx) stageAndWrite(connector *pgconnect.Connector, s *hclconfig.Sync, m *merge, diff func(*stagingSink) (*planner.DiffResult, error)) (*attempt, error) {
 	sink, err := newStagingSink(len(m.cols), m.nkey)
 	if err != nil {
 		return nil, err
 	}
 	defer sink.close()
 	sink.history = m.historySink()
-	res, err := diffAgain(ctx, connector, s, sp, prep, dst, src, sink, progress)
+	res, err := diff(sink)
 	if err != nil {
 		return nil, err
 	}
 	if res.Counts.Changes() == 0 {
-		return &attempt{counts: res.Counts, rejected: res.Rejected}, nil // nothing to write; the deferred ROLLBACK ends the transaction
+		return &attempt{counts: res.Counts, rejected: res.Rejected}, nil
 	}
-	a, err := m.write(ctx, connector, s, sink, res)
-	committed = err == nil
+	a, err := m.write(tx.ctx, connector, s, sink, res)
+	tx.committed = err == nil
 	return a, err
 }
 

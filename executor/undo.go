@@ -14,7 +14,8 @@ import (
 // undo.go): lock, read the run's record and the rows it changed as they
 // are now, stale check, stage, merge, record the undo as a run of its own
 // (which can be undone in turn), commit. As attemptSync, but the changes
-// come from the history instead of a source.
+// come from the history instead of a source; the two share beginApply
+// and stageAndWrite.
 func attemptUndo(ctx context.Context, connector *pgconnect.Connector, s *hclconfig.Sync, sp *planner.SyncPlan, opts Options) (*attempt, error) {
 	progress := progressOf(s, opts)
 	if !s.Destination.HistoryEnabled() {
@@ -25,18 +26,11 @@ func attemptUndo(ctx context.Context, connector *pgconnect.Connector, s *hclconf
 		return nil, err
 	}
 	defer closeDestination(ctx, connector, s, dst)
-	if err := ensureHistory(ctx, dst, s, opts); err != nil {
-		return nil, lostConnection(connector, s, err)
-	}
-	committed := false
-	defer func() {
-		if !committed {
-			rollback(ctx, dst)
-		}
-	}()
-	if err := beginDestination(ctx, connector, s, dst, opts, progress); err != nil {
+	tx, err := beginApply(ctx, connector, s, dst, opts, progress)
+	if err != nil {
 		return nil, err
 	}
+	defer tx.end()
 	run, err := history.Get(ctx, dst, s.Destination.History.Schema, sp.Undo.Run)
 	if err != nil {
 		return nil, lostConnection(connector, s, err)
@@ -53,24 +47,15 @@ func attemptUndo(ctx context.Context, connector *pgconnect.Connector, s *hclconf
 	}
 	m := newMerge(u.Prepared, dst, progress)
 	m.history = newRecorder(s, u.Prepared, dst, opts, run.ID)
-	sink, err := newStagingSink(len(m.cols), m.nkey)
-	if err != nil {
-		return nil, err
-	}
-	defer sink.close()
-	sink.history = m.historySink()
-	progress("reading the run", 0)
-	res, findings, err := u.DiffUndo(ctx, dst, sink, func(n int64) { progress("reading the run", n) })
-	if err != nil {
-		return nil, lostConnection(connector, s, err)
-	}
-	if err := staleness(sp, res, findings); err != nil {
-		return nil, err
-	}
-	if res.Counts.Changes() == 0 {
-		return &attempt{counts: res.Counts, rejected: res.Rejected}, nil
-	}
-	a, err := m.write(ctx, connector, s, sink, res)
-	committed = err == nil
-	return a, err
+	return tx.stageAndWrite(connector, s, m, func(sink *stagingSink) (*planner.DiffResult, error) {
+		progress("reading the run", 0)
+		res, findings, err := u.DiffUndo(ctx, dst, sink, func(n int64) { progress("reading the run", n) })
+		if err != nil {
+			return nil, lostConnection(connector, s, err)
+		}
+		if err := staleness(sp, res, findings); err != nil {
+			return nil, err
+		}
+		return res, nil
+	})
 }
