@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/rowform/rowform/hclconfig"
 	"github.com/rowform/rowform/internal/catalog"
 	"github.com/rowform/rowform/internal/history"
@@ -484,7 +486,8 @@ VALUES ($1, $2, $3, $4, $5, $6, 'applied', $7, $8, $9, $10, $11, $12, $13, $14, 
 // first, so that a history with nothing to prune costs one index scan of
 // runs and nothing of run_rows, however large it is. A run whose table the
 // role may not drop (another role's, which only its owner or a member of
-// it may) is left for a prune by that role.
+// it may), or which another session has locked (dropIfFree), is left for
+// a later prune.
 func prune(ctx context.Context, conn *pgx.Conn, n history.Names, sync string, keep int) error {
 	rows, err := conn.Query(ctx, fmt.Sprintf(`SELECT r.id, r.rows_table AND c.oid IS NOT NULL, coalesce(pg_has_role(c.relowner, 'USAGE'), true)
 FROM (SELECT id, rows_table FROM %s WHERE sync = $1 ORDER BY id DESC OFFSET $2) AS r
@@ -512,16 +515,48 @@ LEFT JOIN pg_class c ON c.relnamespace = to_regnamespace($3) AND c.relname = 'ru
 	if err := rows.Err(); err != nil || len(ids) == 0 {
 		return err
 	}
-	if len(tables) > 0 {
-		if _, err := conn.Exec(ctx, "DROP TABLE IF EXISTS "+strings.Join(tables, ", ")); err != nil {
+	kept := map[string]bool{}
+	for _, t := range tables {
+		dropped, err := dropIfFree(ctx, conn, t)
+		if err != nil {
 			return err
 		}
+		kept[t] = !dropped
+	}
+	ids = slices.DeleteFunc(ids, func(id int64) bool { return kept[n.RunTable(id)] })
+	if len(ids) == 0 {
+		return nil
 	}
 	if _, err := conn.Exec(ctx, fmt.Sprintf(`DELETE FROM %s WHERE run_id = ANY($1)`, n.Rows()), ids); err != nil {
 		return err
 	}
 	_, err = conn.Exec(ctx, fmt.Sprintf(`DELETE FROM %s WHERE id = ANY($1)`, n.Runs()), ids)
 	return err
+}
+
+// dropIfFree drops table, a pruned run's own, unless another session
+// holds a lock on it (someone reading the run, a plan -undo of it): the
+// prune leaves that run for a later one rather than wait for the lock,
+// or fail the apply on its lock_timeout. The attempt is in a savepoint,
+// so a lock not had leaves the apply's transaction as it was.
+func dropIfFree(ctx context.Context, conn *pgx.Conn, table string) (bool, error) {
+	if _, err := conn.Exec(ctx, "SAVEPOINT rowform_prune"); err != nil {
+		return false, err
+	}
+	_, err := conn.Exec(ctx, "LOCK TABLE "+table+" IN ACCESS EXCLUSIVE MODE NOWAIT")
+	if err == nil {
+		_, err = conn.Exec(ctx, "DROP TABLE "+table)
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "55P03" { // lock_not_available
+		_, rerr := conn.Exec(ctx, "ROLLBACK TO SAVEPOINT rowform_prune")
+		return false, rerr
+	}
+	if err != nil {
+		return false, err
+	}
+	_, err = conn.Exec(ctx, "RELEASE SAVEPOINT rowform_prune")
+	return err == nil, err
 }
 
 // historySink is what the diff's changes must also pass through for the

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/rowform/rowform/executor"
 	"github.com/rowform/rowform/hclconfig"
@@ -344,6 +345,43 @@ sync "items" {
 	}
 	if got := e.DstQuery(`SELECT string_agg(relname, ' ' ORDER BY relname) FROM pg_class WHERE relnamespace = 'rowform'::regnamespace AND relname LIKE 'run_rows_%'`)[0]; got != "run_rows_3 run_rows_4 run_rows_run_id" {
 		t.Errorf("tables of the history: %s", got)
+	}
+
+	// A session reading run 3's table: the next apply leaves run 3 (its
+	// prune does not wait for the lock, nor fail on it); the one after
+	// the reader is done prunes it.
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	reader := e.DstConn()
+	if _, err := reader.Exec(ctx, "BEGIN"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := reader.Exec(ctx, "SELECT count(*) FROM rowform.run_rows_3"); err != nil {
+		t.Fatal(err)
+	}
+	e.Src(`UPDATE items SET v = 5 WHERE id <= 5`)
+	waitLong := opts
+	waitLong.LockTimeout = time.Minute
+	started := time.Now()
+	_, res, _ := planAndApply(t, cfg, waitLong)
+	requireApplied(t, res)
+	if took := time.Since(started); took > 20*time.Second {
+		t.Errorf("the apply took %v: its prune waited for the reader's lock", took)
+	}
+	if got := e.DstQuery(`SELECT string_agg(id::text, ' ' ORDER BY id) FROM rowform.runs`)[0]; got != "3 4 5" {
+		t.Errorf("runs while run 3's table is read: %s, want 3 4 5", got)
+	}
+	if _, err := reader.Exec(ctx, "COMMIT"); err != nil {
+		t.Fatal(err)
+	}
+	e.Src(`UPDATE items SET v = 6 WHERE id <= 6`)
+	_, res, _ = planAndApply(t, cfg, opts)
+	requireApplied(t, res)
+	if got := e.DstQuery(`SELECT string_agg(id::text, ' ' ORDER BY id) FROM rowform.runs`)[0]; got != "5 6" {
+		t.Errorf("runs after the reader: %s, want 5 6", got)
+	}
+	if got := e.DstQuery(`SELECT string_agg(relname, ' ' ORDER BY relname) FROM pg_class WHERE relnamespace = 'rowform'::regnamespace AND relname LIKE 'run_rows_%'`)[0]; got != "run_rows_5 run_rows_6 run_rows_run_id" {
+		t.Errorf("tables of the history after the reader: %s", got)
 	}
 }
 
