@@ -388,8 +388,8 @@ func (r *recorder) mayCreateRunTable(ctx context.Context) (bool, error) {
 }
 
 // recordRunTable records what the sink kept into run id's own table,
-// whose columns are the sink's file's (history.RunTableName documents
-// them), and grants SELECT on it to the roles that may read run_rows, so
+// whose columns are the sink's file's (internal/history/runtable.go
+// documents them), and grants SELECT on it to the roles that may read run_rows, so
 // that whoever may undo the run from run_rows may from its table too.
 func (r *recorder) recordRunTable(ctx context.Context, id int64, types []string) error {
 	table := r.names.RunTable(id)
