@@ -564,7 +564,7 @@ func TestApplySIGINT(t *testing.T) {
 	for {
 		var n int
 		if err := e.DstConn().QueryRow(context.Background(), `SELECT count(*) FROM pg_stat_activity
-WHERE datname = $1 AND application_name = 'rowform/items' AND state = 'active' AND (query LIKE 'INSERT INTO%' OR query LIKE 'COPY "public"."items"%')`, e.DstDB).Scan(&n); err != nil {
+WHERE datname = $1 AND application_name = 'rowform/items' AND state = 'active' AND (query LIKE 'INSERT INTO "public"."items"%' OR query LIKE 'COPY "public"."items"%')`, e.DstDB).Scan(&n); err != nil {
 			t.Fatal(err)
 		}
 		if n > 0 {

@@ -43,7 +43,7 @@ func frozenApply(t *testing.T, args ...string) (cmd *exec.Cmd, exited chan error
 	var pid int
 	for pid == 0 {
 		err := e.DstConn().QueryRow(context.Background(), `SELECT pid FROM pg_stat_activity
-WHERE datname = $1 AND application_name = 'rowform/items' AND state = 'active' AND (query LIKE 'INSERT INTO%' OR query LIKE 'COPY "public"."items"%')`, e.DstDB).Scan(&pid)
+WHERE datname = $1 AND application_name = 'rowform/items' AND state = 'active' AND (query LIKE 'INSERT INTO "public"."items"%' OR query LIKE 'COPY "public"."items"%')`, e.DstDB).Scan(&pid)
 		if err != nil && !strings.Contains(err.Error(), "no rows") {
 			t.Fatal(err)
 		}
