@@ -614,3 +614,45 @@ func runRowsOf(t *testing.T, e *synctest.Env, id int64, ownTable bool) string {
 	}
 	return history.RowsSource(history.Names{Schema: "rowform"}, *run)
 }
+
+// TestUndoOfARunTable: the undo of a large run needs its table: one
+// dropped by hand is a missing_table error, one the role may not read a
+// missing_privilege error whose fix (run by the table's owner) lets the
+// undo go ahead.
+func TestUndoOfARunTable(t *testing.T) {
+	e, cfg := accountsEnv(t, "")
+	original := e.DstDigest("accounts")
+	requireApplied(t, apply(t, cfg, applyable(t, cfg), executor.WithBulkHistoryRows(executor.Options{Environ: e.Environ}, 1)))
+	run := lastRun(t, e)
+	table := fmt.Sprintf("rowform.run_rows_%d", run)
+
+	// The role the undo runs as: it may write the table and the history,
+	// but not read the run's table.
+	role := e.WithDestinationRole()
+	e.Dst(fmt.Sprintf(`GRANT SELECT, INSERT, UPDATE, DELETE ON accounts TO %[1]s;
+GRANT USAGE ON SCHEMA rowform TO %[1]s; GRANT SELECT ON rowform.layout, rowform.runs, rowform.run_rows TO %[1]s;
+GRANT INSERT, DELETE ON rowform.runs, rowform.run_rows TO %[1]s; GRANT USAGE ON SEQUENCE rowform.run_id TO %[1]s;
+REVOKE SELECT ON %[2]s FROM %[1]s`, quoteIdent(role), table))
+	cfg = historyConfig(t, e, "", accountsSync)
+	p := undoPlan(t, cfg, run, planner.Options{})
+	sp := p.Syncs[0]
+	if p.Applyable || len(sp.Findings) != 1 || sp.Findings[0].Code != planner.CodeMissingPrivilege || !strings.Contains(sp.Findings[0].Summary, fmt.Sprintf(`"run_rows_%d"`, run)) {
+		t.Fatalf("undo plan of a run whose table the role may not read:\n%s", synctest.FindingsText(sp))
+	}
+	e.Dst(sp.Findings[0].Fix)
+	p = undoPlan(t, cfg, run, planner.Options{})
+	if !p.Applyable {
+		t.Fatalf("after the fix:\n%s", synctest.FindingsText(p.Syncs[0]))
+	}
+
+	// The table dropped by hand.
+	e.Dst("DROP TABLE " + table)
+	p = undoPlan(t, cfg, run, planner.Options{})
+	sp = p.Syncs[0]
+	if p.Applyable || len(sp.Findings) != 1 || sp.Findings[0].Code != planner.CodeMissingTable || !strings.Contains(sp.Findings[0].Summary, "no longer exists") {
+		t.Fatalf("undo plan of a run whose table is gone:\n%s", synctest.FindingsText(sp))
+	}
+	if e.DstDigest("accounts") == original {
+		t.Error("the apply changed nothing")
+	}
+}

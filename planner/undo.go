@@ -238,6 +238,10 @@ func PrepareUndo(ctx context.Context, s *hclconfig.Sync, dst *pgx.Conn, run *his
 		add(Finding{Severity: SeverityError, Code: CodeConnectionFailed, Summary: describeError(err)})
 		return nil, fs
 	}
+	if f := checkRunTable(ctx, dst, s, run, role); f != nil {
+		add(*f)
+		return nil, fs
+	}
 	rules, err := catalog.LoadRules(ctx, dst, t.OID)
 	if err != nil {
 		add(Finding{Severity: SeverityError, Code: CodeConnectionFailed, Summary: fmt.Sprintf("cannot read the catalog of %s: %s", s.Destination.Address(), describeError(err))})
@@ -405,6 +409,33 @@ func undoLimits(run *history.Run, t *catalog.Table, rules *catalog.Rules) []Find
 		}
 	}
 	return out
+}
+
+// checkRunTable reports what keeps the undo from reading the table of
+// its own that a large run keeps its rows in (history.RunTable): the
+// table is gone (dropped by hand), or role may not read it. nil when the
+// run has no such table, or it can be read.
+func checkRunTable(ctx context.Context, dst *pgx.Conn, s *hclconfig.Sync, run *history.Run, role string) *Finding {
+	if !run.RowsTable {
+		return nil
+	}
+	table := history.Names{Schema: s.Destination.History.Schema}.RunTable(run.ID)
+	var exists, readable bool
+	err := dst.QueryRow(ctx, `SELECT t IS NOT NULL, coalesce(has_table_privilege(t, 'SELECT'), false) FROM to_regclass($1) AS t`, table).Scan(&exists, &readable)
+	switch {
+	case err != nil:
+		return &Finding{Severity: SeverityError, Code: CodeConnectionFailed, Summary: describeError(err)}
+	case !exists:
+		return &Finding{Severity: SeverityError, Code: CodeMissingTable,
+			Summary: fmt.Sprintf("the rows run %d changed were kept in %s, which no longer exists: the run cannot be undone", run.ID, table),
+			Detail:  "A run of many rows keeps them in a table of its own in the history's schema (docs/history.md, \"Large runs\"); rowform drops it only when it prunes the run."}
+	case !readable:
+		return &Finding{Severity: SeverityError, Code: CodeMissingPrivilege,
+			Summary: fmt.Sprintf("role %q may not read %s, which holds the rows run %d changed", role, table, run.ID),
+			Detail:  "Another role applied the run and owns the table. Grant the role SELECT on it (the fix, run by its owner), or undo as a role that may read it.",
+			Fix:     fmt.Sprintf("GRANT SELECT ON %s TO %s;", table, pgx.Identifier{role}.Sanitize())}
+	}
+	return nil
 }
 
 // The reasons of undo conflicts, by the kind of change the run made.
