@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"strings"
+
+	"github.com/rowform/rowform/internal/catalog"
 )
 
 // The merge strategy: how the staged changes are written into the table
@@ -68,8 +70,8 @@ func (m *merge) deleteSorted(ctx context.Context, staged int64) (bool, error) {
 	if staged < orderedMergeRows {
 		return false, nil
 	}
-	var rows float64
-	if err := m.conn.QueryRow(ctx, "SELECT greatest(reltuples, 0)::float8 FROM pg_class WHERE oid = $1", m.table.OID).Scan(&rows); err != nil {
+	rows, err := catalog.EstimateRows(ctx, m.conn, m.table.OID)
+	if err != nil {
 		return false, fmt.Errorf("reading the table's size: %w", err)
 	}
 	// Below the share, a hash join scans the table in its own order anyway.

@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/rowform/rowform/internal/catalog"
 )
 
 // Bucket summaries come before the hash pass of the server-hash diff, so
@@ -362,13 +363,7 @@ func mergeSummaries(srcPacks, dstPacks <-chan *summaryPack, buckets int) *summar
 }
 
 // estimateRows is the destination's estimate of the table's rows
-// (pg_class.reltuples of the table or its partitions; 0 when never
-// analyzed).
+// (catalog.EstimateRows).
 func (p *Prepared) estimateRows(ctx context.Context, dst *pgx.Conn) (float64, error) {
-	var rows float64
-	err := dst.QueryRow(ctx, `
-WITH rels AS (SELECT $1::oid AS relid UNION SELECT relid FROM pg_partition_tree($1::oid::regclass))
-SELECT coalesce(sum(greatest(c.reltuples, 0)) FILTER (WHERE c.relkind = 'r'), 0)::float8
-FROM rels JOIN pg_class c ON c.oid = rels.relid`, p.Table.OID).Scan(&rows)
-	return rows, err
+	return catalog.EstimateRows(ctx, dst, p.Table.OID)
 }

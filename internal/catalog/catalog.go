@@ -222,3 +222,15 @@ func CurrentRole(ctx context.Context, q Querier) (string, error) {
 	err := q.QueryRow(ctx, `SELECT current_user::text`).Scan(&r)
 	return r, err
 }
+
+// EstimateRows is the server's estimate of table's rows: pg_class.reltuples
+// of the table, or of its partitions' for a partitioned table; 0 when it was
+// never analyzed.
+func EstimateRows(ctx context.Context, q Querier, table uint32) (float64, error) {
+	var rows float64
+	err := q.QueryRow(ctx, `
+WITH rels AS (SELECT $1::oid AS relid UNION SELECT relid FROM pg_partition_tree($1::oid::regclass))
+SELECT coalesce(sum(greatest(c.reltuples, 0)) FILTER (WHERE c.relkind = 'r'), 0)::float8
+FROM rels JOIN pg_class c ON c.oid = rels.relid`, table).Scan(&rows)
+	return rows, err
+}
