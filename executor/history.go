@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -495,35 +494,38 @@ LEFT JOIN pg_class c ON c.relnamespace = to_regnamespace($3) AND c.relname = 'ru
 	if err != nil {
 		return err
 	}
-	var ids []int64
-	var tables []string
+	type run struct {
+		id       int64
+		hasTable bool
+	}
+	var runs []run
 	for rows.Next() {
-		var id int64
-		var hasTable, mayDrop bool
-		if err := rows.Scan(&id, &hasTable, &mayDrop); err != nil {
+		var r run
+		var mayDrop bool
+		if err := rows.Scan(&r.id, &r.hasTable, &mayDrop); err != nil {
 			rows.Close()
 			return err
 		}
-		if !mayDrop {
-			continue
-		}
-		ids = append(ids, id)
-		if hasTable {
-			tables = append(tables, n.RunTable(id))
+		if mayDrop {
+			runs = append(runs, r)
 		}
 	}
-	if err := rows.Err(); err != nil || len(ids) == 0 {
+	if err := rows.Err(); err != nil {
 		return err
 	}
-	kept := map[string]bool{}
-	for _, t := range tables {
-		dropped, err := dropIfFree(ctx, conn, t)
-		if err != nil {
-			return err
+	var ids []int64
+	for _, r := range runs {
+		if r.hasTable {
+			dropped, err := dropIfFree(ctx, conn, n.RunTable(r.id))
+			if err != nil {
+				return err
+			}
+			if !dropped {
+				continue
+			}
 		}
-		kept[t] = !dropped
+		ids = append(ids, r.id)
 	}
-	ids = slices.DeleteFunc(ids, func(id int64) bool { return kept[n.RunTable(id)] })
 	if len(ids) == 0 {
 		return nil
 	}
