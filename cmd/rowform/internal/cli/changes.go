@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"path/filepath"
 	"sync"
 
+	"github.com/rowform/rowform/internal/linesort"
 	"github.com/rowform/rowform/internal/safefile"
 	"github.com/rowform/rowform/planner"
 )
@@ -17,7 +19,8 @@ import (
 // one JSON line (planner.Change). The planner plans syncs at once, so each
 // sync's lines first go to an unlinked temporary file of its own; finish
 // then writes them out in the plan's sync order, only for the syncs that
-// were diffed to the end, and replaces FILE atomically.
+// were diffed to the end, each sync's sorted by key (changeOrder), and
+// replaces FILE atomically.
 type changesFile struct {
 	path   string
 	filter func([]byte) []byte
@@ -72,8 +75,11 @@ func (c *changesFile) add(ch *planner.Change) error {
 }
 
 // finish writes FILE: the lines of each sync of p that was diffed, in p's
-// order. The file is replaced atomically (safefile.WriteFrom): on failure
-// FILE is left as it was. It returns the number of changes written.
+// order, each sync's in changeOrder, so that the same changes give the
+// same file however the diff's workers found them. One sync at a time is
+// sorted, in linesort's bounded memory. The file is replaced atomically
+// (safefile.WriteFrom): on failure FILE is left as it was. It returns the
+// number of changes written.
 func (c *changesFile) finish(p *planner.Plan) (n int64, err error) {
 	defer c.close()
 	if c.err != nil {
@@ -91,7 +97,7 @@ func (c *changesFile) finish(p *planner.Plan) (n int64, err error) {
 			if _, err := part.f.Seek(0, io.SeekStart); err != nil {
 				return err
 			}
-			if _, err := io.Copy(w, part.f); err != nil {
+			if err := writeSorted(w, part.f, filepath.Dir(c.path)); err != nil {
 				return err
 			}
 			n += part.n
@@ -115,4 +121,82 @@ func (c *changesFile) close() {
 	if c.err == nil {
 		c.err = errors.New("the changes file is closed")
 	}
+}
+
+// writeSorted writes the lines of r to w in changeOrder, sorting in
+// bounded memory with its runs in dir.
+func writeSorted(w io.Writer, r io.Reader, dir string) error {
+	s := linesort.New(dir, 0, changeOrder)
+	defer s.Close()
+	br := bufio.NewReaderSize(r, 64<<10)
+	for {
+		line, err := br.ReadSlice('\n')
+		if err == bufio.ErrBufferFull {
+			// A line longer than the buffer: read the rest of it.
+			long := append([]byte(nil), line...)
+			for err == bufio.ErrBufferFull {
+				line, err = br.ReadSlice('\n')
+				long = append(long, line...)
+			}
+			line = long
+		}
+		if len(line) > 0 && line[len(line)-1] == '\n' {
+			line = line[:len(line)-1]
+		}
+		if len(line) > 0 {
+			if aerr := s.Add(line); aerr != nil {
+				return aerr
+			}
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return err
+		}
+	}
+	_, err := s.WriteTo(w)
+	return err
+}
+
+// changeOrder orders the lines of one sync by their "key" objects in
+// linesort.NaturalJSON order (column by column; the digits of numeric keys
+// compare as numbers: key 9 before key 10), then by the whole line: a
+// total order, as the same key appears at most once in a sync's changes.
+func changeOrder(a, b []byte) int {
+	if c := linesort.NaturalJSON(keyObject(a), keyObject(b)); c != 0 {
+		return c
+	}
+	return bytes.Compare(a, b)
+}
+
+// keyObject returns the "key" object of a change's JSON line
+// (planner.Change.MarshalJSON): the first `,"key":` is the member itself,
+// as a quote inside the sync's name or kind would be escaped; the object
+// ends at its closing brace outside any string.
+func keyObject(line []byte) []byte {
+	const member = `,"key":`
+	i := bytes.Index(line, []byte(member))
+	if i < 0 {
+		return nil
+	}
+	obj := line[i+len(member):]
+	depth, inString := 0, false
+	for j := 0; j < len(obj); j++ {
+		switch c := obj[j]; {
+		case inString && c == '\\':
+			j++ // the escaped byte
+		case c == '"':
+			inString = !inString
+		case inString:
+		case c == '{':
+			depth++
+		case c == '}':
+			depth--
+			if depth == 0 {
+				return obj[:j+1]
+			}
+		}
+	}
+	return obj
 }

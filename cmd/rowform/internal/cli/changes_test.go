@@ -2,10 +2,12 @@ package cli
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -59,8 +61,8 @@ sync "broken" {
 	return e
 }
 
-// readChangeLines returns the lines of a changes file, sorted, and checks
-// that each is a JSON object with exactly the five keys.
+// readChangeLines returns the lines of a changes file, in the file's
+// order, and checks that each is a JSON object with exactly the five keys.
 func readChangeLines(t *testing.T, path string) []string {
 	t.Helper()
 	f, err := os.Open(path)
@@ -80,7 +82,9 @@ func readChangeLines(t *testing.T, path string) []string {
 		}
 		lines = append(lines, sc.Text())
 	}
-	slices.Sort(lines)
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
 	return lines
 }
 
@@ -88,7 +92,8 @@ func readChangeLines(t *testing.T, path string) []string {
 // only samples, as JSON lines (sync, kind, key, before, after) with
 // sensitive values masked and SQL NULL as null (a text "NULL" stays
 // distinguishable); only syncs diffed to the end; mode 0600; no temporary
-// file left behind. The plan's own output is unchanged by it.
+// file left behind; the lines in key order. The plan's own output is
+// unchanged by it.
 func TestPlanChangesFile(t *testing.T) {
 	t.Parallel()
 	e := changesEnv(t)
@@ -100,12 +105,12 @@ func TestPlanChangesFile(t *testing.T) {
 	path := filepath.Join(e.Dir, "changes.jsonl")
 	got := readChangeLines(t, path)
 	want := []string{
-		`{"sync":"people","kind":"delete","key":{"id":"9"},"before":{"name":"Gone","email":"(sensitive)"},"after":null}`,
+		`{"sync":"people","kind":"update","key":{"id":"2"},"before":{"name":null},"after":{"name":"Grace"}}`,
 		`{"sync":"people","kind":"insert","key":{"id":"3"},"before":null,"after":{"name":null,"email":"(sensitive)"}}`,
 		`{"sync":"people","kind":"insert","key":{"id":"4"},"before":null,"after":{"name":"\"NULL\"","email":"(sensitive)"}}`,
-		`{"sync":"people","kind":"insert","key":{"id":"6"},"before":null,"after":{"name":"Barbara","email":"(sensitive)"}}`,
-		`{"sync":"people","kind":"update","key":{"id":"2"},"before":{"name":null},"after":{"name":"Grace"}}`,
 		`{"sync":"people","kind":"update","key":{"id":"5"},"before":{"email":"(sensitive)"},"after":{"email":"(sensitive)"}}`,
+		`{"sync":"people","kind":"insert","key":{"id":"6"},"before":null,"after":{"name":"Barbara","email":"(sensitive)"}}`,
+		`{"sync":"people","kind":"delete","key":{"id":"9"},"before":{"name":"Gone","email":"(sensitive)"},"after":null}`,
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("changes file:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
@@ -172,5 +177,68 @@ func TestPlanChangesFile(t *testing.T) {
 	r.expect(t, exitError)
 	if !strings.Contains(r.stderr, "changes file") {
 		t.Errorf("stderr does not name the changes file:\n%s", r.stderr)
+	}
+}
+
+// TestPlanChangesFileInKeyOrder: thousands of changes, found by the hash
+// join in its own order, come out in key order (numbers as numbers, then
+// the second key column), and two plans of the same rows write the same
+// bytes: a changes file can be compared with diff.
+func TestPlanChangesFileInKeyOrder(t *testing.T) {
+	t.Parallel()
+	e := synctest.New(t)
+	e.Src(`CREATE TABLE items (region text, id bigint, v text)`)
+	e.Src(`INSERT INTO items SELECT r, i, 'new ' || i FROM generate_series(1, 1500) i, unnest(ARRAY['eu', 'us']) r ORDER BY md5(r || i)`)
+	e.Dst(`CREATE TABLE items (region text, id bigint, v text, PRIMARY KEY (id, region))`)
+	e.Dst(`INSERT INTO items SELECT r, i, CASE WHEN i % 3 = 0 THEN 'old' ELSE 'new ' || i END FROM generate_series(500, 2000) i, unnest(ARRAY['eu', 'us']) r ORDER BY md5(i || r)`)
+	e.WriteFile("main.hcl", e.Servers()+`
+sync "items" {
+  source      = source.postgres.src
+  query       = "SELECT region, id, v FROM items"
+  destination = destination.postgres.dst
+  table       = "items"
+  behavior    = "mirror"
+  key         = ["id", "region"]
+}
+`)
+	var files [2][]byte
+	for i := range files {
+		r := runCLIWith(t, e.Environ, "", "-chdir="+e.Dir, "plan", "-changes=changes.jsonl")
+		r.expect(t, exitOK)
+		b, err := os.ReadFile(filepath.Join(e.Dir, "changes.jsonl"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		files[i] = b
+	}
+	if !bytes.Equal(files[0], files[1]) {
+		t.Error("two plans of the same rows wrote different changes files")
+	}
+	lines := readChangeLines(t, filepath.Join(e.Dir, "changes.jsonl"))
+	// inserts 1..499, updates of the multiples of 3 in 500..1500, deletes 1501..2000; two regions each
+	wantN := 2 * (499 + (1500/3 - 499/3) + 500)
+	if len(lines) != wantN {
+		t.Fatalf("%d changes, want %d", len(lines), wantN)
+	}
+	var prevID int64
+	prevRegion := ""
+	for i, line := range lines {
+		var ch struct {
+			Key struct {
+				ID     string `json:"id"`
+				Region string `json:"region"`
+			} `json:"key"`
+		}
+		if err := json.Unmarshal([]byte(line), &ch); err != nil {
+			t.Fatal(err)
+		}
+		id, err := strconv.ParseInt(ch.Key.ID, 10, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i > 0 && (id < prevID || id == prevID && ch.Key.Region <= prevRegion) {
+			t.Fatalf("line %d (%s) comes after key (%d, %s): not in key order", i+1, line, prevID, prevRegion)
+		}
+		prevID, prevRegion = id, ch.Key.Region
 	}
 }

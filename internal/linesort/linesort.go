@@ -1,0 +1,279 @@
+// Package linesort sorts lines of text in bounded memory: up to a limit
+// of bytes the lines are sorted in memory; past it, each full batch is
+// sorted and written to an unlinked temporary file (a run), and the runs
+// are merged when the lines are written out.
+package linesort
+
+import (
+	"bufio"
+	"bytes"
+	"container/heap"
+	"io"
+	"os"
+	"slices"
+)
+
+// DefaultMemory is how many bytes of lines a Sorter holds in memory when
+// New is given a limit <= 0.
+const DefaultMemory = 32 << 20
+
+// lineOverhead is what a line in memory costs besides its bytes (its
+// slice header), counted against the memory limit.
+const lineOverhead = 24
+
+// runBuffer is the read buffer of each run while the runs are merged.
+const runBuffer = 32 << 10
+
+// Sorter collects lines and writes them in the order of its comparison.
+// Lines must not contain '\n'. Lines that compare equal keep no particular
+// order, so a comparison that is a total order (ends with bytes.Compare)
+// gives the same output for the same lines in any order of Add.
+// A Sorter is not safe for concurrent use.
+type Sorter struct {
+	dir    string
+	limit  int
+	cmp    func(a, b []byte) int
+	lines  [][]byte
+	bytes  int
+	runs   []*os.File
+}
+
+// New returns a Sorter ordering lines by cmp that keeps up to memory
+// bytes of lines in memory (DefaultMemory when memory <= 0) and writes its
+// runs to unlinked temporary files in dir ("" for the system's).
+func New(dir string, memory int, cmp func(a, b []byte) int) *Sorter {
+	if memory <= 0 {
+		memory = DefaultMemory
+	}
+	return &Sorter{dir: dir, limit: memory, cmp: cmp}
+}
+
+// Add adds a copy of line.
+func (s *Sorter) Add(line []byte) error {
+	size := len(line) + lineOverhead
+	if s.bytes+size > s.limit && len(s.lines) > 0 {
+		if err := s.spill(); err != nil {
+			return err
+		}
+	}
+	s.lines = append(s.lines, bytes.Clone(line))
+	s.bytes += size
+	return nil
+}
+
+// spill sorts the lines in memory and writes them to a new run.
+func (s *Sorter) spill() error {
+	f, err := os.CreateTemp(s.dir, ".rowform-sort-*")
+	if err != nil {
+		return err
+	}
+	_ = os.Remove(f.Name()) // reachable through f only
+	s.runs = append(s.runs, f)
+	w := bufio.NewWriterSize(f, 64<<10)
+	if err := s.writeSorted(w); err != nil {
+		return err
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	s.lines, s.bytes = s.lines[:0], 0
+	return nil
+}
+
+// writeSorted sorts the lines in memory and writes them to w.
+func (s *Sorter) writeSorted(w io.Writer) error {
+	slices.SortFunc(s.lines, s.cmp)
+	for _, l := range s.lines {
+		if _, err := w.Write(l); err != nil {
+			return err
+		}
+		if _, err := w.Write([]byte{'\n'}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// WriteTo writes every line added, in order, each ending in '\n'. It may
+// be called once; Close releases the runs either way.
+func (s *Sorter) WriteTo(w io.Writer) (int64, error) {
+	cw := &countingWriter{w: w}
+	if len(s.runs) == 0 {
+		err := s.writeSorted(cw)
+		return cw.n, err
+	}
+	if len(s.lines) > 0 {
+		if err := s.spill(); err != nil {
+			return 0, err
+		}
+	}
+	m := &merge{cmp: s.cmp}
+	for _, f := range s.runs {
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return 0, err
+		}
+		r := &run{r: bufio.NewReaderSize(f, runBuffer)}
+		ok, err := r.next()
+		if err != nil {
+			return 0, err
+		}
+		if ok {
+			m.runs = append(m.runs, r)
+		}
+	}
+	heap.Init(m)
+	bw := bufio.NewWriterSize(cw, 64<<10)
+	for m.Len() > 0 {
+		r := m.runs[0]
+		if _, err := bw.Write(r.line); err != nil {
+			return cw.n, err
+		}
+		ok, err := r.next()
+		if err != nil {
+			return cw.n, err
+		}
+		if ok {
+			heap.Fix(m, 0)
+		} else {
+			heap.Pop(m)
+		}
+	}
+	err := bw.Flush()
+	return cw.n, err
+}
+
+// Close releases the Sorter's runs and lines.
+func (s *Sorter) Close() {
+	for _, f := range s.runs {
+		_ = f.Close()
+	}
+	s.runs, s.lines = nil, nil
+}
+
+// run is one sorted temporary file being merged; line is its current
+// line, with its '\n'.
+type run struct {
+	r    *bufio.Reader
+	line []byte
+}
+
+// next reads the run's next line; false at its end.
+func (r *run) next() (bool, error) {
+	line, err := r.r.ReadBytes('\n')
+	if err == io.EOF && len(line) == 0 {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	r.line = line
+	return true, nil
+}
+
+// merge is a heap of runs by their current lines.
+type merge struct {
+	cmp  func(a, b []byte) int
+	runs []*run
+}
+
+func (m *merge) Len() int { return len(m.runs) }
+func (m *merge) Less(i, j int) bool {
+	a, b := m.runs[i].line, m.runs[j].line
+	return m.cmp(a[:len(a)-1], b[:len(b)-1]) < 0
+}
+func (m *merge) Swap(i, j int) { m.runs[i], m.runs[j] = m.runs[j], m.runs[i] }
+func (m *merge) Push(x any)    { m.runs = append(m.runs, x.(*run)) }
+func (m *merge) Pop() any {
+	r := m.runs[len(m.runs)-1]
+	m.runs = m.runs[:len(m.runs)-1]
+	return r
+}
+
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// Natural compares a and b byte by byte, except that runs of ASCII digits
+// compare as the numbers they spell ("9" before "10"; with equal values,
+// fewer leading zeros first). It is a total order: strings that differ
+// never compare equal.
+func Natural(a, b []byte) int { return natural(a, b, false) }
+
+// NaturalJSON is Natural for JSON text whose strings are compared where
+// they begin at the same place, as in two objects of the same members: a
+// double quote ranks below every other byte, so that a string comes
+// before the strings it begins ("a" before "a b", as text sorts).
+func NaturalJSON(a, b []byte) int { return natural(a, b, true) }
+
+func natural(a, b []byte, quoteFirst bool) int {
+	i, j := 0, 0
+	for i < len(a) && j < len(b) {
+		if isDigit(a[i]) && isDigit(b[j]) {
+			ei, ej := digitsEnd(a, i), digitsEnd(b, j)
+			if c := compareNumbers(a[i:ei], b[j:ej]); c != 0 {
+				return c
+			}
+			i, j = ei, ej
+			continue
+		}
+		if ca, cb := a[i], b[j]; ca != cb {
+			switch {
+			case quoteFirst && ca == '"':
+				return -1
+			case quoteFirst && cb == '"':
+				return 1
+			case ca < cb:
+				return -1
+			}
+			return 1
+		}
+		i++
+		j++
+	}
+	switch {
+	case i < len(a):
+		return 1
+	case j < len(b):
+		return -1
+	}
+	return 0
+}
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
+
+func digitsEnd(s []byte, i int) int {
+	for i < len(s) && isDigit(s[i]) {
+		i++
+	}
+	return i
+}
+
+// compareNumbers compares two runs of digits by value, then by length
+// (fewer leading zeros first).
+func compareNumbers(a, b []byte) int {
+	ta, tb := bytes.TrimLeft(a, "0"), bytes.TrimLeft(b, "0")
+	if len(ta) != len(tb) {
+		return cmpInt(len(ta), len(tb))
+	}
+	if c := bytes.Compare(ta, tb); c != 0 {
+		return c
+	}
+	return cmpInt(len(a), len(b))
+}
+
+func cmpInt(a, b int) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,125 @@
+package linesort
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// sortAll adds lines to a Sorter keeping memory bytes and returns what it
+// writes, and how many runs it spilled.
+func sortAll(t *testing.T, lines []string, memory int) (string, int) {
+	t.Helper()
+	s := New(t.TempDir(), memory, bytes.Compare)
+	defer s.Close()
+	for _, l := range lines {
+		if err := s.Add([]byte(l)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runs := len(s.runs)
+	var out bytes.Buffer
+	n, err := s.WriteTo(&out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != int64(out.Len()) {
+		t.Errorf("WriteTo returned %d bytes, wrote %d", n, out.Len())
+	}
+	return out.String(), runs
+}
+
+// TestSorterInMemoryAndInRuns: the same lines, added in different orders,
+// come out sorted and identical whether they stay in memory or spill into
+// runs that are merged (including duplicate and empty-run edge cases).
+func TestSorterInMemoryAndInRuns(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	var lines []string
+	for i := range 5000 {
+		lines = append(lines, fmt.Sprintf("line %d %x", r.IntN(1000), i%7))
+	}
+	want := slices.Clone(lines)
+	slices.Sort(want)
+	wantText := strings.Join(want, "\n") + "\n"
+
+	for _, memory := range []int{0, 1 << 10, 4 << 10, 64 << 10} {
+		shuffled := slices.Clone(lines)
+		r.Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
+		got, runs := sortAll(t, shuffled, memory)
+		if got != wantText {
+			t.Errorf("memory %d: the lines did not come out sorted", memory)
+		}
+		if memory > 0 && memory < 64<<10 && runs < 2 {
+			t.Errorf("memory %d: %d runs, want the lines spilled into several", memory, runs)
+		}
+		if memory == 0 && runs != 0 {
+			t.Errorf("default memory: %d runs for %d lines, want none", runs, len(lines))
+		}
+	}
+	if got, _ := sortAll(t, nil, 1); got != "" {
+		t.Errorf("no lines wrote %q", got)
+	}
+}
+
+// TestSorterLeavesNoFiles: the runs are unlinked temporary files.
+func TestSorterLeavesNoFiles(t *testing.T) {
+	dir := t.TempDir()
+	s := New(dir, 10, bytes.Compare)
+	for _, l := range []string{"c", "b", "a", "d"} {
+		if err := s.Add([]byte(l)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(s.runs) == 0 {
+		t.Fatal("no runs with a 10-byte limit")
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 0 {
+		t.Errorf("files left in the directory: %v", entries)
+	}
+	var out bytes.Buffer
+	if _, err := s.WriteTo(&out); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if out.String() != "a\nb\nc\nd\n" {
+		t.Errorf("got %q", out.String())
+	}
+}
+
+// checkOrder checks that cmp orders each pair of ordered as listed.
+func checkOrder(t *testing.T, name string, cmp func(a, b []byte) int, ordered []string) {
+	t.Helper()
+	for i, a := range ordered {
+		for j, b := range ordered {
+			got := cmp([]byte(a), []byte(b))
+			want := 0
+			if i < j {
+				want = -1
+			} else if i > j {
+				want = 1
+			}
+			if got != want {
+				t.Errorf("%s(%s, %s) = %d, want %d", name, a, b, got, want)
+			}
+		}
+	}
+}
+
+func TestNatural(t *testing.T) {
+	checkOrder(t, "Natural", Natural, []string{
+		``, `a b`, `a"`, `id 2`, `id 9`, `id 10`, `id 010`, `id 11`, `id10x`, `id10y`, `ida`,
+	})
+	checkOrder(t, "NaturalJSON", NaturalJSON, []string{
+		``, `{"id":"2"}`, `{"id":"9"}`, `{"id":"10"}`, `{"id":"010"}`, `{"id":"11"}`,
+		`{"id":"100","n":"1"}`, `{"id":"100","n":"2"}`, `{"id":"100","n":"10"}`,
+		`{"id":"a"}`, `{"id":"a b"}`, `{"id":"a!"}`, `{"id":"a2"}`, `{"id":"a10"}`, `{"id":"ab"}`,
+	})
+}
