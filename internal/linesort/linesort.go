@@ -30,12 +30,12 @@ const runBuffer = 32 << 10
 // gives the same output for the same lines in any order of Add.
 // A Sorter is not safe for concurrent use.
 type Sorter struct {
-	dir    string
-	limit  int
-	cmp    func(a, b []byte) int
-	lines  [][]byte
-	bytes  int
-	runs   []*os.File
+	dir   string
+	limit int
+	cmp   func(a, b []byte) int
+	lines [][]byte
+	bytes int
+	runs  []*os.File
 }
 
 // New returns a Sorter ordering lines by cmp that keeps up to memory
