@@ -10,7 +10,16 @@ import (
 // field is nil for NULL (an unquoted empty field), and blank lines are
 // skipped. rowform test reads its fixture files with it.
 func ReadCSV(r io.Reader, delimiter rune) ([][]*string, error) {
-	cr := newCSVReader(r, delimiter)
+	rows, err := readAllCSV(newCSVReader(r, delimiter))
+	if err != nil {
+		return nil, err
+	}
+	return rows, nil
+}
+
+// readAllCSV reads cr to its end. On an error it returns the records read
+// before it with the error.
+func readAllCSV(cr *csvReader) ([][]*string, error) {
 	var out [][]*string
 	for {
 		rec, err := cr.Read()
@@ -18,7 +27,7 @@ func ReadCSV(r io.Reader, delimiter rune) ([][]*string, error) {
 			return out, nil
 		}
 		if err != nil {
-			return nil, err
+			return out, err
 		}
 		row := make([]*string, len(rec))
 		for i, f := range rec {

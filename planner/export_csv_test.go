@@ -2,7 +2,6 @@ package planner
 
 import (
 	"context"
-	"errors"
 	"io"
 
 	"github.com/rowform/rowform/hclconfig"
@@ -12,25 +11,7 @@ import (
 // settings f reads them (COPY's rules, blank lines included): nil for a
 // NULL field.
 func ReadSourceCSVForTest(r io.Reader, f *hclconfig.CSVFile) ([][]*string, error) {
-	cr := newSourceCSVReader(r, f)
-	var out [][]*string
-	for {
-		rec, err := cr.Read()
-		if errors.Is(err, io.EOF) {
-			return out, nil
-		}
-		if err != nil {
-			return out, err
-		}
-		row := make([]*string, len(rec))
-		for i, fld := range rec {
-			if !fld.Null {
-				v := fld.Value
-				row[i] = &v
-			}
-		}
-		out = append(out, row)
-	}
+	return readAllCSV(newSourceCSVReader(r, f))
 }
 
 // WithHashLimitsForTest returns ctx with the hash diff's memory limits
