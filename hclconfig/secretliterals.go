@@ -13,7 +13,8 @@ var secretAttributes = map[string]bool{"password": true, "private_key": true, "p
 // source that are secrets: the strings and numbers in the expressions of
 // password, private_key and private_key_passphrase attributes, and in the
 // default of a variable with sensitive = true, as they are spelled in the
-// file. It reads tokens, not the syntax tree, so it finds them in a file
+// file. The one literal argument of env("NAME") or file("PATH") is not
+// among them: it names where the secret is kept. It reads tokens, not the syntax tree, so it finds them in a file
 // that does not parse too. A diagnostic's snippet shows source lines: these
 // are masked in it like every other secret.
 func LiteralSecrets(src []byte) []string {
@@ -88,6 +89,11 @@ func literalSecrets(toks hclsyntax.Tokens) []string {
 				if string(t.Bytes) == "true" && attr == "sensitive" && len(blocks) > 0 {
 					blocks[len(blocks)-1].sensitive = true
 				}
+				if n := nameArgument(toks[i:]); n > 0 {
+					// env("CRM_PASSWORD") names where the secret is: the
+					// name is not one, and an error about it must show it.
+					i += n - 1
+				}
 			}
 			continue
 		}
@@ -121,4 +127,24 @@ func literalSecrets(toks hclsyntax.Tokens) []string {
 		}
 	}
 	return out
+}
+
+// nameArgument returns how many tokens toks starts with when they are a call
+// of env or file with one quoted literal argument and nothing else, as in
+// env("CRM_PASSWORD"); otherwise 0.
+func nameArgument(toks hclsyntax.Tokens) int {
+	want := []hclsyntax.TokenType{hclsyntax.TokenIdent, hclsyntax.TokenOParen, hclsyntax.TokenOQuote,
+		hclsyntax.TokenQuotedLit, hclsyntax.TokenCQuote, hclsyntax.TokenCParen}
+	if len(toks) < len(want) {
+		return 0
+	}
+	if name := string(toks[0].Bytes); name != "env" && name != "file" {
+		return 0
+	}
+	for i, tt := range want {
+		if toks[i].Type != tt {
+			return 0
+		}
+	}
+	return len(want)
 }

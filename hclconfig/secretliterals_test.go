@@ -34,12 +34,22 @@ EOT
   }
 }
 
+destination "postgres" "named" {
+  password = env("CRM_PASSWORD")
+  ssh_tunnel {
+    private_key = file("keys/id_ed25519")
+    private_key_passphrase = env("KEY_${var.n}")
+  }
+}
+
+destination "postgres" "computed" { password = coalesce(env("PW"), "Fallback-Secret-7") }
+
 source "postgres" "broken" {
   password = "Unparsed-Secret-6" +
 `
 	got := LiteralSecrets([]byte(src))
 	want := []string{"Default-Secret-1", "1", "OneLine-Secret-2", "Literal-", "-Secret-3", "1", "12345678", "Nested-Secret-4",
-		"-----BEGIN KEY-----\n", "Heredoc-Secret-5\n", "Unparsed-Secret-6"}
+		"-----BEGIN KEY-----\n", "Heredoc-Secret-5\n", "KEY_", "Fallback-Secret-7", "Unparsed-Secret-6"}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("LiteralSecrets:\n got %q\nwant %q", got, want)
 	}
