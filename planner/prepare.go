@@ -85,7 +85,8 @@ type ColumnInfo struct {
 // sources). It returns nil and findings when the sync cannot be diffed.
 //
 // It runs in named stages, each a method of preparation: the source's
-// columns, the destination table, the mapping, the unique key, NOT NULL
+// columns, the destination table, the mapping, the sensitive columns, the
+// unique key, NOT NULL
 // columns left out, privileges, the history, then (when nothing blocks the
 // diff) the layout and the source's casts. A stage that returns false has
 // reported a finding after which nothing further can be checked.
@@ -95,6 +96,7 @@ func prepare(ctx context.Context, s *hclconfig.Sync, dst, src *pgx.Conn, showFin
 		return nil
 	}
 	st.mapColumns()
+	st.sensitiveColumns()
 	st.uniqueKey()
 	st.notNullUnmapped()
 	if !st.privileges() {
@@ -240,7 +242,7 @@ func (st *preparation) mapColumns() {
 		if _, ok := st.mappedDest[k]; !ok {
 			st.add(Finding{Severity: SeverityError, Code: CodeMissingColumn,
 				Summary: fmt.Sprintf("the key column %q is not among the source's columns", k),
-				Detail:  fmt.Sprintf("The source returns: %s. Add a mapping for %q, or select a column named %q.", strings.Join(names(st.srcCols), ", "), k, k)})
+				Detail:  fmt.Sprintf("The source returns: %s. Add a mapping for %q, or select a column named %q.%s", strings.Join(names(st.srcCols), ", "), k, k, st.delimiterHint())})
 		}
 	}
 
@@ -270,7 +272,8 @@ func (st *preparation) mapColumns() {
 		if dc == nil {
 			f := Finding{Severity: SeverityError, Code: CodeMissingColumn,
 				Summary: fmt.Sprintf("%s has no column %q", table, m.Destination),
-				Detail:  suggest.DidYouMean(m.Destination, t.ColumnNames())}
+				Detail: fmt.Sprintf("The columns of %s are: %s.%s%s", table, strings.Join(t.ColumnNames(), ", "),
+					suggest.DidYouMean(m.Destination, t.ColumnNames()), st.delimiterHint())}
 			typ := "text"
 			if srcOK && sc.Type != "" {
 				typ = sc.Type
@@ -293,8 +296,30 @@ func (st *preparation) mapColumns() {
 
 // uniqueKey checks for a unique key on exactly the key columns, and for
 // keys the diff cannot match as the unique key does (keyequality.go).
+//
+// A key column the table lacks is reported here when the mapping did not
+// report it (the source lacks it too): no constraint can be offered on a
+// column that does not exist.
 func (st *preparation) uniqueKey() {
 	s, t := st.s, st.t
+	var absent []string
+	for _, k := range s.Key {
+		if t.Column(k) == nil {
+			absent = append(absent, k)
+		}
+	}
+	if len(absent) > 0 {
+		for _, k := range absent {
+			if _, mapped := st.mappedDest[k]; mapped {
+				continue // mapColumns offered its ADD COLUMN
+			}
+			st.add(Finding{Severity: SeverityError, Code: CodeMissingColumn,
+				Summary: fmt.Sprintf("%s has no column %q for the key", s.Table.String(), k),
+				Detail: fmt.Sprintf("The key names the columns that match source rows to destination rows; %s has: %s.%s",
+					s.Table.String(), strings.Join(t.ColumnNames(), ", "), suggest.DidYouMean(k, t.ColumnNames()))})
+		}
+		return
+	}
 	if t.UniqueKeyOn(s.Key) == nil {
 		name := s.Table.Name + "_" + strings.Join(s.Key, "_") + "_key"
 		if len(name) > 63 {
@@ -322,11 +347,55 @@ func (st *preparation) notNullUnmapped() {
 		if _, mapped := st.mappedDest[c.Name]; mapped || !c.NotNull || c.Filled() {
 			continue
 		}
-		st.add(Finding{Severity: SeverityError, Code: CodeNotNullUnmapped,
+		f := Finding{Severity: SeverityError, Code: CodeNotNullUnmapped,
 			Summary: fmt.Sprintf("the column %q of %s is NOT NULL without a default and is not mapped, so inserts would fail", c.Name, s.Table.String()),
 			Detail:  fmt.Sprintf("Map a source column to %q, give it a default, or drop NOT NULL (the fix below).", c.Name),
-			Fix:     fmt.Sprintf("ALTER TABLE %s ALTER COLUMN %s DROP NOT NULL;", t.Ident(), pgx.Identifier{c.Name}.Sanitize())})
+			Fix:     fmt.Sprintf("ALTER TABLE %s ALTER COLUMN %s DROP NOT NULL;", t.Ident(), pgx.Identifier{c.Name}.Sanitize())}
+		if t.InPrimaryKey(c.Name) {
+			// PostgreSQL refuses DROP NOT NULL on a primary key's column.
+			f.Detail = fmt.Sprintf("It is part of the primary key, so it cannot be made nullable: map a source column to %q, or give it a default.%s", c.Name, st.delimiterHint())
+			f.Fix = ""
+		}
+		st.add(f)
 	}
+}
+
+// sensitiveColumns reports a sensitive column that is neither written by
+// the sync nor a column of the table: a misspelt name would otherwise leave
+// the column it meant shown in plans.
+func (st *preparation) sensitiveColumns() {
+	s, t := st.s, st.t
+	written := make([]string, 0, len(st.ordered))
+	for _, m := range st.ordered {
+		written = append(written, m.Destination)
+	}
+	for _, c := range s.SensitiveColumns {
+		if _, mapped := st.mappedDest[c]; mapped || t.Column(c) != nil {
+			continue
+		}
+		st.add(Finding{Severity: SeverityError, Code: CodeMissingColumn,
+			Summary: fmt.Sprintf("sensitive_columns names %q, which is not a column of %s", c, s.Table.String()),
+			Detail: fmt.Sprintf("Its values could not be hidden: the sync writes %s.%s",
+				strings.Join(written, ", "), suggest.DidYouMean(c, written))})
+	}
+}
+
+// delimiterHint is a sentence for findings about columns of a csv source
+// whose header read as one field that holds another likely delimiter, as
+// a semicolon-separated file read with the default comma does: "" otherwise.
+func (st *preparation) delimiterHint() string {
+	csv := st.s.Source.CSV
+	if csv == nil || len(st.srcCols) != 1 {
+		return ""
+	}
+	header := st.srcCols[0].Name
+	for _, d := range []rune{';', '\t', '|', ','} {
+		if d != csv.Delimiter && strings.ContainsRune(header, d) {
+			return fmt.Sprintf(" The file's header read as one column, %q: if its fields are separated by %q, set delimiter = %q in %s.",
+				header, string(d), string(d), st.s.Source.Address())
+		}
+	}
+	return ""
 }
 
 // privileges reports every privilege the sync's behavior needs that the

@@ -120,6 +120,21 @@ func (t *Table) UniqueKeyOn(cols []string) *UniqueKey {
 	return nil
 }
 
+// InPrimaryKey reports whether col is one of the primary key's columns.
+func (t *Table) InPrimaryKey(col string) bool {
+	for _, k := range t.UniqueKeys {
+		if k.Kind != "primary key" {
+			continue
+		}
+		for _, c := range k.Columns {
+			if c == col {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 func sortedCopy(s []string) []string {
 	c := append([]string(nil), s...)
 	sort.Strings(c)

@@ -1,10 +1,13 @@
 package cli
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/rowform/rowform/internal/synctest"
 )
 
 // newUserConfig writes main.hcl (a CSV source into a destination whose
@@ -64,5 +67,108 @@ func TestUnsetEnvNamesTheVariable(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("%s does not say %s:\n%s", strings.Join(args, " "), want, out)
 		}
+	}
+}
+
+// TestFindingsNewUsersMeet: the findings for mistakes a new configuration
+// makes name the problem and offer only fixes PostgreSQL accepts.
+//   - A misspelt sensitive column is an error (the column it meant would
+//     be shown), with the written columns and a suggestion.
+//   - A key column that neither the source nor the table has is reported
+//     as missing, with no ADD CONSTRAINT on a column that does not exist.
+//   - A semicolon-separated CSV read with the default comma says to set
+//     delimiter, and offers no DROP NOT NULL on the primary key's column.
+//   - A mapping to a column the table lacks lists the table's columns and
+//     suggests the nearest, without a stray leading space.
+func TestFindingsNewUsersMeet(t *testing.T) {
+	t.Parallel()
+	e := synctest.New(t)
+	e.Dst(`CREATE TABLE users (id bigint PRIMARY KEY, email text, name text)`)
+	e.Dst(`INSERT INTO users VALUES (1, 'ada@example.com', 'Ada')`)
+	e.WriteFile("users.csv", "id,email,name\n1,ada.new@example.com,Ada\n")
+	e.WriteFile("semi.csv", "id;email;name\n1;ada@example.com;Ada\n")
+	sync := func(name, source, extra string) string {
+		return `
+sync "` + name + `" {
+  source      = ` + source + `
+  destination = destination.postgres.dst
+  table       = "users"
+  behavior    = "update_or_create"
+` + extra + `}
+`
+	}
+	e.WriteFile("main.hcl", e.Servers()+`
+source "csv" "users" {
+  path = "users.csv"
+}
+
+source "csv" "semi" {
+  path = "semi.csv"
+}
+`+sync("typo", "source.csv.users", `  key = ["id"]
+  sensitive_columns = ["emial"]
+`)+sync("nokey", "source.csv.users", `  key = ["uid"]
+`)+sync("semi", "source.csv.semi", `  key = ["id"]
+`)+sync("mapped", "source.csv.users", `  key = ["id"]
+  mapping = { id = "id", mail = "email" }
+`))
+	r := runCLIWith(t, e.Environ, "", "-chdir="+e.Dir, "plan", "-json")
+	r.expect(t, exitError)
+	var p struct {
+		Syncs []struct {
+			Name     string `json:"name"`
+			Findings []struct {
+				Code    string `json:"code"`
+				Summary string `json:"summary"`
+				Detail  string `json:"detail"`
+				Fix     string `json:"fix"`
+			} `json:"findings"`
+		} `json:"syncs"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &p); err != nil {
+		t.Fatalf("%v\n%s", err, r.stdout)
+	}
+	for _, s := range p.Syncs {
+		var all strings.Builder
+		for _, f := range s.Findings {
+			all.WriteString(f.Code + " | " + f.Summary + " | " + f.Detail + " | " + f.Fix + "\n")
+			if f.Detail != strings.TrimSpace(f.Detail) {
+				t.Errorf("%s: detail with stray spaces: %q", s.Name, f.Detail)
+			}
+		}
+		got := all.String()
+		has := func(want ...string) {
+			t.Helper()
+			for _, w := range want {
+				if !strings.Contains(got, w) {
+					t.Errorf("%s: findings do not say %q:\n%s", s.Name, w, got)
+				}
+			}
+		}
+		lacks := func(bad ...string) {
+			t.Helper()
+			for _, b := range bad {
+				if strings.Contains(got, b) {
+					t.Errorf("%s: findings say %q:\n%s", s.Name, b, got)
+				}
+			}
+		}
+		switch s.Name {
+		case "typo":
+			has(`missing_column | sensitive_columns names "emial", which is not a column of public.users`, `Did you mean "email"?`)
+		case "nokey":
+			has(`missing_column | public.users has no column "uid" for the key`, "id, email, name")
+			lacks("ADD CONSTRAINT")
+		case "semi":
+			has(`set delimiter = ";" in csv.semi`, `It is part of the primary key`)
+			lacks("DROP NOT NULL")
+		case "mapped":
+			has(`public.users has no column "mail"`, `The columns of public.users are: id, email, name. Did you mean "email"?`)
+		default:
+			t.Errorf("unexpected sync %q", s.Name)
+		}
+	}
+	if len(p.Syncs) != 4 {
+		t.Errorf("%d syncs in the plan, want 4:\n%s", len(p.Syncs), r.stdout)
 	}
 }
