@@ -297,6 +297,23 @@ sync "other" {
 			t.Errorf("second apply, %s: status %q (error %q), want %q", s.Name, s.Status, s.Error, want)
 		}
 	}
+	// With nothing to do, each sync's applied counts still say how many
+	// rows are unchanged, as the plan does.
+	r = runCLIWith(t, e.Environ, "", "-chdir="+e.Dir, "plan", "-json")
+	r.expect(t, exitOK)
+	var planned struct {
+		Syncs []struct {
+			Name   string           `json:"name"`
+			Counts map[string]int64 `json:"counts"`
+		} `json:"syncs"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &planned); err != nil {
+		t.Fatal(err)
+	}
+	unchanged := map[string]int64{}
+	for _, s := range planned.Syncs {
+		unchanged[s.Name] = s.Counts["unchanged"]
+	}
 	r = runCLIWith(t, e.Environ, "", "-chdir="+e.Dir, "apply", "-json", "-auto-approve")
 	r.expect(t, exitOK)
 	doc = decodeApplyJSON(t, r.stdout)
@@ -306,6 +323,9 @@ sync "other" {
 	for _, s := range doc.Syncs {
 		if s.Status != "no_changes" {
 			t.Errorf("apply with nothing to do, %s: status %q", s.Name, s.Status)
+		}
+		if s.Applied == nil || (*s.Applied)["unchanged"] != unchanged[s.Name] || unchanged[s.Name] == 0 {
+			t.Errorf("apply with nothing to do, %s: applied %v, want unchanged %d as planned", s.Name, s.Applied, unchanged[s.Name])
 		}
 	}
 }

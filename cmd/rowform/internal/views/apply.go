@@ -66,12 +66,13 @@ type ApplySummary struct {
 
 // NewApplyDocument is the result document of res, an apply of p. With no
 // sync result (nothing to apply) every sync of p is listed as
-// "no_changes".
+// "no_changes", with the plan's unchanged and skipped counts.
 func NewApplyDocument(res *executor.Result, p *planner.Plan) *ApplyDocument {
 	doc := &ApplyDocument{FormatVersion: planner.FormatVersion, Applied: !res.Failed(), Syncs: []ApplySync{}, Summary: &ApplySummary{}}
 	if len(res.Syncs) == 0 {
 		for _, sp := range p.Syncs {
 			doc.Syncs = append(doc.Syncs, ApplySync{Name: sp.Name, Table: sp.Table, Status: string(executor.StatusNoChanges),
+				Applied:  planner.Counts{Unchanged: sp.Counts.Unchanged, Skipped: sp.Counts.Skipped},
 				Rejected: []planner.RejectedRow{}})
 		}
 	}
