@@ -35,8 +35,8 @@ type applyFlags struct {
 func (f *applyFlags) bind(fs *flag.FlagSet) {
 	f.runFlags.bind(fs)
 	fs.BoolVar(&f.autoApprove, "auto-approve", false, "apply without asking for confirmation")
-	fs.DurationVar(&f.lockTimeout, "lock-timeout", 0, "wait up to DURATION for another apply of the same table (default: fail at once)")
-	fs.DurationVar(&f.statementTimeout, "statement-timeout", 0, "cancel any statement of the apply that runs longer than DURATION (default: none)")
+	fs.DurationVar(&f.lockTimeout, "lock-timeout", 0, "wait up to `DURATION` (such as 30s or 5m) for another apply of the same table (default: fail at once)")
+	fs.DurationVar(&f.statementTimeout, "statement-timeout", 0, "cancel any statement of the apply that runs longer than `DURATION` (default: none)")
 	fs.StringVar(&f.rejectsFile, "rejects-file", "", "write every row left out by on_reject = \"skip\" to `FILE`, one JSON object a line")
 }
 

@@ -106,6 +106,11 @@ func TestCommandHelp(t *testing.T) {
 				if !strings.Contains(r.stdout, "-help") {
 					t.Errorf("usage of %s lacks its options:\n%s", name, r.stdout)
 				}
+				// A flag's value is named for what it is (FILE, N,
+				// DURATION), never by its Go type.
+				if m := goTypePlaceholder.FindString(r.stdout); m != "" {
+					t.Errorf("usage of %s names a flag's value by its Go type, %q:\n%s", name, m, r.stdout)
+				}
 			})
 		}
 	}
@@ -115,6 +120,8 @@ func TestCommandHelp(t *testing.T) {
 		t.Errorf("rowform help fmt:\n%s", r.stdout)
 	}
 }
+
+var goTypePlaceholder = regexp.MustCompile(`(?m)^  -[a-z-]+=(string|int|int64|uint|float64|value|duration|format)\b`)
 
 func TestCommandHelpListsItsFlags(t *testing.T) {
 	for cmd, flags := range map[string][]string{
@@ -157,6 +164,26 @@ func TestUnknownFlag(t *testing.T) {
 	r.expect(t, exitError)
 	if !strings.Contains(r.stderr, "-bogus") {
 		t.Errorf("stderr:\n%s", r.stderr)
+	}
+}
+
+// TestBadFlagValue: a value a flag cannot parse is answered with what the
+// flag takes, not the flag package's "parse error".
+func TestBadFlagValue(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"apply", "-lock-timeout=5"}, `invalid value "5" for -lock-timeout: it takes a duration such as 30s`},
+		{[]string{"plan", "-show-rows=abc"}, `invalid value "abc" for -show-rows: it takes a whole number`},
+		{[]string{"plan", "-undo=x1"}, `invalid value "x1" for -undo: it takes a whole number`},
+		{[]string{"validate", "-json=maybe"}, `invalid value "maybe" for -json: it takes true or false`},
+	} {
+		r := runCLI(t, c.args...)
+		r.expect(t, exitError)
+		if !strings.Contains(r.stderr, c.want) || strings.Contains(r.stderr, "parse error") {
+			t.Errorf("%s: stderr:\n%s\nwant %q", strings.Join(c.args, " "), r.stderr, c.want)
+		}
 	}
 }
 

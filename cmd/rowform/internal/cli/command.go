@@ -6,8 +6,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"regexp"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/rowform/rowform/internal/suggest"
 )
@@ -129,6 +131,9 @@ var globalOnly = map[string]bool{"chdir": true, "version": true}
 // unknown option: the closest defined option, or where a global option goes.
 func describeFlagError(err error, fs *flag.FlagSet) string {
 	msg := err.Error()
+	if m := badFlagValue.FindStringSubmatch(msg); m != nil {
+		return describeBadValue(m[1], fs.Lookup(m[2]), msg)
+	}
 	name, ok := strings.CutPrefix(msg, "flag provided but not defined: -")
 	if !ok {
 		return msg
@@ -143,6 +148,35 @@ func describeFlagError(err error, fs *flag.FlagSet) string {
 		return fmt.Sprintf("%s. Did you mean -%s?", msg, s)
 	}
 	return msg
+}
+
+// badFlagValue matches the flag package's error for a value its type does
+// not parse: the value, then the flag's name.
+var badFlagValue = regexp.MustCompile(`^invalid (?:boolean )?value "(.*)" for (?:flag )?-([^:]+): `)
+
+// describeBadValue says what kind of value the flag f takes, for the value
+// given that did not parse; msg is the flag package's error, kept when f's
+// kind is not known.
+func describeBadValue(given string, f *flag.Flag, msg string) string {
+	if f == nil {
+		return msg
+	}
+	getter, ok := f.Value.(flag.Getter)
+	if !ok {
+		return msg
+	}
+	var takes string
+	switch getter.Get().(type) {
+	case time.Duration:
+		takes = "a duration such as 30s, 5m or 1h30m"
+	case int, int64, uint, uint64:
+		takes = "a whole number"
+	case bool:
+		takes = "true or false, or nothing (-" + f.Name + " alone is true)"
+	default:
+		return msg
+	}
+	return fmt.Sprintf("invalid value %q for -%s: it takes %s", given, f.Name, takes)
 }
 
 // writeFlagHelp lists the options of fs, one a line, followed by -help.

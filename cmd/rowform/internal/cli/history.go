@@ -30,11 +30,11 @@ type historyFlags struct {
 const defaultHistoryLimit = 20
 
 func (f *historyFlags) bind(fs *flag.FlagSet) {
-	fs.Var(&f.vars, "var", "set a variable: -var name=value (repeatable)")
-	fs.Var(&f.varFiles, "var-file", "read variable values from a file (repeatable)")
-	fs.Var(&f.syncs, "sync", "only the runs of this sync (repeatable)")
+	fs.Var(&f.vars, "var", "set the variable `NAME=VALUE` (repeatable)")
+	fs.Var(&f.varFiles, "var-file", "read variable values from `FILE` (repeatable)")
+	fs.Var(&f.syncs, "sync", "only the runs of the sync `NAME` (repeatable)")
 	fs.BoolVar(&f.json, "json", false, "the runs as JSON on stdout")
-	fs.IntVar(&f.limit, "limit", defaultHistoryLimit, "list at most N runs, the newest (0: all)")
+	fs.IntVar(&f.limit, "limit", defaultHistoryLimit, "list at most `N` runs, the newest (0: all)")
 	fs.BoolVar(&f.noColor, "no-color", false, "print no ANSI colors (also NO_COLOR=1)")
 }
 

@@ -25,7 +25,7 @@ type planFlags struct {
 
 func (f *planFlags) bind(fs *flag.FlagSet) {
 	f.runFlags.bind(fs)
-	fs.StringVar(&f.out, "out", "", "save the plan to FILE for 'rowform apply FILE'")
+	fs.StringVar(&f.out, "out", "", "save the plan to `FILE` for 'rowform apply FILE'")
 	fs.StringVar(&f.changes, "changes", "", "write every planned change to `FILE`, one JSON object a line (sync, kind, key, before, after; sensitive values masked)")
 	fs.BoolVar(&f.detailedExitcode, "detailed-exitcode", false, "exit 2 when the plan has changes (0 none, 1 error)")
 }

@@ -40,13 +40,13 @@ type runFlags struct {
 }
 
 func (f *runFlags) bind(fs *flag.FlagSet) {
-	fs.Var(&f.vars, "var", "set a variable: -var name=value (repeatable)")
-	fs.Var(&f.varFiles, "var-file", "read variable values from a file (repeatable)")
-	fs.Var(&f.syncs, "sync", "plan only this sync and the syncs it depends on (repeatable)")
+	fs.Var(&f.vars, "var", "set the variable `NAME=VALUE` (repeatable)")
+	fs.Var(&f.varFiles, "var-file", "read variable values from `FILE` (repeatable)")
+	fs.Var(&f.syncs, "sync", "only the sync `NAME` and the syncs it depends on (repeatable)")
 	fs.BoolVar(&f.json, "json", false, "machine-readable output on stdout; same as -format=json")
-	fs.StringVar(&f.format, "format", "", "output format: text, json or markdown (default text)")
+	fs.StringVar(&f.format, "format", "", "output `FORMAT`: text, json or markdown (default text)")
 	fs.BoolVar(&f.noColor, "no-color", false, "print no ANSI colors (also NO_COLOR=1)")
-	fs.IntVar(&f.showRows, "show-rows", 0, "show up to N example rows (those with the smallest keys) per change type and sync")
+	fs.IntVar(&f.showRows, "show-rows", 0, "show up to `N` example rows (those with the smallest keys) per change type and sync")
 	fs.Int64Var(&f.undo, "undo", 0, "plan the undo of the run `RUN` of the history (see 'rowform history') instead of the syncs")
 }
 

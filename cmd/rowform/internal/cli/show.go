@@ -19,7 +19,7 @@ type showFlags struct {
 
 func (f *showFlags) bind(fs *flag.FlagSet) {
 	fs.BoolVar(&f.json, "json", false, "print the plan as JSON on stdout")
-	fs.StringVar(&f.format, "format", "", "output format: text, json or markdown (default text)")
+	fs.StringVar(&f.format, "format", "", "output `FORMAT`: text, json or markdown (default text)")
 	fs.BoolVar(&f.noColor, "no-color", false, "print no ANSI colors (also NO_COLOR=1)")
 }
 

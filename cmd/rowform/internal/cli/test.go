@@ -25,7 +25,7 @@ type testFlags struct {
 
 func (f *testFlags) bind(fs *flag.FlagSet) {
 	fs.StringVar(&f.junit, "junit", "", "also write the results to `FILE` as JUnit XML, for CI")
-	fs.Var(&f.filter, "filter", "run only this test file: tests/NAME.rftest.hcl, NAME.rftest.hcl or NAME (repeatable)")
+	fs.Var(&f.filter, "filter", "run only the test file `NAME`: tests/NAME.rftest.hcl, NAME.rftest.hcl or NAME (repeatable)")
 	fs.BoolVar(&f.verbose, "verbose", false, "print the plan of every run")
 	fs.BoolVar(&f.noColor, "no-color", false, "print no ANSI colors (also NO_COLOR=1)")
 }

@@ -20,8 +20,8 @@ type validateFlags struct {
 }
 
 func (f *validateFlags) bind(fs *flag.FlagSet) {
-	fs.BoolVar(&f.json, "json", false, "print the result as JSON on stdout (Terraform's shape, as the README shows)")
-	fs.StringVar(&f.format, "format", "", "output `format`: text or json (default text); -format=json is -json")
+	fs.BoolVar(&f.json, "json", false, "print the result as JSON on stdout (the shape of terraform validate -json)")
+	fs.StringVar(&f.format, "format", "", "output `FORMAT`: text or json (default text); -format=json is -json")
 	fs.BoolVar(&f.noColor, "no-color", false, "print no ANSI colors (also NO_COLOR=1)")
 }
 
