@@ -29,6 +29,7 @@ import (
 	"github.com/rowform/rowform/internal/pgconnect"
 	"github.com/rowform/rowform/internal/plural"
 	"github.com/rowform/rowform/internal/sshtunnel"
+	"github.com/rowform/rowform/internal/suggest"
 )
 
 // Options control a plan.
@@ -155,7 +156,7 @@ func SelectSyncs(cfg *hclconfig.Config, only []string) (syncs []*hclconfig.Sync,
 	for _, n := range only {
 		s := cfg.Sync(n)
 		if s == nil {
-			return nil, nil, fmt.Errorf("there is no sync named %q; the syncs are: %s", n, joinNames(cfg.SyncNames()))
+			return nil, nil, fmt.Errorf("there is no sync named %q; the syncs are: %s.%s", n, joinNames(cfg.SyncNames()), suggest.DidYouMean(n, cfg.SyncNames()))
 		}
 		if !want[n] {
 			want[n] = true

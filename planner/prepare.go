@@ -210,7 +210,15 @@ func (st *preparation) destinationTable() bool {
 	}
 	p.Role = role
 	if t == nil {
-		st.add(missingTable(s, st.srcCols, st.srcByName))
+		f := missingTable(s, st.srcCols, st.srcByName)
+		// A suggestion is a courtesy: a catalog that cannot be listed
+		// leaves the finding without one.
+		if names, err := catalog.TableNames(st.ctx, st.dst, 10000); err == nil {
+			if near := suggest.Closest(table, names); near != "" {
+				f.Detail = strings.TrimSpace(fmt.Sprintf("Did you mean %q? %s", near, f.Detail))
+			}
+		}
+		st.add(f)
 		return false
 	}
 	if t.Kind != "r" && t.Kind != "p" {

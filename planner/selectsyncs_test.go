@@ -140,13 +140,15 @@ func TestSelectSyncs(t *testing.T) {
 	}
 }
 
+// TestSelectSyncsUnknownName: an unknown -sync name lists the syncs and
+// suggests the nearest.
 func TestSelectSyncsUnknownName(t *testing.T) {
 	cfg := dependencyConfig(t)
 	syncs, added, err := SelectSyncs(cfg, []string{"contacts", "contact"})
 	if err == nil {
 		t.Fatalf("no error; syncs %q, added %+v", syncNames(syncs), added)
 	}
-	want := `there is no sync named "contact"; the syncs are: accounts, contacts, events, orders, tenants`
+	want := `there is no sync named "contact"; the syncs are: accounts, contacts, events, orders, tenants. Did you mean "contacts"?`
 	if err.Error() != want {
 		t.Errorf("error = %q\nwant    %q", err, want)
 	}

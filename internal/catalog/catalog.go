@@ -231,6 +231,22 @@ ORDER BY i.indisprimary DESC, 1`, t.OID)
 	return t, nil
 }
 
+// TableNames returns "schema.name" of up to limit tables (plain and
+// partitioned, outside the system schemas) in name order, for suggesting
+// the one a misspelt name meant.
+func TableNames(ctx context.Context, q Querier, limit int) ([]string, error) {
+	rows, err := q.Query(ctx, `
+SELECT n.nspname || '.' || c.relname
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\_%'
+ORDER BY 1 LIMIT $1`, limit)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
+
 // CurrentRole returns the role the connection acts as.
 func CurrentRole(ctx context.Context, q Querier) (string, error) {
 	var r string

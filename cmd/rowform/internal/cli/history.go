@@ -12,6 +12,7 @@ import (
 	"github.com/rowform/rowform/internal/history"
 	"github.com/rowform/rowform/internal/pgconnect"
 	"github.com/rowform/rowform/internal/sshtunnel"
+	"github.com/rowform/rowform/internal/suggest"
 	"github.com/rowform/rowform/planner"
 )
 
@@ -80,7 +81,7 @@ func runHistory(ctx context.Context, inv *invocation, f *historyFlags) int {
 	}
 	for _, n := range f.syncs {
 		if cfg.Sync(n) == nil {
-			inv.errorf("history: there is no sync named %q; the syncs are: %s", n, strings.Join(cfg.SyncNames(), ", "))
+			inv.errorf("history: there is no sync named %q; the syncs are: %s.%s", n, strings.Join(cfg.SyncNames(), ", "), suggest.DidYouMean(n, cfg.SyncNames()))
 			return exitError
 		}
 	}

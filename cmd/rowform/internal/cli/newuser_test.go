@@ -80,6 +80,7 @@ func TestUnsetEnvNamesTheVariable(t *testing.T) {
 //     delimiter, and offers no DROP NOT NULL on the primary key's column.
 //   - A mapping to a column the table lacks lists the table's columns and
 //     suggests the nearest, without a stray leading space.
+//   - A table that does not exist suggests the nearest that does.
 func TestFindingsNewUsersMeet(t *testing.T) {
 	t.Parallel()
 	e := synctest.New(t)
@@ -87,16 +88,17 @@ func TestFindingsNewUsersMeet(t *testing.T) {
 	e.Dst(`INSERT INTO users VALUES (1, 'ada@example.com', 'Ada')`)
 	e.WriteFile("users.csv", "id,email,name\n1,ada.new@example.com,Ada\n")
 	e.WriteFile("semi.csv", "id;email;name\n1;ada@example.com;Ada\n")
-	sync := func(name, source, extra string) string {
+	syncOn := func(table, name, source, extra string) string {
 		return `
 sync "` + name + `" {
   source      = ` + source + `
   destination = destination.postgres.dst
-  table       = "users"
+  table       = "` + table + `"
   behavior    = "update_or_create"
 ` + extra + `}
 `
 	}
+	sync := func(name, source, extra string) string { return syncOn("users", name, source, extra) }
 	e.WriteFile("main.hcl", e.Servers()+`
 source "csv" "users" {
   path = "users.csv"
@@ -111,6 +113,7 @@ source "csv" "semi" {
 `)+sync("semi", "source.csv.semi", `  key = ["id"]
 `)+sync("mapped", "source.csv.users", `  key = ["id"]
   mapping = { id = "id", mail = "email" }
+`)+syncOn("user", "table_typo", "source.csv.users", `  key = ["id"]
 `))
 	r := runCLIWith(t, e.Environ, "", "-chdir="+e.Dir, "plan", "-json")
 	r.expect(t, exitError)
@@ -164,11 +167,13 @@ source "csv" "semi" {
 			lacks("DROP NOT NULL")
 		case "mapped":
 			has(`public.users has no column "mail"`, `The columns of public.users are: id, email, name. Did you mean "email"?`)
+		case "table_typo":
+			has(`missing_table | the table public.user does not exist`, `Did you mean "public.users"?`, "CREATE TABLE")
 		default:
 			t.Errorf("unexpected sync %q", s.Name)
 		}
 	}
-	if len(p.Syncs) != 4 {
-		t.Errorf("%d syncs in the plan, want 4:\n%s", len(p.Syncs), r.stdout)
+	if len(p.Syncs) != 5 {
+		t.Errorf("%d syncs in the plan, want 5:\n%s", len(p.Syncs), r.stdout)
 	}
 }
