@@ -177,3 +177,24 @@ source "csv" "semi" {
 		t.Errorf("%d syncs in the plan, want 5:\n%s", len(p.Syncs), r.stdout)
 	}
 }
+
+// TestBadVariableInputsAreNotCalledInvalidConfiguration: a malformed -var
+// or an unreadable -var-file is reported as what it is, and the closing
+// line does not call the configuration invalid.
+func TestBadVariableInputsAreNotCalledInvalidConfiguration(t *testing.T) {
+	dir := newUserConfig(t, "")
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"plan", "-var", "foo"}, "Invalid -var option"},
+		{[]string{"plan", "-var-file=nope.vars.hcl"}, "Cannot read variables file"},
+	} {
+		r := runCLIWith(t, []string{"CRM_PW=pw"}, "", append([]string{"-chdir=" + dir}, c.args...)...)
+		r.expect(t, exitError)
+		if !strings.Contains(r.stderr, c.want) || !strings.Contains(r.stderr, "the configuration could not be loaded: 1 error.") ||
+			strings.Contains(r.stderr, "is invalid") {
+			t.Errorf("%s: stderr:\n%s", strings.Join(c.args, " "), r.stderr)
+		}
+	}
+}

@@ -88,7 +88,7 @@ func (inv *invocation) loadConfig(f *runFlags, in hclconfig.Inputs, command stri
 			writeJSON(inv.stdout, views.NewInvalidConfiguration(diags))
 		} else {
 			_ = views.WriteDiagnostics(inv.stderr, cfg.Files, diags, terminalWidth(inv.stderr), inv.useColor(f.noColor, inv.stderr))
-			fmt.Fprintf(inv.stderr, "rowform: %s: the configuration is invalid: %s.\n", command, views.CountSummary(diags))
+			fmt.Fprintf(inv.stderr, "rowform: %s: the configuration could not be loaded: %s.\n", command, views.CountSummary(diags))
 		}
 		return nil
 	}
