@@ -22,6 +22,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -162,19 +163,58 @@ func (e *ConnectError) Error() string {
 func (e *ConnectError) Unwrap() error { return e.Err }
 
 // cleanError reduces a pgx connect error to its cause: the server's message
-// with SQLSTATE, or the network error.
-func cleanError(err error) error {
+// with SQLSTATE, or the network error said once (pgx repeats it for each
+// address and sslmode it tried), with what to check for the common ones.
+func cleanError(err error, s *hclconfig.Server) error {
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
 		return fmt.Errorf("%s (SQLSTATE %s)", pgErr.Message, pgErr.Code)
 	}
+	msg := err.Error()
 	var ce *pgconn.ConnectError
 	if errors.As(err, &ce) {
 		if inner := ce.Unwrap(); inner != nil {
-			return errors.New(stripConnString(inner.Error()))
+			msg = inner.Error()
 		}
 	}
-	return errors.New(stripConnString(err.Error()))
+	msg = uniqueLines(stripConnString(msg))
+	var dnsErr *net.DNSError
+	switch {
+	case errors.As(err, &dnsErr) && dnsErr.IsNotFound:
+		msg = fmt.Sprintf("the host name %q is not known (%s); check host", s.Host, dnsErr.Error())
+	case errors.Is(err, syscall.ECONNREFUSED):
+		msg = "connection refused: is the server running, and are host and port right?"
+	case strings.Contains(msg, "server refused TLS connection"):
+		mode := SSLMode(s)
+		msg = fmt.Sprintf("the server does not accept TLS, and sslmode is %q", mode)
+		if s.SSLMode == "" {
+			msg += " (the default for a server that is not on this machine)"
+		}
+		msg += ": turn on ssl in the server, or set sslmode = \"disable\" if the network is private"
+	}
+	return errors.New(msg)
+}
+
+// uniqueLines drops the lines of msg that repeat an earlier line after the
+// address prefix pgx gives each attempt ("host:port (ip): ").
+func uniqueLines(msg string) string {
+	seen := map[string]bool{}
+	var out []string
+	for _, line := range strings.Split(msg, "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" {
+			continue
+		}
+		k := line
+		if _, rest, ok := strings.Cut(line, "): "); ok {
+			k = rest
+		}
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, line)
+		}
+	}
+	return strings.Join(out, "\n")
 }
 
 // stripConnString removes a "failed to connect to `...`:" prefix that pgx
@@ -220,7 +260,7 @@ func Encrypted(conn *pgx.Conn) bool {
 func ConnectConfig(ctx context.Context, s *hclconfig.Server, cfg *pgx.ConnConfig) (*pgx.Conn, error) {
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
-		return nil, &ConnectError{Server: s.Address(), Where: Where(s), Err: cleanError(err)}
+		return nil, &ConnectError{Server: s.Address(), Where: Where(s), Err: cleanError(err, s)}
 	}
 	return conn, nil
 }

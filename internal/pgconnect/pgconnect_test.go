@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"strings"
 	"sync"
@@ -469,5 +470,38 @@ func TestConnectErrorsCarryNoSecrets(t *testing.T) {
 	_, err = connect(t, s2)
 	if err == nil || strings.Contains(err.Error(), "canary-pw") || strings.Contains(err.Error(), "password") {
 		t.Errorf("err = %v", err)
+	}
+}
+
+// TestConnectErrorsSayWhatToCheck: a refused connection and a server
+// without TLS under sslmode "require" are said once each, with what to
+// check, instead of the driver's message for every attempt.
+func TestConnectErrorsSayWhatToCheck(t *testing.T) {
+	c := sshtest.StartPlainCluster(t)
+	_, err := connect(t, server(c, "require", ""))
+	if err == nil {
+		t.Fatal("sslmode=require connected to a server without TLS")
+	}
+	for _, want := range []string{`the server does not accept TLS, and sslmode is "require"`, `set sslmode = "disable"`} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("message lacks %q: %v", want, err)
+		}
+	}
+
+	l, lerr := net.Listen("tcp", "127.0.0.1:0")
+	if lerr != nil {
+		t.Fatal(lerr)
+	}
+	closed := server(c, "prefer", "")
+	closed.Port = l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	_, err = connect(t, closed)
+	if err == nil {
+		t.Fatal("connected to a closed port")
+	}
+	msg := err.Error()
+	if !strings.Contains(msg, "connection refused: is the server running, and are host and port right?") ||
+		strings.Count(msg, "refused") != 1 || strings.Contains(msg, "\n") {
+		t.Errorf("refused connection: %q", msg)
 	}
 }
