@@ -172,7 +172,7 @@ func (inv *invocation) newPlan(ctx context.Context, f *applyFlags) (cfg *hclconf
 		if jsonOut {
 			why = "-json output cannot be mixed with a confirmation prompt"
 		}
-		return nil, nil, inv.applyFailed(jsonOut, fmt.Errorf("apply needs confirmation, but %s: review the plan and run 'rowform apply -auto-approve', or save it with 'rowform plan -out=FILE' and run 'rowform apply FILE'", why)), false
+		return nil, nil, inv.applyFailed(jsonOut, fmt.Errorf("confirmation is needed, but %s: review the plan and run 'rowform apply -auto-approve', or save it with 'rowform plan -out=FILE' and run 'rowform apply FILE'", why)), false
 	}
 	cfg = inv.loadConfig(&f.runFlags, f.inputs(inv), "apply")
 	if cfg == nil {
