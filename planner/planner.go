@@ -463,7 +463,7 @@ func (p *Prepared) finishDiff(ctx context.Context, dst *pgx.Conn, chk *checker, 
 	if res.DupKeys > 0 {
 		findings = append(findings, Finding{Severity: SeverityError, Code: CodeDuplicateSourceKey,
 			Summary: fmt.Sprintf("%d key%s appear%s more than once in the source", res.DupKeys, plural.S(res.DupKeys), plural.VerbS(res.DupKeys)),
-			Detail:  "Examples: " + joinNames(res.DupKeyExamples) + ". A key must identify one row: deduplicate the source (e.g. DISTINCT ON) or choose a key that is unique."})
+			Detail:  "Examples: " + joinNames(res.DupKeyExamples) + ". " + duplicateKeyHint(p.Sync)})
 	}
 	return &DiffResult{Counts: res.Counts, SourceRows: res.SourceRows, DestinationRows: res.DestinationRows, Digest: res.Digest,
 		Rejected: chk.rejectedRows(), CheckFindings: chk.findings(p.Sync.OnReject), written: chk.written,

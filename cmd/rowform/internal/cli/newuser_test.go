@@ -81,6 +81,7 @@ func TestUnsetEnvNamesTheVariable(t *testing.T) {
 //   - A mapping to a column the table lacks lists the table's columns and
 //     suggests the nearest, without a stray leading space.
 //   - A table that does not exist suggests the nearest that does.
+//   - Duplicate keys in a CSV file are explained in terms of the file.
 func TestFindingsNewUsersMeet(t *testing.T) {
 	t.Parallel()
 	e := synctest.New(t)
@@ -88,6 +89,7 @@ func TestFindingsNewUsersMeet(t *testing.T) {
 	e.Dst(`INSERT INTO users VALUES (1, 'ada@example.com', 'Ada')`)
 	e.WriteFile("users.csv", "id,email,name\n1,ada.new@example.com,Ada\n")
 	e.WriteFile("semi.csv", "id;email;name\n1;ada@example.com;Ada\n")
+	e.WriteFile("dups.csv", "id,email,name\n1,a@example.com,A\n1,b@example.com,B\n")
 	syncOn := func(table, name, source, extra string) string {
 		return `
 sync "` + name + `" {
@@ -107,6 +109,10 @@ source "csv" "users" {
 source "csv" "semi" {
   path = "semi.csv"
 }
+
+source "csv" "dups" {
+  path = "dups.csv"
+}
 `+sync("typo", "source.csv.users", `  key = ["id"]
   sensitive_columns = ["emial"]
 `)+sync("nokey", "source.csv.users", `  key = ["uid"]
@@ -114,6 +120,7 @@ source "csv" "semi" {
 `)+sync("mapped", "source.csv.users", `  key = ["id"]
   mapping = { id = "id", mail = "email" }
 `)+syncOn("user", "table_typo", "source.csv.users", `  key = ["id"]
+`)+sync("dups", "source.csv.dups", `  key = ["id"]
 `))
 	r := runCLIWith(t, e.Environ, "", "-chdir="+e.Dir, "plan", "-json")
 	r.expect(t, exitError)
@@ -167,14 +174,17 @@ source "csv" "semi" {
 			lacks("DROP NOT NULL")
 		case "mapped":
 			has(`public.users has no column "mail"`, `The columns of public.users are: id, email, name. Did you mean "email"?`)
+		case "dups":
+			has(`duplicate_source_key`, `remove or merge the rows of the CSV file that repeat a key (id)`)
+			lacks("DISTINCT ON")
 		case "table_typo":
 			has(`missing_table | the table public.user does not exist`, `Did you mean "public.users"?`, "CREATE TABLE")
 		default:
 			t.Errorf("unexpected sync %q", s.Name)
 		}
 	}
-	if len(p.Syncs) != 5 {
-		t.Errorf("%d syncs in the plan, want 5:\n%s", len(p.Syncs), r.stdout)
+	if len(p.Syncs) != 6 {
+		t.Errorf("%d syncs in the plan, want 6:\n%s", len(p.Syncs), r.stdout)
 	}
 }
 
