@@ -12,7 +12,11 @@ import (
 )
 
 func main() {
-	// Canceled on Ctrl-C or SIGTERM; commands stop cleanly and return.
-	ctx, _ := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// Canceled on Ctrl-C, SIGTERM, a closed terminal (SIGHUP) or a closed
+	// output pipe (SIGPIPE, as in 'rowform test | head'); commands stop
+	// cleanly and return, removing what they started (rowform test's
+	// throwaway server). Without SIGPIPE here, Go would exit at the first
+	// write to the closed pipe and leave that server running.
+	ctx, _ := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGPIPE)
 	os.Exit(cli.Run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }

@@ -1,13 +1,17 @@
 package cli
 
 import (
+	"bufio"
 	"errors"
 	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/rowform/rowform/hclconfig"
 )
@@ -136,5 +140,81 @@ func TestExamplesValidate(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestTestCommandCleansUpWhenOutputCloses: 'rowform test | head -1' closes
+// rowform's stdout while its throwaway server runs; rowform still stops the
+// server and removes its directory.
+func TestTestCommandCleansUpWhenOutputCloses(t *testing.T) {
+	bin := buildRowform(t)
+	tmp, err := os.MkdirTemp("", "rowform-sigpipe-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(tmp) })
+	// The server runs as the postgres user when tests run as root: it must
+	// be able to reach its directory under tmp.
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	leftovers := func() []string {
+		ents, _ := os.ReadDir(tmp)
+		var out []string
+		for _, e := range ents {
+			if strings.HasPrefix(e.Name(), "rowform-pg-") {
+				out = append(out, filepath.Join(tmp, e.Name()))
+			}
+		}
+		return out
+	}
+	t.Cleanup(func() {
+		// Stop a server the run left behind, so that a failure of this
+		// test leaves nothing running.
+		for _, d := range leftovers() {
+			if b, err := os.ReadFile(filepath.Join(d, "data", "postmaster.pid")); err == nil {
+				if pid, err := strconv.Atoi(strings.SplitN(string(b), "\n", 2)[0]); err == nil {
+					_ = syscall.Kill(pid, syscall.SIGQUIT)
+				}
+			}
+		}
+	})
+
+	cmd := exec.Command(bin, "test", "-no-color")
+	cmd.Dir = filepath.Join(moduleRoot(t), "examples", "quickstart")
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "TMPDIR=" + tmp}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	first, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		t.Fatalf("reading the first line: %v (stderr: %s)", err, stderr.String())
+	}
+	// Wait until the throwaway server is there, then close the pipe, as
+	// head does after its line.
+	deadline := time.Now().Add(2 * time.Minute)
+	for len(leftovers()) == 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if len(leftovers()) == 0 {
+		t.Fatalf("no throwaway server under %s after the first line %q (stderr: %s)", tmp, first, stderr.String())
+	}
+	stdout.Close()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(2 * time.Minute):
+		_ = cmd.Process.Kill()
+		t.Fatal("rowform test did not end after its output closed")
+	}
+	if left := leftovers(); len(left) > 0 {
+		t.Errorf("rowform test left its server's directory behind after its output closed: %v\nstderr:\n%s", left, stderr.String())
 	}
 }
