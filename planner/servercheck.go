@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -297,8 +298,11 @@ func (c *checker) convertColumn(ctx context.Context, conn *pgx.Conn, i int, batc
 
 // withoutValue cuts a server message before the value it quotes
 // ("invalid input value for enum mood: \"x\""), so that one reason groups
-// every row it refuses and no value is shown.
+// every row it refuses and no value is shown. A value quoted after the
+// word value ("value \"3000000000\" is out of range for type integer") is
+// left out and the message kept around it.
 func withoutValue(msg string) string {
+	msg = quotedValue.ReplaceAllString(msg, "value ")
 	if i := strings.Index(msg, ": \""); i >= 0 {
 		return msg[:i]
 	}
@@ -307,3 +311,6 @@ func withoutValue(msg string) string {
 	}
 	return msg
 }
+
+// quotedValue is a value PostgreSQL quotes after the word value.
+var quotedValue = regexp.MustCompile(`\bvalue "[^"]*" `)
