@@ -94,7 +94,11 @@ func runPlan(ctx context.Context, inv *invocation, f *planFlags) int {
 			inv.errorf("plan: writing the plan file: %s", err)
 			return exitError
 		}
-		if f.format == views.FormatText {
+		switch {
+		case f.format != views.FormatText:
+		case !p.Applyable:
+			fmt.Fprintf(inv.stdout, "\nSaved the plan to %s, for 'rowform show %s'. It has errors, so apply refuses it: fix them and plan again.\n", f.out, f.out)
+		default:
 			fmt.Fprintf(inv.stdout, "\nSaved the plan to %s. To apply exactly this plan, run:\n    rowform apply %s\n", f.out, f.out)
 		}
 	}

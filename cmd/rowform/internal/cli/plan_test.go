@@ -264,7 +264,8 @@ variable "dst_password" {
 	// Text, as plan shows it, then as show shows it.
 	r := runCLIWith(t, environ, "", chdir, "plan", varArg, "-no-color", "-show-rows=5", "-out=saved.plan")
 	r.expect(t, exitError) // the broken sync; the plan is saved anyway
-	trailer := "\nSaved the plan to saved.plan. To apply exactly this plan, run:\n    rowform apply saved.plan\n"
+	// It has errors: the note does not tell the user to apply it.
+	trailer := "\nSaved the plan to saved.plan, for 'rowform show saved.plan'. It has errors, so apply refuses it: fix them and plan again.\n"
 	planned, ok := strings.CutSuffix(r.stdout, trailer)
 	if !ok {
 		t.Fatalf("plan -out does not end with the saved-plan note:\n%s", r.stdout)
