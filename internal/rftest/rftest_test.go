@@ -471,3 +471,19 @@ run "x" {
 		t.Errorf("no tests directory: %v", err)
 	}
 }
+
+// TestInterruptedWhileStartingTheServer: Ctrl-C while the throwaway server
+// starts says so, without the advice to install PostgreSQL or initdb's log.
+func TestInterruptedWhileStartingTheServer(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	time.AfterFunc(500*time.Millisecond, cancel)
+	dir := filepath.Join("..", "..", "examples", "quickstart")
+	res, err := rftest.Run(ctx, rftest.Options{Dir: dir})
+	if err == nil {
+		t.Fatalf("Run ended without an error: %+v", res)
+	}
+	if !strings.Contains(err.Error(), "interrupted while starting the throwaway PostgreSQL server") || strings.Contains(err.Error(), "To fix this") {
+		t.Errorf("error: %v", err)
+	}
+}

@@ -265,6 +265,10 @@ func (t *tester) server(ctx context.Context) (*pgcluster.Cluster, error) {
 		defer cancel()
 		var err error
 		if c, err = pgcluster.Start(sctx, pgcluster.Options{}); err != nil {
+			if ctx.Err() != nil {
+				// Ctrl-C, not a missing server: no install hint, no log.
+				return nil, fmt.Errorf("interrupted while starting the throwaway PostgreSQL server (nothing was left behind): %w", ctx.Err())
+			}
 			return nil, fmt.Errorf("rowform test needs a PostgreSQL server: %w\nTo fix this, %s", err, pgcluster.InstallHint)
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/rowform/rowform/cmd/rowform/internal/views"
 	"github.com/rowform/rowform/internal/plural"
 	"github.com/rowform/rowform/internal/rftest"
+	"github.com/rowform/rowform/internal/safefile"
 )
 
 // testFlags are the options of `rowform test`.
@@ -66,6 +67,14 @@ Usage: rowform [global options] test [options]
 
 func runTest(ctx context.Context, inv *invocation, f *testFlags) int {
 	out := inv.stdout
+	// The JUnit file is written after every test ran: one that cannot be
+	// written is refused before any runs.
+	if f.junit != "" {
+		if err := safefile.CheckWritable(inv.path(f.junit)); err != nil {
+			inv.errorf("test: -junit cannot be written (%s); no test was run. Name a file in a directory you can write", err)
+			return exitError
+		}
+	}
 	color := inv.useColor(f.noColor, inv.stdout)
 	c := views.Colors{On: color}
 	status := func(s rftest.Status) string {

@@ -70,11 +70,12 @@ run "counts" {
 		t.Errorf("-filter=users:\n%s", r.stdout)
 	}
 
-	// A JUnit file that cannot be written fails the command.
+	// A JUnit file that cannot be written fails the command before any
+	// test runs.
 	r = runCLIWith(t, []string{"PATH=" + os.Getenv("PATH")}, "", "-chdir="+quickstart, "test", "-filter=users", "-junit="+filepath.Join(dir, "missing", "r.xml"))
 	r.expect(t, exitError)
-	if !strings.Contains(r.stderr, "writing the JUnit file") {
-		t.Errorf("unwritable -junit: %s", r.stderr)
+	if !strings.Contains(r.stderr, "-junit cannot be written") || !strings.Contains(r.stderr, "no test was run") || strings.Contains(r.stdout, "run \"") {
+		t.Errorf("unwritable -junit:\nstdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
 	}
 
 	r = runCLI(t, "-chdir="+t.TempDir(), "test")
