@@ -1,9 +1,11 @@
 package planner
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"time"
 
@@ -63,6 +65,9 @@ func ReadPlanFile(path string) (*SavedPlan, error) {
 	}
 	var sp SavedPlan
 	if err := json.Unmarshal(b, &sp); err != nil || sp.Format == "" {
+		if err != nil && bytes.Contains(b, []byte(`"format": "`+PlanFileFormat+`"`)) {
+			return nil, fmt.Errorf("%s is a rowform plan file that is damaged or cut short (%s); make the plan again", path, describeJSONError(err, len(b)))
+		}
 		return nil, fmt.Errorf("%s is not a rowform plan file", path)
 	}
 	if sp.Format != PlanFileFormat {
@@ -72,4 +77,17 @@ func ReadPlanFile(path string) (*SavedPlan, error) {
 		return nil, fmt.Errorf("%s holds no plan", path)
 	}
 	return &sp, nil
+}
+
+// describeJSONError says where a plan file of n bytes stops being JSON,
+// without quoting its content.
+func describeJSONError(err error, n int) string {
+	var se *json.SyntaxError
+	switch {
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.As(err, &se) && se.Offset >= int64(n):
+		return "it ends before the plan does"
+	case se != nil:
+		return fmt.Sprintf("invalid JSON at byte %d", se.Offset)
+	}
+	return "its JSON does not read as a plan"
 }

@@ -3,6 +3,7 @@ package planner
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -92,5 +93,33 @@ func TestWritePlanFileSafely(t *testing.T) {
 		if err := WritePlanFile(filepath.Join(ro, "p.plan"), sp(), nil); err == nil {
 			t.Error("writing into a read-only directory did not fail")
 		}
+	}
+}
+
+// TestReadPlanFileCutShort: a plan file cut short is called damaged, not
+// "not a rowform plan file"; other files are still not plan files.
+func TestReadPlanFileCutShort(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "p.plan")
+	if err := WritePlanFile(path, &SavedPlan{Plan: &Plan{FormatVersion: FormatVersion}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b[:len(b)/2], 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err = ReadPlanFile(path)
+	if err == nil || !strings.Contains(err.Error(), "is a rowform plan file that is damaged or cut short (it ends before the plan does); make the plan again") {
+		t.Errorf("cut short: %v", err)
+	}
+	other := filepath.Join(dir, "other.json")
+	if err := os.WriteFile(other, []byte(`{"a": 1}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadPlanFile(other); err == nil || !strings.Contains(err.Error(), "is not a rowform plan file") {
+		t.Errorf("another JSON file: %v", err)
 	}
 }

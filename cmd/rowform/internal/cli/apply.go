@@ -149,7 +149,7 @@ func (inv *invocation) savedPlan(f *applyFlags) (cfg *hclconfig.Config, p *plann
 		return nil, nil, exitError, false
 	}
 	if cfg.Digest != saved.ConfigDigest {
-		return nil, nil, inv.applyFailed(jsonOut, fmt.Errorf("%w: the configuration changed since the plan was made; nothing was written. Run 'rowform plan -out=%s' again", executor.ErrStale, f.planFile)), false
+		return nil, nil, inv.applyFailed(jsonOut, fmt.Errorf("%w: the configuration is not the one the plan was made from (it changed since, or the plan is of another configuration); nothing was written. Run 'rowform plan -out=%s' again", executor.ErrStale, f.planFile)), false
 	}
 	if err := inv.changedSavedVariables(saved.Variables, f.inputs(inv), cfg, f.planFile); err != nil {
 		return nil, nil, inv.applyFailed(jsonOut, err), false
