@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 
@@ -82,7 +83,18 @@ func (inv *invocation) applyUnattended(ctx context.Context, cfg *hclconfig.Confi
 
 	if refusedOnly(p, res) {
 		// Every sync that did not apply was refused for its plan, and
-		// nothing was written: the plan has errors, as ever.
+		// nothing was written: the plan has errors, as ever. The syncs
+		// skipped for a refused dependency are named, not left out.
+		skipped := skippedSyncs(res)
+		if jsonOut {
+			doc := views.ApplyRefusal(errors.New("the plan has errors (see plan.syncs[].findings); nothing was applied"), p)
+			doc.Syncs = append(doc.Syncs, skipped...)
+			writeJSON(inv.stdout, doc)
+			return exitError, true
+		}
+		for _, s := range skipped {
+			fmt.Fprintf(inv.stdout, "\n- sync %q: skipped: %s\n", s.Name, s.Error)
+		}
 		return inv.planRefused(jsonOut, p), true
 	}
 	if !res.Failed() && !p.HasChanges() && p.Summary.Reject == 0 {
@@ -131,4 +143,21 @@ func refusedOnly(p *planner.Plan, res *executor.Result) bool {
 		}
 	}
 	return true
+}
+
+// skippedSyncs lists the syncs of res that were not attempted, with why,
+// as apply's JSON document lists them.
+func skippedSyncs(res *executor.Result) []views.ApplySync {
+	var out []views.ApplySync
+	for _, r := range res.Syncs {
+		if r.Status != executor.StatusSkipped {
+			continue
+		}
+		s := views.ApplySync{Name: r.Name, Table: r.Table, Status: string(r.Status), Rejected: []planner.RejectedRow{}}
+		if r.Err != nil {
+			s.Error = r.Err.Error()
+		}
+		out = append(out, s)
+	}
+	return out
 }

@@ -310,3 +310,31 @@ func TestApplyAutoApproveLocksBeforeReading(t *testing.T) {
 	}
 	applyRequireSynced(t, e)
 }
+
+// TestApplyAutoApproveNamesSkippedDependents: apply -auto-approve
+// -sync=other, where other depends on a sync whose plan crosses its guard,
+// writes nothing and says that other was skipped and why, in the text and
+// in the JSON refusal (status "skipped"), instead of leaving it out.
+func TestApplyAutoApproveNamesSkippedDependents(t *testing.T) {
+	t.Parallel()
+	other := strings.NewReplacer(`sync "items"`, `sync "other"`, `table       = "items"`, `table       = "other"`,
+		`key         = ["id"]`, "key         = [\"id\"]\n  depends_on  = [sync.items]").Replace(applyItemsSync)
+	e := applyEnv(t)
+	e.Dst(`CREATE TABLE other (LIKE items INCLUDING ALL)`)
+	e.WriteFile("main.hcl", e.Servers()+guardedItemsSync+other)
+	r := runCLIWith(t, e.Environ, "", "-chdir="+e.Dir, "apply", "-auto-approve", "-no-color", "-sync=other")
+	r.expect(t, exitError)
+	if !strings.Contains(r.stdout, `- sync "other": skipped: not applied because sync "items", which it depends on, did not apply`) ||
+		!strings.Contains(r.stderr, "nothing was applied") {
+		t.Errorf("apply -sync=other:\nstdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
+	}
+	r = runCLIWith(t, e.Environ, "", "-chdir="+e.Dir, "apply", "-auto-approve", "-json", "-sync=other")
+	r.expect(t, exitError)
+	doc := decodeApplyJSON(t, r.stdout)
+	if len(doc.Syncs) != 1 || doc.Syncs[0].Name != "other" || doc.Syncs[0].Status != "skipped" || !strings.Contains(doc.Syncs[0].Error, `sync "items"`) {
+		t.Errorf("apply -json -sync=other:\n%s", r.stdout)
+	}
+	if n := e.DstQuery(`SELECT count(*)::text FROM other`)[0]; n != "0" {
+		t.Errorf("other has %s rows, want 0: the skipped sync wrote", n)
+	}
+}

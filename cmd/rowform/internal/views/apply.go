@@ -18,8 +18,9 @@ import (
 //     was refused for its plan's errors while others applied (the
 //     unattended apply).
 //   - A refusal before anything was written (ApplyRefusal): applied false,
-//     error, syncs an empty array; plan when the plan's errors are the
-//     reason.
+//     error, syncs an empty array (or, from apply -auto-approve, the syncs
+//     skipped because a sync they depend on was refused, with status
+//     "skipped"); plan when the plan's errors are the reason.
 type ApplyDocument struct {
 	FormatVersion string      `json:"format_version"`
 	Applied       bool        `json:"applied"`
