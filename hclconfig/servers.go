@@ -6,6 +6,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/hashicorp/hcl/v2"
+	"golang.org/x/crypto/ssh"
 )
 
 // serverSchema is the body of a destination "postgres" block and of a
@@ -179,6 +180,10 @@ func (l *loader) decodeSSHTunnel(b *hcl.Block) *SSHTunnel {
 	}
 	if hk.ok {
 		t.HostKey = hostKey
+		if _, _, _, _, err := ssh.ParseAuthorizedKey([]byte(hostKey)); err != nil {
+			l.errorf(hk.rng(), "Invalid host_key",
+				"host_key must be the bastion's public key in authorized_keys form, as \"ssh-ed25519 AAAA...\" (a line of ssh-keyscan's output without the host name): %s.", err)
+		}
 	}
 	switch {
 	case kh.ok && khf != "":

@@ -113,6 +113,21 @@ func exampleDirs(t *testing.T) []string {
 	return dirs
 }
 
+// onlyMissingHomeKey reports whether warnings is the one warning validate
+// gives on a machine without ~/.ssh/id_ed25519, the key warehouse-to-crm's
+// tunnel uses by default.
+func onlyMissingHomeKey(warnings string) bool {
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return false
+	}
+	key := filepath.Join(home, ".ssh", "id_ed25519")
+	if _, err := os.Stat(key); err == nil {
+		return false
+	}
+	return strings.Count(warnings, "Warning:") == 1 && strings.Contains(warnings, "The private_key_file "+key+" of the ssh_tunnel")
+}
+
 // TestExamplesValidate checks that every example configuration is valid
 // and canonically formatted, with an empty environment and no server.
 func TestExamplesValidate(t *testing.T) {
@@ -122,7 +137,7 @@ func TestExamplesValidate(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			r := runCLI(t, "-chdir="+dir, "validate")
 			r.expect(t, exitOK)
-			if r.stderr != "" {
+			if r.stderr != "" && !onlyMissingHomeKey(r.stderr) {
 				t.Errorf("warnings:\n%s", r.stderr)
 			}
 			r = runCLI(t, "-chdir="+dir, "fmt", "-check", "-diff")

@@ -66,6 +66,7 @@ func runValidate(ctx context.Context, inv *invocation, f *validateFlags) int {
 	inv.redactor.Add(cfg.Secrets()...)
 	if !diags.HasErrors() {
 		diags = append(diags, missingCSVFiles(cfg)...)
+		diags = append(diags, missingTunnelFiles(cfg)...)
 		diags = append(diags, planner.CheckDuckDBQueries(ctx, cfg)...)
 	}
 

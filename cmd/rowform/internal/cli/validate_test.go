@@ -321,3 +321,56 @@ func writeFile(t *testing.T, path, content string) {
 		t.Fatal(err)
 	}
 }
+
+// TestValidateTunnelFiles: validate warns about a tunnel's known_hosts
+// file and private key file that do not exist (as it does about a missing
+// CSV file) and refuses a host_key that is not a public key.
+func TestValidateTunnelFiles(t *testing.T) {
+	dir := t.TempDir()
+	write := func(tunnel string) {
+		t.Helper()
+		src := `destination "postgres" "crm" {
+  host     = "10.0.0.5"
+  database = "crm"
+  user     = "rowform"
+  password = env("CRM_PW")
+  ssh_tunnel {
+    host = "bastion.example.com"
+    user = "tunnel"
+` + tunnel + `  }
+}
+`
+		if err := os.WriteFile(filepath.Join(dir, "main.hcl"), []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(`    private_key_file = "keys/nope"
+    known_hosts_file = "nope_known_hosts"
+`)
+	r := runCLI(t, "-chdir="+dir, "validate", "-no-color")
+	r.expect(t, exitOK)
+	for _, want := range []string{
+		"The private_key_file " + filepath.Join(dir, "keys", "nope") + " of the ssh_tunnel of postgres.crm does not exist",
+		"The known_hosts file " + filepath.Join(dir, "nope_known_hosts") + " of the ssh_tunnel of postgres.crm does not exist",
+		"ssh-keyscan -p 22 bastion.example.com",
+	} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("validate does not say %q:\n%s", want, r.stderr)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "known_hosts"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	write(`    known_hosts_file = "known_hosts"
+`)
+	if r := runCLI(t, "-chdir="+dir, "validate"); r.code != exitOK || strings.Contains(r.stderr, "SSH file not found") {
+		t.Errorf("validate with the files there: exit %d\n%s", r.code, r.stderr)
+	}
+	write(`    host_key = "ssh-ed25519 AAAAnotbase64!!"
+`)
+	r = runCLI(t, "-chdir="+dir, "validate", "-no-color")
+	r.expect(t, exitError)
+	if !strings.Contains(r.stderr, "Invalid host_key") || !strings.Contains(r.stderr, "authorized_keys form") {
+		t.Errorf("validate of a bad host_key:\n%s", r.stderr)
+	}
+}
