@@ -128,6 +128,9 @@ func Load(dir string, in Inputs) (*Config, hcl.Diagnostics) {
 			l.cfg.Files[name] = f
 		}
 	}
+	if !l.diags.HasErrors() {
+		l.diags = append(l.diags, guessableSecrets(l.cfg)...)
+	}
 	sortDiagnostics(l.diags)
 	if !l.diags.HasErrors() {
 		l.cfg.Digest = digest(l.cfg)
