@@ -291,6 +291,9 @@ type DiffResult struct {
 	// written is what the accepted changes write into columns that foreign
 	// keys reference, for the syncs that depend on this one.
 	written *writtenRows
+	// rejectedDeletes counts the deletes among the rejected rows (in
+	// Counts.Reject, not in Counts.Delete).
+	rejectedDeletes int64
 }
 
 // Diff runs the row diff of a prepared sync, calling sink for every change.
@@ -448,7 +451,7 @@ func (p *Prepared) finishDiff(ctx context.Context, dst *pgx.Conn, chk *checker, 
 	if err := chk.finish(ctx, dst); err != nil {
 		return nil, findings, err
 	}
-	chk.adjust(&res.Counts)
+	rejectedDeletes := chk.adjust(&res.Counts)
 	if chk.dupKeys > 0 {
 		res.DupKeys += chk.dupKeys
 		for _, ex := range chk.dupExamples {
@@ -466,7 +469,7 @@ func (p *Prepared) finishDiff(ctx context.Context, dst *pgx.Conn, chk *checker, 
 			Detail:  "Examples: " + joinNames(res.DupKeyExamples) + ". " + duplicateKeyHint(p.Sync)})
 	}
 	return &DiffResult{Counts: res.Counts, SourceRows: res.SourceRows, DestinationRows: res.DestinationRows, Digest: res.Digest,
-		Rejected: chk.rejectedRows(), CheckFindings: chk.findings(p.Sync.OnReject), written: chk.written,
+		Rejected: chk.rejectedRows(), CheckFindings: chk.findings(p.Sync.OnReject), written: chk.written, rejectedDeletes: rejectedDeletes,
 		Strategy: st.name, StrategyReason: st.reason, StrategyEstimate: joinNonEmpty(st.estimate, res.strategyNote)}, findings, nil
 }
 
@@ -532,20 +535,27 @@ func guardFindings(s *hclconfig.Sync, r *DiffResult) []Finding {
 		return nil
 	}
 	var out []Finding
+	// Under on_reject = "fail" the rejected deletes block apply until they
+	// are fixed, and then they are deleted: the delete guards count them,
+	// so that the plan shows a crossed guard together with the rejections.
+	deletes := r.Counts.Delete
+	if s.OnReject != hclconfig.RejectSkip {
+		deletes += r.rejectedDeletes
+	}
 	exceeded := func(limit, summary string) {
 		out = append(out, Finding{Severity: SeverityError, Code: CodeGuardExceeded, Summary: summary,
 			Detail: fmt.Sprintf("The guard's %s protects this table. If the change is intended, raise the limit in the configuration, or plan with a source that is complete.", limit)})
 	}
-	if g.MaxDeletes != nil && r.Counts.Delete > *g.MaxDeletes {
-		exceeded("max_deletes", fmt.Sprintf("guard max_deletes exceeded: %d rows would be deleted, the limit is %d", r.Counts.Delete, *g.MaxDeletes))
+	if g.MaxDeletes != nil && deletes > *g.MaxDeletes {
+		exceeded("max_deletes", fmt.Sprintf("guard max_deletes exceeded: %d rows would be deleted, the limit is %d", deletes, *g.MaxDeletes))
 	}
-	if g.MaxDeletePercent != nil && r.Counts.Delete > 0 {
+	if g.MaxDeletePercent != nil && deletes > 0 {
 		pct := 100.0
 		if r.DestinationRows > 0 {
-			pct = float64(r.Counts.Delete) * 100 / float64(r.DestinationRows)
+			pct = float64(deletes) * 100 / float64(r.DestinationRows)
 		}
 		if pct > *g.MaxDeletePercent {
-			exceeded("max_delete_percent", fmt.Sprintf("guard max_delete_percent exceeded: %.2f%% of the table's %d rows would be deleted (%d), the limit is %g%%", pct, r.DestinationRows, r.Counts.Delete, *g.MaxDeletePercent))
+			exceeded("max_delete_percent", fmt.Sprintf("guard max_delete_percent exceeded: %.2f%% of the table's %d rows would be deleted (%d), the limit is %g%%", pct, r.DestinationRows, deletes, *g.MaxDeletePercent))
 		}
 	}
 	if g.MaxUpdates != nil && r.Counts.Update > *g.MaxUpdates {

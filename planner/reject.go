@@ -307,7 +307,7 @@ func (c *checker) finish(ctx context.Context, conn *pgx.Conn) error {
 
 // adjust applies the rematch's changes to counts and moves the rejected
 // changes into Reject.
-func (c *checker) adjust(counts *Counts) {
+func (c *checker) adjust(counts *Counts) (rejectedDeletes int64) {
 	counts.Insert += c.adj.Insert
 	counts.Update += c.adj.Update
 	counts.Delete += c.adj.Delete
@@ -321,9 +321,11 @@ func (c *checker) adjust(counts *Counts) {
 			counts.Update--
 		case ChangeDelete:
 			counts.Delete--
+			rejectedDeletes++
 		}
 		counts.Reject++
 	}
+	return rejectedDeletes
 }
 
 // findings returns one rejected_rows finding per reason, in a stable order,

@@ -208,3 +208,57 @@ func TestBadVariableInputsAreNotCalledInvalidConfiguration(t *testing.T) {
 		}
 	}
 }
+
+// TestGuardCountsRejectedDeletes: a mirror whose deletes a foreign key
+// refuses, and that would cross its delete guard once they are fixed,
+// shows both in one plan (on_reject = "fail"); with on_reject = "skip" the
+// refused deletes are not made, and the guard does not count them.
+func TestGuardCountsRejectedDeletes(t *testing.T) {
+	t.Parallel()
+	e := synctest.New(t)
+	e.Src(`CREATE TABLE accounts (id bigint PRIMARY KEY, name text)`)
+	e.Src(`INSERT INTO accounts VALUES (1, 'a')`)
+	e.Dst(`CREATE TABLE accounts (id bigint PRIMARY KEY, name text)`)
+	e.Dst(`INSERT INTO accounts SELECT g, 'a' FROM generate_series(1, 4) g`)
+	e.Dst(`CREATE TABLE usage (account_id bigint REFERENCES accounts, n int)`)
+	e.Dst(`INSERT INTO usage SELECT g, 1 FROM generate_series(2, 4) g`)
+	plan := func(onReject string) map[string]bool {
+		t.Helper()
+		e.WriteFile("main.hcl", e.Servers()+`
+sync "accounts" {
+  source      = source.postgres.src
+  query       = "SELECT id, name FROM accounts"
+  destination = destination.postgres.dst
+  table       = "accounts"
+  behavior    = "mirror"
+  key         = ["id"]
+  on_reject   = "`+onReject+`"
+  guard {
+    max_delete_percent = 20
+  }
+}
+`)
+		r := runCLIWith(t, e.Environ, "", "-chdir="+e.Dir, "plan", "-json")
+		var p struct {
+			Syncs []struct {
+				Findings []struct {
+					Code string `json:"code"`
+				} `json:"findings"`
+			} `json:"syncs"`
+		}
+		if err := json.Unmarshal([]byte(r.stdout), &p); err != nil || len(p.Syncs) != 1 {
+			t.Fatalf("%v\n%s%s", err, r.stdout, r.stderr)
+		}
+		codes := map[string]bool{}
+		for _, f := range p.Syncs[0].Findings {
+			codes[f.Code] = true
+		}
+		return codes
+	}
+	if c := plan("fail"); !c["rejected_rows"] || !c["guard_exceeded"] {
+		t.Errorf(`on_reject = "fail": findings %v, want rejected_rows and guard_exceeded`, c)
+	}
+	if c := plan("skip"); !c["rejected_rows"] || c["guard_exceeded"] {
+		t.Errorf(`on_reject = "skip": findings %v, want rejected_rows and no guard_exceeded`, c)
+	}
+}
