@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/rowform/rowform/hclconfig"
@@ -358,6 +359,10 @@ func (c *checker) findings(onReject hclconfig.OnReject) []Finding {
 			f.Detail = "on_reject = \"skip\": apply leaves these rows out and reports each one."
 		} else {
 			f.Detail = "Fix the source rows (or the destination's rules), or set on_reject = \"skip\" to apply every other row."
+		}
+		if c.p.Sync.Source.DuckDB != nil && strings.HasPrefix(r.Reason, "malformed array literal") {
+			f.Detail += (" A duckdb source sends a list as JSON ([1, 2]); a PostgreSQL array column reads {1,2}: " +
+				"select '{' || array_to_string(the_list, ',') || '}' in the query, or write the list into a json or jsonb column.")
 		}
 		out = append(out, f)
 	}

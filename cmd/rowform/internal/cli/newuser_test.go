@@ -262,3 +262,39 @@ sync "accounts" {
 		t.Errorf(`on_reject = "skip": findings %v, want rejected_rows and no guard_exceeded`, c)
 	}
 }
+
+// TestDuckDBListIntoArrayColumnHint: a DuckDB list written into a
+// PostgreSQL array column is refused (it arrives as JSON), and the finding
+// says how to send it as an array literal.
+func TestDuckDBListIntoArrayColumnHint(t *testing.T) {
+	t.Parallel()
+	e := synctest.New(t)
+	e.Dst(`CREATE TABLE t (id bigint PRIMARY KEY, arr int[])`)
+	config := e.Servers() + `
+source "duckdb" "mem" {}
+
+sync "t" {
+  source      = source.duckdb.mem
+  query       = "SELECT 1 AS id, [1, 2] AS arr"
+  destination = destination.postgres.dst
+  table       = "t"
+  behavior    = "update_or_create"
+  key         = ["id"]
+}
+`
+	e.WriteFile("main.hcl", config)
+	r := runCLIWith(t, e.Environ, "", "-chdir="+e.Dir, "plan", "-no-color")
+	r.expect(t, exitError)
+	for _, want := range []string{`column "arr": malformed array literal`, "array_to_string(the_list, ',')"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("plan does not say %q:\n%s", want, r.stdout)
+		}
+	}
+	// The query the hint suggests plans cleanly.
+	e.WriteFile("main.hcl", strings.Replace(config, "[1, 2] AS arr", `'{' || array_to_string([1, 2], ',') || '}' AS arr`, 1))
+	r = runCLIWith(t, e.Environ, "", "-chdir="+e.Dir, "plan", "-no-color")
+	r.expect(t, exitOK)
+	if !strings.Contains(r.stdout, "1 to insert") {
+		t.Errorf("plan of the suggested query:\n%s", r.stdout)
+	}
+}
