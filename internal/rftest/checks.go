@@ -29,7 +29,7 @@ func checkPlan(r *RunBlock, p *planner.Plan) []string {
 			for _, s := range p.Syncs {
 				names = append(names, s.Name)
 			}
-			fails = append(fails, fmt.Sprintf("expect_plan %q: the run's plan has no sync %q; it plans %s", e.Sync, e.Sync, strings.Join(quoteAll(names), ", ")))
+			fails = append(fails, fmt.Sprintf("expect_plan %q at %s:%d: the run's plan has no sync %q; it plans %s", e.Sync, e.Range.Filename, e.Range.Start.Line, e.Sync, strings.Join(quoteAll(names), ", ")))
 			continue
 		}
 		prefix := fmt.Sprintf("expect_plan %q: ", e.Sync)

@@ -94,9 +94,11 @@ type RunBlock struct {
 	Name string
 	// Command is "plan" or "apply".
 	Command string
-	// Syncs limits the run to these syncs (and those they depend on).
-	Syncs     []string
-	Variables map[string]cty.Value
+	// Syncs limits the run to these syncs (and those they depend on);
+	// SyncsRange is where they are set.
+	Syncs      []string
+	SyncsRange hcl.Range
+	Variables  map[string]cty.Value
 	// Fixtures change the servers and CSV sources before this run.
 	Fixtures     []*Fixture
 	ExpectPlans  []*ExpectPlan
@@ -252,6 +254,7 @@ func (ps *parser) parseFile(rel string) (*File, hcl.Diagnostics) {
 			name := b.Labels[0]
 			if prev, ok := names[name]; ok {
 				ps.errorf(b.LabelRanges[0].Ptr(), "Duplicate run name", "A run named %q is already declared at %s:%d.", name, prev.Filename, prev.Start.Line)
+				ps.run(b) // for the problems inside it, reported at once
 				continue
 			}
 			names[name] = b.DefRange
@@ -470,6 +473,7 @@ func (ps *parser) run(b *hcl.Block) *RunBlock {
 		r.Command = c
 	}
 	if a, ok := content.Attributes["syncs"]; ok {
+		r.SyncsRange = a.Expr.Range()
 		if v, ok := ps.value(a, cty.List(cty.String)); ok {
 			for _, e := range v.AsValueSlice() {
 				r.Syncs = append(r.Syncs, e.AsString())

@@ -487,3 +487,73 @@ func TestInterruptedWhileStartingTheServer(t *testing.T) {
 		t.Errorf("error: %v", err)
 	}
 }
+
+// TestDuplicateRunStillChecked: a run whose name repeats another's is
+// reported, and so are the problems inside it, in the same pass.
+func TestDuplicateRunStillChecked(t *testing.T) {
+	dir := writeFiles(t, map[string]string{
+		"main.hcl":       itemsConfig,
+		"data/items.csv": "id,name\n1,apple\n",
+		"tests/dup.rftest.hcl": `
+run "x" {
+  command = "plan"
+}
+run "x" {
+  command = "plam"
+}
+`,
+	})
+	res := run(t, dir)
+	if len(res.Files) != 1 {
+		t.Fatalf("result:\n%s", describe(res))
+	}
+	var got string
+	for _, d := range res.Files[0].Diags {
+		got += d.Summary + "; "
+	}
+	for _, want := range []string{"Duplicate run name", "Invalid command"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("diagnostics lack %q: %s", want, got)
+		}
+	}
+}
+
+// TestUnknownSyncNamesSayWhere: a run's syncs or expect_plan naming a sync
+// the configuration does not have fails the run with where it is named.
+func TestUnknownSyncNamesSayWhere(t *testing.T) {
+	dir := writeFiles(t, map[string]string{
+		"main.hcl":       itemsConfig,
+		"data/items.csv": "id,name\n1,apple\n",
+		"tests/a.rftest.hcl": `
+run "syncs" {
+  command = "plan"
+  syncs   = ["itemz"]
+}
+`,
+		"tests/b.rftest.hcl": `
+run "expect" {
+  command = "plan"
+  expect_plan "itemz" {
+    insert = 1
+  }
+}
+`,
+	})
+	res := run(t, dir)
+	if len(res.Files) != 2 || len(res.Files[0].Runs) != 1 || len(res.Files[1].Runs) != 1 {
+		t.Fatalf("result:\n%s", describe(res))
+	}
+	for i, want := range []string{
+		`syncs at ` + filepath.Join("tests", "a.rftest.hcl") + `:4: there is no sync named "itemz"`,
+		`expect_plan "itemz" at ` + filepath.Join("tests", "b.rftest.hcl") + `:4: the run's plan has no sync "itemz"`,
+	} {
+		r := res.Files[i].Runs[0]
+		got := strings.Join(r.Failures, "\n")
+		if r.Err != nil {
+			got += "\n" + r.Err.Error()
+		}
+		if !strings.Contains(got, want) {
+			t.Errorf("run %q: %q, want %q", r.Name, got, want)
+		}
+	}
+}

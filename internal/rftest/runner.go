@@ -585,6 +585,9 @@ func (f *fileRun) run(ctx context.Context, r *RunBlock) *RunResult {
 		return fail(fmt.Errorf("the configuration does not load: %s", diags.Error()))
 	}
 	f.point(cfg)
+	if _, _, err := planner.SelectSyncs(cfg, r.Syncs); err != nil {
+		return fail(fmt.Errorf("syncs at %s:%d: %w", r.SyncsRange.Filename, r.SyncsRange.Start.Line, err))
+	}
 	p, err := planner.Compute(ctx, cfg, planner.Options{Syncs: r.Syncs, Environ: f.t.environ})
 	if err != nil {
 		return fail(fmt.Errorf("plan: %w", err))
