@@ -111,10 +111,16 @@ func (r *Result) Failed() bool {
 var ErrStale = errors.New("plan is stale")
 
 // Apply applies p, a plan of cfg. It refuses syncs with error findings.
-// Syncs run in depends_on order; independent syncs run in parallel, never
-// more than a destination's max_connections at once. A failed sync does not
+// A plan of several syncs is first checked whole (preflight): if one sync's
+// rows no longer match the plan, nothing is written. Syncs run in
+// depends_on order; independent syncs run in parallel, never more than a
+// destination's max_connections at once. A sync that fails in its own
+// transaction (a write refused, a change made after the preflight) does not
 // undo syncs that already committed; syncs that depend on it are skipped.
 func Apply(ctx context.Context, cfg *hclconfig.Config, p *planner.Plan, opts Options) *Result {
+	if res := preflight(ctx, cfg, p, opts); res != nil {
+		return res
+	}
 	jobs := make([]syncJob, len(p.Syncs))
 	for i, sp := range p.Syncs {
 		jobs[i] = syncJob{name: sp.Name, table: sp.Table, planDigest: sp.ChangeDigest, undoOf: undoOf(sp)}

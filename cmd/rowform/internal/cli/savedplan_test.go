@@ -72,3 +72,45 @@ sync "items" {
 	r = runCLIWith(t, e.Environ, "", "-chdir="+e.Dir, "plan", "-var", "min=0", "-detailed-exitcode")
 	r.expect(t, exitOK)
 }
+
+// TestSavedPlanOfSeveralSyncsIsAllOrNothing: apply FILE of two syncs,
+// after a row of the second sync's table changed, writes neither: the
+// stale one fails, the other is skipped and its table is as it was.
+func TestSavedPlanOfSeveralSyncsIsAllOrNothing(t *testing.T) {
+	t.Parallel()
+	other := strings.NewReplacer(`sync "items"`, `sync "other"`, `table       = "items"`, `table       = "other"`).Replace(applyItemsSync)
+	e := applyEnv(t)
+	e.Dst(`CREATE TABLE other (LIKE items INCLUDING ALL)`)
+	e.WriteFile("main.hcl", e.Servers()+applyItemsSync+other)
+	r := runCLIWith(t, e.Environ, "", "-chdir="+e.Dir, "plan", "-out=p.plan")
+	r.expect(t, exitOK)
+	items := e.DstDigest("items")
+	e.Dst(`INSERT INTO other (id, name) VALUES (1, 'changed since the review')`)
+	others := e.DstDigest("other")
+
+	r = runCLIWith(t, e.Environ, "", "-chdir="+e.Dir, "apply", "-json", "p.plan")
+	r.expect(t, exitError)
+	doc := decodeApplyJSON(t, r.stdout)
+	status := map[string]string{}
+	for _, s := range doc.Syncs {
+		status[s.Name] = s.Status
+		if s.Name == "other" && !strings.Contains(s.Error, "plan is stale") {
+			t.Errorf("other's error: %q", s.Error)
+		}
+	}
+	if status["items"] != "skipped" || status["other"] != "failed" {
+		t.Errorf("apply of a partly stale plan:\n%s", r.stdout)
+	}
+	if e.DstDigest("items") != items || e.DstDigest("other") != others {
+		t.Error("apply of a partly stale plan wrote to a table")
+	}
+
+	r = runCLIWith(t, e.Environ, "", "-chdir="+e.Dir, "apply", "-no-color", "p.plan")
+	r.expect(t, exitError)
+	if !strings.Contains(r.stdout+r.stderr, "plan is stale") || !strings.Contains(r.stdout+r.stderr, "applied whole or not at all") {
+		t.Errorf("apply of a partly stale plan, text:\n%s%s", r.stdout, r.stderr)
+	}
+	if e.DstDigest("items") != items {
+		t.Error("the text apply wrote to items")
+	}
+}
