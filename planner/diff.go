@@ -8,6 +8,7 @@ import (
 	"sort"
 
 	"github.com/rowform/rowform/hclconfig"
+	"github.com/rowform/rowform/internal/linesort"
 )
 
 // ChangeKind is what a sync does to one row.
@@ -51,8 +52,9 @@ type diffResult struct {
 
 // addExample keeps the maxExamples smallest examples, sorted, so that a
 // finding shows the same examples whatever order the rows were read in.
+// Numbers in them compare as numbers ("id=2" before "id=10").
 func addExample(examples []string, ex string) []string {
-	i := sort.SearchStrings(examples, ex)
+	i := sort.Search(len(examples), func(i int) bool { return linesort.Natural([]byte(examples[i]), []byte(ex)) >= 0 })
 	if i >= maxExamples || (i < len(examples) && examples[i] == ex) {
 		return examples
 	}

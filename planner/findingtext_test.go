@@ -1,6 +1,9 @@
 package planner
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 // TestWithoutValue: a refusal's reason keeps what PostgreSQL said about the
 // value and never the value itself.
@@ -18,5 +21,18 @@ func TestWithoutValue(t *testing.T) {
 		if got := withoutValue(msg); got != want {
 			t.Errorf("withoutValue(%q) = %q, want %q", msg, got, want)
 		}
+	}
+}
+
+// TestAddExampleNaturalOrder: a finding's examples are its smallest keys
+// with numbers compared as numbers, whatever order they came in.
+func TestAddExampleNaturalOrder(t *testing.T) {
+	var ex []string
+	for _, k := range []string{"id=10", "id=3", "id=1", "id=9", "id=2", "id=6", "id=5", "id=10"} {
+		ex = addExample(ex, k)
+	}
+	want := []string{"id=1", "id=2", "id=3", "id=5", "id=6"}
+	if strings.Join(ex, " ") != strings.Join(want, " ") {
+		t.Errorf("examples %q, want %q", ex, want)
 	}
 }
