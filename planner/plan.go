@@ -159,7 +159,8 @@ type Finding struct {
 	Column     string `json:"column,omitempty"`
 	Constraint string `json:"constraint,omitempty"`
 	Table      string `json:"table,omitempty"`
-	// Rows is how many rows the finding is about (rejected_rows, cascade).
+	// Rows is how many rows the finding is about (rejected_rows, cascade,
+	// null_source_key, duplicate_source_key: keys).
 	Rows int64 `json:"rows,omitempty"`
 	// Examples holds up to 5 keys of those rows, rendered as sample keys
 	// are (`id=7`), sensitive values masked.

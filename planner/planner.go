@@ -461,12 +461,14 @@ func (p *Prepared) finishDiff(ctx context.Context, dst *pgx.Conn, chk *checker, 
 	if res.NullKeys > 0 {
 		findings = append(findings, Finding{Severity: SeverityError, Code: CodeNullSourceKey,
 			Summary: fmt.Sprintf("%d source row%s ha%s a NULL key", res.NullKeys, plural.S(res.NullKeys), hasHave(res.NullKeys)),
-			Detail:  "Examples: " + joinNames(res.NullKeyExamples) + ". " + nullKeyHint(p.Sync)})
+			Detail:  nullKeyHint(p.Sync),
+			Rows:    res.NullKeys, Examples: append([]string(nil), res.NullKeyExamples...)})
 	}
 	if res.DupKeys > 0 {
 		findings = append(findings, Finding{Severity: SeverityError, Code: CodeDuplicateSourceKey,
 			Summary: fmt.Sprintf("%d key%s appear%s more than once in the source", res.DupKeys, plural.S(res.DupKeys), plural.VerbS(res.DupKeys)),
-			Detail:  "Examples: " + joinNames(res.DupKeyExamples) + ". " + duplicateKeyHint(p.Sync)})
+			Detail:  duplicateKeyHint(p.Sync),
+			Rows:    res.DupKeys, Examples: append([]string(nil), res.DupKeyExamples...)})
 	}
 	return &DiffResult{Counts: res.Counts, SourceRows: res.SourceRows, DestinationRows: res.DestinationRows, Digest: res.Digest,
 		Rejected: chk.rejectedRows(), CheckFindings: chk.findings(p.Sync.OnReject), written: chk.written, rejectedDeletes: rejectedDeletes,
