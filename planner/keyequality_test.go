@@ -171,8 +171,8 @@ func duplicateFinding(t *testing.T, sp *planner.SyncPlan, name string, examples 
 		t.Errorf("%s: no duplicate_source_key finding for one key; findings:\n%s", name, synctest.FindingsText(sp))
 		return
 	}
-	if !strings.Contains(f.Detail, examples[0]) && !strings.Contains(f.Detail, examples[1]) {
-		t.Errorf("%s: the finding shows no raw key (%q or %q): %s", name, examples[0], examples[1], f.Detail)
+	if ex := strings.Join(f.Examples, " "); !strings.Contains(ex, examples[0]) && !strings.Contains(ex, examples[1]) {
+		t.Errorf("%s: the finding shows no raw key (%q or %q): %q", name, examples[0], examples[1], f.Examples)
 	}
 }
 
