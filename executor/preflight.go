@@ -61,7 +61,7 @@ func planStaleness(sp, now *planner.SyncPlan) error {
 		if now != nil {
 			findings = now.Findings
 		}
-		return fmt.Errorf("%w: %s; nothing was written — run 'rowform plan' again", ErrStale, describeFindings(findings))
+		return staleness(sp, nil, findings)
 	}
 	return staleness(sp, &planner.DiffResult{Counts: now.Counts, SourceRows: now.SourceRows, DestinationRows: now.DestinationRows, Digest: now.ChangeDigest}, nil)
 }

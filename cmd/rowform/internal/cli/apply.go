@@ -316,11 +316,18 @@ func (inv *invocation) applyFailed(jsonOut bool, err error) int {
 }
 
 // planRefused reports an apply that wrote nothing because p has errors;
-// -json carries the plan.
-func (inv *invocation) planRefused(jsonOut bool, p *planner.Plan) int {
+// -json carries the plan. skipped are the syncs not attempted because a
+// sync they depend on was refused: listed in the text, and in the JSON's
+// syncs.
+func (inv *invocation) planRefused(jsonOut bool, p *planner.Plan, skipped ...views.ApplySync) int {
 	if jsonOut {
-		writeJSON(inv.stdout, views.ApplyRefusal(errors.New("the plan has errors (see plan.syncs[].findings); nothing was applied"), p))
+		doc := views.ApplyRefusal(errors.New("the plan has errors (see plan.syncs[].findings); nothing was applied"), p)
+		doc.Syncs = append(doc.Syncs, skipped...)
+		writeJSON(inv.stdout, doc)
 		return exitError
+	}
+	for _, s := range skipped {
+		fmt.Fprintf(inv.stdout, "\n- sync %q: skipped: %s\n", s.Name, s.Error)
 	}
 	return inv.applyFailed(jsonOut, errors.New("the plan has errors (see above); nothing was applied. Fix them and run apply again"))
 }

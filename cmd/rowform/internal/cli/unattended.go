@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 
@@ -85,17 +84,7 @@ func (inv *invocation) applyUnattended(ctx context.Context, cfg *hclconfig.Confi
 		// Every sync that did not apply was refused for its plan, and
 		// nothing was written: the plan has errors, as ever. The syncs
 		// skipped for a refused dependency are named, not left out.
-		skipped := skippedSyncs(res)
-		if jsonOut {
-			doc := views.ApplyRefusal(errors.New("the plan has errors (see plan.syncs[].findings); nothing was applied"), p)
-			doc.Syncs = append(doc.Syncs, skipped...)
-			writeJSON(inv.stdout, doc)
-			return exitError, true
-		}
-		for _, s := range skipped {
-			fmt.Fprintf(inv.stdout, "\n- sync %q: skipped: %s\n", s.Name, s.Error)
-		}
-		return inv.planRefused(jsonOut, p), true
+		return inv.planRefused(jsonOut, p, skippedSyncs(res)...), true
 	}
 	if !res.Failed() && !p.HasChanges() && p.Summary.Reject == 0 {
 		if jsonOut {
