@@ -76,6 +76,7 @@ func (s *Sorter) spill() error {
 	if err := w.Flush(); err != nil {
 		return err
 	}
+	clear(s.lines) // the written lines are garbage now, not held by the array
 	s.lines, s.bytes = s.lines[:0], 0
 	return nil
 }
@@ -202,8 +203,10 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 
 // Natural compares a and b byte by byte, except that runs of ASCII digits
 // compare as the numbers they spell ("9" before "10"; with equal values,
-// fewer leading zeros first). It is a total order: strings that differ
-// never compare equal.
+// fewer leading zeros first), negative ones too where the minus sign
+// begins the text or a JSON string ("-10" before "-9" before "3"). Digits
+// after a decimal point compare as any run of digits ("1.9" before "1.10").
+// It is a total order: strings that differ never compare equal.
 func Natural(a, b []byte) int { return natural(a, b, false) }
 
 // NaturalJSON is Natural for JSON text whose strings are compared where
@@ -218,6 +221,9 @@ func natural(a, b []byte, quoteFirst bool) int {
 		if isDigit(a[i]) && isDigit(b[j]) {
 			ei, ej := digitsEnd(a, i), digitsEnd(b, j)
 			if c := compareNumbers(a[i:ei], b[j:ej]); c != 0 {
+				if negative(a, i) && negative(b, j) {
+					return -c // -10 before -9
+				}
 				return c
 			}
 			i, j = ei, ej
@@ -244,6 +250,14 @@ func natural(a, b []byte, quoteFirst bool) int {
 		return -1
 	}
 	return 0
+}
+
+// negative reports whether the digits at s[i] follow a minus sign that
+// begins the text or a JSON string ("-12", "\"-12"): a negative number,
+// where a larger run of digits is the smaller number. A minus sign inside a
+// word ("item-12") is a hyphen.
+func negative(s []byte, i int) bool {
+	return i > 0 && s[i-1] == '-' && (i == 1 || s[i-2] == '"')
 }
 
 func isDigit(c byte) bool { return '0' <= c && c <= '9' }

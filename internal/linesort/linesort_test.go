@@ -115,11 +115,11 @@ func checkOrder(t *testing.T, name string, cmp func(a, b []byte) int, ordered []
 
 func TestNatural(t *testing.T) {
 	checkOrder(t, "Natural", Natural, []string{
-		``, `a b`, `a"`, `id 2`, `id 9`, `id 10`, `id 010`, `id 11`, `id10x`, `id10y`, `ida`,
+		``, `-10`, `-9`, `-1`, `a b`, `a"`, `id 2`, `id 9`, `id 10`, `id 010`, `id 11`, `id10x`, `id10y`, `ida`,
 	})
 	checkOrder(t, "NaturalJSON", NaturalJSON, []string{
-		``, `{"id":"2"}`, `{"id":"9"}`, `{"id":"10"}`, `{"id":"010"}`, `{"id":"11"}`,
+		``, `{"id":"-10"}`, `{"id":"-9"}`, `{"id":"-1"}`, `{"id":"2"}`, `{"id":"9"}`, `{"id":"10"}`, `{"id":"010"}`, `{"id":"11"}`,
 		`{"id":"100","n":"1"}`, `{"id":"100","n":"2"}`, `{"id":"100","n":"10"}`,
-		`{"id":"a"}`, `{"id":"a b"}`, `{"id":"a!"}`, `{"id":"a2"}`, `{"id":"a10"}`, `{"id":"ab"}`,
+		`{"id":"a"}`, `{"id":"a b"}`, `{"id":"a!"}`, `{"id":"a-9"}`, `{"id":"a-10"}`, `{"id":"a2"}`, `{"id":"a10"}`, `{"id":"ab"}`,
 	})
 }
