@@ -216,6 +216,10 @@ func (l *loader) load() {
 		if f == nil {
 			continue
 		}
+		if d := varsFileAsConfig(f, name, path); d != nil {
+			l.diags = append(l.diags, d)
+			continue
+		}
 		content, diags := f.Body.Content(rootSchema)
 		l.addDiags(diags)
 		for _, b := range content.Blocks {
@@ -229,6 +233,35 @@ func (l *loader) load() {
 	l.decodeSources()
 	l.decodeSyncs()
 	l.checkDependsOnCycles()
+}
+
+// varsFileAsConfig is the error for a configuration file that holds only
+// name = value lines, as a file of variable values does: one diagnostic
+// saying to name it *.vars.hcl, instead of an "Unsupported argument" for
+// each line. It has no snippet, which would print the values (often
+// secrets). It is nil for any other file.
+func varsFileAsConfig(f *hcl.File, name, path string) *hcl.Diagnostic {
+	body, ok := f.Body.(*hclsyntax.Body)
+	if !ok || len(body.Blocks) > 0 || len(body.Attributes) == 0 {
+		return nil
+	}
+	var names []string
+	first := hcl.Range{}
+	for _, a := range body.Attributes {
+		names = append(names, a.Name)
+		if first.Filename == "" || a.NameRange.Start.Byte < first.Start.Byte {
+			first = a.NameRange
+		}
+	}
+	sort.Strings(names)
+	vars := strings.TrimSuffix(filepath.Base(path), ".hcl") + ".vars.hcl"
+	return &hcl.Diagnostic{
+		Severity: hcl.DiagError,
+		Summary:  "Variable values in a configuration file",
+		Detail: fmt.Sprintf("%s sets %s with name = value lines (from line %d), as a file of variable values does, but rowform reads every .hcl file of the directory "+
+			"as configuration, except files ending in .vars.hcl. Rename it %s and pass it with -var-file=%s, or set the values with -var NAME=VALUE.",
+			name, quoteList(names), first.Start.Line, vars, vars),
+	}
 }
 
 // displayName is the name used for a file in diagnostics: relative to the

@@ -54,3 +54,29 @@ variable "crm_password" {
 		}
 	}
 }
+
+// TestVariableValuesInAConfigurationFile: a file of variable values named
+// like configuration (prod.hcl, not prod.vars.hcl) is one error that says
+// how to name it, not an "Unsupported argument" per line, and it shows none
+// of the values.
+func TestVariableValuesInAConfigurationFile(t *testing.T) {
+	_, diags := loadFiles(t, map[string]string{
+		"main.hcl": "variable \"crm_password\" {\n  type      = string\n  sensitive = true\n}\n",
+		"prod.hcl": "# production\ncrm_password = \"hunter2-very-secret\"\nregion = \"eu\"\n",
+	}, Inputs{AllowUnset: true})
+	if len(diags) != 1 {
+		t.Fatalf("want one diagnostic, got:\n%s", diagsText(diags))
+	}
+	d := diags[0]
+	if d.Severity != hcl.DiagError || d.Summary != "Variable values in a configuration file" || d.Subject != nil {
+		t.Errorf("diagnostic: %s", diagText(d))
+	}
+	for _, want := range []string{`prod.hcl sets "crm_password", "region" with name = value lines (from line 2)`, "Rename it prod.vars.hcl and pass it with -var-file=prod.vars.hcl"} {
+		if !strings.Contains(d.Detail, want) {
+			t.Errorf("detail lacks %q: %s", want, d.Detail)
+		}
+	}
+	if strings.Contains(d.Detail, "hunter2") {
+		t.Errorf("detail shows a value: %s", d.Detail)
+	}
+}
