@@ -222,7 +222,7 @@ func (inv *invocation) applyPlan(ctx context.Context, cfg *hclconfig.Config, p *
 			return exitError
 		}
 	}
-	show, done := inv.statusLine(!jsonOut)
+	show, done := inv.statusLine(!jsonOut, f.noColor)
 	opts := executor.Options{LockTimeout: f.lockTimeout, StatementTimeout: f.statementTimeout, Environ: inv.environ, Tunnel: inv.tunnel, Version: Version}
 	if show != nil {
 		opts.Progress = func(sync, phase string, rows int64) {

@@ -660,12 +660,13 @@ WHERE datname = $1 AND application_name LIKE 'rowform/%' AND state = 'active'`, 
 }
 
 // TestApplyProgressOnTerminal: with a terminal on stderr, apply shows the
-// progress of each sync there; with -json it shows none, and stdout never
+// progress of each sync there, rewriting its line with an escape sequence
+// but with none under -no-color; with -json it shows none, and stdout never
 // carries it.
 func TestApplyProgressOnTerminal(t *testing.T) {
 	t.Parallel()
 	e := applyEnv(t)
-	for _, args := range [][]string{{"-no-color"}, {"-json"}} {
+	for _, args := range [][]string{{"-no-color"}, {"-json"}, {"-lock-timeout=10s"}} {
 		master, slave := applyPTYRaw(t)
 		var terminal bytes.Buffer
 		drained := make(chan struct{})
@@ -684,6 +685,9 @@ func TestApplyProgressOnTerminal(t *testing.T) {
 		}
 		if strings.Contains(stdout.String(), "\x1b[K") {
 			t.Errorf("%v: progress on stdout:\n%q", args, stdout.String())
+		}
+		if escapes, want := strings.Contains(terminal.String(), "\x1b"), args[0] == "-lock-timeout=10s"; escapes != want {
+			t.Errorf("%v: escape sequences on the terminal: %v, want %v\n%q", args, escapes, want, terminal.String())
 		}
 		// Make the next run have work again.
 		e.Dst(`UPDATE items SET name = 'stale' WHERE id = 12`)

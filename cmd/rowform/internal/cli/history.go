@@ -164,7 +164,7 @@ func usedBy(cfg *hclconfig.Config, addr string, syncs []string) bool {
 // computeUndo plans the undo of run -undo=RUN (planner.ComputeUndo): an
 // ordinary plan, that plan renders, -out saves and apply applies.
 func (inv *invocation) computeUndo(ctx context.Context, cfg *hclconfig.Config, f *runFlags) (*planner.Plan, error) {
-	show, done := inv.statusLine(f.format == views.FormatText)
+	show, done := inv.statusLine(f.format == views.FormatText, f.noColor)
 	defer done()
 	opts := planner.Options{Syncs: f.syncs, ShowRows: f.showRows, Environ: inv.environ, Tunnel: inv.tunnel, Changes: f.onChange}
 	if show != nil {

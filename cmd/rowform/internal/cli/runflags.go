@@ -8,6 +8,7 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/hashicorp/hcl/v2/hclwrite"
 	"github.com/rowform/rowform/cmd/rowform/internal/views"
@@ -138,18 +139,45 @@ func savedVariables(cfg *hclconfig.Config) map[string]string {
 
 // statusLine shows progress on one rewritten line of stderr, only when it is
 // a terminal and enabled. show is safe for concurrent use; clear erases the
-// line at the end.
-func (inv *invocation) statusLine(enabled bool) (show func(format string, args ...any), clear func()) {
+// line at the end. Each call reaches the terminal at once (stderr's masking
+// writer otherwise holds a line until its end). With -no-color (noColor),
+// NO_COLOR or TERM=dumb it writes no escape sequence: the line is rewritten
+// after a carriage return and padded with spaces over the longer line it
+// replaces.
+func (inv *invocation) statusLine(enabled, noColor bool) (show func(format string, args ...any), clear func()) {
 	if !enabled || !inv.isTerminal(inv.stderr) {
 		return nil, func() {}
 	}
+	escapes := inv.useColor(noColor, inv.stderr)
 	var mu sync.Mutex
+	width := 0 // in runes, of the line on the terminal now
+	write := func(s string) {
+		fmt.Fprint(inv.stderr, s)
+		if f, ok := inv.stderr.(interface{ Flush() error }); ok {
+			_ = f.Flush()
+		}
+	}
 	return func(format string, args ...any) {
 			mu.Lock()
 			defer mu.Unlock()
-			fmt.Fprintf(inv.stderr, "\r\x1b[K  "+format, args...)
+			line := "  " + fmt.Sprintf(format, args...)
+			if escapes {
+				write("\r\x1b[K" + line)
+				return
+			}
+			n := utf8.RuneCountInString(line)
+			write("\r" + line + strings.Repeat(" ", max(width-n, 0)))
+			width = n
 		}, func() {
-			fmt.Fprint(inv.stderr, "\r\x1b[K")
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case escapes:
+				write("\r\x1b[K")
+			case width > 0:
+				write("\r" + strings.Repeat(" ", width) + "\r")
+				width = 0
+			}
 		}
 }
 
@@ -167,7 +195,7 @@ func (inv *invocation) computePlan(ctx context.Context, cfg *hclconfig.Config, f
 		}
 		inv.writeIncludedSyncs(added)
 	}
-	show, done := inv.statusLine(f.format == views.FormatText)
+	show, done := inv.statusLine(f.format == views.FormatText, f.noColor)
 	defer done()
 	opts := planner.Options{Syncs: f.syncs, ShowRows: f.showRows, Environ: inv.environ, Tunnel: inv.tunnel, Changes: f.onChange}
 	if show != nil {

@@ -46,7 +46,7 @@ func (inv *invocation) applyUnattended(ctx context.Context, cfg *hclconfig.Confi
 	}
 
 	color := inv.useColor(f.noColor, inv.stdout)
-	show, clearStatus := inv.statusLine(!jsonOut)
+	show, clearStatus := inv.statusLine(!jsonOut, f.noColor)
 	// mu keeps the status line off the lines of a plan block.
 	var mu sync.Mutex
 	opts := executor.Options{LockTimeout: f.lockTimeout, StatementTimeout: f.statementTimeout, Environ: inv.environ, Tunnel: inv.tunnel, ShowRows: f.showRows, Version: Version}
