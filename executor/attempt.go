@@ -41,6 +41,15 @@ func connectDestinationWithin(ctx context.Context, connector *pgconnect.Connecto
 	return connector.Connect(ctx, s.Destination, dcfg)
 }
 
+// tableLockTimeout is how long an apply's statement waits for a lock on a
+// table that another session holds: the lock timeout, or 10 s without one.
+func tableLockTimeout(opts Options) time.Duration {
+	if opts.LockTimeout <= 0 {
+		return 10 * time.Second
+	}
+	return opts.LockTimeout
+}
+
 // closeDestination closes the apply's destination session; after an
 // interrupt it makes sure the server has stopped the session's query.
 func closeDestination(ctx context.Context, connector *pgconnect.Connector, s *hclconfig.Sync, dst *pgx.Conn) {
@@ -74,11 +83,7 @@ func beginDestination(ctx context.Context, connector *pgconnect.Connector, s *hc
 	if err := takeLock(ctx, dst, table, opts.LockTimeout, waiting); err != nil {
 		return lostConnection(connector, s, err)
 	}
-	lockTimeout := opts.LockTimeout
-	if lockTimeout <= 0 {
-		lockTimeout = 10 * time.Second
-	}
-	if _, err := dst.Exec(ctx, fmt.Sprintf("SET LOCAL lock_timeout = %d", lockTimeout.Milliseconds())); err != nil {
+	if _, err := dst.Exec(ctx, fmt.Sprintf("SET LOCAL lock_timeout = %d", tableLockTimeout(opts).Milliseconds())); err != nil {
 		return err
 	}
 	if _, err := dst.Exec(ctx, fmt.Sprintf("SET LOCAL statement_timeout = %d", opts.StatementTimeout.Milliseconds())); err != nil {

@@ -118,14 +118,16 @@ var ErrStale = errors.New("plan is stale")
 // transaction (a write refused, a change made after the preflight) does not
 // undo syncs that already committed; syncs that depend on it are skipped.
 func Apply(ctx context.Context, cfg *hclconfig.Config, p *planner.Plan, opts Options) *Result {
-	if res := preflight(ctx, cfg, p, opts); res != nil {
-		return res
-	}
 	jobs := make([]syncJob, len(p.Syncs))
 	for i, sp := range p.Syncs {
 		jobs[i] = syncJob{name: sp.Name, table: sp.Table, planDigest: sp.ChangeDigest, undoOf: undoOf(sp)}
 	}
 	opts.configDigest = cfg.Digest
+	started := time.Now()
+	if res := preflight(ctx, cfg, p, opts); res != nil {
+		recordRefusal(ctx, cfg, jobs, res, started, opts)
+		return res
+	}
 	return runSyncs(ctx, cfg, jobs, opts, func(ctx context.Context, connector *pgconnect.Connector, i int, s *hclconfig.Sync, r *SyncResult) {
 		applySync(ctx, connector, s, p.Syncs[i], opts, r)
 	})

@@ -741,3 +741,42 @@ BEGIN IF NEW.id = 50 THEN RETURN NULL; END IF; RETURN NEW; END $$`)
 	e.Dst(`DROP TRIGGER drop_row ON items`)
 	applyAndConverge(t, cfg)
 }
+
+// TestFaultTableLockedByOthersBeforeApply: the check of a plan of several
+// syncs, made before any is written, waits for a table another session has
+// locked no longer than the apply's lock timeout, as the apply's own
+// statements do; it fails saying so, and nothing is written.
+func TestFaultTableLockedByOthersBeforeApply(t *testing.T) {
+	e := synctest.New(t)
+	itemsFixture(t, e, 10)
+	e.Dst(`CREATE TABLE items_copy (LIKE items INCLUDING ALL)`)
+	cfg := e.Config(itemsSync + strings.NewReplacer(`sync "items"`, `sync "copy"`, `table       = "items"`, `table       = "items_copy"`).Replace(itemsSync))
+	before := e.DstDigest("items")
+	p := applyable(t, cfg)
+	locker, err := pgx.Connect(context.Background(), synctest.Destination.ConnString(e.DstDB))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer locker.Close(context.Background())
+	if _, err := locker.Exec(context.Background(), `BEGIN; LOCK TABLE items_copy IN ACCESS EXCLUSIVE MODE`); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	res := apply(t, cfg, p, executor.Options{LockTimeout: 500 * time.Millisecond})
+	took := time.Since(start)
+	t.Logf("%s", describeResult(res))
+	requireFailed(t, res, "copy", "lock timeout")
+	if r := syncResult(t, res, "items"); r.Status != executor.StatusSkipped {
+		t.Errorf("items: %s (%v), want skipped", r.Status, r.Err)
+	}
+	if took > 5*time.Second {
+		t.Errorf("with a 500ms lock timeout the apply gave up after %s", took)
+	}
+	if _, err := locker.Exec(context.Background(), `ROLLBACK`); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.DstDigest("items"); got != before {
+		t.Errorf("items changed although the apply was refused")
+	}
+	requireApplied(t, apply(t, cfg, p, executor.Options{}))
+}

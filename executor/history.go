@@ -660,6 +660,21 @@ VALUES (nextval('%s'), $1, $2, $3, $4, $5, 'failed', $6, $7, $8, $9, $10, $11)`,
 		job.planDigest, opts.configDigest, opts.Version, history.Actor(opts.Environ), red.String(r.Err.Error()), undoOf)
 }
 
+// recordRefusal records, as recordFailure does, the syncs that failed the
+// preflight of a plan of several syncs (res, one entry per job): the
+// history tells the same of a stale plan whether it had one sync or many.
+// The syncs skipped for it are not recorded, as no skipped sync is.
+func recordRefusal(ctx context.Context, cfg *hclconfig.Config, jobs []syncJob, res *Result, started time.Time, opts Options) {
+	connector := pgconnect.NewConnector(opts.Environ)
+	connector.Tunnel = opts.Tunnel
+	defer connector.Close()
+	for i, r := range res.Syncs {
+		if s := cfg.Sync(r.Name); s != nil && r.Status == StatusFailed {
+			recordFailure(ctx, connector, cfg, s, jobs[i], r, started, opts)
+		}
+	}
+}
+
 // unreachable reports an apply that failed because its destination could
 // not be reached, was lost or stopped answering: a new session would wait
 // for nothing.

@@ -59,6 +59,10 @@ type Options struct {
 	// table, columns, key and grants, before the row diff: a quick check
 	// of what does not depend on the rows. Its syncs are not Diffed.
 	StructureOnly bool
+	// DestinationTimeouts bound the statements of the plan's destination
+	// sessions (apply's -statement-timeout and lock timeout, for the check
+	// apply makes before it writes); zero is none.
+	DestinationTimeouts pgconnect.Timeouts
 }
 
 // Compute plans the syncs of cfg. Problems of a sync (an unreachable server, a
@@ -206,7 +210,7 @@ func planSync(ctx context.Context, s *hclconfig.Sync, limits *pgconnect.Connecti
 		return sp
 	}
 	defer release()
-	dst, err := connector.ConnectReadOnly(ctx, s.Destination, s.Name, s.SensitiveColumns...)
+	dst, err := connector.ConnectReadOnlyWithin(ctx, s.Destination, s.Name, opts.DestinationTimeouts, s.SensitiveColumns...)
 	if err != nil {
 		add(Finding{Severity: SeverityError, Code: CodeConnectionFailed, Summary: err.Error()})
 	} else {

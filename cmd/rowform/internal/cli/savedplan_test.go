@@ -104,6 +104,11 @@ func TestSavedPlanOfSeveralSyncsIsAllOrNothing(t *testing.T) {
 	if e.DstDigest("items") != items || e.DstDigest("other") != others {
 		t.Error("apply of a partly stale plan wrote to a table")
 	}
+	// The history tells of the stale sync as it does of a stale plan of one
+	// sync: a failed run with why; the skipped one has no run.
+	if got := e.DstQuery(`SELECT sync || ': ' || error FROM rowform.runs WHERE status = 'failed'`); len(got) != 1 || !strings.HasPrefix(got[0], "other: plan is stale") {
+		t.Errorf("failed runs recorded: %q, want the one of other", got)
+	}
 
 	r = runCLIWith(t, e.Environ, "", "-chdir="+e.Dir, "apply", "-no-color", "p.plan")
 	r.expect(t, exitError)
@@ -112,5 +117,39 @@ func TestSavedPlanOfSeveralSyncsIsAllOrNothing(t *testing.T) {
 	}
 	if e.DstDigest("items") != items {
 		t.Error("the text apply wrote to items")
+	}
+}
+
+// TestSavedPlanOfSeveralSyncsSourceGone: when the preflight of a plan of
+// several syncs cannot run a source query, the apply writes nothing and
+// says the query failed — not that the plan is stale, which it may not be;
+// the other sync is skipped for it.
+func TestSavedPlanOfSeveralSyncsSourceGone(t *testing.T) {
+	t.Parallel()
+	other := strings.NewReplacer(`sync "items"`, `sync "other"`, `table       = "items"`, `table       = "other"`, `FROM items`, `FROM other_src`).Replace(applyItemsSync)
+	e := applyEnv(t)
+	e.Src(`CREATE TABLE other_src AS SELECT id, name FROM items`)
+	e.Dst(`CREATE TABLE other (LIKE items INCLUDING ALL)`)
+	e.WriteFile("main.hcl", e.Servers()+applyItemsSync+other)
+	runCLIWith(t, e.Environ, "", "-chdir="+e.Dir, "plan", "-out=p.plan").expect(t, exitOK)
+	items := e.DstDigest("items")
+	e.Src(`ALTER TABLE other_src RENAME TO other_src_gone`)
+
+	r := runCLIWith(t, e.Environ, "", "-chdir="+e.Dir, "apply", "-json", "p.plan")
+	r.expect(t, exitError)
+	for _, s := range decodeApplyJSON(t, r.stdout).Syncs {
+		switch s.Name {
+		case "other":
+			if s.Status != "failed" || !strings.Contains(s.Error, "the source query failed") || strings.Contains(s.Error, "stale") {
+				t.Errorf("other: %s: %q", s.Status, s.Error)
+			}
+		case "items":
+			if s.Status != "skipped" || !strings.Contains(s.Error, `sync "other" could not be checked`) {
+				t.Errorf("items: %s: %q", s.Status, s.Error)
+			}
+		}
+	}
+	if e.DstDigest("items") != items {
+		t.Error("the apply wrote to items")
 	}
 }
