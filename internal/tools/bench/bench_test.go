@@ -39,6 +39,11 @@ func TestBenchSmoke(t *testing.T) {
 	if strings.Contains(out, "NaN") || strings.Contains(out, "Inf") {
 		t.Fatalf("a figure is not a number:\n%s", out)
 	}
+	// The apply of a plan of two syncs beside each sync's own plan.
+	two := regexp.MustCompile(`(?m)^- mixed bigint key, 10k, 1%, 1 conn, and a second sync .*: apply FILE of one plan of both [0-9.]+ s; of each sync's own plan, one after the other, [0-9.]+ s together: the check of the whole plan before writing adds [-+][0-9]+%$`)
+	if !two.MatchString(out) {
+		t.Fatalf("no note on the apply of a plan of two syncs:\n%s", out)
+	}
 }
 
 // TestBenchRatios runs the change-ratio cases on 10k rows: each ratio

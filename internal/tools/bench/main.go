@@ -172,6 +172,9 @@ type result struct {
 	// tempDisk is the peak of the plan's temporary files in bytes
 	// (large.go); 0 when not measured.
 	tempDisk int64
+	// severalSyncs is the apply of a plan of two syncs beside each's own
+	// (severalsyncs.go); zero when not measured.
+	severalSyncs severalSyncs
 }
 
 func run(ctx context.Context, o options, w io.Writer) error {
@@ -335,6 +338,11 @@ func runCase(ctx context.Context, o options, src, dst *pgcluster.Cluster, dir st
 			return r, err
 		}
 	}
+	if historyCase(c) && !historyAtEveryRatio && o.cases != "large" {
+		if r.severalSyncs, err = measureSeveralSyncs(ctx, o, env, gen, gen.config(src, dst), dir, dconn); err != nil {
+			return r, err
+		}
+	}
 	if c.conns > 1 && c.key == "bigint" {
 		var ts []float64
 		for i := 0; i < o.runs; i++ {
@@ -455,6 +463,11 @@ func printTable(w io.Writer, rs []result) {
 	for _, r := range rs {
 		if r.applyNoHistory > 0 {
 			fmt.Fprintln(w, historyNote(r))
+		}
+	}
+	for _, r := range rs {
+		if r.severalSyncs.whole > 0 {
+			fmt.Fprintln(w, severalSyncsNote(r))
 		}
 	}
 	for _, r := range rs {
