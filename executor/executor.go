@@ -10,6 +10,7 @@ package executor
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/rowform/rowform/hclconfig"
@@ -117,6 +118,11 @@ var ErrStale = errors.New("plan is stale")
 // destination's max_connections at once. A sync that fails in its own
 // transaction (a write refused, a change made after the preflight) does not
 // undo syncs that already committed; syncs that depend on it are skipped.
+//
+// One sync may be left out of the preflight and applied first, alone
+// (firstSync): its own transaction's check comes before anything else is
+// written, so when it fails — stale or otherwise — the others are skipped
+// and the plan is still all or nothing, for one diff less.
 func Apply(ctx context.Context, cfg *hclconfig.Config, p *planner.Plan, opts Options) *Result {
 	jobs := make([]syncJob, len(p.Syncs))
 	for i, sp := range p.Syncs {
@@ -124,11 +130,93 @@ func Apply(ctx context.Context, cfg *hclconfig.Config, p *planner.Plan, opts Opt
 	}
 	opts.configDigest = cfg.Digest
 	started := time.Now()
-	if res := preflight(ctx, cfg, p, opts); res != nil {
+	first := firstSync(cfg, p)
+	if res := preflight(ctx, cfg, p, first, opts); res != nil {
 		recordRefusal(ctx, cfg, jobs, res, started, opts)
 		return res
 	}
-	return runSyncs(ctx, cfg, jobs, opts, func(ctx context.Context, connector *pgconnect.Connector, i int, s *hclconfig.Sync, r *SyncResult) {
-		applySync(ctx, connector, s, p.Syncs[i], opts, r)
-	})
+	apply := func(idx []int) *Result {
+		part := make([]syncJob, len(idx))
+		for k, i := range idx {
+			part[k] = jobs[i]
+		}
+		return runSyncs(ctx, cfg, part, opts, func(ctx context.Context, connector *pgconnect.Connector, k int, s *hclconfig.Sync, r *SyncResult) {
+			applySync(ctx, connector, s, p.Syncs[idx[k]], opts, r)
+		})
+	}
+	if first < 0 {
+		return apply(allIndexes(len(jobs)))
+	}
+	head := apply([]int{first}).Syncs[0]
+	res := &Result{Syncs: make([]*SyncResult, len(jobs))}
+	if head.Status == StatusFailed {
+		for i, sp := range p.Syncs {
+			res.Syncs[i] = &SyncResult{Name: sp.Name, Table: sp.Table, Status: StatusSkipped, Err: firstFailed(head)}
+		}
+		res.Syncs[first] = head
+		return res
+	}
+	var rest []int
+	for i := range jobs {
+		if i != first {
+			rest = append(rest, i)
+		}
+	}
+	for k, r := range apply(rest).Syncs {
+		res.Syncs[rest[k]] = r
+	}
+	res.Syncs[first] = head
+	return res
+}
+
+// firstSync picks the sync of p that Apply leaves out of the preflight and
+// applies first, or -1 for none. It must be free to run before all others:
+// no depends_on between it and another sync of the plan. And running it
+// alone must cost no parallelism: its destination allows one connection and
+// another sync of the plan writes there too, so the two run one after the
+// other anyway. Of those, the one that reads the most rows saves the most.
+func firstSync(cfg *hclconfig.Config, p *planner.Plan) int {
+	if len(p.Syncs) < 2 {
+		return -1
+	}
+	related := map[string]bool{}
+	perDestination := map[string]int{}
+	for _, sp := range p.Syncs {
+		s := cfg.Sync(sp.Name)
+		if s == nil || sp.Undo != nil {
+			return -1
+		}
+		perDestination[s.Destination.Address()]++
+		for _, d := range s.DependsOn {
+			related[d], related[s.Name] = true, true
+		}
+	}
+	best := -1
+	for i, sp := range p.Syncs {
+		s := cfg.Sync(sp.Name)
+		if related[s.Name] || s.Destination.MaxConnections != 1 || perDestination[s.Destination.Address()] < 2 {
+			continue
+		}
+		if best < 0 || sp.SourceRows+sp.DestinationRows > p.Syncs[best].SourceRows+p.Syncs[best].DestinationRows {
+			best = i
+		}
+	}
+	return best
+}
+
+// firstFailed is why the other syncs of a plan are skipped when the sync
+// applied first failed (head).
+func firstFailed(head *SyncResult) error {
+	if errors.Is(head.Err, ErrStale) {
+		return fmt.Errorf("not applied: the plan of sync %q is stale, and a reviewed plan is applied whole or not at all", head.Name)
+	}
+	return fmt.Errorf("not applied: sync %q, applied first, failed, and a reviewed plan is applied whole or not at all", head.Name)
+}
+
+func allIndexes(n int) []int {
+	idx := make([]int, n)
+	for i := range idx {
+		idx[i] = i
+	}
+	return idx
 }

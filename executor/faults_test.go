@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"os"
 	"path/filepath"
@@ -764,7 +765,6 @@ func TestFaultTableLockedByOthersBeforeApply(t *testing.T) {
 	start := time.Now()
 	res := apply(t, cfg, p, executor.Options{LockTimeout: 500 * time.Millisecond})
 	took := time.Since(start)
-	t.Logf("%s", describeResult(res))
 	requireFailed(t, res, "copy", "lock timeout")
 	if r := syncResult(t, res, "items"); r.Status != executor.StatusSkipped {
 		t.Errorf("items: %s (%v), want skipped", r.Status, r.Err)
@@ -779,4 +779,44 @@ func TestFaultTableLockedByOthersBeforeApply(t *testing.T) {
 		t.Errorf("items changed although the apply was refused")
 	}
 	requireApplied(t, apply(t, cfg, p, executor.Options{}))
+}
+
+// TestPreflightLeavesOutTheSyncAppliedFirst: with one connection to the
+// destination the syncs of a plan run one after the other anyway, so the
+// apply leaves the sync that reads the most rows out of the check before
+// writing and applies it first, where its own transaction checks it; with
+// two connections every sync is checked first, and they run in parallel.
+func TestPreflightLeavesOutTheSyncAppliedFirst(t *testing.T) {
+	e := synctest.New(t)
+	itemsFixture(t, e, 10)
+	e.Dst(`CREATE TABLE items_copy (LIKE items INCLUDING ALL)`)
+	e.Dst(`INSERT INTO items_copy SELECT * FROM items`)
+	e.Dst(`DELETE FROM items_copy WHERE id > 3`) // fewer destination rows than items
+	body := itemsSync + strings.NewReplacer(`sync "items"`, `sync "copy"`, `table       = "items"`, `table       = "items_copy"`).Replace(itemsSync)
+	for _, conns := range []string{"1", "2"} {
+		e.WriteFile("main.hcl", strings.Replace(e.Servers(), "max_connections = 2", "max_connections = "+conns, 1)+body)
+		cfg, diags := hclconfig.Load(e.Dir, hclconfig.Inputs{Environ: e.Environ})
+		if diags.HasErrors() {
+			t.Fatal(diags.Error())
+		}
+		p := applyable(t, cfg)
+		var mu sync.Mutex
+		checked := map[string]bool{}
+		res := apply(t, cfg, p, executor.Options{Progress: func(sync, phase string, _ int64) {
+			if phase == "checking the plan" {
+				mu.Lock()
+				checked[sync] = true
+				mu.Unlock()
+			}
+		}})
+		requireApplied(t, res)
+		want := map[string]bool{"copy": true}
+		if conns == "2" {
+			want["items"] = true
+		}
+		if !maps.Equal(checked, want) {
+			t.Errorf("max_connections = %s: syncs checked before the apply: %v, want %v", conns, checked, want)
+		}
+		e.Dst(`TRUNCATE items; TRUNCATE items_copy`) // work again for the next round
+	}
 }

@@ -19,17 +19,21 @@ import (
 // pass; only a change in that window can leave some syncs applied.
 //
 // A plan of one sync needs no preflight (its transaction's check is
-// enough), and neither does an undo, whose single sync is checked so.
-func preflight(ctx context.Context, cfg *hclconfig.Config, p *planner.Plan, opts Options) *Result {
+// enough), and neither does an undo, whose single sync is checked so. The
+// sync p.Syncs[first] is not checked here (Apply applies it first and
+// alone, so its own check comes first); first < 0 checks every sync.
+func preflight(ctx context.Context, cfg *hclconfig.Config, p *planner.Plan, first int, opts Options) *Result {
 	if len(p.Syncs) < 2 {
 		return nil
 	}
-	names := make([]string, len(p.Syncs))
+	var names []string
 	for i, sp := range p.Syncs {
 		if sp.Undo != nil {
 			return nil
 		}
-		names[i] = sp.Name
+		if i != first {
+			names = append(names, sp.Name)
+		}
 	}
 	popts := planner.Options{Syncs: names, Environ: opts.Environ, Tunnel: opts.Tunnel,
 		DestinationTimeouts: pgconnect.Timeouts{Statement: opts.StatementTimeout, Lock: tableLockTimeout(opts)}}
@@ -47,7 +51,10 @@ func preflight(ctx context.Context, cfg *hclconfig.Config, p *planner.Plan, opts
 	for _, sp := range now.Syncs {
 		byName[sp.Name] = sp
 	}
-	for _, sp := range p.Syncs {
+	for i, sp := range p.Syncs {
+		if i == first {
+			continue
+		}
 		if err := planStaleness(sp, byName[sp.Name]); err != nil {
 			return refuseAll(p, sp.Name, err)
 		}

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -151,5 +152,46 @@ func TestSavedPlanOfSeveralSyncsSourceGone(t *testing.T) {
 	}
 	if e.DstDigest("items") != items {
 		t.Error("the apply wrote to items")
+	}
+}
+
+// TestSavedPlanOfSeveralSyncsEitherStale: whichever sync of a reviewed plan
+// went stale — one apply checks in the preflight, or, with one connection
+// to the destination, the one it applies first and lets check itself —
+// nothing is written: the stale sync fails, the other is skipped, and the
+// stale one's failure is in the history.
+func TestSavedPlanOfSeveralSyncsEitherStale(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ stale, conns string }{{"items", "1"}, {"other", "1"}, {"items", "2"}, {"other", "2"}} {
+		stale := tc.stale
+		t.Run(stale+"/max_connections="+tc.conns, func(t *testing.T) {
+			t.Parallel()
+			other := strings.NewReplacer(`sync "items"`, `sync "other"`, `table       = "items"`, `table       = "other"`).Replace(applyItemsSync)
+			e := applyEnv(t)
+			e.Dst(`CREATE TABLE other (LIKE items INCLUDING ALL)`)
+			servers := strings.Replace(e.Servers(), "max_connections = 2", "max_connections = "+tc.conns, 1)
+			e.WriteFile("main.hcl", servers+applyItemsSync+other)
+			runCLIWith(t, e.Environ, "", "-chdir="+e.Dir, "plan", "-out=p.plan").expect(t, exitOK)
+			e.Dst(fmt.Sprintf(`INSERT INTO %s (id, name) VALUES (1000, 'changed since the review')`, stale))
+			items, others := e.DstDigest("items"), e.DstDigest("other")
+
+			r := runCLIWith(t, e.Environ, "", "-chdir="+e.Dir, "apply", "-json", "p.plan")
+			r.expect(t, exitError)
+			for _, s := range decodeApplyJSON(t, r.stdout).Syncs {
+				want, wantErr := "skipped", fmt.Sprintf("the plan of sync %q is stale, and a reviewed plan is applied whole or not at all", stale)
+				if s.Name == stale {
+					want, wantErr = "failed", "plan is stale"
+				}
+				if s.Status != want || !strings.Contains(s.Error, wantErr) {
+					t.Errorf("%s: %s %q, want %s with %q", s.Name, s.Status, s.Error, want, wantErr)
+				}
+			}
+			if e.DstDigest("items") != items || e.DstDigest("other") != others {
+				t.Error("apply of a partly stale plan wrote to a table")
+			}
+			if got := e.DstQuery(`SELECT sync FROM rowform.runs WHERE status = 'failed'`); len(got) != 1 || got[0] != stale {
+				t.Errorf("failed runs recorded for %q, want %q alone", got, stale)
+			}
+		})
 	}
 }
