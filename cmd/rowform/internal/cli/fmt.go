@@ -86,7 +86,8 @@ func runFmt(_ context.Context, inv *invocation, f *fmtFlags) int {
 	files := map[string]*hcl.File{}
 	var diags hcl.Diagnostics
 	// Literal passwords in the files are masked in the diagnostics' snippets
-	// (only there: the formatted files are written as they are).
+	// and in -diff's lines (CI logs show them), never in the formatted
+	// files, which are written (or, for "-", printed) as they are.
 	var secrets redact.Redactor
 	unformatted := 0
 	for _, t := range targets {
@@ -116,7 +117,7 @@ func runFmt(_ context.Context, inv *invocation, f *fmtFlags) int {
 		}
 		if t.path == "" {
 			if f.diff {
-				_, _ = io.WriteString(inv.stdout, unifiedDiff(t.display+".orig", t.display, src, out))
+				_, _ = io.WriteString(inv.stdout, secrets.String(unifiedDiff(t.display+".orig", t.display, src, out)))
 			} else if !f.checkOnly {
 				_, _ = inv.stdout.Write(out)
 			}
@@ -127,7 +128,7 @@ func runFmt(_ context.Context, inv *invocation, f *fmtFlags) int {
 		}
 		fmt.Fprintln(inv.stdout, t.display)
 		if f.diff {
-			_, _ = io.WriteString(inv.stdout, unifiedDiff(t.display+".orig", t.display, src, out))
+			_, _ = io.WriteString(inv.stdout, secrets.String(unifiedDiff(t.display+".orig", t.display, src, out)))
 		}
 		if !f.checkOnly {
 			// WriteFile keeps the mode of an existing file.

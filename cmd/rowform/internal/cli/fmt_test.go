@@ -147,6 +147,32 @@ func TestFmtDiff(t *testing.T) {
 	}
 }
 
+// TestFmtDiffMasksSecrets: -diff, whose lines CI logs show, masks literal
+// passwords and sensitive variables' defaults; the file is formatted with
+// them as they are.
+func TestFmtDiffMasksSecrets(t *testing.T) {
+	dir := t.TempDir()
+	src := "variable \"pw\" {\n  sensitive = true\n    default = \"DefaultSecret_456\"\n}\n" +
+		"destination \"postgres\" \"crm\" {\n  host = \"db\"\n      password = \"LiteralSecret_123\"\n}\n"
+	path := filepath.Join(dir, "main.hcl")
+	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := runCLI(t, "-chdir="+dir, "fmt", "-diff")
+	r.expect(t, exitOK)
+	for _, secret := range []string{"DefaultSecret_456", "LiteralSecret_123"} {
+		if strings.Contains(r.stdout+r.stderr, secret) {
+			t.Errorf("-diff shows %s:\n%s", secret, r.stdout)
+		}
+		if !strings.Contains(readFile(t, path), secret) {
+			t.Errorf("the formatted file lost %s:\n%s", secret, readFile(t, path))
+		}
+	}
+	if !strings.Contains(r.stdout, "+  password = \"(sensitive)\"") {
+		t.Errorf("-diff output:\n%s", r.stdout)
+	}
+}
+
 func TestFmtFileArguments(t *testing.T) {
 	dir := fmtFixture(t)
 	r := runCLI(t, "-chdir="+dir, "fmt", "prod.vars.hcl", "sub")
