@@ -177,6 +177,11 @@ func TestBadFlagValue(t *testing.T) {
 		{[]string{"apply", "-lock-timeout=5"}, `invalid value "5" for -lock-timeout: it takes a duration such as 30s`},
 		{[]string{"plan", "-show-rows=abc"}, `invalid value "abc" for -show-rows: it takes a whole number`},
 		{[]string{"plan", "-undo=x1"}, `invalid value "x1" for -undo: it takes a whole number`},
+		// 0 is no run, as an empty or unset run id in a script would give:
+		// refused, never a plan (or apply) of the syncs instead.
+		{[]string{"plan", "-undo=0"}, `-undo takes a run's id, a whole number from 1 (see 'rowform history'), not 0`},
+		{[]string{"apply", "-auto-approve", "-undo=0"}, `-undo takes a run's id`},
+		{[]string{"plan", "-undo=-5"}, `-undo takes a run's id, a whole number from 1 (see 'rowform history'), not -5`},
 		{[]string{"validate", "-json=maybe"}, `invalid value "maybe" for -json: it takes true or false`},
 	} {
 		r := runCLI(t, c.args...)

@@ -38,6 +38,8 @@ type runFlags struct {
 	// onChange, when set, receives every change of the plan
 	// (planner.Options.Changes); plan sets it for -changes.
 	onChange func(*planner.Change) error
+	// flags is the flag set bind bound to, for given.
+	flags *flag.FlagSet
 }
 
 func (f *runFlags) bind(fs *flag.FlagSet) {
@@ -49,6 +51,16 @@ func (f *runFlags) bind(fs *flag.FlagSet) {
 	fs.BoolVar(&f.noColor, "no-color", false, "print no ANSI colors (also NO_COLOR=1)")
 	fs.IntVar(&f.showRows, "show-rows", 0, "show up to `N` example rows (those with the smallest keys) per change type and sync")
 	fs.Int64Var(&f.undo, "undo", 0, "plan the undo of the run `RUN` of the history (see 'rowform history') instead of the syncs")
+	f.flags = fs
+}
+
+// given reports whether the flag name was on the command line.
+func (f *runFlags) given(name string) bool {
+	found := false
+	if f.flags != nil {
+		f.flags.Visit(func(fl *flag.Flag) { found = found || fl.Name == name })
+	}
+	return found
 }
 
 func (f *runFlags) check() error {
@@ -68,8 +80,10 @@ func (f *runFlags) check() error {
 	if f.showRows < 0 {
 		return fmt.Errorf("-show-rows must be 0 or more")
 	}
-	if f.undo < 0 {
-		return fmt.Errorf("-undo takes a run's id (see 'rowform history')")
+	if f.undo < 0 || (f.undo == 0 && f.given("undo")) {
+		// 0 is no run: a script's empty or unset run id must not plan the
+		// syncs instead of an undo.
+		return fmt.Errorf("-undo takes a run's id, a whole number from 1 (see 'rowform history'), not %d", f.undo)
 	}
 	return nil
 }
