@@ -820,3 +820,36 @@ func TestPreflightLeavesOutTheSyncAppliedFirst(t *testing.T) {
 		e.Dst(`TRUNCATE items; TRUNCATE items_copy`) // work again for the next round
 	}
 }
+
+// TestFaultRowLockedByOthers: another session holds a lock on one row the
+// apply updates. The update waits the lock timeout once, not once per
+// probe of the search for a failing row (a lock wait is no row's fault),
+// and the error says another session holds the lock.
+func TestFaultRowLockedByOthers(t *testing.T) {
+	e := synctest.New(t)
+	cfg := itemsFixture(t, e, 10) // ids 11..60 are updated
+	before := e.DstDigest("items")
+	p := applyable(t, cfg)
+	locker, err := pgx.Connect(context.Background(), synctest.Destination.ConnString(e.DstDB))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer locker.Close(context.Background())
+	if _, err := locker.Exec(context.Background(), `BEGIN; SELECT * FROM items WHERE id = 30 FOR UPDATE`); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	res := apply(t, cfg, p, executor.Options{LockTimeout: time.Second})
+	took := time.Since(start)
+	requireFailed(t, res, "items", "lock timeout", "another session holds a lock on rows this write needs")
+	if took > 3*time.Second {
+		t.Errorf("with a 1s lock timeout and one locked row the apply gave up after %s", took)
+	}
+	if _, err := locker.Exec(context.Background(), `ROLLBACK`); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.DstDigest("items"); got != before {
+		t.Errorf("items changed although the sync failed")
+	}
+	requireApplied(t, apply(t, cfg, p, executor.Options{}))
+}

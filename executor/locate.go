@@ -27,7 +27,7 @@ func (m *merge) execLocated(ctx context.Context, stmt func(from string) string, 
 	tag, err := m.conn.Exec(ctx, stmt(staging))
 	if err != nil {
 		werr := describeWriteError(what, err)
-		if !pgconnect.IsServerError(err) {
+		if !pgconnect.IsServerError(err) || !rowSpecific(err) {
 			return werr
 		}
 		if _, rerr := m.conn.Exec(ctx, "ROLLBACK TO SAVEPOINT rowform_write"); rerr != nil {
@@ -39,6 +39,24 @@ func (m *merge) execLocated(ctx context.Context, stmt func(from string) string, 
 		return err
 	}
 	return countMismatch(what, tag.RowsAffected(), want)
+}
+
+// rowSpecific reports whether a write's error may come from one row's
+// values, so that the search for that row is worth running. A lock wait
+// that timed out, a statement timeout, a serialization failure or
+// deadlock, a server out of resources or shutting down are not: each probe
+// of the search would meet them again (a lock timeout would be waited out
+// once per probe, while the table's lock is held).
+func rowSpecific(err error) bool {
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || len(pgErr.Code) < 2 {
+		return false
+	}
+	switch pgErr.Code[:2] {
+	case "08", "25", "40", "53", "54", "55", "57", "58", "XX":
+		return false
+	}
+	return true
 }
 
 // locate finds the staged row of staging that stmt fails on, and returns

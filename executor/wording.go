@@ -127,6 +127,10 @@ func describeWriteError(what string, err error) error {
 	if pgErr.Hint != "" {
 		fmt.Fprintf(&b, "; hint: %s", pgErr.Hint)
 	}
+	if pgErr.Code == "55P03" { // lock_not_available: lock_timeout
+		b.WriteString("; another session holds a lock on rows this write needs (an open transaction: see pg_stat_activity); " +
+			"nothing was written — apply again once it has ended, or give -lock-timeout to wait longer")
+	}
 	return &writeError{msg: b.String(), err: err}
 }
 
