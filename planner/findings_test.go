@@ -258,11 +258,16 @@ destination "postgres" "closed" {
 		"guard_deletes":  "max_deletes exceeded: 5 rows would be deleted, the limit is 4",
 		"guard_percent":  "max_delete_percent exceeded: 20.00% of the table's 10 rows would be deleted (2), the limit is 10%",
 		"guard_updates":  "max_updates exceeded: 3 rows would be updated, the limit is 2",
-		"guard_min_rows": "min_source_rows exceeded: the source has 2 rows, the minimum is 3",
+		"guard_min_rows": "min_source_rows not met: the source has 2 rows, the minimum is 3",
 	} {
 		sp := syncNamed(t, p, name)
-		if f := findingWith(sp, planner.CodeGuardExceeded, wantSummary); f == nil {
+		f := findingWith(sp, planner.CodeGuardExceeded, wantSummary)
+		if f == nil {
 			t.Errorf("%s: no guard_exceeded finding saying %q:\n%s", name, wantSummary, synctest.FindingsText(sp))
+		}
+		// A minimum is lowered, a maximum raised, to let the change through.
+		if want := map[bool]string{true: "lower min_source_rows", false: "raise the limit"}[name == "guard_min_rows"]; f != nil && !strings.Contains(f.Detail, want) {
+			t.Errorf("%s: the detail does not say to %s: %s", name, want, f.Detail)
 		}
 		if !sp.Diffed {
 			t.Errorf("%s: a guard finding must not hide the counts (diffed=false)", name)
@@ -462,5 +467,32 @@ func TestPrivilegeFindings(t *testing.T) {
 	}
 	if !after.Applyable {
 		t.Error("the plan is not applyable after every GRANT ran")
+	}
+}
+
+// TestUnusableUniqueIndexesNamed: a key whose only unique indexes cannot
+// serve (partial, on an expression) is refused, and the finding names those
+// indexes and why, instead of saying the table has no unique key at all.
+func TestUnusableUniqueIndexesNamed(t *testing.T) {
+	t.Parallel()
+	e := synctest.New(t)
+	e.Src(`CREATE TABLE people (id bigint, name text)`)
+	e.Src(`INSERT INTO people SELECT i, 'n' || i FROM generate_series(1, 3) i`)
+	e.Dst(`CREATE TABLE partial_key (id bigint, name text)`)
+	e.Dst(`CREATE UNIQUE INDEX partial_key_id ON partial_key (id) WHERE id > 0`)
+	e.Dst(`CREATE UNIQUE INDEX partial_key_lower ON partial_key (lower(name))`)
+	cfg := e.Config(syncBlock("partial", "dst", "partial_key", "update_or_create", "SELECT id, name FROM people", ""))
+	sp := syncNamed(t, plan(t, cfg, planner.Options{}), "partial")
+	f := findingWith(sp, planner.CodeMissingUniqueConstraint, "has no primary key or unique constraint on (id)")
+	if f == nil {
+		t.Fatalf("no missing_unique_constraint finding:\n%s", synctest.FindingsText(sp))
+	}
+	for _, want := range []string{"no unique key that can serve", "partial_key_id is partial: WHERE (id > 0)", "partial_key_lower is on expressions: CREATE UNIQUE INDEX partial_key_lower"} {
+		if !strings.Contains(f.Detail, want) {
+			t.Errorf("the detail lacks %q: %s", want, f.Detail)
+		}
+	}
+	if strings.Contains(f.Detail, "no unique key at all") {
+		t.Errorf("the detail says there is no unique key at all: %s", f.Detail)
 	}
 }

@@ -497,14 +497,27 @@ func names(cols []sourceColumn) []string {
 }
 
 func describeKeys(t *catalog.Table) string {
-	if len(t.UniqueKeys) == 0 {
+	var b strings.Builder
+	switch {
+	case len(t.UniqueKeys) == 0 && len(t.UnusableKeys) == 0:
 		return " The table has no unique key at all."
+	case len(t.UniqueKeys) == 0:
+		b.WriteString(" The table has no unique key that can serve.")
+	default:
+		var parts []string
+		for _, k := range t.UniqueKeys {
+			parts = append(parts, fmt.Sprintf("%s %s (%s)", k.Kind, k.Name, strings.Join(k.Columns, ", ")))
+		}
+		b.WriteString(" Its unique keys: " + strings.Join(parts, "; ") + ".")
 	}
-	var parts []string
-	for _, k := range t.UniqueKeys {
-		parts = append(parts, fmt.Sprintf("%s %s (%s)", k.Kind, k.Name, strings.Join(k.Columns, ", ")))
+	if len(t.UnusableKeys) > 0 {
+		var parts []string
+		for _, k := range t.UnusableKeys {
+			parts = append(parts, fmt.Sprintf("%s is %s", k.Name, k.Why))
+		}
+		b.WriteString(" Unique indexes that cannot serve as the key: " + strings.Join(parts, "; ") + ".")
 	}
-	return " Its unique keys: " + strings.Join(parts, "; ") + "."
+	return b.String()
 }
 
 // effectiveMapping is the sync's mapping, or, when it was omitted, every

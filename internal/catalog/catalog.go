@@ -35,6 +35,16 @@ type Table struct {
 	// UniqueKeys are the primary key, unique constraints and unique indexes
 	// that are neither partial nor on expressions.
 	UniqueKeys []UniqueKey
+	// UnusableKeys are the unique indexes that cannot serve as a sync's
+	// key, each with why (partial, on expressions, deferrable, invalid).
+	UnusableKeys []UnusableKey
+}
+
+// UnusableKey is a unique index that cannot serve as a sync's key.
+type UnusableKey struct {
+	Name string
+	// Why is what makes it unusable, e.g. "partial: WHERE (id > 0)".
+	Why string
 }
 
 // Column is one column of a table.
@@ -203,12 +213,16 @@ SELECT COALESCE(con.conname, ic.relname),
        ARRAY(SELECT a.attname FROM unnest(i.indkey::int2[], i.indcollation::oid[]) k(attnum, coll)
              JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
              JOIN pg_collation co ON co.oid = k.coll
-             WHERE NOT co.collisdeterministic)::text[]
+             WHERE NOT co.collisdeterministic)::text[],
+       CASE WHEN NOT i.indisvalid THEN 'invalid (a CREATE INDEX CONCURRENTLY that failed): drop it and create it again'
+            WHEN i.indpred IS NOT NULL THEN 'partial: WHERE ' || pg_get_expr(i.indpred, i.indrelid)
+            WHEN i.indexprs IS NOT NULL THEN 'on expressions: ' || pg_get_indexdef(i.indexrelid)
+            WHEN NOT i.indimmediate THEN 'deferrable'
+            ELSE '' END
 FROM pg_index i
 JOIN pg_class ic ON ic.oid = i.indexrelid
 LEFT JOIN pg_constraint con ON con.conindid = i.indexrelid AND con.contype IN ('p', 'u')
-WHERE i.indrelid = $1 AND i.indisunique AND i.indisvalid AND i.indimmediate
-  AND i.indpred IS NULL AND i.indexprs IS NULL
+WHERE i.indrelid = $1 AND i.indisunique
 ORDER BY i.indisprimary DESC, 1`, t.OID)
 	if err != nil {
 		return nil, fmt.Errorf("reading the unique keys of %s.%s: %w", schema, name, err)
@@ -216,9 +230,14 @@ ORDER BY i.indisprimary DESC, 1`, t.OID)
 	for rows.Next() {
 		var k UniqueKey
 		var nkey int
-		if err := rows.Scan(&k.Name, &k.Kind, &k.Columns, &nkey, &k.NullsDistinct, &k.NondeterministicColumns); err != nil {
+		var unusable string
+		if err := rows.Scan(&k.Name, &k.Kind, &k.Columns, &nkey, &k.NullsDistinct, &k.NondeterministicColumns, &unusable); err != nil {
 			rows.Close()
 			return nil, err
+		}
+		if unusable != "" {
+			t.UnusableKeys = append(t.UnusableKeys, UnusableKey{Name: k.Name, Why: unusable})
+			continue
 		}
 		if nkey < len(k.Columns) { // INCLUDE columns are not part of the key
 			k.Columns = k.Columns[:nkey]
