@@ -7,6 +7,7 @@ package safefile
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -24,6 +25,11 @@ func CheckWritable(path string) error {
 	}
 	tmp, err := createTemp(path)
 	if err != nil {
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			// Name the directory, not the temporary file the user never named.
+			return fmt.Errorf("directory %s: %w", filepath.Dir(path), pe.Err)
+		}
 		return err
 	}
 	name := tmp.Name()

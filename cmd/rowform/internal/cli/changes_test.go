@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -175,7 +176,7 @@ func TestPlanChangesFile(t *testing.T) {
 	// A file that cannot be written fails the plan and leaves nothing.
 	r = runCLIWith(t, e.Environ, "", "-chdir="+e.Dir, "plan", "-changes="+filepath.Join(e.Dir, "missing", "c.jsonl"), "-sync=people")
 	r.expect(t, exitError)
-	if !strings.Contains(r.stderr, "changes file") {
+	if !strings.Contains(r.stderr, "-changes="+filepath.Join(e.Dir, "missing", "c.jsonl")+" cannot be written") {
 		t.Errorf("stderr does not name the changes file:\n%s", r.stderr)
 	}
 }
@@ -240,5 +241,21 @@ sync "items" {
 			t.Fatalf("line %d (%s) comes after key (%d, %s): not in key order", i+1, line, prevID, prevRegion)
 		}
 		prevID, prevRegion = id, ch.Key.Region
+	}
+}
+
+// TestPlanOutputFilesCheckedFirst: a -changes or -out file that cannot be
+// written is refused before the plan is made (which would connect and read
+// both tables only to lose the result), naming the directory, not a
+// temporary file, and not reported as a finding of a sync.
+func TestPlanOutputFilesCheckedFirst(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "no-such-dir")
+	for _, flag := range []string{"-changes", "-out"} {
+		r := runCLI(t, "-chdir=testdata/valid", "plan", flag+"="+filepath.Join(missing, "x"))
+		r.expect(t, exitError)
+		want := fmt.Sprintf("plan: %s=%s cannot be written (directory %s: no such file or directory); nothing was planned", flag, filepath.Join(missing, "x"), missing)
+		if !strings.Contains(r.stderr, want) || strings.Contains(r.stdout+r.stderr, "connection_failed") || strings.Contains(r.stderr, ".tmp") {
+			t.Errorf("%s: stderr:\n%s\nwant %q", flag, r.stderr, want)
+		}
 	}
 }

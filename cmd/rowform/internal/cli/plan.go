@@ -8,6 +8,7 @@ import (
 
 	"github.com/rowform/rowform/cmd/rowform/internal/views"
 	"github.com/rowform/rowform/internal/plural"
+	"github.com/rowform/rowform/internal/safefile"
 	"github.com/rowform/rowform/planner"
 )
 
@@ -64,6 +65,17 @@ Usage: rowform [global options] plan [options]
 }
 
 func runPlan(ctx context.Context, inv *invocation, f *planFlags) int {
+	// The files the plan is written to are checked before the servers are
+	// asked anything: a plan of a large table is not made to be lost.
+	for _, out := range []struct{ flag, name string }{{"-out", f.out}, {"-changes", f.changes}} {
+		if out.name == "" {
+			continue
+		}
+		if err := safefile.CheckWritable(inv.path(out.name)); err != nil {
+			inv.errorf("plan: %s=%s cannot be written (%s); nothing was planned. Name a file in a directory you can write", out.flag, out.name, err)
+			return exitError
+		}
+	}
 	in := f.inputs(inv)
 	cfg := inv.loadConfig(&f.runFlags, in, "plan")
 	if cfg == nil {
