@@ -76,6 +76,20 @@ func ReadPlanFile(path string) (*SavedPlan, error) {
 	if sp.Plan == nil {
 		return nil, fmt.Errorf("%s holds no plan", path)
 	}
+	// rowform never writes these; a file edited by hand may hold them, and
+	// apply must refuse it before it writes anything.
+	seen := map[string]bool{}
+	for i, s := range sp.Plan.Syncs {
+		switch {
+		case s == nil:
+			return nil, fmt.Errorf("%s is not a plan rowform wrote: sync %d of the plan is empty; make the plan again", path, i+1)
+		case s.Name == "":
+			return nil, fmt.Errorf("%s is not a plan rowform wrote: sync %d of the plan has no name; make the plan again", path, i+1)
+		case seen[s.Name]:
+			return nil, fmt.Errorf("%s is not a plan rowform wrote: it plans sync %q twice; make the plan again", path, s.Name)
+		}
+		seen[s.Name] = true
+	}
 	return &sp, nil
 }
 

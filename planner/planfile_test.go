@@ -123,3 +123,34 @@ func TestReadPlanFileCutShort(t *testing.T) {
 		t.Errorf("another JSON file: %v", err)
 	}
 }
+
+// TestReadPlanFileEditedByHand: a plan file whose syncs rowform never
+// writes — an empty entry, one without a name, the same sync twice — is
+// refused on reading (apply used to crash on them, after writing the first
+// copy of a repeated sync).
+func TestReadPlanFileEditedByHand(t *testing.T) {
+	dir := t.TempDir()
+	for name, c := range map[string]struct {
+		syncs []*SyncPlan
+		want  string
+	}{
+		"null":      {[]*SyncPlan{{Name: "a"}, nil}, "sync 2 of the plan is empty"},
+		"unnamed":   {[]*SyncPlan{{}}, "sync 1 of the plan has no name"},
+		"duplicate": {[]*SyncPlan{{Name: "a"}, {Name: "b"}, {Name: "a"}}, `it plans sync "a" twice`},
+	} {
+		path := filepath.Join(dir, name+".plan")
+		if err := WritePlanFile(path, &SavedPlan{Plan: &Plan{FormatVersion: FormatVersion, Syncs: c.syncs}}, nil); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ReadPlanFile(path); err == nil || !strings.Contains(err.Error(), "is not a plan rowform wrote: "+c.want) {
+			t.Errorf("%s: %v, want %q", name, err, c.want)
+		}
+	}
+	path := filepath.Join(dir, "fine.plan")
+	if err := WritePlanFile(path, &SavedPlan{Plan: &Plan{FormatVersion: FormatVersion, Syncs: []*SyncPlan{{Name: "a"}, {Name: "b"}}}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadPlanFile(path); err != nil {
+		t.Errorf("a plan of two syncs: %v", err)
+	}
+}
