@@ -107,7 +107,8 @@ func maskMessage(msg []byte, cols []string) []byte {
 	if err := er.Decode(msg[5:]); err != nil {
 		return msg
 	}
-	pgErr := &pgconn.PgError{Code: er.Code, Message: er.Message, Detail: er.Detail, Where: er.Where, InternalQuery: er.InternalQuery}
+	pgErr := &pgconn.PgError{Code: er.Code, Message: er.Message, Detail: er.Detail, Where: er.Where, InternalQuery: er.InternalQuery,
+		Position: er.Position, InternalPosition: er.InternalPosition}
 	MaskErrorValues(pgErr, cols)
 	if pgErr.Message == er.Message && pgErr.Detail == er.Detail && pgErr.Where == er.Where && pgErr.InternalQuery == er.InternalQuery {
 		return msg
@@ -144,8 +145,9 @@ var (
 //     violation, which holds every column;
 //   - the values that data exceptions (SQLSTATE class 22: a value that does
 //     not convert, an enum label, json, an out-of-range number, a byte
-//     sequence) quote in their message, detail and context, since their
-//     column is not named.
+//     sequence) and the other input errors (inputError: tsvector, tsquery,
+//     the reg* types) quote in their message, detail and context, since
+//     their column is not named.
 //
 // With no sensitive column it changes nothing.
 func MaskErrorValues(pgErr *pgconn.PgError, sensitive []string) {
@@ -167,13 +169,28 @@ func MaskErrorValues(pgErr *pgconn.PgError, sensitive []string) {
 		return false
 	}
 	pgErr.Detail = maskDetail(pgErr.Detail, isSensitive)
-	if strings.HasPrefix(pgErr.Code, "22") {
+	if strings.HasPrefix(pgErr.Code, "22") || inputError(pgErr) {
 		pgErr.Message = maskQuoted(pgErr.Message)
 		pgErr.Detail = maskQuoted(pgErr.Detail)
 		pgErr.Where = jsonContext.ReplaceAllString(pgErr.Where, "${1}"+MaskedValue)
 		pgErr.Where = copyContext.ReplaceAllString(pgErr.Where, "${1}"+MaskedValue)
 		pgErr.InternalQuery = ""
 	}
+}
+
+// inputError reports an error outside class 22 that a value's input
+// function raises: a tsvector or tsquery that does not parse (42601), a
+// regproc, regclass, regtype, regrole or regnamespace that names nothing
+// (42883, 42P01, 42704, 3F000). They quote the value like data exceptions
+// do. The same codes raised by the query's own text (a syntax error, a
+// table that does not exist) carry the position in the query, and are
+// left as they are: they quote the query, not a row.
+func inputError(pgErr *pgconn.PgError) bool {
+	switch pgErr.Code {
+	case "42601", "42883", "42P01", "42704", "3F000":
+		return pgErr.Position == 0 && pgErr.InternalPosition == 0
+	}
+	return false
 }
 
 // keySuffixes end the key of a key violation's detail.

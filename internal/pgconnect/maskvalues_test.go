@@ -24,6 +24,8 @@ func TestMaskValues(t *testing.T) {
 		CREATE TABLE u (id int PRIMARY KEY, email text UNIQUE CHECK (email <> 'Zqxv-check'), n int NOT NULL DEFAULT 0, EXCLUDE (n WITH =) WHERE (n > 100));
 		CREATE TABLE child (id int, email text REFERENCES u (email));
 		CREATE TABLE ex (email text, EXCLUDE USING btree (email WITH =));
+		CREATE TABLE vals (tsv text, tsq text, reg text);
+		INSERT INTO vals VALUES ('Zqxv q:x', 'Zqxv & & q', 'Zqxv.nothing');
 		INSERT INTO u VALUES (1, 'Zqxv-dup', 0)`)
 	s := server(c, "disable", "")
 	open := func(sensitive ...string) *pgx.Conn {
@@ -60,6 +62,16 @@ func TestMaskValues(t *testing.T) {
 		{`INSERT INTO child VALUES (1, 'Zqxv-fk')`, "23503", "Key (email)=(sensitive) is not present in table"},
 		{`INSERT INTO u VALUES (5, 'a', 101), (6, 'b', 101)`, "23P01", "Key (n)=(101) conflicts with existing key (n)=(101)."},
 		{`INSERT INTO ex VALUES ('Zqxv-ex'), ('Zqxv-ex')`, "23P01", "Key (email)=(sensitive) conflicts with existing key (email)=(sensitive)."},
+		// Input errors of other classes, from a row's value (no position
+		// in the query): tsvector, tsquery and the reg* types.
+		{`SELECT tsv::tsvector FROM vals`, "42601", `syntax error in tsvector: "(sensitive)"`},
+		{`SELECT tsq::tsquery FROM vals`, "42601", `syntax error in tsquery: "(sensitive)"`},
+		{`SELECT reg::regclass FROM vals`, "3F000", `schema "(sensitive)" does not exist`},
+		{`SELECT lower(reg)::regclass FROM vals`, "3F000", `does not exist`},
+		{`SELECT 'Zqxvnothing'::text::regproc FROM vals`, "42883", `function "(sensitive)" does not exist`},
+		{`SELECT 'Zqxvnothing'::text::regtype FROM vals`, "42704", `type "(sensitive)" does not exist`},
+		{`SELECT 'Zqxvnothing'::text::regrole FROM vals`, "42704", `role "(sensitive)" does not exist`},
+		{`SELECT 'Zqxvnothing'::text::regclass FROM vals`, "42P01", `relation "(sensitive)" does not exist`},
 		{`DO $$BEGIN RAISE EXCEPTION USING ERRCODE = '22000', MESSAGE = 'bad "Zqxv"', DETAIL = 'Key (email)=(Zqxv) x'; END$$`, "22000", `bad "(sensitive)"`},
 	}
 	ctx := context.Background()
@@ -81,6 +93,12 @@ func TestMaskValues(t *testing.T) {
 		if _, err := plain.Exec(ctx, tc.sql); !errors.As(err, &plainErr) || plainErr.Code != tc.code {
 			t.Errorf("%s without sensitive columns: %v", tc.sql, err)
 		}
+	}
+	// An error of the query's own text (it has a position) is shown: it
+	// quotes the query, not a row.
+	var queryErr *pgconn.PgError
+	if _, err := masked.Exec(ctx, `SELECT * FROM no_such_table_here`); !errors.As(err, &queryErr) || !strings.Contains(queryErr.Message, `relation "no_such_table_here" does not exist`) {
+		t.Errorf("an error in the query's text: %v", err)
 	}
 	// A key of columns that are not sensitive is shown; so is the plain
 	// connection's value.
