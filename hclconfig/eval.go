@@ -3,6 +3,7 @@ package hclconfig
 import (
 	"fmt"
 	"math/big"
+	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
@@ -43,7 +44,13 @@ func (l *loader) eval(c *hcl.BodyContent, name string, want cty.Type) attrValue 
 	}
 	v, marks := v.UnmarkDeep()
 	_, out.sensitive = marks[SensitiveMark]
-	if out.sensitive {
+	// A number or a bool (a port, a limit, history = true) read from the
+	// environment is not kept as a secret (envSecrets). A variable
+	// declared sensitive is a secret all the same (variables.go).
+	switch {
+	case out.sensitive && (want.Equals(cty.Number) || want.Equals(cty.Bool)):
+		l.numberUse(v)
+	case out.sensitive:
 		l.secretValue(v)
 	}
 	if !v.IsWhollyKnown() {
@@ -64,6 +71,22 @@ func (l *loader) eval(c *hcl.BodyContent, name string, want cty.Type) attrValue 
 	}
 	out.val, out.ok = cv, true
 	return out
+}
+
+// numberUse records the text of v, the value of a number or bool
+// attribute, for envSecrets.
+func (l *loader) numberUse(v cty.Value) {
+	if !v.IsWhollyKnown() || v.IsNull() {
+		return
+	}
+	switch v.Type() {
+	case cty.String:
+		l.numberUses[strings.TrimSpace(v.AsString())] = true
+	case cty.Number:
+		l.numberUses[v.AsBigFloat().Text('f', -1)] = true
+	case cty.Bool:
+		l.numberUses[fmt.Sprint(v.True())] = true
+	}
 }
 
 // requiredAttributes are the attributes that must have a value wherever they

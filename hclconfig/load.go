@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -75,6 +76,10 @@ type loader struct {
 	// its value (it may be a secret).
 	varFileSnippets map[string]*hcl.File
 	secrets         map[string]bool // secret strings seen, for Config.Secrets
+	// envValues are the values env() returned; each is a secret but a
+	// number or bool that was only read by number and bool attributes
+	// (numberUses): a port, a limit, history = false.
+	envValues, numberUses map[string]bool
 	// manifests are the dbt manifests read, by project directory.
 	manifests map[string]*manifestLoad
 }
@@ -110,7 +115,7 @@ func Load(dir string, in Inputs) (*Config, hcl.Diagnostics) {
 	}
 	values := l.values
 	l.cfg.values = func() map[string]cty.Value { return values }
-	l.secrets = map[string]bool{}
+	l.secrets, l.envValues, l.numberUses = map[string]bool{}, map[string]bool{}, map[string]bool{}
 	secrets := l.secrets
 	l.cfg.secrets = func() []string {
 		out := make([]string, 0, len(secrets))
@@ -122,6 +127,7 @@ func Load(dir string, in Inputs) (*Config, hcl.Diagnostics) {
 	}
 	l.cfg.Files = l.parser.Files()
 	l.load()
+	l.envSecrets()
 	l.cfg.Files = l.parser.Files()
 	for name, f := range l.varFileSnippets {
 		if _, ok := l.cfg.Files[name]; !ok {
@@ -141,9 +147,33 @@ func Load(dir string, in Inputs) (*Config, hcl.Diagnostics) {
 func (l *loader) lookupEnv(name string) (string, bool) {
 	v, ok := l.env[name]
 	if ok {
-		l.secret(v)
+		l.envValues[v] = true
 	}
 	return v, ok
+}
+
+// envSecrets makes secrets of the values env() returned, but a number or
+// bool that only number and bool attributes read: masking "5432" or
+// "true" wherever they appear in output would corrupt counts and JSON, and
+// hide nothing worth hiding.
+func (l *loader) envSecrets() {
+	for v := range l.envValues {
+		if l.numberUses[v] && !l.usedAsText(v) {
+			continue
+		}
+		l.secret(v)
+	}
+}
+
+// usedAsText reports whether the env() value v may have reached a text
+// attribute: anything but a plain number or bool may.
+func (l *loader) usedAsText(v string) bool {
+	v = strings.TrimSpace(v)
+	if v == "true" || v == "false" {
+		return false
+	}
+	_, err := strconv.ParseFloat(v, 64)
+	return err != nil
 }
 
 // secret records a secret string for Config.Secrets.

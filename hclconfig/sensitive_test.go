@@ -386,3 +386,46 @@ func TestSecret(t *testing.T) {
 	d := &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "x", Detail: fmt.Sprintf("password %v", s)}
 	assertNoCanary(t, "diagnostic", renderDiags(nil, hcl.Diagnostics{d}))
 }
+
+// TestEnvNumbersAndBoolsAreNoSecrets: a port or a bool read with env() is
+// not kept as a secret (masking "5432" or "true" everywhere would corrupt
+// counts and JSON); a password from env() is, and so is a number given by
+// a variable declared sensitive.
+func TestEnvNumbersAndBoolsAreNoSecrets(t *testing.T) {
+	cfg, diags := loadFiles(t, map[string]string{"main.hcl": `
+variable "pin" {
+  type      = number
+  sensitive = true
+  default   = 987654
+}
+destination "postgres" "crm" {
+  host            = "db"
+  port            = tonumber(env("RF_PORT"))
+  database        = "crm"
+  user            = "rowform"
+  password        = env("RF_PASSWORD")
+  history         = tobool(env("RF_HISTORY"))
+  max_connections = var.pin > 0 ? 2 : 1
+}
+`}, Inputs{Environ: []string{"RF_PORT=6543", "RF_PASSWORD=env-password-77", "RF_HISTORY=false"}})
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	secrets := map[string]bool{}
+	for _, s := range cfg.Secrets() {
+		secrets[s] = true
+	}
+	for _, s := range []string{"6543", "false"} {
+		if secrets[s] {
+			t.Errorf("%q, a number or bool from env(), is a secret", s)
+		}
+	}
+	for _, s := range []string{"env-password-77", "987654"} {
+		if !secrets[s] {
+			t.Errorf("%q is not a secret: %q", s, cfg.Secrets())
+		}
+	}
+	if d := cfg.Destinations["postgres.crm"]; d == nil || d.Port != 6543 || d.HistoryEnabled() {
+		t.Errorf("destination: %+v", d)
+	}
+}

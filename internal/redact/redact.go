@@ -49,7 +49,7 @@ func (r *Redactor) Add(secrets ...string) {
 	add := func(s string) {
 		// As given, and without white space around it (a line of a PEM key).
 		for _, s := range []string{s, strings.TrimSpace(s)} {
-			if len(strings.TrimSpace(s)) >= minLength && !seen[s] {
+			if len(strings.TrimSpace(s)) >= minLength && !seen[s] && !jsonKeyword(s) {
 				seen[s] = true
 				r.needles = append(r.needles, s)
 			}
@@ -71,6 +71,17 @@ func (r *Redactor) Add(secrets ...string) {
 	for i, n := range r.needles {
 		r.encoded[i], r.anchors[i] = spellings(n)
 	}
+}
+
+// jsonKeyword reports the words JSON writes bare (true, false, null): one
+// of them masked would make every JSON document rowform writes invalid,
+// and none is a secret anyone could keep.
+func jsonKeyword(s string) bool {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "true", "false", "null":
+		return true
+	}
+	return false
 }
 
 // String returns s with every known secret masked.

@@ -15,9 +15,12 @@ import (
 
 func TestRedactor(t *testing.T) {
 	var r Redactor
-	r.Add("Hunter2-Secret", "abc", "-----BEGIN KEY-----\nAAAAline2secret\n-----END KEY-----")
+	r.Add("Hunter2-Secret", "abc", "-----BEGIN KEY-----\nAAAAline2secret\n-----END KEY-----", "true", " NULL ")
 	cases := map[string]string{
-		"password Hunter2-Secret failed":      "password (sensitive) failed",
+		"password Hunter2-Secret failed": "password (sensitive) failed",
+		// JSON's bare words are never masked: that would break every
+		// JSON document (and hide nothing).
+		`{"applyable": true, "x": null}`:      `{"applyable": true, "x": null}`,
 		`column "hunter2-secret" not found`:   `column "(sensitive)" not found`,
 		"short abc stays":                     "short abc stays",
 		"key line AAAAline2secret in a error": "key line (sensitive) in a error",
