@@ -121,26 +121,23 @@ func writeJSON(w io.Writer, v any) {
 
 // savedVariables returns the non-sensitive variables that were given a value
 // at plan time (not defaults), as -var would take them, for apply to reuse.
+// A variable that holds a secret or a piece of one (a password put together
+// from two variables, an object with a password member) is not stored: a
+// plan file never holds a secret, and a masked one would be applied as
+// "(sensitive)". apply then needs it given again.
 func savedVariables(cfg *hclconfig.Config) map[string]string {
-	secret := map[string]bool{}
-	for _, s := range cfg.Secrets() {
-		secret[s] = true
-	}
+	secrets := cfg.Secrets()
 	out := map[string]string{}
 	for name, v := range cfg.Variables {
 		if v.Sensitive || v.Source == "default" || v.Source == "" {
 			continue
 		}
 		val, ok := cfg.NonSensitiveValue(name)
-		if !ok || !val.IsWhollyKnown() || val.IsNull() {
+		if !ok || !val.IsWhollyKnown() || val.IsNull() || holdsSecret(val, secrets) {
 			continue
 		}
 		if val.Type() == cty.String {
-			// A variable not declared sensitive that ends up as a password
-			// or key is a secret all the same: it is not stored.
-			if !secret[val.AsString()] {
-				out[name] = val.AsString()
-			}
+			out[name] = val.AsString()
 			continue
 		}
 		out[name] = strings.TrimSpace(string(hclwrite.TokensForValue(val).Bytes()))
@@ -149,6 +146,33 @@ func savedVariables(cfg *hclconfig.Config) map[string]string {
 		return nil
 	}
 	return out
+}
+
+// holdsSecret reports whether a string or number in v contains one of
+// secrets, or is a piece of one (two characters or more).
+func holdsSecret(v cty.Value, secrets []string) bool {
+	found := false
+	_ = cty.Walk(v, func(_ cty.Path, e cty.Value) (bool, error) {
+		if found || e.IsNull() || !e.IsKnown() {
+			return !found, nil
+		}
+		var text string
+		switch e.Type() {
+		case cty.String:
+			text = e.AsString()
+		case cty.Number:
+			text = e.AsBigFloat().Text('f', -1)
+		default:
+			return true, nil
+		}
+		for _, s := range secrets {
+			if strings.Contains(text, s) || (len(text) >= 2 && strings.Contains(s, text)) {
+				found = true
+			}
+		}
+		return !found, nil
+	})
+	return found
 }
 
 // statusLine shows progress on one rewritten line of stderr, only when it is
