@@ -58,6 +58,28 @@ type csvReader struct {
 	ended bool
 	// latin1: the bytes are LATIN1 (converted to UTF-8 as they are read).
 	latin1 bool
+	// MaxFields is the most fields a record may have (0: csvMaxFields);
+	// the reader stops at the first field past it, so that a line of
+	// millions of delimiters costs no memory. Callers that know the
+	// header's width set it to that.
+	MaxFields int
+}
+
+// csvMaxFields is the most fields a CSV record may have: PostgreSQL's
+// limit of columns in a table.
+const csvMaxFields = 1600
+
+// csvMaxRecordBytes is the most bytes of values one CSV record may hold.
+// A quote left open can make the rest of a file one field; a row this
+// large would be held several times on its way (read, converted, sent).
+const csvMaxRecordBytes = 64 << 20
+
+// TooManyFields is the error for a record with more fields than a CSV
+// reader's MaxFields.
+type TooManyFields struct{ Line, Max int }
+
+func (e *TooManyFields) Error() string {
+	return fmt.Sprintf("line %d has more than %d fields", e.Line, e.Max)
 }
 
 type eolKind int
@@ -169,16 +191,38 @@ func (c *csvReader) readRecord() (rec []csvField, blank bool, err error) {
 		return nil, false, err
 	}
 	fld := c.field[:0]
-	defer func() { c.field = fld[:0] }()
+	defer func() {
+		if cap(fld) > 1<<20 {
+			fld = nil // a huge field's buffer is not kept for the next record
+		}
+		c.field = fld[:0]
+	}()
+	maxFields := c.MaxFields
+	if maxFields <= 0 {
+		maxFields = csvMaxFields
+	}
 	col := 1 // the column (in characters) of the next byte on its line
 	quoted, inQuotes, empty := false, false, true
-	finish := func() {
+	held := 0 // bytes of the record's finished fields
+	finish := func() error {
+		if len(rec) == maxFields {
+			return &TooManyFields{Line: c.Line, Max: maxFields}
+		}
 		v := string(fld)
 		rec = append(rec, csvField{Value: v, Null: !quoted && v == ""})
+		held += len(v)
 		fld = fld[:0]
 		quoted = false
+		return nil
 	}
 	for {
+		if held+len(fld) > csvMaxRecordBytes {
+			msg := fmt.Sprintf("the record holds more than %d MB of values, more than rowform reads in one row", csvMaxRecordBytes>>20)
+			if inQuotes {
+				msg += ": a quoted field may not be closed (a stray \" makes the rest of the file one field)"
+			}
+			return nil, false, &CSVError{Line: c.Line, Msg: msg}
+		}
 		b, err := c.peek()
 		if err != nil {
 			return nil, false, err
@@ -187,7 +231,9 @@ func (c *csvReader) readRecord() (rec []csvField, blank bool, err error) {
 			if inQuotes {
 				return nil, false, &CSVError{Line: c.Line, Msg: "unterminated CSV quoted field: a quoted field is not closed before the end of the file"}
 			}
-			finish()
+			if err := finish(); err != nil {
+				return nil, false, err
+			}
 			return rec, empty && len(rec) == 1 && rec[0].Null, nil
 		}
 		// The run of ordinary bytes at the start of b.
@@ -268,13 +314,17 @@ func (c *csvReader) readRecord() (rec []csvField, blank bool, err error) {
 				fld = append(fld, c.delim...)
 				continue
 			}
-			finish()
+			if err := finish(); err != nil {
+				return nil, false, err
+			}
 		case x == '\n' || x == '\r':
 			if err := c.lineEnd(x); err != nil {
 				return nil, false, err
 			}
 			c.next++
-			finish()
+			if err := finish(); err != nil {
+				return nil, false, err
+			}
 			return rec, empty && len(rec) == 1 && rec[0].Null, nil
 		default: // the first byte of a multi-byte delimiter, but not it
 			if x >= utf8.RuneSelf && !c.latin1 {

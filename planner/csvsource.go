@@ -130,9 +130,16 @@ type csvRecords struct {
 }
 
 func (c *csvRecords) next() ([]csvField, int, error) {
+	// A line far longer than the header is refused as it is read, before
+	// its fields take memory; one a little longer is counted exactly.
+	c.r.MaxFields = 2*c.width + 16
 	rec, err := c.r.Read()
 	if err == io.EOF {
 		return nil, 0, err
+	}
+	var many *TooManyFields
+	if errors.As(err, &many) {
+		return nil, 0, fmt.Errorf("%s: line %d has more than %d fields, the %s has %d", c.path, many.Line, many.Max, headerWord(c.header), c.width)
 	}
 	if err != nil {
 		return nil, 0, fmt.Errorf("%s: %w", c.path, err)
