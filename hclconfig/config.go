@@ -281,6 +281,11 @@ type Sync struct {
 	// QueryRange is where the query (or the model) is set, for messages
 	// about the query; the zero Range when neither is.
 	QueryRange hcl.Range `json:"-"`
+	// QuerySensitive is set when the query was computed from a sensitive
+	// value (a sensitive variable, env()): it is a secret, and no excerpt
+	// of it may be shown (an excerpt cuts a secret where the output filter
+	// cannot recognize it).
+	QuerySensitive bool `json:"-"`
 	// Model is the dbt model the sync reads (model = "..."), or "".
 	Model string `json:",omitempty"`
 

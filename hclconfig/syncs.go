@@ -122,6 +122,7 @@ func (l *loader) syncQuery(s *Sync, content *hcl.BodyContent) {
 	switch {
 	case qv.attr != nil:
 		s.QueryRange = qv.attr.Expr.Range()
+		s.QuerySensitive = qv.sensitive
 	case mv.attr != nil:
 		s.QueryRange = mv.attr.Expr.Range()
 	}

@@ -108,6 +108,9 @@ func maskDuckDB(s *hclconfig.Sync, err error, described bool) error {
 		return err
 	}
 	msg := strings.TrimSpace(err.Error())
+	if s.QuerySensitive {
+		msg = withoutExcerpt(msg)
+	}
 	if len(s.SensitiveColumns) == 0 {
 		return &duckdbError{msg}
 	}
@@ -116,6 +119,12 @@ func maskDuckDB(s *hclconfig.Sync, err error, described bool) error {
 	if described && found {
 		switch class {
 		case "Parser Error", "Binder Error", "Catalog Error":
+			// But the columns a Binder Error offers may be a row's values:
+			// a CSV file read without its header gets its first row as
+			// column names.
+			if i := strings.Index(msg, "Candidate bindings:"); i >= 0 {
+				msg = strings.TrimSpace(msg[:i]) + " (the candidate columns are not shown: they may be values of a row of the sync's sensitive_columns)"
+			}
 			return &duckdbError{msg}
 		}
 	}
@@ -123,6 +132,22 @@ func maskDuckDB(s *hclconfig.Sync, err error, described bool) error {
 		class = "DuckDB error"
 	}
 	return &duckdbError{class + maskedDuckDB}
+}
+
+// withoutExcerpt drops from a DuckDB message the excerpt of the query it
+// quotes ("LINE 1: ...etTOKEN123' AND y = ..." and the caret under it):
+// for a query computed from a secret, the excerpt may cut the secret where
+// the output filter cannot recognize it.
+func withoutExcerpt(msg string) string {
+	var keep []string
+	for _, line := range strings.Split(msg, "\n") {
+		t := strings.TrimSpace(line)
+		if strings.HasPrefix(t, "LINE ") || (t != "" && strings.Trim(t, "^") == "") {
+			continue
+		}
+		keep = append(keep, line)
+	}
+	return strings.TrimSpace(strings.Join(keep, "\n")) + " (the excerpt of the query is not shown: it is computed from a sensitive value)"
 }
 
 // queryAt is " The query is set at FILE:LINE,COL." (or "" when unknown),
