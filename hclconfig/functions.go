@@ -1,6 +1,8 @@
 package hclconfig
 
 import (
+	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -141,6 +143,30 @@ func envFunc(lookup func(string) (string, bool), allowUnset bool) function.Funct
 	})
 }
 
+// maxFileBytes is the most file() reads: enough for any key, certificate
+// or query, and a bound on a name like /dev/zero.
+const maxFileBytes = 16 << 20
+
+var errFileTooLarge = errors.New("file too large")
+
+// readLimited reads the file at p, or fails with errFileTooLarge past
+// maxFileBytes (without reading further: p may be endless).
+func readLimited(p string) ([]byte, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxFileBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > maxFileBytes {
+		return nil, errFileTooLarge
+	}
+	return b, nil
+}
+
 // fileFunc returns file(path): the contents of a UTF-8 file, relative to baseDir.
 func fileFunc(baseDir string) function.Function {
 	return function.New(&function.Spec{
@@ -158,19 +184,22 @@ func fileFunc(baseDir string) function.Function {
 				if !filepath.IsAbs(p) {
 					p = filepath.Join(baseDir, p)
 				}
-				b, err := os.ReadFile(p)
+				b, err := readLimited(p)
 				if err != nil || !utf8.Valid(b) {
-					return cty.UnknownVal(cty.String), function.NewArgErrorf(0, "the file named by a sensitive value cannot be read as UTF-8 text")
+					return cty.UnknownVal(cty.String), function.NewArgErrorf(0, "the file named by a sensitive value cannot be read as UTF-8 text of at most %d MB", maxFileBytes>>20)
 				}
 				return cty.StringVal(string(b)).WithMarks(marks), nil
 			}
 			if !filepath.IsAbs(p) {
 				p = filepath.Join(baseDir, p)
 			}
-			b, err := os.ReadFile(p)
+			b, err := readLimited(p)
 			if err != nil {
 				if os.IsNotExist(err) {
 					return cty.UnknownVal(cty.String), function.NewArgErrorf(0, "no file exists at %s", p)
+				}
+				if errors.Is(err, errFileTooLarge) {
+					return cty.UnknownVal(cty.String), function.NewArgErrorf(0, "%s is larger than %d MB, more than file() reads (it is for keys, certificates and SQL)", p, maxFileBytes>>20)
 				}
 				return cty.UnknownVal(cty.String), function.NewArgErrorf(0, "cannot read %s: %s", p, unwrapPathError(err))
 			}

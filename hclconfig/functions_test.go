@@ -143,6 +143,9 @@ func TestFunctions(t *testing.T) {
 		wantError(t, diags, "Invalid function argument", "cannot read")
 		_, diags = evalExpr(t, ctx, `file("latin1.txt")`)
 		wantError(t, diags, "not valid UTF-8")
+		// An endless file is read no further than the limit.
+		_, diags = evalExpr(t, ctx, `file("/dev/zero")`)
+		wantError(t, diags, "Invalid function argument", "/dev/zero is larger than 16 MB")
 	})
 
 	t.Run("file of a sensitive path is sensitive", func(t *testing.T) {
