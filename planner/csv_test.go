@@ -191,3 +191,28 @@ func TestCSVSources(t *testing.T) {
 		t.Errorf("width: a file with a malformed record was diffed: %+v", width.Counts)
 	}
 }
+
+// TestCSVStopsAfterTooManyBadValues: a file whose column does not fit its
+// destination column at all is read no further after 100 values that do
+// not convert, and the finding says which column and why (it used to name
+// neither).
+func TestCSVStopsAfterTooManyBadValues(t *testing.T) {
+	t.Parallel()
+	e := synctest.New(t)
+	var b strings.Builder
+	b.WriteString("id,amount\n")
+	for i := 1; i <= 300; i++ {
+		fmt.Fprintf(&b, "%d,n/a\n", i)
+	}
+	e.WriteFile("nofit.csv", b.String())
+	e.Dst(`CREATE TABLE csv_nofit (id bigint PRIMARY KEY, amount int)`)
+	cfg := e.Config(csvSync("nofit", "nofit.csv", "", "csv_nofit", "update_or_create", ""))
+	sp := syncNamed(t, plan(t, cfg, planner.Options{}), "nofit")
+	want := `stopped reading csv.nofit after 100 values that do not convert; by destination column: amount: 100 (invalid input syntax for type integer)`
+	if f := findingWith(sp, planner.CodeTypeMismatch, want); f == nil || !strings.Contains(f.Detail, "the file's columns match the mapping") {
+		t.Errorf("no type_mismatch finding saying %q:\n%s", want, synctest.FindingsText(sp))
+	}
+	if sp.Diffed {
+		t.Error("a stopped conversion was diffed")
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/rowform/rowform/hclconfig"
 )
 
 // csvBatch is how many CSV records are converted per round trip, at most:
@@ -34,7 +35,46 @@ type csvConversion struct {
 	findings []Finding
 	// badValues counts values that did not convert; their rows are left out.
 	badValues int
-	stopped   bool
+	// badColumns counts them per destination column, in the order first
+	// met, with the first reason (its value left out), for the message
+	// that stops the conversion.
+	badColumns []badColumn
+	stopped    bool
+}
+
+// badColumn is one column's values that did not convert.
+type badColumn struct {
+	name, reason string
+	count        int
+}
+
+// countBad counts a value of column name that did not convert.
+func (c *csvConversion) countBad(name, reason string) {
+	c.badValues++
+	for i := range c.badColumns {
+		if c.badColumns[i].name == name {
+			c.badColumns[i].count++
+			return
+		}
+	}
+	c.badColumns = append(c.badColumns, badColumn{name: name, reason: reason, count: 1})
+}
+
+// stopFinding is the finding that stops a conversion after maxBadValues
+// values that did not convert: which columns they were in, why, and what
+// to check.
+func (p *Prepared) stopFinding(out *csvConversion) Finding {
+	var cols []string
+	for _, b := range out.badColumns {
+		cols = append(cols, fmt.Sprintf("%s: %d (%s)", b.name, b.count, b.reason))
+	}
+	what := "the file's columns match the mapping"
+	if p.Sync.Source.Type != hclconfig.SourceCSV {
+		what = "the query's columns match the mapping"
+	}
+	return Finding{Severity: SeverityError, Code: CodeTypeMismatch,
+		Summary: fmt.Sprintf("stopped reading %s after %d values that do not convert; by destination column: %s", p.Sync.Source.Address(), maxBadValues, strings.Join(cols, "; ")),
+		Detail:  fmt.Sprintf("Check that %s and the destination's types. on_reject = \"skip\" leaves out rows the destination refuses, not a source that does not fit its table.", what)}
 }
 
 // textRecords yields a source's rows as text fields, for conversion on the
@@ -247,9 +287,7 @@ func (p *Prepared) convertBatch(ctx context.Context, conn *pgx.Conn, sqlText str
 		}
 		if out.badValues >= maxBadValues {
 			out.stopped = true
-			out.findings = append(out.findings, Finding{Severity: SeverityError, Code: CodeTypeMismatch,
-				Summary: fmt.Sprintf("stopped reading %s after %d values that do not convert", p.Sync.Source.Address(), maxBadValues),
-				Detail:  "Check that the file's columns match the mapping and the destination's types."})
+			out.findings = append(out.findings, p.stopFinding(out))
 			return nil
 		}
 	}
@@ -345,7 +383,7 @@ func (p *Prepared) reportBadRow(ctx context.Context, conn *pgx.Conn, sqlText str
 		if !isDataError(probeErr) {
 			return probeErr
 		}
-		out.badValues++
+		out.countBad(c.Dest, withoutValue(describeError(probeErr)))
 		fixed[idx[i]] = csvField{Null: true}
 		if i < l.NKey {
 			badKey = true
