@@ -142,6 +142,11 @@ func (inv *invocation) savedPlan(f *applyFlags) (cfg *hclconfig.Config, p *plann
 	if err != nil {
 		return nil, nil, inv.applyFailed(jsonOut, err), false
 	}
+	// The plan's variables must fit this configuration and this run before
+	// they are given to it (an undeclared one would read as a bad -var).
+	if err := inv.changedSavedVariables(saved.Variables, f.inputs(inv), f.planFile); err != nil {
+		return nil, nil, inv.applyFailed(jsonOut, err), false
+	}
 	in := f.inputs(inv)
 	in.Vars = append(savedVarArgs(saved.Variables), in.Vars...)
 	cfg = inv.loadConfig(&f.runFlags, in, "apply")
@@ -150,9 +155,6 @@ func (inv *invocation) savedPlan(f *applyFlags) (cfg *hclconfig.Config, p *plann
 	}
 	if cfg.Digest != saved.ConfigDigest {
 		return nil, nil, inv.applyFailed(jsonOut, fmt.Errorf("%w: the configuration is not the one the plan was made from (it changed since, or the plan is of another configuration); nothing was written. Run 'rowform plan -out=%s' again", executor.ErrStale, f.planFile)), false
-	}
-	if err := inv.changedSavedVariables(saved.Variables, f.inputs(inv), cfg, f.planFile); err != nil {
-		return nil, nil, inv.applyFailed(jsonOut, err), false
 	}
 	p = saved.Plan
 	if !jsonOut {

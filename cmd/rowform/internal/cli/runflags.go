@@ -136,16 +136,21 @@ func savedVariables(cfg *hclconfig.Config) map[string]string {
 		if !ok || !val.IsWhollyKnown() || val.IsNull() || holdsSecret(val, secrets) {
 			continue
 		}
-		if val.Type() == cty.String {
-			out[name] = val.AsString()
-			continue
-		}
-		out[name] = strings.TrimSpace(string(hclwrite.TokensForValue(val).Bytes()))
+		out[name] = renderVariable(val)
 	}
 	if len(out) == 0 {
 		return nil
 	}
 	return out
+}
+
+// renderVariable is a variable's value as -var takes it: a string as it
+// is, anything else in HCL syntax.
+func renderVariable(val cty.Value) string {
+	if val.Type() == cty.String {
+		return val.AsString()
+	}
+	return strings.TrimSpace(string(hclwrite.TokensForValue(val).Bytes()))
 }
 
 // holdsSecret reports whether a string or number in v contains one of

@@ -2,6 +2,8 @@ package cli
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -61,12 +63,24 @@ sync "items" {
 	} {
 		args := append(append([]string{"-chdir=" + e.Dir, "apply"}, c.args...), "p.plan")
 		r := runCLIWith(t, c.environ, "", args...)
-		if r.code != exitError || !strings.Contains(r.stdout+r.stderr, "plan is stale") {
+		// Each way of giving another value is named, -var included.
+		if r.code != exitError || !strings.Contains(r.stdout+r.stderr, "plan is stale: the plan was made with other values of the variables min (from the ") {
 			t.Errorf("%v with %v: exit %d\n%s%s", c.args, c.environ[len(c.environ)-1], r.code, r.stdout, r.stderr)
 		}
 		if got := e.DstDigest("items"); got != before {
 			t.Fatalf("%v: the table changed", c.args)
 		}
+	}
+	// A plan applied in another configuration, which does not declare its
+	// variables, is said to be of another configuration — not that a -var
+	// no one gave is undeclared.
+	other := t.TempDir()
+	if err := os.WriteFile(filepath.Join(other, "main.hcl"), []byte(e.Servers()+applyItemsSync), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r = runCLIWith(t, e.Environ, "", "-chdir="+other, "apply", filepath.Join(e.Dir, "p.plan"))
+	if r.code != exitError || !strings.Contains(r.stderr, `plan is stale: the plan was made with the variables "min", which this configuration does not declare`) || strings.Contains(r.stderr, "-var") {
+		t.Errorf("a plan of another configuration: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	r = runCLIWith(t, env("0"), "", "-chdir="+e.Dir, "apply", "p.plan")
 	r.expect(t, exitOK)

@@ -9,13 +9,14 @@ import (
 	"github.com/rowform/rowform/hclconfig"
 )
 
-// changedSavedVariables is the error of `apply PLANFILE` when a variable
-// the plan was made with gets another value from this run's environment
-// (ROWFORM_VAR_<name>) or -var-file: apply uses the plan's values, so the
-// run's would be ignored without a word — as a different -var is refused
-// (the configuration's digest changes), so are they. cfg is the
-// configuration loaded with the plan's values; nil when nothing differs.
-func (inv *invocation) changedSavedVariables(saved map[string]string, in hclconfig.Inputs, cfg *hclconfig.Config, planFile string) error {
+// changedSavedVariables is the error of `apply PLANFILE` when the plan's
+// variables do not fit this run: a variable the plan was made with that
+// this configuration does not declare (the plan is of another
+// configuration, or the variable was removed), or one this run gives
+// another value (-var, ROWFORM_VAR_<name>, -var-file). apply uses the
+// plan's values, so the run's would be ignored without a word; each is
+// named. nil when nothing differs.
+func (inv *invocation) changedSavedVariables(saved map[string]string, in hclconfig.Inputs, planFile string) error {
 	if len(saved) == 0 {
 		return nil
 	}
@@ -23,22 +24,38 @@ func (inv *invocation) changedSavedVariables(saved map[string]string, in hclconf
 	// without failing on variables that only the plan sets).
 	in.AllowUnset = true
 	own, _ := hclconfig.Load(inv.dir, in)
-	var changed []string
-	for name := range saved {
+	var undeclared, changed []string
+	for name, value := range saved {
 		v := own.Variables[name]
-		if v == nil || (!strings.HasPrefix(v.Source, "environment variable ") && !strings.HasPrefix(v.Source, "-var-file=")) {
+		if v == nil {
+			undeclared = append(undeclared, name)
 			continue
 		}
-		mine, ok1 := own.NonSensitiveValue(name)
-		planned, ok2 := cfg.NonSensitiveValue(name)
-		if !ok1 || !ok2 || !mine.IsWhollyKnown() || !planned.IsWhollyKnown() || !mine.RawEquals(planned) {
+		if !strings.HasPrefix(v.Source, "environment variable ") && !strings.HasPrefix(v.Source, "-var") {
+			continue
+		}
+		mine, ok := own.NonSensitiveValue(name)
+		if !ok || !mine.IsWhollyKnown() || mine.IsNull() || renderVariable(mine) != value {
 			changed = append(changed, fmt.Sprintf("%s (from the %s)", name, v.Source))
 		}
 	}
-	if len(changed) == 0 {
-		return nil
-	}
+	sort.Strings(undeclared)
 	sort.Strings(changed)
-	return fmt.Errorf("%w: the plan was made with other values of the variables %s than this run gives; nothing was written. Apply it without them, or run 'rowform plan -out=%s' again",
-		executor.ErrStale, strings.Join(changed, ", "), planFile)
+	switch {
+	case len(undeclared) > 0:
+		return fmt.Errorf("%w: the plan was made with the variables %s, which this configuration does not declare: the plan is of another configuration, or the configuration changed since; nothing was written. Run 'rowform plan -out=%s' again",
+			executor.ErrStale, quoteNames(undeclared), planFile)
+	case len(changed) > 0:
+		return fmt.Errorf("%w: the plan was made with other values of the variables %s than this run gives; nothing was written. Apply it without them, or run 'rowform plan -out=%s' again",
+			executor.ErrStale, strings.Join(changed, ", "), planFile)
+	}
+	return nil
+}
+
+func quoteNames(names []string) string {
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = fmt.Sprintf("%q", n)
+	}
+	return strings.Join(q, ", ")
 }
