@@ -74,7 +74,15 @@ CREATE TABLE IF NOT EXISTS public.activity_events (
     occurred_at timestamptz NOT NULL
 );
 
--- The role rowform connects as needs to read and write the synced tables.
+-- The role rowform connects as needs, on the CRM: to read and write the
+-- synced tables, to stage changes in temporary tables, and a schema for
+-- the run history (or history = false on the destination). rowform plan
+-- names any of these that is missing, with the statement that grants it.
 -- CREATE ROLE rowform LOGIN PASSWORD '...';
+-- GRANT USAGE ON SCHEMA public TO rowform;
 -- GRANT SELECT, INSERT, UPDATE ON public.accounts, public.contacts, public.activity_events TO rowform;
 -- GRANT SELECT, INSERT, UPDATE, DELETE ON public.subscriptions TO rowform;
+-- GRANT TEMPORARY ON DATABASE crm TO rowform;
+-- CREATE SCHEMA IF NOT EXISTS rowform AUTHORIZATION rowform;
+-- On the warehouse, the role it reads as needs USAGE on the analytics
+-- schema and SELECT on its tables.
