@@ -37,6 +37,9 @@ type varDecl struct {
 	value       cty.Value
 	source      string
 	declRange   hcl.Range
+	// invalid: a value was given that is not valid (already an error), so
+	// the variable is not also reported as given none.
+	invalid bool
 }
 
 func (l *loader) declareVariable(b *hcl.Block) {
@@ -142,7 +145,7 @@ func (l *loader) resolveVariables() {
 	for _, name := range l.varOrder {
 		d := l.varDecls[name]
 		if d.source == "" {
-			if l.in.AllowUnset {
+			if l.in.AllowUnset || d.invalid {
 				d.value = cty.UnknownVal(d.typ)
 			} else {
 				rng := d.declRange
@@ -217,6 +220,18 @@ func (l *loader) setRaw(d *varDecl, raw, source string) {
 		l.setValue(d, cty.StringVal(raw), source, nil)
 		return
 	}
+	d.invalid = true // until the value is set
+	if d.typ.IsPrimitiveType() {
+		// A number or bool: HCL would read a word as a reference. The
+		// value is not shown (it may be a secret).
+		v, err := convert.Convert(cty.StringVal(strings.TrimSpace(raw)), d.typ)
+		if err != nil {
+			l.errorf(nil, "Invalid value for variable", "The value for variable %q from the %s is not a valid %s.", d.name, source, d.typ.FriendlyName())
+			return
+		}
+		l.setValue(d, v, source, nil)
+		return
+	}
 	if CheckNesting([]byte(raw), "<value for var."+d.name+">", hcl.InitialPos).HasErrors() {
 		l.errorf(nil, "Invalid value for variable", "The value for variable %q from the %s nests more than %d levels deep.", d.name, source, MaxNestingDepth)
 		return
@@ -228,7 +243,7 @@ func (l *loader) setRaw(d *varDecl, raw, source string) {
 		return
 	}
 	if len(expr.Variables()) > 0 {
-		l.errorf(nil, "Invalid value for variable", "The value for variable %q from the %s cannot refer to other values.", d.name, source)
+		l.errorf(nil, "Invalid value for variable", "The value for variable %q from the %s cannot refer to other values (a word without quotes reads as a reference: quote strings).", d.name, source)
 		return
 	}
 	v, diags := expr.Value(&hcl.EvalContext{})
@@ -244,9 +259,10 @@ func (l *loader) setValue(d *varDecl, v cty.Value, source string, rng *hcl.Range
 	if err != nil {
 		l.errorf(rng, "Invalid value for variable",
 			"The value for variable %q from the %s is not a valid %s: %s.", d.name, source, d.typ.FriendlyName(), err)
+		d.invalid = true
 		return
 	}
-	d.value, d.source = cv, source
+	d.value, d.source, d.invalid = cv, source, false
 }
 
 // traversalString renders a traversal such as var.name or source.csv.x.

@@ -153,6 +153,21 @@ func TestVariablePrecedence(t *testing.T) {
 			noFile: true,
 		},
 		{
+			// One error, not also "no value": a value was given.
+			name:   "a word for a number without a default",
+			decls:  strings.Replace(precedenceDecls, "default = 1111", "", 1),
+			vars:   []string{"port=abc123secret"},
+			errors: [][]string{{"Invalid value for variable", `"port"`, "-var option", "is not a valid number."}},
+			noFile: true,
+		},
+		{
+			name:   "a number in the environment for a number without a default",
+			decls:  strings.Replace(precedenceDecls, "default = 1111", "", 1),
+			env:    []string{"ROWFORM_VAR_port= 6543"},
+			want: &want{name: "from-default", port: 6543, keys: []string{"id"},
+				sources: map[string]string{"port": "environment variable ROWFORM_VAR_port"}},
+		},
+		{
 			name:   "unparsable list from -var",
 			vars:   []string{`keys=["a",`},
 			errors: [][]string{{"Invalid value for variable", `"keys"`, "-var option"}},
