@@ -274,7 +274,8 @@ func (st *preparation) mapColumns() {
 		if !srcOK {
 			st.add(Finding{Severity: SeverityError, Code: CodeMissingColumn,
 				Summary: fmt.Sprintf("the source has no column %q (mapped to %q)", m.Source, m.Destination),
-				Detail:  fmt.Sprintf("The source %s returns: %s.%s", s.Source.Address(), strings.Join(names(st.srcCols), ", "), suggest.DidYouMean(m.Source, names(st.srcCols)))})
+				Detail: fmt.Sprintf("The source %s returns: %s.%s%s", s.Source.Address(), strings.Join(names(st.srcCols), ", "),
+					suggest.DidYouMean(m.Source, names(st.srcCols)), st.delimiterHint())})
 		}
 		dc := t.Column(m.Destination)
 		if dc == nil {

@@ -117,6 +117,8 @@ source "csv" "dups" {
   sensitive_columns = ["emial"]
 `)+sync("nokey", "source.csv.users", `  key = ["uid"]
 `)+sync("semi", "source.csv.semi", `  key = ["id"]
+`)+sync("semi_mapped", "source.csv.semi", `  key = ["id"]
+  mapping = { id = "id", email = "email" }
 `)+sync("mapped", "source.csv.users", `  key = ["id"]
   mapping = { id = "id", mail = "email" }
 `)+syncOn("user", "table_typo", "source.csv.users", `  key = ["id"]
@@ -172,6 +174,8 @@ source "csv" "dups" {
 		case "semi":
 			has(`set delimiter = ";" in csv.semi`, `It is part of the primary key`)
 			lacks("DROP NOT NULL")
+		case "semi_mapped":
+			has(`the source has no column "email" (mapped to "email")`, `set delimiter = ";" in csv.semi`)
 		case "mapped":
 			has(`public.users has no column "mail"`, `The columns of public.users are: id, email, name. Did you mean "email"?`)
 		case "dups":
@@ -183,8 +187,8 @@ source "csv" "dups" {
 			t.Errorf("unexpected sync %q", s.Name)
 		}
 	}
-	if len(p.Syncs) != 6 {
-		t.Errorf("%d syncs in the plan, want 6:\n%s", len(p.Syncs), r.stdout)
+	if len(p.Syncs) != 7 {
+		t.Errorf("%d syncs in the plan, want 7:\n%s", len(p.Syncs), r.stdout)
 	}
 }
 
