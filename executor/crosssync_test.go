@@ -69,3 +69,51 @@ sync "contacts" {
 		t.Errorf("the next plan: %+v / %+v", again.Syncs[0].Counts, again.Syncs[1].Counts)
 	}
 }
+
+// TestParentsFromABlockedDependency: when the accounts sync cannot be
+// applied (its plan has an error), the contacts that reference the
+// accounts it would insert are refused, and the finding says that the
+// accounts sync is the cause, not the source rows.
+func TestParentsFromABlockedDependency(t *testing.T) {
+	t.Parallel()
+	e := synctest.New(t)
+	e.Dst(`CREATE TABLE accounts (id int PRIMARY KEY, name text)`)
+	e.Dst(`CREATE TABLE contacts (id int PRIMARY KEY, account_id int REFERENCES accounts, email text)`)
+	e.Src(`CREATE TABLE accounts (id int, name text)`)
+	e.Src(`INSERT INTO accounts VALUES (1, 'one'), (1, 'one again')`) // a duplicate key: the plan has an error
+	e.Src(`CREATE TABLE contacts (id int, account_id int, email text)`)
+	e.Src(`INSERT INTO contacts VALUES (10, 1, 'a')`)
+	cfg := e.Config(`
+sync "accounts" {
+  source      = source.postgres.src
+  query       = "SELECT id, name FROM accounts"
+  destination = destination.postgres.dst
+  table       = "accounts"
+  behavior    = "mirror"
+  key         = ["id"]
+}
+sync "contacts" {
+  source      = source.postgres.src
+  query       = "SELECT id, account_id, email FROM contacts"
+  destination = destination.postgres.dst
+  table       = "contacts"
+  behavior    = "update_or_create"
+  key         = ["id"]
+  depends_on  = [sync.accounts]
+}
+`)
+	p := plan(t, cfg)
+	if !p.Syncs[0].HasErrors() {
+		t.Fatalf("accounts has no error:\n%s", synctest.FindingsText(p.Syncs[0]))
+	}
+	con := p.Syncs[1]
+	var f *planner.Finding
+	for i := range con.Findings {
+		if con.Findings[i].Code == planner.CodeRejectedRows {
+			f = &con.Findings[i]
+		}
+	}
+	if f == nil || !strings.Contains(f.Detail, `The sync "accounts", which this one depends on and which writes public.accounts, cannot be applied as planned`) || strings.Contains(f.Detail, "Fix the source rows") {
+		t.Errorf("contacts' rejected_rows finding does not blame the accounts sync:\n%s", synctest.FindingsText(con))
+	}
+}

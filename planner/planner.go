@@ -95,13 +95,18 @@ func Compute(ctx context.Context, cfg *hclconfig.Config, opts Options) (*Plan, e
 			defer wg.Done()
 			defer close(done[s.Name])
 			var external []*writtenRows
+			blocked := map[string]string{}
 			for _, d := range dependencies(cfg, s, planned) {
 				<-done[d]
-				if w := plan.Syncs[byName[d]].written; w != nil {
+				dp := plan.Syncs[byName[d]]
+				if w := dp.written; w != nil {
 					external = append(external, w)
 				}
+				if dp.HasErrors() || !dp.Diffed {
+					blocked[dp.Table] = d
+				}
 			}
-			plan.Syncs[i] = planSync(ctx, s, limits, connector, opts, external)
+			plan.Syncs[i] = planSync(ctx, s, limits, connector, opts, external, blocked)
 		}()
 	}
 	wg.Wait()
@@ -196,7 +201,9 @@ func joinNames(names []string) string {
 }
 
 // planSync plans one sync; it never fails, it reports.
-func planSync(ctx context.Context, s *hclconfig.Sync, limits *pgconnect.ConnectionLimits, connector *pgconnect.Connector, opts Options, external []*writtenRows) *SyncPlan {
+// blocked maps the tables of the syncs s depends on that cannot be applied
+// ("schema.table") to their names.
+func planSync(ctx context.Context, s *hclconfig.Sync, limits *pgconnect.ConnectionLimits, connector *pgconnect.Connector, opts Options, external []*writtenRows, blocked map[string]string) *SyncPlan {
 	start := time.Now()
 	sp := NewSyncPlan(s)
 	defer func() { sp.Duration = time.Since(start) }()
@@ -253,7 +260,7 @@ func planSync(ctx context.Context, s *hclconfig.Sync, limits *pgconnect.Connecti
 	if opts.Progress != nil {
 		progress = func(n int64) { opts.Progress(s.Name, n) }
 	}
-	p.external = external
+	p.external, p.blocked = external, blocked
 	res, findings, err := p.Diff(ctx, dst, src, withChanges(sink, p, opts.Changes), progress)
 	sp.RecordDiff(s, res, findings, err, sink.Samples())
 	if err == nil && res != nil && !sp.HasErrors() {

@@ -42,6 +42,10 @@ type Prepared struct {
 	// external is what the syncs this one depends on write, when they are
 	// planned together (crosssync.go); nil at apply.
 	external []*writtenRows
+	// blocked maps the tables of the syncs this one depends on whose plans
+	// cannot be applied ("schema.table") to their names: rows that
+	// reference them are refused, and the findings say why.
+	blocked map[string]string
 	// csv holds the CSV columns by name, for csv sources.
 	csvCols  map[string]int
 	csvWidth int

@@ -355,9 +355,13 @@ func (c *checker) findings(onReject hclconfig.OnReject) []Finding {
 		if r.Constraint != "" {
 			f.Summary += fmt.Sprintf(" (constraint %s)", r.Constraint)
 		}
-		if onReject == hclconfig.RejectSkip {
+		switch dep, ok := c.p.blocked[r.Table]; {
+		case ok && r.Table != "":
+			f.Detail = fmt.Sprintf("The sync %q, which this one depends on and which writes %s, cannot be applied as planned (its plan has errors): "+
+				"the rows it would write there are not counted, so rows that reference them are refused here. Fix that sync first.", dep, r.Table)
+		case onReject == hclconfig.RejectSkip:
 			f.Detail = "on_reject = \"skip\": apply leaves these rows out and reports each one."
-		} else {
+		default:
 			f.Detail = "Fix the source rows (or the destination's rules), or set on_reject = \"skip\" to apply every other row."
 		}
 		if c.p.Sync.Source.DuckDB != nil && strings.HasPrefix(r.Reason, "malformed array literal") {
