@@ -41,19 +41,20 @@ func (m *merge) execLocated(ctx context.Context, stmt func(from string) string, 
 	return countMismatch(what, tag.RowsAffected(), want)
 }
 
-// rowSpecific reports whether a write's error may come from one row's
-// values, so that the search for that row is worth running. A lock wait
-// that timed out, a statement timeout, a serialization failure or
-// deadlock, a server out of resources or shutting down are not: each probe
-// of the search would meet them again (a lock timeout would be waited out
-// once per probe, while the table's lock is held).
+// rowSpecific reports whether a write's error may come from one row, so
+// that the search for that row is worth running: a value refused, or a row
+// another writer changed (40001, which a probe meets at once). A lock wait
+// that timed out, a statement timeout or cancel, a deadlock, a server out
+// of resources or shutting down are not: each probe of the search would
+// meet them again (a lock timeout would be waited out once per probe,
+// while the table's lock is held).
 func rowSpecific(err error) bool {
 	var pgErr *pgconn.PgError
-	if !errors.As(err, &pgErr) || len(pgErr.Code) < 2 {
+	if !errors.As(err, &pgErr) || len(pgErr.Code) < 2 || pgErr.Code == "40P01" {
 		return false
 	}
 	switch pgErr.Code[:2] {
-	case "08", "25", "40", "53", "54", "55", "57", "58", "XX":
+	case "08", "25", "53", "54", "55", "57", "58", "XX":
 		return false
 	}
 	return true
