@@ -178,9 +178,13 @@ func (c *watchedConn) wait(p []byte, read bool) (int, error) {
 		} else {
 			ext, c.waitWrite = c.extWrite, time.Time{}
 		}
+		dead := c.dead
 		c.mu.Unlock()
 		if err == nil || !errors.Is(err, os.ErrDeadlineExceeded) {
 			return n, err
+		}
+		if dead != nil && n == 0 {
+			return 0, dead // the other direction gave up, and woke this one
 		}
 		// A deadline passed: the driver's, or the silence one.
 		if !ext.IsZero() && !now.Before(ext) {
@@ -197,9 +201,15 @@ func (c *watchedConn) wait(p []byte, read bool) (int, error) {
 			continue
 		}
 		c.mu.Lock()
-		c.dead = &noResponseError{after: quiet}
+		if c.dead == nil {
+			c.dead = &noResponseError{after: quiet}
+		}
+		dead = c.dead
 		c.mu.Unlock()
-		return 0, c.dead
+		// A read or write blocked the other way waits on a server that is
+		// gone as well: wake it now rather than after its own silence.
+		_ = c.Conn.SetDeadline(now)
+		return 0, dead
 	}
 }
 
