@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclparse"
@@ -137,6 +138,7 @@ func Load(dir string, in Inputs) (*Config, hcl.Diagnostics) {
 	if !l.diags.HasErrors() {
 		l.diags = append(l.diags, guessableSecrets(l.cfg)...)
 	}
+	boundDiagnostics(l.diags)
 	sortDiagnostics(l.diags)
 	if !l.diags.HasErrors() {
 		l.cfg.Digest = digest(l.cfg)
@@ -418,6 +420,30 @@ func (l *loader) varsObject() cty.Value {
 
 // sortDiagnostics orders diagnostics by file and position, those without a
 // place first, keeping the order of equal ones.
+// maxDetail is the most characters of a diagnostic's detail shown: a
+// function's error can quote a value built up to any size.
+const maxDetail = 2000
+
+// boundDiagnostics keeps each diagnostic's detail readable: a function that
+// panicked (a value too large for it) is said in one sentence, without the
+// Go stack trace, and a detail longer than maxDetail is cut.
+func boundDiagnostics(diags hcl.Diagnostics) {
+	for _, d := range diags {
+		if i := strings.Index(d.Detail, "panic in function implementation"); i >= 0 {
+			d.Detail = d.Detail[:i] + "the function could not compute its result (a value too large or too deeply built for it)."
+		}
+		if r := []rune(d.Detail); len(r) > maxDetail {
+			// Cut at a space, so that no word (a secret, which the output
+			// filter masks only whole) is shown in part.
+			kept := string(r[:maxDetail])
+			if i := strings.LastIndexByte(kept, ' '); i > 0 {
+				kept = kept[:i]
+			}
+			d.Detail = kept + fmt.Sprintf(" … (%d more characters not shown)", len(r)-utf8.RuneCountInString(kept))
+		}
+	}
+}
+
 func sortDiagnostics(diags hcl.Diagnostics) {
 	sort.SliceStable(diags, func(i, j int) bool {
 		a, b := diags[i].Subject, diags[j].Subject

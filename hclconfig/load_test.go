@@ -1,8 +1,10 @@
 package hclconfig
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/hashicorp/hcl/v2"
@@ -203,5 +205,25 @@ locals {
 	wantError(t, diags, `"ROWFORM_TEST_ENV" is not set`)
 	if _, ok := os.LookupEnv("ROWFORM_TEST_ENV"); !ok {
 		t.Fatal("t.Setenv did not set the variable")
+	}
+}
+
+// TestDiagnosticsStayReadable: a function error that quotes a value built
+// up to megabytes is cut to a readable length.
+func TestDiagnosticsStayReadable(t *testing.T) {
+	var locals strings.Builder
+	locals.WriteString("locals {\n  a0 = \"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"\n")
+	for i := 1; i <= 14; i++ {
+		fmt.Fprintf(&locals, "  a%d = \"${local.a%d}${local.a%d}\"\n", i, i-1, i-1)
+	}
+	locals.WriteString("  bad = tonumber(local.a14)\n}\n")
+	_, diags := loadFiles(t, map[string]string{"main.hcl": locals.String()}, Inputs{AllowUnset: true})
+	if !diags.HasErrors() {
+		t.Fatal("no error for tonumber of a long word")
+	}
+	for _, d := range diags {
+		if n := len([]rune(d.Detail)); n > maxDetail+100 {
+			t.Errorf("a detail of %d characters: %.200s", n, d.Detail)
+		}
 	}
 }
