@@ -161,9 +161,9 @@ func TestVariablePrecedence(t *testing.T) {
 			noFile: true,
 		},
 		{
-			name:   "a number in the environment for a number without a default",
-			decls:  strings.Replace(precedenceDecls, "default = 1111", "", 1),
-			env:    []string{"ROWFORM_VAR_port= 6543"},
+			name:  "a number in the environment for a number without a default",
+			decls: strings.Replace(precedenceDecls, "default = 1111", "", 1),
+			env:   []string{"ROWFORM_VAR_port= 6543"},
 			want: &want{name: "from-default", port: 6543, keys: []string{"id"},
 				sources: map[string]string{"port": "environment variable ROWFORM_VAR_port"}},
 		},
