@@ -664,14 +664,7 @@ func TestFaultTableLockedByOthers(t *testing.T) {
 	cfg := itemsFixture(t, e, 10)
 	before := e.DstDigest("items")
 	p := applyable(t, cfg)
-	locker, err := pgx.Connect(context.Background(), synctest.Destination.ConnString(e.DstDB))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer locker.Close(context.Background())
-	if _, err := locker.Exec(context.Background(), `BEGIN; LOCK TABLE items IN ACCESS EXCLUSIVE MODE`); err != nil {
-		t.Fatal(err)
-	}
+	unlock := holdLock(t, e, `LOCK TABLE items IN ACCESS EXCLUSIVE MODE`)
 	start := time.Now()
 	res := apply(t, cfg, p, executor.Options{LockTimeout: 500 * time.Millisecond})
 	took := time.Since(start)
@@ -679,14 +672,32 @@ func TestFaultTableLockedByOthers(t *testing.T) {
 	if took > 5*time.Second {
 		t.Errorf("with a 500ms lock timeout the apply gave up after %s", took)
 	}
-	if _, err := locker.Exec(context.Background(), `ROLLBACK`); err != nil {
-		t.Fatal(err)
-	}
+	unlock()
 	if got := e.DstDigest("items"); got != before {
 		t.Errorf("items changed although the sync failed")
 	}
 	requireApplied(t, apply(t, cfg, p, executor.Options{}))
 	requireConverged(t, cfg)
+}
+
+// holdLock takes, in a session of its own on the test's destination, the
+// lock that sql (run after BEGIN) takes, and holds it until unlock.
+func holdLock(t *testing.T, e *synctest.Env, sql string) (unlock func()) {
+	t.Helper()
+	locker, err := pgx.Connect(context.Background(), synctest.Destination.ConnString(e.DstDB))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { locker.Close(context.Background()) })
+	if _, err := locker.Exec(context.Background(), "BEGIN; "+sql); err != nil {
+		t.Fatal(err)
+	}
+	return func() {
+		t.Helper()
+		if _, err := locker.Exec(context.Background(), `ROLLBACK`); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 // TestFaultDeferredConstraintAtCommit: a deferred constraint trigger
@@ -754,14 +765,7 @@ func TestFaultTableLockedByOthersBeforeApply(t *testing.T) {
 	cfg := e.Config(itemsSync + strings.NewReplacer(`sync "items"`, `sync "copy"`, `table       = "items"`, `table       = "items_copy"`).Replace(itemsSync))
 	before := e.DstDigest("items")
 	p := applyable(t, cfg)
-	locker, err := pgx.Connect(context.Background(), synctest.Destination.ConnString(e.DstDB))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer locker.Close(context.Background())
-	if _, err := locker.Exec(context.Background(), `BEGIN; LOCK TABLE items_copy IN ACCESS EXCLUSIVE MODE`); err != nil {
-		t.Fatal(err)
-	}
+	unlock := holdLock(t, e, `LOCK TABLE items_copy IN ACCESS EXCLUSIVE MODE`)
 	start := time.Now()
 	res := apply(t, cfg, p, executor.Options{LockTimeout: 500 * time.Millisecond})
 	took := time.Since(start)
@@ -772,9 +776,7 @@ func TestFaultTableLockedByOthersBeforeApply(t *testing.T) {
 	if took > 5*time.Second {
 		t.Errorf("with a 500ms lock timeout the apply gave up after %s", took)
 	}
-	if _, err := locker.Exec(context.Background(), `ROLLBACK`); err != nil {
-		t.Fatal(err)
-	}
+	unlock()
 	if got := e.DstDigest("items"); got != before {
 		t.Errorf("items changed although the apply was refused")
 	}
@@ -830,14 +832,7 @@ func TestFaultRowLockedByOthers(t *testing.T) {
 	cfg := itemsFixture(t, e, 10) // ids 11..60 are updated
 	before := e.DstDigest("items")
 	p := applyable(t, cfg)
-	locker, err := pgx.Connect(context.Background(), synctest.Destination.ConnString(e.DstDB))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer locker.Close(context.Background())
-	if _, err := locker.Exec(context.Background(), `BEGIN; SELECT * FROM items WHERE id = 30 FOR UPDATE`); err != nil {
-		t.Fatal(err)
-	}
+	unlock := holdLock(t, e, `SELECT * FROM items WHERE id = 30 FOR UPDATE`)
 	start := time.Now()
 	res := apply(t, cfg, p, executor.Options{LockTimeout: time.Second})
 	took := time.Since(start)
@@ -845,9 +840,7 @@ func TestFaultRowLockedByOthers(t *testing.T) {
 	if took > 3*time.Second {
 		t.Errorf("with a 1s lock timeout and one locked row the apply gave up after %s", took)
 	}
-	if _, err := locker.Exec(context.Background(), `ROLLBACK`); err != nil {
-		t.Fatal(err)
-	}
+	unlock()
 	if got := e.DstDigest("items"); got != before {
 		t.Errorf("items changed although the sync failed")
 	}
