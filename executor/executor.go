@@ -151,7 +151,7 @@ func Apply(ctx context.Context, cfg *hclconfig.Config, p *planner.Plan, opts Opt
 	res := &Result{Syncs: make([]*SyncResult, len(jobs))}
 	if head.Status == StatusFailed {
 		for i, sp := range p.Syncs {
-			res.Syncs[i] = &SyncResult{Name: sp.Name, Table: sp.Table, Status: StatusSkipped, Err: firstFailed(head)}
+			res.Syncs[i] = &SyncResult{Name: sp.Name, Table: sp.Table, Status: StatusSkipped, Err: firstFailed(ctx, head)}
 		}
 		res.Syncs[first] = head
 		return res
@@ -172,29 +172,28 @@ func Apply(ctx context.Context, cfg *hclconfig.Config, p *planner.Plan, opts Opt
 // firstSync picks the sync of p that Apply leaves out of the preflight and
 // applies first, or -1 for none. It must be free to run before all others:
 // no depends_on between it and another sync of the plan. And running it
-// alone must cost no parallelism: its destination allows one connection and
-// another sync of the plan writes there too, so the two run one after the
-// other anyway. Of those, the one that reads the most rows saves the most.
+// alone must cost no parallelism: every sync of the plan writes to one
+// destination that allows one connection, so they run one after the other
+// anyway. Of those, the one that reads the most rows saves the most.
 func firstSync(cfg *hclconfig.Config, p *planner.Plan) int {
 	if len(p.Syncs) < 2 {
 		return -1
 	}
 	related := map[string]bool{}
-	perDestination := map[string]int{}
+	var dst *hclconfig.Server
 	for _, sp := range p.Syncs {
 		s := cfg.Sync(sp.Name)
-		if s == nil || sp.Undo != nil {
+		if s == nil || sp.Undo != nil || s.Destination.MaxConnections != 1 || (dst != nil && s.Destination.Address() != dst.Address()) {
 			return -1
 		}
-		perDestination[s.Destination.Address()]++
+		dst = s.Destination
 		for _, d := range s.DependsOn {
 			related[d], related[s.Name] = true, true
 		}
 	}
 	best := -1
 	for i, sp := range p.Syncs {
-		s := cfg.Sync(sp.Name)
-		if related[s.Name] || s.Destination.MaxConnections != 1 || perDestination[s.Destination.Address()] < 2 {
+		if related[sp.Name] {
 			continue
 		}
 		if best < 0 || sp.SourceRows+sp.DestinationRows > p.Syncs[best].SourceRows+p.Syncs[best].DestinationRows {
@@ -206,7 +205,10 @@ func firstSync(cfg *hclconfig.Config, p *planner.Plan) int {
 
 // firstFailed is why the other syncs of a plan are skipped when the sync
 // applied first failed (head).
-func firstFailed(head *SyncResult) error {
+func firstFailed(ctx context.Context, head *SyncResult) error {
+	if ctx.Err() != nil {
+		return errors.New("not started: interrupted")
+	}
 	if errors.Is(head.Err, ErrStale) {
 		return fmt.Errorf("not applied: the plan of sync %q is stale, and a reviewed plan is applied whole or not at all", head.Name)
 	}

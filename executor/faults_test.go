@@ -784,10 +784,11 @@ func TestFaultTableLockedByOthersBeforeApply(t *testing.T) {
 }
 
 // TestPreflightLeavesOutTheSyncAppliedFirst: with one connection to the
-// destination the syncs of a plan run one after the other anyway, so the
-// apply leaves the sync that reads the most rows out of the check before
-// writing and applies it first, where its own transaction checks it; with
-// two connections every sync is checked first, and they run in parallel.
+// one destination the syncs of a plan run one after the other anyway, so
+// the apply leaves the sync that reads the most rows out of the check
+// before writing and applies it first, where its own transaction checks
+// it; with two connections, or two destinations (which could run at once),
+// every sync is checked first.
 func TestPreflightLeavesOutTheSyncAppliedFirst(t *testing.T) {
 	e := synctest.New(t)
 	itemsFixture(t, e, 10)
@@ -795,8 +796,19 @@ func TestPreflightLeavesOutTheSyncAppliedFirst(t *testing.T) {
 	e.Dst(`INSERT INTO items_copy SELECT * FROM items`)
 	e.Dst(`DELETE FROM items_copy WHERE id > 3`) // fewer destination rows than items
 	body := itemsSync + strings.NewReplacer(`sync "items"`, `sync "copy"`, `table       = "items"`, `table       = "items_copy"`).Replace(itemsSync)
-	for _, conns := range []string{"1", "2"} {
-		e.WriteFile("main.hcl", strings.Replace(e.Servers(), "max_connections = 2", "max_connections = "+conns, 1)+body)
+	for _, conns := range []string{"1", "2", "two destinations"} {
+		servers := strings.Replace(e.Servers(), "max_connections = 2", "max_connections = 1", 1)
+		b := body
+		switch conns {
+		case "2":
+			servers = e.Servers()
+		case "two destinations":
+			// The copy goes to another destination block (of the same database).
+			i := strings.Index(servers, "\nsource ")
+			servers += strings.Replace(servers[:i], `destination "postgres" "dst"`, `destination "postgres" "dst2"`, 1)
+			b = strings.Replace(body, "destination.postgres.dst\n  table       = \"items_copy\"", "destination.postgres.dst2\n  table       = \"items_copy\"", 1)
+		}
+		e.WriteFile("main.hcl", servers+b)
 		cfg, diags := hclconfig.Load(e.Dir, hclconfig.Inputs{Environ: e.Environ})
 		if diags.HasErrors() {
 			t.Fatal(diags.Error())
@@ -813,7 +825,7 @@ func TestPreflightLeavesOutTheSyncAppliedFirst(t *testing.T) {
 		}})
 		requireApplied(t, res)
 		want := map[string]bool{"copy": true}
-		if conns == "2" {
+		if conns != "1" {
 			want["items"] = true
 		}
 		if !maps.Equal(checked, want) {

@@ -88,16 +88,27 @@ func runFmt(_ context.Context, inv *invocation, f *fmtFlags) int {
 	// Literal passwords in the files are masked in the diagnostics' snippets
 	// and in -diff's lines (CI logs show them), never in the formatted
 	// files, which are written (or, for "-", printed) as they are.
+	// The files are read first, so that a secret one file holds is masked
+	// in every file's diff.
 	var secrets redact.Redactor
-	unformatted := 0
-	for _, t := range targets {
+	srcs := make([][]byte, len(targets))
+	read := make([]bool, len(targets))
+	for i, t := range targets {
 		src, err := t.read(inv.stdin)
 		if err != nil {
 			inv.errorf("fmt: %s", err)
 			failed = true
 			continue
 		}
+		srcs[i], read[i] = src, true
 		secrets.Add(hclconfig.LiteralSecrets(src)...)
+	}
+	unformatted := 0
+	for i, t := range targets {
+		if !read[i] {
+			continue
+		}
+		src := srcs[i]
 		if d := hclconfig.CheckNesting(src, t.display, hcl.InitialPos); d.HasErrors() {
 			diags = append(diags, d...)
 			continue

@@ -158,6 +158,11 @@ func TestFmtDiffMasksSecrets(t *testing.T) {
 	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// A file formatted before main.hcl whose diff shows a secret that only
+	// main.hcl declares as one.
+	if err := os.WriteFile(filepath.Join(dir, "a.hcl"), []byte("locals {\n  note    =  \"LiteralSecret_123\"\n}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	r := runCLI(t, "-chdir="+dir, "fmt", "-diff")
 	r.expect(t, exitOK)
 	for _, secret := range []string{"DefaultSecret_456", "LiteralSecret_123"} {
@@ -166,6 +171,9 @@ func TestFmtDiffMasksSecrets(t *testing.T) {
 		}
 		if !strings.Contains(readFile(t, path), secret) {
 			t.Errorf("the formatted file lost %s:\n%s", secret, readFile(t, path))
+		}
+		if !strings.Contains(r.stdout, "a.hcl") {
+			t.Errorf("a.hcl was not formatted:\n%s", r.stdout)
 		}
 	}
 	if !strings.Contains(r.stdout, "+  password = \"(sensitive)\"") {

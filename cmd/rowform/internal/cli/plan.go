@@ -98,9 +98,10 @@ func runPlan(ctx context.Context, inv *invocation, f *planFlags) int {
 	}
 	if f.out != "" {
 		path := inv.path(f.out)
+		vars, withheld := savedVariables(cfg)
 		saved := &planner.SavedPlan{
 			CreatedAt: time.Now().UTC(), ConfigDigest: cfg.Digest,
-			Variables: savedVariables(cfg), Syncs: f.syncs, Plan: p,
+			Variables: vars, Syncs: f.syncs, Plan: p,
 		}
 		if err := planner.WritePlanFile(path, saved, inv.redactor.Bytes); err != nil {
 			inv.errorf("plan: writing the plan file: %s", err)
@@ -112,6 +113,10 @@ func runPlan(ctx context.Context, inv *invocation, f *planFlags) int {
 			fmt.Fprintf(inv.stdout, "\nSaved the plan to %s, for 'rowform show %s'. It has errors, so apply refuses it: fix them and plan again.\n", f.out, f.out)
 		default:
 			fmt.Fprintf(inv.stdout, "\nSaved the plan to %s. To apply exactly this plan, run:\n    rowform apply %s\n", f.out, f.out)
+		}
+		if len(withheld) > 0 && f.format != views.FormatJSON {
+			fmt.Fprintf(inv.stderr, "rowform: plan: the variables %s hold a secret or a piece of one and are not stored in %s: give them to apply again, with the same values.\n",
+				quoteNames(withheld), f.out)
 		}
 	}
 	if changes != nil {

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 	"sync"
 	"unicode/utf8"
@@ -124,24 +125,29 @@ func writeJSON(w io.Writer, v any) {
 // A variable that holds a secret or a piece of one (a password put together
 // from two variables, an object with a password member) is not stored: a
 // plan file never holds a secret, and a masked one would be applied as
-// "(sensitive)". apply then needs it given again.
-func savedVariables(cfg *hclconfig.Config) map[string]string {
+// "(sensitive)". withheld names those, for the user to give them again.
+func savedVariables(cfg *hclconfig.Config) (saved map[string]string, withheld []string) {
 	secrets := cfg.Secrets()
-	out := map[string]string{}
+	saved = map[string]string{}
 	for name, v := range cfg.Variables {
 		if v.Sensitive || v.Source == "default" || v.Source == "" {
 			continue
 		}
 		val, ok := cfg.NonSensitiveValue(name)
-		if !ok || !val.IsWhollyKnown() || val.IsNull() || holdsSecret(val, secrets) {
+		if !ok || !val.IsWhollyKnown() || val.IsNull() {
 			continue
 		}
-		out[name] = renderVariable(val)
+		if holdsSecret(val, secrets) {
+			withheld = append(withheld, name)
+			continue
+		}
+		saved[name] = renderVariable(val)
 	}
-	if len(out) == 0 {
-		return nil
+	sort.Strings(withheld)
+	if len(saved) == 0 {
+		saved = nil
 	}
-	return out
+	return saved, withheld
 }
 
 // renderVariable is a variable's value as -var takes it: a string as it
@@ -154,8 +160,11 @@ func renderVariable(val cty.Value) string {
 }
 
 // holdsSecret reports whether a string or number in v contains one of
-// secrets, or is a piece of one (two characters or more).
+// secrets, or is a piece of one, both of four characters or more (as the
+// output filter masks them): shorter pieces (a schema name "crm" inside a
+// user name "crm_app") would withhold ordinary values and hide nothing.
 func holdsSecret(v cty.Value, secrets []string) bool {
+	const minPiece = 4
 	found := false
 	_ = cty.Walk(v, func(_ cty.Path, e cty.Value) (bool, error) {
 		if found || e.IsNull() || !e.IsKnown() {
@@ -171,7 +180,7 @@ func holdsSecret(v cty.Value, secrets []string) bool {
 			return true, nil
 		}
 		for _, s := range secrets {
-			if strings.Contains(text, s) || (len(text) >= 2 && strings.Contains(s, text)) {
+			if len(s) >= minPiece && strings.Contains(text, s) || len(text) >= minPiece && strings.Contains(s, text) {
 				found = true
 			}
 		}

@@ -82,6 +82,15 @@ sync "items" {
 	if r.code != exitError || !strings.Contains(r.stderr, `plan is stale: the plan was made with the variables "min", which this configuration does not declare`) || strings.Contains(r.stderr, "-var") {
 		t.Errorf("a plan of another configuration: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
+	// A configuration that does not load is said to, not taken for another.
+	broken := t.TempDir()
+	if err := os.WriteFile(filepath.Join(broken, "main.hcl"), []byte("variable \"min\" {\n  type = number\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r = runCLIWith(t, e.Environ, "", "-chdir="+broken, "apply", filepath.Join(e.Dir, "p.plan"))
+	if r.code != exitError || !strings.Contains(r.stderr, "the configuration could not be loaded") || strings.Contains(r.stderr, "another configuration") {
+		t.Errorf("a configuration that does not load: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
 	r = runCLIWith(t, env("0"), "", "-chdir="+e.Dir, "apply", "p.plan")
 	r.expect(t, exitOK)
 	r = runCLIWith(t, e.Environ, "", "-chdir="+e.Dir, "plan", "-var", "min=0", "-detailed-exitcode")

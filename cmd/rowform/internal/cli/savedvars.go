@@ -23,7 +23,10 @@ func (inv *invocation) changedSavedVariables(saved map[string]string, in hclconf
 	// What this run's own inputs give, without the plan's values (and
 	// without failing on variables that only the plan sets).
 	in.AllowUnset = true
-	own, _ := hclconfig.Load(inv.dir, in)
+	own, diags := hclconfig.Load(inv.dir, in)
+	if diags.HasErrors() {
+		return nil // the load that follows reports them
+	}
 	var undeclared, changed []string
 	for name, value := range saved {
 		v := own.Variables[name]

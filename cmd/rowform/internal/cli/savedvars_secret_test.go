@@ -3,6 +3,7 @@ package cli
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/rowform/rowform/hclconfig"
@@ -19,6 +20,7 @@ variable "a" { type = string }
 variable "b" { type = string }
 variable "db" { type = object({ user = string, password = string }) }
 variable "environment" { type = string }
+variable "schema" { type = string }
 destination "postgres" "one" {
   host     = "db1"
   database = "crm"
@@ -36,18 +38,24 @@ destination "postgres" "two" {
 		t.Fatal(err)
 	}
 	cfg, diags := hclconfig.Load(dir, hclconfig.Inputs{Vars: []string{
-		"a=first-half", "b=second-half", `db={user = "u", password = "object-secret-9"}`, "environment=prod",
+		"a=first-half", "b=second-half", `db={user = "crm_app", password = "object-crm-secret-9"}`, "environment=prod", "schema=crm",
 	}})
 	if diags.HasErrors() {
 		t.Fatal(diags.Error())
 	}
-	got := savedVariables(cfg)
+	got, withheld := savedVariables(cfg)
+	if want := []string{"a", "b", "db"}; !slices.Equal(withheld, want) {
+		t.Errorf("withheld %q, want %q", withheld, want)
+	}
 	for _, name := range []string{"a", "b", "db"} {
 		if v, ok := got[name]; ok {
 			t.Errorf("variable %s, which holds a secret or a piece of one, is stored: %q", name, v)
 		}
 	}
-	if got["environment"] != "prod" {
-		t.Errorf("environment: %q, want prod (all stored: %q)", got["environment"], got)
+	// A value shorter than four characters inside a secret (crm in the
+	// password) is stored: such pieces are not secrets the output filter
+	// would mask, and they are in every other word.
+	if got["environment"] != "prod" || got["schema"] != "crm" {
+		t.Errorf("environment, schema: %q, %q, want prod, crm (all stored: %q)", got["environment"], got["schema"], got)
 	}
 }
