@@ -6,6 +6,9 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/rowform/rowform/internal/redact"
 )
 
 func TestLiteralSecrets(t *testing.T) {
@@ -84,6 +87,48 @@ destination "postgres" "crm" {
 	for _, s := range []string{"Default-Secret-1", "Literal-Secret-2"} {
 		if !strings.Contains(secrets, s) {
 			t.Errorf("%s is not among the secrets: %q", s, cfg.Secrets())
+		}
+	}
+}
+
+// TestLiteralPasswordWarningPointsAtIt: the warning about a password
+// written in the file has the attribute's range (for CI annotations), and
+// its snippet, rendered through the output filter, masks the password; a
+// password too short to be masked gets no snippet.
+func TestLiteralPasswordWarningPointsAtIt(t *testing.T) {
+	for _, c := range []struct {
+		password string
+		subject  bool
+	}{{"hunter2-literal", true}, {"abc", false}} {
+		cfg, diags := loadFiles(t, map[string]string{"main.hcl": `destination "postgres" "crm" {
+  host     = "db"
+  database = "crm"
+  user     = "rowform"
+  password = "` + c.password + `"
+}
+`}, Inputs{})
+		var d *hcl.Diagnostic
+		for _, x := range diags {
+			if x.Summary == "Secret written in the configuration" {
+				d = x
+			}
+		}
+		if d == nil {
+			t.Fatalf("%s: no warning:\n%s", c.password, diagsText(diags))
+		}
+		if got := d.Subject != nil; got != c.subject {
+			t.Fatalf("%s: subject %v, want %v", c.password, got, c.subject)
+		}
+		if !c.subject {
+			continue
+		}
+		if d.Subject.Start.Line != 5 {
+			t.Errorf("the warning points at line %d, want 5", d.Subject.Start.Line)
+		}
+		r := &redact.Redactor{}
+		r.Add(cfg.Secrets()...)
+		if out := r.String(renderDiags(cfg, hcl.Diagnostics{d})); strings.Contains(out, c.password) || !strings.Contains(out, `password = "(sensitive)"`) {
+			t.Errorf("the snippet through the filter:\n%s", out)
 		}
 	}
 }

@@ -134,13 +134,22 @@ func (l *loader) warnPlaintextSecret(v attrValue, name string) {
 	if v.sensitive || v.attr == nil || len(v.attr.Expr.Variables()) > 0 {
 		return
 	}
-	l.diags = append(l.diags, &hcl.Diagnostic{
+	d := &hcl.Diagnostic{
 		Severity: hcl.DiagWarning,
 		Summary:  "Secret written in the configuration",
 		Detail: fmt.Sprintf("The %s at %s is a literal in the configuration file, where it is visible to anyone who can read it. "+
 			"Use env(\"...\") or a variable with sensitive = true instead.", name, formatPos(v.attr.NameRange)),
-		// No Subject: a snippet of the line would print the secret.
-	})
+	}
+	// A secret of four characters or more is masked in a snippet of its
+	// line (it is one of Config.Secrets), so the warning points at it, as
+	// CI annotations need; a shorter one would be shown, so it does not.
+	if v.ok && len(strings.TrimSpace(v.val.AsString())) >= 4 {
+		rng := v.attr.NameRange
+		d.Subject = &rng
+		d.Detail = fmt.Sprintf("The %s is a literal in the configuration file, where it is visible to anyone who can read it. "+
+			"Use env(\"...\") or a variable with sensitive = true instead.", name)
+	}
+	l.diags = append(l.diags, d)
 }
 
 func (l *loader) decodeSSHTunnel(b *hcl.Block) *SSHTunnel {
