@@ -148,14 +148,12 @@ func Apply(ctx context.Context, cfg *hclconfig.Config, p *planner.Plan, opts Opt
 		return apply(allIndexes(len(jobs)))
 	}
 	head := apply([]int{first}).Syncs[0]
-	res := &Result{Syncs: make([]*SyncResult, len(jobs))}
 	if head.Status == StatusFailed {
-		for i, sp := range p.Syncs {
-			res.Syncs[i] = &SyncResult{Name: sp.Name, Table: sp.Table, Status: StatusSkipped, Err: firstFailed(ctx, head)}
-		}
+		res := skipAll(p, firstFailed(ctx, head))
 		res.Syncs[first] = head
 		return res
 	}
+	res := &Result{Syncs: make([]*SyncResult, len(jobs))}
 	var rest []int
 	for i := range jobs {
 		if i != first {
@@ -210,7 +208,7 @@ func firstFailed(ctx context.Context, head *SyncResult) error {
 		return errors.New("not started: interrupted")
 	}
 	if errors.Is(head.Err, ErrStale) {
-		return fmt.Errorf("not applied: the plan of sync %q is stale, and a reviewed plan is applied whole or not at all", head.Name)
+		return staleSkip(head.Name)
 	}
 	return fmt.Errorf("not applied: sync %q, applied first, failed, and a reviewed plan is applied whole or not at all", head.Name)
 }

@@ -112,11 +112,17 @@ func refuseAll(p *planner.Plan, stale string, err error) *Result {
 		case stale == "" || sp.Name == stale:
 			r.Status, r.Err = StatusFailed, err
 		case errors.Is(err, ErrStale):
-			r.Status, r.Err = StatusSkipped, fmt.Errorf("not applied: the plan of sync %q is stale, and a reviewed plan is applied whole or not at all", stale)
+			r.Status, r.Err = StatusSkipped, staleSkip(stale)
 		default:
 			r.Status, r.Err = StatusSkipped, fmt.Errorf("not applied: sync %q could not be checked against its plan, and a reviewed plan is applied whole or not at all", stale)
 		}
 		res.Syncs = append(res.Syncs, r)
 	}
 	return res
+}
+
+// staleSkip is why a sync of a reviewed plan is skipped when the plan of
+// sync stale is stale.
+func staleSkip(stale string) error {
+	return fmt.Errorf("not applied: the plan of sync %q is stale, and a reviewed plan is applied whole or not at all", stale)
 }

@@ -160,22 +160,23 @@ func (l *loader) lookupEnv(name string) (string, bool) {
 // hide nothing worth hiding.
 func (l *loader) envSecrets() {
 	for v := range l.envValues {
-		if l.numberUses[v] && !l.usedAsText(v) {
+		if l.numberUses[v] && plainNumberOrBool(v) {
 			continue
 		}
 		l.secret(v)
 	}
 }
 
-// usedAsText reports whether the env() value v may have reached a text
-// attribute: anything but a plain number or bool may.
-func (l *loader) usedAsText(v string) bool {
+// plainNumberOrBool reports whether v reads as a number or as true or
+// false: only such an env() value can have been read by number and bool
+// attributes alone.
+func plainNumberOrBool(v string) bool {
 	v = strings.TrimSpace(v)
 	if v == "true" || v == "false" {
-		return false
+		return true
 	}
 	_, err := strconv.ParseFloat(v, 64)
-	return err != nil
+	return err == nil
 }
 
 // secret records a secret string for Config.Secrets.

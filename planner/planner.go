@@ -555,11 +555,11 @@ func guardFindings(s *hclconfig.Sync, r *DiffResult) []Finding {
 	if s.OnReject != hclconfig.RejectSkip {
 		deletes += r.rejectedDeletes
 	}
-	crossed := func(limit, summary, detail string) {
+	crossed := func(summary, detail string) {
 		out = append(out, Finding{Severity: SeverityError, Code: CodeGuardExceeded, Summary: summary, Detail: detail})
 	}
 	exceeded := func(limit, summary string) {
-		crossed(limit, summary, fmt.Sprintf("The guard's %s protects this table. If the change is intended, raise the limit in the configuration, or plan with a source that is complete.", limit))
+		crossed(summary, fmt.Sprintf("The guard's %s protects this table. If the change is intended, raise the limit in the configuration, or plan with a source that is complete.", limit))
 	}
 	if g.MaxDeletes != nil && deletes > *g.MaxDeletes {
 		exceeded("max_deletes", fmt.Sprintf("guard max_deletes exceeded: %d rows would be deleted, the limit is %d", deletes, *g.MaxDeletes))
@@ -583,7 +583,7 @@ func guardFindings(s *hclconfig.Sync, r *DiffResult) []Finding {
 		}
 	}
 	if g.MinSourceRows != nil && r.SourceRows < *g.MinSourceRows {
-		crossed("min_source_rows", fmt.Sprintf("guard min_source_rows not met: the source has %d rows, the minimum is %d", r.SourceRows, *g.MinSourceRows),
+		crossed(fmt.Sprintf("guard min_source_rows not met: the source has %d rows, the minimum is %d", r.SourceRows, *g.MinSourceRows),
 			"The guard's min_source_rows protects this table from a source that came back short (an export that failed, a query that matched nothing). "+
 				"Check the source; if it is meant to have fewer rows, lower min_source_rows in the configuration.")
 	}

@@ -107,10 +107,6 @@ func (g *generator) restoreDestination(ctx context.Context, dst *pgx.Conn) error
 }
 
 func (g *generator) config(src, dst *pgcluster.Cluster) string {
-	quoted := make([]string, len(g.keyCols))
-	for i, k := range g.keyCols {
-		quoted[i] = fmt.Sprintf("%q", k)
-	}
 	return fmt.Sprintf(`
 destination "postgres" "dst" {
   host = "127.0.0.1"
@@ -128,15 +124,24 @@ source "postgres" "src" {
   password = env("SRC_PASSWORD")
   max_connections = %d
 }
-sync "bench" {
+`, dst.Port, dst.User, g.c.conns, src.Port, src.User, g.c.conns) + g.syncBlock("bench", "public.bench_dst")
+}
+
+// syncBlock is the sync named name of the case's source rows into table.
+func (g *generator) syncBlock(name, table string) string {
+	quoted := make([]string, len(g.keyCols))
+	for i, k := range g.keyCols {
+		quoted[i] = fmt.Sprintf("%q", k)
+	}
+	return fmt.Sprintf(`sync %q {
   source = source.postgres.src
   query = "SELECT * FROM bench_src"
   destination = destination.postgres.dst
-  table = "public.bench_dst"
+  table = %q
   behavior = %q
   key = [%s]
 }
-`, dst.Port, dst.User, g.c.conns, src.Port, src.User, g.c.conns, g.c.behavior, strings.Join(quoted, ", "))
+`, name, table, g.c.behavior, strings.Join(quoted, ", "))
 }
 
 func (g *generator) orderBy() string {

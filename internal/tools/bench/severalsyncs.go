@@ -25,18 +25,6 @@ type severalSyncs struct {
 	whole, each float64
 }
 
-// secondSync is the sync the measurement adds to gen.config's.
-const secondSync = `
-sync "bench2" {
-  source = source.postgres.src
-  query = "SELECT * FROM bench_src"
-  destination = destination.postgres.dst
-  table = "public.bench_dst2"
-  behavior = "mirror"
-  key = %s
-}
-`
-
 func measureSeveralSyncs(ctx context.Context, o options, env []string, gen *generator, cfg, dir string, dconn *pgx.Conn) (severalSyncs, error) {
 	var m severalSyncs
 	// The profiles asked for are of the case's own plan and applies.
@@ -61,11 +49,7 @@ func measureSeveralSyncs(ctx context.Context, o options, env []string, gen *gene
 	if err := os.MkdirAll(cfgDir, 0o755); err != nil {
 		return m, err
 	}
-	quoted := make([]string, len(gen.keyCols))
-	for i, k := range gen.keyCols {
-		quoted[i] = fmt.Sprintf("%q", k)
-	}
-	two := cfg + fmt.Sprintf(secondSync, "["+strings.Join(quoted, ", ")+"]")
+	two := cfg + gen.syncBlock("bench2", "public.bench_dst2")
 	if err := os.WriteFile(filepath.Join(cfgDir, "main.hcl"), []byte(two), 0o644); err != nil {
 		return m, err
 	}

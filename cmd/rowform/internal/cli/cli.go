@@ -82,10 +82,15 @@ func (inv *invocation) isTerminal(w io.Writer) bool {
 
 // flush writes out partial lines (before a prompt waits for input).
 func (inv *invocation) flush() {
-	for _, w := range []io.Writer{inv.stdout, inv.stderr} {
-		if f, ok := w.(interface{ Flush() error }); ok {
-			_ = f.Flush()
-		}
+	flushWriter(inv.stdout)
+	flushWriter(inv.stderr)
+}
+
+// flushWriter writes out what w holds back, when it holds back a partial
+// line (the masking writers do).
+func flushWriter(w io.Writer) {
+	if f, ok := w.(interface{ Flush() error }); ok {
+		_ = f.Flush()
 	}
 }
 

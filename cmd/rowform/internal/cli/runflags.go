@@ -205,9 +205,7 @@ func (inv *invocation) statusLine(enabled, noColor bool) (show func(format strin
 	width := 0 // in runes, of the line on the terminal now
 	write := func(s string) {
 		fmt.Fprint(inv.stderr, s)
-		if f, ok := inv.stderr.(interface{ Flush() error }); ok {
-			_ = f.Flush()
-		}
+		flushWriter(inv.stderr)
 	}
 	return func(format string, args ...any) {
 			mu.Lock()
