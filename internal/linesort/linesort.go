@@ -212,12 +212,24 @@ func Natural(a, b []byte) int { return natural(a, b, false) }
 // NaturalJSON is Natural for JSON text whose strings are compared where
 // they begin at the same place, as in two objects of the same members: a
 // double quote ranks below every other byte, so that a string comes
-// before the strings it begins ("a" before "a b", as text sorts).
+// before the strings it begins ("a" before "a b", as text sorts). Two
+// strings that are each a whole decimal number ("1.10", "-2.5") compare
+// by value ("1.10" before "1.9"), as a numeric key's values do; other
+// digits after a point compare as Natural's ("v1.9" before "v1.10").
 func NaturalJSON(a, b []byte) int { return natural(a, b, true) }
 
 func natural(a, b []byte, quoteFirst bool) int {
 	i, j := 0, 0
 	for i < len(a) && j < len(b) {
+		if quoteFirst {
+			if ea, eb := decimalString(a, i), decimalString(b, j); ea > 0 && eb > 0 {
+				if c := compareDecimals(a[i:ea], b[j:eb]); c != 0 {
+					return c
+				}
+				i, j = ea, eb
+				continue
+			}
+		}
 		if isDigit(a[i]) && isDigit(b[j]) {
 			ei, ej := digitsEnd(a, i), digitsEnd(b, j)
 			if c := compareNumbers(a[i:ei], b[j:ej]); c != 0 {
@@ -261,6 +273,63 @@ func negative(s []byte, i int) bool {
 }
 
 func isDigit(c byte) bool { return '0' <= c && c <= '9' }
+
+// decimalString returns the end of the decimal number with a fraction that
+// is the whole JSON string beginning at s[i] ("-12.50" in "\"-12.50\""),
+// or 0 when the string there is not one. A string begins after a double
+// quote that is not a closing one: in JSON, a closing quote is followed
+// by ',', ':', '}' or ']', never by a digit or '-'.
+func decimalString(s []byte, i int) int {
+	if i == 0 || s[i-1] != '"' {
+		return 0
+	}
+	k := i
+	if k < len(s) && s[k] == '-' {
+		k++
+	}
+	e := digitsEnd(s, k)
+	if e == k || e >= len(s) || s[e] != '.' {
+		return 0
+	}
+	f := digitsEnd(s, e+1)
+	if f == e+1 || f >= len(s) || s[f] != '"' {
+		return 0
+	}
+	return f
+}
+
+// compareDecimals compares two decimal numbers as decimalString finds
+// them by value, then as text (so that "1.5" and "1.50" still differ:
+// the shorter first).
+func compareDecimals(a, b []byte) int {
+	na, nb := len(a) > 0 && a[0] == '-', len(b) > 0 && b[0] == '-'
+	if na != nb {
+		if na {
+			return -1
+		}
+		return 1
+	}
+	ia, fa, _ := bytes.Cut(bytes.TrimPrefix(a, []byte("-")), []byte("."))
+	ib, fb, _ := bytes.Cut(bytes.TrimPrefix(b, []byte("-")), []byte("."))
+	c := cmpInt(len(bytes.TrimLeft(ia, "0")), len(bytes.TrimLeft(ib, "0")))
+	if c == 0 {
+		c = bytes.Compare(bytes.TrimLeft(ia, "0"), bytes.TrimLeft(ib, "0"))
+	}
+	if c == 0 {
+		// Fractions compare digit by digit, the shorter padded with zeros.
+		c = bytes.Compare(bytes.TrimRight(fa, "0"), bytes.TrimRight(fb, "0"))
+	}
+	if na {
+		c = -c // -2.5 before -1.5
+	}
+	if c == 0 {
+		c = cmpInt(len(a), len(b))
+		if c == 0 {
+			c = bytes.Compare(a, b)
+		}
+	}
+	return c
+}
 
 func digitsEnd(s []byte, i int) int {
 	for i < len(s) && isDigit(s[i]) {
