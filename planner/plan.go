@@ -32,6 +32,21 @@ type Summary struct {
 	Warnings int   `json:"warnings"`
 }
 
+// Range is a part of a configuration file, in the shape of a diagnostic's
+// range: Line and Column count from 1, Byte from 0.
+type Range struct {
+	Filename string `json:"filename"`
+	Start    Pos    `json:"start"`
+	End      Pos    `json:"end"`
+}
+
+// Pos is a position in a configuration file.
+type Pos struct {
+	Line   int `json:"line"`
+	Column int `json:"column"`
+	Byte   int `json:"byte"`
+}
+
 // SyncPlan is the plan of one sync.
 type SyncPlan struct {
 	Name     string `json:"name"`
@@ -42,8 +57,13 @@ type SyncPlan struct {
 	Model       string `json:"model,omitempty"`
 	Destination string `json:"destination"`
 	// Table is "schema.table" as written in the catalog, unquoted.
-	Table    string    `json:"table"`
-	Key      []string  `json:"key"`
+	Table string   `json:"table"`
+	Key   []string `json:"key"`
+	// Range is where the sync is declared: its block's `sync "name"`
+	// header, the file named as diagnostics name it (relative to the
+	// directory rowform ran from), so that a review can point a finding
+	// at the line. Nil when the sync was read from no file.
+	Range    *Range    `json:"range,omitempty"`
 	Counts   Counts    `json:"counts"`
 	Findings []Finding `json:"findings"`
 	// Samples holds up to -show-rows example rows per change type; nil

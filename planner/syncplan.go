@@ -3,6 +3,8 @@ package planner
 import (
 	"sync/atomic"
 
+	"github.com/hashicorp/hcl/v2"
+
 	"github.com/jackc/pgx/v5"
 	"github.com/rowform/rowform/hclconfig"
 )
@@ -18,8 +20,17 @@ func NewSyncPlan(s *hclconfig.Sync) *SyncPlan {
 	return &SyncPlan{
 		Name: s.Name, Behavior: string(s.Behavior), Source: s.Source.Address(), Model: s.Model,
 		Destination: s.Destination.Address(), Table: s.Table.String(), Key: s.Key,
-		Findings: []Finding{},
+		Range: declRange(s.DeclRange), Findings: []Finding{},
 	}
+}
+
+// declRange is r as a plan's Range, nil for a sync read from no file.
+func declRange(r hcl.Range) *Range {
+	if r.Filename == "" {
+		return nil
+	}
+	pos := func(p hcl.Pos) Pos { return Pos{Line: p.Line, Column: p.Column, Byte: p.Byte} }
+	return &Range{Filename: r.Filename, Start: pos(r.Start), End: pos(r.End)}
 }
 
 // AddFinding appends f to the sync's findings.

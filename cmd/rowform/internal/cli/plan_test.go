@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -212,9 +213,29 @@ func TestPlanJSONAndMarkdown(t *testing.T) {
 			}
 		}
 		sync0 := raw["syncs"].([]any)[0].(map[string]any)
-		for _, k := range []string{"name", "behavior", "source", "destination", "table", "key", "counts", "findings"} {
+		for _, k := range []string{"name", "behavior", "source", "destination", "table", "key", "range", "counts", "findings"} {
 			if _, ok := sync0[k]; !ok {
 				t.Errorf("%v: a sync has no key %q", a, k)
+			}
+		}
+		// Each sync's range is the line of its `sync "name"` header; the
+		// directory is outside the working directory, so named in full.
+		src, err := os.ReadFile(filepath.Join(e.Dir, "main.hcl"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range raw["syncs"].([]any) {
+			s := s.(map[string]any)
+			header := fmt.Sprintf("sync %q {", s["name"])
+			i := strings.Index(string(src), header)
+			if i < 0 {
+				t.Fatalf("main.hcl has no %s", header)
+			}
+			wantLine := float64(strings.Count(string(src[:i]), "\n") + 1)
+			rng, _ := s["range"].(map[string]any)
+			start, _ := rng["start"].(map[string]any)
+			if rng["filename"] != filepath.Join(e.Dir, "main.hcl") || start["line"] != wantLine {
+				t.Errorf("%v: sync %v has range %v, want %s line %v", a, s["name"], rng, filepath.Join(e.Dir, "main.hcl"), wantLine)
 			}
 		}
 	}

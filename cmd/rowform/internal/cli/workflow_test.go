@@ -67,7 +67,9 @@ func TestWorkflowGate(t *testing.T) {
 	gate := stepScript(t, string(b), "Gate")
 	bin := buildRowform(t)
 	path := filepath.Dir(bin) + string(os.PathListSeparator) + os.Getenv("PATH")
-	if _, err := exec.LookPath("jq"); err != nil {
+	_, err = exec.LookPath("jq")
+	realJQ := err == nil
+	if !realJQ {
 		// GitHub's runners have jq; here, this test binary stands in for
 		// the two expressions the gate uses.
 		fake := filepath.Join(filepath.Dir(bin), "jq")
@@ -81,6 +83,7 @@ func TestWorkflowGate(t *testing.T) {
 		p := &planner.Plan{Syncs: []*planner.SyncPlan{{Name: "s", Diffed: true, Counts: planner.Counts{Insert: changes}}}}
 		if !applyable {
 			p.Syncs[0].Findings = []planner.Finding{{Severity: planner.SeverityError, Code: planner.CodeGuardExceeded, Summary: "x"}}
+			p.Syncs[0].Range = &planner.Range{Filename: "syncs/a,b.hcl", Start: planner.Pos{Line: 12, Column: 1, Byte: 200}}
 		}
 		p.Finish()
 		if err := planner.WritePlanFile(filepath.Join(dir, "reviewed.plan"), &planner.SavedPlan{CreatedAt: time.Now(), Plan: p}, nil); err != nil {
@@ -94,21 +97,24 @@ func TestWorkflowGate(t *testing.T) {
 		changes   int64 // -1: no plan file
 		applyable bool
 		pass      bool
+		// annotation is the finding's annotation the gate must print
+		// (with jq).
+		annotation string
 	}{
-		{"no changes", "0", "", 0, true, true},
-		{"changes", "2", "", 3, true, true},
-		{"blocking finding", "1", "", 0, false, false},
-		{"killed", "137", "", -1, true, false},
-		{"terminated", "143", "", 3, true, false},
-		{"did not run", "", "", -1, true, false},
-		{"other code", "3", "", 3, true, false},
-		{"panic", "2", "panic: runtime error: index out of range [3] with length 3\n\ngoroutine 1 [running]:\n", -1, true, false},
-		{"panic after the plan file", "2", "panic: close of closed channel\n", 3, true, false},
-		{"fatal error", "2", "fatal error: concurrent map writes\n", 3, true, false},
-		{"2 without changes", "2", "", 0, true, false},
-		{"0 with changes", "0", "", 5, true, false},
-		{"2 without a plan file", "2", "", -1, true, false},
-		{"2 with an unapplyable plan", "2", "", 3, false, false},
+		{"no changes", "0", "", 0, true, true, ""},
+		{"changes", "2", "", 3, true, true, ""},
+		{"blocking finding", "1", "", 0, false, false, "::error file=syncs/a%2Cb.hcl,line=12,title=rowform guard_exceeded::sync s: x\n"},
+		{"killed", "137", "", -1, true, false, ""},
+		{"terminated", "143", "", 3, true, false, ""},
+		{"did not run", "", "", -1, true, false, ""},
+		{"other code", "3", "", 3, true, false, ""},
+		{"panic", "2", "panic: runtime error: index out of range [3] with length 3\n\ngoroutine 1 [running]:\n", -1, true, false, ""},
+		{"panic after the plan file", "2", "panic: close of closed channel\n", 3, true, false, ""},
+		{"fatal error", "2", "fatal error: concurrent map writes\n", 3, true, false, ""},
+		{"2 without changes", "2", "", 0, true, false, ""},
+		{"0 with changes", "0", "", 5, true, false, ""},
+		{"2 without a plan file", "2", "", -1, true, false, ""},
+		{"2 with an unapplyable plan", "2", "", 3, false, false, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -131,6 +137,9 @@ func TestWorkflowGate(t *testing.T) {
 			}
 			if !tc.pass && !strings.Contains(string(out), "::error::") && tc.changes >= 0 {
 				t.Errorf("the gate failed without an ::error:: annotation:\n%s", out)
+			}
+			if tc.annotation != "" && realJQ && !strings.Contains(string(out), tc.annotation) {
+				t.Errorf("the gate did not annotate the finding at its sync's line, want %q in:\n%s", tc.annotation, out)
 			}
 		})
 	}
