@@ -39,7 +39,7 @@ func (l *loader) eval(c *hcl.BodyContent, name string, want cty.Type) attrValue 
 	}
 	v, diags := a.Expr.Value(l.evalContext())
 	l.addDiags(diags)
-	if diags.HasErrors() {
+	if diags.HasErrors() || !l.withinBound(v, "the "+name+" attribute", a.Expr.Range()) {
 		return out
 	}
 	v, marks := v.UnmarkDeep()

@@ -22,10 +22,20 @@ const SensitiveMark = "sensitive"
 // env, file (relative to baseDir), and go-cty's string helpers.
 // lookupEnv supplies environment values; allowUnset makes env() of an unset
 // variable unknown instead of an error.
+//
+// No function returns a value of more than maxValueBytes (valueBytes):
+// replace, format, join and split refuse before they build a larger one,
+// so that a configuration cannot make rowform allocate without bound.
 func Functions(baseDir string, lookupEnv func(string) (string, bool), allowUnset bool) map[string]function.Function {
-	return map[string]function.Function{
-		"env":        envFunc(lookupEnv, allowUnset),
-		"file":       fileFunc(baseDir),
+	fns := stringFunctions()
+	fns["env"] = envFunc(lookupEnv, allowUnset)
+	fns["file"] = fileFunc(baseDir)
+	return fns
+}
+
+// stringFunctions are go-cty's string helpers, each bounded.
+func stringFunctions() map[string]function.Function {
+	fns := map[string]function.Function{
 		"lower":      stdlib.LowerFunc,
 		"upper":      stdlib.UpperFunc,
 		"trimspace":  stdlib.TrimSpaceFunc,
@@ -42,6 +52,10 @@ func Functions(baseDir string, lookupEnv func(string) (string, bool), allowUnset
 		"tonumber":   quiet(stdlib.MakeToFunc(cty.Number)),
 		"tobool":     quiet(stdlib.MakeToFunc(cty.Bool)),
 	}
+	for name, f := range fns {
+		fns[name] = bounded(f, resultBound[name])
+	}
+	return fns
 }
 
 // quiet wraps a function so that its errors never quote a sensitive

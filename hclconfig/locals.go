@@ -111,6 +111,8 @@ func (l *loader) evalLocals() {
 		l.addDiags(diags)
 		if diags.HasErrors() {
 			v = cty.DynamicVal
+		} else if !l.withinBound(v, "local."+name, a.Expr.Range()) {
+			v = cty.DynamicVal
 		}
 		values[name] = v
 	}
