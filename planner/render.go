@@ -1,14 +1,11 @@
 package planner
 
 import (
-	"encoding/binary"
 	"fmt"
-	"math"
 	"regexp"
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/jackc/pgx/v5/pgtype"
 )
@@ -34,27 +31,20 @@ func RenderValue(oid uint32, v []byte) string {
 		if len(v) > 0 && v[0] == 1 {
 			return string(v[1:])
 		}
-	case oidTimestamptz, oidTimestamp:
-		if len(v) == 8 {
-			us := int64(binary.BigEndian.Uint64(v))
-			switch us {
-			case math.MaxInt64:
-				return "infinity"
-			case math.MinInt64:
-				return "-infinity"
-			}
-			t := pgEpoch.Add(time.Duration(us) * time.Microsecond)
-			if oid == oidTimestamp {
-				return t.Format("2006-01-02 15:04:05.999999")
-			}
-			return t.Format("2006-01-02 15:04:05.999999-07")
-		}
+	}
+	if s, ok := serverText(oid, v); ok {
+		return s
 	}
 	typeMap := typeMaps.Get().(*pgtype.Map)
 	defer typeMaps.Put(typeMap)
 	t, ok := typeMap.TypeForOID(oid)
 	if !ok {
 		return fmt.Sprintf("\\x%x", v)
+	}
+	if _, isArray := t.Codec.(*pgtype.ArrayCodec); isArray {
+		if s, ok := arrayText(v); ok {
+			return s
+		}
 	}
 	val, err := t.Codec.DecodeValue(typeMap, oid, pgtype.BinaryFormatCode, v)
 	if err != nil {
@@ -66,9 +56,6 @@ func RenderValue(oid uint32, v []byte) string {
 	}
 	return string(text)
 }
-
-// pgEpoch is PostgreSQL's zero time for timestamps.
-var pgEpoch = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // renderColumn renders the value of layout column i, masking sensitive ones.
 // A value whose text is exactly "NULL" or "(sensitive)" is quoted, so that
