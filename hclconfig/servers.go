@@ -99,7 +99,16 @@ func (l *loader) decodeServerContent(b *hcl.Block, kind string) (*Server, *hcl.B
 	if kind == "destination" {
 		s.History = l.decodeHistory(content)
 	}
-	s.Host, _ = l.str(content, "host")
+	var hv attrValue
+	s.Host, hv = l.str(content, "host")
+	if strings.Contains(s.Host, ",") {
+		// libpq and pgx read a comma as a list of hosts to try in turn:
+		// a list that starts with a socket would pass for a local server
+		// and send the password in plain text to the next one.
+		l.errorf(hv.rng(), "Invalid host",
+			"The host names more than one server (it holds a comma); rowform connects to one. Name the primary server's host alone.")
+		s.Host = ""
+	}
 	s.Database, _ = l.str(content, "database")
 	s.User, _ = l.str(content, "user")
 	if p, v := l.integer(content, "port", 1, 65535); v.ok {

@@ -65,6 +65,9 @@ const DefaultConnectTimeout = 15 * time.Second
 // IsLoopback reports whether host names this machine: localhost, a
 // 127.0.0.0/8 or ::1 address, or a Unix socket directory.
 func IsLoopback(host string) bool {
+	if strings.Contains(host, ",") {
+		return false // a list of hosts, as libpq reads it: not one local server
+	}
 	if strings.HasPrefix(host, "/") || host == "localhost" {
 		return true
 	}
@@ -101,6 +104,16 @@ func Config(s *hclconfig.Server, applicationName string) (*pgx.ConnConfig, error
 	cfg, err := pgx.ParseConfig(strings.Join(kv, " "))
 	if err != nil {
 		return nil, fmt.Errorf("%s: invalid connection settings: %s", s.Address(), describeConfigError(err))
+	}
+	if s.SSLMode == "" && !IsLoopback(s.Host) {
+		// pgx tries a plain-text connection after a refused TLS one only
+		// for sslmode=prefer, which is never chosen for a remote host; a
+		// host list (refused by the configuration) would add others.
+		for _, fb := range cfg.Fallbacks {
+			if fb.TLSConfig == nil {
+				return nil, fmt.Errorf("%s: the connection settings would fall back to an unencrypted connection to a host that is not on this machine; set sslmode", s.Address())
+			}
+		}
 	}
 	// The password is set here, never in the string above, so that no error
 	// of the driver can carry it. It also overrides PGPASSWORD and .pgpass.

@@ -69,6 +69,10 @@ func TestSSLModeDefault(t *testing.T) {
 		"192.0.2.2":             "require",
 		"localhost.example.com": "require",
 		"db.bastion.internal":   "require",
+		// A list of hosts, as libpq reads a comma, is not one local
+		// server: the socket first must not make the next host plain text.
+		"/nonexistent,192.0.2.2": "require",
+		"localhost,db.internal":  "require",
 	} {
 		s := &hclconfig.Server{Host: host}
 		if got := pgconnect.SSLMode(s); got != want {
