@@ -189,12 +189,18 @@ func formatWidths(spec string) int {
 
 // bounded wraps f so that it never returns a value over maxValueBytes:
 // bound, when given, estimates the result from the arguments and refuses
-// before f runs; the result is measured after.
-func bounded(f function.Function, bound func(args []cty.Value) int) function.Function {
+// before f runs; the result is measured after. A result that is
+// sensitive (from a sensitive argument, or marked by f itself) is passed
+// to onSecret, when given, before it is returned.
+func bounded(f function.Function, bound func(args []cty.Value) int, onSecret func(cty.Value)) function.Function {
 	params := f.Params()
+	for i := range params {
+		params[i].AllowMarked = true
+	}
 	var vp *function.Parameter
 	if p := f.VarParam(); p != nil {
 		c := *p
+		c.AllowMarked = true
 		vp = &c
 	}
 	return function.New(&function.Spec{
@@ -202,23 +208,30 @@ func bounded(f function.Function, bound func(args []cty.Value) int) function.Fun
 		Params:      params,
 		VarParam:    vp,
 		Type: func(args []cty.Value) (cty.Type, error) {
-			return f.ReturnTypeForValues(args)
+			un, _ := unmarkAll(args)
+			return f.ReturnTypeForValues(un)
 		},
 		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+			un, marks := unmarkAll(args)
 			if bound != nil {
-				un, _ := unmarkAll(args)
 				if n := bound(un); n > maxValueBytes {
 					return cty.DynamicVal, tooLarge("the result", n)
 				}
 			}
-			v, err := f.Call(args)
+			v, err := f.Call(args) // marked: f may handle marks itself (quiet, env)
 			if err != nil {
 				return v, err
 			}
-			if n := valueBytes(v, maxValueBytes); n > maxValueBytes {
+			plain, own := v.UnmarkDeep()
+			if n := valueBytes(plain, maxValueBytes); n > maxValueBytes {
 				return cty.DynamicVal, tooLarge("the result", n)
 			}
-			return v, nil
+			_, fromArgs := marks[SensitiveMark]
+			_, fromF := own[SensitiveMark]
+			if (fromArgs || fromF) && onSecret != nil {
+				onSecret(plain)
+			}
+			return v.WithMarks(marks), nil
 		},
 	})
 }

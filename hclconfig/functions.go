@@ -27,14 +27,22 @@ const SensitiveMark = "sensitive"
 // replace, format, join and split refuse before they build a larger one,
 // so that a configuration cannot make rowform allocate without bound.
 func Functions(baseDir string, lookupEnv func(string) (string, bool), allowUnset bool) map[string]function.Function {
-	fns := stringFunctions()
-	fns["env"] = envFunc(lookupEnv, allowUnset)
+	return functions(baseDir, lookupEnv, allowUnset, nil, nil)
+}
+
+// functions is Functions that passes every sensitive result to onSecret
+// (a function's result computed from a sensitive argument: a piece of a
+// secret, such as substr(var.pw, 0, 8), that a server could echo alone),
+// and env()'s results to onEnv.
+func functions(baseDir string, lookupEnv func(string) (string, bool), allowUnset bool, onSecret, onEnv func(cty.Value)) map[string]function.Function {
+	fns := stringFunctions(onSecret)
+	fns["env"] = bounded(envFunc(lookupEnv, allowUnset), nil, onEnv)
 	fns["file"] = fileFunc(baseDir)
 	return fns
 }
 
 // stringFunctions are go-cty's string helpers, each bounded.
-func stringFunctions() map[string]function.Function {
+func stringFunctions(onSecret func(cty.Value)) map[string]function.Function {
 	fns := map[string]function.Function{
 		"lower":      stdlib.LowerFunc,
 		"upper":      stdlib.UpperFunc,
@@ -53,7 +61,7 @@ func stringFunctions() map[string]function.Function {
 		"tobool":     quiet(stdlib.MakeToFunc(cty.Bool)),
 	}
 	for name, f := range fns {
-		fns[name] = bounded(f, resultBound[name])
+		fns[name] = bounded(f, resultBound[name], onSecret)
 	}
 	return fns
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/rowform/rowform/internal/environ"
 	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/function"
 )
 
 // rootSchema lists the top-level blocks of a configuration file.
@@ -81,6 +82,8 @@ type loader struct {
 	// number or bool that was only read by number and bool attributes
 	// (numberUses): a port, a limit, history = false.
 	envValues, numberUses map[string]bool
+	// variableSecrets are the values of sensitive string variables.
+	variableSecrets map[string]bool
 	// manifests are the dbt manifests read, by project directory.
 	manifests map[string]*manifestLoad
 }
@@ -116,7 +119,7 @@ func Load(dir string, in Inputs) (*Config, hcl.Diagnostics) {
 	}
 	values := l.values
 	l.cfg.values = func() map[string]cty.Value { return values }
-	l.secrets, l.envValues, l.numberUses = map[string]bool{}, map[string]bool{}, map[string]bool{}
+	l.secrets, l.envValues, l.numberUses, l.variableSecrets = map[string]bool{}, map[string]bool{}, map[string]bool{}, map[string]bool{}
 	secrets := l.secrets
 	l.cfg.secrets = func() []string {
 		out := make([]string, 0, len(secrets))
@@ -183,6 +186,44 @@ func plainNumberOrBool(v string) bool {
 func (l *loader) secret(s string) {
 	if s != "" {
 		l.secrets[s] = true
+	}
+}
+
+// withinSecret reports whether s is part of a sensitive variable's value,
+// a value env() returned or one computed from them by a function: not of
+// an attribute's whole value, which holds what was written around them.
+func (l *loader) withinSecret(s string) bool {
+	for _, set := range []map[string]bool{l.variableSecrets, l.envValues} {
+		for secret := range set {
+			if strings.Contains(secret, s) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// rootSecret records a secret as given, a sensitive variable's value,
+// with each of its words (secretWords).
+func (l *loader) rootSecret(v cty.Value) {
+	l.secretValue(v)
+	if u, _ := v.UnmarkDeep(); u.IsWhollyKnown() && !u.IsNull() && u.Type() == cty.String {
+		l.variableSecrets[u.AsString()] = true
+	}
+	l.secretWords(v)
+}
+
+// secretWords records each word of a secret of several words, a
+// sensitive variable's or env()'s value: a passphrase pasted unquoted into
+// a query makes the server's syntax error quote one word.
+func (l *loader) secretWords(v cty.Value) {
+	v, _ = v.UnmarkDeep()
+	if v.IsWhollyKnown() && !v.IsNull() && v.Type() == cty.String {
+		if words := strings.Fields(v.AsString()); len(words) > 1 {
+			for _, w := range words {
+				l.secret(w)
+			}
+		}
 	}
 }
 
@@ -406,7 +447,34 @@ func (l *loader) baseContext(locals map[string]cty.Value) *hcl.EvalContext {
 			"var":   l.varsObject(),
 			"local": cty.ObjectVal(locals),
 		},
-		Functions: Functions(l.dir, l.lookupEnv, l.in.AllowUnset),
+		Functions: l.functions(),
+	}
+}
+
+// functions are the configuration's functions, every sensitive value they
+// compute recorded as a secret: each piece of a secret a server could
+// echo on its own is masked, not only the attribute's whole value.
+func (l *loader) functions() map[string]function.Function {
+	return functions(l.dir, l.lookupEnv, l.in.AllowUnset, l.derivedSecret, l.secretWords)
+}
+
+// derivedSecret records the strings and numbers inside v, a value computed
+// from a secret, as env()'s values are recorded: secrets, unless only
+// number and bool attributes read them (envSecrets).
+func (l *loader) derivedSecret(v cty.Value) {
+	if !v.IsWhollyKnown() || v.IsNull() {
+		return
+	}
+	switch {
+	case v.Type() == cty.String:
+		l.envValues[v.AsString()] = true
+	case v.Type() == cty.Number:
+		l.envValues[v.AsBigFloat().Text('f', -1)] = true
+	case v.CanIterateElements():
+		for it := v.ElementIterator(); it.Next(); {
+			_, e := it.Element()
+			l.derivedSecret(e)
+		}
 	}
 }
 

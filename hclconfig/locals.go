@@ -37,7 +37,7 @@ func (l *loader) evalLocals() {
 	// locals it refers to, so that loading n locals costs their references,
 	// not n contexts of up to n values each. The variables and functions
 	// are the same for all.
-	varsObj, funcs := l.varsObject(), Functions(l.dir, l.lookupEnv, l.in.AllowUnset)
+	varsObj, funcs := l.varsObject(), l.functions()
 	contextFor := func(vars []hcl.Traversal) *hcl.EvalContext {
 		refs := map[string]cty.Value{}
 		for _, t := range vars {

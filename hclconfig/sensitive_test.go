@@ -429,3 +429,78 @@ destination "postgres" "crm" {
 		t.Errorf("destination: %+v", d)
 	}
 }
+
+// TestDerivedSecretsAreSecrets: every value a function computes from a
+// secret is a secret on its own, since a server can echo that piece
+// alone (invalid input syntax for type integer: "HUNTER2SECRET"); so is
+// each word of a passphrase, and each part of a table name that is a
+// secret; a part the secret does not reach (public) is not.
+func TestDerivedSecretsAreSecrets(t *testing.T) {
+	cfg, diags := loadFiles(t, map[string]string{"main.hcl": `
+variable "pw" {
+  type      = string
+  sensitive = true
+  default   = "Hunter2Secret"
+}
+variable "phrase" {
+  type      = string
+  sensitive = true
+  default   = "correct horse battery staple"
+}
+variable "tbl" {
+  type      = string
+  sensitive = true
+  default   = "Acme9.Ledger7"
+}
+variable "name" {
+  type      = string
+  sensitive = true
+  default   = "ledger2024"
+}
+locals {
+  pieces = [upper(var.pw), substr(var.pw, 0, 8), replace(var.pw, "2", "-"), trimprefix(var.pw, "H"), join(",", split("2", var.pw))]
+}
+destination "postgres" "d" {
+  host     = "h"
+  database = "d"
+  user     = "u"
+}
+source "postgres" "s" {
+  host     = "h"
+  database = "d"
+  user     = "u"
+}
+sync "a" {
+  source      = source.postgres.s
+  query       = "SELECT 1 AS id WHERE '${join("|", local.pieces)}' <> '${lower(env("RF_TOKEN"))}' AND ${var.phrase}"
+  destination = destination.postgres.d
+  table       = var.tbl
+  key         = "id"
+  behavior    = "update_or_create"
+}
+sync "b" {
+  source      = source.postgres.s
+  query       = "SELECT 1 AS id"
+  destination = destination.postgres.d
+  table       = "public.${var.name}"
+  key         = "id"
+  behavior    = "update_or_create"
+}
+`}, Inputs{Environ: []string{"RF_TOKEN=TokEn-From-Env"}})
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	secrets := map[string]bool{}
+	for _, s := range cfg.Secrets() {
+		secrets[s] = true
+	}
+	for _, s := range []string{"HUNTER2SECRET", "Hunter2S", "Hunter-Secret", "unter2Secret", "Hunter,Secret", "token-from-env",
+		"horse", "battery", "staple", "correct", "Acme9", "Ledger7", "ledger2024"} {
+		if !secrets[s] {
+			t.Errorf("%q is not a secret", s)
+		}
+	}
+	if secrets["public"] {
+		t.Error(`"public", the schema written around a secret table name, is a secret`)
+	}
+}

@@ -164,6 +164,17 @@ func (l *loader) syncTable(s *Sync, content *hcl.BodyContent) {
 		l.errorf(v.rng(), "Invalid table", "%s. Write the table as \"schema.table\" or \"table\" (schema public); quote names with capitals or dots as in SQL: \"\\\"My Schema\\\".users\".", err)
 		return
 	}
+	if v.sensitive {
+		// Output names the table by its parts (a fix's "schema"."name"):
+		// a part cut from a secret ("acme.ledger" as the whole table) is
+		// a secret too. A part the secret does not reach (the public of
+		// "public.${var.name}") is not.
+		for _, part := range []string{tn.Schema, tn.Name} {
+			if l.withinSecret(part) {
+				l.secret(part)
+			}
+		}
+	}
 	s.Table = tn
 }
 

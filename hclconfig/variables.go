@@ -156,7 +156,7 @@ func (l *loader) resolveVariables() {
 			}
 		}
 		if d.sensitive {
-			l.secretValue(d.value)
+			l.rootSecret(d.value)
 			d.value = d.value.Mark(SensitiveMark)
 		}
 		l.values[name] = d.value

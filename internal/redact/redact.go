@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"unicode/utf8"
 )
 
 // Mask replaces a secret in redacted text.
@@ -35,7 +36,9 @@ type Redactor struct {
 }
 
 // Add adds secrets to mask: each as given, in lower case (PostgreSQL folds
-// identifiers it echoes), and each line of a multi-line secret (a PEM key).
+// identifiers it echoes), cut to an identifier's 63 bytes (PostgreSQL
+// truncates a longer one), and each line of a multi-line secret (a PEM
+// key).
 func (r *Redactor) Add(secrets ...string) {
 	if r == nil {
 		return
@@ -58,6 +61,11 @@ func (r *Redactor) Add(secrets ...string) {
 	for _, s := range secrets {
 		add(s)
 		add(strings.ToLower(s))
+		if len(s) > maxIdentifierBytes {
+			// PostgreSQL cuts an identifier to 63 bytes, and echoes it so.
+			add(identifierPrefix(s))
+			add(identifierPrefix(strings.ToLower(s)))
+		}
 		if strings.ContainsAny(s, "\r\n") {
 			for _, line := range strings.FieldsFunc(s, func(r rune) bool { return r == '\n' || r == '\r' }) {
 				add(line)
@@ -71,6 +79,20 @@ func (r *Redactor) Add(secrets ...string) {
 	for i, n := range r.needles {
 		r.encoded[i], r.anchors[i] = spellings(n)
 	}
+}
+
+// maxIdentifierBytes is the longest identifier PostgreSQL keeps
+// (NAMEDATALEN - 1).
+const maxIdentifierBytes = 63
+
+// identifierPrefix is s cut to maxIdentifierBytes as PostgreSQL cuts an
+// identifier: at the last whole UTF-8 character.
+func identifierPrefix(s string) string {
+	n := maxIdentifierBytes
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
 
 // jsonKeyword reports the words JSON writes bare (true, false, null): one

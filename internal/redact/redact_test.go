@@ -15,7 +15,8 @@ import (
 
 func TestRedactor(t *testing.T) {
 	var r Redactor
-	r.Add("Hunter2-Secret", "abc", "-----BEGIN KEY-----\nAAAAline2secret\n-----END KEY-----", "true", " NULL ")
+	long := strings.Repeat("Ab", 31) + "éTAIL-of-a-long-secret" // the é spans bytes 62 and 63: cut before it
+	r.Add("Hunter2-Secret", "abc", "-----BEGIN KEY-----\nAAAAline2secret\n-----END KEY-----", "true", " NULL ", long)
 	cases := map[string]string{
 		"password Hunter2-Secret failed": "password (sensitive) failed",
 		// JSON's bare words are never masked: that would break every
@@ -24,6 +25,10 @@ func TestRedactor(t *testing.T) {
 		`column "hunter2-secret" not found`:   `column "(sensitive)" not found`,
 		"short abc stays":                     "short abc stays",
 		"key line AAAAline2secret in a error": "key line (sensitive) in a error",
+		// An identifier of more than 63 bytes, as PostgreSQL truncates
+		// and echoes it (folded too).
+		`relation "` + long[:62] + `" does not exist`:                  `relation "(sensitive)" does not exist`,
+		`relation "` + strings.ToLower(long)[:62] + `" does not exist`: `relation "(sensitive)" does not exist`,
 	}
 	for in, want := range cases {
 		if got := r.String(in); got != want {

@@ -892,6 +892,19 @@ func TestSecretsInNonSecretAttributes(t *testing.T) {
 		r := e.runChecked(exitError, nil, "plan")
 		e.leaks("plan", r.outputs(), strings.ToLower(e.canary))
 	})
+	// A piece of a secret that a function cut from it, which the server
+	// echoes alone, and the same upper-cased.
+	t.Run("derived_pieces_in_query", func(t *testing.T) {
+		e.t = t
+		for _, expr := range []string{"substr(var.pw_cli, 0, 9)", "upper(var.pw_cli)", "trimprefix(var.pw_cli, substr(var.pw_cli, 0, 4))"} {
+			e.writeCanaryConfig("SELECT id, email FROM users WHERE id > '${" + expr + "}'::int")
+			r := e.runChecked(exitError, nil, "plan", "-json")
+			e.leaks("plan -json of "+expr, r.outputs(), e.canary[:9], strings.ToUpper(e.canary), e.canary[4:])
+			if !strings.Contains(r.stdout, "invalid input syntax for type integer") {
+				t.Errorf("%s: the server's message is not in the plan:\n%s", expr, r.stdout)
+			}
+		}
+	})
 	// A password is a secret even when the variable that carries it was not
 	// declared sensitive: it must not be saved in a plan file.
 	t.Run("password_from_variable_not_declared_sensitive", func(t *testing.T) {
