@@ -17,7 +17,8 @@ import (
 // parentheses, a quoted string or heredoc, a template interpolation or
 // directive (${...}, %{...}), an %{if} or %{for} until its end, and each
 // operator chained within one expression (a + b + c is two levels, as the
-// parser nests it; -x and a ? b : c one each).
+// parser nests it; -x and a ? b : c one each), and each splat (.* or [*])
+// chained in one expression.
 const MaxNestingDepth = 256
 
 // CheckNesting reports a file (or an expression) that nests deeper than
@@ -68,6 +69,12 @@ func checkNesting(toks hclsyntax.Tokens) hcl.Diagnostics {
 			if len(ops) > 1 {
 				depth -= 1 + ops[len(ops)-1]
 				ops = ops[:len(ops)-1]
+			}
+			if t.Type == hclsyntax.TokenCBrack && i >= 2 && toks[i-1].Type == hclsyntax.TokenStar && toks[i-2].Type == hclsyntax.TokenOBrack {
+				// A splat, [*]: the parser reads what follows it one
+				// level deeper, as it does after .*.
+				ops[len(ops)-1]++
+				depth++
 			}
 		case hclsyntax.TokenComma, hclsyntax.TokenNewline:
 			depth -= ops[len(ops)-1]

@@ -13,17 +13,19 @@ import (
 // evaluator or formatter would recurse on.
 func deepConstructs(n int) map[string]string {
 	return map[string]string{
-		"lists":      "x = " + strings.Repeat("[", n) + strings.Repeat("]", n),
-		"parens":     "x = " + strings.Repeat("(", n) + "1" + strings.Repeat(")", n),
-		"objects":    "x = " + strings.Repeat("{a=", n) + "1" + strings.Repeat("}", n),
-		"calls":      "x = " + strings.Repeat("lower(", n) + `"a"` + strings.Repeat(")", n),
-		"templates":  "x = " + strings.Repeat(`"${`, n) + "1" + strings.Repeat(`}"`, n),
-		"directives": `x = "` + strings.Repeat("%{if true}", n/5) + strings.Repeat("%{endif}", n/5) + `"`,
-		"for":        "x = " + strings.Repeat("[for a in [1]: ", n/5) + "1" + strings.Repeat("]", n/5),
-		"negations":  "x = " + strings.Repeat("!", n) + "true",
-		"sums":       "x = " + strings.Repeat("1 + ", n) + "1",
-		"conditions": "x = " + strings.Repeat("true ? 1 : ", n) + "2",
-		"blocks":     strings.Repeat("a {\n", n) + strings.Repeat("}\n", n),
+		"lists":       "x = " + strings.Repeat("[", n) + strings.Repeat("]", n),
+		"parens":      "x = " + strings.Repeat("(", n) + "1" + strings.Repeat(")", n),
+		"objects":     "x = " + strings.Repeat("{a=", n) + "1" + strings.Repeat("}", n),
+		"calls":       "x = " + strings.Repeat("lower(", n) + `"a"` + strings.Repeat(")", n),
+		"templates":   "x = " + strings.Repeat(`"${`, n) + "1" + strings.Repeat(`}"`, n),
+		"directives":  `x = "` + strings.Repeat("%{if true}", n/5) + strings.Repeat("%{endif}", n/5) + `"`,
+		"for":         "x = " + strings.Repeat("[for a in [1]: ", n/5) + "1" + strings.Repeat("]", n/5),
+		"negations":   "x = " + strings.Repeat("!", n) + "true",
+		"sums":        "x = " + strings.Repeat("1 + ", n) + "1",
+		"conditions":  "x = " + strings.Repeat("true ? 1 : ", n) + "2",
+		"blocks":      strings.Repeat("a {\n", n) + strings.Repeat("}\n", n),
+		"splats":      "x = [[1]]" + strings.Repeat("[*]", n),
+		"attr splats": "x = [{a = 1}]" + strings.Repeat(".*", n),
 	}
 }
 
