@@ -196,7 +196,9 @@ BEGIN RAISE EXCEPTION 'refused by a trigger (%s)'; END $$`, synctest.Destination
 	e.Dst(`CREATE TRIGGER refuse BEFORE INSERT ON accounts FOR EACH ROW EXECUTE FUNCTION refuse()`)
 	before := e.DstDigest("accounts")
 	p := applyable(t, cfg)
-	if r := apply(t, cfg, p, executor.Options{Environ: e.Environ}).Syncs[0]; r.Status != executor.StatusFailed || !strings.Contains(r.Err.Error(), "refused by a trigger") {
+	// The sync has sensitive columns: a trigger's message, which could
+	// quote their values, is not shown, only its SQLSTATE.
+	if r := apply(t, cfg, p, executor.Options{Environ: e.Environ}).Syncs[0]; r.Status != executor.StatusFailed || !strings.Contains(r.Err.Error(), "message is not shown") || !strings.Contains(r.Err.Error(), "P0001") {
 		t.Fatalf("the apply did not fail on the trigger: %s %v", r.Status, r.Err)
 	}
 	if got := e.DstDigest("accounts"); got != before {
@@ -204,7 +206,7 @@ BEGIN RAISE EXCEPTION 'refused by a trigger (%s)'; END $$`, synctest.Destination
 	}
 	runs := runsOf(t, e, "rowform")
 	if len(runs) != 1 || !strings.Contains(runs[0], " | accounts | public.accounts | postgres.dst | failed | 0 | 0 | 0 | 0 | tester") ||
-		!strings.Contains(runs[0], "refused by a trigger ((sensitive))") {
+		!strings.Contains(runs[0], "message is not shown") || strings.Contains(runs[0], "refused by a trigger") {
 		t.Fatalf("runs:\n  %s", strings.Join(runs, "\n  "))
 	}
 	if strings.Contains(runs[0], synctest.Destination.Password) {

@@ -107,13 +107,13 @@ func maskMessage(msg []byte, cols []string) []byte {
 	if err := er.Decode(msg[5:]); err != nil {
 		return msg
 	}
-	pgErr := &pgconn.PgError{Code: er.Code, Message: er.Message, Detail: er.Detail, Where: er.Where, InternalQuery: er.InternalQuery,
+	pgErr := &pgconn.PgError{Code: er.Code, Message: er.Message, Detail: er.Detail, Hint: er.Hint, Where: er.Where, InternalQuery: er.InternalQuery,
 		Position: er.Position, InternalPosition: er.InternalPosition}
 	MaskErrorValues(pgErr, cols)
-	if pgErr.Message == er.Message && pgErr.Detail == er.Detail && pgErr.Where == er.Where && pgErr.InternalQuery == er.InternalQuery {
+	if pgErr.Message == er.Message && pgErr.Detail == er.Detail && pgErr.Hint == er.Hint && pgErr.Where == er.Where && pgErr.InternalQuery == er.InternalQuery {
 		return msg
 	}
-	er.Message, er.Detail, er.Where, er.InternalQuery = pgErr.Message, pgErr.Detail, pgErr.Where, pgErr.InternalQuery
+	er.Message, er.Detail, er.Hint, er.Where, er.InternalQuery = pgErr.Message, pgErr.Detail, pgErr.Hint, pgErr.Where, pgErr.InternalQuery
 	if er.InternalQuery == "" {
 		er.InternalPosition = 0
 	}
@@ -147,11 +147,21 @@ var (
 //     not convert, an enum label, json, an out-of-range number, a byte
 //     sequence) and the other input errors (inputError: tsvector, tsquery,
 //     the reg* types) quote in their message, detail and context, since
-//     their column is not named.
+//     their column is not named;
+//   - everything but the SQLSTATE of any other message that is not known
+//     to quote no row (quotesNoRow): a trigger's RAISE, a notice, an
+//     assertion, set_config's invalid name, an internal error can say
+//     anything, NEW.ssn included. The code and the constraint, table and
+//     column names stay.
 //
 // With no sensitive column it changes nothing.
 func MaskErrorValues(pgErr *pgconn.PgError, sensitive []string) {
 	if pgErr == nil || len(sensitive) == 0 {
+		return
+	}
+	if !quotesNoRow(pgErr.Code) && !strings.HasPrefix(pgErr.Code, "22") && !inputError(pgErr) {
+		pgErr.Message = hiddenMessage
+		pgErr.Detail, pgErr.Hint, pgErr.Where, pgErr.InternalQuery = "", "", "", ""
 		return
 	}
 	isSensitive := func(list string) bool {
@@ -170,12 +180,34 @@ func MaskErrorValues(pgErr *pgconn.PgError, sensitive []string) {
 	}
 	pgErr.Detail = maskDetail(pgErr.Detail, isSensitive)
 	if strings.HasPrefix(pgErr.Code, "22") || inputError(pgErr) {
-		pgErr.Message = maskQuoted(pgErr.Message)
-		pgErr.Detail = maskQuoted(pgErr.Detail)
+		pgErr.Message = maskQuoted(pgErr.Message, pgErr.Code)
+		pgErr.Detail = maskQuoted(pgErr.Detail, pgErr.Code)
+		pgErr.Hint = maskQuoted(pgErr.Hint, pgErr.Code)
 		pgErr.Where = jsonContext.ReplaceAllString(pgErr.Where, "${1}"+MaskedValue)
 		pgErr.Where = copyContext.ReplaceAllString(pgErr.Where, "${1}"+MaskedValue)
 		pgErr.InternalQuery = ""
 	}
+}
+
+// hiddenMessage replaces the message of an error that could quote a value
+// of a sensitive column in words no one can foresee.
+const hiddenMessage = "the server's message is not shown: on a sync with sensitive_columns it could quote one of their values (see the SQLSTATE, and the server's log)"
+
+// quotesNoRow reports the SQLSTATEs whose messages name objects, never a
+// row's values (or whose values MaskErrorValues masks: the key and row
+// details of class 23): connection, feature, cardinality, integrity,
+// transaction, authorization, catalog, rollback, syntax and access (but
+// 42602, an invalid name, which may be a value), resources, limits,
+// object state and operator intervention.
+func quotesNoRow(code string) bool {
+	if code == "42602" {
+		return false
+	}
+	switch code[:min(2, len(code))] {
+	case "08", "0A", "21", "23", "24", "25", "26", "28", "2B", "2D", "34", "3B", "3D", "3F", "40", "42", "44", "53", "54", "55", "57":
+		return true
+	}
+	return false
 }
 
 // inputError reports an error outside class 22 that a value's input
@@ -226,11 +258,12 @@ func maskDetail(d string, isSensitive func(cols string) bool) string {
 	return d
 }
 
-// maskQuoted masks what a data exception's text quotes: a byte sequence
-// (whose message quotes only encoding names), or else everything from the
-// first double quote to the last (a value may hold quotes).
-func maskQuoted(s string) string {
-	if hexBytes.MatchString(s) {
+// maskQuoted masks what a data exception's text quotes: the byte sequence
+// of an encoding error (22021, 22P05: its message quotes only encoding
+// names), or else everything from the first double quote to the last (a
+// value may hold quotes, or 0x41 as text).
+func maskQuoted(s, code string) string {
+	if (code == "22021" || code == "22P05") && hexBytes.MatchString(s) {
 		return hexBytes.ReplaceAllString(s, MaskedValue)
 	}
 	if i, j := strings.IndexByte(s, '"'), strings.LastIndexByte(s, '"'); i >= 0 && j > i {

@@ -73,6 +73,14 @@ func TestMaskValues(t *testing.T) {
 		{`SELECT 'Zqxvnothing'::text::regrole FROM vals`, "42704", `role "(sensitive)" does not exist`},
 		{`SELECT 'Zqxvnothing'::text::regclass FROM vals`, "42P01", `relation "(sensitive)" does not exist`},
 		{`DO $$BEGIN RAISE EXCEPTION USING ERRCODE = '22000', MESSAGE = 'bad "Zqxv"', DETAIL = 'Key (email)=(Zqxv) x'; END$$`, "22000", `bad "(sensitive)"`},
+		// A value that holds what an encoding error quotes (0x41) is
+		// masked whole, as any other value.
+		{`SELECT '0x41 Zqxv'::int`, "22P02", `invalid input syntax for type integer: "(sensitive)"`},
+		// Messages in words no one can foresee: a trigger's RAISE (with a
+		// hint), an invalid name, an assertion show only their SQLSTATE.
+		{`DO $$BEGIN RAISE EXCEPTION 'refusing ssn % for %', 'Zqxv-ssn', 'x' USING HINT = 'Zqxv-hint', DETAIL = 'Zqxv-detail'; END$$`, "P0001", "message is not shown"},
+		{`SELECT set_config('Zqxv@secret.io', 'x', true)`, "42602", "message is not shown"},
+		{`DO $$BEGIN ASSERT false, 'Zqxv-assert'; END$$`, "P0004", "message is not shown"},
 	}
 	ctx := context.Background()
 	for _, tc := range cases {

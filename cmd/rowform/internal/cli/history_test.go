@@ -73,8 +73,10 @@ sync "other" {
 	if !strings.HasSuffix(lines[1], "applied") || !strings.HasSuffix(lines[2], "failed") {
 		t.Errorf("statuses:\n%s", r.stdout)
 	}
-	if !strings.Contains(r.stdout, "refused by a trigger") {
-		t.Errorf("the failed run's error is not shown:\n%s", r.stdout)
+	// items has sensitive columns: the trigger's message, which could
+	// quote their values, is replaced, its SQLSTATE kept.
+	if !strings.Contains(r.stdout, "message is not shown") || strings.Contains(r.stdout, "refused by a trigger") {
+		t.Errorf("the failed run's error is not the hidden message:\n%s", r.stdout)
 	}
 	for _, out := range []string{r.stdout, run("history", "-json").stdout} {
 		if strings.Contains(out, "canary") || strings.Contains(out, "stale") || strings.Contains(out, "renamed") {
@@ -110,7 +112,7 @@ sync "other" {
 		first.Counts.Update != 3 || first.FinishedAt.Before(first.StartedAt) || first.ID <= second.ID {
 		t.Errorf("newest run: %+v", first)
 	}
-	if second.Status != "failed" || !strings.Contains(second.Error, "refused by a trigger") || second.Counts.Update != 0 {
+	if second.Status != "failed" || !strings.Contains(second.Error, "P0001") || second.Counts.Update != 0 {
 		t.Errorf("the failed run: %+v", second)
 	}
 	if !strings.Contains(r.stdout, `"counts": {`) || !strings.Contains(r.stdout, `"id": `) {
