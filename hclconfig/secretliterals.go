@@ -3,6 +3,7 @@ package hclconfig
 import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
 )
 
 // secretAttributes are the attributes whose literal values are secrets
@@ -147,4 +148,63 @@ func nameArgument(toks hclsyntax.Tokens) int {
 		}
 	}
 	return len(want)
+}
+
+// SensitiveVariables returns the names of the variables that a
+// configuration file's source declares with sensitive = true; a file that
+// does not parse declares none.
+func SensitiveVariables(src []byte) map[string]bool {
+	names := map[string]bool{}
+	f, diags := hclsyntax.ParseConfig(src, "", hcl.InitialPos)
+	if diags.HasErrors() || f == nil {
+		return names
+	}
+	body, ok := f.Body.(*hclsyntax.Body)
+	if !ok {
+		return names
+	}
+	for _, b := range body.Blocks {
+		if b.Type != "variable" || len(b.Labels) != 1 {
+			continue
+		}
+		if a, ok := b.Body.Attributes["sensitive"]; ok {
+			if v, d := a.Expr.Value(nil); !d.HasErrors() && v.Type() == cty.Bool && v.IsKnown() && !v.IsNull() && v.True() {
+				names[b.Labels[0]] = true
+			}
+		}
+	}
+	return names
+}
+
+// VarsFileSecrets returns the literals a variables file (name = value
+// lines) gives the variables named in sensitive, as they are spelled in
+// the file: the secrets that a diff of the file would show. It reads
+// tokens, so it finds them in a file that does not parse too.
+func VarsFileSecrets(src []byte, sensitive map[string]bool) []string {
+	toks, _ := hclsyntax.LexConfig(src, "", hcl.InitialPos)
+	var out []string
+	attr, depth, lineStart := "", 0, true
+	for i, t := range toks {
+		switch t.Type {
+		case hclsyntax.TokenNewline:
+			if depth == 0 {
+				attr, lineStart = "", true
+			}
+			continue
+		case hclsyntax.TokenOBrace, hclsyntax.TokenOBrack, hclsyntax.TokenOParen:
+			depth++
+		case hclsyntax.TokenCBrace, hclsyntax.TokenCBrack, hclsyntax.TokenCParen:
+			depth = max(0, depth-1)
+		case hclsyntax.TokenIdent:
+			if lineStart && depth == 0 && i+1 < len(toks) && toks[i+1].Type == hclsyntax.TokenEqual {
+				attr = string(t.Bytes)
+			}
+		case hclsyntax.TokenQuotedLit, hclsyntax.TokenStringLit, hclsyntax.TokenNumberLit:
+			if sensitive[attr] {
+				out = append(out, string(t.Bytes))
+			}
+		}
+		lineStart = false
+	}
+	return out
 }

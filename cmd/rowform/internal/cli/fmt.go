@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"sort"
@@ -102,6 +103,14 @@ func runFmt(_ context.Context, inv *invocation, f *fmtFlags) int {
 		}
 		srcs[i], read[i] = src, true
 		secrets.Add(hclconfig.LiteralSecrets(src)...)
+	}
+	// A variables file's values of sensitive variables are secrets too,
+	// the variables declared in the configuration beside it.
+	sensitive := inv.sensitiveVariables(targets)
+	for i, t := range targets {
+		if read[i] && strings.HasSuffix(t.path, hclconfig.VarFileSuffix) {
+			secrets.Add(hclconfig.VarsFileSecrets(srcs[i], sensitive)...)
+		}
 	}
 	unformatted := 0
 	for i, t := range targets {
@@ -223,6 +232,33 @@ func (t fmtTarget) read(stdin io.Reader) ([]byte, error) {
 		return io.ReadAll(stdin)
 	}
 	return os.ReadFile(t.path)
+}
+
+// sensitiveVariables returns the names of the variables declared
+// sensitive in the configuration files (not *.vars.hcl) of the
+// configuration directory and of the directories of the targets.
+func (inv *invocation) sensitiveVariables(targets []fmtTarget) map[string]bool {
+	dirs := map[string]bool{inv.dir: true}
+	for _, t := range targets {
+		if t.path != "" {
+			dirs[filepath.Dir(t.path)] = true
+		}
+	}
+	names := map[string]bool{}
+	for dir := range dirs {
+		paths, _ := hclFiles(dir)
+		for _, p := range paths {
+			if strings.HasSuffix(p, hclconfig.VarFileSuffix) {
+				continue
+			}
+			src, err := os.ReadFile(p)
+			if err != nil {
+				continue // fmt says so for its targets; others are context only
+			}
+			maps.Copy(names, hclconfig.SensitiveVariables(src))
+		}
+	}
+	return names
 }
 
 // hclFiles lists the *.hcl files directly in dir, *.vars.hcl included, sorted.

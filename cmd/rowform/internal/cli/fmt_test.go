@@ -179,6 +179,20 @@ func TestFmtDiffMasksSecrets(t *testing.T) {
 	if !strings.Contains(r.stdout, "+  password = \"(sensitive)\"") {
 		t.Errorf("-diff output:\n%s", r.stdout)
 	}
+
+	// A variables file's value of a sensitive variable (declared in
+	// main.hcl), named alone or with the directory; another variable's
+	// value is shown.
+	vars := filepath.Join(dir, "prod.vars.hcl")
+	if err := os.WriteFile(vars, []byte("pw=\"Vars8Secret_789\"\nregion=\"eu-west-1\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"fmt", "-check", "-diff"}, {"fmt", "-check", "-diff", "prod.vars.hcl"}} {
+		r = runCLI(t, append([]string{"-chdir=" + dir}, args...)...)
+		if strings.Contains(r.stdout+r.stderr, "Vars8Secret_789") || !strings.Contains(r.stdout, `+pw     = "(sensitive)"`) || !strings.Contains(r.stdout, "eu-west-1") {
+			t.Errorf("%v: the diff of the variables file:\n%s", args, r.stdout)
+		}
+	}
 }
 
 func TestFmtFileArguments(t *testing.T) {
