@@ -193,6 +193,16 @@ sync "s" {
 	if err := json.Unmarshal([]byte(r.stdout), &v); err != nil || !v.Valid || v.WarningCount != 1 {
 		t.Errorf("validate -json: %+v (%v)\n%s", v, err, r.stdout)
 	}
+	// With an error elsewhere the warning is there too: every problem at
+	// once.
+	main := readFile(t, filepath.Join(dir, "main.hcl"))
+	writeFile(t, filepath.Join(dir, "main.hcl"), strings.Replace(main, `key         = ["id"]`, `key         = 5`, 1))
+	r = runCLI(t, "-chdir="+dir, "validate")
+	r.expect(t, exitError)
+	if !strings.Contains(r.stderr, "Warning: CSV file not found") || !strings.Contains(r.stderr, "Error: ") {
+		t.Errorf("validate with an error elsewhere:\n%s", r.stderr)
+	}
+	writeFile(t, filepath.Join(dir, "main.hcl"), main)
 	writeFile(t, filepath.Join(dir, "exports", "today.csv"), "id\n1\n")
 	r = runCLI(t, "-chdir="+dir, "validate")
 	r.expect(t, exitOK)

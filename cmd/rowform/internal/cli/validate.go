@@ -64,11 +64,11 @@ Usage: rowform [global options] validate [options]
 func runValidate(ctx context.Context, inv *invocation, f *validateFlags) int {
 	cfg, diags := hclconfig.Load(inv.dir, hclconfig.Inputs{Environ: inv.environ, AllowUnset: true})
 	inv.redactor.Add(cfg.Secrets()...)
-	if !diags.HasErrors() {
-		diags = append(diags, missingCSVFiles(cfg)...)
-		diags = append(diags, missingTunnelFiles(cfg)...)
-		diags = append(diags, planner.CheckDuckDBQueries(ctx, cfg)...)
-	}
+	// Every problem at once: the files and DuckDB queries are checked
+	// also when the configuration has errors elsewhere.
+	diags = append(diags, missingCSVFiles(cfg)...)
+	diags = append(diags, missingTunnelFiles(cfg)...)
+	diags = append(diags, planner.CheckDuckDBQueries(ctx, cfg)...)
 
 	if f.json {
 		enc := json.NewEncoder(inv.stdout)
