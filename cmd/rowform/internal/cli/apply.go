@@ -154,6 +154,10 @@ func (inv *invocation) savedPlan(f *applyFlags) (cfg *hclconfig.Config, p *plann
 		return nil, nil, exitError, false
 	}
 	if cfg.Digest != saved.ConfigDigest {
+		if given := unsavedVariables(cfg, saved.Variables); len(given) > 0 {
+			return nil, nil, inv.applyFailed(jsonOut, fmt.Errorf("%w: the plan was made without a value for the variables %s, which this run gives: the plan used their defaults; nothing was written. Apply it without them, or run 'rowform plan -out=%s' with them",
+				executor.ErrStale, strings.Join(given, ", "), f.planFile)), false
+		}
 		return nil, nil, inv.applyFailed(jsonOut, fmt.Errorf("%w: the configuration is not the one the plan was made from (it changed since, or the plan is of another configuration); nothing was written. Run 'rowform plan -out=%s' again", executor.ErrStale, f.planFile)), false
 	}
 	p = saved.Plan

@@ -97,6 +97,40 @@ sync "items" {
 	r.expect(t, exitOK)
 }
 
+// TestSavedPlanVariableFromDefault: a plan made with a variable's default,
+// applied with a value for it, is refused as stale naming the variable
+// (the plan saves only given values, so the configuration's digest is
+// what differs); applied without it, it applies.
+func TestSavedPlanVariableFromDefault(t *testing.T) {
+	t.Parallel()
+	e := applyEnv(t)
+	e.WriteFile("main.hcl", e.Servers()+`
+variable "min" {
+  type    = number
+  default = 0
+}
+
+sync "items" {
+  source      = source.postgres.src
+  query       = "SELECT id, name FROM items WHERE id > ${var.min}"
+  destination = destination.postgres.dst
+  table       = "items"
+  behavior    = "update_or_create"
+  key         = ["id"]
+}
+`)
+	runCLIWith(t, e.Environ, "", "-chdir="+e.Dir, "plan", "-out=p.plan").expect(t, exitOK)
+	before := e.DstDigest("items")
+	r := runCLIWith(t, e.Environ, "", "-chdir="+e.Dir, "apply", "-var", "min=10", "p.plan")
+	if r.code != exitError || !strings.Contains(r.stderr, "plan is stale: the plan was made without a value for the variables min (from the -var") || !strings.Contains(r.stderr, "used their defaults") {
+		t.Errorf("apply with a value for a defaulted variable: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if got := e.DstDigest("items"); got != before {
+		t.Fatal("the table changed")
+	}
+	runCLIWith(t, e.Environ, "", "-chdir="+e.Dir, "apply", "p.plan").expect(t, exitOK)
+}
+
 // TestSavedPlanOfSeveralSyncsIsAllOrNothing: apply FILE of two syncs,
 // after a row of the second sync's table changed, writes neither: the
 // stale one fails, the other is skipped and its table is as it was.

@@ -62,3 +62,19 @@ func quoteNames(names []string) string {
 	}
 	return strings.Join(q, ", ")
 }
+
+// unsavedVariables names the variables, not sensitive, that this run gives
+// a value (-var, ROWFORM_VAR_<name>, -var-file) and the saved plan has
+// none for: the plan took their defaults, so a configuration digest that
+// differs may be theirs. Each is named with where its value came from.
+func unsavedVariables(cfg *hclconfig.Config, saved map[string]string) []string {
+	var given []string
+	for name, v := range cfg.Variables {
+		if _, ok := saved[name]; ok || v.Sensitive || v.Source == "" || v.Source == "default" {
+			continue
+		}
+		given = append(given, fmt.Sprintf("%s (from the %s)", name, v.Source))
+	}
+	sort.Strings(given)
+	return given
+}
