@@ -96,7 +96,7 @@ func (l columnLimit) check(v []byte) string {
 	switch l.kind {
 	case limitVarchar:
 		if utf8.RuneCount(v) > l.n {
-			return fmt.Sprintf("value too long for %s", l.typ)
+			return fmt.Sprintf("value too long for type %s", l.typ)
 		}
 	case limitBpchar:
 		end := len(v)
@@ -104,7 +104,7 @@ func (l columnLimit) check(v []byte) string {
 			end--
 		}
 		if utf8.RuneCount(v[:end]) > l.n {
-			return fmt.Sprintf("value too long for %s (it would be cut)", l.typ)
+			return fmt.Sprintf("value too long for type %s", l.typ)
 		}
 	case limitBit, limitVarbit:
 		if len(v) < 4 {

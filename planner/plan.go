@@ -265,6 +265,6 @@ type RejectedRow struct {
 	// Column and Constraint name what refuses the row; either may be "".
 	Column     string `json:"column,omitempty"`
 	Constraint string `json:"constraint,omitempty"`
-	// Reason says why, in words ("value too long for character varying(20)").
+	// Reason says why, in words ("value too long for type character varying(20)").
 	Reason string `json:"reason"`
 }
