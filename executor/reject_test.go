@@ -108,6 +108,12 @@ sync "customers" {
 					t.Errorf("column %s: severity %s, want %s", col, f.Severity, wantSev)
 				}
 			}
+			// A length limit's reason is worded as the server words it.
+			for col, want := range map[string]string{"country": "value too long for type character(2)", "name": "value too long for type character varying("} {
+				if f, ok := got[col]; ok && !strings.Contains(f.Summary, want) {
+					t.Errorf("column %s: %q, want it to say %q", col, f.Summary, want)
+				}
+			}
 			// price has two reasons: the CHECK (id 6) and the overflow (id 7).
 			var priceRows int64
 			for _, f := range sp.Findings {
