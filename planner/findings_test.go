@@ -496,3 +496,27 @@ func TestUnusableUniqueIndexesNamed(t *testing.T) {
 		t.Errorf("the detail says there is no unique key at all: %s", f.Detail)
 	}
 }
+
+// TestGeneratedColumnFinding: writing a generated or GENERATED ALWAYS
+// identity column is a type_mismatch error whose hint fits the sync: out
+// of the mapping when it has one, out of the query when it maps every
+// column by name.
+func TestGeneratedColumnFinding(t *testing.T) {
+	t.Parallel()
+	e := synctest.New(t)
+	e.Src(`CREATE TABLE gsrc (id int, code text, g int, ident int)`)
+	e.Dst(`CREATE TABLE gen (id int PRIMARY KEY, code text, ident int GENERATED ALWAYS AS IDENTITY, g int GENERATED ALWAYS AS (id * 2) STORED)`)
+	cfg := e.Config(syncBlock("bymap", "dst", "gen", "update_or_create", "SELECT id, code, g FROM gsrc", `  mapping = { id = "id", code = "code", g = "g" }`) +
+		syncBlock("byname", "dst", "gen", "update_or_create", "SELECT id, code, ident FROM gsrc", ""))
+	p := plan(t, cfg, planner.Options{})
+	for name, want := range map[string]string{
+		"bymap":  "Remove it from the mapping.",
+		"byname": `The sync has no mapping, so every source column is written to the column of its name: leave "ident" out of the source's query, or give the sync a mapping without it.`,
+	} {
+		sp := syncNamed(t, p, name)
+		f := findingWith(sp, planner.CodeTypeMismatch, "cannot be written: it is a generated or GENERATED ALWAYS identity column")
+		if f == nil || f.Detail != want {
+			t.Errorf("%s: finding %+v, want the detail %q\n%s", name, f, want, synctest.FindingsText(sp))
+		}
+	}
+}

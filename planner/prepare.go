@@ -298,7 +298,7 @@ func (st *preparation) mapColumns() {
 		if dc.Generated != "" || dc.Identity == "a" {
 			st.add(Finding{Severity: SeverityError, Code: CodeTypeMismatch,
 				Summary: fmt.Sprintf("the column %q of %s cannot be written: it is a generated or GENERATED ALWAYS identity column", m.Destination, table),
-				Detail:  "Remove it from the mapping."})
+				Detail:  generatedColumnHint(s, m.Source)})
 			continue
 		}
 		if srcOK {
@@ -754,4 +754,18 @@ func Prepare(ctx context.Context, s *hclconfig.Sync, dst, src *pgx.Conn) (*Prepa
 	var fs []Finding
 	p := prepare(ctx, s, dst, src, func(f Finding) { fs = append(fs, f) })
 	return p, fs
+}
+
+// generatedColumnHint says how to stop writing a generated column: out of
+// the mapping, or, with no mapping (every source column by name), out of
+// the source.
+func generatedColumnHint(s *hclconfig.Sync, source string) string {
+	if s.Mapping != nil {
+		return "Remove it from the mapping."
+	}
+	what := "the source's query"
+	if s.Source != nil && s.Source.Type == hclconfig.SourceCSV {
+		what = "the CSV file"
+	}
+	return fmt.Sprintf("The sync has no mapping, so every source column is written to the column of its name: leave %q out of %s, or give the sync a mapping without it.", source, what)
 }
