@@ -374,3 +374,22 @@ func TestValidateTunnelFiles(t *testing.T) {
 		t.Errorf("validate of a bad host_key:\n%s", r.stderr)
 	}
 }
+
+// TestValidateSnippetsCarryNoEscapes: a configuration file holding escape
+// sequences, C1 controls, bidirectional overrides or bytes that are not
+// UTF-8 (a pull request's file, shown in a CI log) is shown in snippets
+// with each such byte as '?': the output holds none of them.
+func TestValidateSnippetsCarryNoEscapes(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "main.hcl"), "sync \"a\" {\n  behavior = \"\x1b[31mRED\x1b]0;title\x07\xc2\x9b\u202e\xff\"\n}\n")
+	r := runCLI(t, "-chdir="+dir, "validate", "-no-color")
+	r.expect(t, exitError)
+	for _, bad := range []string{"\x1b", "\x07", "\xc2\x9b", "\u202e", "\xff"} {
+		if strings.Contains(r.stderr, bad) {
+			t.Errorf("the output holds %q:\n%q", bad, r.stderr)
+		}
+	}
+	if !strings.Contains(r.stderr, `behavior = "?[31mRED?]0;title???`) {
+		t.Errorf("the snippet:\n%s", r.stderr)
+	}
+}

@@ -11,7 +11,9 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"maps"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/rowform/rowform/internal/plural"
@@ -156,6 +158,7 @@ func CountSummary(diags hcl.Diagnostics) string {
 // values marked sensitive. width wraps the detail text (0: no wrapping);
 // color adds ANSI escape sequences.
 func WriteDiagnostics(w io.Writer, files map[string]*hcl.File, diags hcl.Diagnostics, width uint, color bool) error {
+	files = printableFiles(files)
 	for _, d := range diags {
 		if d == nil {
 			continue
@@ -177,4 +180,57 @@ func WriteDiagnostics(w io.Writer, files map[string]*hcl.File, diags hcl.Diagnos
 		}
 	}
 	return nil
+}
+
+// printableFiles returns files with the bytes of their sources that a
+// terminal would act on — control characters but tab and line breaks,
+// C1 controls, bidirectional overrides, bytes that are not UTF-8 — each
+// replaced by '?', so that a snippet cannot carry escape sequences (a pull
+// request's file into a CI log). Offsets stay: each byte becomes one '?'.
+// A file with none is passed as it is.
+func printableFiles(files map[string]*hcl.File) map[string]*hcl.File {
+	var out map[string]*hcl.File
+	for name, f := range files {
+		if f == nil {
+			continue
+		}
+		clean, changed := printableSource(f.Bytes)
+		if !changed {
+			continue
+		}
+		if out == nil {
+			out = maps.Clone(files)
+		}
+		out[name] = &hcl.File{Body: f.Body, Bytes: clean, Nav: f.Nav}
+	}
+	if out == nil {
+		return files
+	}
+	return out
+}
+
+// printableSource is printableFiles for one source.
+func printableSource(b []byte) ([]byte, bool) {
+	var out []byte
+	for i := 0; i < len(b); {
+		r, size := utf8.DecodeRune(b[i:])
+		bad := (r == utf8.RuneError && size == 1) ||
+			(r < 0x20 && r != '\t' && r != '\n' && r != '\r') || (0x7f <= r && r <= 0x9f) ||
+			(0x202a <= r && r <= 0x202e) || (0x2066 <= r && r <= 0x2069)
+		if bad {
+			if out == nil {
+				out = append(make([]byte, 0, len(b)), b[:i]...)
+			}
+			for range size {
+				out = append(out, '?')
+			}
+		} else if out != nil {
+			out = append(out, b[i:i+size]...)
+		}
+		i += size
+	}
+	if out == nil {
+		return b, false
+	}
+	return out, true
 }
