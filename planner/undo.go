@@ -132,7 +132,7 @@ func findRun(ctx context.Context, cfg *hclconfig.Config, connector *pgconnect.Co
 	s := cfg.Sync(h.run.Sync)
 	switch {
 	case s == nil:
-		return nil, nil, fmt.Errorf("run %d applied sync %q, which the configuration no longer has; undo needs the sync", id, h.run.Sync)
+		return nil, nil, fmt.Errorf("run %d applied sync %q, which this configuration does not have (it was removed, or the run is of another configuration sharing the destination); undo needs the sync", id, h.run.Sync)
 	case s.Destination.Address() != h.addr:
 		return nil, nil, fmt.Errorf("run %d applied sync %q to %s, which now writes to %s", id, s.Name, h.addr, s.Destination.Address())
 	case len(only) > 0 && !slices.Contains(only, s.Name):

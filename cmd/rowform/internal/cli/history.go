@@ -85,6 +85,10 @@ func runHistory(ctx context.Context, inv *invocation, f *historyFlags) int {
 			return exitError
 		}
 	}
+	if !f.json && !keepsHistory(cfg, f.syncs) {
+		fmt.Fprintln(inv.stdout, "No runs recorded: no destination of these syncs keeps a history (history = false).")
+		return exitOK
+	}
 	runs, err := readHistory(ctx, cfg, f.syncs, f.limit, inv.environ, inv.tunnel)
 	if err != nil {
 		inv.errorf("history: %s", err)
@@ -100,6 +104,17 @@ func runHistory(ctx context.Context, inv *invocation, f *historyFlags) int {
 		return exitError
 	}
 	return exitOK
+}
+
+// keepsHistory reports whether a destination of the syncs named (every
+// sync when none) keeps a history.
+func keepsHistory(cfg *hclconfig.Config, syncs []string) bool {
+	for addr, d := range cfg.Destinations {
+		if d.HistoryEnabled() && usedBy(cfg, addr, syncs) {
+			return true
+		}
+	}
+	return false
 }
 
 // readHistory reads the runs of the syncs named (every sync when none)

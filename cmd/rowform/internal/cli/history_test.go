@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -121,6 +122,14 @@ sync "other" {
 
 	run("history", "-sync=nope").expect(t, exitError)
 	run("history", "-limit=-1").expect(t, exitError)
+	// With history off on the destination, history says so rather than
+	// that nothing was applied.
+	main := readFile(t, filepath.Join(e.Dir, "main.hcl"))
+	e.WriteFile("main.hcl", strings.Replace(main, "max_connections = 2\n", "max_connections = 2\n  history = false\n", 1))
+	if r := run("history"); r.code != exitOK || !strings.Contains(r.stdout, "no destination of these syncs keeps a history (history = false)") {
+		t.Errorf("history with history = false: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	e.WriteFile("main.hcl", main)
 	// An unreachable destination fails the command.
 	bad := runCLIWith(t, []string{"SRC_PASSWORD=x", "DST_PASSWORD=wrong"}, "", "-chdir="+e.Dir, "history")
 	bad.expect(t, exitError)
