@@ -562,7 +562,7 @@ func guardFindings(s *hclconfig.Sync, r *DiffResult) []Finding {
 		crossed(summary, fmt.Sprintf("The guard's %s protects this table. If the change is intended, raise the limit in the configuration, or plan with a source that is complete.", limit))
 	}
 	if g.MaxDeletes != nil && deletes > *g.MaxDeletes {
-		exceeded("max_deletes", fmt.Sprintf("guard max_deletes exceeded: %d rows would be deleted, the limit is %d", deletes, *g.MaxDeletes))
+		exceeded("max_deletes", fmt.Sprintf("guard max_deletes exceeded: %s would be deleted, the limit is %d", plural.Count(deletes, "row"), *g.MaxDeletes))
 	}
 	if g.MaxDeletePercent != nil && deletes > 0 {
 		pct := 100.0
@@ -574,7 +574,7 @@ func guardFindings(s *hclconfig.Sync, r *DiffResult) []Finding {
 		}
 	}
 	if g.MaxUpdates != nil && r.Counts.Update > *g.MaxUpdates {
-		exceeded("max_updates", fmt.Sprintf("guard max_updates exceeded: %d rows would be updated, the limit is %d", r.Counts.Update, *g.MaxUpdates))
+		exceeded("max_updates", fmt.Sprintf("guard max_updates exceeded: %s would be updated, the limit is %d", plural.Count(r.Counts.Update, "row"), *g.MaxUpdates))
 	}
 	if g.MaxRejectPercent != nil && r.Counts.Reject > 0 {
 		pct := float64(r.Counts.Reject) * 100 / float64(r.Counts.Changes()+r.Counts.Reject)

@@ -16,6 +16,7 @@ import (
 	"github.com/rowform/rowform/cmd/rowform/internal/views"
 	"github.com/rowform/rowform/executor"
 	"github.com/rowform/rowform/hclconfig"
+	"github.com/rowform/rowform/internal/plural"
 	"github.com/rowform/rowform/internal/safefile"
 	"github.com/rowform/rowform/planner"
 	"golang.org/x/term"
@@ -236,7 +237,7 @@ func (inv *invocation) applyPlan(ctx context.Context, cfg *hclconfig.Config, p *
 				show("%s: %s", sync, phase)
 				return
 			}
-			show("%s: %s %d rows", sync, phase, rows)
+			show("%s: %s %s", sync, phase, plural.Count(rows, "row"))
 		}
 	}
 	res := executor.Apply(ctx, cfg, p, opts)

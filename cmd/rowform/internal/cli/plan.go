@@ -115,7 +115,11 @@ func runPlan(ctx context.Context, inv *invocation, f *planFlags) int {
 			fmt.Fprintf(inv.stdout, "\nSaved the plan to %s. To apply exactly this plan, run:\n    rowform apply %s\n", f.out, f.out)
 		}
 		if len(withheld) > 0 && f.format != views.FormatJSON {
-			fmt.Fprintf(inv.stderr, "rowform: plan: the variables %s hold a secret or a piece of one and are not stored in %s: give them to apply again, with the same values.\n",
+			what := "the variables %s hold a secret or a piece of one and are not stored"
+			if len(withheld) == 1 {
+				what = "the variable %s holds a secret or a piece of one and is not stored"
+			}
+			fmt.Fprintf(inv.stderr, "rowform: plan: "+what+" in %s: give them to apply again, with the same values.\n",
 				quoteNames(withheld), f.out)
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/rowform/rowform/cmd/rowform/internal/views"
 	"github.com/rowform/rowform/executor"
 	"github.com/rowform/rowform/hclconfig"
+	"github.com/rowform/rowform/internal/plural"
 	"github.com/rowform/rowform/planner"
 )
 
@@ -58,7 +59,7 @@ func (inv *invocation) applyUnattended(ctx context.Context, cfg *hclconfig.Confi
 				show("%s: %s", sync, phase)
 				return
 			}
-			show("%s: %s %d rows", sync, phase, rows)
+			show("%s: %s %s", sync, phase, plural.Count(rows, "row"))
 		}
 	}
 	if !jsonOut {
