@@ -25,8 +25,8 @@ import (
 //     their own. No change reaches the sink in this phase.
 //  2. Once both sides have been read to their end, the held NULL-keyed
 //     rows are deleted, then the partitions are joined (hashjoin.go),
-//     several at once: one goroutine per core, each taking the next
-//     partition. A worker loads the destination's records of its
+//     several at once: up to one goroutine per core (joinWorkers), each
+//     taking the next partition. A worker loads the destination's records of its
 //     partition, indexes them by key hash (recordindex.go), and streams
 //     the source's records past them. A partition larger than the
 //     worker's share of hashLimits.partition (a huge table) is split again

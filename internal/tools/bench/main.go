@@ -56,7 +56,7 @@ func main() {
 	flag.StringVar(&o.rowform, "rowform", "bin/rowform", "the rowform binary to measure")
 	flag.StringVar(&rows, "rows", "100000,1000000", "comma-separated table sizes")
 	flag.IntVar(&o.runs, "runs", 3, "runs per figure (the median is reported)")
-	flag.StringVar(&o.cases, "cases", "main", "which cases: main (mixed mirror 1% + key types + ratios + the Parquet source), ratios (mixed bigint mirror at 0/1/10/50/100% changed), slowlink (the 1% mirror through 100 Mbit/s links, beside pg_comparator), large (the 1% mirror with the plan's temporary disk; 10M rows from make bench), parquet (the mixed 1% mirror from a Parquet file), all (main + max_connections 2/4/8), targets (the issue-6 targets), or smoke")
+	flag.StringVar(&o.cases, "cases", "main", "which cases: main (mixed mirror 1% + key types + ratios + the Parquet source), ratios (mixed bigint mirror at 0/1/10/50/100% changed), slowlink (the 1% mirror through 100 Mbit/s links, beside pg_comparator), large (the 1% mirror with the plan's temporary disk; 10M rows from make bench), parquet (the mixed 1% mirror from a Parquet file), all (main + max_connections 2/4/8), targets (the cases of the targets table in docs/performance.md), or smoke")
 	flag.Parse()
 	for _, r := range strings.Split(rows, ",") {
 		var n int
