@@ -71,7 +71,12 @@ func TestCSVEncodingEndToEnd(t *testing.T) {
 	e.WriteFile("blank.csv", "id,name\n1,a\n\n2,b\n")
 	e.Dst(`CREATE TABLE enc_midquote (id bigint PRIMARY KEY, name text)`)
 	e.Dst(`CREATE TABLE enc_blank (id bigint PRIMARY KEY, name text)`)
+	// A UTF-8 file with a byte order mark, read as LATIN1: its first
+	// header is "ï»¿id", and the finding says why.
+	e.WriteFile("bom.csv", "\xef\xbb\xbfid,name\n1,a\n")
+	e.Dst(`CREATE TABLE enc_bom (id bigint PRIMARY KEY, name text)`)
 	cfg := e.Config(csvSync("bad", "bad.csv", "", "enc_bad", "mirror", "") +
+		csvSync("bom", "bom.csv", `  encoding = "LATIN1"`, "enc_bom", "mirror", "") +
 		csvSync("latin1", "latin1.csv", `  encoding = "LATIN1"`, "enc_latin1", "mirror", "") +
 		csvSync("midquote", "midquote.csv", "", "enc_midquote", "mirror", "") +
 		csvSync("blank", "blank.csv", "", "enc_blank", "mirror", ""))
@@ -85,6 +90,9 @@ func TestCSVEncodingEndToEnd(t *testing.T) {
 	}
 	if m := syncNamed(t, p, "midquote"); m.Diffed || len(m.Findings) != 1 || !strings.Contains(m.Findings[0].Summary, "unterminated CSV quoted field") {
 		t.Errorf("midquote: %+v\n%s", m.Counts, synctest.FindingsText(m))
+	}
+	if b := syncNamed(t, p, "bom"); b.Diffed || !strings.Contains(synctest.FindingsText(b), "The file starts with a UTF-8 byte order mark, which LATIN1 reads as") {
+		t.Errorf("bom: %+v\n%s", b.Counts, synctest.FindingsText(b))
 	}
 	if b := syncNamed(t, p, "blank"); b.Diffed || len(b.Findings) != 1 || !strings.Contains(b.Findings[0].Summary, "line 3 is empty") {
 		t.Errorf("blank: %+v\n%s", b.Counts, synctest.FindingsText(b))

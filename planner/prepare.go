@@ -395,10 +395,19 @@ func (st *preparation) sensitiveColumns() {
 
 // delimiterHint is a sentence for findings about columns of a csv source
 // whose header read as one field that holds another likely delimiter, as
-// a semicolon-separated file read with the default comma does: "" otherwise.
+// a semicolon-separated file read with the default comma does, or whose
+// first header begins with a UTF-8 byte order mark read as LATIN1: ""
+// otherwise.
 func (st *preparation) delimiterHint() string {
 	csv := st.s.Source.CSV
-	if csv == nil || len(st.srcCols) != 1 {
+	if csv == nil {
+		return ""
+	}
+	if strings.EqualFold(csv.Encoding, hclconfig.EncodingLatin1) && len(st.srcCols) > 0 && strings.HasPrefix(st.srcCols[0].Name, latin1BOM) {
+		return fmt.Sprintf(" The file starts with a UTF-8 byte order mark, which LATIN1 reads as the characters %q before the first header: the file is UTF-8; remove encoding = %q from %s.",
+			latin1BOM, csv.Encoding, st.s.Source.Address())
+	}
+	if len(st.srcCols) != 1 {
 		return ""
 	}
 	header := st.srcCols[0].Name
@@ -410,6 +419,9 @@ func (st *preparation) delimiterHint() string {
 	}
 	return ""
 }
+
+// latin1BOM is the UTF-8 byte order mark read as LATIN1.
+const latin1BOM = "\u00ef\u00bb\u00bf"
 
 // privileges reports every privilege the sync's behavior needs that the
 // role lacks; without SELECT (or USAGE on the schema) rows cannot be read.
