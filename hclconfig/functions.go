@@ -27,16 +27,15 @@ const SensitiveMark = "sensitive"
 // replace, format, join and split refuse before they build a larger one,
 // so that a configuration cannot make rowform allocate without bound.
 func Functions(baseDir string, lookupEnv func(string) (string, bool), allowUnset bool) map[string]function.Function {
-	return functions(baseDir, lookupEnv, allowUnset, nil, nil)
+	return functions(baseDir, lookupEnv, allowUnset, nil)
 }
 
 // functions is Functions that passes every sensitive result to onSecret
 // (a function's result computed from a sensitive argument: a piece of a
-// secret, such as substr(var.pw, 0, 8), that a server could echo alone),
-// and env()'s results to onEnv.
-func functions(baseDir string, lookupEnv func(string) (string, bool), allowUnset bool, onSecret, onEnv func(cty.Value)) map[string]function.Function {
+// secret, such as substr(var.pw, 0, 8), that a server could echo alone).
+func functions(baseDir string, lookupEnv func(string) (string, bool), allowUnset bool, onSecret func(cty.Value)) map[string]function.Function {
 	fns := stringFunctions(onSecret)
-	fns["env"] = bounded(envFunc(lookupEnv, allowUnset), nil, onEnv)
+	fns["env"] = bounded(envFunc(lookupEnv, allowUnset), nil, nil)
 	fns["file"] = fileFunc(baseDir)
 	return fns
 }

@@ -204,26 +204,11 @@ func (l *loader) withinSecret(s string) bool {
 }
 
 // rootSecret records a secret as given, a sensitive variable's value,
-// with each of its words (secretWords).
+// also as one that a table name's parts may be cut from (withinSecret).
 func (l *loader) rootSecret(v cty.Value) {
 	l.secretValue(v)
 	if u, _ := v.UnmarkDeep(); u.IsWhollyKnown() && !u.IsNull() && u.Type() == cty.String {
 		l.variableSecrets[u.AsString()] = true
-	}
-	l.secretWords(v)
-}
-
-// secretWords records each word of a secret of several words, a
-// sensitive variable's or env()'s value: a passphrase pasted unquoted into
-// a query makes the server's syntax error quote one word.
-func (l *loader) secretWords(v cty.Value) {
-	v, _ = v.UnmarkDeep()
-	if v.IsWhollyKnown() && !v.IsNull() && v.Type() == cty.String {
-		if words := strings.Fields(v.AsString()); len(words) > 1 {
-			for _, w := range words {
-				l.secret(w)
-			}
-		}
 	}
 }
 
@@ -455,7 +440,7 @@ func (l *loader) baseContext(locals map[string]cty.Value) *hcl.EvalContext {
 // compute recorded as a secret: each piece of a secret a server could
 // echo on its own is masked, not only the attribute's whole value.
 func (l *loader) functions() map[string]function.Function {
-	return functions(l.dir, l.lookupEnv, l.in.AllowUnset, l.derivedSecret, l.secretWords)
+	return functions(l.dir, l.lookupEnv, l.in.AllowUnset, l.derivedSecret)
 }
 
 // derivedSecret records the strings and numbers inside v, a value computed

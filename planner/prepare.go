@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"strings"
 	"unicode/utf8"
 
@@ -599,9 +600,17 @@ func describeQuery(ctx context.Context, src *pgx.Conn, s *hclconfig.Sync) ([]sou
 // queryFinding turns a source query error into a finding with the server's
 // message and the line and column of its position.
 func queryFinding(s *hclconfig.Sync, err error) *Finding {
-	f := &Finding{Severity: SeverityError, Code: CodeSourceQueryFailed,
-		Summary: fmt.Sprintf("the source query failed: %s", describeError(err))}
+	msg := describeError(err)
 	var pgErr *pgconn.PgError
+	if s.QuerySensitive && errors.As(err, &pgErr) && pgErr.Position > 0 {
+		// An error in the query's text quotes a piece of it (syntax error
+		// at or near "horse"): of a query computed from a secret, that
+		// piece may be a word of the secret the output filter would not
+		// know.
+		msg = quotedToken.ReplaceAllString(msg, `"`+Sensitive+`"`)
+	}
+	f := &Finding{Severity: SeverityError, Code: CodeSourceQueryFailed,
+		Summary: fmt.Sprintf("the source query failed: %s", msg)}
 	if errors.As(err, &pgErr) {
 		var detail []string
 		if pgErr.Position > 0 {
@@ -618,6 +627,9 @@ func queryFinding(s *hclconfig.Sync, err error) *Finding {
 	}
 	return f
 }
+
+// quotedToken is a double-quoted piece of a server message.
+var quotedToken = regexp.MustCompile(`"[^"]*"`)
 
 // lineCol converts a 1-based character position into line and column.
 func lineCol(q string, pos int) (int, int) {

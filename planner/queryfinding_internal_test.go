@@ -1,0 +1,25 @@
+package planner
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/rowform/rowform/hclconfig"
+)
+
+// TestQueryFindingOfSensitiveQuery: an error in the text of a query
+// computed from a secret (a passphrase pasted unquoted) does not quote the
+// piece of the query it is about; the same error of any other query does.
+func TestQueryFindingOfSensitiveQuery(t *testing.T) {
+	err := &pgconn.PgError{Severity: "ERROR", Code: "42601", Message: `syntax error at or near "horse"`, Position: 38}
+	s := &hclconfig.Sync{Name: "s", Query: "SELECT 1 AS id WHERE correct horse battery staple"}
+	if f := queryFinding(s, err); !strings.Contains(f.Summary, `near "horse"`) {
+		t.Errorf("a query that is no secret: %q", f.Summary)
+	}
+	s.QuerySensitive = true
+	f := queryFinding(s, err)
+	if strings.Contains(f.Summary+f.Detail, "horse") || !strings.Contains(f.Summary, `syntax error at or near "(sensitive)"`) || !strings.Contains(f.Detail, "At line 1, column") {
+		t.Errorf("a sensitive query: %q %q", f.Summary, f.Detail)
+	}
+}
