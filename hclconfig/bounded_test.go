@@ -22,10 +22,10 @@ func TestValuesAreBounded(t *testing.T) {
   c = replace(local.b, "x", local.b)`, 5, `Call to function "replace" failed: the result would hold 931.3 GiB`},
 		{"replace of an empty string", `b = replace(local.a1k, "x", local.a1k)
   c = replace(local.b, "", local.a1k)`, 5, `the result would hold 955 MiB`},
-		{"templates that double", `b = replace(local.a1k, "x", local.a1k)
+		{"templates that grow", `b = replace(local.a1k, "x", local.a1k)
   c = "${local.b}${local.b}${local.b}${local.b}"
-  d = "${local.c}${local.c}${local.c}${local.c}"
-  e = "${local.d}${local.d}${local.d}${local.d}"`, 7, `local.e would hold more than 16 MiB a value in the configuration may hold`},
+  d = "${local.c}${local.c}${local.c}${local.c}${local.c}"
+  e = "${local.d}${local.d}${local.d}${local.d}"`, 6, `local.d would hold more than 16 MiB a value in the configuration may hold`},
 		{"format width", `b = format("%999999999999d", 1)`, 4, `Call to function "format" failed: the result would hold`},
 		{"format precision", `b = format("%[1]s %.99999999s", "x")`, 4, `Call to function "format" failed: the result would hold`},
 		{"split into characters", `b = replace(local.a1k, "x", local.a1k)
