@@ -155,6 +155,9 @@ func nameArgument(toks hclsyntax.Tokens) int {
 // does not parse declares none.
 func SensitiveVariables(src []byte) map[string]bool {
 	names := map[string]bool{}
+	if CheckNesting(src, "", hcl.InitialPos).HasErrors() {
+		return names // the parser would overflow its stack
+	}
 	f, diags := hclsyntax.ParseConfig(src, "", hcl.InitialPos)
 	if diags.HasErrors() || f == nil {
 		return names
@@ -188,6 +191,12 @@ func VarsFileSecrets(src []byte, sensitive map[string]bool) []string {
 		switch t.Type {
 		case hclsyntax.TokenNewline:
 			if depth == 0 {
+				attr, lineStart = "", true
+			}
+			continue
+		case hclsyntax.TokenComment:
+			// A # or // comment holds its line break; a /* */ one does not.
+			if depth == 0 && len(t.Bytes) > 0 && t.Bytes[len(t.Bytes)-1] == '\n' {
 				attr, lineStart = "", true
 			}
 			continue

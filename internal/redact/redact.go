@@ -88,6 +88,9 @@ const maxIdentifierBytes = 63
 // identifierPrefix is s cut to maxIdentifierBytes as PostgreSQL cuts an
 // identifier: at the last whole UTF-8 character.
 func identifierPrefix(s string) string {
+	if len(s) <= maxIdentifierBytes {
+		return s // ToLower can shorten a string (the Kelvin sign is 3 bytes, k one)
+	}
 	n := maxIdentifierBytes
 	for n > 0 && !utf8.RuneStart(s[n]) {
 		n--

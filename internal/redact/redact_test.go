@@ -16,6 +16,8 @@ import (
 func TestRedactor(t *testing.T) {
 	var r Redactor
 	long := strings.Repeat("Ab", 31) + "éTAIL-of-a-long-secret" // the é spans bytes 62 and 63: cut before it
+	// 66 bytes whose lower case is 22: Add must not cut it at 63.
+	r.Add(strings.Repeat("\u212a", 22))
 	r.Add("Hunter2-Secret", "abc", "-----BEGIN KEY-----\nAAAAline2secret\n-----END KEY-----", "true", " NULL ", long)
 	cases := map[string]string{
 		"password Hunter2-Secret failed": "password (sensitive) failed",

@@ -184,7 +184,7 @@ func TestFmtDiffMasksSecrets(t *testing.T) {
 	// main.hcl), named alone or with the directory; another variable's
 	// value is shown.
 	vars := filepath.Join(dir, "prod.vars.hcl")
-	if err := os.WriteFile(vars, []byte("pw=\"Vars8Secret_789\"\nregion=\"eu-west-1\"\n"), 0o644); err != nil {
+	if err := os.WriteFile(vars, []byte("# the production values\npw=\"Vars8Secret_789\" # rotated monthly\nregion=\"eu-west-1\"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	for _, args := range [][]string{{"fmt", "-check", "-diff"}, {"fmt", "-check", "-diff", "prod.vars.hcl"}} {
