@@ -21,6 +21,7 @@ import (
 // Type OIDs of the types rendered here.
 const (
 	oidJSON           = 114
+	oidBox            = 603
 	oidInt2vector     = 22
 	oidOidvector      = 30
 	oidCIDR           = 650
@@ -339,6 +340,14 @@ func intervalText(v []byte) (string, bool) {
 	us := int64(binary.BigEndian.Uint64(v))
 	days := int64(int32(binary.BigEndian.Uint32(v[8:])))
 	months := int64(int32(binary.BigEndian.Uint32(v[12:])))
+	switch {
+	case us == math.MaxInt64 && days == math.MaxInt32 && months == math.MaxInt32:
+		return "infinity", true // PostgreSQL 17's infinite intervals
+	case us == math.MinInt64 && days == math.MinInt32 && months == math.MinInt32:
+		return "-infinity", true
+	case us == math.MinInt64:
+		return "", false // no finite interval's time is this; its absolute value overflows
+	}
 	var b strings.Builder
 	zero, before := true, false
 	part := func(n int64, unit string) {
@@ -401,14 +410,18 @@ func inetText(v []byte, cidr bool) (string, bool) {
 		return "", false
 	}
 	s := addr.String()
+	if a := addr.As16(); family == 3 && [12]byte(a[:12]) == [12]byte{} && (a[12] != 0 || a[13] != 0) {
+		// An IPv4-compatible address, written as PostgreSQL writes it.
+		s = "::" + netip.AddrFrom4([4]byte(a[12:])).String()
+	}
 	if cidr || bits != addr.BitLen() {
 		s += "/" + strconv.Itoa(bits)
 	}
 	return s, true
 }
 
-// moneyText is cash_out in the C (and en_US) locale: "$1,234.56",
-// "-$0.05".
+// moneyText is cash_out in the C locale (lc_monetary, a session
+// setting): "$1,234.56", "-$0.05".
 func moneyText(cents int64) string {
 	neg := cents < 0
 	u := uint64(cents)
@@ -541,6 +554,10 @@ func arrayText(v []byte) (string, bool) {
 	}
 	ndim := int(int32(binary.BigEndian.Uint32(v)))
 	elem := binary.BigEndian.Uint32(v[8:])
+	delim := byte(',')
+	if elem == oidBox {
+		delim = ';' // box's text holds commas: its arrays use semicolons
+	}
 	if ndim < 0 || ndim > 6 || len(v) < 12+8*ndim {
 		return "", false
 	}
@@ -548,18 +565,21 @@ func arrayText(v []byte) (string, bool) {
 		return "{}", len(v) == 12
 	}
 	dims, lbounds := make([]int, ndim), make([]int, ndim)
+	rest := v[12+8*ndim:]
 	total := 1
 	decorate := false
 	for i := range ndim {
 		dims[i] = int(int32(binary.BigEndian.Uint32(v[12+8*i:])))
 		lbounds[i] = int(int32(binary.BigEndian.Uint32(v[16+8*i:])))
-		if dims[i] < 0 || dims[i] > len(v) {
+		if dims[i] < 0 || dims[i] > len(rest)/4+1 {
 			return "", false
 		}
 		total *= dims[i]
+		if total > len(rest)/4 { // each element takes at least its 4-byte length
+			return "", false
+		}
 		decorate = decorate || lbounds[i] != 1
 	}
-	rest := v[12+8*ndim:]
 	elems := make([]string, 0, min(total, len(rest)/4))
 	for range total {
 		if len(rest) < 4 {
@@ -574,7 +594,7 @@ func arrayText(v []byte) (string, bool) {
 		if n < 0 || len(rest) < 4+n {
 			return "", false
 		}
-		elems = append(elems, arrayElementText(RenderValue(elem, rest[4:4+n])))
+		elems = append(elems, arrayElementText(RenderValue(elem, rest[4:4+n]), delim))
 		rest = rest[4+n:]
 	}
 	if len(rest) != 0 {
@@ -592,7 +612,7 @@ func arrayText(v []byte) (string, bool) {
 		b.WriteByte('{')
 		for i := range dims[d] {
 			if i > 0 {
-				b.WriteByte(',')
+				b.WriteByte(delim)
 			}
 			if d == ndim-1 {
 				b.WriteString(elems[0])
@@ -608,10 +628,10 @@ func arrayText(v []byte) (string, bool) {
 }
 
 // arrayElementText quotes an element as array_out does: in double quotes
-// when it is empty, is NULL in any case, or holds a brace, comma, quote,
-// backslash or white space, with quotes and backslashes escaped.
-func arrayElementText(s string) string {
-	if s != "" && !strings.EqualFold(s, "NULL") && !strings.ContainsAny(s, "{},\"\\ \t\n\r\v\f") {
+// when it is empty, is NULL in any case, or holds a brace, the delimiter,
+// a quote, backslash or white space, with quotes and backslashes escaped.
+func arrayElementText(s string, delim byte) string {
+	if s != "" && !strings.EqualFold(s, "NULL") && !strings.ContainsAny(s, "{}\"\\ \t\n\r\v\f") && strings.IndexByte(s, delim) < 0 {
 		return s
 	}
 	var b strings.Builder

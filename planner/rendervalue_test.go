@@ -2,6 +2,7 @@ package planner_test
 
 import (
 	"context"
+	"encoding/binary"
 	"math/rand/v2"
 	"testing"
 
@@ -50,6 +51,7 @@ func TestRenderValueIsServerText(t *testing.T) {
 		{"interval[]", []string{`{"1 day","-00:00:01"}`}},
 		{"int4range[]", []string{`{"[1,2)",empty}`}},
 		{"box", []string{"(1,2),(3,4)"}},
+		{"box[]", []string{"{(3,4),(1,2);(5,6),(0,0)}"}},
 		{"circle", []string{"<(1,2),3>"}},
 		{"macaddr8", []string{"08:00:2b:01:02:03:04:05"}},
 		{"int2vector", []string{"1 2"}},
@@ -57,10 +59,10 @@ func TestRenderValueIsServerText(t *testing.T) {
 		{"time", []string{"00:00:00", "10:00:00", "10:00:01.5", "23:59:59.999999", "24:00:00"}},
 		{"timetz", []string{"10:00:00+05:30", "10:00:00.25-08", "00:00:00+00", "12:34:56+05:30:15"}},
 		{"interval", []string{"0", "1 day", "P1D", "1 year 2 months 3 days 04:05:06.789", "-1 day +02:00:00", "-1 year -2 mons", "1 mon -1 day", "-00:00:01.5", "100 hours", "1 year -1 second", "-1 day -00:00:01", "2 days 00:00:00.000001"}},
-		{"inet", []string{"10.0.0.1", "10.0.0.1/32", "10.0.0.0/8", "::1", "2001:db8::/32", "::ffff:1.2.3.4", "fe80::1/128"}},
+		{"inet", []string{"10.0.0.1", "10.0.0.1/32", "10.0.0.0/8", "::1", "2001:db8::/32", "::ffff:1.2.3.4", "fe80::1/128", "::1.2.3.4", "::0.0.1.2", "::"}},
 		{"cidr", []string{"10.0.0.0/8", "10.0.0.1/32", "2001:db8::/32"}},
 		{"pg_lsn", []string{"0/16B3748", "FFFFFFFF/FFFFFFFF", "0/0"}},
-		{"money", []string{"12.345", "0", "-1234567.89", "1000"}},
+		{"money", []string{"12.345", "0", "-1234567.89", "1000", "-92233720368547758.08"}},
 		{"int4range", []string{"[1,5)", "empty", "(,5)", "[1,)", "(,)", "[3,3]"}},
 		{"int8range", []string{"[1,5)"}},
 		{"numrange", []string{"[1.5,2.25]", "(,0.0)"}},
@@ -107,6 +109,17 @@ func TestRenderValueIsServerText(t *testing.T) {
 func TestRenderValueNeverPanics(t *testing.T) {
 	oids := []uint32{114, 650, 869, 790, 1083, 1266, 1186, 3220, 1700, 700, 701, 1082, 1114, 1184, 22, 30,
 		3904, 3906, 3908, 3910, 3912, 3926, 4451, 4532, 4533, 4534, 4535, 4536, 1007, 1231, 1187, 3905, 1000}
+	// An array header whose dimensions multiply past any length (and
+	// past int64): six of 1500, and elements to spare.
+	huge := binary.BigEndian.AppendUint32(nil, 6)
+	huge = binary.BigEndian.AppendUint32(huge, 0)
+	huge = binary.BigEndian.AppendUint32(huge, 23)
+	for range 6 {
+		huge = binary.BigEndian.AppendUint32(huge, 1500)
+		huge = binary.BigEndian.AppendUint32(huge, 1)
+	}
+	huge = append(huge, make([]byte, 2000)...)
+	_ = planner.RenderValue(1007, huge)
 	rng := rand.New(rand.NewPCG(1, 2))
 	for _, oid := range oids {
 		for range 3000 {

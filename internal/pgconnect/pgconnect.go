@@ -46,6 +46,8 @@ func SessionSettings() map[string]string {
 		// bytea as text (a domain over bytea is compared as text) in one
 		// form on every server, whatever its default.
 		"bytea_output": "hex",
+		// money in one form on every server, whatever its locale.
+		"lc_monetary": "C",
 	}
 }
 
