@@ -602,15 +602,16 @@ func describeQuery(ctx context.Context, src *pgx.Conn, s *hclconfig.Sync) ([]sou
 func queryFinding(s *hclconfig.Sync, err error) *Finding {
 	msg := describeError(err)
 	var pgErr *pgconn.PgError
+	// An error in the query's text quotes a piece of it (syntax error at
+	// or near "horse", Token "horse" is invalid): of a query computed from
+	// a secret, that piece may be a word of the secret the output filter
+	// would not know.
+	mask := func(s string) string { return s }
 	if s.QuerySensitive && errors.As(err, &pgErr) && pgErr.Position > 0 {
-		// An error in the query's text quotes a piece of it (syntax error
-		// at or near "horse"): of a query computed from a secret, that
-		// piece may be a word of the secret the output filter would not
-		// know.
-		msg = quotedToken.ReplaceAllString(msg, `"`+Sensitive+`"`)
+		mask = func(s string) string { return quotedToken.ReplaceAllString(s, `"`+Sensitive+`"`) }
 	}
 	f := &Finding{Severity: SeverityError, Code: CodeSourceQueryFailed,
-		Summary: fmt.Sprintf("the source query failed: %s", msg)}
+		Summary: fmt.Sprintf("the source query failed: %s", mask(msg))}
 	if errors.As(err, &pgErr) {
 		var detail []string
 		if pgErr.Position > 0 {
@@ -618,10 +619,10 @@ func queryFinding(s *hclconfig.Sync, err error) *Finding {
 			detail = append(detail, fmt.Sprintf("At line %d, column %d of the query.", line, col))
 		}
 		if pgErr.Detail != "" {
-			detail = append(detail, pgErr.Detail)
+			detail = append(detail, mask(pgErr.Detail))
 		}
 		if pgErr.Hint != "" {
-			detail = append(detail, "Hint: "+pgErr.Hint)
+			detail = append(detail, "Hint: "+mask(pgErr.Hint))
 		}
 		f.Detail = strings.Join(detail, " ")
 	}

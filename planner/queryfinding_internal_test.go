@@ -12,7 +12,8 @@ import (
 // computed from a secret (a passphrase pasted unquoted) does not quote the
 // piece of the query it is about; the same error of any other query does.
 func TestQueryFindingOfSensitiveQuery(t *testing.T) {
-	err := &pgconn.PgError{Severity: "ERROR", Code: "42601", Message: `syntax error at or near "horse"`, Position: 38}
+	err := &pgconn.PgError{Severity: "ERROR", Code: "42601", Message: `syntax error at or near "horse"`, Position: 38,
+		Detail: `Token "horse" is invalid.`, Hint: `Quote "horse".`}
 	s := &hclconfig.Sync{Name: "s", Query: "SELECT 1 AS id WHERE correct horse battery staple"}
 	if f := queryFinding(s, err); !strings.Contains(f.Summary, `near "horse"`) {
 		t.Errorf("a query that is no secret: %q", f.Summary)

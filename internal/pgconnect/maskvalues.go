@@ -108,7 +108,7 @@ func maskMessage(msg []byte, cols []string) []byte {
 		return msg
 	}
 	pgErr := &pgconn.PgError{Code: er.Code, Message: er.Message, Detail: er.Detail, Hint: er.Hint, Where: er.Where, InternalQuery: er.InternalQuery,
-		Position: er.Position, InternalPosition: er.InternalPosition}
+		Position: er.Position, InternalPosition: er.InternalPosition, File: er.File, Routine: er.Routine}
 	MaskErrorValues(pgErr, cols)
 	if pgErr.Message == er.Message && pgErr.Detail == er.Detail && pgErr.Hint == er.Hint && pgErr.Where == er.Where && pgErr.InternalQuery == er.InternalQuery {
 		return msg
@@ -159,11 +159,16 @@ func MaskErrorValues(pgErr *pgconn.PgError, sensitive []string) {
 	if pgErr == nil || len(sensitive) == 0 {
 		return
 	}
-	if !quotesNoRow(pgErr.Code) && !strings.HasPrefix(pgErr.Code, "22") && !inputError(pgErr) {
+	if fromProcedure(pgErr) || (!quotesNoRow(pgErr.Code) && !strings.HasPrefix(pgErr.Code, "22") && !inputError(pgErr)) {
 		pgErr.Message = hiddenMessage
 		pgErr.Detail, pgErr.Hint, pgErr.Where, pgErr.InternalQuery = "", "", "", ""
 		return
 	}
+	// The context of any error can quote a statement a function ran
+	// (SQL statement "INSERT INTO audit VALUES ('123-45-6789')") or a
+	// row COPY read; the internal query is such a statement.
+	pgErr.Where = maskContext(pgErr.Where)
+	pgErr.InternalQuery = ""
 	isSensitive := func(list string) bool {
 		for _, c := range strings.Split(list, ",") {
 			c = strings.TrimSpace(c)
@@ -187,6 +192,34 @@ func MaskErrorValues(pgErr *pgconn.PgError, sensitive []string) {
 		pgErr.Where = copyContext.ReplaceAllString(pgErr.Where, "${1}"+MaskedValue)
 		pgErr.InternalQuery = ""
 	}
+}
+
+// fromProcedure reports an error a procedural language raised on the
+// function's own words (RAISE, ASSERT, a PL/Python or PL/Perl exception),
+// with any SQLSTATE it chose: RAISE ... USING ERRCODE = 'check_violation'
+// is no integrity error of the server's.
+func fromProcedure(pgErr *pgconn.PgError) bool {
+	switch pgErr.Routine {
+	case "exec_stmt_raise", "exec_stmt_assert":
+		return true
+	}
+	switch pgErr.File {
+	case "pl_exec.c", "plpy_elog.c", "plpy_plpymodule.c", "plperl.c", "pltcl.c":
+		return true
+	}
+	return false
+}
+
+// maskContext masks, in each line of an error's context, what it quotes.
+func maskContext(where string) string {
+	if !strings.Contains(where, `"`) {
+		return where
+	}
+	lines := strings.Split(where, "\n")
+	for i, l := range lines {
+		lines[i] = maskQuoted(l, "")
+	}
+	return strings.Join(lines, "\n")
 }
 
 // hiddenMessage replaces the message of an error that could quote a value

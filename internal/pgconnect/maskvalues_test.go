@@ -72,7 +72,7 @@ func TestMaskValues(t *testing.T) {
 		{`SELECT 'Zqxvnothing'::text::regtype FROM vals`, "42704", `type "(sensitive)" does not exist`},
 		{`SELECT 'Zqxvnothing'::text::regrole FROM vals`, "42704", `role "(sensitive)" does not exist`},
 		{`SELECT 'Zqxvnothing'::text::regclass FROM vals`, "42P01", `relation "(sensitive)" does not exist`},
-		{`DO $$BEGIN RAISE EXCEPTION USING ERRCODE = '22000', MESSAGE = 'bad "Zqxv"', DETAIL = 'Key (email)=(Zqxv) x'; END$$`, "22000", `bad "(sensitive)"`},
+		{`DO $$BEGIN RAISE EXCEPTION USING ERRCODE = '22000', MESSAGE = 'bad "Zqxv"', DETAIL = 'Key (email)=(Zqxv) x'; END$$`, "22000", "message is not shown"},
 		// A value that holds what an encoding error quotes (0x41) is
 		// masked whole, as any other value.
 		{`SELECT '0x41 Zqxv'::int`, "22P02", `invalid input syntax for type integer: "(sensitive)"`},
@@ -81,6 +81,13 @@ func TestMaskValues(t *testing.T) {
 		{`DO $$BEGIN RAISE EXCEPTION 'refusing ssn % for %', 'Zqxv-ssn', 'x' USING HINT = 'Zqxv-hint', DETAIL = 'Zqxv-detail'; END$$`, "P0001", "message is not shown"},
 		{`SELECT set_config('Zqxv@secret.io', 'x', true)`, "42602", "message is not shown"},
 		{`DO $$BEGIN ASSERT false, 'Zqxv-assert'; END$$`, "P0004", "message is not shown"},
+		// A RAISE with the SQLSTATE of an integrity error, or a data
+		// exception's without quotes, is the function's words all the same.
+		{`DO $$BEGIN RAISE EXCEPTION 'invalid ssn %', 'Zqxv-ssn' USING ERRCODE = 'check_violation'; END$$`, "23514", "message is not shown"},
+		{`DO $$BEGIN RAISE EXCEPTION 'invalid ssn %', 'Zqxv-ssn' USING ERRCODE = '22023'; END$$`, "22023", "message is not shown"},
+		// A statement a function ran, quoted in the context of an
+		// integrity error.
+		{`DO $$BEGIN EXECUTE 'INSERT INTO u VALUES (1, ''Zqxv-ctx'')'; END$$`, "23505", "already exists"},
 	}
 	ctx := context.Background()
 	for _, tc := range cases {
