@@ -54,6 +54,23 @@ func (l *loader) withinBound(v cty.Value, what string, rng hcl.Range) bool {
 	return false
 }
 
+// pieceOfSecret reports whether v, a function's sensitive result, is a
+// piece of a secret a server could echo alone: a string or number (a list,
+// such as split's, is cut further before anything uses it), and not one of
+// the arguments that carry no secret (coalesce(var.schema, "public") is
+// "public" when var.schema is null).
+func pieceOfSecret(v cty.Value, args []cty.Value) bool {
+	if !v.IsWhollyKnown() || v.IsNull() || (v.Type() != cty.String && v.Type() != cty.Number) {
+		return false
+	}
+	for _, a := range args {
+		if !a.ContainsMarked() && a.IsWhollyKnown() && a.Type().Equals(v.Type()) && a.Equals(v).True() {
+			return false
+		}
+	}
+	return true
+}
+
 // tooLarge is the error of a value over maxValueBytes, n bytes large (0:
 // not counted to the end).
 func tooLarge(what string, n int) error {
@@ -228,7 +245,7 @@ func bounded(f function.Function, bound func(args []cty.Value) int, onSecret fun
 			}
 			_, fromArgs := marks[SensitiveMark]
 			_, fromF := own[SensitiveMark]
-			if (fromArgs || fromF) && onSecret != nil {
+			if (fromArgs || fromF) && onSecret != nil && pieceOfSecret(plain, args) {
 				onSecret(plain)
 			}
 			return v.WithMarks(marks), nil

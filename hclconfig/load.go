@@ -82,8 +82,6 @@ type loader struct {
 	// number or bool that was only read by number and bool attributes
 	// (numberUses): a port, a limit, history = false.
 	envValues, numberUses map[string]bool
-	// variableSecrets are the values of sensitive string variables.
-	variableSecrets map[string]bool
 	// manifests are the dbt manifests read, by project directory.
 	manifests map[string]*manifestLoad
 }
@@ -119,7 +117,7 @@ func Load(dir string, in Inputs) (*Config, hcl.Diagnostics) {
 	}
 	values := l.values
 	l.cfg.values = func() map[string]cty.Value { return values }
-	l.secrets, l.envValues, l.numberUses, l.variableSecrets = map[string]bool{}, map[string]bool{}, map[string]bool{}, map[string]bool{}
+	l.secrets, l.envValues, l.numberUses = map[string]bool{}, map[string]bool{}, map[string]bool{}
 	secrets := l.secrets
 	l.cfg.secrets = func() []string {
 		out := make([]string, 0, len(secrets))
@@ -189,28 +187,20 @@ func (l *loader) secret(s string) {
 	}
 }
 
-// withinSecret reports whether s is part of a sensitive variable's value,
-// a value env() returned or one computed from them by a function: not of
-// an attribute's whole value, which holds what was written around them.
-func (l *loader) withinSecret(s string) bool {
-	for _, set := range []map[string]bool{l.variableSecrets, l.envValues} {
-		for secret := range set {
-			if strings.Contains(secret, s) {
-				return true
-			}
-		}
+// sourceText is the text of the configuration at rng ("" when unknown).
+func (l *loader) sourceText(rng *hcl.Range) string {
+	if rng == nil {
+		return ""
 	}
-	return false
+	f := l.cfg.Files[rng.Filename]
+	if f == nil || rng.Start.Byte < 0 || rng.End.Byte > len(f.Bytes) || rng.Start.Byte > rng.End.Byte {
+		return ""
+	}
+	return string(f.Bytes[rng.Start.Byte:rng.End.Byte])
 }
 
-// rootSecret records a secret as given, a sensitive variable's value,
-// also as one that a table name's parts may be cut from (withinSecret).
-func (l *loader) rootSecret(v cty.Value) {
-	l.secretValue(v)
-	if u, _ := v.UnmarkDeep(); u.IsWhollyKnown() && !u.IsNull() && u.Type() == cty.String {
-		l.variableSecrets[u.AsString()] = true
-	}
-}
+// rootSecret records a secret as given, a sensitive variable's value.
+func (l *loader) rootSecret(v cty.Value) { l.secretValue(v) }
 
 // secretValue records the strings and numbers inside a sensitive value.
 func (l *loader) secretValue(v cty.Value) {

@@ -457,7 +457,20 @@ variable "name" {
   sensitive = true
   default   = "ledger2024"
 }
+variable "url" {
+  type      = string
+  sensitive = true
+  default   = "postgres://appuser:UrlPass99@db.internal/crm"
+}
+variable "schema" {
+  type      = string
+  sensitive = true
+  default   = null
+}
 locals {
+  # Pieces on their way to a password, and a fallback that is no secret.
+  url_password = split("@", split(":", var.url)[2])[0]
+  schema       = coalesce(var.schema, "sales")
   pieces = [upper(var.pw), substr(var.pw, 0, 8), replace(var.pw, "2", "-"), trimprefix(var.pw, "H"), join(",", split("2", var.pw))]
 }
 destination "postgres" "d" {
@@ -505,6 +518,11 @@ sync "b" {
 	// quotes one word of a sensitive query is masked where it is made).
 	if secrets["horse"] {
 		t.Error(`"horse", one word of a passphrase, is a secret`)
+	}
+	for _, s := range []string{"postgres", "sales", "//appuser"} {
+		if secrets[s] {
+			t.Errorf("%q, a piece no output is about to show or a literal fallback, is a secret", s)
+		}
 	}
 	if secrets["public"] {
 		t.Error(`"public", the schema written around a secret table name, is a secret`)

@@ -167,10 +167,11 @@ func (l *loader) syncTable(s *Sync, content *hcl.BodyContent) {
 	if v.sensitive {
 		// Output names the table by its parts (a fix's "schema"."name"):
 		// a part cut from a secret ("acme.ledger" as the whole table) is
-		// a secret too. A part the secret does not reach (the public of
-		// "public.${var.name}") is not.
+		// a secret too. A part written in the attribute itself (the
+		// public of "public.${var.name}", or the default schema) is not.
+		written := l.sourceText(v.rng())
 		for _, part := range []string{tn.Schema, tn.Name} {
-			if l.withinSecret(part) {
+			if !strings.Contains(written, part) && !(part == "public" && !strings.Contains(t, ".")) {
 				l.secret(part)
 			}
 		}

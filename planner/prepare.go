@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"regexp"
 	"strings"
 	"unicode/utf8"
 
@@ -608,7 +607,7 @@ func queryFinding(s *hclconfig.Sync, err error) *Finding {
 	// would not know.
 	mask := func(s string) string { return s }
 	if s.QuerySensitive && errors.As(err, &pgErr) && pgErr.Position > 0 {
-		mask = func(s string) string { return quotedToken.ReplaceAllString(s, `"`+Sensitive+`"`) }
+		mask = maskQuotedSpan
 	}
 	f := &Finding{Severity: SeverityError, Code: CodeSourceQueryFailed,
 		Summary: fmt.Sprintf("the source query failed: %s", mask(msg))}
@@ -629,8 +628,16 @@ func queryFinding(s *hclconfig.Sync, err error) *Finding {
 	return f
 }
 
-// quotedToken is a double-quoted piece of a server message.
-var quotedToken = regexp.MustCompile(`"[^"]*"`)
+// maskQuotedSpan masks what a server message quotes: everything from its
+// first double quote to its last, since the piece quoted may hold quotes
+// itself (a secret cut at its first quote would leave the rest for the
+// output filter, which no longer sees it whole).
+func maskQuotedSpan(s string) string {
+	if i, j := strings.IndexByte(s, '"'), strings.LastIndexByte(s, '"'); i >= 0 && j > i {
+		return s[:i] + `"` + Sensitive + `"` + s[j+1:]
+	}
+	return s
+}
 
 // lineCol converts a 1-based character position into line and column.
 func lineCol(q string, pos int) (int, int) {
