@@ -33,6 +33,10 @@ func checkNesting(toks hclsyntax.Tokens) hcl.Diagnostics {
 	// ops[i] counts the operators chained in the current expression of
 	// nesting level i (since the last comma or line break at that level).
 	ops := []int{0}
+	// kinds[i] is the token that opened nesting level i+1: inside ( and
+	// [ the parser reads across line breaks, so they do not end an
+	// expression there.
+	var kinds []hclsyntax.TokenType
 	depth := 0 // len(ops)-1 + every ops[i] + open template directives
 	directives := 0
 	tooDeep := func(t hclsyntax.Token) hcl.Diagnostics {
@@ -51,6 +55,7 @@ func checkNesting(toks hclsyntax.Tokens) hcl.Diagnostics {
 			hclsyntax.TokenOQuote, hclsyntax.TokenOHeredoc,
 			hclsyntax.TokenTemplateInterp, hclsyntax.TokenTemplateControl:
 			ops = append(ops, 0)
+			kinds = append(kinds, t.Type)
 			depth++
 			if t.Type == hclsyntax.TokenTemplateControl && i+1 < len(toks) && toks[i+1].Type == hclsyntax.TokenIdent {
 				switch string(toks[i+1].Bytes) {
@@ -69,6 +74,7 @@ func checkNesting(toks hclsyntax.Tokens) hcl.Diagnostics {
 			if len(ops) > 1 {
 				depth -= 1 + ops[len(ops)-1]
 				ops = ops[:len(ops)-1]
+				kinds = kinds[:len(kinds)-1]
 			}
 			if t.Type == hclsyntax.TokenCBrack && i >= 2 && toks[i-1].Type == hclsyntax.TokenStar && toks[i-2].Type == hclsyntax.TokenOBrack {
 				// A splat, [*]: the parser reads what follows it one
@@ -76,7 +82,13 @@ func checkNesting(toks hclsyntax.Tokens) hcl.Diagnostics {
 				ops[len(ops)-1]++
 				depth++
 			}
-		case hclsyntax.TokenComma, hclsyntax.TokenNewline:
+		case hclsyntax.TokenNewline:
+			if n := len(kinds); n > 0 && (kinds[n-1] == hclsyntax.TokenOParen || kinds[n-1] == hclsyntax.TokenOBrack) {
+				continue // the expression goes on on the next line
+			}
+			depth -= ops[len(ops)-1]
+			ops[len(ops)-1] = 0
+		case hclsyntax.TokenComma:
 			depth -= ops[len(ops)-1]
 			ops[len(ops)-1] = 0
 		case hclsyntax.TokenPlus, hclsyntax.TokenMinus, hclsyntax.TokenStar, hclsyntax.TokenSlash,

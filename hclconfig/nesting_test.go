@@ -26,6 +26,9 @@ func deepConstructs(n int) map[string]string {
 		"blocks":      strings.Repeat("a {\n", n) + strings.Repeat("}\n", n),
 		"splats":      "x = [[1]]" + strings.Repeat("[*]", n),
 		"attr splats": "x = [{a = 1}]" + strings.Repeat(".*", n),
+		// Line breaks inside parentheses do not end the expression.
+		"splat lines": "x = ([[1]]" + strings.Repeat("\n[*]", n) + ")",
+		"sum lines":   "x = (1" + strings.Repeat(" +\n1", n) + ")",
 	}
 }
 
