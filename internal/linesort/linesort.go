@@ -213,9 +213,9 @@ func Natural(a, b []byte) int { return natural(a, b, false) }
 // they begin at the same place, as in two objects of the same members: a
 // double quote ranks below every other byte, so that a string comes
 // before the strings it begins ("a" before "a b", as text sorts). Two
-// strings that are each a whole decimal number ("1.10", "-2.5") compare
-// by value ("1.10" before "1.9"), as a numeric key's values do; other
-// digits after a point compare as Natural's ("v1.9" before "v1.10").
+// strings that each begin with a decimal number ("1.10", "-2.5") compare
+// by it ("1.10" before "1.9"), as a numeric key's values do; other digits
+// after a point compare as Natural's ("v1.9" before "v1.10").
 func NaturalJSON(a, b []byte) int { return natural(a, b, true) }
 
 func natural(a, b []byte, quoteFirst bool) int {
@@ -275,10 +275,13 @@ func negative(s []byte, i int) bool {
 func isDigit(c byte) bool { return '0' <= c && c <= '9' }
 
 // decimalString returns the end of the decimal number with a fraction that
-// is the whole JSON string beginning at s[i] ("-12.50" in "\"-12.50\""),
-// or 0 when the string there is not one. A string begins after a double
-// quote that is not a closing one: in JSON, a closing quote is followed
-// by ',', ':', '}' or ']', never by a digit or '-'.
+// a JSON string beginning at s[i] begins with ("-12.50" in "\"-12.50\"",
+// "1.9" in "\"1.9-beta\""), or 0 when the string there begins with none.
+// A string begins after a double quote that is not a closing one: in
+// JSON, a closing quote is followed by ',', ':', '}' or ']', never by a
+// digit or '-'. Every string that begins with a decimal compares by it
+// first, so that the order stays transitive ("1.10" < "1.9" < "1.9-beta",
+// and "1.10" < "1.9-beta").
 func decimalString(s []byte, i int) int {
 	if i == 0 || s[i-1] != '"' {
 		return 0
@@ -292,7 +295,7 @@ func decimalString(s []byte, i int) int {
 		return 0
 	}
 	f := digitsEnd(s, e+1)
-	if f == e+1 || f >= len(s) || s[f] != '"' {
+	if f == e+1 {
 		return 0
 	}
 	return f

@@ -125,4 +125,9 @@ func TestNatural(t *testing.T) {
 		`{"id":"a"}`, `{"id":"a b"}`, `{"id":"a!"}`, `{"id":"a-9"}`, `{"id":"a-10"}`, `{"id":"a2"}`, `{"id":"a10"}`, `{"id":"ab"}`,
 		`{"id":"v1.9"}`, `{"id":"v1.10"}`,
 	})
+	// Transitive where a decimal begins a longer string: 1.10 < 1.9 <
+	// 1.9-beta, and 1.10 < 1.9-beta.
+	checkOrder(t, "NaturalJSON", NaturalJSON, []string{
+		`{"v":"1.10"}`, `{"v":"1.10-rc"}`, `{"v":"1.9"}`, `{"v":"1.9-beta"}`, `{"v":"1.9.1"}`, `{"v":"10"}`,
+	})
 }
