@@ -22,7 +22,8 @@ func TestDocsHCLIsFormatted(t *testing.T) {
 		t.Fatal(err)
 	}
 	files = append(files, filepath.Join(root, "README.md"))
-	block := regexp.MustCompile("(?s)```hcl\n(.*?)```")
+	// A fence indented in a list item indents its lines as much.
+	block := regexp.MustCompile("(?ms)^( *)```hcl\n(.*?)^ *```")
 	checked := 0
 	for _, f := range files {
 		b, err := os.ReadFile(f)
@@ -30,13 +31,14 @@ func TestDocsHCLIsFormatted(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, m := range block.FindAllSubmatchIndex(b, -1) {
-			src := b[m[2]:m[3]]
+			indent := string(b[m[2]:m[3]])
+			src := []byte(strings.ReplaceAll("\n"+string(b[m[4]:m[5]]), "\n"+indent, "\n")[1:])
 			if _, d := hclsyntax.ParseConfig(src, "x.hcl", hcl.InitialPos); d.HasErrors() {
 				continue // a fragment ("...") is not a file
 			}
 			checked++
 			if got := hclwrite.Format(src); string(got) != string(src) {
-				line := strings.Count(string(b[:m[2]]), "\n") + 1
+				line := strings.Count(string(b[:m[4]]), "\n") + 1
 				t.Errorf("%s:%d: the example is not formatted as rowform fmt writes it:\n%s", filepath.Base(f), line, unifiedDiff("doc", "fmt", src, got))
 			}
 		}

@@ -381,10 +381,10 @@ func TestValidateTunnelFiles(t *testing.T) {
 // with each such byte as '?': the output holds none of them.
 func TestValidateSnippetsCarryNoEscapes(t *testing.T) {
 	dir := t.TempDir()
-	writeFile(t, filepath.Join(dir, "main.hcl"), "sync \"a\" {\n  behavior = \"\x1b[31mRED\x1b]0;title\x07\xc2\x9b\u202e\xff\"\n}\n")
+	writeFile(t, filepath.Join(dir, "main.hcl"), "sync \"a\" {\n  behavior = \"\x1b[31mRED\x1b]0;title\x07\xc2\x9b\u202e\xff\" # \rall good\n}\n")
 	r := runCLI(t, "-chdir="+dir, "validate", "-no-color")
 	r.expect(t, exitError)
-	for _, bad := range []string{"\x1b", "\x07", "\xc2\x9b", "\u202e", "\xff"} {
+	for _, bad := range []string{"\x1b", "\x07", "\xc2\x9b", "\u202e", "\xff", "\r"} {
 		if strings.Contains(r.stderr, bad) {
 			t.Errorf("the output holds %q:\n%q", bad, r.stderr)
 		}

@@ -216,6 +216,7 @@ func printableSource(b []byte) ([]byte, bool) {
 		r, size := utf8.DecodeRune(b[i:])
 		bad := (r == utf8.RuneError && size == 1) ||
 			(r < 0x20 && r != '\t' && r != '\n' && r != '\r') || (0x7f <= r && r <= 0x9f) ||
+			(r == '\r' && (i+1 >= len(b) || b[i+1] != '\n')) || // a lone CR rewrites the line
 			(0x202a <= r && r <= 0x202e) || (0x2066 <= r && r <= 0x2069)
 		if bad {
 			if out == nil {
