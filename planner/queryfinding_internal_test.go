@@ -24,3 +24,25 @@ func TestQueryFindingOfSensitiveQuery(t *testing.T) {
 		t.Errorf("a sensitive query: %q %q", f.Summary, f.Detail)
 	}
 }
+
+// TestGuardFindingsCountInWords: a crossed guard names its rows with the
+// noun in the number's form (1 row, 2 rows).
+func TestGuardFindingsCountInWords(t *testing.T) {
+	zero := int64(0)
+	s := &hclconfig.Sync{Name: "s", Guard: &hclconfig.Guard{MaxUpdates: &zero, MaxDeletes: &zero}}
+	for n, want := range map[int64][]string{
+		1: {"1 row would be updated", "1 row would be deleted"},
+		2: {"2 rows would be updated", "2 rows would be deleted"},
+	} {
+		var got []string
+		for _, f := range guardFindings(s, &DiffResult{Counts: Counts{Update: n, Delete: n}, DestinationRows: 10}) {
+			got = append(got, f.Summary)
+		}
+		all := strings.Join(got, "\n")
+		for _, w := range want {
+			if !strings.Contains(all, w) {
+				t.Errorf("%d changes: %q, want %q", n, all, w)
+			}
+		}
+	}
+}
