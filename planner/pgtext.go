@@ -1,6 +1,7 @@
 package planner
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"math"
@@ -22,6 +23,7 @@ import (
 const (
 	oidJSON           = 114
 	oidBox            = 603
+	oidTsquery        = 3615
 	oidInt2vector     = 22
 	oidOidvector      = 30
 	oidCIDR           = 650
@@ -106,6 +108,8 @@ func serverText(oid uint32, v []byte) (string, bool) {
 			return "", false
 		}
 		return moneyText(int64(binary.BigEndian.Uint64(v))), true
+	case oidTsquery:
+		return tsqueryText(v)
 	case oidInt2vector, oidOidvector:
 		// An array of one dimension starting at 0, written with spaces
 		// between.
@@ -644,4 +648,121 @@ func arrayElementText(s string, delim byte) string {
 	}
 	b.WriteByte('"')
 	return b.String()
+}
+
+// tsqueryText is tsqueryout: the binary form's items, in prefix order
+// (an operator, its right operand, then its left), written infix with
+// parentheses where the operators' priorities need them, each operand
+// quoted with its weights and prefix mark: "!'x' | 'y' <-> 'z'".
+func tsqueryText(v []byte) (string, bool) {
+	if len(v) < 4 {
+		return "", false
+	}
+	n := int(int32(binary.BigEndian.Uint32(v)))
+	if n < 0 || n > len(v) || n > 1<<16 {
+		return "", false
+	}
+	type item struct {
+		operand  string
+		weight   byte
+		prefix   bool
+		oper     byte // 0 for an operand; 1 NOT, 2 AND, 3 OR, 4 PHRASE
+		distance int
+	}
+	items := make([]item, 0, n)
+	rest := v[4:]
+	for range n {
+		if len(rest) < 2 {
+			return "", false
+		}
+		switch rest[0] {
+		case 1: // QI_VAL: weight, prefix, a NUL-terminated string
+			if len(rest) < 3 {
+				return "", false
+			}
+			end := bytes.IndexByte(rest[3:], 0)
+			if end < 0 {
+				return "", false
+			}
+			items = append(items, item{weight: rest[1], prefix: rest[2] != 0, operand: string(rest[3 : 3+end])})
+			rest = rest[3+end+1:]
+		case 2: // QI_OPR: the operator, and a phrase's distance
+			it := item{oper: rest[1]}
+			rest = rest[2:]
+			if it.oper < 1 || it.oper > 4 {
+				return "", false
+			}
+			if it.oper == 4 {
+				if len(rest) < 2 {
+					return "", false
+				}
+				it.distance = int(int16(binary.BigEndian.Uint16(rest)))
+				rest = rest[2:]
+			}
+			items = append(items, it)
+		default:
+			return "", false
+		}
+	}
+	if len(rest) != 0 {
+		return "", false
+	}
+	if n == 0 {
+		return "", true
+	}
+	priority := [5]int{0, 4, 2, 1, 3}
+	next := 0
+	var infix func(parent int, rightPhrase bool) (string, bool)
+	infix = func(parent int, rightPhrase bool) (string, bool) {
+		if next >= len(items) {
+			return "", false
+		}
+		it := items[next]
+		next++
+		if it.oper == 0 {
+			var b strings.Builder
+			b.WriteByte('\'')
+			for _, c := range []byte(it.operand) {
+				if c == '\'' || c == '\\' {
+					b.WriteByte(c)
+				}
+				b.WriteByte(c)
+			}
+			b.WriteByte('\'')
+			if it.weight != 0 || it.prefix {
+				b.WriteByte(':')
+				if it.prefix {
+					b.WriteByte('*')
+				}
+				for i, w := range "ABCD" {
+					if it.weight&(1<<(3-i)) != 0 {
+						b.WriteRune(w)
+					}
+				}
+			}
+			return b.String(), true
+		}
+		p := priority[it.oper]
+		if it.oper == 1 {
+			operand, ok := infix(p, false)
+			s := "!" + operand
+			if p < parent {
+				s = "( " + s + " )"
+			}
+			return s, ok
+		}
+		right, ok1 := infix(p, it.oper == 4)
+		left, ok2 := infix(p, false)
+		op := map[byte]string{2: " & ", 3: " | ", 4: " <-> "}[it.oper]
+		if it.oper == 4 && it.distance != 1 {
+			op = fmt.Sprintf(" <%d> ", it.distance)
+		}
+		s := left + op + right
+		if p < parent || (it.oper == 4 && rightPhrase) {
+			s = "( " + s + " )"
+		}
+		return s, ok1 && ok2
+	}
+	s, ok := infix(-1, false)
+	return s, ok && next == len(items)
 }

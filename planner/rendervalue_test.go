@@ -84,6 +84,7 @@ func TestRenderValueIsServerText(t *testing.T) {
 		{"xml", []string{"<a>b</a>"}},
 		{"point", []string{"(1.5,-2)"}},
 		{"tsvector", []string{"a fat cat"}},
+		{"tsquery", []string{"a & b", "!x | (y <-> z)", "(a | b) & c", "!(a & b)", "a <2> (b <-> c)", "(a <-> b) <-> c", "'it''s' & 'back\\slash'", "ab:*A & cd:BC", "!!a", "a & (b | (c & !d))"}},
 		{"name", []string{"abc"}},
 		{"char", []string{"x"}},
 	} {
@@ -108,7 +109,7 @@ func TestRenderValueIsServerText(t *testing.T) {
 // type with its own renderer and for arrays of them.
 func TestRenderValueNeverPanics(t *testing.T) {
 	oids := []uint32{114, 650, 869, 790, 1083, 1266, 1186, 3220, 1700, 700, 701, 1082, 1114, 1184, 22, 30,
-		3904, 3906, 3908, 3910, 3912, 3926, 4451, 4532, 4533, 4534, 4535, 4536, 1007, 1231, 1187, 3905, 1000}
+		3904, 3906, 3908, 3910, 3912, 3926, 4451, 4532, 4533, 4534, 4535, 4536, 1007, 1231, 1187, 3905, 1000, 3615, 1020}
 	// An array header whose dimensions multiply past any length (and
 	// past int64): six of 1500, and elements to spare.
 	huge := binary.BigEndian.AppendUint32(nil, 6)
