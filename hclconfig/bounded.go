@@ -210,45 +210,26 @@ func formatWidths(spec string) int {
 // sensitive (from a sensitive argument, or marked by f itself) is passed
 // to onSecret, when given, before it is returned.
 func bounded(f function.Function, bound func(args []cty.Value) int, onSecret func(cty.Value)) function.Function {
-	params := f.Params()
-	for i := range params {
-		params[i].AllowMarked = true
-	}
-	var vp *function.Parameter
-	if p := f.VarParam(); p != nil {
-		c := *p
-		c.AllowMarked = true
-		vp = &c
-	}
-	return function.New(&function.Spec{
-		Description: f.Description(),
-		Params:      params,
-		VarParam:    vp,
-		Type: func(args []cty.Value) (cty.Type, error) {
-			un, _ := unmarkAll(args)
-			return f.ReturnTypeForValues(un)
-		},
-		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
-			un, marks := unmarkAll(args)
-			if bound != nil {
-				if n := bound(un); n > maxValueBytes {
-					return cty.DynamicVal, tooLarge("the result", n)
-				}
-			}
-			v, err := f.Call(args) // marked: f may handle marks itself (quiet, env)
-			if err != nil {
-				return v, err
-			}
-			plain, own := v.UnmarkDeep()
-			if n := valueBytes(plain, maxValueBytes); n > maxValueBytes {
+	return withMarkedArgs(f, func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+		un, marks := unmarkAll(args)
+		if bound != nil {
+			if n := bound(un); n > maxValueBytes {
 				return cty.DynamicVal, tooLarge("the result", n)
 			}
-			_, fromArgs := marks[SensitiveMark]
-			_, fromF := own[SensitiveMark]
-			if (fromArgs || fromF) && onSecret != nil && pieceOfSecret(plain, args) {
-				onSecret(plain)
-			}
-			return v.WithMarks(marks), nil
-		},
+		}
+		v, err := f.Call(args) // marked: f may handle marks itself (quiet, env)
+		if err != nil {
+			return v, err
+		}
+		plain, own := v.UnmarkDeep()
+		if n := valueBytes(plain, maxValueBytes); n > maxValueBytes {
+			return cty.DynamicVal, tooLarge("the result", n)
+		}
+		_, fromArgs := marks[SensitiveMark]
+		_, fromF := own[SensitiveMark]
+		if (fromArgs || fromF) && onSecret != nil && pieceOfSecret(plain, args) {
+			onSecret(plain)
+		}
+		return v.WithMarks(marks), nil
 	})
 }

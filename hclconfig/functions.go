@@ -68,6 +68,23 @@ func stringFunctions(onSecret func(cty.Value)) map[string]function.Function {
 // quiet wraps a function so that its errors never quote a sensitive
 // argument: go-cty's conversion functions put the value in their messages.
 func quiet(f function.Function) function.Function {
+	return withMarkedArgs(f, func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+		un, marks := unmarkAll(args)
+		v, err := f.Call(un)
+		if err != nil {
+			if len(marks) > 0 {
+				return cty.NilVal, function.NewArgErrorf(firstMarked(args), "a sensitive value cannot be converted (it is not shown)")
+			}
+			return cty.NilVal, err
+		}
+		return v.WithMarks(marks), nil
+	})
+}
+
+// withMarkedArgs returns f with impl as its implementation and every
+// parameter taking marked values: impl gets the arguments as given, marks
+// and all, and says what the result carries.
+func withMarkedArgs(f function.Function, impl function.ImplFunc) function.Function {
 	params := f.Params()
 	for i := range params {
 		params[i].AllowMarked = true
@@ -86,17 +103,7 @@ func quiet(f function.Function) function.Function {
 			un, _ := unmarkAll(args)
 			return f.ReturnTypeForValues(un)
 		},
-		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
-			un, marks := unmarkAll(args)
-			v, err := f.Call(un)
-			if err != nil {
-				if len(marks) > 0 {
-					return cty.NilVal, function.NewArgErrorf(firstMarked(args), "a sensitive value cannot be converted (it is not shown)")
-				}
-				return cty.NilVal, err
-			}
-			return v.WithMarks(marks), nil
-		},
+		Impl: impl,
 	})
 }
 
