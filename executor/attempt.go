@@ -54,7 +54,7 @@ func tableLockTimeout(opts Options) time.Duration {
 // interrupt it makes sure the server has stopped the session's query.
 func closeDestination(ctx context.Context, connector *pgconnect.Connector, s *hclconfig.Sync, dst *pgx.Conn) {
 	pid := dst.PgConn().PID()
-	_ = dst.Close(context.WithoutCancel(ctx))
+	_ = pgconnect.Close(context.WithoutCancel(ctx), dst)
 	if ctx.Err() != nil {
 		waitBackendGone(connector, s.Destination, pid)
 	}
@@ -210,7 +210,7 @@ func openSessions(ctx context.Context, connector *pgconnect.Connector, s *hclcon
 		return nil, nil, nil, err
 	}
 	closeBoth := func() {
-		_ = src.Close(context.WithoutCancel(ctx))
+		_ = pgconnect.Close(context.WithoutCancel(ctx), src)
 		closeDst()
 	}
 	if _, err := src.Exec(ctx, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"); err != nil {
@@ -353,7 +353,7 @@ func waitBackendGone(connector *pgconnect.Connector, srv *hclconfig.Server, pid 
 	if err != nil {
 		return
 	}
-	defer conn.Close(ctx)
+	defer pgconnect.Close(ctx, conn)
 	for i := 0; ; i++ {
 		var alive bool
 		if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = $1)", int32(pid)).Scan(&alive); err != nil || !alive {

@@ -52,6 +52,23 @@ func twoSlowApplies(t *testing.T, n int) (*synctest.Env, *hclconfig.Config, *pla
 	return e, cfg, planOnly(t, cfg, "first"), planOnly(t, cfg, "second")
 }
 
+// gateInserts makes every statement that inserts into the destination's
+// items wait until the returned open is called, so that an apply holding
+// the table's lock is still inside its write for as long as the test needs
+// it there, however loaded the machine. The first apply must then be given
+// a lock timeout longer than the test's wait.
+func gateInserts(t *testing.T, e *synctest.Env) (open func()) {
+	t.Helper()
+	e.Dst(`SELECT pg_advisory_lock(4242)`)
+	e.Dst(`CREATE FUNCTION gate() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN PERFORM pg_advisory_lock(4242); PERFORM pg_advisory_unlock(4242); RETURN NULL; END $$`)
+	e.Dst(`CREATE TRIGGER gate BEFORE INSERT ON items FOR EACH STATEMENT EXECUTE FUNCTION gate()`)
+	var once sync.Once
+	open = func() { once.Do(func() { e.Dst(`SELECT pg_advisory_unlock(4242)`) }) }
+	t.Cleanup(open)
+	return open
+}
+
 // planOnly plans only the named sync of cfg.
 func planOnly(t *testing.T, cfg *hclconfig.Config, name string) *planner.Plan {
 	t.Helper()
@@ -106,8 +123,9 @@ WHERE l.locktype = 'advisory' AND l.database = (SELECT oid FROM pg_database WHER
 // advisory lock remains.
 func TestConcurrentApplyFailsFast(t *testing.T) {
 	e, cfg, pFirst, pSecond := twoSlowApplies(t, 300)
+	open := gateInserts(t, e)
 
-	a := startApply(context.Background(), cfg, pFirst, executor.Options{})
+	a := startApply(context.Background(), cfg, pFirst, executor.Options{LockTimeout: 5 * time.Minute})
 	pid := waitForLockHolder(t, e, "rowform/first", a.done)
 	start := time.Now()
 	res := apply(t, cfg, pSecond, executor.Options{})
@@ -125,6 +143,7 @@ func TestConcurrentApplyFailsFast(t *testing.T) {
 		t.Fatalf("the first apply ended before the second one was refused; the test proves nothing")
 	default:
 	}
+	open()
 	requireApplied(t, a.wait(t))
 	if got := a.res.Syncs[0].Applied; got.Insert != 300 {
 		t.Errorf("the first apply inserted %d rows, want 300", got.Insert)
@@ -195,7 +214,8 @@ BEGIN PERFORM pg_sleep(0.005); RETURN COALESCE(NEW, OLD); END $$`)
 // other apply fails after about that long, naming the holder.
 func TestConcurrentApplyLockTimeoutExpires(t *testing.T) {
 	e, cfg, pFirst, pSecond := twoSlowApplies(t, 400)
-	a := startApply(context.Background(), cfg, pFirst, executor.Options{})
+	open := gateInserts(t, e)
+	a := startApply(context.Background(), cfg, pFirst, executor.Options{LockTimeout: 5 * time.Minute})
 	waitForLockHolder(t, e, "rowform/first", a.done)
 	start := time.Now()
 	var mu sync.Mutex
@@ -218,6 +238,7 @@ func TestConcurrentApplyLockTimeoutExpires(t *testing.T) {
 	if took < 500*time.Millisecond || took > 3*time.Second {
 		t.Errorf("with -lock-timeout=500ms the second apply failed after %s", took)
 	}
+	open()
 	requireApplied(t, a.wait(t))
 	requireNoAdvisoryLocks(t, e)
 }

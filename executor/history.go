@@ -642,7 +642,7 @@ func recordFailure(ctx context.Context, connector *pgconnect.Connector, cfg *hcl
 	if err != nil {
 		return
 	}
-	defer dst.Close(ctx)
+	defer pgconnect.Close(ctx, dst)
 	if err := ensureHistory(ctx, dst, s, opts); err != nil {
 		return
 	}

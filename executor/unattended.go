@@ -120,7 +120,7 @@ func attemptPlanned(ctx context.Context, connector *pgconnect.Connector, s *hclc
 		if serr != nil {
 			connectionFailed(serr)
 		} else {
-			defer src.Close(context.WithoutCancel(ctx))
+			defer pgconnect.Close(context.WithoutCancel(ctx), src)
 			sp.CheckEncryption(src, s.Source.Server)
 		}
 	}

@@ -221,7 +221,7 @@ func planSync(ctx context.Context, s *hclconfig.Sync, limits *pgconnect.Connecti
 	if err != nil {
 		add(Finding{Severity: SeverityError, Code: CodeConnectionFailed, Summary: err.Error()})
 	} else {
-		defer dst.Close(context.WithoutCancel(ctx))
+		defer pgconnect.Close(context.WithoutCancel(ctx), dst)
 		checkEncryption(dst, s.Destination, add)
 	}
 	var src *pgx.Conn
@@ -236,7 +236,7 @@ func planSync(ctx context.Context, s *hclconfig.Sync, limits *pgconnect.Connecti
 		if err != nil {
 			add(Finding{Severity: SeverityError, Code: CodeConnectionFailed, Summary: err.Error()})
 		} else {
-			defer src.Close(context.WithoutCancel(ctx))
+			defer pgconnect.Close(context.WithoutCancel(ctx), src)
 			checkEncryption(src, s.Source.Server, add)
 		}
 	}
@@ -469,16 +469,20 @@ func (p *Prepared) finishDiff(ctx context.Context, dst *pgx.Conn, chk *checker, 
 			res.DupKeyExamples = addExample(res.DupKeyExamples, ex)
 		}
 	}
+	var lines *csvKeyLines
+	if res.NullKeys > 0 || res.DupKeys > 0 {
+		lines = p.findKeyLines(res.NullKeys > 0, res.DupKeyExamples)
+	}
 	if res.NullKeys > 0 {
 		findings = append(findings, Finding{Severity: SeverityError, Code: CodeNullSourceKey,
 			Summary: fmt.Sprintf("%d source row%s ha%s a NULL key", res.NullKeys, plural.S(res.NullKeys), hasHave(res.NullKeys)),
-			Detail:  nullKeyHint(p.Sync),
+			Detail:  joinSentences(lines.nullSentence(), nullKeyHint(p.Sync)),
 			Rows:    res.NullKeys, Examples: append([]string(nil), res.NullKeyExamples...)})
 	}
 	if res.DupKeys > 0 {
 		findings = append(findings, Finding{Severity: SeverityError, Code: CodeDuplicateSourceKey,
 			Summary: fmt.Sprintf("%d key%s appear%s more than once in the source", res.DupKeys, plural.S(res.DupKeys), plural.VerbS(res.DupKeys)),
-			Detail:  duplicateKeyHint(p.Sync),
+			Detail:  joinSentences(lines.dupSentence(res.DupKeyExamples), duplicateKeyHint(p.Sync)),
 			Rows:    res.DupKeys, Examples: append([]string(nil), res.DupKeyExamples...)})
 	}
 	return &DiffResult{Counts: res.Counts, SourceRows: res.SourceRows, DestinationRows: res.DestinationRows, Digest: res.Digest,

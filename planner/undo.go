@@ -107,7 +107,7 @@ func findRun(ctx context.Context, cfg *hclconfig.Config, connector *pgconnect.Co
 			continue
 		}
 		run, err := history.Get(ctx, conn, d.History.Schema, id)
-		_ = conn.Close(context.WithoutCancel(ctx))
+		_ = pgconnect.Close(context.WithoutCancel(ctx), conn)
 		if err != nil {
 			errs = append(errs, fmt.Sprintf("reading the history of %s: %s", addr, describeError(err)))
 			continue
@@ -156,7 +156,7 @@ func planUndo(ctx context.Context, s *hclconfig.Sync, run *history.Run, connecto
 		sp.AddFinding(Finding{Severity: SeverityError, Code: CodeConnectionFailed, Summary: err.Error()})
 		return sp
 	}
-	defer dst.Close(context.WithoutCancel(ctx))
+	defer pgconnect.Close(context.WithoutCancel(ctx), dst)
 	checkEncryption(dst, s.Destination, sp.AddFinding)
 	// One snapshot for the history and the table.
 	if _, err := dst.Exec(ctx, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"); err != nil {

@@ -139,7 +139,7 @@ func readHistory(ctx context.Context, cfg *hclconfig.Config, syncs []string, lim
 			return nil, err
 		}
 		rs, err := history.List(ctx, conn, d.History.Schema, syncs, limit)
-		_ = conn.Close(context.WithoutCancel(ctx))
+		_ = pgconnect.Close(context.WithoutCancel(ctx), conn)
 		if err != nil {
 			return nil, fmt.Errorf("reading the history of %s: %w", addr, err)
 		}
