@@ -175,14 +175,3 @@ func lineList(lines []int) string {
 	}
 	return word + " " + strings.Join(texts[:len(texts)-1], ", ") + " and " + texts[len(texts)-1]
 }
-
-// joinSentences joins the non-empty sentences with a space.
-func joinSentences(sentences ...string) string {
-	var out []string
-	for _, s := range sentences {
-		if s != "" {
-			out = append(out, s)
-		}
-	}
-	return strings.Join(out, " ")
-}

@@ -669,12 +669,17 @@ func insertAt[T any](xs []T, i int, v T, n int) []T {
 }
 
 // joinNonEmpty joins the non-empty strings with "; ".
-func joinNonEmpty(parts ...string) string {
+func joinNonEmpty(parts ...string) string { return joinSkippingEmpty("; ", parts) }
+
+// joinSentences joins the non-empty sentences with a space.
+func joinSentences(sentences ...string) string { return joinSkippingEmpty(" ", sentences) }
+
+func joinSkippingEmpty(sep string, parts []string) string {
 	var out []string
 	for _, p := range parts {
 		if p != "" {
 			out = append(out, p)
 		}
 	}
-	return strings.Join(out, "; ")
+	return strings.Join(out, sep)
 }
