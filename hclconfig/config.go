@@ -44,7 +44,16 @@ type Config struct {
 	values func() map[string]cty.Value
 	// secrets returns every secret value the configuration used.
 	secrets func() []string
+	// secretVars are the variables that feed a secret attribute.
+	secretVars map[string]bool
 }
+
+// FeedsSecret reports whether the variable name is read, directly or
+// through locals and functions, by a password, a private key or a
+// passphrase: its value is a secret in another form (lower(var.pw) is the
+// password), so it is withheld like a sensitive variable's, from plan files
+// and from NonSensitiveValue.
+func (c *Config) FeedsSecret(name string) bool { return c.secretVars[name] }
 
 // Secrets returns every secret string the configuration used: passwords,
 // keys, passphrases, env() results and the values of sensitive variables
@@ -62,7 +71,7 @@ func (c *Config) Secrets() []string {
 // carry a secret further by accident.
 func (c *Config) NonSensitiveValue(name string) (cty.Value, bool) {
 	v, ok := c.Variables[name]
-	if !ok || v.Sensitive {
+	if !ok || v.Sensitive || c.FeedsSecret(name) {
 		return cty.NilVal, false
 	}
 	if c.values == nil {

@@ -78,6 +78,9 @@ type loader struct {
 	// its value (it may be a secret).
 	varFileSnippets map[string]*hcl.File
 	secrets         map[string]bool // secret strings seen, for Config.Secrets
+	// secretVars are the variables a secret attribute's expression reads,
+	// directly or through locals, by any function (secretRefs).
+	secretVars map[string]bool
 	// envValues are the values env() returned; each is a secret but a
 	// number or bool that was only read by number and bool attributes
 	// (numberUses): a port, a limit, history = false.
@@ -118,6 +121,8 @@ func Load(dir string, in Inputs) (*Config, hcl.Diagnostics) {
 	values := l.values
 	l.cfg.values = func() map[string]cty.Value { return values }
 	l.secrets, l.envValues, l.numberUses = map[string]bool{}, map[string]bool{}, map[string]bool{}
+	l.secretVars = map[string]bool{}
+	l.cfg.secretVars = l.secretVars
 	secrets := l.secrets
 	l.cfg.secrets = func() []string {
 		out := make([]string, 0, len(secrets))
@@ -184,6 +189,41 @@ func plainNumberOrBool(v string) bool {
 func (l *loader) secret(s string) {
 	if s != "" {
 		l.secrets[s] = true
+	}
+}
+
+// secretRefs records the variables that attr, a secret attribute (a
+// password, a key, a passphrase), reads: directly, or through the locals it
+// reads, however they transform the value (lower(var.pw), a replace(), a
+// join). Those variables hold a secret in another form, which no search
+// for the secret's text finds, so Config.FeedsSecret names them, and their
+// values are secrets too.
+func (l *loader) secretRefs(attr *hcl.Attribute) {
+	if attr == nil {
+		return
+	}
+	seen := map[string]bool{}
+	stack := [][]hcl.Traversal{attr.Expr.Variables()}
+	for len(stack) > 0 {
+		refs := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		for _, t := range refs {
+			name := attrName(t)
+			switch t.RootName() {
+			case "var":
+				if name != "" && !l.secretVars[name] {
+					l.secretVars[name] = true
+					if v, ok := l.values[name]; ok {
+						l.secretValue(v)
+					}
+				}
+			case "local":
+				if a, ok := l.localDecls[name]; ok && !seen[name] {
+					seen[name] = true
+					stack = append(stack, a.Expr.Variables())
+				}
+			}
+		}
 	}
 }
 

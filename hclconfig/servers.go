@@ -121,6 +121,7 @@ func (l *loader) decodeServerContent(b *hcl.Block, kind string) (*Server, *hcl.B
 		s.Password = NewSecret(pw)
 		l.secret(pw)
 		l.warnPlaintextSecret(v, "password")
+		l.secretRefs(v.attr)
 	}
 	s.SSLMode, _ = l.oneOf(content, "sslmode", SSLModes)
 	if p, v := l.str(content, "sslrootcert"); v.ok && p != "" {
@@ -178,11 +179,13 @@ func (l *loader) decodeSSHTunnel(b *hcl.Block) *SSHTunnel {
 		t.PrivateKey = NewSecret(k)
 		l.secret(k)
 		l.warnPlaintextSecret(v, "private_key")
+		l.secretRefs(v.attr)
 	}
 	if k, v := l.str(content, "private_key_passphrase"); v.ok {
 		t.PrivateKeyPassphrase = NewSecret(k)
 		l.secret(k)
 		l.warnPlaintextSecret(v, "private_key_passphrase")
+		l.secretRefs(v.attr)
 	}
 	if kf.attr != nil {
 		if pk, ok := content.Attributes["private_key"]; ok {

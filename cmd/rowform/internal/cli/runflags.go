@@ -133,6 +133,10 @@ func savedVariables(cfg *hclconfig.Config) (saved map[string]string, withheld []
 		if v.Sensitive || v.Source == "default" || v.Source == "" {
 			continue
 		}
+		if cfg.FeedsSecret(name) {
+			withheld = append(withheld, name)
+			continue
+		}
 		val, ok := cfg.NonSensitiveValue(name)
 		if !ok || !val.IsWhollyKnown() || val.IsNull() {
 			continue
