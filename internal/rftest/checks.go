@@ -164,6 +164,20 @@ func tableKey(cfg *hclconfig.Config, addr string, t hclconfig.TableName) []strin
 	return nil
 }
 
+// tableSensitive returns the sensitive_columns of the syncs that write the
+// table t of the destination addr: their values are never shown.
+func tableSensitive(cfg *hclconfig.Config, addr string, t hclconfig.TableName) map[string]bool {
+	out := map[string]bool{}
+	for _, s := range cfg.Syncs {
+		if s.Table == t && "destination."+s.Destination.Address() == addr {
+			for _, c := range s.SensitiveColumns {
+				out[c] = true
+			}
+		}
+	}
+	return out
+}
+
 // checkTable checks what a table holds after a run. The error is for a
 // check that cannot be made (the server cannot be reached); what does not
 // match is in the failures.
@@ -226,6 +240,7 @@ func (f *fileRun) checkTable(ctx context.Context, cfg *hclconfig.Config, e *Expe
 		sel[i] = fmt.Sprintf("CAST(CAST($%d::text AS %s) AS text)", i+1, typs[i])
 	}
 	normalize := "SELECT " + strings.Join(sel, ", ")
+	sensitive := tableSensitive(cfg, addr, e.Table)
 	var want [][]*string
 	for n, row := range e.Rows.Values {
 		args := make([]any, len(cols))
@@ -240,7 +255,14 @@ func (f *fileRun) checkTable(ctx context.Context, cfg *hclconfig.Config, e *Expe
 			dest[i] = &out[i]
 		}
 		if err := conn.QueryRow(ctx, normalize, args...).Scan(dest...); err != nil {
-			return append(fails, fmt.Sprintf("%sexpected row %d of %s does not fit the table: %s", prefix, n+1, e.Rows.From, err)), nil
+			msg := err.Error()
+			for _, c := range cols {
+				if sensitive[c] {
+					// The server's message may quote the value.
+					msg = "a value does not convert to its column's type (the message is not shown: the row has sensitive columns)"
+				}
+			}
+			return append(fails, fmt.Sprintf("%sexpected row %d of %s does not fit the table: %s", prefix, n+1, e.Rows.From, msg)), nil
 		}
 		want = append(want, out)
 	}
@@ -267,7 +289,7 @@ func (f *fileRun) checkTable(ctx context.Context, cfg *hclconfig.Config, e *Expe
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	if diff := diffRows(cols, tableKey(cfg, addr, e.Table), want, got); len(diff) > 0 {
+	if diff := diffRows(cols, tableKey(cfg, addr, e.Table), sensitive, want, got); len(diff) > 0 {
 		head := fmt.Sprintf("%sthe table does not hold the expected rows (%d expected, %d found", prefix, len(want), len(got))
 		if len(cols) < len(types) {
 			head += "; compared on " + strings.Join(cols, ", ")
@@ -280,8 +302,15 @@ func (f *fileRun) checkTable(ctx context.Context, cfg *hclconfig.Config, e *Expe
 // diffRows compares the expected rows with the table's, as multisets, and
 // describes the differences, at most maxShown lines: with key columns
 // (all among cols), rows are matched by key and each differing value is
-// named; otherwise rows are missing or unexpected as a whole.
-func diffRows(cols, key []string, want, got [][]*string) []string {
+// named; otherwise rows are missing or unexpected as a whole. The values of
+// sensitive columns are compared but shown as (sensitive).
+func diffRows(cols, key []string, sensitive map[string]bool, want, got [][]*string) []string {
+	show := func(row []*string, i int) string {
+		if sensitive[cols[i]] && row[i] != nil {
+			return planner.Sensitive
+		}
+		return showValue(row[i])
+	}
 	var keyIdx []int
 	for _, k := range key {
 		i := slices.Index(cols, k)
@@ -294,7 +323,7 @@ func diffRows(cols, key []string, want, got [][]*string) []string {
 	render := func(row []*string, idx []int) string {
 		var parts []string
 		for _, i := range idx {
-			parts = append(parts, cols[i]+"="+showValue(row[i]))
+			parts = append(parts, cols[i]+"="+show(row, i))
 		}
 		return strings.Join(parts, " ")
 	}
@@ -353,7 +382,11 @@ func diffRows(cols, key []string, want, got [][]*string) []string {
 			var diffs []string
 			for i := range cols {
 				if rowKey(w, []int{i}) != rowKey(g, []int{i}) {
-					diffs = append(diffs, fmt.Sprintf("%s: expected %s, got %s", cols[i], showValue(w[i]), showValue(g[i])))
+					d := fmt.Sprintf("%s: expected %s, got %s", cols[i], show(w, i), show(g, i))
+					if show(w, i) == show(g, i) {
+						d += " (they differ)"
+					}
+					diffs = append(diffs, d)
 				}
 			}
 			changed = append(changed, fmt.Sprintf("  ~ %s: %s", render(w, keyIdx), strings.Join(diffs, ", ")))

@@ -557,3 +557,60 @@ run "expect" {
 		}
 	}
 }
+
+// TestSensitiveColumnsAreNotShown: the values of a sync's sensitive_columns
+// are compared like any other but never shown in a failure (nor so in the
+// JUnit file, which holds the same messages): a run over a real CSV file
+// must not print its secrets.
+func TestSensitiveColumnsAreNotShown(t *testing.T) {
+	config := strings.Replace(itemsConfig, `key         = ["id"]`, `key         = ["id"]
+  sensitive_columns = ["note"]`, 1)
+	dir := writeFiles(t, map[string]string{
+		"main.hcl":       config,
+		"data/items.csv": "id,name,note,price\n1,apple,TOPSECRETVALUE1,1.5\n2,pear,SECONDSECRET22,2\n",
+		"tests/items.rftest.hcl": `
+destination "postgres" "shop" {
+  sql = "` + itemsSchema + `"
+}
+
+run "wrong" {
+  expect_table "public.items" {
+    rows = [
+      { id = 1, name = "apple", note = "OTHERSECRETVAL", price = 1.5 },
+      { id = 3, name = "plum", note = "THIRDSECRET44", price = 3 },
+    ]
+  }
+}
+
+run "unfit" {
+  command = "plan"
+  expect_table "public.items" {
+    columns = ["id", "price"]
+    rows = [{ id = 1, price = "NOTANUMBER55" }]
+  }
+}
+`,
+	})
+	res := run(t, dir)
+	if len(res.Files) != 1 || len(res.Files[0].Runs) != 2 {
+		t.Fatalf("result:\n%s", describe(res))
+	}
+	wrong := res.Files[0].Runs[0]
+	want := []string{`expect_table "public.items": the table does not hold the expected rows (2 expected, 2 found):
+  ~ id=1: note: expected (sensitive), got (sensitive) (they differ)
+  - missing:    id=3 name="plum" note=(sensitive) price=3.00
+  + unexpected: id=2 name="pear" note=(sensitive) price=2.00`}
+	if !slices.Equal(wrong.Failures, want) {
+		t.Errorf("failures:\n%s\n\nwant:\n%s", strings.Join(wrong.Failures, "\n"), strings.Join(want, "\n"))
+	}
+	all := describe(res)
+	for _, secret := range []string{"TOPSECRETVALUE1", "SECONDSECRET22", "OTHERSECRETVAL", "THIRDSECRET44"} {
+		if strings.Contains(all, secret) {
+			t.Errorf("a sensitive column's value %s is shown:\n%s", secret, all)
+		}
+	}
+	// A column that is not sensitive keeps the server's message.
+	if unfit := res.Files[0].Runs[1]; len(unfit.Failures) != 1 || !strings.Contains(unfit.Failures[0], `NOTANUMBER55`) {
+		t.Errorf("run unfit: %q", unfit.Failures)
+	}
+}
