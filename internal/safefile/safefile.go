@@ -2,7 +2,10 @@
 // temporary file created exclusively (O_EXCL, mode 0600) in the target's
 // directory, which is synced and renamed over the target. Nothing at a
 // predictable temporary name is followed or reused, and on any failure the
-// temporary file is removed and the target is left as it was.
+// temporary file is removed and the target is left as it was. A target that
+// is no regular file to replace — a device, a FIFO or a socket (/dev/null,
+// /dev/stdout into a pipe), or anything under /dev or /proc — is written
+// where it is instead (appended to), never replaced.
 package safefile
 
 import (
@@ -12,6 +15,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // CheckWritable reports whether path could be replaced now: it is not a
@@ -22,6 +26,9 @@ import (
 func CheckWritable(path string) error {
 	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
 		return fmt.Errorf("%s is a directory", path)
+	}
+	if inPlace(path) {
+		return nil
 	}
 	tmp, err := createTemp(path)
 	if err != nil {
@@ -35,6 +42,41 @@ func CheckWritable(path string) error {
 	name := tmp.Name()
 	_ = tmp.Close()
 	return os.Remove(name)
+}
+
+// inPlace reports whether path is written where it is rather than
+// replaced: it is, after following links, a device, a FIFO or a socket, or
+// it lies under /dev or /proc (/dev/stdout of a command whose output goes to
+// a file), which belong to the system. Replacing /dev/null with a plan, as
+// a rename over it would, breaks it for every process of the machine.
+func inPlace(path string) bool {
+	if abs, err := filepath.Abs(path); err == nil {
+		for _, dir := range []string{"/dev/", "/proc/"} {
+			if strings.HasPrefix(abs, dir) {
+				return true
+			}
+		}
+	}
+	fi, err := os.Stat(path)
+	return err == nil && !fi.Mode().IsRegular() && !fi.IsDir()
+}
+
+// writeInPlace appends what write writes to path, as it is.
+func writeInPlace(path string, write func(w io.Writer) error) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriterSize(f, 256<<10)
+	if err := write(w); err != nil {
+		_ = f.Close()
+		return err
+	}
+	if err := w.Flush(); err != nil {
+		_ = f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // createTemp creates, exclusively and with mode 0600, the temporary file
@@ -55,6 +97,9 @@ func Write(path string, data []byte) error {
 // hold in memory. The writer is buffered; when write returns an error,
 // path is left as it was and that error is returned.
 func WriteFrom(path string, write func(w io.Writer) error) (err error) {
+	if inPlace(path) {
+		return writeInPlace(path, write)
+	}
 	tmp, err := createTemp(path)
 	if err != nil {
 		return err

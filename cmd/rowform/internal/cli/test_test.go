@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"encoding/xml"
 	"os"
 	"path/filepath"
@@ -64,10 +65,25 @@ run "counts" {
 		t.Errorf("JUnit (%v): %+v\n%s", err, doc, b)
 	}
 
-	r = runCLIWith(t, []string{"PATH=" + os.Getenv("PATH")}, "", "-chdir="+quickstart, "test", "-filter=users")
+	// The JUnit path as a link planted in the checkout: the link is
+	// replaced, the file it points to left alone.
+	victim, planted := filepath.Join(dir, "victim"), filepath.Join(dir, "planted.xml")
+	if err := os.WriteFile(victim, []byte("keep"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(victim, planted); err != nil {
+		t.Fatal(err)
+	}
+	r = runCLIWith(t, []string{"PATH=" + os.Getenv("PATH")}, "", "-chdir="+quickstart, "test", "-filter=users", "-junit="+planted)
 	r.expect(t, exitOK)
 	if !strings.Contains(r.stdout, "Success! 4 passed, 0 failed.\n") || strings.Contains(r.stdout, "wrong.rftest.hcl") {
 		t.Errorf("-filter=users:\n%s", r.stdout)
+	}
+	if b, _ := os.ReadFile(victim); string(b) != "keep" {
+		t.Errorf("-junit wrote through a link into %s: %q", victim, b)
+	}
+	if b, _ := os.ReadFile(planted); !bytes.Contains(b, []byte("<testsuites")) {
+		t.Errorf("-junit at a link's path: %q", b)
 	}
 
 	// A JUnit file that cannot be written fails the command before any
