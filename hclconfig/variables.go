@@ -1,9 +1,9 @@
 package hclconfig
 
 import (
+	"errors"
 	"fmt"
 	"maps"
-	"os"
 	"slices"
 	"strings"
 
@@ -168,7 +168,11 @@ func (l *loader) resolveVariables() {
 
 func (l *loader) readVarFile(p *hclparse.Parser, path string) {
 	full := resolvePath(l.dir, path)
-	src, err := os.ReadFile(full)
+	src, err := readLimited(full)
+	if errors.Is(err, errFileTooLarge) {
+		l.errorf(nil, "Variables file too large", "The -var-file %s is larger than %d MB, more than a variables file holds; name the file that sets the variables.", path, maxFileBytes>>20)
+		return
+	}
 	if err != nil {
 		l.errorf(nil, "Cannot read variables file", "The -var-file %s cannot be read: %s.", path, unwrapPathError(err))
 		return

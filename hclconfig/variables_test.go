@@ -194,6 +194,13 @@ func TestVariablePrecedence(t *testing.T) {
 			warnings: [][]string{{"Value for undeclared variable", `"nmae"`, `Did you mean "name"?`, "a.vars.hcl"}},
 		},
 		{
+			// An endless file is refused after 16 MB, not read to the end.
+			name:   "endless var file",
+			order:  []string{"/dev/zero"},
+			errors: [][]string{{"Variables file too large", "/dev/zero", "16 MB"}},
+			noFile: true,
+		},
+		{
 			name:   "missing var file",
 			order:  []string{"nope.vars.hcl"},
 			errors: [][]string{{"Cannot read variables file", "nope.vars.hcl"}},

@@ -53,9 +53,42 @@ func WritePlanFile(path string, sp *SavedPlan, filter func([]byte) []byte) (err 
 	return safefile.Write(path, append(b, '\n'))
 }
 
+// maxPlanFileBytes bounds what ReadPlanFile reads: far more than any plan
+// rowform writes (its samples are bounded), and a bound on a path like
+// /dev/zero. A file that is no regular file (a pipe, a device), whose size
+// is not known before it is read, is read up to maxStreamedPlanBytes.
+const (
+	maxPlanFileBytes     = 512 << 20
+	maxStreamedPlanBytes = 64 << 20
+)
+
+// readPlanBytes reads the file at path, within those bounds.
+func readPlanBytes(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	limit := int64(maxStreamedPlanBytes)
+	if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
+		limit = maxPlanFileBytes
+		if fi.Size() > limit {
+			return nil, fmt.Errorf("%s is larger than %d MB, which no rowform plan file is; make the plan again", path, limit>>20)
+		}
+	}
+	b, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("cannot read the plan file %s: %w", path, err)
+	}
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("%s is larger than %d MB, which no rowform plan file is; make the plan again", path, limit>>20)
+	}
+	return b, nil
+}
+
 // ReadPlanFile reads a file written by WritePlanFile.
 func ReadPlanFile(path string) (*SavedPlan, error) {
-	b, err := os.ReadFile(path)
+	b, err := readPlanBytes(path)
 	if err != nil {
 		var pe *os.PathError
 		if errors.As(err, &pe) {

@@ -122,6 +122,20 @@ func TestReadPlanFileCutShort(t *testing.T) {
 	if _, err := ReadPlanFile(other); err == nil || !strings.Contains(err.Error(), "is not a rowform plan file") {
 		t.Errorf("another JSON file: %v", err)
 	}
+	// An endless file, or a huge one, is refused without being read whole.
+	if _, err := ReadPlanFile("/dev/zero"); err == nil || !strings.Contains(err.Error(), "/dev/zero is larger than 64 MB") {
+		t.Errorf("/dev/zero: %v", err)
+	}
+	huge := filepath.Join(dir, "huge.plan")
+	if err := os.WriteFile(huge, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(huge, maxPlanFileBytes+1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadPlanFile(huge); err == nil || !strings.Contains(err.Error(), "is larger than 512 MB") {
+		t.Errorf("a sparse file past the bound: %v", err)
+	}
 }
 
 // TestReadPlanFileEditedByHand: a plan file whose syncs rowform never
