@@ -474,7 +474,7 @@ VALUES ($1, $2, $3, $4, $5, $6, 'applied', $7, $8, $9, $10, $11, $12, $13, $14, 
 	if err != nil {
 		return fmt.Errorf("recording the run in the history: %w", err)
 	}
-	if err := prune(ctx, r.conn, r.names, r.sync, r.keep); err != nil {
+	if err := prune(ctx, r.conn, r.names, r.sync, r.keep, id); err != nil {
 		return fmt.Errorf("pruning the history: %w", err)
 	}
 	return nil
@@ -486,11 +486,13 @@ VALUES ($1, $2, $3, $4, $5, $6, 'applied', $7, $8, $9, $10, $11, $12, $13, $14, 
 // runs and nothing of run_rows, however large it is. A run whose table the
 // role may not drop (another role's, which only its owner or a member of
 // it may), or which another session has locked (dropIfFree), is left for
-// a later prune.
-func prune(ctx context.Context, conn *pgx.Conn, n history.Names, sync string, keep int) error {
+// a later prune. The run current, just recorded, is always one of those
+// kept, whatever ids the table holds (a row written into it by hand with a
+// higher id would otherwise outrank it).
+func prune(ctx context.Context, conn *pgx.Conn, n history.Names, sync string, keep int, current int64) error {
 	rows, err := conn.Query(ctx, fmt.Sprintf(`SELECT r.id, r.rows_table AND c.oid IS NOT NULL, coalesce(pg_has_role(c.relowner, 'USAGE'), true)
-FROM (SELECT id, rows_table FROM %s WHERE sync = $1 ORDER BY id DESC OFFSET $2) AS r
-LEFT JOIN pg_class c ON c.relnamespace = to_regnamespace($3) AND c.relname = 'run_rows_' || r.id`, n.Runs()), sync, keep, n.SchemaIdent())
+FROM (SELECT id, rows_table FROM %s WHERE sync = $1 AND id <> $4 ORDER BY id DESC OFFSET $2) AS r
+LEFT JOIN pg_class c ON c.relnamespace = to_regnamespace($3) AND c.relname = 'run_rows_' || r.id`, n.Runs()), sync, keep-1, n.SchemaIdent(), current)
 	if err != nil {
 		return err
 	}

@@ -316,6 +316,34 @@ sync "other" {
 	}
 }
 
+// TestHistoryRetentionKeepsTheNewRun: with history_keep = 1, a run
+// written into the history by hand with a higher id does not make the
+// apply prune the run it has just recorded, which stays undoable.
+func TestHistoryRetentionKeepsTheNewRun(t *testing.T) {
+	e := synctest.New(t)
+	e.Src(`CREATE TABLE items (id int, v int); INSERT INTO items SELECT g, 0 FROM generate_series(1, 10) g`)
+	e.Dst(`CREATE TABLE items (id int PRIMARY KEY, v int)`)
+	cfg := historyConfig(t, e, "history_keep = 1", `
+sync "items" {
+  source      = source.postgres.src
+  query       = "SELECT id, v FROM items"
+  destination = destination.postgres.dst
+  table       = "items"
+  behavior    = "mirror"
+  key         = "id"
+}`)
+	_, res, _ := planAndApply(t, cfg, executor.Options{})
+	requireApplied(t, res)
+	e.Dst(`CREATE TEMP TABLE planted AS SELECT * FROM rowform.runs; UPDATE planted SET id = 5000; INSERT INTO rowform.runs SELECT * FROM planted`)
+	e.Src(`UPDATE items SET v = 1 WHERE id <= 3`)
+	_, res, _ = planAndApply(t, cfg, executor.Options{})
+	requireApplied(t, res)
+	got := e.DstQuery(`SELECT id || ' ' || updated FROM rowform.runs WHERE id <> 5000 ORDER BY id`)
+	if len(got) != 1 || !strings.HasSuffix(got[0], " 3") {
+		t.Errorf("runs besides the planted one: %v, want the new run of 3 updates", got)
+	}
+}
+
 // TestHistoryRetentionDropsRunTables: pruning a run that kept its rows in
 // a table of its own drops the table; the runs kept keep theirs.
 func TestHistoryRetentionDropsRunTables(t *testing.T) {
