@@ -274,7 +274,21 @@ func diffAgain(ctx context.Context, connector *pgconnect.Connector, s *hclconfig
 	if err := staleness(sp, res, findings); err != nil {
 		return nil, err
 	}
+	if err := guardHolds(s, res); err != nil {
+		return nil, err
+	}
 	return res, nil
+}
+
+// guardHolds refuses an apply whose own diff crosses the sync's guard. Its
+// plan would have said so, and been refused: only a plan file edited by
+// hand (its guard_exceeded finding taken out) gets here with one.
+func guardHolds(s *hclconfig.Sync, res *planner.DiffResult) error {
+	fs := planner.GuardFindings(s, res)
+	if len(fs) == 0 {
+		return nil
+	}
+	return fmt.Errorf("refused: %s, which the plan does not say (its file was edited); nothing was written — run 'rowform plan' again", fs[0].Summary)
 }
 
 // attempt is what one successful attemptSync did.

@@ -104,6 +104,9 @@ func (m *merge) load(ctx context.Context, prep *planner.Prepared, src *pgx.Conn,
 	if err := staleness(sp, res, o.findings); err != nil {
 		return zero, err
 	}
+	if err := guardHolds(prep.Sync, res); err != nil {
+		return zero, err
+	}
 	if err := countMismatch("insert", tag.RowsAffected(), res.Counts.Insert); err != nil {
 		return zero, err
 	}

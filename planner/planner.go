@@ -545,6 +545,11 @@ func diffErrorFinding(s *hclconfig.Sync, err error) Finding {
 		Summary: fmt.Sprintf("reading %s failed: %s", s.Table, describeError(err))}
 }
 
+// GuardFindings are the guard_exceeded findings of a sync's diff, as its
+// plan has them: apply checks its own diff again with them, so that a plan
+// file edited to drop them does not carry a crossed guard through.
+func GuardFindings(s *hclconfig.Sync, r *DiffResult) []Finding { return guardFindings(s, r) }
+
 // guardFindings checks the sync's guard against the diff (docs/language.md).
 func guardFindings(s *hclconfig.Sync, r *DiffResult) []Finding {
 	g := s.Guard
