@@ -476,3 +476,53 @@ func checkDBTDuckDB(t *testing.T, cfg *Config, dir string) {
 	eq(t, "active_users.QueryRange.Start.Line", users.QueryRange.Start.Line, 32)
 	eq(t, "orders.Query", cfg.Sync("orders").Query, `SELECT * FROM "analytics"."public_marts"."fct_orders"`)
 }
+
+// TestDigestHoldsNoSecret: a plan file carries the configuration's digest,
+// so it must not be a function of a secret that can be guessed value by
+// value: a sensitive variable inside a query and an env() user leave the
+// digest as it is whatever their values, while the rest of the query still
+// changes it.
+func TestDigestHoldsNoSecret(t *testing.T) {
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"main.hcl": `
+variable "token" {
+  type      = string
+  sensitive = true
+}
+variable "table" { type = string }
+destination "postgres" "crm" {
+  host     = "db"
+  database = "d"
+  user     = env("CRM_USER")
+}
+source "postgres" "app" {
+  host     = "app"
+  database = "d"
+  user     = "u"
+}
+sync "s" {
+  source      = source.postgres.app
+  query       = "SELECT id FROM ${var.table} WHERE token <> '${var.token}'"
+  destination = destination.postgres.crm
+  table       = "t"
+  behavior    = "mirror"
+  key         = "id"
+}
+`})
+	load := func(token, user, table string) string {
+		t.Helper()
+		cfg, diags := Load(dir, Inputs{Environ: []string{"CRM_USER=" + user}, Vars: []string{"token=" + token, "table=" + table}})
+		noErrors(t, cfg, diags)
+		return cfg.Digest
+	}
+	d := load("1234", "crm_app", "accounts")
+	if load("9999", "crm_app", "accounts") != d {
+		t.Error("the digest changes with a sensitive variable's value: guessing values would find it")
+	}
+	if load("1234", "other_user", "accounts") != d {
+		t.Error("the digest changes with an env() user, a secret")
+	}
+	if load("1234", "crm_app", "customers") == d {
+		t.Error("the digest does not change with the query's other text")
+	}
+}
