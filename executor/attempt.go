@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/rowform/rowform/hclconfig"
 	"github.com/rowform/rowform/internal/pgconnect"
+	"github.com/rowform/rowform/internal/plural"
 	"github.com/rowform/rowform/planner"
 )
 
@@ -280,15 +281,21 @@ func diffAgain(ctx context.Context, connector *pgconnect.Connector, s *hclconfig
 	return res, nil
 }
 
-// guardHolds refuses an apply whose own diff crosses the sync's guard. Its
-// plan would have said so, and been refused: only a plan file edited by
-// hand (its guard_exceeded finding taken out) gets here with one.
+// guardHolds refuses an apply whose own diff crosses the sync's guard, or
+// has rows the destination would refuse (an undo's conflicts among them)
+// under on_reject = "fail". Its plan would have said so, and been refused:
+// only a plan file edited by hand (its guard_exceeded, rejected_rows or
+// undo_conflict error taken out) gets here with one.
 func guardHolds(s *hclconfig.Sync, res *planner.DiffResult) error {
-	fs := planner.GuardFindings(s, res)
-	if len(fs) == 0 {
-		return nil
+	edited := "which the plan does not say (its file was edited); nothing was written — run 'rowform plan' again"
+	if fs := planner.GuardFindings(s, res); len(fs) > 0 {
+		return fmt.Errorf("refused: %s, %s", fs[0].Summary, edited)
 	}
-	return fmt.Errorf("refused: %s, which the plan does not say (its file was edited); nothing was written — run 'rowform plan' again", fs[0].Summary)
+	if res.Counts.Reject > 0 && s.OnReject != hclconfig.RejectSkip {
+		return fmt.Errorf("refused: %s would be refused by the destination (or, undone, conflict with later changes) and on_reject is \"fail\", %s",
+			plural.Count(res.Counts.Reject, "row"), edited)
+	}
+	return nil
 }
 
 // attempt is what one successful attemptSync did.

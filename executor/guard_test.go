@@ -49,3 +49,32 @@ sync "items" {
 		t.Error("the refused apply changed the table")
 	}
 }
+
+// TestEditedPlanCannotSkipRejectedRows: under on_reject = "fail", a plan
+// whose rejected_rows finding was taken out is refused by apply, which
+// finds the rejected rows in its own diff, instead of writing the others.
+func TestEditedPlanCannotSkipRejectedRows(t *testing.T) {
+	t.Parallel()
+	e := synctest.New(t)
+	e.Src(`CREATE TABLE items (id int, v int); INSERT INTO items SELECT g, g FROM generate_series(1, 5) g`)
+	e.Dst(`CREATE TABLE items (id int PRIMARY KEY, v int CHECK (v < 4))`)
+	cfg := e.Config(`
+sync "items" {
+  source      = source.postgres.src
+  query       = "SELECT id, v FROM items"
+  destination = destination.postgres.dst
+  table       = "items"
+  behavior    = "update_or_create"
+  key         = "id"
+}`)
+	p := plan(t, cfg)
+	sp := p.Syncs[0]
+	if sp.Counts.Reject != 2 || sp.Counts.Insert != 3 {
+		t.Fatalf("planned %+v, want 3 inserts and 2 rejected:\n%s", sp.Counts, synctest.FindingsText(sp))
+	}
+	sp.Findings = nil
+	requireFailed(t, apply(t, cfg, p, executor.Options{}), "items", `2 rows would be refused`, `on_reject is "fail"`, "nothing was written")
+	if n := e.DstQuery(`SELECT count(*) FROM items`)[0]; n != "0" {
+		t.Errorf("the refused apply wrote %s rows", n)
+	}
+}

@@ -56,6 +56,9 @@ func attemptUndo(ctx context.Context, connector *pgconnect.Connector, s *hclconf
 		if err := staleness(sp, res, findings); err != nil {
 			return nil, err
 		}
+		if err := guardHolds(u.Sync, res); err != nil {
+			return nil, err
+		}
 		return res, nil
 	})
 }
