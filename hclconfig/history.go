@@ -2,6 +2,7 @@ package hclconfig
 
 import (
 	"github.com/hashicorp/hcl/v2"
+	"strings"
 )
 
 // History is how a destination records the applies written to it: in its
@@ -59,6 +60,9 @@ func (l *loader) decodeHistory(content *hcl.BodyContent) *History {
 			l.errorf(v.rng(), "Invalid history_schema", "history_schema must name a schema.")
 		case len(name) > 63:
 			l.errorf(v.rng(), "Invalid history_schema", "history_schema must be at most 63 bytes long, as PostgreSQL's names are.")
+		case name == "information_schema" || strings.HasPrefix(name, "pg_"):
+			l.errorf(v.rng(), "Invalid history_schema",
+				"%s is one of PostgreSQL's own schemas, which pg_dump leaves out (or the server refuses): name a schema of rowform's own, such as the default %q.", name, DefaultHistorySchema)
 		default:
 			h.Schema = name
 		}

@@ -76,6 +76,8 @@ sync "s" {
 		{"history_keep = 0", "", "history_keep must be between 1 and 100000"},
 		{"history_keep = 1.5", "", "whole number"},
 		{`history_schema = ""`, "", "history_schema must name a schema"},
+		{`history_schema = "information_schema"`, "", "one of PostgreSQL's own schemas"},
+		{`history_schema = "pg_audit"`, "", "one of PostgreSQL's own schemas"},
 		{`history = "yes"`, "", "history"},
 		{"", "history = false", `An argument named "history" is not expected here`},
 	} {
