@@ -633,16 +633,16 @@ func (s *sampleSink) Change(kind ChangeKind, src, dst *Row, changed []int) error
 	switch kind {
 	case ChangeInsert:
 		for i := l.NKey; i < len(l.Cols); i++ {
-			sr.Columns = append(sr.Columns, SampleColumn{Name: l.Cols[i].Dest, After: l.renderColumn(i, src.Values[i])})
+			sr.Columns = append(sr.Columns, SampleColumn{Name: l.Cols[i].Dest, After: l.sampleValue(i, src.Values[i])})
 		}
 	case ChangeUpdate:
 		for _, i := range changed {
 			sr.Columns = append(sr.Columns, SampleColumn{Name: l.Cols[i].Dest,
-				Before: l.renderColumn(i, dst.Values[i]), After: l.renderColumn(i, src.Values[i])})
+				Before: l.sampleValue(i, dst.Values[i]), After: l.sampleValue(i, src.Values[i])})
 		}
 	case ChangeDelete:
 		for i := l.NKey; i < len(l.Cols); i++ {
-			sr.Columns = append(sr.Columns, SampleColumn{Name: l.Cols[i].Dest, Before: l.renderColumn(i, dst.Values[i])})
+			sr.Columns = append(sr.Columns, SampleColumn{Name: l.Cols[i].Dest, Before: l.sampleValue(i, dst.Values[i])})
 		}
 	}
 	key := &Row{}

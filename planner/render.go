@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5/pgtype"
 )
@@ -69,6 +70,26 @@ func (l *layout) renderColumn(i int, v []byte) string {
 		return strconv.Quote(s)
 	}
 	return s
+}
+
+// maxSampleValueBytes is how much of one value a sample row shows: a
+// sample is for reading, and a 60 MB value printed on one line (and kept in
+// the plan file) is not read. The -changes file has every value whole.
+const maxSampleValueBytes = 4096
+
+// sampleValue renders the value of layout column i for a sample row, as
+// renderColumn does, cut after maxSampleValueBytes (at a character's end)
+// with how many bytes were left out: "abc… (59995904 more bytes)".
+func (l *layout) sampleValue(i int, v []byte) string {
+	s := l.renderColumn(i, v)
+	if len(s) <= maxSampleValueBytes {
+		return s
+	}
+	cut := maxSampleValueBytes
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s… (%d more bytes)", s[:cut], len(s)-cut)
 }
 
 // renderKey renders a row's key for findings the way plans show the keys

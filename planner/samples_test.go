@@ -174,3 +174,37 @@ sync "who_am_i" {
 		t.Errorf("insert sample %s, want %s\n%s", got, want, synctest.FindingsText(sp))
 	}
 }
+
+// TestSampleValuesAreCut: a sample shows the first 4096 bytes of a long
+// value, cut at a character's end, and how many bytes it leaves out; a
+// short value is shown whole.
+func TestSampleValuesAreCut(t *testing.T) {
+	t.Parallel()
+	e := synctest.New(t)
+	e.Src(`CREATE TABLE t (id bigint, body text, note text)`)
+	// 'é' is two bytes: byte 4096 falls inside one.
+	e.Src(`INSERT INTO t VALUES (1, 'a' || repeat('é', 50000), 'short')`)
+	e.Dst(`CREATE TABLE t (id bigint PRIMARY KEY, body text, note text)`)
+	cfg := e.Config(`
+sync "t" {
+  source      = source.postgres.src
+  query       = "SELECT id, body, note FROM t"
+  destination = destination.postgres.dst
+  table       = "t"
+  behavior    = "update_or_create"
+  key         = "id"
+}
+`)
+	sp := syncNamed(t, plan(t, cfg, planner.Options{ShowRows: 1}), "t")
+	if sp.Samples == nil || len(sp.Samples.Insert) != 1 || len(sp.Samples.Insert[0].Columns) != 2 {
+		t.Fatalf("samples %+v, want one insert", sp.Samples)
+	}
+	body, note := sp.Samples.Insert[0].Columns[0].After, sp.Samples.Insert[0].Columns[1].After
+	want := "a" + strings.Repeat("é", 2047) + "… (95906 more bytes)"
+	if body != want {
+		t.Errorf("a 100001-byte value shows as %d bytes ending %q, want %d ending %q", len(body), body[len(body)-30:], len(want), want[len(want)-30:])
+	}
+	if note != "short" {
+		t.Errorf("a short value shows as %q", note)
+	}
+}
