@@ -55,6 +55,15 @@ type Config struct {
 // and from NonSensitiveValue.
 func (c *Config) FeedsSecret(name string) bool { return c.secretVars[name] }
 
+// sourceText is the configuration's text at rng, "" when unknown.
+func (c *Config) sourceText(rng hcl.Range) string {
+	f := c.Files[rng.Filename]
+	if f == nil || rng.Start.Byte < 0 || rng.End.Byte > len(f.Bytes) || rng.Start.Byte > rng.End.Byte {
+		return ""
+	}
+	return string(f.Bytes[rng.Start.Byte:rng.End.Byte])
+}
+
 // Secrets returns every secret string the configuration used: passwords,
 // keys, passphrases, env() results and the values of sensitive variables
 // and of expressions computed from them. Output writers mask them (see

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"slices"
 
-	"github.com/hashicorp/hcl/v2"
 	ctyjson "github.com/zclconf/go-cty/cty/json"
 )
 
@@ -46,14 +45,13 @@ func digest(c *Config) string {
 		}
 		all.Syncs = append(all.Syncs, d)
 	}
-	all.Variables = map[string]json.RawMessage{}
-	for name := range c.Variables {
-		if !asWritten {
-			break
-		}
-		if v, ok := c.NonSensitiveValue(name); ok {
-			if b, err := ctyjson.Marshal(v, v.Type()); err == nil {
-				all.Variables[name] = b
+	if asWritten {
+		all.Variables = map[string]json.RawMessage{}
+		for name := range c.Variables {
+			if v, ok := c.NonSensitiveValue(name); ok {
+				if b, err := ctyjson.Marshal(v, v.Type()); err == nil {
+					all.Variables[name] = b
+				}
 			}
 		}
 	}
@@ -64,15 +62,6 @@ func digest(c *Config) string {
 	b = withoutSecrets(b, c.Secrets())
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
-}
-
-// sourceText is the configuration's text at rng, "" when unknown.
-func (c *Config) sourceText(rng hcl.Range) string {
-	f := c.Files[rng.Filename]
-	if f == nil || rng.Start.Byte < 0 || rng.End.Byte > len(f.Bytes) || rng.Start.Byte > rng.End.Byte {
-		return ""
-	}
-	return string(f.Bytes[rng.Start.Byte:rng.End.Byte])
 }
 
 // withoutSecrets replaces each secret, as JSON writes it inside a string,

@@ -1,8 +1,9 @@
 package hclconfig
 
 import (
-	"github.com/hashicorp/hcl/v2"
 	"strings"
+
+	"github.com/hashicorp/hcl/v2"
 )
 
 // History is how a destination records the applies written to it: in its

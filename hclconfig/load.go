@@ -232,11 +232,7 @@ func (l *loader) sourceText(rng *hcl.Range) string {
 	if rng == nil {
 		return ""
 	}
-	f := l.cfg.Files[rng.Filename]
-	if f == nil || rng.Start.Byte < 0 || rng.End.Byte > len(f.Bytes) || rng.Start.Byte > rng.End.Byte {
-		return ""
-	}
-	return string(f.Bytes[rng.Start.Byte:rng.End.Byte])
+	return l.cfg.sourceText(*rng)
 }
 
 // rootSecret records a secret as given, a sensitive variable's value.
