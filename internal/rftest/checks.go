@@ -153,13 +153,22 @@ func tableServer(cfg *hclconfig.Config, e *ExpectTable) (string, error) {
 	return "", fmt.Errorf("say which server holds the table: server = destination.postgres.NAME (or source.postgres.NAME)")
 }
 
+// tableSyncs are the syncs that write table t on server addr.
+func tableSyncs(cfg *hclconfig.Config, addr string, t hclconfig.TableName) []*hclconfig.Sync {
+	var out []*hclconfig.Sync
+	for _, s := range cfg.Syncs {
+		if s.Table == t && "destination."+s.Destination.Address() == addr {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
 // tableKey is the key of the syncs that write table t on server addr, if
 // any: rows are matched by it in failure messages.
 func tableKey(cfg *hclconfig.Config, addr string, t hclconfig.TableName) []string {
-	for _, s := range cfg.Syncs {
-		if s.Table == t && "destination."+s.Destination.Address() == addr {
-			return s.Key
-		}
+	if syncs := tableSyncs(cfg, addr, t); len(syncs) > 0 {
+		return syncs[0].Key
 	}
 	return nil
 }
@@ -168,11 +177,9 @@ func tableKey(cfg *hclconfig.Config, addr string, t hclconfig.TableName) []strin
 // table t of the destination addr: their values are never shown.
 func tableSensitive(cfg *hclconfig.Config, addr string, t hclconfig.TableName) map[string]bool {
 	out := map[string]bool{}
-	for _, s := range cfg.Syncs {
-		if s.Table == t && "destination."+s.Destination.Address() == addr {
-			for _, c := range s.SensitiveColumns {
-				out[c] = true
-			}
+	for _, s := range tableSyncs(cfg, addr, t) {
+		for _, c := range s.SensitiveColumns {
+			out[c] = true
 		}
 	}
 	return out
@@ -256,11 +263,9 @@ func (f *fileRun) checkTable(ctx context.Context, cfg *hclconfig.Config, e *Expe
 		}
 		if err := conn.QueryRow(ctx, normalize, args...).Scan(dest...); err != nil {
 			msg := err.Error()
-			for _, c := range cols {
-				if sensitive[c] {
-					// The server's message may quote the value.
-					msg = "a value does not convert to its column's type (the message is not shown: the row has sensitive columns)"
-				}
+			if slices.ContainsFunc(cols, func(c string) bool { return sensitive[c] }) {
+				// The server's message may quote the value.
+				msg = "a value does not convert to its column's type (the message is not shown: the row has sensitive columns)"
 			}
 			return append(fails, fmt.Sprintf("%sexpected row %d of %s does not fit the table: %s", prefix, n+1, e.Rows.From, msg)), nil
 		}
