@@ -2,7 +2,6 @@ package planner
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -53,44 +52,32 @@ func (p *Prepared) findKeyLines(nulls bool, dupExamples []string) *csvKeyLines {
 	for _, ex := range dupExamples {
 		want[ex] = true
 	}
-	file, err := os.Open(f.Path)
-	if err != nil {
-		return nil
-	}
-	defer file.Close()
-	r := newSourceCSVReader(file, f)
-	if f.Header {
-		if _, err := r.Read(); err != nil {
-			return nil
-		}
-	}
 	out := &csvKeyLines{file: filepath.Base(f.Path), dup: map[string][]int{}, dups: map[string]int{}}
-	for {
-		rec, err := r.Read()
-		if err != nil {
-			break
-		}
+	if !p.eachCSVRecord(func(rec []csvField, line int) bool {
 		if hasNullKey(rec, idx) {
 			if nulls {
 				out.nulls++
 				if len(out.null) < maxKeyLines {
-					out.null = append(out.null, r.Line)
+					out.null = append(out.null, line)
 				}
 			}
-			continue
+			return true
 		}
 		if len(want) == 0 {
-			continue
+			return true
 		}
 		for _, trim := range []bool{false, true} {
 			if k := p.layout.renderTextKey(rec, idx, trim); want[k] {
 				out.dups[k]++
 				if len(out.dup[k]) < maxKeyLines {
-					out.dup[k] = append(out.dup[k], r.Line)
+					out.dup[k] = append(out.dup[k], line)
 				}
 				break
 			}
 		}
+		return true
+	}) {
+		return nil
 	}
 	return out
 }
@@ -116,10 +103,7 @@ func (l *layout) renderTextKey(rec []csvField, idx []int, trim bool) string {
 		if trim {
 			s = strings.TrimSpace(s)
 		}
-		if s == "NULL" || s == Sensitive {
-			s = strconv.Quote(s)
-		}
-		parts[i] = l.Cols[i].Dest + "=" + FormatValue(s)
+		parts[i] = l.Cols[i].Dest + "=" + FormatValue(quoteReserved(s))
 	}
 	return strings.Join(parts, " ")
 }

@@ -457,33 +457,46 @@ func (c *csvConversion) addAll(rows []*Row) error {
 // the source is no CSV file or no record matches as written. It is for
 // naming a row in an error, after the fact.
 func (p *Prepared) SourceLine(key []string) int {
-	f := p.Sync.Source.CSV
-	if f == nil || len(key) != p.layout.NKey {
+	if p.Sync.Source.CSV == nil || len(key) != p.layout.NKey {
 		return 0
 	}
-	file, err := os.Open(f.Path)
-	if err != nil {
-		return 0
-	}
-	defer file.Close()
-	r := newSourceCSVReader(file, f)
-	if f.Header {
-		if _, err := r.Read(); err != nil {
-			return 0
-		}
-	}
-	for {
-		rec, err := r.Read()
-		if err != nil {
-			return 0
-		}
+	found := 0
+	p.eachCSVRecord(func(rec []csvField, line int) bool {
 		match := true
 		for i := 0; i < p.layout.NKey && match; i++ {
 			ix := p.csvCols[p.layout.Cols[i].Source]
 			match = ix < len(rec) && !rec[ix].Null && strings.TrimSpace(rec[ix].Value) == key[i]
 		}
 		if match {
-			return r.Line
+			found = line
+		}
+		return !match
+	})
+	return found
+}
+
+// eachCSVRecord reads the sync's CSV file again from its start, past the
+// header, and calls fn with each record and the line it starts on while fn
+// returns true. It is for naming rows after the fact: it returns false when
+// the file or its header can no longer be read, and a record that no longer
+// parses ends the reading as the file's end does.
+func (p *Prepared) eachCSVRecord(fn func(rec []csvField, line int) bool) bool {
+	f := p.Sync.Source.CSV
+	file, err := os.Open(f.Path)
+	if err != nil {
+		return false
+	}
+	defer file.Close()
+	r := newSourceCSVReader(file, f)
+	if f.Header {
+		if _, err := r.Read(); err != nil {
+			return false
+		}
+	}
+	for {
+		rec, err := r.Read()
+		if err != nil || !fn(rec, r.Line) {
+			return true
 		}
 	}
 }

@@ -65,8 +65,16 @@ func (l *layout) renderColumn(i int, v []byte) string {
 	if l.Cols[i].Sensitive {
 		return Sensitive
 	}
-	s := RenderValue(l.Cols[i].ResultOID, v)
-	if v != nil && (s == "NULL" || s == Sensitive) {
+	if v == nil {
+		return "NULL"
+	}
+	return quoteReserved(RenderValue(l.Cols[i].ResultOID, v))
+}
+
+// quoteReserved quotes a value's text that reads "NULL" or "(sensitive)",
+// so that it cannot be mistaken for a NULL or a masked value.
+func quoteReserved(s string) string {
+	if s == "NULL" || s == Sensitive {
 		return strconv.Quote(s)
 	}
 	return s
