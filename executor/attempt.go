@@ -272,21 +272,28 @@ func diffAgain(ctx context.Context, connector *pgconnect.Connector, s *hclconfig
 	if err != nil {
 		return nil, lostConnection(connector, s, err)
 	}
-	if err := staleness(sp, res, findings); err != nil {
-		return nil, err
-	}
-	if err := guardHolds(s, res); err != nil {
+	if err := confirmDiff(s, sp, res, findings); err != nil {
 		return nil, err
 	}
 	return res, nil
 }
 
-// guardHolds refuses an apply whose own diff crosses the sync's guard, or
+// confirmDiff is what an apply checks of the diff it ran in its
+// transaction before it writes: that the plan still holds (staleness), and
+// that the diff breaks none of the sync's rules (rulesHold).
+func confirmDiff(s *hclconfig.Sync, sp *planner.SyncPlan, res *planner.DiffResult, findings []planner.Finding) error {
+	if err := staleness(sp, res, findings); err != nil {
+		return err
+	}
+	return rulesHold(s, res)
+}
+
+// rulesHold refuses an apply whose own diff crosses the sync's guard, or
 // has rows the destination would refuse (an undo's conflicts among them)
 // under on_reject = "fail". Its plan would have said so, and been refused:
 // only a plan file edited by hand (its guard_exceeded, rejected_rows or
 // undo_conflict error taken out) gets here with one.
-func guardHolds(s *hclconfig.Sync, res *planner.DiffResult) error {
+func rulesHold(s *hclconfig.Sync, res *planner.DiffResult) error {
 	edited := "which the plan does not say (its file was edited); nothing was written — run 'rowform plan' again"
 	if fs := planner.GuardFindings(s, res); len(fs) > 0 {
 		return fmt.Errorf("refused: %s, %s", fs[0].Summary, edited)

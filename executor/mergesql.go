@@ -101,10 +101,7 @@ func (m *merge) load(ctx context.Context, prep *planner.Prepared, src *pgx.Conn,
 		return zero, describeWriteError("insert", cerr)
 	}
 	res := o.res
-	if err := staleness(sp, res, o.findings); err != nil {
-		return zero, err
-	}
-	if err := guardHolds(prep.Sync, res); err != nil {
+	if err := confirmDiff(prep.Sync, sp, res, o.findings); err != nil {
 		return zero, err
 	}
 	if err := countMismatch("insert", tag.RowsAffected(), res.Counts.Insert); err != nil {

@@ -53,10 +53,7 @@ func attemptUndo(ctx context.Context, connector *pgconnect.Connector, s *hclconf
 		if err != nil {
 			return nil, lostConnection(connector, s, err)
 		}
-		if err := staleness(sp, res, findings); err != nil {
-			return nil, err
-		}
-		if err := guardHolds(u.Sync, res); err != nil {
+		if err := confirmDiff(u.Sync, sp, res, findings); err != nil {
 			return nil, err
 		}
 		return res, nil
