@@ -2,12 +2,12 @@ package hclconfig
 
 import (
 	"errors"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"unicode/utf8"
 
+	"github.com/rowform/rowform/internal/safefile"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/function"
 	"github.com/zclconf/go-cty/cty/function/stdlib"
@@ -175,24 +175,16 @@ func envFunc(lookup func(string) (string, bool), allowUnset bool) function.Funct
 // or query, and a bound on a name like /dev/zero.
 const maxFileBytes = 16 << 20
 
-var errFileTooLarge = errors.New("file too large")
-
-// readLimited reads the file at p, or fails with errFileTooLarge past
-// maxFileBytes (without reading further: p may be endless).
+// readLimited reads the file at p, or fails with a *safefile.TooLargeError
+// past maxFileBytes (without reading further: p may be endless).
 func readLimited(p string) ([]byte, error) {
-	f, err := os.Open(p)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, maxFileBytes+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(b) > maxFileBytes {
-		return nil, errFileTooLarge
-	}
-	return b, nil
+	return safefile.ReadAtMost(p, maxFileBytes, maxFileBytes)
+}
+
+// tooLargeFile reports whether err is readLimited's for a file past the bound.
+func tooLargeFile(err error) bool {
+	var tl *safefile.TooLargeError
+	return errors.As(err, &tl)
 }
 
 // fileFunc returns file(path): the contents of a UTF-8 file, relative to baseDir.
@@ -226,7 +218,7 @@ func fileFunc(baseDir string) function.Function {
 				if os.IsNotExist(err) {
 					return cty.UnknownVal(cty.String), function.NewArgErrorf(0, "no file exists at %s", p)
 				}
-				if errors.Is(err, errFileTooLarge) {
+				if tooLargeFile(err) {
 					return cty.UnknownVal(cty.String), function.NewArgErrorf(0, "%s is larger than %d MB, more than file() reads (it is for keys, certificates and SQL)", p, maxFileBytes>>20)
 				}
 				return cty.UnknownVal(cty.String), function.NewArgErrorf(0, "cannot read %s: %s", p, unwrapPathError(err))

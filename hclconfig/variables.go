@@ -1,7 +1,6 @@
 package hclconfig
 
 import (
-	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -169,7 +168,7 @@ func (l *loader) resolveVariables() {
 func (l *loader) readVarFile(p *hclparse.Parser, path string) {
 	full := resolvePath(l.dir, path)
 	src, err := readLimited(full)
-	if errors.Is(err, errFileTooLarge) {
+	if tooLargeFile(err) {
 		l.errorf(nil, "Variables file too large", "The -var-file %s is larger than %d MB, more than a variables file holds; name the file that sets the variables.", path, maxFileBytes>>20)
 		return
 	}

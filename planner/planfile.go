@@ -64,26 +64,12 @@ const (
 
 // readPlanBytes reads the file at path, within those bounds.
 func readPlanBytes(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
+	b, err := safefile.ReadAtMost(path, maxPlanFileBytes, maxStreamedPlanBytes)
+	var tl *safefile.TooLargeError
+	if errors.As(err, &tl) {
+		return nil, fmt.Errorf("%s, which no rowform plan file is; make the plan again", tl)
 	}
-	defer f.Close()
-	limit := int64(maxStreamedPlanBytes)
-	if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
-		limit = maxPlanFileBytes
-		if fi.Size() > limit {
-			return nil, fmt.Errorf("%s is larger than %d MB, which no rowform plan file is; make the plan again", path, limit>>20)
-		}
-	}
-	b, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, fmt.Errorf("cannot read the plan file %s: %w", path, err)
-	}
-	if int64(len(b)) > limit {
-		return nil, fmt.Errorf("%s is larger than %d MB, which no rowform plan file is; make the plan again", path, limit>>20)
-	}
-	return b, nil
+	return b, err
 }
 
 // ReadPlanFile reads a file written by WritePlanFile.

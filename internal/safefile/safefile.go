@@ -125,3 +125,40 @@ func WriteFrom(path string, write func(w io.Writer) error) (err error) {
 	}
 	return os.Rename(tmp.Name(), path)
 }
+
+// TooLargeError is the error of ReadAtMost for a file past its bound.
+type TooLargeError struct {
+	Path  string
+	Limit int64 // the bound it is past, in bytes
+}
+
+func (e *TooLargeError) Error() string {
+	return fmt.Sprintf("%s is larger than %d MB", e.Path, e.Limit>>20)
+}
+
+// ReadAtMost reads the file at path, or fails with a *TooLargeError when
+// it holds more than limit bytes (a regular file's size is checked before
+// reading), or more than streamLimit from anything else (a pipe, a device
+// like /dev/zero), without reading further: such a file may be endless.
+func ReadAtMost(path string, limit, streamLimit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	max := streamLimit
+	if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
+		max = limit
+		if fi.Size() > max {
+			return nil, &TooLargeError{path, max}
+		}
+	}
+	b, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > max {
+		return nil, &TooLargeError{path, max}
+	}
+	return b, nil
+}
