@@ -686,3 +686,51 @@ REVOKE SELECT ON %[2]s FROM %[1]s`, quoteIdent(role), table))
 		t.Error("the apply changed nothing")
 	}
 }
+
+// TestHistorySchemaTaken: a history_schema holding someone else's objects
+// of the history's names (a table runs, a view layout, a layout table of
+// other columns) is the plan's error history_schema_taken, naming them;
+// an apply of a plan made before they appeared fails before writing,
+// with the same words, and leaves them and the table as they were.
+func TestHistorySchemaTaken(t *testing.T) {
+	for _, c := range []struct {
+		name, setup, taken string
+	}{
+		{"a table runs", `CREATE TABLE app.runs (id int PRIMARY KEY, note text); INSERT INTO app.runs VALUES (1, 'mine')`, `an object named "runs"`},
+		{"a view layout and a sequence run_id", `CREATE VIEW app.layout AS SELECT 1 AS version; CREATE SEQUENCE app.run_id`, `objects named "layout" and "run_id"`},
+		{"a layout table of other columns", `CREATE TABLE app.layout (version text, rowform_version text)`, `an object named "layout"`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			e := synctest.New(t)
+			e.Src(`CREATE TABLE items (id int, v text); INSERT INTO items SELECT g, 'v' || g FROM generate_series(1, 5) g`)
+			e.Dst(`CREATE TABLE items (id int PRIMARY KEY, v text); CREATE SCHEMA app`)
+			cfg := historyConfig(t, e, `history_schema = "app"`, itemsHistorySync)
+			before := applyable(t, cfg)
+			e.Dst(c.setup)
+			objects := e.DstQuery(`SELECT string_agg(relname || ':' || relkind::text, ',' ORDER BY relname) FROM pg_class WHERE relnamespace = 'app'::regnamespace`)[0]
+
+			sp := plan(t, cfg).Syncs[0]
+			if len(sp.Findings) != 1 || sp.Findings[0].Code != planner.CodeHistorySchemaTaken || sp.Findings[0].Severity != planner.SeverityError ||
+				!strings.Contains(sp.Findings[0].Summary, `the history schema "app" already holds `+c.taken) ||
+				!strings.Contains(sp.Findings[0].Detail, "history_schema") {
+				t.Fatalf("findings:\n%s", synctest.FindingsText(sp))
+			}
+
+			res := apply(t, cfg, before, executor.Options{})
+			r := syncResult(t, res, "items")
+			if r.Err == nil || !strings.Contains(r.Err.Error(), `the history schema "app" already holds `+c.taken) {
+				t.Fatalf("apply of the earlier plan: status %s, err %v", r.Status, r.Err)
+			}
+			if got := e.DstQuery(`SELECT count(*) FROM items`)[0]; got != "0" {
+				t.Errorf("the table holds %s rows after the refused apply", got)
+			}
+			if got := e.DstQuery(`SELECT string_agg(relname || ':' || relkind::text, ',' ORDER BY relname) FROM pg_class WHERE relnamespace = 'app'::regnamespace`)[0]; got != objects {
+				t.Errorf("the schema's objects: %s, before the apply %s", got, objects)
+			}
+
+			cfg = historyConfig(t, e, `history_schema = "rowform_history"`, itemsHistorySync)
+			requireApplied(t, apply(t, cfg, applyable(t, cfg), executor.Options{}))
+		})
+	}
+}

@@ -8,10 +8,16 @@ import (
 	"github.com/rowform/rowform/internal/history"
 )
 
-// historyFindings reports, as missing_privilege, what keeps role from
-// recording the applies of s in its destination's history (docs/history.md):
-// the history schema cannot be created, or its tables cannot be created or
-// written. Nothing when the destination keeps no history.
+// CodeHistorySchemaTaken: the history schema holds tables (or a sequence,
+// or indexes) of the history's names that are not rowform's.
+const CodeHistorySchemaTaken Code = "history_schema_taken"
+
+// historyFindings reports what keeps role from recording the applies of s
+// in its destination's history (docs/history.md): as missing_privilege,
+// that the history schema cannot be created, or its tables cannot be
+// created or written; as history_schema_taken, that the schema holds
+// someone else's objects of the history's names. Nothing when the
+// destination keeps no history.
 func historyFindings(ctx context.Context, s *hclconfig.Sync, dst *pgx.Conn, role string) []Finding {
 	if !s.Destination.HistoryEnabled() {
 		return nil
@@ -23,6 +29,10 @@ func historyFindings(ctx context.Context, s *hclconfig.Sync, dst *pgx.Conn, role
 	if p == nil {
 		return nil
 	}
-	return []Finding{{Severity: SeverityError, Code: CodeMissingPrivilege, Summary: p.Summary,
+	code := CodeMissingPrivilege
+	if p.Taken {
+		code = CodeHistorySchemaTaken
+	}
+	return []Finding{{Severity: SeverityError, Code: code, Summary: p.Summary,
 		Detail: p.Detail + " (" + s.Destination.Address() + ")", Fix: p.Fix}}
 }

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"os"
 	"os/user"
+	"strconv"
 	"strings"
 	"time"
 
@@ -127,24 +128,46 @@ var ErrNewerLayout = errors.New("the history schema has a newer layout")
 type State struct {
 	// SchemaExists: the schema is there.
 	SchemaExists bool
-	// LayoutExists: the schema has the layout table.
+	// LayoutExists: the schema has rowform's layout table.
 	LayoutExists bool
 	// Version is the layout's version; 0 when the schema has no layout
 	// yet (or does not exist), or when the role may not read it.
 	Version int
+	// Taken names the objects of the schema, when it has no layout of
+	// rowform's, that bear the names of the history's own tables,
+	// sequence or indexes (historyObjects): someone else's, which
+	// rowform neither creates over nor writes into.
+	Taken []string
 }
 
+// historyObjects are the names layoutSQL creates in the schema.
+var historyObjects = []string{"layout", "run_id", "runs", "runs_sync_id", "run_rows", "run_rows_run_id"}
+
 // ReadState reads what the destination has of the history schema. It
-// needs no privilege but SELECT on the layout table, when it exists.
+// needs no privilege but SELECT on the layout table, when it exists. A
+// layout table is rowform's when it is a table with the columns version
+// (integer) and rowform_version (text).
 func ReadState(ctx context.Context, q Querier, schema string) (State, error) {
 	var st State
 	var hasLayout bool
+	var names []string
 	err := q.QueryRow(ctx, `
 SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1),
        EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-               WHERE n.nspname = $1 AND c.relname = 'layout' AND c.relkind = 'r')`, schema).Scan(&st.SchemaExists, &hasLayout)
-	if err != nil || !hasLayout {
+               WHERE n.nspname = $1 AND c.relname = 'layout' AND c.relkind = 'r'
+                 AND (SELECT count(*) FROM pg_attribute a
+                      WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+                        AND ((a.attname = 'version' AND a.atttypid = 'int4'::regtype)
+                          OR (a.attname = 'rowform_version' AND a.atttypid = 'text'::regtype))) = 2),
+       ARRAY(SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE n.nspname = $1 AND c.relname = ANY($2::text[]) ORDER BY array_position($2::text[], c.relname::text))`,
+		schema, historyObjects).Scan(&st.SchemaExists, &hasLayout, &names)
+	if err != nil {
 		return st, err
+	}
+	if !hasLayout {
+		st.Taken = names
+		return st, nil
 	}
 	st.LayoutExists = true
 	var readable bool
@@ -161,10 +184,32 @@ SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1),
 	return st, nil
 }
 
+// takenProblem is the Problem of a schema whose objects of the history's
+// names are someone else's (State.Taken).
+func takenProblem(schema string, taken []string) *Problem {
+	quoted := make([]string, len(taken))
+	for i, name := range taken {
+		quoted[i] = strconv.Quote(name)
+	}
+	what := "an object named " + quoted[0]
+	if len(taken) > 1 {
+		what = "objects named " + strings.Join(quoted[:len(quoted)-1], ", ") + " and " + quoted[len(quoted)-1]
+	}
+	return &Problem{
+		Taken:   true,
+		Summary: fmt.Sprintf("the history schema %q already holds %s, which is not rowform's history", schema, what),
+		Detail: "rowform keeps its history in tables of its own (layout, runs, run_rows and the sequence run_id, docs/history.md) and neither replaces nor writes into tables it did not create. " +
+			"Set history_schema on the destination to a schema for rowform alone (the default is \"rowform\"), or history = false.",
+	}
+}
+
 // Problem is why the connected role cannot record into the history
 // schema, with the SQL that fixes it (run by a superuser or the
 // database's owner).
 type Problem struct {
+	// Taken: the schema's objects of the history's names are someone
+	// else's (State.Taken); no grant fixes that, and Fix is empty.
+	Taken   bool
 	Summary string
 	Detail  string
 	Fix     string
@@ -179,6 +224,9 @@ func Check(ctx context.Context, q Querier, schema, role string) (*Problem, error
 	st, err := ReadState(ctx, q, schema)
 	if err != nil {
 		return nil, err
+	}
+	if len(st.Taken) > 0 {
+		return takenProblem(schema, st.Taken), nil
 	}
 	if !st.SchemaExists {
 		var ok bool
@@ -259,6 +307,10 @@ func Ensure(ctx context.Context, conn *pgx.Conn, schema, role, version string) e
 	if st.Version == Layout || (st.LayoutExists && st.Version == 0) {
 		// Current, or not readable by the role: plan says so (Check).
 		return nil
+	}
+	if len(st.Taken) > 0 {
+		p := takenProblem(schema, st.Taken)
+		return errors.New(p.Summary + ". " + p.Detail)
 	}
 	if st.Version > Layout {
 		return fmt.Errorf("%w: %q is of layout %d, this rowform writes layout %d; upgrade rowform, or set history = false on the destination", ErrNewerLayout, schema, st.Version, Layout)
