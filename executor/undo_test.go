@@ -365,3 +365,38 @@ func TestUndoGuard(t *testing.T) {
 		t.Error("a guarded undo applied")
 	}
 }
+
+// TestUndoOfADamagedRecord: a run whose record in run_rows was changed by
+// hand (a shortened or emptied row before, a shortened key, a changed
+// column the run did not write, a kind rowform does not write) is not
+// undone: the undo plan's error history_damaged says what is wrong, where
+// the undo would otherwise write NULLs for the values the record lacks.
+func TestUndoOfADamagedRecord(t *testing.T) {
+	for _, c := range []struct {
+		name, damage, want string
+	}{
+		{"a deleted row cut short", `UPDATE rowform.run_rows SET before = before[1:2] WHERE kind = '-'`, "a deleted row holds 2 values instead of 9"},
+		{"an update's values before emptied", `UPDATE rowform.run_rows SET before = NULL WHERE kind = '~'`, "an updated row's values before holds NULL instead of 8"},
+		{"a key cut short", `UPDATE rowform.run_rows SET key = key[1:1] WHERE kind = '+'`, "a row's key holds 1 value, the run's key has 2"},
+		{"a column the run did not write", `UPDATE rowform.run_rows SET changed = '{40}' WHERE kind = '~'`, "an update of column 40, which the run did not write"},
+		{"a kind of its own", `UPDATE rowform.run_rows SET kind = 'x' WHERE kind = '-'`, `a row of kind "x"`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			e, cfg := accountsEnv(t, "")
+			requireApplied(t, apply(t, cfg, applyable(t, cfg), executor.Options{Environ: e.Environ}))
+			applied := e.DstDigest("accounts")
+			run := lastRun(t, e)
+			e.Dst(c.damage)
+			p := undoPlan(t, cfg, run, planner.Options{})
+			sp := p.Syncs[0]
+			if p.Applyable || len(sp.Findings) != 1 || sp.Findings[0].Code != planner.CodeHistoryDamaged || sp.Findings[0].Severity != planner.SeverityError ||
+				!strings.Contains(sp.Findings[0].Summary, fmt.Sprintf("the history's record of run %d is not as rowform wrote it (%s", run, c.want)) {
+				t.Fatalf("undo plan (applyable=%v):\n%s", p.Applyable, synctest.FindingsText(sp))
+			}
+			if got := e.DstDigest("accounts"); got != applied {
+				t.Error("the table changed")
+			}
+		})
+	}
+}

@@ -528,6 +528,11 @@ func diffErrorFinding(s *hclconfig.Sync, err error) Finding {
 	if f, ok := tempFileFinding(s.Table.String(), err); ok {
 		return f
 	}
+	var damaged *damagedRunError
+	if errors.As(err, &damaged) {
+		return Finding{Severity: SeverityError, Code: CodeHistoryDamaged, Summary: damaged.Error(),
+			Detail: "Undo restores rows from what the apply recorded in the history's run_rows (or the run's own table); a record changed by hand no longer says what the rows held. Restore the history from a backup, or fix the rows by hand."}
+	}
 	var se *sourceError
 	if errors.As(err, &se) {
 		f := queryFinding(s, se.err)

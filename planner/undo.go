@@ -2,6 +2,7 @@ package planner
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
@@ -438,6 +439,63 @@ func checkRunTable(ctx context.Context, dst *pgx.Conn, s *hclconfig.Sync, run *h
 	return nil
 }
 
+// CodeHistoryDamaged: the history's record of the run that is undone is
+// not as rowform wrote it (a row of run_rows edited by hand): the undo
+// would write what the record does not hold.
+const CodeHistoryDamaged Code = "history_damaged"
+
+// damagedRunError: a row of the run's record is not as rowform wrote it
+// (the undo plan's history_damaged finding).
+type damagedRunError struct {
+	run  int64
+	what string
+}
+
+func (e *damagedRunError) Error() string {
+	return fmt.Sprintf("the history's record of run %d is not as rowform wrote it (%s): the run cannot be undone", e.run, e.what)
+}
+
+// checkShape checks a row of the run's record (undoSQL) against the run:
+// a kind rowform writes, a key of the run's key columns, and a row before
+// of the run's columns (an update) or of the table's (a delete); keyLen
+// and beforeLen are the arrays' lengths as binary int4, -1 for NULL. A
+// shorter array would read as NULLs, which the undo would write.
+func (u *UndoPrepared) checkShape(kind string, keyLen, beforeLen []byte) error {
+	length := func(b []byte) int {
+		if len(b) != 4 {
+			return -1
+		}
+		return int(int32(binary.BigEndian.Uint32(b)))
+	}
+	var want int
+	switch kind {
+	case "+":
+		want = -2 // an insert's before is not read
+	case "~":
+		want = len(u.Run.Columns)
+	case "-":
+		want = len(u.Run.RowColumns)
+	default:
+		return &damagedRunError{u.Run.ID, fmt.Sprintf("a row of kind %q, which rowform does not write", kind)}
+	}
+	if n := length(keyLen); n != u.Run.KeyCount {
+		return &damagedRunError{u.Run.ID, fmt.Sprintf("a row's key holds %s, the run's key has %d", valuesText(n), u.Run.KeyCount)}
+	}
+	if n := length(beforeLen); want >= 0 && n != want {
+		what := map[string]string{"~": "an updated row's values before", "-": "a deleted row"}[kind]
+		return &damagedRunError{u.Run.ID, fmt.Sprintf("%s holds %s instead of %d", what, valuesText(n), want)}
+	}
+	return nil
+}
+
+// valuesText is "n values", or "NULL" for -1.
+func valuesText(n int) string {
+	if n < 0 {
+		return "NULL"
+	}
+	return plural.Count(n, "value")
+}
+
 // The reasons of undo conflicts, by the kind of change the run made.
 func conflictReasons(run int64) map[ChangeKind]string {
 	return map[ChangeKind]string{
@@ -510,7 +568,8 @@ func (u *UndoPrepared) undoSQL() string {
 	// text keys follow their row's columns, as Row values hold them.
 	d := strings.Join(sel[:len(l.Cols)], ", ") + desiredKeys
 	c := strings.Join(sel[len(l.Cols):], ", ") + currentKeys
-	return fmt.Sprintf(`SELECT r.kind::text, t.ctid IS NOT NULL, r.after_hash, r.changed, %s, %s
+	return fmt.Sprintf(`SELECT r.kind::text, t.ctid IS NOT NULL, r.after_hash, r.changed,
+  coalesce(cardinality(r.key), -1), coalesce(cardinality(r.before), -1), %s, %s
 FROM %s AS r LEFT JOIN %s AS t ON %s
 WHERE r.run_id = %d`, d, c, history.RowsSource(u.names, *run), u.Table.Ident(), strings.Join(match, " AND "), run.ID)
 }
@@ -531,7 +590,8 @@ func (u *UndoPrepared) DiffUndo(ctx context.Context, dst *pgx.Conn, sink ChangeS
 	chk := newChecker(u.Prepared, sink, false)
 	digest := newChangeDigest()
 	reasons := conflictReasons(u.Run.ID)
-	stream := queryStream(ctx, dst.PgConn(), u.undoSQL(), 4+2*w)
+	const lead = 6 // kind, present, after_hash, changed, the key's and before's lengths
+	stream := queryStream(ctx, dst.PgConn(), u.undoSQL(), lead+2*w)
 	// The columns an insert wrote: every column of the run but the key.
 	var inserted []int
 	for i := u.Run.KeyCount; i < len(u.Run.Columns); i++ {
@@ -567,7 +627,10 @@ func (u *UndoPrepared) DiffUndo(ctx context.Context, dst *pgx.Conn, sink ChangeS
 		}
 		v := r.Values
 		kind, present := string(v[0]), len(v[1]) == 1 && v[1][0] == 1
-		want.Values, now.Values = v[4:4+w], v[4+w:4+2*w]
+		want.Values, now.Values = v[lead:lead+w], v[lead+w:lead+2*w]
+		if err := u.checkShape(kind, v[4], v[5]); err != nil {
+			return nil, nil, err
+		}
 		var cur *Row
 		if present {
 			cur = &now
@@ -579,11 +642,11 @@ func (u *UndoPrepared) DiffUndo(ctx context.Context, dst *pgx.Conn, sink ChangeS
 		case "~":
 			pos, err := history.DecodeInt2Array(v[3])
 			if err != nil {
-				return nil, nil, fmt.Errorf("run %d: the changed columns of an update: %w", u.Run.ID, err)
+				return nil, nil, &damagedRunError{u.Run.ID, "the changed columns of an update do not read: " + err.Error()}
 			}
 			for _, p := range pos {
 				if p < u.Run.KeyCount || p >= len(u.Run.Columns) {
-					return nil, nil, fmt.Errorf("run %d: an update of column %d, which it did not write", u.Run.ID, p+1)
+					return nil, nil, &damagedRunError{u.Run.ID, fmt.Sprintf("an update of column %d, which the run did not write", p+1)}
 				}
 			}
 			conflict = !present || !written(cur, pos, v[2])
@@ -640,8 +703,6 @@ func (u *UndoPrepared) DiffUndo(ctx context.Context, dst *pgx.Conn, sink ChangeS
 			if err := chk.Change(ChangeInsert, &want, nil, nil); err != nil {
 				return nil, nil, err
 			}
-		default:
-			return nil, nil, fmt.Errorf("internal error: run %d has a row of kind %q", u.Run.ID, kind)
 		}
 	}
 	if err := stream.close(); err != nil {
