@@ -1,6 +1,7 @@
 package executor_test
 
 import (
+	"context"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -46,7 +47,7 @@ sync "items" {
 		if err := planner.WritePlanFile(path, &planner.SavedPlan{Format: "1", Plan: p}, nil); err != nil {
 			t.Fatal(err)
 		}
-		saved, err := planner.ReadPlanFile(path)
+		saved, err := planner.ReadPlanFile(context.Background(), path)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -10,6 +10,7 @@
 package hclconfig
 
 import (
+	"context"
 	"fmt"
 	"sort"
 
@@ -452,4 +453,8 @@ type Inputs struct {
 	// environment variables unknown instead of errors. validate uses it: it
 	// checks the configuration itself, not the inputs of one run.
 	AllowUnset bool
+	// Context bounds the wait for a -var-file or a file() that is a pipe
+	// or FIFO nobody writes yet (a signal's cancellation ends it). Nil
+	// means no bound.
+	Context context.Context
 }

@@ -1,6 +1,7 @@
 package hclconfig
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -27,16 +28,17 @@ const SensitiveMark = "sensitive"
 // replace, format, join and split refuse before they build a larger one,
 // so that a configuration cannot make rowform allocate without bound.
 func Functions(baseDir string, lookupEnv func(string) (string, bool), allowUnset bool) map[string]function.Function {
-	return functions(baseDir, lookupEnv, allowUnset, nil)
+	return functions(context.Background(), baseDir, lookupEnv, allowUnset, nil)
 }
 
 // functions is Functions that passes every sensitive result to onSecret
 // (a function's result computed from a sensitive argument: a piece of a
-// secret, such as substr(var.pw, 0, 8), that a server could echo alone).
-func functions(baseDir string, lookupEnv func(string) (string, bool), allowUnset bool, onSecret func(cty.Value)) map[string]function.Function {
+// secret, such as substr(var.pw, 0, 8), that a server could echo alone),
+// and whose file() waits for a pipe only as long as ctx allows.
+func functions(ctx context.Context, baseDir string, lookupEnv func(string) (string, bool), allowUnset bool, onSecret func(cty.Value)) map[string]function.Function {
 	fns := stringFunctions(onSecret)
 	fns["env"] = bounded(envFunc(lookupEnv, allowUnset), nil, nil)
-	fns["file"] = fileFunc(baseDir)
+	fns["file"] = fileFunc(ctx, baseDir)
 	return fns
 }
 
@@ -177,8 +179,8 @@ const maxFileBytes = 16 << 20
 
 // readLimited reads the file at p, or fails with a *safefile.TooLargeError
 // past maxFileBytes (without reading further: p may be endless).
-func readLimited(p string) ([]byte, error) {
-	return safefile.ReadAtMost(p, maxFileBytes, maxFileBytes)
+func readLimited(ctx context.Context, p string) ([]byte, error) {
+	return safefile.ReadAtMost(ctx, p, maxFileBytes, maxFileBytes)
 }
 
 // tooLargeFile reports whether err is readLimited's for a file past the bound.
@@ -188,7 +190,7 @@ func tooLargeFile(err error) bool {
 }
 
 // fileFunc returns file(path): the contents of a UTF-8 file, relative to baseDir.
-func fileFunc(baseDir string) function.Function {
+func fileFunc(ctx context.Context, baseDir string) function.Function {
 	return function.New(&function.Spec{
 		Description: "Returns the contents of a file, relative to the configuration directory.",
 		Params: []function.Parameter{{
@@ -204,7 +206,7 @@ func fileFunc(baseDir string) function.Function {
 				if !filepath.IsAbs(p) {
 					p = filepath.Join(baseDir, p)
 				}
-				b, err := readLimited(p)
+				b, err := readLimited(ctx, p)
 				if err != nil || !utf8.Valid(b) {
 					return cty.UnknownVal(cty.String), function.NewArgErrorf(0, "the file named by a sensitive value cannot be read as UTF-8 text of at most %d MB", maxFileBytes>>20)
 				}
@@ -213,7 +215,7 @@ func fileFunc(baseDir string) function.Function {
 			if !filepath.IsAbs(p) {
 				p = filepath.Join(baseDir, p)
 			}
-			b, err := readLimited(p)
+			b, err := readLimited(ctx, p)
 			if err != nil {
 				if os.IsNotExist(err) {
 					return cty.UnknownVal(cty.String), function.NewArgErrorf(0, "no file exists at %s", p)

@@ -1,6 +1,7 @@
 package hclconfig
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -466,7 +467,15 @@ func (l *loader) baseContext(locals map[string]cty.Value) *hcl.EvalContext {
 // compute recorded as a secret: each piece of a secret a server could
 // echo on its own is masked, not only the attribute's whole value.
 func (l *loader) functions() map[string]function.Function {
-	return functions(l.dir, l.lookupEnv, l.in.AllowUnset, l.derivedSecret)
+	return functions(l.context(), l.dir, l.lookupEnv, l.in.AllowUnset, l.derivedSecret)
+}
+
+// context is Inputs.Context, or context.Background() when it is nil.
+func (l *loader) context() context.Context {
+	if l.in.Context != nil {
+		return l.in.Context
+	}
+	return context.Background()
 }
 
 // derivedSecret records the strings and numbers inside v, a value computed

@@ -167,7 +167,7 @@ func (l *loader) resolveVariables() {
 
 func (l *loader) readVarFile(p *hclparse.Parser, path string) {
 	full := resolvePath(l.dir, path)
-	src, err := readLimited(full)
+	src, err := readLimited(l.context(), full)
 	if tooLargeFile(err) {
 		l.errorf(nil, "Variables file too large", "The -var-file %s is larger than %d MB, more than a variables file holds; name the file that sets the variables.", path, maxFileBytes>>20)
 		return

@@ -2,6 +2,7 @@ package planner
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -62,9 +63,10 @@ const (
 	maxStreamedPlanBytes = 64 << 20
 )
 
-// readPlanBytes reads the file at path, within those bounds.
-func readPlanBytes(path string) ([]byte, error) {
-	b, err := safefile.ReadAtMost(path, maxPlanFileBytes, maxStreamedPlanBytes)
+// readPlanBytes reads the file at path, within those bounds, waiting for
+// a pipe only as long as ctx allows.
+func readPlanBytes(ctx context.Context, path string) ([]byte, error) {
+	b, err := safefile.ReadAtMost(ctx, path, maxPlanFileBytes, maxStreamedPlanBytes)
 	var tl *safefile.TooLargeError
 	if errors.As(err, &tl) {
 		return nil, fmt.Errorf("%s, which no rowform plan file is; make the plan again", tl)
@@ -72,9 +74,10 @@ func readPlanBytes(path string) ([]byte, error) {
 	return b, err
 }
 
-// ReadPlanFile reads a file written by WritePlanFile.
-func ReadPlanFile(path string) (*SavedPlan, error) {
-	b, err := readPlanBytes(path)
+// ReadPlanFile reads a file written by WritePlanFile. ctx bounds the
+// wait for a path that is a pipe nobody writes yet.
+func ReadPlanFile(ctx context.Context, path string) (*SavedPlan, error) {
+	b, err := readPlanBytes(ctx, path)
 	if err != nil {
 		var pe *os.PathError
 		if errors.As(err, &pe) {

@@ -1,6 +1,7 @@
 package planner
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -48,7 +49,7 @@ func TestWritePlanFileSafely(t *testing.T) {
 	if !st.Mode().IsRegular() || st.Mode().Perm() != 0o600 {
 		t.Errorf("the plan file is %v, want a regular file with mode 0600", st.Mode())
 	}
-	if _, err := ReadPlanFile(path); err != nil {
+	if _, err := ReadPlanFile(context.Background(), path); err != nil {
 		t.Error(err)
 	}
 
@@ -111,7 +112,7 @@ func TestReadPlanFileCutShort(t *testing.T) {
 	if err := os.WriteFile(path, b[:len(b)/2], 0o600); err != nil {
 		t.Fatal(err)
 	}
-	_, err = ReadPlanFile(path)
+	_, err = ReadPlanFile(context.Background(), path)
 	if err == nil || !strings.Contains(err.Error(), "is a rowform plan file that is damaged or cut short (it ends before the plan does); make the plan again") {
 		t.Errorf("cut short: %v", err)
 	}
@@ -119,11 +120,11 @@ func TestReadPlanFileCutShort(t *testing.T) {
 	if err := os.WriteFile(other, []byte(`{"a": 1}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ReadPlanFile(other); err == nil || !strings.Contains(err.Error(), "is not a rowform plan file") {
+	if _, err := ReadPlanFile(context.Background(), other); err == nil || !strings.Contains(err.Error(), "is not a rowform plan file") {
 		t.Errorf("another JSON file: %v", err)
 	}
 	// An endless file, or a huge one, is refused without being read whole.
-	if _, err := ReadPlanFile("/dev/zero"); err == nil || !strings.Contains(err.Error(), "/dev/zero is larger than 64 MB") {
+	if _, err := ReadPlanFile(context.Background(), "/dev/zero"); err == nil || !strings.Contains(err.Error(), "/dev/zero is larger than 64 MB") {
 		t.Errorf("/dev/zero: %v", err)
 	}
 	huge := filepath.Join(dir, "huge.plan")
@@ -133,7 +134,7 @@ func TestReadPlanFileCutShort(t *testing.T) {
 	if err := os.Truncate(huge, maxPlanFileBytes+1); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ReadPlanFile(huge); err == nil || !strings.Contains(err.Error(), "is larger than 512 MB") {
+	if _, err := ReadPlanFile(context.Background(), huge); err == nil || !strings.Contains(err.Error(), "is larger than 512 MB") {
 		t.Errorf("a sparse file past the bound: %v", err)
 	}
 }
@@ -156,7 +157,7 @@ func TestReadPlanFileEditedByHand(t *testing.T) {
 		if err := WritePlanFile(path, &SavedPlan{Plan: &Plan{FormatVersion: FormatVersion, Syncs: c.syncs}}, nil); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := ReadPlanFile(path); err == nil || !strings.Contains(err.Error(), "is not a plan rowform wrote: "+c.want) {
+		if _, err := ReadPlanFile(context.Background(), path); err == nil || !strings.Contains(err.Error(), "is not a plan rowform wrote: "+c.want) {
 			t.Errorf("%s: %v, want %q", name, err, c.want)
 		}
 	}
@@ -164,7 +165,7 @@ func TestReadPlanFileEditedByHand(t *testing.T) {
 	if err := WritePlanFile(path, &SavedPlan{Plan: &Plan{FormatVersion: FormatVersion, Syncs: []*SyncPlan{{Name: "a"}, {Name: "b"}}}}, nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ReadPlanFile(path); err != nil {
+	if _, err := ReadPlanFile(context.Background(), path); err != nil {
 		t.Errorf("a plan of two syncs: %v", err)
 	}
 }

@@ -10,6 +10,7 @@ package safefile
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -140,7 +141,34 @@ func (e *TooLargeError) Error() string {
 // it holds more than limit bytes (a regular file's size is checked before
 // reading), or more than streamLimit from anything else (a pipe, a device
 // like /dev/zero), without reading further: such a file may be endless.
-func ReadAtMost(path string, limit, streamLimit int64) ([]byte, error) {
+//
+// A FIFO blocks in open until a writer opens it, and a pipe or device in
+// read until it writes; ReadAtMost waits for them only as long as ctx
+// allows (a signal's cancellation ends the wait), and a regular file is
+// read at once whatever ctx says.
+func ReadAtMost(ctx context.Context, path string, limit, streamLimit int64) ([]byte, error) {
+	if fi, err := os.Stat(path); err == nil && fi.Mode().IsRegular() {
+		return readAtMost(path, limit, streamLimit)
+	}
+	type result struct {
+		b   []byte
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		// Left blocked when ctx ends first; the process is on its way out.
+		b, err := readAtMost(path, limit, streamLimit)
+		done <- result{b, err}
+	}()
+	select {
+	case r := <-done:
+		return r.b, r.err
+	case <-ctx.Done():
+		return nil, fmt.Errorf("interrupted while waiting for %s to be written (a pipe or device, not a file): %w", path, context.Cause(ctx))
+	}
+}
+
+func readAtMost(path string, limit, streamLimit int64) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err

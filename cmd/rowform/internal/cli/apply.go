@@ -123,7 +123,7 @@ func runApply(ctx context.Context, inv *invocation, f *applyFlags) int {
 		}
 	}
 	if f.planFile != "" {
-		cfg, p, code, ok = inv.savedPlan(f)
+		cfg, p, code, ok = inv.savedPlan(ctx, f)
 	} else {
 		cfg, p, code, ok = inv.newPlan(ctx, f)
 	}
@@ -137,18 +137,18 @@ func runApply(ctx context.Context, inv *invocation, f *applyFlags) int {
 // plan's variables; the plan must have been made from this configuration.
 // It prints the plan (but for -json). ok is false when apply ends with
 // code.
-func (inv *invocation) savedPlan(f *applyFlags) (cfg *hclconfig.Config, p *planner.Plan, code int, ok bool) {
+func (inv *invocation) savedPlan(ctx context.Context, f *applyFlags) (cfg *hclconfig.Config, p *planner.Plan, code int, ok bool) {
 	jsonOut := f.format == views.FormatJSON
-	saved, err := planner.ReadPlanFile(inv.path(f.planFile))
+	saved, err := planner.ReadPlanFile(ctx, inv.path(f.planFile))
 	if err != nil {
 		return nil, nil, inv.applyFailed(jsonOut, err), false
 	}
 	// The plan's variables must fit this configuration and this run before
 	// they are given to it (an undeclared one would read as a bad -var).
-	if err := inv.changedSavedVariables(saved.Variables, f.inputs(inv), f.planFile); err != nil {
+	if err := inv.changedSavedVariables(saved.Variables, f.inputs(ctx, inv), f.planFile); err != nil {
 		return nil, nil, inv.applyFailed(jsonOut, err), false
 	}
-	in := f.inputs(inv)
+	in := f.inputs(ctx, inv)
 	in.Vars = append(savedVarArgs(saved.Variables), in.Vars...)
 	cfg = inv.loadConfig(&f.runFlags, in, "apply")
 	if cfg == nil {
@@ -181,7 +181,7 @@ func (inv *invocation) newPlan(ctx context.Context, f *applyFlags) (cfg *hclconf
 		}
 		return nil, nil, inv.applyFailed(jsonOut, fmt.Errorf("confirmation is needed, but %s: review the plan and run 'rowform apply -auto-approve', or save it with 'rowform plan -out=FILE' and run 'rowform apply FILE'", why)), false
 	}
-	cfg = inv.loadConfig(&f.runFlags, f.inputs(inv), "apply")
+	cfg = inv.loadConfig(&f.runFlags, f.inputs(ctx, inv), "apply")
 	if cfg == nil {
 		return nil, nil, exitError, false
 	}

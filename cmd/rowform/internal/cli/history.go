@@ -75,7 +75,7 @@ func runHistory(ctx context.Context, inv *invocation, f *historyFlags) int {
 	if f.json {
 		rf.format = views.FormatJSON
 	}
-	cfg := inv.loadConfig(rf, rf.inputs(inv), "history")
+	cfg := inv.loadConfig(rf, rf.inputs(ctx, inv), "history")
 	if cfg == nil {
 		return exitError
 	}

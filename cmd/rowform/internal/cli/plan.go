@@ -76,7 +76,7 @@ func runPlan(ctx context.Context, inv *invocation, f *planFlags) int {
 			return exitError
 		}
 	}
-	in := f.inputs(inv)
+	in := f.inputs(ctx, inv)
 	cfg := inv.loadConfig(&f.runFlags, in, "plan")
 	if cfg == nil {
 		return exitError

@@ -90,8 +90,9 @@ func (f *runFlags) check() error {
 }
 
 // inputs are the variable inputs of the command line and environment.
-func (f *runFlags) inputs(inv *invocation) hclconfig.Inputs {
-	return hclconfig.Inputs{VarFiles: f.varFiles, Vars: f.vars, Environ: inv.environ}
+// ctx bounds the wait for a -var-file or file() that is a pipe.
+func (f *runFlags) inputs(ctx context.Context, inv *invocation) hclconfig.Inputs {
+	return hclconfig.Inputs{VarFiles: f.varFiles, Vars: f.vars, Environ: inv.environ, Context: ctx}
 }
 
 // loadConfig loads the configuration; on errors it reports the diagnostics

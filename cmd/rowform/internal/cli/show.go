@@ -52,9 +52,9 @@ Usage: rowform [global options] show [options] PLANFILE
 	}.build()
 }
 
-func runShow(_ context.Context, inv *invocation, f *showFlags) int {
+func runShow(ctx context.Context, inv *invocation, f *showFlags) int {
 	path := inv.path(f.args[0])
-	saved, err := planner.ReadPlanFile(path)
+	saved, err := planner.ReadPlanFile(ctx, path)
 	if err != nil {
 		inv.errorf("show: %s", err)
 		return exitError

@@ -62,7 +62,7 @@ Usage: rowform [global options] validate [options]
 }
 
 func runValidate(ctx context.Context, inv *invocation, f *validateFlags) int {
-	cfg, diags := hclconfig.Load(inv.dir, hclconfig.Inputs{Environ: inv.environ, AllowUnset: true})
+	cfg, diags := hclconfig.Load(inv.dir, hclconfig.Inputs{Environ: inv.environ, AllowUnset: true, Context: ctx})
 	inv.redactor.Add(cfg.Secrets()...)
 	// Every problem at once: the files and DuckDB queries are checked
 	// also when the configuration has errors elsewhere.
