@@ -48,6 +48,12 @@ func SessionSettings() map[string]string {
 		"bytea_output": "hex",
 		// money in one form on every server, whatever its locale.
 		"lc_monetary": "C",
+		// rowform's values are UTF-8. Without it the session speaks the
+		// database's encoding: a LATIN1 destination stored UTF-8 bytes as
+		// LATIN1 characters (é as Ã©), and a LATIN1 source's bytes were
+		// read as UTF-8. With it the server converts both ways, and
+		// refuses a character its encoding lacks.
+		"client_encoding": "UTF8",
 	}
 }
 

@@ -78,6 +78,19 @@ type Env struct {
 // the test ends. It fails the test (never skips) when no server can be had.
 func New(t testing.TB) *Env {
 	t.Helper()
+	return newEnv(t, "", "")
+}
+
+// NewWithEncodings is New with the source and destination databases in
+// the given server encodings ("" for the cluster's, UTF8), created from
+// template0 with the C locale, which every encoding accepts.
+func NewWithEncodings(t testing.TB, srcEncoding, dstEncoding string) *Env {
+	t.Helper()
+	return newEnv(t, srcEncoding, dstEncoding)
+}
+
+func newEnv(t testing.TB, srcEncoding, dstEncoding string) *Env {
+	t.Helper()
 	once.Do(start)
 	if startErr != nil {
 		t.Fatalf("cannot start throwaway PostgreSQL clusters: %v\n%s", startErr, pgcluster.InstallHint)
@@ -99,11 +112,15 @@ func New(t testing.TB) *Env {
 		DstUser: Destination.User, DstPassword: Destination.Password}
 	e.Environ = []string{"SRC_PASSWORD=" + Source.Password, "DST_PASSWORD=" + Destination.Password}
 	for _, c := range []struct {
-		cl *pgcluster.Cluster
-		db string
-	}{{Source, e.SrcDB}, {Destination, e.DstDB}} {
+		cl      *pgcluster.Cluster
+		db, enc string
+	}{{Source, e.SrcDB, srcEncoding}, {Destination, e.DstDB, dstEncoding}} {
 		admin := connect(t, c.cl, "postgres")
-		if _, err := admin.Exec(context.Background(), "CREATE DATABASE "+pgx.Identifier{c.db}.Sanitize()); err != nil {
+		create := "CREATE DATABASE " + pgx.Identifier{c.db}.Sanitize()
+		if c.enc != "" {
+			create += " ENCODING '" + strings.ReplaceAll(c.enc, "'", "''") + "' TEMPLATE template0 LC_COLLATE 'C' LC_CTYPE 'C'"
+		}
+		if _, err := admin.Exec(context.Background(), create); err != nil {
 			t.Fatalf("create database %s: %v", c.db, err)
 		}
 		_ = admin.Close(context.Background())
@@ -127,7 +144,13 @@ func connect(t testing.TB, c *pgcluster.Cluster, db string) *pgx.Conn {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	conn, err := pgx.Connect(ctx, c.ConnString(db))
+	cfg, err := pgx.ParseConfig(c.ConnString(db))
+	if err != nil {
+		t.Fatalf("connect to %s: %v", db, err)
+	}
+	// The tests' SQL is UTF-8, whatever the database's encoding.
+	cfg.RuntimeParams["client_encoding"] = "UTF8"
+	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		t.Fatalf("connect to %s: %v", db, err)
 	}
