@@ -357,7 +357,15 @@ func (st *preparation) notNullUnmapped() {
 		return
 	}
 	for _, c := range t.Columns {
-		if _, mapped := st.mappedDest[c.Name]; mapped || !c.NotNull || c.Filled() {
+		if _, mapped := st.mappedDest[c.Name]; mapped || !(c.NotNull || c.DomainNotNull) || c.Filled() {
+			continue
+		}
+		if !c.NotNull {
+			// COPY would store NULL there without a word (it checks a
+			// domain only for the values it is given).
+			st.add(Finding{Severity: SeverityError, Code: CodeNotNullUnmapped,
+				Summary: fmt.Sprintf("the column %q of %s is of a NOT NULL domain (%s) without a default and is not mapped, so inserts would break it", c.Name, s.Table.String(), c.Type),
+				Detail:  fmt.Sprintf("Map a source column to %q, or give the column a default.", c.Name)})
 			continue
 		}
 		f := Finding{Severity: SeverityError, Code: CodeNotNullUnmapped,

@@ -426,7 +426,7 @@ func (c *checker) localChecks(seq int64, kind ChangeKind, src *Row, changed []in
 		col := &c.l.Cols[i]
 		v := src.Values[i]
 		if v == nil {
-			if col.Catalog.NotNull {
+			if col.Catalog.NotNull || col.Catalog.DomainNotNull {
 				c.reject(seq, kind, src, rejectReason{Column: col.Dest,
 					Reason: "NULL into a NOT NULL column"})
 			}

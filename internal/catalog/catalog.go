@@ -65,8 +65,16 @@ type Column struct {
 	// BaseTypeName is the unqualified name (pg_type.typname) of the type
 	// BaseTypeOID is, e.g. "numeric", "bpchar" or "citext".
 	BaseTypeName string
-	NotNull      bool
-	HasDefault   bool
+	// NotNull: the column is NOT NULL.
+	NotNull bool
+	// DomainNotNull: its type is a domain that is NOT NULL (at any level
+	// of a domain over a domain). A NULL is refused as by NOT NULL,
+	// except where COPY leaves the column out without a default: then
+	// it stores NULL without a word, so rowform must not leave it out.
+	DomainNotNull bool
+	// HasDefault: the column has a default, or its domain has one (the
+	// nearest level's), which an insert that leaves the column out takes.
+	HasDefault bool
 	// Identity is "a" (always), "d" (by default) or "".
 	Identity string
 	// Generated is "s" for a stored generated column, else "".
@@ -171,18 +179,21 @@ WHERE n.nspname = $1 AND c.relname = $2`, schema, name).Scan(&t.OID, &t.Kind, &t
 	rows, err := q.Query(ctx, `
 SELECT a.attname, a.atttypid, format_type(a.atttypid, a.atttypmod), format_type(a.atttypid, NULL), a.atttypmod,
        base.oid, base.typname::text,
-       a.attnotnull, a.atthasdef, a.attidentity::text, a.attgenerated::text,
+       a.attnotnull, base.notnull, a.atthasdef OR base.hasdef, a.attidentity::text, a.attgenerated::text,
        COALESCE(co.collname, ''), NOT COALESCE(co.collisdeterministic, true)
 FROM pg_attribute a
 JOIN pg_type t ON t.oid = a.atttypid
 CROSS JOIN LATERAL (
-  WITH RECURSIVE d(oid, typname, typbasetype, depth) AS (
-    SELECT t.oid, t.typname, t.typbasetype, 0
+  WITH RECURSIVE d(oid, typname, typbasetype, typnotnull, hasdef, depth) AS (
+    SELECT t.oid, t.typname, t.typbasetype, t.typnotnull, t.typtype = 'd' AND t.typdefaultbin IS NOT NULL, 0
     UNION ALL
-    SELECT b.oid, b.typname, b.typbasetype, d.depth + 1
+    SELECT b.oid, b.typname, b.typbasetype, b.typnotnull, b.typtype = 'd' AND b.typdefaultbin IS NOT NULL, d.depth + 1
     FROM d JOIN pg_type b ON b.oid = d.typbasetype
   )
-  SELECT d.oid, d.typname FROM d ORDER BY d.depth DESC LIMIT 1) AS base
+  SELECT (SELECT d.oid FROM d ORDER BY d.depth DESC LIMIT 1) AS oid,
+         (SELECT d.typname FROM d ORDER BY d.depth DESC LIMIT 1) AS typname,
+         (SELECT bool_or(d.typnotnull) FROM d) AS notnull,
+         (SELECT bool_or(d.hasdef) FROM d) AS hasdef) AS base
 LEFT JOIN pg_collation co ON co.oid = a.attcollation AND a.attcollation <> 0
 WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped
 ORDER BY a.attnum`, t.OID)
@@ -191,7 +202,7 @@ ORDER BY a.attnum`, t.OID)
 	}
 	for rows.Next() {
 		var c Column
-		if err := rows.Scan(&c.Name, &c.TypeOID, &c.Type, &c.TypeNoMod, &c.TypeMod, &c.BaseTypeOID, &c.BaseTypeName, &c.NotNull, &c.HasDefault, &c.Identity, &c.Generated, &c.Collation, &c.NondeterministicCollation); err != nil {
+		if err := rows.Scan(&c.Name, &c.TypeOID, &c.Type, &c.TypeNoMod, &c.TypeMod, &c.BaseTypeOID, &c.BaseTypeName, &c.NotNull, &c.DomainNotNull, &c.HasDefault, &c.Identity, &c.Generated, &c.Collation, &c.NondeterministicCollation); err != nil {
 			rows.Close()
 			return nil, err
 		}

@@ -201,7 +201,22 @@ ORDER BY t.tgname`, table)
 	rows, err = q.Query(ctx, `
 SELECT a.attname, pg_get_expr(d.adbin, d.adrelid)
 FROM pg_attrdef d JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum
-WHERE d.adrelid = $1 AND a.attgenerated = ''`, table)
+WHERE d.adrelid = $1 AND a.attgenerated = ''
+UNION ALL
+-- A column without a default of its own takes its domain's, the nearest
+-- level's that has one.
+SELECT a.attname, dom.def
+FROM pg_attribute a
+CROSS JOIN LATERAL (
+  WITH RECURSIVE d(oid, typbasetype, typtype, typdefaultbin, depth) AS (
+    SELECT t.oid, t.typbasetype, t.typtype, t.typdefaultbin, 0 FROM pg_type t WHERE t.oid = a.atttypid
+    UNION ALL
+    SELECT b.oid, b.typbasetype, b.typtype, b.typdefaultbin, d.depth + 1
+    FROM d JOIN pg_type b ON b.oid = d.typbasetype
+  )
+  SELECT pg_get_expr(d.typdefaultbin, 0) AS def FROM d
+  WHERE d.typtype = 'd' AND d.typdefaultbin IS NOT NULL ORDER BY d.depth LIMIT 1) AS dom
+WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped AND NOT a.atthasdef AND a.attgenerated = ''`, table)
 	if err != nil {
 		return nil, fmt.Errorf("reading the column defaults: %w", err)
 	}

@@ -1,0 +1,66 @@
+package executor_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/rowform/rowform/executor"
+	"github.com/rowform/rowform/internal/synctest"
+	"github.com/rowform/rowform/planner"
+)
+
+// TestDomainsOfTheTable: what a column's domain says binds the plan as the
+// column's own NOT NULL and default do. An unmapped column of a NOT NULL
+// domain without a default is not_null_unmapped (binary COPY left NULL in
+// it, which the domain forbids); a NULL written into one is a rejected
+// row (the apply failed on it); an unmapped column takes its domain's
+// default, which the table's CHECK is checked on (the plan was clean, the
+// apply failed); a NOT NULL domain with a default applies as planned.
+func TestDomainsOfTheTable(t *testing.T) {
+	const sync = `
+sync "items" {
+  source      = source.postgres.src
+  query       = "SELECT id, v FROM items"
+  destination = destination.postgres.dst
+  table       = "items"
+  behavior    = "update_or_create"
+  key         = "id"
+}`
+	for _, c := range []struct {
+		name, table, code, summary string
+	}{
+		{"unmapped NOT NULL domain", `CREATE DOMAIN nntext AS text NOT NULL; CREATE TABLE items (id int PRIMARY KEY, v text, must nntext)`,
+			string(planner.CodeNotNullUnmapped), `the column "must" of public.items is of a NOT NULL domain (nntext) without a default and is not mapped`},
+		{"NULL into a NOT NULL domain", `CREATE DOMAIN nntext AS text NOT NULL; CREATE TABLE items (id int PRIMARY KEY, v nntext)`,
+			string(planner.CodeRejectedRows), `NULL into a NOT NULL column`},
+		{"a domain default the CHECK refuses", `CREATE DOMAIN negdef AS int DEFAULT -1; CREATE TABLE items (id int PRIMARY KEY, v text, x negdef CHECK (x > 0))`,
+			string(planner.CodeRejectedRows), `items_x_check`},
+		{"a default of a domain over a domain", `CREATE DOMAIN negdef AS int DEFAULT -1; CREATE DOMAIN outer_dom AS negdef; CREATE TABLE items (id int PRIMARY KEY, v text, x outer_dom CHECK (x > 0))`,
+			string(planner.CodeRejectedRows), `items_x_check`},
+		{"a NOT NULL domain with a default", `CREATE DOMAIN nndef AS int NOT NULL DEFAULT 5; CREATE TABLE items (id int PRIMARY KEY, v text, x nndef)`, "", ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			e := synctest.New(t)
+			e.Src(`CREATE TABLE items (id int, v text); INSERT INTO items VALUES (1, 'a'), (2, NULL)`)
+			e.Dst(c.table)
+			cfg := e.Config(sync)
+			p := plan(t, cfg)
+			sp := p.Syncs[0]
+			if c.code == "" {
+				requireApplied(t, apply(t, cfg, applyable(t, cfg), executor.Options{}))
+				if got := strings.Join(e.DstQuery(`SELECT id || ':' || x FROM items ORDER BY id`), " "); got != "1:5 2:5" {
+					t.Errorf("the table holds %s", got)
+				}
+				return
+			}
+			var found bool
+			for _, f := range sp.Findings {
+				found = found || (string(f.Code) == c.code && f.Severity == planner.SeverityError && strings.Contains(f.Summary+" "+f.Detail+" "+f.Constraint+" "+f.Column, c.summary))
+			}
+			if !found || p.Applyable {
+				t.Fatalf("want an error %s saying %q (applyable=%v):\n%s", c.code, c.summary, p.Applyable, synctest.FindingsText(sp))
+			}
+		})
+	}
+}
