@@ -11,7 +11,9 @@ import (
 
 // TestApplyKeyEquality: keys equal under the destination key type's
 // equality but not in bytes — a source numeric 1.0 against a stored 1.00, a
-// citext 'Foo' against a stored 'foo', from a query and from a CSV file —
+// citext 'Foo' against a stored 'foo', an interval '1 mon' against a stored
+// '30 days', a numeric[] '{1.0,2}' against a stored '{1.00,2.0}', from a
+// query and from a CSV file —
 // are matched as the unique index matches them. The plan updates or keeps
 // those rows instead of inserting them (which the index would refuse) or,
 // under a mirror, deleting and inserting them; apply succeeds, leaves the
@@ -34,6 +36,10 @@ func TestApplyKeyEquality(t *testing.T) {
 		e.Dst(fmt.Sprintf(`INSERT INTO %s VALUES ('foo', 'a'), ('bar', 'old'), ('gone', 'g')`, table))
 	}
 	e.Dst(`CREATE TABLE num_load (id numeric PRIMARY KEY, name text)`)
+	e.Src(`CREATE TABLE ivals (id interval, name text); INSERT INTO ivals VALUES ('1 mon', 'a'), ('1 day', 'new'), ('1 year', 'n')`)
+	e.Dst(`CREATE TABLE ival_mirror (id interval PRIMARY KEY, name text); INSERT INTO ival_mirror VALUES ('30 days', 'a'), ('24:00:00', 'old'), ('5 days', 'gone')`)
+	e.Src(`CREATE TABLE arrs (id numeric[], name text); INSERT INTO arrs VALUES ('{1.0,2}', 'a'), ('{3}', 'new'), ('{4}', 'd')`)
+	e.Dst(`CREATE TABLE arr_mirror (id numeric[] PRIMARY KEY, name text); INSERT INTO arr_mirror VALUES ('{1.00,2.0}', 'a'), ('{3.000}', 'old'), ('{9}', 'gone')`)
 	e.WriteFile("nums.csv", "id,name\n1.0,a\n2.5,new\n4,d\n")
 
 	sync := func(name, behavior, query string) string {
@@ -53,7 +59,9 @@ sync %q {
 		sync("num_mirror", "mirror", nums) +
 		sync("ci_upsert", "update_or_create", names) +
 		sync("ci_mirror", "mirror", names) +
-		sync("num_load", "mirror", nums) + `
+		sync("num_load", "mirror", nums) +
+		sync("ival_mirror", "mirror", "SELECT id, name FROM ivals") +
+		sync("arr_mirror", "mirror", "SELECT id, name FROM arrs") + `
 source "csv" "nums" {
   path = "nums.csv"
 }
@@ -68,12 +76,14 @@ sync "num_csv" {
 `)
 	p := applyable(t, cfg)
 	want := map[string]planner.Counts{
-		"num_upsert": {Insert: 1, Update: 1, Unchanged: 1},
-		"num_mirror": {Insert: 1, Update: 1, Delete: 1, Unchanged: 1},
-		"ci_upsert":  {Insert: 1, Update: 1, Unchanged: 1},
-		"ci_mirror":  {Insert: 1, Update: 1, Delete: 1, Unchanged: 1},
-		"num_load":   {Insert: 3},
-		"num_csv":    {Insert: 1, Update: 1, Unchanged: 1},
+		"num_upsert":  {Insert: 1, Update: 1, Unchanged: 1},
+		"num_mirror":  {Insert: 1, Update: 1, Delete: 1, Unchanged: 1},
+		"ci_upsert":   {Insert: 1, Update: 1, Unchanged: 1},
+		"ci_mirror":   {Insert: 1, Update: 1, Delete: 1, Unchanged: 1},
+		"num_load":    {Insert: 3},
+		"num_csv":     {Insert: 1, Update: 1, Unchanged: 1},
+		"ival_mirror": {Insert: 1, Update: 1, Delete: 1, Unchanged: 1},
+		"arr_mirror":  {Insert: 1, Update: 1, Delete: 1, Unchanged: 1},
 	}
 	for _, sp := range p.Syncs {
 		if sp.Counts != want[sp.Name] {
@@ -84,12 +94,14 @@ sync "num_csv" {
 	// The stored keys keep their bytes: a matched row is updated in its
 	// other columns or left alone.
 	for table, rows := range map[string]string{
-		"num_upsert": "1.00=a 2.50=new 4=d 9.90=gone",
-		"num_mirror": "1.00=a 2.50=new 4=d",
-		"num_csv":    "1.00=a 2.50=new 4=d 9.90=gone",
-		"num_load":   "1.0=a 2.5=new 4=d",
-		"ci_upsert":  "bar=new foo=a gone=g new=n",
-		"ci_mirror":  "bar=new foo=a new=n",
+		"num_upsert":  "1.00=a 2.50=new 4=d 9.90=gone",
+		"num_mirror":  "1.00=a 2.50=new 4=d",
+		"num_csv":     "1.00=a 2.50=new 4=d 9.90=gone",
+		"num_load":    "1.0=a 2.5=new 4=d",
+		"ci_upsert":   "bar=new foo=a gone=g new=n",
+		"ci_mirror":   "bar=new foo=a new=n",
+		"ival_mirror": "1 year=n 24:00:00=new 30 days=a",
+		"arr_mirror":  "{1.00,2.0}=a {3.000}=new {4}=d",
 	} {
 		got := e.DstQuery(fmt.Sprintf(`SELECT coalesce(string_agg(id::text || '=' || name, ' ' ORDER BY id::text COLLATE "C"), '') FROM %s`, table))[0]
 		if got != rows {

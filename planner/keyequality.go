@@ -53,13 +53,35 @@ const (
 	// drops them, so only a domain over char(n), carried as text from
 	// whatever text the source sends, needs them trimmed.
 	canonBpchar
+	// canonInterval: intervals compare by their span, a month counted as
+	// 30 days and a day as 24 hours ('1 mon' = '30 days' = '720:00:00',
+	// interval_cmp_value), so the canonical form is that span in
+	// microseconds, from the fields extract reads (each truncated toward
+	// zero, so they add back up exactly).
+	canonInterval
+	// canonNumrange: a numrange compares its bounds as numerics: the
+	// canonical form is its flags and trim_scale'd bounds.
+	canonNumrange
+	// canonNumericArray, canonFloat4Array, canonFloat8Array,
+	// canonIntervalArray: arrays compare their dimensions, then their
+	// elements with the element type's equality: the canonical form is
+	// array_dims and the array of the elements' canonical forms.
+	canonNumericArray
+	canonFloat4Array
+	canonFloat8Array
+	canonIntervalArray
 )
 
 // Type OIDs whose equality is not byte equality.
 const (
-	oidFloat4  = 700
-	oidFloat8  = 701
-	oidNumeric = 1700
+	oidFloat4        = 700
+	oidFloat8        = 701
+	oidNumeric       = 1700
+	oidFloat4Array   = 1021
+	oidFloat8Array   = 1022
+	oidIntervalArray = 1187
+	oidNumericArray  = 1231
+	oidJSONBArray    = 3807
 )
 
 // canonOf is how column c's key values are made canonical: by the base type
@@ -81,6 +103,18 @@ func canonOf(c column) keyCanon {
 			return canonBpchar
 		}
 		return canonNone // its text form is already trimmed
+	case oidInterval:
+		return canonInterval
+	case oidNumrange:
+		return canonNumrange
+	case oidNumericArray:
+		return canonNumericArray
+	case oidFloat4Array:
+		return canonFloat4Array
+	case oidFloat8Array:
+		return canonFloat8Array
+	case oidIntervalArray:
+		return canonIntervalArray
 	}
 	if base >= firstUserOID && c.Catalog.BaseTypeName == "citext" {
 		return canonCitext
@@ -110,12 +144,40 @@ func (c column) canonicalKey(expr string) string {
 		return fmt.Sprintf(`lower(((%s)::text) COLLATE "default")`, expr)
 	case canonBpchar:
 		return fmt.Sprintf("rtrim((%s)::text, ' ')", expr)
+	case canonInterval:
+		return intervalSpan(typed("interval"))
+	case canonNumrange:
+		r := typed("numrange")
+		return fmt.Sprintf("CASE WHEN %[1]s IS NULL THEN NULL WHEN isempty(%[1]s) THEN 'empty' ELSE concat(lower_inc(%[1]s)::int, lower_inf(%[1]s)::int, ':', trim_scale(lower(%[1]s)), ':', trim_scale(upper(%[1]s)), ':', upper_inc(%[1]s)::int, upper_inf(%[1]s)::int) END", r)
+	case canonNumericArray:
+		return arrayCanon(typed("numeric[]"), "trim_scale(u.e)::text")
+	case canonFloat4Array:
+		return arrayCanon(typed("float4[]"), "(u.e + 0::float4)::text")
+	case canonFloat8Array:
+		return arrayCanon(typed("float8[]"), "(u.e + 0::float8)::text")
+	case canonIntervalArray:
+		return arrayCanon(typed("interval[]"), intervalSpan("u.e"))
 	}
 	return fmt.Sprintf("(%s)::text", expr)
 }
 
+// intervalSpan is the SQL of interval x's span in microseconds, as text
+// (canonInterval).
+func intervalSpan(x string) string {
+	f := func(field string) string { return fmt.Sprintf("extract(%s from %s)::numeric", field, x) }
+	return fmt.Sprintf("(((%s * 12 + %s) * 30 + %s) * 86400000000 + %s * 3600000000 + %s * 60000000 + %s)::text",
+		f("year"), f("month"), f("day"), f("hour"), f("minute"), f("microseconds"))
+}
+
+// arrayCanon is the SQL of array a's canonical form: its dimensions and the
+// text array of elem, the canonical form of each element u.e.
+func arrayCanon(a, elem string) string {
+	return fmt.Sprintf("CASE WHEN %[1]s IS NULL THEN NULL ELSE coalesce(array_dims(%[1]s), '') || ARRAY(SELECT %[2]s FROM unnest(%[1]s) WITH ORDINALITY AS u(e, n) ORDER BY u.n)::text END", a, elem)
+}
+
 // keyEqualityFindings refuses keys the diff cannot match as the
-// destination does: a key that only its unique index compares under a
+// destination does: a jsonb key (numbers compare by value anywhere inside
+// it, which no canonical form here covers); a key that only its unique index compares under a
 // nondeterministic collation (CREATE UNIQUE INDEX ... (id COLLATE ci)),
 // where 'abc' may equal 'ABC' though the column's own collation tells them
 // apart. (A key column whose own collation is nondeterministic is matched
@@ -124,7 +186,16 @@ func keyEqualityFindings(s *hclconfig.Sync, t *catalog.Table) []Finding {
 	var out []Finding
 	for _, k := range s.Key {
 		dc := t.Column(k)
-		if dc == nil || dc.NondeterministicCollation {
+		if dc == nil {
+			continue
+		}
+		if base := dc.BaseTypeOID; base == oidJSONB || base == oidJSONBArray {
+			out = append(out, Finding{Severity: SeverityError, Code: CodeTypeMismatch,
+				Summary: fmt.Sprintf("the key column %q of %s is of type %s, whose equality rowform cannot match yet: jsonb compares the numbers in it by value ({\"a\": 1.0} = {\"a\": 1.00})", k, s.Table, dc.Type),
+				Detail:  "A source key spelled another way than the stored one would be planned as an insert that the unique index refuses (or, in a mirror, a delete and an insert). Key the sync on other columns that identify the rows."})
+			continue
+		}
+		if dc.NondeterministicCollation {
 			continue
 		}
 		for _, uk := range t.UniqueKeys {

@@ -241,3 +241,55 @@ func TestKeyEqualityNondeterministicCollation(t *testing.T) {
 	p = plan(t, cfg, planner.Options{})
 	requireCounts(t, p, "by_index", planner.Counts{Insert: 1, Delete: 1})
 }
+
+// TestKeyEqualityMoreTypes: interval keys match by their span ('1 mon' is
+// the stored '30 days', '1 day' the stored '24:00:00'); numeric[],
+// float8[] and interval[] keys by their dimensions and their elements'
+// equality ('{1.0,2}' is '{1.00,2.0}', '[0:1]={1,2}' is not '{1,2}');
+// numrange keys by their bounds' values. Each was an insert the primary
+// key refused (a mirror: a delete and an insert, losing the row's other
+// columns) before. Two source intervals of one span are a
+// duplicate_source_key; a jsonb key is refused (type_mismatch).
+func TestKeyEqualityMoreTypes(t *testing.T) {
+	t.Parallel()
+	e := synctest.New(t)
+	e.Src(`CREATE TABLE ivals (id interval, name text); INSERT INTO ivals VALUES ('1 mon', 'a'), ('1 day', 'new'), ('-1 mon 1 day', 'x'), ('1 year', 'n'), ('1 hour -1 microsecond', 'u')`)
+	e.Dst(`CREATE TABLE ivl (id interval PRIMARY KEY, name text); INSERT INTO ivl VALUES ('30 days', 'a'), ('24:00:00', 'old'), ('-29 days', 'x'), ('5 days', 'gone'), ('00:59:59.999999', 'u')`)
+	e.Dst(`CREATE TABLE ivl2 AS SELECT * FROM ivl; ALTER TABLE ivl2 ADD PRIMARY KEY (id)`)
+	e.Src(`CREATE TABLE arrs (id numeric[], name text); INSERT INTO arrs VALUES ('{1.0,2}', 'a'), ('{3}', 'new'), ('{{1,2},{3,4}}', 'm'), ('{NULL,1.50}', 'n'), ('[0:1]={1,2}', 'lb')`)
+	e.Dst(`CREATE TABLE arr (id numeric[] PRIMARY KEY, name text); INSERT INTO arr VALUES ('{1.00,2.0}', 'a'), ('{3.000}', 'old'), ('{{1.0,2},{3,4.00}}', 'm'), ('{NULL,1.5}', 'n'), ('{1,2,3}', 'gone')`)
+	e.Src(`CREATE TABLE farrs (id float8[], name text); INSERT INTO farrs VALUES ('{0,1}', 'z')`)
+	e.Dst(`CREATE TABLE farr (id float8[] PRIMARY KEY, name text); INSERT INTO farr VALUES ('{-0,1}', 'z')`)
+	e.Src(`CREATE TABLE iarrs (id interval[], name text); INSERT INTO iarrs VALUES ('{"1 mon"}', 'a')`)
+	e.Dst(`CREATE TABLE iarr (id interval[] PRIMARY KEY, name text); INSERT INTO iarr VALUES ('{"30 days"}', 'a')`)
+	e.Src(`CREATE TABLE ranges (id numrange, name text); INSERT INTO ranges VALUES ('[1.0,2.0)', 'a'), ('empty', 'e'), ('(,5.10]', 'inf')`)
+	e.Dst(`CREATE TABLE rng (id numrange PRIMARY KEY, name text); INSERT INTO rng VALUES ('[1.00,2)', 'a'), ('empty', 'e2'), ('(,5.1]', 'inf')`)
+	e.Dst(`CREATE TABLE ival_dup (id interval PRIMARY KEY, name text)`)
+	e.Dst(`CREATE TABLE jk (id jsonb PRIMARY KEY, name text)`)
+	body := keyEqSync("ivl", "ivl", "mirror", "SELECT id, name FROM ivals") +
+		keyEqSync("ivl_upsert", "ivl2", "update_or_create", "SELECT id, name FROM ivals") +
+		keyEqSync("arr", "arr", "mirror", "SELECT id, name FROM arrs") +
+		keyEqSync("farr", "farr", "mirror", "SELECT id, name FROM farrs") +
+		keyEqSync("iarr", "iarr", "mirror", "SELECT id, name FROM iarrs") +
+		keyEqSync("rng", "rng", "mirror", "SELECT id, name FROM ranges") +
+		keyEqSync("ival_dup", "ival_dup", "update_or_create", "SELECT '1 mon'::interval AS id, 'a' AS name UNION ALL SELECT '30 days', 'b'") +
+		keyEqSync("jk", "jk", "update_or_create", "SELECT jsonb_build_object('a', 1.0) AS id, 'a' AS name")
+	for _, st := range strategies {
+		t.Run(st, func(t *testing.T) {
+			p := plan(t, e.Config(withStrategy(body, st)), planner.Options{})
+			requireCounts(t, p, "ivl", planner.Counts{Insert: 1, Update: 1, Delete: 1, Unchanged: 3})
+			requireCounts(t, p, "ivl_upsert", planner.Counts{Insert: 1, Update: 1, Unchanged: 3})
+			requireCounts(t, p, "arr", planner.Counts{Insert: 1, Update: 1, Delete: 1, Unchanged: 3})
+			requireCounts(t, p, "farr", planner.Counts{Unchanged: 1})
+			requireCounts(t, p, "iarr", planner.Counts{Unchanged: 1})
+			requireCounts(t, p, "rng", planner.Counts{Update: 1, Unchanged: 2})
+			if got := strings.Join(findingCodes(syncNamed(t, p, "ival_dup")), ","); got != "error duplicate_source_key" {
+				t.Errorf("ival_dup: findings %s", synctest.FindingsText(syncNamed(t, p, "ival_dup")))
+			}
+			jk := syncNamed(t, p, "jk")
+			if got := strings.Join(findingCodes(jk), ","); got != "error type_mismatch" || !strings.Contains(jk.Findings[0].Summary, `the key column "id" of public.jk is of type jsonb`) {
+				t.Errorf("jk: findings %s", synctest.FindingsText(jk))
+			}
+		})
+	}
+}
