@@ -29,7 +29,7 @@ func newMerge(prep *planner.Prepared, dst *pgx.Conn, progress func(string, int64
 		}
 	}
 	return &merge{conn: dst, table: prep.Table, cols: cols, nkey: nkey, progress: progress,
-		watchRewrites: len(prep.RewritingTriggers()) > 0, sourceLine: prep.SourceLine}
+		watchRewrites: len(prep.RewritingTriggers()) > 0, sourceLine: prep.SourceLine, rowSecurity: prep.RowSecurity()}
 }
 
 // write merges the changes of res, staged in sink, into the table, finds
@@ -135,6 +135,9 @@ type merge struct {
 	// history records the writes in the destination's history; nil when
 	// it keeps none (history.go).
 	history *recorder
+	// rowSecurity: the table's row-level security binds the role, and
+	// PostgreSQL refuses COPY into it (inserts are staged instead).
+	rowSecurity bool
 }
 
 // run writes the staged changes: deletes, then updates, then inserts, each
@@ -262,6 +265,9 @@ func (m *merge) insertStatement(from string) string {
 // binary formats, so that inserts can be copied into the table as they are.
 // Columns carried as text (types that are not built in) need a cast.
 func (m *merge) directInsert() bool {
+	if m.rowSecurity {
+		return false
+	}
 	for _, c := range m.cols {
 		if c.AsText {
 			return false

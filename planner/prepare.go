@@ -58,7 +58,15 @@ type Prepared struct {
 	codecs []textCodec
 	// duckdbDirect: the diff reads the duckdb source with duckdbRows.
 	duckdbDirect bool
+	// rowSecurity: the table's row-level security binds the role.
+	rowSecurity bool
 }
+
+// RowSecurity reports whether the table's row-level security binds the
+// role (its policies let it at every row, or the plan refuses the sync):
+// PostgreSQL then refuses COPY into the table, so inserts go through
+// INSERT ... SELECT.
+func (p *Prepared) RowSecurity() bool { return p.rowSecurity }
 
 // Columns describes the mapped destination columns in the order of Row
 // values: key columns first.
@@ -102,6 +110,8 @@ func prepare(ctx context.Context, s *hclconfig.Sync, dst, src *pgx.Conn, showFin
 	st.mapColumns()
 	st.sensitiveColumns()
 	st.uniqueKey()
+	st.inheritance()
+	st.rowSecurity()
 	st.notNullUnmapped()
 	if !st.privileges() {
 		return nil
