@@ -105,8 +105,12 @@ func (c *checker) checkConstraints(ctx context.Context, conn *pgx.Conn) error {
 				}
 				ch := &batch[k]
 				chk := checks[n]
+				reason := "violates the CHECK constraint " + chk.Expr
+				if chk.Reason != "" {
+					reason = chk.Reason
+				}
 				c.reject(ch.seq, ch.kind, ch.row(), rejectReason{Column: singleColumn(chk.Columns),
-					Constraint: chk.Name, Reason: "violates the CHECK constraint " + chk.Expr})
+					Constraint: chk.Name, Reason: reason})
 				return nil
 			})
 		})

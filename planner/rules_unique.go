@@ -49,7 +49,12 @@ type uniqueIndex struct {
 // where the row has (active)".
 func (u *uniqueIndex) what() string {
 	s := "(" + strings.Join(u.Exprs, ", ") + ")"
-	if u.Predicate != "" {
+	switch {
+	case u.Partition != "" && u.OwnPredicate != "":
+		s += " among the rows of the partition " + u.Partition + " where " + u.OwnPredicate
+	case u.Partition != "":
+		s += " in the partition " + u.Partition
+	case u.Predicate != "":
 		s += " among the rows where " + u.Predicate
 	}
 	return s

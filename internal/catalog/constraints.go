@@ -26,6 +26,9 @@ type CheckConstraint struct {
 	Expr string
 	// Columns are the columns the expression reads.
 	Columns []string
+	// Reason, when set, is what a row that breaks it is told instead of
+	// the expression (a partition's rules, whose Expr wraps theirs).
+	Reason string
 }
 
 // UniqueIndex is any unique index of a table: primary key, unique
@@ -42,8 +45,13 @@ type UniqueIndex struct {
 	Columns []string
 	// Reads are every column the keys and predicate read.
 	Reads []string
-	// Predicate is the WHERE of a partial index, "" when not partial.
-	Predicate string
+	// Predicate is the WHERE of a partial index, "" when not partial. A
+	// partition's own unique index is one of the table over the rows the
+	// partition takes: its Predicate is the partition constraint (and its
+	// own, OwnPredicate), and Partition names the partition.
+	Predicate    string
+	OwnPredicate string
+	Partition    string
 	// Deferrable: checked at the end of the statement or transaction, not
 	// row by row.
 	Deferrable    bool
@@ -101,6 +109,15 @@ ORDER BY con.conname`, table)
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("reading the CHECK constraints: %w", err)
 	}
+	var partitioned bool
+	if err := q.QueryRow(ctx, `SELECT relkind = 'p' FROM pg_class WHERE oid = $1`, table).Scan(&partitioned); err != nil {
+		return nil, fmt.Errorf("reading the table's kind: %w", err)
+	}
+	if partitioned {
+		if err := r.loadPartitionChecks(ctx, q, table); err != nil {
+			return nil, err
+		}
+	}
 
 	rows, err = q.Query(ctx, `
 SELECT COALESCE(con.conname, ic.relname), con.oid IS NOT NULL,
@@ -112,22 +129,30 @@ SELECT COALESCE(con.conname, ic.relname), con.oid IS NOT NULL,
        ARRAY(SELECT a.attname FROM pg_attribute a WHERE a.attrelid = i.indrelid AND a.attnum > 0 AND NOT a.attisdropped
              AND (a.attnum = ANY(i.indkey)
                   OR (i.indexprs IS NOT NULL AND pg_get_expr(i.indexprs, i.indrelid) ~ ('\m' || a.attname || '\M'))
-                  OR (i.indpred IS NOT NULL AND pg_get_expr(i.indpred, i.indrelid) ~ ('\m' || a.attname || '\M')))
+                  OR (i.indpred IS NOT NULL AND pg_get_expr(i.indpred, i.indrelid) ~ ('\m' || a.attname || '\M'))
+                  OR pt.def ~ ('\m' || a.attname || '\M'))
              ORDER BY a.attnum)::text[],
+       concat_ws(' AND ', '(' || pt.def || ')', '(' || pg_get_expr(i.indpred, i.indrelid) || ')'),
        COALESCE(pg_get_expr(i.indpred, i.indrelid), ''),
+       CASE WHEN i.indrelid <> $1 THEN i.indrelid::regclass::text ELSE '' END,
        NOT i.indimmediate,
        NOT COALESCE(i.indnullsnotdistinct, false)
 FROM pg_index i
 JOIN pg_class ic ON ic.oid = i.indexrelid
 LEFT JOIN pg_constraint con ON con.conindid = i.indexrelid AND con.contype IN ('p', 'u')
-WHERE i.indrelid = $1 AND i.indisunique AND i.indisvalid
+-- A partition's own unique index (not one of the table's, attached) is
+-- a partial unique index of the table, over the rows of the partition.
+CROSS JOIN LATERAL (SELECT CASE WHEN i.indrelid <> $1 THEN coalesce(pg_get_partition_constraintdef(i.indrelid), 'true') END AS def) pt
+WHERE i.indisunique AND i.indisvalid
+  AND (i.indrelid = $1 OR (i.indrelid IN (SELECT p.relid FROM pg_partition_tree($1) p WHERE p.relid <> $1)
+                           AND NOT EXISTS (SELECT 1 FROM pg_inherits h WHERE h.inhrelid = i.indexrelid)))
 ORDER BY 1`, table)
 	if err != nil {
 		return nil, fmt.Errorf("reading the unique indexes: %w", err)
 	}
 	for rows.Next() {
 		var u UniqueIndex
-		if err := rows.Scan(&u.Name, &u.Constraint, &u.Exprs, &u.Columns, &u.Reads, &u.Predicate, &u.Deferrable, &u.NullsDistinct); err != nil {
+		if err := rows.Scan(&u.Name, &u.Constraint, &u.Exprs, &u.Columns, &u.Reads, &u.Predicate, &u.OwnPredicate, &u.Partition, &u.Deferrable, &u.NullsDistinct); err != nil {
 			rows.Close()
 			return nil, err
 		}
@@ -176,10 +201,11 @@ ORDER BY con.conname`, table)
 	}
 
 	rows, err = q.Query(ctx, `
-SELECT t.tgname, t.tgtype::int
+SELECT CASE WHEN t.tgrelid = $1 THEN t.tgname ELSE t.tgname || ' (on the partition ' || t.tgrelid::regclass::text || ')' END, t.tgtype::int
 FROM pg_trigger t
-WHERE t.tgrelid = $1 AND NOT t.tgisinternal AND t.tgenabled <> 'D'
-ORDER BY t.tgname`, table)
+WHERE (t.tgrelid = $1 OR (t.tgrelid IN (SELECT p.relid FROM pg_partition_tree($1) p WHERE p.relid <> $1) AND t.tgparentid = 0))
+  AND NOT t.tgisinternal AND t.tgenabled <> 'D'
+ORDER BY 1`, table)
 	if err != nil {
 		return nil, fmt.Errorf("reading the triggers: %w", err)
 	}
@@ -237,4 +263,51 @@ WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped AND NOT a.atthasde
 
 func quoteQualified(schema, name string) string {
 	return IdentList([]string{schema}) + "." + IdentList([]string{name})
+}
+
+// loadPartitionChecks adds, for a partitioned table, what its partitions
+// check of the rows routed to them: each partition's own CHECK
+// constraints (those not inherited from the table, which the table's
+// list has), as checks on the rows its partition constraint takes, and
+// that some leaf partition takes each row at all (none would be "no
+// partition of relation ... found for row"). The checks read every
+// column of the table.
+func (r *Rules) loadPartitionChecks(ctx context.Context, q Querier, table uint32) error {
+	var cols []string
+	var name string
+	if err := q.QueryRow(ctx, `SELECT $1::oid::regclass::text, ARRAY(SELECT a.attname FROM pg_attribute a WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum)::text[]`, table).Scan(&name, &cols); err != nil {
+		return fmt.Errorf("reading the partitions: %w", err)
+	}
+	rows, err := q.Query(ctx, `
+SELECT con.conname, p.relid::regclass::text, pg_get_expr(con.conbin, con.conrelid), coalesce(pg_get_partition_constraintdef(p.relid), 'true')
+FROM pg_partition_tree($1) p
+JOIN pg_constraint con ON con.conrelid = p.relid AND con.contype = 'c' AND con.conislocal
+WHERE p.relid <> $1
+ORDER BY 2, 1`, table)
+	if err != nil {
+		return fmt.Errorf("reading the CHECK constraints of the partitions: %w", err)
+	}
+	for rows.Next() {
+		var name, partition, expr, bound string
+		if err := rows.Scan(&name, &partition, &expr, &bound); err != nil {
+			rows.Close()
+			return err
+		}
+		r.Checks = append(r.Checks, CheckConstraint{Name: name, Columns: cols,
+			// Broken only where the row is the partition's and the CHECK false.
+			Expr:   fmt.Sprintf("(NOT COALESCE((%s), false) OR (%s) IS NOT FALSE)", bound, expr),
+			Reason: fmt.Sprintf("violates the CHECK constraint %s of the partition %s", expr, partition)})
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("reading the CHECK constraints of the partitions: %w", err)
+	}
+	var fits string
+	if err := q.QueryRow(ctx, `
+SELECT coalesce(string_agg('COALESCE((' || coalesce(pg_get_partition_constraintdef(p.relid), 'true') || '), false)', ' OR '), 'false')
+FROM pg_partition_tree($1) p WHERE p.isleaf AND p.relid <> $1`, table).Scan(&fits); err != nil {
+		return fmt.Errorf("reading the partitions' bounds: %w", err)
+	}
+	r.Checks = append(r.Checks, CheckConstraint{Columns: cols, Expr: "(" + fits + ")",
+		Reason: "fits no partition of " + name})
+	return nil
 }
