@@ -285,7 +285,32 @@ func confirmDiff(s *hclconfig.Sync, sp *planner.SyncPlan, res *planner.DiffResul
 	if err := staleness(sp, res, findings); err != nil {
 		return err
 	}
+	if err := sameWarnings(sp, res); err != nil {
+		return err
+	}
 	return rulesHold(s, res)
+}
+
+// sameWarnings refuses, as stale, an apply whose own diff warns of what
+// the plan did not: a trigger that fires for the writes or a cascade into
+// another table (a trigger created since the plan would change the rows
+// written, with nothing in the reviewed plan to say so).
+func sameWarnings(sp *planner.SyncPlan, res *planner.DiffResult) error {
+	planned := map[string]bool{}
+	for _, f := range sp.Findings {
+		planned[string(f.Code)+"\x00"+f.Summary] = true
+	}
+	for _, f := range res.CheckFindings {
+		switch f.Code {
+		case planner.CodeTriggers, planner.CodeCascade, planner.CodeUndoIncomplete:
+		default:
+			continue
+		}
+		if !planned[string(f.Code)+"\x00"+f.Summary] {
+			return fmt.Errorf("%w: the table changed since the plan: %s, which the plan does not say; nothing was written — run 'rowform plan' again", ErrStale, f.Summary)
+		}
+	}
+	return nil
 }
 
 // rulesHold refuses an apply whose own diff crosses the sync's guard, or

@@ -178,3 +178,32 @@ func TestStaleConfigurationChanged(t *testing.T) {
 		})
 	}
 }
+
+// TestStaleRulesChanged: a trigger created on the table after the plan, or
+// a foreign key whose cascade the planned deletes now set off, makes the
+// plan stale: its review showed no such warning, and the trigger would
+// have changed the rows written (it committed 'A2!' where the plan said
+// 'a2'). Nothing is written.
+func TestStaleRulesChanged(t *testing.T) {
+	for _, tc := range []struct{ name, sql, says string }{
+		{"trigger", `CREATE FUNCTION shout() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN NEW.name := upper(NEW.name) || '!'; RETURN NEW; END$$;
+CREATE TRIGGER shout BEFORE INSERT OR UPDATE ON items FOR EACH ROW EXECUTE FUNCTION shout()`, `the trigger "shout"`},
+		{"cascade", `CREATE TABLE notes (item bigint REFERENCES items ON DELETE CASCADE); INSERT INTO notes VALUES (35)`, "cascade"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := synctest.New(t)
+			cfg := staleFixture(t, e)
+			p := applyable(t, cfg)
+			before := e.DstDigest("items")
+			e.Dst(tc.sql)
+			res := apply(t, cfg, p, executor.Options{})
+			r := requireFailed(t, res, "items", "stale", "the table changed since the plan", tc.says)
+			if !errors.Is(r.Err, executor.ErrStale) {
+				t.Errorf("not ErrStale: %v", r.Err)
+			}
+			if e.DstDigest("items") != before {
+				t.Error("the table changed")
+			}
+		})
+	}
+}
