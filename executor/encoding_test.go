@@ -13,8 +13,8 @@ import (
 // databases' encodings, so a LATIN1 destination gets characters, not
 // bytes (é stayed é, not Ã©; its stored é was no update to make), a LATIN1
 // source's text reaches a UTF-8 destination as characters (its bytes were
-// copied as invalid UTF-8), and a character the LATIN1 destination cannot
-// hold is refused, not stored as something else.
+// copied as invalid UTF-8), and a value with a character the LATIN1
+// destination cannot hold is a rejected row of the plan (apply failed on it).
 func TestDatabaseEncodings(t *testing.T) {
 	const sync = `
 sync "items" {
@@ -52,17 +52,35 @@ sync "items" {
 		})
 	}
 
+	t.Run("WIN1252, with bytes that are no character", func(t *testing.T) {
+		t.Parallel()
+		e := synctest.NewWithEncodings(t, "", "WIN1252")
+		e.Src(`CREATE TABLE items (id int, v text); INSERT INTO items VALUES (1, '€ and Ÿ'), (2, 'ā')`)
+		e.Dst(`CREATE TABLE items (id int PRIMARY KEY, v text)`)
+		sp := plan(t, e.Config(sync)).Syncs[0]
+		if want := (planner.Counts{Insert: 1, Reject: 1}); sp.Counts != want || !strings.Contains(synctest.FindingsText(sp), "WIN1252 has no equivalent for") {
+			t.Fatalf("counts %+v, want %+v:\n%s", sp.Counts, want, synctest.FindingsText(sp))
+		}
+	})
+
 	t.Run("a character LATIN1 lacks", func(t *testing.T) {
 		t.Parallel()
 		e := synctest.NewWithEncodings(t, "", "LATIN1")
-		e.Src(`CREATE TABLE items (id int, v text); INSERT INTO items VALUES (1, 'ok'), (2, '€ euro')`)
-		e.Dst(`CREATE TABLE items (id int PRIMARY KEY, v text)`)
-		cfg := e.Config(sync)
-		p := plan(t, cfg)
-		res := apply(t, cfg, p, executor.Options{})
-		requireFailed(t, res, "items", `character with byte sequence 0xe2 0x82 0xac in encoding "UTF8" has no equivalent in encoding "LATIN1"`)
-		if got := e.DstQuery(`SELECT count(*) FROM items`)[0]; got != "0" {
-			t.Errorf("the table holds %s rows", got)
+		e.Src(`CREATE TABLE items (id int, v text, j jsonb); INSERT INTO items VALUES (1, 'ok é', '{"a": "é"}'), (2, '€ euro', NULL), (3, 'fine', '{"b": "€"}')`)
+		e.Dst(`CREATE TABLE items (id int PRIMARY KEY, v text, j jsonb)`)
+		body := strings.Replace(sync, "SELECT id, v FROM items", "SELECT id, v, j FROM items", 1)
+		p := plan(t, e.Config(body))
+		sp := p.Syncs[0]
+		text := synctest.FindingsText(sp)
+		if p.Applyable || sp.Counts.Reject != 2 || !strings.Contains(text, `a character the database's encoding LATIN1 has no equivalent for`) ||
+			!strings.Contains(text, `column "v"`) || !strings.Contains(text, `column "j"`) {
+			t.Fatalf("counts %+v, applyable %v:\n%s", sp.Counts, p.Applyable, text)
+		}
+		cfg := e.Config(strings.Replace(body, `key         = "id"`, `key         = "id"
+  on_reject   = "skip"`, 1))
+		requireApplied(t, apply(t, cfg, plan(t, cfg), executor.Options{}))
+		if got := strings.Join(e.DstQuery(`SELECT id || ':' || v || ':' || j::text FROM items`), " "); got != `1:ok é:{"a": "é"}` {
+			t.Errorf("the table holds %s", got)
 		}
 	})
 }

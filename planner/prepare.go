@@ -60,6 +60,9 @@ type Prepared struct {
 	duckdbDirect bool
 	// rowSecurity: the table's row-level security binds the role.
 	rowSecurity bool
+	// encoding is the destination encoding's characters, nil when it
+	// holds every character (encoding.go).
+	encoding *encodingCheck
 }
 
 // RowSecurity reports whether the table's row-level security binds the
@@ -244,6 +247,10 @@ func (st *preparation) destinationTable() bool {
 	st.t = t
 	if p.rules, err = catalog.LoadRules(st.ctx, st.dst, t.OID); err != nil {
 		st.add(Finding{Severity: SeverityError, Code: CodeConnectionFailed, Summary: fmt.Sprintf("cannot read the catalog of %s: %s", s.Destination.Address(), describeError(err))})
+		return false
+	}
+	if p.encoding, err = loadEncodingCheck(st.ctx, st.dst); err != nil {
+		st.add(Finding{Severity: SeverityError, Code: CodeConnectionFailed, Summary: fmt.Sprintf("cannot read the encoding of %s: %s", s.Destination.Address(), describeError(err))})
 		return false
 	}
 	return true

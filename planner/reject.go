@@ -435,6 +435,9 @@ func (c *checker) localChecks(seq int64, kind ChangeKind, src *Row, changed []in
 		if why := col.limit.check(v); why != "" {
 			c.reject(seq, kind, src, rejectReason{Column: col.Dest, Reason: why})
 		}
+		if ec := c.p.encoding; ec != nil && ec.checked(col) && !ec.holds(col, v) {
+			c.reject(seq, kind, src, rejectReason{Column: col.Dest, Reason: ec.reason()})
+		}
 	}
 	if kind == ChangeInsert {
 		for i := range c.l.Cols {
