@@ -200,7 +200,7 @@ func (p *Prepared) NeedsServerChecks() bool {
 	if r == nil {
 		return false
 	}
-	if len(r.Checks) > 0 || len(r.ForeignKeys) > 0 || len(r.Referencing) > 0 {
+	if len(r.Checks) > 0 || len(r.Exclusions) > 0 || len(r.ForeignKeys) > 0 || len(r.Referencing) > 0 {
 		return true
 	}
 	for _, u := range r.Uniques {

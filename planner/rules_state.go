@@ -54,6 +54,8 @@ type relations struct {
 	conn *pgx.Conn
 	// uniques are the unique indexes to check (not the sync key's).
 	uniques []*uniqueIndex
+	// exclusions are the exclusion constraints (rules_exclusion.go).
+	exclusions []*exclusion
 	// outgoing are the foreign keys of the table; incoming those that
 	// reference it (a foreign key of the table to itself is in both).
 	outgoing []*foreignKey
@@ -77,7 +79,8 @@ func (c *checker) checkRelations(ctx context.Context, conn *pgx.Conn) error {
 	if err := rel.prepareForeignKeys(); err != nil {
 		return fmt.Errorf("reading the foreign keys of %s: %w", c.p.Sync.Table, err)
 	}
-	if len(rel.uniques) > 0 || len(rel.outgoing) > 0 || len(rel.incoming) > 0 {
+	rel.prepareExclusions()
+	if len(rel.uniques) > 0 || len(rel.exclusions) > 0 || len(rel.outgoing) > 0 || len(rel.incoming) > 0 {
 		restore, err := rel.withoutJIT()
 		if err != nil {
 			return err
@@ -94,6 +97,9 @@ func (c *checker) checkRelations(ctx context.Context, conn *pgx.Conn) error {
 			}
 			if err := rel.checkUniques(); err != nil {
 				return fmt.Errorf("checking the unique indexes of %s: %w", c.p.Sync.Table, err)
+			}
+			if err := rel.checkExclusions(); err != nil {
+				return fmt.Errorf("checking the exclusion constraints of %s: %w", c.p.Sync.Table, err)
 			}
 			if err := rel.checkOutgoing(); err != nil {
 				return fmt.Errorf("checking the foreign keys of %s: %w", c.p.Sync.Table, err)

@@ -9,6 +9,7 @@ import (
 // triggers: what the server checks or runs when rows are written.
 type Rules struct {
 	Checks      []CheckConstraint
+	Exclusions  []ExclusionConstraint
 	Uniques     []UniqueIndex
 	ForeignKeys []ForeignKey // from this table to a parent
 	Referencing []ForeignKey // from other tables (or this one) to this table
@@ -58,6 +59,21 @@ type UniqueIndex struct {
 	NullsDistinct bool
 }
 
+// ExclusionConstraint is an EXCLUDE constraint: two rows conflict when
+// every one of its elements' operators holds between their values.
+type ExclusionConstraint struct {
+	Name string
+	// Exprs are its elements' columns or expressions over the table's
+	// column names, and Operators their operators, schema-qualified for
+	// SQL ("OPERATOR(pg_catalog.&&)").
+	Exprs, Operators []string
+	// Reads are every column the elements and predicate read.
+	Reads []string
+	// Predicate is its WHERE, "" when it has none.
+	Predicate  string
+	Deferrable bool
+}
+
 // ForeignKey is a foreign key constraint.
 type ForeignKey struct {
 	Name string
@@ -83,7 +99,7 @@ type Trigger struct {
 
 // Any reports whether the server has something to check on written rows.
 func (r *Rules) Any() bool {
-	return r != nil && (len(r.Checks) > 0 || len(r.Uniques) > 0 || len(r.ForeignKeys) > 0 || len(r.Referencing) > 0)
+	return r != nil && (len(r.Checks) > 0 || len(r.Uniques) > 0 || len(r.Exclusions) > 0 || len(r.ForeignKeys) > 0 || len(r.Referencing) > 0)
 }
 
 // LoadRules reads the rules of the table with the given OID.
@@ -109,6 +125,37 @@ ORDER BY con.conname`, table)
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("reading the CHECK constraints: %w", err)
 	}
+	rows, err = q.Query(ctx, `
+SELECT con.conname,
+       ARRAY(SELECT pg_get_indexdef(con.conindid, k, true) FROM generate_series(1, cardinality(con.conexclop)) k ORDER BY k)::text[],
+       ARRAY(SELECT format('OPERATOR(%I.%s)', n.nspname, o.oprname)
+             FROM unnest(con.conexclop) WITH ORDINALITY AS x(op, ord)
+             JOIN pg_operator o ON o.oid = x.op JOIN pg_namespace n ON n.oid = o.oprnamespace ORDER BY x.ord)::text[],
+       ARRAY(SELECT a.attname FROM pg_attribute a WHERE a.attrelid = i.indrelid AND a.attnum > 0 AND NOT a.attisdropped
+             AND (a.attnum = ANY(i.indkey)
+                  OR (i.indexprs IS NOT NULL AND pg_get_expr(i.indexprs, i.indrelid) ~ ('\m' || a.attname || '\M'))
+                  OR (i.indpred IS NOT NULL AND pg_get_expr(i.indpred, i.indrelid) ~ ('\m' || a.attname || '\M')))
+             ORDER BY a.attnum)::text[],
+       COALESCE(pg_get_expr(i.indpred, i.indrelid), ''),
+       con.condeferrable
+FROM pg_constraint con JOIN pg_index i ON i.indexrelid = con.conindid
+WHERE con.conrelid = $1 AND con.contype = 'x'
+ORDER BY con.conname`, table)
+	if err != nil {
+		return nil, fmt.Errorf("reading the exclusion constraints: %w", err)
+	}
+	for rows.Next() {
+		var x ExclusionConstraint
+		if err := rows.Scan(&x.Name, &x.Exprs, &x.Operators, &x.Reads, &x.Predicate, &x.Deferrable); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		r.Exclusions = append(r.Exclusions, x)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("reading the exclusion constraints: %w", err)
+	}
+
 	var partitioned bool
 	if err := q.QueryRow(ctx, `SELECT relkind = 'p' FROM pg_class WHERE oid = $1`, table).Scan(&partitioned); err != nil {
 		return nil, fmt.Errorf("reading the table's kind: %w", err)
