@@ -15,7 +15,8 @@ import (
 // it, which the domain forbids); a NULL written into one is a rejected
 // row (the apply failed on it); an unmapped column takes its domain's
 // default, which the table's CHECK is checked on (the plan was clean, the
-// apply failed); a NOT NULL domain with a default applies as planned.
+// apply failed), and a domain default the domain itself refuses is
+// not_null_unmapped; a NOT NULL domain with a default applies as planned.
 func TestDomainsOfTheTable(t *testing.T) {
 	const sync = `
 sync "items" {
@@ -37,6 +38,8 @@ sync "items" {
 			string(planner.CodeRejectedRows), `items_x_check`},
 		{"a default of a domain over a domain", `CREATE DOMAIN negdef AS int DEFAULT -1; CREATE DOMAIN outer_dom AS negdef; CREATE TABLE items (id int PRIMARY KEY, v text, x outer_dom CHECK (x > 0))`,
 			string(planner.CodeRejectedRows), `items_x_check`},
+		{"a domain default its own CHECK refuses", `CREATE DOMAIN chkdef AS int DEFAULT -1 CHECK (VALUE > 0); CREATE TABLE items (id int PRIMARY KEY, v text, x chkdef)`,
+			string(planner.CodeNotNullUnmapped), `its default '-1'::integer is refused by its type chkdef (value for domain chkdef violates check constraint "chkdef_check")`},
 		{"a NOT NULL domain with a default", `CREATE DOMAIN nndef AS int NOT NULL DEFAULT 5; CREATE TABLE items (id int PRIMARY KEY, v text, x nndef)`, "", ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -116,6 +116,7 @@ func prepare(ctx context.Context, s *hclconfig.Sync, dst, src *pgx.Conn, showFin
 	st.inheritance()
 	st.rowSecurity()
 	st.notNullUnmapped()
+	st.unmappedDomainDefaults()
 	if !st.privileges() {
 		return nil
 	}
@@ -395,6 +396,38 @@ func (st *preparation) notNullUnmapped() {
 			f.Fix = ""
 		}
 		st.add(f)
+	}
+}
+
+// unmappedDomainDefaults reports, for behaviors that insert, an unmapped
+// column of a domain whose default the domain refuses (DEFAULT -1 of a
+// domain CHECK (VALUE > 0)): every insert would fail. The default is
+// computed once, read-only (not one drawn from a sequence).
+func (st *preparation) unmappedDomainDefaults() {
+	s, t := st.s, st.t
+	if !s.Behavior.Inserts() || st.p.rules == nil {
+		return
+	}
+	for _, c := range t.Columns {
+		def, ok := st.p.rules.Defaults[c.Name]
+		if _, mapped := st.mappedDest[c.Name]; mapped || !ok || c.BaseTypeOID == c.TypeOID || strings.Contains(def, "nextval(") {
+			continue
+		}
+		err := tryQuery(st.ctx, st.dst, func() error {
+			_, err := st.dst.Exec(st.ctx, fmt.Sprintf("SELECT (%s)::%s", def, c.Type))
+			return err
+		})
+		if err == nil {
+			continue
+		}
+		pgErr, isValue := isValueError(err)
+		if !isValue {
+			st.add(Finding{Severity: SeverityError, Code: CodeConnectionFailed, Summary: fmt.Sprintf("computing the default of the column %q: %s", c.Name, describeError(err))})
+			continue
+		}
+		st.add(Finding{Severity: SeverityError, Code: CodeNotNullUnmapped,
+			Summary: fmt.Sprintf("the column %q of %s is not mapped, and its default %s is refused by its type %s (%s), so inserts would fail", c.Name, s.Table.String(), def, c.Type, pgErr.Message),
+			Detail:  fmt.Sprintf("Map a source column to %q, or give the column a default its type accepts.", c.Name)})
 	}
 }
 
