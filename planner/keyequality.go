@@ -70,6 +70,13 @@ const (
 	canonFloat4Array
 	canonFloat8Array
 	canonIntervalArray
+	// canonJSONB: jsonb compares the numbers in it as numerics ({"a": 1.0}
+	// = {"a": 1.00}), and everything else as its text output has it (keys
+	// sorted and deduplicated, strings by bytes): the canonical form is
+	// that text with the trailing zeros of every number's fraction cut,
+	// outside strings (jsonbCanon). canonJSONBArray: arrays of it.
+	canonJSONB
+	canonJSONBArray
 )
 
 // Type OIDs whose equality is not byte equality.
@@ -115,6 +122,10 @@ func canonOf(c column) keyCanon {
 		return canonFloat8Array
 	case oidIntervalArray:
 		return canonIntervalArray
+	case oidJSONB:
+		return canonJSONB
+	case oidJSONBArray:
+		return canonJSONBArray
 	}
 	if base >= firstUserOID && c.Catalog.BaseTypeName == "citext" {
 		return canonCitext
@@ -157,8 +168,23 @@ func (c column) canonicalKey(expr string) string {
 		return arrayCanon(typed("float8[]"), "(u.e + 0::float8)::text")
 	case canonIntervalArray:
 		return arrayCanon(typed("interval[]"), intervalSpan("u.e"))
+	case canonJSONB:
+		return jsonbCanon(typed("jsonb"))
+	case canonJSONBArray:
+		return arrayCanon(typed("jsonb[]"), jsonbCanon("u.e"))
 	}
 	return fmt.Sprintf("(%s)::text", expr)
+}
+
+// jsonbCanon is the SQL of jsonb x's canonical text (canonJSONB). Each
+// pattern's first branch takes a whole string, which the replacement puts
+// back as it was; the second cuts a number's trailing fractional zeros:
+// first those after its last nonzero digit (1.50 to 1.5), then a fraction
+// of zeros whole (1.00 to 1). jsonb's text output writes numbers without
+// exponents.
+func jsonbCanon(x string) string {
+	const str = `("(?:[^"\\]|\\.)*")`
+	return fmt.Sprintf(`regexp_replace(regexp_replace((%s)::text, '%s|(\.[0-9]*[1-9])0+(?![0-9])', '\1\2', 'g'), '%s|\.0+(?![0-9])', '\1', 'g')`, x, str, str)
 }
 
 // intervalSpan is the SQL of interval x's span in microseconds, as text
@@ -176,8 +202,7 @@ func arrayCanon(a, elem string) string {
 }
 
 // keyEqualityFindings refuses keys the diff cannot match as the
-// destination does: a jsonb key (numbers compare by value anywhere inside
-// it, which no canonical form here covers); a key that only its unique index compares under a
+// destination does: a key that only its unique index compares under a
 // nondeterministic collation (CREATE UNIQUE INDEX ... (id COLLATE ci)),
 // where 'abc' may equal 'ABC' though the column's own collation tells them
 // apart. (A key column whose own collation is nondeterministic is matched
@@ -187,12 +212,6 @@ func keyEqualityFindings(s *hclconfig.Sync, t *catalog.Table) []Finding {
 	for _, k := range s.Key {
 		dc := t.Column(k)
 		if dc == nil {
-			continue
-		}
-		if base := dc.BaseTypeOID; base == oidJSONB || base == oidJSONBArray {
-			out = append(out, Finding{Severity: SeverityError, Code: CodeTypeMismatch,
-				Summary: fmt.Sprintf("the key column %q of %s is of type %s, whose equality rowform cannot match yet: jsonb compares the numbers in it by value ({\"a\": 1.0} = {\"a\": 1.00})", k, s.Table, dc.Type),
-				Detail:  "A source key spelled another way than the stored one would be planned as an insert that the unique index refuses (or, in a mirror, a delete and an insert). Key the sync on other columns that identify the rows."})
 			continue
 		}
 		if dc.NondeterministicCollation {
