@@ -147,40 +147,10 @@ JOIN LATERAL (SELECT %s FROM %s AS d WHERE %s%s) AS k ON true`,
 			return err
 		}
 	}
-	if len(meetings) == 0 {
-		return nil
-	}
-	ids := map[string]*fate{}
-	for _, m := range meetings {
-		if !m.null {
-			ids[m.dest] = &fate{}
-		}
-	}
-	nullKeysDeleted, err := c.fates(ids, x.moving)
-	if err != nil {
-		return err
-	}
-	for _, m := range meetings {
-		if m.null {
-			if !nullKeysDeleted {
-				r.rejectExcluded(x, m.ch)
-			}
-			continue
-		}
-		f := ids[m.dest]
-		switch {
-		case f.kind == ChangeDelete:
-		case f.kind == ChangeUpdate && f.moves:
-			// Its new values are compared among the changes.
-			if m.ch.kind == ChangeUpdate && !x.Deferrable {
-				c.reject(m.ch.seq, m.ch.kind, m.ch.row(), rejectReason{Constraint: x.Name,
-					Reason: fmt.Sprintf("conflicts by the exclusion constraint %s with a row another update of the same sync moves away; PostgreSQL checks a constraint that is not DEFERRABLE row by row during the UPDATE, so the write would fail or not depending on the order of the rows, which rowform cannot choose", x.what())})
-			}
-		default:
-			r.rejectExcluded(x, m.ch)
-		}
-	}
-	return nil
+	return r.settle(meetings, x.moving, x.Deferrable, func(ch *change) { r.rejectExcluded(x, ch) }, func(ch *change) {
+		c.reject(ch.seq, ch.kind, ch.row(), rejectReason{Constraint: x.Name,
+			Reason: fmt.Sprintf("conflicts by the exclusion constraint %s with a row another update of the same sync moves away; PostgreSQL checks a constraint that is not DEFERRABLE row by row during the UPDATE, so the write would fail or not depending on the order of the rows, which rowform cannot choose", x.what())})
+	})
 }
 
 func (r *relations) rejectExcluded(x *exclusion, ch *change) {

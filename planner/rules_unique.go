@@ -236,6 +236,24 @@ LEFT JOIN LATERAL (SELECT true AS hit, %s FROM %s AS d WHERE %s LIMIT 1) AS k ON
 	if err := r.sameAmongChanges(u, hashGroups(hashes)); err != nil {
 		return err
 	}
+	return r.settle(meetings, u.moving, u.Deferrable, func(ch *change) { r.rejectTaken(u, ch) }, func(ch *change) {
+		c.reject(ch.seq, ch.kind, ch.row(), rejectReason{Column: singleColumn(u.Columns), Constraint: u.Name,
+			Reason: fmt.Sprintf("takes the %s that another updated row gives up in the same sync; PostgreSQL checks a %s that is not DEFERRABLE row by row during the UPDATE, so the write would fail or not depending on the order of the rows, which rowform cannot choose",
+				u.what(), u.kind),
+			Fix: r.deferrableFix(u)})
+	})
+}
+
+// settle decides, for each meeting of a changed row with a destination
+// row whose values it would clash with (moving: the mapped columns whose
+// change moves that row away), whether the clash stands. A met row the
+// change set deletes is gone before anything is written; one an update
+// moves away is gone in time for an insert, and for an update only when
+// the constraint is deferrable (else order refuses the change: the
+// outcome would hang on the order of the UPDATE's rows); any other met
+// row refuses it (taken), as do NULL-keyed rows unless a mirror deletes
+// them all.
+func (r *relations) settle(meetings []meeting, moving []int, deferrable bool, taken, order func(ch *change)) error {
 	if len(meetings) == 0 {
 		return nil
 	}
@@ -245,32 +263,26 @@ LEFT JOIN LATERAL (SELECT true AS hit, %s FROM %s AS d WHERE %s LIMIT 1) AS k ON
 			ids[m.dest] = &fate{}
 		}
 	}
-	nullKeysDeleted, err := c.fates(ids, u.moving)
+	nullKeysDeleted, err := r.c.fates(ids, moving)
 	if err != nil {
 		return err
 	}
 	for _, m := range meetings {
 		if m.null {
 			if !nullKeysDeleted {
-				r.rejectTaken(u, m.ch)
+				taken(m.ch)
 			}
 			continue
 		}
 		f := ids[m.dest]
 		switch {
 		case f.kind == ChangeDelete:
-			// Deleted before anything is written.
 		case f.kind == ChangeUpdate && f.moves:
-			// Updated away: in time for an insert, and for an update
-			// only when the index waits for the end of the transaction.
-			if m.ch.kind == ChangeUpdate && !u.Deferrable {
-				c.reject(m.ch.seq, m.ch.kind, m.ch.row(), rejectReason{Column: singleColumn(u.Columns), Constraint: u.Name,
-					Reason: fmt.Sprintf("takes the %s that another updated row gives up in the same sync; PostgreSQL checks a %s that is not DEFERRABLE row by row during the UPDATE, so the write would fail or not depending on the order of the rows, which rowform cannot choose",
-						u.what(), u.kind),
-					Fix: r.deferrableFix(u)})
+			if m.ch.kind == ChangeUpdate && !deferrable {
+				order(m.ch)
 			}
 		default:
-			r.rejectTaken(u, m.ch)
+			taken(m.ch)
 		}
 	}
 	return nil

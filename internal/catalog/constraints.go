@@ -179,7 +179,8 @@ SELECT COALESCE(con.conname, ic.relname), con.oid IS NOT NULL,
                   OR (i.indpred IS NOT NULL AND pg_get_expr(i.indpred, i.indrelid) ~ ('\m' || a.attname || '\M'))
                   OR pt.def ~ ('\m' || a.attname || '\M'))
              ORDER BY a.attnum)::text[],
-       concat_ws(' AND ', '(' || pt.def || ')', '(' || pg_get_expr(i.indpred, i.indrelid) || ')'),
+       CASE WHEN pt.def IS NULL THEN COALESCE(pg_get_expr(i.indpred, i.indrelid), '')
+            ELSE concat_ws(' AND ', '(' || pt.def || ')', '(' || pg_get_expr(i.indpred, i.indrelid) || ')') END,
        COALESCE(pg_get_expr(i.indpred, i.indrelid), ''),
        CASE WHEN i.indrelid <> $1 THEN i.indrelid::regclass::text ELSE '' END,
        NOT i.indimmediate,
