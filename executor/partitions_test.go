@@ -64,4 +64,17 @@ sync "pt" {
 	if want := "1/1/x@pt0 5/5/ok@pt0 6/15/fine@pt1lo"; got != want {
 		t.Errorf("pt holds %s, want %s", got, want)
 	}
+
+	// With a DEFAULT partition at every level every row fits: the rows
+	// that fitted none are written there.
+	e.Dst(`CREATE TABLE pt_rest PARTITION OF pt DEFAULT; CREATE TABLE pt1_rest PARTITION OF pt1 DEFAULT`)
+	p = plan(t, cfg)
+	if want := (planner.Counts{Insert: 2, Unchanged: 3, Reject: 2}); p.Syncs[0].Counts != want {
+		t.Errorf("with DEFAULT partitions: counts %+v, want %+v\n%s", p.Syncs[0].Counts, want, synctest.FindingsText(p.Syncs[0]))
+	}
+	requireApplied(t, apply(t, cfg, p, executor.Options{}))
+	got = strings.Join(e.DstQuery(`SELECT format('%s@%s', id, tableoid::regclass) FROM pt WHERE id IN (2, 200) ORDER BY id`), " ")
+	if want := "2@pt_rest 200@pt1_rest"; got != want {
+		t.Errorf("the rows that fitted no partition: %s, want %s", got, want)
+	}
 }
