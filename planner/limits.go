@@ -25,6 +25,16 @@ const (
 	limitBit               // bit(n): exactly n bits
 	limitVarbit            // varbit(n): at most n bits
 	limitNumeric           // numeric(p,s): |value| < 10^(p-s), finite
+	// limitVarcharArray, limitBpcharArray: varchar(n)[], char(n)[]: each
+	// element as varchar(n), char(n) (an explicit cast cuts each too).
+	limitVarcharArray
+	limitBpcharArray
+)
+
+// Array types whose elements' limits are checked.
+const (
+	oidBpcharArray  = 1014
+	oidVarcharArray = 1015
 )
 
 // columnLimit is a column's length or precision limit.
@@ -51,6 +61,10 @@ func limitOf(c catalog.Column) columnLimit {
 		l.kind, l.n = limitBit, int(c.TypeMod)
 	case oidVarbit:
 		l.kind, l.n = limitVarbit, int(c.TypeMod)
+	case oidVarcharArray:
+		l.kind, l.n = limitVarcharArray, int(c.TypeMod)-4
+	case oidBpcharArray:
+		l.kind, l.n = limitBpcharArray, int(c.TypeMod)-4
 	case oidNumeric:
 		m := int(c.TypeMod) - 4
 		l.kind, l.precision = limitNumeric, (m>>16)&0xffff
@@ -73,6 +87,10 @@ func (l columnLimit) castType() string {
 		return "bit varying"
 	case limitNumeric:
 		return "numeric"
+	case limitVarcharArray:
+		return "character varying[]"
+	case limitBpcharArray:
+		return "bpchar[]"
 	}
 	return ""
 }
@@ -86,6 +104,8 @@ func (l columnLimit) castExpr(expr string) string {
 		return fmt.Sprintf("(CASE WHEN length((%s)::bpchar) <= %d THEN (%s)::character(%d) ELSE (%s)::bpchar END)", expr, l.n, expr, l.n, expr)
 	case limitNumeric:
 		return fmt.Sprintf("round((%s)::numeric, %d)", expr, l.scale)
+	case limitBpcharArray:
+		return fmt.Sprintf("(CASE WHEN NOT EXISTS (SELECT 1 FROM unnest((%s)::bpchar[]) AS e WHERE length(e) > %d) THEN (%s)::character(%d)[] ELSE (%s)::bpchar[] END)", expr, l.n, expr, l.n, expr)
 	}
 	return fmt.Sprintf("(%s)::%s", expr, l.castType())
 }
@@ -119,8 +139,45 @@ func (l columnLimit) check(v []byte) string {
 		}
 	case limitNumeric:
 		return l.checkNumeric(v)
+	case limitVarcharArray, limitBpcharArray:
+		elem := columnLimit{kind: limitVarchar, n: l.n, typ: l.typ}
+		if l.kind == limitBpcharArray {
+			elem.kind = limitBpchar
+		}
+		why := ""
+		eachArrayElement(v, func(e []byte) bool {
+			why = elem.check(e)
+			return why == ""
+		})
+		return why
 	}
 	return ""
+}
+
+// eachArrayElement calls fn with each non-NULL element of a binary array
+// (ndim, has-null flag, element type, ndim (size, lower bound) pairs, then
+// each element's length, -1 for NULL, and bytes), until fn returns false.
+// A malformed array ends the walk.
+func eachArrayElement(v []byte, fn func(e []byte) bool) {
+	if len(v) < 12 {
+		return
+	}
+	ndim := int(int32(binary.BigEndian.Uint32(v)))
+	if ndim <= 0 || ndim > 6 || len(v) < 12+8*ndim {
+		return
+	}
+	p := 12 + 8*ndim
+	for p+4 <= len(v) {
+		n := int(int32(binary.BigEndian.Uint32(v[p:])))
+		p += 4
+		if n < 0 {
+			continue
+		}
+		if p+n > len(v) || !fn(v[p:p+n]) {
+			return
+		}
+		p += n
+	}
 }
 
 // Numeric binary format: ndigits, weight, sign, dscale (int16 each), then

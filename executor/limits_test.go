@@ -1,0 +1,58 @@
+package executor_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/rowform/rowform/executor"
+	"github.com/rowform/rowform/internal/synctest"
+	"github.com/rowform/rowform/planner"
+)
+
+// TestLimitsOfDomainsAndArrays: a value too long for a domain over char(n)
+// or varchar(n), or an element too long for varchar(n)[] or char(n)[], is
+// a rejected row, as a write of it is refused: the plan was clean and the
+// apply stored the value cut ('GBR' as 'GB', '{abcd}' as '{abc}'). Values
+// that fit are written padded as the column pads them, and the next plan
+// has nothing to change.
+func TestLimitsOfDomainsAndArrays(t *testing.T) {
+	t.Parallel()
+	e := synctest.New(t)
+	e.Src(`CREATE TABLE m (id int, code text, name text, tags text, ctags text);
+INSERT INTO m VALUES (1, 'GBR', 'ok', '{ab}', '{ab}'), (2, 'GB', 'abc', '{abc,xy}', '{ab,c}'), (3, 'FR', 'abcd', '{ab}', '{ab}'), (4, 'DE', 'x', '{x}', '{"ab "}'),
+  (5, 'NL', 'x', '{abcd,xy}', '{a}'), (6, 'BE', 'x', '{x}', '{abc}')`)
+	e.Dst(`CREATE DOMAIN country2 AS char(2); CREATE DOMAIN short AS varchar(3);
+CREATE TABLE m (id int PRIMARY KEY, code country2, name short, tags varchar(3)[], ctags char(2)[])`)
+	cfg := e.Config(`
+sync "m" {
+  source      = source.postgres.src
+  query       = "SELECT id, code, name, tags::varchar[] AS tags, ctags::text[] AS ctags FROM m"
+  destination = destination.postgres.dst
+  table       = "m"
+  behavior    = "update_or_create"
+  key         = "id"
+  on_reject   = "skip"
+}`)
+	p := plan(t, cfg)
+	sp := p.Syncs[0]
+	if want := (planner.Counts{Insert: 2, Reject: 4}); sp.Counts != want {
+		t.Errorf("counts %+v, want %+v", sp.Counts, want)
+	}
+	text := synctest.FindingsText(sp)
+	for _, want := range []string{
+		`column "code": value too long for type character(2)`, "id=1",
+		`column "name": value too long for type character varying(3)`, "id=3",
+		`column "tags": value too long for type character varying(3)[]`, "id=5",
+		`column "ctags": value too long for type character(2)[]`, "id=6",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the findings do not say %q:\n%s", want, text)
+		}
+	}
+	requireApplied(t, apply(t, cfg, p, executor.Options{}))
+	if got := strings.Join(e.DstQuery(`SELECT format('%s %s %s %s %s', id, code, name, tags, ctags) FROM m ORDER BY id`), ", "); got != `2 GB abc {abc,xy} {ab,"c "}, 4 DE x {x} {ab}` {
+		t.Errorf("m holds %s", got)
+	}
+	requireConverged(t, cfg)
+
+}
