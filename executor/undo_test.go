@@ -400,3 +400,28 @@ func TestUndoOfADamagedRecord(t *testing.T) {
 		})
 	}
 }
+
+// TestUndoIntoANarrowedColumn: a column narrowed since the run (varchar(10)
+// to varchar(3)) refuses a value before that no longer fits: the undo plan
+// rejects the row, where its explicit cast cut 'gone' to 'gon' and the
+// apply restored it so.
+func TestUndoIntoANarrowedColumn(t *testing.T) {
+	t.Parallel()
+	e := synctest.New(t)
+	e.Src(`CREATE TABLE items (id int, v text); INSERT INTO items VALUES (1, 'a'), (2, 'b')`)
+	e.Dst(`CREATE TABLE items (id int PRIMARY KEY, v varchar(10)); INSERT INTO items VALUES (1, 'a'), (2, 'b'), (3, 'gone')`)
+	cfg := historyConfig(t, e, "", strings.Replace(itemsHistorySync, `key         = "id"`, `key         = "id"
+  on_reject   = "skip"`, 1))
+	requireApplied(t, apply(t, cfg, applyable(t, cfg), executor.Options{}))
+	run := lastRun(t, e)
+	e.Dst(`ALTER TABLE items ALTER COLUMN v TYPE varchar(3)`)
+	p := undoPlan(t, cfg, run, planner.Options{})
+	sp := p.Syncs[0]
+	if sp.Counts.Reject != 1 || !strings.Contains(synctest.FindingsText(sp), `column "v": value too long for type character varying(3)`) {
+		t.Fatalf("undo plan %+v:\n%s", sp.Counts, synctest.FindingsText(sp))
+	}
+	requireApplied(t, apply(t, cfg, p, executor.Options{}))
+	if got := strings.Join(e.DstQuery(`SELECT id || v FROM items ORDER BY id`), " "); got != "1a 2b" {
+		t.Errorf("items holds %s", got)
+	}
+}

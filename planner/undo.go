@@ -534,13 +534,23 @@ func (u *UndoPrepared) undoSQL() string {
 		if i < l.NKey {
 			return typed(i, fmt.Sprintf("r.key[%d]", i+1))
 		}
+		// The values before, cast with the column's limit lifted (as a
+		// sync's source values): the column may have been narrowed since
+		// the run, and an explicit cast would cut a value the checks must
+		// refuse instead.
+		before := func(p int) string {
+			if c.limit.kind != noLimit && !c.AsText {
+				return c.castExpr(fmt.Sprintf("r.before[%d]", p))
+			}
+			return typed(i, fmt.Sprintf("r.before[%d]", p))
+		}
 		del := "NULL"
 		if p := rowPos[c.Dest]; p > 0 {
-			del = typed(i, fmt.Sprintf("r.before[%d]", p))
+			del = before(p)
 		}
 		upd := cur(i)
 		if p := pos[c.Dest]; p > 0 {
-			upd = fmt.Sprintf("CASE WHEN %d = ANY(r.changed) THEN %s ELSE %s END", p, typed(i, fmt.Sprintf("r.before[%d]", p)), cur(i))
+			upd = fmt.Sprintf("CASE WHEN %d = ANY(r.changed) THEN %s ELSE %s END", p, before(p), cur(i))
 		}
 		return fmt.Sprintf("CASE r.kind WHEN '-' THEN %s WHEN '~' THEN %s END", del, upd)
 	}
