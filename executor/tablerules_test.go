@@ -85,3 +85,28 @@ CREATE POLICY r ON items AS RESTRICTIVE FOR UPDATE USING (v <> 'x')`, "limits th
 		})
 	}
 }
+
+// TestRewriteRules: a table with rewrite rules on its writes is refused
+// (rewrite_rules): a rule that deleted another row on every update made
+// apply delete a row the plan called unchanged, and an insert rule did not
+// fire for apply's COPY. After the fix the sync plans and applies.
+func TestRewriteRules(t *testing.T) {
+	t.Parallel()
+	e := synctest.New(t)
+	e.Src(`CREATE TABLE items (id int, v text); INSERT INTO items VALUES (1, 'a2'), (2, 'b'), (3, 'c'), (4, 'd')`)
+	e.Dst(`CREATE TABLE items (id int PRIMARY KEY, v text); INSERT INTO items VALUES (1, 'a'), (2, 'b'), (3, 'c');
+CREATE TABLE audit (id int);
+CREATE RULE also_delete AS ON UPDATE TO items DO ALSO DELETE FROM items WHERE id = 3;
+CREATE RULE audit_insert AS ON INSERT TO items DO ALSO INSERT INTO audit VALUES (NEW.id)`)
+	cfg := historyConfig(t, e, "history = false", strings.Replace(itemsHistorySync, `behavior    = "mirror"`, `behavior    = "update_or_create"`, 1))
+	sp := plan(t, cfg).Syncs[0]
+	if !sp.Diffed || sp.Counts != (planner.Counts{Insert: 1, Update: 1, Unchanged: 2}) || len(sp.Findings) != 1 || sp.Findings[0].Code != planner.CodeRewriteRules ||
+		!strings.Contains(sp.Findings[0].Summary, "public.items has rewrite rules (also_delete, audit_insert)") {
+		t.Fatalf("findings:\n%s", synctest.FindingsText(sp))
+	}
+	e.Dst(sp.Findings[0].Fix)
+	requireApplied(t, apply(t, cfg, applyable(t, cfg), executor.Options{}))
+	if got := strings.Join(e.DstQuery(`SELECT id || v FROM items ORDER BY id`), " "); got != "1a2 2b 3c 4d" {
+		t.Errorf("items holds %s", got)
+	}
+}

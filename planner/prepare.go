@@ -115,6 +115,7 @@ func prepare(ctx context.Context, s *hclconfig.Sync, dst, src *pgx.Conn, showFin
 	st.uniqueKey()
 	st.inheritance()
 	st.rowSecurity()
+	st.rewriteRules()
 	st.notNullUnmapped()
 	st.unmappedDomainDefaults()
 	if !st.privileges() {
@@ -163,7 +164,7 @@ type preparation struct {
 func (st *preparation) add(f Finding) {
 	if f.Severity == SeverityError {
 		switch f.Code {
-		case CodeMissingUniqueConstraint, CodeNotNullUnmapped, CodeMissingPrivilege:
+		case CodeMissingUniqueConstraint, CodeNotNullUnmapped, CodeMissingPrivilege, CodeRewriteRules:
 		default:
 			st.blocked = true
 		}

@@ -132,3 +132,39 @@ FROM unnest($2::text[]) AS c(cmd)`, t.OID, cmds)
 			"Give the role a policy over every row (the fix, run by the table's owner), or BYPASSRLS (ALTER ROLE ... BYPASSRLS, by a superuser), or apply as the table's owner.",
 		Fix: fix})
 }
+
+// CodeRewriteRules: the destination table has rewrite rules (CREATE RULE),
+// which the plan cannot foresee and apply's COPY would not fire.
+const CodeRewriteRules Code = "rewrite_rules"
+
+// rewriteRules refuses a destination table with enabled rewrite rules on
+// INSERT, UPDATE or DELETE: a rule can replace or add to each write (a
+// DELETE of other rows, an INSERT elsewhere), which no check of the plan
+// sees, and apply inserts with COPY, which rules do not fire for, so the
+// same sync would run a rule on some writes and not on others.
+func (st *preparation) rewriteRules() {
+	rows, err := st.dst.Query(st.ctx, `
+SELECT r.rulename::text FROM pg_rewrite r
+WHERE r.ev_class = $1 AND r.rulename <> '_RETURN' AND r.ev_enabled <> 'D' AND r.ev_type IN ('2', '3', '4')
+ORDER BY 1`, st.t.OID)
+	if err != nil {
+		st.add(Finding{Severity: SeverityError, Code: CodeConnectionFailed, Summary: "reading the table's rules: " + describeError(err)})
+		return
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		st.add(Finding{Severity: SeverityError, Code: CodeConnectionFailed, Summary: "reading the table's rules: " + describeError(err)})
+		return
+	}
+	if len(names) == 0 {
+		return
+	}
+	var fix []string
+	for _, n := range names {
+		fix = append(fix, fmt.Sprintf("DROP RULE %s ON %s;", pgx.Identifier{n}.Sanitize(), st.t.Ident()))
+	}
+	st.add(Finding{Severity: SeverityError, Code: CodeRewriteRules,
+		Summary: fmt.Sprintf("%s has rewrite rules (%s): rowform cannot foresee what they do to its writes", st.s.Table.String(), strings.Join(names, ", ")),
+		Detail:  "A rule may replace a write or add others (delete other rows, write other tables), which the plan would not show, and COPY, which apply inserts with, does not fire rules at all. Drop the rules (the fix), or replace them with triggers, which the plan lists and apply fires for every write.",
+		Fix:     strings.Join(fix, "\n")})
+}
