@@ -19,13 +19,14 @@ func TestPartitionRules(t *testing.T) {
 	t.Parallel()
 	e := synctest.New(t)
 	e.Src(`CREATE TABLE pt (id int, k int, e text);
-INSERT INTO pt VALUES (1, 1, 'x'), (2, 50, 'y'), (3, 15, 'bad'), (4, 2, 'x'), (5, 5, 'ok'), (6, 15, 'fine'), (200, 15, 'q')`)
+INSERT INTO pt VALUES (1, 1, 'x'), (2, 50, 'y'), (3, 15, 'bad'), (4, 2, 'x'), (5, 5, 'ok'), (6, 15, 'fine'), (200, 15, 'q'), (7, 16, NULL), (8, 6, NULL)`)
 	e.Dst(`CREATE TABLE pt (id int, k int, e text, PRIMARY KEY (id, k)) PARTITION BY RANGE (k);
 CREATE TABLE pt0 PARTITION OF pt FOR VALUES FROM (0) TO (10);
 CREATE TABLE pt1 PARTITION OF pt FOR VALUES FROM (10) TO (20) PARTITION BY RANGE (id);
 CREATE TABLE pt1lo PARTITION OF pt1 FOR VALUES FROM (0) TO (100);
 ALTER TABLE pt1lo ADD CONSTRAINT pt1_e_chk CHECK (e <> 'bad');
 CREATE UNIQUE INDEX pt0_e ON pt0 (e);
+ALTER TABLE pt1lo ALTER COLUMN e SET NOT NULL;
 CREATE FUNCTION keep() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RETURN NEW; END$$;
 CREATE TRIGGER pt0_keep BEFORE INSERT ON pt0 FOR EACH ROW EXECUTE FUNCTION keep();
 INSERT INTO pt VALUES (1, 1, 'x')`)
@@ -41,7 +42,7 @@ sync "pt" {
 }`)
 	p := plan(t, cfg)
 	sp := p.Syncs[0]
-	if want := (planner.Counts{Insert: 2, Unchanged: 1, Reject: 4}); sp.Counts != want {
+	if want := (planner.Counts{Insert: 3, Unchanged: 1, Reject: 5}); sp.Counts != want {
 		t.Errorf("counts %+v, want %+v", sp.Counts, want)
 	}
 	text := synctest.FindingsText(sp)
@@ -50,6 +51,7 @@ sync "pt" {
 		"violates the CHECK constraint (e <> 'bad'::text) of the partition pt1lo", "id=3 k=15",
 		"already has the same (e) in the partition pt0 (constraint pt0_e)", "id=4 k=2",
 		"pt0_keep (on the partition pt0)",
+		`NULL into the NOT NULL column "e" of the partition pt1lo`, "id=7 k=16",
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("the findings do not say %q:\n%s", want, text)
@@ -57,11 +59,11 @@ sync "pt" {
 	}
 	res := apply(t, cfg, p, executor.Options{})
 	requireApplied(t, res)
-	if got := res.Syncs[0].Applied; got.Insert != 2 {
+	if got := res.Syncs[0].Applied; got.Insert != 3 {
 		t.Errorf("applied %+v", got)
 	}
 	got := strings.Join(e.DstQuery(`SELECT format('%s/%s/%s@%s', id, k, e, tableoid::regclass) FROM pt ORDER BY id`), " ")
-	if want := "1/1/x@pt0 5/5/ok@pt0 6/15/fine@pt1lo"; got != want {
+	if want := "1/1/x@pt0 5/5/ok@pt0 6/15/fine@pt1lo 8/6/@pt0"; got != want {
 		t.Errorf("pt holds %s, want %s", got, want)
 	}
 
@@ -69,7 +71,7 @@ sync "pt" {
 	// that fitted none are written there.
 	e.Dst(`CREATE TABLE pt_rest PARTITION OF pt DEFAULT; CREATE TABLE pt1_rest PARTITION OF pt1 DEFAULT`)
 	p = plan(t, cfg)
-	if want := (planner.Counts{Insert: 2, Unchanged: 3, Reject: 2}); p.Syncs[0].Counts != want {
+	if want := (planner.Counts{Insert: 2, Unchanged: 4, Reject: 3}); p.Syncs[0].Counts != want {
 		t.Errorf("with DEFAULT partitions: counts %+v, want %+v\n%s", p.Syncs[0].Counts, want, synctest.FindingsText(p.Syncs[0]))
 	}
 	requireApplied(t, apply(t, cfg, p, executor.Options{}))

@@ -349,6 +349,30 @@ ORDER BY 2, 1`, table)
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("reading the CHECK constraints of the partitions: %w", err)
 	}
+	// A partition's own NOT NULL (a column the table leaves nullable).
+	rows, err = q.Query(ctx, `
+SELECT p.relid::regclass::text, a.attname::text, coalesce(pg_get_partition_constraintdef(p.relid), 'true')
+FROM pg_partition_tree($1) p
+JOIN pg_attribute a ON a.attrelid = p.relid AND a.attnum > 0 AND NOT a.attisdropped AND a.attnotnull
+JOIN pg_attribute pa ON pa.attrelid = $1 AND pa.attname = a.attname AND NOT pa.attnotnull
+WHERE p.relid <> $1
+ORDER BY 1, 2`, table)
+	if err != nil {
+		return fmt.Errorf("reading the NOT NULL columns of the partitions: %w", err)
+	}
+	for rows.Next() {
+		var partition, column, bound string
+		if err := rows.Scan(&partition, &column, &bound); err != nil {
+			rows.Close()
+			return err
+		}
+		r.Checks = append(r.Checks, CheckConstraint{Columns: cols,
+			Expr:   fmt.Sprintf("(NOT COALESCE((%s), false) OR %s IS NOT NULL)", bound, IdentList([]string{column})),
+			Reason: fmt.Sprintf("NULL into the NOT NULL column %q of the partition %s", column, partition)})
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("reading the NOT NULL columns of the partitions: %w", err)
+	}
 	// Where every partitioned level has a DEFAULT partition, every row
 	// fits one: no check (a sync into it keeps the checks' fast paths).
 	var fits string
