@@ -425,3 +425,27 @@ func TestUndoIntoANarrowedColumn(t *testing.T) {
 		t.Errorf("items holds %s", got)
 	}
 }
+
+// TestUndoIntoANewNotNullColumn: a NOT NULL column without a default added
+// since a run that deleted rows is not_null_unmapped in the undo plan,
+// which was clean while its apply failed on the NULL.
+func TestUndoIntoANewNotNullColumn(t *testing.T) {
+	t.Parallel()
+	e := synctest.New(t)
+	e.Src(`CREATE TABLE items (id int, v text); INSERT INTO items VALUES (1, 'a')`)
+	e.Dst(`CREATE TABLE items (id int PRIMARY KEY, v text); INSERT INTO items VALUES (1, 'a'), (2, 'b')`)
+	cfg := historyConfig(t, e, "", itemsHistorySync)
+	requireApplied(t, apply(t, cfg, applyable(t, cfg), executor.Options{}))
+	run := lastRun(t, e)
+	e.Dst(`ALTER TABLE items ADD COLUMN z int NOT NULL DEFAULT 0; ALTER TABLE items ALTER COLUMN z DROP DEFAULT`)
+	p := undoPlan(t, cfg, run, planner.Options{})
+	sp := p.Syncs[0]
+	if p.Applyable || len(sp.Findings) != 1 || sp.Findings[0].Code != planner.CodeNotNullUnmapped || !strings.Contains(sp.Findings[0].Summary, `the column "z" of public.items is NOT NULL without a default`) {
+		t.Fatalf("undo plan (applyable=%v):\n%s", p.Applyable, synctest.FindingsText(sp))
+	}
+	e.Dst(sp.Findings[0].Fix)
+	requireApplied(t, apply(t, cfg, undoPlan(t, cfg, run, planner.Options{}), executor.Options{}))
+	if got := strings.Join(e.DstQuery(`SELECT id || v FROM items ORDER BY id`), " "); got != "1a 2b" {
+		t.Errorf("items holds %s", got)
+	}
+}

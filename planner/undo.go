@@ -288,6 +288,19 @@ func PrepareUndo(ctx context.Context, s *hclconfig.Sync, dst *pgx.Conn, run *his
 			Summary: fmt.Sprintf("%s has no primary key or unique constraint on (%s) any more, the key of run %d", table, strings.Join(key, ", "), run.ID),
 			Detail:  "Undo finds the rows the run changed by their key."})
 	}
+	if run.Deleted > 0 {
+		// The deleted rows go back with the columns they held: a NOT NULL
+		// column added since, without a default, refuses them.
+		for _, c := range t.Columns {
+			if slices.Contains(names, c.Name) || !(c.NotNull || c.DomainNotNull) || c.Filled() {
+				continue
+			}
+			add(Finding{Severity: SeverityError, Code: CodeNotNullUnmapped,
+				Summary: fmt.Sprintf("the column %q of %s is NOT NULL without a default, and the rows run %d deleted, which undo inserts again, hold no value for it", c.Name, table, run.ID),
+				Detail:  "The column was added (or made NOT NULL) after the run. Give it a default, or make it nullable, to undo the run.",
+				Fix:     fmt.Sprintf("ALTER TABLE %s ALTER COLUMN %s DROP NOT NULL;", t.Ident(), pgx.Identifier{c.Name}.Sanitize())})
+		}
+	}
 	if len(renewed) > 0 && run.Deleted > 0 {
 		add(Finding{Severity: SeverityWarning, Code: CodeUndoIncomplete,
 			Summary: fmt.Sprintf("the rows run %d deleted are inserted again with new values of %s (GENERATED ALWAYS)", run.ID, catalog.IdentList(renewed)),
