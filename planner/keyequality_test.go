@@ -293,3 +293,48 @@ func TestKeyEqualityMoreTypes(t *testing.T) {
 		})
 	}
 }
+
+// TestKeyTypesRefused: a key of a type whose equality may not be byte
+// equality and that rowform has no canonical form for (a composite, a
+// multirange or array of numerics reached through a domain or a range, a
+// citext array, a custom range) is refused with type_mismatch: each was
+// planned as an insert the primary key refused, or under update_only a row
+// silently left alone. Byte-equal types, enums and their arrays pass.
+func TestKeyTypesRefused(t *testing.T) {
+	t.Parallel()
+	e := synctest.New(t)
+	e.Dst(`CREATE EXTENSION citext; CREATE TYPE pair AS (n numeric, t text); CREATE DOMAIN dnum AS numeric;
+CREATE TYPE floatrange AS RANGE (subtype = float8); CREATE TYPE mood AS ENUM ('sad', 'ok');
+CREATE TABLE k_pair (k pair PRIMARY KEY, name text); CREATE TABLE k_multi (k nummultirange PRIMARY KEY, name text);
+CREATE TABLE k_dnum (k dnum[] PRIMARY KEY, name text); CREATE TABLE k_ranges (k numrange[] PRIMARY KEY, name text);
+CREATE TABLE k_citext (k citext[] PRIMARY KEY, name text); CREATE TABLE k_frange (k floatrange PRIMARY KEY, name text);
+CREATE TABLE k_ok (k int[] PRIMARY KEY, name text); CREATE TABLE k_mood (k mood[] PRIMARY KEY, name text)`)
+	refused := map[string]string{
+		"k_pair": "of type pair", "k_multi": "of type nummultirange", "k_dnum": "an array whose elements compare by value",
+		"k_ranges": "an array whose elements compare by value", "k_citext": "an array of citext", "k_frange": "of type floatrange",
+	}
+	var body string
+	for _, table := range []string{"k_pair", "k_multi", "k_dnum", "k_ranges", "k_citext", "k_frange", "k_ok", "k_mood"} {
+		body += fmt.Sprintf(`
+sync %q {
+  source      = source.postgres.src
+  query       = "SELECT NULL::text AS k, 'x' AS name WHERE false"
+  destination = destination.postgres.dst
+  table       = %q
+  behavior    = "mirror"
+  key         = "k"
+}
+`, table, table)
+	}
+	p := plan(t, e.Config(body), planner.Options{})
+	for _, sp := range p.Syncs {
+		text := synctest.FindingsText(sp)
+		want, isRefused := refused[sp.Name]
+		switch {
+		case isRefused && (strings.Join(findingCodes(sp), ",") != "error type_mismatch" || !strings.Contains(text, `the key column "k" of public.`+sp.Name+` is `+want)):
+			t.Errorf("%s: want type_mismatch %q:\n%s", sp.Name, want, text)
+		case !isRefused && len(sp.Findings) > 0:
+			t.Errorf("%s: findings:\n%s", sp.Name, text)
+		}
+	}
+}

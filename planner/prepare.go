@@ -113,6 +113,7 @@ func prepare(ctx context.Context, s *hclconfig.Sync, dst, src *pgx.Conn, showFin
 	st.mapColumns()
 	st.sensitiveColumns()
 	st.uniqueKey()
+	st.keyTypes()
 	st.inheritance()
 	st.rowSecurity()
 	st.rewriteRules()
