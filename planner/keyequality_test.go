@@ -308,13 +308,16 @@ CREATE TYPE floatrange AS RANGE (subtype = float8); CREATE TYPE mood AS ENUM ('s
 CREATE TABLE k_pair (k pair PRIMARY KEY, name text); CREATE TABLE k_multi (k nummultirange PRIMARY KEY, name text);
 CREATE TABLE k_dnum (k dnum[] PRIMARY KEY, name text); CREATE TABLE k_ranges (k numrange[] PRIMARY KEY, name text);
 CREATE TABLE k_citext (k citext[] PRIMARY KEY, name text); CREATE TABLE k_frange (k floatrange PRIMARY KEY, name text);
-CREATE TABLE k_ok (k int[] PRIMARY KEY, name text); CREATE TABLE k_mood (k mood[] PRIMARY KEY, name text)`)
+CREATE TABLE k_ok (k int[] PRIMARY KEY, name text);
+CREATE COLLATION ci (provider = icu, locale = 'und-u-ks-level2', deterministic = false);
+CREATE TABLE k_ci (k text[] COLLATE ci PRIMARY KEY, name text); CREATE TABLE k_mood (k mood[] PRIMARY KEY, name text)`)
 	refused := map[string]string{
 		"k_pair": "of type pair", "k_multi": "of type nummultirange", "k_dnum": "an array whose elements compare by value",
 		"k_ranges": "an array whose elements compare by value", "k_citext": "an array of citext", "k_frange": "of type floatrange",
+		"k_ci": "an array under a nondeterministic collation",
 	}
 	var body string
-	for _, table := range []string{"k_pair", "k_multi", "k_dnum", "k_ranges", "k_citext", "k_frange", "k_ok", "k_mood"} {
+	for _, table := range []string{"k_pair", "k_multi", "k_dnum", "k_ranges", "k_citext", "k_frange", "k_ci", "k_ok", "k_mood"} {
 		body += fmt.Sprintf(`
 sync %q {
   source      = source.postgres.src

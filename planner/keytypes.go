@@ -31,7 +31,10 @@ var byteEqualTypes = map[uint32]bool{
 // keyTypeProblem returns why a key column of type oid (typmod mod) cannot
 // be matched as the unique index matches it, or "" when it can. Domains
 // are followed to their base type, arrays to their element type.
-func keyTypeProblem(ctx context.Context, conn *pgx.Conn, oid uint32, mod int32) (string, error) {
+//
+// nondeterministic: the column's collation is nondeterministic, which
+// rematch.go handles for scalar keys only.
+func keyTypeProblem(ctx context.Context, conn *pgx.Conn, oid uint32, mod int32, nondeterministic bool) (string, error) {
 	inArray := false
 	for depth := 0; depth < 8; depth++ {
 		switch oid {
@@ -75,6 +78,8 @@ FROM pg_type t WHERE t.oid = $1`, oid).Scan(&typtype, &name, &base, &typmod, &el
 				return "", nil // canonCitext
 			}
 			return "an array of citext (its elements compare case-insensitively)", nil
+		case elem != 0 && nondeterministic:
+			return "an array under a nondeterministic collation (its elements compare under it)", nil
 		case elem != 0:
 			oid, inArray = elem, true
 			continue
@@ -92,7 +97,7 @@ func (st *preparation) keyTypes() {
 		if dc == nil {
 			continue
 		}
-		why, err := keyTypeProblem(st.ctx, st.dst, dc.TypeOID, dc.TypeMod)
+		why, err := keyTypeProblem(st.ctx, st.dst, dc.TypeOID, dc.TypeMod, dc.NondeterministicCollation)
 		if err != nil {
 			st.add(Finding{Severity: SeverityError, Code: CodeConnectionFailed, Summary: describeError(err)})
 			return
