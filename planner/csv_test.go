@@ -216,3 +216,20 @@ func TestCSVStopsAfterTooManyBadValues(t *testing.T) {
 		t.Error("a stopped conversion was diffed")
 	}
 }
+
+// TestOutOfRangeFloatReasons: a CSV value out of range for real or double
+// precision is a rejected row whose reason says so; it was empty (the
+// server's message starts with the value, which was cut with all after it).
+func TestOutOfRangeFloatReasons(t *testing.T) {
+	t.Parallel()
+	e := synctest.New(t)
+	e.Dst(`CREATE TABLE fr (id int PRIMARY KEY, r real, d float8)`)
+	e.WriteFile("fr.csv", "id,r,d\n1,3.5e38,1\n2,1,1e400\n3,1,1\n")
+	p := plan(t, e.Config(csvSync("fr", "fr.csv", "", "fr", "mirror", `  on_reject = "skip"`)), planner.Options{})
+	text := synctest.FindingsText(p.Syncs[0])
+	for _, want := range []string{`column "r": value is out of range for type real`, `column "d": value is out of range for type double precision`} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the findings do not say %q:\n%s", want, text)
+		}
+	}
+}

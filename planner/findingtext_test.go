@@ -16,7 +16,12 @@ func TestWithoutValue(t *testing.T) {
 		`date/time field value out of range: "2024-13-01"`:             "date/time field value out of range",
 		`value too long for type character varying(20)`:                "value too long for type character varying(20)",
 		`value "a"b" is out of range for type integer`:                 "value",
-		`invalid byte sequence for encoding "UTF8": 0xff`:              "invalid byte sequence for encoding",
+		`invalid byte sequence for encoding "UTF8": 0xff`:              `invalid byte sequence for encoding "UTF8"`,
+		`invalid byte sequence for encoding "UTF8": 0xe9 0x41`:         `invalid byte sequence for encoding "UTF8"`,
+		`invalid byte sequence for encoding "UTF8": 0x00`:              `invalid byte sequence for encoding "UTF8": a NUL character, which PostgreSQL text cannot hold`,
+		`"3.4028236e38" is out of range for type real`:                 "value is out of range for type real",
+		`"1e400" is out of range for type double precision`:            "value is out of range for type double precision",
+		`"a" is b" is out of range for type real`:                      "value is out of range for type real",
 	} {
 		if got := withoutValue(msg); got != want {
 			t.Errorf("withoutValue(%q) = %q, want %q", msg, got, want)

@@ -307,7 +307,23 @@ func (c *checker) convertColumn(ctx context.Context, conn *pgx.Conn, i int, batc
 // every row it refuses and no value is shown. A value quoted after the
 // word value ("value \"3000000000\" is out of range for type integer") is
 // left out and the message kept around it.
+//
+// A message that starts with the value ("\"3.4028236e38\" is out of range
+// for type real") keeps what follows it; one about the bytes of an encoding
+// keeps the encoding's name, and says when the byte is a NUL, which no
+// text can hold, without naming other bytes.
 func withoutValue(msg string) string {
+	if strings.HasPrefix(msg, `"`) {
+		if i := strings.LastIndex(msg, `" is `); i > 0 {
+			return "value" + msg[i+1:]
+		}
+	}
+	if m := badBytes.FindStringSubmatch(msg); m != nil {
+		if m[2] == "0x00" {
+			return m[1] + ": a NUL character, which PostgreSQL text cannot hold"
+		}
+		return m[1]
+	}
 	msg = quotedValue.ReplaceAllString(msg, "value ")
 	if i := strings.Index(msg, ": \""); i >= 0 {
 		return msg[:i]
@@ -317,6 +333,9 @@ func withoutValue(msg string) string {
 	}
 	return msg
 }
+
+// badBytes is PostgreSQL's message about bytes invalid in an encoding.
+var badBytes = regexp.MustCompile(`^(invalid byte sequence for encoding "[A-Z0-9_]+"): (0x[0-9a-f]{2}(?: 0x[0-9a-f]{2})*)$`)
 
 // quotedValue is a value PostgreSQL quotes after the word value.
 var quotedValue = regexp.MustCompile(`\bvalue "[^"]*" `)
