@@ -282,7 +282,7 @@ func (p *Prepared) convertBatch(ctx context.Context, conn *pgx.Conn, sqlText str
 		if !isDataError(err) {
 			return err
 		}
-		if err := p.reportBadRow(ctx, conn, sqlText, idx, rec, lines[i], out); err != nil {
+		if err := p.reportBadRow(ctx, conn, sqlText, idx, rec, lines[i], err, out); err != nil {
 			return err
 		}
 		if out.badValues >= maxBadValues {
@@ -362,7 +362,7 @@ func textArrayParam(batch [][]csvField, i int) []byte {
 // not delete the destination row of the same key. A key that does not
 // convert cannot be matched: the record is left out and reported as a
 // type_mismatch finding (an error) naming its line.
-func (p *Prepared) reportBadRow(ctx context.Context, conn *pgx.Conn, sqlText string, idx []int, rec []csvField, line int, out *csvConversion) error {
+func (p *Prepared) reportBadRow(ctx context.Context, conn *pgx.Conn, sqlText string, idx []int, rec []csvField, line int, rowErr error, out *csvConversion) error {
 	l := p.layout
 	badCol, badKey := -1, false
 	var badReason error
@@ -373,7 +373,7 @@ func (p *Prepared) reportBadRow(ctx context.Context, conn *pgx.Conn, sqlText str
 			continue
 		}
 		probeErr := tryQuery(ctx, conn, func() error {
-			rr := conn.PgConn().ExecParams(ctx, fmt.Sprintf("SELECT %s", c.castExpr("$1::text")), [][]byte{[]byte(fld.Value)}, []uint32{pgtype.TextOID}, nil, nil)
+			rr := conn.PgConn().ExecParams(ctx, fmt.Sprintf("SELECT %s", c.convertExpr("$1::text")), [][]byte{[]byte(fld.Value)}, []uint32{pgtype.TextOID}, nil, nil)
 			_, err := rr.Close()
 			return err
 		})
@@ -393,7 +393,9 @@ func (p *Prepared) reportBadRow(ctx context.Context, conn *pgx.Conn, sqlText str
 		}
 	}
 	if badCol < 0 {
-		return nil // converts alone: refused with its batch for another reason
+		// Every value converts alone, the record does not: never drop it
+		// without a word (a mirror would delete its row).
+		return fmt.Errorf("%s: the record does not convert, though each of its values does alone: %s", p.recordPlace(line), describeError(rowErr))
 	}
 	if !badKey {
 		rows, err := p.tryConvert(ctx, conn, sqlText, idx, [][]csvField{fixed})
@@ -426,10 +428,7 @@ func (p *Prepared) reportBadRow(ctx context.Context, conn *pgx.Conn, sqlText str
 	if c.Sensitive {
 		value, reason = Sensitive, "the value is not a valid "+c.Catalog.Type
 	}
-	where := p.Sync.Source.Address()
-	if line > 0 {
-		where += fmt.Sprintf(" line %d", line)
-	}
+	where := p.recordPlace(line)
 	out.findings = append(out.findings, Finding{Severity: SeverityError, Code: CodeTypeMismatch,
 		Summary: fmt.Sprintf("%s (%s): the value %s of the key column %q does not convert to %s", where, strings.Join(keyParts, " "), value, c.Source, c.Catalog.Type),
 		Detail:  reason})
@@ -437,10 +436,11 @@ func (p *Prepared) reportBadRow(ctx context.Context, conn *pgx.Conn, sqlText str
 }
 
 // isDataError reports whether err is the server refusing a value (SQLSTATE
-// class 22, data exception), as opposed to a broken connection.
+// class 22, data exception; a domain's NOT NULL or CHECK, 23502, 23514),
+// as opposed to a broken connection.
 func isDataError(err error) bool {
 	var pgErr *pgconn.PgError
-	return errors.As(err, &pgErr) && (strings.HasPrefix(pgErr.Code, "22") || pgErr.Code == "23502" || pgErr.Code == "42804")
+	return errors.As(err, &pgErr) && (strings.HasPrefix(pgErr.Code, "22") || pgErr.Code == "23502" || pgErr.Code == "23514" || pgErr.Code == "42804")
 }
 
 func (c *csvConversion) addAll(rows []*Row) error {
@@ -499,4 +499,14 @@ func (p *Prepared) eachCSVRecord(fn func(rec []csvField, line int) bool) bool {
 			return true
 		}
 	}
+}
+
+// recordPlace names a source record: the source and, for a file, its line
+// (0 when unknown).
+func (p *Prepared) recordPlace(line int) string {
+	where := p.Sync.Source.Address()
+	if line > 0 {
+		where += fmt.Sprintf(" line %d", line)
+	}
+	return where
 }

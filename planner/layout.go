@@ -100,6 +100,34 @@ func newColumn(dest, source string, c catalog.Column, sensitive bool) column {
 	return col
 }
 
+// convertExpr converts expr, a source's text (a CSV field, DuckDB's
+// text), on the destination to the column's value as the diff compares it:
+// castExpr, but for a domain that domainNormalizes, the domain's own text
+// of the value, as the table stores it ('05' for a domain over int is
+// '5'), so that a value written is no update again on the next plan.
+func (c column) convertExpr(expr string) string {
+	if c.domainNormalizes() {
+		return fmt.Sprintf("((%s)::%s)::text", expr, c.Catalog.Type)
+	}
+	return c.castExpr(expr)
+}
+
+// domainNormalizes reports whether the column is of a domain whose explicit
+// cast from text converts as a write does: any domain but those over
+// char(n), varchar(n), bit(n) and varbit(n), whose explicit casts cut a
+// value a write refuses (checkConversions refuses those on their text).
+func (c column) domainNormalizes() bool {
+	cat := c.Catalog
+	if !c.AsText || cat.BaseTypeOID == 0 || cat.BaseTypeOID == cat.TypeOID || cat.BaseTypeOID >= firstUserOID {
+		return false
+	}
+	switch cat.BaseTypeOID {
+	case oidBpchar, oidVarchar, oidBit, oidVarbit:
+		return false
+	}
+	return true
+}
+
 // castExpr converts expr (a source value) to the column's type as the diff
 // compares it.
 func (c column) castExpr(expr string) string {
@@ -240,7 +268,7 @@ func (l *layout) ConvertSQL() string {
 		params = append(params, fmt.Sprintf("$%d::text[]", i+1))
 		names = append(names, fmt.Sprintf("v%d", i))
 	}
-	cast := func(i int) string { return l.Cols[i].castExpr(fmt.Sprintf("u.v%d", i)) }
+	cast := func(i int) string { return l.Cols[i].convertExpr(fmt.Sprintf("u.v%d", i)) }
 	var sel []string
 	for i := range l.Cols {
 		sel = append(sel, cast(i)+" AS "+alias(i))

@@ -318,11 +318,14 @@ func withoutValue(msg string) string {
 			return "value" + msg[i+1:]
 		}
 	}
+	if namedCheck.MatchString(msg) {
+		return msg // the quoted part is the constraint's name
+	}
 	if m := badBytes.FindStringSubmatch(msg); m != nil {
 		if m[2] == "0x00" {
-			return m[1] + ": a NUL character, which PostgreSQL text cannot hold"
+			return m[1] + ": a NUL character, which PostgreSQL text cannot hold" + m[3]
 		}
-		return m[1]
+		return m[1] + m[3]
 	}
 	msg = quotedValue.ReplaceAllString(msg, "value ")
 	if i := strings.Index(msg, ": \""); i >= 0 {
@@ -334,8 +337,12 @@ func withoutValue(msg string) string {
 	return msg
 }
 
+// namedCheck is PostgreSQL's message of a domain's CHECK, which quotes the
+// constraint's name and no value.
+var namedCheck = regexp.MustCompile(`^value for domain [^"]+ violates check constraint "[^"]+"( \(SQLSTATE [0-9A-Z]{5}\))?$`)
+
 // badBytes is PostgreSQL's message about bytes invalid in an encoding.
-var badBytes = regexp.MustCompile(`^(invalid byte sequence for encoding "[A-Z0-9_]+"): (0x[0-9a-f]{2}(?: 0x[0-9a-f]{2})*)$`)
+var badBytes = regexp.MustCompile(`^(invalid byte sequence for encoding "[A-Z0-9_]+"): (0x[0-9a-f]{2}(?: 0x[0-9a-f]{2})*)( \(SQLSTATE [0-9A-Z]{5}\))?$`)
 
 // quotedValue is a value PostgreSQL quotes after the word value.
 var quotedValue = regexp.MustCompile(`\bvalue "[^"]*" `)
