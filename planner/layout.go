@@ -102,26 +102,27 @@ func newColumn(dest, source string, c catalog.Column, sensitive bool) column {
 
 // convertExpr converts expr, a source's text (a CSV field, DuckDB's
 // text), on the destination to the column's value as the diff compares it:
-// castExpr, but for a domain that domainNormalizes, the domain's own text
-// of the value, as the table stores it ('05' for a domain over int is
-// '5'), so that a value written is no update again on the next plan.
+// castExpr, but for a column carried as text that normalizesText, the
+// type's own text of the value, as the table stores it ('05' for a domain
+// over int is '5', 'b=>1, a=>2' for hstore '"a"=>"2", "b"=>"1"'), so that
+// a value written is no update again on the next plan.
 func (c column) convertExpr(expr string) string {
-	if c.domainNormalizes() {
+	if c.normalizesText() {
 		return fmt.Sprintf("((%s)::%s)::text", expr, c.Catalog.Type)
 	}
 	return c.castExpr(expr)
 }
 
-// domainNormalizes reports whether the column is of a domain whose explicit
-// cast from text converts as a write does: any domain but those over
-// char(n), varchar(n), bit(n) and varbit(n), whose explicit casts cut a
-// value a write refuses (checkConversions refuses those on their text).
-func (c column) domainNormalizes() bool {
-	cat := c.Catalog
-	if !c.AsText || cat.BaseTypeOID == 0 || cat.BaseTypeOID == cat.TypeOID || cat.BaseTypeOID >= firstUserOID {
+// normalizesText reports whether the column is carried as text and the
+// explicit cast of text to its type converts as a write does: any such
+// type but domains over char(n), varchar(n), bit(n) and varbit(n), whose
+// explicit casts cut a value a write refuses (checkConversions refuses
+// those on their text).
+func (c column) normalizesText() bool {
+	if !c.AsText {
 		return false
 	}
-	switch cat.BaseTypeOID {
+	switch c.Catalog.BaseTypeOID {
 	case oidBpchar, oidVarchar, oidBit, oidVarbit:
 		return false
 	}
