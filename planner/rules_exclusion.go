@@ -130,12 +130,9 @@ JOIN LATERAL (SELECT %s FROM %s AS d WHERE %s%s) AS k ON true`,
 				return err
 			}
 			ch := &batch[k]
-			id, null := c.l.destKey(vals[1:])
-			if !null && ch.kind == ChangeUpdate && id == c.l.keyID(ch.src) {
-				return nil // its own row
+			if m, ok := r.meetingOf(ch, vals[1:]); ok {
+				meetings = append(meetings, m)
 			}
-			cp := *ch
-			meetings = append(meetings, meeting{ch: &cp, dest: id, null: null})
 			return nil
 		})
 	})

@@ -221,12 +221,9 @@ LEFT JOIN LATERAL (SELECT true AS hit, %s FROM %s AS d WHERE %s LIMIT 1) AS k ON
 			if vals[2] == nil {
 				return nil
 			}
-			id, null := c.l.destKey(vals[3:])
-			if !null && ch.kind == ChangeUpdate && id == c.l.keyID(ch.src) {
-				return nil // its own row
+			if m, ok := r.meetingOf(ch, vals[3:]); ok {
+				meetings = append(meetings, m)
 			}
-			cp := *ch
-			meetings = append(meetings, meeting{ch: &cp, dest: id, null: null})
 			return nil
 		})
 	})
@@ -242,6 +239,18 @@ LEFT JOIN LATERAL (SELECT true AS hit, %s FROM %s AS d WHERE %s LIMIT 1) AS k ON
 				u.what(), u.kind),
 			Fix: r.deferrableFix(u)})
 	})
+}
+
+// meetingOf is the meeting of the changed row ch with the destination row
+// whose key columns keyVals are (as keySelect reads them); false when that
+// row is ch's own (an update's).
+func (r *relations) meetingOf(ch *change, keyVals [][]byte) (meeting, bool) {
+	id, null := r.c.l.destKey(keyVals)
+	if !null && ch.kind == ChangeUpdate && id == r.c.l.keyID(ch.src) {
+		return meeting{}, false
+	}
+	cp := *ch // a copy: batches reuse their slices
+	return meeting{ch: &cp, dest: id, null: null}, true
 }
 
 // settle decides, for each meeting of a changed row with a destination

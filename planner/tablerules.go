@@ -18,17 +18,8 @@ func (st *preparation) inheritance() {
 	if t.Kind == "p" {
 		return // partitions share the partitioned table's keys
 	}
-	rows, err := st.dst.Query(st.ctx, `SELECT i.inhrelid::regclass::text FROM pg_inherits i WHERE i.inhparent = $1 ORDER BY 1`, t.OID)
-	if err != nil {
-		st.add(Finding{Severity: SeverityError, Code: CodeConnectionFailed, Summary: "reading the table's inheritance children: " + describeError(err)})
-		return
-	}
-	children, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		st.add(Finding{Severity: SeverityError, Code: CodeConnectionFailed, Summary: "reading the table's inheritance children: " + describeError(err)})
-		return
-	}
-	if len(children) == 0 {
+	children, ok := st.catalogNames("the table's inheritance children", `SELECT i.inhrelid::regclass::text FROM pg_inherits i WHERE i.inhparent = $1 ORDER BY 1`)
+	if !ok || len(children) == 0 {
 		return
 	}
 	var fix []string
@@ -143,20 +134,11 @@ const CodeRewriteRules Code = "rewrite_rules"
 // sees, and apply inserts with COPY, which rules do not fire for, so the
 // same sync would run a rule on some writes and not on others.
 func (st *preparation) rewriteRules() {
-	rows, err := st.dst.Query(st.ctx, `
+	names, ok := st.catalogNames("the table's rules", `
 SELECT r.rulename::text FROM pg_rewrite r
 WHERE r.ev_class = $1 AND r.rulename <> '_RETURN' AND r.ev_enabled <> 'D' AND r.ev_type IN ('2', '3', '4')
-ORDER BY 1`, st.t.OID)
-	if err != nil {
-		st.add(Finding{Severity: SeverityError, Code: CodeConnectionFailed, Summary: "reading the table's rules: " + describeError(err)})
-		return
-	}
-	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		st.add(Finding{Severity: SeverityError, Code: CodeConnectionFailed, Summary: "reading the table's rules: " + describeError(err)})
-		return
-	}
-	if len(names) == 0 {
+ORDER BY 1`)
+	if !ok || len(names) == 0 {
 		return
 	}
 	var fix []string
@@ -167,4 +149,19 @@ ORDER BY 1`, st.t.OID)
 		Summary: fmt.Sprintf("%s has rewrite rules (%s): rowform cannot foresee what they do to its writes", st.s.Table.String(), strings.Join(names, ", ")),
 		Detail:  "A rule may replace a write or add others (delete other rows, write other tables), which the plan would not show, and COPY, which apply inserts with, does not fire rules at all. Drop the rules (the fix), or replace them with triggers, which the plan lists and apply fires for every write.",
 		Fix:     strings.Join(fix, "\n")})
+}
+
+// catalogNames runs sql, a catalog query of one text column with the
+// table's OID as $1, and returns its rows; a failure is the finding
+// connection_failed about what it reads, and false.
+func (st *preparation) catalogNames(what, sql string) ([]string, bool) {
+	rows, err := st.dst.Query(st.ctx, sql, st.t.OID)
+	if err == nil {
+		var names []string
+		if names, err = pgx.CollectRows(rows, pgx.RowTo[string]); err == nil {
+			return names, true
+		}
+	}
+	st.add(Finding{Severity: SeverityError, Code: CodeConnectionFailed, Summary: "reading " + what + ": " + describeError(err)})
+	return nil, false
 }
