@@ -113,6 +113,14 @@ func (c column) convertExpr(expr string) string {
 	return c.castExpr(expr)
 }
 
+// sourceNormalizes reports whether a postgres source's value of the column
+// is read as the text of its domain's base type, a built-in type the
+// source server has too: a domain over a built-in type that normalizesText.
+func (c column) sourceNormalizes() bool {
+	cat := c.Catalog
+	return c.normalizesText() && cat.BaseTypeOID != 0 && cat.BaseTypeOID != cat.TypeOID && cat.BaseTypeOID < firstUserOID && cat.BaseType != ""
+}
+
 // normalizesText reports whether the column is carried as text and the
 // explicit cast of text to its type converts as a write does: any such
 // type but domains over char(n), varchar(n), bit(n) and varbit(n), whose
@@ -215,7 +223,14 @@ func (l *layout) SourceSQL(query string, ordered bool) string {
 	query = trimQuery(query)
 	cast := func(i int) string {
 		c := l.Cols[i]
-		return c.castExpr("q." + pgx.Identifier{c.Source}.Sanitize())
+		v := "q." + pgx.Identifier{c.Source}.Sanitize()
+		if c.sourceNormalizes() {
+			// The base type's own text, which the source server has
+			// too, as the domain stores it (' 5' for a domain over int
+			// is '5').
+			return fmt.Sprintf("((%s)::%s)::text", v, c.Catalog.BaseType)
+		}
+		return c.castExpr(v)
 	}
 	var sel []string
 	for i := range l.Cols {

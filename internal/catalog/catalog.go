@@ -65,6 +65,10 @@ type Column struct {
 	// BaseTypeName is the unqualified name (pg_type.typname) of the type
 	// BaseTypeOID is, e.g. "numeric", "bpchar" or "citext".
 	BaseTypeName string
+	// BaseType is the type behind a domain with the modifier the domain
+	// gives it, as format_type writes it ("numeric(10,2)"); the column's
+	// type for a column of no domain.
+	BaseType string
 	// NotNull: the column is NOT NULL.
 	NotNull bool
 	// DomainNotNull: its type is a domain that is NOT NULL (at any level
@@ -178,19 +182,21 @@ WHERE n.nspname = $1 AND c.relname = $2`, schema, name).Scan(&t.OID, &t.Kind, &t
 	}
 	rows, err := q.Query(ctx, `
 SELECT a.attname, a.atttypid, format_type(a.atttypid, a.atttypmod), format_type(a.atttypid, NULL), a.atttypmod,
-       base.oid, base.typname::text,
+       base.oid, base.typname::text, base.formatted,
        a.attnotnull, base.notnull, a.atthasdef OR base.hasdef, a.attidentity::text, a.attgenerated::text,
        COALESCE(co.collname, ''), NOT COALESCE(co.collisdeterministic, true)
 FROM pg_attribute a
 JOIN pg_type t ON t.oid = a.atttypid
 CROSS JOIN LATERAL (
-  WITH RECURSIVE d(oid, typname, typbasetype, typnotnull, hasdef, depth) AS (
-    SELECT t.oid, t.typname, t.typbasetype, t.typnotnull, t.typtype = 'd' AND t.typdefaultbin IS NOT NULL, 0
+  WITH RECURSIVE d(oid, typname, typbasetype, typnotnull, hasdef, typmod, depth) AS (
+    SELECT t.oid, t.typname, t.typbasetype, t.typnotnull, t.typtype = 'd' AND t.typdefaultbin IS NOT NULL, CASE WHEN t.typtype = 'd' THEN t.typtypmod ELSE a.atttypmod END, 0
     UNION ALL
-    SELECT b.oid, b.typname, b.typbasetype, b.typnotnull, b.typtype = 'd' AND b.typdefaultbin IS NOT NULL, d.depth + 1
+    SELECT b.oid, b.typname, b.typbasetype, b.typnotnull, b.typtype = 'd' AND b.typdefaultbin IS NOT NULL, CASE WHEN b.typtype = 'd' THEN b.typtypmod ELSE -1 END, d.depth + 1
     FROM d JOIN pg_type b ON b.oid = d.typbasetype
   )
   SELECT (SELECT d.oid FROM d ORDER BY d.depth DESC LIMIT 1) AS oid,
+         format_type((SELECT d.oid FROM d ORDER BY d.depth DESC LIMIT 1),
+                     coalesce((SELECT d.typmod FROM d WHERE d.typmod <> -1 ORDER BY d.depth LIMIT 1), -1)) AS formatted,
          (SELECT d.typname FROM d ORDER BY d.depth DESC LIMIT 1) AS typname,
          (SELECT bool_or(d.typnotnull) FROM d) AS notnull,
          (SELECT bool_or(d.hasdef) FROM d) AS hasdef) AS base
@@ -202,7 +208,7 @@ ORDER BY a.attnum`, t.OID)
 	}
 	for rows.Next() {
 		var c Column
-		if err := rows.Scan(&c.Name, &c.TypeOID, &c.Type, &c.TypeNoMod, &c.TypeMod, &c.BaseTypeOID, &c.BaseTypeName, &c.NotNull, &c.DomainNotNull, &c.HasDefault, &c.Identity, &c.Generated, &c.Collation, &c.NondeterministicCollation); err != nil {
+		if err := rows.Scan(&c.Name, &c.TypeOID, &c.Type, &c.TypeNoMod, &c.TypeMod, &c.BaseTypeOID, &c.BaseTypeName, &c.BaseType, &c.NotNull, &c.DomainNotNull, &c.HasDefault, &c.Identity, &c.Generated, &c.Collation, &c.NondeterministicCollation); err != nil {
 			rows.Close()
 			return nil, err
 		}
