@@ -301,9 +301,7 @@ func sameWarnings(sp *planner.SyncPlan, res *planner.DiffResult) error {
 		planned[string(f.Code)+"\x00"+f.Summary] = true
 	}
 	for _, f := range res.CheckFindings {
-		switch f.Code {
-		case planner.CodeTriggers, planner.CodeCascade, planner.CodeUndoIncomplete:
-		default:
+		if f.Code != planner.CodeTriggers && f.Code != planner.CodeCascade {
 			continue
 		}
 		if !planned[string(f.Code)+"\x00"+f.Summary] {

@@ -33,17 +33,22 @@ const (
 	oidXML  = 142
 )
 
-// loadEncodingCheck reads the destination's encoding and, when it is a
-// single-byte one, the characters of its upper half. A byte that is no
-// character of the encoding fails the conversion to UTF-8 of the query's
-// result, so the bytes are asked in halves until each part converts.
+// loadEncodingCheck takes the destination's encoding from what the server
+// said at connection (as the duckdb source's codecs do) and, when it is a
+// single-byte one, reads the characters of its upper half. A byte that is
+// no character of the encoding fails the conversion to UTF-8 of the
+// query's result, so the bytes are asked in halves until each part
+// converts.
 func loadEncodingCheck(ctx context.Context, dst *pgx.Conn) (*encodingCheck, error) {
-	var name string
+	name := dst.PgConn().ParameterStatus("server_encoding")
+	if name == "UTF8" || name == "SQL_ASCII" {
+		return nil, nil
+	}
 	var maxLen int
-	if err := dst.QueryRow(ctx, `SELECT current_setting('server_encoding'), pg_encoding_max_length(pg_char_to_encoding(current_setting('server_encoding')))`).Scan(&name, &maxLen); err != nil {
+	if err := dst.QueryRow(ctx, `SELECT pg_encoding_max_length(pg_char_to_encoding($1))`, name).Scan(&maxLen); err != nil {
 		return nil, fmt.Errorf("reading the database's encoding: %w", err)
 	}
-	if name == "UTF8" || name == "SQL_ASCII" || maxLen != 1 {
+	if maxLen != 1 {
 		return nil, nil
 	}
 	ec := &encodingCheck{name: name, has: map[rune]bool{}}

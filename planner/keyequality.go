@@ -211,10 +211,7 @@ func keyEqualityFindings(s *hclconfig.Sync, t *catalog.Table) []Finding {
 	var out []Finding
 	for _, k := range s.Key {
 		dc := t.Column(k)
-		if dc == nil {
-			continue
-		}
-		if dc.NondeterministicCollation {
+		if dc == nil || dc.NondeterministicCollation {
 			continue
 		}
 		for _, uk := range t.UniqueKeys {

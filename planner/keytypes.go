@@ -28,9 +28,10 @@ var byteEqualTypes = map[uint32]bool{
 	4451: true, 4533: true, 4534: true, 4535: true, 4536: true, // their multiranges
 }
 
-// keyTypeProblem returns why a key column of type oid (typmod mod) cannot
-// be matched as the unique index matches it, or "" when it can. Domains
-// are followed to their base type, arrays to their element type.
+// keyTypeProblem returns why a key column of type oid (typmod mod), which
+// has no canonical form (canonOf), cannot be matched as the unique index
+// matches it, or "" when it can. Domains are followed to their base type,
+// arrays to their element type.
 //
 // nondeterministic: the column's collation is nondeterministic, which
 // rematch.go handles for scalar keys only.
@@ -39,14 +40,9 @@ func keyTypeProblem(ctx context.Context, conn *pgx.Conn, oid uint32, mod int32, 
 	for depth := 0; depth < 8; depth++ {
 		switch oid {
 		case oidNumeric, oidFloat4, oidFloat8, oidInterval, oidNumrange, oidJSONB:
-			if !inArray {
-				return "", nil // canonical forms (keyequality.go)
-			}
+			// Reached inside an array only: canonOf has these, and the
+			// arrays of them it has, whatever domains lead to them.
 			return "an array whose elements compare by value, not bytes, and which rowform has no canonical form for", nil
-		case oidNumericArray, oidFloat4Array, oidFloat8Array, oidIntervalArray, oidJSONBArray:
-			if !inArray {
-				return "", nil // canonical forms of the arrays themselves
-			}
 		case oidBpchar:
 			if mod >= 0 || !inArray {
 				return "", nil // padded to its length; a scalar's text drops the blanks
@@ -74,9 +70,7 @@ FROM pg_type t WHERE t.oid = $1`, oid).Scan(&typtype, &name, &base, &typmod, &el
 		case typtype == "e":
 			return "", nil // an enum's values are its labels
 		case citext:
-			if !inArray {
-				return "", nil // canonCitext
-			}
+			// Inside an array: canonOf has citext itself.
 			return "an array of citext (its elements compare case-insensitively)", nil
 		case elem != 0 && nondeterministic:
 			return "an array under a nondeterministic collation (its elements compare under it)", nil
@@ -89,12 +83,13 @@ FROM pg_type t WHERE t.oid = $1`, oid).Scan(&typtype, &name, &base, &typmod, &el
 	return "a type nested too deeply", nil
 }
 
-// keyTypes refuses key columns whose type keyTypeProblem refuses.
+// keyTypes refuses key columns whose type has no canonical form (canonOf)
+// and that keyTypeProblem refuses.
 func (st *preparation) keyTypes() {
 	s, t := st.s, st.t
 	for _, k := range s.Key {
 		dc := t.Column(k)
-		if dc == nil {
+		if dc == nil || canonOf(newColumn(k, k, *dc, false)) != canonNone {
 			continue
 		}
 		why, err := keyTypeProblem(st.ctx, st.dst, dc.TypeOID, dc.TypeMod, dc.NondeterministicCollation)

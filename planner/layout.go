@@ -113,12 +113,16 @@ func (c column) convertExpr(expr string) string {
 	return c.castExpr(expr)
 }
 
-// sourceNormalizes reports whether a postgres source's value of the column
-// is read as the text of its domain's base type, a built-in type the
-// source server has too: a domain over a built-in type that normalizesText.
-func (c column) sourceNormalizes() bool {
-	cat := c.Catalog
-	return c.normalizesText() && cat.BaseTypeOID != 0 && cat.BaseTypeOID != cat.TypeOID && cat.BaseTypeOID < firstUserOID && cat.BaseType != ""
+// sourceExpr converts expr, a postgres source's value, on the source to the
+// column's value as the diff compares it: castExpr, but for a domain over
+// a built-in type that normalizesText, the base type's own text (the
+// source server has that type too), as the domain stores it (' 5' for a
+// domain over int is '5').
+func (c column) sourceExpr(expr string) string {
+	if c.normalizesText() && c.Catalog.IsDomain() && c.Catalog.BaseTypeOID < firstUserOID {
+		return fmt.Sprintf("((%s)::%s)::text", expr, c.Catalog.BaseType)
+	}
+	return c.castExpr(expr)
 }
 
 // normalizesText reports whether the column is carried as text and the
@@ -223,14 +227,7 @@ func (l *layout) SourceSQL(query string, ordered bool) string {
 	query = trimQuery(query)
 	cast := func(i int) string {
 		c := l.Cols[i]
-		v := "q." + pgx.Identifier{c.Source}.Sanitize()
-		if c.sourceNormalizes() {
-			// The base type's own text, which the source server has
-			// too, as the domain stores it (' 5' for a domain over int
-			// is '5').
-			return fmt.Sprintf("((%s)::%s)::text", v, c.Catalog.BaseType)
-		}
-		return c.castExpr(v)
+		return c.sourceExpr("q." + pgx.Identifier{c.Source}.Sanitize())
 	}
 	var sel []string
 	for i := range l.Cols {

@@ -248,7 +248,7 @@ func (st *preparation) destinationTable() bool {
 	}
 	p.Table = t
 	st.t = t
-	if p.rules, err = catalog.LoadRules(st.ctx, st.dst, t.OID); err != nil {
+	if p.rules, err = catalog.LoadRules(st.ctx, st.dst, t); err != nil {
 		st.add(Finding{Severity: SeverityError, Code: CodeConnectionFailed, Summary: fmt.Sprintf("cannot read the catalog of %s: %s", s.Destination.Address(), describeError(err))})
 		return false
 	}
@@ -377,7 +377,7 @@ func (st *preparation) notNullUnmapped() {
 		return
 	}
 	for _, c := range t.Columns {
-		if _, mapped := st.mappedDest[c.Name]; mapped || !(c.NotNull || c.DomainNotNull) || c.Filled() {
+		if _, mapped := st.mappedDest[c.Name]; mapped || !c.NeedsValue() {
 			continue
 		}
 		if !c.NotNull {
@@ -412,7 +412,7 @@ func (st *preparation) unmappedDomainDefaults() {
 	}
 	for _, c := range t.Columns {
 		def, ok := st.p.rules.Defaults[c.Name]
-		if _, mapped := st.mappedDest[c.Name]; mapped || !ok || c.BaseTypeOID == c.TypeOID || strings.Contains(def, "nextval(") {
+		if _, mapped := st.mappedDest[c.Name]; mapped || !ok || !c.IsDomain() || strings.Contains(def, "nextval(") {
 			continue
 		}
 		err := tryQuery(st.ctx, st.dst, func() error {

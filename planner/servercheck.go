@@ -260,7 +260,7 @@ func (c *checker) checkConversions(ctx context.Context, conn *pgx.Conn) error {
 func (c *checker) convertColumn(ctx context.Context, conn *pgx.Conn, i int, batch []change) error {
 	col := c.l.Cols[i]
 	sql := fmt.Sprintf("SELECT count(v::%s) FROM unnest($1::text[]) AS v", col.Catalog.Type)
-	if col.Catalog.BaseTypeOID != 0 && col.Catalog.BaseTypeOID != col.Catalog.TypeOID {
+	if col.Catalog.IsDomain() {
 		// A domain: its input function, as a write converts text, which
 		// refuses 'GBR' for a domain over char(2) where the explicit
 		// cast cuts it to 'GB'.

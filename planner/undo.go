@@ -2,7 +2,6 @@ package planner
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
@@ -243,7 +242,7 @@ func PrepareUndo(ctx context.Context, s *hclconfig.Sync, dst *pgx.Conn, run *his
 		add(*f)
 		return nil, fs
 	}
-	rules, err := catalog.LoadRules(ctx, dst, t.OID)
+	rules, err := catalog.LoadRules(ctx, dst, t)
 	if err != nil {
 		add(Finding{Severity: SeverityError, Code: CodeConnectionFailed, Summary: fmt.Sprintf("cannot read the catalog of %s: %s", s.Destination.Address(), describeError(err))})
 		return nil, fs
@@ -292,7 +291,7 @@ func PrepareUndo(ctx context.Context, s *hclconfig.Sync, dst *pgx.Conn, run *his
 		// The deleted rows go back with the columns they held: a NOT NULL
 		// column added since, without a default, refuses them.
 		for _, c := range t.Columns {
-			if slices.Contains(names, c.Name) || !(c.NotNull || c.DomainNotNull) || c.Filled() {
+			if slices.Contains(names, c.Name) || !c.NeedsValue() {
 				continue
 			}
 			add(Finding{Severity: SeverityError, Code: CodeNotNullUnmapped,
@@ -474,11 +473,13 @@ func (e *damagedRunError) Error() string {
 // and beforeLen are the arrays' lengths as binary int4, -1 for NULL. A
 // shorter array would read as NULLs, which the undo would write.
 func (u *UndoPrepared) checkShape(kind string, keyLen, beforeLen []byte) error {
-	length := func(b []byte) int {
-		if len(b) != 4 {
-			return -1
-		}
-		return int(int32(binary.BigEndian.Uint32(b)))
+	nKey, err := int4At(keyLen)
+	if err != nil {
+		return err
+	}
+	nBefore, err := int4At(beforeLen)
+	if err != nil {
+		return err
 	}
 	var want int
 	switch kind {
@@ -491,12 +492,12 @@ func (u *UndoPrepared) checkShape(kind string, keyLen, beforeLen []byte) error {
 	default:
 		return &damagedRunError{u.Run.ID, fmt.Sprintf("a row of kind %q, which rowform does not write", kind)}
 	}
-	if n := length(keyLen); n != u.Run.KeyCount {
-		return &damagedRunError{u.Run.ID, fmt.Sprintf("a row's key holds %s, the run's key has %d", valuesText(n), u.Run.KeyCount)}
+	if nKey != u.Run.KeyCount {
+		return &damagedRunError{u.Run.ID, fmt.Sprintf("a row's key holds %s, the run's key has %d", valuesText(nKey), u.Run.KeyCount)}
 	}
-	if n := length(beforeLen); want >= 0 && n != want {
+	if want >= 0 && nBefore != want {
 		what := map[string]string{"~": "an updated row's values before", "-": "a deleted row"}[kind]
-		return &damagedRunError{u.Run.ID, fmt.Sprintf("%s holds %s instead of %d", what, valuesText(n), want)}
+		return &damagedRunError{u.Run.ID, fmt.Sprintf("%s holds %s instead of %d", what, valuesText(nBefore), want)}
 	}
 	return nil
 }
@@ -547,15 +548,16 @@ func (u *UndoPrepared) undoSQL() string {
 		if i < l.NKey {
 			return typed(i, fmt.Sprintf("r.key[%d]", i+1))
 		}
-		// The values before, cast with the column's limit lifted (as a
-		// sync's source values): the column may have been narrowed since
-		// the run, and an explicit cast would cut a value the checks must
-		// refuse instead.
+		// The values before, cast as the diff casts a sync's source
+		// values, with the column's limit lifted: the column may have
+		// been narrowed since the run, and an explicit cast would cut a
+		// value the checks must refuse instead. Values carried as text
+		// take the column's type, as the CASE's other branch has it.
 		before := func(p int) string {
-			if c.limit.kind != noLimit && !c.AsText {
-				return c.castExpr(fmt.Sprintf("r.before[%d]", p))
+			if c.AsText {
+				return typed(i, fmt.Sprintf("r.before[%d]", p))
 			}
-			return typed(i, fmt.Sprintf("r.before[%d]", p))
+			return c.castExpr(fmt.Sprintf("r.before[%d]", p))
 		}
 		del := "NULL"
 		if p := rowPos[c.Dest]; p > 0 {

@@ -95,6 +95,14 @@ type Column struct {
 // left out: a default, an identity or a generated column.
 func (c Column) Filled() bool { return c.HasDefault || c.Identity != "" || c.Generated != "" }
 
+// NeedsValue reports whether an INSERT that leaves the column out fails
+// (or, through COPY and a NOT NULL domain, stores a NULL the domain
+// forbids): it is NOT NULL, or of a NOT NULL domain, and nothing fills it.
+func (c Column) NeedsValue() bool { return (c.NotNull || c.DomainNotNull) && !c.Filled() }
+
+// IsDomain reports whether the column's type is a domain.
+func (c Column) IsDomain() bool { return c.BaseTypeOID != 0 && c.BaseTypeOID != c.TypeOID }
+
 // UniqueKey is a set of columns that PostgreSQL keeps unique.
 type UniqueKey struct {
 	// Name of the constraint or index.

@@ -102,8 +102,9 @@ func (r *Rules) Any() bool {
 	return r != nil && (len(r.Checks) > 0 || len(r.Uniques) > 0 || len(r.Exclusions) > 0 || len(r.ForeignKeys) > 0 || len(r.Referencing) > 0)
 }
 
-// LoadRules reads the rules of the table with the given OID.
-func LoadRules(ctx context.Context, q Querier, table uint32) (*Rules, error) {
+// LoadRules reads the rules of table t, as LoadTable read it.
+func LoadRules(ctx context.Context, q Querier, t *Table) (*Rules, error) {
+	table := t.OID
 	r := &Rules{}
 	rows, err := q.Query(ctx, `
 SELECT con.conname, pg_get_expr(con.conbin, con.conrelid),
@@ -156,11 +157,7 @@ ORDER BY con.conname`, table)
 		return nil, fmt.Errorf("reading the exclusion constraints: %w", err)
 	}
 
-	var partitioned bool
-	if err := q.QueryRow(ctx, `SELECT relkind = 'p' FROM pg_class WHERE oid = $1`, table).Scan(&partitioned); err != nil {
-		return nil, fmt.Errorf("reading the table's kind: %w", err)
-	}
-	if partitioned {
+	if t.Kind == "p" {
 		if err := r.loadPartitionChecks(ctx, q, table); err != nil {
 			return nil, err
 		}
