@@ -18,15 +18,7 @@ import (
 // apply failed), and a domain default the domain itself refuses is
 // not_null_unmapped; a NOT NULL domain with a default applies as planned.
 func TestDomainsOfTheTable(t *testing.T) {
-	const sync = `
-sync "items" {
-  source      = source.postgres.src
-  query       = "SELECT id, v FROM items"
-  destination = destination.postgres.dst
-  table       = "items"
-  behavior    = "update_or_create"
-  key         = "id"
-}`
+	sync := itemsUpsertSync
 	for _, c := range []struct {
 		name, table, code, summary string
 	}{

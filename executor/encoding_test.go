@@ -16,15 +16,7 @@ import (
 // copied as invalid UTF-8), and a value with a character the LATIN1
 // destination cannot hold is a rejected row of the plan (apply failed on it).
 func TestDatabaseEncodings(t *testing.T) {
-	const sync = `
-sync "items" {
-  source      = source.postgres.src
-  query       = "SELECT id, v FROM items"
-  destination = destination.postgres.dst
-  table       = "items"
-  behavior    = "update_or_create"
-  key         = "id"
-}`
+	sync := itemsUpsertSync
 	for _, c := range []struct{ name, src, dst string }{
 		{"UTF8 into LATIN1", "", "LATIN1"},
 		{"LATIN1 into UTF8", "LATIN1", ""},

@@ -561,6 +561,9 @@ sync "items" {
   key         = "id"
 }`
 
+// itemsUpsertSync is itemsHistorySync under update_or_create.
+var itemsUpsertSync = strings.Replace(itemsHistorySync, `behavior    = "mirror"`, `behavior    = "update_or_create"`, 1)
+
 // TestHistoryDeletedRowsFromTheDiff: when the sync maps every column of
 // the table, the deleted rows' before-images are recorded from the rows
 // the diff read (no RETURNING), exactly as the table held them as text, by

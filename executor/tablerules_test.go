@@ -98,7 +98,7 @@ func TestRewriteRules(t *testing.T) {
 CREATE TABLE audit (id int);
 CREATE RULE also_delete AS ON UPDATE TO items DO ALSO DELETE FROM items WHERE id = 3;
 CREATE RULE audit_insert AS ON INSERT TO items DO ALSO INSERT INTO audit VALUES (NEW.id)`)
-	cfg := historyConfig(t, e, "history = false", strings.Replace(itemsHistorySync, `behavior    = "mirror"`, `behavior    = "update_or_create"`, 1))
+	cfg := historyConfig(t, e, "history = false", itemsUpsertSync)
 	sp := plan(t, cfg).Syncs[0]
 	if !sp.Diffed || sp.Counts != (planner.Counts{Insert: 1, Update: 1, Unchanged: 2}) || len(sp.Findings) != 1 || sp.Findings[0].Code != planner.CodeRewriteRules ||
 		!strings.Contains(sp.Findings[0].Summary, "public.items has rewrite rules (also_delete, audit_insert)") {
