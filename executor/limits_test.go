@@ -10,23 +10,27 @@ import (
 )
 
 // TestLimitsOfDomainsAndArrays: a value too long for a domain over char(n)
-// or varchar(n), or an element too long for varchar(n)[] or char(n)[], is
-// a rejected row, as a write of it is refused: the plan was clean and the
-// apply stored the value cut ('GBR' as 'GB', '{abcd}' as '{abc}'). Values
+// or varchar(n), or an element too long for varchar(n)[] or char(n)[] or
+// of another length than bit(n)[]'s or longer than varbit(n)[]'s, is a
+// rejected row, as a write of it is refused: the plan was clean and the
+// apply stored the value cut ('GBR' as 'GB', '{abcd}' as '{abc}', '{101}'
+// as '{10}', '{1}' into bit(2)[] as '{10}'). Values
 // that fit are written padded as the column pads them, and the next plan
 // has nothing to change.
 func TestLimitsOfDomainsAndArrays(t *testing.T) {
 	t.Parallel()
 	e := synctest.New(t)
-	e.Src(`CREATE TABLE m (id int, code text, name text, tags text, ctags text);
-INSERT INTO m VALUES (1, 'GBR', 'ok', '{ab}', '{ab}'), (2, 'GB', 'abc', '{abc,xy}', '{ab,c}'), (3, 'FR', 'abcd', '{ab}', '{ab}'), (4, 'DE', 'x', '{x}', '{"ab "}'),
-  (5, 'NL', 'x', '{abcd,xy}', '{a}'), (6, 'BE', 'x', '{x}', '{abc}')`)
+	e.Src(`CREATE TABLE m (id int, code text, name text, tags text, ctags text, bits varbit[], vbits varbit[]);
+INSERT INTO m VALUES (1, 'GBR', 'ok', '{ab}', '{ab}', '{10}', '{1}'), (2, 'GB', 'abc', '{abc,xy}', '{ab,c}', '{10,01}', '{1,01}'),
+  (3, 'FR', 'abcd', '{ab}', '{ab}', '{10}', '{1}'), (4, 'DE', 'x', '{x}', '{"ab "}', NULL, '{}'),
+  (5, 'NL', 'x', '{abcd,xy}', '{a}', '{10}', '{1}'), (6, 'BE', 'x', '{x}', '{abc}', '{10}', '{1}'),
+  (7, 'LU', 'x', '{x}', '{a}', '{10,101}', '{1}'), (8, 'IT', 'x', '{x}', '{a}', '{1}', '{1}'), (9, 'ES', 'x', '{x}', '{a}', '{10}', '{1,111}')`)
 	e.Dst(`CREATE DOMAIN country2 AS char(2); CREATE DOMAIN short AS varchar(3);
-CREATE TABLE m (id int PRIMARY KEY, code country2, name short, tags varchar(3)[], ctags char(2)[])`)
+CREATE TABLE m (id int PRIMARY KEY, code country2, name short, tags varchar(3)[], ctags char(2)[], bits bit(2)[], vbits varbit(2)[])`)
 	cfg := e.Config(`
 sync "m" {
   source      = source.postgres.src
-  query       = "SELECT id, code, name, tags::varchar[] AS tags, ctags::text[] AS ctags FROM m"
+  query       = "SELECT id, code, name, tags::varchar[] AS tags, ctags::text[] AS ctags, bits, vbits FROM m"
   destination = destination.postgres.dst
   table       = "m"
   behavior    = "update_or_create"
@@ -35,7 +39,7 @@ sync "m" {
 }`)
 	p := plan(t, cfg)
 	sp := p.Syncs[0]
-	if want := (planner.Counts{Insert: 2, Reject: 4}); sp.Counts != want {
+	if want := (planner.Counts{Insert: 2, Reject: 7}); sp.Counts != want {
 		t.Errorf("counts %+v, want %+v", sp.Counts, want)
 	}
 	text := synctest.FindingsText(sp)
@@ -44,13 +48,15 @@ sync "m" {
 		`column "name": value too long for type character varying(3)`, "id=3",
 		`column "tags": value too long for type character varying(3)[]`, "id=5",
 		`column "ctags": value too long for type character(2)[]`, "id=6",
+		`column "bits": bit string length does not match type bit(2)[]`, "id=7", "id=8",
+		`column "vbits": bit string too long for type bit varying(2)[]`, "id=9",
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("the findings do not say %q:\n%s", want, text)
 		}
 	}
 	requireApplied(t, apply(t, cfg, p, executor.Options{}))
-	if got := strings.Join(e.DstQuery(`SELECT format('%s %s %s %s %s', id, code, name, tags, ctags) FROM m ORDER BY id`), ", "); got != `2 GB abc {abc,xy} {ab,"c "}, 4 DE x {x} {ab}` {
+	if got := strings.Join(e.DstQuery(`SELECT format('%s %s %s %s %s %s %s', id, code, name, tags, ctags, bits, vbits) FROM m ORDER BY id`), ", "); got != `2 GB abc {abc,xy} {ab,"c "} {10,01} {1,01}, 4 DE x {x} {ab}  {}` {
 		t.Errorf("m holds %s", got)
 	}
 	requireConverged(t, cfg)

@@ -10,8 +10,8 @@ import (
 
 // Length and precision limits of a destination column, checked in Go on the
 // values a change writes. The source value is read with the limit lifted
-// (varchar, bpchar, varbit, or numeric rounded to the column's scale but
-// not to its precision), because an explicit cast to the limited type would
+// (varchar, bpchar, varbit, unlimited bit, or numeric rounded to the
+// column's scale but not to its precision), because an explicit cast to the limited type would
 // cut or pad the value silently — 'GBR'::char(2) is 'GB' — while a write
 // refuses it. What the write would refuse, the check refuses first.
 
@@ -29,12 +29,18 @@ const (
 	// element as varchar(n), char(n) (an explicit cast cuts each too).
 	limitVarcharArray
 	limitBpcharArray
+	// limitBitArray, limitVarbitArray: bit(n)[], varbit(n)[]: each element
+	// as bit(n), varbit(n) ('{101}'::bit(2)[] is '{10}').
+	limitBitArray
+	limitVarbitArray
 )
 
 // Array types whose elements' limits are checked.
 const (
 	oidBpcharArray  = 1014
 	oidVarcharArray = 1015
+	oidBitArray     = 1561
+	oidVarbitArray  = 1563
 )
 
 // columnLimit is a column's length or precision limit.
@@ -65,6 +71,10 @@ func limitOf(c catalog.Column) columnLimit {
 		l.kind, l.n = limitVarcharArray, int(c.TypeMod)-4
 	case oidBpcharArray:
 		l.kind, l.n = limitBpcharArray, int(c.TypeMod)-4
+	case oidBitArray:
+		l.kind, l.n = limitBitArray, int(c.TypeMod)
+	case oidVarbitArray:
+		l.kind, l.n = limitVarbitArray, int(c.TypeMod)
 	case oidNumeric:
 		m := int(c.TypeMod) - 4
 		l.kind, l.precision = limitNumeric, (m>>16)&0xffff
@@ -91,6 +101,12 @@ func (l columnLimit) castType() string {
 		return "character varying[]"
 	case limitBpcharArray:
 		return "bpchar[]"
+	case limitBitArray:
+		// "bit" quoted is the type without a length (unquoted, bit is
+		// bit(1)); its elements keep bit's type OID, as the column's do.
+		return `"bit"[]`
+	case limitVarbitArray:
+		return "bit varying[]"
 	}
 	return ""
 }
@@ -139,11 +155,8 @@ func (l columnLimit) check(v []byte) string {
 		}
 	case limitNumeric:
 		return l.checkNumeric(v)
-	case limitVarcharArray, limitBpcharArray:
-		elem := columnLimit{kind: limitVarchar, n: l.n, typ: l.typ}
-		if l.kind == limitBpcharArray {
-			elem.kind = limitBpchar
-		}
+	case limitVarcharArray, limitBpcharArray, limitBitArray, limitVarbitArray:
+		elem := columnLimit{kind: l.elementKind(), n: l.n, typ: l.typ}
 		why := ""
 		eachArrayElement(v, func(e []byte) bool {
 			why = elem.check(e)
@@ -152,6 +165,21 @@ func (l columnLimit) check(v []byte) string {
 		return why
 	}
 	return ""
+}
+
+// elementKind is the limit of each element of an array limit.
+func (l columnLimit) elementKind() limitKind {
+	switch l.kind {
+	case limitVarcharArray:
+		return limitVarchar
+	case limitBpcharArray:
+		return limitBpchar
+	case limitBitArray:
+		return limitBit
+	case limitVarbitArray:
+		return limitVarbit
+	}
+	return noLimit
 }
 
 // eachArrayElement calls fn with each non-NULL element of a binary array
