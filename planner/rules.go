@@ -25,8 +25,9 @@ func isUpdate(k ChangeKind) bool { return k == ChangeUpdate }
 // as the table's column, and the batch position as posColumn. A mapped
 // column comes from the batch; an unmapped one keeps, for an update, the
 // destination row's value, and takes, for an insert, its default (NULL
-// when the default cannot be computed read-only: a sequence). The batch
-// must hold only inserts (inserts = true) or only updates.
+// when the default cannot be computed read-only: a sequence); a generated
+// one is computed (endState). The batch must hold only inserts (inserts =
+// true) or only updates.
 func (c *checker) endStateRows(bp batchParams, cols []string, inserts bool) string {
 	l := c.l
 	mapped := map[string]int{}
@@ -34,26 +35,68 @@ func (c *checker) endStateRows(bp batchParams, cols []string, inserts bool) stri
 		mapped[col.Dest] = i
 	}
 	sel := []string{"b.i AS " + posColumn}
-	for _, name := range cols {
+	for _, name := range c.storedColumns(cols) {
 		q := pgx.Identifier{name}.Sanitize()
 		if i, ok := mapped[name]; ok {
 			sel = append(sel, l.value(i)+" AS "+q)
 			continue
 		}
 		if inserts {
-			def := "NULL"
-			if d, ok := c.p.rules.Defaults[name]; ok && !strings.Contains(d, "nextval(") {
-				def = d
-			}
-			if col := c.p.Table.Column(name); col != nil {
-				def = fmt.Sprintf("(%s)::%s", def, col.Type)
-			}
-			sel = append(sel, def+" AS "+q)
+			sel = append(sel, c.insertDefault(name)+" AS "+q)
 			continue
 		}
 		sel = append(sel, fmt.Sprintf("(SELECT d.%s FROM %s AS d WHERE %s) AS %s", q, c.p.Table.Ident(), c.keyMatch("d"), q))
 	}
-	return fmt.Sprintf("(SELECT %s FROM %s) AS t", strings.Join(sel, ", "), bp.from)
+	return c.endState(sel, bp.from, cols) + " AS t"
+}
+
+// movingOf lists the mapped columns whose change can change a row's
+// values of cols: those among cols, and those their generated columns
+// read (layout indexes).
+func (c *checker) movingOf(cols []string) []int {
+	return c.l.mappedOf(c.p.rules.ExpandGenerated(cols))
+}
+
+// storedColumns are the columns of cols that are not generated, then those
+// the generated ones read: the values an end-state row is computed from.
+func (c *checker) storedColumns(cols []string) []string {
+	var out []string
+	for _, name := range c.p.rules.ExpandGenerated(cols) {
+		if _, gen := c.p.rules.Generated[name]; !gen {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+// endState is "(SELECT sel FROM from)", whose SELECT list sel has
+// posColumn and storedColumns(cols), with cols' generated columns computed
+// from the others by their own expressions, as the write computes them,
+// and only posColumn and cols kept.
+func (c *checker) endState(sel []string, from string, cols []string) string {
+	inner := fmt.Sprintf("(SELECT %s FROM %s)", strings.Join(sel, ", "), from)
+	generated := false
+	outer := []string{"s." + posColumn}
+	for _, name := range cols {
+		q := pgx.Identifier{name}.Sanitize()
+		g, gen := c.p.rules.Generated[name]
+		if !gen {
+			outer = append(outer, "s."+q)
+			continue
+		}
+		generated = true
+		typ := "text"
+		if col := c.p.Table.Column(name); col != nil {
+			typ = col.Type
+		}
+		outer = append(outer, fmt.Sprintf("(%s)::%s AS %s", g.Expr, typ, q))
+	}
+	if !generated {
+		return inner
+	}
+	// The expressions name the columns unqualified: s is the only FROM
+	// item, and has them all.
+	return fmt.Sprintf("(SELECT %s FROM %s AS s)", strings.Join(outer, ", "), inner)
 }
 
 // keyMatch matches rows of the table (as alias) to the batch row b by key,

@@ -45,7 +45,7 @@ func (r *relations) prepareExclusions() {
 				e.cols = append(e.cols, col)
 			}
 		}
-		e.moving = r.c.l.mappedOf(e.cols)
+		e.moving = r.c.movingOf(e.cols)
 		r.exclusions = append(r.exclusions, e)
 	}
 }

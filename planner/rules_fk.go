@@ -176,7 +176,8 @@ type pendingChild struct {
 // reference rows that exist after the sync.
 func (r *relations) checkParents(f *foreignKey) error {
 	c := r.c
-	sel := func(ch *change) bool { return ch.kind == ChangeInsert || c.l.touches(ch, f.childMapped) }
+	moving := c.movingOf(f.ChildColumns)
+	sel := func(ch *change) bool { return ch.kind == ChangeInsert || c.l.touches(ch, moving) }
 	var fields, nulls []string
 	for k, col := range f.ChildColumns {
 		q := pgx.Identifier{col}.Sanitize()

@@ -186,7 +186,8 @@ func (l *layout) touches(ch *change, cols []int) bool {
 // as posColumn and one column per requested name, named as the table's
 // column. A mapped column comes from the batch; an unmapped one keeps, for
 // an update, the destination row's value, and takes, for an insert, its
-// default (NULL when the default cannot be computed read-only: a sequence).
+// default (NULL when the default cannot be computed read-only: a sequence);
+// a generated one is computed from the others (endState).
 type stateRows struct {
 	params [][]byte
 	// from is "(SELECT ...)" without an alias.
@@ -202,7 +203,7 @@ func (c *checker) stateRows(batch []change, cols []string) stateRows {
 	for i := 0; i < l.NKey; i++ {
 		send[i] = true
 	}
-	for _, name := range cols {
+	for _, name := range c.storedColumns(cols) {
 		if i, ok := mapped[name]; ok {
 			send[i] = true
 		}
@@ -235,7 +236,7 @@ func (c *checker) stateRows(batch []change, cols []string) stateRows {
 		names = append(names, alias(i))
 	}
 	sel := []string{"b.i AS " + posColumn}
-	for _, name := range cols {
+	for _, name := range c.storedColumns(cols) {
 		q := pgx.Identifier{name}.Sanitize()
 		if i, ok := mapped[name]; ok {
 			sel = append(sel, l.value(i)+" AS "+q)
@@ -244,7 +245,7 @@ func (c *checker) stateRows(batch []change, cols []string) stateRows {
 		sel = append(sel, fmt.Sprintf("CASE WHEN b.ins THEN %s ELSE (SELECT d.%s FROM %s AS d WHERE %s) END AS %s",
 			c.insertDefault(name), q, c.p.Table.Ident(), c.keyMatch("d"), q))
 	}
-	sr.from = fmt.Sprintf("(SELECT %s FROM unnest(%s) AS b(%s))", strings.Join(sel, ", "), strings.Join(args, ", "), strings.Join(names, ", "))
+	sr.from = c.endState(sel, fmt.Sprintf("unnest(%s) AS b(%s)", strings.Join(args, ", "), strings.Join(names, ", ")), cols)
 	return sr
 }
 

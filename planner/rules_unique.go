@@ -127,7 +127,7 @@ WHERE i.indrelid = $1 AND i.indisunique AND i.indisvalid`, r.c.p.Table.OID)
 				u.cols = append(u.cols, col)
 			}
 		}
-		u.moving = r.c.l.mappedOf(u.cols)
+		u.moving = r.c.movingOf(u.cols)
 		r.uniques = append(r.uniques, u)
 	}
 	return nil

@@ -17,6 +17,38 @@ type Rules struct {
 	// Defaults maps a column to its default expression, for columns that
 	// have one.
 	Defaults map[string]string
+	// Generated maps each stored generated column to its expression.
+	Generated map[string]GeneratedColumn
+}
+
+// GeneratedColumn is a stored generated column's expression.
+type GeneratedColumn struct {
+	// Expr is the expression over the table's column names, as
+	// pg_get_expr prints it, e.g. "(v * 2)".
+	Expr string
+	// Reads are the columns the expression reads (never generated ones:
+	// PostgreSQL does not let one generated column read another).
+	Reads []string
+}
+
+// ExpandGenerated returns names and, after them, the columns that the
+// generated columns among names read, each once: what a row's values of
+// names depend on.
+func (r *Rules) ExpandGenerated(names []string) []string {
+	out := append([]string(nil), names...)
+	seen := map[string]bool{}
+	for _, n := range names {
+		seen[n] = true
+	}
+	for _, n := range names {
+		for _, read := range r.Generated[n].Reads {
+			if !seen[read] {
+				seen[read] = true
+				out = append(out, read)
+			}
+		}
+	}
+	return out
 }
 
 // CheckConstraint is a table's CHECK constraint.
@@ -303,7 +335,48 @@ WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped AND NOT a.atthasde
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("reading the column defaults: %w", err)
 	}
+	if err := r.loadGenerated(ctx, q, table); err != nil {
+		return nil, err
+	}
 	return r, nil
+}
+
+// loadGenerated reads the table's stored generated columns, and makes a
+// CHECK of each NOT NULL one (a row whose expression is NULL is refused).
+func (r *Rules) loadGenerated(ctx context.Context, q Querier, table uint32) error {
+	rows, err := q.Query(ctx, `
+SELECT a.attname, pg_get_expr(d.adbin, d.adrelid), a.attnotnull,
+       ARRAY(SELECT ra.attname FROM pg_depend dep
+             JOIN pg_attribute ra ON ra.attrelid = dep.refobjid AND ra.attnum = dep.refobjsubid
+             WHERE dep.classid = 'pg_attrdef'::regclass AND dep.objid = d.oid AND dep.refclassid = 'pg_class'::regclass
+               AND dep.refobjid = d.adrelid AND dep.refobjsubid > 0 AND dep.refobjsubid <> d.adnum
+             ORDER BY ra.attnum)::text[]
+FROM pg_attrdef d JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum
+WHERE d.adrelid = $1 AND a.attgenerated = 's' AND NOT a.attisdropped
+ORDER BY a.attnum`, table)
+	if err != nil {
+		return fmt.Errorf("reading the generated columns: %w", err)
+	}
+	defer rows.Close()
+	r.Generated = map[string]GeneratedColumn{}
+	for rows.Next() {
+		var name string
+		var g GeneratedColumn
+		var notNull bool
+		if err := rows.Scan(&name, &g.Expr, &notNull, &g.Reads); err != nil {
+			return err
+		}
+		r.Generated[name] = g
+		if notNull {
+			quoted := IdentList([]string{name})
+			r.Checks = append(r.Checks, CheckConstraint{Expr: fmt.Sprintf("(%s IS NOT NULL)", quoted), Columns: []string{name},
+				Reason: fmt.Sprintf("null value in column %s violates not-null constraint", quoted)})
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("reading the generated columns: %w", err)
+	}
+	return nil
 }
 
 func quoteQualified(schema, name string) string {
