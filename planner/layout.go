@@ -119,10 +119,18 @@ func (c column) convertExpr(expr string) string {
 // source server has that type too), as the domain stores it (' 5' for a
 // domain over int is '5').
 func (c column) sourceExpr(expr string) string {
-	if c.normalizesText() && c.Catalog.IsDomain() && c.Catalog.BaseTypeOID < firstUserOID {
+	if c.normalizedOnSource() {
 		return fmt.Sprintf("((%s)::%s)::text", expr, c.Catalog.BaseType)
 	}
 	return c.castExpr(expr)
+}
+
+// normalizedOnSource reports whether sourceExpr gives the type's own text
+// of a value (a domain over a built-in type): a column carried as text
+// that normalizesText but is not normalized on the source is spelled as
+// the source spells it until the destination reads it back (respell.go).
+func (c column) normalizedOnSource() bool {
+	return c.normalizesText() && c.Catalog.IsDomain() && c.Catalog.BaseTypeOID < firstUserOID
 }
 
 // normalizesText reports whether the column is carried as text and the

@@ -217,6 +217,9 @@ func (c *checker) serverChecks(ctx context.Context, conn *pgx.Conn) error {
 	if err := c.checkConversions(ctx, conn); err != nil {
 		return err
 	}
+	if err := c.dropRespellings(ctx, conn); err != nil {
+		return err
+	}
 	for _, check := range serverCheckList {
 		if err := check(c, ctx, conn); err != nil {
 			return err
