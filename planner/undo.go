@@ -181,6 +181,30 @@ func planUndo(ctx context.Context, s *hclconfig.Sync, run *history.Run, connecto
 	return sp
 }
 
+// maxUndoChain bounds how many undo_of links shownColumns follows.
+const maxUndoChain = 1000
+
+// shownColumns are the columns whose values the undo of run may show: the
+// ones the sync mapped when it wrote them. Those are the columns a run
+// wrote — but an undo run wrote, to insert again the rows its run had
+// deleted, every column of them, mapped or not: for the undo of an undo,
+// they are the columns the first run of the chain wrote, and when that run
+// is no longer in the history (pruned), the key's only.
+func shownColumns(ctx context.Context, dst *pgx.Conn, s *hclconfig.Sync, run *history.Run) ([]string, error) {
+	r := run
+	for depth := 0; r.UndoOf != 0; depth++ {
+		prev, err := history.Get(ctx, dst, s.Destination.History.Schema, r.UndoOf)
+		if err != nil {
+			return nil, err
+		}
+		if prev == nil || depth == maxUndoChain {
+			return run.Columns[:run.KeyCount], nil
+		}
+		r = prev
+	}
+	return r.Columns, nil
+}
+
 // NewUndoPlan returns the plan of the undo of run, an apply of s, before
 // anything was checked.
 func NewUndoPlan(s *hclconfig.Sync, run *history.Run) *SyncPlan {
@@ -258,6 +282,11 @@ func PrepareUndo(ctx context.Context, s *hclconfig.Sync, dst *pgx.Conn, run *his
 			}
 		}
 	}
+	shown, err := shownColumns(ctx, dst, s, run)
+	if err != nil {
+		add(Finding{Severity: SeverityError, Code: CodeConnectionFailed, Summary: fmt.Sprintf("cannot read the history of %s: %s", s.Destination.Address(), describeError(err))})
+		return nil, fs
+	}
 	var cols []column
 	var renewed []string
 	for i, name := range names {
@@ -280,7 +309,7 @@ func PrepareUndo(ctx context.Context, s *hclconfig.Sync, dst *pgx.Conn, run *his
 			}
 			continue
 		}
-		cols = append(cols, newColumn(name, name, *dc, s.IsSensitiveColumn(name) || !written))
+		cols = append(cols, newColumn(name, name, *dc, s.IsSensitiveColumn(name) || !slices.Contains(shown, name)))
 	}
 	if t.UniqueKeyOn(key) == nil {
 		add(Finding{Severity: SeverityError, Code: CodeMissingUniqueConstraint,
