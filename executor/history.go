@@ -655,11 +655,28 @@ func recordFailure(ctx context.Context, connector *pgconnect.Connector, cfg *hcl
 	if job.undoOf != 0 {
 		undoOf = job.undoOf
 	}
-	_, _ = dst.Exec(ctx, fmt.Sprintf(`INSERT INTO %s (id, sync, table_name, destination, started_at, finished_at, status,
+	// The record, then the prune of the runs beyond history_keep (failed
+	// ones count among them, so that a sync that keeps failing does not
+	// grow the history): a prune that fails leaves the record.
+	if _, err := dst.Exec(ctx, "BEGIN"); err != nil {
+		return
+	}
+	defer func() { _, _ = dst.Exec(ctx, "COMMIT") }()
+	var id int64
+	err = dst.QueryRow(ctx, fmt.Sprintf(`INSERT INTO %s (id, sync, table_name, destination, started_at, finished_at, status,
   plan_digest, config_digest, rowform_version, actor, error, undo_of)
-VALUES (nextval('%s'), $1, $2, $3, $4, $5, 'failed', $6, $7, $8, $9, $10, $11)`, n.Runs(), strings.ReplaceAll(n.Sequence(), "'", "''")),
+VALUES (nextval('%s'), $1, $2, $3, $4, $5, 'failed', $6, $7, $8, $9, $10, $11) RETURNING id`, n.Runs(), strings.ReplaceAll(n.Sequence(), "'", "''")),
 		s.Name, s.Table.String(), s.Destination.Address(), started, time.Now(),
-		job.planDigest, opts.configDigest, opts.Version, history.Actor(opts.Environ), red.String(r.Err.Error()), undoOf)
+		job.planDigest, opts.configDigest, opts.Version, history.Actor(opts.Environ), red.String(r.Err.Error()), undoOf).Scan(&id)
+	if err != nil {
+		return
+	}
+	if _, err := dst.Exec(ctx, "SAVEPOINT rowform_prune"); err != nil {
+		return
+	}
+	if err := prune(ctx, dst, n, s.Name, s.Destination.History.Keep, id); err != nil {
+		_, _ = dst.Exec(ctx, "ROLLBACK TO SAVEPOINT rowform_prune")
+	}
 }
 
 // recordRefusal records, as recordFailure does, the syncs that failed the

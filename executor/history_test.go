@@ -273,6 +273,29 @@ FROM rowform.runs r ORDER BY r.sync`)
 	}
 }
 
+// TestHistoryRetentionOfFailedRuns: a failed run counts among the
+// history_keep runs and prunes as an applied one does: a sync that keeps
+// failing does not grow the history without bound (before, the runs beyond
+// history_keep were pruned by the next apply that succeeded only).
+func TestHistoryRetentionOfFailedRuns(t *testing.T) {
+	e, cfg := accountsEnv(t, "history_keep = 2")
+	requireApplied(t, apply(t, cfg, applyable(t, cfg), executor.Options{Environ: e.Environ}))
+	e.Dst(`UPDATE accounts SET name = name || '!'`)
+	e.Dst(`CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused'; END $$;
+CREATE TRIGGER refuse BEFORE UPDATE ON accounts FOR EACH ROW EXECUTE FUNCTION refuse()`)
+	for i := 0; i < 3; i++ {
+		if r := apply(t, cfg, applyable(t, cfg), executor.Options{Environ: e.Environ}).Syncs[0]; r.Status != executor.StatusFailed {
+			t.Fatalf("apply %d: %s %v", i, r.Status, r.Err)
+		}
+	}
+	if got := strings.Join(e.DstQuery(`SELECT status FROM rowform.runs ORDER BY id`), ", "); got != "failed, failed" {
+		t.Errorf("runs: %s", got)
+	}
+	if got := e.DstQuery(`SELECT count(*) FROM rowform.run_rows`)[0]; got != "0" {
+		t.Errorf("the pruned applied run left %s rows", got)
+	}
+}
+
 // TestHistoryRetention: history_keep runs of each sync are kept; the
 // apply that records a new one prunes the oldest, with their rows.
 func TestHistoryRetention(t *testing.T) {
