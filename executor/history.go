@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -691,6 +692,29 @@ func recordRefusal(ctx context.Context, cfg *hclconfig.Config, jobs []syncJob, r
 		if s := cfg.Sync(r.Name); s != nil && r.Status == StatusFailed {
 			recordFailure(ctx, connector, cfg, s, jobs[i], r, started, opts)
 		}
+	}
+}
+
+// RecordRefused records a failed run for each sync of p whose plan has
+// errors, as an unattended apply records one: the apply of such a plan (a
+// plan file, or a plan the user was asked to approve) refuses it whole,
+// before anything is written, and the history says so whichever way the
+// apply ran. A sync whose plan could not reach a server is not recorded,
+// as an apply that cannot reach its destination records nothing.
+func RecordRefused(ctx context.Context, cfg *hclconfig.Config, p *planner.Plan, opts Options) {
+	opts.configDigest = cfg.Digest
+	connector := pgconnect.NewConnector(opts.Environ)
+	connector.Tunnel = opts.Tunnel
+	defer connector.Close()
+	started := time.Now()
+	for _, sp := range p.Syncs {
+		s := cfg.Sync(sp.Name)
+		if s == nil || !sp.HasErrors() || slices.ContainsFunc(sp.Findings, func(f planner.Finding) bool { return f.Code == planner.CodeConnectionFailed }) {
+			continue
+		}
+		r := &SyncResult{Name: sp.Name, Status: StatusFailed, Err: &refusedError{sp.Findings}}
+		job := syncJob{name: sp.Name, table: sp.Table, planDigest: sp.ChangeDigest, undoOf: undoOf(sp)}
+		recordFailure(ctx, connector, cfg, s, job, r, started, opts)
 	}
 }
 

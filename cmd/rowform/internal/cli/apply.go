@@ -210,6 +210,7 @@ func (inv *invocation) newPlan(ctx context.Context, f *applyFlags) (cfg *hclconf
 func (inv *invocation) applyPlan(ctx context.Context, cfg *hclconfig.Config, p *planner.Plan, f *applyFlags) int {
 	jsonOut := f.format == views.FormatJSON
 	if !p.Applyable {
+		executor.RecordRefused(ctx, cfg, p, executor.Options{Environ: inv.environ, Tunnel: inv.tunnel, Version: Version})
 		return inv.planRefused(jsonOut, p)
 	}
 	// A plan that only rejects rows still goes to the executor, which

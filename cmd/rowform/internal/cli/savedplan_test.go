@@ -252,3 +252,24 @@ func TestSavedPlanOfSeveralSyncsEitherStale(t *testing.T) {
 		})
 	}
 }
+
+// TestSavedPlanWithErrorsIsRecorded: applying a plan file with errors
+// records a failed run saying so, as the unattended apply of the same
+// configuration does; before, only `apply -auto-approve` did.
+func TestSavedPlanWithErrorsIsRecorded(t *testing.T) {
+	t.Parallel()
+	e := applyEnv(t)
+	e.Src(`INSERT INTO items VALUES (3, 'again')`) // a repeated key: duplicate_source_key
+	r := runCLIWith(t, e.Environ, "", "-chdir="+e.Dir, "plan", "-out=p.plan")
+	r.expect(t, exitError)
+	before := e.DstDigest("items")
+	runCLIWith(t, e.Environ, "", "-chdir="+e.Dir, "apply", "p.plan").expect(t, exitError)
+	if e.DstDigest("items") != before {
+		t.Error("the refused apply wrote to items")
+	}
+	runCLIWith(t, e.Environ, "", "-chdir="+e.Dir, "apply", "-auto-approve").expect(t, exitError)
+	got := e.DstQuery(`SELECT sync || ': ' || error FROM rowform.runs WHERE status = 'failed' ORDER BY id`)
+	if len(got) != 2 || got[0] != got[1] || !strings.HasPrefix(got[0], "items: the plan of this sync has errors (duplicate_source_key") {
+		t.Errorf("failed runs:\n%s", strings.Join(got, "\n"))
+	}
+}
