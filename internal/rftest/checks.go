@@ -227,24 +227,28 @@ func (f *fileRun) checkTable(ctx context.Context, cfg *hclconfig.Config, e *Expe
 	for i, c := range e.Rows.Columns {
 		pos[c] = i
 	}
-	var typs []string
 	for _, c := range cols {
-		t, ok := types[c]
-		if !ok {
+		if _, ok := types[c]; !ok {
 			return append(fails, fmt.Sprintf("%sthe table has no column %q (its columns: %s)", prefix, c, strings.Join(slices.Sorted(maps.Keys(types)), ", "))), nil
 		}
 		if _, ok := pos[c]; !ok && len(e.Rows.Values) > 0 {
 			return append(fails, fmt.Sprintf("%scolumns names %q, which the expected rows do not give", prefix, c)), nil
 		}
-		typs = append(typs, t)
 	}
 	// The expected values as the table would hold them: each converted to
 	// its column's type and back to text, by the server, so that
 	// "2024-01-15T09:30:00Z" is the stored 2024-01-15 09:30:00+00 and 1.5
-	// the stored 1.50.
+	// the stored 1.50. The conversion is the type's input function with the
+	// column's modifier, as a write converts text: a value too long for a
+	// varchar(5) does not fit the table, where an explicit cast would cut
+	// it to what the table holds.
+	inputs, err := inputFunctions(ctx, conn, e.Table)
+	if err != nil {
+		return nil, err
+	}
 	sel := make([]string, len(cols))
-	for i := range cols {
-		sel[i] = fmt.Sprintf("CAST(CAST($%d::text AS %s) AS text)", i+1, typs[i])
+	for i, c := range cols {
+		sel[i] = inputs[c].convert(fmt.Sprintf("$%d::text", i+1))
 	}
 	normalize := "SELECT " + strings.Join(sel, ", ")
 	sensitive := tableSensitive(cfg, addr, e.Table)
@@ -418,4 +422,46 @@ func diffRows(cols, key []string, sensitive map[string]bool, want, got [][]*stri
 		lines = append(lines[:maxShown], fmt.Sprintf("  ... and %d more", len(lines)-maxShown))
 	}
 	return lines
+}
+
+// inputFunction is how a column's type reads text: its input function
+// (qualified as it must be), the type OID it is given (the element type's
+// for an array) and the column's type modifier, when the function takes
+// them.
+type inputFunction struct {
+	name      string
+	threeArgs bool
+	ioParam   uint32
+	typmod    int32
+}
+
+// convert converts expr, text, to the column's type as a write of it would
+// (modifier included) and back to the type's text.
+func (f inputFunction) convert(expr string) string {
+	if !f.threeArgs {
+		return fmt.Sprintf("CAST(%s(CAST(%s AS cstring)) AS text)", f.name, expr)
+	}
+	return fmt.Sprintf("CAST(%s(CAST(%s AS cstring), %d, %d) AS text)", f.name, expr, f.ioParam, f.typmod)
+}
+
+// inputFunctions reads the input function of each column of table t.
+func inputFunctions(ctx context.Context, conn *pgx.Conn, t hclconfig.TableName) (map[string]inputFunction, error) {
+	rows, err := conn.Query(ctx, `SELECT a.attname, ty.typinput::regproc::text, p.pronargs = 3,
+  CASE WHEN ty.typelem <> 0 THEN ty.typelem ELSE ty.oid END, a.atttypmod
+FROM pg_attribute a JOIN pg_type ty ON ty.oid = a.atttypid JOIN pg_proc p ON p.oid = ty.typinput
+WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped`, ident(t))
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]inputFunction{}
+	for rows.Next() {
+		var name string
+		var f inputFunction
+		if err := rows.Scan(&name, &f.name, &f.threeArgs, &f.ioParam, &f.typmod); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		out[name] = f
+	}
+	return out, rows.Err()
 }

@@ -215,6 +215,53 @@ run "right" {
 	}
 }
 
+// TestExpectedValuesConvertAsWritten: an expected value is converted to
+// its column's type as a write converts it, modifier included: one too
+// long for a varchar(5) (or an element for a varchar(3)[], bits for a
+// bit(3)) does not fit the table, where the explicit cast it went through
+// before cut it to the stored value and the expectation passed. A value
+// the column pads (char(4)) or rounds (numeric(8,2)) still matches.
+func TestExpectedValuesConvertAsWritten(t *testing.T) {
+	schema := `CREATE TABLE public.items (id bigint PRIMARY KEY, name varchar(5), code char(4), tags varchar(3)[], bits bit(3), price numeric(8,2))`
+	run1 := func(name, value string) string {
+		return fmt.Sprintf(`
+run %q {
+  expect_table "public.items" {
+    columns = ["id", %q]
+    rows    = [{ id = 1, %s = %s }]
+  }
+}
+`, name, strings.Split(value, "=")[0], strings.Split(value, "=")[0], strings.SplitN(value, "=", 2)[1])
+	}
+	dir := writeFiles(t, map[string]string{
+		"main.hcl":       itemsConfig,
+		"data/items.csv": "id,name,code,tags,bits,price\n1,abcde,ab,\"{abc,d}\",101,1.5\n",
+		"tests/items.rftest.hcl": `
+destination "postgres" "shop" {
+  sql = "` + schema + `"
+}
+` + run1("fits", `name="abcde"`) + run1("padded", `code="ab"`) + run1("rounded", `price=1.499`) + run1("array", `tags="{abc,d}"`) +
+			run1("too long", `name="abcdefghij"`) + run1("element too long", `tags="{abcd,d}"`) + run1("bits too long", `bits="1011"`),
+	})
+	res := run(t, dir)
+	if len(res.Files) != 1 || len(res.Files[0].Runs) != 7 {
+		t.Fatalf("result:\n%s", describe(res))
+	}
+	for i, r := range res.Files[0].Runs {
+		want := rftest.StatusPass
+		if i >= 4 {
+			want = rftest.StatusFail
+		}
+		if r.Status != want {
+			t.Errorf("run %q is %s, want %s:\n%s", r.Name, r.Status, want, describe(res))
+			continue
+		}
+		if want == rftest.StatusFail && (len(r.Failures) != 1 || !strings.Contains(r.Failures[0], "does not fit the table")) {
+			t.Errorf("run %q: %q", r.Name, r.Failures)
+		}
+	}
+}
+
 // TestPostgresSourcesRunFixturesAndVariables: source tables created from
 // the types their rows suggest or declare; a run's fixtures replace rows
 // and run SQL before it; a run's variables change the configuration; a
