@@ -1,6 +1,9 @@
 package planner
 
 import (
+	"fmt"
+	"slices"
+	"strings"
 	"sync/atomic"
 
 	"github.com/hashicorp/hcl/v2"
@@ -22,6 +25,39 @@ func NewSyncPlan(s *hclconfig.Sync) *SyncPlan {
 		Destination: s.Destination.Address(), Table: s.Table.String(), Key: s.Key,
 		Range: declRange(s.DeclRange), Findings: []Finding{},
 	}
+}
+
+// Mismatch says what in sp, a sync's plan read from a plan file, is not
+// what sync s of the configuration says — its behavior, source, table,
+// destination or key — or "" when it all is. Apply writes what the
+// configuration says: a plan file edited to say something else would show
+// the reviewer another table than the one written, so apply refuses it.
+// An undo plan's behavior and source are the undo's, and its key the
+// run's, which apply reads from the run again.
+func (sp *SyncPlan) Mismatch(s *hclconfig.Sync) string {
+	want := NewSyncPlan(s)
+	type field struct{ name, got, want string }
+	fields := []field{
+		{"table", sp.Table, want.Table},
+		{"destination", sp.Destination, want.Destination},
+	}
+	if sp.Undo == nil {
+		fields = append(fields,
+			field{"behavior", sp.Behavior, want.Behavior},
+			field{"source", sp.Source, want.Source},
+			field{"model", sp.Model, want.Model})
+		if !slices.Equal(sp.Key, want.Key) {
+			return fmt.Sprintf("its key is (%s), where the configuration's is (%s)", strings.Join(sp.Key, ", "), strings.Join(want.Key, ", "))
+		}
+	} else if sp.Behavior != BehaviorUndo || sp.Source != fmt.Sprintf("run %d", sp.Undo.Run) {
+		return fmt.Sprintf("its undo of run %d says behavior %q and source %q", sp.Undo.Run, sp.Behavior, sp.Source)
+	}
+	for _, f := range fields {
+		if f.got != f.want {
+			return fmt.Sprintf("its %s is %q, where the configuration's is %q", f.name, f.got, f.want)
+		}
+	}
+	return ""
 }
 
 // declRange is r as a plan's Range, nil for a sync read from no file.

@@ -162,6 +162,13 @@ func (inv *invocation) savedPlan(ctx context.Context, f *applyFlags) (cfg *hclco
 		return nil, nil, inv.applyFailed(jsonOut, fmt.Errorf("%w: the configuration is not the one the plan was made from (it changed since, or the plan is of another configuration); nothing was written. Run 'rowform plan -out=%s' again", executor.ErrStale, f.planFile)), false
 	}
 	p = saved.Plan
+	for _, sp := range p.Syncs {
+		if s := cfg.Sync(sp.Name); s != nil {
+			if why := sp.Mismatch(s); why != "" {
+				return nil, nil, inv.applyFailed(jsonOut, fmt.Errorf("%s is not a plan rowform wrote: %s, and apply writes what the configuration says; nothing was written. Run 'rowform plan -out=%s' again", f.planFile, fmt.Sprintf("sync %q: %s", sp.Name, why), f.planFile)), false
+			}
+		}
+	}
 	if !jsonOut {
 		_ = views.RenderPlan(inv.stdout, p, f.format, inv.useColor(f.noColor, inv.stdout))
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -272,4 +273,40 @@ func TestSavedPlanWithErrorsIsRecorded(t *testing.T) {
 	if len(got) != 2 || got[0] != got[1] || !strings.HasPrefix(got[0], "items: the plan of this sync has errors (duplicate_source_key") {
 		t.Errorf("failed runs:\n%s", strings.Join(got, "\n"))
 	}
+}
+
+// TestSavedPlanEditedSyncIsRefused: a plan file edited to name another
+// table, behavior or key than the configuration's is refused before
+// anything is written. Before, apply wrote the configuration's table while
+// the plan it printed, and had the reviewer approve, named another.
+func TestSavedPlanEditedSyncIsRefused(t *testing.T) {
+	t.Parallel()
+	e := applyEnv(t)
+	runCLIWith(t, e.Environ, "", "-chdir="+e.Dir, "plan", "-out=p.plan").expect(t, exitOK)
+	plan, err := os.ReadFile(filepath.Join(e.Dir, "p.plan"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := e.DstDigest("items")
+	for _, edit := range []struct{ from, to, says string }{ // from: a regexp
+		{`"table": "public.items"`, `"table": "public.audit"`, `its table is "public.audit", where the configuration's is "public.items"`},
+		{`"behavior": "mirror"`, `"behavior": "append"`, `its behavior is "append"`},
+		{`"key": \[\s*"id"\s*\]`, `"key": ["name"]`, `its key is (name), where the configuration's is (id)`},
+	} {
+		re := regexp.MustCompile(edit.from)
+		edited := re.ReplaceAllLiteralString(string(plan), edit.to)
+		if edited == string(plan) {
+			t.Fatalf("the plan file has no %s:\n%s", edit.from, plan)
+		}
+		e.WriteFile("edited.plan", edited)
+		r := runCLIWith(t, e.Environ, "", "-chdir="+e.Dir, "apply", "edited.plan")
+		r.expect(t, exitError)
+		if !strings.Contains(r.stderr, "edited.plan is not a plan rowform wrote: sync \"items\": "+edit.says) {
+			t.Errorf("apply of a plan with %s: %s", edit.to, r.stderr)
+		}
+	}
+	if e.DstDigest("items") != before {
+		t.Error("an edited plan wrote to items")
+	}
+	runCLIWith(t, e.Environ, "", "-chdir="+e.Dir, "apply", "p.plan").expect(t, exitOK)
 }
