@@ -140,13 +140,28 @@ func (c *watchedConn) Write(p []byte) (int, error) {
 // wait reads into p (read) or writes p, giving up after c.silence without
 // progress in either direction.
 func (c *watchedConn) wait(p []byte, read bool) (int, error) {
+	start := time.Now()
 	for {
 		c.mu.Lock()
 		if c.dead != nil {
 			c.mu.Unlock()
 			return 0, c.dead
 		}
-		silenceAt := time.Now().Add(c.silence)
+		// Silence is counted from the last byte that moved either way, or
+		// from the start of this wait if that is later: a wait that saw
+		// bytes move the other way gives up c.silence after them, not
+		// c.silence after its own deadline (a read beside a COPY's writes
+		// waited twice the silence for a frozen server).
+		from := start
+		if last := time.Unix(0, c.progress.Load()); last.After(from) {
+			from = last
+		}
+		silenceAt := from.Add(c.silence)
+		if now := time.Now(); !silenceAt.After(now) {
+			// Waiting on beside a write under way, which gives up by
+			// itself (and wakes this one) when nothing moves.
+			silenceAt = now.Add(c.silence)
+		}
 		var err error
 		if read {
 			c.waitRead = silenceAt
