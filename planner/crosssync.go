@@ -158,6 +158,9 @@ func (r *relations) externalParents(f *foreignKey, w *writtenRows, batch []chang
 		sub[n] = batch[k]
 	}
 	sr := c.stateRows(sub, f.ChildColumns)
+	if sr.err != nil {
+		return sr.err
+	}
 	params, from := w.rowsParam(f, w.inserted, len(sr.params)+1, "i")
 	var fields, on []string
 	for k, col := range f.ChildColumns {
@@ -191,6 +194,9 @@ func (r *relations) externalDeletes(f *foreignKey, w *writtenRows, batch []chang
 	}
 	c := r.c
 	sr := c.stateRows(batch, f.ChildColumns)
+	if sr.err != nil {
+		return sr.err
+	}
 	params, from := w.rowsParam(f, w.deleted, len(sr.params)+1, "d")
 	var fields, on []string
 	for k, col := range f.ChildColumns {

@@ -101,6 +101,9 @@ func (c *checker) rematch(ctx context.Context, conn *pgx.Conn) error {
 		return err
 	}
 	bp := l.batchParams(cands, (*change).row)
+	if bp.err != nil {
+		return bp.err
+	}
 	var on []string
 	for i := 0; i < l.NKey; i++ {
 		v := l.value(i)

@@ -136,6 +136,9 @@ func (c *checker) checkConstraints(ctx context.Context, conn *pgx.Conn) error {
 		}
 		err := c.batches(want, func(batch []change) error {
 			bp := c.l.batchParams(batch, (*change).row)
+			if bp.err != nil {
+				return bp.err
+			}
 			sql := fmt.Sprintf("SELECT t.%s, x.n FROM %s CROSS JOIN LATERAL (VALUES %s) AS x(n, ok) WHERE x.ok IS FALSE",
 				posColumn, c.endStateRows(bp, cols, inserts), strings.Join(values, ", "))
 			return execBinary(ctx, conn, sql, bp.values, func(vals [][]byte) error {

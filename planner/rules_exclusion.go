@@ -121,6 +121,9 @@ func (r *relations) checkExclusion(x *exclusion) error {
 		}
 		selected += len(batch)
 		sr := c.stateRows(batch, x.cols)
+		if sr.err != nil {
+			return sr.err
+		}
 		sql := fmt.Sprintf(`SELECT t.pos, k.* FROM (SELECT s.%s AS pos, %s FROM %s AS s%s) AS t
 JOIN LATERAL (SELECT %s FROM %s AS d WHERE %s%s) AS k ON true`,
 			posColumn, x.values(), sr.from, where, c.l.keySelect("d"), c.p.Table.Ident(), x.conflict("", "t"), dwhere)
@@ -160,6 +163,9 @@ func (r *relations) rejectExcluded(x *exclusion, ch *change) {
 func (r *relations) exclusionAmongChanges(x *exclusion, batch []change, where string) error {
 	c := r.c
 	sr := c.stateRows(batch, x.cols)
+	if sr.err != nil {
+		return sr.err
+	}
 	sql := fmt.Sprintf(`WITH t AS (SELECT s.%s AS pos, %s FROM %s AS s%s)
 SELECT a.pos, b.pos FROM t AS a JOIN t AS b ON a.pos < b.pos AND %s`,
 		posColumn, x.values(), sr.from, where, x.conflict("a", "b"))

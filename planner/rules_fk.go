@@ -205,6 +205,9 @@ func (r *relations) checkParents(f *foreignKey) error {
 		}
 		var missing []int // children of a parent a dependency may insert
 		sr := c.stateRows(batch, f.ChildColumns)
+		if sr.err != nil {
+			return sr.err
+		}
 		sql := fmt.Sprintf(`SELECT t.pos, t.anynull, t.allnull, k.* FROM (SELECT s.%s AS pos, (%s) AS anynull, (%s) AS allnull, %s FROM %s AS s) AS t
 LEFT JOIN LATERAL (SELECT true AS hit%s FROM %s AS p WHERE %s LIMIT 1) AS k ON NOT t.anynull
 WHERE %s`, posColumn, strings.Join(nulls, " OR "), strings.Join(nulls, " AND "), strings.Join(fields, ", "), sr.from,
@@ -453,11 +456,15 @@ func (r *relations) checkReferences(f *foreignKey, kind ChangeKind) error {
 		}
 		var params [][]byte
 		var from string
+		var err error
 		if kind == ChangeDelete && len(f.parentMapped) == len(f.ParentColumns) {
 			// A deleted row's referenced values are all in the batch.
-			params, from = c.deletedRows(batch, f)
+			params, from, err = c.deletedRows(batch, f)
 		} else {
-			params, from = c.keyRows(batch, f.parentMapped)
+			params, from, err = c.keyRows(batch, f.parentMapped)
+		}
+		if err != nil {
+			return err
 		}
 		var sql string
 		switch {
@@ -586,13 +593,13 @@ func (r *relations) selfReferences(f *foreignKey, kind ChangeKind, action string
 
 // deletedRows is keyRows for deletes whose referenced columns are all
 // mapped: d holds the referenced columns, from the batch.
-func (c *checker) deletedRows(batch []change, f *foreignKey) (params [][]byte, from string) {
-	params, from = c.batchRows(batch, f.parentMapped)
+func (c *checker) deletedRows(batch []change, f *foreignKey) (params [][]byte, from string, err error) {
+	params, from, err = c.batchRows(batch, f.parentMapped)
 	var cols []string
 	for k, col := range f.ParentColumns {
 		cols = append(cols, fmt.Sprintf("%s AS %s", c.l.value(f.parentMapped[k]), pgx.Identifier{col}.Sanitize()))
 	}
-	return params, fmt.Sprintf("%s CROSS JOIN LATERAL (SELECT %s) AS d", from, strings.Join(cols, ", "))
+	return params, fmt.Sprintf("%s CROSS JOIN LATERAL (SELECT %s) AS d", from, strings.Join(cols, ", ")), err
 }
 
 func (r *relations) rejectReferenced(f *foreignKey, ch *change, kind ChangeKind) {

@@ -192,6 +192,8 @@ type stateRows struct {
 	params [][]byte
 	// from is "(SELECT ...)" without an alias.
 	from string
+	// err: a value cannot be given to the server (batchArgs).
+	err error
 }
 
 func (c *checker) stateRows(batch []change, cols []string) stateRows {
@@ -219,22 +221,20 @@ func (c *checker) stateRows(batch []change, cols []string) stateRows {
 			ins[k] = []byte{0}
 		}
 	}
-	sr.params = append(sr.params, arrayParam(oidInt4, pos), arrayParam(oidBool, ins))
-	args := []string{"$1::int4[]", "$2::bool[]"}
-	names := []string{"i", "ins"}
-	vals := make([][]byte, len(batch))
+	var b batchArgs
+	b.add("i", "int4", oidInt4, pos)
+	b.add("ins", "bool", oidBool, ins)
 	for i := range l.Cols {
 		if !send[i] {
 			continue
 		}
+		vals := make([][]byte, len(batch))
 		for k := range batch {
 			vals[k] = batch[k].src.Values[i]
 		}
-		typ, oid := l.wireType(i)
-		sr.params = append(sr.params, arrayParam(oid, vals))
-		args = append(args, fmt.Sprintf("$%d::%s[]", len(sr.params), typ))
-		names = append(names, alias(i))
+		b.addColumn(l, i, vals)
 	}
+	sr.params, sr.err = b.params, b.err
 	sel := []string{"b.i AS " + posColumn}
 	for _, name := range c.storedColumns(cols) {
 		q := pgx.Identifier{name}.Sanitize()
@@ -245,7 +245,7 @@ func (c *checker) stateRows(batch []change, cols []string) stateRows {
 		sel = append(sel, fmt.Sprintf("CASE WHEN b.ins THEN %s ELSE (SELECT d.%s FROM %s AS d WHERE %s) END AS %s",
 			c.insertDefault(name), q, c.p.Table.Ident(), c.keyMatch("d"), q))
 	}
-	sr.from = c.endState(sel, fmt.Sprintf("unnest(%s) AS b(%s)", strings.Join(args, ", "), strings.Join(names, ", ")), cols)
+	sr.from = c.endState(sel, b.from("b"), cols)
 	return sr
 }
 
@@ -267,39 +267,35 @@ func (c *checker) insertDefault(name string) string {
 // destination rows by key: b is the batch (position b.i, and the key
 // columns and the mapped columns need as b.c0, ...: the values an update
 // writes, or a deleted row's), d the destination row as it is now.
-func (c *checker) keyRows(batch []change, need []int) (params [][]byte, from string) {
-	params, from = c.batchRows(batch, need)
+func (c *checker) keyRows(batch []change, need []int) (params [][]byte, from string, err error) {
+	params, from, err = c.batchRows(batch, need)
 	// One index lookup per row (LIMIT keeps the planner from scanning the
 	// whole table to join it).
-	return params, fmt.Sprintf("%s CROSS JOIN LATERAL (SELECT * FROM %s AS d WHERE %s LIMIT 1) AS d", from, c.p.Table.Ident(), c.keyMatch("d"))
+	return params, fmt.Sprintf("%s CROSS JOIN LATERAL (SELECT * FROM %s AS d WHERE %s LIMIT 1) AS d", from, c.p.Table.Ident(), c.keyMatch("d")), err
 }
 
 // batchRows is the FROM item "unnest(...) AS b(i, c0, ...)" over a batch:
 // the position, the key columns and the mapped columns need, of each
 // change's row (what an update writes, what a delete removes).
-func (c *checker) batchRows(batch []change, need []int) (params [][]byte, from string) {
+func (c *checker) batchRows(batch []change, need []int) (params [][]byte, from string, err error) {
 	l := c.l
+	var b batchArgs
 	pos := make([][]byte, len(batch))
 	for k := range batch {
 		pos[k] = binary.BigEndian.AppendUint32(nil, uint32(k))
 	}
-	params = append(params, arrayParam(oidInt4, pos))
-	args := []string{"$1::int4[]"}
-	names := []string{"i"}
-	vals := make([][]byte, len(batch))
+	b.add("i", "int4", oidInt4, pos)
 	for i := range l.Cols {
 		if i >= l.NKey && !slices.Contains(need, i) {
 			continue
 		}
+		vals := make([][]byte, len(batch))
 		for k := range batch {
 			vals[k] = batch[k].row().Values[i]
 		}
-		typ, oid := l.wireType(i)
-		params = append(params, arrayParam(oid, vals))
-		args = append(args, fmt.Sprintf("$%d::%s[]", len(params), typ))
-		names = append(names, alias(i))
+		b.addColumn(l, i, vals)
 	}
-	return params, fmt.Sprintf("unnest(%s) AS b(%s)", strings.Join(args, ", "), strings.Join(names, ", "))
+	return b.params, b.from("b"), b.err
 }
 
 // keySelect selects, from the destination row alias, its sync key as the
@@ -490,6 +486,9 @@ func (r *relations) stateHashes(sel func(*change) bool, cols []string, h hashing
 			return nil
 		}
 		sr := r.c.stateRows(batch, cols)
+		if sr.err != nil {
+			return sr.err
+		}
 		sql := fmt.Sprintf("SELECT s.%s, %s FROM %s AS s%s", posColumn, h.sql(), sr.from, where)
 		return queryRows(r.ctx, r.conn, sql, sr.params, func(vals [][]byte) error {
 			k, err := int4At(vals[0])

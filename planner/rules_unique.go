@@ -200,6 +200,9 @@ func (r *relations) checkUnique(u *uniqueIndex) error {
 			return nil
 		}
 		sr := c.stateRows(batch, u.cols)
+		if sr.err != nil {
+			return sr.err
+		}
 		sql := fmt.Sprintf(`SELECT t.pos, t.h, k.* FROM (SELECT s.%s AS pos, %s AS h, %s FROM %s AS s%s) AS t
 LEFT JOIN LATERAL (SELECT true AS hit, %s FROM %s AS d WHERE %s LIMIT 1) AS k ON true`,
 			posColumn, u.hash.sql(), strings.Join(exprs, ", "), sr.from, where,
@@ -333,6 +336,9 @@ func (r *relations) sameAmongChanges(u *uniqueIndex, groups [][]rowHash) error {
 			continue
 		}
 		sr := c.stateRows(batch, u.cols)
+		if sr.err != nil {
+			return sr.err
+		}
 		sql := fmt.Sprintf("SELECT t.pos FROM (SELECT s.%s AS pos, count(*) OVER (PARTITION BY %s) AS n FROM %s AS s%s) AS t WHERE t.n > 1",
 			posColumn, strings.Join(parts, ", "), sr.from, where)
 		err = queryRows(r.ctx, r.conn, sql, sr.params, func(vals [][]byte) error {

@@ -116,31 +116,28 @@ func arrayParam(elemOID uint32, values [][]byte) []byte {
 // updates, dst for deletes).
 type batchParams struct {
 	values [][]byte
-	// from is the FROM item "unnest($1::int4[], $2::type[], ...) AS b(i, c0, ...)".
+	// from is the FROM item "unnest($1::int4[], $2::type[], ...) AS b(i, c0, ...)"
+	// (batchArgs.from).
 	from string
+	// err: a value cannot be given to the server (batchArgs).
+	err error
 }
 
 func (l *layout) batchParams(batch []change, pick func(*change) *Row) batchParams {
-	var bp batchParams
+	var b batchArgs
 	pos := make([][]byte, len(batch))
 	for k := range batch {
 		pos[k] = binary.BigEndian.AppendUint32(nil, uint32(k))
 	}
-	bp.values = append(bp.values, arrayParam(oidInt4, pos))
-	args := []string{"$1::int4[]"}
-	names := []string{"i"}
-	col := make([][]byte, len(batch))
+	b.add("i", "int4", oidInt4, pos)
 	for i := range l.Cols {
+		col := make([][]byte, len(batch))
 		for k := range batch {
 			col[k] = pick(&batch[k]).Values[i]
 		}
-		typ, oid := l.wireType(i)
-		bp.values = append(bp.values, arrayParam(oid, col))
-		args = append(args, fmt.Sprintf("$%d::%s[]", len(bp.values), typ))
-		names = append(names, alias(i))
+		b.addColumn(l, i, col)
 	}
-	bp.from = fmt.Sprintf("unnest(%s) AS b(%s)", strings.Join(args, ", "), strings.Join(names, ", "))
-	return bp
+	return batchParams{values: b.params, from: b.from("b"), err: b.err}
 }
 
 // value is column i of the batch row b in the destination column's type.

@@ -1,0 +1,130 @@
+package planner
+
+import (
+	"encoding/binary"
+	"fmt"
+	"strings"
+)
+
+// batchArgs collects the parameters of a check query's FROM item over a
+// batch of rows, "unnest($1::int4[], $2::type[], ...) AS b(i, c0, ...)":
+// one array parameter per column, of that column's value in each row.
+//
+// PostgreSQL arrays do not nest: an array of int4[] values is a
+// two-dimensional int4 array, which needs every row's array to be of one
+// length, and which unnest flattens. So a column whose values are arrays
+// travels as their elements — every row's, one after the other, in one
+// flat array parameter — with each row's bounds in it (NULL for a NULL
+// array), and the FROM item slices each row's array out again. The
+// elements go as the diff holds them, in binary, so each row's array is
+// rebuilt exactly. Arrays of more than one dimension, or whose lower bound
+// is not 1, cannot be sliced back; a batch holding one is an error.
+type batchArgs struct {
+	params      [][]byte
+	args, names []string
+	// sel rebuilds the columns from what unnest returns (u.name, or the
+	// slice of an array column); sliced says whether any column needs it.
+	sel       []string
+	sliced    bool
+	err       error
+	errColumn string
+}
+
+// addColumn adds layout column i, named alias(i), with one value per row.
+func (b *batchArgs) addColumn(l *layout, i int, vals [][]byte) {
+	typ, oid := l.wireType(i)
+	b.add(alias(i), typ, oid, vals)
+	if b.err != nil && b.errColumn == "" {
+		b.errColumn = l.Cols[i].Dest
+		b.err = fmt.Errorf("the column %q holds an array of more than one dimension, or whose lower bound is not 1, which rowform cannot give the destination's checks", b.errColumn)
+	}
+}
+
+// add adds a column of type typ (OID oid) named name, with one value per
+// row.
+func (b *batchArgs) add(name, typ string, oid uint32, vals [][]byte) {
+	elem, isArray := strings.CutSuffix(typ, "[]")
+	if !isArray {
+		b.params = append(b.params, arrayParam(oid, vals))
+		b.args = append(b.args, fmt.Sprintf("$%d::%s[]", len(b.params), typ))
+		b.names = append(b.names, name)
+		b.sel = append(b.sel, "u."+name)
+		return
+	}
+	b.sliced = true
+	lo, hi := make([][]byte, len(vals)), make([][]byte, len(vals))
+	var flat [][]byte
+	var elemOID uint32
+	for k, v := range vals {
+		if v == nil {
+			continue
+		}
+		oid, elems, ok := arrayElements(v)
+		if !ok {
+			b.err = fmt.Errorf("column %s holds an array of more than one dimension, or whose lower bound is not 1, which the destination's checks cannot be given", name)
+			return
+		}
+		elemOID = oid
+		lo[k] = binary.BigEndian.AppendUint32(nil, uint32(len(flat)+1))
+		flat = append(flat, elems...)
+		hi[k] = binary.BigEndian.AppendUint32(nil, uint32(len(flat)))
+	}
+	b.params = append(b.params, arrayParam(oidInt4, lo), arrayParam(oidInt4, hi))
+	n := len(b.params)
+	b.args = append(b.args, fmt.Sprintf("$%d::int4[]", n-1), fmt.Sprintf("$%d::int4[]", n))
+	b.names = append(b.names, name+"_lo", name+"_hi")
+	if elemOID == 0 {
+		// Every row's array is NULL.
+		b.sel = append(b.sel, fmt.Sprintf("NULL::%s AS %s", typ, name))
+		return
+	}
+	b.params = append(b.params, arrayParam(elemOID, flat))
+	b.sel = append(b.sel, fmt.Sprintf("CASE WHEN u.%[1]s_lo IS NULL THEN NULL ELSE ($%[2]d::%[3]s[])[u.%[1]s_lo:u.%[1]s_hi] END AS %[1]s",
+		name, len(b.params), elem))
+}
+
+// from is the FROM item over the batch, aliased alias, with the columns
+// added, by name.
+func (b *batchArgs) from(alias string) string {
+	un := fmt.Sprintf("unnest(%s) AS %%s(%s)", strings.Join(b.args, ", "), strings.Join(b.names, ", "))
+	if !b.sliced {
+		return fmt.Sprintf(un, alias)
+	}
+	return fmt.Sprintf("(SELECT %s FROM %s) AS %s", strings.Join(b.sel, ", "), fmt.Sprintf(un, "u"), alias)
+}
+
+// arrayElements returns the element type and the elements (nil for a NULL
+// one) of a binary array of at most one dimension whose lower bound is 1;
+// ok is false for any other array.
+func arrayElements(v []byte) (elemOID uint32, elems [][]byte, ok bool) {
+	if len(v) < 12 {
+		return 0, nil, false
+	}
+	ndim := int32(binary.BigEndian.Uint32(v))
+	elemOID = binary.BigEndian.Uint32(v[8:])
+	switch {
+	case ndim == 0:
+		return elemOID, nil, true
+	case ndim != 1 || len(v) < 20 || int32(binary.BigEndian.Uint32(v[16:])) != 1:
+		return 0, nil, false
+	}
+	n := int(int32(binary.BigEndian.Uint32(v[12:])))
+	p := 20
+	for range n {
+		if p+4 > len(v) {
+			return 0, nil, false
+		}
+		size := int(int32(binary.BigEndian.Uint32(v[p:])))
+		p += 4
+		if size < 0 {
+			elems = append(elems, nil)
+			continue
+		}
+		if p+size > len(v) {
+			return 0, nil, false
+		}
+		elems = append(elems, v[p:p+size])
+		p += size
+	}
+	return elemOID, elems, p == len(v)
+}
