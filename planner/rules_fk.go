@@ -182,7 +182,7 @@ func (r *relations) checkParents(f *foreignKey) error {
 	for k, col := range f.ChildColumns {
 		q := pgx.Identifier{col}.Sanitize()
 		fields = append(fields, fmt.Sprintf("s.%s AS f%d", q, k))
-		nulls = append(nulls, fmt.Sprintf("s.%s IS NULL", q))
+		nulls = append(nulls, fmt.Sprintf("s.%s IS NOT DISTINCT FROM NULL", q))
 	}
 	var find []string
 	for k, col := range f.ParentColumns {
@@ -307,7 +307,7 @@ func (r *relations) parentsWritten(f *foreignKey, pending []*pendingChild) error
 	}
 	var notNull []string
 	for _, col := range f.ParentColumns {
-		notNull = append(notNull, pgx.Identifier{col}.Sanitize()+" IS NOT NULL")
+		notNull = append(notNull, pgx.Identifier{col}.Sanitize()+" IS DISTINCT FROM NULL")
 	}
 	writesParent := func(ch *change) bool { return ch.kind == ChangeInsert || c.l.touches(ch, f.parentMapped) }
 	parents, err := r.stateHashes(writesParent, f.ParentColumns, *f.parentHash, strings.Join(notNull, " AND "))

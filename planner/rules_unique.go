@@ -144,6 +144,9 @@ func (r *relations) checkUniques() error {
 
 // cond is the SQL condition under which a row has an entry that can
 // conflict: the predicate holds and, with NULLS DISTINCT, no key is NULL.
+// NULL is the value's own NULL, as the index has it: IS DISTINCT FROM
+// NULL, since for a composite value IS NULL tests its fields ('(7,)' IS
+// NOT NULL is false, while the index holds it as any other value).
 func (u *uniqueIndex) cond() string {
 	var parts []string
 	if u.Predicate != "" {
@@ -151,7 +154,7 @@ func (u *uniqueIndex) cond() string {
 	}
 	if u.NullsDistinct {
 		for _, e := range u.exprs {
-			parts = append(parts, "("+e+") IS NOT NULL")
+			parts = append(parts, "("+e+") IS DISTINCT FROM NULL")
 		}
 	}
 	return strings.Join(parts, " AND ")
@@ -186,7 +189,7 @@ func (r *relations) checkUnique(u *uniqueIndex) error {
 		if u.NullsDistinct {
 			match = append(match, fmt.Sprintf("(%s) = t.u%d", e, k))
 		} else {
-			match = append(match, fmt.Sprintf("((%s) = t.u%d OR ((%s) IS NULL AND t.u%d IS NULL))", e, k, e, k))
+			match = append(match, fmt.Sprintf("((%s) = t.u%d OR ((%s) IS NOT DISTINCT FROM NULL AND t.u%d IS NOT DISTINCT FROM NULL))", e, k, e, k))
 		}
 	}
 	if u.Predicate != "" {
