@@ -54,7 +54,7 @@ sync "m" {
 
 	e.Src(`INSERT INTO m VALUES (7, '{{1,2},{3,4}}', '{a}', 1)`)
 	sp = plan(t, cfg).Syncs[0]
-	if text := synctest.FindingsText(sp); !strings.Contains(text, `the column "nums" holds an array of more than one dimension`) {
+	if text := synctest.FindingsText(sp); !strings.Contains(text, `error type_mismatch: the column "nums" holds an array of more than one dimension`) {
 		t.Errorf("a two-dimensional array: %+v\n%s", sp.Counts, text)
 	}
 }

@@ -36,8 +36,16 @@ func (b *batchArgs) addColumn(l *layout, i int, vals [][]byte) {
 	b.add(alias(i), typ, oid, vals)
 	if b.err != nil && b.errColumn == "" {
 		b.errColumn = l.Cols[i].Dest
-		b.err = fmt.Errorf("the column %q holds an array of more than one dimension, or whose lower bound is not 1, which rowform cannot give the destination's checks", b.errColumn)
+		b.err = &uncheckableArrayError{column: b.errColumn}
 	}
+}
+
+// uncheckableArrayError is a change whose array value the destination's
+// checks cannot be given (batchArgs); the plan reports it as type_mismatch.
+type uncheckableArrayError struct{ column string }
+
+func (e *uncheckableArrayError) Error() string {
+	return fmt.Sprintf("the column %q holds an array of more than one dimension, or whose lower bound is not 1, which rowform cannot give the destination's checks", e.column)
 }
 
 // add adds a column of type typ (OID oid) named name, with one value per

@@ -533,6 +533,12 @@ func diffErrorFinding(s *hclconfig.Sync, err error) Finding {
 		return Finding{Severity: SeverityError, Code: CodeHistoryDamaged, Summary: damaged.Error(),
 			Detail: "Undo restores rows from what the apply recorded in the history's run_rows (or the run's own table); a record changed by hand no longer says what the rows held. Restore the history from a backup, or fix the rows by hand."}
 	}
+	var arr *uncheckableArrayError
+	if errors.As(err, &arr) {
+		return Finding{Severity: SeverityError, Code: CodeTypeMismatch, Column: arr.column,
+			Summary: fmt.Sprintf("%s: a changed row of %s", arr.Error(), s.Table),
+			Detail:  "The plan checks the table's CHECK constraints, unique indexes, exclusion constraints and foreign keys on the rows it writes, and passes them one-dimensional arrays only. Make the query give such values as one-dimensional arrays (or leave the column out), or drop the rule the plan cannot check."}
+	}
 	var se *sourceError
 	if errors.As(err, &se) {
 		f := queryFinding(s, se.err)
