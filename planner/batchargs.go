@@ -24,19 +24,18 @@ type batchArgs struct {
 	args, names []string
 	// sel rebuilds the columns from what unnest returns (u.name, or the
 	// slice of an array column); sliced says whether any column needs it.
-	sel       []string
-	sliced    bool
-	err       error
-	errColumn string
+	sel    []string
+	sliced bool
+	// err is the first value that cannot be given (uncheckableArrayError).
+	err error
 }
 
 // addColumn adds layout column i, named alias(i), with one value per row.
 func (b *batchArgs) addColumn(l *layout, i int, vals [][]byte) {
 	typ, oid := l.wireType(i)
 	b.add(alias(i), typ, oid, vals)
-	if b.err != nil && b.errColumn == "" {
-		b.errColumn = l.Cols[i].Dest
-		b.err = &uncheckableArrayError{column: b.errColumn}
+	if e, ok := b.err.(*uncheckableArrayError); ok && e.column == alias(i) {
+		e.column = l.Cols[i].Dest // the table's name for it
 	}
 }
 
@@ -69,7 +68,9 @@ func (b *batchArgs) add(name, typ string, oid uint32, vals [][]byte) {
 		}
 		oid, elems, ok := arrayElements(v)
 		if !ok {
-			b.err = fmt.Errorf("column %s holds an array of more than one dimension, or whose lower bound is not 1, which the destination's checks cannot be given", name)
+			if b.err == nil {
+				b.err = &uncheckableArrayError{column: name}
+			}
 			return
 		}
 		elemOID = oid
