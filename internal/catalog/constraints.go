@@ -369,7 +369,7 @@ ORDER BY a.attnum`, table)
 		r.Generated[name] = g
 		if notNull {
 			quoted := IdentList([]string{name})
-			r.Checks = append(r.Checks, CheckConstraint{Expr: fmt.Sprintf("(%s IS NOT NULL)", quoted), Columns: []string{name},
+			r.Checks = append(r.Checks, CheckConstraint{Expr: fmt.Sprintf("(%s IS DISTINCT FROM NULL)", quoted), Columns: []string{name},
 				Reason: fmt.Sprintf("null value in column %s violates not-null constraint", quoted)})
 		}
 	}
