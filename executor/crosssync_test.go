@@ -117,3 +117,47 @@ sync "contacts" {
 		t.Errorf("contacts' rejected_rows finding does not blame the accounts sync:\n%s", synctest.FindingsText(con))
 	}
 }
+
+// TestParentsFromADependencyByArray: the same, with the foreign key over an
+// array column (accounts' unique codes): the rows the accounts sync writes
+// are given to the contacts' check as their arrays' elements, where an
+// array of arrays failed the plan.
+func TestParentsFromADependencyByArray(t *testing.T) {
+	t.Parallel()
+	e := synctest.New(t)
+	e.Dst(`CREATE TABLE accounts (id int PRIMARY KEY, code int[] UNIQUE)`)
+	e.Dst(`CREATE TABLE contacts (id int PRIMARY KEY, code int[] REFERENCES accounts (code))`)
+	e.Dst(`INSERT INTO accounts VALUES (1, '{1}'), (9, '{9,9}')`)
+	e.Src(`CREATE TABLE accounts (id int, code int[])`)
+	e.Src(`INSERT INTO accounts VALUES (1, '{1}'), (2, '{2,NULL}'), (3, '{}')`) // 9 is deleted
+	e.Src(`CREATE TABLE contacts (id int, code int[])`)
+	e.Src(`INSERT INTO contacts VALUES (10, '{1}'), (11, '{2,NULL}'), (12, '{}'), (13, '{9,9}'), (14, '{4}')`)
+	cfg := e.Config(`
+sync "accounts" {
+  source      = source.postgres.src
+  query       = "SELECT id, code FROM accounts"
+  destination = destination.postgres.dst
+  table       = "accounts"
+  behavior    = "mirror"
+  key         = ["id"]
+}
+sync "contacts" {
+  source      = source.postgres.src
+  query       = "SELECT id, code FROM contacts"
+  destination = destination.postgres.dst
+  table       = "contacts"
+  behavior    = "update_or_create"
+  key         = ["id"]
+  on_reject   = "skip"
+  depends_on  = [sync.accounts]
+}
+`)
+	p := plan(t, cfg)
+	if con := p.Syncs[1]; con.Counts != (planner.Counts{Insert: 3, Reject: 2}) {
+		t.Fatalf("contacts: %+v, want 3 inserts and 2 rejected (13's parent deleted, 14's missing)\n%s", con.Counts, synctest.FindingsText(con))
+	}
+	requireApplied(t, apply(t, cfg, p, executor.Options{}))
+	if got := strings.Join(e.DstQuery(`SELECT id::text FROM contacts ORDER BY id`), ","); got != "10,11,12" {
+		t.Errorf("contacts after apply: %s", got)
+	}
+}

@@ -20,6 +20,9 @@ import (
 // rebuilt exactly. Arrays of more than one dimension, or whose lower bound
 // is not 1, cannot be sliced back; a batch holding one is an error.
 type batchArgs struct {
+	// base is how many parameters come before these ($base+1 is the
+	// first).
+	base        int
 	params      [][]byte
 	args, names []string
 	// sel rebuilds the columns from what unnest returns (u.name, or the
@@ -53,7 +56,7 @@ func (b *batchArgs) add(name, typ string, oid uint32, vals [][]byte) {
 	elem, isArray := strings.CutSuffix(typ, "[]")
 	if !isArray {
 		b.params = append(b.params, arrayParam(oid, vals))
-		b.args = append(b.args, fmt.Sprintf("$%d::%s[]", len(b.params), typ))
+		b.args = append(b.args, fmt.Sprintf("$%d::%s[]", b.base+len(b.params), typ))
 		b.names = append(b.names, name)
 		b.sel = append(b.sel, "u."+name)
 		return
@@ -79,7 +82,7 @@ func (b *batchArgs) add(name, typ string, oid uint32, vals [][]byte) {
 		hi[k] = binary.BigEndian.AppendUint32(nil, uint32(len(flat)))
 	}
 	b.params = append(b.params, arrayParam(oidInt4, lo), arrayParam(oidInt4, hi))
-	n := len(b.params)
+	n := b.base + len(b.params)
 	b.args = append(b.args, fmt.Sprintf("$%d::int4[]", n-1), fmt.Sprintf("$%d::int4[]", n))
 	b.names = append(b.names, name+"_lo", name+"_hi")
 	if elemOID == 0 {
@@ -89,7 +92,7 @@ func (b *batchArgs) add(name, typ string, oid uint32, vals [][]byte) {
 	}
 	b.params = append(b.params, arrayParam(elemOID, flat))
 	b.sel = append(b.sel, fmt.Sprintf("CASE WHEN u.%[1]s_lo IS NULL THEN NULL ELSE ($%[2]d::%[3]s[])[u.%[1]s_lo:u.%[1]s_hi] END AS %[1]s",
-		name, len(b.params), elem))
+		name, b.base+len(b.params), elem))
 }
 
 // from is the FROM item over the batch, aliased alias, with the columns

@@ -123,9 +123,8 @@ func (p *Prepared) externalFor(f *foreignKey) *writtenRows {
 // rowsParam renders rows (values of w's cols) as array parameters starting
 // at $first for the referenced columns of f, and the FROM item
 // "unnest(...) AS alias(x0, x1, ...)" in f.ParentColumns order.
-func (w *writtenRows) rowsParam(f *foreignKey, rows [][][]byte, first int, alias string) ([][]byte, string) {
-	var params [][]byte
-	var args, names []string
+func (w *writtenRows) rowsParam(f *foreignKey, rows [][][]byte, first int, alias string) ([][]byte, string, error) {
+	b := batchArgs{base: first - 1}
 	for k, col := range f.ParentColumns {
 		j := 0
 		for j < len(w.cols) && w.cols[j] != col {
@@ -135,11 +134,12 @@ func (w *writtenRows) rowsParam(f *foreignKey, rows [][][]byte, first int, alias
 		for r, row := range rows {
 			vals[r] = row[j]
 		}
-		params = append(params, arrayParam(w.oids[j], vals))
-		args = append(args, fmt.Sprintf("$%d::%s[]", first+k, w.types[j]))
-		names = append(names, fmt.Sprintf("x%d", k))
+		b.add(fmt.Sprintf("x%d", k), w.types[j], w.oids[j], vals)
+		if e, ok := b.err.(*uncheckableArrayError); ok && e.column == fmt.Sprintf("x%d", k) {
+			e.column = col
+		}
 	}
-	return params, fmt.Sprintf("unnest(%s) AS %s(%s)", strings.Join(args, ", "), alias, strings.Join(names, ", "))
+	return b.params, b.from(alias), b.err
 }
 
 // externalParents decides the children (changes of the batch at the
@@ -161,7 +161,10 @@ func (r *relations) externalParents(f *foreignKey, w *writtenRows, batch []chang
 	if sr.err != nil {
 		return sr.err
 	}
-	params, from := w.rowsParam(f, w.inserted, len(sr.params)+1, "i")
+	params, from, err := w.rowsParam(f, w.inserted, len(sr.params)+1, "i")
+	if err != nil {
+		return err
+	}
 	var fields, on []string
 	for k, col := range f.ChildColumns {
 		fields = append(fields, fmt.Sprintf("s.%s AS f%d", pgx.Identifier{col}.Sanitize(), k))
@@ -170,7 +173,7 @@ func (r *relations) externalParents(f *foreignKey, w *writtenRows, batch []chang
 	sql := fmt.Sprintf("SELECT DISTINCT t.pos FROM (SELECT s.%s AS pos, %s FROM %s AS s) AS t JOIN %s ON %s",
 		posColumn, strings.Join(fields, ", "), sr.from, from, strings.Join(on, " AND "))
 	found := map[int]bool{}
-	err := queryRows(r.ctx, r.conn, sql, append(sr.params, params...), func(vals [][]byte) error {
+	err = queryRows(r.ctx, r.conn, sql, append(sr.params, params...), func(vals [][]byte) error {
 		k, err := int4At(vals[0])
 		found[k] = true
 		return err
@@ -197,7 +200,10 @@ func (r *relations) externalDeletes(f *foreignKey, w *writtenRows, batch []chang
 	if sr.err != nil {
 		return sr.err
 	}
-	params, from := w.rowsParam(f, w.deleted, len(sr.params)+1, "d")
+	params, from, err := w.rowsParam(f, w.deleted, len(sr.params)+1, "d")
+	if err != nil {
+		return err
+	}
 	var fields, on []string
 	for k, col := range f.ChildColumns {
 		fields = append(fields, fmt.Sprintf("s.%s AS f%d", pgx.Identifier{col}.Sanitize(), k))
