@@ -33,12 +33,39 @@ type batchArgs struct {
 	err error
 }
 
-// addColumn adds layout column i, named alias(i), with one value per row.
-func (b *batchArgs) addColumn(l *layout, i int, vals [][]byte) {
-	typ, oid := l.wireType(i)
-	b.add(alias(i), typ, oid, vals)
-	if e, ok := b.err.(*uncheckableArrayError); ok && e.column == alias(i) {
-		e.column = l.Cols[i].Dest // the table's name for it
+// addPositions adds the column i: each row's position in the batch, 0 to
+// n-1, by which the query's results name their rows.
+func (b *batchArgs) addPositions(n int) {
+	pos := make([][]byte, n)
+	for k := range pos {
+		pos[k] = binary.BigEndian.AppendUint32(nil, uint32(k))
+	}
+	b.add("i", "int4", oidInt4, pos)
+}
+
+// addRows adds the layout columns that want selects (every one when want
+// is nil), each named alias(i), with the values of the row pick chooses of
+// each change of batch.
+func (b *batchArgs) addRows(l *layout, batch []change, pick func(*change) *Row, want func(i int) bool) {
+	for i := range l.Cols {
+		if want != nil && !want(i) {
+			continue
+		}
+		vals := make([][]byte, len(batch))
+		for k := range batch {
+			vals[k] = pick(&batch[k]).Values[i]
+		}
+		typ, oid := l.wireType(i)
+		b.addAs(alias(i), l.Cols[i].Dest, typ, oid, vals)
+	}
+}
+
+// addAs is add, with column the table's name for the column that an
+// uncheckableArrayError names.
+func (b *batchArgs) addAs(name, column, typ string, oid uint32, vals [][]byte) {
+	b.add(name, typ, oid, vals)
+	if e, ok := b.err.(*uncheckableArrayError); ok && e.column == name {
+		e.column = column
 	}
 }
 

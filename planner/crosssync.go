@@ -134,10 +134,7 @@ func (w *writtenRows) rowsParam(f *foreignKey, rows [][][]byte, first int, alias
 		for r, row := range rows {
 			vals[r] = row[j]
 		}
-		b.add(fmt.Sprintf("x%d", k), w.types[j], w.oids[j], vals)
-		if e, ok := b.err.(*uncheckableArrayError); ok && e.column == fmt.Sprintf("x%d", k) {
-			e.column = col
-		}
+		b.addAs(fmt.Sprintf("x%d", k), col, w.types[j], w.oids[j], vals)
 	}
 	return b.params, b.from(alias), b.err
 }

@@ -3,7 +3,6 @@ package planner
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"fmt"
 	"slices"
 	"strconv"
@@ -79,23 +78,11 @@ func (c *checker) dropRespellings(ctx context.Context, conn *pgx.Conn) error {
 			return nil
 		}
 		// The positions and those columns' values only (all are text).
-		pos := make([][]byte, len(cands))
-		for k := range cands {
-			pos[k] = binary.BigEndian.AppendUint32(nil, uint32(k))
-		}
-		params := [][]byte{arrayParam(oidInt4, pos)}
-		args, names := []string{"$1::int4[]"}, []string{"i"}
-		for _, i := range cols {
-			vals := make([][]byte, len(cands))
-			for k := range cands {
-				vals[k] = cands[k].src.Values[i]
-			}
-			params = append(params, arrayParam(oidText, vals))
-			args = append(args, fmt.Sprintf("$%d::text[]", len(params)))
-			names = append(names, alias(i))
-		}
-		sql := fmt.Sprintf("SELECT b.i, %s FROM unnest(%s) AS b(%s)", strings.Join(sel, ", "), strings.Join(args, ", "), strings.Join(names, ", "))
-		err := execBinary(ctx, conn, sql, params, func(vals [][]byte) error {
+		var b batchArgs
+		b.addPositions(len(cands))
+		b.addRows(l, cands, func(ch *change) *Row { return ch.src }, func(i int) bool { return slices.Contains(cols, i) })
+		sql := fmt.Sprintf("SELECT b.i, %s FROM %s", strings.Join(sel, ", "), b.from("b"))
+		err := execBinary(ctx, conn, sql, b.params, func(vals [][]byte) error {
 			k, err := strconv.Atoi(string(vals[0]))
 			if err != nil || k < 0 || k >= len(cands) {
 				return fmt.Errorf("internal error: the spelling check returned %q as a position", vals[0])

@@ -211,10 +211,8 @@ func (c *checker) stateRows(batch []change, cols []string) stateRows {
 		}
 	}
 	var sr stateRows
-	pos := make([][]byte, len(batch))
 	ins := make([][]byte, len(batch))
 	for k := range batch {
-		pos[k] = binary.BigEndian.AppendUint32(nil, uint32(k))
 		if batch[k].kind == ChangeInsert {
 			ins[k] = []byte{1}
 		} else {
@@ -222,18 +220,9 @@ func (c *checker) stateRows(batch []change, cols []string) stateRows {
 		}
 	}
 	var b batchArgs
-	b.add("i", "int4", oidInt4, pos)
+	b.addPositions(len(batch))
 	b.add("ins", "bool", oidBool, ins)
-	for i := range l.Cols {
-		if !send[i] {
-			continue
-		}
-		vals := make([][]byte, len(batch))
-		for k := range batch {
-			vals[k] = batch[k].src.Values[i]
-		}
-		b.addColumn(l, i, vals)
-	}
+	b.addRows(l, batch, func(ch *change) *Row { return ch.src }, func(i int) bool { return send[i] })
 	sr.params, sr.err = b.params, b.err
 	sel := []string{"b.i AS " + posColumn}
 	for _, name := range c.storedColumns(cols) {
@@ -280,21 +269,8 @@ func (c *checker) keyRows(batch []change, need []int) (params [][]byte, from str
 func (c *checker) batchRows(batch []change, need []int) (params [][]byte, from string, err error) {
 	l := c.l
 	var b batchArgs
-	pos := make([][]byte, len(batch))
-	for k := range batch {
-		pos[k] = binary.BigEndian.AppendUint32(nil, uint32(k))
-	}
-	b.add("i", "int4", oidInt4, pos)
-	for i := range l.Cols {
-		if i >= l.NKey && !slices.Contains(need, i) {
-			continue
-		}
-		vals := make([][]byte, len(batch))
-		for k := range batch {
-			vals[k] = batch[k].row().Values[i]
-		}
-		b.addColumn(l, i, vals)
-	}
+	b.addPositions(len(batch))
+	b.addRows(l, batch, (*change).row, func(i int) bool { return i < l.NKey || slices.Contains(need, i) })
 	return b.params, b.from("b"), b.err
 }
 

@@ -125,18 +125,8 @@ type batchParams struct {
 
 func (l *layout) batchParams(batch []change, pick func(*change) *Row) batchParams {
 	var b batchArgs
-	pos := make([][]byte, len(batch))
-	for k := range batch {
-		pos[k] = binary.BigEndian.AppendUint32(nil, uint32(k))
-	}
-	b.add("i", "int4", oidInt4, pos)
-	for i := range l.Cols {
-		col := make([][]byte, len(batch))
-		for k := range batch {
-			col[k] = pick(&batch[k]).Values[i]
-		}
-		b.addColumn(l, i, col)
-	}
+	b.addPositions(len(batch))
+	b.addRows(l, batch, pick, nil)
 	return batchParams{values: b.params, from: b.from("b"), err: b.err}
 }
 
