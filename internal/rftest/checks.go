@@ -199,7 +199,8 @@ func (f *fileRun) checkTable(ctx context.Context, cfg *hclconfig.Config, e *Expe
 		return nil, err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	types, err := columnTypes(ctx, conn, e.Table)
+	// The table's columns, each with how its type reads text.
+	types, err := inputFunctions(ctx, conn, e.Table)
 	if err != nil {
 		return nil, err
 	}
@@ -242,13 +243,9 @@ func (f *fileRun) checkTable(ctx context.Context, cfg *hclconfig.Config, e *Expe
 	// column's modifier, as a write converts text: a value too long for a
 	// varchar(5) does not fit the table, where an explicit cast would cut
 	// it to what the table holds.
-	inputs, err := inputFunctions(ctx, conn, e.Table)
-	if err != nil {
-		return nil, err
-	}
 	sel := make([]string, len(cols))
 	for i, c := range cols {
-		sel[i] = inputs[c].convert(fmt.Sprintf("$%d::text", i+1))
+		sel[i] = types[c].convert(fmt.Sprintf("$%d::text", i+1))
 	}
 	normalize := "SELECT " + strings.Join(sel, ", ")
 	sensitive := tableSensitive(cfg, addr, e.Table)
@@ -444,8 +441,12 @@ func (f inputFunction) convert(expr string) string {
 	return fmt.Sprintf("CAST(%s(CAST(%s AS cstring), %d, %d) AS text)", f.name, expr, f.ioParam, f.typmod)
 }
 
-// inputFunctions reads the input function of each column of table t.
+// inputFunctions reads the input function of each column of table t, by
+// column name; nil when there is no such table.
 func inputFunctions(ctx context.Context, conn *pgx.Conn, t hclconfig.TableName) (map[string]inputFunction, error) {
+	if exists, err := tableExists(ctx, conn, t); err != nil || !exists {
+		return nil, err
+	}
 	rows, err := conn.Query(ctx, `SELECT a.attname, ty.typinput::regproc::text, p.pronargs = 3,
   CASE WHEN ty.typelem <> 0 THEN ty.typelem ELSE ty.oid END, a.atttypmod
 FROM pg_attribute a JOIN pg_type ty ON ty.oid = a.atttypid JOIN pg_proc p ON p.oid = ty.typinput

@@ -82,12 +82,8 @@ func ident(t hclconfig.TableName) string { return pgx.Identifier{t.Schema, t.Nam
 // columnTypes returns the types of a table's columns (name -> SQL type as
 // format_type writes it); nil when the table does not exist.
 func columnTypes(ctx context.Context, conn *pgx.Conn, t hclconfig.TableName) (map[string]string, error) {
-	var exists bool
-	if err := conn.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", ident(t)).Scan(&exists); err != nil {
+	if exists, err := tableExists(ctx, conn, t); err != nil || !exists {
 		return nil, err
-	}
-	if !exists {
-		return nil, nil
 	}
 	rows, err := conn.Query(ctx, `SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute
 WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped`, ident(t))
@@ -103,6 +99,13 @@ WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped`, ident(t))
 		out[name] = typ
 	}
 	return out, rows.Err()
+}
+
+// tableExists reports whether table t exists.
+func tableExists(ctx context.Context, conn *pgx.Conn, t hclconfig.TableName) (bool, error) {
+	var exists bool
+	err := conn.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", ident(t)).Scan(&exists)
+	return exists, err
 }
 
 // fillTable creates the table if it does not exist (from its columns, or
