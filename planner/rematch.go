@@ -100,7 +100,8 @@ func (c *checker) rematch(ctx context.Context, conn *pgx.Conn) error {
 	if err != nil || len(cands) == 0 {
 		return err
 	}
-	bp := l.batchParams(cands, (*change).row)
+	// The candidates are looked up by key: only the key columns travel.
+	bp := l.batchParams(cands, (*change).row, func(i int) bool { return i < l.NKey })
 	if bp.err != nil {
 		return bp.err
 	}

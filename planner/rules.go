@@ -27,13 +27,11 @@ func isUpdate(k ChangeKind) bool { return k == ChangeUpdate }
 // destination row's value, and takes, for an insert, its default (NULL
 // when the default cannot be computed read-only: a sequence); a generated
 // one is computed (endState). The batch must hold only inserts (inserts =
-// true) or only updates.
+// true) or only updates, and bp at least the columns endStateInputs(cols)
+// selects.
 func (c *checker) endStateRows(bp batchParams, cols []string, inserts bool) string {
 	l := c.l
-	mapped := map[string]int{}
-	for i, col := range l.Cols {
-		mapped[col.Dest] = i
-	}
+	mapped := l.mappedIndex()
 	sel := []string{"b.i AS " + posColumn}
 	for _, name := range c.storedColumns(cols) {
 		q := pgx.Identifier{name}.Sanitize()
@@ -129,13 +127,14 @@ func (c *checker) checkConstraints(ctx context.Context, conn *pgx.Conn) error {
 		}
 		values = append(values, fmt.Sprintf("(%d, (%s))", k, chk.Expr))
 	}
+	send := c.endStateInputs(cols)
 	for _, inserts := range []bool{true, false} {
 		want := isUpdate
 		if inserts {
 			want = isInsert
 		}
 		err := c.batches(want, func(batch []change) error {
-			bp := c.l.batchParams(batch, (*change).row)
+			bp := c.l.batchParams(batch, (*change).row, send)
 			if bp.err != nil {
 				return bp.err
 			}

@@ -196,11 +196,13 @@ type stateRows struct {
 	err error
 }
 
-func (c *checker) stateRows(batch []change, cols []string) stateRows {
+// endStateInputs selects the layout columns an end-state row of cols is
+// computed from: the key columns (an unmapped column of an update is read
+// by key) and the mapped columns among storedColumns(cols). Only these
+// travel to the server, so a value no check reads is never sent.
+func (c *checker) endStateInputs(cols []string) func(i int) bool {
 	l := c.l
 	mapped := l.mappedIndex()
-	// The key columns always travel: an unmapped column of an update is
-	// read by key.
 	send := make([]bool, len(l.Cols))
 	for i := 0; i < l.NKey; i++ {
 		send[i] = true
@@ -210,6 +212,12 @@ func (c *checker) stateRows(batch []change, cols []string) stateRows {
 			send[i] = true
 		}
 	}
+	return func(i int) bool { return send[i] }
+}
+
+func (c *checker) stateRows(batch []change, cols []string) stateRows {
+	l := c.l
+	mapped := l.mappedIndex()
 	var sr stateRows
 	ins := make([][]byte, len(batch))
 	for k := range batch {
@@ -222,7 +230,7 @@ func (c *checker) stateRows(batch []change, cols []string) stateRows {
 	var b batchArgs
 	b.addPositions(len(batch))
 	b.add("ins", "bool", oidBool, ins)
-	b.addRows(l, batch, func(ch *change) *Row { return ch.src }, func(i int) bool { return send[i] })
+	b.addRows(l, batch, func(ch *change) *Row { return ch.src }, c.endStateInputs(cols))
 	sr.params, sr.err = b.params, b.err
 	sel := []string{"b.i AS " + posColumn}
 	for _, name := range c.storedColumns(cols) {

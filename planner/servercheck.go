@@ -111,9 +111,10 @@ func arrayParam(elemOID uint32, values [][]byte) []byte {
 }
 
 // batchParams are the parameters of a check query over a batch: $1 the
-// batch positions (int4[]), then one array per column, of the values each
-// change writes (pick chooses the row of a change: src for inserts and
-// updates, dst for deletes).
+// batch positions (int4[]), then one array per layout column that want
+// selects (every one when want is nil), of the values each change writes
+// (pick chooses the row of a change: src for inserts and updates, dst for
+// deletes). A column not selected is not in the FROM item.
 type batchParams struct {
 	values [][]byte
 	// from is the FROM item "unnest($1::int4[], $2::type[], ...) AS b(i, c0, ...)"
@@ -123,10 +124,10 @@ type batchParams struct {
 	err error
 }
 
-func (l *layout) batchParams(batch []change, pick func(*change) *Row) batchParams {
+func (l *layout) batchParams(batch []change, pick func(*change) *Row, want func(i int) bool) batchParams {
 	var b batchArgs
 	b.addPositions(len(batch))
-	b.addRows(l, batch, pick, nil)
+	b.addRows(l, batch, pick, want)
 	return batchParams{values: b.params, from: b.from("b"), err: b.err}
 }
 
