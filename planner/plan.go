@@ -161,6 +161,9 @@ const (
 	CodeCascade Code = "cascade"
 	// CodeTriggers: user triggers on the table fire for the planned writes.
 	CodeTriggers Code = "triggers"
+	// CodeUncheckedRows: rows the plan could not check against one of the
+	// destination's rules (a warning that names the rule).
+	CodeUncheckedRows Code = "unchecked_rows"
 )
 
 // Finding is a problem found while planning a sync.

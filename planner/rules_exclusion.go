@@ -1,10 +1,12 @@
 package planner
 
 import (
+	"encoding/binary"
 	"fmt"
 	"strings"
 
 	"github.com/rowform/rowform/internal/catalog"
+	"github.com/rowform/rowform/internal/plural"
 )
 
 // The table's exclusion constraints (EXCLUDE USING gist (room WITH =,
@@ -18,10 +20,15 @@ import (
 //     conflicts with a row another update changes is refused when it is
 //     itself an update and the constraint is not deferrable (checked row by
 //     row during the UPDATE, so the order of the rows would decide);
-//   - two changed rows that conflict refuse each other, when the changed
-//     rows number at most exclusionPairRows: the server compares them in
-//     pairs, which no index helps with, so beyond that they are not
-//     compared (docs/checks.md), and apply fails on a conflict among them.
+//   - two changed rows that conflict refuse each other. Only rows whose
+//     elements under = (the constraint's equality elements, room above)
+//     are equal can conflict: the server hashes those elements of every
+//     changed row, and the rows whose hashes meet — from any batch — are
+//     compared in pairs, a group of equal hashes at a time. A constraint
+//     without such an element puts every changed row in one group. A
+//     group of more than exclusionPairRows rows is not compared (the pairs
+//     grow as its square, and no index helps): a warning says so, and
+//     apply fails on a conflict among them (docs/checks.md).
 //
 // The destination rows a changed row meets are found through the
 // constraint's own index, with the constraint's operators.
@@ -35,6 +42,9 @@ type exclusion struct {
 	// cols are the table columns it reads; moving the mapped ones.
 	cols   []string
 	moving []int
+	// hash groups the changed rows that can conflict (grouping); chosen
+	// once, on the first round.
+	hash *hashing
 }
 
 func (r *relations) prepareExclusions() {
@@ -100,6 +110,19 @@ func (r *relations) checkExclusions() error {
 	return nil
 }
 
+// equalityElements are the indexes of the elements compared with
+// PostgreSQL's own = (OPERATOR(pg_catalog.=)), whose values the types'
+// hash functions hash alike when they are equal.
+func (x *exclusion) equalityElements() []int {
+	var out []int
+	for k, op := range x.Operators {
+		if op == "OPERATOR(pg_catalog.=)" {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
 func (r *relations) checkExclusion(x *exclusion) error {
 	c := r.c
 	sel := func(ch *change) bool { return ch.kind == ChangeInsert || c.l.touches(ch, x.moving) }
@@ -108,32 +131,43 @@ func (r *relations) checkExclusion(x *exclusion) error {
 		where = " WHERE (" + x.Predicate + ")"
 		dwhere = " AND (" + x.Predicate + ")"
 	}
+	if x.hash == nil {
+		h := x.grouping(r)
+		x.hash = &h
+	}
 	var meetings []meeting
-	selected := 0
-	var first []change
+	var hashes []rowHash
 	err := c.batches(isWrite, func(all []change) error {
 		batch := selectChanges(all, sel)
 		if len(batch) == 0 {
 			return nil
 		}
-		if selected == 0 {
-			first = append([]change(nil), batch...)
-		}
-		selected += len(batch)
 		sr := c.stateRows(batch, x.cols)
 		if sr.err != nil {
 			return sr.err
 		}
-		sql := fmt.Sprintf(`SELECT t.pos, k.* FROM (SELECT s.%s AS pos, %s FROM %s AS s%s) AS t
-JOIN LATERAL (SELECT %s FROM %s AS d WHERE %s%s) AS k ON true`,
-			posColumn, x.values(), sr.from, where, c.l.keySelect("d"), c.p.Table.Ident(), x.conflict("", "t"), dwhere)
+		sql := fmt.Sprintf(`SELECT t.pos, t.h, k.* FROM (SELECT s.%s AS pos, %s AS h, %s FROM %s AS s%s) AS t
+LEFT JOIN LATERAL (SELECT true AS hit, %s FROM %s AS d WHERE %s%s) AS k ON true`,
+			posColumn, x.hash.sql(), x.values(), sr.from, where, c.l.keySelect("d"), c.p.Table.Ident(), x.conflict("", "t"), dwhere)
+		hashed := make([]bool, len(batch))
 		return queryRows(r.ctx, r.conn, sql, sr.params, func(vals [][]byte) error {
 			k, err := int4At(vals[0])
 			if err != nil {
 				return err
 			}
 			ch := &batch[k]
-			if m, ok := r.meetingOf(ch, vals[1:]); ok {
+			if !hashed[k] && vals[1] != nil {
+				// A row with a NULL equality element conflicts with none.
+				hashed[k] = true
+				if len(vals[1]) != 8 {
+					return fmt.Errorf("internal error: a hash of %d bytes", len(vals[1]))
+				}
+				hashes = append(hashes, rowHash{hash: binary.BigEndian.Uint64(vals[1]), seq: ch.seq})
+			}
+			if vals[2] == nil {
+				return nil
+			}
+			if m, ok := r.meetingOf(ch, vals[3:]); ok {
 				meetings = append(meetings, m)
 			}
 			return nil
@@ -142,10 +176,8 @@ JOIN LATERAL (SELECT %s FROM %s AS d WHERE %s%s) AS k ON true`,
 	if err != nil {
 		return err
 	}
-	if selected > 1 && selected <= exclusionPairRows && len(first) == selected {
-		if err := r.exclusionAmongChanges(x, first, where); err != nil {
-			return err
-		}
+	if err := r.exclusionAmongChanges(x, hashGroups(hashes), where); err != nil {
+		return err
 	}
 	return r.settle(meetings, x.moving, x.Deferrable, func(ch *change) { r.rejectExcluded(x, ch) }, func(ch *change) {
 		c.reject(ch.seq, ch.kind, ch.row(), rejectReason{Constraint: x.Name,
@@ -153,32 +185,97 @@ JOIN LATERAL (SELECT %s FROM %s AS d WHERE %s%s) AS k ON true`,
 	})
 }
 
+// grouping is how the changed rows are hashed into the groups compared in
+// pairs: by the equality elements' values (NULL, so in no group, when one
+// is NULL); with none, every row hashes to 0.
+func (x *exclusion) grouping(r *relations) hashing {
+	var exprs []string
+	for _, k := range x.equalityElements() {
+		exprs = append(exprs, x.Exprs[k])
+	}
+	if len(exprs) == 0 {
+		return hashing{constant: true}
+	}
+	h := r.chooseHashing(exprs, x.cols)
+	h.strict = true
+	return h
+}
+
 func (r *relations) rejectExcluded(x *exclusion, ch *change) {
 	r.c.reject(ch.seq, ch.kind, ch.row(), rejectReason{Constraint: x.Name,
 		Reason: fmt.Sprintf("conflicts with a destination row that this sync leaves in place, by the exclusion constraint %s", x.what())})
 }
 
-// exclusionAmongChanges compares the changed rows of batch in pairs and
-// refuses both rows of every pair that conflicts.
-func (r *relations) exclusionAmongChanges(x *exclusion, batch []change, where string) error {
+// exclusionAmongChanges compares the changed rows of each group in pairs
+// and refuses both rows of every pair that conflicts. Groups of at most
+// exclusionPairRows rows go together, the server finding each group's
+// pairs by a join on its hash; a larger group is not compared, and a
+// warning says how many rows were left so.
+func (r *relations) exclusionAmongChanges(x *exclusion, groups [][]rowHash, where string) error {
 	c := r.c
-	sr := c.stateRows(batch, x.cols)
-	if sr.err != nil {
-		return sr.err
-	}
-	sql := fmt.Sprintf(`WITH t AS (SELECT s.%s AS pos, %s FROM %s AS s%s)
-SELECT a.pos, b.pos FROM t AS a JOIN t AS b ON a.pos < b.pos AND %s`,
-		posColumn, x.values(), sr.from, where, x.conflict("a", "b"))
-	return queryRows(r.ctx, r.conn, sql, sr.params, func(vals [][]byte) error {
-		for _, v := range vals {
-			k, err := int4At(v)
-			if err != nil {
-				return err
-			}
-			ch := &batch[k]
-			c.reject(ch.seq, ch.kind, ch.row(), rejectReason{Constraint: x.Name,
-				Reason: fmt.Sprintf("conflicts with another row of this sync by the exclusion constraint %s", x.what())})
+	unchecked := 0
+	for len(groups) > 0 {
+		if g := len(groups[0]); g > exclusionPairRows {
+			unchecked += g
+			groups = groups[1:]
+			continue
 		}
-		return nil
-	})
+		// Groups go together up to a batch of rows, and as many pairs as
+		// one group of exclusionPairRows has.
+		seqs := map[int64]bool{}
+		n, pairs := 0, 0
+		for len(groups) > 0 {
+			g := len(groups[0])
+			if n > 0 && (n+g > checkBatchRows || pairs+g*g > exclusionPairRows*exclusionPairRows || g > exclusionPairRows) {
+				break
+			}
+			for _, h := range groups[0] {
+				seqs[h.seq] = true
+			}
+			n, pairs = n+g, pairs+g*g
+			groups = groups[1:]
+		}
+		batch, err := c.collect(seqs)
+		if err != nil {
+			return err
+		}
+		if len(batch) < 2 {
+			continue
+		}
+		sr := c.stateRows(batch, x.cols)
+		if sr.err != nil {
+			return sr.err
+		}
+		sql := fmt.Sprintf(`WITH t AS MATERIALIZED (SELECT s.%s AS pos, %s AS h, %s FROM %s AS s%s)
+SELECT a.pos, b.pos FROM t AS a JOIN t AS b ON a.h = b.h AND a.pos < b.pos AND %s`,
+			posColumn, x.hash.sql(), x.values(), sr.from, where, x.conflict("a", "b"))
+		err = queryRows(r.ctx, r.conn, sql, sr.params, func(vals [][]byte) error {
+			for _, v := range vals {
+				k, err := int4At(v)
+				if err != nil {
+					return err
+				}
+				ch := &batch[k]
+				c.reject(ch.seq, ch.kind, ch.row(), rejectReason{Constraint: x.Name,
+					Reason: fmt.Sprintf("conflicts with another row of this sync by the exclusion constraint %s", x.what())})
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	if unchecked > 0 {
+		r.uncheckedExclusion(x, unchecked)
+	}
+	return nil
+}
+
+// uncheckedExclusion warns that n changed rows, in groups too large to
+// compare in pairs, were not compared with each other by x.
+func (r *relations) uncheckedExclusion(x *exclusion, n int) {
+	r.c.notes = append(r.c.notes, Finding{Severity: SeverityWarning, Code: CodeUncheckedRows, Rows: int64(n),
+		Summary: fmt.Sprintf("%s of %s were not compared with each other by the exclusion constraint %s %s", plural.Count(n, "row"), r.c.p.Sync.Table, x.Name, x.what()),
+		Detail: fmt.Sprintf("More than %d of the rows this sync writes have equal values in the constraint's = elements (or it has none), and rowform compares at most that many rows in pairs. They were checked against the rest of the table; if two of them conflict, apply fails and writes nothing. ", exclusionPairRows) +
+			"An = element over a column that sets them apart (EXCLUDE USING gist (room WITH =, during WITH &&)) lets the plan compare them."})
 }

@@ -415,11 +415,18 @@ type hashing struct {
 	// (bit, varbit, money, composite types), whose equal values have equal
 	// text forms.
 	text bool
+	// strict: the hash is NULL when a value is NULL.
+	strict bool
+	// constant: every row hashes to 0 (exprs are not read).
+	constant bool
 }
 
 // sql renders the combined 64-bit hash of the values, each under its own
 // seed so that (a, b) and (b, a) differ.
 func (h hashing) sql() string {
+	if h.constant {
+		return "0::int8"
+	}
 	var parts []string
 	for k, e := range h.exprs {
 		if h.text {
@@ -428,7 +435,14 @@ func (h hashing) sql() string {
 			parts = append(parts, fmt.Sprintf("hash_array_extended(ARRAY[(%s)], %d)", e, k))
 		}
 	}
-	return strings.Join(parts, " # ")
+	if !h.strict {
+		return strings.Join(parts, " # ")
+	}
+	var conds []string
+	for _, e := range h.exprs {
+		conds = append(conds, fmt.Sprintf("(%s) IS DISTINCT FROM NULL", e))
+	}
+	return fmt.Sprintf("CASE WHEN %s THEN %s END", strings.Join(conds, " AND "), strings.Join(parts, " # "))
 }
 
 // chooseHashing decides whether exprs (over the table's columns cols) can
