@@ -262,7 +262,7 @@ func planSync(ctx context.Context, s *hclconfig.Sync, limits *pgconnect.Connecti
 	}
 	p.external, p.blocked = external, blocked
 	res, findings, err := p.Diff(ctx, dst, src, withChanges(sink, p, opts.Changes), progress)
-	sp.RecordDiff(s, res, findings, err, sink.Samples())
+	sp.RecordDiff(s, res, findings, lostSession(connector, s, err), sink.Samples())
 	if err == nil && res != nil && !sp.HasErrors() {
 		sp.written = res.written
 	}
@@ -524,9 +524,54 @@ func IsSourceError(err error) bool {
 	return errors.As(err, &se)
 }
 
+// sessionLostError is a diff cut short because a connection it read
+// through was lost: the server went away or stopped answering, or the SSH
+// bastion it was reached through did. It wraps the diff's error.
+type sessionLostError struct {
+	msg string
+	err error
+}
+
+func (e *sessionLostError) Error() string { return e.msg }
+
+func (e *sessionLostError) Unwrap() error { return e.err }
+
+// lostSession rewords err, a diff's error, as a *sessionLostError when it
+// means that the session it came from (the destination's, or a postgres
+// source's) is gone rather than that a query or a value failed: the SSH
+// tunnel it went through failed, or the connection was lost or stopped
+// answering. Any other error is returned as it is.
+func lostSession(connector *pgconnect.Connector, s *hclconfig.Sync, err error) error {
+	if err == nil || pgconnect.IsServerError(err) || errors.Is(err, context.Canceled) {
+		return err
+	}
+	side, what := s.Destination, "the destination "
+	if IsSourceError(err) {
+		if s.Source.Type != hclconfig.SourcePostgres {
+			return err
+		}
+		side, what = s.Source.Server, "the source "
+	}
+	if terr := connector.TunnelError(side); terr != nil {
+		return &sessionLostError{fmt.Sprintf("lost the connection to %s%s, reached through an SSH bastion: %v", what, side.Address(), terr), err}
+	}
+	switch {
+	case errors.Is(err, pgconnect.ErrNoResponse):
+		return &sessionLostError{fmt.Sprintf("gave up on %s%s: %s", what, side.Address(), describeError(err)), err}
+	case pgconnect.IsConnectionLost(err):
+		return &sessionLostError{fmt.Sprintf("lost the connection to %s%s: %s", what, side.Address(), describeError(err)), err}
+	}
+	return err
+}
+
 func diffErrorFinding(s *hclconfig.Sync, err error) Finding {
 	if f, ok := tempFileFinding(s.Table.String(), err); ok {
 		return f
+	}
+	var lost *sessionLostError
+	if errors.As(err, &lost) {
+		return Finding{Severity: SeverityError, Code: CodeConnectionFailed, Summary: lost.Error(),
+			Detail: "The plan of this sync was cut short and says nothing about its rows. Plan again once the server and the network are reachable."}
 	}
 	var damaged *damagedRunError
 	if errors.As(err, &damaged) {

@@ -12,10 +12,12 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -537,6 +539,75 @@ func TestTunnelBastionDiesMidApply(t *testing.T) {
 			_, _ = admin.Exec(context.Background(), "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'rowform/users'")
 			if got := e.dstRows(); got != before {
 				t.Errorf("destination changed: %s, was %s", got, before)
+			}
+		})
+	}
+}
+
+// TestTunnelBastionDiesMidPlan: the bastion dies or hangs while plan reads
+// the source; plan fails within the keepalive bound with connection_failed
+// (not source_query_failed: the query did not fail, the link did), saying
+// that the SSH bastion went away.
+func TestTunnelBastionDiesMidPlan(t *testing.T) {
+	keepalives := sshtunnel.Options{KeepaliveInterval: 500 * time.Millisecond, KeepaliveMaxMissed: 3}
+	bound := keepalives.KeepaliveInterval * time.Duration(keepalives.KeepaliveMaxMissed+1)
+	const slack = 3 * time.Second
+	for _, how := range []string{"killed", "hung"} {
+		t.Run(how, func(t *testing.T) {
+			e := newTunnelEnv(t)
+			e.writeConfig(e.defaultTunnel())
+			e.exec("src", `ALTER TABLE users RENAME TO users_t;
+				CREATE VIEW users AS SELECT id, email FROM users_t, pg_sleep(20) AS s`)
+			admin := e.admin("src")
+			t.Cleanup(func() {
+				_, _ = admin.Exec(context.Background(), "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name LIKE 'rowform/%'")
+			})
+			done := make(chan result, 1)
+			go func() { done <- e.runWith(keepalives, "plan", "-json") }()
+			pollUntil(t, "plan's source query to sleep", 60*time.Second, func() bool {
+				var n int
+				_ = admin.QueryRow(context.Background(),
+					"SELECT count(*) FROM pg_stat_activity WHERE application_name = 'rowform/users' AND wait_event = 'PgSleep'").Scan(&n)
+				return n > 0
+			})
+			start := time.Now()
+			if how == "killed" {
+				e.ssh.Kill()
+			} else {
+				e.ssh.Freeze()
+				defer e.ssh.Thaw()
+			}
+			var r result
+			select {
+			case r = <-done:
+			case <-time.After(bound + slack + 20*time.Second):
+				t.Fatalf("plan still runs %s after the bastion %s", time.Since(start), how)
+			}
+			if took := time.Since(start); took > bound+slack {
+				t.Errorf("plan took %s to fail after the bastion %s; the keepalive bound is %s", took, how, bound)
+			}
+			r.expect(t, exitError)
+			var p struct {
+				Syncs []struct {
+					Findings []struct{ Severity, Code, Summary string }
+				}
+			}
+			if err := json.Unmarshal([]byte(r.stdout), &p); err != nil || len(p.Syncs) != 1 {
+				t.Fatalf("plan -json: %v\n%s%s", err, r.stdout, r.stderr)
+			}
+			var codes []string
+			for _, f := range p.Syncs[0].Findings {
+				if f.Severity != "error" {
+					continue
+				}
+				codes = append(codes, f.Code)
+				t.Logf("%s %s: %s", f.Severity, f.Code, f.Summary)
+				if f.Code == "connection_failed" && !strings.Contains(f.Summary, "SSH bastion") {
+					t.Errorf("the finding does not say that the SSH bastion went away: %s", f.Summary)
+				}
+			}
+			if !slices.Equal(codes, []string{"connection_failed"}) {
+				t.Errorf("errors %q, want one connection_failed:\n%s", codes, r.stdout)
 			}
 		})
 	}
