@@ -189,6 +189,10 @@ func (e *ConnectError) Unwrap() error { return e.Err }
 func cleanError(err error, s *hclconfig.Server) error {
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
+		if pgErr.Code == "53300" { // too_many_connections
+			return fmt.Errorf("%s (SQLSTATE %s): the server or the role allows fewer connections than rowform opened; set max_connections in %s %q %q to what it allows (rowform opens at most that many at once), or raise the role's CONNECTION LIMIT",
+				pgErr.Message, pgErr.Code, s.Kind, s.Type, s.Name)
+		}
 		return fmt.Errorf("%s (SQLSTATE %s)", pgErr.Message, pgErr.Code)
 	}
 	msg := err.Error()

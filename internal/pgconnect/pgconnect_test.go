@@ -508,4 +508,23 @@ func TestConnectErrorsSayWhatToCheck(t *testing.T) {
 		strings.Count(msg, "refused") != 1 || strings.Contains(msg, "\n") {
 		t.Errorf("refused connection: %q", msg)
 	}
+
+	// A role allowed fewer connections than rowform opens: the message
+	// says which setting bounds them.
+	s := server(c, "disable", "")
+	first, err := connect(t, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := first.Exec(context.Background(), "CREATE ROLE limited LOGIN PASSWORD 'limited-pass' CONNECTION LIMIT 1"); err != nil {
+		t.Fatal(err)
+	}
+	s.User, s.Password = "limited", hclconfig.NewSecret("limited-pass")
+	if _, err := connect(t, s); err != nil {
+		t.Fatal(err)
+	}
+	_, err = connect(t, s)
+	if err == nil || !strings.Contains(err.Error(), "SQLSTATE 53300") || !strings.Contains(err.Error(), `set max_connections in destination "postgres" "db"`) {
+		t.Errorf("too many connections for the role: %v", err)
+	}
 }

@@ -58,7 +58,7 @@ func (f *applyFlags) check() error {
 			return fmt.Errorf("-undo cannot be combined with a plan file: the plan file already is the plan to apply (plan -undo=RUN -out=FILE makes one)")
 		}
 	default:
-		return fmt.Errorf("apply takes at most one argument, a plan file; got %d", len(f.args))
+		return fmt.Errorf("apply takes at most one argument, a plan file; got %d. Options go before the plan file: rowform apply [options] PLANFILE", len(f.args))
 	}
 	if f.lockTimeout < 0 || f.statementTimeout < 0 {
 		return fmt.Errorf("timeouts must not be negative")

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/hashicorp/hcl/v2"
 	"github.com/rowform/rowform/cmd/rowform/internal/views"
 	"github.com/rowform/rowform/internal/plural"
 	"github.com/rowform/rowform/internal/safefile"
@@ -89,6 +90,12 @@ func runPlan(ctx context.Context, inv *invocation, f *planFlags) int {
 	}
 	p, err := inv.computePlan(ctx, cfg, &f.runFlags)
 	if err != nil {
+		if f.format == views.FormatJSON {
+			// A script reading the JSON gets a document that plans
+			// nothing and says why, as for a configuration that does not
+			// load.
+			writeJSON(inv.stdout, views.NewInvalidConfiguration(hcl.Diagnostics{{Severity: hcl.DiagError, Summary: err.Error()}}))
+		}
 		inv.errorf("plan: %s", err)
 		return exitError
 	}

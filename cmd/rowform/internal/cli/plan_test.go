@@ -176,6 +176,19 @@ func TestPlanExitCodes(t *testing.T) {
 	if r.stdout != "" {
 		t.Errorf("plan -sync=nope: stdout:\n%s", r.stdout)
 	}
+	// With -json, stdout is a document that plans nothing and says why
+	// (it was empty).
+	r = runCLIWith(t, e.Environ, "", chdir, "plan", "-json", "-sync=nope")
+	r.expect(t, exitError)
+	var doc struct {
+		Applyable   bool
+		Syncs       []any
+		Diagnostics []struct{ Severity, Summary string }
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil || doc.Applyable || doc.Syncs == nil || len(doc.Syncs) != 0 ||
+		len(doc.Diagnostics) != 1 || doc.Diagnostics[0].Severity != "error" || !strings.Contains(doc.Diagnostics[0].Summary, `there is no sync named "nope"`) {
+		t.Errorf("plan -json -sync=nope: %v\n%s", err, r.stdout)
+	}
 }
 
 // TestPlanJSONAndMarkdown checks that -json writes one JSON document with

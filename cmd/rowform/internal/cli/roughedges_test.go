@@ -228,3 +228,15 @@ func TestStalePlanSaysValuesChanged(t *testing.T) {
 		}
 	}
 }
+
+// TestApplyOptionsAfterThePlanFile: options written after the plan file
+// are extra arguments; the error says that options go first, and does not
+// echo them (a -var may hold a secret).
+func TestApplyOptionsAfterThePlanFile(t *testing.T) {
+	t.Parallel()
+	r := runCLI(t, "apply", "x.plan", "-var", "password=hunter2hunter2")
+	r.expect(t, exitError)
+	if !strings.Contains(r.stderr, "Options go before the plan file: rowform apply [options] PLANFILE") || strings.Contains(r.outputs(), "hunter2") {
+		t.Errorf("apply PLANFILE -var ...:\n%s", r.outputs())
+	}
+}
