@@ -135,10 +135,32 @@ func (r *Redactor) Bytes(b []byte) []byte {
 		// As it is, also across lines (which replaceSpellings does not
 		// search).
 		if bytes.Contains(b, []byte(n)) {
-			b = bytes.ReplaceAll(b, []byte(n), []byte(Mask))
+			b = bytes.ReplaceAll(b, []byte(n), maskLines(n))
 		}
 	}
 	return b
+}
+
+// maskLines is what replaces the needle n as it is: Mask, once per line of
+// a multi-line secret, so that the text around it (a configuration file's
+// lines, numbered in a diagnostic) keeps its lines.
+func maskLines(n string) []byte {
+	if !strings.ContainsAny(n, "\r\n") {
+		return []byte(Mask)
+	}
+	var out []byte
+	inLine := false
+	for i := 0; i < len(n); i++ {
+		switch c := n[i]; c {
+		case '\r', '\n':
+			out, inLine = append(out, c), false
+		default:
+			if !inLine {
+				out, inLine = append(out, Mask...), true
+			}
+		}
+	}
+	return out
 }
 
 // replaceSpellings masks what re matches in b. An escaped spelling never

@@ -27,6 +27,8 @@ func TestRedactor(t *testing.T) {
 		`column "hunter2-secret" not found`:   `column "(sensitive)" not found`,
 		"short abc stays":                     "short abc stays",
 		"key line AAAAline2secret in a error": "key line (sensitive) in a error",
+		// A multi-line secret keeps its lines (a diagnostic numbers them).
+		"key = <<EOT\n-----BEGIN KEY-----\nAAAAline2secret\n-----END KEY-----\nEOT\n": "key = <<EOT\n(sensitive)\n(sensitive)\n(sensitive)\nEOT\n",
 		// An identifier of more than 63 bytes, as PostgreSQL truncates
 		// and echoes it (folded too).
 		`relation "` + long[:62] + `" does not exist`:                  `relation "(sensitive)" does not exist`,
@@ -115,7 +117,8 @@ var textEncoders = map[string]func(string) string{
 
 // TestRedactorEverySpelling: a secret made of any special character is
 // masked whole in every format's spelling of it, and in every spelling of
-// up to three formats one inside another (a Go-quoted error in a JSON plan).
+// up to three formats one inside another (a Go-quoted error in a JSON plan);
+// one written with its line breaks is masked whole line by line.
 func TestRedactorEverySpelling(t *testing.T) {
 	names := make([]string, 0, len(textEncoders))
 	for n := range textEncoders {
@@ -150,7 +153,13 @@ func TestRedactorEverySpelling(t *testing.T) {
 					return s
 				}
 				got := r.String(enc("Ab " + secret + " Yb"))
-				want := strings.Replace(enc("Ab MARKER Yb"), "MARKER", Mask, 1)
+				mask := Mask
+				if strings.ContainsAny(secret, "\r\n") && strings.Contains(enc("Ab "+secret+" Yb"), secret) {
+					// Written as it is, line breaks and all: masked line
+					// by line.
+					mask = string(maskLines(secret))
+				}
+				want := strings.Replace(enc("Ab MARKER Yb"), "MARKER", mask, 1)
 				if got != want {
 					t.Errorf("secret %q through %v:\n got %q\nwant %q", secret, chain, got, want)
 				}

@@ -100,3 +100,37 @@ destination "postgres" "crm" {
 		}
 	}
 }
+
+// TestMaskedHeredocKeepsItsLines: a diagnostic whose snippet shows a
+// heredoc secret masks each of its lines and keeps them apart, numbered;
+// the mask of the whole secret ran them together on one line.
+func TestMaskedHeredocKeepsItsLines(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "main.hcl"), []byte(`destination "postgres" "crm" {
+  host     = "db.internal"
+  database = "crm"
+  user     = "u"
+  password = env("PW")
+  ssh_tunnel {
+    host        = "bastion"
+    user        = "t"
+    host_key    = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"
+    private_key = 5 + <<EOT
+-----BEGIN KEY-----
+Heredoc-Secret-Line-1
+Heredoc-Secret-Line-2
+-----END KEY-----
+EOT
+  }
+}
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := runCLI(t, "-chdir="+dir, "validate", "-no-color")
+	r.expect(t, exitError)
+	want := "  10:     private_key = 5 + <<EOT\n  11: (sensitive)\n  12: (sensitive)\n  13: (sensitive)\n  14: (sensitive)\n  15: EOT\n"
+	if !strings.Contains(r.stderr, want) || strings.Contains(r.outputs(), "Heredoc-Secret") {
+		t.Errorf("the snippet of the heredoc, want\n%s\ngot:\n%s", want, r.stderr)
+	}
+}
