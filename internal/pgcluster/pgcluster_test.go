@@ -304,3 +304,19 @@ func processesMentioning(s string) []string {
 	}
 	return found
 }
+
+// TestExistingServerURLErrors: a ROWFORM_TEST_PG_URL that does not parse
+// says what is wrong with it (a bare % was reported as not a postgres://
+// URL), and never quotes it: it holds a password.
+func TestExistingServerURLErrors(t *testing.T) {
+	for url, want := range map[string]string{
+		"postgres://u:50%off-Secret@localhost/db": "a % must begin an escape of two hex digits (write a % of the password as %25)",
+		"mysql://u:Secret-pw@localhost/db":        "must be a postgres:// URL",
+	} {
+		t.Setenv(pgcluster.EnvURL, url)
+		_, err := pgcluster.Start(context.Background(), pgcluster.Options{})
+		if err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "Secret") {
+			t.Errorf("%s: %v, want %q", url, err, want)
+		}
+	}
+}

@@ -346,8 +346,15 @@ func randomHex(nbytes int) string {
 
 // startExternal implements ROWFORM_TEST_PG_URL.
 func startExternal(ctx context.Context, raw string) (*Cluster, error) {
+	// The URL holds a password: no error quotes it.
 	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+	var escape url.EscapeError
+	switch {
+	case errors.As(err, &escape):
+		return nil, fmt.Errorf("pgcluster: %s is not a valid URL: a %% must begin an escape of two hex digits (write a %% of the password as %%25)", EnvURL)
+	case err != nil:
+		return nil, fmt.Errorf("pgcluster: %s is not a valid URL (postgres://user:password@host:port/database, with the password's special characters percent-encoded)", EnvURL)
+	case u.Scheme != "postgres" && u.Scheme != "postgresql":
 		return nil, fmt.Errorf("pgcluster: %s must be a postgres:// URL", EnvURL)
 	}
 	cfg, err := pgx.ParseConfig(raw)

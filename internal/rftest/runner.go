@@ -269,6 +269,10 @@ func (t *tester) server(ctx context.Context) (*pgcluster.Cluster, error) {
 				// Ctrl-C, not a missing server: no install hint, no log.
 				return nil, fmt.Errorf("interrupted while starting the throwaway PostgreSQL server (nothing was left behind): %w", ctx.Err())
 			}
+			if os.Getenv(pgcluster.EnvURL) != "" {
+				// Not a missing server: the one the URL names.
+				return nil, fmt.Errorf("rowform test needs a PostgreSQL server: %w\nTo fix this, correct %s (a role that may create databases), or unset it to have rowform test start a throwaway server", err, pgcluster.EnvURL)
+			}
 			return nil, fmt.Errorf("rowform test needs a PostgreSQL server: %w\nTo fix this, %s", err, pgcluster.InstallHint)
 		}
 	}

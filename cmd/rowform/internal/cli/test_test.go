@@ -3,6 +3,8 @@ package cli
 import (
 	"bytes"
 	"encoding/xml"
+	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -98,5 +100,28 @@ run "counts" {
 	r.expect(t, exitError)
 	if !strings.Contains(r.stderr, "no test files") {
 		t.Errorf("without tests: %s", r.stderr)
+	}
+}
+
+// TestTestCommandBadServerURL: with ROWFORM_TEST_PG_URL naming a server
+// that cannot be reached, rowform test says to correct the URL, not to
+// install PostgreSQL.
+func TestTestCommandBadServerURL(t *testing.T) {
+	dir := t.TempDir()
+	quickstart := filepath.Join(dir, "quickstart")
+	if err := os.CopyFS(quickstart, os.DirFS(filepath.Join(moduleRoot(t), "examples", "quickstart"))); err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	t.Setenv("ROWFORM_TEST_PG_URL", fmt.Sprintf("postgres://u:Closed-Port-Secret@127.0.0.1:%d/db", port))
+	r := runCLIWith(t, []string{"PATH=" + os.Getenv("PATH")}, "", "-chdir="+quickstart, "test")
+	r.expect(t, exitError)
+	if !strings.Contains(r.outputs(), "correct ROWFORM_TEST_PG_URL") || strings.Contains(r.outputs(), "apt-get") || strings.Contains(r.outputs(), "Closed-Port-Secret") {
+		t.Errorf("rowform test with an unreachable ROWFORM_TEST_PG_URL:\n%s", r.outputs())
 	}
 }
