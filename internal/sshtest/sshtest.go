@@ -158,6 +158,22 @@ func sharedHostKeys() (map[string]*Key, error) {
 	return hostKeys, hostKeysErr
 }
 
+// HostKey is the host key of type typ ("ed25519", "rsa") that every Server
+// of the test binary has: a test can certify it (sshd's HostCertificate,
+// through Options.ExtraConfig) before Start.
+func HostKey(t testing.TB, typ string) *Key {
+	t.Helper()
+	keys, err := sharedHostKeys()
+	if err != nil {
+		t.Fatalf("sshtest: generate host keys: %v", err)
+	}
+	k := keys[typ]
+	if k == nil {
+		t.Fatalf("sshtest: unknown host key type %q", typ)
+	}
+	return k
+}
+
 // Options configure Start.
 type Options struct {
 	// Hosts are extra /etc/hosts entries (name -> IP address) seen only by

@@ -3,11 +3,12 @@
 //
 // A Tunnel is one SSH connection to a bastion, shared by every database
 // connection that goes through it. Host keys are always verified, against a
-// known_hosts file or a pinned key; an unknown or changed key is refused with
-// the presented key's fingerprint and how to trust it. Keepalives detect a
-// dead bastion within Options.KeepaliveInterval × (KeepaliveMaxMissed + 1) and close
-// the tunnel, which fails the connections running through it with that
-// reason.
+// known_hosts file (plain keys, and host certificates from a
+// @cert-authority CA, as OpenSSH checks them) or a pinned key; an unknown,
+// changed or revoked key is refused with the presented key's fingerprint
+// and how to trust it. Keepalives detect a dead bastion within
+// Options.KeepaliveInterval × (KeepaliveMaxMissed + 1) and close the tunnel,
+// which fails the connections running through it with that reason.
 package sshtunnel
 
 import (
@@ -26,7 +27,6 @@ import (
 	"github.com/rowform/rowform/internal/environ"
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
-	"golang.org/x/crypto/ssh/knownhosts"
 )
 
 // DefaultConnectTimeout bounds the TCP connect and the SSH handshake when
@@ -407,18 +407,43 @@ func unwrapPath(err error) error {
 // HostKeyError is a refused bastion host key.
 type HostKeyError struct {
 	Addr        string
-	Fingerprint string // SHA256:... of the presented key
+	Fingerprint string // SHA256:... of the presented key (for a host certificate, of the key it certifies)
 	KeyType     string
 	Changed     bool // a different key is known for the host
 	Source      string
 	AuthKey     string // the presented key in authorized_keys form, for a pinned host_key
+	// RevokedLine is the line of Source whose @revoked entry refuses the
+	// key (with RevokedCA, the CA that signed its certificate); 0 if none.
+	RevokedLine int
+	RevokedCA   bool
+	// CA is the SHA256:... fingerprint of the CA that signed the host
+	// certificate presented; empty for a plain host key.
+	CA string
+	// CertProblem says why the host certificate presented is not trusted
+	// and what to do; empty when the refusal is not about a certificate.
+	CertProblem string
 }
 
 func (e *HostKeyError) Error() string {
-	if e.Changed {
+	switch {
+	case e.RevokedLine > 0 && e.RevokedCA:
+		return fmt.Sprintf("the SSH bastion %s presented a host certificate for its %s host key %s, signed by the CA %s, which %s marks as revoked (@revoked, line %d): "+
+			"certificates from that CA must not be trusted, so the connection is refused. "+
+			"Ask the bastion's administrator for a host certificate from the current CA; if the CA was revoked by mistake, remove the @revoked line.",
+			e.Addr, e.KeyType, e.Fingerprint, e.CA, e.Source, e.RevokedLine)
+	case e.RevokedLine > 0:
+		return fmt.Sprintf("the SSH bastion %s presented a %s host key %s, which %s marks as revoked (@revoked, line %d): "+
+			"that key must not be trusted, so the connection is refused. "+
+			"Ask the bastion's administrator to replace the host key, and add the new key after checking its fingerprint; if the key was revoked by mistake, remove the @revoked line.",
+			e.Addr, e.KeyType, e.Fingerprint, e.Source, e.RevokedLine)
+	case e.Changed:
 		return fmt.Sprintf("the SSH bastion %s presented a %s host key %s that does not match the key in %s: the host key changed, or someone is intercepting the connection. "+
 			"If the change is expected, remove the old entry (ssh-keygen -R) and add the new key after checking its fingerprint with the bastion's administrator.",
 			e.Addr, e.KeyType, e.Fingerprint, e.Source)
+	case e.CertProblem != "":
+		return fmt.Sprintf("the SSH bastion %s is not trusted: it presented a host certificate for its %s host key %s, signed by the CA %s, but %s. "+
+			"Or trust the host key itself: add it to the known_hosts file (ssh-keyscan -p PORT HOST >> FILE) or pin it: host_key = %q",
+			e.Addr, e.KeyType, e.Fingerprint, e.CA, e.CertProblem, e.AuthKey)
 	}
 	return fmt.Sprintf("the SSH bastion %s is not known: it presented a %s host key %s, which is not in %s. "+
 		"Check the fingerprint with the bastion's administrator, then add it to the known_hosts file (ssh-keyscan -p PORT HOST >> FILE) or pin it: host_key = %q",
@@ -426,7 +451,9 @@ func (e *HostKeyError) Error() string {
 }
 
 // hostKeyCheck builds the host key callback and the host key algorithms to
-// ask for, from the pinned key or the known_hosts file.
+// ask for, from the pinned key or the known_hosts file. The file is
+// searched for the host name lowercased, as OpenSSH does; refusals name the
+// bastion as addr, the address as configured.
 func hostKeyCheck(t *hclconfig.SSHTunnel, addr string) (ssh.HostKeyCallback, []string, error) {
 	if t.HostKey != "" {
 		pinned, _, _, _, err := ssh.ParseAuthorizedKey([]byte(t.HostKey))
@@ -445,19 +472,14 @@ func hostKeyCheck(t *hclconfig.SSHTunnel, addr string) (ssh.HostKeyCallback, []s
 	if _, err := os.Stat(file); err != nil {
 		return nil, nil, fmt.Errorf("cannot read the known_hosts file %s: %w; create it with ssh-keyscan -p %d %s > %s, after checking the fingerprint, or pin host_key", file, unwrapPath(err), t.Port, t.Host, file)
 	}
-	kh, err := knownhosts.New(file)
+	known, err := loadKnownHost(file, addr, lookupAddr(t.Host, t.Port))
 	if err != nil {
-		return nil, nil, fmt.Errorf("cannot parse the known_hosts file %s: %w", file, err)
+		return nil, nil, err
 	}
-	cb := func(hostname string, remote net.Addr, key ssh.PublicKey) error {
-		err := kh(hostname, remote, key)
-		var ke *knownhosts.KeyError
-		if errors.As(err, &ke) {
-			return newHostKeyError(addr, key, len(ke.Want) > 0, file)
-		}
-		return err
+	cb := func(_ string, remote net.Addr, key ssh.PublicKey) error {
+		return known.check(remote, key)
 	}
-	return cb, knownAlgorithms(kh, addr), nil
+	return cb, known.algorithms(), nil
 }
 
 func newHostKeyError(addr string, key ssh.PublicKey, changed bool, source string) *HostKeyError {
@@ -474,32 +496,6 @@ func trimNewline(b []byte) []byte {
 	return b
 }
 
-// knownAlgorithms asks the known_hosts callback which keys it knows for addr
-// (it lists them in a KeyError for a key it cannot know) and returns the
-// matching host key algorithms, so that a host with several key types is
-// asked for one that is in the file. nil lets the SSH library choose.
-func knownAlgorithms(kh ssh.HostKeyCallback, addr string) []string {
-	probe := probeKey{}
-	// The callback takes the address as the SSH library passes it
-	// (host:port), not normalized: normalizing drops ":22".
-	err := kh(addr, &net.TCPAddr{IP: net.IPv4zero}, probe)
-	var ke *knownhosts.KeyError
-	if !errors.As(err, &ke) || len(ke.Want) == 0 {
-		return nil
-	}
-	var out []string
-	seen := map[string]bool{}
-	for _, k := range ke.Want {
-		for _, a := range algorithmsFor(k.Key.Type()) {
-			if !seen[a] {
-				seen[a] = true
-				out = append(out, a)
-			}
-		}
-	}
-	return out
-}
-
 // algorithmsFor maps a key type to the host key algorithms that use it.
 func algorithmsFor(keyType string) []string {
 	if keyType == ssh.KeyAlgoRSA {
@@ -507,10 +503,3 @@ func algorithmsFor(keyType string) []string {
 	}
 	return []string{keyType}
 }
-
-// probeKey is a public key no host has, used to list a host's known keys.
-type probeKey struct{}
-
-func (probeKey) Type() string                        { return "rowform-probe" }
-func (probeKey) Marshal() []byte                     { return []byte("rowform-probe") }
-func (probeKey) Verify([]byte, *ssh.Signature) error { return errors.New("probe") }

@@ -7,6 +7,7 @@ package sshtunnel
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -177,7 +178,7 @@ func TestKnownHostsHostWithSeveralKeyTypes(t *testing.T) {
 	}
 }
 
-// knownAlgorithms must find the entries of a host on the default port 22,
+// algorithms must find the entries of a host on the default port 22,
 // which known_hosts writes without brackets or port ("bastion.example").
 // x/crypto prefers ECDSA and RSA host keys over ed25519 when
 // HostKeyAlgorithms is empty: a bastion with RSA and ed25519 keys whose
@@ -192,13 +193,13 @@ func TestKnownAlgorithmsDefaultPort(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			file := sshtest.WriteKnownHosts(t, t.TempDir(), "known_hosts", tc.line)
-			kh, err := knownhosts.New(file)
+			known, err := loadKnownHost(file, tc.addr, tc.addr)
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := knownAlgorithms(kh, tc.addr)
+			got := known.algorithms()
 			if strings.Join(got, ",") != ssh.KeyAlgoED25519 {
-				t.Errorf("knownAlgorithms(%q) = %v, want [%s] from the known_hosts entry %q", tc.addr, got, ssh.KeyAlgoED25519, tc.line)
+				t.Errorf("algorithms for %q = %v, want [%s] from the known_hosts entry %q", tc.addr, got, ssh.KeyAlgoED25519, tc.line)
 			}
 		})
 	}
@@ -306,6 +307,149 @@ func TestUnknownHostIsRefused(t *testing.T) {
 	})
 	if n := f.srv.Logins(); n != 0 {
 		t.Errorf("%d logins although the host was unknown", n)
+	}
+}
+
+// Host names are looked up in known_hosts lowercased, as OpenSSH does:
+// host = "LocalHost" is the host of a "[localhost]:PORT" entry, plain or
+// hashed. Refusals still name the bastion as written.
+func TestKnownHostsHostNameCase(t *testing.T) {
+	f := newFixture(t, sshtest.Options{HostKeyTypes: []string{"ed25519"}})
+	hk := f.srv.HostKeys["ed25519"]
+	entry := fmt.Sprintf("[localhost]:%d", f.srv.Port)
+	for name, line := range map[string]string{
+		"plain":  entry + " " + hk.AuthorizedKey(),
+		"hashed": knownhosts.HashHostname(entry) + " " + hk.AuthorizedKey(),
+	} {
+		t.Run(name, func(t *testing.T) {
+			tun := f.tunnel(t, line)
+			tun.Host = "LocalHost"
+			roundTrip(t, mustOpen(t, f, tun), "127.0.0.1", f.echo)
+		})
+	}
+	t.Run("refusal_names_the_host_as_written", func(t *testing.T) {
+		tun := f.tunnel(t, "[localhost]:1 "+hk.AuthorizedKey())
+		tun.Host = "LocalHost"
+		_, err := open(t, tun)
+		wantHostKeyError(t, err, false, hk, fmt.Sprintf("LocalHost:%d", f.srv.Port), "not known")
+	})
+}
+
+// certifiedBastion is a fixture whose bastion presents its ed25519 host key
+// with a host certificate signed by ca for principals, valid from from
+// until until (sshd's HostCertificate).
+func certifiedBastion(t *testing.T, ca *sshtest.Key, principals []string, from, until time.Time) *fixture {
+	t.Helper()
+	cert := &ssh.Certificate{
+		Key: sshtest.HostKey(t, "ed25519").Public, CertType: ssh.HostCert, KeyId: "bastion",
+		ValidPrincipals: principals, ValidAfter: uint64(from.Unix()), ValidBefore: uint64(until.Unix()),
+	}
+	if err := cert.SignCert(rand.Reader, ca.Signer); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "ssh_host_ed25519_key-cert.pub")
+	if err := os.WriteFile(file, ssh.MarshalAuthorizedKey(cert), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return newFixture(t, sshtest.Options{ExtraConfig: []string{"HostCertificate " + file}})
+}
+
+// wantNoInterceptionClaim fails when a refusal says the connection may be
+// intercepting: only a plain key line for the host that differs says so.
+func wantNoInterceptionClaim(t *testing.T, err error) {
+	t.Helper()
+	if err != nil && strings.Contains(err.Error(), "intercepting") {
+		t.Errorf("the refusal claims interception, but no plain key line for the host differs: %v", err)
+	}
+}
+
+// A bastion whose host certificate is signed by a CA that a
+// @cert-authority line trusts for it is accepted, as OpenSSH accepts it,
+// with or without a plain key line for one of its key types.
+func TestHostCertificateFromTrustedCA(t *testing.T) {
+	ca := sshtest.NewKey(t, "ed25519")
+	f := certifiedBastion(t, ca, []string{"127.0.0.1"}, time.Now().Add(-time.Hour), time.Now().Add(time.Hour))
+	entry := fmt.Sprintf("[127.0.0.1]:%d", f.srv.Port)
+	for name, lines := range map[string][]string{
+		"bracketed":           {"@cert-authority " + entry + " " + ca.AuthorizedKey()},
+		"wildcard":            {fmt.Sprintf("@cert-authority [127.0.0.*]:%d %s", f.srv.Port, ca.AuthorizedKey())},
+		"hashed":              {"@cert-authority " + knownhosts.HashHostname(entry) + " " + ca.AuthorizedKey()},
+		"with_plain_rsa_line": {"@cert-authority " + entry + " " + ca.AuthorizedKey(), f.srv.KnownHostsLine(f.srv.HostKeys["rsa"].Public)},
+	} {
+		t.Run(name, func(t *testing.T) {
+			roundTrip(t, mustOpen(t, f, f.tunnel(t, lines...)), "127.0.0.1", f.echo)
+		})
+	}
+}
+
+// A host certificate that cannot be trusted is refused, saying why, without
+// claiming interception unless a plain key line for the host differs; as
+// OpenSSH does, it is then checked as the plain key it certifies.
+func TestHostCertificateRefused(t *testing.T) {
+	ca, stranger := sshtest.NewKey(t, "ed25519"), sshtest.NewKey(t, "ed25519")
+	hk := sshtest.HostKey(t, "ed25519")
+	now := time.Now()
+	f := certifiedBastion(t, ca, []string{"127.0.0.1"}, now.Add(-time.Hour), now.Add(time.Hour))
+	trusting := func(f *fixture, ca *sshtest.Key) string {
+		return fmt.Sprintf("@cert-authority [127.0.0.1]:%d %s", f.srv.Port, ca.AuthorizedKey())
+	}
+	caFP := ssh.FingerprintSHA256(ca.Public)
+	t.Run("untrusted_CA", func(t *testing.T) {
+		tun := f.tunnel(t, trusting(f, stranger))
+		_, err := open(t, tun)
+		wantHostKeyError(t, err, false, hk, "host certificate", caFP, "no @cert-authority line", tun.KnownHostsFile)
+		wantNoInterceptionClaim(t, err)
+	})
+	t.Run("CA_trusted_for_another_host", func(t *testing.T) {
+		tun := f.tunnel(t, "@cert-authority bastion.example.org "+ca.AuthorizedKey())
+		_, err := open(t, tun)
+		wantHostKeyError(t, err, false, hk, "host certificate", caFP, "no @cert-authority line")
+		wantNoInterceptionClaim(t, err)
+	})
+	t.Run("untrusted_CA_certified_key_known", func(t *testing.T) {
+		mustOpen(t, f, f.tunnel(t, trusting(f, stranger), f.srv.KnownHostsLine(hk.Public)))
+	})
+	t.Run("untrusted_CA_other_key_known", func(t *testing.T) {
+		tun := f.tunnel(t, trusting(f, stranger), f.srv.KnownHostsLine(stranger.Public))
+		_, err := open(t, tun)
+		wantHostKeyError(t, err, true, hk, "intercepting")
+	})
+	t.Run("revoked_CA", func(t *testing.T) {
+		tun := f.tunnel(t, trusting(f, ca), "@revoked * "+ca.AuthorizedKey())
+		_, err := open(t, tun)
+		wantHostKeyError(t, err, false, hk, "revoked", "line 2", caFP, tun.KnownHostsFile)
+		wantNoInterceptionClaim(t, err)
+	})
+	t.Run("expired", func(t *testing.T) {
+		f := certifiedBastion(t, ca, []string{"127.0.0.1"}, now.Add(-2*time.Hour), now.Add(-time.Hour))
+		_, err := open(t, f.tunnel(t, trusting(f, ca)))
+		wantHostKeyError(t, err, false, hk, "expired at", "new host certificate")
+		wantNoInterceptionClaim(t, err)
+	})
+	t.Run("issued_for_another_host", func(t *testing.T) {
+		f := certifiedBastion(t, ca, []string{"bastion.example.org"}, now.Add(-time.Hour), now.Add(time.Hour))
+		_, err := open(t, f.tunnel(t, trusting(f, ca)))
+		wantHostKeyError(t, err, false, hk, "issued for bastion.example.org, not for 127.0.0.1")
+		wantNoInterceptionClaim(t, err)
+	})
+}
+
+// A key on a @revoked line is refused with a message that says so, names the
+// file and line, and says what to do — not the library's "knownhosts: key is
+// revoked".
+func TestRevokedHostKeyIsRefused(t *testing.T) {
+	f := newFixture(t, sshtest.Options{})
+	hk := f.srv.HostKeys["ed25519"]
+	tun := f.tunnel(t, f.srv.KnownHostsLine(hk.Public), "@revoked * "+hk.AuthorizedKey())
+	_, err := open(t, tun)
+	wantHostKeyError(t, err, false, hk, "revoked", tun.KnownHostsFile, "line 2", "administrator")
+	wantNoInterceptionClaim(t, err)
+	if strings.Contains(err.Error(), "knownhosts:") {
+		t.Errorf("the library's wording reaches the user: %v", err)
+	}
+	var e *HostKeyError
+	if errors.As(err, &e) && (e.RevokedLine != 2 || e.RevokedCA) {
+		t.Errorf("RevokedLine, RevokedCA = %d, %v; want 2, false", e.RevokedLine, e.RevokedCA)
 	}
 }
 
