@@ -53,8 +53,8 @@ Usage: rowform [global options] test [options]
   they planned (counts, finding codes) and what the tables hold after.
 
   The tests run on a throwaway PostgreSQL server that rowform starts
-  (initdb and pg_ctl on PATH, in /usr/lib/postgresql/*/bin or in
-  ROWFORM_PG_BIN) and removes afterwards, or on the server of
+  (initdb and pg_ctl from ROWFORM_PG_BIN, else from PATH, else from
+  /usr/lib/postgresql/*/bin) and removes afterwards, or on the server of
   ROWFORM_TEST_PG_URL=postgres://user:pass@host/db (a role that may
   create databases). Every test file gets fresh databases, one per server
   block of the configuration; no configured server is ever contacted.
