@@ -1,6 +1,7 @@
 package executor_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -61,4 +62,90 @@ sync "m" {
 	}
 	requireConverged(t, cfg)
 
+}
+
+// TestNameIsNotCut: a value longer than a name column's 63 bytes is a
+// rejected row, as one too long for varchar(n) is: its write cuts it
+// silently, which the plan had shown as the whole value, under either diff
+// strategy and from a postgres source or a CSV file. Values that fit are
+// written whole, and the next plan has nothing to change.
+func TestNameIsNotCut(t *testing.T) {
+	t.Parallel()
+	for _, strategy := range []string{"full_rows", "server_hash"} {
+		t.Run(strategy, func(t *testing.T) {
+			t.Parallel()
+			e := synctest.New(t)
+			long := strings.Repeat("é", 32) // 64 bytes
+			e.Src(`CREATE TABLE m (id int, n text)`)
+			e.Src(`INSERT INTO m VALUES (1, $1), (2, $2), (3, 'ok'), (4, NULL), (5, $3)`, long, long[:62], strings.Repeat("x", 63))
+			e.Dst(`CREATE TABLE m (id int PRIMARY KEY, n name)`)
+			e.WriteFile("m.csv", "id,n\n1,"+long+"\n2,"+long[:62]+"\n3,ok\n4,\n5,"+strings.Repeat("x", 63)+"\n")
+			for _, src := range []string{`source = source.postgres.src
+  query  = "SELECT id, n FROM m"`, `source = source.csv.m`} {
+				e.Dst(`TRUNCATE m`)
+				cfg := e.Config(fmt.Sprintf(`
+source "csv" "m" {
+  path = "m.csv"
+}
+sync "m" {
+  %s
+  destination   = destination.postgres.dst
+  table         = "m"
+  behavior      = "update_or_create"
+  key           = "id"
+  on_reject     = "skip"
+  diff_strategy = %q
+}`, src, strategy))
+				p := plan(t, cfg)
+				sp := p.Syncs[0]
+				if want := (planner.Counts{Insert: 4, Reject: 1}); sp.Counts != want {
+					t.Errorf("%s: counts %+v, want %+v\n%s", src, sp.Counts, want, synctest.FindingsText(sp))
+				}
+				text := synctest.FindingsText(sp)
+				for _, want := range []string{
+					`column "n": value too long for type name: it holds at most 63 bytes, and a write would cut the rest off`, "id=1",
+				} {
+					if !strings.Contains(text, want) {
+						t.Errorf("%s: the findings do not say %q:\n%s", src, want, text)
+					}
+				}
+				requireApplied(t, apply(t, cfg, p, executor.Options{}))
+				if got := strings.Join(e.DstQuery(`SELECT format('%s %s', id, octet_length(n)) FROM m ORDER BY id`), ", "); got != "2 62, 3 2, 4 , 5 63" {
+					t.Errorf("%s: m holds %s", src, got)
+				}
+				requireConverged(t, cfg)
+			}
+		})
+	}
+}
+
+// TestNameKeys: a name key column, read as text (limits.go), is matched,
+// fetched by key and written under either diff strategy (the fetch by key
+// of server_hash sent the keys as name and failed).
+func TestNameKeys(t *testing.T) {
+	t.Parallel()
+	for _, strategy := range []string{"full_rows", "server_hash"} {
+		t.Run(strategy, func(t *testing.T) {
+			t.Parallel()
+			e := synctest.New(t)
+			e.Src(`CREATE TABLE m (n text, v int); INSERT INTO m SELECT 'k' || i, i FROM generate_series(1, 2000) i`)
+			e.Dst(`CREATE TABLE m (n name PRIMARY KEY, v int); INSERT INTO m SELECT 'k' || i, i + (i % 2) FROM generate_series(1, 1900) i`)
+			cfg := e.Config(fmt.Sprintf(`
+sync "m" {
+  source        = source.postgres.src
+  query         = "SELECT n, v FROM m"
+  destination   = destination.postgres.dst
+  table         = "m"
+  behavior      = "mirror"
+  key           = "n"
+  diff_strategy = %q
+}`, strategy))
+			p := plan(t, cfg)
+			if want := (planner.Counts{Insert: 100, Update: 950, Unchanged: 950}); p.Syncs[0].Counts != want {
+				t.Errorf("counts %+v, want %+v\n%s", p.Syncs[0].Counts, want, synctest.FindingsText(p.Syncs[0]))
+			}
+			requireApplied(t, apply(t, cfg, p, executor.Options{}))
+			requireConverged(t, cfg)
+		})
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/rowform/rowform/internal/catalog"
+	"github.com/rowform/rowform/internal/plural"
 )
 
 // Length and precision limits of a destination column, checked in Go on the
@@ -13,7 +14,11 @@ import (
 // (varchar, bpchar, varbit, unlimited bit, or numeric rounded to the
 // column's scale but not to its precision), because an explicit cast to the limited type would
 // cut or pad the value silently — 'GBR'::char(2) is 'GB' — while a write
-// refuses it. What the write would refuse, the check refuses first.
+// refuses it. What the write would refuse, the check refuses first. name
+// is read as text too: its write cuts a value longer than 63 bytes
+// silently, which the check refuses as a value the write would change.
+// ("char", which keeps a value's first byte, is left as it is: its binary
+// form is not its text's bytes.)
 
 // limitKind is what a column's type modifier limits.
 type limitKind byte
@@ -33,6 +38,9 @@ const (
 	// as bit(n), varbit(n) ('{101}'::bit(2)[] is '{10}').
 	limitBitArray
 	limitVarbitArray
+	// limitBytes: name, whose input function cuts a longer value
+	// silently (to 63 bytes): at most n bytes.
+	limitBytes
 )
 
 // Array types whose elements' limits are checked.
@@ -41,6 +49,8 @@ const (
 	oidVarcharArray = 1015
 	oidBitArray     = 1561
 	oidVarbitArray  = 1563
+	// nameBytes is the most a name holds (NAMEDATALEN - 1).
+	nameBytes = 63
 )
 
 // columnLimit is a column's length or precision limit.
@@ -55,6 +65,11 @@ type columnLimit struct {
 // limitOf reads the limit of a built-in column type from its modifier.
 func limitOf(c catalog.Column) columnLimit {
 	l := columnLimit{typ: c.Type}
+	switch c.TypeOID {
+	case oidName:
+		l.kind, l.n = limitBytes, nameBytes
+		return l
+	}
 	if c.TypeMod < 0 || c.TypeOID >= firstUserOID {
 		return l
 	}
@@ -107,6 +122,8 @@ func (l columnLimit) castType() string {
 		return `"bit"[]`
 	case limitVarbitArray:
 		return "bit varying[]"
+	case limitBytes:
+		return "text"
 	}
 	return ""
 }
@@ -155,6 +172,10 @@ func (l columnLimit) check(v []byte) string {
 		}
 	case limitNumeric:
 		return l.checkNumeric(v)
+	case limitBytes:
+		if len(v) > l.n {
+			return fmt.Sprintf("value too long for type %s: it holds at most %s, and a write would cut the rest off", l.typ, plural.Count(l.n, "byte"))
+		}
 	case limitVarcharArray, limitBpcharArray, limitBitArray, limitVarbitArray:
 		elem := columnLimit{kind: l.elementKind(), n: l.n, typ: l.typ}
 		why := ""

@@ -82,7 +82,7 @@ func (c *checker) batches(want func(kind ChangeKind) bool, fn func([]change) err
 func (l *layout) wireType(i int) (string, uint32) {
 	c := l.Cols[i]
 	switch {
-	case c.AsText:
+	case c.AsText, c.limit.kind == limitBytes:
 		return "text", oidText
 	case c.limit.kind == limitBit || c.limit.kind == limitVarbit:
 		return "bit varying", oidVarbit

@@ -75,11 +75,14 @@ type summaryResult struct {
 
 // sendExpr is the value of column i of row r (an alias) as record_send
 // sends it, the same type on both sides: the source reads bit(n) as bit
-// varying (limits.go), the destination as bit.
+// varying and name as text (limits.go), the destination as bit and name.
 func (l *layout) sendExpr(r string, i int) string {
 	v := r + "." + alias(i)
-	if k := l.Cols[i].limit.kind; k == limitBit || k == limitVarbit {
+	switch l.Cols[i].limit.kind {
+	case limitBit, limitVarbit:
 		v += "::bit varying"
+	case limitBytes:
+		v += "::text"
 	}
 	return v
 }
