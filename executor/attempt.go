@@ -337,9 +337,10 @@ type attempt struct {
 
 // staleness compares the diff an apply just ran with the plan's. The plan
 // is kept only if the same rows would be written from the same starting
-// point: the change set (digest) and every count, including the rows the
-// sync leaves alone and the rows read on each side, must be what the plan
-// saw. It returns an ErrStale error otherwise.
+// point: the change set (digest), which of its changes the destination
+// refuses (reject digest), and every count, including the rows the sync
+// leaves alone and the rows read on each side, must be what the plan saw.
+// It returns an ErrStale error otherwise.
 func staleness(sp *planner.SyncPlan, res *planner.DiffResult, findings []planner.Finding) error {
 	if res == nil || len(findings) > 0 {
 		return fmt.Errorf("%w: the source changed since the plan: %s; nothing was written — run 'rowform plan' again", ErrStale, describeFindings(findings))
@@ -350,6 +351,12 @@ func staleness(sp *planner.SyncPlan, res *planner.DiffResult, findings []planner
 			// nothing. What moved are values.
 			return fmt.Errorf("%w: the rows changed since the plan was made: the counts are the same (%s; %d source and %d destination rows), but values are not — a source or destination row now has other values than when the plan was made, so other values would be written; nothing was written — run 'rowform plan' again",
 				ErrStale, describeCounts(sp.Counts), sp.SourceRows, sp.DestinationRows)
+		}
+		if res.RejectDigest != sp.RejectDigest {
+			// The same changes, but the destination's rules now refuse
+			// others of them: another table (a parent, say) changed.
+			return fmt.Errorf("%w: the destination changed since the plan was made: the changes and counts are the same (%s), but the destination would now refuse other rows than the plan showed as rejected, so other rows would be written and left out; nothing was written — run 'rowform plan' again",
+				ErrStale, describeCounts(sp.Counts))
 		}
 		return nil
 	}

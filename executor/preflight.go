@@ -89,7 +89,7 @@ func planStaleness(sp, now *planner.SyncPlan) error {
 	if now.HasErrors() {
 		return staleness(sp, nil, now.Findings)
 	}
-	return staleness(sp, &planner.DiffResult{Counts: now.Counts, SourceRows: now.SourceRows, DestinationRows: now.DestinationRows, Digest: now.ChangeDigest}, nil)
+	return staleness(sp, &planner.DiffResult{Counts: now.Counts, SourceRows: now.SourceRows, DestinationRows: now.DestinationRows, Digest: now.ChangeDigest, RejectDigest: now.RejectDigest}, nil)
 }
 
 // skipAll is the result of an apply that started no sync: each is skipped

@@ -207,3 +207,46 @@ CREATE TRIGGER shout BEFORE INSERT OR UPDATE ON items FOR EACH ROW EXECUTE FUNCT
 		})
 	}
 }
+
+// TestStaleOtherRowsRejected: between plan and apply a parent table
+// changes so that the same changes would be refused the other way round
+// (the row the plan wrote is now the rejected one, and the rejected one
+// now fits). The counts and the change set are the same; the plan is
+// stale all the same, and nothing is written. Before, apply kept the plan,
+// printed it as reviewed, and wrote the row the plan had shown as rejected.
+func TestStaleOtherRowsRejected(t *testing.T) {
+	t.Parallel()
+	e := synctest.New(t)
+	e.Dst(`CREATE TABLE accounts (id int PRIMARY KEY);
+CREATE TABLE contacts (id int PRIMARY KEY, account_id int REFERENCES accounts);
+INSERT INTO accounts VALUES (8)`)
+	e.Src(`CREATE TABLE contacts (id int, account_id int); INSERT INTO contacts VALUES (1, 7), (2, 8)`)
+	cfg := e.Config(`
+sync "contacts" {
+  source      = source.postgres.src
+  query       = "SELECT id, account_id FROM contacts"
+  destination = destination.postgres.dst
+  table       = "contacts"
+  behavior    = "update_or_create"
+  key         = "id"
+  on_reject   = "skip"
+}`)
+	p := plan(t, cfg)
+	requirePlanned(t, p, planner.Counts{Insert: 1, Reject: 1})
+	e.Dst(`INSERT INTO accounts VALUES (7); DELETE FROM accounts WHERE id = 8`)
+	res := apply(t, cfg, p, executor.Options{})
+	r := requireFailed(t, res, "contacts", "plan is stale", "would now refuse other rows than the plan showed as rejected", "nothing was written")
+	if !errors.Is(r.Err, executor.ErrStale) {
+		t.Errorf("not ErrStale: %v", r.Err)
+	}
+	if got := e.DstQuery(`SELECT count(*)::text FROM contacts`); got[0] != "0" {
+		t.Errorf("a stale plan wrote %s rows", got[0])
+	}
+	// Planned again, it applies as shown.
+	p = plan(t, cfg)
+	requirePlanned(t, p, planner.Counts{Insert: 1, Reject: 1})
+	requireApplied(t, apply(t, cfg, p, executor.Options{}))
+	if got := e.DstQuery(`SELECT id || '->' || account_id FROM contacts`); len(got) != 1 || got[0] != "1->7" {
+		t.Errorf("contacts holds %v", got)
+	}
+}

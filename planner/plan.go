@@ -77,6 +77,11 @@ type SyncPlan struct {
 	// were read in. apply recomputes it to prove a saved plan is not stale.
 	// "" when not Diffed.
 	ChangeDigest string `json:"change_digest,omitempty"`
+	// RejectDigest identifies which of those changes the destination
+	// would refuse (each one's kind and key), so that apply also proves
+	// that it leaves out the rows the plan showed as rejected, and writes
+	// the others. "" when no row is rejected.
+	RejectDigest string `json:"reject_digest,omitempty"`
 	// Strategy is how the row diff read the rows: "server_hash" (each
 	// server sent bucket summaries or keys and row hashes, then only the
 	// rows that differ) or "full_rows"; "" when not Diffed.

@@ -293,6 +293,10 @@ type DiffResult struct {
 	// effects of the writes (cascade, triggers).
 	Rejected      []RejectedRow
 	CheckFindings []Finding
+	// RejectDigest identifies which changes are refused (the kind and key
+	// of each), "" when none is: with Digest, what apply compares to keep
+	// a plan.
+	RejectDigest string
 	// Strategy is how the rows were read: StrategyServerHash or
 	// StrategyFullRows; StrategyReason says why it was chosen or fell
 	// back, StrategyEstimate what auto estimated and the diff found.
@@ -486,7 +490,7 @@ func (p *Prepared) finishDiff(ctx context.Context, dst *pgx.Conn, chk *checker, 
 			Rows:    res.DupKeys, Examples: append([]string(nil), res.DupKeyExamples...)})
 	}
 	return &DiffResult{Counts: res.Counts, SourceRows: res.SourceRows, DestinationRows: res.DestinationRows, Digest: res.Digest,
-		Rejected: chk.rejectedRows(), CheckFindings: chk.findings(p.Sync.OnReject), written: chk.written, rejectedDeletes: rejectedDeletes,
+		RejectDigest: chk.rejectDigest(), Rejected: chk.rejectedRows(), CheckFindings: chk.findings(p.Sync.OnReject), written: chk.written, rejectedDeletes: rejectedDeletes,
 		Strategy: st.name, StrategyReason: st.reason, StrategyEstimate: joinNonEmpty(st.estimate, res.strategyNote)}, findings, nil
 }
 

@@ -381,6 +381,21 @@ func (c *checker) findings(onReject hclconfig.OnReject) []Finding {
 
 // rejectedRows lists every rejected change with its first reason, ordered
 // by key.
+// rejectDigest is the order-independent digest (changeDigest) of which
+// changes are refused: each one's kind and key. "" when none is, so that
+// a plan without rejected rows has none to compare.
+func (c *checker) rejectDigest() string {
+	if len(c.rejected) == 0 {
+		return ""
+	}
+	d := newChangeDigest()
+	for s := range c.rejected {
+		k := c.keys[s]
+		d.add(c.kinds[s], &k, nil)
+	}
+	return d.String()
+}
+
 func (c *checker) rejectedRows() []RejectedRow {
 	seqs := make([]int64, 0, len(c.rejected))
 	for s := range c.rejected {

@@ -101,7 +101,7 @@ func (sp *SyncPlan) RecordDiff(s *hclconfig.Sync, res *DiffResult, findings []Fi
 	sp.Diffed = true
 	sp.Counts = res.Counts
 	sp.SourceRows, sp.DestinationRows = res.SourceRows, res.DestinationRows
-	sp.ChangeDigest = res.Digest
+	sp.ChangeDigest, sp.RejectDigest = res.Digest, res.RejectDigest
 	sp.Strategy, sp.StrategyReason, sp.StrategyEstimate = res.Strategy, res.StrategyReason, res.StrategyEstimate
 	sp.Samples = samples
 	for _, f := range guardFindings(s, res) {
