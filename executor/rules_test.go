@@ -1,6 +1,7 @@
 package executor_test
 
 import (
+	"fmt"
 	"slices"
 	"sort"
 	"strconv"
@@ -645,4 +646,53 @@ func TestRulesKeyNeverChanges(t *testing.T) {
 	cfg := e.Config(ruleSync("n", "n", "SELECT id, parent, name FROM n", "mirror", "fail"))
 	applyClean(t, cfg, planner.Counts{Update: 1, Unchanged: 1})
 	requireRows(t, e, `SELECT id || ':' || coalesce(parent::text, '-') || ':' || name FROM n ORDER BY id`, "1.50:-:a2", "2.00:1.50:b")
+}
+
+// TestChecksCutShortWarn: a chain of refusals, each unsettling the next
+// (an update refused by a CHECK keeps its old unique value, which an
+// insert then cannot take, whose child insert is then refused, which an
+// update references, which keeps its own unique value...), longer than the
+// checks' rounds: the plan says, in an unchecked_rows warning, that its
+// checks were cut short (it was clean, and the apply failed whole). A
+// chain that settles within the rounds has no such warning.
+func TestChecksCutShortWarn(t *testing.T) {
+	t.Parallel()
+	for _, links := range []int{2, 8} {
+		t.Run(fmt.Sprint(links), func(t *testing.T) {
+			t.Parallel()
+			e := synctest.New(t)
+			e.Dst(`CREATE TABLE t (id int PRIMARY KEY, u int UNIQUE, parent int REFERENCES t(id) DEFERRABLE, v int CHECK (v > 0))`)
+			e.Src(`CREATE TABLE t (id int, u int, parent int, v int)`)
+			for k := 1; k <= links; k++ {
+				e.Dst(fmt.Sprintf(`INSERT INTO t VALUES (%d, %d, NULL, 1)`, 10*k, k))
+			}
+			// The first update is refused by the CHECK and keeps u = 1.
+			e.Src(`INSERT INTO t VALUES (10, 1001, NULL, -1)`)
+			for k := 1; k <= links; k++ {
+				// An insert takes u = k; its child references it; the
+				// next update moves its parent to the child and gives up
+				// its own u = k+1.
+				e.Src(fmt.Sprintf(`INSERT INTO t VALUES (%d, %d, NULL, 1), (%d, NULL, %d, 1)`, 10*k+1, k, 10*k+2, 10*k+1))
+				if k < links {
+					e.Src(fmt.Sprintf(`INSERT INTO t VALUES (%d, %d, %d, 1)`, 10*(k+1), 1000+k+1, 10*k+2))
+				}
+			}
+			cfg := e.Config(`
+sync "t" {
+  source      = source.postgres.src
+  query       = "SELECT id, u, parent, v FROM t"
+  destination = destination.postgres.dst
+  table       = "t"
+  behavior    = "update_or_create"
+  key         = "id"
+  on_reject   = "skip"
+}`)
+			sp := plan(t, cfg).Syncs[0]
+			text := synctest.FindingsText(sp)
+			warned := strings.Contains(text, "warning unchecked_rows: the checks of public.t between the rows of this sync were cut short after 5 rounds")
+			if warned != (links == 8) {
+				t.Errorf("%d links: warned %v:\n%s", links, warned, text)
+			}
+		})
+	}
 }

@@ -44,7 +44,8 @@ func init() {
 // maxRelationRounds bounds the rounds of the checks between rows. Each
 // round after the first runs only because the previous one refused a row;
 // chains longer than this (a refused row that unsettles another, and so
-// on) are cut short, and apply's writes then refuse what the plan missed.
+// on) are cut short, with an unchecked_rows warning, and apply's writes
+// then refuse what the plan missed.
 const maxRelationRounds = 5
 
 // relations is one run of the checks between rows over a checker's changes.
@@ -86,7 +87,8 @@ func (c *checker) checkRelations(ctx context.Context, conn *pgx.Conn) error {
 			return err
 		}
 		defer restore()
-		for round := 0; round < maxRelationRounds; round++ {
+		settled := false
+		for round := 0; round < maxRelationRounds && !settled; round++ {
 			before := len(c.rejected)
 			// Refused deletes and updates keep their rows' values and
 			// references, so the references into the table go first;
@@ -104,9 +106,13 @@ func (c *checker) checkRelations(ctx context.Context, conn *pgx.Conn) error {
 			if err := rel.checkOutgoing(); err != nil {
 				return fmt.Errorf("checking the foreign keys of %s: %w", c.p.Sync.Table, err)
 			}
-			if len(c.rejected) == before {
-				break
-			}
+			settled = len(c.rejected) == before
+		}
+		if !settled {
+			c.notes = append(c.notes, Finding{Severity: SeverityWarning, Code: CodeUncheckedRows,
+				Summary: fmt.Sprintf("the checks of %s between the rows of this sync were cut short after %d rounds", c.p.Sync.Table, maxRelationRounds),
+				Detail: "Each round refused rows that unsettle others (an update refused keeps its old unique value, which an insert then cannot take, whose children are then refused, ...), and the last round still refused some: the rows the next round would refuse were not found. " +
+					"If apply fails on a unique key or a foreign key, fix the rows the findings name first, or plan those syncs again once they are fixed."})
 		}
 		rel.cascadeNotes()
 	}
