@@ -696,3 +696,54 @@ sync "t" {
 		})
 	}
 }
+
+// TestRulesSetNullIntoNotNull: a delete whose ON DELETE SET NULL (or SET
+// DEFAULT, into a column without a default) would leave NULL in a NOT NULL
+// column of the referencing table is a rejected row, as under RESTRICT: the
+// plan had only a cascade warning, and the apply failed whole. A SET NULL
+// that lists other columns (PostgreSQL 15), and a SET DEFAULT to a
+// default, still cascade.
+func TestRulesSetNullIntoNotNull(t *testing.T) {
+	t.Parallel()
+	e := synctest.New(t)
+	e.Dst(`CREATE TABLE p (id int PRIMARY KEY, tenant int NOT NULL DEFAULT 0, v text, UNIQUE (tenant, id));
+CREATE TABLE c_null (id int PRIMARY KEY, p_id int NOT NULL REFERENCES p ON DELETE SET NULL);
+CREATE TABLE c_default (id int PRIMARY KEY, p_id int NOT NULL REFERENCES p ON DELETE SET DEFAULT);
+CREATE TABLE c_listed (id int PRIMARY KEY, tenant int NOT NULL, p_id int, FOREIGN KEY (tenant, p_id) REFERENCES p (tenant, id) ON DELETE SET NULL (p_id));
+CREATE TABLE c_ok (id int PRIMARY KEY, p_id int DEFAULT 1 NOT NULL REFERENCES p ON DELETE SET DEFAULT);
+INSERT INTO p VALUES (1, 0, 'keep'), (2, 0, 'b'), (3, 0, 'c'), (4, 0, 'd'), (5, 0, 'e');
+INSERT INTO c_null VALUES (10, 2); INSERT INTO c_default VALUES (11, 3); INSERT INTO c_listed VALUES (12, 0, 4); INSERT INTO c_ok VALUES (13, 5)`)
+	e.Src(`CREATE TABLE p (id int, v text); INSERT INTO p VALUES (1, 'keep')`)
+	cfg := e.Config(`
+sync "p" {
+  source      = source.postgres.src
+  query       = "SELECT id, v FROM p"
+  destination = destination.postgres.dst
+  table       = "p"
+  behavior    = "mirror"
+  key         = "id"
+  on_reject   = "skip"
+}`)
+	p := plan(t, cfg)
+	sp := p.Syncs[0]
+	if want := (planner.Counts{Delete: 2, Unchanged: 1, Reject: 2}); sp.Counts != want {
+		t.Errorf("counts %+v, want %+v\n%s", sp.Counts, want, synctest.FindingsText(sp))
+	}
+	text := synctest.FindingsText(sp)
+	for _, want := range []string{
+		"rows of public.c_null still reference it (ON DELETE SET NULL), which would set p_id (NOT NULL) to NULL in them", "id=2",
+		"rows of public.c_default still reference it (ON DELETE SET DEFAULT), which would set p_id (NOT NULL) to NULL in them", "id=3",
+		"cascade",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the findings do not say %q:\n%s", want, text)
+		}
+	}
+	requireApplied(t, apply(t, cfg, p, executor.Options{}))
+	if got := strings.Join(e.DstQuery(`SELECT id::text FROM p ORDER BY id`), " "); got != "1 2 3" {
+		t.Errorf("p holds %s", got)
+	}
+	if got := strings.Join(e.DstQuery(`SELECT format('%s %s', id, p_id) FROM c_listed UNION ALL SELECT format('%s %s', id, p_id) FROM c_ok`), ", "); got != "12 , 13 1" {
+		t.Errorf("the cascades left %s", got)
+	}
+}

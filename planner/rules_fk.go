@@ -25,7 +25,8 @@ import (
 // Into the table (checkIncoming): a delete of a row that rows of another
 // table reference, under ON DELETE NO ACTION or RESTRICT, is refused; so
 // is an update that changes a referenced column under ON UPDATE NO ACTION
-// or RESTRICT. Rows of the table itself that the change set deletes do not
+// or RESTRICT; and so is either under a SET NULL or SET DEFAULT that would
+// leave NULL in a NOT NULL column of the other table (nullingActions). Rows of the table itself that the change set deletes do not
 // hold a delete back (they go in the same DELETE); rows it updates to
 // reference another row hold it back unless the foreign key is DEFERRABLE
 // and NO ACTION (apply updates after it deletes). Under CASCADE, SET NULL
@@ -50,6 +51,64 @@ type foreignKey struct {
 	indexed bool
 	// parentHash hashes a parent's referenced values (self only).
 	parentHash *hashing
+	// deleteFails and updateFails name the NOT NULL columns of the child
+	// that its ON DELETE / ON UPDATE SET NULL (or SET DEFAULT, for
+	// columns without a default) would set to NULL, which makes the
+	// write of a referenced row fail as NO ACTION would refuse it; ""
+	// when the action can run.
+	deleteFails, updateFails string
+}
+
+// fails names the NOT NULL columns the action for kind would set to NULL
+// ("" when none).
+func (f *foreignKey) fails(kind ChangeKind) string {
+	if kind == ChangeUpdate {
+		return f.updateFails
+	}
+	return f.deleteFails
+}
+
+// refuses reports whether the action for kind refuses the write of a
+// referenced row: NO ACTION, RESTRICT, or a SET NULL / SET DEFAULT that
+// would leave NULL in a NOT NULL column of the child.
+func (f *foreignKey) refuses(kind ChangeKind) bool {
+	action := f.OnDelete
+	if kind == ChangeUpdate {
+		action = f.OnUpdate
+	}
+	return blocks(action) || f.fails(kind) != ""
+}
+
+// nullingActions reads which NOT NULL columns of the child the foreign
+// key's SET NULL and SET DEFAULT actions would set to NULL (deleteFails,
+// updateFails): SET NULL sets the key's columns (for ON DELETE, the ones
+// it lists, PostgreSQL 15's SET NULL (col, ...)), SET DEFAULT sets them to
+// their defaults, NULL for a column without one.
+func (r *relations) nullingActions(f *foreignKey) error {
+	read := func(action string, onDelete bool) (string, error) {
+		if action != "n" && action != "d" {
+			return "", nil
+		}
+		var cols string
+		// confdelsetcols (PostgreSQL 15) is read through to_jsonb so that
+		// the query also runs on servers without it.
+		err := r.conn.QueryRow(r.ctx, `
+SELECT coalesce(string_agg(a.attname, ', ' ORDER BY a.attnum), '')
+FROM pg_constraint k
+JOIN pg_attribute a ON a.attrelid = k.conrelid
+  AND a.attnum = ANY (CASE WHEN $3 AND $4 AND jsonb_typeof(to_jsonb(k)->'confdelsetcols') = 'array'
+                           THEN ARRAY(SELECT jsonb_array_elements_text(to_jsonb(k)->'confdelsetcols')::int2) ELSE k.conkey END)
+LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+WHERE k.conrelid = $1::regclass AND k.conname = $2 AND k.contype = 'f'
+  AND a.attnotnull AND ($4 OR d.adbin IS NULL)`, f.Child, f.Name, onDelete, action == "n").Scan(&cols)
+		return cols, err
+	}
+	var err error
+	if f.deleteFails, err = read(f.OnDelete, true); err != nil {
+		return err
+	}
+	f.updateFails, err = read(f.OnUpdate, false)
+	return err
 }
 
 // cascadeCount counts what one foreign key's actions reach.
@@ -121,6 +180,9 @@ func (r *relations) prepareForeignKeys() error {
 			f.childMapped = c.l.mappedOf(fk.ChildColumns)
 		}
 		if err := canRead(f, fk.Child, f.child); err != nil {
+			return err
+		}
+		if err := r.nullingActions(f); err != nil {
 			return err
 		}
 		if f.readable {
@@ -473,9 +535,9 @@ func (r *relations) checkReferences(f *foreignKey, kind ChangeKind) error {
 				from, c.l.keySelect("ch"), f.Child, refs, changed)
 		case f.self:
 			sql = fmt.Sprintf("SELECT b.i, %s FROM %s JOIN %s AS ch ON %s WHERE %s", c.l.keySelect("ch"), from, f.Child, refs, changed)
-		case blocks(action) && f.indexed:
+		case f.refuses(kind) && f.indexed:
 			sql = fmt.Sprintf("SELECT b.i FROM %s WHERE %s AND (SELECT true FROM %s AS ch WHERE %s LIMIT 1)", from, changed, f.Child, refs)
-		case blocks(action):
+		case f.refuses(kind):
 			sql = fmt.Sprintf("SELECT b.i FROM %s WHERE %s AND EXISTS (SELECT 1 FROM %s AS ch WHERE %s)", from, changed, f.Child, refs)
 		case f.indexed:
 			sql = fmt.Sprintf("SELECT x.i, x.n FROM (SELECT b.i, (SELECT count(*) FROM %s AS ch WHERE %s) AS n FROM %s WHERE %s OFFSET 0) AS x WHERE x.n > 0",
@@ -496,7 +558,7 @@ func (r *relations) checkReferences(f *foreignKey, kind ChangeKind) error {
 					return nil // a row that references itself goes with it
 				}
 				edges = append(edges, meeting{ch: &ch, dest: id})
-			case blocks(action):
+			case f.refuses(kind):
 				r.rejectReferenced(f, &ch, kind)
 			default:
 				n, err := int8At(vals[1])
@@ -612,6 +674,9 @@ func (r *relations) rejectReferenced(f *foreignKey, ch *change, kind ChangeKind)
 	if kind == ChangeUpdate {
 		reason = rejectReason{Column: singleColumn(f.ParentColumns), Constraint: f.Name,
 			Reason: fmt.Sprintf("%s still reference its old value of (%s) (ON UPDATE %s)", other, strings.Join(f.ParentColumns, ", "), actionName(f.OnUpdate))}
+	}
+	if cols := f.fails(kind); cols != "" {
+		reason.Reason += fmt.Sprintf(", which would set %s (NOT NULL) to NULL in them", cols)
 	}
 	reason.Table = f.child
 	r.c.reject(ch.seq, ch.kind, ch.row(), reason)
