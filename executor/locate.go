@@ -150,7 +150,7 @@ func (m *merge) locate(ctx context.Context, stmt func(from string) string, stagi
 	if last.Hint != "" {
 		fmt.Fprintf(&b, "; hint: %s", last.Hint)
 	}
-	b.WriteString(". The plan's checks passed this row, so the table changed since (another writer) or a trigger refused it; nothing was written")
+	b.WriteString(". The plan's checks passed this row, so the table changed since (another writer) or a table it references did, a trigger refused it, or a rule the checks do not cover refused it (a CHECK or NOT NULL of another table that a cascade writes, a chain of rejections the checks cut short: docs/checks.md, \"What no plan can foresee\"); nothing was written")
 	return &writeError{msg: b.String(), err: werr}
 }
 
