@@ -111,3 +111,53 @@ sync "s" {
 		t.Errorf("s has %s rows, want 0", n[0])
 	}
 }
+
+// TestApplyDuckDBUnusualDirectory: a configuration directory whose name
+// holds a comma, '#', '%' and '?', with its DuckDB database file in it
+// (path = "lake.duckdb"), is planned, applied and converges: the file is
+// opened read-only, and the query's relative Parquet glob resolves
+// against the directory.
+func TestApplyDuckDBUnusualDirectory(t *testing.T) {
+	t.Parallel()
+	e := synctest.New(t)
+	e.Dir = filepath.Join(e.Dir, "sales, #1 at 100% (why?)")
+	if err := os.MkdirAll(filepath.Join(e.Dir, "exports"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// The writer's driver cannot open such a path: written elsewhere, moved.
+	tmp := t.TempDir()
+	ctx := context.Background()
+	if err := duckdbwrite.Run(ctx, filepath.Join(tmp, "lake.duckdb"),
+		"CREATE TABLE names AS SELECT * FROM (VALUES (1, 'Ann'), (2, 'Bob')) AS t(id, name)",
+		"COPY (SELECT * FROM (VALUES (1, 10), (2, 20)) AS t(id, score)) TO '"+filepath.Join(tmp, "scores.parquet")+"' (FORMAT parquet)",
+	); err != nil {
+		t.Fatal(err)
+	}
+	for from, to := range map[string]string{"lake.duckdb": "lake.duckdb", "scores.parquet": "exports/scores.parquet"} {
+		if err := os.Rename(filepath.Join(tmp, from), filepath.Join(e.Dir, to)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.Dst(`CREATE TABLE people (id int PRIMARY KEY, name text, score int)`)
+	cfg := e.Config(`
+source "duckdb" "lake" {
+  path = "lake.duckdb"
+}
+
+sync "people" {
+  source      = source.duckdb.lake
+  query       = "SELECT n.id, n.name, s.score FROM names n JOIN read_parquet('exports/*.parquet') s USING (id)"
+  destination = destination.postgres.dst
+  table       = "people"
+  behavior    = "mirror"
+  key         = "id"
+}
+`)
+	p := applyable(t, cfg)
+	requirePlanned(t, p, planner.Counts{Insert: 2})
+	requireApplied(t, apply(t, cfg, p, executor.Options{}))
+	if got := strings.Join(e.DstQuery(`SELECT people::text FROM people ORDER BY id`), " "); got != "(1,Ann,10) (2,Bob,20)" {
+		t.Errorf("people %s", got)
+	}
+	requireConverged(t, cfg)
+}

@@ -6,7 +6,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"path/filepath"
 	"slices"
+	"strings"
 
 	ctyjson "github.com/zclconf/go-cty/cty/json"
 )
@@ -18,7 +20,9 @@ import (
 // replaced in the hashed text: a plan file holds the digest, and a digest
 // over a short secret would give it away to whoever tries each value. A
 // changed secret that changes what the sync writes still makes the plan
-// stale: apply compares the changes themselves.
+// stale: apply compares the changes themselves. File paths inside the
+// configuration directory are hashed relative to it (portableSync), so
+// that a saved plan applies from another checkout of the configuration.
 func digest(c *Config) string {
 	type syncDigest struct {
 		Sync        *Sync
@@ -36,6 +40,7 @@ func digest(c *Config) string {
 	}
 	asWritten := false
 	for _, s := range c.Syncs {
+		s = portableSync(s, c.Dir)
 		d := syncDigest{Sync: s, Source: s.Source, Destination: s.Destination}
 		if s.QuerySensitive {
 			masked := *s
@@ -78,4 +83,70 @@ func withoutSecrets(b []byte, secrets []string) []byte {
 		b = bytes.ReplaceAll(b, q[1:len(q)-1], []byte("(sensitive)"))
 	}
 	return b
+}
+
+// portableSync is a copy of s for the digest whose source's and
+// destination's file paths inside dir are relative to it (s is not
+// changed).
+func portableSync(s *Sync, dir string) *Sync {
+	p := *s
+	p.Source = portableSource(s.Source, dir)
+	p.Destination = portableServer(s.Destination, dir)
+	return &p
+}
+
+// portableSource is a copy of src with its paths (a csv file, a DuckDB
+// database, a dbt project) relative to dir when inside it.
+func portableSource(src *Source, dir string) *Source {
+	if src == nil {
+		return nil
+	}
+	p := *src
+	if src.CSV != nil {
+		csv := *src.CSV
+		csv.Path = relativeTo(dir, csv.Path)
+		p.CSV = &csv
+	}
+	if src.DuckDB != nil {
+		db := *src.DuckDB
+		db.Path = relativeTo(dir, db.Path)
+		p.DuckDB = &db
+	}
+	if src.DBT != nil {
+		dbt := *src.DBT
+		dbt.Dir = relativeTo(dir, dbt.Dir)
+		p.DBT = &dbt
+	}
+	p.Server = portableServer(src.Server, dir)
+	return &p
+}
+
+// portableServer is a copy of srv with its files (sslrootcert, the SSH
+// tunnel's key and known_hosts) relative to dir when inside it.
+func portableServer(srv *Server, dir string) *Server {
+	if srv == nil {
+		return nil
+	}
+	p := *srv
+	p.SSLRootCert = relativeTo(dir, srv.SSLRootCert)
+	if srv.SSHTunnel != nil {
+		tun := *srv.SSHTunnel
+		tun.PrivateKeyFile = relativeTo(dir, tun.PrivateKeyFile)
+		tun.KnownHostsFile = relativeTo(dir, tun.KnownHostsFile)
+		p.SSHTunnel = &tun
+	}
+	return &p
+}
+
+// relativeTo is the absolute path p relative to dir, in slash form, when
+// p is dir or inside it; otherwise (outside it, or "") p as it is.
+func relativeTo(dir, p string) string {
+	if dir == "" || p == "" {
+		return p
+	}
+	rel, err := filepath.Rel(dir, p)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) || filepath.IsAbs(rel) {
+		return p
+	}
+	return filepath.ToSlash(rel)
 }

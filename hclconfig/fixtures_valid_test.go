@@ -382,7 +382,8 @@ sync "s" {
   %s
 }
 `
-	// One directory for every variant: the digest covers the CSV path.
+	// One directory for every variant: the digest covers the CSV path
+	// (relative to the directory).
 	dir := t.TempDir()
 	load := func(body string) *Config {
 		t.Helper()
@@ -524,5 +525,72 @@ sync "s" {
 	}
 	if load("1234", "crm_app", "customers") == d {
 		t.Error("the digest does not change with the query's other text")
+	}
+}
+
+// TestDigestPathsRelativeToTheDirectory: a file inside the configuration
+// directory (a csv file, a DuckDB database, a dbt project) is part of the
+// digest by its path relative to the directory, so that one configuration
+// in two directories (two checkouts) has one digest; a file outside it by
+// its absolute path, so that naming another one outside changes it.
+func TestDigestPathsRelativeToTheDirectory(t *testing.T) {
+	outside := t.TempDir()
+	config := func(duckdbPath string) map[string]string {
+		return map[string]string{
+			"dbt/target/manifest.json": `{"nodes": {}}`,
+			"main.hcl": `
+destination "postgres" "crm" {
+  host     = "db"
+  database = "d"
+  user     = "u"
+}
+source "csv" "seed" {
+  path = "data/seed.csv"
+}
+source "duckdb" "lake" {
+  path        = "` + duckdbPath + `"
+  dbt_project = "dbt"
+}
+sync "s" {
+  source      = source.csv.seed
+  destination = destination.postgres.crm
+  table       = "t"
+  behavior    = "mirror"
+  key         = "id"
+}
+sync "d" {
+  source      = source.duckdb.lake
+  query       = "SELECT 1 AS id"
+  destination = destination.postgres.crm
+  table       = "u"
+  behavior    = "mirror"
+  key         = "id"
+}
+`}
+	}
+	load := func(files map[string]string) *Config {
+		t.Helper()
+		dir := writeFiles(t, t.TempDir(), files)
+		cfg, diags := Load(dir, Inputs{Environ: fixedEnv})
+		for _, d := range diags {
+			if d.Severity == hcl.DiagError {
+				t.Fatalf("%s", diagText(d))
+			}
+		}
+		return cfg
+	}
+	inside, copied := load(config("lake.duckdb")), load(config("lake.duckdb"))
+	if inside.Digest != copied.Digest {
+		t.Errorf("one configuration in two directories has two digests")
+	}
+	a := load(config(filepath.Join(outside, "a.duckdb")))
+	if b := load(config(filepath.Join(outside, "a.duckdb"))); a.Digest != b.Digest {
+		t.Errorf("the same file outside the directory gives two digests")
+	}
+	if c := load(config(filepath.Join(outside, "c.duckdb"))); c.Digest == a.Digest {
+		t.Errorf("another file outside the directory gives the same digest")
+	}
+	if other := load(config("other.duckdb")); other.Digest == inside.Digest {
+		t.Errorf("another file inside the directory gives the same digest")
 	}
 }

@@ -11,7 +11,11 @@
 //     anything runs (ErrNotQuery): INSERT, COPY, CREATE, ATTACH, SET, PRAGMA
 //     and several statements in one never execute;
 //   - relative file paths in a query resolve against the configuration
-//     directory (DuckDB's file_search_path), whatever the working directory;
+//     directory (DuckDB's file_search_path), whatever the working directory
+//     and whatever characters the directory's path holds;
+//   - a query's rows are those DuckDB gives it with its default settings:
+//     insertion order is preserved, so a LIMIT without ORDER BY takes the
+//     first matching rows in file order, the same rows on every run;
 //   - values are read as text in PostgreSQL's input syntax (Rows), so the
 //     destination converts them with its own rules, as it converts a CSV
 //     file's fields;
@@ -43,6 +47,10 @@ import (
 // ErrNotQuery is returned for SQL that is not one SELECT statement.
 var ErrNotQuery = errors.New("not a query")
 
+// ErrParameters is returned for a query with parameters ($1, ?), which
+// a duckdb source has no values for.
+var ErrParameters = errors.New("the query has a parameter ($1 or ?): a duckdb source's query takes none, as rowform has no values to bind to it; write the value in the query, or interpolate a variable (${var.name})")
+
 // NotQueryError says what a refused statement is.
 type NotQueryError struct {
 	// Kind is the statement's kind ("COPY", "INSERT", ...), "several
@@ -69,14 +77,20 @@ type Database struct {
 	connector *duckdb.Connector
 	conn      *duckdb.Conn
 	path, dir string
+	// searchPath is dir as DuckDB's file_search_path holds it: dir, or
+	// its alias when its path holds a comma.
+	searchPath string
+	// releases give back the aliases the Database holds.
+	releases []func()
 }
 
 // Open opens the DuckDB database file at path read-only, or an in-memory
 // database when path is "". dir is the directory relative file paths in
-// queries resolve against; tmp is where DuckDB may spill (a query result
-// larger than its memory limit), "" for the system's.
+// queries resolve against. Either path may hold any character (a comma,
+// '?', '#', '%'), except that the database file's own name may not hold
+// '?', '#' or '%', which is an error saying to rename it. DuckDB spills
+// to the system's temporary directory.
 func Open(ctx context.Context, path, dir string) (*Database, error) {
-	opts := url.Values{}
 	if path != "" {
 		if _, err := os.Stat(path); err != nil {
 			var pe *os.PathError
@@ -85,28 +99,55 @@ func Open(ctx context.Context, path, dir string) (*Database, error) {
 			}
 			return nil, err
 		}
-		opts.Set("access_mode", "READ_ONLY")
 	}
-	// The rows are matched by key, so their order does not matter, and
-	// DuckDB keeps less of a large result in memory without it.
-	opts.Set("preserve_insertion_order", "false")
-	opts.Set("temp_directory", os.TempDir())
-	dsn := path + "?" + opts.Encode()
-	connector, err := duckdb.NewConnector(dsn, nil)
-	if err != nil {
-		return nil, openError(path, err)
-	}
-	dc, err := connector.Connect(ctx)
-	if err != nil {
-		_ = connector.Close()
-		return nil, openError(path, err)
-	}
-	db := &Database{connector: connector, conn: dc.(*duckdb.Conn), path: path, dir: dir}
-	if err := db.configure(ctx); err != nil {
+	db := &Database{path: path, dir: dir}
+	if err := db.open(ctx); err != nil {
 		db.Close()
 		return nil, err
 	}
 	return db, nil
+}
+
+// open opens db's instance and connection and configures them.
+func (db *Database) open(ctx context.Context) error {
+	searchPath, release, err := acquireDir(db.dir)
+	if err != nil {
+		return err
+	}
+	db.searchPath, db.releases = searchPath, append(db.releases, release)
+	dsn, err := db.dsn()
+	if err != nil {
+		return err
+	}
+	connector, err := duckdb.NewConnector(dsn, nil)
+	if err != nil {
+		return db.openFailed(err)
+	}
+	db.connector = connector
+	dc, err := connector.Connect(ctx)
+	if err != nil {
+		return db.openFailed(err)
+	}
+	db.conn = dc.(*duckdb.Conn)
+	return db.configure(ctx)
+}
+
+// dsn is the driver's DSN of db: its file's path, which the DSN carries
+// whatever characters it holds (through an alias of its directory), and
+// the options of Open.
+func (db *Database) dsn() (string, error) {
+	opts := url.Values{}
+	path := ""
+	if db.path != "" {
+		p, release, err := acquireDatabasePath(db.path)
+		if err != nil {
+			return "", err
+		}
+		path, db.releases = p, append(db.releases, release)
+		opts.Set("access_mode", "READ_ONLY")
+	}
+	opts.Set("temp_directory", os.TempDir())
+	return path + "?" + opts.Encode(), nil
 }
 
 // configure applies sessionSettings and locks them. A database file that
@@ -126,7 +167,7 @@ func (db *Database) configure(ctx context.Context) error {
 		return err
 	}
 	if locked != "true" {
-		for _, s := range sessionSettings(db.dir) {
+		for _, s := range sessionSettings(db.searchPath) {
 			if _, err := db.conn.ExecContext(ctx, s, nil); err != nil {
 				return err
 			}
@@ -137,8 +178,8 @@ func (db *Database) configure(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if searchPath != db.dir {
-		return fmt.Errorf("the DuckDB database %s is already open for a configuration in %s: one process reads a database file for one configuration directory at a time", db.path, searchPath)
+	if searchPath != db.searchPath {
+		return fmt.Errorf("the DuckDB database %s is already open for a configuration in %s: one process reads a database file for one configuration directory at a time", db.path, aliasedDir(searchPath))
 	}
 	return nil
 }
@@ -174,10 +215,12 @@ func Threads() int { return min(runtime.GOMAXPROCS(0), maxThreads) }
 
 const maxThreads = 4
 
-// sessionSettings are the statements that set up a session.
-func sessionSettings(dir string) []string {
+// sessionSettings are the statements that set up a session whose
+// relative file paths resolve against searchPath, a directory as
+// acquireDir gives it (DuckDB would split a path with a comma).
+func sessionSettings(searchPath string) []string {
 	return []string{
-		"SET GLOBAL file_search_path = " + quoteLiteral(dir),
+		"SET GLOBAL file_search_path = " + quoteLiteral(searchPath),
 		// A function of an extension that is not built in (sqlite_scan,
 		// read_xlsx, an https:// path) fails instead of downloading the
 		// extension into ~/.duckdb and loading it.
@@ -194,6 +237,31 @@ func sessionSettings(dir string) []string {
 	}
 }
 
+// openFailed is the error of an Open that DuckDB refused with err: that
+// the file is not a DuckDB database when it is not one (a Parquet or CSV
+// file, whose DuckDB message is about something else), else DuckDB's.
+func (db *Database) openFailed(err error) error {
+	if db.path != "" && !isDatabaseFile(db.path) {
+		return fmt.Errorf("%s is not a DuckDB database file: a duckdb source's path names a DuckDB database; read Parquet, CSV and JSON files in the query instead (read_parquet('...'), read_csv('...'), read_json('...')) and omit path", db.path)
+	}
+	return openError(db.path, err)
+}
+
+// isDatabaseFile reports whether the file at path starts as a DuckDB
+// database file does: a checksum, then the magic bytes "DUCK".
+func isDatabaseFile(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return true // not known: DuckDB's error says what it found
+	}
+	defer f.Close()
+	head := make([]byte, 12)
+	if _, err := io.ReadFull(f, head); err != nil {
+		return false
+	}
+	return string(head[8:]) == "DUCK"
+}
+
 func openError(path string, err error) error {
 	if path == "" {
 		return fmt.Errorf("cannot start DuckDB: %w", err)
@@ -201,12 +269,18 @@ func openError(path string, err error) error {
 	return fmt.Errorf("cannot open the DuckDB database %s: %w", path, err)
 }
 
-// Close closes the database.
+// Close closes the database and removes the aliases only it held.
 func (db *Database) Close() {
 	if db.conn != nil {
 		_ = db.conn.Close()
 	}
-	_ = db.connector.Close()
+	if db.connector != nil {
+		_ = db.connector.Close()
+	}
+	for _, release := range db.releases {
+		release()
+	}
+	db.releases = nil
 }
 
 // Column is a result column of a query.
@@ -240,6 +314,10 @@ func (db *Database) prepare(query string) (*duckdb.Stmt, error) {
 	if typ != duckdb.STATEMENT_TYPE_SELECT {
 		_ = stmt.Close()
 		return nil, &NotQueryError{Kind: statementKind(typ)}
+	}
+	if n := stmt.NumInput(); n != 0 {
+		_ = stmt.Close()
+		return nil, ErrParameters
 	}
 	return stmt, nil
 }

@@ -275,3 +275,101 @@ func TestOpenSameFileAtOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestLimitTakesRowsInFileOrder: a query with LIMIT and no ORDER BY
+// returns the first matching rows in file order, as DuckDB itself does,
+// every time it runs, also when several threads scan the file's row
+// groups at once; a plan of it is the same plan each time.
+func TestLimitTakesRowsInFileOrder(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	// Row groups of 2,048 rows, two matches in each: the five rows asked
+	// for span three row groups, which the threads read in parallel.
+	if err := duckdbwrite.Run(ctx, "", fmt.Sprintf(
+		"COPY (SELECT range AS id FROM range(400000)) TO %s (FORMAT parquet, ROW_GROUP_SIZE 2048)",
+		quote(filepath.Join(dir, "ids.parquet")))); err != nil {
+		t.Fatal(err)
+	}
+	const sql = "SELECT id FROM 'ids.parquet' WHERE id % 1000 = 7 LIMIT 5"
+	want := "7,1007,2007,3007,4007"
+	for run := range 20 {
+		rows, err := query(t, ctx, dir, sql)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, r := range rows {
+			ids = append(ids, r[0])
+		}
+		if got := strings.Join(ids, ","); got != want {
+			t.Fatalf("run %d: rows %s, want %s (the first matches in file order)", run+1, got, want)
+		}
+	}
+}
+
+// quote is s as a DuckDB string literal.
+func quote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// TestRelativePathsInDirectoryWithComma: relative file paths in a query
+// resolve against a configuration directory whose path holds a comma
+// (which DuckDB's file_search_path would take as two directories).
+func TestRelativePathsInDirectoryWithComma(t *testing.T) {
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "configs, v2")
+	if err := os.MkdirAll(filepath.Join(dir, "exports"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := duckdbwrite.Run(ctx, "", "COPY (SELECT 42 AS id) TO "+quote(filepath.Join(dir, "exports", "a.parquet"))+" (FORMAT parquet)"); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := query(t, ctx, dir, "SELECT id FROM read_parquet('exports/*.parquet')")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 1 || rows[0][0] != "42" {
+		t.Errorf("rows %v, want [[42]]", rows)
+	}
+}
+
+// TestQueryWithParameters: a query with a parameter is refused by Describe
+// saying that a duckdb source's query takes none (it was DuckDB's
+// "unsupported data type: INVALID").
+func TestQueryWithParameters(t *testing.T) {
+	db, err := duckdbsource.Open(context.Background(), "", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, sql := range []string{"SELECT $1 AS id", "SELECT range AS id FROM range(10) WHERE range > ?"} {
+		_, err := db.Describe(sql)
+		if !errors.Is(err, duckdbsource.ErrParameters) || !strings.Contains(err.Error(), "takes none") {
+			t.Errorf("%s: err %v, want ErrParameters", sql, err)
+		}
+	}
+}
+
+// TestOpenFileNotADatabase: a path naming a Parquet or CSV file instead of
+// a DuckDB database is refused saying so, and that such files are read in
+// the query (DuckDB's own message is about an in-memory database).
+func TestOpenFileNotADatabase(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	parquet, csv := filepath.Join(dir, "users.parquet"), filepath.Join(dir, "users.csv")
+	if err := duckdbwrite.Run(ctx, "", "COPY (SELECT 1 AS id) TO "+quote(parquet)+" (FORMAT parquet)"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(csv, []byte("id\n1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{parquet, csv} {
+		db, err := duckdbsource.Open(ctx, path, dir)
+		if err == nil {
+			db.Close()
+			t.Errorf("Open %s succeeded", path)
+			continue
+		}
+		if msg := err.Error(); !strings.Contains(msg, "is not a DuckDB database file") || !strings.Contains(msg, "read_parquet(") {
+			t.Errorf("Open %s: %v", path, err)
+		}
+	}
+}

@@ -39,6 +39,8 @@ type stream struct {
 	closed bool
 	// unwatch stops interrupting the query when the context is done.
 	unwatch func() bool
+	// release gives back the search path's alias (acquireDir).
+	release func()
 }
 
 // openStream opens the database at path (read-only; "" in memory) with
@@ -52,7 +54,7 @@ func openStream(ctx context.Context, path, dir, query string) (*stream, error) {
 		return nil, errors.New("cannot configure DuckDB")
 	}
 	defer bindings.DestroyConfig(&cfg)
-	opts := [][2]string{{"preserve_insertion_order", "false"}, {"temp_directory", os.TempDir()}}
+	opts := [][2]string{{"temp_directory", os.TempDir()}}
 	dbPath := ":memory:"
 	if path != "" {
 		dbPath = path
@@ -72,7 +74,13 @@ func openStream(ctx context.Context, path, dir, query string) (*stream, error) {
 		s.close()
 		return nil, openError(path, errors.New("cannot connect"))
 	}
-	for _, set := range sessionSettings(dir) {
+	searchPath, release, err := acquireDir(dir)
+	if err != nil {
+		s.close()
+		return nil, err
+	}
+	s.release = release
+	for _, set := range sessionSettings(searchPath) {
 		var res bindings.Result
 		state := bindings.Query(s.conn, set, &res)
 		msg := bindings.ResultError(&res)
@@ -221,4 +229,8 @@ func (s *stream) close() {
 	bindings.DestroyPrepare(&s.stmt)
 	bindings.Disconnect(&s.conn)
 	bindings.Close(&s.db)
+	if s.release != nil {
+		s.release()
+		s.release = nil
+	}
 }

@@ -310,3 +310,42 @@ func TestSavedPlanEditedSyncIsRefused(t *testing.T) {
 	}
 	runCLIWith(t, e.Environ, "", "-chdir="+e.Dir, "apply", "p.plan").expect(t, exitOK)
 }
+
+// TestSavedPlanAppliesFromACopy: a saved plan of a configuration whose
+// sources name files in its directory (a DuckDB database path, a dbt
+// project, a csv file) applies from a copy of the directory, another
+// checkout of the same configuration: the paths are part of what the plan
+// was made from relative to the directory, not as absolute paths.
+func TestSavedPlanAppliesFromACopy(t *testing.T) {
+	t.Parallel()
+	e := duckdbEnv(t)
+	e.WriteFile("tags.csv", "id,tag\n1,a\n2,b\n")
+	e.Dst(`CREATE TABLE tags (id bigint PRIMARY KEY, tag text)`)
+	main, err := os.ReadFile(filepath.Join(e.Dir, "main.hcl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.WriteFile("main.hcl", string(main)+`
+source "csv" "tags" {
+  path = "tags.csv"
+}
+
+sync "tags" {
+  source      = source.csv.tags
+  destination = destination.postgres.dst
+  table       = "tags"
+  behavior    = "mirror"
+  key         = "id"
+}
+`)
+	runCLIWith(t, e.Environ, "", "-chdir="+e.Dir, "plan", "-out=p.plan").expect(t, exitOK)
+	checkout := filepath.Join(t.TempDir(), "checkout")
+	if err := os.CopyFS(checkout, os.DirFS(e.Dir)); err != nil {
+		t.Fatal(err)
+	}
+	r := runCLIWith(t, e.Environ, "", "-chdir="+checkout, "apply", "p.plan")
+	r.expect(t, exitOK)
+	if got := strings.Join(e.DstQuery(`SELECT count(*)::text FROM orders UNION ALL SELECT count(*)::text FROM tags`), " "); got != "4 2" {
+		t.Errorf("orders and tags hold %s rows after the apply, want 4 2", got)
+	}
+}
