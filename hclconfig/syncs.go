@@ -294,6 +294,7 @@ func (l *loader) decodeDependsOn(a *hcl.Attribute, self string) []string {
 		known[n] = true
 	}
 	var out []string
+	seen := map[string]bool{}
 	for _, e := range exprs {
 		t, diags := hcl.AbsTraversalForExpr(e)
 		if diags.HasErrors() {
@@ -310,7 +311,10 @@ func (l *loader) decodeDependsOn(a *hcl.Attribute, self string) []string {
 		case !known[name]:
 			l.errorf(e.Range().Ptr(), "Reference to undeclared sync",
 				"There is no sync %q in the configuration.%s", name, didYouMean(name, l.syncNames()))
+		case seen[name]:
+			l.errorf(e.Range().Ptr(), "Duplicate depends_on entry", "sync.%s is already listed in this depends_on; remove this entry.", name)
 		default:
+			seen[name] = true
 			out = append(out, name)
 		}
 	}

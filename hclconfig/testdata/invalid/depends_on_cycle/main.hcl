@@ -43,3 +43,12 @@ sync "d" {
   key         = "id"
   depends_on  = [sync.a, sync.d] # ERROR: Self-referencing depends_on # ERROR: The sync "d" cannot depend on itself.
 }
+
+sync "e" {
+  source      = source.csv.seed
+  destination = destination.postgres.crm
+  table       = "e"
+  behavior    = "append"
+  key         = "id"
+  depends_on  = [sync.d, sync.d] # ERROR: Duplicate depends_on entry # ERROR: sync.d is already listed in this depends_on
+}
