@@ -1,6 +1,7 @@
 package executor_test
 
 import (
+	"context"
 	"strings"
 	"testing"
 
@@ -159,5 +160,71 @@ sync "contacts" {
 	requireApplied(t, apply(t, cfg, p, executor.Options{}))
 	if got := strings.Join(e.DstQuery(`SELECT id::text FROM contacts ORDER BY id`), ","); got != "10,11,12" {
 		t.Errorf("contacts after apply: %s", got)
+	}
+}
+
+// TestCascadeIntoAnotherSyncsTable: the deletes of one sync cascade into
+// the table a later sync of the plan writes. Once the first applies, the
+// second's plan is stale: the plan gives the second a shared_table error
+// (it was applyable, and apply wrote the first and refused the second,
+// half done). apply -auto-approve, which plans each sync when it runs,
+// applies both.
+func TestCascadeIntoAnotherSyncsTable(t *testing.T) {
+	t.Parallel()
+	e := synctest.New(t)
+	e.Dst(`CREATE TABLE accounts (id int PRIMARY KEY, name text);
+CREATE TABLE contacts (id int PRIMARY KEY, account_id int REFERENCES accounts ON DELETE CASCADE, email text);
+INSERT INTO accounts VALUES (1, 'a'), (9, 'gone');
+INSERT INTO contacts VALUES (10, 1, 'x'), (13, 9, 'y')`)
+	e.Src(`CREATE TABLE accounts (id int, name text); INSERT INTO accounts VALUES (1, 'a');
+CREATE TABLE contacts (id int, account_id int, email text); INSERT INTO contacts VALUES (10, 1, 'x2')`)
+	cfg := e.Config(`
+sync "accounts" {
+  source      = source.postgres.src
+  query       = "SELECT id, name FROM accounts"
+  destination = destination.postgres.dst
+  table       = "accounts"
+  behavior    = "mirror"
+  key         = "id"
+}
+sync "contacts" {
+  source      = source.postgres.src
+  query       = "SELECT id, account_id, email FROM contacts"
+  destination = destination.postgres.dst
+  table       = "contacts"
+  behavior    = "mirror"
+  key         = "id"
+  depends_on  = [sync.accounts]
+}`)
+	p := plan(t, cfg)
+	if p.Applyable {
+		t.Fatalf("the plan is applyable:\n%s\n%s", synctest.FindingsText(p.Syncs[0]), synctest.FindingsText(p.Syncs[1]))
+	}
+	text := synctest.FindingsText(p.Syncs[1])
+	for _, want := range []string{`error shared_table: sync "accounts" of this plan changes public.contacts first, through the foreign key contacts_account_id_fkey`, "rowform apply -sync=accounts", "apply -auto-approve"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the findings of contacts do not say %q:\n%s", want, text)
+		}
+	}
+	if synctest.FindingsText(p.Syncs[0]) == "" || p.Syncs[0].HasErrors() {
+		t.Errorf("accounts: %s", synctest.FindingsText(p.Syncs[0]))
+	}
+	before := e.DstDigest("accounts") + e.DstDigest("contacts")
+	res := apply(t, cfg, p, executor.Options{})
+	for _, r := range res.Syncs {
+		if r.Status == executor.StatusApplied {
+			t.Errorf("sync %q was applied from a plan with errors", r.Name)
+		}
+	}
+	if e.DstDigest("accounts")+e.DstDigest("contacts") != before {
+		t.Error("a plan with errors wrote to the tables")
+	}
+	_, res, err := executor.PlanAndApply(context.Background(), cfg, nil, executor.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	requireApplied(t, res)
+	if got := strings.Join(e.DstQuery(`SELECT format('%s %s %s', id, account_id, email) FROM contacts ORDER BY id`), ", "); got != "10 1 x2" {
+		t.Errorf("contacts holds %s", got)
 	}
 }

@@ -105,6 +105,10 @@ type SyncPlan struct {
 	// reference, for the plans of the syncs that depend on it; nil when
 	// it writes none or cannot be applied.
 	written *writtenRows
+	// target is the table the sync writes, as sharedTableFindings
+	// compares it; nil when its structure failed the checks or the plan
+	// stopped before the diff (StructureOnly).
+	target *writeTarget
 }
 
 // Counts are the row counts of the README's Behaviors.

@@ -255,6 +255,7 @@ func planSync(ctx context.Context, s *hclconfig.Sync, limits *pgconnect.Connecti
 	if p == nil || opts.StructureOnly {
 		return sp
 	}
+	sp.target = readTarget(ctx, s, dst, p.Table)
 	sink := p.NewSampleSink(opts.ShowRows)
 	var progress func(int64)
 	if opts.Progress != nil {
