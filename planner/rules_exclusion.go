@@ -222,20 +222,9 @@ func (r *relations) exclusionAmongChanges(x *exclusion, groups [][]rowHash, wher
 		}
 		// Groups go together up to a batch of rows, and as many pairs as
 		// one group of exclusionPairRows has.
-		seqs := map[int64]bool{}
-		n, pairs := 0, 0
-		for len(groups) > 0 {
-			g := len(groups[0])
-			if n > 0 && (n+g > checkBatchRows || pairs+g*g > exclusionPairRows*exclusionPairRows || g > exclusionPairRows) {
-				break
-			}
-			for _, h := range groups[0] {
-				seqs[h.seq] = true
-			}
-			n, pairs = n+g, pairs+g*g
-			groups = groups[1:]
-		}
-		batch, err := c.collect(seqs)
+		var batch []change
+		var err error
+		batch, groups, err = c.nextGroups(groups, exclusionPairRows*exclusionPairRows, func(g int) bool { return g <= exclusionPairRows })
 		if err != nil {
 			return err
 		}

@@ -547,6 +547,30 @@ func hashGroups(hs []rowHash) [][]rowHash {
 	return out
 }
 
+// nextGroups takes groups from the front of groups, whole, while they fit
+// in a batch — checkBatchRows rows, and with maxPairs > 0 at most that
+// many pairs (the sum of each group's size squared); a group that take
+// (nil: any) refuses ends the batch too — the first group always — and
+// reads their changes (collect). It returns the changes and the groups
+// left.
+func (c *checker) nextGroups(groups [][]rowHash, maxPairs int, take func(size int) bool) ([]change, [][]rowHash, error) {
+	seqs := map[int64]bool{}
+	n, pairs := 0, 0
+	for len(groups) > 0 {
+		g := len(groups[0])
+		if n > 0 && (n+g > checkBatchRows || (maxPairs > 0 && pairs+g*g > maxPairs) || (take != nil && !take(g))) {
+			break
+		}
+		for _, h := range groups[0] {
+			seqs[h.seq] = true
+		}
+		n, pairs = n+g, pairs+g*g
+		groups = groups[1:]
+	}
+	batch, err := c.collect(seqs)
+	return batch, groups, err
+}
+
 // collect reads the changes whose sequence numbers are in seqs (not
 // refused), in spool order, all at once.
 func (c *checker) collect(seqs map[int64]bool) ([]change, error) {

@@ -322,16 +322,9 @@ func (r *relations) sameAmongChanges(u *uniqueIndex, groups [][]rowHash) error {
 		where = " WHERE " + cond
 	}
 	for len(groups) > 0 {
-		seqs := map[int64]bool{}
-		n := 0
-		for len(groups) > 0 && (n == 0 || n+len(groups[0]) <= checkBatchRows) {
-			for _, h := range groups[0] {
-				seqs[h.seq] = true
-			}
-			n += len(groups[0])
-			groups = groups[1:]
-		}
-		batch, err := c.collect(seqs)
+		var batch []change
+		var err error
+		batch, groups, err = c.nextGroups(groups, 0, nil)
 		if err != nil {
 			return err
 		}
