@@ -1,7 +1,6 @@
 package planner
 
 import (
-	"encoding/binary"
 	"fmt"
 	"strings"
 
@@ -159,10 +158,11 @@ LEFT JOIN LATERAL (SELECT true AS hit, %s FROM %s AS d WHERE %s%s) AS k ON true`
 			if !hashed[k] && vals[1] != nil {
 				// A row with a NULL equality element conflicts with none.
 				hashed[k] = true
-				if len(vals[1]) != 8 {
-					return fmt.Errorf("internal error: a hash of %d bytes", len(vals[1]))
+				h, err := hashAt(vals[1])
+				if err != nil {
+					return err
 				}
-				hashes = append(hashes, rowHash{hash: binary.BigEndian.Uint64(vals[1]), seq: ch.seq})
+				hashes = append(hashes, rowHash{hash: h, seq: ch.seq})
 			}
 			if vals[2] == nil {
 				return nil
@@ -221,10 +221,11 @@ func (r *relations) exclusionAmongChanges(x *exclusion, groups [][]rowHash, wher
 			continue
 		}
 		// Groups go together up to a batch of rows, and as many pairs as
-		// one group of exclusionPairRows has.
+		// one group of exclusionPairRows has (so a larger group after
+		// them ends the batch, and is counted above next time).
 		var batch []change
 		var err error
-		batch, groups, err = c.nextGroups(groups, exclusionPairRows*exclusionPairRows, func(g int) bool { return g <= exclusionPairRows })
+		batch, groups, err = c.nextGroups(groups, exclusionPairRows*exclusionPairRows)
 		if err != nil {
 			return err
 		}

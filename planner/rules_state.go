@@ -406,6 +406,14 @@ func int4At(v []byte) (int, error) {
 	return int(int32(binary.BigEndian.Uint32(v))), nil
 }
 
+// hashAt decodes a binary int8 hash a check returned.
+func hashAt(v []byte) (uint64, error) {
+	if len(v) != 8 {
+		return 0, fmt.Errorf("internal error: a hash of %d bytes", len(v))
+	}
+	return binary.BigEndian.Uint64(v), nil
+}
+
 // rowHash is the hash of one change's values.
 type rowHash struct {
 	hash uint64
@@ -499,10 +507,11 @@ func (r *relations) stateHashes(sel func(*change) bool, cols []string, h hashing
 			if err != nil {
 				return err
 			}
-			if len(vals[1]) != 8 {
-				return fmt.Errorf("internal error: a hash of %d bytes", len(vals[1]))
+			h, err := hashAt(vals[1])
+			if err != nil {
+				return err
 			}
-			out = append(out, rowHash{hash: binary.BigEndian.Uint64(vals[1]), seq: batch[k].seq, kind: batch[k].kind})
+			out = append(out, rowHash{hash: h, seq: batch[k].seq, kind: batch[k].kind})
 			return nil
 		})
 	})
@@ -549,16 +558,15 @@ func hashGroups(hs []rowHash) [][]rowHash {
 
 // nextGroups takes groups from the front of groups, whole, while they fit
 // in a batch — checkBatchRows rows, and with maxPairs > 0 at most that
-// many pairs (the sum of each group's size squared); a group that take
-// (nil: any) refuses ends the batch too — the first group always — and
-// reads their changes (collect). It returns the changes and the groups
-// left.
-func (c *checker) nextGroups(groups [][]rowHash, maxPairs int, take func(size int) bool) ([]change, [][]rowHash, error) {
+// many pairs (the sum of each group's size squared) — the first group
+// always, and reads their changes (collect). It returns the changes and
+// the groups left.
+func (c *checker) nextGroups(groups [][]rowHash, maxPairs int) ([]change, [][]rowHash, error) {
 	seqs := map[int64]bool{}
 	n, pairs := 0, 0
 	for len(groups) > 0 {
 		g := len(groups[0])
-		if n > 0 && (n+g > checkBatchRows || (maxPairs > 0 && pairs+g*g > maxPairs) || (take != nil && !take(g))) {
+		if n > 0 && (n+g > checkBatchRows || (maxPairs > 0 && pairs+g*g > maxPairs)) {
 			break
 		}
 		for _, h := range groups[0] {

@@ -1,7 +1,6 @@
 package planner
 
 import (
-	"encoding/binary"
 	"fmt"
 	"strings"
 
@@ -219,10 +218,11 @@ LEFT JOIN LATERAL (SELECT true AS hit, %s FROM %s AS d WHERE %s LIMIT 1) AS k ON
 			ch := &batch[k]
 			if !hashed[k] {
 				hashed[k] = true
-				if len(vals[1]) != 8 {
-					return fmt.Errorf("internal error: a hash of %d bytes", len(vals[1]))
+				h, err := hashAt(vals[1])
+				if err != nil {
+					return err
 				}
-				hashes = append(hashes, rowHash{hash: binary.BigEndian.Uint64(vals[1]), seq: ch.seq})
+				hashes = append(hashes, rowHash{hash: h, seq: ch.seq})
 			}
 			if vals[2] == nil {
 				return nil
@@ -324,7 +324,7 @@ func (r *relations) sameAmongChanges(u *uniqueIndex, groups [][]rowHash) error {
 	for len(groups) > 0 {
 		var batch []change
 		var err error
-		batch, groups, err = c.nextGroups(groups, 0, nil)
+		batch, groups, err = c.nextGroups(groups, 0)
 		if err != nil {
 			return err
 		}
