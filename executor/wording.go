@@ -1,7 +1,6 @@
 package executor
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -65,34 +64,26 @@ func findingsError(s *hclconfig.Sync, fs []planner.Finding) error {
 // stopped responding), so the user reads what happened rather than a
 // socket error. The reworded error is a *lostError that wraps err.
 func lostConnection(connector *pgconnect.Connector, s *hclconfig.Sync, err error) error {
-	if err == nil || errors.Is(err, ErrStale) || pgconnect.IsServerError(err) || errors.Is(err, context.Canceled) {
-		return err
-	}
-	for _, srv := range []*hclconfig.Server{s.Destination, s.Source.Server} {
-		if srv == nil {
-			continue
-		}
-		if terr := connector.TunnelError(srv); terr != nil {
-			return &lostError{fmt.Sprintf("%s (reached through the SSH bastion of %s): %v; the transaction was rolled back, nothing was written", terr, srv.Address(), err), err}
-		}
-	}
 	var le *LockedError
-	if errors.As(err, &le) {
+	if errors.Is(err, ErrStale) || errors.As(err, &le) {
 		return err
 	}
-	side := "the destination " + s.Destination.Address()
+	server, other, side := s.Destination, s.Source.Server, "the destination "+s.Destination.Address()
 	if planner.IsSourceError(err) {
-		side = "the source " + s.Source.Address()
+		server, other, side = s.Source.Server, s.Destination, "the source "+s.Source.Address()
 	}
+	loss, ok := connector.LostSession(err, server, other)
 	switch {
-	case errors.Is(err, pgconnect.ErrNoResponse):
+	case !ok:
+		return err
+	case loss.Tunnel != nil:
+		return &lostError{fmt.Sprintf("%s (reached through the SSH bastion of %s): %v; the transaction was rolled back, nothing was written", loss.Tunnel, loss.Server.Address(), err), err}
+	case loss.NoResponse:
 		// A frozen server: the connection is closed, so the transaction
 		// cannot commit; the server rolls it back when it runs again.
 		return &lostError{fmt.Sprintf("gave up on %s (%s): the transaction cannot commit and is rolled back by the server, nothing was written", side, err), err}
-	case pgconnect.IsConnectionLost(err):
-		return &lostError{fmt.Sprintf("lost the connection to %s (%s): the transaction was rolled back by the server, nothing was written", side, err), err}
 	}
-	return err
+	return &lostError{fmt.Sprintf("lost the connection to %s (%s): the transaction was rolled back by the server, nothing was written", side, err), err}
 }
 
 // lostError is an apply error that says which session was lost; it wraps

@@ -547,9 +547,6 @@ func (e *sessionLostError) Unwrap() error { return e.err }
 // tunnel it went through failed, or the connection was lost or stopped
 // answering. Any other error is returned as it is.
 func lostSession(connector *pgconnect.Connector, s *hclconfig.Sync, err error) error {
-	if err == nil || pgconnect.IsServerError(err) || errors.Is(err, context.Canceled) {
-		return err
-	}
 	side, what := s.Destination, "the destination "
 	if IsSourceError(err) {
 		if s.Source.Type != hclconfig.SourcePostgres {
@@ -557,16 +554,16 @@ func lostSession(connector *pgconnect.Connector, s *hclconfig.Sync, err error) e
 		}
 		side, what = s.Source.Server, "the source "
 	}
-	if terr := connector.TunnelError(side); terr != nil {
-		return &sessionLostError{fmt.Sprintf("lost the connection to %s%s, reached through an SSH bastion: %v", what, side.Address(), terr), err}
-	}
+	loss, ok := connector.LostSession(err, side)
 	switch {
-	case errors.Is(err, pgconnect.ErrNoResponse):
+	case !ok:
+		return err
+	case loss.Tunnel != nil:
+		return &sessionLostError{fmt.Sprintf("lost the connection to %s%s, reached through an SSH bastion: %v", what, side.Address(), loss.Tunnel), err}
+	case loss.NoResponse:
 		return &sessionLostError{fmt.Sprintf("gave up on %s%s: %s", what, side.Address(), describeError(err)), err}
-	case pgconnect.IsConnectionLost(err):
-		return &sessionLostError{fmt.Sprintf("lost the connection to %s%s: %s", what, side.Address(), describeError(err)), err}
 	}
-	return err
+	return &sessionLostError{fmt.Sprintf("lost the connection to %s%s: %s", what, side.Address(), describeError(err)), err}
 }
 
 func diffErrorFinding(s *hclconfig.Sync, err error) Finding {

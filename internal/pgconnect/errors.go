@@ -9,6 +9,8 @@ import (
 	"syscall"
 
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/rowform/rowform/hclconfig"
 )
 
 // The errors of a session are told apart by type, never by their text:
@@ -76,4 +78,43 @@ func IsConnectionLost(err error) bool {
 	}
 	var netErr net.Error
 	return errors.As(err, &netErr) && netErr.Timeout()
+}
+
+// Loss is why a session is gone, as LostSession finds it.
+type Loss struct {
+	// Server is the server whose session is gone.
+	Server *hclconfig.Server
+	// Tunnel is why the SSH tunnel to Server's bastion closed by itself;
+	// nil when the tunnel is open or there is none.
+	Tunnel error
+	// NoResponse is set when the server stopped answering (ErrNoResponse)
+	// rather than the connection being closed or reset.
+	NoResponse bool
+}
+
+// LostSession reports whether err, from a session with server, means that
+// a session is gone rather than that a statement or a value failed: the SSH
+// tunnel of server (or, failing that, of one of others) closed by itself,
+// the server stopped answering, or the connection was lost
+// (IsConnectionLost). A server error and a cancelled context never are.
+// Nil servers are skipped. The plan and apply each word the Loss their way.
+func (c *Connector) LostSession(err error, server *hclconfig.Server, others ...*hclconfig.Server) (Loss, bool) {
+	if err == nil || IsServerError(err) || errors.Is(err, context.Canceled) {
+		return Loss{}, false
+	}
+	for _, s := range append([]*hclconfig.Server{server}, others...) {
+		if s == nil {
+			continue
+		}
+		if terr := c.TunnelError(s); terr != nil {
+			return Loss{Server: s, Tunnel: terr}, true
+		}
+	}
+	switch {
+	case errors.Is(err, ErrNoResponse):
+		return Loss{Server: server, NoResponse: true}, true
+	case IsConnectionLost(err):
+		return Loss{Server: server}, true
+	}
+	return Loss{}, false
 }

@@ -11,12 +11,15 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/rowform/rowform/hclconfig"
 )
 
 // TestErrorClassification: errors are told apart by type through every
 // wrapping, whatever their text says.
 func TestErrorClassification(t *testing.T) {
 	pgErr := &pgconn.PgError{Code: "40001", Message: "could not serialize access due to concurrent update"}
+	connector, server := NewConnector(nil), &hclconfig.Server{Type: "postgres", Name: "warehouse"}
 	opErr := func(e error) error { return &net.OpError{Op: "read", Net: "tcp", Err: os.NewSyscallError("read", e)} }
 	for _, tc := range []struct {
 		name                    string
@@ -49,6 +52,15 @@ func TestErrorClassification(t *testing.T) {
 		}
 		if got := IsRetryable(tc.err); got != tc.retryable {
 			t.Errorf("%s: IsRetryable = %v, want %v", tc.name, got, tc.retryable)
+		}
+		// Without a tunnel, LostSession follows IsConnectionLost and says
+		// which server; only ErrNoResponse is a server that stopped answering.
+		loss, lost := connector.LostSession(tc.err, server)
+		if lost != tc.lost || (lost && loss.Server != server) || loss.Tunnel != nil {
+			t.Errorf("%s: LostSession = %+v, %v, want lost %v of the server", tc.name, loss, lost, tc.lost)
+		}
+		if loss.NoResponse != (tc.name == "no_response") {
+			t.Errorf("%s: LostSession's NoResponse = %v", tc.name, loss.NoResponse)
 		}
 	}
 	if got, want := ErrorSummary(fmt.Errorf("prepare: %w", pgErr)), "could not serialize access due to concurrent update (SQLSTATE 40001)"; got != want {
