@@ -119,6 +119,59 @@ sync "m" {
 	}
 }
 
+// TestCharIsNotCut: a value of more than one character into a "char"
+// column is a rejected row, as its write keeps only the first byte; the
+// plan had shown the value cut. A value "char" writes back unchanged (one
+// ASCII character, empty, or \ooo for a byte above 127, as "char" writes
+// it) is written and the next plan has nothing to change, from a postgres
+// source or a CSV file, under either diff strategy.
+func TestCharIsNotCut(t *testing.T) {
+	t.Parallel()
+	for _, strategy := range []string{"full_rows", "server_hash"} {
+		t.Run(strategy, func(t *testing.T) {
+			t.Parallel()
+			e := synctest.New(t)
+			e.Src(`CREATE TABLE m (id int, c text)`)
+			e.Src(`INSERT INTO m VALUES (1, 'a'), (2, 'ab'), (3, ''), (4, 'é'), (5, ('\351'::"char")::text), (6, NULL), (7, '\101')`)
+			e.Dst(`CREATE TABLE m (id int PRIMARY KEY, c "char")`)
+			e.WriteFile("m.csv", "id,c\n1,a\n2,ab\n3,\"\"\n4,é\n5,\\351\n6,\n7,\\101\n")
+			for _, src := range []string{`source = source.postgres.src
+  query  = "SELECT id, c FROM m"`, `source = source.csv.m`} {
+				e.Dst(`TRUNCATE m`)
+				cfg := e.Config(fmt.Sprintf(`
+source "csv" "m" {
+  path = "m.csv"
+}
+sync "m" {
+  %s
+  destination   = destination.postgres.dst
+  table         = "m"
+  behavior      = "update_or_create"
+  key           = "id"
+  on_reject     = "skip"
+  diff_strategy = %q
+}`, src, strategy))
+				p := plan(t, cfg)
+				sp := p.Syncs[0]
+				if want := (planner.Counts{Insert: 4, Reject: 3}); sp.Counts != want {
+					t.Errorf("%s: counts %+v, want %+v\n%s", src, sp.Counts, want, synctest.FindingsText(sp))
+				}
+				text := synctest.FindingsText(sp)
+				for _, want := range []string{`column "c": value too long for type "char"`, "a write would keep only the first", "id=2", "id=4", "id=7"} {
+					if !strings.Contains(text, want) {
+						t.Errorf("%s: the findings do not say %q:\n%s", src, want, text)
+					}
+				}
+				requireApplied(t, apply(t, cfg, p, executor.Options{}))
+				if got := strings.Join(e.DstQuery(`SELECT format('%s %s', id, coalesce(c::text, 'NULL')) FROM m ORDER BY id`), ", "); got != `1 a, 3 , 5 \351, 6 NULL` {
+					t.Errorf("%s: m holds %s", src, got)
+				}
+				requireConverged(t, cfg)
+			}
+		})
+	}
+}
+
 // TestNameKeys: a name key column, read as text (limits.go), is matched,
 // fetched by key and written under either diff strategy (the fetch by key
 // of server_hash sent the keys as name and failed).

@@ -31,6 +31,8 @@ type encodingCheck struct {
 const (
 	oidName = 19
 	oidXML  = 142
+	// oidChar is "char", one byte (its binary form is that byte, not text).
+	oidChar = 18
 )
 
 // loadEncodingCheck takes the destination's encoding from what the server

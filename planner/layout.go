@@ -57,7 +57,8 @@ type column struct {
 	// Dest column from the catalog.
 	Catalog catalog.Column
 	// AsText: the column is compared and shipped as text, because its type
-	// is not built in and may not exist on the source server.
+	// is not built in and may not exist on the source server, or ("char")
+	// because its binary form is a byte that text cannot always hold.
 	AsText bool
 	// CastType is the type the source value is cast to before comparing.
 	CastType string
@@ -87,7 +88,8 @@ type layout struct {
 func newColumn(dest, source string, c catalog.Column, sensitive bool) column {
 	col := column{Dest: dest, Source: source, Catalog: c, Sensitive: sensitive, limit: limitOf(c)}
 	switch {
-	case c.TypeOID >= firstUserOID:
+	case c.TypeOID >= firstUserOID, col.limit.kind == limitChar:
+		// "char" too: its binary form is a byte, not text (limits.go).
 		col.AsText, col.CastType, col.ResultOID = true, "text", oidText
 	case col.limit.kind != noLimit:
 		// An explicit cast to varchar(n), char(n), bit(n) or numeric(p,s)
@@ -144,6 +146,9 @@ func (c column) normalizesText() bool {
 	}
 	switch c.Catalog.BaseTypeOID {
 	case oidBpchar, oidVarchar, oidBit, oidVarbit:
+		return false
+	}
+	if c.limit.kind == limitChar {
 		return false
 	}
 	return true

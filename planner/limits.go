@@ -17,8 +17,9 @@ import (
 // refuses it. What the write would refuse, the check refuses first. name
 // is read as text too: its write cuts a value longer than 63 bytes
 // silently, which the check refuses as a value the write would change.
-// ("char", which keeps a value's first byte, is left as it is: its binary
-// form is not its text's bytes.)
+// "char" (and a domain over it) keeps a value's first byte; it is carried
+// as text on both sides (its binary form is not its text's bytes) and
+// refuses what is not one character of its own text form.
 
 // limitKind is what a column's type modifier limits.
 type limitKind byte
@@ -41,6 +42,10 @@ const (
 	// limitBytes: name, whose input function cuts a longer value
 	// silently (to 63 bytes): at most n bytes.
 	limitBytes
+	// limitChar: "char", whose input function keeps the first byte of a
+	// value: as its output function writes it, a value of at most one
+	// byte, or \ooo for a byte above 127.
+	limitChar
 )
 
 // Array types whose elements' limits are checked.
@@ -68,6 +73,10 @@ func limitOf(c catalog.Column) columnLimit {
 	switch c.TypeOID {
 	case oidName:
 		l.kind, l.n = limitBytes, nameBytes
+		return l
+	}
+	if c.TypeOID == oidChar || (c.IsDomain() && c.BaseTypeOID == oidChar) {
+		l.kind = limitChar
 		return l
 	}
 	if c.TypeMod < 0 || c.TypeOID >= firstUserOID {
@@ -176,6 +185,10 @@ func (l columnLimit) check(v []byte) string {
 		if len(v) > l.n {
 			return fmt.Sprintf("value too long for type %s: it holds at most %s, and a write would cut the rest off", l.typ, plural.Count(l.n, "byte"))
 		}
+	case limitChar:
+		if !isCharText(v) {
+			return fmt.Sprintf(`value too long for type %s: it holds one byte (an ASCII character, or \ooo for a byte above 127), and a write would keep only the first`, l.typ)
+		}
 	case limitVarcharArray, limitBpcharArray, limitBitArray, limitVarbitArray:
 		elem := columnLimit{kind: l.elementKind(), n: l.n, typ: l.typ}
 		why := ""
@@ -186,6 +199,17 @@ func (l columnLimit) check(v []byte) string {
 		return why
 	}
 	return ""
+}
+
+// isCharText reports whether v is a value of "char" as its output function
+// writes it, which its input function reads back unchanged: empty, one
+// ASCII byte, or a backslash and three octal digits of a byte above 127.
+func isCharText(v []byte) bool {
+	if len(v) <= 1 {
+		return len(v) == 0 || v[0] < utf8.RuneSelf
+	}
+	return len(v) == 4 && v[0] == '\\' && (v[1] == '2' || v[1] == '3') &&
+		v[2] >= '0' && v[2] <= '7' && v[3] >= '0' && v[3] <= '7'
 }
 
 // elementKind is the limit of each element of an array limit.
