@@ -188,13 +188,18 @@ func tableSensitive(cfg *hclconfig.Config, addr string, t hclconfig.TableName) m
 // checkTable checks what a table holds after a run. The error is for a
 // check that cannot be made (the server cannot be reached); what does not
 // match is in the failures.
-func (f *fileRun) checkTable(ctx context.Context, cfg *hclconfig.Config, e *ExpectTable) ([]string, error) {
+// With where, the failures say where the block is: the run has other
+// expect_table blocks of the same table.
+func (f *fileRun) checkTable(ctx context.Context, cfg *hclconfig.Config, e *ExpectTable, where bool) ([]string, error) {
 	prefix := fmt.Sprintf("expect_table %q: ", e.Table.String())
+	if where {
+		prefix = fmt.Sprintf("expect_table %q at %s:%d: ", e.Table.String(), e.Range.Filename, e.Range.Start.Line)
+	}
 	addr, err := tableServer(cfg, e)
 	if err != nil {
 		return []string{prefix + err.Error()}, nil
 	}
-	conn, err := pgx.Connect(ctx, f.t.cluster.ConnString(f.dbs[addr]))
+	conn, err := connect(ctx, f.t.cluster.ConnString(f.dbs[addr]))
 	if err != nil {
 		return nil, err
 	}
@@ -422,23 +427,28 @@ func diffRows(cols, key []string, sensitive map[string]bool, want, got [][]*stri
 }
 
 // inputFunction is how a column's type reads text: its input function
-// (qualified as it must be), the type OID it is given (the element type's
-// for an array) and the column's type modifier, when the function takes
-// them.
+// (qualified as it must be), how many arguments it takes, the type OID it
+// is given (the element type's for an array) and the column's type
+// modifier, when the function takes them: enum_in takes the text and the
+// type (2), array_in, numeric_in, varcharin and the like the modifier too
+// (3), most functions the text alone (1).
 type inputFunction struct {
-	name      string
-	threeArgs bool
-	ioParam   uint32
-	typmod    int32
+	name    string
+	nargs   int
+	ioParam uint32
+	typmod  int32
 }
 
 // convert converts expr, text, to the column's type as a write of it would
 // (modifier included) and back to the type's text.
 func (f inputFunction) convert(expr string) string {
-	if !f.threeArgs {
-		return fmt.Sprintf("CAST(%s(CAST(%s AS cstring)) AS text)", f.name, expr)
+	switch {
+	case f.nargs >= 3:
+		return fmt.Sprintf("CAST(%s(CAST(%s AS cstring), %d, %d) AS text)", f.name, expr, f.ioParam, f.typmod)
+	case f.nargs == 2:
+		return fmt.Sprintf("CAST(%s(CAST(%s AS cstring), %d) AS text)", f.name, expr, f.ioParam)
 	}
-	return fmt.Sprintf("CAST(%s(CAST(%s AS cstring), %d, %d) AS text)", f.name, expr, f.ioParam, f.typmod)
+	return fmt.Sprintf("CAST(%s(CAST(%s AS cstring)) AS text)", f.name, expr)
 }
 
 // inputFunctions reads the input function of each column of table t, by
@@ -447,7 +457,7 @@ func inputFunctions(ctx context.Context, conn *pgx.Conn, t hclconfig.TableName) 
 	if exists, err := tableExists(ctx, conn, t); err != nil || !exists {
 		return nil, err
 	}
-	rows, err := conn.Query(ctx, `SELECT a.attname, ty.typinput::regproc::text, p.pronargs = 3,
+	rows, err := conn.Query(ctx, `SELECT a.attname, ty.typinput::regproc::text, p.pronargs::int,
   CASE WHEN ty.typelem <> 0 THEN ty.typelem ELSE ty.oid END, a.atttypmod
 FROM pg_attribute a JOIN pg_type ty ON ty.oid = a.atttypid JOIN pg_proc p ON p.oid = ty.typinput
 WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped`, ident(t))
@@ -458,7 +468,7 @@ WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped`, ide
 	for rows.Next() {
 		var name string
 		var f inputFunction
-		if err := rows.Scan(&name, &f.name, &f.threeArgs, &f.ioParam, &f.typmod); err != nil {
+		if err := rows.Scan(&name, &f.name, &f.nargs, &f.ioParam, &f.typmod); err != nil {
 			rows.Close()
 			return nil, err
 		}

@@ -11,7 +11,25 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/rowform/rowform/hclconfig"
+	"github.com/rowform/rowform/internal/pgconnect"
 )
+
+// connect connects to a test database with the session settings of every
+// connection rowform opens (TimeZone UTC, DateStyle ISO, MDY, ...): a
+// fixture's "2024-01-15 09:30:00" or "01/02/2024" is then written, and an
+// expected value read, as a sync's connection reads the same text,
+// whatever the server's defaults (initdb takes its time zone from the
+// machine, a server of ROWFORM_TEST_PG_URL has its own).
+func connect(ctx context.Context, connString string) (*pgx.Conn, error) {
+	cfg, err := pgx.ParseConfig(connString)
+	if err != nil {
+		return nil, err
+	}
+	for k, v := range pgconnect.SessionSettings() {
+		cfg.RuntimeParams[k] = v
+	}
+	return pgx.ConnectConfig(ctx, cfg)
+}
 
 // loadFixtures loads fixtures in order. In a run (replace), a table's rows
 // replace what it holds; before the first run the tables are new.
@@ -48,6 +66,15 @@ func (f *fileRun) loadCSV(fx *Fixture) error {
 		}
 		text = csvText(fx.CSV.Rows, delim)
 	}
+	if src.CSV != nil && strings.EqualFold(src.CSV.Encoding, hclconfig.EncodingLatin1) && !fx.CSV.FromPath {
+		// The test file's text is UTF-8; the source reads its file as
+		// LATIN1, so its é must be the byte 0xE9.
+		b, err := latin1(text)
+		if err != nil {
+			return err
+		}
+		text = string(b)
+	}
 	path := filepath.Join(f.tmp, fx.Name+".csv")
 	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
 		return err
@@ -58,7 +85,7 @@ func (f *fileRun) loadCSV(fx *Fixture) error {
 
 // loadServer runs a server fixture's SQL, then fills its tables.
 func (f *fileRun) loadServer(ctx context.Context, fx *Fixture, replace bool) error {
-	conn, err := pgx.Connect(ctx, f.t.cluster.ConnString(f.dbs[fx.Address()]))
+	conn, err := connect(ctx, f.t.cluster.ConnString(f.dbs[fx.Address()]))
 	if err != nil {
 		return err
 	}
@@ -134,22 +161,27 @@ func fillTable(ctx context.Context, conn *pgx.Conn, t *TableFixture, replace boo
 	cols := make([]string, len(t.Rows.Columns))
 	vals := make([]string, len(t.Rows.Columns))
 	for i, c := range t.Rows.Columns {
-		typ, ok := types[c]
-		if !ok {
+		if _, ok := types[c]; !ok {
 			return fmt.Errorf("the table has no column %q (its columns: %s)", c, strings.Join(slices.Sorted(maps.Keys(types)), ", "))
 		}
 		cols[i] = pgx.Identifier{c}.Sanitize()
-		vals[i] = fmt.Sprintf("CAST($%d::text AS %s)", i+1, typ)
+		vals[i] = fmt.Sprintf("$%d", i+1)
 	}
+	// Each value is a text parameter of no type, which the server reads
+	// with its column's input function and then assigns to the column
+	// (modifier included), as a write of that text: a value too long for
+	// a varchar(5) or a bit(3) is refused. An explicit cast would cut it
+	// to fit, and the table would hold another row than the test file
+	// gives.
 	sql := fmt.Sprintf("INSERT INTO %s (%s) VALUES (%s)", ident(t.Table), strings.Join(cols, ", "), strings.Join(vals, ", "))
 	for n, row := range t.Rows.Values {
-		args := make([]any, len(row))
+		params := make([][]byte, len(row))
 		for i, v := range row {
 			if v != nil {
-				args[i] = *v
+				params[i] = []byte(*v)
 			}
 		}
-		if _, err := conn.Exec(ctx, sql, args...); err != nil {
+		if _, err := conn.PgConn().ExecParams(ctx, sql, params, nil, nil, nil).Close(); err != nil {
 			return fmt.Errorf("row %d of %s: %w", n+1, t.Rows.From, err)
 		}
 	}
@@ -191,4 +223,17 @@ func createTable(ctx context.Context, conn *pgx.Conn, t *TableFixture) error {
 	}
 	_, err := conn.Exec(ctx, fmt.Sprintf("CREATE TABLE %s (%s)", ident(t.Table), strings.Join(defs, ", ")))
 	return err
+}
+
+// latin1 encodes text in LATIN1 (ISO 8859-1), whose bytes are the first 256
+// Unicode characters.
+func latin1(text string) ([]byte, error) {
+	out := make([]byte, 0, len(text))
+	for _, r := range text {
+		if r > 0xFF {
+			return nil, fmt.Errorf("the character %q is not in LATIN1, the source's encoding", r)
+		}
+		out = append(out, byte(r))
+	}
+	return out, nil
 }

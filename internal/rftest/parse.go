@@ -2,6 +2,7 @@ package rftest
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -72,6 +73,10 @@ type TableFixture struct {
 type CSVFixture struct {
 	// Content is the file's text; set when given as content or path.
 	Content *string
+	// FromPath is set when Content holds the bytes of a file (path), to
+	// be written as they are; content and rows are text, written in the
+	// source's encoding.
+	FromPath bool
 	// Rows are written as CSV with a header (rows = [...]).
 	Rows *Rows
 }
@@ -99,6 +104,8 @@ type RunBlock struct {
 	Syncs      []string
 	SyncsRange hcl.Range
 	Variables  map[string]cty.Value
+	// VarRanges are where the run's variables block sets each variable.
+	VarRanges map[string]hcl.Range
 	// Fixtures change the servers and CSV sources before this run.
 	Fixtures     []*Fixture
 	ExpectPlans  []*ExpectPlan
@@ -121,8 +128,9 @@ type ExpectPlan struct {
 type ExpectTable struct {
 	Table hclconfig.TableName
 	// Server is the address of the table's server ("destination.postgres.crm");
-	// "" picks it from the configuration.
-	Server string
+	// "" picks it from the configuration. ServerRange is where it is set.
+	Server      string
+	ServerRange hcl.Range
 	// Rows are the rows the table must hold, compared on Columns (default:
 	// the columns the rows name); nil: not checked.
 	Rows *Rows
@@ -245,7 +253,9 @@ func (ps *parser) parseFile(rel string) (*File, hcl.Diagnostics) {
 				ps.errorf(b.DefRange.Ptr(), "Duplicate variables block", "A test file has at most one variables block.")
 				continue
 			}
-			tf.Variables = ps.variables(b)
+			var ranges map[string]hcl.Range
+			tf.Variables, ranges = ps.variables(b)
+			maps.Copy(tf.VarRanges, ranges) // the file's block, wherever it is among the runs
 		case "destination", "source":
 			if fx := ps.fixture(b); fx != nil {
 				tf.Fixtures = append(tf.Fixtures, fx)
@@ -267,12 +277,15 @@ func (ps *parser) parseFile(rel string) (*File, hcl.Diagnostics) {
 	return tf, ps.diags
 }
 
-// variables evaluates a variables block.
-func (ps *parser) variables(b *hcl.Block) map[string]cty.Value {
+// variables evaluates a variables block, and says where it sets each
+// variable.
+func (ps *parser) variables(b *hcl.Block) (map[string]cty.Value, map[string]hcl.Range) {
 	attrs, diags := b.Body.JustAttributes()
 	ps.diags = append(ps.diags, diags...)
 	out := map[string]cty.Value{}
+	ranges := map[string]hcl.Range{}
 	for name, a := range attrs {
+		ranges[name] = a.NameRange
 		if _, seen := ps.varRanges[name]; !seen {
 			ps.varRanges[name] = a.NameRange
 		}
@@ -282,7 +295,7 @@ func (ps *parser) variables(b *hcl.Block) map[string]cty.Value {
 			out[name] = v
 		}
 	}
-	return out
+	return out, ranges
 }
 
 func (ps *parser) fixture(b *hcl.Block) *Fixture {
@@ -316,6 +329,7 @@ func (ps *parser) fixture(b *hcl.Block) *Fixture {
 			} else {
 				s := string(src)
 				fx.CSV.Content = &s
+				fx.CSV.FromPath = true
 			}
 		}
 		if a, ok := content.Attributes["rows"]; ok {
@@ -474,10 +488,8 @@ func (ps *parser) run(b *hcl.Block) *RunBlock {
 	}
 	if a, ok := content.Attributes["syncs"]; ok {
 		r.SyncsRange = a.Expr.Range()
-		if v, ok := ps.value(a, cty.List(cty.String)); ok {
-			for _, e := range v.AsValueSlice() {
-				r.Syncs = append(r.Syncs, e.AsString())
-			}
+		if names, ok := ps.strList(a); ok {
+			r.Syncs = append(r.Syncs, names...)
 		}
 	}
 	for _, cb := range content.Blocks {
@@ -487,13 +499,19 @@ func (ps *parser) run(b *hcl.Block) *RunBlock {
 				ps.errorf(cb.DefRange.Ptr(), "Duplicate variables block", "A run has at most one variables block.")
 				continue
 			}
-			r.Variables = ps.variables(cb)
+			r.Variables, r.VarRanges = ps.variables(cb)
 		case "destination", "source":
 			if fx := ps.fixture(cb); fx != nil {
 				r.Fixtures = append(r.Fixtures, fx)
 			}
 		case "expect_plan":
-			r.ExpectPlans = append(r.ExpectPlans, ps.expectPlan(cb))
+			e := ps.expectPlan(cb)
+			if i := slices.IndexFunc(r.ExpectPlans, func(p *ExpectPlan) bool { return p.Sync == e.Sync }); i >= 0 {
+				prev := r.ExpectPlans[i].Range
+				ps.errorf(cb.LabelRanges[0].Ptr(), "Duplicate expect_plan", "The run already has an expect_plan %q, at %s:%d: give each sync one, with every count and finding it expects.", e.Sync, prev.Filename, prev.Start.Line)
+				continue
+			}
+			r.ExpectPlans = append(r.ExpectPlans, e)
 		case "expect_table":
 			if et := ps.expectTable(cb); et != nil {
 				r.ExpectTables = append(r.ExpectTables, et)
@@ -514,11 +532,8 @@ func (ps *parser) expectPlan(b *hcl.Block) *ExpectPlan {
 		}
 	}
 	if a, ok := content.Attributes["findings"]; ok {
-		if v, ok := ps.value(a, cty.List(cty.String)); ok {
-			e.Findings = []string{}
-			for _, c := range v.AsValueSlice() {
-				e.Findings = append(e.Findings, c.AsString())
-			}
+		if codes, ok := ps.strList(a); ok {
+			e.Findings = codes
 		}
 	}
 	return e
@@ -543,14 +558,12 @@ func (ps *parser) expectTable(b *hcl.Block) *ExpectTable {
 		if !strings.HasPrefix(addr, "destination.postgres.") && !strings.HasPrefix(addr, "source.postgres.") {
 			ps.errorf(a.Expr.Range().Ptr(), "Invalid server", "server must be a reference to a server of the configuration, as destination.postgres.NAME or source.postgres.NAME.")
 		}
-		e.Server = addr
+		e.Server, e.ServerRange = addr, a.Expr.Range()
 	}
 	e.Rows = ps.rowsOrCSV(content, b.DefRange)
 	if a, ok := content.Attributes["columns"]; ok {
-		if v, ok := ps.value(a, cty.List(cty.String)); ok {
-			for _, c := range v.AsValueSlice() {
-				e.Columns = append(e.Columns, c.AsString())
-			}
+		if cols, ok := ps.strList(a); ok {
+			e.Columns = append(e.Columns, cols...)
 		}
 	}
 	if n, ok := ps.count(content, "count"); ok {
@@ -598,6 +611,24 @@ func (ps *parser) value(a *hcl.Attribute, want cty.Type) (cty.Value, bool) {
 		return cty.NilVal, false
 	}
 	return cv, true
+}
+
+// strList evaluates a list of strings (never nil when ok); a null among
+// them is an error.
+func (ps *parser) strList(a *hcl.Attribute) ([]string, bool) {
+	v, ok := ps.value(a, cty.List(cty.String))
+	if !ok {
+		return nil, false
+	}
+	out := []string{}
+	for _, e := range v.AsValueSlice() {
+		if e.IsNull() {
+			ps.errorf(a.Expr.Range().Ptr(), "Incorrect attribute value type", "Inappropriate value for attribute %q: a list of strings, with no null in it.", a.Name)
+			return nil, false
+		}
+		out = append(out, e.AsString())
+	}
+	return out, true
 }
 
 func (ps *parser) str(c *hcl.BodyContent, name string) (string, bool) {

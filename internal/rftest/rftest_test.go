@@ -14,6 +14,7 @@ import (
 
 	"github.com/rowform/rowform/internal/pgcluster"
 	"github.com/rowform/rowform/internal/rftest"
+	"github.com/rowform/rowform/internal/sshtest"
 )
 
 // TestMain removes the package's server (see shared) at the end.
@@ -136,7 +137,9 @@ const itemsSchema = `CREATE TABLE public.items (id bigint PRIMARY KEY, name text
 // with one message per expectation: the count expected and got, the
 // finding codes, and the rows that differ (by key, with each value), are
 // missing or are unexpected — NULL told apart from an empty string,
-// numbers and timestamps compared in the column's type.
+// numbers and timestamps compared in the column's type. Of two
+// expect_table blocks of one table in a run, each failure says where its
+// block is.
 func TestFailuresSayWhatDiffers(t *testing.T) {
 	dir := writeFiles(t, map[string]string{
 		"main.hcl":       itemsConfig,
@@ -201,11 +204,12 @@ run "right" {
 	want := []string{
 		`expect_plan "items": insert: expected 2, got 3`,
 		`expect_plan "items": findings: expected [triggers], got []`,
-		`expect_table "public.items": the table does not hold the expected rows (4 expected, 4 found):
+		// Two expect_table blocks of one table: each says where it is.
+		`expect_table "public.items" at ` + filepath.Join("tests", "items.rftest.hcl") + `:15: the table does not hold the expected rows (4 expected, 4 found):
   ~ id=1: note: expected "", got NULL
   - missing:    id=4 name="kiwi" note=NULL price=4.00
   + unexpected: id=3 name="plum" note="" price=3.00`,
-		`expect_table "public.items": count: expected 3 rows, got 4`,
+		`expect_table "public.items" at ` + filepath.Join("tests", "items.rftest.hcl") + `:23: count: expected 3 rows, got 4`,
 	}
 	if !slices.Equal(wrong.Failures, want) {
 		t.Errorf("failures:\n%s\n\nwant:\n%s", strings.Join(wrong.Failures, "\n"), strings.Join(want, "\n"))
@@ -659,5 +663,463 @@ run "unfit" {
 	// A column that is not sensitive keeps the server's message.
 	if unfit := res.Files[0].Runs[1]; len(unfit.Failures) != 1 || !strings.Contains(unfit.Failures[0], `NOTANUMBER55`) {
 		t.Errorf("run unfit: %q", unfit.Failures)
+	}
+}
+
+// TestFixturesAndExpectationsReadAsASyncDoes: fixture rows and expected
+// values are read with the session settings of a sync's connection
+// (TimeZone UTC, DateStyle ISO, MDY), not the server's: on a server whose
+// time zone is America/New_York and whose DateStyle reads dates day first
+// (initdb takes them from the machine; a server of ROWFORM_TEST_PG_URL has
+// its own), a fixture row equal to the CSV's is unchanged, and the expected
+// values are the stored ones. The same test passed on one machine and
+// failed on another.
+func TestFixturesAndExpectationsReadAsASyncDoes(t *testing.T) {
+	dir := writeFiles(t, map[string]string{
+		"main.hcl":       itemsConfig,
+		"data/items.csv": "id,name,at,d\n1,apple,2024-01-15 09:30:00,01/02/2024\n2,pear,2024-01-15 10:00:00,01/03/2024\n",
+		"tests/items.rftest.hcl": `
+destination "postgres" "shop" {
+  sql = <<-SQL
+    CREATE TABLE public.items (id bigint PRIMARY KEY, name text NOT NULL, at timestamptz, d date);
+    DO $$ BEGIN
+      EXECUTE format('ALTER DATABASE %I SET timezone = %L', current_database(), 'America/New_York');
+      EXECUTE format('ALTER DATABASE %I SET datestyle = %L', current_database(), 'ISO, DMY');
+    END $$;
+  SQL
+}
+
+run "fixture" {
+  command = "plan"
+  destination "postgres" "shop" {
+    table "public.items" {
+      rows = [{ id = 1, name = "apple", at = "2024-01-15 09:30:00", d = "01/02/2024" }]
+    }
+  }
+  expect_plan "items" {
+    insert    = 1
+    update    = 0
+    unchanged = 1
+  }
+}
+
+run "expected" {
+  expect_table "public.items" {
+    rows = [
+      { id = 1, name = "apple", at = "2024-01-15 09:30:00", d = "01/02/2024" },
+      { id = 2, name = "pear", at = "2024-01-15T10:00:00Z", d = "2024-01-03" },
+    ]
+  }
+}
+`,
+	})
+	res := run(t, dir)
+	if !res.Passed() {
+		t.Errorf("tests failed:\n%s", describe(res))
+	}
+}
+
+// TestEnumColumnsCompare: an enum's input function takes the type but no
+// modifier (enum_in(cstring, oid)); an expected value of an enum column
+// is compared like any other, not refused as not fitting the table
+// ("function enum_in(cstring) does not exist").
+func TestEnumColumnsCompare(t *testing.T) {
+	dir := writeFiles(t, map[string]string{
+		"main.hcl":       itemsConfig,
+		"data/items.csv": "id,name,state\n1,apple,open\n",
+		"tests/items.rftest.hcl": `
+destination "postgres" "shop" {
+  sql = "CREATE TYPE state AS ENUM ('open', 'closed'); CREATE TABLE public.items (id bigint PRIMARY KEY, name text, state state, states state[])"
+}
+
+run "same" {
+  expect_table "public.items" {
+    rows = [{ id = 1, name = "apple", state = "open", states = null }]
+  }
+}
+
+run "other" {
+  command = "plan"
+  expect_table "public.items" {
+    columns = ["id", "state"]
+    rows    = [{ id = 1, state = "closed" }]
+  }
+}
+
+run "unknown" {
+  command = "plan"
+  expect_table "public.items" {
+    columns = ["id", "state"]
+    rows    = [{ id = 1, state = "opne" }]
+  }
+}
+`,
+	})
+	res := run(t, dir)
+	if len(res.Files) != 1 || len(res.Files[0].Runs) != 3 {
+		t.Fatalf("result:\n%s", describe(res))
+	}
+	same, other, unknown := res.Files[0].Runs[0], res.Files[0].Runs[1], res.Files[0].Runs[2]
+	if same.Status != rftest.StatusPass {
+		t.Errorf("run same:\n%s", describe(res))
+	}
+	if other.Status != rftest.StatusFail || len(other.Failures) != 1 || !strings.Contains(other.Failures[0], `~ id=1: state: expected "closed", got "open"`) {
+		t.Errorf("run other:\n%s", describe(res))
+	}
+	if unknown.Status != rftest.StatusFail || len(unknown.Failures) != 1 || !strings.Contains(unknown.Failures[0], `does not fit the table: ERROR: invalid input value for enum state: "opne"`) {
+		t.Errorf("run unknown:\n%s", describe(res))
+	}
+}
+
+// TestFixtureValuesConvertAsWritten: a fixture's value is written as a
+// write of its text would be, modifier included: one too long for a
+// varchar(5), or bits for a bit(3), is refused, where the explicit cast it
+// went through cut it to fit and the table held another row than the test
+// file gave (the plan found it unchanged against a CSV a real write would
+// have refused).
+func TestFixtureValuesConvertAsWritten(t *testing.T) {
+	schema := `CREATE TABLE public.items (id bigint PRIMARY KEY, name varchar(5), bits bit(3), price numeric(8,2))`
+	dir := writeFiles(t, map[string]string{
+		"main.hcl":       itemsConfig,
+		"data/items.csv": "id,name,bits,price\n1,abcde,101,1.5\n",
+		"tests/a_fits.rftest.hcl": `
+destination "postgres" "shop" {
+  sql = "` + schema + `"
+  table "public.items" {
+    rows = [{ id = 1, name = "abcde", bits = "101", price = 1.499 }]
+  }
+}
+run "unchanged" {
+  command = "plan"
+  expect_plan "items" {
+    unchanged = 1
+  }
+}
+`,
+		"tests/b_too_long.rftest.hcl": `
+destination "postgres" "shop" {
+  sql = "` + schema + `"
+  table "public.items" {
+    rows = [{ id = 1, name = "abcdefghij", bits = "101", price = 1.5 }]
+  }
+}
+run "unchanged" {
+  command = "plan"
+}
+`,
+		"tests/c_bits.rftest.hcl": `
+destination "postgres" "shop" {
+  sql = "` + schema + `"
+}
+run "bits" {
+  destination "postgres" "shop" {
+    table "public.items" {
+      rows = [{ id = 1, name = "abcde", bits = "1011", price = 1.5 }]
+    }
+  }
+  command = "plan"
+}
+`,
+	})
+	res := run(t, dir)
+	if len(res.Files) != 3 {
+		t.Fatalf("result:\n%s", describe(res))
+	}
+	if f := res.Files[0]; f.Failed() {
+		t.Errorf("a value that fits:\n%s", describe(res))
+	}
+	if f := res.Files[1]; f.Err == nil || !strings.Contains(f.Err.Error(), "value too long for type character varying(5)") || len(f.Runs) != 0 {
+		t.Errorf("a value too long for its column:\n%s", describe(res))
+	}
+	if f := res.Files[2]; len(f.Runs) != 1 || f.Runs[0].Status != rftest.StatusError ||
+		!strings.Contains(f.Runs[0].Err.Error(), "bit string length 4 does not match type bit(3)") {
+		t.Errorf("bits too many for their column:\n%s", describe(res))
+	}
+}
+
+// TestCSVFixtureInTheSourceEncoding: a csv source with encoding = "LATIN1"
+// reads its fixture's content and rows (text of the UTF-8 test file) as
+// the test file gives them: they are written in LATIN1. A path fixture's
+// bytes are written as they are.
+func TestCSVFixtureInTheSourceEncoding(t *testing.T) {
+	config := strings.Replace(itemsConfig, `path = "data/items.csv"`, `path     = "data/items.csv"
+  encoding = "LATIN1"`, 1)
+	dir := writeFiles(t, map[string]string{
+		"main.hcl":         config,
+		"data/items.csv":   "id,name\n1,x\n",
+		"tests/latin1.csv": "id,name\n3,cr\xe8me\n",
+		"tests/items.rftest.hcl": `
+destination "postgres" "shop" {
+  sql = "CREATE TABLE public.items (id bigint PRIMARY KEY, name text)"
+}
+
+run "rows" {
+  source "csv" "items" {
+    rows = [{ id = 1, name = "café" }]
+  }
+  expect_table "public.items" {
+    rows = [{ id = 1, name = "café" }]
+  }
+}
+
+run "content" {
+  source "csv" "items" {
+    content = "id,name\n2,naïve\n"
+  }
+  expect_table "public.items" {
+    rows = [{ id = 1, name = "café" }, { id = 2, name = "naïve" }]
+  }
+}
+
+run "path" {
+  source "csv" "items" {
+    path = "tests/latin1.csv"
+  }
+  expect_table "public.items" {
+    count = 3
+  }
+  expect_table "public.items" {
+    columns = ["name"]
+    rows    = [{ name = "café" }, { name = "naïve" }, { name = "crème" }]
+  }
+}
+
+run "not_latin1" {
+  source "csv" "items" {
+    content = "id,name\n4,€\n"
+  }
+}
+`,
+	})
+	res := run(t, dir)
+	if len(res.Files) != 1 || len(res.Files[0].Runs) != 4 {
+		t.Fatalf("result:\n%s", describe(res))
+	}
+	for _, r := range res.Files[0].Runs[:3] {
+		if r.Status != rftest.StatusPass {
+			t.Errorf("run %q:\n%s", r.Name, describe(res))
+		}
+	}
+	if r := res.Files[0].Runs[3]; r.Status != rftest.StatusError || !strings.Contains(r.Err.Error(), `the character '€' is not in LATIN1`) {
+		t.Errorf("run not_latin1:\n%s", describe(res))
+	}
+}
+
+// TestVariableValuesShownInTheTestFile: a value the configuration refuses
+// for a variable (a string for a number) is shown where the test file
+// sets it, in the file's variables block or a run's, not at a line of a
+// temporary file that is gone.
+func TestVariableValuesShownInTheTestFile(t *testing.T) {
+	config := itemsConfig + `
+variable "batch" {
+  type    = number
+  default = 1
+}
+`
+	dir := writeFiles(t, map[string]string{
+		"main.hcl":       config,
+		"data/items.csv": "id,name\n1,apple\n",
+		"tests/a.rftest.hcl": `
+variables {
+  batch = "many"
+}
+run "x" {
+  command = "plan"
+}
+`,
+		"tests/b.rftest.hcl": `
+variables {
+  batch = 2
+}
+run "x" {
+  command = "plan"
+  variables {
+    batch = "lots"
+  }
+}
+`,
+	})
+	res := run(t, dir)
+	if len(res.Files) != 2 {
+		t.Fatalf("result:\n%s", describe(res))
+	}
+	a, b := res.Files[0], res.Files[1]
+	tmp := os.TempDir()
+	if len(a.Diags) != 1 || a.Diags[0].Subject == nil || a.Diags[0].Subject.Filename != filepath.Join("tests", "a.rftest.hcl") ||
+		a.Diags[0].Subject.Start.Line != 3 || strings.Contains(a.Diags[0].Detail, tmp) ||
+		!strings.Contains(a.Diags[0].Detail, `The value for variable "batch" from the test file tests/a.rftest.hcl is not a valid number`) {
+		t.Errorf("the file's variables: %s (subject %+v)", a.Diags.Error(), a.Diags[0].Subject)
+	}
+	if len(b.Runs) != 1 || b.Runs[0].Err == nil {
+		t.Fatalf("result:\n%s", describe(res))
+	}
+	if msg := b.Runs[0].Err.Error(); strings.Contains(msg, tmp) || !strings.Contains(msg, filepath.Join("tests", "b.rftest.hcl")+":8,") {
+		t.Errorf("the run's variables: %s", msg)
+	}
+}
+
+// TestProblemsFoundBeforeTheRuns: a null in a list of names (syncs,
+// findings, columns) is a problem of the test file, not a crash; an
+// expect_table's server that the configuration does not have, a second
+// expect_plan for one sync in a run (the checks of unexpected errors took
+// only the last one's findings) and a run's variable the configuration does
+// not declare (found only when the run came, after the runs before it) are
+// problems shown at their place before any run.
+func TestProblemsFoundBeforeTheRuns(t *testing.T) {
+	dir := writeFiles(t, map[string]string{
+		"main.hcl":       itemsConfig,
+		"data/items.csv": "id,name\n1,apple\n",
+		"tests/a_syncs.rftest.hcl": `
+run "x" {
+  syncs = ["items", null]
+}
+`,
+		"tests/b_findings.rftest.hcl": `
+run "x" {
+  expect_plan "items" {
+    findings = [null]
+  }
+}
+`,
+		"tests/c_columns.rftest.hcl": `
+run "x" {
+  expect_table "public.items" {
+    columns = ["id", null]
+    rows    = [{ id = 1 }]
+  }
+}
+`,
+		"tests/d_server.rftest.hcl": `
+run "x" {
+  expect_table "public.items" {
+    count  = 1
+    server = destination.postgres.shopp
+  }
+}
+`,
+		"tests/e_twice.rftest.hcl": `
+run "x" {
+  expect_plan "items" {
+    findings = ["missing_table"]
+  }
+  expect_plan "items" {
+    insert = 0
+  }
+}
+`,
+		"tests/f_run_variable.rftest.hcl": `
+run "first" {
+  command = "plan"
+}
+run "x" {
+  variables {
+    pasword = "x"
+  }
+}
+`,
+	})
+	res := run(t, dir)
+	want := map[string][2]string{
+		"a_syncs.rftest.hcl":    {"3", `Inappropriate value for attribute "syncs": a list of strings, with no null in it.`},
+		"b_findings.rftest.hcl": {"4", `Inappropriate value for attribute "findings": a list of strings, with no null in it.`},
+		"c_columns.rftest.hcl":  {"4", `Inappropriate value for attribute "columns": a list of strings, with no null in it.`},
+		"d_server.rftest.hcl":   {"5", `The configuration has no destination.postgres.shopp. Its PostgreSQL servers are: destination.postgres.shop.`},
+		"e_twice.rftest.hcl":    {"6", `The run already has an expect_plan "items", at tests/e_twice.rftest.hcl:3`},
+		// Found before the run "first", as the file's variables are.
+		"f_run_variable.rftest.hcl": {"7", `sets the variable "pasword", which the configuration does not declare. Did you mean "password"?`},
+	}
+	if len(res.Files) != len(want) {
+		t.Fatalf("result:\n%s", describe(res))
+	}
+	for _, f := range res.Files {
+		w := want[filepath.Base(f.Path)]
+		if len(f.Runs) != 0 || len(f.Diags) != 1 || !strings.Contains(f.Diags[0].Detail, w[1]) ||
+			f.Diags[0].Subject == nil || fmt.Sprint(f.Diags[0].Subject.Start.Line) != w[0] || f.Diags[0].Subject.Filename != f.Path {
+			t.Errorf("%s: %s, want line %s: %q", f.Path, f.Diags.Error(), w[0], w[1])
+		}
+	}
+}
+
+// TestURLServerOverVerifiedTLS: with ROWFORM_TEST_PG_URL naming a server
+// reached with sslmode=verify-full and the sslrootcert of its certificate
+// authority, the syncs' connections verify the server with that
+// certificate too, as the fixtures' and expectations' connections do:
+// they were given the URL's sslmode without its sslrootcert, and every
+// plan failed with connection_failed (certificate signed by unknown
+// authority).
+func TestURLServerOverVerifiedTLS(t *testing.T) {
+	c, files := sshtest.StartTLSCluster(t)
+	t.Setenv(pgcluster.EnvURL, fmt.Sprintf("postgres://%s:%s@127.0.0.1:%d/postgres?sslmode=verify-full&sslrootcert=%s",
+		c.User, c.Password, c.Port, files.CAFile))
+	dir := writeFiles(t, map[string]string{
+		"main.hcl":       itemsConfig,
+		"data/items.csv": "id,name\n1,apple\n",
+		"tests/items.rftest.hcl": `
+destination "postgres" "shop" {
+  sql = "` + itemsSchema + `"
+}
+run "load" {
+  expect_plan "items" {
+    insert   = 1
+    findings = []
+  }
+  expect_table "public.items" {
+    columns = ["id", "name"]
+    rows    = [{ id = 1, name = "apple" }]
+  }
+}
+`,
+	})
+	res, err := rftest.Run(context.Background(), rftest.Options{Dir: dir})
+	if err != nil {
+		t.Fatalf("rftest.Run: %v", err)
+	}
+	if !res.Passed() {
+		t.Errorf("tests failed:\n%s", describe(res))
+	}
+}
+
+// TestRunVariablesGiveWhatASyncNeeds: a variable that a sync's table needs
+// may be set by each run rather than by the file: the file runs (it was
+// refused as a whole before any run, the runs' variables unseen). A run
+// that does not give it is in error, saying so.
+func TestRunVariablesGiveWhatASyncNeeds(t *testing.T) {
+	config := strings.Replace(itemsConfig, `table       = "public.items"`, `table       = var.table`, 1) + `
+variable "table" {
+  type = string
+}
+`
+	dir := writeFiles(t, map[string]string{
+		"main.hcl":       config,
+		"data/items.csv": "id,name\n1,apple\n",
+		"tests/items.rftest.hcl": `
+destination "postgres" "shop" {
+  sql = "` + itemsSchema + `"
+}
+
+run "given" {
+  variables {
+    table = "public.items"
+  }
+  expect_plan "items" {
+    insert = 1
+  }
+}
+
+run "not_given" {
+  command = "plan"
+}
+`,
+	})
+	res := run(t, dir)
+	if len(res.Files) != 1 || len(res.Files[0].Runs) != 2 {
+		t.Fatalf("result:\n%s", describe(res))
+	}
+	given, notGiven := res.Files[0].Runs[0], res.Files[0].Runs[1]
+	if given.Status != rftest.StatusPass {
+		t.Errorf("run given:\n%s", describe(res))
+	}
+	if notGiven.Status != rftest.StatusError || !strings.Contains(notGiven.Err.Error(), `The table, key, query or CSV path of sync "items" comes from a variable or env() without a value`) {
+		t.Errorf("run not_given:\n%s", describe(res))
 	}
 }

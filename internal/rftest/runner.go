@@ -244,8 +244,9 @@ type tester struct {
 	ps      *parser
 	cluster *pgcluster.Cluster
 	// sslmode is how the servers are reached: "disable" on a throwaway
-	// cluster, the URL's with ROWFORM_TEST_PG_URL.
-	sslmode string
+	// cluster, the URL's with ROWFORM_TEST_PG_URL; sslrootcert the URL's
+	// certificate authority, to verify the server's certificate with.
+	sslmode, sslrootcert string
 }
 
 func (t *tester) close() {
@@ -283,8 +284,11 @@ func (t *tester) server(ctx context.Context) (*pgcluster.Cluster, error) {
 	t.sslmode = "disable"
 	if os.Getenv(pgcluster.EnvURL) != "" {
 		t.sslmode = "prefer"
-		if u, err := url.Parse(c.ConnString("")); err == nil && u.Query().Get("sslmode") != "" {
-			t.sslmode = u.Query().Get("sslmode")
+		if u, err := url.Parse(c.ConnString("")); err == nil {
+			if m := u.Query().Get("sslmode"); m != "" {
+				t.sslmode = m
+			}
+			t.sslrootcert = u.Query().Get("sslrootcert")
 		}
 		if t.opts.Log != nil {
 			fmt.Fprintf(t.opts.Log, "Testing on the server of %s (%s:%d), in databases dropped afterwards.\n", pgcluster.EnvURL, c.Host, c.Port)
@@ -340,6 +344,8 @@ func (t *tester) runFile(ctx context.Context, path string) (*FileResult, error) 
 		if d := f.checkFixtures(r.Fixtures); d.HasErrors() {
 			fr.Diags = append(fr.Diags, d...)
 		}
+		fr.Diags = append(fr.Diags, f.checkServers(r)...)
+		fr.Diags = append(fr.Diags, f.checkRunVariables(r)...)
 	}
 	if fr.Diags.HasErrors() {
 		return fr, nil
@@ -390,23 +396,29 @@ func (t *tester) runFile(ctx context.Context, path string) (*FileResult, error) 
 	return fr, nil
 }
 
-// load loads the configuration with the file's variables and then the
-// run's, as a -var-file would give them, and the test's environment.
-// Variables the configuration does not declare are errors of the test
-// file.
-func (f *fileRun) load(runVars map[string]cty.Value) (*hclconfig.Config, hcl.Diagnostics) {
+// load loads the configuration with the file's variables and then those
+// of run r (nil: the file's alone), as a -var-file would give them, and the
+// test's environment. Variables the configuration does not declare, and
+// values it refuses, are errors of the test file, shown where it sets them.
+func (f *fileRun) load(r *RunBlock) (*hclconfig.Config, hcl.Diagnostics) {
 	vars := maps.Clone(f.file.Variables)
 	if vars == nil {
 		vars = map[string]cty.Value{}
 	}
-	maps.Copy(vars, runVars)
+	ranges := maps.Clone(f.file.VarRanges)
+	if r != nil {
+		maps.Copy(vars, r.Variables)
+		maps.Copy(ranges, r.VarRanges)
+	}
 	in := hclconfig.Inputs{Environ: f.t.environ, AllowUnset: true}
 	var diags hcl.Diagnostics
-	if len(vars) > 0 {
+	// One file per variable, so that a problem with a value (a string for
+	// a number) is told of the variable, at its place in the test file,
+	// rather than at a line of a temporary file that is gone.
+	varFiles := map[string]string{} // path -> variable
+	for _, name := range slices.Sorted(maps.Keys(vars)) {
 		vf := hclwrite.NewEmptyFile()
-		for _, name := range slices.Sorted(maps.Keys(vars)) {
-			vf.Body().SetAttributeValue(name, vars[name])
-		}
+		vf.Body().SetAttributeValue(name, vars[name])
 		tmp, err := os.CreateTemp("", "rowform-test-*"+hclconfig.VarFileSuffix)
 		if err != nil {
 			return &hclconfig.Config{}, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Cannot write the test's variables", Detail: err.Error()}}
@@ -419,7 +431,8 @@ func (f *fileRun) load(runVars map[string]cty.Value) (*hclconfig.Config, hcl.Dia
 		if err != nil {
 			return &hclconfig.Config{}, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Cannot write the test's variables", Detail: err.Error()}}
 		}
-		in.VarFiles = []string{tmp.Name()}
+		in.VarFiles = append(in.VarFiles, tmp.Name())
+		varFiles[tmp.Name()] = name
 	}
 	cfg, cdiags := hclconfig.Load(f.t.dir, in)
 	if f.t.opts.AddSecrets != nil {
@@ -431,12 +444,23 @@ func (f *fileRun) load(runVars map[string]cty.Value) (*hclconfig.Config, hcl.Dia
 		if d.Severity == hcl.DiagWarning && d.Summary == "Value for undeclared variable" {
 			continue
 		}
+		for path, name := range varFiles {
+			if (d.Subject == nil || d.Subject.Filename != path) && !strings.Contains(d.Detail, path) {
+				continue
+			}
+			d.Detail = strings.ReplaceAll(d.Detail, "-var-file="+path, "test file "+f.file.Path)
+			d.Detail = strings.ReplaceAll(d.Detail, path, f.file.Path)
+			d.Subject, d.Context, d.Expression, d.EvalContext = nil, nil, nil, nil
+			if rng, ok := ranges[name]; ok {
+				d.Subject = &rng
+			}
+		}
 		diags = append(diags, d)
 	}
 	for _, name := range slices.Sorted(maps.Keys(vars)) {
 		if _, ok := cfg.Variables[name]; !ok && !diags.HasErrors() {
 			var subject *hcl.Range
-			if r, ok := f.file.VarRanges[name]; ok {
+			if r, ok := ranges[name]; ok {
 				subject = &r
 			}
 			hint := suggest.DidYouMean(name, slices.Sorted(maps.Keys(cfg.Variables)))
@@ -448,12 +472,17 @@ func (f *fileRun) load(runVars map[string]cty.Value) (*hclconfig.Config, hcl.Dia
 	if diags.HasErrors() {
 		return cfg, diags
 	}
+	if r == nil && slices.ContainsFunc(f.file.Runs, func(r *RunBlock) bool { return len(r.Variables) > 0 }) {
+		// A value a sync needs may come from the runs' variables: each
+		// run's load checks it, with them.
+		return cfg, diags
+	}
 	for _, s := range cfg.Syncs {
 		if s.Table.Name == "" || len(s.Key) == 0 || (s.Source.Type == hclconfig.SourcePostgres && s.Query == "") ||
 			(s.Source.Type == hclconfig.SourceCSV && s.Source.CSV.Path == "" && !f.hasCSVFixture("source."+s.Source.Address())) {
 			rng := s.DeclRange
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "A sync depends on a value the test does not give",
-				Detail:  fmt.Sprintf("The table, key, query or CSV path of sync %q comes from a variable or env() without a value. Give the variable a value in the test file's variables block.", s.Name),
+				Detail:  fmt.Sprintf("The table, key, query or CSV path of sync %q comes from a variable or env() without a value. Give the variable a value in the test file's variables block, or in the run's.", s.Name),
 				Subject: &rng})
 		}
 	}
@@ -500,6 +529,43 @@ func (f *fileRun) checkFixtures(fixtures []*Fixture) hcl.Diagnostics {
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Fixture for an undeclared block",
 				Detail: fmt.Sprintf("The configuration has no %s %q %q. Its %ss are: %s.", fx.Kind, fx.Type, fx.Name, fx.Kind, strings.Join(known, ", ")), Subject: &rng})
 		}
+	}
+	return diags
+}
+
+// checkServers checks that the server of every expect_table of run r is a
+// server of the configuration.
+func (f *fileRun) checkServers(r *RunBlock) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	all := servers(f.cfg)
+	for _, e := range r.ExpectTables {
+		if _, ok := all[e.Server]; e.Server == "" || ok {
+			continue
+		}
+		rng := e.ServerRange
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unknown server",
+			Detail:  fmt.Sprintf("The configuration has no %s. Its PostgreSQL servers are: %s.", e.Server, strings.Join(slices.Sorted(maps.Keys(all)), ", ")),
+			Subject: &rng})
+	}
+	return diags
+}
+
+// checkRunVariables checks that run r sets only variables the
+// configuration declares, as the file's are checked, before any run.
+func (f *fileRun) checkRunVariables(r *RunBlock) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	declared := slices.Sorted(maps.Keys(f.cfg.Variables))
+	for _, name := range slices.Sorted(maps.Keys(r.Variables)) {
+		if _, ok := f.cfg.Variables[name]; ok {
+			continue
+		}
+		var subject *hcl.Range
+		if rng, ok := r.VarRanges[name]; ok {
+			subject = &rng
+		}
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Value for undeclared variable",
+			Detail:  fmt.Sprintf("The test file %s sets the variable %q, which the configuration does not declare.%s", f.file.Path, name, suggest.DidYouMean(name, declared)),
+			Subject: subject})
 	}
 	return diags
 }
@@ -563,7 +629,7 @@ func (f *fileRun) point(cfg *hclconfig.Config) {
 		s.Host, s.Port, s.User = c.Host, c.Port, c.User
 		s.Password = hclconfig.NewSecret(c.Password)
 		s.Database = f.dbs[addr]
-		s.SSLMode, s.SSLRootCert, s.SSHTunnel = f.t.sslmode, "", nil
+		s.SSLMode, s.SSLRootCert, s.SSHTunnel = f.t.sslmode, f.t.sslrootcert, nil
 	}
 	for a, s := range cfg.Sources {
 		if p, ok := f.csvPaths["source."+a]; ok && s.CSV != nil {
@@ -584,7 +650,7 @@ func (f *fileRun) run(ctx context.Context, r *RunBlock) *RunResult {
 	if err := f.loadFixtures(ctx, r.Fixtures, true); err != nil {
 		return fail(fmt.Errorf("loading the run's fixtures: %w", err))
 	}
-	cfg, diags := f.load(r.Variables)
+	cfg, diags := f.load(r)
 	if diags.HasErrors() {
 		return fail(fmt.Errorf("the configuration does not load: %s", diags.Error()))
 	}
@@ -606,8 +672,12 @@ func (f *fileRun) run(ctx context.Context, r *RunBlock) *RunResult {
 			}
 		}
 	}
+	same := map[hclconfig.TableName]int{}
 	for _, e := range r.ExpectTables {
-		fails, err := f.checkTable(ctx, cfg, e)
+		same[e.Table]++
+	}
+	for _, e := range r.ExpectTables {
+		fails, err := f.checkTable(ctx, cfg, e, same[e.Table] > 1)
 		if err != nil {
 			return fail(fmt.Errorf("expect_table %q: %w", e.Table.String(), err))
 		}

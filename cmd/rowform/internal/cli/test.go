@@ -54,9 +54,9 @@ Usage: rowform [global options] test [options]
 
   The tests run on a throwaway PostgreSQL server that rowform starts
   (initdb and pg_ctl from ROWFORM_PG_BIN, else from PATH, else from
-  /usr/lib/postgresql/*/bin) and removes afterwards, or on the server of
-  ROWFORM_TEST_PG_URL=postgres://user:pass@host/db (a role that may
-  create databases). Every test file gets fresh databases, one per server
+  /usr/lib/postgresql/*/bin or /usr/pgsql-*/bin) and removes afterwards,
+  or on the server of ROWFORM_TEST_PG_URL=postgres://user:pass@host/db
+  (a role that may create databases). Every test file gets fresh databases, one per server
   block of the configuration; no configured server is ever contacted.
 
   Exit status: 0 when every run of every test file passed, 1 otherwise.`,
