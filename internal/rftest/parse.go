@@ -575,6 +575,16 @@ func (ps *parser) expectTable(b *hcl.Block) *ExpectTable {
 	if e.Columns != nil && e.Rows == nil {
 		ps.errorf(content.Attributes["columns"].NameRange.Ptr(), "Columns without rows", "columns chooses the columns rows are compared on; give rows or csv too.")
 	}
+	if a, ok := content.Attributes["rows"]; ok && e.Columns != nil && e.Rows != nil {
+		// A value written in the test file and never compared would let a
+		// wrong one pass; a CSV file may hold more columns than compared.
+		for _, c := range e.Rows.Columns {
+			if !slices.Contains(e.Columns, c) {
+				ps.errorf(a.Expr.Range().Ptr(), "Value that is not compared", "The rows give %q, which columns leaves out, so its values would not be checked. Add %q to columns, or leave it out of the rows.", c, c)
+				break
+			}
+		}
+	}
 	return e
 }
 

@@ -963,8 +963,10 @@ run "x" {
 // expect_table's server that the configuration does not have, a second
 // expect_plan for one sync in a run (the checks of unexpected errors took
 // only the last one's findings) and a run's variable the configuration does
-// not declare (found only when the run came, after the runs before it) are
-// problems shown at their place before any run.
+// not declare (found only when the run came, after the runs before it) and
+// an expect_table's rows naming a column its columns leave out (whose
+// values were never compared) are problems shown at their place before
+// any run.
 func TestProblemsFoundBeforeTheRuns(t *testing.T) {
 	dir := writeFiles(t, map[string]string{
 		"main.hcl":       itemsConfig,
@@ -1007,6 +1009,14 @@ run "x" {
   }
 }
 `,
+		"tests/g_uncompared.rftest.hcl": `
+run "x" {
+  expect_table "public.items" {
+    columns = ["id"]
+    rows    = [{ id = 1, name = "pear" }]
+  }
+}
+`,
 		"tests/f_run_variable.rftest.hcl": `
 run "first" {
   command = "plan"
@@ -1027,6 +1037,9 @@ run "x" {
 		"e_twice.rftest.hcl":    {"6", `The run already has an expect_plan "items", at tests/e_twice.rftest.hcl:3`},
 		// Found before the run "first", as the file's variables are.
 		"f_run_variable.rftest.hcl": {"7", `sets the variable "pasword", which the configuration does not declare. Did you mean "password"?`},
+		// A value that would never be compared: the row passes whatever
+		// the table's name is.
+		"g_uncompared.rftest.hcl": {"5", `The rows give "name", which columns leaves out, so its values would not be checked.`},
 	}
 	if len(res.Files) != len(want) {
 		t.Fatalf("result:\n%s", describe(res))
