@@ -56,7 +56,9 @@ func firstLine(s string) string {
 // WriteJUnit writes r as JUnit XML. A test file that could not be run (a
 // problem in it or in the configuration, or fixtures that did not load) is
 // a testsuite with one testcase, "(setup)", in error; diagnostics gives
-// the text of its problems.
+// the text of its problems. Tests that stopped before every file ran
+// (r.Stopped) end with a testsuite "rowform test" whose one testcase,
+// "(stopped)", is in error with the reason, so that a CI report shows it.
 func (r *Result) WriteJUnit(w io.Writer, diagnostics func(*FileResult) string) error {
 	doc := junitSuites{Name: "rowform test", Time: seconds(r.Duration)}
 	for _, f := range r.Files {
@@ -94,6 +96,13 @@ func (r *Result) WriteJUnit(w io.Writer, diagnostics func(*FileResult) string) e
 		doc.Errors += s.Errors
 		doc.Skipped += s.Skipped
 		doc.Suites = append(doc.Suites, s)
+	}
+	if r.Stopped != nil {
+		msg := r.Stopped.Error()
+		doc.Suites = append(doc.Suites, junitSuite{Name: doc.Name, Tests: 1, Errors: 1, Time: seconds(0),
+			Cases: []junitCase{{Name: "(stopped)", ClassName: doc.Name, Time: seconds(0), Error: &junitMessage{Message: firstLine(msg), Body: msg}}}})
+		doc.Tests++
+		doc.Errors++
 	}
 	if _, err := io.WriteString(w, xml.Header); err != nil {
 		return err

@@ -91,6 +91,9 @@ const (
 type Result struct {
 	Files    []*FileResult
 	Duration time.Duration
+	// Stopped is why the tests stopped before every file ran (the error
+	// Run returns); nil when they all ran.
+	Stopped error
 }
 
 // Counts returns how many runs passed, failed (or errored) and were
@@ -167,20 +170,27 @@ type RunResult struct {
 }
 
 // Run runs the tests of opts.Dir. The error is for tests that cannot run
-// at all: no test files, a filter that matches none, no PostgreSQL server.
-// Failing tests are in the Result.
+// at all, or stopped before every file ran: no test files, a filter that
+// matches none, no PostgreSQL server, an interrupt. The Result is never
+// nil: with an error it holds the files that ran and says why the rest did
+// not (Stopped). Failing tests are in the Result.
 func Run(ctx context.Context, opts Options) (*Result, error) {
 	start := time.Now()
+	res := &Result{}
+	stop := func(err error) (*Result, error) {
+		res.Duration, res.Stopped = time.Since(start), err
+		return res, err
+	}
 	dir, err := filepath.Abs(opts.Dir)
 	if err != nil {
-		return nil, err
+		return stop(err)
 	}
 	files, err := FindFiles(dir)
 	if err != nil || len(files) == 0 {
-		return nil, fmt.Errorf("no test files: put *%s files in %s (see docs/testing.md)", FileSuffix, filepath.Join(opts.Dir, Dir))
+		return stop(fmt.Errorf("no test files: put *%s files in %s (see docs/testing.md)", FileSuffix, filepath.Join(opts.Dir, Dir)))
 	}
 	if files, err = filterFiles(files, opts.Filter); err != nil {
-		return nil, err
+		return stop(err)
 	}
 	environ := make([]string, 0, len(opts.Environ))
 	for _, kv := range opts.Environ {
@@ -190,17 +200,16 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	}
 	t := &tester{opts: opts, dir: dir, environ: environ, ps: newParser(dir, environ)}
 	defer t.close()
-	res := &Result{}
 	for _, path := range files {
 		if err := ctx.Err(); err != nil {
-			return nil, err
+			return stop(err)
 		}
 		if opts.OnFile != nil {
 			opts.OnFile(path)
 		}
 		fr, err := t.runFile(ctx, path)
 		if err != nil {
-			return nil, err
+			return stop(err)
 		}
 		res.Files = append(res.Files, fr)
 		if opts.OnFileDone != nil {

@@ -131,6 +131,10 @@ func runTest(ctx context.Context, inv *invocation, f *testFlags) int {
 	res, err := rftest.Run(ctx, opts)
 	if err != nil {
 		inv.errorf("test: %s", err)
+		if f.junit != "" {
+			// The report says why, with the files that ran before.
+			writeJUnit(inv, f.junit, res, diagText)
+		}
 		return exitError
 	}
 	passed, failed, skipped, fileErrors := res.Counts()
@@ -146,21 +150,28 @@ func runTest(ctx context.Context, inv *invocation, f *testFlags) int {
 	} else {
 		fmt.Fprintln(out, c.BoldRed("Failure!")+" "+summary+".")
 	}
-	if f.junit != "" {
-		var b bytes.Buffer
-		err := res.WriteJUnit(&b, func(fr *rftest.FileResult) string { return diagText(fr, false) })
-		if err == nil {
-			// Replaced, never written through: a pull request can commit
-			// the report's path as a link to a file of the runner.
-			err = safefile.Write(inv.path(f.junit), inv.redactor.Bytes(b.Bytes()))
-		}
-		if err != nil {
-			inv.errorf("test: writing the JUnit file: %s", err)
-			return exitError
-		}
+	if f.junit != "" && !writeJUnit(inv, f.junit, res, diagText) {
+		return exitError
 	}
 	if !res.Passed() {
 		return exitError
 	}
 	return exitOK
+}
+
+// writeJUnit writes res to path as JUnit XML, secrets masked, and reports
+// whether it could; it says why not.
+func writeJUnit(inv *invocation, path string, res *rftest.Result, diagText func(*rftest.FileResult, bool) string) bool {
+	var b bytes.Buffer
+	err := res.WriteJUnit(&b, func(fr *rftest.FileResult) string { return diagText(fr, false) })
+	if err == nil {
+		// Replaced, never written through: a pull request can commit
+		// the report's path as a link to a file of the runner.
+		err = safefile.Write(inv.path(path), inv.redactor.Bytes(b.Bytes()))
+	}
+	if err != nil {
+		inv.errorf("test: writing the JUnit file: %s", err)
+		return false
+	}
+	return true
 }

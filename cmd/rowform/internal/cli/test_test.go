@@ -105,7 +105,8 @@ run "counts" {
 
 // TestTestCommandBadServerURL: with ROWFORM_TEST_PG_URL naming a server
 // that cannot be reached, rowform test says to correct the URL, not to
-// install PostgreSQL.
+// install PostgreSQL, and -junit still writes a report that says why no
+// test ran (as it does for a -filter that matches no file).
 func TestTestCommandBadServerURL(t *testing.T) {
 	dir := t.TempDir()
 	quickstart := filepath.Join(dir, "quickstart")
@@ -119,9 +120,22 @@ func TestTestCommandBadServerURL(t *testing.T) {
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
 	t.Setenv("ROWFORM_TEST_PG_URL", fmt.Sprintf("postgres://u:Closed-Port-Secret@127.0.0.1:%d/db", port))
-	r := runCLIWith(t, []string{"PATH=" + os.Getenv("PATH")}, "", "-chdir="+quickstart, "test")
+	junit := filepath.Join(dir, "results.xml")
+	r := runCLIWith(t, []string{"PATH=" + os.Getenv("PATH")}, "", "-chdir="+quickstart, "test", "-junit="+junit)
 	r.expect(t, exitError)
 	if !strings.Contains(r.outputs(), "correct ROWFORM_TEST_PG_URL") || strings.Contains(r.outputs(), "apt-get") || strings.Contains(r.outputs(), "Closed-Port-Secret") {
 		t.Errorf("rowform test with an unreachable ROWFORM_TEST_PG_URL:\n%s", r.outputs())
+	}
+	// The JUnit report says so too, for the CI page that shows it (no
+	// file was written, and the report step failed or showed nothing).
+	b, err := os.ReadFile(junit)
+	if err != nil || !strings.Contains(string(b), `<testcase name="(stopped)"`) || !strings.Contains(string(b), "correct ROWFORM_TEST_PG_URL") ||
+		!strings.Contains(string(b), `errors="1"`) || strings.Contains(string(b), "Closed-Port-Secret") {
+		t.Errorf("the JUnit file of tests that could not start (%v):\n%s", err, b)
+	}
+	r = runCLIWith(t, []string{"PATH=" + os.Getenv("PATH")}, "", "-chdir="+quickstart, "test", "-filter=nosuch", "-junit="+junit)
+	r.expect(t, exitError)
+	if b, err := os.ReadFile(junit); err != nil || !strings.Contains(string(b), "-filter=nosuch matches no test file") {
+		t.Errorf("the JUnit file of a -filter that matches nothing (%v):\n%s", err, b)
 	}
 }
