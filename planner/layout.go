@@ -19,6 +19,7 @@ const (
 	oidInt2        = 21
 	oidInt4        = 23
 	oidText        = 25
+	oidUnknown     = 705
 	oidBpchar      = 1042
 	oidVarchar     = 1043
 	oidDate        = 1082
@@ -67,6 +68,45 @@ type column struct {
 	Sensitive bool
 	// limit is the column's length or precision limit, checked in Go.
 	limit columnLimit
+	// viaType is, for a postgres source, the source column's type as a
+	// cast names it, when the source's text of a value is to be read as
+	// that type before it is converted (convertExpr): "" when the text is
+	// converted directly.
+	viaType string
+}
+
+// textFallbackType is the viaType of the column for the postgres source
+// column sc. A postgres source's values are converted on the source with
+// the explicit cast from their type (sourceExpr); when a value does not
+// convert, the source is read as text and converted on the destination
+// instead (convertQuery). Text input is not that cast for every pair of
+// types: numeric 1.5 casts to integer 2, but '1.5' is no integer; float8
+// 0.30000000000000004 casts to numeric 0.3; inet 10.0.0.1/8 casts to cidr
+// 10.0.0.0/8, which the text refuses; macaddr8 casts to macaddr. So the
+// text is read as the source's type first, on the destination (the type
+// is built in: it is the same there), and then cast as the source would:
+// each row converts as it does when no other row fails, and a plan does
+// not show a row changed, or refuse it, because another row of the
+// source does not convert.
+func (c column) textFallbackType(sc sourceColumn) string {
+	if sc.TypeOID == 0 || sc.TypeOID >= firstUserOID || (c.AsText && !c.normalizedOnSource()) {
+		// A type the destination may lack, or a value the source reads as
+		// its text (sourceExpr) in the first place.
+		return ""
+	}
+	switch sc.TypeOID {
+	case oidText, oidVarchar, oidUnknown:
+		return "" // the text itself
+	case oidBpchar:
+		return "bpchar" // "character" would be character(1)
+	case oidBpcharArray:
+		return "bpchar[]"
+	case oidBit:
+		return `"bit"` // bit would be bit(1)
+	case oidBitArray:
+		return `"bit"[]`
+	}
+	return sc.Type
 }
 
 // layout is how a sync's columns line up on both sides: key columns first,
@@ -103,12 +143,16 @@ func newColumn(dest, source string, c catalog.Column, sensitive bool) column {
 }
 
 // convertExpr converts expr, a source's text (a CSV field, DuckDB's
-// text), on the destination to the column's value as the diff compares it:
+// text, a postgres source's text read as its type first: viaType), on the
+// destination to the column's value as the diff compares it:
 // castExpr, but for a column carried as text that normalizesText, the
 // type's own text of the value, as the table stores it ('05' for a domain
 // over int is '5', 'b=>1, a=>2' for hstore '"a"=>"2", "b"=>"1"'), so that
 // a value written is no update again on the next plan.
 func (c column) convertExpr(expr string) string {
+	if c.viaType != "" {
+		expr = fmt.Sprintf("(%s)::%s", expr, c.viaType)
+	}
 	if c.normalizesText() {
 		return fmt.Sprintf("((%s)::%s)::text", expr, c.Catalog.Type)
 	}

@@ -46,6 +46,12 @@ const (
 	// value: as its output function writes it, a value of at most one
 	// byte, or \ooo for a byte above 127.
 	limitChar
+	// limitIntervalFields: an interval restricted to fields without
+	// SECOND (interval day, interval year to month, interval hour to
+	// minute, ...), whose input function and casts drop what the fields
+	// do not hold ('1 day 3 hours' into interval day is '1 day') without a
+	// word: nothing beyond the fields (n, the typmod's range mask).
+	limitIntervalFields
 )
 
 // Array types whose elements' limits are checked.
@@ -56,6 +62,15 @@ const (
 	oidVarbitArray  = 1563
 	// nameBytes is the most a name holds (NAMEDATALEN - 1).
 	nameBytes = 63
+	// An interval typmod's range: PostgreSQL's INTERVAL_MASK of each
+	// field, and of all of them.
+	intervalYear      = 1 << 2
+	intervalMonth     = 1 << 1
+	intervalDay       = 1 << 3
+	intervalHour      = 1 << 10
+	intervalMinute    = 1 << 11
+	intervalSecond    = 1 << 12
+	intervalFullRange = 0x7fff
 )
 
 // columnLimit is a column's length or precision limit.
@@ -73,6 +88,14 @@ func limitOf(c catalog.Column) columnLimit {
 	switch c.TypeOID {
 	case oidName:
 		l.kind, l.n = limitBytes, nameBytes
+		return l
+	case oidInterval:
+		// The typmod is the range mask << 16 | the precision; a range
+		// with SECOND only rounds to the precision (a change PostgreSQL
+		// documents, as a timestamp's), and holds every other field.
+		if rng := (int(c.TypeMod) >> 16) & intervalFullRange; c.TypeMod >= 0 && rng != intervalFullRange && rng&intervalSecond == 0 {
+			l.kind, l.n = limitIntervalFields, rng
+		}
 		return l
 	}
 	if c.TypeOID == oidChar || (c.IsDomain() && c.BaseTypeOID == oidChar) {
@@ -133,6 +156,8 @@ func (l columnLimit) castType() string {
 		return "bit varying[]"
 	case limitBytes:
 		return "text"
+	case limitIntervalFields:
+		return "interval"
 	}
 	return ""
 }
@@ -188,6 +213,10 @@ func (l columnLimit) check(v []byte) string {
 	case limitChar:
 		if !isCharText(v) {
 			return fmt.Sprintf(`value too long for type %s: it holds one byte (an ASCII character, or \ooo for a byte above 127), and a write would keep only the first`, l.typ)
+		}
+	case limitIntervalFields:
+		if len(v) == 16 && intervalCut(l.n, int64(binary.BigEndian.Uint64(v)), int32(binary.BigEndian.Uint32(v[8:])), int32(binary.BigEndian.Uint32(v[12:]))) {
+			return fmt.Sprintf("value does not fit type %s: it holds only those fields, and a write would drop the rest", l.typ)
 		}
 	case limitVarcharArray, limitBpcharArray, limitBitArray, limitVarbitArray:
 		elem := columnLimit{kind: l.elementKind(), n: l.n, typ: l.typ}
@@ -285,4 +314,25 @@ func (l columnLimit) checkNumeric(v []byte) string {
 		return fmt.Sprintf("numeric field overflow: %s holds less than 10^%d", l.typ, l.precision-l.scale)
 	}
 	return ""
+}
+
+// intervalCut reports whether PostgreSQL's AdjustIntervalForTypmod changes
+// the interval (time in microseconds, days, months) for the range mask
+// rng (one without SECOND): it zeroes or truncates toward zero what the
+// fields do not hold.
+func intervalCut(rng int, time int64, days, months int32) bool {
+	const hour, minute = 3600 * 1000000, 60 * 1000000
+	switch rng {
+	case intervalYear:
+		return months%12 != 0 || days != 0 || time != 0
+	case intervalMonth, intervalYear | intervalMonth:
+		return days != 0 || time != 0
+	case intervalDay:
+		return time != 0
+	case intervalHour, intervalDay | intervalHour:
+		return time%hour != 0
+	case intervalMinute, intervalHour | intervalMinute, intervalDay | intervalHour | intervalMinute:
+		return time%minute != 0
+	}
+	return false
 }

@@ -25,6 +25,9 @@ type sourceColumn struct {
 	Name string
 	// Type is the PostgreSQL type name for query columns ("" for CSV).
 	Type string
+	// TypeOID is a postgres source column's type OID, when it is a base
+	// type, a range or a multirange (0 for other types and sources).
+	TypeOID uint32
 	// Index is the CSV field index.
 	Index int
 }
@@ -322,7 +325,11 @@ func (st *preparation) mapColumns() {
 			continue
 		}
 		if srcOK {
-			st.cols = append(st.cols, newColumn(m.Destination, m.Source, *dc, s.IsSensitiveColumn(m.Destination)))
+			col := newColumn(m.Destination, m.Source, *dc, s.IsSensitiveColumn(m.Destination))
+			if s.Source.Type == hclconfig.SourcePostgres {
+				col.viaType = col.textFallbackType(sc)
+			}
+			st.cols = append(st.cols, col)
 		}
 	}
 }
@@ -641,8 +648,8 @@ func describeQuery(ctx context.Context, src *pgx.Conn, s *hclconfig.Sync) ([]sou
 	var cols []sourceColumn
 	seen := map[string]bool{}
 	for i, fd := range sd.Fields {
-		var typ string
-		if err := src.QueryRow(ctx, "SELECT format_type($1::oid, NULL)", fd.DataTypeOID).Scan(&typ); err != nil {
+		var typ, kind string
+		if err := src.QueryRow(ctx, "SELECT format_type($1::oid, NULL), coalesce((SELECT typtype::text FROM pg_type WHERE oid = $1::oid), '')", fd.DataTypeOID).Scan(&typ, &kind); err != nil {
 			return nil, queryFinding(s, err)
 		}
 		if seen[fd.Name] {
@@ -651,7 +658,15 @@ func describeQuery(ctx context.Context, src *pgx.Conn, s *hclconfig.Sync) ([]sou
 				Detail:  "Give each column a distinct name with AS."}
 		}
 		seen[fd.Name] = true
-		cols = append(cols, sourceColumn{Name: fd.Name, Type: typ, Index: i})
+		col := sourceColumn{Name: fd.Name, Type: typ, Index: i}
+		switch kind {
+		case "b", "r", "m":
+			// A base type, a range or a multirange: one whose text the
+			// destination can read back (not a pseudo-type such as
+			// record or anyarray, nor a table's row type).
+			col.TypeOID = fd.DataTypeOID
+		}
+		cols = append(cols, col)
 	}
 	return cols, nil
 }

@@ -39,7 +39,7 @@ func (l *layout) textCodecs(serverEncoding string) []textCodec {
 		}
 		switch c.limit.kind {
 		case noLimit:
-			out[i] = codecFor(c.Catalog.TypeOID)
+			out[i] = codecForColumn(c.Catalog.TypeOID, c.Catalog.TypeMod)
 		case limitVarchar:
 			out[i] = textValue
 		case limitNumeric:
@@ -53,6 +53,22 @@ func (l *layout) textCodecs(serverEncoding string) []textCodec {
 		}
 	}
 	return out
+}
+
+// codecForColumn is codecFor for a column of type oid with the type
+// modifier typmod: a timestamp(p) or timestamptz(p) column rounds a value
+// to its p fractional digits as its input function does (an explicit cast
+// or a write rounds it so too), so that what the diff compares is what the
+// column stores.
+func codecForColumn(oid uint32, typmod int32) textCodec {
+	switch oid {
+	case oidTimestamp, oidTimestamptz:
+		if typmod >= 0 && typmod < 6 {
+			tz, precision := oid == oidTimestamptz, int(typmod)
+			return func(dst []byte, s string) ([]byte, bool) { return timestampRounded(dst, s, tz, precision) }
+		}
+	}
+	return codecFor(oid)
 }
 
 func codecFor(oid uint32) textCodec {
@@ -279,6 +295,27 @@ func timestampValue(dst []byte, s string, tz bool) ([]byte, bool) {
 		micros, _ = strconv.ParseInt(f, 10, 64)
 	}
 	t := ((days-pgEpochDays)*86400+int64(h*3600+mi*60+sec))*1000000 + micros
+	return binary.BigEndian.AppendUint64(dst, uint64(t)), true
+}
+
+// timestampRounded is timestampValue rounded to precision fractional
+// digits (0..5) as PostgreSQL's AdjustTimestampForTypmod does: half away
+// from zero, on the microseconds since 2000-01-01.
+func timestampRounded(dst []byte, s string, tz bool, precision int) ([]byte, bool) {
+	v, ok := timestampValue(nil, s, tz)
+	if !ok {
+		return nil, false
+	}
+	scale := int64(1)
+	for i := precision; i < 6; i++ {
+		scale *= 10
+	}
+	t := int64(binary.BigEndian.Uint64(v))
+	if t >= 0 {
+		t = (t + scale/2) / scale * scale
+	} else {
+		t = -((-t + scale/2) / scale * scale)
+	}
 	return binary.BigEndian.AppendUint64(dst, uint64(t)), true
 }
 

@@ -45,6 +45,13 @@ func TestTextCodecsMatchServer(t *testing.T) {
 			"1e5", "NaN", "007", "-1", "1.", ""},
 		{1700, 2, "numeric(12,2)"}: {"1.005", "1.004", "-1.005", "9.995", "99.999", "0", "12.5", "12", "-0.004", "0.005", "1234567890.12", "999999.995"},
 		{1700, 0, "numeric(10,0)"}: {"1.5", "2.5", "-2.5", "0.4", "9999.5"},
+		// timestamp(p), timestamptz(p): rounded to p digits, half away
+		// from zero on either side of 2000-01-01.
+		{1114, 0, "timestamp(0)"}: {"2024-01-15 09:30:00.5", "2024-01-15 09:30:00.499999", "1999-12-31 23:59:59.5", "1999-12-31 23:59:59.4", "2024-12-31 23:59:59.5",
+			"9999-12-31 23:59:59.6", "0001-01-01 00:00:00.5", "2000-01-01 00:00:00"},
+		{1114, 3, "timestamp(3)"}:   {"2024-01-15 09:30:00.0005", "2024-01-15 09:30:00.0004", "1969-12-31 23:59:59.9995", "2024-01-15 09:30:00.123456"},
+		{1184, 2, "timestamptz(2)"}: {"2024-01-15 09:30:00.125+00", "2024-01-15 09:30:00.995+00", "1900-06-30 12:00:00.005+00", "2024-01-15 09:30:00.5+02"},
+		{1184, 6, "timestamptz(6)"}: {"2024-01-15 09:30:00.123456+00"},
 		{3802, -1, "jsonb"}: {`{}`, `[]`, `{"b": 1, "a": [1, 2]}`, `{"aa":1,"b":2,"a":3}`, `{"a":1,"a":2}`, `"x"`, `1.50`, `-0`, `-0.0`, `0.0`, `1e5`, `true`, `null`,
 			`{"k": "é\u00e9\n\"\\\/\b\f\r\t\u0001\u001f"}`, `"\ud83d\ude00"`, `"\ud83d"`, `"\u0000"`, ` [ 1 , {"x" : null} ] `, `[1,]`, `{"a":1}{}`, `01`, `"\x01"`,
 			`{"long key": 1, "k": 2, "":3}`, `[1.0, 100, -12.3400]`, "\"a\u007fb\""},
@@ -57,6 +64,10 @@ func TestTextCodecsMatchServer(t *testing.T) {
 		cases[typ{3802, -1, "jsonb"}] = append(cases[typ{3802, -1, "jsonb"}], randJSON(rng, 0))
 		cases[typ{1184, -1, "timestamptz"}] = append(cases[typ{1184, -1, "timestamptz"}], fmt.Sprintf("%04d-%02d-%02d %02d:%02d:%02d.%06d+00",
 			1+rng.IntN(9999), 1+rng.IntN(12), 1+rng.IntN(28), rng.IntN(24), rng.IntN(60), rng.IntN(60), rng.IntN(1000000)))
+		p := rng.IntN(6)
+		ty := typ{1184, p, fmt.Sprintf("timestamptz(%d)", p)}
+		cases[ty] = append(cases[ty], fmt.Sprintf("%04d-%02d-%02d %02d:%02d:%02d.%06d+00",
+			1+rng.IntN(9999), 1+rng.IntN(12), 1+rng.IntN(28), rng.IntN(24), rng.IntN(60), rng.IntN(60), rng.IntN(1000000)))
 	}
 	converted := 0
 	for ty, values := range cases {
@@ -67,7 +78,7 @@ func TestTextCodecsMatchServer(t *testing.T) {
 			}
 			converted++
 			expr := "($1::text)::" + ty.cast
-			if ty.scale >= 0 {
+			if ty.oid == 1700 && ty.scale >= 0 {
 				expr = fmt.Sprintf("round(($1::text)::numeric, %d)", ty.scale)
 			}
 			rr := conn.ExecParams(context.Background(), "SELECT "+expr, [][]byte{[]byte(v)}, nil, nil, []int16{1})
