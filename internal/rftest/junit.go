@@ -56,7 +56,8 @@ func firstLine(s string) string {
 // WriteJUnit writes r as JUnit XML. A test file that could not be run (a
 // problem in it or in the configuration, or fixtures that did not load) is
 // a testsuite with one testcase, "(setup)", in error; diagnostics gives
-// the text of its problems. Tests that stopped before every file ran
+// the text of its problems. A file whose teardown failed after its runs
+// has a last testcase "(teardown)" in error. Tests that stopped before every file ran
 // (r.Stopped) end with a testsuite "rowform test" whose one testcase,
 // "(stopped)", is in error with the reason, so that a CI report shows it.
 func (r *Result) WriteJUnit(w io.Writer, diagnostics func(*FileResult) string) error {
@@ -70,7 +71,13 @@ func (r *Result) WriteJUnit(w io.Writer, diagnostics func(*FileResult) string) e
 			} else if diagnostics != nil {
 				msg = diagnostics(f)
 			}
-			s.Cases = append(s.Cases, junitCase{Name: "(setup)", ClassName: f.Path, Time: seconds(0),
+			// After runs, the error is the teardown's (dropping the
+			// file's databases); before any, the setup's.
+			name := "(setup)"
+			if len(f.Runs) > 0 {
+				name = "(teardown)"
+			}
+			s.Cases = append(s.Cases, junitCase{Name: name, ClassName: f.Path, Time: seconds(0),
 				Error: &junitMessage{Message: firstLine(msg), Body: msg}})
 			s.Errors++
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/xml"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -1134,5 +1135,25 @@ run "not_given" {
 	}
 	if notGiven.Status != rftest.StatusError || !strings.Contains(notGiven.Err.Error(), `The table, key, query or CSV path of sync "items" comes from a variable or env() without a value`) {
 		t.Errorf("run not_given:\n%s", describe(res))
+	}
+}
+
+// TestJUnitTeardownError: a file whose databases could not be dropped
+// after its runs passed has a "(teardown)" testcase in error, beside its
+// runs; it was reported as "(setup)", as if no run had been carried out.
+func TestJUnitTeardownError(t *testing.T) {
+	res := &rftest.Result{Files: []*rftest.FileResult{{
+		Path: "tests/a.rftest.hcl",
+		Err:  errors.New(`dropping database "rowform_test_1": connection refused`),
+		Runs: []*rftest.RunResult{{Name: "first", Status: rftest.StatusPass}},
+	}}}
+	var b strings.Builder
+	if err := res.WriteJUnit(&b, nil); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	if !strings.Contains(out, `<testcase name="first"`) || !strings.Contains(out, `<testcase name="(teardown)"`) ||
+		strings.Contains(out, "(setup)") || !strings.Contains(out, `tests="2" failures="0" errors="1"`) {
+		t.Errorf("JUnit of a failed teardown:\n%s", out)
 	}
 }
