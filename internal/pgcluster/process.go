@@ -388,11 +388,21 @@ func dropExternal(ctx context.Context, u *url.URL, db string) error {
 		return fmt.Errorf("pgcluster: drop database %s: connect: %w", db, err)
 	}
 	defer conn.Close(context.Background())
+	if err := DropDatabase(ctx, conn, db); err != nil {
+		return fmt.Errorf("pgcluster: drop database %s: %w", db, err)
+	}
+	return nil
+}
+
+// DropDatabase drops the database db if it exists, through conn (a
+// session in another database), closing its other sessions first
+// (WITH (FORCE)); servers before PostgreSQL 13, which have no FORCE, get a
+// plain DROP DATABASE. The error is FORCE's when both fail.
+func DropDatabase(ctx context.Context, conn *pgx.Conn, db string) error {
 	q := "DROP DATABASE IF EXISTS " + pgx.Identifier{db}.Sanitize()
 	if _, err := conn.Exec(ctx, q+" WITH (FORCE)"); err != nil {
-		// Servers before PostgreSQL 13 have no FORCE option.
 		if _, err2 := conn.Exec(ctx, q); err2 != nil {
-			return fmt.Errorf("pgcluster: drop database %s: %w", db, err)
+			return err
 		}
 	}
 	return nil

@@ -624,7 +624,7 @@ func (f *fileRun) dropDatabases(c *pgcluster.Cluster) error {
 	defer admin.Close(ctx)
 	var errs []error
 	for _, db := range f.dbs {
-		if _, err := admin.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{db}.Sanitize()+" WITH (FORCE)"); err != nil {
+		if err := pgcluster.DropDatabase(ctx, admin, db); err != nil {
 			errs = append(errs, err)
 		}
 	}
