@@ -128,7 +128,7 @@ func newEnv(t testing.TB, srcEncoding, dstEncoding string) *Env {
 		t.Cleanup(func() {
 			a := connect(t, cl, "postgres")
 			defer a.Close(context.Background())
-			_, _ = a.Exec(context.Background(), "DROP DATABASE IF EXISTS "+pgx.Identifier{db}.Sanitize()+" WITH (FORCE)")
+			_ = pgcluster.DropDatabase(context.Background(), a, db)
 		})
 	}
 	e.src = connect(t, Source, e.SrcDB)
@@ -228,7 +228,7 @@ func (e *Env) WithDestinationRole() string {
 	e.t.Cleanup(func() {
 		a := connect(e.t, Destination, "postgres")
 		defer a.Close(context.Background())
-		_, _ = a.Exec(context.Background(), "DROP DATABASE IF EXISTS "+pgx.Identifier{e.DstDB}.Sanitize()+" WITH (FORCE)")
+		_ = pgcluster.DropDatabase(context.Background(), a, e.DstDB)
 		_, _ = a.Exec(context.Background(), "DROP ROLE IF EXISTS "+ident)
 	})
 	e.DstUser, e.DstPassword = name, pw
