@@ -3,6 +3,7 @@ package executor_test
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/rowform/rowform/executor"
@@ -54,5 +55,64 @@ sync "contacts" {
 	requireFailed(t, res, "contacts", "plan is stale", "nothing was written")
 	if got := e.DstDigest("contacts"); got != before {
 		t.Errorf("the table changed after a refused apply")
+	}
+}
+
+// TestCSVNowIsRefused: a CSV field 'now' for a date or time column is a
+// rejected row. The destination reads it as the moment of the conversion,
+// another one in the plan and in the apply: the plan was clean and every
+// apply of it failed as stale, so no row of the file could ever be
+// written. The other rows are written, and the next plan has nothing
+// more to change; a key 'now' is an error of the plan.
+func TestCSVNowIsRefused(t *testing.T) {
+	t.Parallel()
+	e := synctest.New(t)
+	e.Dst(`CREATE TABLE events (id int PRIMARY KEY, at timestamptz, day date, t time)`)
+	e.WriteFile("events.csv", "id,at,day,t\n1,now,2024-01-02,10:00\n2,2024-01-01 10:00:00+00,2024-01-02,10:00\n3,2024-01-01 10:00:00+00, NOW ,10:00\n4,2024-01-01 10:00:00+00,2024-01-02,Now\n5,2024-01-01 10:00:00+00,2024-01-02,\n")
+	e.WriteFile("keys.csv", "at\nnow\n")
+	cfg := e.Config(`
+source "csv" "events" {
+  path = "events.csv"
+}
+sync "events" {
+  source      = source.csv.events
+  destination = destination.postgres.dst
+  table       = "events"
+  behavior    = "update_or_create"
+  key         = "id"
+  on_reject   = "skip"
+}`)
+	p := applyable(t, cfg)
+	sp := p.Syncs[0]
+	if want := (planner.Counts{Insert: 2, Reject: 3}); sp.Counts != want {
+		t.Fatalf("counts %+v, want %+v\n%s", sp.Counts, want, synctest.FindingsText(sp))
+	}
+	text := synctest.FindingsText(sp)
+	for _, want := range []string{"'now' is read as the time it is converted", `column "at"`, `column "day"`, `column "t"`, "id=1", "id=3", "id=4"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the findings do not say %q:\n%s", want, text)
+		}
+	}
+	requireApplied(t, apply(t, cfg, p, executor.Options{}))
+	if got := strings.Join(e.DstQuery(`SELECT id::text FROM events ORDER BY id`), ","); got != "2,5" {
+		t.Errorf("events holds ids %s, want 2,5", got)
+	}
+	requireConverged(t, cfg)
+
+	e.Dst(`CREATE TABLE stamps (at timestamptz PRIMARY KEY)`)
+	cfg = e.Config(`
+source "csv" "keys" {
+  path = "keys.csv"
+}
+sync "stamps" {
+  source      = source.csv.keys
+  destination = destination.postgres.dst
+  table       = "stamps"
+  behavior    = "update_or_create"
+  key         = "at"
+}`)
+	p = plan(t, cfg)
+	if text := synctest.FindingsText(p.Syncs[0]); !strings.Contains(text, "type_mismatch") || !strings.Contains(text, "'now' is read as the time it is converted") {
+		t.Errorf("a key 'now':\n%s", text)
 	}
 }

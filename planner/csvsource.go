@@ -259,6 +259,25 @@ func headerWord(header bool) string {
 // convertBatch converts one batch; when the server refuses it, it converts
 // row by row to find and report the values that do not convert.
 func (p *Prepared) convertBatch(ctx context.Context, conn *pgx.Conn, sqlText string, idx []int, batch [][]csvField, lines []int, out *csvConversion) error {
+	if p.hasMovingValue(batch, idx) {
+		// Refused in Go: each such record goes to reportBadRow, and
+		// the others are converted as a batch of their own.
+		var kept [][]csvField
+		var keptLines []int
+		for k, rec := range batch {
+			if p.movingColumn(rec, idx) < 0 {
+				kept, keptLines = append(kept, rec), append(keptLines, lines[k])
+				continue
+			}
+			if err := p.reportBadRow(ctx, conn, sqlText, idx, rec, lines[k], nil, out); err != nil {
+				return err
+			}
+		}
+		if len(kept) == 0 {
+			return nil
+		}
+		batch, lines = kept, keptLines
+	}
 	if p.codecs != nil {
 		if rows, ok := p.convertInGo(batch, idx); ok {
 			return out.addAll(rows)
@@ -372,6 +391,17 @@ func (p *Prepared) reportBadRow(ctx context.Context, conn *pgx.Conn, sqlText str
 		if fld.Null {
 			continue
 		}
+		if c.readsNow(fld.Value) {
+			out.countBad(c.Dest, movingReason)
+			fixed[idx[i]] = csvField{Null: true}
+			if i < l.NKey {
+				badKey = true
+			}
+			if badCol < 0 || (i < l.NKey && badCol >= l.NKey) {
+				badCol, badReason = i, errors.New(movingReason)
+			}
+			continue
+		}
 		probeErr := tryQuery(ctx, conn, func() error {
 			rr := conn.PgConn().ExecParams(ctx, fmt.Sprintf("SELECT %s", c.convertExpr("$1::text")), [][]byte{[]byte(fld.Value)}, []uint32{pgtype.TextOID}, nil, nil)
 			_, err := rr.Close()
@@ -433,6 +463,47 @@ func (p *Prepared) reportBadRow(ctx context.Context, conn *pgx.Conn, sqlText str
 		Summary: fmt.Sprintf("%s (%s): the value %s of the key column %q does not convert to %s", where, strings.Join(keyParts, " "), value, c.Source, c.Catalog.Type),
 		Detail:  reason})
 	return nil
+}
+
+// movingReason is why a time that reads as the moment of its conversion
+// ('now') is refused: each plan, and the apply, would read another value,
+// so that apply would find the plan stale, every time.
+const movingReason = "'now' is read as the time it is converted, another one in the plan and in the apply, so no plan could be applied; write the time itself"
+
+// readsNow reports whether v, text for column c, is 'now' to a date or
+// time type (or a domain over one), which reads it as the current time.
+func (c column) readsNow(v string) bool {
+	switch c.Catalog.BaseTypeOID {
+	case oidDate, oidTime, oidTimetz, oidTimestamp, oidTimestamptz:
+	default:
+		switch c.Catalog.TypeOID {
+		case oidDate, oidTime, oidTimetz, oidTimestamp, oidTimestamptz:
+		default:
+			return false
+		}
+	}
+	return len(v) < 16 && strings.EqualFold(strings.TrimSpace(v), "now")
+}
+
+// movingColumn is the first column of rec whose value readsNow, or -1.
+func (p *Prepared) movingColumn(rec []csvField, idx []int) int {
+	for i, c := range p.layout.Cols {
+		if f := rec[idx[i]]; !f.Null && c.readsNow(f.Value) {
+			return i
+		}
+	}
+	return -1
+}
+
+// hasMovingValue reports whether a record of batch has a value that
+// readsNow.
+func (p *Prepared) hasMovingValue(batch [][]csvField, idx []int) bool {
+	for _, rec := range batch {
+		if p.movingColumn(rec, idx) >= 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // isDataError reports whether err is the server refusing a value (SQLSTATE
