@@ -15,6 +15,7 @@ import (
 
 	"github.com/rowform/rowform/hclconfig"
 	"github.com/rowform/rowform/internal/pgconnect"
+	"github.com/rowform/rowform/internal/redact"
 	"github.com/rowform/rowform/internal/sshtunnel"
 	"github.com/rowform/rowform/planner"
 )
@@ -54,6 +55,9 @@ type Options struct {
 	Version string
 	// configDigest is the configuration's digest, for the history.
 	configDigest string
+	// secrets are the configuration's secrets (planner.Secrets), which a
+	// sample value is not cut inside.
+	secrets *redact.Redactor
 	// bulkHistoryRows overrides defaultBulkHistoryRows (tests).
 	bulkHistoryRows int64
 }

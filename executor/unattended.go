@@ -46,6 +46,7 @@ func PlanAndApply(ctx context.Context, cfg *hclconfig.Config, only []string, opt
 		jobs[i] = syncJob{name: s.Name, table: s.Table.String()}
 	}
 	opts.configDigest = cfg.Digest
+	opts.secrets = planner.Secrets(cfg)
 	plans := make([]*planner.SyncPlan, len(syncs))
 	res := runSyncs(ctx, cfg, jobs, opts, func(ctx context.Context, connector *pgconnect.Connector, i int, s *hclconfig.Sync, r *SyncResult) {
 		plans[i] = planAndApplySync(ctx, connector, s, opts, r)
@@ -176,7 +177,7 @@ func attemptPlanned(ctx context.Context, connector *pgconnect.Connector, s *hclc
 	}
 	defer sink.close()
 	sink.history = m.historySink()
-	samples := prep.NewSampleSink(opts.ShowRows)
+	samples := prep.NewSampleSink(opts.ShowRows, opts.secrets)
 	var diffSink planner.ChangeSink = sink
 	if opts.ShowRows > 0 {
 		diffSink = teeSink{sink, samples}

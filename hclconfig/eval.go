@@ -37,7 +37,7 @@ func (l *loader) eval(c *hcl.BodyContent, name string, want cty.Type) attrValue 
 	if !l.checkRefs(a.Expr, fmt.Sprintf("the %s attribute", name)) {
 		return out
 	}
-	v, diags := a.Expr.Value(l.evalContext())
+	v, diags := l.value(a.Expr, l.evalContext())
 	l.addDiags(diags)
 	if diags.HasErrors() || !l.withinBound(v, "the "+name+" attribute", a.Expr.Range()) {
 		return out

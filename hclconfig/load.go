@@ -3,6 +3,7 @@ package hclconfig
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"sort"
@@ -68,6 +69,8 @@ type loader struct {
 	varOrder   []string
 	localDecls map[string]*hcl.Attribute
 	ctx        *hcl.EvalContext
+	// budget bounds what one evaluation builds (buildbudget.go).
+	budget buildBudget
 
 	destBlocks   []*hcl.Block
 	sourceBlocks []*hcl.Block
@@ -302,6 +305,9 @@ func (l *loader) load() {
 		if f == nil {
 			continue
 		}
+		if body, ok := f.Body.(*hclsyntax.Body); ok {
+			countBuilds(body)
+		}
 		if d := varsFileAsConfig(f, name, path); d != nil {
 			l.diags = append(l.diags, d)
 			continue
@@ -467,7 +473,16 @@ func (l *loader) baseContext(locals map[string]cty.Value) *hcl.EvalContext {
 // compute recorded as a secret: each piece of a secret a server could
 // echo on its own is masked, not only the attribute's whole value.
 func (l *loader) functions() map[string]function.Function {
-	return functions(l.context(), l.dir, l.lookupEnv, l.in.AllowUnset, l.derivedSecret)
+	fns := functions(l.context(), l.dir, l.lookupEnv, l.in.AllowUnset, l.derivedSecret)
+	maps.Copy(fns, l.budget.functions())
+	return fns
+}
+
+// value evaluates expr in ctx as one evaluation of the budget.
+func (l *loader) value(expr hcl.Expression, ctx *hcl.EvalContext) (cty.Value, hcl.Diagnostics) {
+	l.budget.reset()
+	v, diags := expr.Value(ctx)
+	return v, buildDiags(diags)
 }
 
 // context is Inputs.Context, or context.Background() when it is nil.

@@ -107,7 +107,7 @@ func (l *loader) evalLocals() {
 			values[name] = cty.DynamicVal
 			return
 		}
-		v, diags := a.Expr.Value(contextFor(vars))
+		v, diags := l.value(a.Expr, contextFor(vars))
 		l.addDiags(diags)
 		if diags.HasErrors() {
 			v = cty.DynamicVal

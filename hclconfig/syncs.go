@@ -383,7 +383,7 @@ func (l *loader) mappingFromPairs(a *hcl.Attribute, pairs []hcl.KeyValuePair) (o
 			b.ok = false
 			continue
 		}
-		vv, diags := p.Value.Value(l.evalContext())
+		vv, diags := l.value(p.Value, l.evalContext())
 		l.addDiags(diags)
 		if diags.HasErrors() {
 			b.ok = false
@@ -429,7 +429,7 @@ func (l *loader) mappingKey(key hcl.Expression) (dest string, hidden, good bool)
 	if dest = hcl.ExprAsKeyword(key); dest != "" {
 		return dest, false, true
 	}
-	kv, diags := key.Value(l.evalContext())
+	kv, diags := l.value(key, l.evalContext())
 	l.addDiags(diags)
 	kv, marks := kv.UnmarkDeep()
 	_, hidden = marks[SensitiveMark]

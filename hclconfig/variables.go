@@ -95,7 +95,7 @@ func (l *loader) constant(a *hcl.Attribute, want cty.Type) (cty.Value, bool) {
 		l.errorf(&rng, "Variables not allowed", "The value of %s must be a constant: it cannot refer to other values (a string needs quotes).", a.Name)
 		return cty.NilVal, false
 	}
-	v, diags := a.Expr.Value(&hcl.EvalContext{})
+	v, diags := l.value(a.Expr, &hcl.EvalContext{Functions: l.budget.functions()})
 	l.addDiags(diags)
 	if diags.HasErrors() {
 		return cty.NilVal, false
@@ -188,6 +188,9 @@ func (l *loader) readVarFile(p *hclparse.Parser, path string) {
 	if f == nil {
 		return
 	}
+	if body, ok := f.Body.(*hclsyntax.Body); ok {
+		countBuilds(body)
+	}
 	attrs, adiags := f.Body.JustAttributes()
 	l.addDiags(adiags)
 	if !diags.HasErrors() && !adiags.HasErrors() {
@@ -249,7 +252,8 @@ func (l *loader) setRaw(d *varDecl, raw, source string) {
 		l.errorf(nil, "Invalid value for variable", "The value for variable %q from the %s cannot refer to other values (a word without quotes reads as a reference: quote strings).", d.name, source)
 		return
 	}
-	v, diags := expr.Value(&hcl.EvalContext{})
+	countBuilds(expr)
+	v, diags := l.value(expr, &hcl.EvalContext{Functions: l.budget.functions()})
 	if diags.HasErrors() {
 		l.errorf(nil, "Invalid value for variable", "The value for variable %q from the %s cannot be evaluated.", d.name, source)
 		return

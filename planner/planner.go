@@ -28,6 +28,7 @@ import (
 	"github.com/rowform/rowform/hclconfig"
 	"github.com/rowform/rowform/internal/pgconnect"
 	"github.com/rowform/rowform/internal/plural"
+	"github.com/rowform/rowform/internal/redact"
 	"github.com/rowform/rowform/internal/sshtunnel"
 	"github.com/rowform/rowform/internal/suggest"
 )
@@ -63,6 +64,18 @@ type Options struct {
 	// sessions (apply's -statement-timeout and lock timeout, for the check
 	// apply makes before it writes); zero is none.
 	DestinationTimeouts pgconnect.Timeouts
+
+	// secrets are the configuration's secrets, which a sample value is
+	// never cut inside (sampleValue); Compute and ComputeUndo set them.
+	secrets *redact.Redactor
+}
+
+// Secrets returns a Redactor of cfg's secrets: what a cut sample value must
+// not split (SampleSink).
+func Secrets(cfg *hclconfig.Config) *redact.Redactor {
+	r := &redact.Redactor{}
+	r.Add(cfg.Secrets()...)
+	return r
 }
 
 // Compute plans the syncs of cfg. Problems of a sync (an unreachable server, a
@@ -74,6 +87,7 @@ func Compute(ctx context.Context, cfg *hclconfig.Config, opts Options) (*Plan, e
 	if err != nil {
 		return nil, err
 	}
+	opts.secrets = Secrets(cfg)
 	limits := pgconnect.NewConnectionLimits()
 	connector := pgconnect.NewConnector(opts.Environ)
 	connector.Tunnel = opts.Tunnel
@@ -256,7 +270,7 @@ func planSync(ctx context.Context, s *hclconfig.Sync, limits *pgconnect.Connecti
 		return sp
 	}
 	sp.target = readTarget(ctx, s, dst, p.Table)
-	sink := p.NewSampleSink(opts.ShowRows)
+	sink := p.NewSampleSink(opts.ShowRows, opts.secrets)
 	var progress func(int64)
 	if opts.Progress != nil {
 		progress = func(n int64) { opts.Progress(s.Name, n) }
@@ -665,10 +679,11 @@ type sampleSink struct {
 	n       int
 	samples *Samples
 	keys    map[ChangeKind][]*Row // key-only copies, parallel to the samples
+	secrets *redact.Redactor      // what a long value is not cut inside
 }
 
-func newSampleSink(l *layout, n int) *sampleSink {
-	return &sampleSink{l: l, n: n, samples: &Samples{}, keys: map[ChangeKind][]*Row{}}
+func newSampleSink(l *layout, n int, secrets *redact.Redactor) *sampleSink {
+	return &sampleSink{l: l, n: n, samples: &Samples{}, keys: map[ChangeKind][]*Row{}, secrets: secrets}
 }
 
 func (s *sampleSink) Change(kind ChangeKind, src, dst *Row, changed []int) error {
@@ -691,16 +706,16 @@ func (s *sampleSink) Change(kind ChangeKind, src, dst *Row, changed []int) error
 	switch kind {
 	case ChangeInsert:
 		for i := l.NKey; i < len(l.Cols); i++ {
-			sr.Columns = append(sr.Columns, SampleColumn{Name: l.Cols[i].Dest, After: l.sampleValue(i, src.Values[i])})
+			sr.Columns = append(sr.Columns, SampleColumn{Name: l.Cols[i].Dest, After: l.sampleValue(i, src.Values[i], s.secrets)})
 		}
 	case ChangeUpdate:
 		for _, i := range changed {
 			sr.Columns = append(sr.Columns, SampleColumn{Name: l.Cols[i].Dest,
-				Before: l.sampleValue(i, dst.Values[i]), After: l.sampleValue(i, src.Values[i])})
+				Before: l.sampleValue(i, dst.Values[i], s.secrets), After: l.sampleValue(i, src.Values[i], s.secrets)})
 		}
 	case ChangeDelete:
 		for i := l.NKey; i < len(l.Cols); i++ {
-			sr.Columns = append(sr.Columns, SampleColumn{Name: l.Cols[i].Dest, Before: l.sampleValue(i, dst.Values[i])})
+			sr.Columns = append(sr.Columns, SampleColumn{Name: l.Cols[i].Dest, Before: l.sampleValue(i, dst.Values[i], s.secrets)})
 		}
 	}
 	key := &Row{}

@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/rowform/rowform/internal/redact"
 )
 
 // typeMaps hold the pgtype.Maps that decode binary values for display. A
@@ -86,9 +87,11 @@ func quoteReserved(s string) string {
 const maxSampleValueBytes = 4096
 
 // sampleValue renders the value of layout column i for a sample row, as
-// renderColumn does, cut after maxSampleValueBytes (at a character's end)
-// with how many bytes were left out: "abc… (59995904 more bytes)".
-func (l *layout) sampleValue(i int, v []byte) string {
+// renderColumn does, cut after maxSampleValueBytes (at a character's end,
+// and before a secret of secrets the cut would split: the output filter
+// masks a secret whole, not its first half) with how many bytes were left
+// out: "abc… (59995904 more bytes)".
+func (l *layout) sampleValue(i int, v []byte, secrets *redact.Redactor) string {
 	s := l.renderColumn(i, v)
 	if len(s) <= maxSampleValueBytes {
 		return s
@@ -97,6 +100,7 @@ func (l *layout) sampleValue(i int, v []byte) string {
 	for cut > 0 && !utf8.RuneStart(s[cut]) {
 		cut--
 	}
+	cut = secrets.Cut(s, cut)
 	return fmt.Sprintf("%s… (%d more bytes)", s[:cut], len(s)-cut)
 }
 

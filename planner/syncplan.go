@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/rowform/rowform/hclconfig"
+	"github.com/rowform/rowform/internal/redact"
 )
 
 // The pieces of a sync's plan that plan (planSync) and the unattended apply
@@ -115,9 +116,10 @@ func (sp *SyncPlan) RecordDiff(s *hclconfig.Sync, res *DiffResult, findings []Fi
 type SampleSink struct{ s *sampleSink }
 
 // NewSampleSink returns a SampleSink keeping n rows per kind of change of
-// p's diff; with n <= 0 it keeps none.
-func (p *Prepared) NewSampleSink(n int) *SampleSink {
-	return &SampleSink{newSampleSink(p.layout, n)}
+// p's diff; with n <= 0 it keeps none. A value it cuts is not cut inside
+// one of secrets (Secrets of the configuration; nil: none).
+func (p *Prepared) NewSampleSink(n int, secrets *redact.Redactor) *SampleSink {
+	return &SampleSink{newSampleSink(p.layout, n, secrets)}
 }
 
 // Change implements ChangeSink.

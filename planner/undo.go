@@ -62,6 +62,7 @@ func ComputeUndo(ctx context.Context, cfg *hclconfig.Config, id int64, opts Opti
 	if err != nil {
 		return nil, err
 	}
+	opts.secrets = Secrets(cfg)
 	sp := planUndo(ctx, s, run, connector, opts)
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -171,7 +172,7 @@ func planUndo(ctx context.Context, s *hclconfig.Sync, run *history.Run, connecto
 	if u == nil || opts.StructureOnly {
 		return sp
 	}
-	samples := u.NewSampleSink(opts.ShowRows)
+	samples := u.NewSampleSink(opts.ShowRows, opts.secrets)
 	var progress func(int64)
 	if opts.Progress != nil {
 		progress = func(n int64) { opts.Progress(s.Name, n) }

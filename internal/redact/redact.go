@@ -81,6 +81,32 @@ func (r *Redactor) Add(secrets ...string) {
 	}
 }
 
+// Cut returns the largest n' <= n at which cutting s splits no secret r
+// masks: a secret that s holds across n would show its first part in
+// s[:n], which the filter cannot recognize as a secret, so the cut moves to
+// its start. A nil *Redactor returns n.
+func (r *Redactor) Cut(s string, n int) int {
+	if r == nil {
+		return n
+	}
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	for moved := true; moved; {
+		moved = false
+		for _, nd := range r.needles {
+			// An occurrence within these bytes holds byte n-1 and byte n.
+			lo, hi := max(0, n-len(nd)+1), min(len(s), n+len(nd)-1)
+			if lo >= hi {
+				continue
+			}
+			if i := strings.Index(s[lo:hi], nd); i >= 0 && lo+i < n {
+				n, moved = lo+i, true
+			}
+		}
+	}
+	return n
+}
+
 // maxIdentifierBytes is the longest identifier PostgreSQL keeps
 // (NAMEDATALEN - 1).
 const maxIdentifierBytes = 63

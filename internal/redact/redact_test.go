@@ -167,3 +167,33 @@ func TestRedactorEverySpelling(t *testing.T) {
 		}
 	}
 }
+
+// TestCut: a cut that would split a secret (as given, in lower case, or a
+// line of a multi-line one) moves to the secret's start, also when that
+// splits another; a cut that splits none stays.
+func TestCut(t *testing.T) {
+	var r Redactor
+	r.Add("Hunter2Secret", "line-one\nline-two", "zz99")
+	for _, tc := range []struct {
+		s       string
+		n, want int
+	}{
+		{"aaaaHunter2Secretbbb", 8, 4},
+		{"aaaahunter2secretbbb", 8, 4},
+		{"aaaaHunter2Secretbbb", 4, 4},
+		{"aaaaHunter2Secretbbb", 17, 17},
+		{"xxline-twoyy", 5, 2},
+		{"aazz99Hunter2Secret", 8, 6},
+		{"az99Hunter2Secretzz99", 7, 4},
+		{"Hunter2Secret", 5, 0},
+		{"short", 3, 3},
+	} {
+		if got := r.Cut(tc.s, tc.n); got != tc.want {
+			t.Errorf("Cut(%q, %d) = %d, want %d", tc.s, tc.n, got, tc.want)
+		}
+	}
+	var none *Redactor
+	if got := none.Cut("Hunter2Secret", 5); got != 5 {
+		t.Errorf("a nil Redactor cuts at %d", got)
+	}
+}

@@ -6,6 +6,7 @@ package suggest
 import (
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/agext/levenshtein"
 )
@@ -17,14 +18,31 @@ import (
 func Closest(given string, candidates []string) string {
 	best, bestDist := "", -1
 	g := strings.ToLower(given)
+	gLen := utf8.RuneCountInString(g)
+	if gLen > maxNameRunes {
+		return ""
+	}
 	for _, c := range candidates {
-		d := levenshtein.Distance(g, strings.ToLower(c), nil)
-		if d <= max(2, len([]rune(c))/3) && (bestDist < 0 || d < bestDist) {
+		lc := strings.ToLower(c)
+		limit := max(2, utf8.RuneCountInString(c)/3)
+		// The distance is at least the difference of the lengths: a name
+		// far longer than the candidate (a CSV header of megabytes) is
+		// not compared, which would take the product of the lengths.
+		if diff := gLen - utf8.RuneCountInString(lc); diff > limit || -diff > limit {
+			continue
+		}
+		d := levenshtein.Distance(g, lc, nil)
+		if d <= limit && (bestDist < 0 || d < bestDist) {
 			best, bestDist = c, d
 		}
 	}
 	return best
 }
+
+// maxNameRunes is the longest name Closest compares: far longer than any
+// name of a configuration, a table or a command, and a bound on the time
+// the comparison takes (the product of the two lengths).
+const maxNameRunes = 1024
 
 // ClosestOrPrefix is Closest, or else the first candidate that given (two
 // characters or more) begins: for command names, which people shorten.

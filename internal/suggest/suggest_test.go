@@ -1,6 +1,11 @@
 package suggest
 
-import "testing"
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
 
 func TestClosest(t *testing.T) {
 	names := []string{"validate", "fmt", "version", "plan", "apply", "show", "destination_columns"}
@@ -32,5 +37,32 @@ func TestClosest(t *testing.T) {
 	}
 	if got := DidYouMean("xyzzy", names); got != "" {
 		t.Errorf("DidYouMean(xyzzy) = %q", got)
+	}
+}
+
+// TestClosestLongNames: a name of megabytes (a CSV header, a line read as
+// one field) is compared with the candidates in no time; the comparison
+// used to take the product of the lengths, minutes for a plan.
+func TestClosestLongNames(t *testing.T) {
+	long := strings.Repeat("column_name_", 400_000) // 4.8 MB
+	var candidates []string
+	for i := range 1600 {
+		candidates = append(candidates, fmt.Sprintf("%s%04d", strings.Repeat("c", 58), i))
+	}
+	done := make(chan string, 1)
+	go func() { done <- Closest(long, candidates) + Closest(long[:60], candidates[:1]) }()
+	select {
+	case got := <-done:
+		if got != "" {
+			t.Errorf("Closest = %q, want none", got)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("Closest of a 4.8 MB name has not returned after 20 s")
+	}
+	if got := Closest(strings.Repeat("c", 58)+"0012", candidates); got != candidates[12] {
+		t.Errorf("Closest of an exact name = %q", got)
+	}
+	if got := Closest("destinaton_colums", []string{"destination_columns", "x"}); got != "destination_columns" {
+		t.Errorf("Closest of a near name = %q", got)
 	}
 }

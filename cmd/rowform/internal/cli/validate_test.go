@@ -393,3 +393,46 @@ func TestValidateSnippetsCarryNoEscapes(t *testing.T) {
 		t.Errorf("the snippet:\n%s", r.stderr)
 	}
 }
+
+// TestValidateMessagesCarryNoEscapes: what a diagnostic quotes from the
+// configuration — a file's name, a path, a table — reaches the terminal
+// without control characters, as the snippets do.
+func TestValidateMessagesCarryNoEscapes(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "main.hcl"), `destination "postgres" "d" {
+  host     = "h"
+  database = "d"
+  user     = "u"
+}
+source "csv" "c" {
+  path = "da\u001b]0;title\u0007ta.csv"
+}
+sync "s" {
+  source      = source.csv.c
+  destination = destination.postgres.d
+  table       = "public.t\u001b[41m\u202e"
+  behavior    = "mirror"
+  key         = "id"
+}
+`)
+	r := runCLI(t, "-chdir="+dir, "validate", "-no-color")
+	r.expect(t, exitOK)
+	writeFile(t, filepath.Join(dir, "e\x1b[31mvil.hcl"), "locals {\n  x = 1 +\n}\n")
+	bad := runCLI(t, "-chdir="+dir, "validate", "-no-color")
+	bad.expect(t, exitError)
+	for _, out := range []string{r.stdout + r.stderr, bad.stdout + bad.stderr} {
+		for _, c := range []string{"\x1b", "\x07", "\u202e"} {
+			if strings.Contains(out, c) {
+				t.Errorf("the output holds %q:\n%q", c, out)
+			}
+		}
+	}
+	for _, want := range []string{`da\x1b]0;title\ata.csv`, `public.t\x1b[41m\u202e`} {
+		if !strings.Contains(r.stdout+r.stderr, want) {
+			t.Errorf("no %s in\n%s%s", want, r.stdout, r.stderr)
+		}
+	}
+	if !strings.Contains(bad.stderr, `e\x1b[31mvil.hcl:2:`) || !strings.Contains(bad.stderr, "x = 1 +") {
+		t.Errorf("the diagnostic of the file:\n%s", bad.stderr)
+	}
+}

@@ -163,6 +163,7 @@ func WriteDiagnostics(w io.Writer, files map[string]*hcl.File, diags hcl.Diagnos
 		if d == nil {
 			continue
 		}
+		d, files = printableDiagnostic(d, files)
 		var buf bytes.Buffer
 		if err := hcl.NewDiagnosticTextWriter(&buf, files, width, color).WriteDiagnostic(d); err != nil {
 			return err
@@ -180,6 +181,62 @@ func WriteDiagnostics(w io.Writer, files map[string]*hcl.File, diags hcl.Diagnos
 		}
 	}
 	return nil
+}
+
+// MaskDiagnostics returns diags with mask applied to every summary and
+// detail, for WriteDiagnostics: it wraps the detail at the terminal's
+// width, and a secret with spaces wrapped onto two lines is no longer one
+// the output filter finds. Diagnostics that mask leaves alone are kept.
+func MaskDiagnostics(diags hcl.Diagnostics, mask func(string) string) hcl.Diagnostics {
+	out := make(hcl.Diagnostics, len(diags))
+	for i, d := range diags {
+		out[i] = d
+		if d == nil {
+			continue
+		}
+		if summary, detail := mask(d.Summary), mask(d.Detail); summary != d.Summary || detail != d.Detail {
+			c := *d
+			c.Summary, c.Detail = summary, detail
+			out[i] = &c
+		}
+	}
+	return out
+}
+
+// printableDiagnostic returns d with its summary, detail and file names
+// made Printable: they may quote a value of the configuration (a path, a
+// table) or a file's name, which a terminal would otherwise act on. files
+// gets the file under its printable name too, so that the snippet is
+// still found.
+func printableDiagnostic(d *hcl.Diagnostic, files map[string]*hcl.File) (*hcl.Diagnostic, map[string]*hcl.File) {
+	safe := func(s string) string {
+		if strings.IndexFunc(s, isUnsafeRune) < 0 {
+			return s
+		}
+		return Printable(s)
+	}
+	rng := func(r *hcl.Range) *hcl.Range {
+		if r == nil || safe(r.Filename) == r.Filename {
+			return r
+		}
+		c := *r
+		c.Filename = safe(r.Filename)
+		if f, ok := files[r.Filename]; ok {
+			if _, taken := files[c.Filename]; !taken {
+				files = maps.Clone(files)
+				files[c.Filename] = f
+			}
+		}
+		return &c
+	}
+	summary, detail := safe(d.Summary), safe(d.Detail)
+	subject, context := rng(d.Subject), rng(d.Context)
+	if summary == d.Summary && detail == d.Detail && subject == d.Subject && context == d.Context {
+		return d, files
+	}
+	c := *d
+	c.Summary, c.Detail, c.Subject, c.Context = summary, detail, subject, context
+	return &c, files
 }
 
 // printableFiles returns files with the bytes of their sources that a

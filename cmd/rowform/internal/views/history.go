@@ -82,7 +82,7 @@ func RenderHistoryText(w io.Writer, runs []history.Run, color bool) error {
 		if r.Rejected > 0 {
 			changes += fmt.Sprintf(" !%d", r.Rejected)
 		}
-		status := r.Status
+		status := printable(r.Status)
 		switch {
 		case r.Status == history.StatusFailed:
 			status = c.Red(status)

@@ -29,7 +29,7 @@ func RenderValidSummary(w io.Writer, cfg *hclconfig.Config, color bool) error {
 	tw := tabwriter.NewWriter(ew, 0, 4, 2, ' ', 0)
 	for _, s := range cfg.Syncs {
 		fmt.Fprintf(tw, "  sync %q\t%s\t%s -> %s %s\n",
-			s.Name, s.Behavior, s.Source.Address(), s.Destination.Address(), s.Table)
+			s.Name, s.Behavior, s.Source.Address(), s.Destination.Address(), Printable(s.Table.String()))
 	}
 	_ = tw.Flush()
 	return ew.err
