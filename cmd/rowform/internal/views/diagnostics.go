@@ -16,6 +16,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
+
 	"github.com/rowform/rowform/internal/plural"
 	"github.com/rowform/rowform/planner"
 )
@@ -164,6 +166,7 @@ func WriteDiagnostics(w io.Writer, files map[string]*hcl.File, diags hcl.Diagnos
 			continue
 		}
 		d, files = printableDiagnostic(d, files)
+		d = withoutLongValues(d)
 		var buf bytes.Buffer
 		if err := hcl.NewDiagnosticTextWriter(&buf, files, width, color).WriteDiagnostic(d); err != nil {
 			return err
@@ -181,6 +184,34 @@ func WriteDiagnostics(w io.Writer, files map[string]*hcl.File, diags hcl.Diagnos
 		}
 	}
 	return nil
+}
+
+// maxShownValueBytes is the longest string a diagnostic shows among the
+// values its expression reads ("with local.query as ...").
+const maxShownValueBytes = 256
+
+// withoutLongValues returns d without its expression's values when one of
+// them is a string longer than maxShownValueBytes: HCL's writer prints such
+// a value whole (a local read by file() printed megabytes of a file, or
+// the whole environment of /proc/self/environ), where the snippet and the
+// detail already say what is wrong. Values marked sensitive it never
+// prints.
+func withoutLongValues(d *hcl.Diagnostic) *hcl.Diagnostic {
+	if d.Expression == nil || d.EvalContext == nil {
+		return d
+	}
+	for _, tr := range d.Expression.Variables() {
+		v, diags := tr.TraverseAbs(d.EvalContext)
+		if diags.HasErrors() || !v.IsKnown() || v.IsNull() || v.IsMarked() || v.Type() != cty.String {
+			continue
+		}
+		if len(v.AsString()) > maxShownValueBytes {
+			c := *d
+			c.Expression, c.EvalContext = nil, nil
+			return &c
+		}
+	}
+	return d
 }
 
 // MaskDiagnostics returns diags with mask applied to every summary and

@@ -8,6 +8,9 @@ import (
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
+
 	"github.com/rowform/rowform/hclconfig"
 	"github.com/rowform/rowform/internal/history"
 	"github.com/rowform/rowform/internal/redact"
@@ -117,5 +120,39 @@ func TestMaskedDiagnosticsWrap(t *testing.T) {
 	}
 	if diags[0].Detail == redact.Mask {
 		t.Error("MaskDiagnostics changed the diagnostics it was given")
+	}
+}
+
+// TestDiagnosticLongValuesNotShown: a diagnostic shows the values its
+// expression reads ("with local.n as ...") when they are short, and leaves
+// them out when one is a string longer than 256 bytes: HCL printed it
+// whole (a local read by file() printed the whole file, and
+// /proc/self/environ the whole environment of a CI job).
+func TestDiagnosticLongValuesNotShown(t *testing.T) {
+	src := []byte("x = local.n + local.big\n")
+	f, diags := hclsyntax.ParseConfig(src, "main.hcl", hcl.InitialPos)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	attrs, _ := f.Body.JustAttributes()
+	expr := attrs["x"].Expr
+	write := func(big string) string {
+		ctx := &hcl.EvalContext{Variables: map[string]cty.Value{"local": cty.ObjectVal(map[string]cty.Value{
+			"n": cty.StringVal("abc"), "big": cty.StringVal(big)})}}
+		rng := expr.Range()
+		d := &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unsuitable value type", Detail: "A number is required.",
+			Subject: &rng, Expression: expr, EvalContext: ctx}
+		var b bytes.Buffer
+		if err := WriteDiagnostics(&b, map[string]*hcl.File{"main.hcl": f}, hcl.Diagnostics{d}, 0, false); err != nil {
+			t.Fatal(err)
+		}
+		return b.String()
+	}
+	if out := write("short"); !strings.Contains(out, `with local.big as "short"`) || !strings.Contains(out, `local.n as "abc"`) {
+		t.Errorf("short values are not shown:\n%s", out)
+	}
+	long := strings.Repeat("AWS_SECRET=x ", 30)
+	if out := write(long); strings.Contains(out, "AWS_SECRET") || strings.Contains(out, "with ") || !strings.Contains(out, "A number is required.") {
+		t.Errorf("a long value is shown, or the diagnostic lost its text:\n%s", out)
 	}
 }
