@@ -77,9 +77,14 @@ const (
 
 // SyncResult is what happened to one sync.
 type SyncResult struct {
-	Name    string
-	Table   string
-	Status  Status
+	// Name is the sync's name; Table its destination table ("schema.table",
+	// as SyncPlan.Table).
+	Name   string
+	Table  string
+	Status Status
+	// Applied are the rows written, by kind, the rows left out
+	// (Applied.Reject) and those unchanged or skipped; set when Status is
+	// StatusApplied or StatusNoChanges, zero otherwise.
 	Applied planner.Counts
 	// Rejected lists the rows left out because the destination would refuse
 	// them (on_reject = "skip"); len(Rejected) == Applied.Reject.
@@ -93,7 +98,9 @@ type SyncResult struct {
 	// OutcomeUnknown is set when the connection was lost during COMMIT:
 	// the server may or may not have committed.
 	OutcomeUnknown bool
-	Duration       time.Duration
+	// Duration is how long the sync took, its retries included; zero for
+	// a sync that was not started.
+	Duration time.Duration
 }
 
 // Result is the outcome of an apply, one entry per planned sync in plan order.

@@ -14,6 +14,7 @@ const lockSQL = `SELECT pg_try_advisory_xact_lock(hashtext('rowform'), hashtext(
 
 // LockedError is returned when another apply holds the table.
 type LockedError struct {
+	// Table is the table the other apply holds ("schema.table").
 	Table string
 	// Holder describes the session holding the lock, if it could be seen.
 	Holder string

@@ -13,6 +13,8 @@ import (
 // wrote, in Rows rows: a BEFORE trigger changed them. The next plan shows
 // those rows as updates again.
 type Rewritten struct {
+	// Column is the destination column; Rows how many of the written rows
+	// hold another value in it than the one written.
 	Column string
 	Rows   int64
 }

@@ -140,6 +140,7 @@ func (c *Config) OrderedSyncs() []*Sync {
 
 // Variable is a declared input variable and the value it ended up with.
 type Variable struct {
+	// Name, Description and Sensitive are as declared (variable "NAME").
 	Name        string
 	Description string
 	Sensitive   bool
@@ -181,6 +182,7 @@ func (s *Server) Address() string { return s.Type + "." + s.Name }
 
 // SSHTunnel describes the bastion a server is reached through.
 type SSHTunnel struct {
+	// Host, Port and User are the bastion's address and the SSH user.
 	Host string
 	Port int
 	User string
@@ -214,6 +216,7 @@ func (t SourceType) HasQuery() bool { return t == SourcePostgres || t == SourceD
 // Source is a declared source: a PostgreSQL server to query, a CSV file,
 // or a DuckDB database to query.
 type Source struct {
+	// Type and Name are the block's labels (source "TYPE" "NAME").
 	Type SourceType
 	Name string
 	// Server is set for postgres sources.
@@ -285,12 +288,15 @@ func (t TableName) String() string { return t.Schema + "." + t.Name }
 
 // ColumnMapping maps one destination column to one source column.
 type ColumnMapping struct {
+	// Destination is the destination column's name, Source the source
+	// column's (a query's result column, or a CSV header field).
 	Destination string
 	Source      string
 }
 
 // Sync is a declared sync: source rows into a destination table.
 type Sync struct {
+	// Name is the sync's label (sync "NAME"); Source the source it reads.
 	Name   string
 	Source *Source
 	// Query is the SQL for postgres and duckdb sources, "" for csv
@@ -308,6 +314,8 @@ type Sync struct {
 	// Model is the dbt model the sync reads (model = "..."), or "".
 	Model string `json:",omitempty"`
 
+	// Destination is the server written to, Table the table there,
+	// Behavior what the sync does with new, changed and missing rows.
 	Destination *Server
 	Table       TableName
 	Behavior    Behavior
@@ -387,6 +395,10 @@ func (s *Sync) IsSensitiveColumn(col string) bool {
 
 // Guard holds the optional limits of a sync; a nil field means no limit.
 type Guard struct {
+	// MaxDeletes and MaxUpdates bound the deletes and updates of one
+	// apply; MaxDeletePercent the deletes as a percentage of the
+	// destination's rows; MinSourceRows is the fewest rows the source may
+	// have.
 	MaxDeletes       *int64
 	MaxDeletePercent *float64
 	MaxUpdates       *int64

@@ -13,6 +13,7 @@ import (
 // format, a sensitive column's value "(sensitive)", SQL NULL as Null (null
 // in JSON).
 type Change struct {
+	// Sync is the name of the sync that would write the change.
 	Sync string
 	// Kind is "insert", "update" or "delete".
 	Kind string
@@ -30,6 +31,7 @@ type Change struct {
 
 // ColumnValue is one column of a Change.
 type ColumnValue struct {
+	// Column is the destination column's name; Value its rendered value.
 	Column string
 	Value  string
 }

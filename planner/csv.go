@@ -75,7 +75,7 @@ const csvMaxFields = 1600
 const csvMaxRecordBytes = 64 << 20
 
 // TooManyFields is the error for a record with more fields than a CSV
-// reader's MaxFields.
+// reader's MaxFields: the record's Line (from 1) and that Max.
 type TooManyFields struct{ Line, Max int }
 
 func (e *TooManyFields) Error() string {

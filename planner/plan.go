@@ -13,23 +13,28 @@ const FormatVersion = "1"
 // that would stop it. One Plan feeds every renderer and the saved plan file,
 // so they cannot disagree.
 type Plan struct {
+	// FormatVersion is the package's FormatVersion when the plan was made.
 	FormatVersion string `json:"format_version"`
 	// Applyable is true when no sync has an error finding.
-	Applyable bool        `json:"applyable"`
-	Syncs     []*SyncPlan `json:"syncs"`
-	Summary   Summary     `json:"summary"`
+	Applyable bool `json:"applyable"`
+	// Syncs are the plans of the syncs, in the configuration's order.
+	Syncs   []*SyncPlan `json:"syncs"`
+	Summary Summary     `json:"summary"`
 }
 
 // Summary adds up a plan's syncs. Its fields are the plan summary line.
 type Summary struct {
+	// Syncs is the number of syncs; Insert, Update and Delete add up
+	// their counts.
 	Syncs  int   `json:"syncs"`
 	Insert int64 `json:"insert"`
 	Update int64 `json:"update"`
 	Delete int64 `json:"delete"`
 	// Reject adds up the syncs' counts.reject.
-	Reject   int64 `json:"reject"`
-	Errors   int   `json:"errors"`
-	Warnings int   `json:"warnings"`
+	Reject int64 `json:"reject"`
+	// Errors and Warnings count the syncs' findings of each severity.
+	Errors   int `json:"errors"`
+	Warnings int `json:"warnings"`
 }
 
 // Range is a part of a configuration file, in the shape of a diagnostic's
@@ -49,6 +54,8 @@ type Pos struct {
 
 // SyncPlan is the plan of one sync.
 type SyncPlan struct {
+	// Name is the sync's name; Behavior its behavior (hclconfig.Behavior:
+	// "update_or_create", "update_only", "append" or "mirror").
 	Name     string `json:"name"`
 	Behavior string `json:"behavior"`
 	// Source and Destination are addresses: "postgres.warehouse", "csv.seed".
@@ -113,9 +120,13 @@ type SyncPlan struct {
 
 // Counts are the row counts of the README's Behaviors.
 type Counts struct {
-	Insert    int64 `json:"insert"`
-	Update    int64 `json:"update"`
-	Delete    int64 `json:"delete"`
+	// Insert, Update and Delete count the changes that would be written.
+	Insert int64 `json:"insert"`
+	Update int64 `json:"update"`
+	Delete int64 `json:"delete"`
+	// Unchanged counts the source rows whose destination row has the same
+	// values; Skipped the source rows the behavior leaves alone (a new row
+	// under update_only, a changed one under append).
 	Unchanged int64 `json:"unchanged"`
 	Skipped   int64 `json:"skipped"`
 	// Reject counts the source rows and deletes the destination would
@@ -177,9 +188,14 @@ const (
 
 // Finding is a problem found while planning a sync.
 type Finding struct {
+	// Severity is SeverityError (the sync cannot be applied) or
+	// SeverityWarning.
 	Severity Severity `json:"severity"`
-	Code     Code     `json:"code"`
-	Summary  string   `json:"summary"`
+	// Code is the finding's kind, one of the Code constants: stable, for
+	// programs to match on.
+	Code Code `json:"code"`
+	// Summary says what is wrong, in one line.
+	Summary string `json:"summary"`
 	// Detail adds what the summary has no room for (the server's message,
 	// example keys). Optional.
 	Detail string `json:"detail,omitempty"`
@@ -201,6 +217,8 @@ type Finding struct {
 
 // Samples are example rows per change type, for -show-rows.
 type Samples struct {
+	// Insert, Update and Delete hold, of each kind of change, the rows
+	// with the smallest keys, at most -show-rows of them, in key order.
 	Insert []SampleRow `json:"insert,omitempty"`
 	Update []SampleRow `json:"update,omitempty"`
 	Delete []SampleRow `json:"delete,omitempty"`
@@ -265,6 +283,7 @@ func (p *Plan) MarshalIndent() ([]byte, error) { return json.MarshalIndent(p, ""
 // as apply reports it with on_reject = "skip" (and -rejects-file writes it
 // as one JSON line).
 type RejectedRow struct {
+	// Sync is the name of the sync the row belongs to.
 	Sync string `json:"sync"`
 	// Kind is "insert", "update" or "delete": what the row would have been.
 	Kind string `json:"kind"`

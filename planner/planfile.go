@@ -20,6 +20,7 @@ const PlanFileFormat = "rowform-plan/1"
 // needs to prove it is not stale. It never holds a secret: sensitive
 // variables are left out, and sample values of sensitive columns are masked.
 type SavedPlan struct {
+	// Format is PlanFileFormat; a file with another one is refused.
 	Format string `json:"format"`
 	// CreatedAt is when the plan was made.
 	CreatedAt time.Time `json:"created_at"`
@@ -31,7 +32,8 @@ type SavedPlan struct {
 	Variables map[string]string `json:"variables,omitempty"`
 	// Syncs are the -sync names the plan was limited to, if any.
 	Syncs []string `json:"syncs,omitempty"`
-	Plan  *Plan    `json:"plan"`
+	// Plan is the plan as plan made it.
+	Plan *Plan `json:"plan"`
 }
 
 // WritePlanFile writes sp to path, readable only by its owner. filter, if

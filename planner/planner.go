@@ -157,6 +157,7 @@ func selectSyncs(cfg *hclconfig.Config, only []string) ([]*hclconfig.Sync, error
 // IncludedSync is a sync that a plan limited by -sync covers although it was
 // not named, because a sync of the plan depends on it.
 type IncludedSync struct {
+	// Name is the included sync's name.
 	Name string
 	// DependedOnBy is the sync of the plan that depends on it: a named sync,
 	// or another included one when the dependency is indirect.
@@ -296,6 +297,8 @@ func checkEncryption(conn *pgx.Conn, srv *hclconfig.Server, add func(Finding)) {
 
 // DiffResult is what Diff found.
 type DiffResult struct {
+	// Counts are the changes by kind, the rows unchanged, skipped and
+	// rejected; SourceRows and DestinationRows the rows read on each side.
 	Counts          Counts
 	SourceRows      int64
 	DestinationRows int64

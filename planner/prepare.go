@@ -36,6 +36,9 @@ type sourceColumn struct {
 // exists with every mapped column, and the source's columns line up with it.
 // It is what both plan and apply diff with.
 type Prepared struct {
+	// Sync is the sync prepared; Table its destination table as the
+	// catalog describes it; Role the destination session's current_user,
+	// whose grants were checked.
 	Sync   *hclconfig.Sync
 	Table  *catalog.Table
 	Role   string
@@ -86,6 +89,7 @@ func (p *Prepared) Columns() []ColumnInfo {
 
 // ColumnInfo is one mapped destination column as the diff carries it.
 type ColumnInfo struct {
+	// Name is the destination column's name.
 	Name string
 	// Type is the destination column's type, e.g. "numeric(10,2)".
 	Type string
@@ -99,14 +103,16 @@ type ColumnInfo struct {
 }
 
 // prepare checks a sync's structure on open connections. dst is the
-// destination connection; src is the source connection (nil for csv
-// sources). It returns nil and findings when the sync cannot be diffed.
+// destination connection; src is the source connection (nil for csv and
+// duckdb sources). It returns nil and findings when the sync cannot be
+// diffed.
 //
 // It runs in named stages, each a method of preparation: the source's
 // columns, the destination table, the mapping, the sensitive columns, the
-// unique key, NOT NULL
-// columns left out, privileges, the history, then (when nothing blocks the
-// diff) the layout and the source's casts. A stage that returns false has
+// unique key, the key types, inheritance, row security, rewrite rules,
+// NOT NULL columns left out, domain defaults of unmapped columns,
+// privileges, the history, then (when nothing blocks the diff) the layout
+// and the source's casts. A stage that returns false has
 // reported a finding after which nothing further can be checked.
 func prepare(ctx context.Context, s *hclconfig.Sync, dst, src *pgx.Conn, showFindings func(Finding)) *Prepared {
 	st := &preparation{ctx: ctx, s: s, dst: dst, src: src, show: showFindings, p: &Prepared{Sync: s}}

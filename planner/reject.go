@@ -106,8 +106,10 @@ func newChecker(p *Prepared, down ChangeSink, stream bool) *checker {
 
 // passThrough reports whether the checks in Go are all a sync's changes
 // get: the destination server checks none (NeedsServerChecks), no key
-// needs the rematch under its collation, and no trigger needs the count of
-// the changes that go ahead. Its changes then need not be kept until the
+// needs the rematch under its collation, and the table has no trigger and
+// no foreign key referencing it, which need the count of the changes that
+// go ahead (and a referenced table's accepted changes are recorded for the
+// syncs that depend on this one: crosssync.go). Its changes then need not be kept until the
 // diff ends and be read back: each goes on to the sink as soon as the
 // checks in Go have passed it, in the order the spool would have replayed
 // them, so that a change set of any size is written once, not three times

@@ -40,6 +40,7 @@ const (
 
 // UndoOf says which run an undo plan undoes.
 type UndoOf struct {
+	// Run is the id of the run undone (history.Run.ID).
 	Run int64 `json:"run"`
 	// Destination is the address of the destination whose history holds
 	// the run.
@@ -225,6 +226,7 @@ func NewUndoPlan(s *hclconfig.Sync, run *history.Run) *SyncPlan {
 // change, the run's key and columns, the guard without min_source_rows).
 type UndoPrepared struct {
 	*Prepared
+	// Run is the run undone, as the history records it.
 	Run   *history.Run
 	names history.Names
 }

@@ -24,6 +24,7 @@ type Querier interface {
 
 // Table describes a table as the catalog has it.
 type Table struct {
+	// Schema and Name are the table's, unquoted; OID its pg_class oid.
 	Schema string
 	Name   string
 	OID    uint32
@@ -49,6 +50,8 @@ type UnusableKey struct {
 
 // Column is one column of a table.
 type Column struct {
+	// Name is the column's name; TypeOID its type's oid (a domain's own,
+	// not its base type's: BaseTypeOID).
 	Name    string
 	TypeOID uint32
 	// Type is format_type(atttypid, atttypmod), e.g. "numeric(10,2)".

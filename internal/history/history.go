@@ -209,7 +209,9 @@ func takenProblem(schema string, taken []string) *Problem {
 type Problem struct {
 	// Taken: the schema's objects of the history's names are someone
 	// else's (State.Taken); no grant fixes that, and Fix is empty.
-	Taken   bool
+	Taken bool
+	// Summary and Detail say what is missing, as a finding's do; Fix is
+	// the SQL that grants it.
 	Summary string
 	Detail  string
 	Fix     string
@@ -369,23 +371,35 @@ func errUnreadable(schema string) error {
 
 // Run is one recorded apply of a sync.
 type Run struct {
-	ID          int64
+	// ID is the run's number, from the history's sequence (run_id): the
+	// RUN of plan -undo=RUN.
+	ID int64
+	// Sync is the sync's name; Table its table ("schema.table") and
+	// Destination the destination's address ("postgres.<name>"), as the
+	// configuration named them at the apply.
 	Sync        string
 	Table       string
 	Destination string
-	StartedAt   time.Time
-	FinishedAt  time.Time
+	// StartedAt is when the sync's apply started (for an applied run, the
+	// attempt that applied it), FinishedAt when the run was recorded.
+	StartedAt  time.Time
+	FinishedAt time.Time
 	// Status is "applied" or "failed".
-	Status   string
+	Status string
+	// Inserted, Updated, Deleted and Rejected are the rows written, by
+	// kind, and the rows left out (on_reject = "skip").
 	Inserted int64
 	Updated  int64
 	Deleted  int64
 	Rejected int64
-	Actor    string
+	// Actor is who applied (Actor).
+	Actor string
 	// Error is why a failed run failed, secrets redacted.
 	Error string
 	// UndoOf is the run this run undid; 0 when it is no undo.
-	UndoOf       int64
+	UndoOf int64
+	// PlanDigest is the change digest of the plan applied, ConfigDigest
+	// the configuration's digest, Version rowform's version.
 	PlanDigest   string
 	ConfigDigest string
 	Version      string

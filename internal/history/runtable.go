@@ -26,10 +26,12 @@ import (
 // is among Run.Columns; otherwise the apply recorded its deletes in
 // run_rows, which RowsSource reads as well.
 
-// RunTableChanged and RunTableHash are the positions (the N of cN) of a
-// run table's changed positions and after_hash.
+// RunTableChanged is the position (the N of cN) of a run table's changed
+// positions, for a run whose key has keyCount columns.
 func RunTableChanged(keyCount int) int { return keyCount + 1 }
-func RunTableHash(keyCount int) int    { return keyCount + 2 }
+
+// RunTableHash is the position (the N of cN) of a run table's after_hash.
+func RunTableHash(keyCount int) int { return keyCount + 2 }
 
 // RunTableValue is the position of the value of column i (0-based in
 // Run.Columns, i >= the key count): after the kind, the key, changed and

@@ -1,4 +1,6 @@
-// Package pgcluster starts throwaway PostgreSQL clusters for tests and demos.
+// Package pgcluster starts throwaway PostgreSQL clusters for tests and demos,
+// and for `rowform test` (internal/rftest), which also drops its test
+// databases through DropDatabase: the package is part of the binary.
 //
 // Start runs initdb into a fresh temporary directory, configures the server
 // for speed rather than durability (fsync=off, synchronous_commit=off,
