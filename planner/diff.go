@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"hash"
 	"sort"
 
 	"github.com/rowform/rowform/hclconfig"
@@ -69,21 +70,57 @@ func addExample(examples []string, ex string) []string {
 
 // changeDigest is an order-independent digest of a change set: each change
 // is hashed with SHA-256 (its kind, then the values it writes and the values
-// it replaces, each length-prefixed) and the hashes are summed lane by lane
-// mod 2^64. The same changes read in any order give the same digest, so a
-// plan is checked against an apply that read the rows in another order.
+// it replaces, each length-prefixed: appendChange) and the hashes are summed
+// lane by lane mod 2^64. The same changes read in any order give the same
+// digest, so a plan is checked against an apply that read the rows in
+// another order.
 type changeDigest struct {
 	sum [4]uint64
-	msg []byte // one change's message, reused
+	h   hash.Hash // one change's hash, reused
+	// msg buffers a change's small fields for h, reused; a value that would
+	// take it past digestBuffer goes to h directly, so that a wide row is
+	// hashed where it is, not copied (twice for an update) into msg.
+	msg []byte
+	out []byte
 }
 
-func newChangeDigest() *changeDigest { return &changeDigest{} }
+// digestBuffer is how many bytes of a change changeDigest.add buffers
+// before it hands them to the hash.
+const digestBuffer = 64 << 10
 
+func newChangeDigest() *changeDigest { return &changeDigest{h: sha256.New()} }
+
+// add adds one change: the SHA-256 of appendChange's message, written to
+// the hash in pieces.
 func (d *changeDigest) add(kind ChangeKind, src, dst *Row) {
-	d.msg = appendChange(d.msg[:0], kind, src, dst)
-	sum := sha256.Sum256(d.msg)
+	d.h.Reset()
+	b := append(d.msg[:0], byte(kind))
+	for _, r := range []*Row{src, dst} {
+		if r == nil {
+			b = append(b, 0)
+			continue
+		}
+		b = append(b, 1)
+		for _, v := range r.Values {
+			if v == nil {
+				b = binary.BigEndian.AppendUint32(b, nullLength)
+				continue
+			}
+			b = binary.BigEndian.AppendUint32(b, uint32(len(v)))
+			if len(b)+len(v) > digestBuffer {
+				d.h.Write(b)
+				d.h.Write(v)
+				b = b[:0]
+				continue
+			}
+			b = append(b, v...)
+		}
+	}
+	d.h.Write(b)
+	d.msg = b
+	d.out = d.h.Sum(d.out[:0])
 	for i := range d.sum {
-		d.sum[i] += binary.LittleEndian.Uint64(sum[8*i:])
+		d.sum[i] += binary.LittleEndian.Uint64(d.out[8*i:])
 	}
 }
 

@@ -300,7 +300,15 @@ type duckdbChunk struct {
 	err  error
 }
 
-const duckdbChunkRows = 1024
+// A chunk the reader hands on holds up to duckdbChunkRows records, and
+// ends after the record that takes its values to duckdbChunkBytes: the
+// chunks read ahead are bounded by bytes, so that wide rows (a chunk of
+// 1,024 rows of 400 kB is 400 MB, and a few are read ahead) do not take
+// memory in proportion to their width.
+const (
+	duckdbChunkRows  = 1024
+	duckdbChunkBytes = 4 << 20
+)
 
 // newDuckDBRecords starts reading rows; with codecs, the reader converts
 // each chunk's records into rows (the record's field i is column i).
@@ -324,7 +332,8 @@ func (d *duckdbRecords) read(width int, codecs []textCodec) {
 		recs := make([][]csvField, 0, duckdbChunkRows)
 		fields := make([]csvField, duckdbChunkRows*width)
 		var err error
-		for len(recs) < duckdbChunkRows {
+		size := 0
+		for len(recs) < duckdbChunkRows && size < duckdbChunkBytes {
 			if err = d.rows.Next(vals, null); err != nil {
 				err = maskDuckDB(d.sync, err, false)
 				break
@@ -332,6 +341,7 @@ func (d *duckdbRecords) read(width int, codecs []textCodec) {
 			rec := fields[len(recs)*width : (len(recs)+1)*width : (len(recs)+1)*width]
 			for i, v := range vals {
 				rec[i] = csvField{Value: v, Null: null[i]}
+				size += len(v)
 			}
 			recs = append(recs, rec)
 		}

@@ -3,6 +3,7 @@ package planner
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"math/rand"
 	"os"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
@@ -210,6 +212,54 @@ func TestChangeDigestIgnoresOrder(t *testing.T) {
 		if digest(cs) == base {
 			t.Errorf("%s: same digest as the original change set", name)
 		}
+	}
+}
+
+// TestChangeDigestOfWideValues: the digest of a change is the SHA-256 of
+// appendChange's message whatever the widths of its values (those written
+// to the hash in pieces included), and digesting an update of two 4 MB
+// values does not copy them: a wide row's change costs no memory of its
+// own (it cost 2-3 times the row, the message of src and dst together).
+func TestChangeDigestOfWideValues(t *testing.T) {
+	wide := func(n int, c byte) []byte { return bytes.Repeat([]byte{c}, n) }
+	rows := []*Row{
+		{Values: [][]byte{[]byte("1"), nil, {}}},
+		{Values: [][]byte{[]byte("2"), wide(digestBuffer-20, 'a'), []byte("x")}},
+		{Values: [][]byte{[]byte("3"), wide(digestBuffer, 'b'), wide(digestBuffer+1, 'c'), nil}},
+		{Values: [][]byte{[]byte("4"), wide(3<<20, 'd'), []byte("y"), wide(100, 'e')}},
+	}
+	d := newChangeDigest()
+	var want changeDigest
+	for _, src := range rows {
+		for _, dst := range rows {
+			for _, kind := range []ChangeKind{ChangeInsert, ChangeUpdate, ChangeDelete} {
+				s, ds := src, dst
+				switch kind {
+				case ChangeInsert:
+					ds = nil
+				case ChangeDelete:
+					s = nil
+				}
+				d.add(kind, s, ds)
+				sum := sha256.Sum256(appendChange(nil, kind, s, ds))
+				for i := range want.sum {
+					want.sum[i] += binary.LittleEndian.Uint64(sum[8*i:])
+				}
+			}
+		}
+	}
+	if got, w := d.String(), want.String(); got != w {
+		t.Errorf("digest %s, want %s (the SHA-256 of each change's message)", got, w)
+	}
+
+	src := &Row{Values: [][]byte{[]byte("5"), wide(4<<20, 'f')}}
+	dst := &Row{Values: [][]byte{[]byte("5"), wide(4<<20, 'g')}}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	newChangeDigest().add(ChangeUpdate, src, dst)
+	runtime.ReadMemStats(&after)
+	if n := after.TotalAlloc - before.TotalAlloc; n > 1<<20 {
+		t.Errorf("digesting an update of two 4 MB values allocated %d kB, want at most 1024 kB", n>>10)
 	}
 }
 

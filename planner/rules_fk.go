@@ -296,10 +296,10 @@ WHERE %s`, posColumn, strings.Join(nulls, " OR "), strings.Join(nulls, " AND "),
 					r.rejectMissing(f, &ch, "")
 					return nil
 				}
-				pending = append(pending, &pendingChild{ch: ch})
+				pending = append(pending, &pendingChild{ch: *c.kept(&ch)})
 			case f.self:
 				id, _ := c.l.destKey(vals[4:])
-				found = append(found, meeting{ch: &ch, dest: id})
+				found = append(found, meeting{ch: c.kept(&ch), dest: id})
 			}
 			return nil
 		})
@@ -557,7 +557,7 @@ func (r *relations) checkReferences(f *foreignKey, kind ChangeKind) error {
 				if id == c.l.keyID(ch.row()) && kind == ChangeDelete {
 					return nil // a row that references itself goes with it
 				}
-				edges = append(edges, meeting{ch: &ch, dest: id})
+				edges = append(edges, meeting{ch: c.kept(&ch), dest: id})
 			case f.refuses(kind):
 				r.rejectReferenced(f, &ch, kind)
 			default:

@@ -161,7 +161,7 @@ func (u *uniqueIndex) cond() string {
 
 // meeting is a changed row whose values a destination row holds now.
 type meeting struct {
-	ch   *change // a copy: batches reuse their slices
+	ch   *change // its keys only (checker.kept): batches reuse their slices
 	dest string  // the destination row's keyID
 	null bool    // its key has a NULL
 }
@@ -255,8 +255,7 @@ func (r *relations) meetingOf(ch *change, keyVals [][]byte) (meeting, bool) {
 	if !null && ch.kind == ChangeUpdate && id == r.c.l.keyID(ch.src) {
 		return meeting{}, false
 	}
-	cp := *ch // a copy: batches reuse their slices
-	return meeting{ch: &cp, dest: id, null: null}, true
+	return meeting{ch: r.c.kept(ch), dest: id, null: null}, true
 }
 
 // settle decides, for each meeting of a changed row with a destination

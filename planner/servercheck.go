@@ -43,6 +43,24 @@ func (c *change) row() *Row {
 	return c.src
 }
 
+// kept is the copy of ch that a check keeps past its batch (a meeting
+// with a destination row, a child waiting for its parent): its sequence
+// number and kind, and its row (row()) with only the key values, which is
+// all that deciding on it and refusing it read. A batch's rows are whole
+// copies; keeping those would hold every met row of the change set in
+// memory at once, so what a check keeps costs keys, not rows.
+func (c *checker) kept(ch *change) *change {
+	k := &Row{}
+	c.l.setKeys(k, ch.row())
+	cp := &change{seq: ch.seq, kind: ch.kind}
+	if ch.kind == ChangeDelete {
+		cp.dst = k
+	} else {
+		cp.src = k
+	}
+	return cp
+}
+
 // batches calls fn with the spooled changes that pass want, up to
 // checkBatchRows at a time, skipping changes already rejected. The rows are
 // copies that fn may keep until it returns.

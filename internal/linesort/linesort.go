@@ -95,43 +95,64 @@ func (s *Sorter) writeSorted(w io.Writer) error {
 	return nil
 }
 
-// WriteTo writes every line added, in order, each ending in '\n'. It may
-// be called once; Close releases the runs either way.
+// WriteTo writes every line added, in order, each ending in '\n'. It (or
+// Each) may be called once; Close releases the runs either way.
 func (s *Sorter) WriteTo(w io.Writer) (int64, error) {
 	cw := &countingWriter{w: w}
+	bw := bufio.NewWriterSize(cw, 64<<10)
+	err := s.Each(func(line []byte) error {
+		if _, err := bw.Write(line); err != nil {
+			return err
+		}
+		return bw.WriteByte('\n')
+	})
+	if ferr := bw.Flush(); err == nil {
+		err = ferr
+	}
+	return cw.n, err
+}
+
+// Each calls fn with every line added, in order, without its '\n'; the
+// line is valid during the call only. It (or WriteTo) may be called once;
+// Close releases the runs either way.
+func (s *Sorter) Each(fn func(line []byte) error) error {
 	if len(s.runs) == 0 {
-		err := s.writeSorted(cw)
-		return cw.n, err
+		slices.SortFunc(s.lines, s.cmp)
+		for _, l := range s.lines {
+			if err := fn(l); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
 	if len(s.lines) > 0 {
 		if err := s.spill(); err != nil {
-			return 0, err
+			return err
 		}
 	}
 	m := &merge{cmp: s.cmp}
 	for _, f := range s.runs {
 		if _, err := f.Seek(0, io.SeekStart); err != nil {
-			return 0, err
+			return err
 		}
 		r := &run{r: bufio.NewReaderSize(f, runBuffer)}
 		ok, err := r.next()
 		if err != nil {
-			return 0, err
+			return err
 		}
 		if ok {
 			m.runs = append(m.runs, r)
 		}
 	}
 	heap.Init(m)
-	bw := bufio.NewWriterSize(cw, 64<<10)
 	for m.Len() > 0 {
 		r := m.runs[0]
-		if _, err := bw.Write(r.line); err != nil {
-			return cw.n, err
+		if err := fn(r.line[:len(r.line)-1]); err != nil {
+			return err
 		}
 		ok, err := r.next()
 		if err != nil {
-			return cw.n, err
+			return err
 		}
 		if ok {
 			heap.Fix(m, 0)
@@ -139,8 +160,7 @@ func (s *Sorter) WriteTo(w io.Writer) (int64, error) {
 			heap.Pop(m)
 		}
 	}
-	err := bw.Flush()
-	return cw.n, err
+	return nil
 }
 
 // Close releases the Sorter's runs and lines.

@@ -3,11 +3,13 @@ package cli
 import (
 	"bufio"
 	"bytes"
-	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"sync"
 
 	"github.com/rowform/rowform/internal/linesort"
@@ -43,7 +45,10 @@ func newChangesFile(path string, filter func([]byte) []byte) *changesFile {
 
 // add writes one change; it is planner.Options.Changes.
 func (c *changesFile) add(ch *planner.Change) error {
-	b, err := json.Marshal(ch)
+	// Change's own encoding is compact and escapes as json.Marshal does;
+	// json.Marshal would copy and check it once more (a wide change is
+	// hundreds of MB).
+	b, err := ch.MarshalJSON()
 	if err != nil {
 		return err
 	}
@@ -123,28 +128,79 @@ func (c *changesFile) close() {
 	}
 }
 
-// writeSorted writes the lines of r to w in changeOrder, sorting in
-// bounded memory with its runs in dir.
-func writeSorted(w io.Writer, r io.Reader, dir string) error {
-	s := linesort.New(dir, 0, changeOrder)
+// wideChange is the length from which writeSorted sorts a line by
+// reference: the sorter holds the line's key and where the line is in its
+// sync's file, and the line is copied from there as it is written out.
+// Shorter lines are sorted whole.
+const wideChange = 4 << 10
+
+// Entries of the sorter in writeSorted: a line sorted whole, or a
+// reference (offset and length in the file, 16 hex digits each) followed
+// by the line's key object.
+const (
+	entryLine = 'L'
+	entryRef  = 'R'
+	refHeader = 1 + 16 + 16
+)
+
+// writeSorted writes the lines of f (from its current offset, which must
+// be 0) to w in changeOrder, sorting in bounded memory with its runs in
+// dir. A wide line (a change of wide rows) is sorted by its key and copied
+// from f when it is written, so the sort holds its key, never the line: a
+// sorter holding whole lines keeps one line of every run in memory while
+// it merges them, and with lines of megabytes every run holds a few lines
+// only, so that memory grew with the number of changes.
+func writeSorted(w io.Writer, f *os.File, dir string) error {
+	s := linesort.New(dir, 0, entryOrder)
 	defer s.Close()
-	br := bufio.NewReaderSize(r, 64<<10)
+	br := bufio.NewReaderSize(f, 64<<10)
+	var entry, head []byte
+	var off int64
 	for {
+		start := off
 		line, err := br.ReadSlice('\n')
-		if err == bufio.ErrBufferFull {
-			// A line longer than the buffer: read the rest of it.
-			long := append([]byte(nil), line...)
+		off += int64(len(line))
+		full := err != bufio.ErrBufferFull
+		if !full {
+			// A line longer than the buffer: its start (where the key
+			// is) is kept; the rest is skipped, to be copied from f.
+			head = append(head[:0], line...)
 			for err == bufio.ErrBufferFull {
-				line, err = br.ReadSlice('\n')
-				long = append(long, line...)
+				var rest []byte
+				rest, err = br.ReadSlice('\n')
+				off += int64(len(rest))
 			}
-			line = long
+			line = head
 		}
-		if len(line) > 0 && line[len(line)-1] == '\n' {
-			line = line[:len(line)-1]
+		n := off - start // the line's length, without its '\n'
+		if err == nil {
+			n--
+			if full {
+				line = line[:len(line)-1]
+			}
 		}
-		if len(line) > 0 {
-			if aerr := s.Add(line); aerr != nil {
+		if n > 0 {
+			key, ok := []byte(nil), false
+			if n >= wideChange {
+				key, ok = keyObjectOf(line)
+			}
+			switch {
+			case ok:
+				entry = append(entry[:0], entryRef)
+				entry = fmt.Appendf(entry, "%016x%016x", start, n)
+				entry = append(entry, key...)
+			case full:
+				entry = append(append(entry[:0], entryLine), line...)
+			default:
+				// Its key does not end within the buffer: sort the line
+				// whole (read again, as only its start was kept).
+				entry = append(entry[:0], entryLine)
+				entry = slices.Grow(entry, int(n))[:1+n]
+				if _, rerr := f.ReadAt(entry[1:], start); rerr != nil {
+					return rerr
+				}
+			}
+			if aerr := s.Add(entry); aerr != nil {
 				return aerr
 			}
 		}
@@ -155,8 +211,42 @@ func writeSorted(w io.Writer, r io.Reader, dir string) error {
 			return err
 		}
 	}
-	_, err := s.WriteTo(w)
-	return err
+	return s.Each(func(e []byte) error {
+		if e[0] == entryLine {
+			_, err := w.Write(e[1:])
+			if err == nil {
+				_, err = w.Write([]byte{'\n'})
+			}
+			return err
+		}
+		start, err1 := strconv.ParseInt(string(e[1:17]), 16, 64)
+		n, err2 := strconv.ParseInt(string(e[17:refHeader]), 16, 64)
+		if err := errors.Join(err1, err2); err != nil {
+			return err
+		}
+		if _, err := io.Copy(w, io.NewSectionReader(f, start, n)); err != nil {
+			return err
+		}
+		_, err := w.Write([]byte{'\n'})
+		return err
+	})
+}
+
+// entryOrder is changeOrder for writeSorted's entries: by the key object,
+// then by the whole entry (two changes of a sync never have one key).
+func entryOrder(a, b []byte) int {
+	if c := linesort.NaturalJSON(entryKey(a), entryKey(b)); c != 0 {
+		return c
+	}
+	return bytes.Compare(a, b)
+}
+
+// entryKey is the key object of one of writeSorted's entries.
+func entryKey(e []byte) []byte {
+	if e[0] == entryRef {
+		return e[refHeader:]
+	}
+	return keyObject(e[1:])
 }
 
 // changeOrder orders the lines of one sync by their "key" objects in
@@ -175,10 +265,16 @@ func changeOrder(a, b []byte) int {
 // as a quote inside the sync's name or kind would be escaped; the object
 // ends at its closing brace outside any string.
 func keyObject(line []byte) []byte {
+	obj, _ := keyObjectOf(line)
+	return obj
+}
+
+// keyObjectOf is keyObject, and whether the object ends within line.
+func keyObjectOf(line []byte) ([]byte, bool) {
 	const member = `,"key":`
 	i := bytes.Index(line, []byte(member))
 	if i < 0 {
-		return nil
+		return nil, false
 	}
 	obj := line[i+len(member):]
 	depth, inString := 0, false
@@ -194,9 +290,9 @@ func keyObject(line []byte) []byte {
 		case c == '}':
 			depth--
 			if depth == 0 {
-				return obj[:j+1]
+				return obj[:j+1], true
 			}
 		}
 	}
-	return obj
+	return obj, false
 }

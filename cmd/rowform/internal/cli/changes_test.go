@@ -7,10 +7,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/rowform/rowform/internal/synctest"
 )
@@ -256,6 +259,132 @@ func TestPlanOutputFilesCheckedFirst(t *testing.T) {
 		want := fmt.Sprintf("plan: %s=%s cannot be written (directory %s: no such file or directory); nothing was planned", flag, filepath.Join(missing, "x"), missing)
 		if !strings.Contains(r.stderr, want) || strings.Contains(r.stdout+r.stderr, "connection_failed") || strings.Contains(r.stderr, ".tmp") {
 			t.Errorf("%s: stderr:\n%s\nwant %q", flag, r.stderr, want)
+		}
+	}
+}
+
+// TestWriteSortedWideLines: writeSorted puts lines of every width in
+// changeOrder — narrow ones, lines wider than wideChange, lines wider than
+// its read buffer, a line whose key ends past that buffer, a last line
+// without its '\n' — and sorting lines of 8 MB takes no memory for them
+// (wide lines are sorted by their keys and copied from the file as they
+// are written). Holding them, its merge kept one line of every run (a run
+// held three lines of 8 MB), which grew with the number of such changes.
+func TestWriteSortedWideLines(t *testing.T) {
+	dir := t.TempDir()
+	line := func(key string, width int) string {
+		return fmt.Sprintf(`{"sync":"s","kind":"update","key":{"id":%s},"before":null,"after":{"v":"%s"}}`, key, strings.Repeat("x", width))
+	}
+	var lines []string
+	for i := range 40 {
+		width := []int{0, 10, wideChange, 70 << 10, 300 << 10}[i%5]
+		lines = append(lines, line(strconv.Itoa(40-i), width))
+	}
+	lines = append(lines, fmt.Sprintf(`{"sync":"s","kind":"insert","key":{"id":"%s"},"before":null,"after":null}`, strings.Repeat("k", 100<<10)))
+	check := func(name string, in []string, noNewline bool) {
+		t.Helper()
+		f, err := os.CreateTemp(dir, "part")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		content := strings.Join(in, "\n")
+		if !noNewline {
+			content += "\n"
+		}
+		if _, err := f.WriteString(content); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.Seek(0, 0); err != nil {
+			t.Fatal(err)
+		}
+		var out bytes.Buffer
+		if err := writeSorted(&out, f, dir); err != nil {
+			t.Fatal(err)
+		}
+		want := slices.Clone(in)
+		slices.SortFunc(want, func(a, b string) int { return changeOrder([]byte(a), []byte(b)) })
+		if got := out.String(); got != strings.Join(want, "\n")+"\n" {
+			t.Errorf("%s: the lines are not those given in changeOrder (%d bytes, want %d)", name, len(got), len(strings.Join(want, "\n"))+1)
+		}
+	}
+	check("mixed widths", lines, false)
+	check("no final newline", lines, true)
+	check("one wide line without its newline", []string{line("1", 100<<10)}, true)
+
+	// 16 lines of 8 MB (128 MB), written to a file as they come out.
+	f, err := os.CreateTemp(dir, "wide")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	bw := bufio.NewWriter(f)
+	for i := range 16 {
+		fmt.Fprintln(bw, line(strconv.Itoa((i*7)%16), 8<<20))
+	}
+	if err := bw.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Seek(0, 0); err != nil {
+		t.Fatal(err)
+	}
+	out, err := os.Create(filepath.Join(dir, "out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	runtime.GC()
+	var peak atomic.Uint64
+	var base runtime.MemStats
+	runtime.ReadMemStats(&base)
+	stop := make(chan struct{})
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		for {
+			var m runtime.MemStats
+			runtime.ReadMemStats(&m)
+			if m.HeapAlloc > peak.Load() {
+				peak.Store(m.HeapAlloc)
+			}
+			select {
+			case <-stop:
+				return
+			case <-time.After(time.Millisecond):
+			}
+		}
+	}()
+	ow := bufio.NewWriterSize(out, 256<<10)
+	err = writeSorted(ow, f, dir)
+	close(stop)
+	<-sampled
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ow.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if grew := int64(peak.Load()) - int64(base.HeapAlloc); grew > 16<<20 {
+		t.Errorf("sorting 16 lines of 8 MB took %d MB of heap, want at most 16 MB", grew>>20)
+	}
+	st, err := out.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi, _ := f.Stat(); st.Size() != fi.Size() {
+		t.Errorf("wrote %d bytes, want %d", st.Size(), fi.Size())
+	}
+	if _, err := out.Seek(0, 0); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReaderSize(out, 1<<20)
+	for i := range 16 {
+		l, err := br.ReadString('\n')
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := fmt.Sprintf(`{"id":%d}`, i); string(keyObject([]byte(l))) != want {
+			t.Fatalf("line %d has the key %.40s, want %s", i+1, keyObject([]byte(l)), want)
 		}
 	}
 }
