@@ -183,7 +183,7 @@ func (c column) normalizedOnSource() bool {
 // explicit cast of text to its type converts as a write does: any such
 // type but domains over char(n), varchar(n), bit(n) and varbit(n), whose
 // explicit casts cut a value a write refuses (checkConversions refuses
-// those on their text).
+// those on their text), and "char".
 func (c column) normalizesText() bool {
 	if !c.AsText {
 		return false
@@ -192,10 +192,9 @@ func (c column) normalizesText() bool {
 	case oidBpchar, oidVarchar, oidBit, oidVarbit:
 		return false
 	}
-	if c.limit.kind == limitChar {
-		return false
-	}
-	return true
+	// "char" (and a domain over it) keeps a value's first byte when cast:
+	// its values are checked on their text (limits.go).
+	return c.limit.kind != limitChar
 }
 
 // castExpr converts expr (a source value) to the column's type as the diff
