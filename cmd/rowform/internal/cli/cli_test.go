@@ -183,6 +183,11 @@ func TestBadFlagValue(t *testing.T) {
 		{[]string{"apply", "-auto-approve", "-undo=0"}, `-undo takes a run's id`},
 		{[]string{"plan", "-undo=-5"}, `-undo takes a run's id, a whole number from 1 (see 'rowform history'), not -5`},
 		{[]string{"validate", "-json=maybe"}, `invalid value "maybe" for -json: it takes true or false`},
+		// Kept in memory in key order, each insert of a sample moves the
+		// ones after it: 300,000 samples took minutes. Every change is
+		// what -changes writes.
+		{[]string{"plan", "-show-rows=1001"}, `-show-rows shows at most 1000 rows per change type and sync`},
+		{[]string{"apply", "-auto-approve", "-show-rows=100000000"}, `for every change, use -changes=FILE`},
 	} {
 		r := runCLI(t, c.args...)
 		r.expect(t, exitError)

@@ -25,6 +25,11 @@ func (r *repeated) String() string     { return strings.Join(*r, ",") }
 func (r *repeated) Set(v string) error { *r = append(*r, v); return nil }
 
 // runFlags are the options plan and apply share (the README's Commands).
+// maxShowRows is the most -show-rows takes: the samples of a sync are kept
+// in memory in key order (each value up to 4,096 bytes), for a person to
+// read; every change is what -changes writes.
+const maxShowRows = 1000
+
 type runFlags struct {
 	vars     repeated
 	varFiles repeated
@@ -80,6 +85,9 @@ func (f *runFlags) check() error {
 	}
 	if f.showRows < 0 {
 		return fmt.Errorf("-show-rows must be 0 or more")
+	}
+	if f.showRows > maxShowRows {
+		return fmt.Errorf("-show-rows shows at most %d rows per change type and sync (the samples are kept in memory, in key order); for every change, use -changes=FILE", maxShowRows)
 	}
 	if f.undo < 0 || (f.undo == 0 && f.given("undo")) {
 		// 0 is no run: a script's empty or unset run id must not plan the
