@@ -272,6 +272,11 @@ func (p *Prepared) convertBatch(ctx context.Context, conn *pgx.Conn, sqlText str
 			if err := p.reportBadRow(ctx, conn, sqlText, idx, rec, lines[k], nil, out); err != nil {
 				return err
 			}
+			if out.badValues >= maxBadValues {
+				out.stopped = true
+				out.findings = append(out.findings, p.stopFinding(out))
+				return nil
+			}
 		}
 		if len(kept) == 0 {
 			return nil
