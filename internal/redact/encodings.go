@@ -41,6 +41,14 @@ var encoders = []func(r rune) string{
 		}
 		return string(r)
 	},
+	// Markdown for a pull request's comment: an @ followed by a zero-width
+	// space, so that "@name" mentions no one.
+	func(r rune) string {
+		if r == '@' {
+			return "@&#8203;"
+		}
+		return string(r)
+	},
 	// HTML.
 	func(r rune) string { return htmlRune(r, 0) },
 	func(r rune) string { return htmlRune(r, 1) },

@@ -535,6 +535,9 @@ func mdCells(row string) []string {
 	return cells[1 : len(cells)-1]
 }
 
+// TestRenderPlanMarkdownEscaping: what the Markdown plan quotes shows as
+// written, whatever Markdown it holds: no table is broken, no heading,
+// list, HTML or mention is made.
 func TestRenderPlanMarkdownEscaping(t *testing.T) {
 	p := finishPlan(&planner.Plan{Syncs: []*planner.SyncPlan{{
 		Name: "pipes", Behavior: "mirror", Source: "csv.a", Destination: "postgres.b",
@@ -548,7 +551,7 @@ func TestRenderPlanMarkdownEscaping(t *testing.T) {
 		}},
 		Samples: &planner.Samples{Update: []planner.SampleRow{{
 			Key:     []string{"1|2"},
-			Columns: []planner.SampleColumn{{Name: "x|y", Before: "a|b", After: "`"}},
+			Columns: []planner.SampleColumn{{Name: "x|y", Before: "a|b", After: "`"}, {Name: "owner", Before: "@octocat", After: "@org/team"}},
 		}}},
 		Diffed: true,
 	}}})
@@ -585,6 +588,9 @@ func TestRenderPlanMarkdownEscaping(t *testing.T) {
 		"  > 1\\. not a list\\",
 		"  > \\<b\\>not html\\</b\\>",
 		"  ````sql\n  SELECT '```';\n  ````",
+		// A value that would mention a user or a team in a pull request's
+		// comment, and notify them, is broken by a zero-width space.
+		`| owner | "@&#8203;octocat" | "@&#8203;org/team" |`,
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("markdown lacks %q:\n%s", want, out)
