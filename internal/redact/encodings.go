@@ -41,11 +41,12 @@ var encoders = []func(r rune) string{
 		}
 		return string(r)
 	},
-	// Markdown for a pull request's comment: an @ followed by a zero-width
-	// space, so that "@name" mentions no one.
+	// Markdown for a pull request's comment: an @ or a # followed by a
+	// zero-width space, so that "@name" mentions no one and "#12" links
+	// no issue.
 	func(r rune) string {
-		if r == '@' {
-			return "@&#8203;"
+		if r == '@' || r == '#' {
+			return string(r) + "&#8203;"
 		}
 		return string(r)
 	},

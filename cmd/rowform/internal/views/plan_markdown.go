@@ -377,16 +377,17 @@ func writeMarkdownTable(b *strings.Builder, header []string, rows [][]string) {
 // inline in GitHub-flavored Markdown, "|" included so that text can sit in a
 // table cell. An underscore between two letters or digits is left alone:
 // GFM never reads it as emphasis, and snake_case names stay readable. An @
-// before a letter or digit is followed by a zero-width space (&#8203;), so
-// that a value such as "@octocat" or "@org/team" in a pull request's
-// comment mentions, and notifies, no one; a backslash does not stop a
-// mention.
+// before a letter or digit, and a # before a digit, are followed by a
+// zero-width space (&#8203;), so that a value such as "@octocat",
+// "@org/team" or "#123" in a pull request's comment mentions, and
+// notifies, no one and links no issue; a backslash stops neither.
 func mdEscape(s string) string {
 	var b strings.Builder
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if c == '@' && i+1 < len(s) && mdAlnum(s[i+1]) {
-			b.WriteString("@&#8203;")
+		if c == '@' && i+1 < len(s) && mdAlnum(s[i+1]) || c == '#' && i+1 < len(s) && '0' <= s[i+1] && s[i+1] <= '9' {
+			b.WriteByte(c)
+			b.WriteString("&#8203;")
 			continue
 		}
 		switch c {

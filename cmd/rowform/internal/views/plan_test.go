@@ -551,7 +551,7 @@ func TestRenderPlanMarkdownEscaping(t *testing.T) {
 		}},
 		Samples: &planner.Samples{Update: []planner.SampleRow{{
 			Key:     []string{"1|2"},
-			Columns: []planner.SampleColumn{{Name: "x|y", Before: "a|b", After: "`"}, {Name: "owner", Before: "@octocat", After: "@org/team"}},
+			Columns: []planner.SampleColumn{{Name: "x|y", Before: "a|b", After: "`"}, {Name: "owner", Before: "@octocat", After: "@org/team"}, {Name: "ref", Before: "#12", After: "C#"}},
 		}}},
 		Diffed: true,
 	}}})
@@ -589,8 +589,10 @@ func TestRenderPlanMarkdownEscaping(t *testing.T) {
 		"  > \\<b\\>not html\\</b\\>",
 		"  ````sql\n  SELECT '```';\n  ````",
 		// A value that would mention a user or a team in a pull request's
-		// comment, and notify them, is broken by a zero-width space.
+		// comment, and notify them, or link an issue, is broken by a
+		// zero-width space.
 		`| owner | "@&#8203;octocat" | "@&#8203;org/team" |`,
+		`| ref | "#&#8203;12" | "C#" |`,
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("markdown lacks %q:\n%s", want, out)
