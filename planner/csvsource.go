@@ -269,13 +269,8 @@ func (p *Prepared) convertBatch(ctx context.Context, conn *pgx.Conn, sqlText str
 				kept, keptLines = append(kept, rec), append(keptLines, lines[k])
 				continue
 			}
-			if err := p.reportBadRow(ctx, conn, sqlText, idx, rec, lines[k], nil, out); err != nil {
+			if err := p.badRecord(ctx, conn, sqlText, idx, rec, lines[k], nil, out); err != nil || out.stopped {
 				return err
-			}
-			if out.badValues >= maxBadValues {
-				out.stopped = true
-				out.findings = append(out.findings, p.stopFinding(out))
-				return nil
 			}
 		}
 		if len(kept) == 0 {
@@ -306,14 +301,23 @@ func (p *Prepared) convertBatch(ctx context.Context, conn *pgx.Conn, sqlText str
 		if !isDataError(err) {
 			return err
 		}
-		if err := p.reportBadRow(ctx, conn, sqlText, idx, rec, lines[i], err, out); err != nil {
+		if err := p.badRecord(ctx, conn, sqlText, idx, rec, lines[i], err, out); err != nil || out.stopped {
 			return err
 		}
-		if out.badValues >= maxBadValues {
-			out.stopped = true
-			out.findings = append(out.findings, p.stopFinding(out))
-			return nil
-		}
+	}
+	return nil
+}
+
+// badRecord reports a record that does not convert (reportBadRow), and
+// stops the conversion (out.stopped, with its finding) once maxBadValues
+// values did not.
+func (p *Prepared) badRecord(ctx context.Context, conn *pgx.Conn, sqlText string, idx []int, rec []csvField, line int, rowErr error, out *csvConversion) error {
+	if err := p.reportBadRow(ctx, conn, sqlText, idx, rec, line, rowErr, out); err != nil {
+		return err
+	}
+	if out.badValues >= maxBadValues {
+		out.stopped = true
+		out.findings = append(out.findings, p.stopFinding(out))
 	}
 	return nil
 }
