@@ -53,7 +53,12 @@ func TestBuildsAreBounded(t *testing.T) {
 			if tc.in.Vars == nil {
 				wantError(t, diags, "Value too large", "builds more than 64 MiB")
 			}
-			if got := after.TotalAlloc - before.TotalAlloc; got > 256<<20 {
+			// Without the bound these allocated 0.6–5.6 GB; with it, up to
+			// ~200 MB, and twice that under the race detector, whose
+			// instrumentation allocates more (there the errors above
+			// still tell the bound's work: without it the -var value
+			// loads and the others fail otherwise).
+			if got := after.TotalAlloc - before.TotalAlloc; got > 256<<20 && !raceDetector {
 				t.Errorf("loading allocated %d MB", got>>20)
 			}
 		})
