@@ -683,11 +683,13 @@ func queryFinding(s *hclconfig.Sync, err error) *Finding {
 	msg := describeError(err)
 	var pgErr *pgconn.PgError
 	// An error in the query's text quotes a piece of it (syntax error at
-	// or near "horse", Token "horse" is invalid): of a query computed from
-	// a secret, that piece may be a word of the secret the output filter
+	// or near "horse", Token "horse" is invalid), and so may one raised
+	// as it runs (schema "hunter2" does not exist, of a secret cast to a
+	// table name, folded to lower case): of a query computed from a
+	// secret, that piece may be a word of the secret the output filter
 	// would not know.
 	mask := func(s string) string { return s }
-	if s.QuerySensitive && errors.As(err, &pgErr) && pgErr.Position > 0 {
+	if s.QuerySensitive && errors.As(err, &pgErr) {
 		mask = maskQuotedSpan
 	}
 	f := &Finding{Severity: SeverityError, Code: CodeSourceQueryFailed,

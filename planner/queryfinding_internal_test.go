@@ -9,8 +9,9 @@ import (
 )
 
 // TestQueryFindingOfSensitiveQuery: an error in the text of a query
-// computed from a secret (a passphrase pasted unquoted) does not quote the
-// piece of the query it is about; the same error of any other query does.
+// computed from a secret (a passphrase pasted unquoted), or raised as it
+// runs, does not quote the piece it is about; the same error of any other
+// query does.
 func TestQueryFindingOfSensitiveQuery(t *testing.T) {
 	err := &pgconn.PgError{Severity: "ERROR", Code: "42601", Message: `syntax error at or near "horse"`, Position: 38,
 		Detail: `Token "horse" is invalid.`, Hint: `Quote "horse".`}
@@ -22,6 +23,13 @@ func TestQueryFindingOfSensitiveQuery(t *testing.T) {
 	f := queryFinding(s, err)
 	if strings.Contains(f.Summary+f.Detail, "horse") || !strings.Contains(f.Summary, `syntax error at or near "(sensitive)"`) || !strings.Contains(f.Detail, "At line 1, column") {
 		t.Errorf("a sensitive query: %q %q", f.Summary, f.Detail)
+	}
+	// An error raised as the query runs has no position, and may quote a
+	// piece of the secret the output filter does not know: a secret
+	// "Hunter2.Secret" cast to regclass is schema "hunter2".
+	err = &pgconn.PgError{Severity: "ERROR", Code: "3F000", Message: `schema "hunter2" does not exist`}
+	if f := queryFinding(s, err); strings.Contains(f.Summary, "hunter2") || !strings.Contains(f.Summary, `schema "(sensitive)" does not exist`) {
+		t.Errorf("a sensitive query's run-time error: %q", f.Summary)
 	}
 }
 
