@@ -70,7 +70,7 @@ func addExample(examples []string, ex string) []string {
 
 // changeDigest is an order-independent digest of a change set: each change
 // is hashed with SHA-256 (its kind, then the values it writes and the values
-// it replaces, each length-prefixed: appendChange) and the hashes are summed
+// it replaces, each length-prefixed as appendValues writes them) and the hashes are summed
 // lane by lane mod 2^64. The same changes read in any order give the same
 // digest, so a plan is checked against an apply that read the rows in
 // another order.
@@ -90,8 +90,9 @@ const digestBuffer = 64 << 10
 
 func newChangeDigest() *changeDigest { return &changeDigest{h: sha256.New()} }
 
-// add adds one change: the SHA-256 of appendChange's message, written to
-// the hash in pieces.
+// add adds one change: the SHA-256 of its message (its kind, then each
+// row's presence and length-prefixed values), written to the hash in
+// pieces.
 func (d *changeDigest) add(kind ChangeKind, src, dst *Row) {
 	d.h.Reset()
 	b := append(d.msg[:0], byte(kind))
@@ -332,19 +333,4 @@ func (l *layout) compareMatched(behavior hclconfig.Behavior, s, d *Row, changed 
 		counts.Skipped++
 	}
 	return changed, false
-}
-
-// appendChange appends the message that identifies one change: its kind,
-// then the values it writes and the values it replaces, each
-// length-prefixed (appendValues).
-func appendChange(b []byte, kind ChangeKind, src, dst *Row) []byte {
-	b = append(b, byte(kind))
-	for _, r := range []*Row{src, dst} {
-		if r == nil {
-			b = append(b, 0)
-			continue
-		}
-		b = appendValues(append(b, 1), r.Values)
-	}
-	return b
 }

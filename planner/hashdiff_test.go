@@ -579,3 +579,19 @@ func TestHashDiffHoldsNullKeyedDeletes(t *testing.T) {
 		})
 	}
 }
+
+// appendChange appends, in one piece, the message changeDigest.add hashes
+// for one change: its kind, then the values it writes and the values it
+// replaces, each length-prefixed (appendValues). It is the format the
+// digest of a saved plan was made with, which add must keep.
+func appendChange(b []byte, kind ChangeKind, src, dst *Row) []byte {
+	b = append(b, byte(kind))
+	for _, r := range []*Row{src, dst} {
+		if r == nil {
+			b = append(b, 0)
+			continue
+		}
+		b = appendValues(append(b, 1), r.Values)
+	}
+	return b
+}

@@ -21,7 +21,7 @@ import (
 // one JSON line (planner.Change). The planner plans syncs at once, so each
 // sync's lines first go to an unlinked temporary file of its own; finish
 // then writes them out in the plan's sync order, only for the syncs that
-// were diffed to the end, each sync's sorted by key (changeOrder), and
+// were diffed to the end, each sync's sorted by key (entryOrder), and
 // replaces FILE atomically.
 type changesFile struct {
 	path   string
@@ -80,7 +80,7 @@ func (c *changesFile) add(ch *planner.Change) error {
 }
 
 // finish writes FILE: the lines of each sync of p that was diffed, in p's
-// order, each sync's in changeOrder, so that the same changes give the
+// order, each sync's in key order (entryOrder), so that the same changes give the
 // same file however the diff's workers found them. One sync at a time is
 // sorted, in linesort's bounded memory. The file is replaced atomically
 // (safefile.WriteFrom): on failure FILE is left as it was. It returns the
@@ -144,7 +144,7 @@ const (
 )
 
 // writeSorted writes the lines of f (from its current offset, which must
-// be 0) to w in changeOrder, sorting in bounded memory with its runs in
+// be 0) to w in key order (entryOrder), sorting in bounded memory with its runs in
 // dir. A wide line (a change of wide rows) is sorted by its key and copied
 // from f when it is written, so the sort holds its key, never the line: a
 // sorter holding whole lines keeps one line of every run in memory while
@@ -232,8 +232,10 @@ func writeSorted(w io.Writer, f *os.File, dir string) error {
 	})
 }
 
-// entryOrder is changeOrder for writeSorted's entries: by the key object,
-// then by the whole entry (two changes of a sync never have one key).
+// entryOrder orders writeSorted's entries by their changes' "key" objects
+// in linesort.NaturalJSON order (column by column; the digits of numeric
+// keys compare as numbers: key 9 before key 10), then by the whole entry: a
+// total order, as the same key appears at most once in a sync's changes.
 func entryOrder(a, b []byte) int {
 	if c := linesort.NaturalJSON(entryKey(a), entryKey(b)); c != 0 {
 		return c
@@ -247,17 +249,6 @@ func entryKey(e []byte) []byte {
 		return e[refHeader:]
 	}
 	return keyObject(e[1:])
-}
-
-// changeOrder orders the lines of one sync by their "key" objects in
-// linesort.NaturalJSON order (column by column; the digits of numeric keys
-// compare as numbers: key 9 before key 10), then by the whole line: a
-// total order, as the same key appears at most once in a sync's changes.
-func changeOrder(a, b []byte) int {
-	if c := linesort.NaturalJSON(keyObject(a), keyObject(b)); c != 0 {
-		return c
-	}
-	return bytes.Compare(a, b)
 }
 
 // keyObject returns the "key" object of a change's JSON line

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rowform/rowform/internal/linesort"
 	"github.com/rowform/rowform/internal/synctest"
 )
 
@@ -387,4 +388,14 @@ func TestWriteSortedWideLines(t *testing.T) {
 			t.Fatalf("line %d has the key %.40s, want %s", i+1, keyObject([]byte(l)), want)
 		}
 	}
+}
+
+// changeOrder is the order writeSorted gives the lines of one sync, on the
+// lines themselves: by their "key" objects in linesort.NaturalJSON order,
+// then by the whole line.
+func changeOrder(a, b []byte) int {
+	if c := linesort.NaturalJSON(keyObject(a), keyObject(b)); c != 0 {
+		return c
+	}
+	return bytes.Compare(a, b)
 }
