@@ -267,42 +267,51 @@ func daysFromCivil(y, m, d int) int64 {
 // timestampValue: YYYY-MM-DD HH:MM:SS[.f{1,6}], for timestamptz followed
 // by +00 (DuckDB writes them at UTC).
 func timestampValue(dst []byte, s string, tz bool) ([]byte, bool) {
+	t, ok := timestampMicros(s, tz)
+	if !ok {
+		return nil, false
+	}
+	return binary.BigEndian.AppendUint64(dst, uint64(t)), true
+}
+
+// timestampMicros is the timestamp of s (as timestampValue reads it) in
+// microseconds since 2000-01-01, PostgreSQL's binary form.
+func timestampMicros(s string, tz bool) (int64, bool) {
 	if tz {
 		var ok bool
 		if s, ok = strings.CutSuffix(s, "+00"); !ok {
-			return nil, false
+			return 0, false
 		}
 	}
 	if len(s) < 19 || s[10] != ' ' || s[13] != ':' || s[16] != ':' {
-		return nil, false
+		return 0, false
 	}
 	days, ok := parseDate(s[:10])
 	if !ok || !allDigits(s[11:13]) || !allDigits(s[14:16]) || !allDigits(s[17:19]) {
-		return nil, false
+		return 0, false
 	}
 	h, _ := strconv.Atoi(s[11:13])
 	mi, _ := strconv.Atoi(s[14:16])
 	sec, _ := strconv.Atoi(s[17:19])
 	if h > 23 || mi > 59 || sec > 59 {
-		return nil, false
+		return 0, false
 	}
 	var micros int64
 	if frac := s[19:]; frac != "" {
 		if frac[0] != '.' || len(frac) < 2 || len(frac) > 7 || !allDigits(frac[1:]) {
-			return nil, false
+			return 0, false
 		}
 		f := frac[1:] + strings.Repeat("0", 7-len(frac))
 		micros, _ = strconv.ParseInt(f, 10, 64)
 	}
-	t := ((days-pgEpochDays)*86400+int64(h*3600+mi*60+sec))*1000000 + micros
-	return binary.BigEndian.AppendUint64(dst, uint64(t)), true
+	return ((days-pgEpochDays)*86400+int64(h*3600+mi*60+sec))*1000000 + micros, true
 }
 
 // timestampRounded is timestampValue rounded to precision fractional
 // digits (0..5) as PostgreSQL's AdjustTimestampForTypmod does: half away
 // from zero, on the microseconds since 2000-01-01.
 func timestampRounded(dst []byte, s string, tz bool, precision int) ([]byte, bool) {
-	v, ok := timestampValue(nil, s, tz)
+	t, ok := timestampMicros(s, tz)
 	if !ok {
 		return nil, false
 	}
@@ -310,7 +319,6 @@ func timestampRounded(dst []byte, s string, tz bool, precision int) ([]byte, boo
 	for i := precision; i < 6; i++ {
 		scale *= 10
 	}
-	t := int64(binary.BigEndian.Uint64(v))
 	if t >= 0 {
 		t = (t + scale/2) / scale * scale
 	} else {
