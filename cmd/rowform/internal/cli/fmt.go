@@ -161,7 +161,7 @@ func runFmt(_ context.Context, inv *invocation, f *fmtFlags) int {
 	if len(diags) > 0 {
 		color := inv.useColor(f.noColor, inv.stderr)
 		var buf bytes.Buffer
-		if err := views.WriteDiagnostics(&buf, files, views.MaskDiagnostics(diags, secrets.String), terminalWidth(inv.stderr), color); err != nil {
+		if err := views.WriteDiagnostics(&buf, files, diags, terminalWidth(inv.stderr), color, secrets.String); err != nil {
 			inv.errorf("fmt: %s", err)
 		}
 		_, _ = inv.stderr.Write(secrets.Bytes(buf.Bytes()))

@@ -112,13 +112,13 @@ func (inv *invocation) loadConfig(f *runFlags, in hclconfig.Inputs, command stri
 		if f.format == views.FormatJSON {
 			writeJSON(inv.stdout, views.NewInvalidConfiguration(diags))
 		} else {
-			_ = views.WriteDiagnostics(inv.stderr, cfg.Files, views.MaskDiagnostics(diags, inv.redactor.String), terminalWidth(inv.stderr), inv.useColor(f.noColor, inv.stderr))
+			_ = views.WriteDiagnostics(inv.stderr, cfg.Files, diags, terminalWidth(inv.stderr), inv.useColor(f.noColor, inv.stderr), inv.redactor.String)
 			fmt.Fprintf(inv.stderr, "rowform: %s: the configuration could not be loaded: %s.\n", command, views.CountSummary(diags))
 		}
 		return nil
 	}
 	if len(diags) > 0 && f.format != views.FormatJSON {
-		_ = views.WriteDiagnostics(inv.stderr, cfg.Files, views.MaskDiagnostics(diags, inv.redactor.String), terminalWidth(inv.stderr), inv.useColor(f.noColor, inv.stderr))
+		_ = views.WriteDiagnostics(inv.stderr, cfg.Files, diags, terminalWidth(inv.stderr), inv.useColor(f.noColor, inv.stderr), inv.redactor.String)
 	}
 	return cfg
 }

@@ -89,7 +89,7 @@ func runTest(ctx context.Context, inv *invocation, f *testFlags) int {
 	}
 	diagText := func(fr *rftest.FileResult, color bool) string {
 		var b bytes.Buffer
-		_ = views.WriteDiagnostics(&b, fr.Files, views.MaskDiagnostics(fr.Diags, inv.redactor.String), terminalWidth(inv.stderr), color)
+		_ = views.WriteDiagnostics(&b, fr.Files, fr.Diags, terminalWidth(inv.stderr), color, inv.redactor.String)
 		return b.String()
 	}
 	opts := rftest.Options{

@@ -84,7 +84,7 @@ func runValidate(ctx context.Context, inv *invocation, f *validateFlags) int {
 	}
 
 	color := inv.useColor(f.noColor, inv.stderr)
-	if err := views.WriteDiagnostics(inv.stderr, cfg.Files, views.MaskDiagnostics(diags, inv.redactor.String), terminalWidth(inv.stderr), color); err != nil {
+	if err := views.WriteDiagnostics(inv.stderr, cfg.Files, diags, terminalWidth(inv.stderr), color, inv.redactor.String); err != nil {
 		inv.errorf("validate: %s", err)
 		return exitError
 	}

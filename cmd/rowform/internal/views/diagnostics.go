@@ -158,8 +158,14 @@ func CountSummary(diags hcl.Diagnostics) string {
 // summary, location as file:line:col, a source snippet taken from files, and
 // its detail. It uses HCL's diagnostic text writer, which never prints
 // values marked sensitive. width wraps the detail text (0: no wrapping);
-// color adds ANSI escape sequences.
-func WriteDiagnostics(w io.Writer, files map[string]*hcl.File, diags hcl.Diagnostics, width uint, color bool) error {
+// color adds ANSI escape sequences. mask (nil: none), the output filter,
+// is applied to each summary and detail before the detail is wrapped: a
+// secret with spaces wrapped onto two lines is no longer one the filter
+// finds in the output.
+func WriteDiagnostics(w io.Writer, files map[string]*hcl.File, diags hcl.Diagnostics, width uint, color bool, mask func(string) string) error {
+	if mask != nil {
+		diags = maskDiagnostics(diags, mask)
+	}
 	files = printableFiles(files)
 	for _, d := range diags {
 		if d == nil {
@@ -214,11 +220,9 @@ func withoutLongValues(d *hcl.Diagnostic) *hcl.Diagnostic {
 	return d
 }
 
-// MaskDiagnostics returns diags with mask applied to every summary and
-// detail, for WriteDiagnostics: it wraps the detail at the terminal's
-// width, and a secret with spaces wrapped onto two lines is no longer one
-// the output filter finds. Diagnostics that mask leaves alone are kept.
-func MaskDiagnostics(diags hcl.Diagnostics, mask func(string) string) hcl.Diagnostics {
+// maskDiagnostics returns diags with mask applied to every summary and
+// detail. Diagnostics that mask leaves alone are kept.
+func maskDiagnostics(diags hcl.Diagnostics, mask func(string) string) hcl.Diagnostics {
 	out := make(hcl.Diagnostics, len(diags))
 	for i, d := range diags {
 		out[i] = d

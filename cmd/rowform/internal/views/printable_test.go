@@ -40,7 +40,7 @@ func TestDiagnosticsPrintable(t *testing.T) {
 	}
 	for _, color := range []bool{false, true} {
 		var buf bytes.Buffer
-		if err := WriteDiagnostics(&buf, files, diags, 0, color); err != nil {
+		if err := WriteDiagnostics(&buf, files, diags, 0, color, nil); err != nil {
 			t.Fatal(err)
 		}
 		out := buf.String()
@@ -108,7 +108,7 @@ func TestMaskedDiagnosticsWrap(t *testing.T) {
 	for _, width := range []uint{0, 30, 40, 60, 80} {
 		var out bytes.Buffer
 		w := redact.NewWriter(&out, &r)
-		if err := WriteDiagnostics(w, nil, MaskDiagnostics(diags, r.String), width, false); err != nil {
+		if err := WriteDiagnostics(w, nil, diags, width, false, r.String); err != nil {
 			t.Fatal(err)
 		}
 		if err := w.Flush(); err != nil {
@@ -119,7 +119,7 @@ func TestMaskedDiagnosticsWrap(t *testing.T) {
 		}
 	}
 	if diags[0].Detail == redact.Mask {
-		t.Error("MaskDiagnostics changed the diagnostics it was given")
+		t.Error("WriteDiagnostics changed the diagnostics it was given")
 	}
 }
 
@@ -143,7 +143,7 @@ func TestDiagnosticLongValuesNotShown(t *testing.T) {
 		d := &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unsuitable value type", Detail: "A number is required.",
 			Subject: &rng, Expression: expr, EvalContext: ctx}
 		var b bytes.Buffer
-		if err := WriteDiagnostics(&b, map[string]*hcl.File{"main.hcl": f}, hcl.Diagnostics{d}, 0, false); err != nil {
+		if err := WriteDiagnostics(&b, map[string]*hcl.File{"main.hcl": f}, hcl.Diagnostics{d}, 0, false, nil); err != nil {
 			t.Fatal(err)
 		}
 		return b.String()

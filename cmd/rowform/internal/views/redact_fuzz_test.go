@@ -95,7 +95,7 @@ func checkRedacted(t *testing.T, middle string) {
 		return err
 	})
 	diags := hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "bad " + secret, Detail: "the value " + secret + " is wrong"}}
-	render("diagnostics", func(w *bytes.Buffer) error { return WriteDiagnostics(w, nil, diags, 0, false) })
+	render("diagnostics", func(w *bytes.Buffer) error { return WriteDiagnostics(w, nil, diags, 0, false, nil) })
 	render("diagnostics-json", func(w *bytes.Buffer) error {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
