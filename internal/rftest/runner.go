@@ -466,17 +466,8 @@ func (f *fileRun) load(r *RunBlock) (*hclconfig.Config, hcl.Diagnostics) {
 		}
 		diags = append(diags, d)
 	}
-	for _, name := range slices.Sorted(maps.Keys(vars)) {
-		if _, ok := cfg.Variables[name]; !ok && !diags.HasErrors() {
-			var subject *hcl.Range
-			if r, ok := ranges[name]; ok {
-				subject = &r
-			}
-			hint := suggest.DidYouMean(name, slices.Sorted(maps.Keys(cfg.Variables)))
-			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Value for undeclared variable",
-				Detail:  fmt.Sprintf("The test file %s sets the variable %q, which the configuration does not declare.%s", f.file.Path, name, hint),
-				Subject: subject})
-		}
+	if u := f.undeclaredVariables(cfg, vars, ranges); len(u) > 0 && !diags.HasErrors() {
+		diags = append(diags, u[0])
 	}
 	if diags.HasErrors() {
 		return cfg, diags
@@ -562,14 +553,20 @@ func (f *fileRun) checkServers(r *RunBlock) hcl.Diagnostics {
 // checkRunVariables checks that run r sets only variables the
 // configuration declares, as the file's are checked, before any run.
 func (f *fileRun) checkRunVariables(r *RunBlock) hcl.Diagnostics {
+	return f.undeclaredVariables(f.cfg, r.Variables, r.VarRanges)
+}
+
+// undeclaredVariables is an error, in name order, for each of vars that
+// cfg does not declare, at the place ranges gives it in the test file.
+func (f *fileRun) undeclaredVariables(cfg *hclconfig.Config, vars map[string]cty.Value, ranges map[string]hcl.Range) hcl.Diagnostics {
 	var diags hcl.Diagnostics
-	declared := slices.Sorted(maps.Keys(f.cfg.Variables))
-	for _, name := range slices.Sorted(maps.Keys(r.Variables)) {
-		if _, ok := f.cfg.Variables[name]; ok {
+	declared := slices.Sorted(maps.Keys(cfg.Variables))
+	for _, name := range slices.Sorted(maps.Keys(vars)) {
+		if _, ok := cfg.Variables[name]; ok {
 			continue
 		}
 		var subject *hcl.Range
-		if rng, ok := r.VarRanges[name]; ok {
+		if rng, ok := ranges[name]; ok {
 			subject = &rng
 		}
 		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Value for undeclared variable",
