@@ -482,16 +482,15 @@ const movingReason = "'now' is read as the time it is converted, another one in 
 // readsNow reports whether v, text for column c, is 'now' to a date or
 // time type (or a domain over one), which reads it as the current time.
 func (c column) readsNow(v string) bool {
-	switch c.Catalog.BaseTypeOID {
-	case oidDate, oidTime, oidTimetz, oidTimestamp, oidTimestamptz:
-	default:
-		switch c.Catalog.TypeOID {
-		case oidDate, oidTime, oidTimetz, oidTimestamp, oidTimestamptz:
-		default:
-			return false
-		}
+	oid := c.Catalog.TypeOID
+	if c.Catalog.IsDomain() {
+		oid = c.Catalog.BaseTypeOID
 	}
-	return len(v) < 16 && strings.EqualFold(strings.TrimSpace(v), "now")
+	switch oid {
+	case oidDate, oidTime, oidTimetz, oidTimestamp, oidTimestamptz:
+		return len(v) < 16 && strings.EqualFold(strings.TrimSpace(v), "now")
+	}
+	return false
 }
 
 // movingColumn is the first column of rec whose value readsNow, or -1.
