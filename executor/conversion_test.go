@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/rowform/rowform/executor"
+	"github.com/rowform/rowform/hclconfig"
 	"github.com/rowform/rowform/internal/synctest"
 	"github.com/rowform/rowform/planner"
 )
@@ -344,4 +345,78 @@ sync %q {
 		}
 	}
 	requireConverged(t, cfg)
+}
+
+// TestPostgresSourceNowIsRefused: a postgres source's text 'now' for a
+// date or time column is a rejected row, as a CSV field's is. The source
+// cast it to the time of its query, another one in the plan and in the
+// apply, so every apply of the plan found it stale. It is refused whether
+// the source's values are cast on the source or, when another value does
+// not convert, read as text and converted on the destination; a key 'now'
+// is an error of the plan.
+func TestPostgresSourceNowIsRefused(t *testing.T) {
+	t.Parallel()
+	e := synctest.New(t)
+	e.Src(`CREATE TABLE events (id int, at text, day varchar, t text, n text);
+INSERT INTO events VALUES (1, 'now', '2024-01-02', '10:00', '1'), (2, '2024-01-01 10:00:00+00', '2024-01-02', '10:00', '2'),
+  (3, '2024-01-01 10:00:00+00', ' NOW ', '10:00', '3'), (4, '2024-01-01 10:00:00+00', '2024-01-02', 'Now', '4'),
+  (5, '2024-01-01 10:00:00+00', '2024-01-02', NULL, '5')`)
+	e.Dst(`CREATE TABLE events (id int PRIMARY KEY, at timestamptz, day date, t time, n int)`)
+	events := func(strategy string) *hclconfig.Config {
+		return e.Config(fmt.Sprintf(`
+sync "events" {
+  source        = source.postgres.src
+  query         = "SELECT * FROM events"
+  destination   = destination.postgres.dst
+  table         = "events"
+  behavior      = "update_or_create"
+  key           = "id"
+  on_reject     = "skip"
+  diff_strategy = %q
+}`, strategy))
+	}
+	cfg := events("full_rows")
+	requireRefused := func(p *planner.Plan, want planner.Counts, ids ...string) {
+		t.Helper()
+		sp := p.Syncs[0]
+		if sp.Counts != want {
+			t.Fatalf("counts %+v, want %+v\n%s", sp.Counts, want, synctest.FindingsText(sp))
+		}
+		text := synctest.FindingsText(sp)
+		for _, want := range append([]string{"'now' is read as the time it is converted", `column "at"`, `column "day"`, `column "t"`}, ids...) {
+			if !strings.Contains(text, want) {
+				t.Errorf("the findings do not say %q:\n%s", want, text)
+			}
+		}
+	}
+	p := applyable(t, cfg)
+	requireRefused(p, planner.Counts{Insert: 2, Reject: 3}, "id=1", "id=3", "id=4")
+	requireApplied(t, apply(t, cfg, p, executor.Options{}))
+	if got := strings.Join(e.DstQuery(`SELECT id::text FROM events ORDER BY id`), ","); got != "2,5" {
+		t.Errorf("events holds ids %s, want 2,5", got)
+	}
+	requireConverged(t, cfg)
+	// The server-side hashes are computed on the source too.
+	requireRefused(plan(t, events("server_hash")), planner.Counts{Unchanged: 2, Reject: 3}, "id=1", "id=3", "id=4")
+
+	// Row 6 does not convert: the source is read as text, and 'now' is
+	// refused all the same.
+	e.Src(`INSERT INTO events VALUES (6, '2024-01-01 10:00:00+00', '2024-01-02', '10:00', 'x')`)
+	requireRefused(plan(t, cfg), planner.Counts{Unchanged: 2, Reject: 4}, "id=1", "id=3", "id=4", "id=6")
+
+	e.Src(`CREATE TABLE stamps (at text)`)
+	e.Src(`INSERT INTO stamps VALUES ('now')`)
+	e.Dst(`CREATE TABLE stamps (at timestamptz PRIMARY KEY)`)
+	cfg = e.Config(`
+sync "stamps" {
+  source      = source.postgres.src
+  query       = "SELECT at FROM stamps"
+  destination = destination.postgres.dst
+  table       = "stamps"
+  behavior    = "update_or_create"
+  key         = "at"
+}`)
+	if text := synctest.FindingsText(plan(t, cfg).Syncs[0]); !strings.Contains(text, "type_mismatch") || !strings.Contains(text, "'now' is read as the time it is converted") {
+		t.Errorf("a key 'now':\n%s", text)
+	}
 }

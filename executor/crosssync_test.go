@@ -2,6 +2,7 @@ package executor_test
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 
@@ -68,6 +69,76 @@ sync "contacts" {
 	again := plan(t, cfg)
 	if again.Syncs[0].Counts.Changes() != 0 || again.Syncs[1].Counts != (planner.Counts{Unchanged: 3, Reject: 2}) {
 		t.Errorf("the next plan: %+v / %+v", again.Syncs[0].Counts, again.Syncs[1].Counts)
+	}
+}
+
+// TestChildrenOfRefusedParentsSaySo: a row whose parent is in the source
+// but refused (a CHECK constraint refuses the parent's insert) is refused
+// saying so, and by what: the parent's refusal came in an earlier check
+// than the foreign key's, which saw no such parent and said it "does not
+// exist", though the source holds it. So for a parent of the same table
+// (the same sync) as for one of a sync this one depends on; the other
+// rows apply. A grandchild names the same reason as its parent, in the
+// same finding, rather than one nested in another per generation.
+func TestChildrenOfRefusedParentsSaySo(t *testing.T) {
+	t.Parallel()
+	e := synctest.New(t)
+	e.Dst(`CREATE TABLE accounts (id int PRIMARY KEY, balance int CONSTRAINT accounts_balance_check CHECK (balance >= 0), parent_id int REFERENCES accounts)`)
+	e.Dst(`CREATE TABLE contacts (id int PRIMARY KEY, account_id int REFERENCES accounts)`)
+	e.Src(`CREATE TABLE accounts (id int, balance int, parent_id int)`)
+	e.Src(`INSERT INTO accounts VALUES (1, 10, NULL), (2, -5, NULL), (3, 0, 2), (4, 0, 7), (5, 0, 3)`)
+	e.Src(`CREATE TABLE contacts (id int, account_id int)`)
+	e.Src(`INSERT INTO contacts VALUES (10, 1), (11, 2), (12, 9)`)
+	cfg := e.Config(`
+sync "accounts" {
+  source      = source.postgres.src
+  query       = "SELECT id, balance, parent_id FROM accounts"
+  destination = destination.postgres.dst
+  table       = "accounts"
+  behavior    = "update_or_create"
+  key         = ["id"]
+  on_reject   = "skip"
+}
+sync "contacts" {
+  source      = source.postgres.src
+  query       = "SELECT id, account_id FROM contacts"
+  destination = destination.postgres.dst
+  table       = "contacts"
+  behavior    = "update_or_create"
+  key         = ["id"]
+  on_reject   = "skip"
+  depends_on  = [sync.accounts]
+}
+`)
+	p := plan(t, cfg)
+	acc, con := p.Syncs[0], p.Syncs[1]
+	if acc.Counts != (planner.Counts{Insert: 1, Reject: 4}) {
+		t.Fatalf("accounts: %+v\n%s", acc.Counts, synctest.FindingsText(acc))
+	}
+	if con.Counts != (planner.Counts{Insert: 1, Reject: 2}) {
+		t.Fatalf("contacts: %+v\n%s", con.Counts, synctest.FindingsText(con))
+	}
+	const check = `(column "balance": violates the CHECK constraint (balance >= 0), constraint accounts_balance_check)`
+	for _, c := range []struct {
+		sp   *planner.SyncPlan
+		says string
+		rows []string // the examples of one finding
+	}{
+		{acc, `column "parent_id": references a row of public.accounts that this sync would write but refuses ` + check, []string{"id=3", "id=5"}},
+		{acc, `column "parent_id": references a row of public.accounts that does not exist`, []string{"id=4"}},
+		{con, `column "account_id": references a row of public.accounts that sync "accounts", which this sync depends on, would insert but refuses ` + check, []string{"id=11"}},
+		{con, `column "account_id": references a row of public.accounts that does not exist`, []string{"id=12"}},
+	} {
+		i := slices.IndexFunc(c.sp.Findings, func(f planner.Finding) bool {
+			return strings.HasSuffix(f.Summary, c.says+" (constraint "+f.Constraint+")") && slices.Equal(f.Examples, c.rows)
+		})
+		if i < 0 {
+			t.Errorf("%s: no finding says %s of %v:\n%s", c.sp.Name, c.says, c.rows, synctest.FindingsText(c.sp))
+		}
+	}
+	requireApplied(t, apply(t, cfg, p, executor.Options{}))
+	if got := strings.Join(e.DstQuery(`SELECT 'a' || id FROM accounts UNION ALL SELECT 'c' || id FROM contacts ORDER BY 1`), ","); got != "a1,c10" {
+		t.Errorf("after apply: %s", got)
 	}
 }
 

@@ -172,6 +172,13 @@ type Server struct {
 	SSLRootCert string
 	// SSHTunnel is nil when the server is reached directly.
 	SSHTunnel *SSHTunnel
+	// Settings are libpq connection settings that the block has no
+	// attribute for (sslcert, sslkey, options, connect_timeout, ...), by
+	// keyword, and SSLPassword the passphrase of the sslkey. A
+	// configuration never sets them: rowform test gives its servers those
+	// of ROWFORM_TEST_PG_URL.
+	Settings    map[string]string `json:"-"`
+	SSLPassword Secret            `json:"-"`
 	// History is how a destination records its applies; nil for a source.
 	History   *History
 	DeclRange hcl.Range `json:"-"`

@@ -35,6 +35,10 @@ type writtenRows struct {
 	// layout indexes of cols.
 	idx               []int
 	inserted, deleted [][][]byte
+	// refused holds the values of the inserts the sync refuses, by why
+	// (rejectReason.described), in the order first refused.
+	refused   map[string][][][]byte
+	refusedBy []string
 }
 
 // newWrittenRows prepares to record the referenced columns of p's table,
@@ -77,17 +81,39 @@ func (w *writtenRows) record(kind ChangeKind, src, dst *Row) {
 	default:
 		return
 	}
-	vals := make([][]byte, len(w.idx))
-	for k, i := range w.idx {
-		if v := from.Values[i]; v != nil {
-			vals[k] = append([]byte{}, v...)
-		}
-	}
+	vals := w.values(from)
 	if kind == ChangeInsert {
 		w.inserted = append(w.inserted, vals)
 	} else {
 		w.deleted = append(w.deleted, vals)
 	}
+}
+
+// recordRefused notes one refused change: an insert's values, with why it
+// is refused, so that a row of another sync that references it says so.
+func (w *writtenRows) recordRefused(kind ChangeKind, src *Row, why rejectReason) {
+	if w == nil || kind != ChangeInsert {
+		return
+	}
+	if w.refused == nil {
+		w.refused = map[string][][][]byte{}
+	}
+	d := why.described()
+	if _, seen := w.refused[d]; !seen {
+		w.refusedBy = append(w.refusedBy, d)
+	}
+	w.refused[d] = append(w.refused[d], w.values(src))
+}
+
+// values copies the recorded columns of row.
+func (w *writtenRows) values(row *Row) [][]byte {
+	vals := make([][]byte, len(w.idx))
+	for k, i := range w.idx {
+		if v := row.Values[i]; v != nil {
+			vals[k] = append([]byte{}, v...)
+		}
+	}
+	return vals
 }
 
 // covers reports whether w holds every one of cols.
@@ -141,26 +167,58 @@ func (w *writtenRows) rowsParam(f *foreignKey, rows [][][]byte, first int, alias
 
 // externalParents decides the children (changes of the batch at the
 // positions pending) whose parent is not in f's parent table now: those
-// whose parent the dependency inserts are accepted, the others refused.
+// whose parent the dependency inserts are accepted, the others refused,
+// saying why the dependency refuses the parent when it does.
 func (r *relations) externalParents(f *foreignKey, w *writtenRows, batch []change, pending []int) error {
-	c := r.c
-	if len(w.inserted) == 0 {
-		for _, k := range pending {
-			r.rejectMissing(f, &batch[k], "")
-		}
-		return nil
-	}
 	sub := make([]change, len(pending))
 	for n, k := range pending {
 		sub[n] = batch[k]
 	}
-	sr := c.stateRows(sub, f.ChildColumns)
-	if sr.err != nil {
-		return sr.err
-	}
-	params, from, err := w.rowsParam(f, w.inserted, len(sr.params)+1, "i")
+	found, err := r.externalMatches(f, w, w.inserted, sub)
 	if err != nil {
 		return err
+	}
+	refusedFor := map[int]string{}
+	for _, why := range w.refusedBy {
+		matched, err := r.externalMatches(f, w, w.refused[why], sub)
+		if err != nil {
+			return err
+		}
+		for n := range matched {
+			if _, seen := refusedFor[n]; !seen {
+				refusedFor[n] = why
+			}
+		}
+	}
+	for n := range sub {
+		switch why, refused := refusedFor[n]; {
+		case found[n]:
+		case refused:
+			ch := sub[n]
+			r.c.reject(ch.seq, ch.kind, ch.row(), rejectReason{Column: singleColumn(f.ChildColumns), Constraint: f.Name, Table: f.parent,
+				Reason: fmt.Sprintf("references a row of %s that sync %q, which this sync depends on, would insert but refuses (%s)", f.parent, w.sync, why)})
+		default:
+			r.rejectMissing(f, &sub[n], "")
+		}
+	}
+	return nil
+}
+
+// externalMatches returns the positions in sub of the changes whose
+// values of f's child columns are those of one of rows (values of w's
+// cols).
+func (r *relations) externalMatches(f *foreignKey, w *writtenRows, rows [][][]byte, sub []change) (map[int]bool, error) {
+	found := map[int]bool{}
+	if len(rows) == 0 {
+		return found, nil
+	}
+	sr := r.c.stateRows(sub, f.ChildColumns)
+	if sr.err != nil {
+		return nil, sr.err
+	}
+	params, from, err := w.rowsParam(f, rows, len(sr.params)+1, "i")
+	if err != nil {
+		return nil, err
 	}
 	var fields, on []string
 	for k, col := range f.ChildColumns {
@@ -169,21 +227,12 @@ func (r *relations) externalParents(f *foreignKey, w *writtenRows, batch []chang
 	}
 	sql := fmt.Sprintf("SELECT DISTINCT t.pos FROM (SELECT s.%s AS pos, %s FROM %s AS s) AS t JOIN %s ON %s",
 		posColumn, strings.Join(fields, ", "), sr.from, from, strings.Join(on, " AND "))
-	found := map[int]bool{}
 	err = queryRows(r.ctx, r.conn, sql, append(sr.params, params...), func(vals [][]byte) error {
 		k, err := int4At(vals[0])
 		found[k] = true
 		return err
 	})
-	if err != nil {
-		return err
-	}
-	for n := range sub {
-		if !found[n] {
-			r.rejectMissing(f, &sub[n], "")
-		}
-	}
-	return nil
+	return found, err
 }
 
 // externalDeletes refuses the children of the batch (selected by sel)

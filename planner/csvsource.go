@@ -482,13 +482,25 @@ const movingReason = "'now' is read as the time it is converted, another one in 
 // readsNow reports whether v, text for column c, is 'now' to a date or
 // time type (or a domain over one), which reads it as the current time.
 func (c column) readsNow(v string) bool {
+	return c.takesNow() && len(v) < 16 && strings.EqualFold(strings.TrimSpace(v), "now")
+}
+
+// takesNow reports whether the column's type, or its domain's base type,
+// is a date or time type: one whose text input reads 'now' as the current
+// time.
+func (c column) takesNow() bool {
 	oid := c.Catalog.TypeOID
 	if c.Catalog.IsDomain() {
 		oid = c.Catalog.BaseTypeOID
 	}
+	return isTimeType(oid)
+}
+
+// isTimeType reports whether oid is a built-in date or time type.
+func isTimeType(oid uint32) bool {
 	switch oid {
 	case oidDate, oidTime, oidTimetz, oidTimestamp, oidTimestamptz:
-		return len(v) < 16 && strings.EqualFold(strings.TrimSpace(v), "now")
+		return true
 	}
 	return false
 }

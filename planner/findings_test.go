@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unicode"
 
 	"github.com/rowform/rowform/hclconfig"
 	"github.com/rowform/rowform/internal/synctest"
@@ -518,5 +519,78 @@ func TestGeneratedColumnFinding(t *testing.T) {
 		if f == nil || f.Detail != want {
 			t.Errorf("%s: finding %+v, want the detail %q\n%s", name, f, want, synctest.FindingsText(sp))
 		}
+	}
+}
+
+// TestInvisibleCharactersInNamesShow: a CSV header with a character that
+// prints as nothing (a zero-width space, a byte order mark inside the
+// line, a bidirectional override) is shown escaped in a finding's detail,
+// as the summary's quoted name shows it, and quoted in the U&"..." form in
+// the fix: the fix showed "email" where it added a column named
+// email\u200b, and once printed (the override spelled \u202e) it was no
+// longer the SQL that runs. The fix runs as shown and removes the finding.
+func TestInvisibleCharactersInNamesShow(t *testing.T) {
+	t.Parallel()
+	e := synctest.New(t)
+	e.Dst(`CREATE TABLE users (id int PRIMARY KEY, email text)`)
+	e.WriteFile("users.csv", "id,email\u200b,n\u202eote\ufeff\n1,a@example.com,x\n")
+	e.WriteFile("keys.csv", "id\u200b,email\n1,a@example.com\n")
+	csvSync := func(file, table string) *hclconfig.Config {
+		return e.Config(fmt.Sprintf(`
+source "csv" "users" {
+  path = %q
+}
+sync "users" {
+  source      = source.csv.users
+  destination = destination.postgres.dst
+  table       = %q
+  behavior    = "update_or_create"
+  key         = "id"
+}`, file, table))
+	}
+	visible := func(f planner.Finding) {
+		t.Helper()
+		for _, s := range []string{f.Summary, f.Detail, f.Fix} {
+			if i := strings.IndexFunc(s, func(r rune) bool { return r != '\n' && !unicode.IsPrint(r) }); i >= 0 {
+				t.Errorf("%s shows %q raw: %q", f.Code, []rune(s[i:])[0], s)
+			}
+		}
+	}
+
+	cfg := csvSync("users.csv", "users")
+	sp := syncNamed(t, plan(t, cfg, planner.Options{}), "users")
+	for _, want := range []string{
+		`ALTER TABLE "public"."users" ADD COLUMN U&"email\200B" text;`,
+		`ALTER TABLE "public"."users" ADD COLUMN U&"n\202Eote\FEFF" text;`,
+	} {
+		i := slices.IndexFunc(sp.Findings, func(f planner.Finding) bool { return f.Code == planner.CodeMissingColumn && f.Fix == want })
+		if i < 0 {
+			t.Errorf("no missing_column finding with the fix %s:\n%s", want, synctest.FindingsText(sp))
+			continue
+		}
+		visible(sp.Findings[i])
+		e.Dst(want)
+	}
+	if sp := syncNamed(t, plan(t, cfg, planner.Options{}), "users"); len(sp.Findings) != 0 || sp.Counts != (planner.Counts{Insert: 1}) {
+		t.Errorf("after the fixes: counts %+v\n%s", sp.Counts, synctest.FindingsText(sp))
+	}
+
+	sp = syncNamed(t, plan(t, csvSync("keys.csv", "users"), planner.Options{}), "users")
+	f := findingWith(sp, planner.CodeMissingColumn, `the key column "id"`)
+	if f == nil || !strings.Contains(f.Detail, `The source returns: "id\u200b", email.`) {
+		t.Errorf("a key the header spells with a zero-width space:\n%s", synctest.FindingsText(sp))
+	} else {
+		visible(*f)
+	}
+
+	sp = syncNamed(t, plan(t, csvSync("users.csv", "nosuch"), planner.Options{}), "users")
+	f = findingWith(sp, planner.CodeMissingTable, "")
+	if f == nil || !strings.Contains(f.Fix, `U&"email\200B" text`) {
+		t.Fatalf("a missing table:\n%s", synctest.FindingsText(sp))
+	}
+	visible(*f)
+	e.Dst(f.Fix)
+	if sp := syncNamed(t, plan(t, csvSync("users.csv", "nosuch"), planner.Options{}), "users"); len(sp.Findings) != 0 {
+		t.Errorf("after the CREATE TABLE:\n%s", synctest.FindingsText(sp))
 	}
 }

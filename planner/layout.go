@@ -73,6 +73,18 @@ type column struct {
 	// that type before it is converted (convertExpr): "" when the text is
 	// converted directly.
 	viaType string
+	// refusesNow: a postgres source's value is cast to the column's date
+	// or time type on the source through its text, where 'now' would
+	// read as the time of the query; sourceExpr refuses it.
+	refusesNow bool
+}
+
+// castsNow reports whether a postgres source column sc reaches the
+// column's type on the source through text input, which reads 'now' as
+// the current time: the column takes 'now' (takesNow) and sc is not of a
+// date or time type itself (text, varchar, citext, a domain...).
+func (c column) castsNow(sc sourceColumn) bool {
+	return c.takesNow() && !isTimeType(sc.TypeOID)
 }
 
 // textFallbackType is the viaType of the column for the postgres source
@@ -164,11 +176,24 @@ func (c column) convertExpr(expr string) string {
 // a built-in type that normalizesText, the base type's own text (the
 // source server has that type too), as the domain stores it (' 5' for a
 // domain over int is '5').
+//
+// With refusesNow, a text 'now' (as readsNow reads it) is converted as the
+// empty text instead, which no date or time type reads: the data error
+// makes the diff read the source as text and convert it on the
+// destination (diff), where readsNow refuses the row as it refuses a CSV
+// field.
 func (c column) sourceExpr(expr string) string {
+	cast := c.castExpr
 	if c.normalizedOnSource() {
-		return fmt.Sprintf("((%s)::%s)::text", expr, c.Catalog.BaseType)
+		cast = func(e string) string { return fmt.Sprintf("((%s)::%s)::text", e, c.Catalog.BaseType) }
 	}
-	return c.castExpr(expr)
+	if c.refusesNow {
+		// left(..., 0) depends on the row, so the server cannot refuse
+		// the empty text when it plans the query, before any row.
+		return fmt.Sprintf("CASE WHEN lower(btrim((%[1]s)::text, E' \\t\\n\\r\\v\\f')) COLLATE \"C\" = 'now' THEN %[2]s ELSE %[3]s END",
+			expr, cast(fmt.Sprintf("left((%s)::text, 0)", expr)), cast(expr))
+	}
+	return cast(expr)
 }
 
 // normalizedOnSource reports whether sourceExpr gives the type's own text

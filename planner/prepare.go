@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
@@ -283,7 +285,7 @@ func (st *preparation) mapColumns() {
 		if _, ok := st.mappedDest[k]; !ok {
 			st.add(Finding{Severity: SeverityError, Code: CodeMissingColumn,
 				Summary: fmt.Sprintf("the key column %q is not among the source's columns", k),
-				Detail:  fmt.Sprintf("The source returns: %s. Add a mapping for %q, or select a column named %q.%s", strings.Join(names(st.srcCols), ", "), k, k, st.delimiterHint())})
+				Detail:  fmt.Sprintf("The source returns: %s. Add a mapping for %q, or select a column named %q.%s", shownNames(names(st.srcCols)), k, k, st.delimiterHint())})
 		}
 	}
 
@@ -307,20 +309,20 @@ func (st *preparation) mapColumns() {
 		if !srcOK {
 			st.add(Finding{Severity: SeverityError, Code: CodeMissingColumn,
 				Summary: fmt.Sprintf("the source has no column %q (mapped to %q)", m.Source, m.Destination),
-				Detail: fmt.Sprintf("The source %s returns: %s.%s%s", s.Source.Address(), strings.Join(names(st.srcCols), ", "),
+				Detail: fmt.Sprintf("The source %s returns: %s.%s%s", s.Source.Address(), shownNames(names(st.srcCols)),
 					suggest.DidYouMean(m.Source, names(st.srcCols)), st.delimiterHint())})
 		}
 		dc := t.Column(m.Destination)
 		if dc == nil {
 			f := Finding{Severity: SeverityError, Code: CodeMissingColumn,
 				Summary: fmt.Sprintf("%s has no column %q", table, m.Destination),
-				Detail: fmt.Sprintf("The columns of %s are: %s.%s%s", table, strings.Join(t.ColumnNames(), ", "),
+				Detail: fmt.Sprintf("The columns of %s are: %s.%s%s", table, shownNames(t.ColumnNames()),
 					suggest.DidYouMean(m.Destination, t.ColumnNames()), st.delimiterHint())}
 			typ := "text"
 			if srcOK && sc.Type != "" {
 				typ = sc.Type
 			}
-			f.Fix = fmt.Sprintf("ALTER TABLE %s ADD COLUMN %s %s;", t.Ident(), pgx.Identifier{m.Destination}.Sanitize(), typ)
+			f.Fix = fmt.Sprintf("ALTER TABLE %s ADD COLUMN %s %s;", catalog.VisibleIdent(t.Schema, t.Name), catalog.VisibleIdent(m.Destination), typ)
 			st.add(f)
 			continue
 		}
@@ -334,6 +336,7 @@ func (st *preparation) mapColumns() {
 			col := newColumn(m.Destination, m.Source, *dc, s.IsSensitiveColumn(m.Destination))
 			if s.Source.Type == hclconfig.SourcePostgres {
 				col.viaType = col.textFallbackType(sc)
+				col.refusesNow = col.castsNow(sc)
 			}
 			st.cols = append(st.cols, col)
 		}
@@ -362,7 +365,7 @@ func (st *preparation) uniqueKey() {
 			st.add(Finding{Severity: SeverityError, Code: CodeMissingColumn,
 				Summary: fmt.Sprintf("%s has no column %q for the key", s.Table.String(), k),
 				Detail: fmt.Sprintf("The key names the columns that match source rows to destination rows; %s has: %s.%s",
-					s.Table.String(), strings.Join(t.ColumnNames(), ", "), suggest.DidYouMean(k, t.ColumnNames()))})
+					s.Table.String(), shownNames(t.ColumnNames()), suggest.DidYouMean(k, t.ColumnNames()))})
 		}
 		return
 	}
@@ -586,6 +589,20 @@ func names(cols []sourceColumn) []string {
 	return out
 }
 
+// shownNames joins column names for a finding's detail: "id, email", with
+// a name that holds a character that does not print (a zero-width space,
+// a byte order mark) quoted and escaped as %q quotes it, "email\u200b".
+func shownNames(cols []string) string {
+	out := make([]string, len(cols))
+	for i, c := range cols {
+		out[i] = c
+		if strings.IndexFunc(c, func(r rune) bool { return !unicode.IsPrint(r) }) >= 0 {
+			out[i] = strconv.Quote(c)
+		}
+	}
+	return strings.Join(out, ", ")
+}
+
 func describeKeys(t *catalog.Table) string {
 	var b strings.Builder
 	switch {
@@ -634,11 +651,15 @@ func missingTable(s *hclconfig.Sync, srcCols []sourceColumn, byName map[string]s
 		if c, ok := byName[m.Source]; ok && c.Type != "" {
 			typ = c.Type
 		}
-		defs = append(defs, fmt.Sprintf("  %s %s", pgx.Identifier{m.Destination}.Sanitize(), typ))
+		defs = append(defs, fmt.Sprintf("  %s %s", catalog.VisibleIdent(m.Destination), typ))
 	}
 	if len(defs) > 0 {
-		defs = append(defs, fmt.Sprintf("  PRIMARY KEY (%s)", catalog.IdentList(s.Key)))
-		f.Fix = fmt.Sprintf("CREATE TABLE %s (\n%s\n);", pgx.Identifier{s.Table.Schema, s.Table.Name}.Sanitize(), strings.Join(defs, ",\n"))
+		key := make([]string, len(s.Key))
+		for i, k := range s.Key {
+			key[i] = catalog.VisibleIdent(k)
+		}
+		defs = append(defs, fmt.Sprintf("  PRIMARY KEY (%s)", strings.Join(key, ", ")))
+		f.Fix = fmt.Sprintf("CREATE TABLE %s (\n%s\n);", catalog.VisibleIdent(s.Table.Schema, s.Table.Name), strings.Join(defs, ",\n"))
 		f.Detail = "Check the column types in the fix: they are the source's types."
 	}
 	return f

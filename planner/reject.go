@@ -43,6 +43,19 @@ type rejectReason struct {
 	Fix string
 }
 
+// described is the reason as a finding says it, for another row's
+// reason that names it: `column "balance": violates ..., constraint c`.
+func (r rejectReason) described() string {
+	what := r.Reason
+	if r.Column != "" {
+		what = fmt.Sprintf("column %q: %s", r.Column, r.Reason)
+	}
+	if r.Constraint != "" {
+		what += ", constraint " + r.Constraint
+	}
+	return what
+}
+
 // rejectTally counts the rows refused for one reason.
 type rejectTally struct {
 	rows     int64
@@ -292,7 +305,8 @@ func (c *checker) finish(ctx context.Context, conn *pgx.Conn) error {
 		return err
 	}
 	return c.each(func(seq int64, kind ChangeKind, src, dst *Row) error {
-		if _, bad := c.rejected[seq]; bad {
+		if ix, bad := c.rejected[seq]; bad {
+			c.written.recordRefused(kind, src, c.reasons[ix])
 			return nil
 		}
 		c.written.record(kind, src, dst)

@@ -376,8 +376,14 @@ func (r *relations) parentsWritten(f *foreignKey, pending []*pendingChild) error
 	if err != nil {
 		return err
 	}
+	// Parents refused before (a CHECK, an earlier round) are candidates
+	// too, so that their children say why they are refused.
+	refused, err := r.refusedHashes(writesParent, f.ParentColumns, *f.parentHash, strings.Join(notNull, " AND "))
+	if err != nil {
+		return err
+	}
 	byHash := map[uint64][]rowHash{}
-	for _, p := range parents {
+	for _, p := range append(parents, refused...) {
 		byHash[p.hash] = append(byHash[p.hash], p)
 	}
 	// The children's values, in the parent columns' types.
@@ -408,11 +414,16 @@ func (r *relations) parentsWritten(f *foreignKey, pending []*pendingChild) error
 			}
 			any, live := false, false
 			usable := false
+			var refusedFor rejectReason // why the first refused candidate is
 			for _, cand := range byHash[p.hash] {
-				any = true
-				if _, bad := c.rejected[cand.seq]; bad {
+				if ix, bad := c.rejected[cand.seq]; bad {
+					if !any {
+						refusedFor = c.reasons[ix]
+					}
+					any = true
 					continue
 				}
+				any = true
 				live = true
 				// An update runs before the inserts: it can reference an
 				// inserted row only at COMMIT.
@@ -430,8 +441,16 @@ func (r *relations) parentsWritten(f *foreignKey, pending []*pendingChild) error
 					Reason: fmt.Sprintf("references a row of %s that this sync inserts, but rowform updates before it inserts and the foreign key is not DEFERRABLE, so it cannot order the writes", f.parent),
 					Fix:    fmt.Sprintf("ALTER TABLE %s ALTER CONSTRAINT %s DEFERRABLE;", f.Child, pgx.Identifier{f.Name}.Sanitize())})
 			case any:
-				c.reject(p.ch.seq, p.ch.kind, p.ch.row(), rejectReason{Column: singleColumn(f.ChildColumns), Constraint: f.Name,
-					Reason: fmt.Sprintf("references a row of %s that this sync would write but refuses", f.parent)})
+				why := rejectReason{Column: singleColumn(f.ChildColumns), Constraint: f.Name,
+					Reason: fmt.Sprintf("references a row of %s that this sync would write but refuses (%s)", f.parent, refusedFor.described())}
+				if r.refusedParent[refusedFor] {
+					// The parent is refused for its own refused parent:
+					// the descendants of a refused row all name its
+					// reason, not one another's, in one finding.
+					why = refusedFor
+				}
+				r.refusedParent[why] = true
+				c.reject(p.ch.seq, p.ch.kind, p.ch.row(), why)
 			default:
 				r.rejectMissing(f, &p.ch, p.gone)
 			}

@@ -64,6 +64,9 @@ type relations struct {
 	// cascades counts, per referencing foreign key, the rows the planned
 	// writes reach in the other table (the last round's count).
 	cascades map[*foreignKey]*cascadeCount
+	// refusedParent holds the reasons that refuse a row for a parent the
+	// sync refuses (parentsWritten).
+	refusedParent map[rejectReason]bool
 }
 
 // checkRelations runs the checks between rows, then adds the notes about
@@ -73,7 +76,7 @@ func (c *checker) checkRelations(ctx context.Context, conn *pgx.Conn) error {
 	if r == nil {
 		return nil
 	}
-	rel := &relations{c: c, ctx: ctx, conn: conn}
+	rel := &relations{c: c, ctx: ctx, conn: conn, refusedParent: map[rejectReason]bool{}}
 	if err := rel.prepareUniques(); err != nil {
 		return fmt.Errorf("reading the unique indexes of %s: %w", c.p.Sync.Table, err)
 	}
@@ -487,12 +490,23 @@ func (r *relations) chooseHashing(exprs []string, cols []string) hashing {
 // over the same columns, "" for always) holds. cols are the columns h and
 // cond read.
 func (r *relations) stateHashes(sel func(*change) bool, cols []string, h hashing, cond string) ([]rowHash, error) {
+	return r.hashesOf(r.c.batches, sel, cols, h, cond)
+}
+
+// refusedHashes is stateHashes over the inserts and updates already
+// refused: the rows they would have left.
+func (r *relations) refusedHashes(sel func(*change) bool, cols []string, h hashing, cond string) ([]rowHash, error) {
+	return r.hashesOf(r.c.refusedBatches, sel, cols, h, cond)
+}
+
+// hashesOf is stateHashes over the changes that batches gives.
+func (r *relations) hashesOf(batches func(func(ChangeKind) bool, func([]change) error) error, sel func(*change) bool, cols []string, h hashing, cond string) ([]rowHash, error) {
 	var out []rowHash
 	where := ""
 	if cond != "" {
 		where = " WHERE " + cond
 	}
-	err := r.c.batches(isWrite, func(all []change) error {
+	err := batches(isWrite, func(all []change) error {
 		batch := selectChanges(all, sel)
 		if len(batch) == 0 {
 			return nil

@@ -65,10 +65,21 @@ func (c *checker) kept(ch *change) *change {
 // checkBatchRows at a time, skipping changes already rejected. The rows are
 // copies that fn may keep until it returns.
 func (c *checker) batches(want func(kind ChangeKind) bool, fn func([]change) error) error {
+	return c.batchesOf(false, want, fn)
+}
+
+// refusedBatches is batches over the changes already rejected only.
+func (c *checker) refusedBatches(want func(kind ChangeKind) bool, fn func([]change) error) error {
+	return c.batchesOf(true, want, fn)
+}
+
+// batchesOf is batches over the changes already rejected (refused) or
+// over the others.
+func (c *checker) batchesOf(refused bool, want func(kind ChangeKind) bool, fn func([]change) error) error {
 	var batch []change
 	size := 0
 	err := c.each(func(seq int64, kind ChangeKind, src, dst *Row) error {
-		if _, bad := c.rejected[seq]; bad || !want(kind) {
+		if _, bad := c.rejected[seq]; bad != refused || !want(kind) {
 			return nil
 		}
 		ch := change{seq: seq, kind: kind}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"unicode"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -188,6 +189,47 @@ func (c *privilegeCheck) temporary() error {
 	}
 	return nil
 }
+
+// VisibleIdent quotes an identifier, of parts joined by dots, for SQL that
+// people read (a finding's fix) as pgx.Identifier.Sanitize quotes it, but
+// a part with a character that prints as nothing or as a blank (a
+// zero-width space, a byte order mark, a bidirectional or other control,
+// a space other than ' ') in PostgreSQL's U&"..." form, which spells each
+// such character as \XXXX or \+XXXXXX: "public".U&"email\200B". So
+// the SQL shows the name it runs on and still runs as written.
+func VisibleIdent(parts ...string) string {
+	q := make([]string, len(parts))
+	for i, part := range parts {
+		part = strings.ReplaceAll(part, "\x00", "") // as Sanitize: no name holds one
+		if strings.IndexFunc(part, isInvisible) < 0 {
+			q[i] = pgx.Identifier{part}.Sanitize()
+			continue
+		}
+		var b strings.Builder
+		b.WriteString(`U&"`)
+		for _, r := range part {
+			switch {
+			case r == '"':
+				b.WriteString(`""`)
+			case r == '\\':
+				b.WriteString(`\\`)
+			case isInvisible(r) && r > 0xffff:
+				fmt.Fprintf(&b, `\+%06X`, r)
+			case isInvisible(r):
+				fmt.Fprintf(&b, `\%04X`, r)
+			default:
+				b.WriteRune(r)
+			}
+		}
+		b.WriteByte('"')
+		q[i] = b.String()
+	}
+	return strings.Join(q, ".")
+}
+
+// isInvisible reports whether r prints as nothing or as a blank other
+// than ' ' (it is not unicode.IsPrint).
+func isInvisible(r rune) bool { return !unicode.IsPrint(r) }
 
 // IdentList quotes and joins column names for SQL: "a", "b".
 func IdentList(cols []string) string {

@@ -18,7 +18,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -109,7 +111,19 @@ func Config(s *hclconfig.Server, applicationName string) (*pgx.ConnConfig, error
 	if s.SSLRootCert != "" {
 		kv = append(kv, "sslrootcert="+quoteValue(s.SSLRootCert))
 	}
-	cfg, err := pgx.ParseConfig(strings.Join(kv, " "))
+	for _, k := range slices.Sorted(maps.Keys(s.Settings)) {
+		if !isKeyword(k) || slices.Contains(attributeKeywords, k) {
+			return nil, fmt.Errorf("%s: invalid connection settings: %q is not a setting to add", s.Address(), k)
+		}
+		kv = append(kv, k+"="+quoteValue(s.Settings[k]))
+	}
+	// The key's passphrase is given as the password is, never in the
+	// string above.
+	var opts pgx.ParseConfigOptions
+	if s.SSLPassword.IsSet() {
+		opts.GetSSLPassword = func(context.Context) string { return s.SSLPassword.Reveal() }
+	}
+	cfg, err := pgx.ParseConfigWithOptions(strings.Join(kv, " "), opts)
 	if err != nil {
 		return nil, fmt.Errorf("%s: invalid connection settings: %s", s.Address(), describeConfigError(err))
 	}
@@ -129,10 +143,20 @@ func Config(s *hclconfig.Server, applicationName string) (*pgx.ConnConfig, error
 	if cfg.RuntimeParams == nil {
 		cfg.RuntimeParams = map[string]string{}
 	}
-	for k, v := range SessionSettings() {
-		cfg.RuntimeParams[k] = v
-	}
-	cfg.RuntimeParams["application_name"] = applicationName
+	own := SessionSettings()
+	own["application_name"] = applicationName
+	// Setting names are case-insensitive to the server, which takes the
+	// last of two spellings (PGTZ sets "timezone"): rowform's are the only
+	// ones sent.
+	maps.DeleteFunc(cfg.RuntimeParams, func(k, _ string) bool {
+		for o := range own {
+			if strings.EqualFold(k, o) {
+				return true
+			}
+		}
+		return false
+	})
+	maps.Copy(cfg.RuntimeParams, own)
 	// Statements are prepared explicitly where it pays; the describe-exec
 	// mode keeps one round trip for ad-hoc catalog queries.
 	cfg.DefaultQueryExecMode = pgx.QueryExecModeDescribeExec
@@ -260,7 +284,18 @@ func describeConfigError(err error) string {
 			return u.Error()
 		}
 	}
-	return "the host, port, database, user, sslmode or sslrootcert is not valid"
+	return "the host, port, database, user, sslmode, sslrootcert or another connection setting is not valid"
+}
+
+// attributeKeywords are the connection string keywords that the block's
+// attributes set (or, for passfile, replace): a server's Settings never
+// hold them.
+var attributeKeywords = []string{"host", "port", "dbname", "database", "user", "password", "passfile", "sslmode", "sslrootcert", "sslpassword"}
+
+// isKeyword reports whether k can be a keyword of a connection string:
+// letters, digits, underscores and dots (a setting such as myapp.tag).
+func isKeyword(k string) bool {
+	return k != "" && strings.Trim(k, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.") == ""
 }
 
 // quoteValue quotes a value for a libpq keyword/value connection string.

@@ -528,3 +528,38 @@ func TestConnectErrorsSayWhatToCheck(t *testing.T) {
 		t.Errorf("too many connections for the role: %v", err)
 	}
 }
+
+// TestSettingsJoinTheConnection: a server's Settings join its connection
+// string, as the driver reads them from one (options is sent to the
+// server); the settings and the name rowform gives every session stay
+// rowform's in whatever case another source spells them (the server
+// takes the last of two spellings, so a "timezone" from the URL or from
+// PGTZ was sent beside rowform's "TimeZone" and won as the map's order
+// fell); and a keyword an attribute of the block sets, or one that is no
+// keyword, is refused.
+func TestSettingsJoinTheConnection(t *testing.T) {
+	s := &hclconfig.Server{Kind: "destination", Type: "postgres", Name: "db", Host: "127.0.0.1", Port: 5432,
+		Database: "d", User: "u", SSLMode: "disable",
+		Settings: map[string]string{"options": "-c search_path=app", "connect_timeout": "3", "timezone": "America/New_York", "Application_Name": "ci"}}
+	cfg, err := pgconnect.Config(s, "rowform/test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.RuntimeParams["options"]; got != "-c search_path=app" {
+		t.Errorf("options = %q", got)
+	}
+	if cfg.ConnectTimeout != 3*time.Second {
+		t.Errorf("connect timeout %s, want 3s", cfg.ConnectTimeout)
+	}
+	for k, v := range cfg.RuntimeParams {
+		if strings.EqualFold(k, "timezone") && (k != "TimeZone" || v != "UTC") || strings.EqualFold(k, "application_name") && (k != "application_name" || v != "rowform/test") {
+			t.Errorf("the session is sent %s=%q", k, v)
+		}
+	}
+	for _, k := range []string{"host", "dbname", "password", "sslmode", "a b", "x=1 host"} {
+		s.Settings = map[string]string{k: "x"}
+		if _, err := pgconnect.Config(s, "rowform/test"); err == nil || !strings.Contains(err.Error(), "is not a setting to add") {
+			t.Errorf("setting %q: err %v", k, err)
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/rowform/rowform/internal/pgcluster"
+	"github.com/rowform/rowform/internal/pgtest"
 	"github.com/rowform/rowform/internal/rftest"
 	"github.com/rowform/rowform/internal/sshtest"
 )
@@ -1090,6 +1092,93 @@ run "load" {
 	}
 	if !res.Passed() {
 		t.Errorf("tests failed:\n%s", describe(res))
+	}
+}
+
+// TestURLSettingsReachTheSyncs: ROWFORM_TEST_PG_URL's connection settings
+// reach the syncs' sessions as they reach the tests' own. The server
+// admits the role over TLS by its client certificate only (its key
+// encrypted, with the URL's sslpassword): the syncs had the URL's sslmode
+// and sslrootcert alone, and every plan failed with connection_failed.
+// The URL's options set a setting in the sessions of the source and of the
+// destination alike; the sessions keep rowform's own application_name.
+// The key's passphrase is a secret for the output to mask.
+func TestURLSettingsReachTheSyncs(t *testing.T) {
+	files := sshtest.NewTLS(t, "127.0.0.1")
+	c := pgtest.Start(t, func(o *pgcluster.Options) {
+		o.ExtraConf = append(files.ServerConf(), "ssl_ca_file = '"+files.CAFile+"'")
+	})
+	ctx := context.Background()
+	admin := pgtest.Connect(t, c, "")
+	var hba string
+	if err := admin.QueryRow(ctx, "SHOW hba_file").Scan(&hba); err != nil {
+		t.Fatal(err)
+	}
+	lines, err := os.ReadFile(hba)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The first line that matches decides: a TLS connection needs the
+	// role's certificate (connections without TLS keep their password).
+	if err := os.WriteFile(hba, append([]byte("hostssl all all 127.0.0.1/32 cert\n"), lines...), 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.Exec(ctx, "SELECT pg_reload_conf()"); err != nil {
+		t.Fatal(err)
+	}
+	const passphrase = "correct-horse-battery"
+	cert, key := files.ClientCert(t, c.User, passphrase)
+	t.Setenv(pgcluster.EnvURL, fmt.Sprintf("postgres://%s@127.0.0.1:%d/postgres?sslmode=verify-full&sslrootcert=%s&sslcert=%s&sslkey=%s&sslpassword=%s&options=%s&application_name=ci",
+		c.User, c.Port, files.CAFile, cert, key, passphrase, strings.ReplaceAll(url.QueryEscape("-c rowform_test.tag=from-url"), "+", "%20")))
+	dir := writeFiles(t, map[string]string{
+		"main.hcl": `
+destination "postgres" "dst" {
+  host     = "db.invalid"
+  database = "dst"
+  user     = "u"
+}
+
+source "postgres" "src" {
+  host     = "warehouse.invalid"
+  database = "src"
+  user     = "u"
+}
+
+sync "tags" {
+  source      = source.postgres.src
+  query       = "SELECT 1 AS id, current_setting('rowform_test.tag') AS src_tag"
+  destination = destination.postgres.dst
+  table       = "tags"
+  behavior    = "update_or_create"
+  key         = ["id"]
+}
+`,
+		"tests/tags.rftest.hcl": `
+destination "postgres" "dst" {
+  sql = "CREATE TABLE tags (id int PRIMARY KEY, src_tag text, dst_tag text DEFAULT current_setting('rowform_test.tag', true), app text DEFAULT current_setting('application_name'))"
+}
+
+run "load" {
+  expect_plan "tags" {
+    insert   = 1
+    findings = []
+  }
+  expect_table "tags" {
+    rows = [{ id = 1, src_tag = "from-url", dst_tag = "from-url", app = "rowform/tags" }]
+  }
+}
+`,
+	})
+	var secrets []string
+	res, err := rftest.Run(ctx, rftest.Options{Dir: dir, AddSecrets: func(s ...string) { secrets = append(secrets, s...) }})
+	if err != nil {
+		t.Fatalf("rftest.Run: %v", err)
+	}
+	if !res.Passed() {
+		t.Errorf("tests failed:\n%s", describe(res))
+	}
+	if !slices.Contains(secrets, passphrase) {
+		t.Errorf("the key's passphrase is not among the secrets to mask")
 	}
 }
 

@@ -256,6 +256,11 @@ type tester struct {
 	// cluster, the URL's with ROWFORM_TEST_PG_URL; sslrootcert the URL's
 	// certificate authority, to verify the server's certificate with.
 	sslmode, sslrootcert string
+	// settings are the URL's other connection settings (sslcert, sslkey,
+	// options, ...) and sslpassword its key's passphrase, for the syncs to
+	// reach the server as the tests' own connections do.
+	settings    map[string]string
+	sslpassword hclconfig.Secret
 }
 
 func (t *tester) close() {
@@ -293,11 +298,8 @@ func (t *tester) server(ctx context.Context) (*pgcluster.Cluster, error) {
 	t.sslmode = "disable"
 	if os.Getenv(pgcluster.EnvURL) != "" {
 		t.sslmode = "prefer"
-		if u, err := url.Parse(c.ConnString("")); err == nil {
-			if m := u.Query().Get("sslmode"); m != "" {
-				t.sslmode = m
-			}
-			t.sslrootcert = u.Query().Get("sslrootcert")
+		if err := t.useURLSettings(c.ConnString("")); err != nil {
+			return nil, err
 		}
 		if t.opts.Log != nil {
 			fmt.Fprintf(t.opts.Log, "Testing on the server of %s (%s:%d), in databases dropped afterwards.\n", pgcluster.EnvURL, c.Host, c.Port)
@@ -306,6 +308,70 @@ func (t *tester) server(ctx context.Context) (*pgcluster.Cluster, error) {
 		fmt.Fprintf(t.opts.Log, "Testing on a throwaway PostgreSQL server (127.0.0.1:%d), removed afterwards.\n", c.Port)
 	}
 	return c, nil
+}
+
+// useURLSettings takes the connection settings of raw, the server's URL,
+// for the syncs: all but the server, the role and the database, which the
+// cluster gives (point).
+func (t *tester) useURLSettings(raw string) error {
+	settings, err := urlSettings(raw)
+	if err != nil {
+		return fmt.Errorf("%s: %w", pgcluster.EnvURL, err)
+	}
+	t.settings = map[string]string{}
+	for k, v := range settings {
+		switch k {
+		case "sslmode":
+			if v != "" {
+				t.sslmode = v
+			}
+		case "sslrootcert":
+			t.sslrootcert = v
+		case "sslpassword":
+			t.sslpassword = hclconfig.NewSecret(v)
+			if t.opts.AddSecrets != nil {
+				t.opts.AddSecrets(v)
+			}
+		case "host", "port", "database", "user", "password", "passfile":
+		default:
+			t.settings[k] = v
+		}
+	}
+	return nil
+}
+
+// urlSettings are the settings of a postgres:// URL's query, as the driver
+// reads them: each keyword and value percent-decoded ('+' is no space),
+// the last of a repeated keyword, dbname as database, and ssl=true as
+// sslmode=require when no sslmode is given. No error quotes a value.
+func urlSettings(raw string) (map[string]string, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, errors.New("not a valid URL")
+	}
+	out := map[string]string{}
+	for _, pair := range strings.Split(u.RawQuery, "&") {
+		if pair == "" {
+			continue
+		}
+		rawKey, rawValue, _ := strings.Cut(pair, "=")
+		k, kerr := url.PathUnescape(rawKey)
+		v, verr := url.PathUnescape(rawValue)
+		if kerr != nil || verr != nil {
+			return nil, fmt.Errorf("the setting %q of the URL is not validly percent-encoded", rawKey)
+		}
+		if k == "dbname" {
+			k = "database"
+		}
+		out[k] = v
+	}
+	if out["ssl"] == "true" {
+		delete(out, "ssl")
+		if _, ok := out["sslmode"]; !ok {
+			out["sslmode"] = "require"
+		}
+	}
+	return out, nil
 }
 
 // fileRun is the state of one test file: its databases, its CSV files,
@@ -636,6 +702,7 @@ func (f *fileRun) point(cfg *hclconfig.Config) {
 		s.Password = hclconfig.NewSecret(c.Password)
 		s.Database = f.dbs[addr]
 		s.SSLMode, s.SSLRootCert, s.SSHTunnel = f.t.sslmode, f.t.sslrootcert, nil
+		s.Settings, s.SSLPassword = f.t.settings, f.t.sslpassword
 	}
 	for a, s := range cfg.Sources {
 		if p, ok := f.csvPaths["source."+a]; ok && s.CSV != nil {

@@ -4,6 +4,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
@@ -30,6 +31,8 @@ type TLSFiles struct {
 	CAFile string
 	// CertFile and KeyFile are the server's certificate and key.
 	CertFile, KeyFile string
+	ca                *x509.Certificate
+	caKey             *ecdsa.PrivateKey
 }
 
 // NewTLS creates a CA and a server certificate for hosts (DNS names or IP
@@ -66,6 +69,7 @@ func NewTLS(t testing.TB, hosts ...string) *TLSFiles {
 	fail(err)
 	ca, err := x509.ParseCertificate(caDER)
 	fail(err)
+	f.ca, f.caKey = ca, caKey
 
 	srvKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	fail(err)
@@ -104,6 +108,44 @@ func NewTLS(t testing.TB, hosts ...string) *TLSFiles {
 		}
 	}
 	return f
+}
+
+// ClientCert writes a client certificate for the role user, signed by the
+// CA (a server with ssl_ca_file = CAFile accepts it for cert
+// authentication), and its key: an RSA key encrypted with passphrase in
+// the legacy PEM form the driver decrypts, or unencrypted when passphrase
+// is "".
+func (f *TLSFiles) ClientCert(t testing.TB, user, passphrase string) (certFile, keyFile string) {
+	t.Helper()
+	fail := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("sshtest: client certificate: %v", err)
+		}
+	}
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	fail(err)
+	now := time.Now()
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(now.UnixNano()),
+		Subject:      pkix.Name{CommonName: user},
+		NotBefore:    now.Add(-time.Hour),
+		NotAfter:     now.Add(24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, f.ca, &key.PublicKey, f.caKey)
+	fail(err)
+	block := &pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}
+	if passphrase != "" {
+		//lint:ignore SA1019 the driver reads no other encrypted key form
+		block, err = x509.EncryptPEMBlock(rand.Reader, block.Type, block.Bytes, []byte(passphrase), x509.PEMCipherAES256)
+		fail(err)
+	}
+	certFile, keyFile = filepath.Join(f.Dir, user+".crt"), filepath.Join(f.Dir, user+".key")
+	fail(os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644))
+	fail(os.WriteFile(keyFile, pem.EncodeToMemory(block), 0o600))
+	return certFile, keyFile
 }
 
 // ServerConf are the postgresql.conf lines that turn TLS on with these files.
