@@ -531,9 +531,11 @@ func (st *preparation) privileges() bool {
 		st.add(Finding{Severity: SeverityError, Code: CodeConnectionFailed, Summary: describeError(err)})
 		return false
 	}
+	readable := true
 	for _, m := range missing {
 		if m.Privilege == "SELECT" || (m.Privilege == "USAGE" && strings.HasPrefix(m.Object, "schema")) {
 			st.blocked = true
+			readable = false
 		}
 		on := m.Object
 		if m.Columns != nil {
@@ -543,6 +545,11 @@ func (st *preparation) privileges() bool {
 			Summary: fmt.Sprintf("role %q lacks %s on %s", role, m.Privilege, on),
 			Detail:  privilegeWhy(m, s.Behavior),
 			Fix:     m.Fix})
+	}
+	if readable && s.Behavior.Deletes() {
+		for _, f := range historyRowSelect(st.ctx, s, st.dst, t, role, all) {
+			st.add(f)
+		}
 	}
 	return true
 }

@@ -373,6 +373,11 @@ func PrepareUndo(ctx context.Context, s *hclconfig.Sync, dst *pgx.Conn, run *his
 			Detail:  fmt.Sprintf("The undo of run %d %s.", run.ID, undoNeeds(m.Privilege)),
 			Fix:     m.Fix})
 	}
+	if !blocked && run.Inserted > 0 {
+		for _, f := range historyRowSelect(ctx, s, dst, t, role, all) {
+			add(f)
+		}
+	}
 	for _, f := range historyFindings(ctx, s, dst, role) {
 		add(f)
 	}
@@ -625,10 +630,13 @@ func (u *UndoPrepared) undoSQL() string {
 	// text keys follow their row's columns, as Row values hold them.
 	d := strings.Join(sel[:len(l.Cols)], ", ") + desiredKeys
 	c := strings.Join(sel[len(l.Cols):], ", ") + currentKeys
-	return fmt.Sprintf(`SELECT r.kind::text, t.ctid IS NOT NULL, r.after_hash, r.changed,
+	// The row is there when its first key column is: the join matched it
+	// by equality, which no NULL passes. (Not t.ctid, a system column that
+	// column-level SELECT grants do not cover.)
+	return fmt.Sprintf(`SELECT r.kind::text, %s IS NOT NULL, r.after_hash, r.changed,
   coalesce(cardinality(r.key), -1), coalesce(cardinality(r.before), -1), %s, %s
 FROM %s AS r LEFT JOIN %s AS t ON %s
-WHERE r.run_id = %d`, d, c, history.RowsSource(u.names, *run), u.Table.Ident(), strings.Join(match, " AND "), run.ID)
+WHERE r.run_id = %d`, cur(0), d, c, history.RowsSource(u.names, *run), u.Table.Ident(), strings.Join(match, " AND "), run.ID)
 }
 
 // DiffUndo runs the undo's "diff" on dst (in the caller's transaction):
