@@ -74,8 +74,14 @@ deps-postgres:
 	fi
 
 ## test: vet, staticcheck, every test with the race detector (progress per package), and the examples' rowform tests
+# MEMORY_TESTS bound memory or allocations, which they check only without
+# the race detector (its allocations are not the code's): they run again
+# without it.
+MEMORY_TESTS := TestRejectedRowsMemory|TestRejectedRowsOutputMemory|TestBuildsAreBounded
+
 test: deps vet staticcheck actionlint
 	$(GO) run ./internal/tools/testprogress -- -race -count=1 -timeout 60m ./...
+	$(GO) test -count=1 -run '^($(MEMORY_TESTS))$$' ./executor ./cmd/rowform/internal/cli ./hclconfig
 	$(MAKE) --no-print-directory test-examples
 
 ## test-examples: `rowform test` in every example that ships tests/*.rftest.hcl

@@ -65,6 +65,16 @@ func syncResult(t *testing.T, res *executor.Result, name string) *executor.SyncR
 	return nil
 }
 
+// rejectedRows reads the rows r left out.
+func rejectedRows(t *testing.T, r *executor.SyncResult) []planner.RejectedRow {
+	t.Helper()
+	var rows []planner.RejectedRow
+	if err := r.Rejected.Each(func(row *planner.RejectedRow) error { rows = append(rows, *row); return nil }); err != nil {
+		t.Fatalf("reading the rejected rows of %s: %v", r.Name, err)
+	}
+	return rows
+}
+
 func describeResult(res *executor.Result) string {
 	var b strings.Builder
 	for _, r := range res.Syncs {

@@ -189,6 +189,9 @@ func (tx *applyTx) stageAndWrite(connector *pgconnect.Connector, s *hclconfig.Sy
 	}
 	a, err := m.write(tx.ctx, connector, s, sink, res)
 	tx.committed = err == nil
+	if err != nil {
+		res.Rejected.Close()
+	}
 	return a, err
 }
 
@@ -273,6 +276,7 @@ func diffAgain(ctx context.Context, connector *pgconnect.Connector, s *hclconfig
 		return nil, lostConnection(connector, s, err)
 	}
 	if err := confirmDiff(s, sp, res, findings); err != nil {
+		res.Rejected.Close()
 		return nil, err
 	}
 	return res, nil
@@ -331,7 +335,7 @@ func rulesHold(s *hclconfig.Sync, res *planner.DiffResult) error {
 // attempt is what one successful attemptSync did.
 type attempt struct {
 	counts    planner.Counts
-	rejected  []planner.RejectedRow
+	rejected  planner.RejectedRows
 	rewritten []Rewritten
 }
 

@@ -87,8 +87,9 @@ type SyncResult struct {
 	// StatusApplied or StatusNoChanges, zero otherwise.
 	Applied planner.Counts
 	// Rejected lists the rows left out because the destination would refuse
-	// them (on_reject = "skip"); len(Rejected) == Applied.Reject.
-	Rejected []planner.RejectedRow
+	// them (on_reject = "skip"); Rejected.Len() == Applied.Reject. Its rows
+	// may be in a temporary file until Result.Close.
+	Rejected planner.RejectedRows
 	// Rewritten lists the columns whose stored values differ from the
 	// values written (a trigger changed them): the next plan shows those
 	// rows again.
@@ -106,6 +107,14 @@ type SyncResult struct {
 // Result is the outcome of an apply, one entry per planned sync in plan order.
 type Result struct {
 	Syncs []*SyncResult
+}
+
+// Close releases what the syncs' results keep on disk (their rejected
+// rows, which are gone after).
+func (r *Result) Close() {
+	for _, s := range r.Syncs {
+		s.Rejected.Close()
+	}
 }
 
 // Failed reports whether any sync failed or was skipped.

@@ -98,8 +98,8 @@ sync "users" {
 	}
 	r := syncResult(t, apply(t, cfg, p, executor.Options{}), "users")
 	requireApplied(t, &executor.Result{Syncs: []*executor.SyncResult{r}})
-	if len(r.Rejected) != 1 || r.Rejected[0].Key["id"] != "2" {
-		t.Fatalf("rejected %+v", r.Rejected)
+	if rejected := rejectedRows(t, r); len(rejected) != 1 || rejected[0].Key["id"] != "2" {
+		t.Fatalf("rejected %+v", rejected)
 	}
 	if got := e.DstQuery(`SELECT coalesce(id::text, 'NULL') || ':' || v FROM users ORDER BY id`); strings.Join(got, ",") != "1:1,2:2,3:3" {
 		t.Errorf("table holds %v, want rows 1, 2 (kept), 3 (inserted), the NULL-keyed row deleted", got)

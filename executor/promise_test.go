@@ -74,11 +74,12 @@ sync "t" {
 		if r.Applied != sp.Counts {
 			t.Errorf("%s: applied %+v, planned %+v", name, r.Applied, sp.Counts)
 		}
-		if int64(len(r.Rejected)) != sp.Counts.Reject {
-			t.Errorf("%s: apply reported %d rejected rows, the plan counted %d", name, len(r.Rejected), sp.Counts.Reject)
+		rows := rejectedRows(t, r)
+		if int64(len(rows)) != sp.Counts.Reject || r.Rejected.Len() != sp.Counts.Reject {
+			t.Errorf("%s: apply reported %d rejected rows, the plan counted %d", name, len(rows), sp.Counts.Reject)
 		}
 		rejected := map[int]bool{}
-		for _, rr := range r.Rejected {
+		for _, rr := range rows {
 			var id int
 			fmt.Sscan(rr.Key["id"], &id)
 			rejected[id] = true

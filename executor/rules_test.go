@@ -150,8 +150,8 @@ func applySkip(t *testing.T, cfg *hclconfig.Config, p *planner.Plan) *executor.S
 	if r.Applied != sp.Counts {
 		t.Errorf("applied %+v, want the plan's %+v", r.Applied, sp.Counts)
 	}
-	if int64(len(r.Rejected)) != sp.Counts.Reject {
-		t.Errorf("apply reported %d rejected rows, the plan %d", len(r.Rejected), sp.Counts.Reject)
+	if int64(len(rejectedRows(t, r))) != sp.Counts.Reject {
+		t.Errorf("apply reported %d rejected rows, the plan %d", r.Rejected.Len(), sp.Counts.Reject)
 	}
 	return r
 }

@@ -203,6 +203,9 @@ func attemptPlanned(ctx context.Context, connector *pgconnect.Connector, s *hclc
 	}
 	a, err := m.write(ctx, connector, s, sink, res)
 	committed = err == nil
+	if err != nil {
+		res.Rejected.Close()
+	}
 	return a, sp, err
 }
 

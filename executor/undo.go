@@ -54,6 +54,7 @@ func attemptUndo(ctx context.Context, connector *pgconnect.Connector, s *hclconf
 			return nil, lostConnection(connector, s, err)
 		}
 		if err := confirmDiff(u.Sync, sp, res, findings); err != nil {
+			res.Rejected.Close()
 			return nil, err
 		}
 		return res, nil

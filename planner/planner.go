@@ -279,8 +279,11 @@ func planSync(ctx context.Context, s *hclconfig.Sync, limits *pgconnect.Connecti
 	p.external, p.blocked = external, blocked
 	res, findings, err := p.Diff(ctx, dst, src, withChanges(sink, p, opts.Changes), progress)
 	sp.RecordDiff(s, res, findings, lostSession(connector, s, err), sink.Samples())
-	if err == nil && res != nil && !sp.HasErrors() {
-		sp.written = res.written
+	if err == nil && res != nil {
+		res.Rejected.Close() // a plan lists no rejected row, only the findings
+		if !sp.HasErrors() {
+			sp.written = res.written
+		}
 	}
 	return sp
 }
@@ -306,10 +309,11 @@ type DiffResult struct {
 	// ChangeDigest when the data has not changed since.
 	Digest string
 	// Rejected lists the changes the destination would refuse (counted in
-	// Counts.Reject, not written), by key. CheckFindings are what the
-	// checks found: one rejected_rows finding per reason, and the side
-	// effects of the writes (cascade, triggers).
-	Rejected      []RejectedRow
+	// Counts.Reject, not written), by key; its rows may be in a temporary
+	// file until Rejected.Close. CheckFindings are what the checks found:
+	// one rejected_rows finding per reason, and the side effects of the
+	// writes (cascade, triggers).
+	Rejected      RejectedRows
 	CheckFindings []Finding
 	// RejectDigest identifies which changes are refused (the kind and key
 	// of each), "" when none is: with Digest, what apply compares to keep
@@ -507,8 +511,12 @@ func (p *Prepared) finishDiff(ctx context.Context, dst *pgx.Conn, chk *checker, 
 			Detail:  joinSentences(lines.dupSentence(res.DupKeyExamples), duplicateKeyHint(p.Sync)),
 			Rows:    res.DupKeys, Examples: append([]string(nil), res.DupKeyExamples...)})
 	}
+	rejected, err := chk.rejectedRows()
+	if err != nil {
+		return nil, findings, err
+	}
 	return &DiffResult{Counts: res.Counts, SourceRows: res.SourceRows, DestinationRows: res.DestinationRows, Digest: res.Digest,
-		RejectDigest: chk.rejectDigest(), Rejected: chk.rejectedRows(), CheckFindings: chk.findings(p.Sync.OnReject), written: chk.written, rejectedDeletes: rejectedDeletes,
+		RejectDigest: chk.rejectDigest(), Rejected: rejected, CheckFindings: chk.findings(p.Sync.OnReject), written: chk.written, rejectedDeletes: rejectedDeletes,
 		Strategy: st.name, StrategyReason: st.reason, StrategyEstimate: joinNonEmpty(st.estimate, res.strategyNote)}, findings, nil
 }
 

@@ -77,14 +77,19 @@ type checker struct {
 	// passed counts the changes pass handed on.
 	passed int64
 	spool  *changeSpool
-	// rejected maps a change's sequence number to its first reason.
-	rejected map[int64]int
+	// rejected holds the sequence numbers of the rejected changes; refused
+	// keeps the rest of what is known of each (refusals), in memory for
+	// the counts and the digest, on disk for the list of rows.
+	rejected seqSet
+	refused  refusals
+	// reasonOf maps each rejected insert or update to its first reason
+	// (an index of reasons), kept only when a row that references it must
+	// say why it is refused (namesReasons): nil otherwise, so that a sync
+	// rejecting millions of rows keeps no entry for them.
+	reasonOf map[int64]int
 	reasons  []rejectReason
 	reasonIx map[rejectReason]int
 	tallies  []rejectTally
-	kinds    map[int64]ChangeKind // kind of each rejected change
-	keys     map[int64]Row        // key copy of each rejected change
-	lines    map[int64]int        // CSV line of a change refused for its value
 	seq      int64
 	changed  []int
 	// notes are findings about the writes that refuse nothing (cascade,
@@ -103,9 +108,7 @@ type checker struct {
 
 func newChecker(p *Prepared, down ChangeSink, stream bool) *checker {
 	c := &checker{p: p, l: p.layout, down: down, stream: stream,
-		rejected: map[int64]int{}, reasonIx: map[rejectReason]int{},
-		kinds: map[int64]ChangeKind{}, keys: map[int64]Row{}, lines: map[int64]int{},
-		overrides: map[int64]override{}}
+		reasonIx: map[rejectReason]int{}, overrides: map[int64]override{}}
 	switch {
 	case stream:
 	case passThrough(p):
@@ -113,8 +116,25 @@ func newChecker(p *Prepared, down ChangeSink, stream bool) *checker {
 	default:
 		c.spool = newChangeSpool(0)
 		c.written = newWrittenRows(p)
+		if c.written != nil || selfReferencing(p) {
+			c.reasonOf = map[int64]int{}
+		}
 	}
 	return c
+}
+
+// selfReferencing reports whether p's table has a foreign key to itself,
+// whose rows may reference rows the sync refuses (parentsWritten).
+func selfReferencing(p *Prepared) bool {
+	if p.rules == nil {
+		return false
+	}
+	for _, fk := range p.rules.ForeignKeys {
+		if fk.ParentSchema == p.Table.Schema && fk.ParentName == p.Table.Name {
+			return true
+		}
+	}
+	return false
 }
 
 // passThrough reports whether the checks in Go are all a sync's changes
@@ -156,7 +176,7 @@ func (c *checker) Change(kind ChangeKind, src, dst *Row, changed []int) error {
 		c.localChecks(seq, kind, src, changed)
 	}
 	if c.pass {
-		if _, bad := c.rejected[seq]; bad || c.down == nil {
+		if c.rejected.has(seq) || c.down == nil {
 			return nil
 		}
 		c.passed++
@@ -167,8 +187,8 @@ func (c *checker) Change(kind ChangeKind, src, dst *Row, changed []int) error {
 		return c.down.Change(kind, src, dst, changed)
 	}
 	if c.stream {
-		if r, ok := c.rejected[seq]; ok {
-			return fmt.Errorf("%w: the destination would refuse the row %s (%s), which the plan did not show", ErrRefusedSincePlan, c.l.renderKey(row), c.reasons[r].Reason)
+		if c.rejected.has(seq) {
+			return fmt.Errorf("%w: the destination would refuse the row %s (%s), which the plan did not show", ErrRefusedSincePlan, c.l.renderKey(row), c.reasons[c.refused.lastReason].Reason)
 		}
 		if c.down != nil {
 			return c.down.Change(kind, src, dst, changed)
@@ -262,15 +282,15 @@ func (c *checker) rejectAt(seq int64, kind ChangeKind, row *Row, r rejectReason,
 	ex := c.l.renderKey(row)
 	if line > 0 {
 		ex += fmt.Sprintf(" (line %d)", line)
-		c.lines[seq] = line
 	}
 	t.examples = addExample(t.examples, ex)
-	if _, seen := c.rejected[seq]; !seen {
-		c.rejected[seq] = ix
-		c.kinds[seq] = kind
-		var k Row
-		c.l.setKeys(&k, row)
-		c.keys[seq] = k
+	if c.rejected.add(seq) {
+		// A change's line comes with its first reason, a value that does
+		// not convert (Change), if at all.
+		c.refused.add(c.l, seq, kind, row, ix, line)
+		if c.reasonOf != nil && kind != ChangeDelete {
+			c.reasonOf[seq] = ix
+		}
 	}
 }
 
@@ -287,7 +307,7 @@ func (c *checker) finish(ctx context.Context, conn *pgx.Conn) error {
 			return err
 		}
 		err := c.each(func(seq int64, kind ChangeKind, src, dst *Row) error {
-			if _, bad := c.rejected[seq]; bad || kind == ChangeDelete {
+			if c.rejected.has(seq) || kind == ChangeDelete {
 				return nil
 			}
 			var changed []int
@@ -305,8 +325,10 @@ func (c *checker) finish(ctx context.Context, conn *pgx.Conn) error {
 		return err
 	}
 	return c.each(func(seq int64, kind ChangeKind, src, dst *Row) error {
-		if ix, bad := c.rejected[seq]; bad {
-			c.written.recordRefused(kind, src, c.reasons[ix])
+		if c.rejected.has(seq) {
+			if ix, ok := c.reasonOf[seq]; ok {
+				c.written.recordRefused(kind, src, c.reasons[ix])
+			}
 			return nil
 		}
 		c.written.record(kind, src, dst)
@@ -330,19 +352,12 @@ func (c *checker) adjust(counts *Counts) (rejectedDeletes int64) {
 	counts.Delete += c.adj.Delete
 	counts.Unchanged += c.adj.Unchanged
 	counts.Skipped += c.adj.Skipped
-	for seq := range c.rejected {
-		switch c.kinds[seq] {
-		case ChangeInsert:
-			counts.Insert--
-		case ChangeUpdate:
-			counts.Update--
-		case ChangeDelete:
-			counts.Delete--
-			rejectedDeletes++
-		}
-		counts.Reject++
-	}
-	return rejectedDeletes
+	r := &c.refused
+	counts.Insert -= r.kinds[ChangeInsert]
+	counts.Update -= r.kinds[ChangeUpdate]
+	counts.Delete -= r.kinds[ChangeDelete]
+	counts.Reject += c.rejected.len()
+	return r.kinds[ChangeDelete]
 }
 
 // findings returns one rejected_rows finding per reason, in a stable order,
@@ -393,49 +408,6 @@ func (c *checker) findings(onReject hclconfig.OnReject) []Finding {
 		return out[i].Summary < out[j].Summary
 	})
 	return append(out, c.notes...)
-}
-
-// rejectedRows lists every rejected change with its first reason, ordered
-// by key.
-// rejectDigest is the order-independent digest (changeDigest) of which
-// changes are refused: each one's kind and key. "" when none is, so that
-// a plan without rejected rows has none to compare.
-func (c *checker) rejectDigest() string {
-	if len(c.rejected) == 0 {
-		return ""
-	}
-	d := newChangeDigest()
-	for s := range c.rejected {
-		k := c.keys[s]
-		d.add(c.kinds[s], &k, nil)
-	}
-	return d.String()
-}
-
-func (c *checker) rejectedRows() []RejectedRow {
-	seqs := make([]int64, 0, len(c.rejected))
-	for s := range c.rejected {
-		seqs = append(seqs, s)
-	}
-	sort.Slice(seqs, func(i, j int) bool {
-		a, b := c.keys[seqs[i]], c.keys[seqs[j]]
-		if k := c.l.compareKeys(&a, &b); k != 0 {
-			return k < 0
-		}
-		return seqs[i] < seqs[j]
-	})
-	out := make([]RejectedRow, 0, len(seqs))
-	for _, s := range seqs {
-		r := c.reasons[c.rejected[s]]
-		k := c.keys[s]
-		key := map[string]string{}
-		for i := 0; i < c.l.NKey; i++ {
-			key[c.l.Cols[i].Dest] = c.l.renderColumn(i, k.Values[i])
-		}
-		out = append(out, RejectedRow{Sync: c.p.Sync.Name, Kind: kindName(c.kinds[s]), Key: key, Line: c.lines[s],
-			Column: r.Column, Constraint: r.Constraint, Reason: r.Reason})
-	}
-	return out
 }
 
 func kindName(k ChangeKind) string {

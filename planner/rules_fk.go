@@ -319,7 +319,7 @@ WHERE %s`, posColumn, strings.Join(nulls, " OR "), strings.Join(nulls, " AND "),
 		}
 		var present []change
 		for k := range batch {
-			if _, bad := c.rejected[batch[k].seq]; !skip[k] && !bad {
+			if !skip[k] && !c.rejected.has(batch[k].seq) {
 				present = append(present, batch[k])
 			}
 		}
@@ -409,16 +409,16 @@ func (r *relations) parentsWritten(f *foreignKey, pending []*pendingChild) error
 	for {
 		refused := false
 		for _, p := range pending {
-			if _, bad := c.rejected[p.ch.seq]; bad {
+			if c.rejected.has(p.ch.seq) {
 				continue
 			}
 			any, live := false, false
 			usable := false
 			var refusedFor rejectReason // why the first refused candidate is
 			for _, cand := range byHash[p.hash] {
-				if ix, bad := c.rejected[cand.seq]; bad {
+				if c.rejected.has(cand.seq) {
 					if !any {
-						refusedFor = c.reasons[ix]
+						refusedFor = c.reasons[c.reasonOf[cand.seq]]
 					}
 					any = true
 					continue
@@ -610,11 +610,11 @@ func (r *relations) selfReferences(f *foreignKey, kind ChangeKind, action string
 	for {
 		refused := false
 		for _, e := range edges {
-			if _, bad := c.rejected[e.ch.seq]; bad {
+			if c.rejected.has(e.ch.seq) {
 				continue
 			}
 			child := ids[e.dest]
-			if _, bad := c.rejected[child.seq]; bad && child.kind != 0 {
+			if c.rejected.has(child.seq) && child.kind != 0 {
 				child = &fate{} // its change is refused: it stays as it is
 			}
 			switch {
@@ -658,11 +658,11 @@ func (r *relations) selfReferences(f *foreignKey, kind ChangeKind, action string
 	// parent, so each edge is another child.
 	parents := map[int64]bool{}
 	for _, e := range edges {
-		if _, bad := c.rejected[e.ch.seq]; bad {
+		if c.rejected.has(e.ch.seq) {
 			continue
 		}
 		child := ids[e.dest]
-		if _, bad := c.rejected[child.seq]; child.kind == ChangeDelete && !bad {
+		if child.kind == ChangeDelete && !c.rejected.has(child.seq) {
 			continue
 		}
 		parents[e.ch.seq] = true

@@ -92,7 +92,7 @@ func (c *checker) checkRelations(ctx context.Context, conn *pgx.Conn) error {
 		defer restore()
 		settled := false
 		for round := 0; round < maxRelationRounds && !settled; round++ {
-			before := len(c.rejected)
+			before := c.rejected.len()
 			// Refused deletes and updates keep their rows' values and
 			// references, so the references into the table go first;
 			// refused rows are no parents, so the foreign keys go last.
@@ -109,7 +109,7 @@ func (c *checker) checkRelations(ctx context.Context, conn *pgx.Conn) error {
 			if err := rel.checkOutgoing(); err != nil {
 				return fmt.Errorf("checking the foreign keys of %s: %w", c.p.Sync.Table, err)
 			}
-			settled = len(c.rejected) == before
+			settled = c.rejected.len() == before
 		}
 		if !settled {
 			c.notes = append(c.notes, Finding{Severity: SeverityWarning, Code: CodeUncheckedRows,

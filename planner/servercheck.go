@@ -79,7 +79,7 @@ func (c *checker) batchesOf(refused bool, want func(kind ChangeKind) bool, fn fu
 	var batch []change
 	size := 0
 	err := c.each(func(seq int64, kind ChangeKind, src, dst *Row) error {
-		if _, bad := c.rejected[seq]; bad != refused || !want(kind) {
+		if c.rejected.has(seq) != refused || !want(kind) {
 			return nil
 		}
 		ch := change{seq: seq, kind: kind}
@@ -228,7 +228,7 @@ func isValueError(err error) (*pgconn.PgError, bool) {
 
 // serverChecks runs the destination's own checks on the spooled changes.
 func (c *checker) serverChecks(ctx context.Context, conn *pgx.Conn) error {
-	if c.spool.len() == int64(len(c.rejected)) {
+	if c.spool.len() == c.rejected.len() {
 		return nil
 	}
 	if err := c.checkConversions(ctx, conn); err != nil {
@@ -291,7 +291,7 @@ func (c *checker) convertColumn(ctx context.Context, conn *pgx.Conn, i int, batc
 		var vals [][]byte
 		for k := range part {
 			ch := &part[k]
-			if _, bad := c.rejected[ch.seq]; bad {
+			if c.rejected.has(ch.seq) {
 				vals = append(vals, nil)
 				continue
 			}

@@ -780,8 +780,12 @@ func (u *UndoPrepared) DiffUndo(ctx context.Context, dst *pgx.Conn, sink ChangeS
 		return nil, nil, err
 	}
 	chk.adjust(&counts)
+	rejected, err := chk.rejectedRows()
+	if err != nil {
+		return nil, nil, err
+	}
 	return &DiffResult{Counts: counts, SourceRows: read, DestinationRows: total, Digest: digest.String(),
-		Rejected: chk.rejectedRows(), CheckFindings: u.conflictFindings(chk.findings(u.Sync.OnReject)), written: chk.written}, nil, nil
+		Rejected: rejected, CheckFindings: u.conflictFindings(chk.findings(u.Sync.OnReject)), written: chk.written}, nil, nil
 }
 
 // refuse records a change the checker must refuse for reason (an undo

@@ -1,13 +1,16 @@
 // Package linesort sorts lines of text in bounded memory: up to a limit
 // of bytes the lines are sorted in memory; past it, each full batch is
 // sorted and written to an unlinked temporary file (a run), and the runs
-// are merged when the lines are written out.
+// are merged when the lines are written out. Runs are merged
+// mergeFanIn at a time as they pile up, so that however many lines there
+// are, a Sorter holds few files open and few read buffers.
 package linesort
 
 import (
 	"bufio"
 	"bytes"
 	"container/heap"
+	"encoding/binary"
 	"io"
 	"os"
 	"slices"
@@ -24,11 +27,19 @@ const lineOverhead = 24
 // runBuffer is the read buffer of each run while the runs are merged.
 const runBuffer = 32 << 10
 
+// mergeFanIn is how many runs of one level a Sorter lets pile up before it
+// merges them into one run of the next level (spilled runs are level 0).
+// So a Sorter that spilled n times has fewer than mergeFanIn runs of each
+// level, about mergeFanIn * log(n)/log(mergeFanIn) at most, and every line
+// is written about log(n)/log(mergeFanIn) times.
+const mergeFanIn = 16
+
 // Sorter collects lines and writes them in the order of its comparison.
-// Lines must not contain '\n'. Lines that compare equal keep no particular
-// order, so a comparison that is a total order (ends with bytes.Compare)
-// gives the same output for the same lines in any order of Add.
-// A Sorter is not safe for concurrent use.
+// Lines written out with WriteTo must not contain '\n'; Each gives any
+// bytes back as they were added (a line may be a binary record). Lines
+// that compare equal keep no particular order, so a comparison that is a
+// total order (ends with bytes.Compare) gives the same output for the same
+// lines in any order of Add. A Sorter is not safe for concurrent use.
 type Sorter struct {
 	dir   string
 	limit int
@@ -36,6 +47,9 @@ type Sorter struct {
 	lines [][]byte
 	bytes int
 	runs  []*os.File
+	// levels[i] is how many merges made runs[i]: mergeFanIn^levels[i]
+	// spills' worth of lines.
+	levels []int
 }
 
 // New returns a Sorter ordering lines by cmp that keeps up to memory
@@ -61,38 +75,72 @@ func (s *Sorter) Add(line []byte) error {
 	return nil
 }
 
-// spill sorts the lines in memory and writes them to a new run.
+// spill sorts the lines in memory and writes them to a new run, then
+// merges the last mergeFanIn runs into one while they are of one level.
 func (s *Sorter) spill() error {
+	slices.SortFunc(s.lines, s.cmp)
+	err := s.newRun(0, func(w *runWriter) error {
+		for _, l := range s.lines {
+			if err := w.write(l); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	clear(s.lines) // the written lines are garbage now, not held by the array
+	s.lines, s.bytes = s.lines[:0], 0
+	for n := len(s.runs); n >= mergeFanIn && s.levels[n-mergeFanIn] == s.levels[n-1]; n = len(s.runs) {
+		if err := s.mergeLast(mergeFanIn); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// mergeLast merges the last n runs into one run of the next level.
+func (s *Sorter) mergeLast(n int) error {
+	first := len(s.runs) - n
+	merged, level := s.runs[first:], s.levels[first]+1
+	s.runs, s.levels = s.runs[:first:first], s.levels[:first:first]
+	defer func() {
+		for _, f := range merged {
+			_ = f.Close()
+		}
+	}()
+	return s.newRun(level, func(w *runWriter) error { return s.merge(merged, w.write) })
+}
+
+// newRun adds a run of level to the Sorter, written by fill.
+func (s *Sorter) newRun(level int, fill func(w *runWriter) error) error {
 	f, err := os.CreateTemp(s.dir, ".rowform-sort-*")
 	if err != nil {
 		return err
 	}
 	_ = os.Remove(f.Name()) // reachable through f only
-	s.runs = append(s.runs, f)
-	w := bufio.NewWriterSize(f, 64<<10)
-	if err := s.writeSorted(w); err != nil {
+	s.runs, s.levels = append(s.runs, f), append(s.levels, level)
+	w := &runWriter{w: bufio.NewWriterSize(f, 64<<10)}
+	if err := fill(w); err != nil {
 		return err
 	}
-	if err := w.Flush(); err != nil {
-		return err
-	}
-	clear(s.lines) // the written lines are garbage now, not held by the array
-	s.lines, s.bytes = s.lines[:0], 0
-	return nil
+	return w.w.Flush()
 }
 
-// writeSorted sorts the lines in memory and writes them to w.
-func (s *Sorter) writeSorted(w io.Writer) error {
-	slices.SortFunc(s.lines, s.cmp)
-	for _, l := range s.lines {
-		if _, err := w.Write(l); err != nil {
-			return err
-		}
-		if _, err := w.Write([]byte{'\n'}); err != nil {
-			return err
-		}
+// runWriter writes the lines of a run, each after its length (a uvarint),
+// so that a line may hold any bytes.
+type runWriter struct {
+	w   *bufio.Writer
+	hdr [binary.MaxVarintLen64]byte
+}
+
+func (w *runWriter) write(line []byte) error {
+	if _, err := w.w.Write(w.hdr[:binary.PutUvarint(w.hdr[:], uint64(len(line)))]); err != nil {
+		return err
 	}
-	return nil
+	_, err := w.w.Write(line)
+	return err
 }
 
 // WriteTo writes every line added, in order, each ending in '\n'. It (or
@@ -112,9 +160,9 @@ func (s *Sorter) WriteTo(w io.Writer) (int64, error) {
 	return cw.n, err
 }
 
-// Each calls fn with every line added, in order, without its '\n'; the
-// line is valid during the call only. It (or WriteTo) may be called once;
-// Close releases the runs either way.
+// Each calls fn with every line added, in order; the line is valid during
+// the call only. It (or WriteTo) may be called once; Close releases the
+// runs either way.
 func (s *Sorter) Each(fn func(line []byte) error) error {
 	if len(s.runs) == 0 {
 		slices.SortFunc(s.lines, s.cmp)
@@ -130,8 +178,13 @@ func (s *Sorter) Each(fn func(line []byte) error) error {
 			return err
 		}
 	}
+	return s.merge(s.runs, fn)
+}
+
+// merge calls fn with the lines of runs, in order.
+func (s *Sorter) merge(runs []*os.File, fn func(line []byte) error) error {
 	m := &merge{cmp: s.cmp}
-	for _, f := range s.runs {
+	for _, f := range runs {
 		if _, err := f.Seek(0, io.SeekStart); err != nil {
 			return err
 		}
@@ -147,7 +200,7 @@ func (s *Sorter) Each(fn func(line []byte) error) error {
 	heap.Init(m)
 	for m.Len() > 0 {
 		r := m.runs[0]
-		if err := fn(r.line[:len(r.line)-1]); err != nil {
+		if err := fn(r.line); err != nil {
 			return err
 		}
 		ok, err := r.next()
@@ -168,11 +221,11 @@ func (s *Sorter) Close() {
 	for _, f := range s.runs {
 		_ = f.Close()
 	}
-	s.runs, s.lines = nil, nil
+	s.runs, s.levels, s.lines = nil, nil, nil
 }
 
 // run is one sorted temporary file being merged; line is its current
-// line, with its '\n'.
+// line.
 type run struct {
 	r    *bufio.Reader
 	line []byte
@@ -180,14 +233,20 @@ type run struct {
 
 // next reads the run's next line; false at its end.
 func (r *run) next() (bool, error) {
-	line, err := r.r.ReadBytes('\n')
-	if err == io.EOF && len(line) == 0 {
+	n, err := binary.ReadUvarint(r.r)
+	if err == io.EOF {
 		return false, nil
 	}
 	if err != nil {
 		return false, err
 	}
-	r.line = line
+	if uint64(cap(r.line)) < n {
+		r.line = make([]byte, n)
+	}
+	r.line = r.line[:n]
+	if _, err := io.ReadFull(r.r, r.line); err != nil {
+		return false, err
+	}
 	return true, nil
 }
 
@@ -199,8 +258,7 @@ type merge struct {
 
 func (m *merge) Len() int { return len(m.runs) }
 func (m *merge) Less(i, j int) bool {
-	a, b := m.runs[i].line, m.runs[j].line
-	return m.cmp(a[:len(a)-1], b[:len(b)-1]) < 0
+	return m.cmp(m.runs[i].line, m.runs[j].line) < 0
 }
 func (m *merge) Swap(i, j int) { m.runs[i], m.runs[j] = m.runs[j], m.runs[i] }
 func (m *merge) Push(x any)    { m.runs = append(m.runs, x.(*run)) }

@@ -131,3 +131,55 @@ func TestNatural(t *testing.T) {
 		`{"v":"1.10"}`, `{"v":"1.10-rc"}`, `{"v":"1.9"}`, `{"v":"1.9-beta"}`, `{"v":"1.9.1"}`, `{"v":"10"}`,
 	})
 }
+
+// TestSorterBinaryLinesAndBoundedRuns: Each gives back lines of any bytes
+// ('\n' and NUL included) as they were added, and a Sorter that spills
+// many times merges its runs as they pile up, so that it never holds
+// mergeFanIn runs of one level.
+func TestSorterBinaryLinesAndBoundedRuns(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	var lines [][]byte
+	for i := range 3000 {
+		l := make([]byte, r.IntN(12))
+		for k := range l {
+			l[k] = byte(r.IntN(4)) + '\n' - 1 // '\t', '\n', '\v', '\f'
+		}
+		lines = append(lines, append(l, byte(i), byte(i>>8)))
+	}
+	lines = append(lines, []byte{})
+	s := New(t.TempDir(), 256, bytes.Compare)
+	defer s.Close()
+	spills := 0
+	for _, l := range lines {
+		before := len(s.runs)
+		if err := s.Add(l); err != nil {
+			t.Fatal(err)
+		}
+		if len(s.runs) != before {
+			spills++
+		}
+		perLevel := map[int]int{}
+		for _, lv := range s.levels {
+			if perLevel[lv]++; perLevel[lv] >= mergeFanIn {
+				t.Fatalf("%d runs of level %d after %d spills", perLevel[lv], lv, spills)
+			}
+		}
+	}
+	if spills < 2*mergeFanIn || slices.Max(s.levels) < 1 {
+		t.Fatalf("%d spills, levels %v: want runs merged while lines are added", spills, s.levels)
+	}
+	want := slices.Clone(lines)
+	slices.SortFunc(want, bytes.Compare)
+	var got [][]byte
+	if err := s.Each(func(l []byte) error { got = append(got, bytes.Clone(l)); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%d lines out, %d in", len(got), len(want))
+	}
+	for i := range want {
+		if !bytes.Equal(got[i], want[i]) {
+			t.Fatalf("line %d is %q, want %q", i, got[i], want[i])
+		}
+	}
+}

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -249,17 +248,28 @@ func (inv *invocation) applyPlan(ctx context.Context, cfg *hclconfig.Config, p *
 		}
 	}
 	res := executor.Apply(ctx, cfg, p, opts)
+	defer res.Close()
 	done()
-	if jsonOut {
-		writeJSON(inv.stdout, views.NewApplyDocument(res, p))
-	} else {
-		_ = views.RenderApplyText(inv.stdout, res, p, views.ApplyTextOptions{RejectsFile: f.rejectsFile, Color: inv.useColor(f.noColor, inv.stdout)})
-	}
 	code := exitOK
 	if res.Failed() {
 		code = exitError
 	}
+	if jsonOut {
+		code = inv.writeApplyDocument(views.NewApplyDocument(res, p), code)
+	} else {
+		_ = views.RenderApplyText(inv.stdout, res, p, views.ApplyTextOptions{RejectsFile: f.rejectsFile, Color: inv.useColor(f.noColor, inv.stdout)})
+	}
 	return inv.finishRejectsFile(f, res, code)
+}
+
+// writeApplyDocument prints doc (apply -json) and returns code, or
+// exitError when the rejected rows it lists cannot be read.
+func (inv *invocation) writeApplyDocument(doc *views.ApplyDocument, code int) int {
+	if err := views.WriteApplyDocument(inv.stdout, doc); err != nil {
+		inv.errorf("apply: writing the result: %s", err)
+		return exitError
+	}
+	return code
 }
 
 // finishRejectsFile writes -rejects-file, when given, after an apply that
@@ -279,37 +289,52 @@ func (inv *invocation) finishRejectsFile(f *applyFlags, res *executor.Result, co
 
 // writeRejectsFile writes every rejected row of res (SyncResult.Rejected, in
 // sync order) to path as JSON lines: one planner.RejectedRow a line, "key"
-// always an object. The whole content passes through filter (the secret
-// redactor) when it is not nil. The file is replaced atomically: the rows go
-// to a new temporary file in the same directory (created exclusively, mode
-// 0600), which is then renamed over path, so path ends up with mode 0600
-// and holds either its old content or all the rows, never part of them.
-// With no rejected row the file is empty. On failure the temporary file is
-// removed.
+// always an object. The content passes through filter (the secret
+// redactor) when it is not nil, whole lines at a time, as output does. The
+// file is replaced atomically: the rows go to a new temporary file in the
+// same directory (created exclusively, mode 0600), which is then renamed
+// over path, so path ends up with mode 0600 and holds either its old
+// content or all the rows, never part of them. With no rejected row the
+// file is empty. On failure the temporary file is removed. The rows are
+// read one at a time: memory does not grow with their number.
 func writeRejectsFile(path string, res *executor.Result, filter func([]byte) []byte) (err error) {
-	var buf bytes.Buffer
-	for _, r := range res.Syncs {
-		for _, row := range r.Rejected {
-			if row.Sync == "" {
-				row.Sync = r.Name
+	return safefile.WriteFrom(path, func(w io.Writer) error {
+		var lines []byte
+		flush := func() error {
+			out := lines
+			if filter != nil {
+				out = filter(out)
 			}
-			if row.Key == nil {
-				row.Key = map[string]string{}
-			}
-			b, err := json.Marshal(row)
+			lines = lines[:0]
+			_, err := w.Write(out)
+			return err
+		}
+		for _, r := range res.Syncs {
+			err := r.Rejected.Each(func(row *planner.RejectedRow) error {
+				if row.Sync == "" {
+					row.Sync = r.Name
+				}
+				b, err := json.Marshal(row)
+				if err != nil {
+					return err
+				}
+				lines = append(append(lines, b...), '\n')
+				if len(lines) < rejectsChunk {
+					return nil
+				}
+				return flush()
+			})
 			if err != nil {
 				return err
 			}
-			buf.Write(b)
-			buf.WriteByte('\n')
 		}
-	}
-	out := buf.Bytes()
-	if filter != nil {
-		out = filter(out)
-	}
-	return safefile.Write(path, out)
+		return flush()
+	})
 }
+
+// rejectsChunk is about how many bytes of whole lines writeRejectsFile
+// passes through its filter at a time.
+const rejectsChunk = 256 << 10
 
 // savedVarArgs turns a saved plan's variables into -var arguments.
 func savedVarArgs(vars map[string]string) []string {

@@ -7,9 +7,12 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/rowform/rowform/cmd/rowform/internal/views"
@@ -20,33 +23,49 @@ import (
 
 // rejectedResult is an apply result as the executor reports rows left out
 // by on_reject = "skip": "contacts" left out 12 rows (more than apply's text
-// output lists), "accounts" one, "events" none.
-func rejectedResult() *executor.Result {
-	contacts := &executor.SyncResult{Name: "contacts", Table: "public.contacts", Status: executor.StatusApplied,
-		Applied: planner.Counts{Insert: 40, Delete: 2, Reject: 12}}
+// output lists), "accounts" one, "events" none (rejectedRowsOf).
+func rejectedResult() *executor.Result { return rejectedResultOf(rejectedRowsOf()) }
+
+// rejectedRowsOf are the rows each sync of rejectedResult left out.
+func rejectedRowsOf() [][]planner.RejectedRow {
+	var contacts []planner.RejectedRow
 	for i := range 10 {
-		contacts.Rejected = append(contacts.Rejected, planner.RejectedRow{
+		contacts = append(contacts, planner.RejectedRow{
 			Sync: "contacts", Kind: "insert", Key: map[string]string{"id": string(rune('0' + i))},
 			Line: 2 + i, Column: "name", Reason: "value too long for type character varying(20)",
 		})
 	}
-	contacts.Rejected = append(contacts.Rejected,
+	contacts = append(contacts,
 		planner.RejectedRow{Sync: "contacts", Kind: "delete", Key: map[string]string{"id": "30"},
 			Constraint: "orders_contact_id_fkey", Reason: "other rows still refer to it"},
 		planner.RejectedRow{Sync: "contacts", Kind: "delete", Key: map[string]string{"id": "31"},
 			Constraint: "orders_contact_id_fkey", Reason: "other rows still refer to it"},
 	)
-	return &executor.Result{Syncs: []*executor.SyncResult{
-		contacts,
+	accounts := []planner.RejectedRow{{
+		Sync: "accounts", Kind: "update", Key: map[string]string{"id": "7", "tenant": "acme"},
+		Constraint: "accounts_plan_check",
+		Reason:     "new row violates check constraint \"accounts_plan_check\"\x1b[2J",
+	}}
+	return [][]planner.RejectedRow{contacts, accounts, nil}
+}
+
+// rejectedResultOf is rejectedResult with rows as the rows its syncs left
+// out.
+func rejectedResultOf(rows [][]planner.RejectedRow) *executor.Result {
+	res := &executor.Result{Syncs: []*executor.SyncResult{
+		{Name: "contacts", Table: "public.contacts", Status: executor.StatusApplied,
+			Applied: planner.Counts{Insert: 40, Delete: 2, Reject: 12}},
 		{Name: "accounts", Table: "public.accounts", Status: executor.StatusApplied,
-			Applied: planner.Counts{Update: 1, Reject: 1},
-			Rejected: []planner.RejectedRow{{
-				Sync: "accounts", Kind: "update", Key: map[string]string{"id": "7", "tenant": "acme"},
-				Constraint: "accounts_plan_check",
-				Reason:     "new row violates check constraint \"accounts_plan_check\"\x1b[2J",
-			}}},
+			Applied: planner.Counts{Update: 1, Reject: 1}},
 		{Name: "events", Table: "public.events", Status: executor.StatusApplied, Applied: planner.Counts{Insert: 3}},
 	}}
+	for i, r := range res.Syncs {
+		var err error
+		if r.Rejected, err = planner.NewRejectedRows(rows[i]); err != nil {
+			panic(err)
+		}
+	}
+	return res
 }
 
 // rejectedPlan is the plan rejectedResult applied: it gives the key order.
@@ -122,10 +141,11 @@ func TestWriteRejectsFile(t *testing.T) {
 	if err := os.WriteFile(path, bytes.Repeat([]byte("stale line\n"), 1000), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	res := rejectedResult()
+	rows := rejectedRowsOf()
 	// The executor should always set Sync and Key; the file has them anyway.
-	res.Syncs[1].Rejected[0].Sync = ""
-	res.Syncs[0].Rejected[11].Key = nil
+	rows[1][0].Sync = ""
+	rows[0][11].Key = nil
+	res := rejectedResultOf(rows)
 	redact := func(b []byte) []byte { return bytes.ReplaceAll(b, []byte("acme"), []byte("(sensitive)")) }
 	if err := writeRejectsFile(path, res, redact); err != nil {
 		t.Fatal(err)
@@ -134,8 +154,8 @@ func TestWriteRejectsFile(t *testing.T) {
 	got := readRejectsFile(t, path)
 
 	var want []planner.RejectedRow
-	for _, r := range rejectedResult().Syncs {
-		want = append(want, r.Rejected...)
+	for _, r := range rejectedRowsOf() {
+		want = append(want, r...)
 	}
 	want[11].Key = map[string]string{}
 	want[12].Key["tenant"] = "(sensitive)"
@@ -284,7 +304,7 @@ func TestApplyDocumentRejected(t *testing.T) {
 	}
 	res := rejectedResult()
 	for i, s := range doc.Syncs {
-		want := res.Syncs[i].Rejected
+		want := rejectedRowsOf()[i]
 		if want == nil {
 			want = []planner.RejectedRow{}
 		}
@@ -537,4 +557,89 @@ sync "items" {
 	if rows := readRejectsFile(t, path); len(rows) != 0 {
 		t.Errorf("nothing was rejected, but the file holds %+v", rows)
 	}
+}
+
+// TestRejectedRowsOutputMemory: apply -json and -rejects-file read the
+// rejected rows one at a time from where the executor keeps them (on disk
+// past a few): writing 300,000 of them, some 80 MB of JSON, takes a few
+// MB of heap, not the document's size.
+func TestRejectedRowsOutputMemory(t *testing.T) {
+	if raceDetector {
+		t.Skip("the race detector's allocations are not the code's")
+	}
+	const n = 300000
+	rows := make([]planner.RejectedRow, n)
+	for i := range rows {
+		rows[i] = planner.RejectedRow{Sync: "big", Kind: "insert", Key: map[string]string{"id": strconv.Itoa(i), "tenant": "acme"},
+			Line: i + 2, Column: "name", Reason: "value too long for type character varying(20)"}
+	}
+	rejected, err := planner.NewRejectedRows(rows)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rejected.Close()
+	rows = nil
+	res := &executor.Result{Syncs: []*executor.SyncResult{{Name: "big", Table: "public.big", Status: executor.StatusApplied,
+		Applied: planner.Counts{Reject: n}, Rejected: rejected}}}
+	p := &planner.Plan{Syncs: []*planner.SyncPlan{{Name: "big", Table: "public.big", Key: []string{"id"}}}}
+	p.Finish()
+	path := filepath.Join(t.TempDir(), "rejects.jsonl")
+	var written int64
+	doc := countingWriter{n: &written}
+
+	runtime.GC()
+	var base runtime.MemStats
+	runtime.ReadMemStats(&base)
+	var peak atomic.Uint64
+	stop, sampled := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(sampled)
+		for {
+			var m runtime.MemStats
+			runtime.ReadMemStats(&m)
+			if m.HeapAlloc > peak.Load() {
+				peak.Store(m.HeapAlloc)
+			}
+			select {
+			case <-stop:
+				return
+			case <-time.After(time.Millisecond):
+			}
+		}
+	}()
+	docErr := views.WriteApplyDocument(doc, views.NewApplyDocument(res, p))
+	fileErr := writeRejectsFile(path, res, func(b []byte) []byte { return bytes.ReplaceAll(b, []byte("acme"), []byte("(sensitive)")) })
+	close(stop)
+	<-sampled
+	if docErr != nil || fileErr != nil {
+		t.Fatal(docErr, fileErr)
+	}
+	grew := int64(peak.Load()) - int64(base.HeapAlloc)
+	t.Logf("writing %d rejected rows (a %d MB document, and the file) took %d MB of heap at most", n, written>>20, grew>>20)
+	if grew > 16<<20 {
+		t.Errorf("writing %d rejected rows (a %d MB document) took %d MB of heap, want at most 16 MB", n, written>>20, grew>>20)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	lines := 0
+	for ; sc.Scan(); lines++ {
+		if want := `{"sync":"big","kind":"insert","key":{"id":"` + strconv.Itoa(lines) + `","tenant":"(sensitive)"},"line":` + strconv.Itoa(lines+2); !strings.HasPrefix(sc.Text(), want) {
+			t.Fatalf("line %d is %s, want it to begin %s", lines+1, sc.Text(), want)
+		}
+	}
+	if lines != n || written < 64<<20 {
+		t.Errorf("the file has %d lines, the document %d bytes", lines, written)
+	}
+}
+
+// countingWriter counts the bytes written to it, and drops them.
+type countingWriter struct{ n *int64 }
+
+func (w countingWriter) Write(b []byte) (int, error) {
+	*w.n += int64(len(b))
+	return len(b), nil
 }

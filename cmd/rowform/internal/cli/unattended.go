@@ -77,6 +77,7 @@ func (inv *invocation) applyUnattended(ctx context.Context, cfg *hclconfig.Confi
 	if err != nil {
 		return inv.applyFailed(jsonOut, err), true
 	}
+	defer res.Close()
 	if !jsonOut && len(p.Syncs) > 0 {
 		_ = views.RenderPlanHumanClosing(inv.stdout, p, views.HumanOptions{Color: color})
 	}
@@ -95,18 +96,18 @@ func (inv *invocation) applyUnattended(ctx context.Context, cfg *hclconfig.Confi
 		}
 		return inv.finishRejectsFile(f, &executor.Result{}, exitOK), true
 	}
+	code = exitOK
+	if res.Failed() {
+		code = exitError
+	}
 	if jsonOut {
 		doc := views.NewApplyDocument(res, p)
 		if !p.Applyable {
 			doc.Plan = p
 		}
-		writeJSON(inv.stdout, doc)
+		code = inv.writeApplyDocument(doc, code)
 	} else {
 		_ = views.RenderApplyText(inv.stdout, res, p, views.ApplyTextOptions{RejectsFile: f.rejectsFile, Color: color})
-	}
-	code = exitOK
-	if res.Failed() {
-		code = exitError
 	}
 	return inv.finishRejectsFile(f, res, code), true
 }
@@ -143,7 +144,7 @@ func skippedSyncs(res *executor.Result) []views.ApplySync {
 		if r.Status != executor.StatusSkipped {
 			continue
 		}
-		s := views.ApplySync{Name: r.Name, Table: r.Table, Status: string(r.Status), Rejected: []planner.RejectedRow{}}
+		s := views.ApplySync{Name: r.Name, Table: r.Table, Status: string(r.Status)}
 		if r.Err != nil {
 			s.Error = r.Err.Error()
 		}

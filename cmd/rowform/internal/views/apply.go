@@ -1,6 +1,10 @@
 package views
 
 import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -40,8 +44,9 @@ type ApplySync struct {
 	// out.
 	Applied planner.Counts `json:"applied"`
 	// Rejected lists the rows left out (on_reject = "skip"); always an
-	// array, and every row's "key" an object.
-	Rejected []planner.RejectedRow `json:"rejected"`
+	// array, and every row's "key" an object. WriteApplyDocument streams
+	// it from where the rows are kept.
+	Rejected planner.RejectedRows `json:"rejected"`
 	// Rewritten lists the columns a trigger stored other values in than
 	// apply wrote; omitted when none.
 	Rewritten      []RewrittenColumn `json:"rewritten,omitempty"`
@@ -73,19 +78,12 @@ func NewApplyDocument(res *executor.Result, p *planner.Plan) *ApplyDocument {
 	if len(res.Syncs) == 0 {
 		for _, sp := range p.Syncs {
 			doc.Syncs = append(doc.Syncs, ApplySync{Name: sp.Name, Table: sp.Table, Status: string(executor.StatusNoChanges),
-				Applied:  planner.Counts{Unchanged: sp.Counts.Unchanged, Skipped: sp.Counts.Skipped},
-				Rejected: []planner.RejectedRow{}})
+				Applied: planner.Counts{Unchanged: sp.Counts.Unchanged, Skipped: sp.Counts.Skipped}})
 		}
 	}
 	for _, r := range res.Syncs {
 		sr := ApplySync{Name: r.Name, Table: r.Table, Status: string(r.Status), Applied: r.Applied, OutcomeUnknown: r.OutcomeUnknown,
-			Rejected: []planner.RejectedRow{}}
-		for _, row := range r.Rejected {
-			if row.Key == nil {
-				row.Key = map[string]string{}
-			}
-			sr.Rejected = append(sr.Rejected, row)
-		}
+			Rejected: r.Rejected}
 		for _, c := range r.Rewritten {
 			sr.Rewritten = append(sr.Rewritten, RewrittenColumn{Column: c.Column, Rows: c.Rows})
 		}
@@ -101,6 +99,64 @@ func NewApplyDocument(res *executor.Result, p *planner.Plan) *ApplyDocument {
 	}
 	doc.Summary.Syncs = len(doc.Syncs)
 	return doc
+}
+
+// WriteApplyDocument writes doc as apply -json prints it: byte for byte
+// what a json.Encoder with a two-space indent writes, but with each sync's
+// rejected rows read one at a time from where they are kept (on disk past
+// a few of them), so that the document's size is not held in memory.
+func WriteApplyDocument(w io.Writer, doc *ApplyDocument) error {
+	// The document without rows, in which each sync's rows then take the
+	// place of its empty array. The first len(doc.Syncs) empty arrays named
+	// "rejected" are the syncs': the fields before each (names, statuses,
+	// counts, an error) hold no member of that name, and no text of a JSON
+	// string spells one, whose quotes would be escaped.
+	bare := *doc
+	bare.Syncs = make([]ApplySync, len(doc.Syncs))
+	for i, s := range doc.Syncs {
+		s.Rejected = planner.RejectedRows{}
+		bare.Syncs[i] = s
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(&bare); err != nil {
+		return err
+	}
+	const (
+		empty    = `"rejected": []`
+		rowStart = "\n        " // a row of syncs[i].rejected, as indented
+		rowsEnd  = "\n      "
+	)
+	rest := buf.Bytes()
+	bw := bufio.NewWriterSize(w, 64<<10)
+	for _, s := range doc.Syncs {
+		at := bytes.Index(rest, []byte(empty))
+		if at < 0 {
+			return errors.New("internal error: the apply document has no rejected rows of a sync")
+		}
+		bw.Write(rest[:at+len(empty)-1])
+		n := 0
+		err := s.Rejected.Each(func(row *planner.RejectedRow) error {
+			if n++; n > 1 {
+				bw.WriteByte(',')
+			}
+			b, err := json.MarshalIndent(row, rowStart[1:], "  ")
+			bw.WriteString(rowStart)
+			bw.Write(b)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			bw.WriteString(rowsEnd)
+		}
+		bw.WriteByte(']')
+		rest = rest[at+len(empty):]
+	}
+	bw.Write(rest)
+	return bw.Flush()
 }
 
 // ApplyRefusal is the document of an apply that wrote nothing because of
@@ -148,7 +204,9 @@ func RenderApplyText(w io.Writer, res *executor.Result, p *planner.Plan, opts Ap
 			total.Reject += r.Applied.Reject
 			fmt.Fprintf(ew, "%s sync %q: %s (%s)\n", c.Green("✓"), r.Name,
 				AppliedCounts(r.Applied), r.Duration.Round(time.Millisecond))
-			writeRejectedRows(ew, r, p, opts.RejectsFile, c)
+			if err := writeRejectedRows(ew, r, p, opts.RejectsFile, c); err != nil && ew.err == nil {
+				ew.err = err
+			}
 			for _, rw := range r.Rewritten {
 				fmt.Fprintf(ew, "    %s %s\n", c.Yellow("!"), RewrittenText(rw.Column, rw.Rows))
 			}
@@ -185,10 +243,10 @@ func AppliedCounts(c planner.Counts) string {
 }
 
 // writeRejectedRows lists up to MaxRejectedShown of the rows r left out,
-// under its result line.
-func writeRejectedRows(w io.Writer, r *executor.SyncResult, p *planner.Plan, rejectsFile string, c Colors) {
-	if len(r.Rejected) == 0 {
-		return
+// under its result line; it fails only when the rows cannot be read.
+func writeRejectedRows(w io.Writer, r *executor.SyncResult, p *planner.Plan, rejectsFile string, c Colors) error {
+	if r.Rejected.Len() == 0 {
+		return nil
 	}
 	var key []string
 	for _, sp := range p.Syncs {
@@ -196,18 +254,31 @@ func writeRejectedRows(w io.Writer, r *executor.SyncResult, p *planner.Plan, rej
 			key = sp.Key
 		}
 	}
-	fmt.Fprintf(w, "    %s %d rejected:\n", c.Red("!"), len(r.Rejected))
-	for _, row := range r.Rejected[:min(len(r.Rejected), MaxRejectedShown)] {
-		fmt.Fprintf(w, "        %s\n", RejectedRowText(row, key))
+	fmt.Fprintf(w, "    %s %d rejected:\n", c.Red("!"), r.Rejected.Len())
+	shown := 0
+	err := r.Rejected.Each(func(row *planner.RejectedRow) error {
+		if shown == MaxRejectedShown {
+			return errShownAll
+		}
+		shown++
+		fmt.Fprintf(w, "        %s\n", RejectedRowText(*row, key))
+		return nil
+	})
+	if err != nil && !errors.Is(err, errShownAll) {
+		return err
 	}
-	if more := len(r.Rejected) - MaxRejectedShown; more > 0 {
+	if more := r.Rejected.Len() - MaxRejectedShown; more > 0 {
 		where := "-rejects-file=FILE writes them all"
 		if rejectsFile != "" {
 			where = "all in " + oneLine(rejectsFile)
 		}
 		fmt.Fprintf(w, "        ... and %d more (%s)\n", more, where)
 	}
+	return nil
 }
+
+// errShownAll ends the reading of the rows writeRejectedRows lists.
+var errShownAll = errors.New("shown all")
 
 // errWriter keeps the first error of a series of writes, so that a
 // renderer can write freely and report it once.

@@ -61,3 +61,58 @@ func TestApplyRefusalShape(t *testing.T) {
 		t.Errorf("result: %s", b)
 	}
 }
+
+// TestWriteApplyDocumentStreamsTheEncodersBytes: WriteApplyDocument, which
+// reads each sync's rejected rows one at a time, writes byte for byte what
+// a json.Encoder with a two-space indent writes of the same document: with
+// and without rows, with rows whose texts JSON escapes (HTML, control
+// characters, bytes that are not UTF-8, quotes that spell a member named
+// "rejected") and enough of them to be kept on disk, with an error and a
+// plan after the syncs.
+func TestWriteApplyDocumentStreamsTheEncodersBytes(t *testing.T) {
+	odd := planner.RejectedRow{Sync: `s", "rejected": []`, Kind: "update", Key: map[string]string{"<b>": "a&b\x00\xff", "id": "\u2028"},
+		Line: 7, Column: "c\x1b", Constraint: `"rejected": []`, Reason: "too <long>\n"}
+	many := make([]planner.RejectedRow, 20000)
+	for i := range many {
+		many[i] = planner.RejectedRow{Sync: "many", Kind: "insert", Key: map[string]string{"id": strings.Repeat("7", i%50)}, Reason: "r"}
+	}
+	rows := func(rs ...planner.RejectedRow) planner.RejectedRows {
+		t.Helper()
+		rr, err := planner.NewRejectedRows(rs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(rr.Close)
+		return rr
+	}
+	res := &executor.Result{Syncs: []*executor.SyncResult{
+		{Name: `odd "rejected": []`, Table: "public.odd", Status: executor.StatusApplied, Applied: planner.Counts{Update: 1, Reject: 2},
+			Rejected: rows(odd, planner.RejectedRow{Kind: "delete", Reason: "no key"})},
+		{Name: "none", Table: "public.none", Status: executor.StatusNoChanges},
+		{Name: "many", Table: "public.many", Status: executor.StatusApplied, Applied: planner.Counts{Reject: int64(len(many))},
+			Rejected: rows(many...), Rewritten: []executor.Rewritten{{Column: "x", Rows: 2}}},
+		{Name: "failed", Table: "public.failed", Status: executor.StatusFailed, Err: errors.New(`"rejected": [] <no>`), OutcomeUnknown: true},
+	}}
+	p := &planner.Plan{Syncs: []*planner.SyncPlan{{Name: "none", Table: "public.none", Key: []string{"id"}}}}
+	p.Finish()
+	for _, doc := range []*ApplyDocument{NewApplyDocument(res, p), NewApplyDocument(&executor.Result{}, p), ApplyRefusal(errors.New("no <"), p)} {
+		doc.Plan = p
+		var want, got bytes.Buffer
+		enc := json.NewEncoder(&want)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(doc); err != nil {
+			t.Fatal(err)
+		}
+		if err := WriteApplyDocument(&got, doc); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got.Bytes(), want.Bytes()) {
+			g, w := got.String(), want.String()
+			i := 0
+			for i < len(g) && i < len(w) && g[i] == w[i] {
+				i++
+			}
+			t.Errorf("the streamed document differs at byte %d of %d:\n got %q\nwant %q", i, len(w), g[max(0, i-200):min(len(g), i+200)], w[max(0, i-200):min(len(w), i+200)])
+		}
+	}
+}
