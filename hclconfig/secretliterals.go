@@ -11,7 +11,8 @@ import (
 var secretAttributes = map[string]bool{"password": true, "private_key": true, "private_key_passphrase": true}
 
 // LiteralSecrets returns the literals written in a configuration file's
-// source that are secrets: the strings and numbers in the expressions of
+// source that are secrets: the strings and numbers (and a value written
+// without its quotes, password = hunter2) in the expressions of
 // password, private_key and private_key_passphrase attributes, and in the
 // default of a variable with sensitive = true, as they are spelled in the
 // file. The one literal argument of env("NAME") or file("PATH") is not
@@ -90,6 +91,11 @@ func literalSecrets(toks hclsyntax.Tokens) []string {
 				if string(t.Bytes) == "true" && attr == "sensitive" && len(blocks) > 0 {
 					blocks[len(blocks)-1].sensitive = true
 				}
+				if bareValue(toks, i) {
+					// password = hunter2: a value whose quotes were
+					// forgotten, which the error about it shows.
+					collect(string(t.Bytes))
+				}
 				if n := nameArgument(toks[i:]); n > 0 {
 					// env("CRM_PASSWORD") names where the secret is: the
 					// name is not one, and an error about it must show it.
@@ -128,6 +134,28 @@ func literalSecrets(toks hclsyntax.Tokens) []string {
 		}
 	}
 	return out
+}
+
+// bareValue reports whether toks[i], an identifier, is an attribute's
+// whole value or the start of a value that does not parse, as in
+// password = hunter2 (no reference is one identifier alone, nor true,
+// false or null): a value written without its quotes. A reference's root
+// (var.pw) or a function's name (env(...)) is not one.
+func bareValue(toks hclsyntax.Tokens, i int) bool {
+	if i == 0 || toks[i-1].Type != hclsyntax.TokenEqual {
+		return false
+	}
+	if i+1 < len(toks) {
+		switch toks[i+1].Type {
+		case hclsyntax.TokenDot, hclsyntax.TokenOParen, hclsyntax.TokenOBrack:
+			return false
+		}
+	}
+	switch string(toks[i].Bytes) {
+	case "true", "false", "null":
+		return false
+	}
+	return true
 }
 
 // nameArgument returns how many tokens toks starts with when they are a call
@@ -180,7 +208,8 @@ func SensitiveVariables(src []byte) map[string]bool {
 }
 
 // VarsFileSecrets returns the literals a variables file (name = value
-// lines) gives the variables named in sensitive, as they are spelled in
+// lines) gives the variables named in sensitive (a value written without
+// its quotes too, pw = hunter2), as they are spelled in
 // the file: the secrets that a diff of the file would show. It reads
 // tokens, so it finds them in a file that does not parse too.
 func VarsFileSecrets(src []byte, sensitive map[string]bool) []string {
@@ -207,6 +236,10 @@ func VarsFileSecrets(src []byte, sensitive map[string]bool) []string {
 		case hclsyntax.TokenIdent:
 			if lineStart && depth == 0 && i+1 < len(toks) && toks[i+1].Type == hclsyntax.TokenEqual {
 				attr = string(t.Bytes)
+			} else if sensitive[attr] && bareValue(toks, i) {
+				// pw = hunter2: the value without its quotes, which the
+				// error about it and a diff of the file show.
+				out = append(out, string(t.Bytes))
 			}
 		case hclsyntax.TokenQuotedLit, hclsyntax.TokenStringLit, hclsyntax.TokenNumberLit:
 			if sensitive[attr] {

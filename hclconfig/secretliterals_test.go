@@ -132,3 +132,45 @@ func TestLiteralPasswordWarningPointsAtIt(t *testing.T) {
 		}
 	}
 }
+
+// TestUnquotedValuesAreSecrets: a password, key or sensitive variable's
+// value written without its quotes (password = hunter2) is a secret: the
+// error about it ("no variable named ...") and its snippet, and a diff of
+// a variables file, show it. References, calls and true/false/null are not.
+func TestUnquotedValuesAreSecrets(t *testing.T) {
+	src := `
+variable "pw" {
+  sensitive = true
+  default   = Unquoted-Default
+}
+
+destination "postgres" "crm" {
+  password = UnquotedPassword1
+  ssh_tunnel {
+    private_key_passphrase = UnquotedPassphrase2 + 1
+    private_key            = var.key
+  }
+}
+
+destination "postgres" "other" {
+  password = env("PW")
+  history  = false
+}
+
+destination "postgres" "third" {
+  password = local.pw
+}
+`
+	got := LiteralSecrets([]byte(src))
+	want := []string{"Unquoted-Default", "UnquotedPassword1", "UnquotedPassphrase2", "1"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("LiteralSecrets:\n got %q\nwant %q", got, want)
+	}
+
+	vars := "pw = VarsUnquoted3\nregion = eu_west_1\nobj = { user = UserUnquoted4 }\nflag = true\npw2 = x.y\n"
+	got = VarsFileSecrets([]byte(vars), map[string]bool{"pw": true, "obj": true, "flag": true, "pw2": true})
+	want = []string{"VarsUnquoted3", "UserUnquoted4"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("VarsFileSecrets:\n got %q\nwant %q", got, want)
+	}
+}

@@ -96,8 +96,9 @@ const maskedDuckDB = " (DuckDB's message is not shown: it may hold a value of on
 // its first line up to the first colon): DuckDB shows values in many
 // forms ('…', "…", a CSV file's "Original Line: 2,s3cr3t"), and any could
 // be one of theirs. When described, the error comes from preparing the
-// query (Describe): a Parser, Binder or Catalog Error names the query's
-// text, columns and tables, never a row's values, and is kept whole.
+// query (Describe): a Parser, Binder, Catalog or Missing Extension Error
+// names the query's text, columns, tables and paths, never a row's values,
+// and is kept whole.
 //
 // It leaves alone nil, io.EOF, errNeedsServer, a context's error, a
 // refused statement (ErrNotQuery) and an error it already made.
@@ -118,7 +119,7 @@ func maskDuckDB(s *hclconfig.Sync, err error, described bool) error {
 	class, _, found := strings.Cut(first, ":")
 	if described && found {
 		switch class {
-		case "Parser Error", "Binder Error", "Catalog Error":
+		case "Parser Error", "Binder Error", "Catalog Error", "Missing Extension Error":
 			// But the columns a Binder Error offers may be a row's values:
 			// a CSV file read without its header gets its first row as
 			// column names.

@@ -59,12 +59,16 @@ type NotQueryError struct {
 }
 
 func (e *NotQueryError) Error() string {
-	what := "is a " + e.Kind + " statement, not a query"
-	switch e.Kind {
-	case "":
+	var what string
+	switch {
+	case e.Kind == "":
 		what = "is not a query (not a SELECT statement)"
-	case "several statements":
+	case e.Kind == "several statements":
 		what = "holds several statements, not a query"
+	case strings.ContainsRune("AEIOU", rune(e.Kind[0])):
+		what = "is an " + e.Kind + " statement, not a query"
+	default:
+		what = "is a " + e.Kind + " statement, not a query"
 	}
 	return "the SQL " + what + ": a duckdb source is read-only, so its SQL must be one SELECT statement"
 }
@@ -315,6 +319,13 @@ func (db *Database) prepare(query string) (*duckdb.Stmt, error) {
 		_ = stmt.Close()
 		return nil, &NotQueryError{Kind: statementKind(typ)}
 	}
+	// DuckDB prepares some statements that are not SELECTs as SELECTs
+	// (PRAGMA version, PRAGMA show_tables); the parser, which validate
+	// asks too (CheckQuery), refuses them.
+	if err := db.checkParsed(context.Background(), query); errors.Is(err, ErrNotQuery) {
+		_ = stmt.Close()
+		return nil, err
+	}
 	if n := stmt.NumInput(); n != 0 {
 		_ = stmt.Close()
 		return nil, ErrParameters
@@ -328,7 +339,7 @@ func (db *Database) prepare(query string) (*duckdb.Stmt, error) {
 func (db *Database) Describe(query string) ([]Column, error) {
 	stmt, err := db.prepare(query)
 	if err != nil {
-		return nil, err
+		return nil, withoutExtensionAdvice(err)
 	}
 	defer stmt.Close()
 	n, err := stmt.ColumnCount()
@@ -374,9 +385,52 @@ func (db *Database) Query(ctx context.Context, query string, cols []Column) (*Ro
 	wrapped := fmt.Sprintf("SELECT %s FROM (\n%s\n) AS q", strings.Join(sel, ", "), query)
 	s, err := openStream(ctx, db.path, db.dir, wrapped)
 	if err != nil {
-		return nil, err
+		return nil, withoutExtensionAdvice(err)
 	}
 	return &Rows{ctx: ctx, s: s}, nil
+}
+
+// NoExtensionAdvice is what replaces DuckDB's advice for a function or a
+// path of an extension that is not built in (INSTALL, LOAD, SET
+// autoinstall_known_extensions, none of which a query may do).
+const NoExtensionAdvice = "rowform's DuckDB has only its built-in extensions (parquet, json, icu, core_functions, autocomplete) " +
+	"and never installs or loads another: read local Parquet, CSV or JSON files instead (copy remote ones next to the configuration first)."
+
+// withoutExtensionAdvice replaces, in an error of DuckDB's, the lines that
+// advise installing and loading an extension ("Please try installing and
+// loading the httpfs extension by running: INSTALL httpfs; ...
+// SET autoload_known_extensions=1;") with NoExtensionAdvice: rowform
+// refuses all of them. Other errors are returned as they are.
+func withoutExtensionAdvice(err error) error {
+	if err == nil || !strings.Contains(err.Error(), "_known_extensions=1;") {
+		return err
+	}
+	lines := strings.Split(err.Error(), "\n")
+	var out []string
+	for i := 0; i < len(lines); i++ {
+		t := strings.TrimSpace(lines[i])
+		if !strings.HasPrefix(t, "Please try ") || !strings.Contains(t, " extension") {
+			out = append(out, lines[i])
+			continue
+		}
+		// The advice: its INSTALL and LOAD statements, then the
+		// "Alternatively, consider enabling ..." paragraph.
+		j := i + 1
+		for ; j < len(lines); j++ {
+			t := strings.TrimSpace(lines[j])
+			if t == "" && j+1 < len(lines) && strings.HasPrefix(strings.TrimSpace(lines[j+1]), "Alternatively, consider enabling") {
+				continue
+			}
+			if !strings.HasPrefix(t, "INSTALL ") && !strings.HasPrefix(t, "LOAD ") && !strings.HasPrefix(t, "FORCE INSTALL ") &&
+				!strings.HasPrefix(t, "Alternatively, consider enabling") && !strings.HasPrefix(t, "SET autoinstall_known_extensions") &&
+				!strings.HasPrefix(t, "SET autoload_known_extensions") {
+				break
+			}
+		}
+		out = append(out, NoExtensionAdvice)
+		i = j - 1
+	}
+	return errors.New(strings.Join(out, "\n"))
 }
 
 // Next reads the next row into dst (one entry per column; null is set
@@ -410,6 +464,11 @@ func CheckQuery(ctx context.Context, query string) error {
 		return err
 	}
 	defer db.Close()
+	return db.checkParsed(ctx, query)
+}
+
+// checkParsed is CheckQuery on db's connection.
+func (db *Database) checkParsed(ctx context.Context, query string) error {
 	// json_serialize_sql parses without binding (no table or file is
 	// looked up) and serializes SELECT statements only.
 	rows, err := db.conn.QueryContext(ctx, "SELECT json_serialize_sql($1::VARCHAR)::VARCHAR", []driver.NamedValue{{Ordinal: 1, Value: query}})

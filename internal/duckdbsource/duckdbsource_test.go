@@ -81,6 +81,59 @@ func TestSessionLimits(t *testing.T) {
 	}
 }
 
+// TestMissingExtensionAdvice: a path or a function of an extension that is
+// not built in fails with DuckDB's message naming the extension, but with
+// what rowform allows instead of DuckDB's advice (INSTALL, LOAD, SET
+// autoinstall_known_extensions), none of which rowform lets a query do.
+func TestMissingExtensionAdvice(t *testing.T) {
+	t.Setenv("HOME", t.TempDir())
+	ctx := context.Background()
+	for q, ext := range map[string]string{
+		"SELECT * FROM read_parquet('https://example.com/x.parquet')": "httpfs",
+		"SELECT * FROM 's3://bucket/x.csv'":                           "httpfs",
+		"SELECT * FROM sqlite_scan('x.db', 't')":                      "sqlite",
+	} {
+		_, err := query(t, ctx, t.TempDir(), q)
+		if err == nil {
+			t.Errorf("%s: no error", q)
+			continue
+		}
+		msg := err.Error()
+		if !strings.Contains(msg, ext) || !strings.Contains(msg, duckdbsource.NoExtensionAdvice) {
+			t.Errorf("%s: the error does not name %s and say what rowform allows: %s", q, ext, msg)
+		}
+		for _, advice := range []string{"INSTALL", "LOAD ", "autoinstall_known_extensions", "autoload_known_extensions", "Please try"} {
+			if strings.Contains(msg, advice) {
+				t.Errorf("%s: the error gives DuckDB's advice %q, which rowform refuses: %s", q, advice, msg)
+			}
+		}
+	}
+}
+
+// TestPragmaIsNotAQuery: DuckDB prepares PRAGMA version and PRAGMA
+// show_tables as SELECTs; Describe refuses them as CheckQuery (validate)
+// does, and names the kind of the statements it refuses with the right
+// article ("a CREATE", "an INSTALL or LOAD").
+func TestPragmaIsNotAQuery(t *testing.T) {
+	ctx := context.Background()
+	for q, want := range map[string]string{
+		"PRAGMA version":             "is not a query",
+		"PRAGMA show_tables":         "is not a query",
+		"CREATE TABLE t (id int)":    "is a CREATE statement",
+		"EXPLAIN SELECT 1":           "is an EXPLAIN statement",
+		"INSTALL httpfs":             "is an INSTALL or LOAD statement",
+		"COPY (SELECT 1) TO 'x.csv'": "is a COPY statement",
+	} {
+		if err := duckdbsource.CheckQuery(ctx, q); !errors.Is(err, duckdbsource.ErrNotQuery) {
+			t.Errorf("CheckQuery(%s): %v, want a refusal", q, err)
+		}
+		_, err := query(t, ctx, t.TempDir(), q)
+		if !errors.Is(err, duckdbsource.ErrNotQuery) || !strings.Contains(err.Error(), want) {
+			t.Errorf("Describe(%s): %v, want a refusal that %s", q, err, want)
+		}
+	}
+}
+
 // TestQueryInterrupted: cancelling the context stops a query in the middle
 // of a long operator, at once, with the context's error: an aggregate and
 // a filter that streams its rows (both run until their first chunk before

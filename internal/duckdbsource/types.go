@@ -125,7 +125,7 @@ func statementKind(t duckdb.StmtType) string {
 	case duckdb.STATEMENT_TYPE_CALL:
 		return "CALL"
 	case duckdb.STATEMENT_TYPE_LOAD:
-		return "LOAD"
+		return "INSTALL or LOAD" // DuckDB gives both this type
 	case duckdb.STATEMENT_TYPE_EXTENSION:
 		return "INSTALL"
 	case duckdb.STATEMENT_TYPE_ATTACH:

@@ -412,6 +412,7 @@ type HostKeyError struct {
 	Changed     bool // a different key is known for the host
 	Source      string
 	AuthKey     string // the presented key in authorized_keys form, for a pinned host_key
+	Pinned      bool   // the key was checked against host_key, not a known_hosts file
 	// RevokedLine is the line of Source whose @revoked entry refuses the
 	// key (with RevokedCA, the CA that signed its certificate); 0 if none.
 	RevokedLine int
@@ -436,6 +437,10 @@ func (e *HostKeyError) Error() string {
 			"that key must not be trusted, so the connection is refused. "+
 			"Ask the bastion's administrator to replace the host key, and add the new key after checking its fingerprint; if the key was revoked by mistake, remove the @revoked line.",
 			e.Addr, e.KeyType, e.Fingerprint, e.Source, e.RevokedLine)
+	case e.Changed && e.Pinned:
+		return fmt.Sprintf("the SSH bastion %s presented a %s host key %s that does not match the pinned host_key: the host key changed, or someone is intercepting the connection. "+
+			"If the change is expected, check the new key's fingerprint with the bastion's administrator, then pin it: host_key = %q",
+			e.Addr, e.KeyType, e.Fingerprint, e.AuthKey)
 	case e.Changed:
 		return fmt.Sprintf("the SSH bastion %s presented a %s host key %s that does not match the key in %s: the host key changed, or someone is intercepting the connection. "+
 			"If the change is expected, remove the old entry (ssh-keygen -R) and add the new key after checking its fingerprint with the bastion's administrator.",
@@ -464,7 +469,9 @@ func hostKeyCheck(t *hclconfig.SSHTunnel, addr string) (ssh.HostKeyCallback, []s
 			if string(key.Marshal()) == string(pinned.Marshal()) {
 				return nil
 			}
-			return newHostKeyError(addr, key, true, "the pinned host_key")
+			e := newHostKeyError(addr, key, true, "the pinned host_key")
+			e.Pinned = true
+			return e
 		}
 		return cb, algorithmsFor(pinned.Type()), nil
 	}

@@ -247,7 +247,12 @@ func TestPinnedHostKey(t *testing.T) {
 		tun.KnownHostsFile = ""
 		tun.HostKey = other.AuthorizedKey()
 		_, err := open(t, tun)
-		wantHostKeyError(t, err, true, f.srv.HostKeys["ed25519"], "pinned host_key")
+		wantHostKeyError(t, err, true, f.srv.HostKeys["ed25519"], "does not match the pinned host_key",
+			fmt.Sprintf("pin it: host_key = %q", f.srv.HostKeys["ed25519"].AuthorizedKey()))
+		// There is no known_hosts entry to remove.
+		if strings.Contains(err.Error(), "ssh-keygen -R") || strings.Contains(err.Error(), "known_hosts") {
+			t.Errorf("the refusal of a pinned key gives known_hosts advice: %v", err)
+		}
 	})
 	t.Run("malformed", func(t *testing.T) {
 		tun := f.tunnel(t)

@@ -101,6 +101,39 @@ destination "postgres" "crm" {
 	}
 }
 
+// TestUnquotedSecretNotShown: a password or a sensitive variable's value
+// written without its quotes (password = hunter2) is an error that names
+// it, and a diff of the variables file shows its line: both mask it.
+func TestUnquotedSecretNotShown(t *testing.T) {
+	dir := t.TempDir()
+	for name, src := range map[string]string{
+		"main.hcl": `
+variable "pw" {
+  type      = string
+  sensitive = true
+}
+
+destination "postgres" "crm" {
+  host     = "db.internal"
+  database = "crm"
+  user     = "rowform"
+  password = Qzab-Unquoted1
+}
+`,
+		"prod.vars.hcl": "pw =   Qzab-Unquoted2\n",
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, args := range [][]string{{"validate"}, {"plan", "-var-file=prod.vars.hcl"}, {"fmt", "-check", "-diff"}} {
+		r := runCLI(t, append([]string{"-chdir=" + dir}, args...)...)
+		if r.code == exitOK || strings.Contains(r.stdout+r.stderr, "Qzab") || !strings.Contains(r.stdout+r.stderr, redact.Mask) {
+			t.Errorf("%v: exit %d\n%s%s", args, r.code, r.stdout, r.stderr)
+		}
+	}
+}
+
 // TestMaskedHeredocKeepsItsLines: a diagnostic whose snippet shows a
 // heredoc secret masks each of its lines and keeps them apart, numbered;
 // the mask of the whole secret ran them together on one line.
