@@ -157,12 +157,17 @@ func (k *knownHost) check(remote net.Addr, key ssh.PublicKey) error {
 	return err
 }
 
-// checkKey verifies a plain host key against the lines for the host.
+// checkKey verifies a plain host key against the plain key lines for the
+// host. A @cert-authority line does not vouch for its own key as a host key
+// (OpenSSH skips CA lines for plain keys); the knownhosts package accepts
+// any matching line, so its success is checked against k.keys.
 func (k *knownHost) checkKey(remote net.Addr, key ssh.PublicKey) error {
 	err := k.db(k.lookup, remote, key)
 	var revoked *knownhosts.RevokedError
 	var unknown *knownhosts.KeyError
 	switch {
+	case err == nil && !slices.ContainsFunc(k.keys, func(known ssh.PublicKey) bool { return keysEqual(known, key) }):
+		return newHostKeyError(k.addr, key, len(k.keys) > 0, k.file)
 	case errors.As(err, &revoked):
 		e := newHostKeyError(k.addr, key, false, k.file)
 		e.RevokedLine = revoked.Revoked.Line
@@ -198,8 +203,14 @@ func (k *knownHost) certificateProblem(cert *ssh.Certificate) string {
 	case len(cert.ValidPrincipals) == 0:
 		return fmt.Sprintf("it names no host; %s that names %s (ssh-keygen -n)", admin, host)
 	case !slices.Contains(cert.ValidPrincipals, host):
-		return fmt.Sprintf("it is issued for %s, not for %s; set host to one of those names, or %s that names %s (ssh-keygen -n)",
-			strings.Join(cert.ValidPrincipals, ", "), host, admin, host)
+		// host is compared in lowercase: a principal with capitals
+		// names no host that host could be set to.
+		fix := "set host to one of those names, or "
+		if !slices.ContainsFunc(cert.ValidPrincipals, func(p string) bool { return p == strings.ToLower(p) }) {
+			fix = ""
+		}
+		return fmt.Sprintf("it is issued for %s, not for %s; %s%s that names %s (ssh-keygen -n)",
+			strings.Join(cert.ValidPrincipals, ", "), host, fix, admin, host)
 	case int64(cert.ValidAfter) < 0 || now < int64(cert.ValidAfter):
 		return fmt.Sprintf("it is valid only from %s; check this computer's clock, or %s", certTime(cert.ValidAfter), admin)
 	case cert.ValidBefore != ssh.CertTimeInfinity && (int64(cert.ValidBefore) < 0 || now >= int64(cert.ValidBefore)):

@@ -111,6 +111,13 @@ func Open(ctx context.Context, t *hclconfig.SSHTunnel, environ []string, opts Op
 	c, chans, reqs, err := ssh.NewClientConn(conn, addr, cfg)
 	if err != nil {
 		_ = conn.Close()
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			// Accepted TCP but no SSH: another service's port (PostgreSQL
+			// waits for its client to speak first), or a hung sshd.
+			return nil, fmt.Errorf("SSH handshake with %s failed: no SSH answer within %s (i/o timeout); check that port %d is the bastion's SSH port, and that its sshd is running and not overloaded",
+				addr, opts.ConnectTimeout, t.Port)
+		}
 		return nil, describeHandshakeError(addr, t.User, err)
 	}
 	_ = conn.SetDeadline(time.Time{})

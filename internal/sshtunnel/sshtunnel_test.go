@@ -434,8 +434,52 @@ func TestHostCertificateRefused(t *testing.T) {
 	t.Run("issued_for_another_host", func(t *testing.T) {
 		f := certifiedBastion(t, ca, []string{"bastion.example.org"}, now.Add(-time.Hour), now.Add(time.Hour))
 		_, err := open(t, f.tunnel(t, trusting(f, ca)))
-		wantHostKeyError(t, err, false, hk, "issued for bastion.example.org, not for 127.0.0.1")
+		wantHostKeyError(t, err, false, hk, "issued for bastion.example.org, not for 127.0.0.1", "set host to one of those names")
 		wantNoInterceptionClaim(t, err)
+	})
+	// host is compared in lowercase, as OpenSSH compares it: a principal
+	// in capitals never matches, so setting host to it is no advice.
+	t.Run("principal_in_capitals", func(t *testing.T) {
+		f := certifiedBastion(t, ca, []string{"LOCALHOST"}, now.Add(-time.Hour), now.Add(time.Hour))
+		tun := f.tunnel(t, fmt.Sprintf("@cert-authority [localhost]:%d %s", f.srv.Port, ca.AuthorizedKey()))
+		tun.Host = "LOCALHOST"
+		_, err := open(t, tun)
+		wantHostKeyError(t, err, false, hk, "issued for LOCALHOST, not for localhost", "new host certificate that names localhost")
+		if err != nil && strings.Contains(err.Error(), "set host to") {
+			t.Errorf("the refusal suggests a host name that cannot match: %v", err)
+		}
+	})
+}
+
+// A @cert-authority line trusts the certificates its key signs, not that key
+// as a plain host key: a bastion presenting the CA's key itself, without a
+// certificate, is refused, as OpenSSH refuses it — also when an expired
+// certificate certifies that key.
+func TestCAKeyIsNotAPlainHostKey(t *testing.T) {
+	hk := sshtest.HostKey(t, "ed25519")
+	caLine := func(f *fixture) string {
+		return fmt.Sprintf("@cert-authority [127.0.0.1]:%d %s", f.srv.Port, hk.AuthorizedKey())
+	}
+	t.Run("plain_key", func(t *testing.T) {
+		f := newFixture(t, sshtest.Options{HostKeyTypes: []string{"ed25519"}})
+		tun := f.tunnel(t, caLine(f))
+		_, err := open(t, tun)
+		wantHostKeyError(t, err, false, hk, "not known", tun.KnownHostsFile)
+		wantNoInterceptionClaim(t, err)
+		if n := f.srv.Logins(); n != 0 {
+			t.Errorf("%d logins although the host key was refused", n)
+		}
+	})
+	t.Run("plain_key_other_key_known", func(t *testing.T) {
+		f := newFixture(t, sshtest.Options{HostKeyTypes: []string{"ed25519"}})
+		_, err := open(t, f.tunnel(t, caLine(f), f.srv.KnownHostsLine(sshtest.NewKey(t, "ed25519").Public)))
+		wantHostKeyError(t, err, true, hk, "intercepting")
+	})
+	t.Run("expired_self_signed_certificate", func(t *testing.T) {
+		now := time.Now()
+		f := certifiedBastion(t, hk, []string{"127.0.0.1"}, now.Add(-2*time.Hour), now.Add(-time.Hour))
+		_, err := open(t, f.tunnel(t, caLine(f)))
+		wantHostKeyError(t, err, false, hk, "expired at")
 	})
 }
 
@@ -769,6 +813,10 @@ func TestHandshakeTimeout(t *testing.T) {
 	took := time.Since(start)
 	if err == nil || !strings.Contains(err.Error(), "handshake") {
 		t.Fatalf("err = %v", err)
+	}
+	// It says what to check: a port that is not an SSH server's.
+	if want := fmt.Sprintf("no SSH answer within %s (i/o timeout); check that port %d is the bastion's SSH port", opts.ConnectTimeout, port); !strings.Contains(err.Error(), want) {
+		t.Errorf("the message lacks %q: %v", want, err)
 	}
 	if took > opts.ConnectTimeout+2*time.Second {
 		t.Fatalf("Open took %s with ConnectTimeout %s", took, opts.ConnectTimeout)
