@@ -135,7 +135,8 @@ func (r *relations) checkExclusion(x *exclusion) error {
 		x.hash = &h
 	}
 	var meetings []meeting
-	var hashes []rowHash
+	var hashes hashGroups
+	defer hashes.close()
 	err := c.batches(isWrite, func(all []change) error {
 		batch := selectChanges(all, sel)
 		if len(batch) == 0 {
@@ -162,7 +163,9 @@ LEFT JOIN LATERAL (SELECT true AS hit, %s FROM %s AS d WHERE %s%s) AS k ON true`
 				if err != nil {
 					return err
 				}
-				hashes = append(hashes, rowHash{hash: h, seq: ch.seq})
+				if err := hashes.add(h, ch.seq); err != nil {
+					return err
+				}
 			}
 			if vals[2] == nil {
 				return nil
@@ -176,7 +179,7 @@ LEFT JOIN LATERAL (SELECT true AS hit, %s FROM %s AS d WHERE %s%s) AS k ON true`
 	if err != nil {
 		return err
 	}
-	if err := r.exclusionAmongChanges(x, hashGroups(hashes), where); err != nil {
+	if err := r.exclusionAmongChanges(x, &hashes, where); err != nil {
 		return err
 	}
 	return r.settle(meetings, x.moving, x.Deferrable, func(ch *change) { r.rejectExcluded(x, ch) }, func(ch *change) {
@@ -211,27 +214,12 @@ func (r *relations) rejectExcluded(x *exclusion, ch *change) {
 // exclusionPairRows rows go together, the server finding each group's
 // pairs by a join on its hash; a larger group is not compared, and a
 // warning says how many rows were left so.
-func (r *relations) exclusionAmongChanges(x *exclusion, groups [][]rowHash, where string) error {
+func (r *relations) exclusionAmongChanges(x *exclusion, hashes *hashGroups, where string) error {
 	c := r.c
-	unchecked := 0
-	for len(groups) > 0 {
-		if g := len(groups[0]); g > exclusionPairRows {
-			unchecked += g
-			groups = groups[1:]
-			continue
-		}
-		// Groups go together up to a batch of rows, and as many pairs as
-		// one group of exclusionPairRows has (so a larger group after
-		// them ends the batch, and is counted above next time).
-		var batch []change
-		var err error
-		batch, groups, err = c.nextGroups(groups, exclusionPairRows*exclusionPairRows)
-		if err != nil {
-			return err
-		}
-		if len(batch) < 2 {
-			continue
-		}
+	// Groups go together up to a batch of rows, and as many pairs as one
+	// group of exclusionPairRows has (so a larger group after them ends
+	// the batch).
+	unchecked, err := hashes.batches(c, exclusionPairRows, exclusionPairRows*exclusionPairRows, func(batch []change) error {
 		sr := c.stateRows(batch, x.cols)
 		if sr.err != nil {
 			return sr.err
@@ -239,7 +227,7 @@ func (r *relations) exclusionAmongChanges(x *exclusion, groups [][]rowHash, wher
 		sql := fmt.Sprintf(`WITH t AS MATERIALIZED (SELECT s.%s AS pos, %s AS h, %s FROM %s AS s%s)
 SELECT a.pos, b.pos FROM t AS a JOIN t AS b ON a.h = b.h AND a.pos < b.pos AND %s`,
 			posColumn, x.hash.sql(), x.values(), sr.from, where, x.conflict("a", "b"))
-		err = queryRows(r.ctx, r.conn, sql, sr.params, func(vals [][]byte) error {
+		return queryRows(r.ctx, r.conn, sql, sr.params, func(vals [][]byte) error {
 			for _, v := range vals {
 				k, err := int4At(v)
 				if err != nil {
@@ -251,9 +239,9 @@ SELECT a.pos, b.pos FROM t AS a JOIN t AS b ON a.h = b.h AND a.pos < b.pos AND %
 			}
 			return nil
 		})
-		if err != nil {
-			return err
-		}
+	})
+	if err != nil {
+		return err
 	}
 	if unchecked > 0 {
 		r.uncheckedExclusion(x, unchecked)

@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -34,7 +33,8 @@ import (
 // 64-bit hash of its values computed with the values' own hash functions
 // (equal values hash alike under the index's equality: citext, numeric
 // scale, nondeterministic collations), and the rows whose hashes meet are
-// compared again on the server; destination rows are recognized by their
+// compared again on the server (hashgroups.go: the hashes are sorted on
+// disk, not held in memory); destination rows are recognized by their
 // sync key, as the diff matches them.
 
 func init() {
@@ -545,68 +545,6 @@ func selectChanges(batch []change, sel func(*change) bool) []change {
 		}
 	}
 	return out
-}
-
-// hashGroups sorts hs by hash and returns the groups of two or more
-// changes with equal hashes.
-func hashGroups(hs []rowHash) [][]rowHash {
-	sort.Slice(hs, func(i, j int) bool {
-		if hs[i].hash != hs[j].hash {
-			return hs[i].hash < hs[j].hash
-		}
-		return hs[i].seq < hs[j].seq
-	})
-	var out [][]rowHash
-	for i := 0; i < len(hs); {
-		j := i + 1
-		for j < len(hs) && hs[j].hash == hs[i].hash {
-			j++
-		}
-		if j-i > 1 {
-			out = append(out, hs[i:j])
-		}
-		i = j
-	}
-	return out
-}
-
-// nextGroups takes groups from the front of groups, whole, while they fit
-// in a batch — checkBatchRows rows, and with maxPairs > 0 at most that
-// many pairs (the sum of each group's size squared) — the first group
-// always, and reads their changes (collect). It returns the changes and
-// the groups left.
-func (c *checker) nextGroups(groups [][]rowHash, maxPairs int) ([]change, [][]rowHash, error) {
-	seqs := map[int64]bool{}
-	n, pairs := 0, 0
-	for len(groups) > 0 {
-		g := len(groups[0])
-		if n > 0 && (n+g > checkBatchRows || (maxPairs > 0 && pairs+g*g > maxPairs)) {
-			break
-		}
-		for _, h := range groups[0] {
-			seqs[h.seq] = true
-		}
-		n, pairs = n+g, pairs+g*g
-		groups = groups[1:]
-	}
-	batch, err := c.collect(seqs)
-	return batch, groups, err
-}
-
-// collect reads the changes whose sequence numbers are in seqs (not
-// refused), in spool order, all at once.
-func (c *checker) collect(seqs map[int64]bool) ([]change, error) {
-	var out []change
-	known := func(k ChangeKind) bool { return k == ChangeInsert || k == ChangeUpdate || k == ChangeDelete }
-	err := c.batches(known, func(batch []change) error {
-		for _, ch := range batch {
-			if seqs[ch.seq] {
-				out = append(out, ch)
-			}
-		}
-		return nil
-	})
-	return out, err
 }
 
 // hasPrivilege reports whether the session may read table (a quoted

@@ -194,7 +194,8 @@ func (r *relations) checkUnique(u *uniqueIndex) error {
 	if u.Predicate != "" {
 		match = append(match, "("+u.Predicate+")")
 	}
-	var hashes []rowHash
+	var hashes hashGroups
+	defer hashes.close()
 	var meetings []meeting
 	err := c.batches(isWrite, func(all []change) error {
 		batch := selectChanges(all, sel)
@@ -222,7 +223,9 @@ LEFT JOIN LATERAL (SELECT true AS hit, %s FROM %s AS d WHERE %s LIMIT 1) AS k ON
 				if err != nil {
 					return err
 				}
-				hashes = append(hashes, rowHash{hash: h, seq: ch.seq})
+				if err := hashes.add(h, ch.seq); err != nil {
+					return err
+				}
 			}
 			if vals[2] == nil {
 				return nil
@@ -236,7 +239,7 @@ LEFT JOIN LATERAL (SELECT true AS hit, %s FROM %s AS d WHERE %s LIMIT 1) AS k ON
 	if err != nil {
 		return err
 	}
-	if err := r.sameAmongChanges(u, hashGroups(hashes)); err != nil {
+	if err := r.sameAmongChanges(u, &hashes); err != nil {
 		return err
 	}
 	return r.settle(meetings, u.moving, u.Deferrable, func(ch *change) { r.rejectTaken(u, ch) }, func(ch *change) {
@@ -310,7 +313,7 @@ func (r *relations) rejectTaken(u *uniqueIndex, ch *change) {
 // sameAmongChanges compares the changed rows whose hashes meet on the
 // server, with the index's equality, and refuses every row that has an
 // equal. A group is never split; groups go together up to a batch.
-func (r *relations) sameAmongChanges(u *uniqueIndex, groups [][]rowHash) error {
+func (r *relations) sameAmongChanges(u *uniqueIndex, hashes *hashGroups) error {
 	c := r.c
 	var parts []string
 	for _, e := range u.exprs {
@@ -320,23 +323,14 @@ func (r *relations) sameAmongChanges(u *uniqueIndex, groups [][]rowHash) error {
 	if cond := u.cond(); cond != "" {
 		where = " WHERE " + cond
 	}
-	for len(groups) > 0 {
-		var batch []change
-		var err error
-		batch, groups, err = c.nextGroups(groups, 0)
-		if err != nil {
-			return err
-		}
-		if len(batch) < 2 {
-			continue
-		}
+	_, err := hashes.batches(c, 0, 0, func(batch []change) error {
 		sr := c.stateRows(batch, u.cols)
 		if sr.err != nil {
 			return sr.err
 		}
 		sql := fmt.Sprintf("SELECT t.pos FROM (SELECT s.%s AS pos, count(*) OVER (PARTITION BY %s) AS n FROM %s AS s%s) AS t WHERE t.n > 1",
 			posColumn, strings.Join(parts, ", "), sr.from, where)
-		err = queryRows(r.ctx, r.conn, sql, sr.params, func(vals [][]byte) error {
+		return queryRows(r.ctx, r.conn, sql, sr.params, func(vals [][]byte) error {
 			k, err := int4At(vals[0])
 			if err != nil {
 				return err
@@ -346,11 +340,8 @@ func (r *relations) sameAmongChanges(u *uniqueIndex, groups [][]rowHash) error {
 				Reason: fmt.Sprintf("another row of this sync has the same %s", u.what())})
 			return nil
 		})
-		if err != nil {
-			return err
-		}
-	}
-	return nil
+	})
+	return err
 }
 
 // deferrableFix is the SQL that makes u deferrable, so that apply (which
