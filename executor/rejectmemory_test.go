@@ -3,11 +3,10 @@ package executor_test
 import (
 	"fmt"
 	"runtime"
-	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/rowform/rowform/executor"
+	"github.com/rowform/rowform/internal/heappeak"
 	"github.com/rowform/rowform/internal/synctest"
 	"github.com/rowform/rowform/planner"
 )
@@ -19,10 +18,9 @@ import (
 // rejectedRowsKept. The rows are on disk: the bounds hold for any number
 // of them.
 const (
-	rejectMemoryRows  = 300000
-	rejectedRowsHeap  = 24 << 20
-	rejectedRowsKept  = 4 << 20
-	heapSamplingEvery = time.Millisecond
+	rejectMemoryRows = 300000
+	rejectedRowsHeap = 24 << 20
+	rejectedRowsKept = 4 << 20
 )
 
 // TestRejectedRowsMemory: a sync whose every row the destination refuses
@@ -64,17 +62,17 @@ sync "%s" {
 		t.Run(tc.name, func(t *testing.T) {
 			var p *planner.Plan
 			accepted := e.Config(config(tc.table, tc.accepted))
-			base := heapPeak(func() { p = plan(t, accepted) })
+			base := heappeak.Of(func() { p = plan(t, accepted) })
 			if sp := p.Syncs[0]; sp.Counts != (planner.Counts{Insert: rejectMemoryRows}) {
 				t.Fatalf("counts %+v\n%s", sp.Counts, synctest.FindingsText(sp))
 			}
 			cfg := e.Config(config(tc.table, tc.rejected))
-			planPeak := heapPeak(func() { p = plan(t, cfg) })
+			planPeak := heappeak.Of(func() { p = plan(t, cfg) })
 			if sp := p.Syncs[0]; sp.Counts != (planner.Counts{Reject: rejectMemoryRows}) {
 				t.Fatalf("counts %+v\n%s", sp.Counts, synctest.FindingsText(sp))
 			}
 			var res *executor.Result
-			applyPeak := heapPeak(func() { res = apply(t, cfg, p, executor.Options{}) })
+			applyPeak := heappeak.Of(func() { res = apply(t, cfg, p, executor.Options{}) })
 			requireApplied(t, res)
 			r := syncResult(t, res, tc.table)
 			if r.Applied.Reject != rejectMemoryRows || r.Rejected.Len() != rejectMemoryRows {
@@ -105,35 +103,6 @@ sync "%s" {
 			}
 		})
 	}
-}
-
-// heapPeak runs fn and returns how far the heap in use grew past what it
-// was before, at most, sampled every heapSamplingEvery.
-func heapPeak(fn func()) int64 {
-	runtime.GC()
-	var base runtime.MemStats
-	runtime.ReadMemStats(&base)
-	var peak atomic.Uint64
-	stop, sampled := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(sampled)
-		for {
-			var m runtime.MemStats
-			runtime.ReadMemStats(&m)
-			if m.HeapAlloc > peak.Load() {
-				peak.Store(m.HeapAlloc)
-			}
-			select {
-			case <-stop:
-				return
-			case <-time.After(heapSamplingEvery):
-			}
-		}
-	}()
-	fn()
-	close(stop)
-	<-sampled
-	return int64(peak.Load()) - int64(base.HeapAlloc)
 }
 
 // heapKept returns how much heap *res keeps: the heap in use with it,

@@ -5,6 +5,7 @@ import (
 	"runtime/debug"
 	"testing"
 
+	"github.com/rowform/rowform/internal/heappeak"
 	"github.com/rowform/rowform/internal/synctest"
 	"github.com/rowform/rowform/planner"
 )
@@ -54,7 +55,7 @@ sync "%s" {
 `, table, uniqueMemoryRows, table)
 	}
 	var p *planner.Plan
-	base := heapPeak(func() { p = plan(t, e.Config(config("plain"))) })
+	base := heappeak.Of(func() { p = plan(t, e.Config(config("plain"))) })
 	if sp := p.Syncs[0]; sp.Counts != (planner.Counts{Insert: uniqueMemoryRows}) {
 		t.Fatalf("counts %+v\n%s", sp.Counts, synctest.FindingsText(sp))
 	}
@@ -64,7 +65,7 @@ sync "%s" {
 		{"exclusion constraint", "an exclusion constraint", "bookings"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			peak := heapPeak(func() { p = plan(t, e.Config(config(tc.table))) })
+			peak := heappeak.Of(func() { p = plan(t, e.Config(config(tc.table))) })
 			sp := p.Syncs[0]
 			if sp.Counts != (planner.Counts{Insert: uniqueMemoryRows - taken, Reject: taken}) {
 				t.Fatalf("counts %+v\n%s", sp.Counts, synctest.FindingsText(sp))

@@ -7,14 +7,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
-	"time"
 
+	"github.com/rowform/rowform/internal/heappeak"
 	"github.com/rowform/rowform/internal/linesort"
 	"github.com/rowform/rowform/internal/synctest"
 )
@@ -334,38 +332,15 @@ func TestWriteSortedWideLines(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer out.Close()
-	runtime.GC()
-	var peak atomic.Uint64
-	var base runtime.MemStats
-	runtime.ReadMemStats(&base)
-	stop := make(chan struct{})
-	sampled := make(chan struct{})
-	go func() {
-		defer close(sampled)
-		for {
-			var m runtime.MemStats
-			runtime.ReadMemStats(&m)
-			if m.HeapAlloc > peak.Load() {
-				peak.Store(m.HeapAlloc)
-			}
-			select {
-			case <-stop:
-				return
-			case <-time.After(time.Millisecond):
-			}
-		}
-	}()
 	ow := bufio.NewWriterSize(out, 256<<10)
-	err = writeSorted(ow, f, dir)
-	close(stop)
-	<-sampled
+	grew := heappeak.Of(func() { err = writeSorted(ow, f, dir) })
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := ow.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	if grew := int64(peak.Load()) - int64(base.HeapAlloc); grew > 16<<20 {
+	if grew > 16<<20 {
 		t.Errorf("sorting 16 lines of 8 MB took %d MB of heap, want at most 16 MB", grew>>20)
 	}
 	st, err := out.Stat()

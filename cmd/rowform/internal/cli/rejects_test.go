@@ -7,16 +7,14 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"runtime"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/rowform/rowform/cmd/rowform/internal/views"
 	"github.com/rowform/rowform/executor"
+	"github.com/rowform/rowform/internal/heappeak"
 	"github.com/rowform/rowform/internal/synctest"
 	"github.com/rowform/rowform/planner"
 )
@@ -587,34 +585,14 @@ func TestRejectedRowsOutputMemory(t *testing.T) {
 	var written int64
 	doc := countingWriter{n: &written}
 
-	runtime.GC()
-	var base runtime.MemStats
-	runtime.ReadMemStats(&base)
-	var peak atomic.Uint64
-	stop, sampled := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(sampled)
-		for {
-			var m runtime.MemStats
-			runtime.ReadMemStats(&m)
-			if m.HeapAlloc > peak.Load() {
-				peak.Store(m.HeapAlloc)
-			}
-			select {
-			case <-stop:
-				return
-			case <-time.After(time.Millisecond):
-			}
-		}
-	}()
-	docErr := views.WriteApplyDocument(doc, views.NewApplyDocument(res, p))
-	fileErr := writeRejectsFile(path, res, func(b []byte) []byte { return bytes.ReplaceAll(b, []byte("acme"), []byte("(sensitive)")) })
-	close(stop)
-	<-sampled
+	var docErr, fileErr error
+	grew := heappeak.Of(func() {
+		docErr = views.WriteApplyDocument(doc, views.NewApplyDocument(res, p))
+		fileErr = writeRejectsFile(path, res, func(b []byte) []byte { return bytes.ReplaceAll(b, []byte("acme"), []byte("(sensitive)")) })
+	})
 	if docErr != nil || fileErr != nil {
 		t.Fatal(docErr, fileErr)
 	}
-	grew := int64(peak.Load()) - int64(base.HeapAlloc)
 	t.Logf("writing %d rejected rows (a %d MB document, and the file) took %d MB of heap at most", n, written>>20, grew>>20)
 	if grew > 16<<20 {
 		t.Errorf("writing %d rejected rows (a %d MB document) took %d MB of heap, want at most 16 MB", n, written>>20, grew>>20)
