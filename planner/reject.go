@@ -126,15 +126,14 @@ func newChecker(p *Prepared, down ChangeSink, stream bool) *checker {
 // selfReferencing reports whether p's table has a foreign key to itself,
 // whose rows may reference rows the sync refuses (parentsWritten).
 func selfReferencing(p *Prepared) bool {
-	if p.rules == nil {
-		return false
-	}
-	for _, fk := range p.rules.ForeignKeys {
-		if fk.ParentSchema == p.Table.Schema && fk.ParentName == p.Table.Name {
-			return true
-		}
-	}
-	return false
+	return p.rules != nil && slices.ContainsFunc(p.rules.ForeignKeys, func(fk catalog.ForeignKey) bool {
+		return p.isTable(fk.ParentSchema, fk.ParentName)
+	})
+}
+
+// isTable reports whether schema.name is the sync's destination table.
+func (p *Prepared) isTable(schema, name string) bool {
+	return schema == p.Table.Schema && name == p.Table.Name
 }
 
 // passThrough reports whether the checks in Go are all a sync's changes

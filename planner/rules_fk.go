@@ -138,7 +138,6 @@ func blocks(code string) bool { return code == "a" || code == "r" }
 func (r *relations) prepareForeignKeys() error {
 	c := r.c
 	rules := c.p.rules
-	isSelf := func(schema, name string) bool { return schema == c.p.Table.Schema && name == c.p.Table.Name }
 	readable := map[string]bool{}
 	canRead := func(f *foreignKey, table, display string) error {
 		if f.self {
@@ -163,7 +162,7 @@ func (r *relations) prepareForeignKeys() error {
 		return nil
 	}
 	for _, fk := range rules.ForeignKeys {
-		f := &foreignKey{ForeignKey: fk, self: isSelf(fk.ParentSchema, fk.ParentName),
+		f := &foreignKey{ForeignKey: fk, self: c.p.isTable(fk.ParentSchema, fk.ParentName),
 			child: fk.ChildSchema + "." + fk.ChildName, parent: fk.ParentSchema + "." + fk.ParentName}
 		f.childMapped = c.l.mappedOf(fk.ChildColumns)
 		f.parentMapped = c.l.mappedOf(fk.ParentColumns)
@@ -173,7 +172,7 @@ func (r *relations) prepareForeignKeys() error {
 		r.outgoing = append(r.outgoing, f)
 	}
 	for _, fk := range rules.Referencing {
-		f := &foreignKey{ForeignKey: fk, self: isSelf(fk.ChildSchema, fk.ChildName),
+		f := &foreignKey{ForeignKey: fk, self: c.p.isTable(fk.ChildSchema, fk.ChildName),
 			child: fk.ChildSchema + "." + fk.ChildName, parent: fk.ParentSchema + "." + fk.ParentName}
 		f.parentMapped = c.l.mappedOf(fk.ParentColumns)
 		if f.self {
