@@ -420,3 +420,65 @@ sync "stamps" {
 		t.Errorf("a key 'now':\n%s", text)
 	}
 }
+
+// TestPostgresSourceMovingDaysAreRefused: a postgres source's text
+// 'today', 'tomorrow' or 'yesterday' for a date or timestamp (alone or
+// with a time), and 'now' in the text of an array or a range of one, is
+// cast on the source from the date or time of its query, another one the
+// next day: each is a rejected row naming its word, whether the values
+// are cast on the source (both diff strategies) or, when another value
+// does not convert, read as text and converted on the destination.
+func TestPostgresSourceMovingDaysAreRefused(t *testing.T) {
+	t.Parallel()
+	e := synctest.New(t)
+	e.Src(`CREATE TABLE events (id int, at text, day varchar, days text[], span text, n text);
+INSERT INTO events VALUES
+  (1, 'Today 10:00', '2024-01-02', NULL, NULL, '1'),
+  (2, 'epoch', 'infinity', '{2024-01-01,-infinity}', '[2024-01-01,infinity)', '2'),
+  (3, '2024-01-01 10:00:00+00', ' tomorrow', NULL, NULL, '3'),
+  (4, '2024-01-01 10:00:00+00', '2024-01-02', '{2024-01-01,yesterday}', NULL, '4'),
+  (5, '2024-01-01 10:00:00+00', '2024-01-02', NULL, '[now,)', '5'),
+  (6, '2024-01-01 10:00:00+00', '2024-01-02', '{2024-01-01}', '[2024-01-01,2024-01-02)', '6')`)
+	e.Dst(`CREATE TABLE events (id int PRIMARY KEY, at timestamptz, day date, days date[], span tstzrange, n int)`)
+	events := func(strategy string) *hclconfig.Config {
+		return e.Config(fmt.Sprintf(`
+sync "events" {
+  source        = source.postgres.src
+  query         = "SELECT * FROM events"
+  destination   = destination.postgres.dst
+  table         = "events"
+  behavior      = "update_or_create"
+  key           = "id"
+  on_reject     = "skip"
+  diff_strategy = %q
+}`, strategy))
+	}
+	requireRefused := func(p *planner.Plan, want planner.Counts, ids ...string) {
+		t.Helper()
+		sp := p.Syncs[0]
+		if sp.Counts != want {
+			t.Fatalf("counts %+v, want %+v\n%s", sp.Counts, want, synctest.FindingsText(sp))
+		}
+		text := synctest.FindingsText(sp)
+		for _, want := range append([]string{"'today' is read from the date it is converted", "'tomorrow' is read from the date", "'yesterday' is read from the date",
+			"'now' is read as the time it is converted", `column "at"`, `column "day"`, `column "days"`, `column "span"`}, ids...) {
+			if !strings.Contains(text, want) {
+				t.Errorf("the findings do not say %q:\n%s", want, text)
+			}
+		}
+	}
+	cfg := events("full_rows")
+	p := applyable(t, cfg)
+	requireRefused(p, planner.Counts{Insert: 2, Reject: 4}, "id=1", "id=3", "id=4", "id=5")
+	requireApplied(t, apply(t, cfg, p, executor.Options{}))
+	if got := strings.Join(e.DstQuery(`SELECT id::text FROM events ORDER BY id`), ","); got != "2,6" {
+		t.Errorf("events holds ids %s, want 2,6", got)
+	}
+	requireConverged(t, cfg)
+	requireRefused(plan(t, events("server_hash")), planner.Counts{Unchanged: 2, Reject: 4}, "id=1", "id=3", "id=4", "id=5")
+
+	// Row 7 does not convert: the source is read as text, and the moving
+	// values are refused all the same.
+	e.Src(`INSERT INTO events VALUES (7, '2024-01-01 10:00:00+00', '2024-01-02', NULL, NULL, 'x')`)
+	requireRefused(plan(t, cfg), planner.Counts{Unchanged: 2, Reject: 5}, "id=1", "id=3", "id=4", "id=5", "id=7")
+}

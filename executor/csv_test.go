@@ -116,3 +116,76 @@ sync "stamps" {
 		t.Errorf("a key 'now':\n%s", text)
 	}
 }
+
+// TestCSVMovingDaysAreRefused: 'today', 'tomorrow' and 'yesterday' are
+// read from the date of the conversion, alone or with a time and a zone,
+// and 'now' in an array element or a range bound from its time: a plan
+// made one day is stale the next. Each such field is a rejected row that
+// names its word; 'epoch' and 'infinity', which read the same every
+// time, are written, as is a time's 'today', which is no time at all (a
+// plain type error).
+func TestCSVMovingDaysAreRefused(t *testing.T) {
+	t.Parallel()
+	e := synctest.New(t)
+	e.Dst(`CREATE TABLE events (id int PRIMARY KEY, at timestamptz, day date, days date[], span tstzrange, t time)`)
+	e.WriteFile("events.csv", `id,at,day,days,span,t
+1,today 10:00,2024-01-02,{2024-01-01},,
+2,epoch,infinity,"{2024-01-01,-infinity}","[2024-01-01,infinity)",allballs
+3,2024-01-01 10:00:00+00,Tomorrow,,,
+4,2024-01-01 10:00:00+00,2024-01-02,"{2024-01-01,""yesterday""}",,
+5,2024-01-01 10:00:00+00,2024-01-02,,"[now,)",
+6,2024-01-01 10:00:00+00,2024-01-02,{now},,
+7,2024-01-01 10:00:00+00,2024-01-02,,,today
+8,10:00 yesterday UTC,2024-01-02,,,
+9,2024-01-01 10:00:00+00,2024-01-02,"{2024-01-01}","[2024-01-01,2024-01-02)",10:00
+`)
+	cfg := e.Config(`
+source "csv" "events" {
+  path = "events.csv"
+}
+sync "events" {
+  source      = source.csv.events
+  destination = destination.postgres.dst
+  table       = "events"
+  behavior    = "update_or_create"
+  key         = "id"
+  on_reject   = "skip"
+}`)
+	p := applyable(t, cfg)
+	sp := p.Syncs[0]
+	if want := (planner.Counts{Insert: 2, Reject: 7}); sp.Counts != want {
+		t.Fatalf("counts %+v, want %+v\n%s", sp.Counts, want, synctest.FindingsText(sp))
+	}
+	text := synctest.FindingsText(sp)
+	for _, want := range []string{
+		"'today' is read from the date it is converted", "'tomorrow' is read from the date", "'yesterday' is read from the date",
+		"'now' is read as the time it is converted", `column "at"`, `column "day"`, `column "days"`, `column "span"`,
+		"id=1", "id=3", "id=4", "id=5", "id=6", "id=8", `column "t": invalid input syntax for type time`,
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the findings do not say %q:\n%s", want, text)
+		}
+	}
+	requireApplied(t, apply(t, cfg, p, executor.Options{}))
+	if got := strings.Join(e.DstQuery(`SELECT id::text FROM events ORDER BY id`), ","); got != "2,9" {
+		t.Errorf("events holds ids %s, want 2,9", got)
+	}
+	requireConverged(t, cfg)
+
+	e.Dst(`CREATE TABLE days (day date PRIMARY KEY)`)
+	e.WriteFile("days.csv", "day\n2024-01-01\ntoday\n")
+	cfg = e.Config(`
+source "csv" "days" {
+  path = "days.csv"
+}
+sync "days" {
+  source      = source.csv.days
+  destination = destination.postgres.dst
+  table       = "days"
+  behavior    = "update_or_create"
+  key         = "day"
+}`)
+	if text := synctest.FindingsText(plan(t, cfg).Syncs[0]); !strings.Contains(text, "type_mismatch") || !strings.Contains(text, "'today' is read from the date it is converted") {
+		t.Errorf("a key 'today':\n%s", text)
+	}
+}

@@ -400,14 +400,15 @@ func (p *Prepared) reportBadRow(ctx context.Context, conn *pgx.Conn, sqlText str
 		if fld.Null {
 			continue
 		}
-		if c.readsNow(fld.Value) {
-			out.countBad(c.Dest, movingReason)
+		if word := c.movingWord(fld.Value); word != "" {
+			why := movingReason(word)
+			out.countBad(c.Dest, why)
 			fixed[idx[i]] = csvField{Null: true}
 			if i < l.NKey {
 				badKey = true
 			}
 			if badCol < 0 || (i < l.NKey && badCol >= l.NKey) {
-				badCol, badReason = i, errors.New(movingReason)
+				badCol, badReason = i, errors.New(why)
 			}
 			continue
 		}
@@ -474,49 +475,19 @@ func (p *Prepared) reportBadRow(ctx context.Context, conn *pgx.Conn, sqlText str
 	return nil
 }
 
-// movingReason is why a time that reads as the moment of its conversion
-// ('now') is refused: each plan, and the apply, would read another value,
-// so that apply would find the plan stale, every time.
-const movingReason = "'now' is read as the time it is converted, another one in the plan and in the apply, so no plan could be applied; write the time itself"
-
-// readsNow reports whether v, text for column c, is 'now' to a date or
-// time type (or a domain over one), which reads it as the current time.
-func (c column) readsNow(v string) bool {
-	return c.takesNow() && len(v) < 16 && strings.EqualFold(strings.TrimSpace(v), "now")
-}
-
-// takesNow reports whether the column's type, or its domain's base type,
-// is a date or time type: one whose text input reads 'now' as the current
-// time.
-func (c column) takesNow() bool {
-	oid := c.Catalog.TypeOID
-	if c.Catalog.IsDomain() {
-		oid = c.Catalog.BaseTypeOID
-	}
-	return isTimeType(oid)
-}
-
-// isTimeType reports whether oid is a built-in date or time type.
-func isTimeType(oid uint32) bool {
-	switch oid {
-	case oidDate, oidTime, oidTimetz, oidTimestamp, oidTimestamptz:
-		return true
-	}
-	return false
-}
-
-// movingColumn is the first column of rec whose value readsNow, or -1.
+// movingColumn is the first column of rec whose value moves (movingWord),
+// or -1.
 func (p *Prepared) movingColumn(rec []csvField, idx []int) int {
 	for i, c := range p.layout.Cols {
-		if f := rec[idx[i]]; !f.Null && c.readsNow(f.Value) {
+		if f := rec[idx[i]]; !f.Null && c.movingWord(f.Value) != "" {
 			return i
 		}
 	}
 	return -1
 }
 
-// hasMovingValue reports whether a record of batch has a value that
-// readsNow.
+// hasMovingValue reports whether a record of batch has a value that moves
+// (movingWord).
 func (p *Prepared) hasMovingValue(batch [][]csvField, idx []int) bool {
 	for _, rec := range batch {
 		if p.movingColumn(rec, idx) >= 0 {

@@ -74,17 +74,10 @@ type column struct {
 	// converted directly.
 	viaType string
 	// refusesNow: a postgres source's value is cast to the column's date
-	// or time type on the source through its text, where 'now' would
-	// read as the time of the query; sourceExpr refuses it.
+	// or time type on the source through its text, where 'now' or
+	// 'today' would read from the time of the query (movingtime.go);
+	// sourceExpr refuses it.
 	refusesNow bool
-}
-
-// castsNow reports whether a postgres source column sc reaches the
-// column's type on the source through text input, which reads 'now' as
-// the current time: the column takes 'now' (takesNow) and sc is not of a
-// date or time type itself (text, varchar, citext, a domain...).
-func (c column) castsNow(sc sourceColumn) bool {
-	return c.takesNow() && !isTimeType(sc.TypeOID)
 }
 
 // textFallbackType is the viaType of the column for the postgres source
@@ -177,11 +170,11 @@ func (c column) convertExpr(expr string) string {
 // source server has that type too), as the domain stores it (' 5' for a
 // domain over int is '5').
 //
-// With refusesNow, a text 'now' (as readsNow reads it) is converted as the
-// empty text instead, which no date or time type reads: the data error
-// makes the diff read the source as text and convert it on the
-// destination (diff), where readsNow refuses the row as it refuses a CSV
-// field.
+// With refusesNow, a text that moves (movesSQL, as movingWord finds it) is
+// converted as the empty text instead, which no date or time type reads:
+// the data error makes the diff read the source as text and convert it on
+// the destination (diff), where movingWord refuses the row as it refuses
+// a CSV field.
 func (c column) sourceExpr(expr string) string {
 	cast := c.castExpr
 	if c.normalizedOnSource() {
@@ -190,8 +183,8 @@ func (c column) sourceExpr(expr string) string {
 	if c.refusesNow {
 		// left(..., 0) depends on the row, so the server cannot refuse
 		// the empty text when it plans the query, before any row.
-		return fmt.Sprintf("CASE WHEN lower(btrim((%[1]s)::text, E' \\t\\n\\r\\v\\f')) COLLATE \"C\" = 'now' THEN %[2]s ELSE %[3]s END",
-			expr, cast(fmt.Sprintf("left((%s)::text, 0)", expr)), cast(expr))
+		return fmt.Sprintf("CASE WHEN %s THEN %s ELSE %s END",
+			c.movesSQL(expr), cast(fmt.Sprintf("left((%s)::text, 0)", expr)), cast(expr))
 	}
 	return cast(expr)
 }
