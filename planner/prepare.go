@@ -8,7 +8,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
@@ -603,7 +602,7 @@ func shownNames(cols []string) string {
 	out := make([]string, len(cols))
 	for i, c := range cols {
 		out[i] = c
-		if strings.IndexFunc(c, func(r rune) bool { return !unicode.IsPrint(r) }) >= 0 {
+		if catalog.HasInvisible(c) {
 			out[i] = strconv.Quote(c)
 		}
 	}

@@ -201,7 +201,7 @@ func VisibleIdent(parts ...string) string {
 	q := make([]string, len(parts))
 	for i, part := range parts {
 		part = strings.ReplaceAll(part, "\x00", "") // as Sanitize: no name holds one
-		if strings.IndexFunc(part, isInvisible) < 0 {
+		if !HasInvisible(part) {
 			q[i] = pgx.Identifier{part}.Sanitize()
 			continue
 		}
@@ -230,6 +230,11 @@ func VisibleIdent(parts ...string) string {
 // isInvisible reports whether r prints as nothing or as a blank other
 // than ' ' (it is not unicode.IsPrint).
 func isInvisible(r rune) bool { return !unicode.IsPrint(r) }
+
+// HasInvisible reports whether name holds a character that prints as
+// nothing or as a blank other than ' ': one that VisibleIdent spells in
+// U&"..." form, and that a name shown to a reader must be escaped for.
+func HasInvisible(name string) bool { return strings.IndexFunc(name, isInvisible) >= 0 }
 
 // IdentList quotes and joins column names for SQL: "a", "b".
 func IdentList(cols []string) string {
