@@ -2,6 +2,7 @@ package executor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -277,10 +278,42 @@ func diffAgain(ctx context.Context, connector *pgconnect.Connector, s *hclconfig
 	}
 	if err := confirmDiff(s, sp, res, findings); err != nil {
 		res.Rejected.Close()
-		return nil, err
+		return nil, withClockHint(err, prep)
 	}
 	return res, nil
 }
+
+// clockSource is what can say what a sync's source query reads of the
+// clock: its planner.Prepared, or its plan made again.
+type clockSource interface {
+	SourceClock() (calls string, inValues bool)
+}
+
+// withClockHint rewords a stale plan's error when the source query reads
+// the clock or chance (planner.Prepared.SourceClock): planning again does
+// not help then, or not for long, so the error says what does instead of
+// "run 'rowform plan' again".
+func withClockHint(err error, src clockSource) error {
+	calls, inValues := src.SourceClock()
+	if calls == "" || !errors.Is(err, ErrStale) {
+		return err
+	}
+	hint := fmt.Sprintf("the source query calls %s in a condition that chooses its rows, so the rows it returns move with the clock, and a new plan is stale by its apply whenever a row crosses that line in between: 'rowform apply -auto-approve' plans and applies in one transaction", calls)
+	if inValues {
+		hint = fmt.Sprintf("the source query calls %s among the values it returns, which differ each time it runs, so every saved plan of this sync is stale by its apply: run 'rowform apply -auto-approve', which plans and applies in one transaction, or compute the value on the destination (a column DEFAULT or a trigger)", calls)
+	}
+	msg := strings.TrimSuffix(err.Error(), " — run 'rowform plan' again")
+	return &rewordedError{msg: msg + " — " + hint, err: err}
+}
+
+// rewordedError is err said otherwise; errors.Is and As see err.
+type rewordedError struct {
+	msg string
+	err error
+}
+
+func (e *rewordedError) Error() string { return e.msg }
+func (e *rewordedError) Unwrap() error { return e.err }
 
 // confirmDiff is what an apply checks of the diff it ran in its
 // transaction before it writes: that the plan still holds (staleness), and

@@ -102,7 +102,7 @@ func (m *merge) load(ctx context.Context, prep *planner.Prepared, src *pgx.Conn,
 	}
 	res := o.res
 	if err := confirmDiff(prep.Sync, sp, res, o.findings); err != nil {
-		return zero, err
+		return zero, withClockHint(err, prep)
 	}
 	if err := countMismatch("insert", tag.RowsAffected(), res.Counts.Insert); err != nil {
 		return zero, err

@@ -56,6 +56,9 @@ func preflight(ctx context.Context, cfg *hclconfig.Config, p *planner.Plan, firs
 			continue
 		}
 		if err := planStaleness(sp, byName[sp.Name]); err != nil {
+			if now := byName[sp.Name]; now != nil {
+				err = withClockHint(err, now)
+			}
 			return refuseAll(p, sp.Name, err)
 		}
 	}

@@ -2,8 +2,10 @@ package executor_test
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rowform/rowform/executor"
 	"github.com/rowform/rowform/hclconfig"
@@ -249,4 +251,107 @@ sync "contacts" {
 	if got := e.DstQuery(`SELECT id || '->' || account_id FROM contacts`); len(got) != 1 || got[0] != "1->7" {
 		t.Errorf("contacts holds %v", got)
 	}
+}
+
+// TestVolatileSourceIsNamed: a source query that calls now() among the
+// values it returns gives other values each time it runs, so every saved
+// plan of it was stale at its apply, and the stale error told the user to
+// plan again, which never helped. The plan now warns (volatile_source,
+// for a view's CURRENT_TIMESTAMP too), and the stale error names the call
+// and says what works; apply -auto-approve applies it. A call that only
+// chooses the rows (a filter on now()) is no warning, but a plan it made
+// stale says so. A 'now()' constant or a column named now is no call.
+func TestVolatileSourceIsNamed(t *testing.T) {
+	syncPlan := func(t *testing.T, p *planner.Plan, name string) *planner.SyncPlan {
+		t.Helper()
+		for _, sp := range p.Syncs {
+			if sp.Name == name {
+				return sp
+			}
+		}
+		t.Fatalf("the plan has no sync %q", name)
+		return nil
+	}
+	t.Parallel()
+	e := synctest.New(t)
+	e.Src(`CREATE TABLE items (id bigint, name text, "now" text);
+INSERT INTO items SELECT g, 'item ' || g, 'now()' FROM generate_series(1, 5) g;
+CREATE VIEW stamped_items AS SELECT id, name, CURRENT_TIMESTAMP AS synced_at FROM items`)
+	e.Dst(`CREATE TABLE items (id bigint PRIMARY KEY, name text, synced_at timestamptz)`)
+	e.Dst(`INSERT INTO items VALUES (1, 'old', NULL)`)
+	e.Dst(`CREATE TABLE stamped (id bigint PRIMARY KEY, name text, synced_at timestamptz)`)
+	sync := func(name, table, query string) string {
+		return fmt.Sprintf(`
+sync %q {
+  source      = source.postgres.src
+  query       = %q
+  destination = destination.postgres.dst
+  table       = %q
+  behavior    = "update_or_create"
+  key         = "id"
+}`, name, query, table)
+	}
+	requireWarning := func(p *planner.Plan, name, call string) {
+		t.Helper()
+		text := synctest.FindingsText(syncPlan(t, p, name))
+		if !strings.Contains(text, "volatile_source") || !strings.Contains(text, "calls "+call+", which gives other values each time it runs") {
+			t.Errorf("sync %s: no volatile_source warning naming %s:\n%s", name, call, text)
+		}
+	}
+	requireHint := func(res *executor.Result, name, want string) {
+		t.Helper()
+		r := requireFailed(t, res, name, "plan is stale", want, "apply -auto-approve")
+		if strings.Contains(r.Err.Error(), "run 'rowform plan' again") {
+			t.Errorf("sync %s: the stale error still says to plan again: %v", name, r.Err)
+		}
+	}
+	// One sync updating rows, one loading an empty table (the insert
+	// path), each planned and applied alone.
+	for _, c := range []struct{ name, table, query, call string }{
+		{"items", "items", "SELECT id, name, now() AS synced_at FROM items", "now()"},
+		{"stamped", "stamped", "SELECT * FROM stamped_items", "CURRENT_TIMESTAMP"},
+	} {
+		cfg := e.Config(sync(c.name, c.table, c.query))
+		p := applyable(t, cfg)
+		requireWarning(p, c.name, c.call)
+		requireHint(apply(t, cfg, p, executor.Options{}), c.name, "calls "+c.call+" among the values it returns")
+		if _, res, _ := planAndApply(t, cfg, executor.Options{}); res.Failed() {
+			t.Errorf("apply -auto-approve of %s failed:%s", c.name, describeResult(res))
+		}
+	}
+	// Two syncs in one plan: the one checked before the first is applied
+	// says it too.
+	cfg := e.Config(sync("items", "items", "SELECT id, name, now() AS synced_at FROM items") + sync("stamped", "stamped", "SELECT * FROM stamped_items"))
+	p := applyable(t, cfg)
+	res := apply(t, cfg, p, executor.Options{})
+	if !strings.Contains(describeResult(res), "among the values it returns") {
+		t.Errorf("a plan of two such syncs:%s", describeResult(res))
+	}
+
+	// A 'now()' constant and a column named now are no calls.
+	cfg = e.Config(sync("items", "items", `SELECT id, name || 'now()' AS name, NULL::timestamptz AS synced_at FROM items WHERE "now" = 'now()'`))
+	if text := synctest.FindingsText(syncPlan(t, applyable(t, cfg), "items")); strings.Contains(text, "volatile_source") {
+		t.Errorf("a constant 'now()' is a warning:\n%s", text)
+	}
+
+	// A filter on the clock: no warning, but a row that crosses its line
+	// between plan and apply makes the plan stale, and the error says why.
+	e.Src(`CREATE TABLE events (id bigint, at timestamptz);
+INSERT INTO events VALUES (1, now() - interval '1 hour'), (2, clock_timestamp() + interval '1500 milliseconds')`)
+	e.Dst(`CREATE TABLE events (id bigint PRIMARY KEY, at timestamptz)`)
+	cfg = e.Config(`
+sync "events" {
+  source      = source.postgres.src
+  query       = "SELECT id, at FROM events WHERE at <= now()"
+  destination = destination.postgres.dst
+  table       = "events"
+  behavior    = "mirror"
+  key         = "id"
+}`)
+	p = applyable(t, cfg)
+	if text := synctest.FindingsText(syncPlan(t, p, "events")); strings.Contains(text, "volatile_source") || p.Syncs[0].Counts.Insert != 1 {
+		t.Fatalf("a filter on now(): %+v\n%s", p.Syncs[0].Counts, text)
+	}
+	time.Sleep(2 * time.Second)
+	requireHint(apply(t, cfg, p, executor.Options{}), "events", "calls now() in a condition that chooses its rows")
 }

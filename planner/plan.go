@@ -116,7 +116,12 @@ type SyncPlan struct {
 	// compares it; nil when its structure failed the checks or the plan
 	// stopped before the diff (StructureOnly).
 	target *writeTarget
+	// clock is what the source query reads of the clock (volatile.go).
+	clock sourceClock
 }
+
+// SourceClock is Prepared.SourceClock for the sync the plan prepared.
+func (s *SyncPlan) SourceClock() (calls string, inValues bool) { return s.clock.describe() }
 
 // Counts are the row counts of the README's Behaviors.
 type Counts struct {

@@ -270,6 +270,7 @@ func planSync(ctx context.Context, s *hclconfig.Sync, limits *pgconnect.Connecti
 	if p == nil || opts.StructureOnly {
 		return sp
 	}
+	sp.clock = p.clock
 	sp.target = readTarget(ctx, s, dst, p.Table)
 	sink := p.NewSampleSink(opts.ShowRows, opts.secrets)
 	var progress func(int64)

@@ -67,6 +67,9 @@ type Prepared struct {
 	duckdbDirect bool
 	// rowSecurity: the table's row-level security binds the role.
 	rowSecurity bool
+	// clock is what a postgres source's query reads of the clock or of
+	// chance (volatile.go).
+	clock sourceClock
 	// encoding is the destination encoding's characters, nil when it
 	// holds every character (encoding.go).
 	encoding *encodingCheck
@@ -119,6 +122,9 @@ func prepare(ctx context.Context, s *hclconfig.Sync, dst, src *pgx.Conn, showFin
 	st := &preparation{ctx: ctx, s: s, dst: dst, src: src, show: showFindings, p: &Prepared{Sync: s}}
 	if !st.sourceColumns() || !st.destinationTable() {
 		return nil
+	}
+	if s.Source.Type == hclconfig.SourcePostgres && src != nil {
+		st.volatileSource()
 	}
 	st.mapColumns()
 	st.sensitiveColumns()
