@@ -3,12 +3,14 @@ package executor_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/rowform/rowform/executor"
+	"github.com/rowform/rowform/hclconfig"
 	"github.com/rowform/rowform/internal/duckdbsource/duckdbwrite"
 	"github.com/rowform/rowform/internal/synctest"
 	"github.com/rowform/rowform/planner"
@@ -160,4 +162,48 @@ sync "people" {
 		t.Errorf("people %s", got)
 	}
 	requireConverged(t, cfg)
+}
+
+// TestDuckDBVolatileSourceIsNamed: a duckdb source's query that calls
+// now() or current_timestamp among its values reads other values in the
+// apply than in the plan, as a postgres source's does: the plan warns
+// (volatile_source, as DuckDB's parser finds the calls) and the stale
+// apply says what works. A 'now()' constant and a column named now are
+// no calls; a filter on the clock is no warning.
+func TestDuckDBVolatileSourceIsNamed(t *testing.T) {
+	t.Parallel()
+	e := synctest.New(t)
+	e.Dst(`CREATE TABLE stamps (id int PRIMARY KEY, note text, at timestamptz)`)
+	cfg := func(query string) *hclconfig.Config {
+		return e.Config(fmt.Sprintf(`
+source "duckdb" "lake" {}
+
+sync "stamps" {
+  source      = source.duckdb.lake
+  query       = %q
+  destination = destination.postgres.dst
+  table       = "stamps"
+  behavior    = "mirror"
+  key         = "id"
+}`, query))
+	}
+	c := cfg("SELECT i AS id, 'x' AS note, current_timestamp AS at FROM range(3) t(i) WHERE now() > TIMESTAMP '2020-01-01'")
+	p := applyable(t, c)
+	text := synctest.FindingsText(p.Syncs[0])
+	if !strings.Contains(text, "volatile_source") || !strings.Contains(text, "calls current_timestamp, now(), which gives other values") {
+		t.Errorf("no volatile_source warning naming current_timestamp and now():\n%s", text)
+	}
+	r := requireFailed(t, apply(t, c, p, executor.Options{}), "stamps", "plan is stale", "among the values it returns", "apply -auto-approve")
+	if strings.Contains(r.Err.Error(), "run 'rowform plan' again") {
+		t.Errorf("the stale error still says to plan again: %v", r.Err)
+	}
+	for _, q := range []string{
+		`SELECT i AS id, 'now()' AS note, NULL::TIMESTAMPTZ AS at FROM range(3) t(i)`,
+		`SELECT id, "now" AS note, NULL::TIMESTAMPTZ AS at FROM (SELECT 1 AS id, 'x' AS "now")`,
+		`SELECT i AS id, 'x' AS note, NULL::TIMESTAMPTZ AS at FROM range(3) t(i) WHERE now() > TIMESTAMP '2020-01-01'`,
+	} {
+		if text := synctest.FindingsText(applyable(t, cfg(q)).Syncs[0]); strings.Contains(text, "volatile_source") {
+			t.Errorf("%s: a warning:\n%s", q, text)
+		}
+	}
 }

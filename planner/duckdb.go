@@ -24,29 +24,36 @@ import (
 
 // describeDuckDB prepares the sync's query in DuckDB (reading the files'
 // schemas, not their rows) and returns its columns.
-func describeDuckDB(ctx context.Context, s *hclconfig.Sync) ([]sourceColumn, map[string]duckdbsource.Column, *Finding) {
+//
+// It also returns what the query reads of the clock or of chance
+// (volatile.go), as DuckDB's parser finds it.
+func describeDuckDB(ctx context.Context, s *hclconfig.Sync) ([]sourceColumn, map[string]duckdbsource.Column, sourceClock, *Finding) {
 	db, err := duckdbsource.Open(ctx, s.Source.DuckDB.Path, s.Source.DuckDB.Dir)
 	if err != nil {
-		return nil, nil, &Finding{Severity: SeverityError, Code: CodeConnectionFailed,
+		return nil, nil, sourceClock{}, &Finding{Severity: SeverityError, Code: CodeConnectionFailed,
 			Summary: fmt.Sprintf("cannot open %s: %s", s.Source.Address(), err)}
 	}
 	defer db.Close()
 	cols, err := db.Describe(trimQuery(s.Query))
 	if err != nil {
-		return nil, nil, duckdbQueryFinding(s, maskDuckDB(s, err, true))
+		return nil, nil, sourceClock{}, duckdbQueryFinding(s, maskDuckDB(s, err, true))
 	}
+	var clock sourceClock
+	// Advice only: a query that prepared parses, and a failure here
+	// leaves the clock unread.
+	clock.calls, clock.inValues, _ = db.MovingCalls(ctx, trimQuery(s.Query))
 	out := make([]sourceColumn, 0, len(cols))
 	byName := make(map[string]duckdbsource.Column, len(cols))
 	for i, c := range cols {
 		if _, dup := byName[c.Name]; dup {
-			return nil, nil, &Finding{Severity: SeverityError, Code: CodeSourceQueryFailed,
+			return nil, nil, sourceClock{}, &Finding{Severity: SeverityError, Code: CodeSourceQueryFailed,
 				Summary: fmt.Sprintf("the query of sync %q returns two columns named %q", s.Name, c.Name),
 				Detail:  "Give each column a distinct name with AS." + queryAt(s)}
 		}
 		byName[c.Name] = c
 		out = append(out, sourceColumn{Name: c.Name, Type: c.PostgresType, Index: i})
 	}
-	return out, byName, nil
+	return out, byName, clock, nil
 }
 
 // duckdbQueryFinding is source_query_failed with DuckDB's message: its

@@ -202,12 +202,13 @@ func (st *preparation) sourceColumns() bool {
 		}
 		st.srcCols = cols
 	case hclconfig.SourceDuckDB:
-		cols, byName, f := describeDuckDB(st.ctx, s)
+		cols, byName, clock, f := describeDuckDB(st.ctx, s)
 		if f != nil {
 			st.add(*f)
 			return false
 		}
 		st.srcCols, p.duckCols = cols, byName
+		st.warnClock(clock)
 	case hclconfig.SourceCSV:
 		cols, err := csvHeader(s.Source.CSV)
 		if err != nil {

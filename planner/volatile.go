@@ -19,14 +19,17 @@ import (
 // now() - interval '30 days'), a plan is stale when a row crossed the line
 // in between. rowform asks the source server how it runs the query
 // (EXPLAIN VERBOSE, which names every call, in views and functions it
-// inlines too) and looks for those calls: a call among the values is the
-// warning volatile_source at plan time, and a stale apply of either kind
-// says which call moved (Prepared.SourceClock). A call inside a function
-// the server does not inline, and a 'now' literal (which the server turns
-// into a constant when it plans the query), are not seen.
+// inlines too) and looks for those calls; a duckdb source's query is read
+// by DuckDB's parser (duckdbsource.MovingCalls). A call among the values
+// is the warning volatile_source at plan time, and a stale apply of either
+// kind says which call moved (Prepared.SourceClock). A call inside a
+// function the server does not inline or a DuckDB view, and a 'now'
+// literal (which PostgreSQL turns into a constant when it plans the
+// query), are not seen.
 
-// CodeVolatileSource: the source query calls a function that returns
-// another value each time it runs, among the values the sync writes.
+// CodeVolatileSource: the source query (postgres or duckdb) calls a
+// function that returns another value each time it runs, among the values
+// the sync writes.
 const CodeVolatileSource Code = "volatile_source"
 
 // movingFunctions are the built-in functions (and the uuid-ossp and
@@ -135,7 +138,13 @@ func isIdentStart(c byte) bool {
 // volatileSource reads what the postgres source's query reads of the clock
 // (Prepared.SourceClock) and warns when it is among the values written.
 func (st *preparation) volatileSource() {
-	clock := explainClock(st.ctx, st.src, trimQuery(st.s.Query))
+	st.warnClock(explainClock(st.ctx, st.src, trimQuery(st.s.Query)))
+}
+
+// warnClock keeps what the source query reads of the clock for a stale
+// apply to name (Prepared.SourceClock), and warns when it is among the
+// values written.
+func (st *preparation) warnClock(clock sourceClock) {
 	st.p.clock = clock
 	if !clock.inValues {
 		return
@@ -147,7 +156,7 @@ func (st *preparation) volatileSource() {
 
 // SourceClock says what the source query reads of the clock or of chance,
 // for a stale apply to name it: calls is "" when it calls nothing that
-// moves (or the source is not postgres), else the calls ("now(),
+// moves (or the source is a CSV file), else the calls ("now(),
 // random()"); inValues says whether one is among the values the query
 // returns, not only in a condition that chooses its rows.
 func (p *Prepared) SourceClock() (calls string, inValues bool) { return p.clock.describe() }

@@ -32,12 +32,14 @@ package duckdbsource
 import (
 	"context"
 	"database/sql/driver"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/url"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 
@@ -487,3 +489,86 @@ func (db *Database) checkParsed(ctx context.Context, query string) error {
 func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
 
 func quoteLiteral(s string) string { return `'` + strings.ReplaceAll(s, `'`, `''`) + `'` }
+
+// movingFunctions are DuckDB's functions whose value differs from one run
+// of a query to the next: the clock and chance.
+var movingFunctions = map[string]bool{
+	"now": true, "today": true, "current_timestamp": true, "current_date": true, "current_time": true,
+	"get_current_timestamp": true, "get_current_time": true, "current_localtimestamp": true, "current_localtime": true,
+	"transaction_timestamp": true, "localtimestamp": true, "localtime": true,
+	"random": true, "uuid": true, "gen_random_uuid": true, "uuidv4": true, "uuidv7": true,
+}
+
+// MovingCalls returns the calls of query (one SELECT) that give another
+// value each time it runs — now(), current_timestamp, random(), uuid() —
+// sorted, each once, as DuckDB's parser reads the query
+// (json_serialize_sql: a 'now()' constant or a quoted "now" column is no
+// call; the clock's keywords, which the parser leaves for the binder, are
+// column references of those names). inValues says whether one is in a
+// select list, not only in a condition. Views of a database file are not
+// looked into.
+func (db *Database) MovingCalls(ctx context.Context, query string) (calls []string, inValues bool, err error) {
+	rows, err := db.conn.QueryContext(ctx, "SELECT json_serialize_sql($1::VARCHAR)::VARCHAR", []driver.NamedValue{{Ordinal: 1, Value: query}})
+	if err != nil {
+		return nil, false, err
+	}
+	defer rows.Close()
+	vals := make([]driver.Value, 1)
+	if err := rows.Next(vals); err != nil {
+		return nil, false, err
+	}
+	s, _ := vals[0].(string)
+	dec := json.NewDecoder(strings.NewReader(s))
+	dec.UseNumber()
+	var tree any
+	if err := dec.Decode(&tree); err != nil {
+		return nil, false, err
+	}
+	seen := map[string]bool{}
+	var walk func(v any, inSelect bool)
+	walk = func(v any, inSelect bool) {
+		switch v := v.(type) {
+		case map[string]any:
+			var name string
+			switch v["class"] {
+			case "FUNCTION":
+				name, _ = v["function_name"].(string)
+				name = strings.ToLower(name)
+				if !movingFunctions[name] {
+					name = ""
+				} else {
+					name += "()"
+				}
+			case "COLUMN_REF":
+				if parts, _ := v["column_names"].([]any); len(parts) == 1 {
+					if n, _ := parts[0].(string); movingKeywords[strings.ToLower(n)] {
+						name = strings.ToLower(n)
+					}
+				}
+			}
+			if name != "" {
+				if !seen[name] {
+					seen[name] = true
+					calls = append(calls, name)
+				}
+				inValues = inValues || inSelect
+			}
+			for k, child := range v {
+				walk(child, inSelect || k == "select_list")
+			}
+		case []any:
+			for _, child := range v {
+				walk(child, inSelect)
+			}
+		}
+	}
+	walk(tree, false)
+	slices.Sort(calls)
+	return calls, inValues, nil
+}
+
+// movingKeywords are the clock's SQL keywords, which DuckDB's parser
+// reads as column references.
+var movingKeywords = map[string]bool{
+	"current_timestamp": true, "current_date": true, "current_time": true, "localtimestamp": true, "localtime": true,
+}
