@@ -379,6 +379,63 @@ run "only_above_one" {
 	}
 }
 
+// TestClockValuesApply: a sync whose query writes now() has the warning
+// volatile_source, and every saved plan of it is stale at its apply, so
+// an apply run failed every time. Such a run applies as apply
+// -auto-approve does, planned in its transaction, and passes.
+func TestClockValuesApply(t *testing.T) {
+	dir := writeFiles(t, map[string]string{
+		"main.hcl": `
+destination "postgres" "dst" {
+  host     = "127.0.0.1"
+  database = "dst"
+  user     = "u"
+}
+
+source "postgres" "src" {
+  host     = "127.0.0.1"
+  database = "src"
+  user     = "u"
+}
+
+sync "people" {
+  source      = source.postgres.src
+  query       = "SELECT id, name, now() AS synced_at FROM people"
+  destination = destination.postgres.dst
+  table       = "people"
+  behavior    = "mirror"
+  key         = ["id"]
+}
+`,
+		"tests/people.rftest.hcl": `
+source "postgres" "src" {
+  table "people" {
+    rows = [{ id = 1, name = "Ada" }, { id = 2, name = "Alan" }]
+  }
+}
+
+destination "postgres" "dst" {
+  sql = "CREATE TABLE people (id bigint PRIMARY KEY, name text, synced_at timestamptz NOT NULL)"
+}
+
+run "load" {
+  expect_plan "people" {
+    insert   = 2
+    findings = ["volatile_source"]
+  }
+  expect_table "people" {
+    columns = ["id", "name"]
+    rows    = [{ id = 1, name = "Ada" }, { id = 2, name = "Alan" }]
+  }
+}
+`,
+	})
+	res := run(t, dir)
+	if !res.Passed() {
+		t.Errorf("tests failed:\n%s", describe(res))
+	}
+}
+
 // TestErrorsInPlansAndRuns: an error finding the run expects passes (and
 // nothing is applied); one it does not expect fails the run; a run whose
 // fixtures do not load is an error, and the runs after it are skipped.

@@ -711,6 +711,20 @@ func (f *fileRun) point(cfg *hclconfig.Config) {
 	}
 }
 
+// readsTheClock reports whether a sync of p has the warning
+// volatile_source: its source query's values come from the clock or
+// chance, so no saved plan of it applies.
+func readsTheClock(p *planner.Plan) bool {
+	for _, sp := range p.Syncs {
+		for _, f := range sp.Findings {
+			if f.Code == planner.CodeVolatileSource {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // run carries out one run.
 func (f *fileRun) run(ctx context.Context, r *RunBlock) *RunResult {
 	start := time.Now()
@@ -738,7 +752,19 @@ func (f *fileRun) run(ctx context.Context, r *RunBlock) *RunResult {
 	rr.Plan = p
 	rr.Failures = append(rr.Failures, checkPlan(r, p)...)
 	if r.Command == "apply" && p.Applyable && (p.HasChanges() || p.Summary.Reject > 0) {
-		res := executor.Apply(ctx, cfg, p, executor.Options{Environ: f.t.environ})
+		opts := executor.Options{Environ: f.t.environ}
+		var res *executor.Result
+		if readsTheClock(p) {
+			// Every saved plan of such a sync is stale at its apply: it
+			// is applied as it can be, planned again in the apply's
+			// transaction (apply -auto-approve).
+			var err error
+			if _, res, err = executor.PlanAndApply(ctx, cfg, r.Syncs, opts); err != nil {
+				return fail(fmt.Errorf("apply: %w", err))
+			}
+		} else {
+			res = executor.Apply(ctx, cfg, p, opts)
+		}
 		for _, s := range res.Syncs {
 			if s.Err != nil {
 				rr.Failures = append(rr.Failures, fmt.Sprintf("apply: sync %q %s: %s", s.Name, s.Status, s.Err))
