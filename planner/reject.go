@@ -84,14 +84,18 @@ type checker struct {
 	refused  refusals
 	// reasonOf maps each rejected insert or update to its first reason
 	// (an index of reasons), kept only when a row that references it must
-	// say why it is refused (namesReasons): nil otherwise, so that a sync
+	// say why it is refused (namesReasons), and for the changes rejected
+	// without their rows (rejectLater): nil otherwise, so that a sync
 	// rejecting millions of rows keeps no entry for them.
 	reasonOf map[int64]int
 	reasons  []rejectReason
 	reasonIx map[rejectReason]int
 	tallies  []rejectTally
-	seq      int64
-	changed  []int
+	// later holds the changes rejectLater rejected that describeLater has
+	// not read back yet.
+	later   seqSet
+	seq     int64
+	changed []int
 	// notes are findings about the writes that refuse nothing (cascade,
 	// triggers).
 	notes []Finding
@@ -269,20 +273,9 @@ func (c *checker) reject(seq int64, kind ChangeKind, row *Row, r rejectReason) {
 // rejectAt is reject for a row read from line of a CSV file (0: no line),
 // which its example names.
 func (c *checker) rejectAt(seq int64, kind ChangeKind, row *Row, r rejectReason, line int) {
-	ix, ok := c.reasonIx[r]
-	if !ok {
-		ix = len(c.reasons)
-		c.reasons = append(c.reasons, r)
-		c.tallies = append(c.tallies, rejectTally{})
-		c.reasonIx[r] = ix
-	}
-	t := &c.tallies[ix]
-	t.rows++
-	ex := c.l.renderKey(row)
-	if line > 0 {
-		ex += fmt.Sprintf(" (line %d)", line)
-	}
-	t.examples = addExample(t.examples, ex)
+	ix := c.reasonIndex(r)
+	c.tallies[ix].rows++
+	c.example(ix, row, line)
 	if c.rejected.add(seq) {
 		// A change's line comes with its first reason, a value that does
 		// not convert (Change), if at all.
@@ -291,6 +284,75 @@ func (c *checker) rejectAt(seq int64, kind ChangeKind, row *Row, r rejectReason,
 			c.reasonOf[seq] = ix
 		}
 	}
+}
+
+// reasonIndex is r's index in reasons, where it is added the first time.
+func (c *checker) reasonIndex(r rejectReason) int {
+	ix, ok := c.reasonIx[r]
+	if !ok {
+		ix = len(c.reasons)
+		c.reasons = append(c.reasons, r)
+		c.tallies = append(c.tallies, rejectTally{})
+		c.reasonIx[r] = ix
+	}
+	return ix
+}
+
+// example adds the key of row (read from line of a CSV file, 0: none) to
+// the examples of the reason ix.
+func (c *checker) example(ix int, row *Row, line int) {
+	t := &c.tallies[ix]
+	ex := c.l.renderKey(row)
+	if line > 0 {
+		ex += fmt.Sprintf(" (line %d)", line)
+	}
+	t.examples = addExample(t.examples, ex)
+}
+
+// rejectLater is reject for an insert or update not rejected yet whose row
+// is not at hand (a check that keeps sequence numbers only): the change is
+// rejected at once (rejected, reasonOf, the reason's row count), so that
+// the checks see it refused, and what needs its row (the reason's example,
+// the change's refusal: the counts by kind, the digest, the list of rows)
+// waits for describeLater, which reads the rows of all such changes back
+// from the spool in one pass. Until then the findings' examples,
+// rejectedRows, rejectDigest and adjust miss them. A change rejected
+// already counts in r's rows, but is not among its examples.
+func (c *checker) rejectLater(seq int64, r rejectReason) {
+	ix := c.reasonIndex(r)
+	c.tallies[ix].rows++
+	if !c.rejected.add(seq) {
+		return
+	}
+	if c.reasonOf == nil {
+		c.reasonOf = map[int64]int{}
+	}
+	c.reasonOf[seq] = ix
+	c.later.add(seq)
+}
+
+// describeLater completes the rejections of rejectLater: it reads the
+// changes it rejected from the spool (one pass, when there are any) for
+// their examples and refusals, as reject would have recorded them.
+func (c *checker) describeLater() error {
+	if c.later.len() == 0 {
+		return nil
+	}
+	err := c.each(func(seq int64, kind ChangeKind, src, dst *Row) error {
+		if !c.later.has(seq) {
+			return nil
+		}
+		row := src
+		if kind == ChangeDelete {
+			row = dst
+		}
+		ix := c.reasonOf[seq]
+		c.example(ix, row, 0)
+		c.refused.add(c.l, seq, kind, row, ix, 0)
+		return nil
+	})
+	c.later = seqSet{}
+	return err
 }
 
 // finish runs the server's checks on the kept changes, then hands the

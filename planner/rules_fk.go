@@ -223,16 +223,6 @@ func (r *relations) checkOutgoing() error {
 	return nil
 }
 
-// pendingChild is a changed row whose parent is not in place in the
-// destination: it must be written by the change set.
-type pendingChild struct {
-	ch change
-	// gone says what became of the destination row it references now:
-	// "" (there is none), "deleted" or "moved".
-	gone string
-	hash uint64
-}
-
 // checkParents checks that the rows the inserts and updates leave
 // reference rows that exist after the sync.
 func (r *relations) checkParents(f *foreignKey) error {
@@ -256,7 +246,9 @@ func (r *relations) checkParents(f *foreignKey) error {
 	}
 	partial := rejectReason{Column: singleColumn(f.ChildColumns), Constraint: f.Name,
 		Reason: fmt.Sprintf("some but not all of the columns (%s) of a MATCH FULL foreign key are NULL", strings.Join(f.ChildColumns, ", "))}
-	var pending []*pendingChild
+	var waiting waitingChildren
+	// found: the children whose parent is a destination row, by their
+	// sequence numbers (parentsWritten reads a refused one's row back).
 	var found []meeting
 	ext := c.p.externalFor(f)
 	err := c.batches(isWrite, func(all []change) error {
@@ -295,10 +287,10 @@ WHERE %s`, posColumn, strings.Join(nulls, " OR "), strings.Join(nulls, " AND "),
 					r.rejectMissing(f, &ch, "")
 					return nil
 				}
-				pending = append(pending, &pendingChild{ch: *c.kept(&ch)})
+				waiting.add(ch.seq, "")
 			case f.self:
 				id, _ := c.l.destKey(vals[4:])
-				found = append(found, meeting{ch: c.kept(&ch), dest: id})
+				found = append(found, meeting{ch: &change{seq: ch.seq, kind: ch.kind}, dest: id})
 			}
 			return nil
 		})
@@ -339,24 +331,28 @@ WHERE %s`, posColumn, strings.Join(nulls, " OR "), strings.Join(nulls, " AND "),
 		for _, m := range found {
 			switch fa := ids[m.dest]; {
 			case fa.kind == ChangeDelete:
-				pending = append(pending, &pendingChild{ch: *m.ch, gone: "deleted"})
+				waiting.add(m.ch.seq, "deleted")
 			case fa.kind == ChangeUpdate && fa.moves:
-				pending = append(pending, &pendingChild{ch: *m.ch, gone: "moved"})
+				waiting.add(m.ch.seq, "moved")
 			}
 		}
 	}
-	if len(pending) == 0 {
+	if waiting.all.len() == 0 {
 		return nil
 	}
-	return r.parentsWritten(f, pending)
+	return r.parentsWritten(f, &waiting)
 }
 
 // parentsWritten checks that the change set writes a parent for each
-// pending child: an insert, or an update that gives a row the referenced
+// waiting child: an insert, or an update that gives a row the referenced
 // values. Candidates are found by hash (not compared again: a collision
 // lets a row through, which the write then refuses). A child whose only
-// parents are refused is refused in turn, until no more are.
-func (r *relations) parentsWritten(f *foreignKey, pending []*pendingChild) error {
+// parents are refused is refused in turn, until no more are. The hashes
+// and the children's candidates go through external sorts (selfParents):
+// what the check holds in memory does not grow with the change set but by
+// bits a change (waiting, and the rows it refuses, which are read back
+// from the spool once it is done: rejectLater).
+func (r *relations) parentsWritten(f *foreignKey, waiting *waitingChildren) error {
 	c := r.c
 	if f.parentHash == nil {
 		var exprs []string
@@ -370,20 +366,22 @@ func (r *relations) parentsWritten(f *foreignKey, pending []*pendingChild) error
 	for _, col := range f.ParentColumns {
 		notNull = append(notNull, pgx.Identifier{col}.Sanitize()+" IS DISTINCT FROM NULL")
 	}
+	s := newSelfParents(selfParentMemory)
+	defer s.close()
 	writesParent := func(ch *change) bool { return ch.kind == ChangeInsert || c.l.touches(ch, f.parentMapped) }
-	parents, err := r.stateHashes(writesParent, f.ParentColumns, *f.parentHash, strings.Join(notNull, " AND "))
+	err := r.stateHashes(writesParent, f.ParentColumns, *f.parentHash, strings.Join(notNull, " AND "), func(h rowHash) error {
+		return s.parent(h.hash, h.seq, h.kind, false)
+	})
 	if err != nil {
 		return err
 	}
 	// Parents refused before (a CHECK, an earlier round) are candidates
 	// too, so that their children say why they are refused.
-	refused, err := r.refusedHashes(writesParent, f.ParentColumns, *f.parentHash, strings.Join(notNull, " AND "))
+	err = r.refusedHashes(writesParent, f.ParentColumns, *f.parentHash, strings.Join(notNull, " AND "), func(h rowHash) error {
+		return s.parent(h.hash, h.seq, h.kind, true)
+	})
 	if err != nil {
 		return err
-	}
-	byHash := map[uint64][]rowHash{}
-	for _, p := range append(parents, refused...) {
-		byHash[p.hash] = append(byHash[p.hash], p)
 	}
 	// The children's values, in the parent columns' types.
 	probe := hashing{text: f.parentHash.text}
@@ -394,74 +392,93 @@ func (r *relations) parentsWritten(f *foreignKey, pending []*pendingChild) error
 		}
 		probe.exprs = append(probe.exprs, fmt.Sprintf("(%s)::%s", pgx.Identifier{col}.Sanitize(), typ))
 	}
-	bySeq := map[int64]*pendingChild{}
-	for _, p := range pending {
-		bySeq[p.ch.seq] = p
-	}
-	probes, err := r.stateHashes(func(ch *change) bool { return bySeq[ch.seq] != nil }, f.ChildColumns, probe, "")
+	err = r.stateHashes(func(ch *change) bool { return waiting.all.has(ch.seq) }, f.ChildColumns, probe, "", func(h rowHash) error {
+		return s.child(h.hash, h.seq, h.kind, waiting.gone(h.seq) != "")
+	})
 	if err != nil {
 		return err
 	}
-	for _, h := range probes {
-		bySeq[h.seq].hash = h.hash
-	}
-	for {
-		refused := false
-		for _, p := range pending {
-			if c.rejected.has(p.ch.seq) {
-				continue
+	err = s.settle(c.rejected.has, func(seq int64, kind ChangeKind, cands []parentCand) bool {
+		switch childOutcome(kind, f.Deferrable, cands, c.rejected.has) {
+		case parentWritten:
+			return false
+		case parentTooLate:
+			c.rejectLater(seq, rejectReason{Column: singleColumn(f.ChildColumns), Constraint: f.Name,
+				Reason: fmt.Sprintf("references a row of %s that this sync inserts, but rowform updates before it inserts and the foreign key is not DEFERRABLE, so it cannot order the writes", f.parent),
+				Fix:    fmt.Sprintf("ALTER TABLE %s ALTER CONSTRAINT %s DEFERRABLE;", f.Child, pgx.Identifier{f.Name}.Sanitize())})
+		case parentRefused:
+			refusedFor := c.reasons[c.reasonOf[cands[0].seq]] // why the first candidate is refused
+			why := rejectReason{Column: singleColumn(f.ChildColumns), Constraint: f.Name,
+				Reason: fmt.Sprintf("references a row of %s that this sync would write but refuses (%s)", f.parent, refusedFor.described())}
+			if r.refusedParent[refusedFor] {
+				// The parent is refused for its own refused parent:
+				// the descendants of a refused row all name its
+				// reason, not one another's, in one finding.
+				why = refusedFor
 			}
-			any, live := false, false
-			usable := false
-			var refusedFor rejectReason // why the first refused candidate is
-			for _, cand := range byHash[p.hash] {
-				if c.rejected.has(cand.seq) {
-					if !any {
-						refusedFor = c.reasons[c.reasonOf[cand.seq]]
-					}
-					any = true
-					continue
-				}
-				any = true
-				live = true
-				// An update runs before the inserts: it can reference an
-				// inserted row only at COMMIT.
-				if p.ch.kind == ChangeUpdate && cand.kind == ChangeInsert && !f.Deferrable {
-					continue
-				}
-				usable = true
-				break
-			}
-			switch {
-			case usable:
-				continue
-			case live:
-				c.reject(p.ch.seq, p.ch.kind, p.ch.row(), rejectReason{Column: singleColumn(f.ChildColumns), Constraint: f.Name,
-					Reason: fmt.Sprintf("references a row of %s that this sync inserts, but rowform updates before it inserts and the foreign key is not DEFERRABLE, so it cannot order the writes", f.parent),
-					Fix:    fmt.Sprintf("ALTER TABLE %s ALTER CONSTRAINT %s DEFERRABLE;", f.Child, pgx.Identifier{f.Name}.Sanitize())})
-			case any:
-				why := rejectReason{Column: singleColumn(f.ChildColumns), Constraint: f.Name,
-					Reason: fmt.Sprintf("references a row of %s that this sync would write but refuses (%s)", f.parent, refusedFor.described())}
-				if r.refusedParent[refusedFor] {
-					// The parent is refused for its own refused parent:
-					// the descendants of a refused row all name its
-					// reason, not one another's, in one finding.
-					why = refusedFor
-				}
-				r.refusedParent[why] = true
-				c.reject(p.ch.seq, p.ch.kind, p.ch.row(), why)
-			default:
-				r.rejectMissing(f, &p.ch, p.gone)
-			}
-			refused = true
+			r.refusedParent[why] = true
+			c.rejectLater(seq, why)
+		default:
+			c.rejectLater(seq, r.missingReason(f, waiting.gone(seq)))
 		}
-		if !refused {
-			return nil
-		}
+		return true
+	})
+	if err != nil {
+		return err
 	}
+	return c.describeLater()
 }
 
+// parentOutcome is what parentsWritten decides of a waiting child.
+type parentOutcome int
+
+const (
+	// parentWritten: a candidate not refused writes the parent in time.
+	parentWritten parentOutcome = iota
+	// parentTooLate: the candidates not refused only insert the parent,
+	// after the update of the child (the foreign key is not DEFERRABLE).
+	parentTooLate
+	// parentRefused: every candidate is refused; the first one's reason
+	// is the child's.
+	parentRefused
+	// parentMissing: no change writes the parent.
+	parentMissing
+)
+
+// childOutcome decides a waiting child of kind whose candidate parents are
+// cands (selfParents.settle), refused telling which changes are refused by
+// now. Apply updates before it inserts: an update can reference an
+// inserted row only at COMMIT, when the foreign key is deferrable.
+func childOutcome(kind ChangeKind, deferrable bool, cands []parentCand, refused func(seq int64) bool) parentOutcome {
+	if len(cands) == 0 {
+		return parentMissing
+	}
+	live := false
+	for _, p := range cands {
+		if refused(p.seq) {
+			continue
+		}
+		live = true
+		if kind == ChangeUpdate && p.kind == ChangeInsert && !deferrable {
+			continue
+		}
+		return parentWritten
+	}
+	if live {
+		return parentTooLate
+	}
+	return parentRefused
+}
+
+// rejectMissing refuses ch for a parent that is not there after the sync;
+// gone says what becomes of the destination row it references now: ""
+// (there is none), "deleted" or "moved".
 func (r *relations) rejectMissing(f *foreignKey, ch *change, gone string) {
+	r.c.reject(ch.seq, ch.kind, ch.row(), r.missingReason(f, gone))
+}
+
+// missingReason is rejectMissing's reason.
+func (r *relations) missingReason(f *foreignKey, gone string) rejectReason {
 	why := fmt.Sprintf("references a row of %s that does not exist", f.parent)
 	switch gone {
 	case "deleted":
@@ -469,7 +486,7 @@ func (r *relations) rejectMissing(f *foreignKey, ch *change, gone string) {
 	case "moved":
 		why = fmt.Sprintf("references values of (%s) in %s that this sync updates away", strings.Join(f.ParentColumns, ", "), f.parent)
 	}
-	r.c.reject(ch.seq, ch.kind, ch.row(), rejectReason{Column: singleColumn(f.ChildColumns), Constraint: f.Name, Table: f.parent, Reason: why})
+	return rejectReason{Column: singleColumn(f.ChildColumns), Constraint: f.Name, Table: f.parent, Reason: why}
 }
 
 func isTrue(v []byte) bool { return len(v) == 1 && v[0] == 1 }

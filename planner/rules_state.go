@@ -487,26 +487,25 @@ func (r *relations) chooseHashing(exprs []string, cols []string) hashing {
 
 // stateHashes hashes, for every insert and update that sel selects (and
 // is not refused), h's values over the row the write leaves, where cond (SQL
-// over the same columns, "" for always) holds. cols are the columns h and
-// cond read.
-func (r *relations) stateHashes(sel func(*change) bool, cols []string, h hashing, cond string) ([]rowHash, error) {
-	return r.hashesOf(r.c.batches, sel, cols, h, cond)
+// over the same columns, "" for always) holds, and calls fn with each hash,
+// in the order of the change set. cols are the columns h and cond read.
+func (r *relations) stateHashes(sel func(*change) bool, cols []string, h hashing, cond string, fn func(rowHash) error) error {
+	return r.hashesOf(r.c.batches, sel, cols, h, cond, fn)
 }
 
 // refusedHashes is stateHashes over the inserts and updates already
 // refused: the rows they would have left.
-func (r *relations) refusedHashes(sel func(*change) bool, cols []string, h hashing, cond string) ([]rowHash, error) {
-	return r.hashesOf(r.c.refusedBatches, sel, cols, h, cond)
+func (r *relations) refusedHashes(sel func(*change) bool, cols []string, h hashing, cond string, fn func(rowHash) error) error {
+	return r.hashesOf(r.c.refusedBatches, sel, cols, h, cond, fn)
 }
 
 // hashesOf is stateHashes over the changes that batches gives.
-func (r *relations) hashesOf(batches func(func(ChangeKind) bool, func([]change) error) error, sel func(*change) bool, cols []string, h hashing, cond string) ([]rowHash, error) {
-	var out []rowHash
+func (r *relations) hashesOf(batches func(func(ChangeKind) bool, func([]change) error) error, sel func(*change) bool, cols []string, h hashing, cond string, fn func(rowHash) error) error {
 	where := ""
 	if cond != "" {
 		where = " WHERE " + cond
 	}
-	err := batches(isWrite, func(all []change) error {
+	return batches(isWrite, func(all []change) error {
 		batch := selectChanges(all, sel)
 		if len(batch) == 0 {
 			return nil
@@ -525,11 +524,9 @@ func (r *relations) hashesOf(batches func(func(ChangeKind) bool, func([]change) 
 			if err != nil {
 				return err
 			}
-			out = append(out, rowHash{hash: h, seq: batch[k].seq, kind: batch[k].kind})
-			return nil
+			return fn(rowHash{hash: h, seq: batch[k].seq, kind: batch[k].kind})
 		})
 	})
-	return out, err
 }
 
 // selectChanges keeps the changes of batch that sel selects (all when sel
