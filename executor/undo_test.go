@@ -376,8 +376,8 @@ func TestUndoGuard(t *testing.T) {
 
 // TestUndoOfADamagedRecord: a run whose record in run_rows was changed by
 // hand (a shortened or emptied row before, a shortened key, a changed
-// column the run did not write, a kind rowform does not write) is not
-// undone: the undo plan's error history_damaged says what is wrong, where
+// column the run did not write, a kind rowform does not write, rows
+// deleted) is not undone: the undo plan's error history_damaged says what is wrong, where
 // the undo would otherwise write NULLs for the values the record lacks.
 func TestUndoOfADamagedRecord(t *testing.T) {
 	for _, c := range []struct {
@@ -388,6 +388,10 @@ func TestUndoOfADamagedRecord(t *testing.T) {
 		{"a key cut short", `UPDATE rowform.run_rows SET key = key[1:1] WHERE kind = '+'`, "a row's key holds 1 value, the run's key has 2"},
 		{"a column the run did not write", `UPDATE rowform.run_rows SET changed = '{40}' WHERE kind = '~'`, "an update of column 40, which the run did not write"},
 		{"a kind of its own", `UPDATE rowform.run_rows SET kind = 'x' WHERE kind = '-'`, `a row of kind "x"`},
+		// Rows deleted to make the history smaller: the undo restored the
+		// rest of the run without a word.
+		{"the deleted rows gone", `DELETE FROM rowform.run_rows WHERE kind = '-'`, "it holds 0 of the 3 rows the run deleted"},
+		{"an inserted row gone", `DELETE FROM rowform.run_rows WHERE kind = '+' AND key = '{eu,10}'`, "it holds 2 of the 3 rows the run inserted"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
@@ -455,5 +459,135 @@ func TestUndoIntoANewNotNullColumn(t *testing.T) {
 	requireApplied(t, apply(t, cfg, undoPlan(t, cfg, run, planner.Options{}), executor.Options{}))
 	if got := strings.Join(e.DstQuery(`SELECT id || v FROM items ORDER BY id`), " "); got != "1a 2b" {
 		t.Errorf("items holds %s", got)
+	}
+}
+
+// TestUndoOfInsertsWrittenSince: a row the run inserted that was written
+// since in a column the run did not write (the sync does not map it) is a
+// conflict, when undo can tell what the insert gave the column: NULL
+// without a default, or a constant default. The undo deleted such rows,
+// and the values written since with them, without a word. A column the
+// table filled otherwise (now(), or any under a BEFORE INSERT trigger)
+// undo cannot compare: its plan says that their values go with the rows.
+func TestUndoOfInsertsWrittenSince(t *testing.T) {
+	t.Parallel()
+	e := synctest.New(t)
+	e.Src(`CREATE TABLE items (id int, v text); INSERT INTO items VALUES (1, 'a'), (2, 'b'), (3, 'c'), (4, 'd')`)
+	e.Dst(`CREATE TABLE items (id int PRIMARY KEY, v text, note text, tag text DEFAULT 't', n numeric(6,2) DEFAULT 0, made timestamptz DEFAULT now());
+INSERT INTO items (id, v, note) VALUES (1, 'a', 'kept')`)
+	cfg := historyConfig(t, e, "", strings.Replace(itemsUpsertSync, `key         = "id"`, `key         = "id"
+  on_reject   = "skip"`, 1))
+	requireApplied(t, apply(t, cfg, applyable(t, cfg), executor.Options{}))
+	run := lastRun(t, e)
+	e.Dst(`UPDATE items SET note = 'written since' WHERE id = 2; UPDATE items SET tag = 'u' WHERE id = 3; UPDATE items SET made = now() - interval '1 day' WHERE id = 4`)
+
+	p := undoPlan(t, cfg, run, planner.Options{})
+	sp := p.Syncs[0]
+	var got []string
+	for _, f := range sp.Findings {
+		got = append(got, fmt.Sprintf("%s %s: %s %v", f.Severity, f.Code, f.Summary, f.Examples))
+	}
+	want := []string{
+		fmt.Sprintf(`warning undo_incomplete: the rows run %d inserted are deleted with their values of "made", which the run did not write: undo cannot tell whether they were written since []`, run),
+		fmt.Sprintf(`warning undo_conflict: 2 rows that run %d inserted were changed or deleted since: undoing them would overwrite that change [id=2 id=3]`, run),
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("undo plan findings:\n  %s\nwant\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
+	}
+	if sp.Counts != (planner.Counts{Delete: 1, Reject: 2}) {
+		t.Errorf("undo counts %+v", sp.Counts)
+	}
+	requireApplied(t, apply(t, cfg, p, executor.Options{}))
+	if got := strings.Join(e.DstQuery(`SELECT concat_ws(' ', id, v, note, tag, n) FROM items ORDER BY id`), ", "); got != "1 a kept t 0.00, 2 b written since t 0.00, 3 c u 0.00" {
+		t.Errorf("after the undo items holds %s", got)
+	}
+
+	// Under a BEFORE INSERT trigger, which may have set any column, no
+	// column the run did not write is compared: each is named instead.
+	e.Dst(`DELETE FROM items WHERE id > 1; CREATE FUNCTION keep() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
+CREATE TRIGGER keep BEFORE INSERT ON items FOR EACH ROW EXECUTE FUNCTION keep()`)
+	requireApplied(t, apply(t, cfg, applyable(t, cfg), executor.Options{}))
+	run = lastRun(t, e)
+	e.Dst(`UPDATE items SET note = 'written since' WHERE id = 2`)
+	sp = undoPlan(t, cfg, run, planner.Options{}).Syncs[0]
+	if text := synctest.FindingsText(sp); sp.Counts != (planner.Counts{Delete: 3}) || !strings.Contains(text, `deleted with their values of "note", "tag", "n", "made"`) {
+		t.Errorf("undo plan under a BEFORE INSERT trigger %+v:\n%s", sp.Counts, text)
+	}
+}
+
+// TestUndoIntoARetypedColumn: a value the run recorded that no longer
+// converts to its column's type, changed since the run, is the undo plan's
+// type_mismatch, which says so and quotes no value of a column the undo
+// does not show (the sync did not map it), where the plan said
+// connection_failed, "reading public.items failed", with the value.
+func TestUndoIntoARetypedColumn(t *testing.T) {
+	t.Parallel()
+	e := synctest.New(t)
+	e.Src(`CREATE TABLE items (id int, v text); INSERT INTO items VALUES (1, 'a')`)
+	e.Dst(`CREATE TABLE items (id int PRIMARY KEY, v text, extra text); INSERT INTO items VALUES (1, 'a', 'x'), (2, 'b', 'unmapped value')`)
+	cfg := historyConfig(t, e, "", itemsHistorySync)
+	requireApplied(t, apply(t, cfg, applyable(t, cfg), executor.Options{}))
+	run := lastRun(t, e)
+	e.Dst(`ALTER TABLE items ALTER COLUMN extra TYPE int USING length(extra)`)
+	p := undoPlan(t, cfg, run, planner.Options{})
+	sp := p.Syncs[0]
+	if p.Applyable || len(sp.Findings) != 1 || sp.Findings[0].Code != planner.CodeTypeMismatch ||
+		!strings.Contains(sp.Findings[0].Summary, fmt.Sprintf("a value run %d recorded does not convert to the type its column of the table has now", run)) {
+		t.Fatalf("undo plan (applyable=%v):\n%s", p.Applyable, synctest.FindingsText(sp))
+	}
+	if text := synctest.FindingsText(sp); strings.Contains(text, "unmapped value") {
+		t.Errorf("the undo plan shows a value of the unmapped column:\n%s", text)
+	}
+}
+
+// TestUndoOfInsertsWithoutSelect: a role that may not read a column the
+// run did not write gets the undo plan's missing_privilege for it, and
+// nothing else: undo compares that column (TestUndoOfInsertsWrittenSince)
+// only when it may read it.
+func TestUndoOfInsertsWithoutSelect(t *testing.T) {
+	t.Parallel()
+	e := synctest.New(t)
+	e.Src(`CREATE TABLE items (id int, v text); INSERT INTO items VALUES (1, 'a'), (2, 'b')`)
+	e.Dst(`CREATE TABLE items (id int PRIMARY KEY, v text, note text)`)
+	role := e.WithDestinationRole()
+	e.Dst(fmt.Sprintf(`GRANT USAGE ON SCHEMA public TO %[1]s; GRANT SELECT (id, v), INSERT (id, v), UPDATE (v), DELETE ON items TO %[1]s`, quoteIdent(role)))
+	e.GrantHistory(role)
+	cfg := historyConfig(t, e, "", itemsUpsertSync)
+	requireApplied(t, apply(t, cfg, applyable(t, cfg), executor.Options{Environ: e.Environ}))
+	sp := undoPlan(t, cfg, lastRun(t, e), planner.Options{}).Syncs[0]
+	if len(sp.Findings) != 1 || sp.Findings[0].Code != planner.CodeMissingPrivilege || !strings.Contains(sp.Findings[0].Fix, `GRANT SELECT ("note")`) {
+		t.Fatalf("undo plan of a role that may not read note:\n%s", synctest.FindingsText(sp))
+	}
+}
+
+// TestUndoOfAnUndoneRun: the undo of a run undone already finds every row
+// it changed a conflict, and says why: the run was undone, by which run
+// (whose undo applies the run again), where it advised to undo "the
+// later run" as if another writer had changed the rows. Once that undo
+// is undone in turn, the run is undone again as any.
+func TestUndoOfAnUndoneRun(t *testing.T) {
+	t.Parallel()
+	e, cfg := accountsEnv(t, "")
+	requireApplied(t, apply(t, cfg, applyable(t, cfg), executor.Options{}))
+	run := lastRun(t, e)
+	requireApplied(t, apply(t, cfg, undoPlan(t, cfg, run, planner.Options{}), executor.Options{}))
+	undoRun := lastRun(t, e)
+	p := undoPlan(t, cfg, run, planner.Options{})
+	want := fmt.Sprintf("Run %d was undone already, by run %d, which put these rows back as they were before it (unless a writer changed them after): nothing of run %d is left to undo in them. Undoing run %d applies run %d's changes again.", run, undoRun, run, undoRun, run)
+	var conflicts int
+	for _, f := range p.Syncs[0].Findings {
+		if f.Code == planner.CodeUndoConflict {
+			conflicts++
+			if f.Detail != want {
+				t.Errorf("undo_conflict %q: detail %q", f.Summary, f.Detail)
+			}
+		}
+	}
+	if p.Applyable || conflicts != 3 {
+		t.Fatalf("the undo of an undone run (applyable=%v):\n%s", p.Applyable, synctest.FindingsText(p.Syncs[0]))
+	}
+	requireApplied(t, apply(t, cfg, undoPlan(t, cfg, undoRun, planner.Options{}), executor.Options{}))
+	if p := undoPlan(t, cfg, run, planner.Options{}); !p.Applyable {
+		t.Errorf("the undo of a run redone:\n%s", synctest.FindingsText(p.Syncs[0]))
 	}
 }

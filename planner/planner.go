@@ -606,6 +606,11 @@ func diffErrorFinding(s *hclconfig.Sync, err error) Finding {
 		return Finding{Severity: SeverityError, Code: CodeHistoryDamaged, Summary: damaged.Error(),
 			Detail: "Undo restores rows from what the apply recorded in the history's run_rows (or the run's own table); a record changed by hand no longer says what the rows held. Restore the history from a backup, or fix the rows by hand."}
 	}
+	var unconverted *unconvertedRunError
+	if errors.As(err, &unconverted) {
+		return Finding{Severity: SeverityError, Code: CodeTypeMismatch, Summary: unconverted.Error(),
+			Detail: "Undo writes back the keys and values the run recorded, as text, in the type each column has now: a column whose type was changed since the run (ALTER COLUMN ... TYPE) may no longer take them. Change the column's type back to undo the run, or undo it by hand."}
+	}
 	var arr *uncheckableArrayError
 	if errors.As(err, &arr) {
 		return Finding{Severity: SeverityError, Code: CodeTypeMismatch, Column: arr.column,

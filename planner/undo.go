@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/rowform/rowform/hclconfig"
 	"github.com/rowform/rowform/internal/catalog"
 	"github.com/rowform/rowform/internal/history"
@@ -34,7 +35,9 @@ const (
 	// error, or a warning with on_reject = "skip", which leaves them).
 	CodeUndoConflict Code = "undo_conflict"
 	// CodeUndoIncomplete: what the run set off that undo does not restore
-	// (trigger side effects, cascades into other tables).
+	// (trigger side effects, cascades into other tables), and the columns
+	// of the rows it inserted that undo deletes without being able to
+	// compare them (filled by the table: unwrittenByInserts).
 	CodeUndoIncomplete Code = "undo_incomplete"
 )
 
@@ -229,6 +232,14 @@ type UndoPrepared struct {
 	// Run is the run undone, as the history records it.
 	Run   *history.Run
 	names history.Names
+	// untouched are the conditions (on the table's row, aliased t) that a
+	// row the run inserted still holds, in the columns the run did not
+	// write, what the insert gave them (unwrittenByInserts): one that
+	// fails them was written since, and is a conflict.
+	untouched []string
+	// undoneBy is the run that undid Run already (history.UndoneBy), 0
+	// when none did: the conflicts' findings say so.
+	undoneBy int64
 }
 
 // PrepareUndo checks that run, an apply of s, can be undone on dst: the
@@ -286,6 +297,10 @@ func PrepareUndo(ctx context.Context, s *hclconfig.Sync, dst *pgx.Conn, run *his
 		}
 	}
 	shown, err := shownColumns(ctx, dst, s, run)
+	var undoneBy int64
+	if err == nil {
+		undoneBy, err = history.UndoneBy(ctx, dst, s.Destination.History.Schema, run.ID)
+	}
 	if err != nil {
 		add(Finding{Severity: SeverityError, Code: CodeConnectionFailed, Summary: fmt.Sprintf("cannot read the history of %s: %s", s.Destination.Address(), describeError(err))})
 		return nil, fs
@@ -373,8 +388,13 @@ func PrepareUndo(ctx context.Context, s *hclconfig.Sync, dst *pgx.Conn, run *his
 			Detail:  fmt.Sprintf("The undo of run %d %s.", run.ID, undoNeeds(m.Privilege)),
 			Fix:     m.Fix})
 	}
+	// Whether the role may read every column of the rows the run
+	// inserted: the undo records those it deletes whole, and compares
+	// the columns the run did not write (unwrittenByInserts).
+	readsInserted := true
 	if !blocked && run.Inserted > 0 {
 		for _, f := range historyRowSelect(ctx, s, dst, t, role, all) {
+			readsInserted = false
 			add(f)
 		}
 	}
@@ -383,6 +403,23 @@ func PrepareUndo(ctx context.Context, s *hclconfig.Sync, dst *pgx.Conn, run *his
 	}
 	for _, f := range undoLimits(run, t, rules) {
 		add(f)
+	}
+	var constant map[string]string
+	if run.Inserted > 0 {
+		if constant, err = constantDefaults(ctx, dst, t); err != nil {
+			add(Finding{Severity: SeverityError, Code: CodeConnectionFailed, Summary: fmt.Sprintf("cannot read the catalog of %s: %s", s.Destination.Address(), describeError(err))})
+			return nil, fs
+		}
+	}
+	untouched, filled := unwrittenByInserts(run, t, rules, constant)
+	if !readsInserted {
+		untouched = nil // not read: the missing_privilege error blocks the apply
+	}
+	if len(filled) > 0 {
+		add(Finding{Severity: SeverityWarning, Code: CodeUndoIncomplete,
+			Summary: fmt.Sprintf("the rows run %d inserted are deleted with their values of %s, which the run did not write: undo cannot tell whether they were written since", run.ID, catalog.IdentList(filled)),
+			Detail: "The run did not write these columns: the table filled them (a default, an identity, a BEFORE INSERT trigger), and the history records only what the run wrote. A value written into them since the run goes with the row. " +
+				"The undo's own run records the rows it deletes whole: undoing the undo inserts them again."})
 	}
 	if blocked {
 		return nil, fs
@@ -404,7 +441,76 @@ func PrepareUndo(ctx context.Context, s *hclconfig.Sync, dst *pgx.Conn, run *his
 		us.Guard = &g
 	}
 	p := &Prepared{Sync: &us, Table: t, Role: role, layout: newLayout(cols, len(key)), rules: rules}
-	return &UndoPrepared{Prepared: p, Run: run, names: history.Names{Schema: s.Destination.History.Schema}}, fs
+	return &UndoPrepared{Prepared: p, Run: run, names: history.Names{Schema: s.Destination.History.Schema}, untouched: untouched, undoneBy: undoneBy}, fs
+}
+
+// unwrittenByInserts says how undo tells whether a row run inserted was
+// written since in the columns of t (not generated) that the run did not
+// write (nothing when it inserted nothing). With no BEFORE INSERT trigger
+// on t, which could have set any of them, the insert left a column
+// without a default NULL, and gave one whose default is constant
+// (constant: constantDefaults) that default: untouched holds, for each,
+// the condition on the row (aliased t) that it still holds that value.
+// filled are the others (a default that is not constant, an identity, a
+// domain's default, any column under such a trigger): the history does
+// not say what the insert gave them.
+func unwrittenByInserts(run *history.Run, t *catalog.Table, rules *catalog.Rules, constant map[string]string) (untouched, filled []string) {
+	if run.Inserted == 0 {
+		return nil, nil
+	}
+	trigger := slices.ContainsFunc(rules.Triggers, func(tr catalog.Trigger) bool { return tr.Before && tr.Row && tr.Insert })
+	for _, c := range t.Columns {
+		if c.Generated != "" || slices.Contains(run.Columns, c.Name) {
+			continue
+		}
+		col := "t." + pgx.Identifier{c.Name}.Sanitize()
+		expr, isConstant := constant[c.Name]
+		switch {
+		case trigger:
+			filled = append(filled, c.Name)
+		case !c.Filled():
+			untouched = append(untouched, col+" IS NULL")
+		case isConstant && c.Identity == "":
+			// In the column's type (pg_get_expr leaves out the implicit
+			// cast: 0 for numeric(12,2)), compared as text: not every
+			// type has an equality (json, point).
+			untouched = append(untouched, fmt.Sprintf("%s::text IS NOT DISTINCT FROM ((%s)::%s)::text", col, expr, c.Type))
+		default:
+			filled = append(filled, c.Name)
+		}
+	}
+	return untouched, filled
+}
+
+// constantDefaults are the defaults of t's columns that give every insert
+// the same value: by column, the expression as PostgreSQL writes it
+// (pg_get_expr), for those made only of constants, casts and operators
+// whose functions are all immutable ('x', 0 into numeric(12,2), '{}'::jsonb,
+// 1 + 1). A default that reads the clock, a sequence or the session
+// (now(), nextval(...), CURRENT_USER) is not one of them.
+func constantDefaults(ctx context.Context, dst *pgx.Conn, t *catalog.Table) (map[string]string, error) {
+	rows, err := dst.Query(ctx, `
+SELECT a.attname::text, pg_get_expr(d.adbin, d.adrelid)
+FROM pg_attrdef d JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum
+WHERE d.adrelid = $1
+  AND NOT EXISTS (SELECT FROM regexp_matches(d.adbin::text, '\{([A-Z_]+)', 'g') AS n(m)
+                  WHERE n.m[1] NOT IN ('CONST', 'FUNCEXPR', 'OPEXPR', 'RELABELTYPE', 'ARRAYEXPR', 'COERCETODOMAIN'))
+  AND NOT EXISTS (SELECT FROM regexp_matches(d.adbin::text, ':(?:func|opfunc)id (\d+)', 'g') AS f(m)
+                  LEFT JOIN pg_proc p ON p.oid = f.m[1]::oid
+                  WHERE p.provolatile IS DISTINCT FROM 'i')`, t.OID)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	for rows.Next() {
+		var name, expr string
+		if err := rows.Scan(&name, &expr); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		out[name] = expr
+	}
+	return out, rows.Err()
 }
 
 func undoNeeds(privilege string) string {
@@ -539,6 +645,56 @@ func (u *UndoPrepared) checkShape(kind string, keyLen, beforeLen []byte) error {
 	return nil
 }
 
+// unconvertedRunError: a value of the run's record does not convert to
+// the type its column has now (the undo plan's type_mismatch finding).
+type unconvertedRunError struct {
+	run int64
+	err *pgconn.PgError
+}
+
+func (e *unconvertedRunError) Error() string {
+	return fmt.Sprintf("a value run %d recorded does not convert to the type its column of the table has now: %s", e.run, describeError(e.err))
+}
+
+// convertError is err, from the query of the run's rows (undoSQL), as an
+// unconvertedRunError when it is a data exception (SQLSTATE class 22): a
+// key or a value before, recorded as text, that no longer reads in its
+// column's type, changed since the run. The values it quotes are masked
+// when a column the undo does not show could hold them, as the server
+// masks those of sensitive columns.
+func (u *UndoPrepared) convertError(err error) error {
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || !strings.HasPrefix(pgErr.Code, "22") {
+		return err
+	}
+	var hidden []string
+	for _, c := range u.layout.Cols {
+		if c.Sensitive {
+			hidden = append(hidden, c.Dest)
+		}
+	}
+	masked := *pgErr
+	pgconnect.MaskErrorValues(&masked, hidden)
+	return &unconvertedRunError{u.Run.ID, &masked}
+}
+
+// checkCounts checks the number of rows of the run's record of each kind
+// (recorded, by kind) against the rows the run counted: every row it
+// inserted, updated and deleted is recorded, so fewer (rows of run_rows
+// deleted by hand, to make the history smaller) would make an undo that
+// restores part of the run without a word.
+func (u *UndoPrepared) checkCounts(recorded map[string]int64) error {
+	for _, k := range []struct {
+		kind, what string
+		want       int64
+	}{{"+", "inserted", u.Run.Inserted}, {"~", "updated", u.Run.Updated}, {"-", "deleted", u.Run.Deleted}} {
+		if got := recorded[k.kind]; got != k.want {
+			return &damagedRunError{u.Run.ID, fmt.Sprintf("it holds %d of the %s the run %s", got, plural.Count(k.want, "row"), k.what)}
+		}
+	}
+	return nil
+}
+
 // valuesText is "n values", or "NULL" for -1.
 func valuesText(n int) string {
 	if n < 0 {
@@ -559,7 +715,9 @@ func conflictReasons(run int64) map[ChangeKind]string {
 // undoSQL reads the run's rows joined to the table's rows by key: for each
 // row the run changed, its kind ('+' inserted, '~' updated, '-' deleted),
 // whether the row is there now, the hash of what the run wrote and which
-// columns an update changed, the row as the undo leaves it (its values before the run;
+// columns an update changed, the lengths of the record's key and row
+// before, whether the columns the run did not write still hold what its
+// insert gave them (untouched: for the rows it inserted), the row as the undo leaves it (its values before the run;
 // absent for an inserted one, whose key alone is given) and the row as
 // it is now, each in the layout's columns and text keys.
 func (u *UndoPrepared) undoSQL() string {
@@ -633,10 +791,14 @@ func (u *UndoPrepared) undoSQL() string {
 	// The row is there when its first key column is: the join matched it
 	// by equality, which no NULL passes. (Not t.ctid, a system column that
 	// column-level SELECT grants do not cover.)
+	untouched := "true"
+	if len(u.untouched) > 0 {
+		untouched = "(" + strings.Join(u.untouched, " AND ") + ")"
+	}
 	return fmt.Sprintf(`SELECT r.kind::text, %s IS NOT NULL, r.after_hash, r.changed,
-  coalesce(cardinality(r.key), -1), coalesce(cardinality(r.before), -1), %s, %s
+  coalesce(cardinality(r.key), -1), coalesce(cardinality(r.before), -1), coalesce(%s, false), %s, %s
 FROM %s AS r LEFT JOIN %s AS t ON %s
-WHERE r.run_id = %d`, cur(0), d, c, history.RowsSource(u.names, *run), u.Table.Ident(), strings.Join(match, " AND "), run.ID)
+WHERE r.run_id = %d`, cur(0), untouched, d, c, history.RowsSource(u.names, *run), u.Table.Ident(), strings.Join(match, " AND "), run.ID)
 }
 
 // DiffUndo runs the undo's "diff" on dst (in the caller's transaction):
@@ -644,7 +806,10 @@ WHERE r.run_id = %d`, cur(0), d, c, history.RowsSource(u.names, *run), u.Table.I
 // change that restores it, or a conflict when the row changed since
 // (refused: undo_conflict). The changes pass the checker into sink as a
 // sync's diff's do. SourceRows is the number of rows the run changed,
-// DestinationRows the table's rows.
+// DestinationRows the table's rows. A record that is not as rowform wrote
+// it (checkShape, checkCounts) is an error, which the plan reports as
+// history_damaged; a value of it that no longer converts to its column's
+// type one it reports as type_mismatch (convertError).
 func (u *UndoPrepared) DiffUndo(ctx context.Context, dst *pgx.Conn, sink ChangeSink, progress func(int64)) (*DiffResult, []Finding, error) {
 	l := u.layout
 	w := l.width()
@@ -655,7 +820,7 @@ func (u *UndoPrepared) DiffUndo(ctx context.Context, dst *pgx.Conn, sink ChangeS
 	chk := newChecker(u.Prepared, sink, false)
 	digest := newChangeDigest()
 	reasons := conflictReasons(u.Run.ID)
-	const lead = 6 // kind, present, after_hash, changed, the key's and before's lengths
+	const lead = 7 // kind, present, after_hash, changed, the key's and before's lengths, untouched
 	stream := queryStream(ctx, dst.PgConn(), u.undoSQL(), lead+2*w)
 	// The columns an insert wrote: every column of the run but the key.
 	var inserted []int
@@ -671,12 +836,14 @@ func (u *UndoPrepared) DiffUndo(ctx context.Context, dst *pgx.Conn, sink ChangeS
 	defer stream.close()
 	var counts Counts
 	var read int64
+	// recorded counts the record's rows by kind (checkCounts).
+	recorded := map[string]int64{}
 	var changed []int
 	var want, now Row
 	for {
 		r, err := stream.next()
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, u.convertError(err)
 		}
 		if r == nil {
 			break
@@ -692,10 +859,12 @@ func (u *UndoPrepared) DiffUndo(ctx context.Context, dst *pgx.Conn, sink ChangeS
 		}
 		v := r.Values
 		kind, present := string(v[0]), len(v[1]) == 1 && v[1][0] == 1
+		untouched := len(v[6]) == 1 && v[6][0] == 1
 		want.Values, now.Values = v[lead:lead+w], v[lead+w:lead+2*w]
 		if err := u.checkShape(kind, v[4], v[5]); err != nil {
 			return nil, nil, err
 		}
+		recorded[kind]++
 		var cur *Row
 		if present {
 			cur = &now
@@ -703,7 +872,10 @@ func (u *UndoPrepared) DiffUndo(ctx context.Context, dst *pgx.Conn, sink ChangeS
 		var conflict bool
 		switch kind {
 		case "+":
-			conflict = !present || !written(cur, inserted, v[2])
+			// Changed since when what the run wrote is not there, or a
+			// column it did not write holds another value than its
+			// insert gave it.
+			conflict = !present || !written(cur, inserted, v[2]) || !untouched
 		case "~":
 			pos, err := history.DecodeInt2Array(v[3])
 			if err != nil {
@@ -771,6 +943,9 @@ func (u *UndoPrepared) DiffUndo(ctx context.Context, dst *pgx.Conn, sink ChangeS
 		}
 	}
 	if err := stream.close(); err != nil {
+		return nil, nil, u.convertError(err)
+	}
+	if err := u.checkCounts(recorded); err != nil {
 		return nil, nil, err
 	}
 	if progress != nil {
@@ -834,6 +1009,15 @@ func (u *UndoPrepared) conflictFindings(fs []Finding) []Finding {
 				f.Detail = "Undo restores only rows that are as the run left them; another apply or writer changed these since. Undo the later run first, fix the rows by hand, or set on_reject = \"skip\" on the sync to undo every other row and leave these as they are."
 			} else {
 				f.Detail = "on_reject = \"skip\": apply leaves these rows as they are and undoes the others."
+			}
+			if u.undoneBy != 0 {
+				again := fmt.Sprintf("Run %d was undone already, by run %d, which put these rows back as they were before it (unless a writer changed them after): nothing of run %d is left to undo in them. Undoing run %d applies run %d's changes again.",
+					u.Run.ID, u.undoneBy, u.Run.ID, u.undoneBy, u.Run.ID)
+				if f.Severity == SeverityError {
+					f.Detail = again
+				} else {
+					f.Detail = again + " " + f.Detail
+				}
 			}
 		}
 	}

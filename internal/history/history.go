@@ -501,6 +501,16 @@ func Get(ctx context.Context, q Querier, schema string, id int64) (*Run, error) 
 	return &r, nil
 }
 
+// UndoneBy returns the newest applied run of schema that undid run id and
+// was not undone in turn (redoing the run), or 0 when there is none.
+func UndoneBy(ctx context.Context, q Querier, schema string, id int64) (int64, error) {
+	var by int64
+	err := q.QueryRow(ctx, fmt.Sprintf(`SELECT coalesce(max(u.id), 0) FROM %[1]s AS u
+WHERE u.undo_of = $1 AND u.status = 'applied'
+  AND NOT EXISTS (SELECT FROM %[1]s AS v WHERE v.undo_of = u.id AND v.status = 'applied')`, Names{schema}.Runs()), id).Scan(&by)
+	return by, err
+}
+
 // Actor says who applies, from the environment (os.Environ form):
 // ROWFORM_ACTOR when set; else the user a CI system says started the job
 // (GitHub Actions, GitLab CI, Buildkite, CircleCI, Azure Pipelines,
