@@ -95,8 +95,12 @@ func waitForLockHolder(t *testing.T, e *synctest.Env, app string, done <-chan st
 			t.Fatalf("the apply of %s ended before it was seen holding the lock", app)
 		default:
 		}
+		// The table's lock (lock.go), not the history's, which an apply
+		// takes and lets go of before it: seen holding that one, the
+		// first apply could still be beaten to the table's by the next.
 		err := e.DstConn().QueryRow(context.Background(), `SELECT a.pid FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-WHERE l.locktype = 'advisory' AND l.granted AND a.datname = $1 AND a.application_name = $2`, e.DstDB, app).Scan(&pid)
+WHERE l.locktype = 'advisory' AND l.granted AND a.datname = $1 AND a.application_name = $2
+  AND l.objsubid = 2 AND l.classid::bigint = (hashtext('rowform')::bigint & 4294967295)`, e.DstDB, app).Scan(&pid)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return false
 		}
