@@ -37,14 +37,33 @@ func lookupAddr(host string, port int) string {
 
 // loadKnownHost reads the known_hosts file and finds its lines for the
 // host:port lookup (see lookupAddr); addr names the bastion in messages.
+//
+// For port 22 the knownhosts package reads the file itself: it matches a
+// pattern without a port (the form OpenSSH writes for port 22) to the host
+// as OpenSSH does. For another port its matching is not OpenSSH's (see
+// hostpattern.go), so it reads a copy of the file in which OpenSSH's
+// matching has been done (see forLookup).
 func loadKnownHost(file, addr, lookup string) (*knownHost, error) {
 	db, err := knownhosts.New(file)
 	if err != nil {
 		return nil, fmt.Errorf("cannot parse the known_hosts file %s: %w", file, err)
 	}
-	caLines, err := authorityLines(file)
+	content, err := os.ReadFile(file)
 	if err != nil {
 		return nil, fmt.Errorf("cannot read the known_hosts file %s: %w", file, unwrapPath(err))
+	}
+	_, port, err := net.SplitHostPort(lookup)
+	if err != nil {
+		return nil, fmt.Errorf("cannot look up the SSH bastion %s in the known_hosts file %s: %v", addr, file, err)
+	}
+	if port != "22" {
+		if db, err = readKnownHosts(forLookup(content, lookup)); err != nil {
+			return nil, fmt.Errorf("cannot read the known_hosts file %s: %v", file, err)
+		}
+	}
+	caLines, err := authorityLines(content)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read the known_hosts file %s: %w", file, err)
 	}
 	k := &knownHost{addr: addr, lookup: lookup, file: file, db: db}
 	for _, known := range knownKeys(db, lookup) {
@@ -57,20 +76,134 @@ func loadKnownHost(file, addr, lookup string) (*knownHost, error) {
 	return k, nil
 }
 
-// authorityLines returns the numbers of the @cert-authority lines of a
-// known_hosts file, numbered as knownhosts.KnownKey.Line numbers them. The
-// knownhosts package reports matching lines without saying which are CAs.
-func authorityLines(file string) (map[int]bool, error) {
-	b, err := os.ReadFile(file)
-	if err != nil {
-		return nil, err
+// forLookup returns a copy of a known_hosts file in which the host patterns
+// of the plain key and @cert-authority lines are replaced by ones that the
+// knownhosts package matches to the host:port lookup exactly when OpenSSH
+// matches the originals to it: "[*]:PORT" (any host on the lookup's port,
+// and the copy is read for that one lookup only) when OpenSSH's rule
+// (matchHostPatterns against "[host]:port", as OpenSSH searches the file)
+// says 1, "!*" (nothing) otherwise. Every other line is kept as it is, and
+// every line keeps its number, so that messages name the line of the file
+// the user should look at:
+//   - hashed entries (|1|...): the knownhosts package hashes "[host]:port"
+//     and compares, as OpenSSH does;
+//   - @revoked lines: the knownhosts package refuses a revoked key whatever
+//     its line's host patterns say, which is stricter than OpenSSH (it
+//     heeds only the @revoked lines whose patterns match the host);
+//   - lines whose host patterns the knownhosts package cannot parse, which
+//     it skips in the copy too, as in the file (see hostPatternsParse);
+//   - comments and blank lines.
+//
+// A line is split into marker, host patterns and the rest as the knownhosts
+// package splits it, and the rest is kept as it is: a line parses in the
+// copy exactly when it parses in the file, so the copy parses whenever the
+// file does (FuzzKnownHosts checks this).
+//
+// lookup is host:port, as net.SplitHostPort splits it. A line longer than
+// bufio.Scanner reads ends the copy, as it ends knownhosts.New's reading of
+// the file, which loadKnownHost has then already refused.
+func forLookup(content []byte, lookup string) []byte {
+	_, port, _ := net.SplitHostPort(lookup)
+	target := knownhosts.Normalize(lookup)
+	var out bytes.Buffer
+	sc := bufio.NewScanner(bytes.NewReader(content)) // splits lines as the knownhosts package does
+	for sc.Scan() {
+		out.WriteString(lineForLookup(sc.Text(), target, port))
+		out.WriteByte('\n')
 	}
+	return out.Bytes()
+}
+
+// lineForLookup is one line of forLookup's copy.
+func lineForLookup(line, target, port string) string {
+	rest := strings.Trim(line, " \t")
+	if rest == "" || rest[0] == '#' {
+		return line
+	}
+	marker := ""
+	if w, next := nextWord(rest); w == "@cert-authority" || w == "@revoked" {
+		marker, rest = w, next
+	}
+	patterns, rest := nextWord(rest)
+	if marker == "@revoked" || strings.HasPrefix(patterns, "|") || !hostPatternsParse(patterns) {
+		return line
+	}
+	replaced := "!*"
+	if matchHostPatterns(target, patterns) == 1 {
+		replaced = "[*]:" + port
+	}
+	if marker != "" {
+		replaced = marker + " " + replaced
+	}
+	return replaced + " " + rest
+}
+
+// nextWord splits the first word, up to a space or tab, from the rest,
+// whose leading spaces and tabs it drops, as the knownhosts package does.
+func nextWord(s string) (word, rest string) {
+	i := strings.IndexAny(s, " \t")
+	if i < 0 {
+		return s, ""
+	}
+	return s[:i], strings.Trim(s[i:], " \t")
+}
+
+// hostPatternsParse reports whether the knownhosts package accepts the host
+// patterns field of a line (not a hashed one): it skips the lines whose
+// field starts with '@' (a second or unknown marker), has a "!" with
+// nothing after it, or has a pattern starting with '[' that is not
+// "[host]:port". Such a line stays skipped in forLookup's copy, as it is at
+// port 22, though OpenSSH would still match its other patterns: when in
+// doubt, refuse. TestHostPatternsParseAsKnownhostsDoes checks this against
+// the package.
+func hostPatternsParse(patterns string) bool {
+	if patterns == "" || patterns[0] == '@' {
+		return false
+	}
+	for _, p := range strings.Split(patterns, ",") {
+		if p == "" {
+			continue
+		}
+		p = strings.TrimPrefix(p, "!")
+		if p == "" {
+			return false
+		}
+		if p[0] == '[' {
+			if _, _, err := net.SplitHostPort(p); err != nil {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// readKnownHosts is knownhosts.New for known_hosts content: the package
+// reads only files, so it reads a temporary one, removed at once.
+func readKnownHosts(content []byte) (ssh.HostKeyCallback, error) {
+	f, err := os.CreateTemp("", "rowform-known_hosts-*")
+	if err != nil {
+		return nil, fmt.Errorf("cannot write its copy for the bastion's port: %w", unwrapPath(err))
+	}
+	defer os.Remove(f.Name())
+	_, err = f.Write(content)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, fmt.Errorf("cannot write its copy for the bastion's port: %w", unwrapPath(err))
+	}
+	return knownhosts.New(f.Name())
+}
+
+// authorityLines returns the numbers of the @cert-authority lines of a
+// known_hosts file's content, numbered as knownhosts.KnownKey.Line numbers
+// them. The knownhosts package reports matching lines without saying which
+// are CAs.
+func authorityLines(content []byte) (map[int]bool, error) {
 	lines := map[int]bool{}
-	sc := bufio.NewScanner(bytes.NewReader(b))
+	sc := bufio.NewScanner(bytes.NewReader(content))
 	for n := 1; sc.Scan(); n++ {
-		marker, _, _ := strings.Cut(strings.TrimLeft(sc.Text(), " \t"), " ")
-		marker, _, _ = strings.Cut(marker, "\t")
-		if marker == "@cert-authority" {
+		if marker, _ := nextWord(strings.Trim(sc.Text(), " \t")); marker == "@cert-authority" {
 			lines[n] = true
 		}
 	}
