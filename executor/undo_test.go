@@ -591,3 +591,43 @@ func TestUndoOfAnUndoneRun(t *testing.T) {
 		t.Errorf("the undo of a run redone:\n%s", synctest.FindingsText(p.Syncs[0]))
 	}
 }
+
+// TestUndoReadsOnlyTheRunsRows: an undo reads the rows its run changed,
+// not the table. It counted every row of the table (count(*)) for each
+// plan and apply, minutes on a large table, though only a
+// max_delete_percent guard, a share of the table's rows, needs the count;
+// destination_rows now counts the run's rows the table holds, and the
+// table's rows only under that guard, whose finding names them.
+func TestUndoReadsOnlyTheRunsRows(t *testing.T) {
+	t.Parallel()
+	e, cfg := accountsEnv(t, "")
+	requireApplied(t, apply(t, cfg, applyable(t, cfg), executor.Options{}))
+	run := lastRun(t, e)
+	e.Dst(`INSERT INTO accounts (region, id, name) SELECT 'xx', g, 'other' FROM generate_series(1, 50) g`)
+	var total int64
+	if _, err := fmt.Sscan(e.DstQuery(`SELECT count(*) FROM accounts`)[0], &total); err != nil {
+		t.Fatal(err)
+	}
+	p := undoPlan(t, cfg, run, planner.Options{})
+	c := accountsCounts
+	if got, want := p.Syncs[0].DestinationRows, c.Insert+c.Update; got != want {
+		t.Errorf("destination_rows of the undo %d, want %d (the run's rows the table holds, of %d)", got, want, total)
+	}
+	requireApplied(t, apply(t, cfg, p, executor.Options{}))
+
+	requireApplied(t, apply(t, cfg, applyable(t, cfg), executor.Options{}))
+	run = lastRun(t, e)
+	e.WriteFile("main.hcl", strings.Replace(readFile(t, e.Dir+"/main.hcl"), `sensitive_columns = ["secret"]`,
+		"sensitive_columns = [\"secret\"]\n  guard {\n    max_delete_percent = 1\n  }", 1))
+	cfg = loadConfig(t, e)
+	p = undoPlan(t, cfg, run, planner.Options{})
+	if _, err := fmt.Sscan(e.DstQuery(`SELECT count(*) FROM accounts`)[0], &total); err != nil {
+		t.Fatal(err)
+	}
+	if got := p.Syncs[0].DestinationRows; got != total {
+		t.Errorf("destination_rows of the undo under max_delete_percent %d, want the table's %d", got, total)
+	}
+	if text := synctest.FindingsText(p.Syncs[0]); !strings.Contains(text, fmt.Sprintf("of the table's %d rows would be deleted", total)) {
+		t.Errorf("the guard's finding does not name the table's rows:\n%s", text)
+	}
+}

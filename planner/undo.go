@@ -805,17 +805,26 @@ WHERE r.run_id = %d`, cur(0), untouched, d, c, history.RowsSource(u.names, *run)
 // every row the run changed, read with the row as it is now, becomes the
 // change that restores it, or a conflict when the row changed since
 // (refused: undo_conflict). The changes pass the checker into sink as a
-// sync's diff's do. SourceRows is the number of rows the run changed,
-// DestinationRows the table's rows. A record that is not as rowform wrote
+// sync's diff's do. SourceRows is the number of rows the run changed;
+// DestinationRows the table's rows when the sync's guard has a
+// max_delete_percent (which it is a share of), else the rows of the run
+// the table holds now (the rows the undo read there). A record that is not as rowform wrote
 // it (checkShape, checkCounts) is an error, which the plan reports as
 // history_damaged; a value of it that no longer converts to its column's
 // type one it reports as type_mismatch (convertError).
 func (u *UndoPrepared) DiffUndo(ctx context.Context, dst *pgx.Conn, sink ChangeSink, progress func(int64)) (*DiffResult, []Finding, error) {
 	l := u.layout
 	w := l.width()
+	// The table's rows are counted only for a max_delete_percent guard,
+	// which is a share of them: the undo reads the rows its run changed,
+	// not the table. Otherwise DestinationRows counts the rows it read
+	// there (the run's rows the table still holds).
 	var total int64
-	if err := dst.QueryRow(ctx, fmt.Sprintf("SELECT count(*) FROM %s", u.Table.Ident())).Scan(&total); err != nil {
-		return nil, nil, err
+	countAll := u.Sync.Guard != nil && u.Sync.Guard.MaxDeletePercent != nil
+	if countAll {
+		if err := dst.QueryRow(ctx, fmt.Sprintf("SELECT count(*) FROM %s", u.Table.Ident())).Scan(&total); err != nil {
+			return nil, nil, err
+		}
 	}
 	chk := newChecker(u.Prepared, sink, false)
 	digest := newChangeDigest()
@@ -867,6 +876,9 @@ func (u *UndoPrepared) DiffUndo(ctx context.Context, dst *pgx.Conn, sink ChangeS
 		recorded[kind]++
 		var cur *Row
 		if present {
+			if !countAll {
+				total++
+			}
 			cur = &now
 		}
 		var conflict bool
