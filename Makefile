@@ -77,7 +77,7 @@ deps-postgres:
 # MEMORY_TESTS bound memory or allocations, which they check only without
 # the race detector (its allocations are not the code's): they run again
 # without it.
-MEMORY_TESTS := TestRejectedRowsMemory|TestRejectedRowsOutputMemory|TestBuildsAreBounded|TestUniqueIndexMemory|TestSelfReferenceMemory
+MEMORY_TESTS := TestRejectedRowsMemory|TestRejectedRowsOutputMemory|TestBuildsAreBounded|TestUniqueIndexMemory|TestSelfReferenceMemory|TestDependencyParentsMemory
 
 test: deps vet staticcheck actionlint
 	$(GO) run ./internal/tools/testprogress -- -race -count=1 -timeout 60m ./...

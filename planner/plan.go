@@ -109,8 +109,10 @@ type SyncPlan struct {
 	// Duration is how long planning this sync took.
 	Duration time.Duration `json:"-"`
 	// written is what the sync writes into columns that foreign keys
-	// reference, for the plans of the syncs that depend on it; nil when
-	// it writes none or cannot be applied.
+	// reference, for the plans of the syncs that depend on it while
+	// Compute plans them: nil when it writes none, when it cannot be
+	// applied or no sync of the plan depends on it, and once Compute has
+	// returned.
 	written *writtenRows
 	// target is the table the sync writes, as sharedTableFindings
 	// compares it; nil when its structure failed the checks or the plan

@@ -102,6 +102,13 @@ func Compute(ctx context.Context, cfg *hclconfig.Config, opts Options) (*Plan, e
 		done[s.Name] = make(chan struct{})
 		byName[s.Name] = i
 	}
+	// The syncs others depend on record what they write for them.
+	dependedOn := map[string]bool{}
+	for _, s := range syncs {
+		for _, d := range dependencies(cfg, s, planned) {
+			dependedOn[d] = true
+		}
+	}
 	var wg sync.WaitGroup
 	for i, s := range syncs {
 		wg.Add(1)
@@ -120,10 +127,13 @@ func Compute(ctx context.Context, cfg *hclconfig.Config, opts Options) (*Plan, e
 					blocked[dp.Table] = d
 				}
 			}
-			plan.Syncs[i] = planSync(ctx, s, limits, connector, opts, external, blocked)
+			plan.Syncs[i] = planSync(ctx, s, limits, connector, opts, external, blocked, dependedOn[s.Name])
 		}()
 	}
 	wg.Wait()
+	for _, sp := range plan.Syncs {
+		sp.written = nil // every sync that depends on it is planned
+	}
 	connector.Close()
 	if err := ctx.Err(); err != nil {
 		return nil, interruptedError(err)
@@ -217,8 +227,9 @@ func joinNames(names []string) string {
 
 // planSync plans one sync; it never fails, it reports.
 // blocked maps the tables of the syncs s depends on that cannot be applied
-// ("schema.table") to their names.
-func planSync(ctx context.Context, s *hclconfig.Sync, limits *pgconnect.ConnectionLimits, connector *pgconnect.Connector, opts Options, external []*writtenRows, blocked map[string]string) *SyncPlan {
+// ("schema.table") to their names; dependedOn says that a sync of the plan
+// depends on s, so that its plan keeps what it writes (SyncPlan.written).
+func planSync(ctx context.Context, s *hclconfig.Sync, limits *pgconnect.ConnectionLimits, connector *pgconnect.Connector, opts Options, external []*writtenRows, blocked map[string]string, dependedOn bool) *SyncPlan {
 	start := time.Now()
 	sp := NewSyncPlan(s)
 	defer func() { sp.Duration = time.Since(start) }()
@@ -277,7 +288,7 @@ func planSync(ctx context.Context, s *hclconfig.Sync, limits *pgconnect.Connecti
 	if opts.Progress != nil {
 		progress = func(n int64) { opts.Progress(s.Name, n) }
 	}
-	p.external, p.blocked = external, blocked
+	p.external, p.blocked, p.recordWritten = external, blocked, dependedOn
 	res, findings, err := p.Diff(ctx, dst, src, withChanges(sink, p, opts.Changes), progress)
 	sp.RecordDiff(s, res, findings, lostSession(connector, s, err), sink.Samples())
 	if err == nil && res != nil {

@@ -49,6 +49,10 @@ type Prepared struct {
 	// external is what the syncs this one depends on write, when they are
 	// planned together (crosssync.go); nil at apply.
 	external []*writtenRows
+	// recordWritten: a sync planned with this one depends on it, so its
+	// checker records what it writes into referenced columns
+	// (DiffResult.written); false at apply, which needs none of it.
+	recordWritten bool
 	// blocked maps the tables of the syncs this one depends on whose plans
 	// cannot be applied ("schema.table") to their names: rows that
 	// reference them are refused, and the findings say why.

@@ -106,7 +106,9 @@ type checker struct {
 	adj         Counts
 	dupKeys     int64
 	dupExamples []string
-	// written records the accepted changes' referenced values (crosssync.go).
+	// written records hashes of the accepted changes' referenced values,
+	// and of the refused inserts', for the syncs planned with this one
+	// that depend on it (crosssync.go); nil when none does.
 	written *writtenRows
 }
 
@@ -119,7 +121,9 @@ func newChecker(p *Prepared, down ChangeSink, stream bool) *checker {
 		c.pass = true
 	default:
 		c.spool = newChangeSpool(0)
-		c.written = newWrittenRows(p)
+		if p.recordWritten {
+			c.written = newWrittenRows(p)
+		}
 		if c.written != nil || selfReferencing(p) {
 			c.reasonOf = map[int64]int{}
 		}
@@ -385,14 +389,19 @@ func (c *checker) finish(ctx context.Context, conn *pgx.Conn) error {
 	if err := c.serverChecks(ctx, conn); err != nil {
 		return err
 	}
-	return c.each(func(seq int64, kind ChangeKind, src, dst *Row) error {
+	if err := c.written.start(ctx, conn); err != nil {
+		return err
+	}
+	err := c.each(func(seq int64, kind ChangeKind, src, dst *Row) error {
 		if c.rejected.has(seq) {
 			if ix, ok := c.reasonOf[seq]; ok {
-				c.written.recordRefused(kind, src, c.reasons[ix])
+				return c.written.recordRefused(kind, src, c.reasons[ix])
 			}
 			return nil
 		}
-		c.written.record(kind, src, dst)
+		if err := c.written.record(kind, src, dst); err != nil {
+			return err
+		}
 		if c.down == nil {
 			return nil
 		}
@@ -403,6 +412,10 @@ func (c *checker) finish(ctx context.Context, conn *pgx.Conn) error {
 		}
 		return c.down.Change(kind, src, dst, changed)
 	})
+	if err != nil {
+		return err
+	}
+	return c.written.end()
 }
 
 // adjust applies the rematch's changes to counts and moves the rejected

@@ -51,6 +51,9 @@ type foreignKey struct {
 	indexed bool
 	// parentHash hashes a parent's referenced values (self only).
 	parentHash *hashing
+	// externalHash hashes a child's values to look them up among what a
+	// sync this one depends on writes into the parent (externalProbe).
+	externalHash *hashing
 	// deleteFails and updateFails name the NOT NULL columns of the child
 	// that its ON DELETE / ON UPDATE SET NULL (or SET DEFAULT, for
 	// columns without a default) would set to NULL, which makes the
@@ -250,7 +253,7 @@ func (r *relations) checkParents(f *foreignKey) error {
 	// found: the children whose parent is a destination row, by their
 	// sequence numbers (parentsWritten reads a refused one's row back).
 	var found []meeting
-	ext := c.p.externalFor(f)
+	ext, extKey := c.p.externalFor(f)
 	err := c.batches(isWrite, func(all []change) error {
 		batch := selectChanges(all, sel)
 		if len(batch) == 0 {
@@ -299,22 +302,7 @@ WHERE %s`, posColumn, strings.Join(nulls, " OR "), strings.Join(nulls, " AND "),
 		}
 		// Against what the syncs this one depends on write: a parent they
 		// insert, a parent they delete.
-		if len(missing) > 0 {
-			if err := r.externalParents(f, ext, batch, missing); err != nil {
-				return err
-			}
-		}
-		skip := make([]bool, len(batch))
-		for _, k := range missing {
-			skip[k] = true
-		}
-		var present []change
-		for k := range batch {
-			if !skip[k] && !c.rejected.has(batch[k].seq) {
-				present = append(present, batch[k])
-			}
-		}
-		return r.externalDeletes(f, ext, present)
+		return r.externalParents(f, ext, extKey, batch, missing)
 	})
 	if err != nil || !f.self {
 		return err
