@@ -213,3 +213,26 @@ sync "org" {
 		"1:1:-", "1:2:1", "1:3:2", "1:4:-", "2:5:-", "2:6:5", "3:1:1")
 	requireRows(t, e, `SELECT id::text FROM pairs ORDER BY id`, "1", "3", "5")
 }
+
+// TestSelfReferenceUnderACollation: a foreign key of a table to itself on
+// a column of a nondeterministic collation compares as that collation
+// does: a child 'ALPHA' references the parent 'Alpha' that the same sync
+// inserts, under a case-insensitive collation. The check hashed both under
+// the default collation and refused the child as referencing a row that
+// does not exist, which apply would have written.
+func TestSelfReferenceUnderACollation(t *testing.T) {
+	t.Parallel()
+	e := synctest.New(t)
+	e.Dst(`CREATE COLLATION ci (provider = icu, locale = 'und-u-ks-level2', deterministic = false)`)
+	e.Dst(`CREATE TABLE nodes (id int PRIMARY KEY, code text COLLATE ci UNIQUE, parent text COLLATE ci CONSTRAINT nodes_parent_fk REFERENCES nodes (code), v int CHECK (v > 0))`)
+	e.Src(`CREATE TABLE nodes (id int, code text, parent text, v int)`)
+	e.Src(`INSERT INTO nodes VALUES (1, 'Alpha', NULL, 1), (2, 'beta', 'ALPHA', 1), (3, 'gamma', 'BETA', 1), (4, 'delta', 'omega', 1)`)
+	cfg := e.Config(ruleSync("nodes", "nodes", "SELECT id, code, parent, v FROM nodes", "update_or_create", "skip"))
+	p := plan(t, cfg)
+	sp := p.Syncs[0]
+	if want := (planner.Counts{Insert: 3, Reject: 1}); sp.Counts != want {
+		t.Fatalf("counts %+v, want %+v\n%s", sp.Counts, want, synctest.FindingsText(sp))
+	}
+	requireApplied(t, apply(t, cfg, p, executor.Options{}))
+	requireConverged(t, cfg)
+}

@@ -345,7 +345,7 @@ func (r *relations) parentsWritten(f *foreignKey, waiting *waitingChildren) erro
 	if f.parentHash == nil {
 		var exprs []string
 		for _, col := range f.ParentColumns {
-			exprs = append(exprs, pgx.Identifier{col}.Sanitize())
+			exprs = append(exprs, r.parentCollated(col, pgx.Identifier{col}.Sanitize()))
 		}
 		h := r.chooseHashing(exprs, f.ParentColumns)
 		f.parentHash = &h
@@ -378,7 +378,7 @@ func (r *relations) parentsWritten(f *foreignKey, waiting *waitingChildren) erro
 		if pc := c.p.Table.Column(f.ParentColumns[k]); pc != nil {
 			typ = pc.Type
 		}
-		probe.exprs = append(probe.exprs, fmt.Sprintf("(%s)::%s", pgx.Identifier{col}.Sanitize(), typ))
+		probe.exprs = append(probe.exprs, r.parentCollated(f.ParentColumns[k], fmt.Sprintf("(%s)::%s", pgx.Identifier{col}.Sanitize(), typ)))
 	}
 	err = r.stateHashes(func(ch *change) bool { return waiting.all.has(ch.seq) }, f.ChildColumns, probe, "", func(h rowHash) error {
 		return s.child(h.hash, h.seq, h.kind, waiting.gone(h.seq) != "")
@@ -415,6 +415,19 @@ func (r *relations) parentsWritten(f *foreignKey, waiting *waitingChildren) erro
 		return err
 	}
 	return c.describeLater()
+}
+
+// parentCollated is expr, a value of (or for) the parent column col,
+// under col's collation when it is nondeterministic: the foreign key
+// compares the values so (a case-insensitive collation finds 'ALPHA' the
+// parent 'alpha'), and their hashes must agree as it does. The values the
+// checks send are of the default collation, whose hashes are those of
+// bytes: the same as under any deterministic collation.
+func (r *relations) parentCollated(col, expr string) string {
+	if pc := r.c.p.Table.Column(col); pc != nil && pc.NondeterministicCollation && pc.CollationIdent != "" {
+		return fmt.Sprintf("((%s) COLLATE %s)", expr, pc.CollationIdent)
+	}
+	return expr
 }
 
 // parentOutcome is what parentsWritten decides of a waiting child.

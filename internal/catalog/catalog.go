@@ -92,6 +92,9 @@ type Column struct {
 	// (CREATE COLLATION ... deterministic = false), so values with different
 	// bytes may be equal.
 	NondeterministicCollation bool
+	// CollationIdent is the column's collation as SQL names it, schema
+	// qualified and quoted ("pg_catalog"."C"), "" for non-collatable types.
+	CollationIdent string
 }
 
 // Filled reports whether PostgreSQL fills the column on INSERT when it is
@@ -195,7 +198,8 @@ WHERE n.nspname = $1 AND c.relname = $2`, schema, name).Scan(&t.OID, &t.Kind, &t
 SELECT a.attname, a.atttypid, format_type(a.atttypid, a.atttypmod), format_type(a.atttypid, NULL), a.atttypmod,
        base.oid, base.typname::text, base.formatted,
        a.attnotnull, base.notnull, a.atthasdef OR base.hasdef, a.attidentity::text, a.attgenerated::text,
-       COALESCE(co.collname, ''), NOT COALESCE(co.collisdeterministic, true)
+       COALESCE(co.collname, ''), NOT COALESCE(co.collisdeterministic, true),
+       COALESCE(quote_ident(cn.nspname) || '.' || quote_ident(co.collname), '')
 FROM pg_attribute a
 JOIN pg_type t ON t.oid = a.atttypid
 CROSS JOIN LATERAL (
@@ -212,6 +216,7 @@ CROSS JOIN LATERAL (
          (SELECT bool_or(d.typnotnull) FROM d) AS notnull,
          (SELECT bool_or(d.hasdef) FROM d) AS hasdef) AS base
 LEFT JOIN pg_collation co ON co.oid = a.attcollation AND a.attcollation <> 0
+LEFT JOIN pg_namespace cn ON cn.oid = co.collnamespace
 WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped
 ORDER BY a.attnum`, t.OID)
 	if err != nil {
@@ -219,7 +224,7 @@ ORDER BY a.attnum`, t.OID)
 	}
 	for rows.Next() {
 		var c Column
-		if err := rows.Scan(&c.Name, &c.TypeOID, &c.Type, &c.TypeNoMod, &c.TypeMod, &c.BaseTypeOID, &c.BaseTypeName, &c.BaseType, &c.NotNull, &c.DomainNotNull, &c.HasDefault, &c.Identity, &c.Generated, &c.Collation, &c.NondeterministicCollation); err != nil {
+		if err := rows.Scan(&c.Name, &c.TypeOID, &c.Type, &c.TypeNoMod, &c.TypeMod, &c.BaseTypeOID, &c.BaseTypeName, &c.BaseType, &c.NotNull, &c.DomainNotNull, &c.HasDefault, &c.Identity, &c.Generated, &c.Collation, &c.NondeterministicCollation, &c.CollationIdent); err != nil {
 			rows.Close()
 			return nil, err
 		}
