@@ -522,6 +522,36 @@ func TestGeneratedColumnFinding(t *testing.T) {
 	}
 }
 
+// TestMissingColumnHintFitsTheSync: a source column without a column of
+// its name in the table, in a sync without a mapping, is a missing_column
+// whose detail says how to name it after one of the table's (AS, or a
+// mapping), not only how to add it; an expression without AS, which
+// PostgreSQL names "?column?", gets no fix that adds a column of that name.
+// With a mapping the detail is as before.
+func TestMissingColumnHintFitsTheSync(t *testing.T) {
+	t.Parallel()
+	e := synctest.New(t)
+	e.Src(`CREATE TABLE people (id int, full_name text)`)
+	e.Dst(`CREATE TABLE people (id int PRIMARY KEY, name text)`)
+	cfg := e.Config(syncBlock("byname", "dst", "people", "update_or_create", "SELECT id, full_name, id + 1 FROM people", "") +
+		syncBlock("bymap", "dst", "people", "update_or_create", "SELECT id, full_name FROM people", `  mapping = { id = "id", fullname = "full_name" }`))
+	p := plan(t, cfg, planner.Options{})
+	byname := syncNamed(t, p, "byname")
+	f := findingWith(byname, planner.CodeMissingColumn, `public.people has no column "full_name"`)
+	if f == nil || !strings.Contains(f.Detail, `The sync has no mapping, so every source column is written to the column of its name: rename the column in the query (SELECT ... AS name), or give the sync a mapping`) || f.Fix == "" {
+		t.Errorf("full_name: finding %+v\n%s", f, synctest.FindingsText(byname))
+	}
+	f = findingWith(byname, planner.CodeMissingColumn, `public.people has no column "?column?"`)
+	if f == nil || !strings.Contains(f.Detail, `"?column?" is PostgreSQL's name for a column of the query that is an expression without AS`) || f.Fix != "" {
+		t.Errorf("?column?: finding %+v, want the hint and no fix\n%s", f, synctest.FindingsText(byname))
+	}
+	bymap := syncNamed(t, p, "bymap")
+	f = findingWith(bymap, planner.CodeMissingColumn, `public.people has no column "fullname"`)
+	if f == nil || strings.Contains(f.Detail, "has no mapping") || f.Fix == "" {
+		t.Errorf("with a mapping: finding %+v\n%s", f, synctest.FindingsText(bymap))
+	}
+}
+
 // TestInvisibleCharactersInNamesShow: a CSV header with a character that
 // prints as nothing (a zero-width space, a byte order mark inside the
 // line, a bidirectional override) is shown escaped in a finding's detail,

@@ -324,10 +324,20 @@ func (st *preparation) mapColumns() {
 		}
 		dc := t.Column(m.Destination)
 		if dc == nil {
+			hint := st.delimiterHint() // a header of one column: the delimiter is the problem
+			if hint == "" {
+				hint = unmappedColumnHint(s, m.Destination)
+			}
 			f := Finding{Severity: SeverityError, Code: CodeMissingColumn,
 				Summary: fmt.Sprintf("%s has no column %q", table, m.Destination),
 				Detail: fmt.Sprintf("The columns of %s are: %s.%s%s", table, shownNames(t.ColumnNames()),
-					suggest.DidYouMean(m.Destination, t.ColumnNames()), st.delimiterHint())}
+					suggest.DidYouMean(m.Destination, t.ColumnNames()), hint)}
+			if s.Mapping == nil && s.Source != nil && s.Source.Type == hclconfig.SourcePostgres && m.Destination == "?column?" {
+				// PostgreSQL's name for an expression without AS: no one
+				// means to add a column of that name.
+				st.add(f)
+				continue
+			}
 			typ := "text"
 			if srcOK && sc.Type != "" {
 				typ = sc.Type
@@ -907,6 +917,23 @@ func Prepare(ctx context.Context, s *hclconfig.Sync, dst, src *pgx.Conn) (*Prepa
 	var fs []Finding
 	p := prepare(ctx, s, dst, src, func(f Finding) { fs = append(fs, f) })
 	return p, fs
+}
+
+// unmappedColumnHint is what a missing_column finding about the
+// destination column dest adds for a sync without a mapping, whose source
+// columns are written to the columns of their names: how to name the
+// source's column after one of the table's instead. "" with a mapping.
+func unmappedColumnHint(s *hclconfig.Sync, dest string) string {
+	if s.Mapping != nil || s.Source == nil {
+		return ""
+	}
+	if s.Source.Type == hclconfig.SourceCSV {
+		return " The sync has no mapping, so every column of the CSV file is written to the column of its name: rename the column in the file's header, or give the sync a mapping (destination_column = \"source_column\")."
+	}
+	if s.Source.Type == hclconfig.SourcePostgres && dest == "?column?" {
+		return " \"?column?\" is PostgreSQL's name for a column of the query that is an expression without AS; the sync has no mapping, so every source column is written to the column of its name: name it after a column of the table in the query (SELECT ... AS name)."
+	}
+	return " The sync has no mapping, so every source column is written to the column of its name: rename the column in the query (SELECT ... AS name), or give the sync a mapping (destination_column = \"source_column\")."
 }
 
 // generatedColumnHint says how to stop writing a generated column: out of

@@ -16,6 +16,7 @@ import (
 	"github.com/rowform/rowform/internal/history"
 	"github.com/rowform/rowform/internal/pgconnect"
 	"github.com/rowform/rowform/internal/plural"
+	"github.com/rowform/rowform/internal/suggest"
 )
 
 // Undo plans (docs/history.md). The undo of a run is an ordinary sync
@@ -76,11 +77,17 @@ func ComputeUndo(ctx context.Context, cfg *hclconfig.Config, id int64, opts Opti
 	return p, nil
 }
 
-// findRun finds run id in the histories of cfg's destinations, and the
-// sync it applied.
+// findRun finds run id in the histories of cfg's destinations (of the
+// destinations of the syncs only names, when it names any: a name that is
+// not a sync is an error, as for SelectSyncs), and the sync it applied.
 func findRun(ctx context.Context, cfg *hclconfig.Config, connector *pgconnect.Connector, id int64, only []string) (*hclconfig.Sync, *history.Run, error) {
 	if id <= 0 {
 		return nil, nil, fmt.Errorf("-undo takes a run's id, a positive number (see 'rowform history')")
+	}
+	for _, n := range only {
+		if cfg.Sync(n) == nil {
+			return nil, nil, fmt.Errorf("there is no sync named %q; the syncs are: %s.%s", n, joinNames(cfg.SyncNames()), suggest.DidYouMean(n, cfg.SyncNames()))
+		}
 	}
 	var addrs []string
 	for addr, d := range cfg.Destinations {

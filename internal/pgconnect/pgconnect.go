@@ -20,6 +20,7 @@ import (
 	"io"
 	"maps"
 	"net"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -233,6 +234,11 @@ func cleanError(err error, s *hclconfig.Server) error {
 		msg = fmt.Sprintf("the host name %q is not known (%s); check host", s.Host, dnsErr.Error())
 	case errors.Is(err, syscall.ECONNREFUSED):
 		msg = "connection refused: is the server running, and are host and port right?"
+	case errors.Is(err, syscall.ENOENT) && strings.HasPrefix(s.Host, "/"):
+		// A Unix socket directory without the port's socket: no server
+		// of that port there (libpq says as much).
+		msg = fmt.Sprintf("no server is listening on the Unix socket %s: is the server running, and are host (the socket directory) and port right?",
+			filepath.Join(s.Host, fmt.Sprintf(".s.PGSQL.%d", s.Port)))
 	case strings.Contains(msg, "server refused TLS connection"):
 		mode := SSLMode(s)
 		msg = fmt.Sprintf("the server does not accept TLS, and sslmode is %q", mode)

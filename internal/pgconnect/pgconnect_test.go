@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -507,6 +508,20 @@ func TestConnectErrorsSayWhatToCheck(t *testing.T) {
 	if !strings.Contains(msg, "connection refused: is the server running, and are host and port right?") ||
 		strings.Count(msg, "refused") != 1 || strings.Contains(msg, "\n") {
 		t.Errorf("refused connection: %q", msg)
+	}
+
+	// A Unix socket directory without a server on the port: the socket
+	// it looked for, and what to check, not the dialer's "no such file".
+	noSocket := server(c, "disable", "")
+	noSocket.Host = t.TempDir()
+	_, err = connect(t, noSocket)
+	if err == nil {
+		t.Fatal("connected through a socket directory without a socket")
+	}
+	msg = err.Error()
+	if want := "no server is listening on the Unix socket " + filepath.Join(noSocket.Host, fmt.Sprintf(".s.PGSQL.%d", noSocket.Port)) + ": is the server running, and are host (the socket directory) and port right?"; !strings.Contains(msg, want) ||
+		strings.Contains(msg, "no such file") || strings.Contains(msg, "\n") {
+		t.Errorf("socket directory without a socket: %q, want %q", msg, want)
 	}
 
 	// A role allowed fewer connections than rowform opens: the message

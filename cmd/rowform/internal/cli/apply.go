@@ -231,8 +231,12 @@ func (inv *invocation) applyPlan(ctx context.Context, cfg *hclconfig.Config, p *
 		return inv.finishRejectsFile(f, &executor.Result{}, exitOK)
 	}
 	if f.planFile == "" && !f.autoApprove {
-		if !inv.confirm() {
-			fmt.Fprintln(inv.stdout, "\nApply cancelled; nothing was written.")
+		if yes, interrupted := inv.confirm(ctx); !yes {
+			if interrupted {
+				fmt.Fprintln(inv.stdout, "\n\nApply cancelled (interrupted); nothing was written.")
+			} else {
+				fmt.Fprintln(inv.stdout, "\nApply cancelled; nothing was written.")
+			}
 			return exitError
 		}
 	}
@@ -377,13 +381,28 @@ func (inv *invocation) stdinIsTerminal() bool {
 	return ok && term.IsTerminal(int(f.Fd()))
 }
 
-// confirm asks for "yes" on the terminal.
-func (inv *invocation) confirm() bool {
+// confirm asks for "yes" on the terminal. yes is whether the answer was
+// "yes"; interrupted is true when ctx ended first (Ctrl-C, SIGTERM at the
+// prompt), which is never a yes: the read of the terminal is abandoned
+// rather than waited for, so the signal stops apply at once.
+func (inv *invocation) confirm(ctx context.Context) (yes, interrupted bool) {
 	fmt.Fprint(inv.stdout, "\nDo you want to apply these changes?\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: ")
 	inv.flush()
-	line, err := bufio.NewReader(inv.stdin).ReadString('\n')
-	if err != nil && err != io.EOF {
-		return false
+	answer := make(chan string, 1)
+	go func() {
+		line, err := bufio.NewReader(inv.stdin).ReadString('\n')
+		if err != nil && err != io.EOF {
+			line = ""
+		}
+		answer <- line
+	}()
+	select {
+	case line := <-answer:
+		if ctx.Err() != nil {
+			return false, true
+		}
+		return strings.TrimSpace(line) == "yes", false
+	case <-ctx.Done():
+		return false, true
 	}
-	return strings.TrimSpace(line) == "yes"
 }

@@ -197,6 +197,48 @@ func TestApplyTerminalHangUp(t *testing.T) {
 	}
 }
 
+// TestApplyTerminalInterrupt: Ctrl-C (the context canceled, as main's
+// signal handler does) while apply waits for an answer stops it at once,
+// writing nothing: the read of the terminal is not waited for.
+func TestApplyTerminalInterrupt(t *testing.T) {
+	t.Parallel()
+	e := applyEnv(t)
+	before := e.DstDigest("items")
+	_, slave := applyPTY(t)
+	stdout := &lockedBuffer{}
+	var stderr bytes.Buffer
+	inv := &invocation{stdin: slave, stdout: stdout, stderr: &stderr, environ: e.Environ}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan int, 1)
+	go func() { done <- inv.run(ctx, []string{"-chdir=" + e.Dir, "apply", "-no-color"}) }()
+	for deadline := time.Now().Add(2 * time.Minute); !strings.Contains(stdout.String(), "Enter a value:"); {
+		select {
+		case code := <-done:
+			t.Fatalf("apply ended (exit code %d) before asking\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("apply did not ask within 2 minutes\nstdout:\n%s", stdout.String())
+		}
+	}
+	cancel() // Ctrl-C at the prompt; nothing is typed
+	select {
+	case code := <-done:
+		if code != exitError {
+			t.Errorf("exit code %d, want %d", code, exitError)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("apply still waits for an answer 10 s after Ctrl-C\nstdout:\n%s", stdout.String())
+	}
+	if want := "Apply cancelled (interrupted); nothing was written."; !strings.Contains(stdout.String(), want) {
+		t.Errorf("stdout lacks %q:\n%s", want, stdout.String())
+	}
+	if got := e.DstDigest("items"); got != before {
+		t.Errorf("the table changed although the apply was interrupted")
+	}
+}
+
 // applyDocument as the tests read it: apply's -json result (the README's Commands).
 type applyJSON struct {
 	FormatVersion string `json:"format_version"`
@@ -225,6 +267,54 @@ func decodeApplyJSON(t *testing.T, stdout string) applyJSON {
 		t.Fatalf("stdout holds more than one JSON document (%v):\n%s", err, stdout)
 	}
 	return doc
+}
+
+// TestJSONOfAConfigurationThatDoesNotLoad: when the configuration does not
+// load, apply -json prints an apply document (applied false, the error,
+// the diagnostics), not a plan's, whether it plans or applies a plan file;
+// history -json, whose document lists runs, prints nothing on stdout and
+// the diagnostics on stderr, as for its other errors.
+func TestJSONOfAConfigurationThatDoesNotLoad(t *testing.T) {
+	t.Parallel()
+	e := applyEnv(t)
+	runCLIWith(t, e.Environ, "", "-chdir="+e.Dir, "plan", "-out=p.plan").expect(t, exitOK)
+	before := e.DstDigest("items")
+	e.WriteFile("typo.hcl", "sync \"typo\" {\n  behaviour = \"mirror\"\n}\n")
+	for _, args := range [][]string{{"apply", "-json", "-auto-approve"}, {"apply", "-json", "p.plan"}} {
+		r := runCLIWith(t, e.Environ, "", append([]string{"-chdir=" + e.Dir}, args...)...)
+		r.expect(t, exitError)
+		doc := decodeApplyJSON(t, r.stdout)
+		if doc.Applied == nil || *doc.Applied || doc.FormatVersion != "1" || doc.Syncs == nil || !strings.Contains(doc.Error, "the configuration could not be loaded: ") {
+			t.Errorf("%v: not an apply refusal (applied %v, error %q, syncs %v):\n%s", args, doc.Applied, doc.Error, doc.Syncs, r.stdout)
+		}
+		var raw struct {
+			Applyable   *bool `json:"applyable"`
+			Diagnostics []struct {
+				Severity string `json:"severity"`
+				Summary  string `json:"summary"`
+			} `json:"diagnostics"`
+		}
+		if err := json.Unmarshal([]byte(r.stdout), &raw); err != nil {
+			t.Fatal(err)
+		}
+		if raw.Applyable != nil {
+			t.Errorf("%v: the apply document has a plan's \"applyable\":\n%s", args, r.stdout)
+		}
+		if len(raw.Diagnostics) == 0 || !strings.Contains(r.stdout, `An argument named \"behaviour\" is not expected here`) {
+			t.Errorf("%v: the diagnostics are not in the document:\n%s", args, r.stdout)
+		}
+	}
+	r := runCLIWith(t, e.Environ, "", "-chdir="+e.Dir, "history", "-json")
+	r.expect(t, exitError)
+	if r.stdout != "" {
+		t.Errorf("history -json printed a document of another command:\n%s", r.stdout)
+	}
+	if !strings.Contains(r.stderr, `An argument named "behaviour" is not expected here`) || !strings.Contains(r.stderr, "history: the configuration could not be loaded") {
+		t.Errorf("history -json: stderr lacks the diagnostics:\n%s", r.stderr)
+	}
+	if got := e.DstDigest("items"); got != before {
+		t.Errorf("the table changed")
+	}
 }
 
 // TestApplyJSON: apply -json -auto-approve prints one JSON document and

@@ -210,3 +210,20 @@ func TestUndoCommands(t *testing.T) {
 		t.Errorf("plan of an undo with a conflict:\n%s%s", r.stdout, r.stderr)
 	}
 }
+
+// TestUndoUnknownSync: plan -undo with a -sync that names no sync says so,
+// with the syncs and a "did you mean", as plan -sync does; it said that no
+// destination of "these syncs" keeps a history, which sent the user to
+// look at history = false.
+func TestUndoUnknownSync(t *testing.T) {
+	t.Parallel()
+	e := applyEnv(t)
+	runCLIWith(t, e.Environ, "", "-chdir="+e.Dir, "apply", "-auto-approve").expect(t, exitOK)
+	for _, args := range [][]string{{"plan", "-undo=1", "-sync=itms"}, {"apply", "-undo=1", "-sync=itms", "-auto-approve"}} {
+		r := runCLIWith(t, e.Environ, "", append([]string{"-chdir=" + e.Dir}, args...)...)
+		r.expect(t, exitError)
+		if want := `there is no sync named "itms"; the syncs are: items. Did you mean "items"?`; !strings.Contains(r.stderr, want) || strings.Contains(r.stderr, "history = false") {
+			t.Errorf("%v: stderr %q, want %q", args, r.stderr, want)
+		}
+	}
+}

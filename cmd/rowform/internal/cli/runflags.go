@@ -104,12 +104,17 @@ func (f *runFlags) inputs(ctx context.Context, inv *invocation) hclconfig.Inputs
 }
 
 // loadConfig loads the configuration; on errors it reports the diagnostics
-// (as JSON on stdout for -format=json) and returns nil.
+// and returns nil. For -format=json they are the command's own document on
+// stdout: plan's (views.InvalidConfiguration), apply's (an ApplyDocument
+// refusal); history -json, whose document lists runs, reports them as text
+// on stderr, as it does its other errors.
 func (inv *invocation) loadConfig(f *runFlags, in hclconfig.Inputs, command string) *hclconfig.Config {
 	cfg, diags := hclconfig.Load(inv.dir, in)
 	inv.redactor.Add(cfg.Secrets()...)
 	if diags.HasErrors() {
-		if f.format == views.FormatJSON {
+		if f.format == views.FormatJSON && command == "apply" {
+			writeJSON(inv.stdout, views.ApplyInvalidConfiguration(diags))
+		} else if f.format == views.FormatJSON && command != "history" {
 			writeJSON(inv.stdout, views.NewInvalidConfiguration(diags))
 		} else {
 			_ = views.WriteDiagnostics(inv.stderr, cfg.Files, diags, terminalWidth(inv.stderr), inv.useColor(f.noColor, inv.stderr), inv.redactor.String)

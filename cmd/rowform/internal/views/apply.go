@@ -9,6 +9,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/hashicorp/hcl/v2"
 	"github.com/rowform/rowform/executor"
 	"github.com/rowform/rowform/internal/plural"
 	"github.com/rowform/rowform/planner"
@@ -25,6 +26,9 @@ import (
 //     error, syncs an empty array (or, from apply -auto-approve, the syncs
 //     skipped because a sync they depend on was refused, with status
 //     "skipped"); plan when the plan's errors are the reason.
+//   - A configuration that does not load (ApplyInvalidConfiguration): a
+//     refusal whose diagnostics are the configuration's problems, in the
+//     shape of validate -json's.
 type ApplyDocument struct {
 	FormatVersion string      `json:"format_version"`
 	Applied       bool        `json:"applied"`
@@ -33,6 +37,8 @@ type ApplyDocument struct {
 	// Summary is nil in a refusal.
 	Summary *ApplySummary `json:"summary,omitempty"`
 	Plan    *planner.Plan `json:"plan,omitempty"`
+	// Diagnostics is set only when the configuration did not load.
+	Diagnostics []Diagnostic `json:"diagnostics,omitempty"`
 }
 
 // ApplySync is one sync's outcome in ApplyDocument.
@@ -163,6 +169,15 @@ func WriteApplyDocument(w io.Writer, doc *ApplyDocument) error {
 // err; p, when not nil, is the plan whose errors refused it.
 func ApplyRefusal(err error, p *planner.Plan) *ApplyDocument {
 	return &ApplyDocument{FormatVersion: planner.FormatVersion, Applied: false, Error: err.Error(), Syncs: []ApplySync{}, Plan: p}
+}
+
+// ApplyInvalidConfiguration is the refusal of an apply whose configuration
+// did not load: error counts the problems ("the configuration could not
+// be loaded: 2 errors"), and diagnostics lists them, never empty.
+func ApplyInvalidConfiguration(diags hcl.Diagnostics) *ApplyDocument {
+	doc := ApplyRefusal(fmt.Errorf("the configuration could not be loaded: %s", CountSummary(diags)), nil)
+	doc.Diagnostics = NewDiagnostics(diags)
+	return doc
 }
 
 // MaxRejectedShown is how many rejected rows apply's text output lists per

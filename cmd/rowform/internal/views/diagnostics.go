@@ -56,8 +56,8 @@ type Validation struct {
 	Diagnostics  []Diagnostic `json:"diagnostics"`
 }
 
-// InvalidConfiguration is the document plan, apply and show -json print
-// when the configuration does not load: a plan document that plans
+// InvalidConfiguration is the document plan -json prints when the
+// configuration does not load: a plan document that plans
 // nothing (applyable false, syncs empty), with the error and warning
 // counts in summary and the diagnostics.
 type InvalidConfiguration struct {
