@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/rowform/rowform/hclconfig"
+	"github.com/rowform/rowform/internal/history"
 	"github.com/rowform/rowform/internal/pgconnect"
 	"github.com/rowform/rowform/internal/plural"
 	"github.com/rowform/rowform/planner"
@@ -278,9 +279,35 @@ func diffAgain(ctx context.Context, connector *pgconnect.Connector, s *hclconfig
 	}
 	if err := confirmDiff(s, sp, res, findings); err != nil {
 		res.Rejected.Close()
-		return nil, withClockHint(err, prep)
+		return nil, alreadyApplied(ctx, dst, s, sp, withClockHint(err, prep))
 	}
 	return res, nil
+}
+
+// alreadyApplied rewords a stale plan's error when the newest run of the
+// sync that applied, in the destination's history, applied this very plan
+// (the same change digest): the plan was most likely applied already, and
+// the error says so, and by which run, instead of "the rows changed". It
+// reads the history on dst, in the apply's transaction, under a savepoint:
+// a history it cannot read leaves err as it is and the transaction usable.
+func alreadyApplied(ctx context.Context, dst *pgx.Conn, s *hclconfig.Sync, sp *planner.SyncPlan, err error) error {
+	if !errors.Is(err, ErrStale) || !s.Destination.HistoryEnabled() || sp.ChangeDigest == "" || ctx.Err() != nil {
+		return err
+	}
+	if _, serr := dst.Exec(ctx, "SAVEPOINT rowform_last_run"); serr != nil {
+		return err
+	}
+	run, herr := history.LastApplied(ctx, dst, s.Destination.History.Schema, s.Name)
+	if herr != nil {
+		_, _ = dst.Exec(ctx, "ROLLBACK TO SAVEPOINT rowform_last_run")
+	}
+	_, _ = dst.Exec(ctx, "RELEASE SAVEPOINT rowform_last_run")
+	if herr != nil || run == nil || run.PlanDigest != sp.ChangeDigest {
+		return err
+	}
+	msg := strings.TrimSuffix(err.Error(), " — run 'rowform plan' again")
+	return &rewordedError{err: err, msg: fmt.Sprintf("%s — run %d of this sync (finished %s, by %s) applied this same plan: it was most likely applied already; run 'rowform plan' to see what is left to change",
+		msg, run.ID, run.FinishedAt.UTC().Format("2006-01-02 15:04:05 UTC"), run.Actor)}
 }
 
 // clockSource is what can say what a sync's source query reads of the

@@ -65,7 +65,8 @@ func (m *merge) load(ctx context.Context, prep *planner.Prepared, src *pgx.Conn,
 		return zero, err
 	}
 	if !empty {
-		return zero, fmt.Errorf("%w: the plan was made against an empty %s, which now has rows; nothing was written — run 'rowform plan' again", ErrStale, sp.Table)
+		return zero, alreadyApplied(ctx, m.conn, prep.Sync, sp,
+			fmt.Errorf("%w: the plan was made against an empty %s, which now has rows; nothing was written — run 'rowform plan' again", ErrStale, sp.Table))
 	}
 	pr, pw := io.Pipe()
 	enc := newCopyEncoder(pw, len(m.cols))
@@ -102,7 +103,7 @@ func (m *merge) load(ctx context.Context, prep *planner.Prepared, src *pgx.Conn,
 	}
 	res := o.res
 	if err := confirmDiff(prep.Sync, sp, res, o.findings); err != nil {
-		return zero, withClockHint(err, prep)
+		return zero, alreadyApplied(ctx, m.conn, prep.Sync, sp, withClockHint(err, prep))
 	}
 	if err := countMismatch("insert", tag.RowsAffected(), res.Counts.Insert); err != nil {
 		return zero, err

@@ -355,3 +355,43 @@ sync "events" {
 	time.Sleep(2 * time.Second)
 	requireHint(apply(t, cfg, p, executor.Options{}), "events", "calls now() in a condition that chooses its rows")
 }
+
+// TestStaleAlreadyApplied: a plan file applied a second time is stale, and
+// the error said the rows changed since the plan, as if someone else had
+// written them. When the sync's last applied run in the history applied
+// this very plan, the error now says so and names the run, for an initial
+// load and for a plan of updates; a plan made stale by another writer says
+// nothing of the kind.
+func TestStaleAlreadyApplied(t *testing.T) {
+	t.Parallel()
+	e := synctest.New(t)
+	e.Src(`CREATE TABLE items (id bigint, name text, qty int)`)
+	e.Src(`INSERT INTO items SELECT g, 'item ' || g, g FROM generate_series(1, 30) g`)
+	e.Dst(`CREATE TABLE items (id bigint PRIMARY KEY, name text, qty int)`)
+	cfg := e.Config(itemsSyncNamed("items", "mirror", "SELECT id, name, qty FROM items"))
+	again := func(p *planner.Plan) string {
+		t.Helper()
+		r := requireFailed(t, apply(t, cfg, p, executor.Options{}), "items", "plan is stale", "nothing was written")
+		return r.Err.Error()
+	}
+	load := applyable(t, cfg)
+	requireApplied(t, apply(t, cfg, load, executor.Options{}))
+	if msg := again(load); !strings.Contains(msg, "applied this same plan: it was most likely applied already") || !strings.Contains(msg, "run 1 of this sync") {
+		t.Errorf("an initial load applied twice: %s", msg)
+	}
+
+	e.Src(`UPDATE items SET qty = qty + 1 WHERE id <= 3`)
+	updates := applyable(t, cfg)
+	requireApplied(t, apply(t, cfg, updates, executor.Options{}))
+	// Run 2 is the failed second apply of the load.
+	if msg := again(updates); !strings.Contains(msg, "applied this same plan") || !strings.Contains(msg, "run 3 of this sync") || strings.Contains(msg, "run 'rowform plan' again") {
+		t.Errorf("a plan of updates applied twice: %s", msg)
+	}
+
+	e.Src(`UPDATE items SET qty = qty + 1 WHERE id <= 3`)
+	stale := applyable(t, cfg)
+	e.Dst(`UPDATE items SET name = 'edited' WHERE id = 10`)
+	if msg := again(stale); strings.Contains(msg, "applied this same plan") {
+		t.Errorf("a plan another writer made stale: %s", msg)
+	}
+}

@@ -501,6 +501,32 @@ func Get(ctx context.Context, q Querier, schema string, id int64) (*Run, error) 
 	return &r, nil
 }
 
+// LastApplied returns the newest run of sync in schema that applied (not
+// one that failed), or nil when there is none, or no history there yet.
+func LastApplied(ctx context.Context, q Querier, schema, sync string) (*Run, error) {
+	st, err := ReadState(ctx, q, schema)
+	if err != nil || !st.LayoutExists {
+		return nil, err
+	}
+	if st.Version == 0 {
+		return nil, errUnreadable(schema)
+	}
+	rows, err := q.Query(ctx, fmt.Sprintf(`SELECT %s FROM %s WHERE sync = $1 AND status = 'applied' ORDER BY id DESC LIMIT 1`,
+		runColumnsOf(st.Version), Names{schema}.Runs()), sync)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		return nil, rows.Err()
+	}
+	r, err := scanRun(rows)
+	if err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
 // UndoneBy returns the newest applied run of schema that undid run id and
 // was not undone in turn (redoing the run), or 0 when there is none.
 func UndoneBy(ctx context.Context, q Querier, schema string, id int64) (int64, error) {
