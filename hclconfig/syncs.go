@@ -161,7 +161,7 @@ func (l *loader) syncTable(s *Sync, content *hcl.BodyContent) {
 		if v.sensitive {
 			err = fmt.Errorf("the table name (a sensitive value, not shown) is not valid")
 		}
-		l.errorf(v.rng(), "Invalid table", "%s. Write the table as \"schema.table\" or \"table\" (schema public); quote names with capitals or dots as in SQL: \"\\\"My Schema\\\".users\".", err)
+		l.errorf(v.rng(), "Invalid table", "%s. Write the table as \"schema.table\" or \"table\" (schema public); quote a name with a dot, a space or a quote as in SQL: \"\\\"My Schema\\\".users\"; names are not case-folded, so write them as the catalog has them (\"public.Orders\").", err)
 		return
 	}
 	if v.sensitive {

@@ -19,7 +19,7 @@ sync "three_parts" {
 sync "empty_part" {
   source      = source.csv.seed
   destination = destination.postgres.crm
-  table       = "a..b" # ERROR: Invalid table # ERROR: the table name "a..b" has an empty part.
+  table       = "a..b" # ERROR: Invalid table # ERROR: the table name "a..b" has an empty part. # ERROR: names are not case-folded, so write them as the catalog has them
   behavior    = "append"
   key         = "id"
 }
