@@ -541,3 +541,48 @@ sync "members" {
 		t.Errorf("contacts and members after apply: %s", got)
 	}
 }
+
+// TestParentsFromADependencyPastMidnight: a timestamp child of a date
+// parent that a sync it depends on inserts. The foreign key compares the
+// date as the timestamp of its midnight, by an operator whose hashes do not
+// agree across the types: the child is cast to date to be hashed, and one
+// past midnight, which the cast would make the parent, is refused as
+// referencing a row that does not exist, as apply's write would refuse it.
+func TestParentsFromADependencyPastMidnight(t *testing.T) {
+	t.Parallel()
+	e := synctest.New(t)
+	e.Dst(`CREATE TABLE days (id date PRIMARY KEY)`)
+	e.Dst(`CREATE TABLE events (id int PRIMARY KEY, at timestamp CONSTRAINT events_at_fkey REFERENCES days)`)
+	e.Src(`CREATE TABLE days (id date)`)
+	e.Src(`INSERT INTO days VALUES ('2024-01-01')`)
+	e.Src(`CREATE TABLE events (id int, at timestamp)`)
+	e.Src(`INSERT INTO events VALUES (1, '2024-01-01 00:00'), (2, '2024-01-01 12:00')`)
+	cfg := e.Config(`
+sync "days" {
+  source      = source.postgres.src
+  query       = "SELECT id FROM days"
+  destination = destination.postgres.dst
+  table       = "days"
+  behavior    = "update_or_create"
+  key         = ["id"]
+}
+sync "events" {
+  source      = source.postgres.src
+  query       = "SELECT id, at FROM events"
+  destination = destination.postgres.dst
+  table       = "events"
+  behavior    = "update_or_create"
+  key         = ["id"]
+  on_reject   = "skip"
+  depends_on  = [sync.days]
+}
+`)
+	p := plan(t, cfg)
+	if ev := p.Syncs[1]; ev.Counts != (planner.Counts{Insert: 1, Reject: 1}) {
+		t.Fatalf("events: %+v, want 1 insert and 1 rejected\n%s", ev.Counts, synctest.FindingsText(ev))
+	}
+	requireRefusedAs(t, p.Syncs[1], "events_at_fkey", `column "at": references a row of public.days that does not exist`, "id=2")
+	requireApplied(t, apply(t, cfg, p, executor.Options{}))
+	requireRows(t, e, `SELECT id::text FROM events ORDER BY id`, "1")
+	requireConverged(t, cfg)
+}

@@ -236,3 +236,78 @@ func TestSelfReferenceUnderACollation(t *testing.T) {
 	requireApplied(t, apply(t, cfg, p, executor.Options{}))
 	requireConverged(t, cfg)
 }
+
+// TestSelfReferenceWiderChild: a foreign key of a table to itself from a
+// bigint column to an int one. The check cast each child to the parent's
+// type to hash it: a child of 5000000000, which no int equals, failed the
+// cast and with it the plan. The foreign key compares int4 with int8, whose
+// hashes agree: the child is hashed as it is and refused as referencing a
+// row that does not exist, as apply's write would refuse it, and so is its
+// own child; the other rows are inserted.
+func TestSelfReferenceWiderChild(t *testing.T) {
+	t.Parallel()
+	e := synctest.New(t)
+	e.Dst(`CREATE TABLE employees (id int PRIMARY KEY, manager_id bigint CONSTRAINT employees_manager_fk REFERENCES employees, v int)`)
+	e.Dst(`INSERT INTO employees VALUES (1, NULL, 1)`)
+	e.Src(`CREATE TABLE employees (id int, manager_id bigint, v int)`)
+	e.Src(`INSERT INTO employees VALUES (1, NULL, 1), (2, 1, 1), (3, 5000000000, 1), (4, 2, 1), (5, 3, 1), (6, 4, 1)`)
+	cfg := e.Config(ruleSync("employees", "employees", "SELECT id, manager_id, v FROM employees", "update_or_create", "skip"))
+	p := plan(t, cfg)
+	sp := p.Syncs[0]
+	if want := (planner.Counts{Insert: 3, Unchanged: 1, Reject: 2}); sp.Counts != want {
+		t.Fatalf("counts %+v, want %+v\n%s", sp.Counts, want, synctest.FindingsText(sp))
+	}
+	requireRejected(t, sp, []rejected{
+		{"employees_manager_fk", `public.employees: column "manager_id": references a row of public.employees that does not exist (constraint employees_manager_fk)`, []string{"id=3"}, 0},
+		{"employees_manager_fk", `public.employees: column "manager_id": references a row of public.employees that this sync would write but refuses (column "manager_id": references a row of public.employees that does not exist, constraint employees_manager_fk) (constraint employees_manager_fk)`,
+			[]string{"id=5"}, 0},
+	})
+	requireApplied(t, apply(t, cfg, p, executor.Options{}))
+	requireRows(t, e, `SELECT id || ':' || coalesce(manager_id::text, '-') FROM employees ORDER BY id`, "1:-", "2:1", "4:2", "6:4")
+	requireConverged(t, cfg)
+}
+
+// TestSelfReferenceCastsThatRound: foreign keys of a table to itself whose
+// child columns' types a cast to the parent column's type would round or
+// truncate: numeric(10,2) to numeric(10,0) (1.50 to 2), text to
+// varchar(3) ('abcd' to 'abc'), timestamp to date (noon to the day). The
+// check cast each child so and found it the parent the sync inserts, which
+// the foreign key, comparing the values as they are, does not: apply's
+// write failed. Each such child is refused as referencing a row that does
+// not exist; a child equal to its parent (1.00, midnight) is inserted.
+func TestSelfReferenceCastsThatRound(t *testing.T) {
+	t.Parallel()
+	e := synctest.New(t)
+	e.Dst(`CREATE TABLE accounts (id numeric(10,0) PRIMARY KEY, parent numeric(10,2) CONSTRAINT accounts_parent_fk REFERENCES accounts)`)
+	e.Dst(`CREATE TABLE codes (id int PRIMARY KEY, code varchar(3) CONSTRAINT codes_code_key UNIQUE, parent text CONSTRAINT codes_parent_fk REFERENCES codes (code))`)
+	e.Dst(`CREATE TABLE days (id date PRIMARY KEY, parent timestamp CONSTRAINT days_parent_fk REFERENCES days)`)
+	e.Src(`CREATE TABLE accounts (id numeric(10,0), parent numeric(10,2))`)
+	e.Src(`INSERT INTO accounts VALUES (1, NULL), (2, 1.00), (3, 1.50)`)
+	e.Src(`CREATE TABLE codes (id int, code varchar(3), parent text)`)
+	e.Src(`INSERT INTO codes VALUES (1, 'abc', NULL), (2, 'abd', 'abc'), (3, 'abe', 'abcd')`)
+	e.Src(`CREATE TABLE days (id date, parent timestamp)`)
+	e.Src(`INSERT INTO days VALUES ('2024-01-01', NULL), ('2024-01-02', '2024-01-01 00:00'), ('2024-01-03', '2024-01-01 12:00')`)
+	cfg := e.Config(ruleSync("accounts", "accounts", "SELECT id, parent FROM accounts", "update_or_create", "skip") +
+		ruleSync("codes", "codes", "SELECT id, code, parent FROM codes", "update_or_create", "skip") +
+		ruleSync("days", "days", "SELECT id, parent FROM days", "update_or_create", "skip"))
+	p := plan(t, cfg)
+	for k, table := range []string{"accounts", "codes", "days"} {
+		sp := p.Syncs[k]
+		if want := (planner.Counts{Insert: 2, Reject: 1}); sp.Counts != want {
+			t.Errorf("%s: counts %+v, want %+v\n%s", table, sp.Counts, want, synctest.FindingsText(sp))
+			continue
+		}
+		requireRejected(t, sp, []rejected{
+			{table + "_parent_fk", `public.` + table + `: column "parent": references a row of public.` + table + ` that does not exist (constraint ` + table + `_parent_fk)`,
+				[]string{map[string]string{"accounts": "id=3", "codes": "id=3", "days": `id="2024-01-03"`}[table]}, 0},
+		})
+	}
+	if t.Failed() {
+		t.FailNow()
+	}
+	requireApplied(t, apply(t, cfg, p, executor.Options{}))
+	requireRows(t, e, `SELECT id || ':' || coalesce(parent::text, '-') FROM accounts ORDER BY id`, "1:-", "2:1.00")
+	requireRows(t, e, `SELECT code || ':' || coalesce(parent, '-') FROM codes ORDER BY id`, "abc:-", "abd:abc")
+	requireRows(t, e, `SELECT id || ':' || coalesce(parent::text, '-') FROM days ORDER BY id`, "2024-01-01:-", "2024-01-02:2024-01-01 00:00:00")
+	requireConverged(t, cfg)
+}

@@ -498,42 +498,29 @@ func (p *Prepared) externalFor(f *foreignKey) (*writtenRows, *writtenKey) {
 }
 
 // externalProbe is how the children of f are hashed to be looked up among
-// w's hashes of key k: each child value in the type of the parent column
-// (its base type, without a modifier: a cast that rounds or truncates
-// would make a value equal that is not), under the parent column's
-// collation, as the foreign key compares them. A child column whose type
-// the foreign key's equality compares with the parent's as it is, by an
-// operator whose hash functions agree across the types (int8 with int4,
-// float8 with float4), is hashed in its own type instead: a cast could
-// fail (an int8 past int4) or round. It is computed once per foreign key.
+// w's hashes of key k: each child value in the type keyProbe gives (the
+// parent column's base type, or the child's own where the foreign key's
+// equality hashes alike across the types), under the parent column's
+// collation, as the foreign key compares them. A child whose cast value
+// the foreign key does not find equal to its own (childProbe.guard) hashes
+// to NULL: no parent equals it. It is computed once per foreign key.
 func (r *relations) externalProbe(f *foreignKey, w *writtenRows, k *writtenKey) (hashing, error) {
 	if f.externalHash != nil {
 		return *f.externalHash, nil
 	}
-	var own []bool
-	var types []string
-	err := r.conn.QueryRow(r.ctx, `
-SELECT COALESCE(array_agg(o.oprleft <> o.oprright AND EXISTS (
-         SELECT 1 FROM pg_amop a JOIN pg_am m ON m.oid = a.amopmethod WHERE m.amname = 'hash' AND a.amopopr = o.oid) ORDER BY e.n), '{}'),
-       COALESCE(array_agg(format_type(o.oprright, -1) ORDER BY e.n), '{}')
-FROM pg_constraint c
-CROSS JOIN LATERAL unnest(c.conpfeqop) WITH ORDINALITY AS e(op, n)
-JOIN pg_operator o ON o.oid = e.op
-WHERE c.conrelid = $1::regclass AND c.conname = $2 AND c.contype = 'f'`, f.Child, f.Name).Scan(&own, &types)
+	col := make([]int, len(f.ParentColumns)) // w.cols index of each
+	base := make([]uint32, len(f.ParentColumns))
+	for p, name := range f.ParentColumns {
+		col[p] = slices.Index(w.cols, name)
+		base[p] = w.baseOIDs[col[p]]
+	}
+	kp, err := r.keyProbe(f, base)
 	if err != nil {
-		return hashing{}, fmt.Errorf("reading the equality of the foreign key: %w", err)
+		return hashing{}, err
 	}
-	if len(own) != len(f.ChildColumns) || len(types) != len(own) {
-		own = make([]bool, len(f.ChildColumns))
-	}
-	h := w.hashing(k, func(j int) string {
-		p := slices.Index(f.ParentColumns, w.cols[j])
-		typ := w.base[j]
-		if own[p] {
-			typ = types[p]
-		}
-		return fmt.Sprintf("(s.%s)::%s", pgx.Identifier{f.ChildColumns[p]}.Sanitize(), typ)
-	})
+	child := func(p int) string { return "s." + pgx.Identifier{f.ChildColumns[p]}.Sanitize() }
+	h := w.hashing(k, func(j int) string { return kp.value(slices.Index(col, j), child(slices.Index(col, j))) })
+	h.guard = kp.guard(child)
 	f.externalHash = &h
 	return h, nil
 }

@@ -371,20 +371,42 @@ func (r *relations) parentsWritten(f *foreignKey, waiting *waitingChildren) erro
 	if err != nil {
 		return err
 	}
-	// The children's values, in the parent columns' types.
-	probe := hashing{text: f.parentHash.text}
-	for k, col := range f.ChildColumns {
-		typ := "text"
-		if pc := c.p.Table.Column(f.ParentColumns[k]); pc != nil {
-			typ = pc.Type
+	// The children's values, as the foreign key compares them with the
+	// parents' (keyProbe).
+	base := make([]uint32, len(f.ParentColumns))
+	for k, col := range f.ParentColumns {
+		base[k] = oidText
+		if pc := c.p.Table.Column(col); pc != nil {
+			base[k] = pc.BaseTypeOID
 		}
-		probe.exprs = append(probe.exprs, r.parentCollated(f.ParentColumns[k], fmt.Sprintf("(%s)::%s", pgx.Identifier{col}.Sanitize(), typ)))
 	}
-	err = r.stateHashes(func(ch *change) bool { return waiting.all.has(ch.seq) }, f.ChildColumns, probe, "", func(h rowHash) error {
+	kp, err := r.keyProbe(f, base)
+	if err != nil {
+		return err
+	}
+	child := func(k int) string { return pgx.Identifier{f.ChildColumns[k]}.Sanitize() }
+	probe := hashing{text: f.parentHash.text}
+	for k := range f.ChildColumns {
+		probe.exprs = append(probe.exprs, r.parentCollated(f.ParentColumns[k], kp.value(k, child(k))))
+	}
+	isWaiting := func(ch *change) bool { return waiting.all.has(ch.seq) }
+	guard := kp.guard(child)
+	err = r.stateHashes(isWaiting, f.ChildColumns, probe, guard, func(h rowHash) error {
 		return s.child(h.hash, h.seq, h.kind, waiting.gone(h.seq) != "")
 	})
 	if err != nil {
 		return err
+	}
+	if guard != "" {
+		// A child whose values no value of the parent's types equals
+		// (a timestamp past midnight, of a date parent) has no parent.
+		err = r.stateHashes(isWaiting, f.ChildColumns, hashing{constant: true}, "NOT ("+guard+")", func(h rowHash) error {
+			c.rejectLater(h.seq, r.missingReason(f, waiting.gone(h.seq)))
+			return nil
+		})
+		if err != nil {
+			return err
+		}
 	}
 	err = s.settle(c.rejected.has, func(seq int64, kind ChangeKind, cands []parentCand) bool {
 		switch childOutcome(kind, f.Deferrable, cands, c.rejected.has) {
@@ -428,6 +450,90 @@ func (r *relations) parentCollated(col, expr string) string {
 		return fmt.Sprintf("((%s) COLLATE %s)", expr, pc.CollationIdent)
 	}
 	return expr
+}
+
+// childProbe is how the values of a foreign key's child columns are hashed
+// to be found among the hashes of their parents' referenced values
+// (keyProbe): per child column, in f.ChildColumns' order, the type its
+// value is cast to, and the foreign key's operator where the cast must be
+// checked.
+type childProbe struct {
+	types []string
+	// ops are the foreign key's equality operators, as OPERATOR(schema.=),
+	// of the columns whose cast may change the value (a cross-type
+	// operator without hash functions that agree across the types: a
+	// timestamp cast to its date parent's type loses its time of day); ""
+	// for the others.
+	ops []string
+}
+
+// value is the SQL of the value of child column k, col being its SQL, in
+// the type it hashes in.
+func (p childProbe) value(k int, col string) string {
+	return fmt.Sprintf("(%s)::%s", col, p.types[k])
+}
+
+// guard is the SQL, over the child columns (col(k) the SQL of column k),
+// that is true where every cast value equals the child's own as the
+// foreign key compares them: where it is not, no parent equals the child
+// (the cast value is the only value of the parent's type that could).
+// It is "" when no cast can change a value.
+func (p childProbe) guard(col func(k int) string) string {
+	var conds []string
+	for k, op := range p.ops {
+		if op != "" {
+			conds = append(conds, fmt.Sprintf("(%s %s %s)", p.value(k, col(k)), op, col(k)))
+		}
+	}
+	if len(conds) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("(%s) IS TRUE", strings.Join(conds, " AND "))
+}
+
+// keyProbe reads how the children of f compare with their parents, from
+// the foreign key's equality operators (pg_constraint.conpfeqop), and
+// returns the types to hash the child columns' values in so that a child
+// hashes as the parents it equals do: a child column whose type the
+// operator compares with the parent's as it is, by an operator whose hash
+// functions agree across the types (int8 with int4, float8 with float4),
+// is hashed in its own type, since a cast could fail (an int8 past int4)
+// or round; any other is cast to the parent column's base type, without a
+// modifier (a modifier rounds or truncates: numeric(10,0), varchar(3)),
+// and checked against the operator when the operator is cross-type
+// (childProbe.ops). parentBase are the oids of the parent columns' base
+// types, in f.ParentColumns' order, which the parents' values hash in.
+func (r *relations) keyProbe(f *foreignKey, parentBase []uint32) (childProbe, error) {
+	var own []bool
+	var opTypes, ops, base []string
+	err := r.conn.QueryRow(r.ctx, `
+SELECT COALESCE(array_agg(o.oprleft <> o.oprright AND EXISTS (
+         SELECT 1 FROM pg_amop a JOIN pg_am m ON m.oid = a.amopmethod WHERE m.amname = 'hash' AND a.amopopr = o.oid) ORDER BY e.n), '{}'),
+       COALESCE(array_agg(format_type(o.oprright, -1) ORDER BY e.n), '{}'),
+       COALESCE(array_agg(CASE WHEN o.oprleft <> o.oprright THEN format('OPERATOR(%I.%s)', n.nspname, o.oprname) ELSE '' END ORDER BY e.n), '{}'),
+       (SELECT COALESCE(array_agg(format_type(b.oid, -1) ORDER BY b.n), '{}') FROM unnest($3::oid[]) WITH ORDINALITY AS b(oid, n))
+FROM pg_constraint c
+CROSS JOIN LATERAL unnest(c.conpfeqop) WITH ORDINALITY AS e(op, n)
+JOIN pg_operator o ON o.oid = e.op
+JOIN pg_namespace n ON n.oid = o.oprnamespace
+WHERE c.conrelid = $1::regclass AND c.conname = $2 AND c.contype = 'f'`, f.Child, f.Name, parentBase).Scan(&own, &opTypes, &ops, &base)
+	if err != nil {
+		return childProbe{}, fmt.Errorf("reading the equality of the foreign key %s: %w", f.Name, err)
+	}
+	n := len(f.ChildColumns)
+	if len(base) != n {
+		return childProbe{}, fmt.Errorf("internal error: %d base types for the %d columns of the foreign key %s", len(base), n, f.Name)
+	}
+	if len(own) != n || len(opTypes) != n || len(ops) != n {
+		own, ops = make([]bool, n), make([]string, n)
+	}
+	p := childProbe{types: base, ops: ops}
+	for k := range own {
+		if own[k] {
+			p.types[k], p.ops[k] = opTypes[k], ""
+		}
+	}
+	return p, nil
 }
 
 // parentOutcome is what parentsWritten decides of a waiting child.

@@ -436,6 +436,9 @@ type hashing struct {
 	strict bool
 	// constant: every row hashes to 0 (exprs are not read).
 	constant bool
+	// guard, SQL over the same columns, makes the hash NULL where it is
+	// not true ("": never).
+	guard string
 }
 
 // sql renders the combined 64-bit hash of the values, each under its own
@@ -452,12 +455,17 @@ func (h hashing) sql() string {
 			parts = append(parts, fmt.Sprintf("hash_array_extended(ARRAY[(%s)], %d)", e, k))
 		}
 	}
-	if !h.strict {
+	var conds []string
+	if h.guard != "" {
+		conds = append(conds, "("+h.guard+")")
+	}
+	if !h.strict && len(conds) == 0 {
 		return strings.Join(parts, " # ")
 	}
-	var conds []string
 	for _, e := range h.exprs {
-		conds = append(conds, fmt.Sprintf("(%s) IS DISTINCT FROM NULL", e))
+		if h.strict {
+			conds = append(conds, fmt.Sprintf("(%s) IS DISTINCT FROM NULL", e))
+		}
 	}
 	return fmt.Sprintf("CASE WHEN %s THEN %s END", strings.Join(conds, " AND "), strings.Join(parts, " # "))
 }
