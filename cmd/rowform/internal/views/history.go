@@ -83,10 +83,11 @@ func RenderHistoryText(w io.Writer, runs []history.Run, color bool) error {
 			changes += fmt.Sprintf(" !%d", r.Rejected)
 		}
 		status := printable(r.Status)
-		switch {
-		case r.Status == history.StatusFailed:
+		if r.Status == history.StatusFailed {
 			status = c.Red(status)
-		case r.UndoOf != 0:
+		}
+		if r.UndoOf != 0 {
+			// A failed undo too: which run it tried to undo.
 			status += fmt.Sprintf(" (undo of run %d)", r.UndoOf)
 		}
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.StartedAt.UTC().Format("2006-01-02 15:04:05"),
