@@ -198,6 +198,19 @@ func (inv *invocation) fmtTargets(args []string) (targets []fmtTarget, failed bo
 		}
 		return targets, false
 	}
+	// A file named twice (itself and in its directory: fmt . x.vars.hcl)
+	// is a target once, where it is first named.
+	seen := map[string]bool{}
+	add := func(p string) {
+		key := filepath.Clean(p)
+		if abs, err := filepath.Abs(p); err == nil {
+			key = abs
+		}
+		if !seen[key] {
+			seen[key] = true
+			targets = append(targets, fmtTarget{path: p, display: displayPath(p)})
+		}
+	}
 	for _, arg := range args {
 		if arg == "-" {
 			targets = append(targets, fmtTarget{display: "<stdin>"})
@@ -211,7 +224,7 @@ func (inv *invocation) fmtTargets(args []string) (targets []fmtTarget, failed bo
 			continue
 		}
 		if !st.IsDir() {
-			targets = append(targets, fmtTarget{path: p, display: displayPath(p)})
+			add(p)
 			continue
 		}
 		paths, err := hclFiles(p)
@@ -221,7 +234,7 @@ func (inv *invocation) fmtTargets(args []string) (targets []fmtTarget, failed bo
 			continue
 		}
 		for _, p := range paths {
-			targets = append(targets, fmtTarget{path: p, display: displayPath(p)})
+			add(p)
 		}
 	}
 	return targets, failed

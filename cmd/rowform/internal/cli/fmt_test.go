@@ -209,6 +209,15 @@ func TestFmtFileArguments(t *testing.T) {
 		t.Error("sub/c.hcl was not formatted")
 	}
 
+	// A file named itself and through its directory is one target, in
+	// the order first named: -check lists it once.
+	dir = fmtFixture(t)
+	r = runCLI(t, "-chdir="+dir, "fmt", "-check", "prod.vars.hcl", ".", "./a.hcl")
+	r.expect(t, exitUnformatted)
+	if got := strings.Join(listed(r.stdout), " "); got != "prod.vars.hcl a.hcl" {
+		t.Errorf("fmt -check prod.vars.hcl . ./a.hcl listed %q, want each unformatted file once", got)
+	}
+
 	r = runCLI(t, "-chdir="+dir, "fmt", "missing.hcl")
 	r.expect(t, exitError)
 	if !strings.Contains(r.stderr, "missing.hcl") {
