@@ -59,28 +59,20 @@ type sourceClock struct {
 // explainClock asks src how it runs query and returns the moving calls
 // its plan shows. A query the server cannot explain (it was prepared
 // already, so this is rare) shows none: the check is advice, never a
-// reason to stop. Inside a transaction, the EXPLAIN runs under a
-// savepoint, so that its failure leaves the transaction usable.
+// reason to stop. Inside a transaction the EXPLAIN runs under a savepoint
+// (tryQuery), so that its failure leaves the transaction usable.
 func explainClock(ctx context.Context, src *pgx.Conn, query string) sourceClock {
-	explain := "EXPLAIN (VERBOSE, COSTS OFF) " + query
-	inTx := src.PgConn().TxStatus() != 'I'
-	if inTx {
-		explain = "SAVEPOINT rowform_explain; " + explain + "; RELEASE SAVEPOINT rowform_explain"
-	}
-	results, err := src.PgConn().Exec(ctx, explain).ReadAll()
-	if err != nil {
-		if inTx && ctx.Err() == nil {
-			_ = src.PgConn().Exec(ctx, "ROLLBACK TO SAVEPOINT rowform_explain; RELEASE SAVEPOINT rowform_explain").Close()
-		}
-		return sourceClock{}
-	}
 	var lines []string
-	for _, r := range results {
-		for _, row := range r.Rows {
-			if len(row) == 1 {
-				lines = append(lines, string(row[0]))
-			}
+	err := tryQuery(ctx, src, func() error {
+		rows, err := src.Query(ctx, "EXPLAIN (VERBOSE, COSTS OFF) "+query, pgx.QueryExecModeSimpleProtocol)
+		if err != nil {
+			return err
 		}
+		lines, err = pgx.CollectRows(rows, pgx.RowTo[string])
+		return err
+	})
+	if err != nil {
+		return sourceClock{}
 	}
 	return clockIn(lines)
 }
