@@ -305,9 +305,8 @@ func alreadyApplied(ctx context.Context, dst *pgx.Conn, s *hclconfig.Sync, sp *p
 	if herr != nil || run == nil || run.PlanDigest != sp.ChangeDigest {
 		return err
 	}
-	msg := strings.TrimSuffix(err.Error(), " — run 'rowform plan' again")
-	return &rewordedError{err: err, msg: fmt.Sprintf("%s — run %d of this sync (finished %s, by %s) applied this same plan: it was most likely applied already; run 'rowform plan' to see what is left to change",
-		msg, run.ID, run.FinishedAt.UTC().Format("2006-01-02 15:04:05 UTC"), run.Actor)}
+	return withAdvice(err, fmt.Sprintf("run %d of this sync (finished %s, by %s) applied this same plan: it was most likely applied already; run 'rowform plan' to see what is left to change",
+		run.ID, run.FinishedAt.UTC().Format("2006-01-02 15:04:05 UTC"), run.Actor))
 }
 
 // clockSource is what can say what a sync's source query reads of the
@@ -329,8 +328,15 @@ func withClockHint(err error, src clockSource) error {
 	if inValues {
 		hint = fmt.Sprintf("the source query calls %s among the values it returns, which differ each time it runs, so every saved plan of this sync is stale by its apply: run 'rowform apply -auto-approve', which plans and applies in one transaction, or compute the value on the destination (a column DEFAULT or a trigger)", calls)
 	}
+	return withAdvice(err, hint)
+}
+
+// withAdvice is err, a stale plan's error, with advice in place of the
+// closing "run 'rowform plan' again" (after what err says, when it has no
+// such close).
+func withAdvice(err error, advice string) error {
 	msg := strings.TrimSuffix(err.Error(), " — run 'rowform plan' again")
-	return &rewordedError{msg: msg + " — " + hint, err: err}
+	return &rewordedError{msg: msg + " — " + advice, err: err}
 }
 
 // rewordedError is err said otherwise; errors.Is and As see err.
