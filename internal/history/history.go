@@ -479,31 +479,19 @@ func List(ctx context.Context, q Querier, schema string, syncs []string, limit i
 
 // Get returns run id of schema, or nil when there is none.
 func Get(ctx context.Context, q Querier, schema string, id int64) (*Run, error) {
-	st, err := ReadState(ctx, q, schema)
-	if err != nil || !st.LayoutExists {
-		return nil, err
-	}
-	if st.Version == 0 {
-		return nil, errUnreadable(schema)
-	}
-	rows, err := q.Query(ctx, fmt.Sprintf(`SELECT %s FROM %s WHERE id = $1`, runColumnsOf(st.Version), Names{schema}.Runs()), id)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	if !rows.Next() {
-		return nil, rows.Err()
-	}
-	r, err := scanRun(rows)
-	if err != nil {
-		return nil, err
-	}
-	return &r, nil
+	return oneRun(ctx, q, schema, "id = $1", id)
 }
 
 // LastApplied returns the newest run of sync in schema that applied (not
 // one that failed), or nil when there is none, or no history there yet.
 func LastApplied(ctx context.Context, q Querier, schema, sync string) (*Run, error) {
+	return oneRun(ctx, q, schema, "sync = $1 AND status = 'applied' ORDER BY id DESC LIMIT 1", sync)
+}
+
+// oneRun returns the first run of schema that where (SQL over the runs
+// table, its conditions and any order, taking arg as $1) selects, or nil
+// when there is none, or no history there yet.
+func oneRun(ctx context.Context, q Querier, schema, where string, arg any) (*Run, error) {
 	st, err := ReadState(ctx, q, schema)
 	if err != nil || !st.LayoutExists {
 		return nil, err
@@ -511,8 +499,7 @@ func LastApplied(ctx context.Context, q Querier, schema, sync string) (*Run, err
 	if st.Version == 0 {
 		return nil, errUnreadable(schema)
 	}
-	rows, err := q.Query(ctx, fmt.Sprintf(`SELECT %s FROM %s WHERE sync = $1 AND status = 'applied' ORDER BY id DESC LIMIT 1`,
-		runColumnsOf(st.Version), Names{schema}.Runs()), sync)
+	rows, err := q.Query(ctx, fmt.Sprintf(`SELECT %s FROM %s WHERE %s`, runColumnsOf(st.Version), Names{schema}.Runs(), where), arg)
 	if err != nil {
 		return nil, err
 	}
