@@ -55,8 +55,6 @@ type writtenRows struct {
 	// server is the destination's address and table the table it writes
 	// ("schema"."name", quoted as catalog.Table.Ident).
 	server, table string
-	// tableOID is the table's oid, for reading its columns' collations.
-	tableOID uint32
 	// cols are the referenced columns the sync maps, with the SQL types of
 	// their values as the diff holds them (types, oids) and their layout
 	// indexes (idx).
@@ -67,8 +65,8 @@ type writtenRows struct {
 	// stored is each column's type as the table stores its values (the
 	// column's type, or a domain's base type, with the modifier), base
 	// the same type without the modifier and baseOIDs its oid; colls the
-	// column's collation, quoted and qualified, "" for none (start reads
-	// base and colls).
+	// column's collation, quoted and qualified, "" for none
+	// (catalog.Column.CollationIdent). start reads base.
 	stored   []string
 	base     []string
 	baseOIDs []uint32
@@ -143,7 +141,7 @@ func newWrittenRows(p *Prepared) *writtenRows {
 	if p.rules == nil || len(p.rules.Referencing) == 0 {
 		return nil
 	}
-	w := &writtenRows{sync: p.Sync.Name, server: p.Sync.Destination.Address(), table: p.Table.Ident(), tableOID: p.Table.OID}
+	w := &writtenRows{sync: p.Sync.Name, server: p.Sync.Destination.Address(), table: p.Table.Ident()}
 	mapped := p.layout.mappedIndex()
 	for _, f := range p.rules.Referencing {
 		if slices.ContainsFunc(f.ParentColumns, func(col string) bool { _, ok := mapped[col]; return !ok }) {
@@ -156,12 +154,15 @@ func newWrittenRows(p *Prepared) *writtenRows {
 				i := mapped[col]
 				j = len(w.cols)
 				typ, oid := p.layout.wireType(i)
-				stored, baseOID := typ, oid
-				if c := p.Table.Column(col); c != nil && c.BaseType != "" {
-					stored, baseOID = c.BaseType, c.BaseTypeOID
+				stored, baseOID, coll := typ, oid, ""
+				if c := p.Table.Column(col); c != nil {
+					coll = c.CollationIdent
+					if c.BaseType != "" {
+						stored, baseOID = c.BaseType, c.BaseTypeOID
+					}
 				}
 				w.cols, w.types, w.oids, w.idx = append(w.cols, col), append(w.types, typ), append(w.oids, oid), append(w.idx, i)
-				w.stored, w.baseOIDs = append(w.stored, stored), append(w.baseOIDs, baseOID)
+				w.stored, w.baseOIDs, w.colls = append(w.stored, stored), append(w.baseOIDs, baseOID), append(w.colls, coll)
 			}
 			cols = append(cols, j)
 		}
@@ -182,30 +183,22 @@ func newWrittenRows(p *Prepared) *writtenRows {
 }
 
 // start begins the recording on conn, the destination: it reads the
-// columns' base types and collations and how their values hash.
+// columns' base types and how their values hash.
 func (w *writtenRows) start(ctx context.Context, conn *pgx.Conn) error {
 	if w == nil {
 		return nil
 	}
-	err := conn.QueryRow(ctx, `
-SELECT array_agg(format_type(u.base, -1) ORDER BY u.ord),
-       array_agg(COALESCE((SELECT quote_ident(n.nspname) || '.' || quote_ident(co.collname)
-                           FROM pg_attribute a
-                           JOIN pg_collation co ON co.oid = a.attcollation
-                           JOIN pg_namespace n ON n.oid = co.collnamespace
-                           WHERE a.attrelid = $1 AND a.attname = u.name), '') ORDER BY u.ord)
-FROM unnest($2::text[], $3::oid[]) WITH ORDINALITY AS u(name, base, ord)`, w.tableOID, w.cols, w.baseOIDs).Scan(&w.base, &w.colls)
+	err := conn.QueryRow(ctx, `SELECT array_agg(format_type(u.base, -1) ORDER BY u.ord) FROM unnest($1::oid[]) WITH ORDINALITY AS u(base, ord)`,
+		w.baseOIDs).Scan(&w.base)
 	if err != nil {
 		return fmt.Errorf("reading the types of the columns of %s that foreign keys reference: %w", w.table, err)
 	}
 	for _, k := range w.keys {
-		// As chooseHashing: do the types have hash functions?
 		h := hashing{}
 		for _, j := range k.cols {
 			h.exprs = append(h.exprs, w.collated(fmt.Sprintf("NULL::%s", w.base[j]), j))
 		}
-		err := tryQuery(ctx, conn, func() error { return execBinary(ctx, conn, "SELECT "+h.sql(), nil, nil) })
-		k.text = err != nil
+		k.text = !hashesNatively(ctx, conn, h, "")
 	}
 	w.rec = &writtenRecording{ctx: ctx, conn: conn}
 	return nil

@@ -483,14 +483,17 @@ func (r *relations) chooseHashing(exprs []string, cols []string) hashing {
 		}
 		sel = append(sel, fmt.Sprintf("NULL::%s AS %s", typ, pgx.Identifier{name}.Sanitize()))
 	}
-	sql := fmt.Sprintf("SELECT %s FROM (SELECT %s) AS s", h.sql(), strings.Join(sel, ", "))
-	err := tryQuery(r.ctx, r.conn, func() error {
-		return execBinary(r.ctx, r.conn, sql, nil, nil)
-	})
-	if err != nil {
-		h.text = true
-	}
+	h.text = !hashesNatively(r.ctx, r.conn, h, fmt.Sprintf(" FROM (SELECT %s) AS s", strings.Join(sel, ", ")))
 	return h
+}
+
+// hashesNatively reports whether the server hashes h's values by their
+// types' own hash functions: whether "SELECT h.sql()" over from (a FROM
+// clause that gives h's columns, NULLs of their types; "" when h's exprs
+// are such NULLs themselves) runs. A type without one (bit, money, a
+// composite) makes it fail, and such values are hashed by their text.
+func hashesNatively(ctx context.Context, conn *pgx.Conn, h hashing, from string) bool {
+	return tryQuery(ctx, conn, func() error { return execBinary(ctx, conn, "SELECT "+h.sql()+from, nil, nil) }) == nil
 }
 
 // stateHashes hashes, for every insert and update that sel selects (and
